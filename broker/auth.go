@@ -1,0 +1,182 @@
+package broker
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// role is what an authenticated connection may do under AuthDevices. It is
+// derived from the username, which OnConnectAuthenticate has verified.
+type role int
+
+const (
+	roleDevice role = iota
+	roleMonitor
+	roleSim
+)
+
+type credential struct{ user, pass string }
+
+// matches reports whether pass is this credential's password, in constant
+// time (hashing first so that the length does not leak either).
+func (c credential) matches(pass []byte) bool {
+	if c.pass == "" {
+		return false
+	}
+	want := sha256.Sum256([]byte(c.pass))
+	got := sha256.Sum256(pass)
+	return subtle.ConstantTimeCompare(want[:], got[:]) == 1
+}
+
+// authHook authenticates connections and checks every publish and
+// subscription. Mochi asks each hook; with no hook answering yes it refuses
+// both the connection and the topic, so this hook alone decides.
+type authHook struct {
+	mqtt.HookBase
+	mode    string
+	prefix  string
+	devices DeviceAuthenticator
+	monitor credential
+	sim     credential
+	clients *mqtt.Clients // the broker's sessions, to stop client-id takeovers
+	log     *slog.Logger
+}
+
+var _ mqtt.Hook = (*authHook)(nil)
+
+func (h *authHook) ID() string { return "eldersafe-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+// OnConnectAuthenticate accepts a connection when its credentials are right,
+// its Will (if any) is a topic it may publish to, and its client id is not the
+// session of another user. A refusal answers CONNACK "bad user name or
+// password" (MQTT 3.1.1 return code 4; v5 reason 0x86).
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if h.mode == AuthNone {
+		return true
+	}
+	user := string(pk.Connect.Username)
+	refuse := func(reason string) bool {
+		h.log.Info("mqtt connection refused", "reason", reason, "username", user,
+			"client_id", cl.ID, "remote", cl.Net.Remote)
+		return false
+	}
+
+	switch user {
+	case "":
+		return refuse("no username")
+	case h.monitor.user:
+		if !h.monitor.matches(pk.Connect.Password) {
+			return refuse("wrong password")
+		}
+	case h.sim.user:
+		if h.sim.pass == "" {
+			return refuse("simulator credential disabled")
+		}
+		if !h.sim.matches(pk.Connect.Password) {
+			return refuse("wrong password")
+		}
+	default:
+		if !validDeviceID(user) {
+			return refuse("invalid device id")
+		}
+		if !h.devices.AuthenticateDevice(user, string(pk.Connect.Password)) {
+			return refuse("unknown device or wrong secret")
+		}
+	}
+
+	// Mochi does not check the Will topic against the ACL when it sends it,
+	// so check it here, before the client can disconnect uncleanly.
+	if pk.Connect.WillFlag && !h.mayPublish(h.roleOf(user), user, pk.Connect.WillTopic) {
+		return refuse("will topic not allowed: " + pk.Connect.WillTopic)
+	}
+
+	// Mochi hands an existing session (and its subscriptions and queued
+	// messages) to whoever connects with the same client id, kicking the
+	// current holder off. Only the user that owns a session may take it over.
+	if existing, ok := h.clients.Get(cl.ID); ok && !bytes.Equal(existing.Properties.Username, pk.Connect.Username) {
+		return refuse("client id in use by another user")
+	}
+	return true
+}
+
+// OnACLCheck is called with write=true for every PUBLISH a client sends, and
+// with write=false for every SUBSCRIBE filter and again for every message about
+// to be delivered (with its topic name).
+func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if h.mode == AuthNone {
+		return true
+	}
+	user := string(cl.Properties.Username)
+	r := h.roleOf(user)
+	var ok bool
+	if write {
+		ok = h.mayPublish(r, user, topic)
+	} else {
+		ok = r == roleMonitor && h.underPrefix(stripShare(topic))
+	}
+	if !ok {
+		action := "subscribe"
+		if write {
+			action = "publish"
+		}
+		h.log.Info("mqtt "+action+" denied", "username", user, "client_id", cl.ID, "topic", topic)
+	}
+	return ok
+}
+
+func (h *authHook) roleOf(user string) role {
+	switch user {
+	case h.monitor.user:
+		return roleMonitor
+	case h.sim.user:
+		return roleSim
+	default:
+		return roleDevice
+	}
+}
+
+func (h *authHook) mayPublish(r role, user, topic string) bool {
+	switch r {
+	case roleDevice:
+		own := h.prefix + "/devices/" + user + "/"
+		return strings.HasPrefix(topic, own) && len(topic) > len(own)
+	case roleSim:
+		return topic == h.prefix+"/sim/clock"
+	default:
+		return false
+	}
+}
+
+// underPrefix reports whether a topic or filter lies within the prefix. A
+// filter must name the prefix's levels literally, so "#" or "+/v1/#" are
+// outside it even though they would match topics under it.
+func (h *authHook) underPrefix(filter string) bool {
+	return filter == h.prefix || strings.HasPrefix(filter, h.prefix+"/")
+}
+
+// stripShare turns a shared subscription "$share/{group}/{filter}" into its
+// filter.
+func stripShare(filter string) string {
+	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
+		if _, f, ok := strings.Cut(rest, "/"); ok {
+			return f
+		}
+	}
+	return filter
+}
+
+// validDeviceID rejects ids that would reach into another topic level or act
+// as a wildcard.
+func validDeviceID(id string) bool {
+	return id != "" && !strings.ContainsAny(id, "/+#\x00")
+}

@@ -1,0 +1,61 @@
+// Package clock is the time the monitor runs on: the wall clock in production,
+// or the event clock, which follows the newest event time seen, for simulation
+// at accelerated speed and for tests.
+package clock
+
+import (
+	"sync"
+	"time"
+)
+
+// Clock tells the time.
+type Clock interface{ Now() time.Time }
+
+// Wall is the real time.
+type Wall struct{}
+
+func (Wall) Now() time.Time { return time.Now() }
+
+// Event is a clock moved only by events: now is the newest time it was advanced
+// to, it never goes backwards, and before the first advance it has not started.
+// It is safe for concurrent use.
+type Event struct {
+	mu    sync.Mutex
+	now   time.Time
+	moved chan struct{}
+}
+
+// NewEvent returns an event clock at start; a zero start means not started.
+func NewEvent(start time.Time) *Event {
+	return &Event{now: start.UTC(), moved: make(chan struct{}, 1)}
+}
+
+// Now is the newest time the clock was advanced to, zero before the first.
+func (e *Event) Now() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+// Started reports whether the clock has been advanced at least once.
+func (e *Event) Started() bool { return !e.Now().IsZero() }
+
+// Advance moves the clock to t if t is later, and reports whether it moved.
+func (e *Event) Advance(t time.Time) bool {
+	e.mu.Lock()
+	moved := t.After(e.now)
+	if moved {
+		e.now = t.UTC()
+	}
+	e.mu.Unlock()
+	if moved {
+		select {
+		case e.moved <- struct{}{}:
+		default:
+		}
+	}
+	return moved
+}
+
+// Moved signals (coalesced) that the clock advanced, so timers can fire.
+func (e *Event) Moved() <-chan struct{} { return e.moved }

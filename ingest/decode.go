@@ -1,0 +1,390 @@
+// Package ingest turns device MQTT messages into rules.Readings: it parses topics,
+// decodes and validates payloads against the device contract (CONTRACT.md §2) and
+// spots repeated seqs. It does no I/O: the MQTT client, registry lookups, metrics
+// and logging belong to the caller.
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// Reason says why a message was dropped. It is the reason label of
+// eldersafe_ingest_rejected_total, so its values are part of the contract.
+type Reason string
+
+const (
+	ReasonBadTopic      Reason = "bad_topic"
+	ReasonUnknownDevice Reason = "unknown_device"
+	ReasonBadJSON       Reason = "bad_json"
+	ReasonInvalid       Reason = "invalid"
+	ReasonTooLarge      Reason = "too_large"
+	ReasonFutureTS      Reason = "future_ts"
+	ReasonDuplicate     Reason = "duplicate"
+)
+
+// Reasons lists every Reason, so each label value can be exported at zero before
+// the first rejection.
+var Reasons = []Reason{
+	ReasonBadTopic, ReasonUnknownDevice, ReasonBadJSON, ReasonInvalid,
+	ReasonTooLarge, ReasonFutureTS, ReasonDuplicate,
+}
+
+// RejectError is a message dropped for Reason; Err says what exactly was wrong.
+type RejectError struct {
+	Reason Reason
+	Err    error
+}
+
+func (e *RejectError) Error() string {
+	if e.Err == nil {
+		return string(e.Reason)
+	}
+	return string(e.Reason) + ": " + e.Err.Error()
+}
+
+func (e *RejectError) Unwrap() error { return e.Err }
+
+// ReasonOf returns the Reason of the first *RejectError in err's tree, or "" when
+// there is none.
+func ReasonOf(err error) Reason {
+	if re, ok := errors.AsType[*RejectError](err); ok {
+		return re.Reason
+	}
+	return ""
+}
+
+func reject(reason Reason, format string, args ...any) error {
+	return &RejectError{Reason: reason, Err: fmt.Errorf(format, args...)}
+}
+
+// MaxPayload is the largest payload accepted, in bytes (4 KiB).
+const MaxPayload = 4096
+
+// MaxFuture is how far ahead of now a ts may be: beyond it the device clock is
+// wrong, and under the event clock such a ts would drag now forward.
+const MaxFuture = 7 * 24 * time.Hour
+
+// Bounds on ts. Before 2000 is a device whose clock was never set (it counts from
+// 1970 or from its own epoch); after 9999 RFC 3339 cannot express the time, and a
+// Unix milliseconds value that large is a unit mistake (micro- or nanoseconds).
+var (
+	minTS = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTS = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+)
+
+const devicesPath = "/devices/"
+
+// ParseTopic splits a device topic, {prefix}/devices/{device_id}/{stream}, where
+// prefix has no trailing slash (e.g. "eldersafe/v1"). Anything else, including a
+// device id that registry.ValidateID refuses, is rejected as ReasonBadTopic.
+func ParseTopic(prefix, topic string) (deviceID string, stream rules.Stream, err error) {
+	rest, ok := strings.CutPrefix(topic, prefix)
+	if ok {
+		rest, ok = strings.CutPrefix(rest, devicesPath)
+	}
+	if !ok {
+		return "", "", reject(ReasonBadTopic, "topic %q: not under %s%s", topic, prefix, devicesPath)
+	}
+	id, s, ok := strings.Cut(rest, "/")
+	if !ok {
+		return "", "", reject(ReasonBadTopic, "topic %q: want %s%s{device_id}/{stream}", topic, prefix, devicesPath)
+	}
+	if err := registry.ValidateID("device id", id); err != nil {
+		return "", "", &RejectError{Reason: ReasonBadTopic, Err: fmt.Errorf("topic %q: %w", topic, err)}
+	}
+	switch st := rules.Stream(s); st {
+	case rules.Telemetry, rules.Event, rules.Status:
+		return id, st, nil
+	}
+	return "", "", reject(ReasonBadTopic, "topic %q: stream %q: must be telemetry, event or status", topic, s)
+}
+
+// Message is a decoded payload: the reading plus the device's optional sequence
+// number, which only deduplication needs.
+type Message struct {
+	// Reading has Kind, Stream, TS (UTC) and the payload's fields filled in;
+	// DeviceID and HouseholdID are the caller's to set.
+	Reading rules.Reading
+	Seq     uint64
+	HasSeq  bool
+}
+
+// wire is a payload as sent. Fields stay raw so that each one's JSON type is
+// checked only for the kinds and streams that carry it: a field that does not
+// belong to the message is ignored like any unknown field, so devices can add
+// fields without breaking older monitors.
+type wire struct {
+	TS          json.RawMessage `json:"ts"`
+	Seq         json.RawMessage `json:"seq"`
+	TotalLiters json.RawMessage `json:"total_liters"`
+	FlowLPM     json.RawMessage `json:"flow_lpm"`
+	Motion      json.RawMessage `json:"motion"`
+	Room        json.RawMessage `json:"room"`
+	Open        json.RawMessage `json:"open"`
+	Event       json.RawMessage `json:"event"`
+	Lat         json.RawMessage `json:"lat"`
+	Lon         json.RawMessage `json:"lon"`
+	AccuracyM   json.RawMessage `json:"accuracy_m"`
+	BatteryPct  json.RawMessage `json:"battery_pct"`
+	Worn        json.RawMessage `json:"worn"`
+	HeartRate   json.RawMessage `json:"heart_rate"`
+	TotalKWh    json.RawMessage `json:"total_kwh"`
+	PowerW      json.RawMessage `json:"power_w"`
+	Online      json.RawMessage `json:"online"`
+}
+
+// Decode validates a payload that a device of kind sent on stream, against the
+// field table of CONTRACT.md §2. now bounds ts from above (at most MaxFuture
+// ahead); a zero now, as under an event clock that has seen no ts yet, skips that
+// bound. A null field counts as absent. Every error is a *RejectError.
+func Decode(kind registry.DeviceKind, stream rules.Stream, payload []byte, now time.Time) (Message, error) {
+	if len(payload) > MaxPayload {
+		return Message{}, reject(ReasonTooLarge, "payload is %d bytes, limit %d", len(payload), MaxPayload)
+	}
+	// encoding/json would silently replace invalid UTF-8 in strings.
+	if !utf8.Valid(payload) {
+		return Message{}, reject(ReasonBadJSON, "payload is not valid UTF-8")
+	}
+	// encoding/json leaves a struct untouched for a top-level null.
+	if trimmed := bytes.TrimLeft(payload, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return Message{}, reject(ReasonBadJSON, "payload is not a JSON object")
+	}
+	var w wire
+	if err := json.Unmarshal(payload, &w); err != nil {
+		return Message{}, &RejectError{Reason: ReasonBadJSON, Err: fmt.Errorf("payload: %w", err)}
+	}
+	if !kind.Valid() {
+		return Message{}, reject(ReasonInvalid, "device kind %q: unknown", kind)
+	}
+
+	m := Message{Reading: rules.Reading{Kind: kind, Stream: stream}}
+	ts, err := parseTS(w.TS)
+	if err != nil {
+		return Message{}, err
+	}
+	m.Reading.TS = ts
+	if !absent(w.Seq) {
+		seq, err := strconv.ParseUint(string(w.Seq), 10, 64)
+		if err != nil {
+			return Message{}, reject(ReasonInvalid, "seq: must be an unsigned 64-bit integer, got %s", w.Seq)
+		}
+		m.Seq, m.HasSeq = seq, true
+	}
+	if err := decodeFields(&w, &m.Reading); err != nil {
+		return Message{}, err
+	}
+	// Last, so a message that is wrong in several ways counts as invalid: that is
+	// a firmware bug, future_ts a clock problem.
+	if !now.IsZero() && ts.After(now.Add(MaxFuture)) {
+		return Message{}, reject(ReasonFutureTS, "ts %s is more than 7 days after now (%s)",
+			ts.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+	}
+	return m, nil
+}
+
+// parseTS reads ts: an RFC 3339 string with offset, or integer Unix milliseconds.
+func parseTS(raw json.RawMessage) (time.Time, error) {
+	var t time.Time
+	switch {
+	case absent(raw):
+		return time.Time{}, reject(ReasonInvalid, "ts: required")
+	case raw[0] == '"':
+		s, err := jsonString(raw)
+		if err == nil {
+			t, err = time.Parse(time.RFC3339, s)
+		}
+		if err != nil {
+			return time.Time{}, reject(ReasonInvalid, "ts: want RFC 3339 with offset: %w", err)
+		}
+	case isNumber(raw):
+		ms, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			return time.Time{}, reject(ReasonInvalid, "ts: %s is not integer Unix milliseconds", raw)
+		}
+		t = time.UnixMilli(ms)
+	default:
+		return time.Time{}, reject(ReasonInvalid, "ts: want an RFC 3339 string or integer Unix milliseconds, got %s", jsonType(raw))
+	}
+	if t.Before(minTS) {
+		return time.Time{}, reject(ReasonInvalid, "ts %s: before 2000, device clock not set", raw)
+	}
+	if t.After(maxTS) {
+		return time.Time{}, reject(ReasonInvalid, "ts %s: after year 9999", raw)
+	}
+	return t.UTC(), nil
+}
+
+// decodeFields fills r's payload fields for its kind and stream.
+func decodeFields(w *wire, r *rules.Reading) error {
+	var f fields
+	switch r.Stream {
+	case rules.Status:
+		r.Online = f.boolean("online", w.Online, required)
+	case rules.Telemetry:
+		// Every kind may report its battery; for event-only sensors this alone is
+		// the hourly heartbeat.
+		r.BatteryPct = f.number("battery_pct", w.BatteryPct, optional, 0, 100)
+		switch r.Kind {
+		case registry.WaterMeter:
+			r.TotalLiters = f.number("total_liters", w.TotalLiters, required, 0, math.Inf(1))
+			r.FlowLPM = f.number("flow_lpm", w.FlowLPM, optional, 0, math.Inf(1))
+		case registry.Wristband:
+			r.Worn = f.boolean("worn", w.Worn, optional)
+			r.HeartRate = f.number("heart_rate", w.HeartRate, optional, 0, 300)
+		case registry.PowerMeter:
+			r.TotalKWh = f.number("total_kwh", w.TotalKWh, required, 0, math.Inf(1))
+			// Unbounded below: a home with solar panels can export power.
+			r.PowerW = f.number("power_w", w.PowerW, optional, math.Inf(-1), math.Inf(1))
+		}
+	case rules.Event:
+		switch r.Kind {
+		case registry.MotionSensor:
+			r.Motion = f.boolean("motion", w.Motion, required)
+			r.Room = f.str("room", w.Room, optional)
+		case registry.DoorSensor:
+			r.Open = f.boolean("open", w.Open, required)
+		case registry.Wristband:
+			r.Event = f.str("event", w.Event, required)
+			if f.err == nil && r.Event != rules.EventFall && r.Event != rules.EventSOS {
+				f.fail("event %q: must be %q or %q", r.Event, rules.EventFall, rules.EventSOS)
+			}
+			r.Lat = f.number("lat", w.Lat, optional, -90, 90)
+			r.Lon = f.number("lon", w.Lon, optional, -180, 180)
+			r.AccuracyM = f.number("accuracy_m", w.AccuracyM, optional, 0, math.Inf(1))
+		default:
+			return reject(ReasonInvalid, "%s devices send no event messages", r.Kind)
+		}
+	default:
+		return reject(ReasonInvalid, "stream %q: must be telemetry, event or status", r.Stream)
+	}
+	return f.err
+}
+
+type presence bool
+
+const (
+	optional presence = false
+	required presence = true
+)
+
+// fields decodes payload fields, keeping the first error so that decodeFields
+// reads as the contract's table rather than as a run of error checks.
+type fields struct{ err error }
+
+func (f *fields) fail(format string, args ...any) {
+	if f.err == nil {
+		f.err = reject(ReasonInvalid, format, args...)
+	}
+}
+
+// present reports whether raw holds a value, failing when a required one is absent.
+func (f *fields) present(name string, raw json.RawMessage, p presence) bool {
+	if f.err != nil {
+		return false
+	}
+	if absent(raw) {
+		if p == required {
+			f.fail("%s: required", name)
+		}
+		return false
+	}
+	return true
+}
+
+func (f *fields) number(name string, raw json.RawMessage, p presence, min, max float64) *float64 {
+	if !f.present(name, raw, p) {
+		return nil
+	}
+	if !isNumber(raw) {
+		f.fail("%s: must be a number, got %s", name, jsonType(raw))
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil { // only a range error can remain: the JSON is valid
+		f.fail("%s: %s is not a finite number", name, raw)
+		return nil
+	}
+	if v < min || v > max {
+		f.fail("%s: %s is out of range [%g, %g]", name, raw, min, max)
+		return nil
+	}
+	return &v
+}
+
+func (f *fields) boolean(name string, raw json.RawMessage, p presence) *bool {
+	if !f.present(name, raw, p) {
+		return nil
+	}
+	var v bool
+	switch string(raw) {
+	case "true":
+		v = true
+	case "false":
+	default:
+		f.fail("%s: must be a boolean, got %s", name, jsonType(raw))
+		return nil
+	}
+	return &v
+}
+
+func (f *fields) str(name string, raw json.RawMessage, p presence) string {
+	if !f.present(name, raw, p) {
+		return ""
+	}
+	if raw[0] != '"' {
+		f.fail("%s: must be a string, got %s", name, jsonType(raw))
+		return ""
+	}
+	s, err := jsonString(raw)
+	if err != nil {
+		f.fail("%s: %w", name, err)
+		return ""
+	}
+	return s
+}
+
+// absent reports whether a field was left out or sent as null.
+func absent(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+func isNumber(raw json.RawMessage) bool {
+	return len(raw) > 0 && (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9')
+}
+
+// jsonString unquotes a JSON string value, skipping encoding/json when there is
+// no escape, which is nearly always.
+func jsonString(raw json.RawMessage) (string, error) {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
+}
+
+// jsonType names a valid, non-null JSON value's type for error messages.
+func jsonType(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "number"
+}

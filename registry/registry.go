@@ -1,0 +1,223 @@
+// Package registry holds the people, places and devices eldersafe watches over:
+// grids, workers, households with their family contacts, and devices. It is pure
+// domain: validation lives here, persistence lives in store.
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// ErrNotFound is returned by lookups of an id nobody registered.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when an id is already taken.
+var ErrConflict = errors.New("already exists")
+
+// ErrUnknownReference is returned when an object names another that does not
+// exist, such as a household in a grid nobody registered.
+var ErrUnknownReference = errors.New("refers to an unknown object")
+
+// DeviceKind is what a device measures.
+type DeviceKind string
+
+const (
+	WaterMeter   DeviceKind = "water_meter"
+	MotionSensor DeviceKind = "motion_sensor"
+	DoorSensor   DeviceKind = "door_sensor"
+	Wristband    DeviceKind = "wristband"
+	PowerMeter   DeviceKind = "power_meter"
+)
+
+// DeviceKinds lists every kind a device may be registered as.
+var DeviceKinds = []DeviceKind{WaterMeter, MotionSensor, DoorSensor, Wristband, PowerMeter}
+
+// Valid reports whether k is a known device kind.
+func (k DeviceKind) Valid() bool {
+	for _, known := range DeviceKinds {
+		if k == known {
+			return true
+		}
+	}
+	return false
+}
+
+// Worker roles.
+const (
+	RoleGridWorker = "grid_worker"
+	RoleSupervisor = "supervisor"
+	RoleOperator   = "operator"
+)
+
+// Languages a notice can be written in; the first is the default.
+var Languages = []string{"zh-CN", "en"}
+
+// DefaultLanguage is used when a person has not chosen one.
+const DefaultLanguage = "zh-CN"
+
+// Notification channels a contact may list.
+const (
+	ChannelPush = "push"
+	ChannelSMS  = "sms"
+	ChannelLog  = "log"
+)
+
+// DefaultTimezone is where households are unless registered otherwise.
+const DefaultTimezone = "Asia/Shanghai"
+
+type Grid struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	SupervisorID   string `json:"supervisor_id,omitempty"`
+	BackupWorkerID string `json:"backup_worker_id,omitempty"`
+}
+
+type Worker struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Phone   string   `json:"phone"`
+	GridIDs []string `json:"grid_ids"`
+	Role    string   `json:"role"`
+	PushURL string   `json:"push_url,omitempty"`
+	Lang    string   `json:"lang,omitempty"`
+	// CreatedAt orders workers of a grid: the first registered is the primary.
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type Contact struct {
+	Name     string   `json:"name"`
+	Relation string   `json:"relation"`
+	Phone    string   `json:"phone,omitempty"`
+	PushURL  string   `json:"push_url,omitempty"`
+	Lang     string   `json:"lang,omitempty"`
+	Channels []string `json:"channels"`
+}
+
+type Household struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Address  string    `json:"address"`
+	GridID   string    `json:"grid_id"`
+	Timezone string    `json:"timezone,omitempty"`
+	Contacts []Contact `json:"contacts"`
+}
+
+type Device struct {
+	ID          string     `json:"id"`
+	Kind        DeviceKind `json:"kind"`
+	HouseholdID string     `json:"household_id"`
+	// SecretHash is the hashed MQTT password; the secret itself is never stored.
+	SecretHash string `json:"-"`
+}
+
+// idPattern keeps ids safe inside MQTT topics, URLs and CSV files.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+
+// ValidateID checks an identifier; what names the field in the error.
+func ValidateID(what, id string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("%s %q: must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit", what, id)
+	}
+	return nil
+}
+
+func required(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("%s is required", field)
+	}
+	return nil
+}
+
+func validLang(field, lang string) error {
+	if lang == "" {
+		return nil
+	}
+	for _, l := range Languages {
+		if l == lang {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s %q: must be one of %s", field, lang, strings.Join(Languages, ", "))
+}
+
+func (g Grid) Validate() error {
+	return errors.Join(ValidateID("id", g.ID), required("name", g.Name))
+}
+
+func (w Worker) Validate() error {
+	errs := []error{ValidateID("id", w.ID), required("name", w.Name), validLang("lang", w.Lang)}
+	switch w.Role {
+	case RoleGridWorker, RoleSupervisor, RoleOperator:
+	default:
+		errs = append(errs, fmt.Errorf("role %q: must be grid_worker, supervisor or operator", w.Role))
+	}
+	for _, g := range w.GridIDs {
+		errs = append(errs, ValidateID("grid_ids", g))
+	}
+	return errors.Join(errs...)
+}
+
+func (h Household) Validate() error {
+	errs := []error{ValidateID("id", h.ID), required("name", h.Name), required("address", h.Address), ValidateID("grid_id", h.GridID)}
+	if h.Timezone != "" {
+		if _, err := time.LoadLocation(h.Timezone); err != nil {
+			errs = append(errs, fmt.Errorf("timezone %q: unknown", h.Timezone))
+		}
+	}
+	for i, c := range h.Contacts {
+		if err := c.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("contacts[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Location is the household's time zone, for windows such as no_motion's waking hours.
+func (h Household) Location() *time.Location {
+	tz := h.Timezone
+	if tz == "" {
+		tz = DefaultTimezone
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+func (c Contact) validate() error {
+	errs := []error{required("name", c.Name), required("relation", c.Relation), validLang("lang", c.Lang)}
+	if len(c.Channels) == 0 {
+		errs = append(errs, errors.New("channels: at least one of push, sms, log is required"))
+	}
+	for _, ch := range c.Channels {
+		switch ch {
+		case ChannelPush:
+			if c.PushURL == "" {
+				errs = append(errs, errors.New("channels: push needs push_url"))
+			}
+		case ChannelSMS:
+			if c.Phone == "" {
+				errs = append(errs, errors.New("channels: sms needs phone"))
+			}
+		case ChannelLog:
+		default:
+			errs = append(errs, fmt.Errorf("channels: unknown channel %q", ch))
+		}
+	}
+	if c.PushURL != "" && !strings.HasPrefix(c.PushURL, "http://") && !strings.HasPrefix(c.PushURL, "https://") {
+		errs = append(errs, fmt.Errorf("push_url %q: must be an http or https URL", c.PushURL))
+	}
+	return errors.Join(errs...)
+}
+
+func (d Device) Validate() error {
+	errs := []error{ValidateID("id", d.ID), ValidateID("household_id", d.HouseholdID)}
+	if !d.Kind.Valid() {
+		errs = append(errs, fmt.Errorf("kind %q: must be one of water_meter, motion_sensor, door_sensor, wristband, power_meter", d.Kind))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,69 @@
+package rules
+
+import "time"
+
+// Severity orders how urgently a person must act.
+type Severity string
+
+const (
+	Critical Severity = "critical"
+	High     Severity = "high"
+	Medium   Severity = "medium"
+	Low      Severity = "low"
+)
+
+// Severities lists every severity, most urgent first.
+var Severities = []Severity{Critical, High, Medium, Low}
+
+// Valid reports whether s is a known severity.
+func (s Severity) Valid() bool {
+	for _, known := range Severities {
+		if s == known {
+			return true
+		}
+	}
+	return false
+}
+
+// TaskKind says who is needed: a visit to the resident or maintenance of a device.
+type TaskKind string
+
+const (
+	Visit       TaskKind = "visit"
+	Maintenance TaskKind = "maintenance"
+)
+
+// Rule names, as in the contract and the config file.
+const (
+	RuleFall                = "fall"
+	RuleSOS                 = "sos"
+	RuleWaterNoUse          = "water_no_use"
+	RuleWaterContinuousFlow = "water_continuous_flow"
+	RuleNoMotion            = "no_motion"
+	RuleNoExit              = "no_exit"
+	RulePowerNoUse          = "power_no_use"
+	RuleDeviceOffline       = "device_offline"
+	RuleBatteryLow          = "battery_low"
+	// RuleManual is a task opened by a person, not by a rule.
+	RuleManual = "manual"
+)
+
+// Evidence is what a rule saw: a reading or a fact with its event time.
+type Evidence struct {
+	At       time.Time      `json:"at"`
+	DeviceID string         `json:"device_id,omitempty"`
+	Summary  string         `json:"summary"`
+	Values   map[string]any `json:"values,omitempty"`
+}
+
+// Alert is the engine's output: a rule fired for a household, or its condition cleared.
+type Alert struct {
+	HouseholdID string
+	Rule        string
+	Severity    Severity
+	Kind        TaskKind
+	// At is the event time at which the rule fired or cleared.
+	At       time.Time
+	Cleared  bool
+	Evidence Evidence
+}

@@ -1,0 +1,82 @@
+package tasks
+
+import "time"
+
+// Notice states in the outbox.
+const (
+	NoticePending = "pending"
+	NoticeSent    = "sent"
+	NoticeFailed  = "failed"
+)
+
+// Recipient roles: who a notice is for, which decides how much it says.
+const (
+	RecipientWorker = "worker"
+	RecipientFamily = "family"
+)
+
+// Notice is one message to one recipient on one channel, written to the durable
+// outbox in the same transaction as the task change that causes it.
+type Notice struct {
+	ID          string    `json:"id"`
+	TaskID      string    `json:"task_id"`
+	HouseholdID string    `json:"household_id"`
+	Rule        string    `json:"rule"`
+	Severity    string    `json:"severity"`
+	Channel     string    `json:"channel"`
+	Role        string    `json:"role"`
+	Recipient   string    `json:"recipient"` // a person's name, for people reading the task
+	Address     string    `json:"address"`   // push URL or phone number; empty for log
+	Lang        string    `json:"lang"`
+	Title       string    `json:"title"`
+	Message     string    `json:"message"`
+	OpenedAt    time.Time `json:"opened_at"`
+	// CreatedAt is wall time, for delivery latency and retries.
+	CreatedAt     time.Time  `json:"created_at"`
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt time.Time  `json:"next_attempt_at"`
+	LastError     string     `json:"last_error,omitempty"`
+	SentAt        *time.Time `json:"sent_at,omitempty"`
+}
+
+// Message is what a template needs to write a notice.
+type Message struct {
+	Event     string // NoticeOpened, ...
+	Role      string // RecipientWorker or RecipientFamily
+	Lang      string
+	Task      Task
+	Household HouseholdInfo
+	// Assignee is who is on the way.
+	Assignee string
+	// Location is where the wristband was, when it said.
+	Lat, Lon *float64
+}
+
+// HouseholdInfo is the part of a household a message may mention.
+type HouseholdInfo struct {
+	Name     string
+	Address  string
+	Location *time.Location
+}
+
+// Notice events.
+const (
+	NoticeOpened = "opened"
+)
+
+// Composer writes the title and text of a notice in the recipient's language.
+type Composer interface {
+	Compose(m Message) (title, text string, err error)
+}
+
+// Attempt is the result of one delivery attempt, recorded on the notice and,
+// as Entry, on its task's timeline in one transaction.
+type Attempt struct {
+	Status        string // NoticePending (will retry), NoticeSent or NoticeFailed
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	SentAt        *time.Time
+	Entry         TimelineEntry
+}

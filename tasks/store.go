@@ -1,0 +1,47 @@
+package tasks
+
+import (
+	"context"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// Store keeps tasks, their evidence and timelines, and the outbox.
+type Store interface {
+	// Update runs fn in one transaction: every change and notice it makes is
+	// committed together or not at all.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Task loads one task with its evidence and timeline.
+	Task(ctx context.Context, id string) (Task, error)
+	// Tasks lists tasks matching f, newest first, without evidence and timeline.
+	Tasks(ctx context.Context, f Filter) ([]Task, error)
+}
+
+// Tx is what a task change may read and write inside one transaction.
+type Tx interface {
+	// OpenTaskFor finds the task of a household and rule that is not yet closed.
+	OpenTaskFor(ctx context.Context, householdID, rule string) (Task, bool, error)
+	// Task loads a task (without evidence and timeline) for change.
+	Task(ctx context.Context, id string) (Task, error)
+	InsertTask(ctx context.Context, t Task) error
+	UpdateTask(ctx context.Context, t Task) error
+	AddEvidence(ctx context.Context, taskID string, ev rules.Evidence) error
+	AddTimeline(ctx context.Context, taskID string, e TimelineEntry) error
+	Enqueue(ctx context.Context, n Notice) error
+
+	Household(ctx context.Context, id string) (registry.Household, error)
+	Grid(ctx context.Context, id string) (registry.Grid, error)
+	Worker(ctx context.Context, id string) (registry.Worker, error)
+	// PrimaryWorker is the first grid worker registered with the grid.
+	PrimaryWorker(ctx context.Context, gridID string) (registry.Worker, error)
+}
+
+// Filter selects tasks for listing; empty fields match everything.
+type Filter struct {
+	State       State
+	HouseholdID string
+	Rule        string
+	AssigneeID  string
+	Limit       int
+}

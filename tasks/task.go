@@ -1,0 +1,117 @@
+// Package tasks turns alerts into home-visit and maintenance tasks that a grid
+// worker owns: assignment, lifecycle, deadlines and the notices each change causes.
+// It knows nothing of SQL, HTTP or MQTT; storage sits behind Store.
+package tasks
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// State is where a task is in its lifecycle.
+type State string
+
+const (
+	Open         State = "open"
+	Acknowledged State = "acknowledged"
+	OnSite       State = "on_site"
+	Resolved     State = "resolved"
+	Escalated    State = "escalated"
+	Cancelled    State = "cancelled"
+)
+
+// States lists every state.
+var States = []State{Open, Acknowledged, OnSite, Resolved, Escalated, Cancelled}
+
+// Valid reports whether s is a known state.
+func (s State) Valid() bool {
+	for _, known := range States {
+		if s == known {
+			return true
+		}
+	}
+	return false
+}
+
+// Closed reports whether no more work is expected on a task in state s.
+func (s State) Closed() bool { return s == Resolved || s == Cancelled }
+
+// Outcomes a resolution may record.
+var Outcomes = []string{"safe", "needs_help", "hospitalized", "false_alarm", "deceased", "other"}
+
+// Task is one piece of work for a person: visit a resident or fix a device.
+type Task struct {
+	ID           string         `json:"id"`
+	HouseholdID  string         `json:"household_id"`
+	Rule         string         `json:"rule"`
+	Severity     rules.Severity `json:"severity"`
+	Kind         rules.TaskKind `json:"kind"`
+	State        State          `json:"state"`
+	AssigneeID   string         `json:"assignee_id,omitempty"`
+	OpenedAt     time.Time      `json:"opened_at"`
+	AckDueAt     time.Time      `json:"ack_due_at"`
+	ResolveDueAt time.Time      `json:"resolve_due_at"`
+	AckedAt      *time.Time     `json:"acked_at,omitempty"`
+	OnSiteAt     *time.Time     `json:"on_site_at,omitempty"`
+	ClosedAt     *time.Time     `json:"closed_at,omitempty"`
+	Outcome      string         `json:"outcome,omitempty"`
+	Note         string         `json:"note,omitempty"`
+	// Evidence and Timeline are filled when a single task is loaded.
+	Evidence []rules.Evidence `json:"evidence,omitempty"`
+	Timeline []TimelineEntry  `json:"timeline,omitempty"`
+}
+
+// Timeline entry types.
+const (
+	EntryOpened           = "opened"
+	EntryEvidence         = "evidence"
+	EntryConditionCleared = "condition_cleared"
+	EntryAcknowledged     = "acknowledged"
+	EntryCheckedIn        = "checked_in"
+	EntryResolved         = "resolved"
+	EntryNotice           = "notice"
+	EntryNoticeFailed     = "notice_failed"
+)
+
+// TimelineEntry records a state change, a notice or a note, with its time and actor.
+type TimelineEntry struct {
+	At      time.Time      `json:"at"`
+	Actor   string         `json:"actor"`
+	Type    string         `json:"type"`
+	Message string         `json:"message"`
+	Data    map[string]any `json:"data,omitempty"`
+}
+
+// ActorSystem is the actor of what eldersafe does by itself.
+const ActorSystem = "system"
+
+// ErrNotFound: no task with that id, or no object it refers to. It is the
+// registry's sentinel, so one errors.Is check serves every lookup.
+var ErrNotFound = registry.ErrNotFound
+
+// TransitionError is an action the task's current state does not allow.
+type TransitionError struct {
+	Action string
+	State  State
+	Reason string
+}
+
+func (e *TransitionError) Error() string {
+	msg := fmt.Sprintf("cannot %s a task that is %s", e.Action, e.State)
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
+}
+
+// InvalidError is a request that is wrong in itself, whatever the task's state.
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+func invalidf(format string, args ...any) error {
+	return &InvalidError{Msg: fmt.Sprintf(format, args...)}
+}
