@@ -20,14 +20,13 @@ func (Wall) Now() time.Time { return time.Now() }
 // to, it never goes backwards, and before the first advance it has not started.
 // It is safe for concurrent use.
 type Event struct {
-	mu    sync.Mutex
-	now   time.Time
-	moved chan struct{}
+	mu  sync.Mutex
+	now time.Time
 }
 
 // NewEvent returns an event clock at start; a zero start means not started.
 func NewEvent(start time.Time) *Event {
-	return &Event{now: start.UTC(), moved: make(chan struct{}, 1)}
+	return &Event{now: start.UTC()}
 }
 
 // Now is the newest time the clock was advanced to, zero before the first.
@@ -43,19 +42,10 @@ func (e *Event) Started() bool { return !e.Now().IsZero() }
 // Advance moves the clock to t if t is later, and reports whether it moved.
 func (e *Event) Advance(t time.Time) bool {
 	e.mu.Lock()
-	moved := t.After(e.now)
-	if moved {
-		e.now = t.UTC()
+	defer e.mu.Unlock()
+	if !t.After(e.now) {
+		return false
 	}
-	e.mu.Unlock()
-	if moved {
-		select {
-		case e.moved <- struct{}{}:
-		default:
-		}
-	}
-	return moved
+	e.now = t.UTC()
+	return true
 }
-
-// Moved signals (coalesced) that the clock advanced, so timers can fire.
-func (e *Event) Moved() <-chan struct{} { return e.moved }

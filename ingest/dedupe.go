@@ -36,15 +36,25 @@ type window struct {
 	newest int64
 }
 
-// Seen reports whether seq was already seen for deviceID, i.e. the message is a
-// duplicate; otherwise it records seq and ts and reports false.
+// Duplicate reports whether seq was already seen for deviceID: the message is
+// a copy of one accepted before. It records nothing; Record does, once the
+// message has been handled, so a message whose handling failed is not dropped
+// as a duplicate when the broker delivers it again.
 //
 // A seq that would count as a duplicate (the highest one, one already seen in the
 // window, or one too far below it to tell) but whose ts is newer than any accepted
 // from the device cannot be a copy of an accepted message, since a copy carries
-// the same ts. The device restarted its counter (a reboot, a battery swap), so
-// its window starts again from seq.
-func (d *Dedup) Seen(deviceID string, seq uint64, ts time.Time) bool {
+// the same ts. The device restarted its counter (a reboot, a battery swap).
+func (d *Dedup) Duplicate(deviceID string, seq uint64, ts time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w, ok := d.devices[deviceID]
+	return ok && w.repeats(seq) && ts.UnixMilli() <= w.newest
+}
+
+// Record notes that seq, stamped ts, was accepted from deviceID. After a
+// counter restart (see Duplicate) the device's window starts again from seq.
+func (d *Dedup) Record(deviceID string, seq uint64, ts time.Time) {
 	ms := ts.UnixMilli()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -59,7 +69,7 @@ func (d *Dedup) Seen(deviceID string, seq uint64, ts time.Time) bool {
 		w = window{top: seq, newest: ms}
 	case w.repeats(seq):
 		if ms <= w.newest {
-			return true
+			return
 		}
 		w = window{top: seq, newest: ms}
 	default:
@@ -67,7 +77,6 @@ func (d *Dedup) Seen(deviceID string, seq uint64, ts time.Time) bool {
 		w.newest = max(w.newest, ms)
 	}
 	d.devices[deviceID] = w
-	return false
 }
 
 // repeats reports whether seq is the top, was seen in the window, or lies below it.

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/eldersafe/eldersafe/app"
+)
+
+// defaultConfigFile is read when present; without it the embedded defaults apply.
+const defaultConfigFile = "configs/eldersafe.yaml"
+
+// flagKeys binds command-line flags to config keys.
+var flagKeys = map[string]string{
+	"http-addr":   "http.addr",
+	"mqtt-url":    "mqtt.url",
+	"broker-addr": "mqtt.broker.addr",
+	"data-dir":    "data_dir",
+	"clock":       "clock",
+}
+
+func addConfigFlags(fs *pflag.FlagSet) {
+	fs.String("config", defaultConfigFile, "config file (YAML); a missing default file means embedded defaults")
+	fs.String("http-addr", "", "HTTP API address (http.addr)")
+	fs.String("mqtt-url", "", "external MQTT broker, e.g. tcp://host:1883; turns the embedded broker off (mqtt.url)")
+	fs.String("broker-addr", "", "embedded broker listen address (mqtt.broker.addr)")
+	fs.String("data-dir", "", "where the database lives (data_dir)")
+	fs.String("clock", "", "wall, or event to follow the newest event time (clock)")
+}
+
+// newViper sets every default, so that each key can be set from the environment.
+func newViper() *viper.Viper {
+	v := viper.New()
+	var defaults map[string]any
+	if err := mapstructure.Decode(app.DefaultConfig(), &defaults); err != nil {
+		panic(fmt.Sprintf("encode default config: %v", err)) // a programming error, caught by any test
+	}
+	for k, val := range flatten("", defaults) {
+		v.SetDefault(k, val)
+	}
+	v.SetEnvPrefix("ELDERSAFE")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	return v
+}
+
+func flatten(prefix string, m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, val := range m {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		if sub, ok := val.(map[string]any); ok {
+			for sk, sv := range flatten(key, sub) {
+				out[sk] = sv
+			}
+			continue
+		}
+		out[key] = val
+	}
+	return out
+}
+
+// loadConfig reads defaults, then the file, then ELDERSAFE_* variables, then flags.
+func loadConfig(cmd *cobra.Command) (app.Config, error) {
+	v := newViper()
+	file, _ := cmd.Flags().GetString("config")
+	explicit := cmd.Flags().Changed("config")
+	if err := readFile(v, file, explicit); err != nil {
+		return app.Config{}, err
+	}
+	for flag, key := range flagKeys {
+		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
+			v.Set(key, f.Value.String())
+		}
+	}
+	return decode(v)
+}
+
+func readFile(v *viper.Viper, file string, mustExist bool) error {
+	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) && !mustExist {
+		return nil
+	}
+	v.SetConfigFile(file)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return fmt.Errorf("read config %s: %w", file, err)
+	}
+	return nil
+}
+
+// decode refuses unknown keys: a misspelt threshold must not silently fall back to its default.
+func decode(v *viper.Viper) (app.Config, error) {
+	var cfg app.Config
+	if err := v.UnmarshalExact(&cfg); err != nil {
+		return app.Config{}, fmt.Errorf("config: %w", err)
+	}
+	return cfg, cfg.Validate()
+}
+
+func newLogger(cfg app.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func configCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Work with configuration files"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "check FILE",
+		Short: "Validate a config file and print what is wrong",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := newViper()
+			if err := readFile(v, args[0], true); err != nil {
+				return err
+			}
+			if _, err := decode(v); err != nil {
+				return fmt.Errorf("%s is not valid:\n%w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])
+			return nil
+		},
+	})
+	return cmd
+}

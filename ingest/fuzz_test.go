@@ -1,0 +1,69 @@
+package ingest
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// Fuzzed kinds and streams, each with one that is not in the contract.
+var (
+	fuzzKinds   = append(slices.Clone(registry.DeviceKinds), "toaster")
+	fuzzStreams = []rules.Stream{rules.Telemetry, rules.Event, rules.Status, "config"}
+)
+
+func FuzzDecode(f *testing.F) {
+	for _, tc := range decodeCases {
+		f.Add(uint8(slices.Index(fuzzKinds, tc.kind)), uint8(slices.Index(fuzzStreams, tc.stream)), []byte(tc.payload))
+	}
+	f.Fuzz(func(t *testing.T, kindIdx, streamIdx uint8, payload []byte) {
+		kind := fuzzKinds[int(kindIdx)%len(fuzzKinds)]
+		stream := fuzzStreams[int(streamIdx)%len(fuzzStreams)]
+		m, err := Decode(kind, stream, payload, testNow)
+		if err != nil {
+			if !slices.Contains(Reasons, ReasonOf(err)) {
+				t.Fatalf("rejection without a known reason: %v", err)
+			}
+			return
+		}
+		r := m.Reading
+		if len(payload) > MaxPayload || !utf8.Valid(payload) || !json.Valid(payload) {
+			t.Fatalf("accepted a payload that is too large or not valid JSON: %q", payload)
+		}
+		if r.TS.IsZero() || r.TS.Before(minTS) || r.TS.After(testNow.Add(MaxFuture)) || r.TS.Location() != time.UTC {
+			t.Fatalf("accepted ts %v out of bounds", r.TS)
+		}
+		if r.Kind != kind || r.Stream != stream || r.DeviceID != "" || r.HouseholdID != "" {
+			t.Fatalf("accepted reading %+v does not match %s %s", r, kind, stream)
+		}
+	})
+}
+
+func FuzzParseTopic(f *testing.F) {
+	for _, tc := range topicCases {
+		f.Add(tc.prefix, tc.topic)
+	}
+	f.Fuzz(func(t *testing.T, prefix, topic string) {
+		id, stream, err := ParseTopic(prefix, topic)
+		if err != nil {
+			if ReasonOf(err) != ReasonBadTopic {
+				t.Fatalf("rejection with reason %q, want bad_topic: %v", ReasonOf(err), err)
+			}
+			return
+		}
+		if registry.ValidateID("device id", id) != nil {
+			t.Fatalf("accepted device id %q", id)
+		}
+		if stream != rules.Telemetry && stream != rules.Event && stream != rules.Status {
+			t.Fatalf("accepted stream %q", stream)
+		}
+		if want := prefix + "/devices/" + id + "/" + string(stream); topic != want {
+			t.Fatalf("ParseTopic(%q, %q) = %q %q, which does not rebuild the topic", prefix, topic, id, stream)
+		}
+	})
+}

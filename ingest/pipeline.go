@@ -1,0 +1,162 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// Devices finds a registered device by id.
+type Devices interface {
+	Device(ctx context.Context, id string) (registry.Device, error)
+}
+
+// PipelineOptions wire a Pipeline.
+type PipelineOptions struct {
+	Prefix  string
+	Devices Devices
+	// Handle applies a valid reading (rules, tasks). An error means its effect
+	// is not durable, so the message must not be acknowledged.
+	Handle func(ctx context.Context, r rules.Reading) error
+	// Now bounds a message's ts: more than MaxFuture after it is rejected.
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Pipeline takes one MQTT message from topic and payload to an applied reading:
+// parse, look up the device, decode, drop duplicates, handle.
+type Pipeline struct {
+	opts     PipelineOptions
+	dedup    Dedup
+	devices  sync.Map // device id → registry.Device, positive lookups only
+	accepted *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	logs     rejectLog
+}
+
+// NewPipeline checks the options and registers the ingest metrics.
+func NewPipeline(opts PipelineOptions) (*Pipeline, error) {
+	if opts.Devices == nil || opts.Handle == nil || opts.Now == nil {
+		return nil, errors.New("ingest: devices, handle and now are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	f := promauto.With(opts.Registerer)
+	p := &Pipeline{
+		opts: opts,
+		accepted: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "eldersafe_ingest_messages_total",
+			Help: "Device messages accepted, by device kind and stream.",
+		}, []string{"kind", "stream"}),
+		rejected: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "eldersafe_ingest_rejected_total",
+			Help: "Device messages dropped, by reason.",
+		}, []string{"reason"}),
+		logs: rejectLog{logger: opts.Logger, every: 10 * time.Second},
+	}
+	for _, r := range Reasons {
+		p.rejected.WithLabelValues(string(r))
+	}
+	return p, nil
+}
+
+// Ingest processes one message. A rejected message returns a *RejectError and
+// changes nothing; any other error means handling failed and may be retried.
+func (p *Pipeline) Ingest(ctx context.Context, topic string, payload []byte) error {
+	m, err := p.message(ctx, topic, payload)
+	if err != nil {
+		if reason := ReasonOf(err); reason != "" {
+			p.rejected.WithLabelValues(string(reason)).Inc()
+			p.logs.log(reason, topic, err)
+		}
+		return err
+	}
+	r := m.Reading
+	if err := p.opts.Handle(ctx, r); err != nil {
+		return fmt.Errorf("handle %s from %s: %w", r.Stream, r.DeviceID, err)
+	}
+	if m.HasSeq {
+		// Recorded only now: a message whose handling failed will come again.
+		p.dedup.Record(r.DeviceID, m.Seq, r.TS)
+	}
+	p.accepted.WithLabelValues(string(r.Kind), string(r.Stream)).Inc()
+	return nil
+}
+
+func (p *Pipeline) message(ctx context.Context, topic string, payload []byte) (Message, error) {
+	deviceID, stream, err := ParseTopic(p.opts.Prefix, topic)
+	if err != nil {
+		return Message{}, err
+	}
+	if len(payload) > MaxPayload {
+		// Checked before the lookup so an oversized message costs no database work.
+		return Message{}, reject(ReasonTooLarge, "payload is %d bytes, limit %d", len(payload), MaxPayload)
+	}
+	dev, err := p.device(ctx, deviceID)
+	if err != nil {
+		return Message{}, err
+	}
+	m, err := Decode(dev.Kind, stream, payload, p.opts.Now())
+	if err != nil {
+		return Message{}, err
+	}
+	if m.HasSeq && p.dedup.Duplicate(deviceID, m.Seq, m.Reading.TS) {
+		return Message{}, reject(ReasonDuplicate, "device %s: seq %d already seen", deviceID, m.Seq)
+	}
+	m.Reading.DeviceID, m.Reading.HouseholdID = dev.ID, dev.HouseholdID
+	return m, nil
+}
+
+func (p *Pipeline) device(ctx context.Context, id string) (registry.Device, error) {
+	if d, ok := p.devices.Load(id); ok {
+		return d.(registry.Device), nil
+	}
+	d, err := p.opts.Devices.Device(ctx, id)
+	if errors.Is(err, registry.ErrNotFound) {
+		return registry.Device{}, reject(ReasonUnknownDevice, "device %q is not registered", id)
+	}
+	if err != nil {
+		return registry.Device{}, fmt.Errorf("look up device %s: %w", id, err)
+	}
+	p.devices.Store(id, d)
+	return d, nil
+}
+
+// rejectLog logs rejected messages at most once per reason per interval, with
+// a count of those it held back: a broken device must not flood the log.
+type rejectLog struct {
+	logger *slog.Logger
+	every  time.Duration
+	mu     sync.Mutex
+	last   map[Reason]time.Time
+	held   map[Reason]int
+}
+
+func (l *rejectLog) log(reason Reason, topic string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last, l.held = make(map[Reason]time.Time), make(map[Reason]int)
+	}
+	now := time.Now()
+	if now.Sub(l.last[reason]) < l.every {
+		l.held[reason]++
+		return
+	}
+	l.logger.Warn("device message rejected", "reason", reason, "topic", topic, "err", err, "suppressed_since_last", l.held[reason])
+	l.last[reason], l.held[reason] = now, 0
+}

@@ -1,0 +1,191 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// SubscriberOptions wire a Subscriber.
+type SubscriberOptions struct {
+	URL      string // tcp://host:port
+	ClientID string // fixed, so the broker keeps our session across reconnects
+	Username string
+	Password string
+	Prefix   string
+	Pipeline *Pipeline
+	// Tick receives simulator clock ticks; nil when the monitor runs on the
+	// wall clock, and then ticks are not subscribed to.
+	Tick func(ts time.Time)
+	// Workers process messages in parallel; a device's messages always go to
+	// the same worker, so they are applied in the order they arrived.
+	Workers   int
+	QueueSize int
+	Logger    *slog.Logger
+}
+
+// Subscriber receives device messages from an MQTT broker with QoS 1 on a
+// persistent session and acknowledges each only once it has been handled, so a
+// crash leaves unhandled messages with the broker for redelivery.
+type Subscriber struct {
+	opts      SubscriberOptions
+	client    mqtt.Client
+	queues    []chan mqtt.Message
+	seed      maphash.Seed
+	connected atomic.Bool
+	stopping  atomic.Bool
+}
+
+// NewSubscriber checks the options.
+func NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
+	if opts.URL == "" || opts.ClientID == "" || opts.Pipeline == nil {
+		return nil, errors.New("ingest: url, client id and pipeline are required")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 8
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 1024
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Subscriber{opts: opts, seed: maphash.MakeSeed()}
+	s.queues = make([]chan mqtt.Message, opts.Workers)
+	for i := range s.queues {
+		s.queues[i] = make(chan mqtt.Message, opts.QueueSize)
+	}
+	co := mqtt.NewClientOptions().
+		AddBroker(opts.URL).
+		SetClientID(opts.ClientID).
+		SetUsername(opts.Username).
+		SetPassword(opts.Password).
+		SetCleanSession(false).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(10 * time.Second).
+		SetKeepAlive(30 * time.Second).
+		SetAutoAckDisabled(true).
+		// Registered before Connect: a persistent session may deliver at once.
+		SetDefaultPublishHandler(s.enqueue).
+		SetOnConnectHandler(s.subscribe).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			s.connected.Store(false)
+			s.opts.Logger.Warn("mqtt connection lost; reconnecting", "err", err)
+		})
+	s.client = mqtt.NewClient(co)
+	return s, nil
+}
+
+// Connected reports whether the broker connection is up and subscribed.
+func (s *Subscriber) Connected() bool { return s.connected.Load() }
+
+func (s *Subscriber) topics() map[string]byte {
+	t := map[string]byte{s.opts.Prefix + "/devices/#": 1}
+	if s.opts.Tick != nil {
+		t[s.opts.Prefix+"/sim/clock"] = 1
+	}
+	return t
+}
+
+// subscribe runs on every (re)connect: auto-reconnect does not resubscribe.
+func (s *Subscriber) subscribe(c mqtt.Client) {
+	tok := c.SubscribeMultiple(s.topics(), nil)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		s.opts.Logger.Error("mqtt subscribe failed; reconnecting", "err", tok.Error())
+		// Dropping the connection makes auto-reconnect try the whole thing again.
+		go c.Disconnect(0)
+		return
+	}
+	s.connected.Store(true)
+	s.opts.Logger.Info("mqtt subscribed", "url", s.opts.URL, "topics", len(s.topics()))
+}
+
+// enqueue hands the message to its device's worker. It blocks when that
+// worker is far behind, which slows the broker down instead of losing data.
+func (s *Subscriber) enqueue(_ mqtt.Client, m mqtt.Message) {
+	if s.stopping.Load() {
+		return // not acknowledged: the broker redelivers it next session
+	}
+	topic := m.Topic()
+	key := topic
+	if i := strings.LastIndexByte(topic, '/'); i > 0 {
+		key = topic[:i] // the device, whatever its stream
+	}
+	s.queues[maphash.String(s.seed, key)%uint64(len(s.queues))] <- m
+}
+
+// Run connects and processes messages until ctx is cancelled, then
+// disconnects and finishes the messages already queued.
+func (s *Subscriber) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	work := context.WithoutCancel(ctx)
+	for _, q := range s.queues {
+		wg.Go(func() { s.work(work, q, stop) })
+	}
+	tok := s.client.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			close(stop)
+			wg.Wait()
+			return fmt.Errorf("mqtt connect %s: %w", s.opts.URL, err)
+		}
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	s.stopping.Store(true)
+	s.client.Disconnect(250)
+	s.connected.Store(false)
+	close(stop)
+	wg.Wait()
+	return nil
+}
+
+func (s *Subscriber) work(ctx context.Context, q chan mqtt.Message, stop <-chan struct{}) {
+	for {
+		select {
+		case m := <-q:
+			s.process(ctx, m)
+		case <-stop:
+			for {
+				select {
+				case m := <-q:
+					s.process(ctx, m)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (s *Subscriber) process(ctx context.Context, m mqtt.Message) {
+	var err error
+	if s.opts.Tick != nil && m.Topic() == s.opts.Prefix+"/sim/clock" {
+		var ts time.Time
+		if ts, err = DecodeTick(m.Payload(), s.opts.Pipeline.opts.Now()); err == nil {
+			s.opts.Tick(ts)
+		} else {
+			s.opts.Logger.Warn("clock tick rejected", "err", err)
+		}
+	} else {
+		err = s.opts.Pipeline.Ingest(ctx, m.Topic(), m.Payload())
+	}
+	if err != nil && ReasonOf(err) == "" {
+		// Not durable: leave it unacknowledged for redelivery.
+		s.opts.Logger.Error("device message not handled", "topic", m.Topic(), "err", err)
+		return
+	}
+	m.Ack()
+}

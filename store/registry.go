@@ -1,0 +1,358 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/eldersafe/eldersafe/registry"
+)
+
+// CreateGrid registers a grid. Its supervisor and backup worker may be workers
+// registered later, so they are not checked.
+func (db *DB) CreateGrid(ctx context.Context, g registry.Grid) error {
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if err := conflict(ctx, tx, `SELECT 1 FROM grids WHERE id = ?`, g.ID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO grids (id, name, supervisor_id, backup_worker_id, created_at) VALUES (?, ?, ?, ?, ?)`,
+			g.ID, g.Name, g.SupervisorID, g.BackupWorkerID, toMS(db.now()))
+		return insertError(err)
+	})
+	if err != nil {
+		return fmt.Errorf("create grid %s: %w", g.ID, err)
+	}
+	return nil
+}
+
+// CreateWorker registers a worker with the grids it serves, every one of which
+// must exist. CreatedAt is set to now when zero. Registration order (not
+// CreatedAt) decides a grid's primary worker.
+func (db *DB) CreateWorker(ctx context.Context, w registry.Worker) error {
+	if err := w.Validate(); err != nil {
+		return err
+	}
+	if w.CreatedAt.IsZero() {
+		w.CreatedAt = db.now()
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if err := conflict(ctx, tx, `SELECT 1 FROM workers WHERE id = ?`, w.ID); err != nil {
+			return err
+		}
+		grids := uniqueStrings(w.GridIDs)
+		for _, g := range grids {
+			if err := reference(ctx, tx, "grid_ids", g, `SELECT 1 FROM grids WHERE id = ?`); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO workers (id, name, phone, role, push_url, lang, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			w.ID, w.Name, w.Phone, w.Role, w.PushURL, w.Lang, toMS(w.CreatedAt))
+		if err != nil {
+			return insertError(err)
+		}
+		for i, g := range grids {
+			if _, err := tx.ExecContext(ctx,
+				`INSERT INTO worker_grids (worker_id, grid_id, position) VALUES (?, ?, ?)`, w.ID, g, i); err != nil {
+				return insertError(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("create worker %s: %w", w.ID, err)
+	}
+	return nil
+}
+
+// CreateHousehold registers a household in an existing grid.
+func (db *DB) CreateHousehold(ctx context.Context, h registry.Household) error {
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	contacts := h.Contacts
+	if contacts == nil {
+		contacts = []registry.Contact{}
+	}
+	cj, err := json.Marshal(contacts)
+	if err != nil {
+		return fmt.Errorf("create household %s: encode contacts: %w", h.ID, err)
+	}
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		if err := conflict(ctx, tx, `SELECT 1 FROM households WHERE id = ?`, h.ID); err != nil {
+			return err
+		}
+		if err := reference(ctx, tx, "grid_id", h.GridID, `SELECT 1 FROM grids WHERE id = ?`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO households (id, name, address, grid_id, timezone, contacts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			h.ID, h.Name, h.Address, h.GridID, h.Timezone, string(cj), toMS(db.now()))
+		return insertError(err)
+	})
+	if err != nil {
+		return fmt.Errorf("create household %s: %w", h.ID, err)
+	}
+	return nil
+}
+
+// CreateDevice registers a device of an existing household, with its secret's hash.
+func (db *DB) CreateDevice(ctx context.Context, d registry.Device) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if err := conflict(ctx, tx, `SELECT 1 FROM devices WHERE id = ?`, d.ID); err != nil {
+			return err
+		}
+		if err := reference(ctx, tx, "household_id", d.HouseholdID, `SELECT 1 FROM households WHERE id = ?`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO devices (id, kind, household_id, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+			d.ID, string(d.Kind), d.HouseholdID, d.SecretHash, toMS(db.now()))
+		return insertError(err)
+	})
+	if err != nil {
+		return fmt.Errorf("create device %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// conflict returns registry.ErrConflict when query finds a row.
+func conflict(ctx context.Context, q querier, query string, id string) error {
+	found, err := exists(ctx, q, query, id)
+	if err != nil {
+		return err
+	}
+	if found {
+		return registry.ErrConflict
+	}
+	return nil
+}
+
+// reference returns registry.ErrUnknownReference, naming field, when query finds no row.
+func reference(ctx context.Context, q querier, field, id, query string) error {
+	found, err := exists(ctx, q, query, id)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("%s %q: %w", field, id, registry.ErrUnknownReference)
+	}
+	return nil
+}
+
+// insertError maps constraint failures that the checks before an insert should
+// already have caught to the registry's sentinels.
+func insertError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isUniqueViolation(err):
+		return fmt.Errorf("%w: %w", registry.ErrConflict, err)
+	case isForeignKeyViolation(err):
+		return fmt.Errorf("%w: %w", registry.ErrUnknownReference, err)
+	}
+	return err
+}
+
+func uniqueStrings(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Grid looks up a grid.
+func (db *DB) Grid(ctx context.Context, id string) (registry.Grid, error) {
+	return getGrid(ctx, db.r, id)
+}
+
+// Worker looks up a worker. GridIDs come back in the order registered, never nil.
+func (db *DB) Worker(ctx context.Context, id string) (registry.Worker, error) {
+	var w registry.Worker
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		w, err = getWorker(ctx, tx, id)
+		return err
+	})
+	return w, err
+}
+
+// Household looks up a household. Contacts are never nil.
+func (db *DB) Household(ctx context.Context, id string) (registry.Household, error) {
+	return getHousehold(ctx, db.r, id)
+}
+
+// Device looks up a device, with its secret's hash.
+func (db *DB) Device(ctx context.Context, id string) (registry.Device, error) {
+	d, err := scanDevice(db.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Device{}, fmt.Errorf("device %s: %w", id, registry.ErrNotFound)
+	}
+	if err != nil {
+		return registry.Device{}, fmt.Errorf("load device %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// DevicesOf lists the devices of a household, ordered by id. A household that
+// does not exist is registry.ErrNotFound; one without devices is an empty list.
+func (db *DB) DevicesOf(ctx context.Context, householdID string) ([]registry.Device, error) {
+	devices := []registry.Device{}
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		found, err := exists(ctx, tx, `SELECT 1 FROM households WHERE id = ?`, householdID)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return registry.ErrNotFound
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE household_id = ? ORDER BY id`, householdID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDevice(rows)
+			if err != nil {
+				return err
+			}
+			devices = append(devices, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("devices of household %s: %w", householdID, err)
+	}
+	return devices, nil
+}
+
+// Counts returns how many households and devices are registered.
+func (db *DB) Counts(ctx context.Context) (households, devices int, err error) {
+	err = db.r.QueryRowContext(ctx,
+		`SELECT (SELECT COUNT(*) FROM households), (SELECT COUNT(*) FROM devices)`).Scan(&households, &devices)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count households and devices: %w", err)
+	}
+	return households, devices, nil
+}
+
+func getGrid(ctx context.Context, q querier, id string) (registry.Grid, error) {
+	var g registry.Grid
+	err := q.QueryRowContext(ctx,
+		`SELECT id, name, supervisor_id, backup_worker_id FROM grids WHERE id = ?`, id).
+		Scan(&g.ID, &g.Name, &g.SupervisorID, &g.BackupWorkerID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Grid{}, fmt.Errorf("grid %s: %w", id, registry.ErrNotFound)
+	}
+	if err != nil {
+		return registry.Grid{}, fmt.Errorf("load grid %s: %w", id, err)
+	}
+	return g, nil
+}
+
+// getWorker reads two tables: q should be a transaction.
+func getWorker(ctx context.Context, q querier, id string) (registry.Worker, error) {
+	var (
+		w       registry.Worker
+		created int64
+	)
+	err := q.QueryRowContext(ctx,
+		`SELECT id, name, phone, role, push_url, lang, created_at FROM workers WHERE id = ?`, id).
+		Scan(&w.ID, &w.Name, &w.Phone, &w.Role, &w.PushURL, &w.Lang, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Worker{}, fmt.Errorf("worker %s: %w", id, registry.ErrNotFound)
+	}
+	if err != nil {
+		return registry.Worker{}, fmt.Errorf("load worker %s: %w", id, err)
+	}
+	w.CreatedAt = fromMS(created)
+	w.GridIDs, err = workerGrids(ctx, q, id)
+	if err != nil {
+		return registry.Worker{}, fmt.Errorf("load worker %s: %w", id, err)
+	}
+	return w, nil
+}
+
+func workerGrids(ctx context.Context, q querier, workerID string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT grid_id FROM worker_grids WHERE worker_id = ? ORDER BY position`, workerID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	grids := []string{}
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, err
+		}
+		grids = append(grids, g)
+	}
+	return grids, rows.Err()
+}
+
+// primaryWorker is the first grid_worker registered with the grid.
+func primaryWorker(ctx context.Context, q querier, gridID string) (registry.Worker, error) {
+	var id string
+	err := q.QueryRowContext(ctx, `
+		SELECT w.id FROM workers w JOIN worker_grids wg ON wg.worker_id = w.id
+		WHERE wg.grid_id = ? AND w.role = ?
+		ORDER BY w.seq LIMIT 1`, gridID, registry.RoleGridWorker).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Worker{}, fmt.Errorf("primary worker of grid %s: %w", gridID, registry.ErrNotFound)
+	}
+	if err != nil {
+		return registry.Worker{}, fmt.Errorf("find primary worker of grid %s: %w", gridID, err)
+	}
+	return getWorker(ctx, q, id)
+}
+
+func getHousehold(ctx context.Context, q querier, id string) (registry.Household, error) {
+	var (
+		h        registry.Household
+		contacts string
+	)
+	err := q.QueryRowContext(ctx,
+		`SELECT id, name, address, grid_id, timezone, contacts FROM households WHERE id = ?`, id).
+		Scan(&h.ID, &h.Name, &h.Address, &h.GridID, &h.Timezone, &contacts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Household{}, fmt.Errorf("household %s: %w", id, registry.ErrNotFound)
+	}
+	if err != nil {
+		return registry.Household{}, fmt.Errorf("load household %s: %w", id, err)
+	}
+	if err := json.Unmarshal([]byte(contacts), &h.Contacts); err != nil {
+		return registry.Household{}, fmt.Errorf("load household %s: decode contacts: %w", id, err)
+	}
+	if h.Contacts == nil {
+		h.Contacts = []registry.Contact{}
+	}
+	return h, nil
+}
+
+const deviceCols = `id, kind, household_id, secret_hash`
+
+func scanDevice(s scanner) (registry.Device, error) {
+	var (
+		d    registry.Device
+		kind string
+	)
+	if err := s.Scan(&d.ID, &kind, &d.HouseholdID, &d.SecretHash); err != nil {
+		return registry.Device{}, err
+	}
+	d.Kind = registry.DeviceKind(kind)
+	return d, nil
+}

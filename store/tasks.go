@@ -1,0 +1,394 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/tasks"
+)
+
+var (
+	_ tasks.Store = (*DB)(nil)
+	_ tasks.Tx    = (*taskTx)(nil)
+)
+
+// Listing limits of Tasks.
+const (
+	DefaultTaskLimit = 500
+	MaxTaskLimit     = 5000
+)
+
+// Update runs fn in one IMMEDIATE transaction: everything fn writes through the
+// tasks.Tx is committed together, or nothing is when fn returns an error (or
+// panics). fn's error is returned as is. fn must not use the Tx after it
+// returns, nor call the DB's write methods (see the package documentation).
+func (db *DB) Update(ctx context.Context, fn func(tasks.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update tasks: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(&taskTx{tx: tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update tasks: commit: %w", err)
+	}
+	return nil
+}
+
+// Task loads one task with its evidence and timeline, both in insertion order.
+func (db *DB) Task(ctx context.Context, id string) (tasks.Task, error) {
+	var t tasks.Task
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		if t, err = getTask(ctx, tx, id); err != nil {
+			return err
+		}
+		if t.Evidence, err = taskEvidence(ctx, tx, id); err != nil {
+			return fmt.Errorf("load evidence of task %s: %w", id, err)
+		}
+		if t.Timeline, err = taskTimeline(ctx, tx, id); err != nil {
+			return fmt.Errorf("load timeline of task %s: %w", id, err)
+		}
+		return nil
+	})
+	return t, err
+}
+
+// Tasks lists the tasks matching f, newest first (by opened_at, then by
+// insertion), without evidence and timeline. f.Limit defaults to
+// DefaultTaskLimit and is capped at MaxTaskLimit.
+func (db *DB) Tasks(ctx context.Context, f tasks.Filter) ([]tasks.Task, error) {
+	var (
+		where []string
+		args  []any
+	)
+	for _, c := range []struct{ col, val string }{
+		{"state", string(f.State)},
+		{"household_id", f.HouseholdID},
+		{"rule", f.Rule},
+		{"assignee_id", f.AssigneeID},
+	} {
+		if c.val != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.val)
+		}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultTaskLimit
+	}
+	limit = min(limit, MaxTaskLimit)
+	query := `SELECT ` + taskCols + ` FROM tasks`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY opened_at DESC, seq DESC LIMIT ?`
+	args = append(args, limit)
+
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	defer rows.Close()
+	list := []tasks.Task{}
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tasks: %w", err)
+		}
+		list = append(list, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	return list, nil
+}
+
+// OpenTaskCounts counts the tasks that are not closed (resolved or cancelled)
+// by {severity, kind}. Combinations without tasks are absent from the map.
+func (db *DB) OpenTaskCounts(ctx context.Context) (map[[2]string]int, error) {
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT severity, kind, COUNT(*) FROM tasks
+		WHERE state NOT IN (?, ?)
+		GROUP BY severity, kind`, string(tasks.Resolved), string(tasks.Cancelled))
+	if err != nil {
+		return nil, fmt.Errorf("count open tasks: %w", err)
+	}
+	defer rows.Close()
+	counts := map[[2]string]int{}
+	for rows.Next() {
+		var (
+			severity, kind string
+			n              int
+		)
+		if err := rows.Scan(&severity, &kind, &n); err != nil {
+			return nil, fmt.Errorf("count open tasks: %w", err)
+		}
+		counts[[2]string{severity, kind}] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count open tasks: %w", err)
+	}
+	return counts, nil
+}
+
+// taskTx is tasks.Tx on one SQL transaction.
+type taskTx struct {
+	tx *sql.Tx
+}
+
+func (t *taskTx) OpenTaskFor(ctx context.Context, householdID, rule string) (tasks.Task, bool, error) {
+	task, err := scanTask(t.tx.QueryRowContext(ctx, `
+		SELECT `+taskCols+` FROM tasks
+		WHERE household_id = ? AND rule = ? AND state NOT IN (?, ?)
+		ORDER BY seq DESC LIMIT 1`,
+		householdID, rule, string(tasks.Resolved), string(tasks.Cancelled)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return tasks.Task{}, false, nil
+	}
+	if err != nil {
+		return tasks.Task{}, false, fmt.Errorf("find open %s task of household %s: %w", rule, householdID, err)
+	}
+	return task, true, nil
+}
+
+func (t *taskTx) Task(ctx context.Context, id string) (tasks.Task, error) {
+	return getTask(ctx, t.tx, id)
+}
+
+// InsertTask stores a new task (its Evidence and Timeline are ignored: add them
+// with AddEvidence and AddTimeline). A task id already taken, or a second task
+// not closed for the same household and rule, is registry.ErrConflict; an
+// unknown household is registry.ErrUnknownReference.
+func (t *taskTx) InsertTask(ctx context.Context, task tasks.Task) error {
+	if task.ID == "" {
+		return errors.New("insert task: id is required")
+	}
+	if err := conflict(ctx, t.tx, `SELECT 1 FROM tasks WHERE id = ?`, task.ID); err != nil {
+		return fmt.Errorf("insert task %s: %w", task.ID, err)
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, taskArgs(task)...)
+	if err != nil {
+		return fmt.Errorf("insert task %s: %w", task.ID, taskWriteError(task, err))
+	}
+	return nil
+}
+
+// UpdateTask saves every field of an existing task but its id (Evidence and
+// Timeline are ignored).
+func (t *taskTx) UpdateTask(ctx context.Context, task tasks.Task) error {
+	args := taskArgs(task)
+	res, err := t.tx.ExecContext(ctx, `
+		UPDATE tasks SET household_id = ?, rule = ?, severity = ?, kind = ?, state = ?, assignee_id = ?,
+			opened_at = ?, ack_due_at = ?, resolve_due_at = ?, acked_at = ?, on_site_at = ?, closed_at = ?,
+			outcome = ?, note = ?
+		WHERE id = ?`, append(append([]any{}, args[1:]...), args[0])...)
+	if err != nil {
+		return fmt.Errorf("update task %s: %w", task.ID, taskWriteError(task, err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update task %s: %w", task.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("update task %s: %w", task.ID, registry.ErrNotFound)
+	}
+	return nil
+}
+
+func taskWriteError(task tasks.Task, err error) error {
+	switch {
+	case isUniqueViolation(err):
+		return fmt.Errorf("household %s already has an open %s task: %w", task.HouseholdID, task.Rule, registry.ErrConflict)
+	case isForeignKeyViolation(err):
+		return fmt.Errorf("household_id %q: %w", task.HouseholdID, registry.ErrUnknownReference)
+	}
+	return err
+}
+
+func (t *taskTx) AddEvidence(ctx context.Context, taskID string, ev rules.Evidence) error {
+	values, err := jsonObject(ev.Values)
+	if err != nil {
+		return fmt.Errorf("add evidence to task %s: encode values: %w", taskID, err)
+	}
+	_, err = t.tx.ExecContext(ctx,
+		`INSERT INTO task_evidence (task_id, at, device_id, summary, values_json) VALUES (?, ?, ?, ?, ?)`,
+		taskID, toMS(ev.At), ev.DeviceID, ev.Summary, values)
+	if err != nil {
+		return fmt.Errorf("add evidence to task %s: %w", taskID, childError(err))
+	}
+	return nil
+}
+
+func (t *taskTx) AddTimeline(ctx context.Context, taskID string, e tasks.TimelineEntry) error {
+	if err := addTimeline(ctx, t.tx, taskID, e); err != nil {
+		return fmt.Errorf("add timeline entry to task %s: %w", taskID, err)
+	}
+	return nil
+}
+
+func addTimeline(ctx context.Context, q querier, taskID string, e tasks.TimelineEntry) error {
+	data, err := jsonObject(e.Data)
+	if err != nil {
+		return fmt.Errorf("encode data: %w", err)
+	}
+	_, err = q.ExecContext(ctx,
+		`INSERT INTO task_timeline (task_id, at, actor, entry_type, message, data_json) VALUES (?, ?, ?, ?, ?, ?)`,
+		taskID, toMS(e.At), e.Actor, e.Type, e.Message, data)
+	return childError(err)
+}
+
+// childError maps a row naming a task that does not exist to registry.ErrNotFound.
+func childError(err error) error {
+	if isForeignKeyViolation(err) {
+		return fmt.Errorf("task: %w", registry.ErrNotFound)
+	}
+	return err
+}
+
+func (t *taskTx) Enqueue(ctx context.Context, n tasks.Notice) error {
+	if err := enqueue(ctx, t.tx, n); err != nil {
+		return fmt.Errorf("enqueue notice %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+func (t *taskTx) Household(ctx context.Context, id string) (registry.Household, error) {
+	return getHousehold(ctx, t.tx, id)
+}
+
+func (t *taskTx) Grid(ctx context.Context, id string) (registry.Grid, error) {
+	return getGrid(ctx, t.tx, id)
+}
+
+func (t *taskTx) Worker(ctx context.Context, id string) (registry.Worker, error) {
+	return getWorker(ctx, t.tx, id)
+}
+
+func (t *taskTx) PrimaryWorker(ctx context.Context, gridID string) (registry.Worker, error) {
+	return primaryWorker(ctx, t.tx, gridID)
+}
+
+const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, outcome, note`
+
+// taskArgs are a task's values in taskCols order.
+func taskArgs(t tasks.Task) []any {
+	return []any{
+		t.ID, t.HouseholdID, t.Rule, string(t.Severity), string(t.Kind), string(t.State), t.AssigneeID,
+		toMS(t.OpenedAt), toMS(t.AckDueAt), toMS(t.ResolveDueAt),
+		toNullMS(t.AckedAt), toNullMS(t.OnSiteAt), toNullMS(t.ClosedAt),
+		t.Outcome, t.Note,
+	}
+}
+
+func scanTask(s scanner) (tasks.Task, error) {
+	var (
+		t                           tasks.Task
+		severity, kind, state       string
+		opened, ackDue, resolveDue  int64
+		ackedAt, onSiteAt, closedAt sql.NullInt64
+	)
+	err := s.Scan(&t.ID, &t.HouseholdID, &t.Rule, &severity, &kind, &state, &t.AssigneeID,
+		&opened, &ackDue, &resolveDue, &ackedAt, &onSiteAt, &closedAt, &t.Outcome, &t.Note)
+	if err != nil {
+		return tasks.Task{}, err
+	}
+	t.Severity, t.Kind, t.State = rules.Severity(severity), rules.TaskKind(kind), tasks.State(state)
+	t.OpenedAt, t.AckDueAt, t.ResolveDueAt = fromMS(opened), fromMS(ackDue), fromMS(resolveDue)
+	t.AckedAt, t.OnSiteAt, t.ClosedAt = fromNullMS(ackedAt), fromNullMS(onSiteAt), fromNullMS(closedAt)
+	return t, nil
+}
+
+func getTask(ctx context.Context, q querier, id string) (tasks.Task, error) {
+	t, err := scanTask(q.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return tasks.Task{}, fmt.Errorf("task %s: %w", id, registry.ErrNotFound)
+	}
+	if err != nil {
+		return tasks.Task{}, fmt.Errorf("load task %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func taskEvidence(ctx context.Context, q querier, taskID string) ([]rules.Evidence, error) {
+	rows, err := q.QueryContext(ctx,
+		`SELECT at, device_id, summary, values_json FROM task_evidence WHERE task_id = ? ORDER BY seq`, taskID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list []rules.Evidence
+	for rows.Next() {
+		var (
+			ev     rules.Evidence
+			at     int64
+			values sql.NullString
+		)
+		if err := rows.Scan(&at, &ev.DeviceID, &ev.Summary, &values); err != nil {
+			return nil, err
+		}
+		ev.At = fromMS(at)
+		if ev.Values, err = decodeObject(values); err != nil {
+			return nil, fmt.Errorf("decode values: %w", err)
+		}
+		list = append(list, ev)
+	}
+	return list, rows.Err()
+}
+
+func taskTimeline(ctx context.Context, q querier, taskID string) ([]tasks.TimelineEntry, error) {
+	rows, err := q.QueryContext(ctx,
+		`SELECT at, actor, entry_type, message, data_json FROM task_timeline WHERE task_id = ? ORDER BY seq`, taskID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list []tasks.TimelineEntry
+	for rows.Next() {
+		var (
+			e    tasks.TimelineEntry
+			at   int64
+			data sql.NullString
+		)
+		if err := rows.Scan(&at, &e.Actor, &e.Type, &e.Message, &data); err != nil {
+			return nil, err
+		}
+		e.At = fromMS(at)
+		if e.Data, err = decodeObject(data); err != nil {
+			return nil, fmt.Errorf("decode data: %w", err)
+		}
+		list = append(list, e)
+	}
+	return list, rows.Err()
+}
+
+// jsonObject encodes m as JSON text, or NULL when m is nil.
+func jsonObject(m map[string]any) (sql.NullString, error) {
+	if m == nil {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+func decodeObject(s sql.NullString) (map[string]any, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s.String), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
