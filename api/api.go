@@ -1,0 +1,169 @@
+// Package api is eldersafe's HTTP API (CONTRACT.md §5) on net/http's ServeMux:
+// JSON under /api/v1 behind bearer-token auth, plus /healthz, /readyz and
+// /metrics.
+//
+// Layout: api.go wires the package (Options, New, Handler and the list of route
+// groups); router.go, middleware.go, auth.go, errors.go and json.go are the
+// plumbing every route shares; every other file is one route group (grids.go,
+// tasks.go, clock.go, ...) with a single method registering its routes. A new
+// group is a new file plus one line in (*API).routeGroups.
+//
+// Handlers return an error instead of writing one: errors.go maps domain errors
+// (registry and tasks sentinels and types) to statuses and the contract's
+// {"error": {"code", "message"}} body in one place.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/tasks"
+)
+
+// Registry is the part of the registry store the API writes and reads.
+type Registry interface {
+	CreateGrid(ctx context.Context, g registry.Grid) error
+	CreateWorker(ctx context.Context, w registry.Worker) error
+	CreateHousehold(ctx context.Context, h registry.Household) error
+	CreateDevice(ctx context.Context, d registry.Device) error
+	Household(ctx context.Context, id string) (registry.Household, error)
+	DevicesOf(ctx context.Context, householdID string) ([]registry.Device, error)
+}
+
+// Tasks is the task lifecycle; *tasks.Service implements it.
+type Tasks interface {
+	Task(ctx context.Context, id string) (tasks.Task, error)
+	Tasks(ctx context.Context, f tasks.Filter) ([]tasks.Task, error)
+	Ack(ctx context.Context, id, workerID string) (tasks.Task, error)
+	CheckIn(ctx context.Context, id, workerID string, lat, lon *float64) (tasks.Task, error)
+	Resolve(ctx context.Context, id, workerID, outcome, note string) (tasks.Task, error)
+}
+
+// Notifications lists the outbox notices of a task.
+type Notifications interface {
+	Notifications(ctx context.Context, taskID string) ([]tasks.Notice, error)
+}
+
+// EventClock is the event clock the monitor runs on under --clock event;
+// POST /api/v1/clock advances it. An error wrapping a *tasks.InvalidError
+// answers 400; any other error 500.
+type EventClock interface {
+	Advance(ts time.Time) error
+}
+
+var _ Tasks = (*tasks.Service)(nil)
+
+// Options wire an API.
+type Options struct {
+	// Registry, Tasks and Notifications are required.
+	Registry      Registry
+	Tasks         Tasks
+	Notifications Notifications
+	// Status reports the live status of a household's devices, from the rules
+	// engine. Nil: every device shows as never heard.
+	Status func(householdID string) []rules.DeviceStatus
+	// EventClock is nil when the monitor runs on the wall clock; POST
+	// /api/v1/clock then answers 409 wall_clock.
+	EventClock EventClock
+	// AdminToken is the bootstrap admin bearer token; required.
+	AdminToken string
+	// Metrics is served at GET /metrics. Nil: no /metrics route.
+	Metrics http.Handler
+	// Ready backs GET /readyz. Nil: always ready.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+	// Registerer receives the API's own metrics. Nil: they are kept private.
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Registry == nil {
+		errs = append(errs, errors.New("registry is required"))
+	}
+	if o.Tasks == nil {
+		errs = append(errs, errors.New("tasks is required"))
+	}
+	if o.Notifications == nil {
+		errs = append(errs, errors.New("notifications is required"))
+	}
+	if o.AdminToken == "" {
+		errs = append(errs, errors.New("admin token is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if o.Status == nil {
+		o.Status = func(string) []rules.DeviceStatus { return nil }
+	}
+	if o.Ready == nil {
+		o.Ready = func(context.Context) error { return nil }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	return nil
+}
+
+// API serves eldersafe's HTTP API. Create it with New.
+type API struct {
+	opts      Options
+	log       *slog.Logger
+	metrics   *httpMetrics
+	verifiers []verifier
+	// now stamps what the API itself creates, such as a worker's created_at.
+	now     func() time.Time
+	handler http.Handler
+}
+
+// New checks opts, registers the API's metrics and builds its routes.
+func New(opts Options) (*API, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("api options: %w", err)
+	}
+	m, err := newHTTPMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{
+		opts:      opts,
+		log:       opts.Logger,
+		metrics:   m,
+		verifiers: []verifier{newAdminVerifier(opts.AdminToken)},
+		now:       time.Now,
+	}
+	rt := newRouter(a)
+	for _, group := range a.routeGroups() {
+		group(rt)
+	}
+	a.handler = a.observe(a.recoverPanics(rt.finish()))
+	return a, nil
+}
+
+// routeGroups lists every route group; each lives in its own file.
+func (a *API) routeGroups() []func(*router) {
+	return []func(*router){
+		a.healthRoutes,
+		a.gridRoutes,
+		a.workerRoutes,
+		a.householdRoutes,
+		a.deviceRoutes,
+		a.taskRoutes,
+		a.notificationRoutes,
+		a.clockRoutes,
+	}
+}
+
+// Handler is the API's http.Handler.
+func (a *API) Handler() http.Handler { return a.handler }

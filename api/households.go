@@ -1,0 +1,126 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+func (a *API) householdRoutes(rt *router) {
+	rt.handle("POST /api/v1/households", a.createHousehold)
+	rt.handle("GET /api/v1/households/{id}", a.getHousehold)
+}
+
+// householdRequest is the body of POST /api/v1/households.
+type householdRequest struct {
+	ID       string           `json:"id"`
+	Name     string           `json:"name"`
+	Address  string           `json:"address"`
+	GridID   string           `json:"grid_id"`
+	Timezone string           `json:"timezone"`
+	Contacts []contactRequest `json:"contacts"`
+}
+
+type contactRequest struct {
+	Name     string   `json:"name"`
+	Relation string   `json:"relation"`
+	Phone    string   `json:"phone"`
+	PushURL  string   `json:"push_url"`
+	Lang     string   `json:"lang"`
+	Channels []string `json:"channels"`
+}
+
+func (a *API) createHousehold(w http.ResponseWriter, r *http.Request) error {
+	var req householdRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	h := registry.Household{
+		ID:       req.ID,
+		Name:     req.Name,
+		Address:  req.Address,
+		GridID:   req.GridID,
+		Timezone: req.Timezone,
+		Contacts: make([]registry.Contact, 0, len(req.Contacts)),
+	}
+	for _, c := range req.Contacts {
+		h.Contacts = append(h.Contacts, registry.Contact{
+			Name: c.Name, Relation: c.Relation, Phone: c.Phone, PushURL: c.PushURL, Lang: c.Lang, Channels: c.Channels,
+		})
+	}
+	if err := validation(h.Validate()); err != nil {
+		return err
+	}
+	if err := a.opts.Registry.CreateHousehold(r.Context(), h); err != nil {
+		return createError("household", h.ID, err)
+	}
+	a.writeJSON(w, r, http.StatusCreated, householdView(h))
+	return nil
+}
+
+// householdResponse is a household with its devices and what each last said.
+type householdResponse struct {
+	registry.Household
+	Devices []deviceStatusView `json:"devices"`
+}
+
+type deviceStatusView struct {
+	ID   string              `json:"id"`
+	Kind registry.DeviceKind `json:"kind"`
+	// Status is null for a device never heard from.
+	Status *statusView `json:"status"`
+}
+
+// statusView is rules.DeviceStatus without the device id it is filed under.
+type statusView struct {
+	LastSeen   time.Time      `json:"last_seen"`
+	Online     bool           `json:"online"`
+	BatteryPct *float64       `json:"battery_pct,omitempty"`
+	Last       map[string]any `json:"last,omitempty"`
+}
+
+func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	h, err := a.opts.Registry.Household(r.Context(), id)
+	if errors.Is(err, registry.ErrNotFound) {
+		return errorf(http.StatusNotFound, codeNotFound, "household %q not found", id)
+	}
+	if err != nil {
+		return fmt.Errorf("load household %s: %w", id, err)
+	}
+	devices, err := a.opts.Registry.DevicesOf(r.Context(), id)
+	if err != nil {
+		return fmt.Errorf("load devices of household %s: %w", id, err)
+	}
+	statuses := make(map[string]rules.DeviceStatus)
+	for _, st := range a.opts.Status(id) {
+		statuses[st.DeviceID] = st
+	}
+	resp := householdResponse{Household: householdView(h), Devices: make([]deviceStatusView, 0, len(devices))}
+	for _, d := range devices {
+		v := deviceStatusView{ID: d.ID, Kind: d.Kind}
+		if st, ok := statuses[d.ID]; ok {
+			v.Status = &statusView{LastSeen: st.LastSeen, Online: st.Online, BatteryPct: st.BatteryPct, Last: st.Last}
+		}
+		resp.Devices = append(resp.Devices, v)
+	}
+	a.writeJSON(w, r, http.StatusOK, resp)
+	return nil
+}
+
+// householdView makes empty lists encode as [] rather than null.
+func householdView(h registry.Household) registry.Household {
+	contacts := make([]registry.Contact, len(h.Contacts))
+	for i, c := range h.Contacts {
+		if c.Channels == nil {
+			c.Channels = []string{}
+		}
+		contacts[i] = c
+	}
+	h.Contacts = contacts
+	return h
+}

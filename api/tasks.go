@@ -1,0 +1,161 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/tasks"
+)
+
+// maxTaskLimit is the largest ?limit= of a task listing; without one the
+// store's default applies (500).
+const maxTaskLimit = 5000
+
+// knownRules are the rule names a task may carry, for checking ?rule=.
+var knownRules = []string{
+	rules.RuleFall, rules.RuleSOS, rules.RuleWaterNoUse, rules.RuleWaterContinuousFlow,
+	rules.RuleNoMotion, rules.RuleNoExit, rules.RulePowerNoUse, rules.RuleDeviceOffline,
+	rules.RuleBatteryLow, rules.RuleManual,
+}
+
+func (a *API) taskRoutes(rt *router) {
+	rt.handle("GET /api/v1/tasks", a.listTasks)
+	rt.handle("GET /api/v1/tasks/{id}", a.getTask)
+	rt.handle("POST /api/v1/tasks/{id}/ack", a.ackTask)
+	rt.handle("POST /api/v1/tasks/{id}/checkin", a.checkInTask)
+	rt.handle("POST /api/v1/tasks/{id}/resolve", a.resolveTask)
+}
+
+type tasksResponse struct {
+	Tasks []tasks.Task `json:"tasks"`
+}
+
+// listTasks answers GET /api/v1/tasks?state=&household_id=&rule=&assignee_id=&limit=,
+// newest first.
+func (a *API) listTasks(w http.ResponseWriter, r *http.Request) error {
+	q, err := queryParams(r, "state", "household_id", "rule", "assignee_id", "limit")
+	if err != nil {
+		return err
+	}
+	f := tasks.Filter{
+		State:       tasks.State(q["state"]),
+		HouseholdID: q["household_id"],
+		Rule:        q["rule"],
+		AssigneeID:  q["assignee_id"],
+	}
+	var errs []error
+	if f.State != "" && !f.State.Valid() {
+		errs = append(errs, fmt.Errorf("state %q: must be one of open, acknowledged, on_site, resolved, escalated, cancelled", clip(string(f.State))))
+	}
+	if f.Rule != "" && !slices.Contains(knownRules, f.Rule) {
+		errs = append(errs, fmt.Errorf("rule %q: unknown", clip(f.Rule)))
+	}
+	errs = append(errs, optionalID("household_id", f.HouseholdID), optionalID("assignee_id", f.AssigneeID))
+	if s, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxTaskLimit {
+			errs = append(errs, fmt.Errorf("limit %q: must be an integer from 1 to %d", clip(s), maxTaskLimit))
+		}
+		f.Limit = n
+	}
+	if err := validation(errs...); err != nil {
+		return err
+	}
+	list, err := a.opts.Tasks.Tasks(r.Context(), f)
+	if err != nil {
+		return fmt.Errorf("list tasks: %w", err)
+	}
+	if list == nil {
+		list = []tasks.Task{}
+	}
+	a.writeJSON(w, r, http.StatusOK, tasksResponse{Tasks: list})
+	return nil
+}
+
+func (a *API) getTask(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.opts.Tasks.Task(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusOK, t)
+	return nil
+}
+
+type ackRequest struct {
+	WorkerID string `json:"worker_id"`
+}
+
+func (a *API) ackTask(w http.ResponseWriter, r *http.Request) error {
+	var req ackRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := workerID(req.WorkerID); err != nil {
+		return err
+	}
+	t, err := a.opts.Tasks.Ack(r.Context(), r.PathValue("id"), req.WorkerID)
+	if err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusOK, t)
+	return nil
+}
+
+type checkInRequest struct {
+	WorkerID string   `json:"worker_id"`
+	Lat      *float64 `json:"lat"`
+	Lon      *float64 `json:"lon"`
+}
+
+func (a *API) checkInTask(w http.ResponseWriter, r *http.Request) error {
+	var req checkInRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := workerID(req.WorkerID); err != nil {
+		return err
+	}
+	t, err := a.opts.Tasks.CheckIn(r.Context(), r.PathValue("id"), req.WorkerID, req.Lat, req.Lon)
+	if err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusOK, t)
+	return nil
+}
+
+type resolveRequest struct {
+	WorkerID string `json:"worker_id"`
+	Outcome  string `json:"outcome"`
+	Note     string `json:"note"`
+}
+
+func (a *API) resolveTask(w http.ResponseWriter, r *http.Request) error {
+	var req resolveRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := workerID(req.WorkerID); err != nil {
+		return err
+	}
+	if req.Outcome == "" {
+		return invalidf("outcome is required: one of safe, needs_help, hospitalized, false_alarm, deceased, other")
+	}
+	t, err := a.opts.Tasks.Resolve(r.Context(), r.PathValue("id"), req.WorkerID, req.Outcome, req.Note)
+	if err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusOK, t)
+	return nil
+}
+
+// workerID checks the worker_id of a task action.
+func workerID(id string) error {
+	if id == "" {
+		return invalidf("worker_id is required")
+	}
+	return validation(registry.ValidateID("worker_id", id))
+}

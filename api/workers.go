@@ -1,0 +1,61 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/eldersafe/eldersafe/registry"
+)
+
+func (a *API) workerRoutes(rt *router) {
+	rt.handle("POST /api/v1/workers", a.createWorker)
+}
+
+// workerRequest is the body of POST /api/v1/workers.
+type workerRequest struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Phone   string   `json:"phone"`
+	GridIDs []string `json:"grid_ids"`
+	Role    string   `json:"role"`
+	PushURL string   `json:"push_url"`
+	Lang    string   `json:"lang"`
+}
+
+func (a *API) createWorker(w http.ResponseWriter, r *http.Request) error {
+	var req workerRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	wk := registry.Worker{
+		ID:      req.ID,
+		Name:    req.Name,
+		Phone:   req.Phone,
+		GridIDs: req.GridIDs,
+		Role:    req.Role,
+		PushURL: req.PushURL,
+		Lang:    req.Lang,
+		// The first grid worker registered with a grid is its primary.
+		CreatedAt: a.now().UTC(),
+	}
+	if wk.GridIDs == nil {
+		wk.GridIDs = []string{}
+	}
+	if err := validation(wk.Validate(), pushURL("push_url", wk.PushURL)); err != nil {
+		return err
+	}
+	if err := a.opts.Registry.CreateWorker(r.Context(), wk); err != nil {
+		return createError("worker", wk.ID, err)
+	}
+	a.writeJSON(w, r, http.StatusCreated, wk)
+	return nil
+}
+
+// pushURL checks an optional push URL; registry checks contacts' but not workers'.
+func pushURL(field, u string) error {
+	if u == "" || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+		return nil
+	}
+	return fmt.Errorf("%s %q: must be an http or https URL", field, u)
+}

@@ -1,0 +1,462 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eldersafe/eldersafe/app"
+)
+
+const adminToken = "test-admin-token"
+
+// monitor is a running eldersafe for one test, with a client for its API.
+type monitor struct {
+	*app.Monitor
+	t       *testing.T
+	mqttURL string
+}
+
+// startMonitor runs the monitor in process on free loopback ports. With an
+// empty mqttURL it uses its embedded broker.
+func startMonitor(t *testing.T, mqttURL string, edit func(*app.Config)) *monitor {
+	t.Helper()
+	cfg := app.DefaultConfig()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.MQTT.Broker.Addr = "127.0.0.1:0"
+	cfg.MQTT.URL = mqttURL
+	// A client id of its own per test: an external broker keeps sessions.
+	cfg.MQTT.ClientID = "eldersafe-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	cfg.DataDir = t.TempDir()
+	cfg.Auth.AdminToken = adminToken
+	if edit != nil {
+		edit(&cfg)
+	}
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m, err := app.Start(context.Background(), cfg, logger, io.Discard)
+	if err != nil {
+		t.Fatalf("start monitor: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close monitor: %v", err)
+		}
+	})
+	mon := &monitor{Monitor: m, t: t, mqttURL: mqttURL}
+	if mqttURL == "" {
+		mon.mqttURL = "tcp://" + m.BrokerAddr()
+	}
+	eventually(t, "monitor ready", func() bool {
+		resp, err := http.Get("http://" + m.HTTPAddr() + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return mon
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// eventually polls cond until it holds, failing the test after 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// call sends a request to the API and decodes the JSON answer into out.
+func (m *monitor) call(method, path string, body any, out any) int {
+	m.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, "http://"+m.HTTPAddr()+path, r)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		m.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			m.t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// mustCall is call that fails the test unless the status is want.
+func (m *monitor) mustCall(method, path string, body any, want int, out any) {
+	m.t.Helper()
+	var raw json.RawMessage
+	if got := m.call(method, path, body, &raw); got != want {
+		m.t.Fatalf("%s %s: status %d, want %d: %s", method, path, got, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+}
+
+type task struct {
+	ID          string            `json:"id"`
+	HouseholdID string            `json:"household_id"`
+	Rule        string            `json:"rule"`
+	Severity    string            `json:"severity"`
+	Kind        string            `json:"kind"`
+	State       string            `json:"state"`
+	AssigneeID  string            `json:"assignee_id"`
+	Evidence    []json.RawMessage `json:"evidence"`
+	Timeline    []json.RawMessage `json:"timeline"`
+}
+
+func (m *monitor) tasks(query string) []task {
+	var out struct {
+		Tasks []task `json:"tasks"`
+	}
+	m.mustCall("GET", "/api/v1/tasks?"+query, nil, 200, &out)
+	return out.Tasks
+}
+
+// pushServer is a family's (or worker's) push endpoint on loopback.
+type pushServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	received []pushRequest
+}
+
+type pushRequest struct {
+	IdempotencyKey string
+	Body           map[string]any
+}
+
+func newPushServer(t *testing.T) *pushServer {
+	p := &pushServer{}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("push: %s %s, content type %q, body error %v", r.Method, r.URL, r.Header.Get("Content-Type"), err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		p.mu.Lock()
+		p.received = append(p.received, pushRequest{IdempotencyKey: r.Header.Get("Idempotency-Key"), Body: body})
+		p.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *pushServer) requests() []pushRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]pushRequest(nil), p.received...)
+}
+
+// household provisions a grid with its worker, a household with one family
+// contact on push, and the given devices; it returns each device's secret.
+func (m *monitor) household(id string, worker, family *pushServer, devices map[string]string) map[string]string {
+	m.t.Helper()
+	grid := "g-" + id
+	m.mustCall("POST", "/api/v1/grids", map[string]any{"id": grid, "name": "Grid of " + id}, 201, nil)
+	m.mustCall("POST", "/api/v1/workers", map[string]any{
+		"id": "w-" + id, "name": "Wang Fang", "phone": "+8613800000001", "grid_ids": []string{grid},
+		"role": "grid_worker", "push_url": worker.URL, "lang": "zh-CN",
+	}, 201, nil)
+	m.mustCall("POST", "/api/v1/households", map[string]any{
+		"id": id, "name": "Li Guiying", "address": "Building 3, Unit 2, Room 401", "grid_id": grid,
+		"contacts": []map[string]any{{"name": "Li Wei", "relation": "son", "push_url": family.URL, "lang": "en", "channels": []string{"push"}}},
+	}, 201, nil)
+	secrets := map[string]string{}
+	for dev, kind := range devices {
+		var out struct {
+			Secret string `json:"secret"`
+		}
+		m.mustCall("POST", "/api/v1/devices", map[string]any{"id": dev, "kind": kind, "household_id": id}, 201, &out)
+		if out.Secret == "" {
+			m.t.Fatalf("device %s: no generated secret", dev)
+		}
+		secrets[dev] = out.Secret
+	}
+	return secrets
+}
+
+// publisher is a device connected to the broker with its own credentials.
+func (m *monitor) publisher(deviceID, secret string) mqtt.Client {
+	m.t.Helper()
+	opts := mqtt.NewClientOptions().AddBroker(m.mqttURL).SetClientID("dev-" + deviceID).
+		SetUsername(deviceID).SetPassword(secret).SetConnectTimeout(5 * time.Second)
+	c := mqtt.NewClient(opts)
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		m.t.Fatalf("device %s connect: %v", deviceID, tok.Error())
+	}
+	m.t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+func publish(t *testing.T, c mqtt.Client, topic string, payload any) {
+	t.Helper()
+	var data []byte
+	switch p := payload.(type) {
+	case string:
+		data = []byte(p)
+	case []byte:
+		data = p
+	default:
+		var err error
+		if data, err = json.Marshal(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tok := c.Publish(topic, 1, false, data); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+// metric reads one sample from /metrics, 0 when absent.
+func (m *monitor) metric(name string) float64 {
+	m.t.Helper()
+	resp, err := http.Get("http://" + m.HTTPAddr() + "/metrics")
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				m.t.Fatalf("metric %s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// brokers runs a test against the embedded broker and, when the test script
+// started one, an external Mosquitto.
+func brokers(t *testing.T, test func(t *testing.T, mqttURL string)) {
+	t.Run("embedded", func(t *testing.T) { test(t, "") })
+	t.Run("mosquitto", func(t *testing.T) {
+		url := os.Getenv("ELDERSAFE_TEST_MOSQUITTO_URL")
+		if url == "" {
+			t.Skip("no external broker: run ./scripts/test.sh, which starts Mosquitto and sets ELDERSAFE_TEST_MOSQUITTO_URL")
+		}
+		test(t, url)
+	})
+}
+
+func TestFallOpensTaskAndPushesFamily(t *testing.T) {
+	brokers(t, func(t *testing.T, mqttURL string) {
+		m := startMonitor(t, mqttURL, nil)
+		worker, family := newPushServer(t), newPushServer(t)
+		secrets := m.household("h1", worker, family, map[string]string{"wb-1": "wristband"})
+		band := m.publisher("wb-1", secrets["wb-1"])
+
+		fallAt := time.Now().Add(-time.Second).UTC().Truncate(time.Millisecond)
+		publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{
+			"ts": fallAt.Format(time.RFC3339Nano), "seq": 1, "event": "fall", "lat": 31.2304, "lon": 121.4737,
+		})
+		var tasks []task
+		eventually(t, "fall task", func() bool { tasks = m.tasks("rule=fall"); return len(tasks) > 0 })
+		got := tasks[0]
+		if len(tasks) != 1 || got.Severity != "critical" || got.Kind != "visit" || got.State != "open" || got.AssigneeID != "w-h1" || got.HouseholdID != "h1" {
+			t.Fatalf("tasks = %+v", tasks)
+		}
+
+		eventually(t, "family push", func() bool { return len(family.requests()) > 0 })
+		push := family.requests()[0]
+		for _, field := range []string{"task_id", "household_id", "rule", "severity", "title", "message", "lang", "opened_at"} {
+			if _, ok := push.Body[field]; !ok {
+				t.Errorf("push body lacks %s: %v", field, push.Body)
+			}
+		}
+		if push.Body["task_id"] != got.ID || push.Body["rule"] != "fall" || push.Body["severity"] != "critical" || push.Body["lang"] != "en" || push.IdempotencyKey == "" {
+			t.Errorf("push = %+v", push)
+		}
+		if msg, _ := push.Body["message"].(string); !strings.Contains(msg, "Wang Fang") {
+			t.Errorf("family message does not say who is on the way: %q", msg)
+		}
+		eventually(t, "worker push", func() bool { return len(worker.requests()) > 0 })
+		if lang := worker.requests()[0].Body["lang"]; lang != "zh-CN" {
+			t.Errorf("worker push in %v, want zh-CN", lang)
+		}
+
+		// A second fall attaches to the open task.
+		publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": fallAt.Add(time.Minute).UnixMilli(), "seq": 2, "event": "fall"})
+		eventually(t, "second fall handled", func() bool {
+			return m.metric(`eldersafe_ingest_messages_total{kind="wristband",stream="event"}`) == 2
+		})
+		if tasks := m.tasks("rule=fall"); len(tasks) != 1 {
+			t.Fatalf("second fall opened another task: %+v", tasks)
+		}
+		var detail task
+		m.mustCall("GET", "/api/v1/tasks/"+got.ID, nil, 200, &detail)
+		if len(detail.Evidence) != 2 {
+			t.Errorf("task has %d pieces of evidence, want 2", len(detail.Evidence))
+		}
+		if n := m.metric(`eldersafe_rule_fired_total{rule="fall"}`); n != 2 {
+			t.Errorf("rule fired %v times, want 2", n)
+		}
+		var notes struct {
+			Notifications []struct {
+				Channel, Status string
+				Attempts        int
+			} `json:"notifications"`
+		}
+		eventually(t, "notices marked sent", func() bool {
+			m.mustCall("GET", "/api/v1/tasks/"+got.ID+"/notifications", nil, 200, &notes)
+			sent := 0
+			for _, n := range notes.Notifications {
+				if n.Status == "sent" {
+					sent++
+				}
+			}
+			return sent == 2
+		})
+		if len(notes.Notifications) != 2 {
+			t.Errorf("notifications = %+v, want the worker's and the family's", notes.Notifications)
+		}
+	})
+}
+
+func TestWaterNoUseUnderEventClock(t *testing.T) {
+	brokers(t, func(t *testing.T, mqttURL string) {
+		m := startMonitor(t, mqttURL, func(c *app.Config) { c.Clock = app.ClockEvent })
+		worker, family := newPushServer(t), newPushServer(t)
+		meters := map[string]mqtt.Client{}
+		for _, h := range []string{"still", "rising", "silent"} {
+			dev := "wm-" + h
+			secrets := m.household(h, worker, family, map[string]string{dev: "water_meter"})
+			meters[h] = m.publisher(dev, secrets[dev])
+		}
+		start := time.Date(2026, 11, 20, 7, 0, 0, 0, time.FixedZone("CST", 8*3600))
+		reading := func(h string, at time.Duration, liters float64) {
+			publish(t, meters[h], "eldersafe/v1/devices/wm-"+h+"/telemetry", map[string]any{"ts": start.Add(at).Format(time.RFC3339), "total_liters": liters})
+		}
+		handled := func(n float64) {
+			eventually(t, fmt.Sprintf("%v readings handled", n), func() bool {
+				return m.metric(`eldersafe_ingest_messages_total{kind="water_meter",stream="telemetry"}`) == n
+			})
+		}
+		reading("still", 0, 100)
+		reading("rising", 0, 100)
+		reading("silent", 0, 100)
+		handled(3)
+		reading("rising", 13*time.Hour, 180)
+		handled(4)
+		reading("still", 13*time.Hour, 100)
+		handled(5)
+		// The clock keeps moving without the silent meter.
+		m.mustCall("POST", "/api/v1/clock", map[string]any{"ts": start.Add(30 * time.Hour).Format(time.RFC3339)}, 200, nil)
+
+		for h, want := range map[string]int{"still": 1, "rising": 0, "silent": 0} {
+			tasks := m.tasks("rule=water_no_use&household_id=" + h)
+			if len(tasks) != want {
+				t.Errorf("household %s: %d water_no_use tasks, want %d", h, len(tasks), want)
+			}
+			for _, tk := range tasks {
+				if tk.Severity != "high" || tk.Kind != "visit" || tk.AssigneeID != "w-"+h {
+					t.Errorf("task = %+v", tk)
+				}
+			}
+		}
+		if n := len(m.tasks("")); n != 1 {
+			t.Errorf("%d tasks in all, want 1", n)
+		}
+	})
+}
+
+func TestBadInputIsCountedAndChangesNothing(t *testing.T) {
+	m := startMonitor(t, "", func(c *app.Config) { c.MQTT.Broker.Auth = "none" })
+	worker, family := newPushServer(t), newPushServer(t)
+	m.household("h1", worker, family, map[string]string{"wb-1": "wristband"})
+	dev := m.publisher("anyone", "")
+	now := time.Now().UTC().Format(time.RFC3339)
+	cases := []struct {
+		reason, topic string
+		payload       any
+	}{
+		{"unknown_device", "eldersafe/v1/devices/ghost/event", map[string]any{"ts": now, "event": "fall"}},
+		{"bad_json", "eldersafe/v1/devices/wb-1/event", `{"ts": "` + now + `", "event": "fall"`},
+		{"invalid", "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": now, "event": 7}},
+		{"invalid", "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": true, "event": "fall"}},
+		{"too_large", "eldersafe/v1/devices/wb-1/event", `{"ts":"` + now + `","event":"fall","pad":"` + strings.Repeat("x", 5000) + `"}`},
+		{"bad_topic", "eldersafe/v1/devices/wb-1/event/extra", map[string]any{"ts": now, "event": "fall"}},
+		{"bad_topic", "eldersafe/v1/devices/wb-1/diary", map[string]any{"ts": now, "event": "fall"}},
+		{"future_ts", "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": time.Now().Add(8 * 24 * time.Hour).UnixMilli(), "event": "fall"}},
+	}
+	want := map[string]float64{}
+	for _, c := range cases {
+		publish(t, dev, c.topic, c.payload)
+		want[c.reason]++
+	}
+	for reason, n := range want {
+		eventually(t, reason+" counted", func() bool {
+			return m.metric(`eldersafe_ingest_rejected_total{reason="`+reason+`"}`) == n
+		})
+	}
+	if tasks := m.tasks(""); len(tasks) != 0 {
+		t.Errorf("bad input opened tasks: %+v", tasks)
+	}
+	if n := m.metric(`eldersafe_ingest_messages_total{kind="wristband",stream="event"}`); n != 0 {
+		t.Errorf("%v bad messages accepted", n)
+	}
+	if len(family.requests())+len(worker.requests()) != 0 {
+		t.Error("bad input sent notices")
+	}
+	// A duplicate seq is dropped too, after the first copy is accepted.
+	publish(t, dev, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": now, "seq": 9, "battery_pct": 80})
+	publish(t, dev, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": now, "seq": 9, "battery_pct": 80})
+	eventually(t, "duplicate counted", func() bool {
+		return m.metric(`eldersafe_ingest_rejected_total{reason="duplicate"}`) == 1
+	})
+	if n := m.metric(`eldersafe_ingest_messages_total{kind="wristband",stream="telemetry"}`); n != 1 {
+		t.Errorf("telemetry accepted %v times, want 1", n)
+	}
+}
