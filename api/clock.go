@@ -2,19 +2,13 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/eldersafe/eldersafe/ingest"
 	"github.com/eldersafe/eldersafe/registry"
-)
-
-// Bounds on a clock tick's ts, as on a device message's (ingest): before 2000
-// is a clock never set, after 9999 a unit mistake.
-var (
-	minTS = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTS = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
 )
 
 func (a *API) clockRoutes(rt *router) {
@@ -51,32 +45,15 @@ func (a *API) advanceClock(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// parseTS reads ts as the MQTT payloads carry it: an RFC 3339 string with
-// offset, or integer Unix milliseconds. The result is UTC.
+// parseTS reads ts as the MQTT payloads carry it, with the same bounds.
 func parseTS(raw json.RawMessage) (time.Time, error) {
-	var t time.Time
-	switch {
-	case len(raw) == 0 || string(raw) == "null":
-		return time.Time{}, invalidf("ts is required: an RFC 3339 time or integer Unix milliseconds")
-	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return time.Time{}, invalidf("ts: %v", err)
+	t, err := ingest.ParseTS(raw)
+	if err != nil {
+		var re *ingest.RejectError
+		if errors.As(err, &re) {
+			return time.Time{}, invalidf("%v", re.Err)
 		}
-		p, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			return time.Time{}, invalidf("ts %q: want RFC 3339 with offset, e.g. 2026-01-02T09:12:00+08:00", clip(s))
-		}
-		t = p
-	default:
-		ms, err := strconv.ParseInt(string(raw), 10, 64)
-		if err != nil {
-			return time.Time{}, invalidf("ts %s: want an RFC 3339 string or integer Unix milliseconds", clip(string(raw)))
-		}
-		t = time.UnixMilli(ms)
+		return time.Time{}, invalidf("%v", err)
 	}
-	if t.Before(minTS) || t.After(maxTS) {
-		return time.Time{}, invalidf("ts %s: must be between the years 2000 and 9999", clip(string(raw)))
-	}
-	return t.UTC(), nil
+	return t, nil
 }

@@ -15,13 +15,6 @@ import (
 // store's default applies (500).
 const maxTaskLimit = 5000
 
-// knownRules are the rule names a task may carry, for checking ?rule=.
-var knownRules = []string{
-	rules.RuleFall, rules.RuleSOS, rules.RuleWaterNoUse, rules.RuleWaterContinuousFlow,
-	rules.RuleNoMotion, rules.RuleNoExit, rules.RulePowerNoUse, rules.RuleDeviceOffline,
-	rules.RuleBatteryLow, rules.RuleManual,
-}
-
 func (a *API) taskRoutes(rt *router) {
 	rt.handle("GET /api/v1/tasks", a.listTasks)
 	rt.handle("GET /api/v1/tasks/{id}", a.getTask)
@@ -51,7 +44,7 @@ func (a *API) listTasks(w http.ResponseWriter, r *http.Request) error {
 	if f.State != "" && !f.State.Valid() {
 		errs = append(errs, fmt.Errorf("state %q: must be one of open, acknowledged, on_site, resolved, escalated, cancelled", clip(string(f.State))))
 	}
-	if f.Rule != "" && !slices.Contains(knownRules, f.Rule) {
+	if f.Rule != "" && !slices.Contains(rules.Names, f.Rule) {
 		errs = append(errs, fmt.Errorf("rule %q: unknown", clip(f.Rule)))
 	}
 	errs = append(errs, optionalID("household_id", f.HouseholdID), optionalID("assignee_id", f.AssigneeID))

@@ -108,6 +108,10 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 		Help: "Times a rule fired, by rule.",
 	}, []string{"rule"})
 	m.reg.MustRegister(&storeCollector{db: m.db, log: m.log})
+	promauto.With(m.reg).NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eldersafe_devices_online",
+		Help: "Devices heard from within their offline threshold.",
+	}, func() float64 { return float64(m.engine.OnlineDevices(m.clock.Now())) })
 
 	templates, err := notify.NewTemplates()
 	if err != nil {

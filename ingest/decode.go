@@ -169,7 +169,7 @@ func Decode(kind registry.DeviceKind, stream rules.Stream, payload []byte, now t
 	}
 
 	m := Message{Reading: rules.Reading{Kind: kind, Stream: stream}}
-	ts, err := parseTS(w.TS)
+	ts, err := ParseTS(w.TS)
 	if err != nil {
 		return Message{}, err
 	}
@@ -193,8 +193,8 @@ func Decode(kind registry.DeviceKind, stream rules.Stream, payload []byte, now t
 	return m, nil
 }
 
-// parseTS reads ts: an RFC 3339 string with offset, or integer Unix milliseconds.
-func parseTS(raw json.RawMessage) (time.Time, error) {
+// ParseTS reads ts: an RFC 3339 string with offset, or integer Unix milliseconds.
+func ParseTS(raw json.RawMessage) (time.Time, error) {
 	var t time.Time
 	switch {
 	case absent(raw):

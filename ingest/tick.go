@@ -19,7 +19,7 @@ func DecodeTick(payload []byte, now time.Time) (time.Time, error) {
 	if err := json.Unmarshal(payload, &w); err != nil {
 		return time.Time{}, &RejectError{Reason: ReasonBadJSON, Err: fmt.Errorf("tick: %w", err)}
 	}
-	ts, err := parseTS(w.TS)
+	ts, err := ParseTS(w.TS)
 	if err != nil {
 		return time.Time{}, err
 	}

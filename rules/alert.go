@@ -48,6 +48,12 @@ const (
 	RuleManual = "manual"
 )
 
+// Names lists every rule a task may carry.
+var Names = []string{
+	RuleFall, RuleSOS, RuleWaterNoUse, RuleWaterContinuousFlow, RuleNoMotion, RuleNoExit,
+	RulePowerNoUse, RuleDeviceOffline, RuleBatteryLow, RuleManual,
+}
+
 // Evidence is what a rule saw: a reading or a fact with its event time.
 type Evidence struct {
 	At       time.Time      `json:"at"`

@@ -304,6 +304,37 @@ func (d *deviceState) apply(r Reading) {
 	}
 }
 
+// offlineAfter is how long a device of kind may stay silent before it is offline.
+func (c *Config) offlineAfter(kind registry.DeviceKind) time.Duration {
+	if kind == registry.Wristband {
+		return c.WristbandOffline
+	}
+	return c.DeviceOffline
+}
+
+func (d *deviceState) online(now time.Time, cfg *Config) bool {
+	return !d.offline && now.Sub(time.Unix(0, d.lastSeen)) < cfg.offlineAfter(d.kind)
+}
+
+// OnlineDevices counts the devices heard from recently enough to be online.
+func (e *Engine) OnlineDevices(now time.Time) int {
+	cfg := e.cfg.Load()
+	n := 0
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.mu.Lock()
+		for _, h := range s.households {
+			for _, d := range h.devices {
+				if d.online(now, cfg) {
+					n++
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
+
 // Status reports what each device of a household last said, as of now.
 func (e *Engine) Status(householdID string, now time.Time) []DeviceStatus {
 	cfg := e.cfg.Load()
@@ -316,12 +347,7 @@ func (e *Engine) Status(householdID string, now time.Time) []DeviceStatus {
 	}
 	out := make([]DeviceStatus, 0, len(h.devices))
 	for _, d := range h.devices {
-		window := cfg.DeviceOffline
-		if d.kind == registry.Wristband {
-			window = cfg.WristbandOffline
-		}
-		seen := time.Unix(0, d.lastSeen).UTC()
-		st := DeviceStatus{DeviceID: d.id, LastSeen: seen, Online: !d.offline && now.Sub(seen) < window}
+		st := DeviceStatus{DeviceID: d.id, LastSeen: time.Unix(0, d.lastSeen).UTC(), Online: d.online(now, cfg)}
 		if !math.IsNaN(d.battery) {
 			b := d.battery
 			st.BatteryPct = &b

@@ -156,6 +156,15 @@ func TestStatus(t *testing.T) {
 	if st := e.Status("h1", t0.Add(7*time.Hour)); st[0].Online {
 		t.Error("a meter silent for 7h is online")
 	}
+	e.Process(band(0, EventSOS))
+	for _, c := range []struct {
+		at   time.Duration
+		want int
+	}{{time.Hour, 2}, {3 * time.Hour, 1}, {7 * time.Hour, 0}} {
+		if got := e.OnlineDevices(t0.Add(c.at)); got != c.want {
+			t.Errorf("online devices after %v: %d, want %d (wristbands go offline after 2h, meters after 6h)", c.at, got, c.want)
+		}
+	}
 	e.Process(Reading{DeviceID: "wm-1", HouseholdID: "h1", Kind: registry.WaterMeter, Stream: Status, TS: t0.Add(time.Minute), Online: ptr(false)})
 	if st := e.Status("h1", t0.Add(time.Minute)); st[0].Online {
 		t.Error("a device that said it is offline is online")

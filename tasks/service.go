@@ -319,7 +319,7 @@ func (s *Service) CheckIn(ctx context.Context, id, workerID string, lat, lon *fl
 	if (lat == nil) != (lon == nil) {
 		return Task{}, invalidf("lat and lon go together")
 	}
-	if lat != nil && (*lat < -90 || *lat > 90 || *lon < -180 || *lon > 180) {
+	if lat != nil && !(*lat >= -90 && *lat <= 90 && *lon >= -180 && *lon <= 180) { // NaN is out of range too
 		return Task{}, invalidf("lat must be within [-90, 90] and lon within [-180, 180]")
 	}
 	return s.change(ctx, id, workerID, "check in to", func(t *Task, w registry.Worker, now time.Time) (TimelineEntry, error) {

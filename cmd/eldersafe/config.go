@@ -98,13 +98,21 @@ func readFile(v *viper.Viper, file string, mustExist bool) error {
 	return nil
 }
 
-// decode refuses unknown keys: a misspelt threshold must not silently fall back to its default.
+// decode refuses unknown keys: a misspelt threshold must not silently fall
+// back to its default. It reports unknown keys and invalid values together.
 func decode(v *viper.Viper) (app.Config, error) {
 	var cfg app.Config
-	if err := v.UnmarshalExact(&cfg); err != nil {
-		return app.Config{}, fmt.Errorf("config: %w", err)
+	exactErr := v.UnmarshalExact(&cfg)
+	if exactErr != nil {
+		if err := v.Unmarshal(&cfg); err != nil {
+			return app.Config{}, fmt.Errorf("config: %w", errors.Join(exactErr, err))
+		}
+		exactErr = fmt.Errorf("unknown or mistyped settings: %w", exactErr)
 	}
-	return cfg, cfg.Validate()
+	if err := errors.Join(exactErr, cfg.Validate()); err != nil {
+		return app.Config{}, err
+	}
+	return cfg, nil
 }
 
 func newLogger(cfg app.Config) *slog.Logger {
