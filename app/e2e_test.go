@@ -343,6 +343,9 @@ func TestFallOpensTaskAndPushesFamily(t *testing.T) {
 		if n := m.metric(`eldersafe_rule_fired_total{rule="fall"}`); n != 2 {
 			t.Errorf("rule fired %v times, want 2", n)
 		}
+		if n := m.metric(`eldersafe_tasks_open{kind="visit",severity="critical"}`); n != 1 {
+			t.Errorf("eldersafe_tasks_open{critical,visit} = %v, want 1", n)
+		}
 		var notes struct {
 			Notifications []struct {
 				Channel, Status string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
 )
 
@@ -34,8 +35,14 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		c.log.Error("collect open tasks", "err", err)
 	}
-	for k, n := range counts {
-		ch <- prometheus.MustNewConstMetric(tasksOpenDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
+	if err == nil {
+		// Every series, zeros included, so a dashboard sees "none open" rather than "no data".
+		for _, sev := range rules.Severities {
+			for _, kind := range []rules.TaskKind{rules.Visit, rules.Maintenance} {
+				n := counts[[2]string{string(sev), string(kind)}]
+				ch <- prometheus.MustNewConstMetric(tasksOpenDesc, prometheus.GaugeValue, float64(n), string(sev), string(kind))
+			}
+		}
 	}
 	households, _, err := c.db.Counts(ctx)
 	if err != nil {

@@ -41,9 +41,16 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# free_port asks the kernel for an unused loopback port.
+# free_port picks a loopback port nothing listens on.
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return
+		fi
+	done
 }
 
 # wait_port waits until something listens on 127.0.0.1:$1.
@@ -58,6 +65,9 @@ wait_port() {
 	return 1
 }
 
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+	export PATH=$PATH:/usr/local/go/bin
+fi
 command -v go >/dev/null || { echo "go is not installed" >&2; exit 1; }
 apt_install mosquitto mosquitto-clients
 
