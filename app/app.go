@@ -321,14 +321,20 @@ func (m *Monitor) advance(ctx context.Context, ts time.Time) error {
 	return m.raise(ctx, m.engine.Advance(m.event.Now()))
 }
 
+// raise turns alerts into tasks. The store is local, so a failure is most
+// likely passing (a busy or full disk being cleared): each alert is tried a few
+// times before it is given back to the engine to fire again later.
 func (m *Monitor) raise(ctx context.Context, alerts []rules.Alert) error {
 	var errs []error
 	for _, a := range alerts {
 		if !a.Cleared {
 			m.fired.WithLabelValues(a.Rule).Inc()
 		}
-		t, opened, err := m.tasks.Raise(ctx, a)
+		t, opened, err := m.raiseOne(ctx, a)
 		if err != nil {
+			if !errors.Is(err, registry.ErrNotFound) {
+				m.engine.Retract(a, m.clock.Now().Add(time.Minute))
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -338,6 +344,26 @@ func (m *Monitor) raise(ctx context.Context, alerts []rules.Alert) error {
 	}
 	return errors.Join(errs...)
 }
+
+func (m *Monitor) raiseOne(ctx context.Context, a rules.Alert) (tasks.Task, bool, error) {
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		t, opened, err := m.tasks.Raise(ctx, a)
+		if err == nil || attempt == raiseAttempts || errors.Is(err, registry.ErrNotFound) {
+			return t, opened, err
+		}
+		m.log.Warn("raise alert failed; retrying", "rule", a.Rule, "household_id", a.HouseholdID, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return t, opened, err
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+// raiseAttempts bounds how long one alert may hold up its ingest worker: about 3 s.
+const raiseAttempts = 6
 
 // runTimers fires the rules' deadlines every second on the wall clock. Under
 // the event clock, advance fires them as time moves; this only saves the clock.

@@ -67,3 +67,22 @@ func FuzzParseTopic(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeTick(f *testing.F) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, seed := range []string{`{"ts":"2026-03-01T08:00:00+08:00"}`, `{"ts":1772323200000}`, `{}`, `null`, `[]`, `{"ts":true}`, `{"ts":"2099-01-01T00:00:00Z"}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		ts, err := DecodeTick(payload, now)
+		if err != nil {
+			if ReasonOf(err) == "" {
+				t.Fatalf("rejection without a reason: %v", err)
+			}
+			return
+		}
+		if ts.Before(minTS) || ts.After(now.Add(MaxFuture)) || ts.Location() != time.UTC {
+			t.Fatalf("accepted tick %v out of bounds", ts)
+		}
+	})
+}

@@ -304,6 +304,24 @@ func (d *deviceState) apply(r Reading) {
 	}
 }
 
+// Retract undoes the firing of an alert whose task could not be stored, so the
+// rule looks again at the household's next reading or at retryAt, instead of
+// believing somebody was told.
+func (e *Engine) Retract(a Alert, retryAt time.Time) {
+	if a.Cleared || a.Rule != RuleWaterNoUse {
+		return // fall and sos keep no state: the unacknowledged message comes again
+	}
+	s := e.shard(a.HouseholdID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.households[a.HouseholdID]
+	if h == nil || !h.water.firing {
+		return
+	}
+	h.water.firing = false
+	s.arm(h, retryAt.UnixNano())
+}
+
 // offlineAfter is how long a device of kind may stay silent before it is offline.
 func (c *Config) offlineAfter(kind registry.DeviceKind) time.Duration {
 	if kind == registry.Wristband {

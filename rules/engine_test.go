@@ -190,3 +190,18 @@ func names(alerts []Alert) []string {
 	}
 	return out
 }
+
+func TestRetractFiresAgain(t *testing.T) {
+	e := newEngine(t)
+	alerts := run(e, every15m(0, 12*time.Hour, 100))
+	if len(alerts) != 1 {
+		t.Fatalf("alerts = %v", names(alerts))
+	}
+	e.Retract(alerts[0], t0.Add(12*time.Hour+time.Minute))
+	if got := e.Advance(t0.Add(12*time.Hour + 30*time.Second)); len(got) != 0 {
+		t.Fatalf("fired again before the retry time: %v", names(got))
+	}
+	if got := names(e.Advance(t0.Add(12*time.Hour + time.Minute))); !slices.Equal(got, []string{RuleWaterNoUse}) {
+		t.Fatalf("a retracted alert did not fire again: %v", got)
+	}
+}

@@ -266,7 +266,9 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r rec
 	}
 	title, text, err := s.opts.Composer.Compose(msg)
 	if err != nil {
-		return fmt.Errorf("compose %s notice for %s: %w", msg.Event, r.name, err)
+		// A broken template must never cost the alarm: send plain words instead.
+		s.opts.Logger.Error("compose notice; sending plain text", "event", msg.Event, "lang", msg.Lang, "task_id", t.ID, "err", err)
+		title, text = plainText(msg)
 	}
 	now := s.opts.WallNow()
 	n := Notice{
@@ -291,6 +293,16 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r rec
 		return fmt.Errorf("enqueue notice: %w", err)
 	}
 	return nil
+}
+
+// plainText is a notice without a template: rule, severity, who and where.
+func plainText(m Message) (title, text string) {
+	title = fmt.Sprintf("[%s] %s: %s", m.Task.Severity, m.Task.Rule, m.Household.Name)
+	text = fmt.Sprintf("%s\n%s\n%s", title, m.Household.Address, m.Task.OpenedAt.In(m.Household.Location).Format("2006-01-02 15:04"))
+	if m.Assignee != "" {
+		text += "\n" + m.Assignee
+	}
+	return title, text
 }
 
 func floatValue(values map[string]any, key string) *float64 {
