@@ -83,7 +83,8 @@ type Worker struct {
 	Role    string   `json:"role"`
 	PushURL string   `json:"push_url,omitempty"`
 	Lang    string   `json:"lang,omitempty"`
-	// CreatedAt orders workers of a grid: the first registered is the primary.
+	// CreatedAt is when the worker was registered. The grid's primary worker
+	// is the first registered, by the store's insertion order.
 	CreatedAt time.Time `json:"created_at"`
 }
 

@@ -68,6 +68,7 @@ type committed struct{ tasks, notices int }
 type envOptions struct {
 	sms      bool
 	composer tasks.Composer // nil: notify.NewTemplates()
+	store    tasks.Store    // nil: the env's store
 	primary  registry.Worker
 }
 
@@ -99,8 +100,12 @@ func (e *env) newService(t *testing.T, o envOptions) *tasks.Service {
 	if comp == nil {
 		comp = mustTemplates(t)
 	}
+	var st tasks.Store = e.db
+	if o.store != nil {
+		st = o.store
+	}
 	svc, err := tasks.NewService(tasks.Options{
-		Store:      e.db,
+		Store:      st,
 		Clock:      e.clk,
 		Composer:   comp,
 		WallNow:    func() time.Time { return wall0 },

@@ -11,6 +11,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/store"
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
@@ -438,17 +439,18 @@ func (c *failingComposer) Compose(m tasks.Message) (string, string, error) {
 	return c.next.Compose(m)
 }
 
-// TestRaise_ComposeFailure: a notice that cannot be written fails Raise, and
-// the whole change rolls back: no task, evidence, timeline or notice is left,
-// and the alert can be raised again once the templates work.
+// TestRaise_ComposeFailure: a notice whose template fails is still enqueued,
+// in plain text, so that a broken template never costs an alarm: the task
+// opens, every recipient gets a notice, and Notified is called once.
 func TestRaise_ComposeFailure(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		failOn int
+		plain  int // how many notices fall back to plain text
 	}{
-		{"FirstNotice", 1},
-		// The worker's notice is already enqueued when a family notice fails.
-		{"LaterNotice", 3},
+		{"EveryNotice", 1, 5},
+		// The worker's and the daughter's push notices compose; the rest fail.
+		{"LaterNotices", 3, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -456,15 +458,117 @@ func TestRaise_ComposeFailure(t *testing.T) {
 			comp := &failingComposer{next: mustTemplates(t), failOn: tc.failOn}
 			e.svc = e.newService(t, envOptions{composer: comp})
 
+			task, opened := e.raise(t, fallAlert(t0))
+			if !opened || task.State != tasks.Open || task.AssigneeID != ownerID {
+				t.Fatalf("Raise = %+v, opened %v; want an open task for %s", task, opened, ownerID)
+			}
+			stored := e.task(t, task.ID)
+			if len(stored.Evidence) != 1 || !slices.Equal(entryTypes(stored.Timeline), []string{tasks.EntryOpened}) {
+				t.Errorf("task: evidence %+v, timeline %v; want one each", stored.Evidence, entryTypes(stored.Timeline))
+			}
+			if comp.calls != 5 {
+				t.Errorf("composer called %d times, want 5 (once per notice)", comp.calls)
+			}
+			ns := e.notices(t, task.ID)
+			if len(ns) != 5 {
+				t.Fatalf("%d notices, want 5 (worker + 4 family)", len(ns))
+			}
+			plain := 0
+			for _, n := range ns {
+				checkNotice(t, n, stored)
+				if !strings.HasPrefix(n.Title, "[critical]") {
+					continue // composed from the template
+				}
+				plain++
+				for _, want := range []string{"critical", rules.RuleFall, "Wang Xiuying"} {
+					if !strings.Contains(n.Title, want) {
+						t.Errorf("plain title %q lacks %q", n.Title, want)
+					}
+				}
+				for _, want := range []string{"Wang Xiuying", "12 Xingfu Road, flat 401", "Wang Fang"} {
+					if !strings.Contains(n.Message, want) {
+						t.Errorf("plain message to %s %q lacks %q", n.Recipient, n.Message, want)
+					}
+				}
+			}
+			if plain != tc.plain {
+				t.Errorf("%d plain-text notices, want %d", plain, tc.plain)
+			}
+			if n := e.notified.Load(); n != 1 {
+				t.Errorf("Notified called %d times, want once", n)
+			}
+		})
+	}
+
+	t.Run("RepeatNeedsNoComposer", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, envOptions{})
+		id := e.openFall(t)
+		comp := &failingComposer{next: mustTemplates(t), failOn: 1}
+		e.svc = e.newService(t, envOptions{composer: comp})
+		got, opened := e.raise(t, fallAlert(e.advance(time.Minute)))
+		if opened || got.ID != id {
+			t.Errorf("Raise = task %s, opened %v; want evidence attached to %s", got.ID, opened, id)
+		}
+		if n := len(e.task(t, id).Evidence); n != 2 || comp.calls != 0 {
+			t.Errorf("%d evidence, composer called %d times; want 2 and never", n, comp.calls)
+		}
+	})
+}
+
+// flakyStore is the real store whose failOn-th Enqueue fails.
+type flakyStore struct {
+	*store.DB
+	failOn, calls int
+}
+
+var errStore = errors.New("disk I/O error")
+
+func (s *flakyStore) Update(ctx context.Context, fn func(tasks.Tx) error) error {
+	return s.DB.Update(ctx, func(tx tasks.Tx) error { return fn(&flakyTx{Tx: tx, s: s}) })
+}
+
+type flakyTx struct {
+	tasks.Tx
+	s *flakyStore
+}
+
+func (tx *flakyTx) Enqueue(ctx context.Context, n tasks.Notice) error {
+	tx.s.calls++
+	if tx.s.calls == tx.s.failOn {
+		return errStore
+	}
+	return tx.Tx.Enqueue(ctx, n)
+}
+
+// TestRaise_StoreFailure: when writing a notice fails, Raise fails and the
+// whole change rolls back: no task, evidence, timeline or notice is left
+// half-written, Notified is not called, and the alert can be raised again.
+func TestRaise_StoreFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		failOn int
+	}{
+		{"FirstNotice", 1},
+		// The worker's and the daughter's push notices are already written.
+		{"LaterNotice", 3},
+		{"LastNotice", 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, envOptions{})
+			flaky := &flakyStore{DB: e.db, failOn: tc.failOn}
+			e.svc = e.newService(t, envOptions{store: flaky})
+
 			task, opened, err := e.svc.Raise(context.Background(), fallAlert(t0))
-			if !errors.Is(err, errCompose) {
-				t.Fatalf("Raise = %v, want the composer's error", err)
+			if !errors.Is(err, errStore) {
+				t.Fatalf("Raise = %v, want the store's error", err)
 			}
 			if opened || task.ID != "" {
 				t.Errorf("Raise = %+v, opened %v; want nothing", task, opened)
 			}
-			if comp.calls != tc.failOn {
-				t.Errorf("composer called %d times, want %d (stop at the first failure)", comp.calls, tc.failOn)
+			if flaky.calls != tc.failOn {
+				t.Errorf("Enqueue called %d times, want %d (stop at the first failure)", flaky.calls, tc.failOn)
 			}
 			if n := len(e.allTasks(t)); n != 0 {
 				t.Errorf("%d tasks left after a failed Raise, want none", n)
@@ -489,20 +593,9 @@ func TestRaise_ComposeFailure(t *testing.T) {
 			if n := len(e.allNotices(t)); n != 5 {
 				t.Errorf("%d notices after the retry, want 5 (worker + 4 family)", n)
 			}
+			if n := e.notified.Load(); n != 1 {
+				t.Errorf("Notified called %d times, want once (for the retry)", n)
+			}
 		})
 	}
-
-	t.Run("RepeatNeedsNoComposer", func(t *testing.T) {
-		t.Parallel()
-		e := newEnv(t, envOptions{})
-		id := e.openFall(t)
-		e.svc = e.newService(t, envOptions{composer: &failingComposer{next: mustTemplates(t), failOn: 1}})
-		got, opened := e.raise(t, fallAlert(e.advance(time.Minute)))
-		if opened || got.ID != id {
-			t.Errorf("Raise = task %s, opened %v; want evidence attached to %s", got.ID, opened, id)
-		}
-		if n := len(e.task(t, id).Evidence); n != 2 {
-			t.Errorf("%d evidence, want 2", n)
-		}
-	})
 }

@@ -297,8 +297,12 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r rec
 
 // plainText is a notice without a template: rule, severity, who and where.
 func plainText(m Message) (title, text string) {
+	loc := m.Household.Location
+	if loc == nil {
+		loc = time.UTC
+	}
 	title = fmt.Sprintf("[%s] %s: %s", m.Task.Severity, m.Task.Rule, m.Household.Name)
-	text = fmt.Sprintf("%s\n%s\n%s", title, m.Household.Address, m.Task.OpenedAt.In(m.Household.Location).Format("2006-01-02 15:04"))
+	text = fmt.Sprintf("%s\n%s\n%s", title, m.Household.Address, m.Task.OpenedAt.In(loc).Format("2006-01-02 15:04 MST"))
 	if m.Assignee != "" {
 		text += "\n" + m.Assignee
 	}
