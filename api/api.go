@@ -53,10 +53,11 @@ type Notifications interface {
 }
 
 // EventClock is the event clock the monitor runs on under --clock event;
-// POST /api/v1/clock advances it. An error wrapping a *tasks.InvalidError
-// answers 400; any other error 500.
+// POST /api/v1/clock advances it and answers with now, which a tick older
+// than now leaves unchanged. An error wrapping a *tasks.InvalidError answers
+// 400; any other error 500.
 type EventClock interface {
-	Advance(ts time.Time) error
+	Advance(ts time.Time) (now time.Time, err error)
 }
 
 var _ Tasks = (*tasks.Service)(nil)

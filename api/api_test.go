@@ -519,6 +519,8 @@ func TestClock(t *testing.T) {
 			want: 200, check: fields(map[string]any{"ts": "2026-03-01T01:12:00Z"})},
 		{name: "unix ms", method: "POST", path: "/api/v1/clock", body: fmt.Sprintf(`{"ts":%d}`, want.Add(time.Hour).UnixMilli()),
 			want: 200, check: fields(map[string]any{"ts": "2026-03-01T02:12:00Z"})},
+		{name: "backwards answers now", method: "POST", path: "/api/v1/clock", body: `{"ts":"2026-03-01T00:00:00Z"}`,
+			want: 200, check: fields(map[string]any{"ts": "2026-03-01T02:12:00Z"})},
 		{name: "missing ts", method: "POST", path: "/api/v1/clock", body: `{}`, want: 400, wantCode: "invalid", wantMsg: "ts: required"},
 		{name: "null ts", method: "POST", path: "/api/v1/clock", body: `{"ts":null}`, want: 400, wantCode: "invalid", wantMsg: "ts: required"},
 		{name: "no offset", method: "POST", path: "/api/v1/clock", body: `{"ts":"2026-03-01T09:12:00"}`, want: 400, wantCode: "invalid", wantMsg: "RFC 3339"},
@@ -528,8 +530,8 @@ func TestClock(t *testing.T) {
 		{name: "unknown field", method: "POST", path: "/api/v1/clock", body: `{"ts":"2026-03-01T09:12:00Z","speed":2}`,
 			want: 400, wantCode: "bad_json", wantMsg: `unknown field "speed"`},
 	})
-	if got := ec.calls(); len(got) != 2 || !got[0].Equal(want) || !got[1].Equal(want.Add(time.Hour)) {
-		t.Errorf("Advance called with %v, want [%v %v]", got, want, want.Add(time.Hour))
+	if got := ec.calls(); len(got) != 3 || !got[0].Equal(want) || !got[1].Equal(want.Add(time.Hour)) {
+		t.Errorf("Advance called with %v, want [%v %v ...]", got, want, want.Add(time.Hour))
 	}
 
 	ec.err = fmt.Errorf("clock: %w", &tasks.InvalidError{Msg: "ts is more than 7 days after now"})

@@ -38,10 +38,11 @@ func (a *API) advanceClock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.opts.EventClock.Advance(ts); err != nil {
+	now, err := a.opts.EventClock.Advance(ts)
+	if err != nil {
 		return fmt.Errorf("advance clock to %s: %w", ts.Format(time.RFC3339Nano), err)
 	}
-	a.writeJSON(w, r, http.StatusOK, clockResponse{TS: ts})
+	a.writeJSON(w, r, http.StatusOK, clockResponse{TS: now})
 	return nil
 }
 

@@ -372,14 +372,20 @@ type fakeEventClock struct {
 	err      error
 }
 
-func (c *fakeEventClock) Advance(ts time.Time) error {
+func (c *fakeEventClock) Advance(ts time.Time) (time.Time, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
-		return c.err
+		return time.Time{}, c.err
 	}
 	c.advanced = append(c.advanced, ts)
-	return nil
+	now := ts
+	for _, t := range c.advanced {
+		if t.After(now) {
+			now = t
+		}
+	}
+	return now, nil
 }
 
 func (c *fakeEventClock) calls() []time.Time {

@@ -277,7 +277,7 @@ func (m *Monitor) startMQTT() error {
 	}
 	if m.event != nil {
 		opts.Tick = func(ts time.Time) {
-			if err := m.advance(context.Background(), ts); err != nil {
+			if _, err := m.advance(context.Background(), ts); err != nil {
 				m.log.Error("raise alerts from deadlines", "err", err)
 			}
 		}
@@ -299,26 +299,30 @@ func (a deviceAuth) AuthenticateDevice(id, secret string) bool {
 	return err == nil && registry.CheckSecret(d.SecretHash, secret)
 }
 
-// handle applies one reading: rules first, then the tasks they open. Under the
-// event clock the reading's time then moves now forward, firing deadlines.
+// handle applies one reading. Under the event clock the reading's time first
+// moves now forward, so what it opens is stamped with it, and then the
+// deadlines now has passed fire. Everything is stored before the message is
+// acknowledged.
 func (m *Monitor) handle(ctx context.Context, r rules.Reading) error {
-	if err := m.raise(ctx, m.engine.Process(r)); err != nil {
-		return err
+	if m.event == nil {
+		return m.raise(ctx, m.engine.Process(r))
 	}
-	if m.event != nil {
-		return m.advance(ctx, r.TS)
-	}
-	return nil
+	m.event.Advance(r.TS)
+	alerts := m.engine.Process(r)
+	// Always, not only when the clock moved: a reading older than now can arm
+	// a deadline that is already due.
+	alerts = append(alerts, m.engine.Advance(m.event.Now())...)
+	return m.raise(ctx, alerts)
 }
 
-// advance moves the event clock and fires the deadlines it passes before
-// returning, so whoever moved the clock (a message, a tick) is acknowledged
-// only once the alerts it caused are stored.
-func (m *Monitor) advance(ctx context.Context, ts time.Time) error {
+// advance moves the event clock on a tick and fires the deadlines it passes
+// before returning, so the tick is acknowledged once its alerts are stored.
+func (m *Monitor) advance(ctx context.Context, ts time.Time) (time.Time, error) {
 	if !m.event.Advance(ts) {
-		return nil
+		return m.event.Now(), nil
 	}
-	return m.raise(ctx, m.engine.Advance(m.event.Now()))
+	now := m.event.Now()
+	return now, m.raise(ctx, m.engine.Advance(now))
 }
 
 // raise turns alerts into tasks. The store is local, so a failure is most
@@ -451,9 +455,9 @@ func (m *Monitor) startHTTP() error {
 // eventClockAdapter takes ticks from the API, bounded like device messages.
 type eventClockAdapter struct{ m *Monitor }
 
-func (a eventClockAdapter) Advance(ts time.Time) error {
+func (a eventClockAdapter) Advance(ts time.Time) (time.Time, error) {
 	if ts.After(a.m.futureBound().Add(ingest.MaxFuture)) {
-		return &tasks.InvalidError{Msg: fmt.Sprintf("ts %s is more than 7 days ahead of now", ts.Format(time.RFC3339))}
+		return time.Time{}, &tasks.InvalidError{Msg: fmt.Sprintf("ts %s is more than 7 days ahead of now", ts.Format(time.RFC3339))}
 	}
 	return a.m.advance(context.Background(), ts)
 }

@@ -463,3 +463,52 @@ func TestBadInputIsCountedAndChangesNothing(t *testing.T) {
 		t.Errorf("telemetry accepted %v times, want 1", n)
 	}
 }
+
+func TestEventClockFollowsTicksAndStampsTasks(t *testing.T) {
+	m := startMonitor(t, "", func(c *app.Config) { c.Clock = app.ClockEvent })
+	worker, family := newPushServer(t), newPushServer(t)
+	secrets := m.household("h1", worker, family, map[string]string{"wb-1": "wristband"})
+	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+
+	// The simulator's tick, over MQTT with the admin token, moves now forward.
+	sim := m.publisher("eldersafe-sim", adminToken)
+	publish(t, sim, "eldersafe/v1/sim/clock", map[string]any{"ts": start.Add(time.Hour).Format(time.RFC3339)})
+	var now struct {
+		TS time.Time `json:"ts"`
+	}
+	eventually(t, "tick applied", func() bool {
+		// A tick in the past leaves now where it is and answers it.
+		m.mustCall("POST", "/api/v1/clock", map[string]any{"ts": start.Format(time.RFC3339)}, 200, &now)
+		return now.TS.Equal(start.Add(time.Hour))
+	})
+
+	band := m.publisher("wb-1", secrets["wb-1"])
+	fallAt := start.Add(2 * time.Hour)
+	publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": fallAt.Format(time.RFC3339), "event": "sos"})
+	var tasks []struct {
+		OpenedAt time.Time `json:"opened_at"`
+		AckDueAt time.Time `json:"ack_due_at"`
+	}
+	eventually(t, "sos task", func() bool {
+		var out struct {
+			Tasks []struct {
+				OpenedAt time.Time `json:"opened_at"`
+				AckDueAt time.Time `json:"ack_due_at"`
+			} `json:"tasks"`
+		}
+		m.mustCall("GET", "/api/v1/tasks?rule=sos", nil, 200, &out)
+		tasks = out.Tasks
+		return len(tasks) == 1
+	})
+	if !tasks[0].OpenedAt.Equal(fallAt) || !tasks[0].AckDueAt.Equal(fallAt.Add(5*time.Minute)) {
+		t.Errorf("task opened at %v, ack due %v; want the event time %v and 5 min later", tasks[0].OpenedAt, tasks[0].AckDueAt, fallAt)
+	}
+}
+
+func TestWallClockRefusesTicks(t *testing.T) {
+	m := startMonitor(t, "", nil)
+	code := m.call("POST", "/api/v1/clock", map[string]any{"ts": time.Now().Format(time.RFC3339)}, nil)
+	if code != http.StatusConflict {
+		t.Errorf("POST /api/v1/clock under the wall clock: %d, want 409", code)
+	}
+}

@@ -58,8 +58,8 @@ func (h *authHook) Provides(b byte) bool {
 
 // OnConnectAuthenticate accepts a connection when its credentials are right,
 // its Will (if any) is a topic it may publish to, and its client id is not the
-// session of another user. A refusal answers CONNACK "bad user name or
-// password" (MQTT 3.1.1 return code 4; v5 reason 0x86).
+// session of another user. A refusal answers CONNACK "not authorized" on
+// MQTT 3.1.1 (return code 5: mochi maps its bad-credentials reason 0x86 to it).
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	if h.mode == AuthNone {
 		return true

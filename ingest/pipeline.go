@@ -157,6 +157,6 @@ func (l *rejectLog) log(reason Reason, topic string, err error) {
 		l.held[reason]++
 		return
 	}
-	l.logger.Warn("device message rejected", "reason", reason, "topic", topic, "err", err, "suppressed_since_last", l.held[reason])
+	l.logger.Warn("message rejected", "reason", reason, "topic", topic, "err", err, "suppressed_since_last", l.held[reason])
 	l.last[reason], l.held[reason] = now, 0
 }

@@ -23,7 +23,7 @@ type SubscriberOptions struct {
 	Prefix   string
 	Pipeline *Pipeline
 	// Tick receives simulator clock ticks; nil when the monitor runs on the
-	// wall clock, and then ticks are not subscribed to.
+	// wall clock, which refuses them (with a log line).
 	Tick func(ts time.Time)
 	// Workers process messages in parallel; a device's messages always go to
 	// the same worker, so they are applied in the order they arrived.
@@ -42,6 +42,7 @@ type Subscriber struct {
 	seed      maphash.Seed
 	connected atomic.Bool
 	stopping  atomic.Bool
+	ticks     rejectLog
 }
 
 // NewSubscriber checks the options.
@@ -58,7 +59,7 @@ func NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Subscriber{opts: opts, seed: maphash.MakeSeed()}
+	s := &Subscriber{opts: opts, seed: maphash.MakeSeed(), ticks: rejectLog{logger: opts.Logger, every: time.Minute}}
 	s.queues = make([]chan mqtt.Message, opts.Workers)
 	for i := range s.queues {
 		s.queues[i] = make(chan mqtt.Message, opts.QueueSize)
@@ -90,12 +91,10 @@ func NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 func (s *Subscriber) Connected() bool { return s.connected.Load() }
 
 func (s *Subscriber) topics() map[string]byte {
-	t := map[string]byte{s.opts.Prefix + "/devices/#": 1}
-	if s.opts.Tick != nil {
-		t[s.opts.Prefix+"/sim/clock"] = 1
-	}
-	return t
+	return map[string]byte{s.opts.Prefix + "/devices/#": 1, s.clockTopic(): 1}
 }
+
+func (s *Subscriber) clockTopic() string { return s.opts.Prefix + "/sim/clock" }
 
 // subscribe runs on every (re)connect: auto-reconnect does not resubscribe.
 func (s *Subscriber) subscribe(c mqtt.Client) {
@@ -172,13 +171,8 @@ func (s *Subscriber) work(ctx context.Context, q chan mqtt.Message, stop <-chan 
 
 func (s *Subscriber) process(ctx context.Context, m mqtt.Message) {
 	var err error
-	if s.opts.Tick != nil && m.Topic() == s.opts.Prefix+"/sim/clock" {
-		var ts time.Time
-		if ts, err = DecodeTick(m.Payload(), s.opts.Pipeline.opts.Now()); err == nil {
-			s.opts.Tick(ts)
-		} else {
-			s.opts.Logger.Warn("clock tick rejected", "err", err)
-		}
+	if m.Topic() == s.clockTopic() {
+		s.tick(m.Payload())
 	} else {
 		err = s.opts.Pipeline.Ingest(ctx, m.Topic(), m.Payload())
 	}
@@ -188,4 +182,18 @@ func (s *Subscriber) process(ctx context.Context, m mqtt.Message) {
 		return
 	}
 	m.Ack()
+}
+
+// tick applies a simulator clock tick, or refuses it under the wall clock.
+func (s *Subscriber) tick(payload []byte) {
+	if s.opts.Tick == nil {
+		s.ticks.log("wall_clock", s.clockTopic(), errors.New("clock tick refused: the monitor runs on the wall clock (start it with --clock event)"))
+		return
+	}
+	ts, err := DecodeTick(payload, s.opts.Pipeline.opts.Now())
+	if err != nil {
+		s.ticks.log(ReasonOf(err), s.clockTopic(), err)
+		return
+	}
+	s.opts.Tick(ts)
 }

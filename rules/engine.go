@@ -25,8 +25,9 @@ const (
 )
 
 // Engine holds the state of every household and evaluates the rules.
-// It is safe for concurrent use; readings of one household must arrive in the
-// order they are to be applied (ingest partitions by household).
+// It is safe for concurrent use. Each device's readings should arrive in the
+// order they are to be applied (ingest gives each device one worker); late ones
+// are recognised by event time and never move state backwards.
 type Engine struct {
 	cfg    atomic.Pointer[Config]
 	seed   maphash.Seed
