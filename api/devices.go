@@ -29,10 +29,6 @@ type deviceResponse struct {
 	Secret      string              `json:"secret,omitempty"`
 }
 
-// maxSecretLen bounds a chosen secret; MQTT passwords are at most 65535 bytes,
-// and nothing needs more than this.
-const maxSecretLen = 256
-
 func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
 	var req deviceRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -41,12 +37,7 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
 	d := registry.Device{ID: req.ID, Kind: registry.DeviceKind(req.Kind), HouseholdID: req.HouseholdID}
 	var secretErr error
 	if req.Secret != nil {
-		switch n := len(*req.Secret); {
-		case n < registry.MinSecretLen:
-			secretErr = fmt.Errorf("secret: at least %d characters", registry.MinSecretLen)
-		case n > maxSecretLen:
-			secretErr = fmt.Errorf("secret: at most %d characters", maxSecretLen)
-		}
+		secretErr = registry.ValidateSecret(*req.Secret)
 	}
 	if err := validation(d.Validate(), secretErr); err != nil {
 		return err

@@ -27,7 +27,7 @@ func (a *API) createGrid(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	g := registry.Grid{ID: req.ID, Name: req.Name, SupervisorID: req.SupervisorID, BackupWorkerID: req.BackupWorkerID}
-	if err := validation(g.Validate(), optionalID("supervisor_id", g.SupervisorID), optionalID("backup_worker_id", g.BackupWorkerID)); err != nil {
+	if err := validation(g.Validate()); err != nil {
 		return err
 	}
 	if err := a.opts.Registry.CreateGrid(r.Context(), g); err != nil {
@@ -46,14 +46,6 @@ func validation(errs ...error) error {
 	}
 	return &apiError{status: http.StatusBadRequest, code: codeInvalid,
 		msg: strings.ReplaceAll(err.Error(), "\n", "; "), err: err}
-}
-
-// optionalID checks an id field that may be left empty.
-func optionalID(field, id string) error {
-	if id == "" {
-		return nil
-	}
-	return registry.ValidateID(field, id)
 }
 
 // createError words a failed create: a taken id is a 409 naming it; the rest

@@ -47,7 +47,7 @@ func (a *API) listTasks(w http.ResponseWriter, r *http.Request) error {
 	if f.Rule != "" && !slices.Contains(rules.Names, f.Rule) {
 		errs = append(errs, fmt.Errorf("rule %q: unknown", clip(f.Rule)))
 	}
-	errs = append(errs, optionalID("household_id", f.HouseholdID), optionalID("assignee_id", f.AssigneeID))
+	errs = append(errs, registry.OptionalID("household_id", f.HouseholdID), registry.OptionalID("assignee_id", f.AssigneeID))
 	if s, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxTaskLimit {

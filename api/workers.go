@@ -1,9 +1,7 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/eldersafe/eldersafe/registry"
 )
@@ -42,7 +40,7 @@ func (a *API) createWorker(w http.ResponseWriter, r *http.Request) error {
 	if wk.GridIDs == nil {
 		wk.GridIDs = []string{}
 	}
-	if err := validation(wk.Validate(), pushURL("push_url", wk.PushURL)); err != nil {
+	if err := validation(wk.Validate()); err != nil {
 		return err
 	}
 	if err := a.opts.Registry.CreateWorker(r.Context(), wk); err != nil {
@@ -50,12 +48,4 @@ func (a *API) createWorker(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.writeJSON(w, r, http.StatusCreated, wk)
 	return nil
-}
-
-// pushURL checks an optional push URL; registry checks contacts' but not workers'.
-func pushURL(field, u string) error {
-	if u == "" || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
-		return nil
-	}
-	return fmt.Errorf("%s %q: must be an http or https URL", field, u)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -163,7 +164,7 @@ func (c Config) Validate() error {
 	}
 	if c.MQTT.URL != "" {
 		u, err := url.Parse(c.MQTT.URL)
-		if err != nil || u.Host == "" || !strings.Contains("tcp ssl tls mqtt mqtts ws wss", u.Scheme) {
+		if err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme) {
 			bad("mqtt.url", "%q: want tcp://host:port (or ssl://, ws://)", c.MQTT.URL)
 		}
 	} else if c.MQTT.Broker.Addr == "" {

@@ -125,6 +125,22 @@ func ValidateID(what, id string) error {
 	return nil
 }
 
+// OptionalID checks an id field that may be left empty.
+func OptionalID(what, id string) error {
+	if id == "" {
+		return nil
+	}
+	return ValidateID(what, id)
+}
+
+// validPushURL checks an optional push URL.
+func validPushURL(field, u string) error {
+	if u == "" || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+		return nil
+	}
+	return fmt.Errorf("%s %q: must be an http or https URL", field, u)
+}
+
 func required(field, v string) error {
 	if strings.TrimSpace(v) == "" {
 		return fmt.Errorf("%s is required", field)
@@ -145,11 +161,12 @@ func validLang(field, lang string) error {
 }
 
 func (g Grid) Validate() error {
-	return errors.Join(ValidateID("id", g.ID), required("name", g.Name))
+	return errors.Join(ValidateID("id", g.ID), required("name", g.Name),
+		OptionalID("supervisor_id", g.SupervisorID), OptionalID("backup_worker_id", g.BackupWorkerID))
 }
 
 func (w Worker) Validate() error {
-	errs := []error{ValidateID("id", w.ID), required("name", w.Name), validLang("lang", w.Lang)}
+	errs := []error{ValidateID("id", w.ID), required("name", w.Name), validLang("lang", w.Lang), validPushURL("push_url", w.PushURL)}
 	switch w.Role {
 	case RoleGridWorker, RoleSupervisor, RoleOperator:
 	default:
@@ -209,9 +226,7 @@ func (c Contact) validate() error {
 			errs = append(errs, fmt.Errorf("channels: unknown channel %q", ch))
 		}
 	}
-	if c.PushURL != "" && !strings.HasPrefix(c.PushURL, "http://") && !strings.HasPrefix(c.PushURL, "https://") {
-		errs = append(errs, fmt.Errorf("push_url %q: must be an http or https URL", c.PushURL))
-	}
+	errs = append(errs, validPushURL("push_url", c.PushURL))
 	return errors.Join(errs...)
 }
 

@@ -10,9 +10,24 @@ import (
 	"strings"
 )
 
-// MinSecretLen keeps device secrets guessable by no one: a fast hash is only
-// safe for secrets with real entropy.
-const MinSecretLen = 16
+// Bounds on a device secret. The minimum keeps secrets guessable by no one (a
+// fast hash is only safe for secrets with real entropy); the maximum keeps a
+// password a broker and a spreadsheet can carry.
+const (
+	MinSecretLen = 16
+	MaxSecretLen = 256
+)
+
+// ValidateSecret checks a device secret's length.
+func ValidateSecret(secret string) error {
+	switch n := len(secret); {
+	case n < MinSecretLen:
+		return fmt.Errorf("secret: at least %d characters", MinSecretLen)
+	case n > MaxSecretLen:
+		return fmt.Errorf("secret: at most %d characters", MaxSecretLen)
+	}
+	return nil
+}
 
 // NewSecret makes a random device secret (24 bytes, URL-safe base64).
 func NewSecret() (string, error) {
@@ -27,8 +42,8 @@ func NewSecret() (string, error) {
 // would make a broker restart, when thousands of devices reconnect at once,
 // take minutes; secrets are long and random, so a fast hash suffices.
 func HashSecret(secret string) (string, error) {
-	if len(secret) < MinSecretLen {
-		return "", fmt.Errorf("secret: at least %d characters", MinSecretLen)
+	if err := ValidateSecret(secret); err != nil {
+		return "", err
 	}
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {

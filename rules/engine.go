@@ -153,11 +153,9 @@ func wristbandEvent(r Reading) []Alert {
 		return nil
 	}
 	values := map[string]any{}
-	for k, v := range map[string]*float64{"lat": r.Lat, "lon": r.Lon, "accuracy_m": r.AccuracyM} {
-		if v != nil {
-			values[k] = *v
-		}
-	}
+	setFloat(values, "lat", r.Lat)
+	setFloat(values, "lon", r.Lon)
+	setFloat(values, "accuracy_m", r.AccuracyM)
 	return []Alert{{
 		HouseholdID: r.HouseholdID,
 		Rule:        rule,
@@ -290,18 +288,30 @@ func (d *deviceState) apply(r Reading) {
 	if d.values == nil {
 		d.values = make(map[string]any, 2)
 	}
-	for k, v := range map[string]*float64{"total_liters": r.TotalLiters, "flow_lpm": r.FlowLPM, "total_kwh": r.TotalKWh, "power_w": r.PowerW, "heart_rate": r.HeartRate} {
-		if v != nil {
-			d.values[k] = *v
-		}
-	}
-	for k, v := range map[string]*bool{"motion": r.Motion, "open": r.Open, "worn": r.Worn} {
-		if v != nil {
-			d.values[k] = *v
-		}
-	}
+	// Plain assignments: this runs for every message, and a table of
+	// pointers would be built anew each time.
+	setFloat(d.values, "total_liters", r.TotalLiters)
+	setFloat(d.values, "flow_lpm", r.FlowLPM)
+	setFloat(d.values, "total_kwh", r.TotalKWh)
+	setFloat(d.values, "power_w", r.PowerW)
+	setFloat(d.values, "heart_rate", r.HeartRate)
+	setBool(d.values, "motion", r.Motion)
+	setBool(d.values, "open", r.Open)
+	setBool(d.values, "worn", r.Worn)
 	if r.Event != "" {
 		d.values["event"] = r.Event
+	}
+}
+
+func setFloat(m map[string]any, k string, v *float64) {
+	if v != nil {
+		m[k] = *v
+	}
+}
+
+func setBool(m map[string]any, k string, v *bool) {
+	if v != nil {
+		m[k] = *v
 	}
 }
 

@@ -18,22 +18,20 @@ import (
 // defaultConfigFile is read when present; without it the embedded defaults apply.
 const defaultConfigFile = "configs/eldersafe.yaml"
 
-// flagKeys binds command-line flags to config keys.
-var flagKeys = map[string]string{
-	"http-addr":   "http.addr",
-	"mqtt-url":    "mqtt.url",
-	"broker-addr": "mqtt.broker.addr",
-	"data-dir":    "data_dir",
-	"clock":       "clock",
+// configFlags bind command-line flags to config keys.
+var configFlags = []struct{ name, key, usage string }{
+	{"http-addr", "http.addr", "HTTP API address"},
+	{"mqtt-url", "mqtt.url", "external MQTT broker, e.g. tcp://host:1883; turns the embedded broker off"},
+	{"broker-addr", "mqtt.broker.addr", "embedded broker listen address"},
+	{"data-dir", "data_dir", "where the database lives"},
+	{"clock", "clock", "wall, or event to follow the newest event time"},
 }
 
 func addConfigFlags(fs *pflag.FlagSet) {
 	fs.String("config", defaultConfigFile, "config file (YAML); a missing default file means embedded defaults")
-	fs.String("http-addr", "", "HTTP API address (http.addr)")
-	fs.String("mqtt-url", "", "external MQTT broker, e.g. tcp://host:1883; turns the embedded broker off (mqtt.url)")
-	fs.String("broker-addr", "", "embedded broker listen address (mqtt.broker.addr)")
-	fs.String("data-dir", "", "where the database lives (data_dir)")
-	fs.String("clock", "", "wall, or event to follow the newest event time (clock)")
+	for _, f := range configFlags {
+		fs.String(f.name, "", f.usage+" ("+f.key+")")
+	}
 }
 
 // newViper sets every default, so that each key can be set from the environment.
@@ -78,9 +76,9 @@ func loadConfig(cmd *cobra.Command) (app.Config, error) {
 	if err := readFile(v, file, explicit); err != nil {
 		return app.Config{}, err
 	}
-	for flag, key := range flagKeys {
-		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed {
-			v.Set(key, f.Value.String())
+	for _, cf := range configFlags {
+		if f := cmd.Flags().Lookup(cf.name); f != nil && f.Changed {
+			v.Set(cf.key, f.Value.String())
 		}
 	}
 	return decode(v)
