@@ -49,6 +49,10 @@ type Message struct {
 	Household HouseholdInfo
 	// Assignee is who is on the way.
 	Assignee string
+	// EscalatedTo names who an escalation reached (backup worker, supervisor).
+	EscalatedTo []string
+	// Reason is why a task was handed over or cancelled.
+	Reason string
 	// Location is where the wristband was, when it said.
 	Lat, Lon *float64
 }
@@ -60,9 +64,18 @@ type HouseholdInfo struct {
 	Location *time.Location
 }
 
-// Notice events.
+// Notice events: what happened to the task that a recipient is told about.
 const (
 	NoticeOpened = "opened"
+	// NoticeEscalated goes to the backup worker, the supervisor and the family
+	// when the acknowledgement deadline passed.
+	NoticeEscalated = "escalated"
+	// NoticeHandover goes to the worker a task was handed over to.
+	NoticeHandover = "handover"
+	// NoticeResolved tells the family the visit is over and its outcome.
+	NoticeResolved = "resolved"
+	// NoticeCancelled tells those already told that no visit will follow.
+	NoticeCancelled = "cancelled"
 )
 
 // Composer writes the title and text of a notice in the recipient's language.
