@@ -2,39 +2,127 @@ package rules
 
 import (
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
 )
 
-// BenchmarkProcess feeds water readings and wristband telemetry for many
-// households, in event-time order, through one engine.
+// benchHousehold is one home of the benchmark: a water meter, a PIR, an
+// entrance door sensor, a wristband and a power meter.
+type benchHousehold struct {
+	id                        string
+	water, pir, door, wb, pow string
+}
+
+func benchHouseholds(n int) []benchHousehold {
+	hs := make([]benchHousehold, n)
+	for i := range hs {
+		id := fmt.Sprintf("hh-%07d", i)
+		hs[i] = benchHousehold{id: id, water: id + "-wm", pir: id + "-pir", door: id + "-door", wb: id + "-wb", pow: id + "-pm"}
+	}
+	return hs
+}
+
+// benchReading is message n of a realistic mix: each household sends eight
+// messages per 16 minutes of event time, cycling through water and power
+// telemetry every round, motion events, hourly heartbeats of the PIR, door
+// sensor and wristband, and a door opening.
+func benchReading(hs []benchHousehold, n int, v *benchValues) Reading {
+	i := n % len(hs)
+	round := n / len(hs)
+	hh := &hs[i]
+	ts := t0.Add(time.Duration(round) * 2 * time.Minute)
+	r := Reading{HouseholdID: hh.id, TS: ts}
+	switch (round + i) % 8 {
+	case 0, 4:
+		v.liters = float64(round / 3)
+		r.DeviceID, r.Kind, r.Stream, r.TotalLiters = hh.water, registry.WaterMeter, Telemetry, &v.liters
+	case 1, 5:
+		v.kwh = float64(round) / 50
+		r.DeviceID, r.Kind, r.Stream, r.TotalKWh = hh.pow, registry.PowerMeter, Telemetry, &v.kwh
+	case 2, 6:
+		r.DeviceID, r.Kind, r.Stream, r.Motion, r.Room = hh.pir, registry.MotionSensor, Event, &v.yes, "kitchen"
+	case 3:
+		r.DeviceID, r.Kind, r.Stream, r.BatteryPct = hh.wb, registry.Wristband, Telemetry, &v.battery
+	case 7:
+		r.DeviceID, r.Kind, r.Stream = hh.door, registry.DoorSensor, Event
+		if round%24 == 7 {
+			r.Open = &v.yes
+		} else {
+			r.Open, r.BatteryPct = &v.no, &v.battery
+		}
+	}
+	return r
+}
+
+type benchValues struct {
+	liters, kwh, battery float64
+	yes, no              bool
+}
+
+// BenchmarkProcess measures the engine alone on the realistic mix, with the
+// clock advanced as the event clock would. Run with
+// go test -run=^$ -bench=BenchmarkProcess -benchtime=5000000x ./rules/
 func BenchmarkProcess(b *testing.B) {
-	for _, households := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("households=%d", households), func(b *testing.B) {
-			e, err := NewEngine(DefaultConfig())
+	for _, n := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("households=%d", n), func(b *testing.B) {
+			hs := benchHouseholds(n)
+			e, err := NewEngine(DefaultConfig(), shanghai)
 			if err != nil {
 				b.Fatal(err)
 			}
-			ids := make([]string, households)
-			for i := range ids {
-				ids[i] = fmt.Sprintf("h%07d", i)
+			v := benchValues{battery: 80, yes: true}
+			// Every household has all its devices before timing starts.
+			for i := range 8 * n {
+				e.Process(benchReading(hs, i, &v))
 			}
-			battery := 80.0
 			b.ReportAllocs()
 			b.ResetTimer()
-			for n := range b.N {
-				h := ids[n%households]
-				round := n / households
-				ts := t0.Add(time.Duration(round) * 15 * time.Minute)
-				liters := float64(round / 4)
-				if n%5 == 0 {
-					e.Process(Reading{DeviceID: "wb-" + h, HouseholdID: h, Kind: registry.Wristband, Stream: Telemetry, TS: ts, BatteryPct: &battery})
-					continue
+			for i := range b.N {
+				r := benchReading(hs, 8*n+i, &v)
+				e.Process(r)
+				if i%10_000 == 0 {
+					e.Advance(r.TS)
 				}
-				e.Process(Reading{DeviceID: "wm-" + h, HouseholdID: h, Kind: registry.WaterMeter, Stream: Telemetry, TS: ts, TotalLiters: &liters})
 			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// BenchmarkStatePerHousehold measures the heap the engine keeps per household,
+// device ids included. Run with
+// go test -run=^$ -bench=BenchmarkStatePerHousehold -benchtime=1x ./rules/
+func BenchmarkStatePerHousehold(b *testing.B) {
+	const n = 1_000_000
+	for range b.N {
+		hs := benchHouseholds(n)
+		v := benchValues{battery: 80, yes: true}
+		before := heapInUse()
+		e, err := NewEngine(DefaultConfig(), shanghai)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range 8 * n {
+			r := benchReading(hs, i, &v)
+			// The engine keeps its own copy of each id, as it does of a
+			// decoded message's.
+			r.HouseholdID, r.DeviceID = strings.Clone(r.HouseholdID), strings.Clone(r.DeviceID)
+			e.Process(r)
+		}
+		e.Advance(t0.Add(24 * time.Hour))
+		after := heapInUse()
+		b.ReportMetric(float64(after-before)/n, "B/household")
+		runtime.KeepAlive(e)
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
 }

@@ -2,13 +2,12 @@ package rules
 
 import "container/heap"
 
-// deadline is a moment at which an absence rule must look at a household again.
-// Entries are not removed when a countdown restarts; a popped entry is checked
-// against the household's current state instead, so a restart costs no heap work.
+// deadline is a moment at which a household's countdowns must be looked at
+// again. Each household has at most one live entry (household.armed); older
+// ones are recognised as stale when popped.
 type deadline struct {
-	due  int64 // Unix nanoseconds
-	hh   *household
-	rule uint8
+	due int64 // Unix nanoseconds
+	hh  *household
 }
 
 type deadlineHeap []deadline
@@ -33,4 +32,12 @@ func (h *deadlineHeap) popDue(now int64) (deadline, bool) {
 		return deadline{}, false
 	}
 	return heap.Pop(h).(deadline), true
+}
+
+// earliest is the due time of the first entry, or never.
+func (h deadlineHeap) earliest() int64 {
+	if len(h) == 0 {
+		return never
+	}
+	return h[0].due
 }

@@ -1,0 +1,188 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+)
+
+// absence is a rule that fires when something has not happened for a while.
+// They are the welfare rules: an away household opens none of them.
+type absence struct {
+	rule string
+	bit  uint8
+	// sensor must keep reporting for the rule to fire: silence is
+	// device_offline's business, never evidence of inactivity.
+	sensor kind
+}
+
+var absences = []absence{
+	{RuleWaterNoUse, firingWaterNoUse, waterMeter},
+	{RuleNoMotion, firingNoMotion, motionSensor},
+	{RuleNoExit, firingNoExit, doorSensor},
+	{RulePowerNoUse, firingPowerNoUse, powerMeter},
+}
+
+// base is when the countdown started, 0 when it is not running.
+func (a absence) base(h *household) int64 {
+	switch a.rule {
+	case RuleWaterNoUse:
+		return h.lastUse
+	case RuleNoMotion:
+		if h.out() {
+			return 0
+		}
+		return max(h.lastMotion, h.motionSince)
+	case RuleNoExit:
+		if h.doorSince == 0 {
+			return 0
+		}
+		return max(h.lastOpen, h.doorSince)
+	default:
+		return h.powerStart
+	}
+}
+
+// out reports whether the resident is presumed out: the door opened after the
+// last motion. Nobody moving in an empty home is not a welfare concern; the
+// next motion (coming home) restarts the countdown.
+func (h *household) out() bool {
+	return h.lastOpen > h.lastMotion
+}
+
+// threshold is how long the countdown runs from base, counting only waking
+// hours for no_motion.
+func (a absence) threshold(cfg *Config, loc *time.Location, base int64) int64 {
+	switch a.rule {
+	case RuleWaterNoUse:
+		return base + int64(cfg.WaterNoUse)
+	case RuleNoMotion:
+		return cfg.NoMotionWindow.after(time.Unix(0, base), cfg.NoMotion, loc).UnixNano()
+	case RuleNoExit:
+		return base + int64(cfg.NoExit)
+	default:
+		return base + int64(cfg.PowerNoUse)
+	}
+}
+
+// due is when the rule fires unless something happens first, or never. An
+// away period that overlaps the countdown restarts it from the period's end.
+func (a absence) due(h *household, cfg *Config, loc *time.Location) int64 {
+	base := a.base(h)
+	if base == 0 {
+		return never
+	}
+	due := a.threshold(cfg, loc, base)
+	if h.settings == nil {
+		return due
+	}
+	for _, p := range h.settings.away {
+		if p.until <= base {
+			continue
+		}
+		if p.from >= due {
+			break
+		}
+		base = p.until
+		due = a.threshold(cfg, loc, base)
+	}
+	return due
+}
+
+func (a absence) alert(h *household, now int64, cfg *Config) Alert {
+	at := time.Unix(0, now).UTC()
+	since := time.Unix(0, a.base(h)).UTC()
+	sinceText := since.Format(time.RFC3339)
+	values := map[string]any{"since": sinceText}
+	var summary string
+	switch a.rule {
+	case RuleWaterNoUse:
+		m := h.deviceOf(waterMeter)
+		values["total_liters"], values["threshold_hours"] = m.a, cfg.WaterNoUse.Hours()
+		summary = fmt.Sprintf("water register unchanged at %.1f L since %s (%s)", m.a, sinceText, at.Sub(since).Round(time.Minute))
+	case RuleNoMotion:
+		values["threshold_hours"], values["window"] = cfg.NoMotion.Hours(), cfg.NoMotionWindow.String()
+		summary = fmt.Sprintf("no motion since %s: %s of waking hours (%s)", sinceText, cfg.NoMotion, cfg.NoMotionWindow)
+	case RuleNoExit:
+		values["threshold_hours"] = cfg.NoExit.Hours()
+		summary = fmt.Sprintf("the entrance door has not opened since %s (%s)", sinceText, at.Sub(since).Round(time.Minute))
+	default:
+		values["used_kwh"], values["floor_kwh"], values["threshold_hours"] = h.powerUsed, cfg.PowerNoUseFloorKWh, cfg.PowerNoUse.Hours()
+		summary = fmt.Sprintf("%.2f kWh used since %s, under the floor of %.2f kWh", h.powerUsed, sinceText, cfg.PowerNoUseFloorKWh)
+	}
+	return h.alert(a.rule, at, h.deviceOf(a.sensor).id, summary, values)
+}
+
+// deviceOf is the household's first device of kind, preferring one that is
+// reporting. Absence rules only run for kinds the household has.
+func (h *household) deviceOf(k kind) *device {
+	var found *device
+	for i := range h.devices {
+		d := &h.devices[i]
+		if d.kind == k && (found == nil || d.lastAlive > found.lastAlive) {
+			found = d
+		}
+	}
+	if found == nil {
+		return &device{}
+	}
+	return found
+}
+
+func (h *household) reporting(k kind, now int64, cfg *Config) bool {
+	for i := range h.devices {
+		if d := &h.devices[i]; d.kind == k && d.lastAlive != 0 && now-d.lastAlive < cfg.offlineAfter(k == wristband) {
+			return true
+		}
+	}
+	return false
+}
+
+// evaluate fires every countdown due at now.
+func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert {
+	var alerts []Alert
+	for _, a := range absences {
+		if h.firing&a.bit != 0 || a.due(h, cfg, loc) > now || !h.reporting(a.sensor, now, cfg) {
+			continue
+		}
+		h.firing |= a.bit
+		alerts = append(alerts, a.alert(h, now, cfg))
+		if a.rule == RulePowerNoUse {
+			// To clear, the floor must be reached within one window from now.
+			h.powerStart, h.powerUsed = now, 0
+		}
+	}
+	for i := range h.devices {
+		d := &h.devices[i]
+		if d.flags&firingOffline != 0 || d.lastAlive == 0 || now-d.lastAlive < cfg.offlineAfter(d.kind == wristband) {
+			continue
+		}
+		d.flags |= firingOffline
+		last := time.Unix(0, d.lastAlive).UTC()
+		alerts = append(alerts, h.alert(RuleDeviceOffline, time.Unix(0, now).UTC(), d.id,
+			fmt.Sprintf("%s %s silent since %s", d.kind.name(), d.id, last.Format(time.RFC3339)),
+			map[string]any{"last_seen": last.Format(time.RFC3339), "kind": string(d.kind.name())}))
+	}
+	return alerts
+}
+
+// nextDue is the earliest moment after now at which a countdown may fire, or
+// never. A rule whose sensor fell silent waits for it to speak again.
+func (h *household) nextDue(now int64, cfg *Config, loc *time.Location) int64 {
+	next := int64(never)
+	for _, a := range absences {
+		if h.firing&a.bit != 0 {
+			continue
+		}
+		due := a.due(h, cfg, loc)
+		if due <= now && !h.reporting(a.sensor, now, cfg) {
+			continue
+		}
+		next = min(next, due)
+	}
+	for i := range h.devices {
+		if d := &h.devices[i]; d.flags&firingOffline == 0 && d.lastAlive != 0 {
+			next = min(next, d.lastAlive+cfg.offlineAfter(d.kind == wristband))
+		}
+	}
+	return next
+}

@@ -1,0 +1,205 @@
+package rules
+
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+)
+
+// restart checkpoints e and restores every saved household into a new engine,
+// as a monitor does across a restart at now.
+func restart(t *testing.T, e *Engine, saved map[string][]byte, now time.Time) *Engine {
+	t.Helper()
+	if err := e.Checkpoint(func(batch []State) error {
+		for _, st := range batch {
+			saved[st.HouseholdID] = st.Data
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	next := newEngine(t)
+	for id, data := range saved {
+		if err := next.Restore(State{HouseholdID: id, Data: data}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return next
+}
+
+func TestRestartInTheMiddleOfACountdown(t *testing.T) {
+	saved := map[string][]byte{}
+	e := newEngine(t)
+	if got := run(e, every(0, 11*h, 15*m, unchanged(100))); got != nil {
+		t.Fatalf("before the restart: %q", got)
+	}
+	e = restart(t, e, saved, t0.Add(11*h+5*m))
+	got := run(e, steps(every(11*h+15*m, 20*h, 15*m, unchanged(100))))
+	if !slices.Equal(got, []string{"12h0m0s water_no_use"}) {
+		t.Errorf("after the restart: %q, want water_no_use at hour 12 only", got)
+	}
+
+	// Restarting again, with the rule still firing, raises nothing new.
+	e = restart(t, e, saved, t0.Add(20*h))
+	if got := run(e, every(20*h+15*m, 30*h, 15*m, unchanged(100))); got != nil {
+		t.Errorf("a fired rule fired again after a restart: %q", got)
+	}
+	if got := run(e, read(meter(31*h, 101))); !slices.Equal(got, []string{"31h0m0s !water_no_use"}) {
+		t.Errorf("use after the restart: %q", got)
+	}
+}
+
+func TestRestartKeepsEveryRulesState(t *testing.T) {
+	saved := map[string][]byte{}
+	e := newEngine(t)
+	lowPower := power(0, 500)
+	lowPower.BatteryPct = ptr(10.0)
+	if got := run(e, steps(read(pir(0), door(-h), lowPower), every(0, 2*h, 15*m, powerRising(0.01), pirBeat, doorBeat))); !slices.Equal(got, []string{"0s battery_low"}) {
+		t.Fatalf("before the restart: %q", got)
+	}
+	before := e.Status("h1", t0.Add(2*h))
+	e = restart(t, e, saved, t0.Add(2*h))
+	if after := e.Status("h1", t0.Add(2*h)); !reflect.DeepEqual(before, after) {
+		t.Errorf("status changed across the restart:\n%+v\n%+v", before, after)
+	}
+	lowPower.TS, lowPower.BatteryPct, lowPower.TotalKWh = t0.Add(2*h+m), ptr(9.0), ptr(500.08)
+	got := run(e, steps(read(lowPower), every(2*h+15*m, 30*h, 15*m, powerRising(0.01), pirBeat, doorBeat)))
+	want := []string{"6h0m0s no_motion", "24h0m0s power_no_use"}
+	if !slices.Equal(got, want) {
+		t.Errorf("after the restart: %q, want %q (battery_low already fired before it)", got, want)
+	}
+}
+
+func TestRestartAfterDowntime(t *testing.T) {
+	// The monitor was down from 6h to 14h; the meter's register proves no use.
+	saved := map[string][]byte{}
+	e := newEngine(t)
+	run(e, every(0, 6*h, 15*m, unchanged(100)))
+	e = restart(t, e, saved, t0.Add(14*h))
+	if got := run(e, read(meter(14*h, 100))); !slices.Equal(got, []string{"14h0m0s water_no_use"}) {
+		t.Errorf("after downtime: %q", got)
+	}
+}
+
+func TestCheckpointWritesOnlyWhatChanged(t *testing.T) {
+	e := newEngine(t)
+	run(e, read(meter(0, 1), pir(0)))
+	count := func() int {
+		n := 0
+		if err := e.Checkpoint(func(b []State) error { n = len(b); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("first checkpoint: %d households, want 1", n)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("nothing changed, yet %d written", n)
+	}
+	run(e, read(meter(time.Minute, 2)))
+	if err := e.Checkpoint(func([]State) error { return errors.New("disk full") }); err == nil {
+		t.Fatal("save error lost")
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("after a failed save: %d households, want 1 again", n)
+	}
+}
+
+func TestRestoreRefusesGarbage(t *testing.T) {
+	e := newEngine(t)
+	for _, data := range []string{"", "{", `{"v":99}`} {
+		if err := e.Restore(State{HouseholdID: "h1", Data: []byte(data)}, t0); err == nil {
+			t.Errorf("restored %q", data)
+		}
+	}
+}
+
+func TestSetConfigBringsDeadlinesEarlier(t *testing.T) {
+	e := newEngine(t)
+	run(e, every(0, 9*h, 15*m, unchanged(100)))
+	c := DefaultConfig()
+	c.WaterNoUse = 8 * h
+	if err := e.SetConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(e.Advance(t0.Add(9 * h))); !slices.Equal(got, []string{"9h0m0s water_no_use"}) {
+		t.Errorf("after lowering the threshold to 8h at 9h: %v", got)
+	}
+	c.WaterNoUse = -1
+	if err := e.SetConfig(c); err == nil || e.Config().WaterNoUse != 8*h {
+		t.Errorf("invalid config: err %v, in force %v", err, e.Config().WaterNoUse)
+	}
+}
+
+func TestHouseholdOverrides(t *testing.T) {
+	e := newEngine(t)
+	if err := e.SetHousehold("h1", Settings{Overrides: Thresholds{"water_no_use": {"hours": 10.0}}}); err != nil {
+		t.Fatal(err)
+	}
+	other := func(at time.Duration) Reading { r := meter(at, 5); r.HouseholdID, r.DeviceID = "h2", "wm-2"; return r }
+	var got []string
+	for _, a := range runAlerts(e, every(0, 12*h, 15*m, unchanged(100), other)) {
+		got = append(got, a.HouseholdID+" "+a.At.Sub(t0).String())
+	}
+	if !slices.Equal(got, []string{"h1 10h0m0s", "h2 12h0m0s"}) {
+		t.Errorf("alerts = %q", got)
+	}
+	if e.Effective("h1").WaterNoUse != 10*h || e.Effective("h2").WaterNoUse != 12*h {
+		t.Error("effective thresholds wrong")
+	}
+
+	// A global reload keeps the household's override on top.
+	c := DefaultConfig()
+	c.NoExit = 24 * h
+	if err := e.SetConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	if eff := e.Effective("h1"); eff.WaterNoUse != 10*h || eff.NoExit != 24*h {
+		t.Errorf("after reload: %+v", eff)
+	}
+
+	err := e.SetHousehold("h1", Settings{Overrides: Thresholds{"water_no_use": {"hours": -3.0}}})
+	if err == nil || !strings.Contains(err.Error(), "water_no_use.hours") || e.Effective("h1").WaterNoUse != 10*h {
+		t.Errorf("invalid override: %v, in force %v", err, e.Effective("h1").WaterNoUse)
+	}
+}
+
+func TestRetractFiresAgain(t *testing.T) {
+	e := newEngine(t)
+	lowBattery := func(at time.Duration) Reading { r := meter(at, 100); r.BatteryPct = ptr(10.0); return r }
+	alerts := runAlerts(e, every(0, 12*h, 15*m, lowBattery))
+	if got := names(alerts); !slices.Equal(got, []string{"0s battery_low", "12h0m0s water_no_use"}) {
+		t.Fatalf("alerts = %v", got)
+	}
+	for _, a := range alerts {
+		e.Retract(a, t0.Add(12*h+time.Minute))
+	}
+	if got := e.Advance(t0.Add(12*h + 30*time.Second)); len(got) != 0 {
+		t.Fatalf("fired again before the retry time: %v", names(got))
+	}
+	if got := names(e.Advance(t0.Add(12*h + time.Minute))); !slices.Equal(got, []string{"12h1m0s water_no_use"}) {
+		t.Fatalf("a retracted absence alert did not fire again: %v", got)
+	}
+	if got := names(e.Process(lowBattery(12*h + 2*time.Minute))); !slices.Equal(got, []string{"12h2m0s battery_low"}) {
+		t.Fatalf("a retracted battery alert did not fire again: %v", got)
+	}
+}
+
+func TestOnlineDevices(t *testing.T) {
+	e := newEngine(t)
+	run(e, read(meter(0, 1), band(0, EventSOS), heartbeat("wb-1", registry.Wristband, 0)))
+	for _, c := range []struct {
+		at   time.Duration
+		want int
+	}{{time.Hour, 2}, {3 * h, 1}, {7 * h, 0}} {
+		if got := e.OnlineDevices(t0.Add(c.at)); got != c.want {
+			t.Errorf("online devices after %v: %d, want %d (wristbands go offline after 2h, meters after 6h)", c.at, got, c.want)
+		}
+	}
+}
