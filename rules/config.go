@@ -252,7 +252,11 @@ func ParseWindow(s string) (Window, error) {
 	if start == end {
 		return Window{}, fmt.Errorf("window %q: start and end must differ", s)
 	}
-	return Window{Start: start, End: end}, nil
+	w := Window{Start: start, End: end}
+	if w.length() < 60 {
+		return Window{}, fmt.Errorf("window %q: must be at least an hour long", s)
+	}
+	return w, nil
 }
 
 func minuteOfDay(s string, allow24 bool) (int, error) {

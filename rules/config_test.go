@@ -96,6 +96,8 @@ func TestParseWindow(t *testing.T) {
 		{"00:00-24:00", Window{0, 1440}, false},
 		{" 07:00 - 22:00 ", Window{420, 1320}, false},
 		{"07:00-07:00", Window{}, true},
+		{"07:00-07:59", Window{}, true},
+		{"23:30-00:30", Window{1410, 30}, false},
 		{"24:00-07:00", Window{}, true},
 		{"7:00-22:00", Window{}, true},
 		{"07:60-22:00", Window{}, true},
