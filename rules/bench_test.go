@@ -126,3 +126,36 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse
 }
+
+// BenchmarkRestore measures starting from checkpoints, per household. Run with
+// go test -run=^$ -bench=BenchmarkRestore ./rules/
+func BenchmarkRestore(b *testing.B) {
+	hs := benchHouseholds(10_000)
+	v := benchValues{battery: 80, yes: true}
+	e, err := NewEngine(DefaultConfig(), shanghai)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 8 * len(hs) {
+		e.Process(benchReading(hs, i, &v))
+	}
+	var saved []State
+	if err := e.Checkpoint(func(batch []State) error { saved = batch; return nil }); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N / len(saved) {
+		fresh, _ := NewEngine(DefaultConfig(), shanghai)
+		for _, st := range saved {
+			if err := fresh.Restore(st, t0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, st := range saved[:b.N%len(saved)] {
+		if err := e.Restore(st, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

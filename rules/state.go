@@ -1,49 +1,16 @@
 package rules
 
 import (
-	"encoding/json"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/eldersafe/eldersafe/registry"
 )
 
-// stateVersion is written into every saved state, so a later format can
-// still read an older one.
-const stateVersion = 1
-
-// savedHousehold is a household's rule state as checkpointed to the store.
-// Settings (zone, overrides, away periods) are not in it: they are kept by
-// the store in their own right and set again at start.
-type savedHousehold struct {
-	V           int           `json:"v"`
-	Newest      int64         `json:"newest,omitempty"`
-	Firing      uint8         `json:"firing,omitempty"`
-	LastUse     int64         `json:"last_use,omitempty"`
-	LastMotion  int64         `json:"last_motion,omitempty"`
-	MotionSince int64         `json:"motion_since,omitempty"`
-	LastOpen    int64         `json:"last_open,omitempty"`
-	DoorSince   int64         `json:"door_since,omitempty"`
-	PowerStart  int64         `json:"power_start,omitempty"`
-	PowerUsed   float64       `json:"power_used,omitempty"`
-	Devices     []savedDevice `json:"devices,omitempty"`
-}
-
-type savedDevice struct {
-	ID        string              `json:"id"`
-	Kind      registry.DeviceKind `json:"kind"`
-	Room      string              `json:"room,omitempty"`
-	LastSeen  int64               `json:"last_seen,omitempty"`
-	LastAlive int64               `json:"last_alive,omitempty"`
-	A         float64             `json:"a,omitempty"`
-	B         float64             `json:"b,omitempty"`
-	AAt       int64               `json:"a_at,omitempty"`
-	FlowStart int64               `json:"flow_start,omitempty"`
-	// Battery is nil when unknown (NaN has no JSON form).
-	Battery *float32 `json:"battery,omitempty"`
-	Flags   uint8    `json:"flags,omitempty"`
-}
+// stateVersion is the first byte of every saved state, so a later format
+// can still read an older one.
+const stateVersion = 2
 
 // State is one household's saved rule state.
 type State struct {
@@ -61,12 +28,7 @@ func (e *Engine) Checkpoint(save func([]State) error) error {
 		s := &e.shards[i]
 		s.mu.Lock()
 		for _, h := range s.dirty {
-			data, err := json.Marshal(h.save())
-			if err != nil {
-				s.mu.Unlock()
-				return fmt.Errorf("encode state of household %s: %w", h.id, err)
-			}
-			batch = append(batch, State{HouseholdID: h.id, Data: data})
+			batch = append(batch, State{HouseholdID: h.id, Data: h.save()})
 			h.isDirty = false
 			taken = append(taken, h)
 		}
@@ -88,52 +50,145 @@ func (e *Engine) Checkpoint(save func([]State) error) error {
 	return nil
 }
 
-func (h *household) save() savedHousehold {
-	out := savedHousehold{
-		V: stateVersion, Newest: h.newest, Firing: h.firing, LastUse: h.lastUse,
-		LastMotion: h.lastMotion, MotionSince: h.motionSince, LastOpen: h.lastOpen, DoorSince: h.doorSince,
-		PowerStart: h.powerStart, PowerUsed: h.powerUsed,
+// save encodes the household's rule state: a version byte, then its fields
+// as varints and fixed-size floats. Settings (zone, overrides, away periods)
+// are not in it: the store keeps them in their own right. A binary form,
+// because a million households must restore in seconds, not minutes.
+func (h *household) save() []byte {
+	b := make([]byte, 0, 64+48*len(h.devices))
+	b = append(b, stateVersion, h.firing)
+	for _, v := range []int64{h.newest, h.lastUse, h.lastMotion, h.motionSince, h.lastOpen, h.doorSince, h.powerStart} {
+		b = binary.AppendVarint(b, v)
 	}
-	for _, d := range h.devices {
-		sd := savedDevice{ID: d.id, Kind: d.kind.name(), Room: d.room, LastSeen: d.lastSeen, LastAlive: d.lastAlive,
-			A: d.a, B: d.b, AAt: d.aAt, FlowStart: d.flowStart, Flags: d.flags}
-		if !math.IsNaN(float64(d.battery)) {
-			b := d.battery
-			sd.Battery = &b
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(h.powerUsed))
+	b = binary.AppendUvarint(b, uint64(len(h.devices)))
+	for i := range h.devices {
+		d := &h.devices[i]
+		b = appendString(b, d.id)
+		b = appendString(b, d.room)
+		b = append(b, byte(d.kind), d.flags)
+		for _, v := range []int64{d.lastSeen, d.lastAlive, d.aAt, d.flowStart} {
+			b = binary.AppendVarint(b, v)
 		}
-		out.Devices = append(out.Devices, sd)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.a))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.b))
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(d.battery))
 	}
-	return out
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// decoder reads a saved state; the first problem sticks and ends reading.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("truncated or corrupt at %s", what)
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte(what string) byte {
+	if len(d.b) < 1 {
+		d.fail(what)
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) varint(what string) int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) uvarint(what string, limit uint64) uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > limit {
+		d.fail(what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) fixed(what string, size int) []byte {
+	if len(d.b) < size {
+		d.fail(what)
+		return make([]byte, size)
+	}
+	v := d.b[:size]
+	d.b = d.b[size:]
+	return v
+}
+
+func (d *decoder) float64(what string) float64 {
+	return math.Float64frombits(binary.LittleEndian.Uint64(d.fixed(what, 8)))
+}
+
+func (d *decoder) string(what string) string {
+	return string(d.fixed(what, int(d.uvarint(what, 1024))))
+}
+
+// maxDevices bounds what a corrupt state can make us allocate.
+const maxDevices = 256
+
+func decodeHousehold(h *household, data []byte) error {
+	d := decoder{b: data}
+	if v := d.byte("version"); v != stateVersion {
+		return fmt.Errorf("unknown version %d", v)
+	}
+	h.firing = d.byte("firing")
+	for _, p := range []*int64{&h.newest, &h.lastUse, &h.lastMotion, &h.motionSince, &h.lastOpen, &h.doorSince, &h.powerStart} {
+		*p = d.varint("household times")
+	}
+	h.powerUsed = d.float64("power used")
+	devices := make([]device, d.uvarint("device count", maxDevices))
+	for i := range devices {
+		dev := &devices[i]
+		dev.id, dev.room = d.string("device id"), d.string("room")
+		dev.kind, dev.flags = kind(d.byte("kind")), d.byte("flags")
+		for _, p := range []*int64{&dev.lastSeen, &dev.lastAlive, &dev.aAt, &dev.flowStart} {
+			*p = d.varint("device times")
+		}
+		dev.a, dev.b = d.float64("device value"), d.float64("device value")
+		dev.battery = math.Float32frombits(binary.LittleEndian.Uint32(d.fixed("battery", 4)))
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errors.New("trailing bytes")
+	}
+	h.devices = devices
+	return d.err
 }
 
 // Restore sets a household's rule state from a checkpoint, before any reading
 // of it is processed, and arms its countdowns as of now: one that ran out
 // while the monitor was down fires at the next Advance.
 func (e *Engine) Restore(st State, now time.Time) error {
-	var saved savedHousehold
-	if err := json.Unmarshal(st.Data, &saved); err != nil {
+	var restored household
+	if err := decodeHousehold(&restored, st.Data); err != nil {
 		return fmt.Errorf("decode state of household %s: %w", st.HouseholdID, err)
-	}
-	if saved.V != stateVersion {
-		return fmt.Errorf("decode state of household %s: unknown version %d", st.HouseholdID, saved.V)
 	}
 	global := e.cfg.Load()
 	s := e.shard(st.HouseholdID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.household(st.HouseholdID)
-	h.newest, h.firing, h.lastUse = saved.Newest, saved.Firing, saved.LastUse
-	h.lastMotion, h.motionSince, h.lastOpen, h.doorSince = saved.LastMotion, saved.MotionSince, saved.LastOpen, saved.DoorSince
-	h.powerStart, h.powerUsed = saved.PowerStart, saved.PowerUsed
-	h.devices = h.devices[:0]
-	for _, sd := range saved.Devices {
-		d := device{id: sd.ID, kind: kindOf(sd.Kind), room: sd.Room, lastSeen: sd.LastSeen, lastAlive: sd.LastAlive,
-			a: sd.A, b: sd.B, aAt: sd.AAt, flowStart: sd.FlowStart, flags: sd.Flags, battery: float32(math.NaN())}
-		if sd.Battery != nil {
-			d.battery = *sd.Battery
-		}
-		h.devices = append(h.devices, d)
-	}
+	h.newest, h.firing, h.lastUse = restored.newest, restored.firing, restored.lastUse
+	h.lastMotion, h.motionSince, h.lastOpen, h.doorSince = restored.lastMotion, restored.motionSince, restored.lastOpen, restored.doorSince
+	h.powerStart, h.powerUsed, h.devices = restored.powerStart, restored.powerUsed, restored.devices
 	h.armed = 0
 	e.rearm(s, h, max(h.newest, now.UnixNano()), global)
 	return nil
