@@ -409,8 +409,18 @@ func TestWaterNoUseUnderEventClock(t *testing.T) {
 				}
 			}
 		}
-		if n := len(m.tasks("")); n != 1 {
-			t.Errorf("%d tasks in all, want 1", n)
+		// Silent meters get maintenance, never a visit.
+		if n := len(m.tasks("rule=device_offline&household_id=silent")); n != 1 {
+			t.Errorf("silent meter: %d device_offline tasks, want 1", n)
+		}
+		var visits int
+		for _, tk := range m.tasks("") {
+			if tk.Kind == "visit" {
+				visits++
+			}
+		}
+		if visits != 1 {
+			t.Errorf("%d visit tasks in all, want 1", visits)
 		}
 	})
 }
