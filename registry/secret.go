@@ -1,12 +1,13 @@
 package registry
 
 import (
+	"crypto/pbkdf2"
 	"crypto/rand"
-	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -38,40 +39,56 @@ func NewSecret() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// HashSecret returns a salted SHA-256 of a device secret. A slow password hash
-// would make a broker restart, when thousands of devices reconnect at once,
-// take minutes; secrets are long and random, so a fast hash suffices.
+// Device secrets are hashed the way Mosquitto's password_file hashes
+// passwords ("$7$": PBKDF2-HMAC-SHA512 with a 12-byte salt), so the same hash
+// serves the embedded broker and, exported, an external Mosquitto. The
+// iteration count is mosquitto_passwd's default: secrets are long and random,
+// and a slow hash would make a broker restart, with thousands of devices
+// reconnecting at once, take minutes.
+const (
+	hashIterations = 101
+	hashSaltLen    = 12
+	hashKeyLen     = 64
+	// maxIterations bounds the work a stored hash can ask of a check.
+	maxIterations = 1_000_000
+)
+
+// HashSecret returns a salted PBKDF2-SHA512 hash of a device secret in
+// Mosquitto's "$7$iterations$salt$hash" form.
 func HashSecret(secret string) (string, error) {
 	if err := ValidateSecret(secret); err != nil {
 		return "", err
 	}
-	salt := make([]byte, 16)
+	salt := make([]byte, hashSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash secret: %w", err)
 	}
-	return "sha256$" + hex.EncodeToString(salt) + "$" + hex.EncodeToString(digest(salt, secret)), nil
+	key, err := pbkdf2.Key(sha512.New, secret, salt, hashIterations, hashKeyLen)
+	if err != nil {
+		return "", fmt.Errorf("hash secret: %w", err)
+	}
+	return fmt.Sprintf("$7$%d$%s$%s", hashIterations, base64.StdEncoding.EncodeToString(salt), base64.StdEncoding.EncodeToString(key)), nil
 }
 
-// CheckSecret reports whether secret matches a hash made by HashSecret.
+// CheckSecret reports whether secret matches a hash made by HashSecret (or
+// by mosquitto_passwd).
 func CheckSecret(hash, secret string) bool {
 	parts := strings.Split(hash, "$")
-	if len(parts) != 3 || parts[0] != "sha256" {
+	if len(parts) != 5 || parts[0] != "" || parts[1] != "7" {
 		return false
 	}
-	salt, err := hex.DecodeString(parts[1])
+	iterations, err := strconv.Atoi(parts[2])
+	if err != nil || iterations < 1 || iterations > maxIterations {
+		return false
+	}
+	salt, err := base64.StdEncoding.DecodeString(parts[3])
 	if err != nil {
 		return false
 	}
-	want, err := hex.DecodeString(parts[2])
-	if err != nil {
+	want, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(want) == 0 {
 		return false
 	}
-	return subtle.ConstantTimeCompare(want, digest(salt, secret)) == 1
-}
-
-func digest(salt []byte, secret string) []byte {
-	h := sha256.New()
-	h.Write(salt)
-	h.Write([]byte(secret))
-	return h.Sum(nil)
+	got, err := pbkdf2.Key(sha512.New, secret, salt, iterations, len(want))
+	return err == nil && subtle.ConstantTimeCompare(want, got) == 1
 }

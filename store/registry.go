@@ -240,6 +240,30 @@ func (db *DB) DevicesOf(ctx context.Context, householdID string) ([]registry.Dev
 	return devices, nil
 }
 
+// Devices lists every device with its secret's hash, ordered by id.
+func (db *DB) Devices(ctx context.Context) ([]registry.Device, error) {
+	var devices []registry.Device
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d, err := scanDevice(rows)
+			if err != nil {
+				return err
+			}
+			devices = append(devices, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return devices, nil
+}
+
 // Counts returns how many households and devices are registered.
 func (db *DB) Counts(ctx context.Context) (households, devices int, err error) {
 	err = db.r.QueryRowContext(ctx,

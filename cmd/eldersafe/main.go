@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// Time zones work on machines without zoneinfo (minimal containers).
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 )
@@ -21,7 +23,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), configCommand())
+	root.AddCommand(serveCommand(), configCommand(), devicesCommand())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "eldersafe:", err)
 		os.Exit(1)

@@ -1,0 +1,149 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/eldersafe/eldersafe/registry"
+)
+
+// MosquittoCredentials are the users an external Mosquitto needs to enforce
+// the same rules as the embedded broker.
+type MosquittoCredentials struct {
+	Prefix string
+	// Devices map a device id to its secret's hash, already in Mosquitto's
+	// password_file form (registry.HashSecret).
+	Devices map[string]string
+	// The monitor's own credential, in plain text; it is hashed here.
+	MonitorUsername, MonitorPassword string
+	// SimPassword lets the simulator send clock ticks as SimUsername; empty
+	// leaves the simulator out.
+	SimPassword string
+}
+
+// Files WriteMosquittoFiles writes into its directory.
+const (
+	MosquittoPasswordFile = "password_file"
+	MosquittoACLFile      = "acl_file"
+	MosquittoConfFile     = "eldersafe.conf"
+)
+
+// WriteMosquittoFiles writes a password_file, an acl_file and a config
+// snippet that includes them into dir: a device may publish only under its
+// own id and subscribe to nothing; the monitor reads devices and the clock.
+func WriteMosquittoFiles(dir string, c MosquittoCredentials) error {
+	if c.MonitorUsername == "" || c.MonitorPassword == "" {
+		return errors.New("the monitor's own credential is required: set mqtt.username and mqtt.password")
+	}
+	for _, name := range []string{c.MonitorUsername, SimUsername} {
+		if _, clash := c.Devices[name]; clash {
+			return fmt.Errorf("device id %q is also a service user's name", name)
+		}
+	}
+	monitorHash, err := registry.HashSecret(c.MonitorPassword)
+	if err != nil {
+		return fmt.Errorf("mqtt.password: %w", err)
+	}
+	var pw strings.Builder
+	fmt.Fprintf(&pw, "%s:%s\n", c.MonitorUsername, monitorHash)
+	if c.SimPassword != "" {
+		simHash, err := registry.HashSecret(c.SimPassword)
+		if err != nil {
+			return fmt.Errorf("simulator password (the admin token): %w", err)
+		}
+		fmt.Fprintf(&pw, "%s:%s\n", SimUsername, simHash)
+	}
+	skipped := 0
+	for _, id := range slices.Sorted(maps.Keys(c.Devices)) {
+		if c.Devices[id] == "" {
+			skipped++ // registered without a secret: it cannot log in anyway
+			continue
+		}
+		fmt.Fprintf(&pw, "%s:%s\n", id, c.Devices[id])
+	}
+
+	var acl strings.Builder
+	fmt.Fprintf(&acl, `# Written by "eldersafe devices export-mosquitto"; regenerate it after registering devices.
+# Anything not granted here is denied.
+
+# The monitor reads every device's messages and the simulator's clock ticks.
+user %[1]s
+topic read %[2]s/devices/#
+topic read %[2]s/sim/clock
+`, c.MonitorUsername, c.Prefix)
+	if c.SimPassword != "" {
+		fmt.Fprintf(&acl, `
+# The simulator sends clock ticks.
+user %s
+topic write %s/sim/clock
+`, SimUsername, c.Prefix)
+	}
+	fmt.Fprintf(&acl, `
+# Every device (username = device id) publishes under its own id only and
+# subscribes to nothing.
+pattern write %s/devices/%%u/#
+`, c.Prefix)
+
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("export to %s: %w", dir, err)
+	}
+	conf := fmt.Sprintf(`# Include this from mosquitto.conf, or use it as the whole config.
+per_listener_settings false
+allow_anonymous false
+password_file %s
+acl_file %s
+# The monitor's session must survive Mosquitto's restarts too.
+persistence true
+`, filepath.Join(abs, MosquittoPasswordFile), filepath.Join(abs, MosquittoACLFile))
+
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("export to %s: %w", dir, err)
+	}
+	for _, f := range []struct {
+		name, text string
+		mode       os.FileMode
+	}{
+		{MosquittoPasswordFile, pw.String(), 0o600},
+		{MosquittoACLFile, acl.String(), 0o644},
+		{MosquittoConfFile, conf, 0o644},
+	} {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.text, f.mode); err != nil {
+			return err
+		}
+	}
+	if skipped > 0 {
+		return fmt.Errorf("%d devices have no secret and were left out", skipped)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces a file whole, so a broker reloading it never
+// reads half of it.
+func writeFileAtomic(path, text string, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(text); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
