@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,6 +46,10 @@ type Tasks interface {
 	Ack(ctx context.Context, id, workerID string) (tasks.Task, error)
 	CheckIn(ctx context.Context, id, workerID string, lat, lon *float64) (tasks.Task, error)
 	Resolve(ctx context.Context, id, workerID, outcome, note string) (tasks.Task, error)
+	Handover(ctx context.Context, id, fromID, toID, reason string) (tasks.Task, error)
+	Cancel(ctx context.Context, id, actor, reason string) (tasks.Task, error)
+	OpenManual(ctx context.Context, householdID string, sev rules.Severity, reason, actor string) (tasks.Task, bool, error)
+	SLA(ctx context.Context, q tasks.SLAQuery) ([]tasks.SLARow, error)
 }
 
 // Notifications lists the outbox notices of a task.
@@ -71,6 +76,17 @@ type Options struct {
 	// Status reports the live status of a household's devices, from the rules
 	// engine. Nil: every device shows as never heard.
 	Status func(householdID string) []rules.DeviceStatus
+	// Rules is the rules engine: households' settings are applied to it and
+	// new devices announced. Nil: a private engine with default thresholds.
+	Rules Rules
+	// RuleSettings keeps households' threshold overrides and away periods.
+	// Nil: the Registry when it keeps them too, else households have none
+	// and the routes setting them answer 503.
+	RuleSettings RuleSettings
+	// Now is the monitor's clock (event time under --clock event, zero
+	// before the first event): it dates new devices for the rules engine and
+	// decides which away periods are current. Nil: time.Now.
+	Now func() time.Time
 	// EventClock is nil when the monitor runs on the wall clock; POST
 	// /api/v1/clock then answers 409 wall_clock.
 	EventClock EventClock
@@ -102,6 +118,23 @@ func (o *Options) validate() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	if o.Rules == nil {
+		engine, err := rules.NewEngine(rules.DefaultConfig(), time.UTC)
+		if err != nil {
+			return err
+		}
+		o.Rules = engine
+	}
+	if o.RuleSettings == nil {
+		if rs, ok := o.Registry.(RuleSettings); ok {
+			o.RuleSettings = rs
+		} else {
+			o.RuleSettings = noRuleSettings{}
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.Status == nil {
 		o.Status = func(string) []rules.DeviceStatus { return nil }
 	}
@@ -126,6 +159,9 @@ type API struct {
 	// now stamps what the API itself creates, such as a worker's created_at.
 	now     func() time.Time
 	handler http.Handler
+	// rulesMu makes storing a household's rule settings and applying them to
+	// the engine one step, so racing requests leave the engine as stored.
+	rulesMu sync.Mutex
 }
 
 // New checks opts, registers the API's metrics and builds its routes.
@@ -162,7 +198,9 @@ func (a *API) routeGroups() []func(*router) {
 		a.deviceRoutes,
 		a.taskRoutes,
 		a.notificationRoutes,
+		a.reportRoutes,
 		a.clockRoutes,
+		a.ruleRoutes,
 	}
 }
 

@@ -227,6 +227,49 @@ func (m *memStore) Tasks(_ context.Context, f tasks.Filter) ([]tasks.Task, error
 	return list[:min(limit, 5000, len(list))], nil
 }
 
+// DueForEscalation is store.DB's query over the map, earliest deadline first.
+func (m *memStore) DueForEscalation(_ context.Context, now time.Time, limit int) ([]tasks.Task, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	type due struct {
+		t  tasks.Task
+		at time.Time
+	}
+	var list []due
+	for _, t := range m.state.tasks {
+		switch {
+		case t.State == tasks.Open && !t.AckDueAt.After(now):
+			list = append(list, due{t, t.AckDueAt})
+		case t.State == tasks.Acknowledged && !t.ResolveDueAt.After(now) && (t.EscalatedAt == nil || t.EscalatedAt.Before(t.ResolveDueAt)):
+			list = append(list, due{t, t.ResolveDueAt})
+		}
+	}
+	slices.SortFunc(list, func(a, b due) int {
+		return cmp.Or(a.at.Compare(b.at), cmp.Compare(m.state.taskSeq[a.t.ID], m.state.taskSeq[b.t.ID]))
+	})
+	out := []tasks.Task{}
+	for _, d := range list[:min(limit, len(list))] {
+		out = append(out, d.t)
+	}
+	return out, nil
+}
+
+// SLASamples is store.DB's join of tasks and households over the maps.
+func (m *memStore) SLASamples(_ context.Context, from, to time.Time, gridID string) ([]tasks.SLASample, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	list := []tasks.SLASample{}
+	for _, t := range m.state.tasks {
+		h := m.state.households[t.HouseholdID]
+		if t.OpenedAt.Before(from) || !t.OpenedAt.Before(to) || (gridID != "" && h.GridID != gridID) {
+			continue
+		}
+		list = append(list, tasks.SLASample{GridID: h.GridID, Severity: t.Severity, State: t.State, OpenedAt: t.OpenedAt,
+			AckDueAt: t.AckDueAt, ResolveDueAt: t.ResolveDueAt, AckedAt: t.AckedAt, ClosedAt: t.ClosedAt})
+	}
+	return list, nil
+}
+
 func (m *memStore) Notifications(_ context.Context, taskID string) ([]tasks.Notice, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -307,6 +350,19 @@ func (tx *memTx) AddTimeline(_ context.Context, taskID string, e tasks.TimelineE
 func (tx *memTx) Enqueue(_ context.Context, n tasks.Notice) error {
 	tx.s.notices = append(tx.s.notices, n)
 	return nil
+}
+
+func (tx *memTx) LastNoticeAt(_ context.Context, k tasks.NoticeKey) (time.Time, bool, error) {
+	var (
+		last  time.Time
+		found bool
+	)
+	for _, n := range tx.s.notices {
+		if n.Key() == k && n.Status != tasks.NoticeFailed && (!found || n.CreatedAt.After(last)) {
+			last, found = n.CreatedAt, true
+		}
+	}
+	return last, found, nil
 }
 
 func (tx *memTx) Household(_ context.Context, id string) (registry.Household, error) {

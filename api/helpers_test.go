@@ -29,6 +29,7 @@ var t0 = time.Date(2026, 3, 1, 9, 12, 0, 0, time.UTC)
 // dependencies and the real tasks.Service.
 type testEnv struct {
 	t      *testing.T
+	api    *API
 	srv    *httptest.Server
 	store  *memStore
 	tasks  *tasks.Service
@@ -77,6 +78,7 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.api = a
 	e.srv = httptest.NewServer(a.Handler())
 	t.Cleanup(e.srv.Close)
 	return e

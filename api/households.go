@@ -26,12 +26,13 @@ type householdRequest struct {
 }
 
 type contactRequest struct {
-	Name     string   `json:"name"`
-	Relation string   `json:"relation"`
-	Phone    string   `json:"phone"`
-	PushURL  string   `json:"push_url"`
-	Lang     string   `json:"lang"`
-	Channels []string `json:"channels"`
+	Name       string   `json:"name"`
+	Relation   string   `json:"relation"`
+	Phone      string   `json:"phone"`
+	PushURL    string   `json:"push_url"`
+	Lang       string   `json:"lang"`
+	Channels   []string `json:"channels"`
+	QuietHours string   `json:"quiet_hours"`
 }
 
 func (a *API) createHousehold(w http.ResponseWriter, r *http.Request) error {
@@ -50,6 +51,7 @@ func (a *API) createHousehold(w http.ResponseWriter, r *http.Request) error {
 	for _, c := range req.Contacts {
 		h.Contacts = append(h.Contacts, registry.Contact{
 			Name: c.Name, Relation: c.Relation, Phone: c.Phone, PushURL: c.PushURL, Lang: c.Lang, Channels: c.Channels,
+			QuietHours: c.QuietHours,
 		})
 	}
 	if err := validation(h.Validate()); err != nil {
@@ -58,14 +60,17 @@ func (a *API) createHousehold(w http.ResponseWriter, r *http.Request) error {
 	if err := a.opts.Registry.CreateHousehold(r.Context(), h); err != nil {
 		return createError("household", h.ID, err)
 	}
+	a.householdRegistered(r.Context(), h)
 	a.writeJSON(w, r, http.StatusCreated, householdView(h))
 	return nil
 }
 
-// householdResponse is a household with its devices and what each last said.
+// householdResponse is a household with its devices and what each last
+// said, and the settings its rules run with.
 type householdResponse struct {
 	registry.Household
 	Devices []deviceStatusView `json:"devices"`
+	householdRules
 }
 
 type deviceStatusView struct {
@@ -100,10 +105,16 @@ func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
 	for _, st := range a.opts.Status(id) {
 		statuses[st.DeviceID] = st
 	}
-	resp := householdResponse{Household: householdView(h), Devices: make([]deviceStatusView, 0, len(devices))}
+	hr, err := a.householdRules(r.Context(), id)
+	if err != nil {
+		return fmt.Errorf("load rule settings of household %s: %w", id, err)
+	}
+	resp := householdResponse{Household: householdView(h), Devices: make([]deviceStatusView, 0, len(devices)), householdRules: hr}
 	for _, d := range devices {
 		v := deviceStatusView{ID: d.ID, Kind: d.Kind}
-		if st, ok := statuses[d.ID]; ok {
+		// The engine knows a registered device before it speaks (it expects
+		// its messages); until then it has no status to show.
+		if st, ok := statuses[d.ID]; ok && !st.LastSeen.IsZero() {
 			v.Status = &statusView{LastSeen: st.LastSeen, Online: st.Online, BatteryPct: st.BatteryPct, Last: st.Last}
 		}
 		resp.Devices = append(resp.Devices, v)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -17,10 +18,13 @@ const maxTaskLimit = 5000
 
 func (a *API) taskRoutes(rt *router) {
 	rt.handle("GET /api/v1/tasks", a.listTasks)
+	rt.handle("POST /api/v1/tasks", a.createTask, allow(registry.RoleOperator))
 	rt.handle("GET /api/v1/tasks/{id}", a.getTask)
 	rt.handle("POST /api/v1/tasks/{id}/ack", a.ackTask)
 	rt.handle("POST /api/v1/tasks/{id}/checkin", a.checkInTask)
 	rt.handle("POST /api/v1/tasks/{id}/resolve", a.resolveTask)
+	rt.handle("POST /api/v1/tasks/{id}/handover", a.handoverTask)
+	rt.handle("POST /api/v1/tasks/{id}/cancel", a.cancelTask, allow(registry.RoleOperator))
 }
 
 type tasksResponse struct {
@@ -145,10 +149,91 @@ func (a *API) resolveTask(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// manualTaskRequest is the body of POST /api/v1/tasks: a resident phoned in.
+type manualTaskRequest struct {
+	HouseholdID string `json:"household_id"`
+	Reason      string `json:"reason"`
+	Severity    string `json:"severity"`
+}
+
+// createTask opens a manual task, rule manual, on the caller's word: 201 with
+// the new task, or 200 with the household's open manual task when there is
+// one already, the report added to its evidence.
+func (a *API) createTask(w http.ResponseWriter, r *http.Request) error {
+	var req manualTaskRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	errs := []error{requiredID("household_id", req.HouseholdID)}
+	if req.Severity == "" {
+		errs = append(errs, errors.New("severity is required: one of critical, high, medium, low"))
+	}
+	if err := validation(errs...); err != nil {
+		return err
+	}
+	p, _ := PrincipalFrom(r.Context())
+	t, opened, err := a.opts.Tasks.OpenManual(r.Context(), req.HouseholdID, rules.Severity(req.Severity), req.Reason, p.ID)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if opened {
+		status = http.StatusCreated
+	}
+	a.writeJSON(w, r, status, t)
+	return nil
+}
+
+type handoverRequest struct {
+	FromWorkerID string `json:"from_worker_id"`
+	ToWorkerID   string `json:"to_worker_id"`
+	Reason       string `json:"reason"`
+}
+
+func (a *API) handoverTask(w http.ResponseWriter, r *http.Request) error {
+	var req handoverRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := validation(requiredID("from_worker_id", req.FromWorkerID), requiredID("to_worker_id", req.ToWorkerID)); err != nil {
+		return err
+	}
+	t, err := a.opts.Tasks.Handover(r.Context(), r.PathValue("id"), req.FromWorkerID, req.ToWorkerID, req.Reason)
+	if err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusOK, t)
+	return nil
+}
+
+type cancelRequest struct {
+	Reason string `json:"reason"`
+}
+
+// cancelTask closes a task on the caller's word, who is named on its timeline.
+func (a *API) cancelTask(w http.ResponseWriter, r *http.Request) error {
+	var req cancelRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	p, _ := PrincipalFrom(r.Context())
+	t, err := a.opts.Tasks.Cancel(r.Context(), r.PathValue("id"), p.ID, req.Reason)
+	if err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusOK, t)
+	return nil
+}
+
 // workerID checks the worker_id of a task action.
 func workerID(id string) error {
+	return validation(requiredID("worker_id", id))
+}
+
+// requiredID checks an id field that must be given.
+func requiredID(field, id string) error {
 	if id == "" {
-		return invalidf("worker_id is required")
+		return fmt.Errorf("%s is required", field)
 	}
-	return validation(registry.ValidateID("worker_id", id))
+	return registry.ValidateID(field, id)
 }

@@ -60,6 +60,13 @@ type Monitor struct {
 	ingestDone, timersDone, outboxDone chan struct{}
 	closeOnce                          sync.Once
 	closeErr                           error
+
+	// Rule state checkpoints (app/rules.go).
+	stopCheckpoint context.CancelFunc
+	checkpointDone chan struct{}
+	// live is the configuration Reload last applied; reloadMu serialises reloads.
+	reloadMu sync.Mutex
+	live     Config
 }
 
 // Start opens the store, starts the broker (unless external), ingest, the
@@ -100,7 +107,7 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	if err := m.startClock(ctx); err != nil {
 		return err
 	}
-	if m.engine, err = rules.NewEngine(m.cfg.RulesEngineConfig()); err != nil {
+	if err := m.startRules(ctx); err != nil {
 		return err
 	}
 	m.fired = promauto.With(m.reg).NewCounterVec(prometheus.CounterOpts{
@@ -117,12 +124,20 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("load templates: %w", err)
 	}
+	senders := map[string]notify.Sender{
+		registry.ChannelPush: notify.NewPush(m.cfg.Notify.PushTimeout),
+		registry.ChannelLog:  notify.Log{Logger: m.log},
+	}
+	sms, err := m.cfg.Notify.SMS.sender(m.log)
+	if err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	if sms != nil {
+		senders[registry.ChannelSMS] = sms
+	}
 	m.outbox, err = notify.NewDispatcher(notify.Options{
-		Outbox: m.db,
-		Senders: map[string]notify.Sender{
-			registry.ChannelPush: notify.NewPush(m.cfg.Notify.PushTimeout),
-			registry.ChannelLog:  notify.Log{Logger: m.log},
-		},
+		Outbox:      m.db,
+		Senders:     senders,
 		WallNow:     time.Now,
 		DomainNow:   m.clock.Now,
 		MaxAttempts: m.cfg.Notify.MaxAttempts,
@@ -133,13 +148,16 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 		return fmt.Errorf("notify: %w", err)
 	}
 	m.tasks, err = tasks.NewService(tasks.Options{
-		Store:     m.db,
-		Clock:     m.clock,
-		Composer:  templates,
-		WallNow:   time.Now,
-		Deadlines: m.cfg.Deadlines(),
-		Notified:  m.outbox.Wake,
-		Logger:    m.log,
+		Store:      m.db,
+		Clock:      m.clock,
+		Composer:   templates,
+		WallNow:    time.Now,
+		Deadlines:  m.cfg.Deadlines(),
+		SMSEnabled: sms != nil,
+		Notified:   m.outbox.Wake,
+		RateLimit:  m.cfg.Notify.RateLimit,
+		AckOverdue: newAckOverdue(m.reg),
+		Logger:     m.log,
 	})
 	if err != nil {
 		return err
@@ -301,18 +319,23 @@ func (a deviceAuth) AuthenticateDevice(id, secret string) bool {
 
 // handle applies one reading. Under the event clock the reading's time first
 // moves now forward, so what it opens is stamped with it, and then the
-// deadlines now has passed fire. Everything is stored before the message is
-// acknowledged.
+// deadlines now has passed fire. Under the wall clock a reading stamped more
+// than maxAhead in the future is applied at now. Everything is stored before
+// the message is acknowledged.
 func (m *Monitor) handle(ctx context.Context, r rules.Reading) error {
 	if m.event == nil {
-		return m.raise(ctx, m.engine.Process(r))
+		return m.raise(ctx, m.engine.Process(clampFuture(r, time.Now())))
 	}
-	m.event.Advance(r.TS)
+	moved := m.event.Advance(r.TS)
 	alerts := m.engine.Process(r)
 	// Always, not only when the clock moved: a reading older than now can arm
 	// a deadline that is already due.
 	alerts = append(alerts, m.engine.Advance(m.event.Now())...)
-	return m.raise(ctx, alerts)
+	err := m.raise(ctx, alerts)
+	if moved {
+		m.escalate(ctx)
+	}
+	return err
 }
 
 // advance moves the event clock on a tick and fires the deadlines it passes
@@ -322,7 +345,9 @@ func (m *Monitor) advance(ctx context.Context, ts time.Time) (time.Time, error) 
 		return m.event.Now(), nil
 	}
 	now := m.event.Now()
-	return now, m.raise(ctx, m.engine.Advance(now))
+	err := m.raise(ctx, m.engine.Advance(now))
+	m.escalate(ctx)
+	return now, err
 }
 
 // raise turns alerts into tasks. The store is local, so a failure is most
@@ -390,6 +415,7 @@ func (m *Monitor) runTimers(ctx context.Context) {
 			if err := m.raise(ctx, m.engine.Advance(now)); err != nil {
 				m.log.Error("raise alerts from deadlines", "err", err)
 			}
+			m.escalate(ctx)
 		}
 	}
 }
@@ -420,6 +446,9 @@ func (m *Monitor) startHTTP() error {
 		Tasks:         m.tasks,
 		Notifications: m.db,
 		Status:        func(id string) []rules.DeviceStatus { return m.engine.Status(id, m.clock.Now()) },
+		Rules:         m.engine,
+		RuleSettings:  m.db,
+		Now:           m.clock.Now,
 		EventClock:    eventClock,
 		AdminToken:    m.token,
 		Metrics:       promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}),
@@ -498,6 +527,7 @@ func (m *Monitor) Close() error {
 		}
 		stop(m.stopIngest, m.ingestDone)
 		stop(m.stopTimers, m.timersDone)
+		m.finalCheckpoint()
 		stop(m.stopOutbox, m.outboxDone)
 		if m.broker != nil {
 			errs = append(errs, m.broker.Close())

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/tasks"
 )
@@ -15,16 +17,25 @@ import (
 // Config is every setting of the monitor. The `mapstructure` names are the
 // config file's keys; configs/eldersafe.yaml documents each one.
 type Config struct {
-	HTTP    HTTPConfig   `mapstructure:"http"`
-	MQTT    MQTTConfig   `mapstructure:"mqtt"`
-	DataDir string       `mapstructure:"data_dir"`
-	Auth    AuthConfig   `mapstructure:"auth"`
-	Clock   string       `mapstructure:"clock"`
-	Rules   RulesConfig  `mapstructure:"rules"`
-	Tasks   TasksConfig  `mapstructure:"tasks"`
-	Notify  NotifyConfig `mapstructure:"notify"`
-	Ingest  IngestConfig `mapstructure:"ingest"`
-	Log     LogConfig    `mapstructure:"log"`
+	HTTP    HTTPConfig `mapstructure:"http"`
+	MQTT    MQTTConfig `mapstructure:"mqtt"`
+	DataDir string     `mapstructure:"data_dir"`
+	Auth    AuthConfig `mapstructure:"auth"`
+	// Security holds the master key (base64, 32 bytes) from which the audit
+	// chain's and the field encryption's keys are derived; empty uses the
+	// key file in data_dir, generated at first start.
+	Security SecurityConfig `mapstructure:"security"`
+	Clock    string         `mapstructure:"clock"`
+	Rules    RulesConfig    `mapstructure:"rules"`
+	Tasks    TasksConfig    `mapstructure:"tasks"`
+	Notify   NotifyConfig   `mapstructure:"notify"`
+	Ingest   IngestConfig   `mapstructure:"ingest"`
+	Log      LogConfig      `mapstructure:"log"`
+
+	// Timezone is where households without a time zone of their own are.
+	Timezone string `mapstructure:"timezone"`
+	// Checkpoint is how often the rules' state is saved.
+	Checkpoint CheckpointConfig `mapstructure:"checkpoint"`
 }
 
 type HTTPConfig struct {
@@ -49,23 +60,80 @@ type BrokerConfig struct {
 	KeyFile  string `mapstructure:"key_file"`
 }
 
+type SecurityConfig struct {
+	Key string `mapstructure:"key"`
+}
+
 type AuthConfig struct {
 	AdminToken string `mapstructure:"admin_token"`
 }
 
-// RulesConfig holds thresholds in the units the contract names them in.
+// RulesConfig holds every rule threshold (rules.Params) in the units the
+// contract names them in. It is turned into the engine's configuration by
+// rules.Config.With, the same validation a household override goes through.
 type RulesConfig struct {
-	WaterNoUse    HoursParam          `mapstructure:"water_no_use"`
-	DeviceOffline DeviceOfflineParams `mapstructure:"device_offline"`
+	WaterNoUse          HoursParam          `mapstructure:"water_no_use"`
+	WaterContinuousFlow HoursParam          `mapstructure:"water_continuous_flow"`
+	NoMotion            NoMotionParams      `mapstructure:"no_motion"`
+	NoExit              HoursParam          `mapstructure:"no_exit"`
+	PowerNoUse          PowerNoUseParams    `mapstructure:"power_no_use"`
+	DeviceOffline       DeviceOfflineParams `mapstructure:"device_offline"`
+	BatteryLow          BatteryLowParams    `mapstructure:"battery_low"`
 }
 
 type HoursParam struct {
 	Hours float64 `mapstructure:"hours"`
 }
 
+type NoMotionParams struct {
+	Hours float64 `mapstructure:"hours"`
+	// Window is the waking window, "07:00-22:00", in the household's zone.
+	Window string `mapstructure:"window"`
+}
+
+type PowerNoUseParams struct {
+	Hours    float64 `mapstructure:"hours"`
+	FloorKWh float64 `mapstructure:"floor_kwh"`
+}
+
 type DeviceOfflineParams struct {
 	Hours          float64 `mapstructure:"hours"`
 	WristbandHours float64 `mapstructure:"wristband_hours"`
+}
+
+type BatteryLowParams struct {
+	Pct float64 `mapstructure:"pct"`
+}
+
+// Thresholds spells the thresholds as rules.Config.With takes them.
+func (r RulesConfig) Thresholds() rules.Thresholds {
+	return rules.Thresholds{
+		rules.RuleWaterNoUse:          {"hours": r.WaterNoUse.Hours},
+		rules.RuleWaterContinuousFlow: {"hours": r.WaterContinuousFlow.Hours},
+		rules.RuleNoMotion:            {"hours": r.NoMotion.Hours, "window": r.NoMotion.Window},
+		rules.RuleNoExit:              {"hours": r.NoExit.Hours},
+		rules.RulePowerNoUse:          {"hours": r.PowerNoUse.Hours, "floor_kwh": r.PowerNoUse.FloorKWh},
+		rules.RuleDeviceOffline:       {"hours": r.DeviceOffline.Hours, "wristband_hours": r.DeviceOffline.WristbandHours},
+		rules.RuleBatteryLow:          {"pct": r.BatteryLow.Pct},
+	}
+}
+
+// rulesConfigFrom is the inverse of Thresholds, for the defaults.
+func rulesConfigFrom(c rules.Config) RulesConfig {
+	return RulesConfig{
+		WaterNoUse:          HoursParam{Hours: c.WaterNoUse.Hours()},
+		WaterContinuousFlow: HoursParam{Hours: c.WaterContinuousFlow.Hours()},
+		NoMotion:            NoMotionParams{Hours: c.NoMotion.Hours(), Window: c.NoMotionWindow.String()},
+		NoExit:              HoursParam{Hours: c.NoExit.Hours()},
+		PowerNoUse:          PowerNoUseParams{Hours: c.PowerNoUse.Hours(), FloorKWh: c.PowerNoUseFloorKWh},
+		DeviceOffline:       DeviceOfflineParams{Hours: c.DeviceOffline.Hours(), WristbandHours: c.WristbandOffline.Hours()},
+		BatteryLow:          BatteryLowParams{Pct: c.BatteryLowPct},
+	}
+}
+
+// CheckpointConfig is how often the rules' state is saved to the store.
+type CheckpointConfig struct {
+	Interval time.Duration `mapstructure:"interval"`
 }
 
 type TasksConfig struct {
@@ -83,6 +151,11 @@ type AckDeadlines struct {
 type NotifyConfig struct {
 	MaxAttempts int           `mapstructure:"max_attempts"`
 	PushTimeout time.Duration `mapstructure:"push_timeout"`
+	// RateLimit is the least time between two notices of the same event of a
+	// task to the same person on the same channel; 0 turns the limit off.
+	RateLimit time.Duration `mapstructure:"rate_limit"`
+	// SMS is the SMS provider (app/sms.go).
+	SMS SMSConfig `mapstructure:"sms"`
 }
 
 type IngestConfig struct {
@@ -103,7 +176,6 @@ const (
 
 // DefaultConfig is the embedded defaults: everything on loopback, data under ./data.
 func DefaultConfig() Config {
-	rd := rules.DefaultConfig()
 	td := tasks.DefaultDeadlines()
 	return Config{
 		HTTP: HTTPConfig{Addr: "127.0.0.1:8080"},
@@ -114,10 +186,7 @@ func DefaultConfig() Config {
 		},
 		DataDir: "./data",
 		Clock:   ClockWall,
-		Rules: RulesConfig{
-			WaterNoUse:    HoursParam{Hours: rd.WaterNoUse.Hours()},
-			DeviceOffline: DeviceOfflineParams{Hours: rd.DeviceOffline.Hours(), WristbandHours: rd.WristbandOffline.Hours()},
-		},
+		Rules:   rulesConfigFrom(rules.DefaultConfig()),
 		Tasks: TasksConfig{
 			AckDeadline: AckDeadlines{
 				Critical: td.Ack[rules.Critical],
@@ -127,21 +196,54 @@ func DefaultConfig() Config {
 			},
 			ResolveDeadline: td.Resolve,
 		},
-		Notify: NotifyConfig{MaxAttempts: 10, PushTimeout: 10 * time.Second},
+		Notify: NotifyConfig{MaxAttempts: 10, PushTimeout: 10 * time.Second, RateLimit: 10 * time.Minute, SMS: defaultSMSConfig()},
 		Ingest: IngestConfig{Workers: 8, QueueSize: 1024},
 		Log:    LogConfig{Level: "info", Format: "text"},
+
+		Timezone:   registry.DefaultTimezone,
+		Checkpoint: CheckpointConfig{Interval: time.Second},
 	}
 }
 
-func hours(h float64) time.Duration { return time.Duration(h * float64(time.Hour)) }
-
-// RulesEngineConfig converts the thresholds to the engine's units.
-func (c Config) RulesEngineConfig() rules.Config {
-	return rules.Config{
-		WaterNoUse:       hours(c.Rules.WaterNoUse.Hours),
-		DeviceOffline:    hours(c.Rules.DeviceOffline.Hours),
-		WristbandOffline: hours(c.Rules.DeviceOffline.WristbandHours),
+// RulesEngineConfig converts the thresholds to the engine's configuration.
+// The error names each wrong key (rules.water_no_use.hours: ...).
+func (c Config) RulesEngineConfig() (rules.Config, error) {
+	rc, err := rules.DefaultConfig().With(c.Rules.Thresholds())
+	if err != nil {
+		return rules.Config{}, underKey("rules.", err)
 	}
+	return rc, nil
+}
+
+// Location loads the default time zone of households.
+func (c Config) Location() (*time.Location, error) {
+	if c.Timezone == "" {
+		return nil, errors.New("timezone: required")
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("timezone: %q: unknown time zone (want an IANA name such as Asia/Shanghai)", c.Timezone)
+	}
+	return loc, nil
+}
+
+// underKey puts prefix before the key that each joined error starts with.
+func underKey(prefix string, err error) error {
+	var errs []error
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	out := make([]error, 0, len(errs))
+	for _, e := range errs {
+		if strings.HasPrefix(e.Error(), prefix) {
+			out = append(out, e)
+		} else {
+			out = append(out, fmt.Errorf("%s%w", prefix, e))
+		}
+	}
+	return errors.Join(out...)
 }
 
 // Deadlines converts the task deadlines.
@@ -181,14 +283,25 @@ func (c Config) Validate() error {
 	if c.MQTT.Prefix == "" || strings.HasSuffix(c.MQTT.Prefix, "/") || strings.ContainsAny(c.MQTT.Prefix, "+#") {
 		bad("mqtt.prefix", "%q: want topic levels without wildcards or a trailing slash", c.MQTT.Prefix)
 	}
+	if c.Security.Key != "" {
+		if _, err := keyring.Decode(c.Security.Key); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.DataDir == "" {
 		bad("data_dir", "required")
 	}
 	if c.Clock != ClockWall && c.Clock != ClockEvent {
 		bad("clock", "%q: want wall or event", c.Clock)
 	}
-	if err := c.RulesEngineConfig().Validate(); err != nil {
+	if _, err := c.Location(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := c.RulesEngineConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Checkpoint.Interval < 10*time.Millisecond || c.Checkpoint.Interval > time.Hour {
+		bad("checkpoint.interval", "%s: want 10ms to 1h", c.Checkpoint.Interval)
 	}
 	d := c.Deadlines()
 	for _, s := range rules.Severities {
@@ -205,6 +318,10 @@ func (c Config) Validate() error {
 	if c.Notify.PushTimeout <= 0 {
 		bad("notify.push_timeout", "must be positive")
 	}
+	if c.Notify.RateLimit < 0 || c.Notify.RateLimit > 24*time.Hour {
+		bad("notify.rate_limit", "%s: want 0 (off) to 24h", c.Notify.RateLimit)
+	}
+	errs = append(errs, c.Notify.SMS.validate()...)
 	if c.Ingest.Workers < 1 || c.Ingest.Workers > 1024 {
 		bad("ingest.workers", "%d: want 1 to 1024", c.Ingest.Workers)
 	}

@@ -1,7 +1,7 @@
 // Package notify delivers the notices that task changes write to the durable
 // outbox: it composes their text (Templates), sends them on a channel (one
-// Sender per channel: push, log, later sms) and drains the outbox with retries
-// and backoff (Dispatcher).
+// Sender per channel: push, log, and sms through Twilio or Alibaba Cloud) and
+// drains the outbox with retries and backoff (Dispatcher).
 //
 // The design follows alertmanager's notify package: a channel is one small
 // interface whose Send says whether a failure is worth trying again, and the
@@ -29,6 +29,8 @@ func (f SenderFunc) Send(ctx context.Context, n tasks.Notice) (bool, error) { re
 var (
 	_ Sender         = SenderFunc(nil)
 	_ Sender         = (*Push)(nil)
+	_ Sender         = (*Twilio)(nil)
+	_ Sender         = (*Aliyun)(nil)
 	_ Sender         = Log{}
 	_ tasks.Composer = (*Templates)(nil)
 )

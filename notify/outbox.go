@@ -54,7 +54,7 @@ const (
 // Options wire a Dispatcher. Zero values get the defaults above.
 type Options struct {
 	Outbox  Outbox
-	Senders map[string]Sender // by channel: "push", "log", later "sms"
+	Senders map[string]Sender // by channel: "push", "log", "sms"
 	// WallNow is the clock retries run on, under the wall and the event clock alike.
 	WallNow func() time.Time
 	// DomainNow stamps timeline entries (the event clock under simulation); default WallNow.

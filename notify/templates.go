@@ -18,22 +18,33 @@ import (
 // The message layouts live in templates/<lang>.tmpl, one file per language. Each
 // file defines, for every event in events, three templates:
 //
-//	<event>.title   one line: the push title, and the start of an SMS
+//	<event>.title   one line: the push title
 //	<event>.worker  the text for grid workers (with details and a map link)
 //	<event>.family  the text for family contacts (less detail)
 //
-// Adding an event ("escalated", "reminder", "cleared") means adding its three
-// templates to every file and its name to events; NewTemplates refuses a set
-// that misses one, so a gap shows at start-up rather than at the first alarm.
+// Adding an event ("reminder", "cleared") means adding its three templates to
+// every file and its name to events; NewTemplates refuses a set that misses
+// one, so a gap shows at start-up rather than at the first alarm.
 //
-// The words the layouts use (rule phrases, severity words) are in the vocabulary
-// table below, so that a test can check every rule is named in every language.
+// An SMS is the text alone (smsBody): a text starts with who, what and when,
+// so that it stands without the title, and a family's text about a household
+// with an everyday name and address fits one SMS (70 Chinese characters, 160
+// GSM ones). The tests hold the templates to that.
+//
+// What a family is told is less than what a worker is told: who, what, when,
+// where and who is coming, and for a resolved task the outcome in kind words.
+// Never the evidence (readings, device ids), the wristband's position, the
+// worker's note or an operator's reason, which are written for the office.
+//
+// The words the layouts use (rule phrases, severity words, outcomes) are in
+// the vocabulary table below, so that a test can check every rule and outcome
+// is named in every language.
 
 //go:embed templates/*.tmpl
 var templateFiles embed.FS
 
 // events are the notice events every language must have templates for.
-var events = []string{tasks.NoticeOpened}
+var events = []string{tasks.NoticeOpened, tasks.NoticeEscalated, tasks.NoticeHandover, tasks.NoticeResolved, tasks.NoticeCancelled}
 
 // roles are the recipient roles every event must have a text for.
 var roles = []string{tasks.RecipientWorker, tasks.RecipientFamily}
@@ -59,13 +70,31 @@ var vocabulary = map[string]words{
 			rules.Medium:   "一般",
 			rules.Low:      "提示",
 		},
+		outcomes: map[string]string{
+			"safe":         "平安无事",
+			"needs_help":   "需要帮助",
+			"hospitalized": "已送医",
+			"false_alarm":  "误报",
+			"deceased":     "已故",
+			"other":        "其他",
+		},
+		familyOutcomes: map[string]string{
+			"safe":         "老人平安",
+			"needs_help":   "老人需要帮助，社区会继续跟进",
+			"hospitalized": "老人已送医，社区会与您联系",
+			"false_alarm":  "一切正常，系误报",
+			"deceased":     "社区工作人员会尽快与您电话联系", // such news is told in person, never by SMS
+			"other":        "详情请联系社区",
+		},
+		when:      "1月2日 15:04",
+		separator: "、",
 	},
 	"en": {
 		rules: map[string]string{
 			rules.RuleFall:                "a fall",
 			rules.RuleSOS:                 "SOS button pressed",
 			rules.RuleWaterNoUse:          "no water used for a long time",
-			rules.RuleWaterContinuousFlow: "water running without a pause for a long time (a leak or a tap left open?)",
+			rules.RuleWaterContinuousFlow: "water running for hours (a leak or an open tap?)",
 			rules.RuleNoMotion:            "no movement at home for a long time",
 			rules.RuleNoExit:              "has not left home for days",
 			rules.RulePowerNoUse:          "almost no electricity used for a long time",
@@ -79,19 +108,45 @@ var vocabulary = map[string]words{
 			rules.Medium:   "Medium",
 			rules.Low:      "Low",
 		},
+		outcomes: map[string]string{
+			"safe":         "safe and well",
+			"needs_help":   "needs help",
+			"hospitalized": "taken to hospital",
+			"false_alarm":  "false alarm",
+			"deceased":     "deceased",
+			"other":        "other",
+		},
+		familyOutcomes: map[string]string{
+			"safe":         "all is well",
+			"needs_help":   "help is needed, and the community office will follow up",
+			"hospitalized": "taken to hospital; the community office will contact you",
+			"false_alarm":  "a false alarm, all is well",
+			"deceased":     "the community office will call you shortly", // such news is told in person, never by SMS
+			"other":        "please ask the community office for details",
+		},
+		when:      "Jan 2, 15:04",
+		separator: ", ",
 	},
 }
 
 type words struct {
 	rules      map[string]string
 	severities map[rules.Severity]string
+	// outcomes name a resolution's outcome for workers; familyOutcomes tell it to a family.
+	outcomes, familyOutcomes map[string]string
+	// when is the layout of the time of an event, in the household's time zone:
+	// without the year, which an alarm never needs and an SMS cannot spare.
+	when string
+	// separator joins names in a list.
+	separator string
 }
-
-// whenLayout is how the time of an event is written, in the household's time zone.
-const whenLayout = "2006-01-02 15:04"
 
 // maxDetails bounds how many pieces of evidence a worker's text lists.
 const maxDetails = 3
+
+// maxFreeText bounds the free text a worker's notice quotes (a handover or
+// cancellation reason, a resolution note), which may run to 2000 bytes.
+const maxFreeText = 100
 
 // Templates composes notices from the embedded per-language templates. It is
 // safe for concurrent use.
@@ -186,10 +241,20 @@ type view struct {
 	Rule     string // the rule's name, e.g. fall
 	Severity string // the severity's word
 	Kind     string // visit or maintenance
+	Visit    bool   // a visit task, as opposed to a device's maintenance
 	When     string // when the task opened, in the household's time zone
 	Details  []string
 	MapURL   string
-	Assignee string // who is on the way; empty while the office arranges it
+	Assignee string // who is on the way (or resolved it); empty while the office arranges it
+	// Acked says the task had been acknowledged: an escalation is then about
+	// nobody being on site in time, not about nobody answering.
+	Acked       bool
+	EscalatedTo string // who an escalation reached, as a list
+	Reason      string // why a task was handed over or cancelled; workers only
+	Outcome     string // a resolution's outcome, for workers
+	// FamilyOutcome tells a family the outcome.
+	FamilyOutcome string
+	Note          string // the resolution note; workers only
 }
 
 func (t *Templates) view(lang string, m tasks.Message) view {
@@ -203,7 +268,9 @@ func (t *Templates) view(lang string, m tasks.Message) view {
 		Rule:     m.Task.Rule,
 		Severity: w.severities[m.Task.Severity],
 		Kind:     string(m.Task.Kind),
+		Visit:    m.Task.Kind != rules.Maintenance,
 		Assignee: oneLine(m.Assignee),
+		Acked:    m.Task.AckedAt != nil,
 	}
 	if v.What == "" {
 		v.What = m.Task.Rule
@@ -211,12 +278,25 @@ func (t *Templates) view(lang string, m tasks.Message) view {
 	if v.Severity == "" {
 		v.Severity = string(m.Task.Severity)
 	}
+	var reached []string
+	for _, name := range m.EscalatedTo {
+		if name = oneLine(name); name != "" {
+			reached = append(reached, name)
+		}
+	}
+	v.EscalatedTo = strings.Join(reached, w.separator)
+	if o := m.Task.Outcome; o != "" {
+		v.Outcome, v.FamilyOutcome = w.outcomes[o], w.familyOutcomes[o]
+		if v.Outcome == "" {
+			v.Outcome, v.FamilyOutcome = o, o
+		}
+	}
 	loc := m.Household.Location
 	if loc == nil {
 		loc = t.defaultLoc
 	}
 	if !m.Task.OpenedAt.IsZero() {
-		v.When = m.Task.OpenedAt.In(loc).Format(whenLayout)
+		v.When = m.Task.OpenedAt.In(loc).Format(w.when)
 	}
 	if v.Worker {
 		for _, ev := range m.Task.Evidence {
@@ -224,9 +304,28 @@ func (t *Templates) view(lang string, m tasks.Message) view {
 				v.Details = append(v.Details, s)
 			}
 		}
-		v.MapURL = mapURL(lang, m.Lat, m.Lon)
+		lat, lon := m.Lat, m.Lon
+		if lat == nil || lon == nil {
+			lat, lon = lastPosition(m.Task.Evidence)
+		}
+		v.MapURL = mapURL(lang, lat, lon)
+		v.Reason = clip(oneLine(m.Reason), maxFreeText)
+		v.Note = clip(oneLine(m.Task.Note), maxFreeText)
 	}
 	return v
+}
+
+// lastPosition is the newest position in the evidence, for the notices that
+// follow the opening one: they carry no position of their own.
+func lastPosition(evidence []rules.Evidence) (lat, lon *float64) {
+	for i := len(evidence) - 1; i >= 0; i-- {
+		la, laOK := evidence[i].Values["lat"].(float64)
+		lo, loOK := evidence[i].Values["lon"].(float64)
+		if laOK && loOK {
+			return &la, &lo
+		}
+	}
+	return nil, nil
 }
 
 // mapURL links to a map marker at the wristband's position: Amap for zh-CN,

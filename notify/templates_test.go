@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -42,13 +43,27 @@ func shanghai(t *testing.T) *time.Location {
 	return loc
 }
 
-// golden messages: two rules (one with a position and an assignee, one with
-// neither), each in both languages for both recipient roles.
+// people are the names a golden message uses, in the recipient's language:
+// a Chinese family reads Chinese names, an English-speaking one Latin ones.
+type people struct {
+	household, address, owner, backup, supervisor, reason, note, cancel string
+}
+
+var cast = map[string]people{
+	"zh-CN": {"王秀英", "上海市黄浦区幸福路12弄3号401室", "李敏", "张伟", "赵主任", "李敏临时请假", "右腿擦伤，已由120送往第一人民医院", "居民来电：误触手环"},
+	"en":    {"Wang Xiuying", "Flat 401, 12 Xingfu Road", "Li Min", "Zhang Wei", "Supervisor Zhao", "Li Min is off sick", "Grazed right leg; taken to First People's Hospital by ambulance", "Resident phoned: pressed by mistake"},
+}
+
+// goldenMessages are every event of a fall (with a position and an assignee)
+// and the opening of an unassigned water_no_use task (with neither), each in
+// both languages for both recipient roles.
 func goldenMessages(t *testing.T) map[string]tasks.Message {
 	loc := shanghai(t)
-	fall := tasks.Message{
-		Event: tasks.NoticeOpened,
-		Task: tasks.Task{
+	acked := time.Date(2024, 3, 5, 1, 14, 0, 0, time.UTC)
+	out := make(map[string]tasks.Message)
+	for _, lang := range registry.Languages {
+		p := cast[lang]
+		fall := tasks.Task{
 			ID: "t-1", HouseholdID: "hh-1", Rule: rules.RuleFall, Severity: rules.Critical, Kind: rules.Visit,
 			OpenedAt: time.Date(2024, 3, 5, 1, 12, 30, 0, time.UTC), // 09:12 in Shanghai
 			Evidence: []rules.Evidence{{
@@ -56,31 +71,30 @@ func goldenMessages(t *testing.T) map[string]tasks.Message {
 				Summary: "wristband wb-1 reported a fall",
 				Values:  map[string]any{"lat": 31.2304, "lon": 121.4737},
 			}},
-		},
-		Household: tasks.HouseholdInfo{Name: "王秀英", Address: "上海市黄浦区幸福路12弄3号401室", Location: loc},
-		Assignee:  "李敏",
-		Lat:       ptr(31.2304),
-		Lon:       ptr(121.4737),
-	}
-	water := tasks.Message{
-		Event: tasks.NoticeOpened,
-		Task: tasks.Task{
-			ID: "t-2", HouseholdID: "hh-2", Rule: rules.RuleWaterNoUse, Severity: rules.High, Kind: rules.Visit,
-			OpenedAt: time.Date(2024, 3, 6, 14, 5, 0, 0, time.UTC), // 22:05 in Shanghai
-			Evidence: []rules.Evidence{{
-				At: time.Date(2024, 3, 6, 14, 5, 0, 0, time.UTC), DeviceID: "wm-2",
-				Summary: "total_liters stayed at 1532.5 for 12h since 2024-03-06 10:05",
+		}
+		home := tasks.HouseholdInfo{Name: p.household, Address: p.address, Location: loc}
+		resolved := fall
+		resolved.State, resolved.AckedAt, resolved.Outcome, resolved.Note = tasks.Resolved, &acked, "hospitalized", p.note
+		cases := map[string]tasks.Message{
+			// The opening notice carries the wristband's position; later ones find it in the evidence.
+			tasks.NoticeOpened:    {Event: tasks.NoticeOpened, Task: fall, Assignee: p.owner, Lat: ptr(31.2304), Lon: ptr(121.4737)},
+			tasks.NoticeEscalated: {Event: tasks.NoticeEscalated, Task: fall, Assignee: p.owner, EscalatedTo: []string{p.backup, p.supervisor}},
+			tasks.NoticeHandover:  {Event: tasks.NoticeHandover, Task: fall, Assignee: p.backup, Reason: p.reason},
+			tasks.NoticeResolved:  {Event: tasks.NoticeResolved, Task: resolved, Assignee: p.owner},
+			tasks.NoticeCancelled: {Event: tasks.NoticeCancelled, Task: fall, Reason: p.cancel},
+			"opened_unassigned": {Event: tasks.NoticeOpened, Task: tasks.Task{
+				ID: "t-2", HouseholdID: "hh-1", Rule: rules.RuleWaterNoUse, Severity: rules.High, Kind: rules.Visit,
+				OpenedAt: time.Date(2024, 3, 6, 14, 5, 0, 0, time.UTC), // 22:05 in Shanghai
+				Evidence: []rules.Evidence{{
+					At: time.Date(2024, 3, 6, 14, 5, 0, 0, time.UTC), DeviceID: "wm-2",
+					Summary: "total_liters stayed at 1532.5 for 12h since 2024-03-06 10:05",
+				}},
 			}},
-		},
-		Household: tasks.HouseholdInfo{Name: "Chen Guoqiang", Address: "7 Riverside Lane, Flat 2", Location: loc},
-	}
-	out := make(map[string]tasks.Message)
-	for name, m := range map[string]tasks.Message{"fall": fall, "water_no_use": water} {
-		for _, lang := range registry.Languages {
+		}
+		for name, m := range cases {
 			for _, role := range roles {
-				mm := m
-				mm.Lang, mm.Role = lang, role
-				out[lang+"_"+role+"_"+name] = mm
+				m.Lang, m.Role, m.Household = lang, role, home
+				out[lang+"_"+role+"_"+name] = m
 			}
 		}
 	}
@@ -89,7 +103,8 @@ func goldenMessages(t *testing.T) map[string]tasks.Message {
 
 func TestTemplates_Golden(t *testing.T) {
 	tpl := newTemplates(t)
-	for name, m := range goldenMessages(t) {
+	msgs := goldenMessages(t)
+	for name, m := range msgs {
 		t.Run(name, func(t *testing.T) {
 			title, text, err := tpl.Compose(m)
 			if err != nil {
@@ -115,6 +130,73 @@ func TestTemplates_Golden(t *testing.T) {
 			}
 		})
 	}
+	// Every event has its goldens, and no golden is left over from a removed case.
+	for _, ev := range events {
+		for _, lang := range registry.Languages {
+			for _, role := range roles {
+				if _, ok := msgs[lang+"_"+role+"_"+ev]; !ok {
+					t.Errorf("no golden message for %s %s %s", lang, role, ev)
+				}
+			}
+		}
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if _, ok := msgs[strings.TrimSuffix(filepath.Base(f), ".txt")]; !ok {
+			t.Errorf("%s has no golden message: remove it", f)
+		}
+	}
+}
+
+// TestTemplates_SMSFits holds the templates to the SMS budget: a family's SMS
+// in one message, 70 characters when Chinese (UCS-2), 160 when all GSM; and
+// no text uses the signature's brackets.
+func TestTemplates_SMSFits(t *testing.T) {
+	tpl := newTemplates(t)
+	for name, m := range goldenMessages(t) {
+		title, text, err := tpl.Compose(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 【】 marks an SMS's signature: Alibaba refuses templates that use it.
+		if strings.ContainsAny(text, "【】") {
+			t.Errorf("%s: text uses 【】:\n%s", name, text)
+		}
+		if m.Role != tasks.RecipientFamily {
+			continue
+		}
+		body := smsBody(tasks.Notice{Title: title, Message: text})
+		limit := 160
+		if m.Lang == "zh-CN" {
+			limit = 70
+		}
+		if n := smsLength(body); n > limit {
+			t.Errorf("%s: family SMS is %d characters, more than one message (%d):\n%s", name, n, limit, body)
+		}
+	}
+}
+
+// smsLength counts an SMS the way the networks do: in GSM-7 septets when every
+// character is in the GSM alphabet (the extension characters [ ] { } ~ ^ | \ €
+// count twice), else in UCS-2 characters.
+func smsLength(s string) int {
+	const gsm = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+	const ext = "[]{}~^|\\€"
+	n := 0
+	for _, r := range s {
+		switch {
+		case strings.ContainsRune(gsm, r):
+			n++
+		case strings.ContainsRune(ext, r):
+			n += 2
+		default:
+			return utf8.RuneCountInString(s)
+		}
+	}
+	return n
 }
 
 func TestTemplates_FamilyGetsLess(t *testing.T) {
@@ -127,7 +209,8 @@ func TestTemplates_FamilyGetsLess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, leak := range []string{"http", "wristband wb-1", "total_liters"} {
+		p := cast[m.Lang]
+		for _, leak := range []string{"http", "wristband wb-1", "total_liters", p.note, p.reason, p.cancel} {
 			if strings.Contains(text, leak) {
 				t.Errorf("%s: family text contains %q:\n%s", name, leak, text)
 			}
@@ -135,9 +218,42 @@ func TestTemplates_FamilyGetsLess(t *testing.T) {
 	}
 }
 
+// TestTemplates_WorkerGetsWhatToActOn: who, what, when, where, the map link,
+// who is on the way and, per event, the reason, the escalation's reach or the
+// outcome and note.
+func TestTemplates_WorkerGetsWhatToActOn(t *testing.T) {
+	tpl := newTemplates(t)
+	msgs := goldenMessages(t)
+	for _, lang := range registry.Languages {
+		p := cast[lang]
+		mapLink := "https://www.openstreetmap.org/?mlat=31.2304&mlon=121.4737"
+		if lang == "zh-CN" {
+			mapLink = "https://uri.amap.com/marker?position=121.4737,31.2304&coordinate=wgs84"
+		}
+		common := []string{p.household, vocabulary[lang].rules[rules.RuleFall], p.address}
+		for ev, want := range map[string][]string{
+			tasks.NoticeOpened:    {mapLink, "wristband wb-1 reported a fall", p.owner},
+			tasks.NoticeEscalated: {mapLink, p.backup, p.supervisor, p.owner},
+			tasks.NoticeHandover:  {mapLink, p.backup, p.reason},
+			tasks.NoticeResolved:  {vocabulary[lang].outcomes["hospitalized"], p.owner, p.note},
+			tasks.NoticeCancelled: {p.cancel},
+		} {
+			_, text, err := tpl.Compose(msgs[lang+"_worker_"+ev])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range append(common, want...) {
+				if !strings.Contains(text, w) {
+					t.Errorf("%s %s worker text lacks %q:\n%s", lang, ev, w, text)
+				}
+			}
+		}
+	}
+}
+
 func TestTemplates_MapLinks(t *testing.T) {
 	tpl := newTemplates(t)
-	m := goldenMessages(t)["en_worker_fall"]
+	m := goldenMessages(t)["en_worker_opened"]
 	tests := []struct {
 		lang, want string
 	}{
@@ -154,7 +270,8 @@ func TestTemplates_MapLinks(t *testing.T) {
 			t.Errorf("%s worker text lacks %s:\n%s", tt.lang, tt.want, text)
 		}
 	}
-	// No position, or a nonsense one: no link.
+	// No position in the message or the evidence, or a nonsense one: no link.
+	m.Task.Evidence = nil
 	for _, pos := range [][2]*float64{{nil, nil}, {ptr(31), nil}, {ptr(95), ptr(121)}, {ptr(31), ptr(-200)}} {
 		m.Lat, m.Lon = pos[0], pos[1]
 		_, text, err := tpl.Compose(m)
@@ -165,9 +282,19 @@ func TestTemplates_MapLinks(t *testing.T) {
 			t.Errorf("position %v: text has a link:\n%s", pos, text)
 		}
 	}
+	// A later notice finds the newest position in the evidence.
+	m.Lat, m.Lon = nil, nil
+	m.Task.Evidence = []rules.Evidence{
+		{Summary: "fall", Values: map[string]any{"lat": 31.0, "lon": 121.0}},
+		{Summary: "fall again", Values: map[string]any{"lat": 31.5, "lon": 121.5}},
+		{Summary: "no position"},
+	}
+	if _, text, _ := tpl.Compose(m); !strings.Contains(text, "mlat=31.5&mlon=121.5") {
+		t.Errorf("text does not link the newest position:\n%s", text)
+	}
 }
 
-func TestTemplates_EveryRuleInEveryLanguage(t *testing.T) {
+func TestTemplates_EveryRuleEventAndOutcomeInEveryLanguage(t *testing.T) {
 	tpl := newTemplates(t)
 	for _, lang := range registry.Languages {
 		w := vocabulary[lang]
@@ -181,26 +308,88 @@ func TestTemplates_EveryRuleInEveryLanguage(t *testing.T) {
 				t.Errorf("%s: no word for severity %s", lang, s)
 			}
 		}
-		for _, r := range allRules {
-			for _, role := range roles {
-				m := tasks.Message{Event: tasks.NoticeOpened, Role: role, Lang: lang,
-					Task:      tasks.Task{Rule: r, Severity: rules.Low, Kind: rules.Maintenance, OpenedAt: time.Now()},
-					Household: tasks.HouseholdInfo{Name: "X", Address: "Y"}}
-				title, text, err := tpl.Compose(m)
-				if err != nil || title == "" || text == "" || strings.Contains(title+text, "<no value>") {
-					t.Errorf("%s %s %s: %q / %q, %v", lang, r, role, title, text, err)
-				}
-				if !strings.Contains(title, w.rules[r]) {
-					t.Errorf("%s %s: title %q does not name the rule", lang, r, title)
+		for _, o := range tasks.Outcomes {
+			if w.outcomes[o] == "" || w.familyOutcomes[o] == "" {
+				t.Errorf("%s: no words for outcome %s", lang, o)
+			}
+		}
+		for _, ev := range events {
+			for _, r := range allRules {
+				for _, kind := range []rules.TaskKind{rules.Visit, rules.Maintenance} {
+					for _, role := range roles {
+						// Bare messages: no assignee, reason, outcome or position.
+						m := tasks.Message{Event: ev, Role: role, Lang: lang,
+							Task:      tasks.Task{Rule: r, Severity: rules.Low, Kind: kind, OpenedAt: time.Now()},
+							Household: tasks.HouseholdInfo{Name: "X", Address: "Y"}}
+						title, text, err := tpl.Compose(m)
+						if err != nil || title == "" || text == "" || strings.Contains(title+text, "<no value>") {
+							t.Errorf("%s %s %s %s %s: %q / %q, %v", lang, ev, r, kind, role, title, text, err)
+						}
+						if !strings.Contains(title, w.rules[r]) {
+							t.Errorf("%s %s %s: title %q does not name the rule", lang, ev, r, title)
+						}
+					}
 				}
 			}
 		}
 	}
 }
 
+func TestTemplates_FamilyOutcomes(t *testing.T) {
+	tpl := newTemplates(t)
+	m := goldenMessages(t)["zh-CN_family_resolved"]
+	for _, tt := range []struct{ outcome, want, not string }{
+		{"safe", "老人平安", ""},
+		{"false_alarm", "误报", ""},
+		// Such news is told in person: the SMS only says someone will call.
+		{"deceased", "电话联系", "已故"},
+		{"meditating", "meditating", ""}, // an outcome the vocabulary lacks is written as it is
+	} {
+		m.Task.Outcome = tt.outcome
+		_, text, err := tpl.Compose(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text, tt.want) || (tt.not != "" && strings.Contains(text, tt.not)) {
+			t.Errorf("outcome %s: family text %q, want %q and not %q", tt.outcome, text, tt.want, tt.not)
+		}
+	}
+}
+
+func TestTemplates_EscalationSaysWhichDeadline(t *testing.T) {
+	tpl := newTemplates(t)
+	m := goldenMessages(t)["en_worker_escalated"]
+	_, text, _ := tpl.Compose(m)
+	if !strings.Contains(text, "Nobody acknowledged in time") {
+		t.Errorf("unacknowledged task: %q", text)
+	}
+	acked := time.Date(2024, 3, 5, 1, 14, 0, 0, time.UTC)
+	m.Task.AckedAt = &acked
+	_, text, _ = tpl.Compose(m)
+	if !strings.Contains(text, "Nobody on site in time") {
+		t.Errorf("acknowledged task: %q", text)
+	}
+}
+
+func TestTemplates_FreeTextIsBounded(t *testing.T) {
+	tpl := newTemplates(t)
+	m := goldenMessages(t)["en_worker_resolved"]
+	m.Task.Note = strings.Repeat("very long note\n", 150) // 2000-odd bytes, as the API allows
+	_, text, err := tpl.Compose(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := utf8.RuneCountInString(text); n > 300 {
+		t.Errorf("text is %d characters with a long note:\n%s", n, text)
+	}
+	if !strings.Contains(text, "very long note very long note") || !strings.Contains(text, "…") {
+		t.Errorf("note not folded onto one line and cut:\n%s", text)
+	}
+}
+
 func TestTemplates_Language(t *testing.T) {
 	tpl := newTemplates(t)
-	m := goldenMessages(t)["en_family_fall"]
+	m := goldenMessages(t)["en_family_opened"]
 	tests := map[string]string{
 		"":      "【紧急】",
 		"fr":    "【紧急】", // unknown: the default, zh-CN
@@ -224,15 +413,15 @@ func TestTemplates_Language(t *testing.T) {
 
 func TestTemplates_TimeInHouseholdZone(t *testing.T) {
 	tpl := newTemplates(t)
-	m := goldenMessages(t)["en_family_fall"] // opened 01:12 UTC
+	m := goldenMessages(t)["en_family_opened"] // opened 01:12 UTC
 	for _, tt := range []struct {
 		loc  *time.Location
 		want string
 	}{
-		{shanghai(t), "When: 2024-03-05 09:12"},
-		{nil, "When: 2024-03-05 09:12"}, // no zone: the registry's default, Asia/Shanghai
-		{time.UTC, "When: 2024-03-05 01:12"},
-		{time.FixedZone("", -5*3600), "When: 2024-03-04 20:12"},
+		{shanghai(t), "(Mar 5, 09:12)"},
+		{nil, "(Mar 5, 09:12)"}, // no zone: the registry's default, Asia/Shanghai
+		{time.UTC, "(Mar 5, 01:12)"},
+		{time.FixedZone("", -5*3600), "(Mar 4, 20:12)"},
 	} {
 		m.Household.Location = tt.loc
 		_, text, err := tpl.Compose(m)
@@ -247,7 +436,7 @@ func TestTemplates_TimeInHouseholdZone(t *testing.T) {
 
 func TestTemplates_UnknownsDoNotLoseTheNotice(t *testing.T) {
 	tpl := newTemplates(t)
-	m := goldenMessages(t)["en_worker_fall"]
+	m := goldenMessages(t)["en_worker_opened"]
 	m.Task.Rule, m.Task.Severity = "gas_leak", "extreme"
 	m.Household.Name = "Wang\nInjected: line"
 	title, text, err := tpl.Compose(m)

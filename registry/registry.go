@@ -95,6 +95,9 @@ type Contact struct {
 	PushURL  string   `json:"push_url,omitempty"`
 	Lang     string   `json:"lang,omitempty"`
 	Channels []string `json:"channels"`
+	// QuietHours ("22:00-07:00", household's local time) hold back low and
+	// medium severity notices until they end; empty: never quiet.
+	QuietHours string `json:"quiet_hours,omitempty"`
 }
 
 type Household struct {
@@ -227,6 +230,11 @@ func (c Contact) validate() error {
 		}
 	}
 	errs = append(errs, validPushURL("push_url", c.PushURL))
+	if c.QuietHours != "" {
+		if _, err := ParseQuietHours(c.QuietHours); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

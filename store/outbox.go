@@ -18,7 +18,7 @@ const (
 )
 
 const noticeCols = `id, task_id, household_id, rule, severity, channel, role, recipient, address, lang, title, message,
-	opened_at, created_at, status, attempts, next_attempt_at, last_error, sent_at`
+	opened_at, created_at, status, attempts, next_attempt_at, last_error, sent_at, event`
 
 // enqueue writes a notice to the outbox. An empty Status is stored as pending.
 func enqueue(ctx context.Context, q querier, n tasks.Notice) error {
@@ -32,10 +32,10 @@ func enqueue(ctx context.Context, q querier, n tasks.Notice) error {
 		return err
 	}
 	_, err := q.ExecContext(ctx, `INSERT INTO notices (`+noticeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		n.ID, n.TaskID, n.HouseholdID, n.Rule, n.Severity, n.Channel, n.Role, n.Recipient, n.Address, n.Lang,
 		n.Title, n.Message, toMS(n.OpenedAt), toMS(n.CreatedAt), n.Status, n.Attempts, toMS(n.NextAttemptAt),
-		n.LastError, toNullMS(n.SentAt))
+		n.LastError, toNullMS(n.SentAt), n.Event)
 	if isForeignKeyViolation(err) {
 		return fmt.Errorf("task_id %q: %w", n.TaskID, registry.ErrUnknownReference)
 	}
@@ -50,7 +50,7 @@ func scanNotice(s scanner) (tasks.Notice, error) {
 	)
 	err := s.Scan(&n.ID, &n.TaskID, &n.HouseholdID, &n.Rule, &n.Severity, &n.Channel, &n.Role, &n.Recipient,
 		&n.Address, &n.Lang, &n.Title, &n.Message, &opened, &created, &n.Status, &n.Attempts, &nextAttempt,
-		&n.LastError, &sent)
+		&n.LastError, &sent, &n.Event)
 	if err != nil {
 		return tasks.Notice{}, err
 	}

@@ -36,3 +36,40 @@ func TestPragmas(t *testing.T) {
 		t.Error("the read pool accepted a write")
 	}
 }
+
+// TestDueForEscalationUsesIndexes: the query escalation runs at every tick
+// looks tasks up by (state, deadline), never by scanning the table.
+func TestDueForEscalationUsesIndexes(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+dueForEscalationQuery, "open", 0, "acknowledged", 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(plan, "\n")
+	for _, want := range []string{"USING INDEX tasks_state_ack_due (state=? AND ack_due_at<?)", "USING INDEX tasks_state_resolve_due (state=? AND resolve_due_at<?)"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("query plan lacks %q:\n%s", want, joined)
+		}
+	}
+	if strings.Contains(joined, "SCAN tasks") {
+		t.Errorf("query plan scans tasks:\n%s", joined)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -140,6 +141,92 @@ func (db *DB) OpenTaskCounts(ctx context.Context) (map[[2]string]int, error) {
 	return counts, nil
 }
 
+// dueForEscalationQuery takes: open, now, acknowledged, now, limit.
+const dueForEscalationQuery = `
+	SELECT ` + taskCols + ` FROM (
+		SELECT ` + taskCols + `, ack_due_at AS due, seq FROM tasks
+		WHERE state = ? AND ack_due_at <= ?
+		UNION ALL
+		SELECT ` + taskCols + `, resolve_due_at AS due, seq FROM tasks
+		WHERE state = ? AND resolve_due_at <= ? AND (escalated_at IS NULL OR escalated_at < resolve_due_at)
+	)
+	ORDER BY due, seq LIMIT ?`
+
+// Listing limits of DueForEscalation.
+const (
+	DefaultEscalationLimit = 100
+	MaxEscalationLimit     = 1000
+)
+
+// DueForEscalation lists the tasks that must escalate at now (see
+// tasks.Store), earliest deadline first, without evidence and timeline. Each
+// half of the query runs on its own (state, deadline) index, so a tick costs
+// a range lookup, not a scan. limit defaults to DefaultEscalationLimit and is
+// capped at MaxEscalationLimit.
+func (db *DB) DueForEscalation(ctx context.Context, now time.Time, limit int) ([]tasks.Task, error) {
+	if limit <= 0 {
+		limit = DefaultEscalationLimit
+	}
+	limit = min(limit, MaxEscalationLimit)
+	rows, err := db.r.QueryContext(ctx, dueForEscalationQuery,
+		string(tasks.Open), toMS(now), string(tasks.Acknowledged), toMS(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list tasks due for escalation: %w", err)
+	}
+	defer rows.Close()
+	list := []tasks.Task{}
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tasks due for escalation: %w", err)
+		}
+		list = append(list, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tasks due for escalation: %w", err)
+	}
+	return list, nil
+}
+
+// SLASamples lists the tasks opened in [from, to), with the grid of their
+// household, in grid gridID only unless it is empty. Order is unspecified.
+func (db *DB) SLASamples(ctx context.Context, from, to time.Time, gridID string) ([]tasks.SLASample, error) {
+	query := `
+		SELECT h.grid_id, t.severity, t.state, t.opened_at, t.ack_due_at, t.resolve_due_at, t.acked_at, t.closed_at
+		FROM tasks t JOIN households h ON h.id = t.household_id
+		WHERE t.opened_at >= ? AND t.opened_at < ?`
+	args := []any{toMS(from), toMS(to)}
+	if gridID != "" {
+		query += ` AND h.grid_id = ?`
+		args = append(args, gridID)
+	}
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list SLA samples: %w", err)
+	}
+	defer rows.Close()
+	list := []tasks.SLASample{}
+	for rows.Next() {
+		var (
+			s                          tasks.SLASample
+			severity, state            string
+			opened, ackDue, resolveDue int64
+			acked, closed              sql.NullInt64
+		)
+		if err := rows.Scan(&s.GridID, &severity, &state, &opened, &ackDue, &resolveDue, &acked, &closed); err != nil {
+			return nil, fmt.Errorf("list SLA samples: %w", err)
+		}
+		s.Severity, s.State = rules.Severity(severity), tasks.State(state)
+		s.OpenedAt, s.AckDueAt, s.ResolveDueAt = fromMS(opened), fromMS(ackDue), fromMS(resolveDue)
+		s.AckedAt, s.ClosedAt = fromNullMS(acked), fromNullMS(closed)
+		list = append(list, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list SLA samples: %w", err)
+	}
+	return list, nil
+}
+
 // taskTx is tasks.Tx on one SQL transaction.
 type taskTx struct {
 	tx *sql.Tx
@@ -175,7 +262,7 @@ func (t *taskTx) InsertTask(ctx context.Context, task tasks.Task) error {
 	if err := conflict(ctx, t.tx, `SELECT 1 FROM tasks WHERE id = ?`, task.ID); err != nil {
 		return fmt.Errorf("insert task %s: %w", task.ID, err)
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, taskArgs(task)...)
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, taskArgs(task)...)
 	if err != nil {
 		return fmt.Errorf("insert task %s: %w", task.ID, taskWriteError(task, err))
 	}
@@ -189,7 +276,7 @@ func (t *taskTx) UpdateTask(ctx context.Context, task tasks.Task) error {
 	res, err := t.tx.ExecContext(ctx, `
 		UPDATE tasks SET household_id = ?, rule = ?, severity = ?, kind = ?, state = ?, assignee_id = ?,
 			opened_at = ?, ack_due_at = ?, resolve_due_at = ?, acked_at = ?, on_site_at = ?, closed_at = ?,
-			outcome = ?, note = ?
+			escalated_at = ?, outcome = ?, note = ?
 		WHERE id = ?`, append(append([]any{}, args[1:]...), args[0])...)
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", task.ID, taskWriteError(task, err))
@@ -261,6 +348,23 @@ func (t *taskTx) Enqueue(ctx context.Context, n tasks.Notice) error {
 	return nil
 }
 
+// LastNoticeAt is the created_at of the newest notice with key k that has not
+// failed. A task has few notices: the notices_task index narrows it to them.
+func (t *taskTx) LastNoticeAt(ctx context.Context, k tasks.NoticeKey) (time.Time, bool, error) {
+	var last sql.NullInt64
+	err := t.tx.QueryRowContext(ctx, `
+		SELECT MAX(created_at) FROM notices
+		WHERE task_id = ? AND event = ? AND role = ? AND recipient = ? AND channel = ? AND address = ? AND status != ?`,
+		k.TaskID, k.Event, k.Role, k.Recipient, k.Channel, k.Address, tasks.NoticeFailed).Scan(&last)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("find last %s notice of task %s to %s: %w", k.Event, k.TaskID, k.Recipient, err)
+	}
+	if !last.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMS(last.Int64), true, nil
+}
+
 func (t *taskTx) Household(ctx context.Context, id string) (registry.Household, error) {
 	return getHousehold(ctx, t.tx, id)
 }
@@ -277,33 +381,34 @@ func (t *taskTx) PrimaryWorker(ctx context.Context, gridID string) (registry.Wor
 	return primaryWorker(ctx, t.tx, gridID)
 }
 
-const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, outcome, note`
+const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, escalated_at, outcome, note`
 
 // taskArgs are a task's values in taskCols order.
 func taskArgs(t tasks.Task) []any {
 	return []any{
 		t.ID, t.HouseholdID, t.Rule, string(t.Severity), string(t.Kind), string(t.State), t.AssigneeID,
 		toMS(t.OpenedAt), toMS(t.AckDueAt), toMS(t.ResolveDueAt),
-		toNullMS(t.AckedAt), toNullMS(t.OnSiteAt), toNullMS(t.ClosedAt),
+		toNullMS(t.AckedAt), toNullMS(t.OnSiteAt), toNullMS(t.ClosedAt), toNullMS(t.EscalatedAt),
 		t.Outcome, t.Note,
 	}
 }
 
 func scanTask(s scanner) (tasks.Task, error) {
 	var (
-		t                           tasks.Task
-		severity, kind, state       string
-		opened, ackDue, resolveDue  int64
-		ackedAt, onSiteAt, closedAt sql.NullInt64
+		t                                      tasks.Task
+		severity, kind, state                  string
+		opened, ackDue, resolveDue             int64
+		ackedAt, onSiteAt, closedAt, escalated sql.NullInt64
 	)
 	err := s.Scan(&t.ID, &t.HouseholdID, &t.Rule, &severity, &kind, &state, &t.AssigneeID,
-		&opened, &ackDue, &resolveDue, &ackedAt, &onSiteAt, &closedAt, &t.Outcome, &t.Note)
+		&opened, &ackDue, &resolveDue, &ackedAt, &onSiteAt, &closedAt, &escalated, &t.Outcome, &t.Note)
 	if err != nil {
 		return tasks.Task{}, err
 	}
 	t.Severity, t.Kind, t.State = rules.Severity(severity), rules.TaskKind(kind), tasks.State(state)
 	t.OpenedAt, t.AckDueAt, t.ResolveDueAt = fromMS(opened), fromMS(ackDue), fromMS(resolveDue)
 	t.AckedAt, t.OnSiteAt, t.ClosedAt = fromNullMS(ackedAt), fromNullMS(onSiteAt), fromNullMS(closedAt)
+	t.EscalatedAt = fromNullMS(escalated)
 	return t, nil
 }
 

@@ -17,7 +17,7 @@ import (
 
 func newNotice(id, taskID string, next time.Time) tasks.Notice {
 	return tasks.Notice{
-		ID: id, TaskID: taskID, HouseholdID: "h1", Rule: rules.RuleFall, Severity: string(rules.Critical),
+		ID: id, TaskID: taskID, Event: tasks.NoticeOpened, HouseholdID: "h1", Rule: rules.RuleFall, Severity: string(rules.Critical),
 		Channel: registry.ChannelPush, Role: tasks.RecipientFamily, Recipient: "Daughter", Address: "https://push.example/d",
 		Lang: "en", Title: "Fall", Message: "A fall was detected", OpenedAt: t0, CreatedAt: next,
 		Status: tasks.NoticePending, NextAttemptAt: next,
@@ -241,10 +241,10 @@ func TestTask_RoundTrip(t *testing.T) {
 	seed(t, db)
 
 	shanghai := time.FixedZone("CST", 8*3600)
-	acked, onSite, closed := t0.Add(time.Minute), t0.Add(20*time.Minute), t0.Add(time.Hour)
+	escalated, acked, onSite, closed := t0.Add(5*time.Minute), t0.Add(6*time.Minute), t0.Add(20*time.Minute), t0.Add(time.Hour)
 	task := newTask("t1", "h1", rules.RuleFall, t0)
 	task.Severity, task.State = rules.Critical, tasks.Resolved
-	task.AckedAt, task.OnSiteAt, task.ClosedAt = &acked, &onSite, &closed
+	task.AckedAt, task.OnSiteAt, task.ClosedAt, task.EscalatedAt = &acked, &onSite, &closed, &escalated
 	task.Outcome, task.Note = "safe", "fine, tripped on a rug"
 	evidence := []rules.Evidence{
 		{At: t0, DeviceID: "band1", Summary: "fall detected", Values: map[string]any{"lat": 31.2, "lon": 121.5, "event": "fall", "worn": true}},

@@ -57,6 +57,11 @@ type env struct {
 	db  *store.DB
 	clk *clock.Event
 	svc *tasks.Service
+	// wall is the wall time the service stamps outbox rows with: wall0
+	// unless a test moves it.
+	wall atomic.Pointer[time.Time]
+	// ackOverdue counts calls of Options.AckOverdue.
+	ackOverdue atomic.Int32
 	// notified counts calls of Options.Notified; atCall records, at each call,
 	// how many tasks and pending notices were already committed.
 	notified atomic.Int32
@@ -66,10 +71,11 @@ type env struct {
 type committed struct{ tasks, notices int }
 
 type envOptions struct {
-	sms      bool
-	composer tasks.Composer // nil: notify.NewTemplates()
-	store    tasks.Store    // nil: the env's store
-	primary  registry.Worker
+	sms       bool
+	rateLimit time.Duration
+	composer  tasks.Composer // nil: notify.NewTemplates()
+	store     tasks.Store    // nil: the env's store
+	primary   registry.Worker
 }
 
 // defaultPrimary is gridMain's primary worker: a push URL, a phone and no language.
@@ -89,6 +95,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	seedRegistry(t, db, o.primary)
 	e := &env{db: db, clk: clock.NewEvent(t0)}
+	e.setWall(wall0)
 	e.svc = e.newService(t, o)
 	return e
 }
@@ -108,8 +115,10 @@ func (e *env) newService(t *testing.T, o envOptions) *tasks.Service {
 		Store:      st,
 		Clock:      e.clk,
 		Composer:   comp,
-		WallNow:    func() time.Time { return wall0 },
+		WallNow:    func() time.Time { return *e.wall.Load() },
 		SMSEnabled: o.sms,
+		RateLimit:  o.rateLimit,
+		AckOverdue: func() { e.ackOverdue.Add(1) },
 		Notified: func() {
 			e.notified.Add(1)
 			e.atCall = append(e.atCall, committed{len(e.allTasks(t)), len(e.allNotices(t))})
@@ -172,6 +181,8 @@ func alert(household, rule string, sev rules.Severity, kind rules.TaskKind, at t
 func fallAlert(at time.Time) rules.Alert {
 	return alert(hhMain, rules.RuleFall, rules.Critical, rules.Visit, at, "wristband wb-1 reported a fall")
 }
+
+func (e *env) setWall(t time.Time) { e.wall.Store(&t) }
 
 // advance moves the event clock d forward and returns the new now.
 func (e *env) advance(d time.Duration) time.Time {

@@ -18,8 +18,10 @@ const (
 // Notice is one message to one recipient on one channel, written to the durable
 // outbox in the same transaction as the task change that causes it.
 type Notice struct {
-	ID          string    `json:"id"`
-	TaskID      string    `json:"task_id"`
+	ID     string `json:"id"`
+	TaskID string `json:"task_id"`
+	// Event is what the notice tells: NoticeOpened, NoticeEscalated, ...
+	Event       string    `json:"event"`
 	HouseholdID string    `json:"household_id"`
 	Rule        string    `json:"rule"`
 	Severity    string    `json:"severity"`
@@ -38,6 +40,17 @@ type Notice struct {
 	NextAttemptAt time.Time  `json:"next_attempt_at"`
 	LastError     string     `json:"last_error,omitempty"`
 	SentAt        *time.Time `json:"sent_at,omitempty"`
+}
+
+// NoticeKey is what makes two notices the same for the rate limit: one event
+// of one task told to one person on one channel.
+type NoticeKey struct {
+	TaskID, Event, Role, Recipient, Channel, Address string
+}
+
+// Key is the notice's NoticeKey.
+func (n Notice) Key() NoticeKey {
+	return NoticeKey{TaskID: n.TaskID, Event: n.Event, Role: n.Role, Recipient: n.Recipient, Channel: n.Channel, Address: n.Address}
 }
 
 // Message is what a template needs to write a notice.

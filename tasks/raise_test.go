@@ -363,8 +363,8 @@ func TestRaise_Existing(t *testing.T) {
 			id := e.openFall(t)
 			if closed == tasks.Resolved {
 				resolve(t, e, id)
-			} else {
-				e.forceState(t, id, tasks.Cancelled)
+			} else if _, err := e.svc.Cancel(context.Background(), id, "op-1", "resident moved out"); err != nil {
+				t.Fatalf("Cancel: %v", err)
 			}
 			before := e.task(t, id)
 			noticesBefore := len(e.allNotices(t))
@@ -383,8 +383,9 @@ func TestRaise_Existing(t *testing.T) {
 			if n := len(e.notices(t, got.ID)); n == 0 || len(e.allNotices(t)) != noticesBefore+n {
 				t.Errorf("new task has %d notices; outbox grew from %d to %d", n, noticesBefore, len(e.allNotices(t)))
 			}
-			if n := e.notified.Load(); n != 2 {
-				t.Errorf("Notified called %d times, want twice", n)
+			// The first opening, the closing (the family is told), the new opening.
+			if n := e.notified.Load(); n != 3 {
+				t.Errorf("Notified called %d times, want 3", n)
 			}
 			assertUnchanged(t, before, e.task(t, id))
 		})

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
 
@@ -50,7 +49,14 @@ type Options struct {
 	// Notified is called after a transaction that enqueued notices has committed,
 	// so the outbox sends them at once instead of at its next poll.
 	Notified func()
-	Logger   *slog.Logger
+	// RateLimit is the least wall time between two notices of the same event
+	// of a task to the same person on the same channel: a repeat within it is
+	// not sent, and the timeline says so. Zero: no limit.
+	RateLimit time.Duration
+	// AckOverdue is called, after the commit, for every task that escalated
+	// because its acknowledgement deadline passed.
+	AckOverdue func()
+	Logger     *slog.Logger
 }
 
 // Service is the task lifecycle.
@@ -72,6 +78,12 @@ func NewService(opts Options) (*Service, error) {
 	if opts.Notified == nil {
 		opts.Notified = func() {}
 	}
+	if opts.AckOverdue == nil {
+		opts.AckOverdue = func() {}
+	}
+	if opts.RateLimit < 0 {
+		return nil, errors.New("tasks: rate limit must not be negative")
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -82,6 +94,58 @@ func NewService(opts Options) (*Service, error) {
 // task of the same household and rule, or records that the condition cleared.
 // It reports the task and whether it was newly opened.
 func (s *Service) Raise(ctx context.Context, a rules.Alert) (Task, bool, error) {
+	t, opened, err := s.raise(ctx, a, ActorSystem)
+	if err != nil {
+		return Task{}, false, fmt.Errorf("raise %s for household %s: %w", a.Rule, a.HouseholdID, err)
+	}
+	return t, opened, nil
+}
+
+// maxText bounds the free text a person writes on a task: a note, a reason.
+const maxText = 2000
+
+// OpenManual opens a visit task on a person's word (a resident phoned in):
+// rule manual, the reason as its evidence, actor on its timeline. Like a rule,
+// a household has at most one open manual task: while it is open, a new report
+// is attached to it as evidence and opened is false. The task comes with its
+// evidence and timeline.
+func (s *Service) OpenManual(ctx context.Context, householdID string, sev rules.Severity, reason, actor string) (Task, bool, error) {
+	if !sev.Valid() {
+		return Task{}, false, invalidf("severity %q: must be one of critical, high, medium, low", sev)
+	}
+	if err := checkText("reason", reason); err != nil {
+		return Task{}, false, err
+	}
+	now := s.opts.Clock.Now()
+	a := rules.Alert{
+		HouseholdID: householdID, Rule: rules.RuleManual, Severity: sev, Kind: rules.Visit, At: now,
+		Evidence: rules.Evidence{At: now, Summary: reason},
+	}
+	t, opened, err := s.raise(ctx, a, actor)
+	if errors.Is(err, ErrNotFound) {
+		// The household is the only thing raise looks up that the caller names.
+		return Task{}, false, invalidf("household_id %q is not registered", householdID)
+	}
+	if err != nil {
+		return Task{}, false, fmt.Errorf("open manual task for household %s: %w", householdID, err)
+	}
+	t, err = s.opts.Store.Task(ctx, t.ID)
+	return t, opened, err
+}
+
+// checkText checks a required free-text field.
+func checkText(field, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return invalidf("%s is required", field)
+	}
+	if len(v) > maxText {
+		return invalidf("%s: at most %d bytes", field, maxText)
+	}
+	return nil
+}
+
+// raise is Raise with the actor its timeline entries name.
+func (s *Service) raise(ctx context.Context, a rules.Alert, actor string) (Task, bool, error) {
 	var (
 		task    Task
 		opened  bool
@@ -94,13 +158,13 @@ func (s *Service) Raise(ctx context.Context, a rules.Alert) (Task, bool, error) 
 		}
 		if found {
 			task = existing
-			return s.attach(ctx, tx, task, a)
+			return s.attach(ctx, tx, task, a, actor)
 		}
 		if a.Cleared {
 			// Nothing open to record it on: the condition came and went unnoticed by anyone.
 			return nil
 		}
-		task, err = s.open(ctx, tx, a)
+		task, err = s.open(ctx, tx, a, actor)
 		if err != nil {
 			return err
 		}
@@ -109,7 +173,7 @@ func (s *Service) Raise(ctx context.Context, a rules.Alert) (Task, bool, error) 
 		return err
 	})
 	if err != nil {
-		return Task{}, false, fmt.Errorf("raise %s for household %s: %w", a.Rule, a.HouseholdID, err)
+		return Task{}, false, err
 	}
 	if noticed {
 		s.opts.Notified()
@@ -117,18 +181,18 @@ func (s *Service) Raise(ctx context.Context, a rules.Alert) (Task, bool, error) 
 	return task, opened, nil
 }
 
-func (s *Service) attach(ctx context.Context, tx Tx, t Task, a rules.Alert) error {
+func (s *Service) attach(ctx context.Context, tx Tx, t Task, a rules.Alert, actor string) error {
 	now := s.opts.Clock.Now()
 	if a.Cleared {
-		return tx.AddTimeline(ctx, t.ID, TimelineEntry{At: now, Actor: ActorSystem, Type: EntryConditionCleared, Message: a.Evidence.Summary})
+		return tx.AddTimeline(ctx, t.ID, TimelineEntry{At: now, Actor: actor, Type: EntryConditionCleared, Message: a.Evidence.Summary})
 	}
 	if err := tx.AddEvidence(ctx, t.ID, a.Evidence); err != nil {
 		return err
 	}
-	return tx.AddTimeline(ctx, t.ID, TimelineEntry{At: now, Actor: ActorSystem, Type: EntryEvidence, Message: a.Evidence.Summary})
+	return tx.AddTimeline(ctx, t.ID, TimelineEntry{At: now, Actor: actor, Type: EntryEvidence, Message: a.Evidence.Summary})
 }
 
-func (s *Service) open(ctx context.Context, tx Tx, a rules.Alert) (Task, error) {
+func (s *Service) open(ctx context.Context, tx Tx, a rules.Alert, actor string) (Task, error) {
 	h, err := tx.Household(ctx, a.HouseholdID)
 	if err != nil {
 		return Task{}, fmt.Errorf("load household: %w", err)
@@ -161,7 +225,7 @@ func (s *Service) open(ctx context.Context, tx Tx, a rules.Alert) (Task, error) 
 	if err := tx.AddEvidence(ctx, t.ID, a.Evidence); err != nil {
 		return Task{}, err
 	}
-	entry := TimelineEntry{At: now, Actor: ActorSystem, Type: EntryOpened, Message: a.Evidence.Summary}
+	entry := TimelineEntry{At: now, Actor: actor, Type: EntryOpened, Message: a.Evidence.Summary}
 	if t.AssigneeID != "" {
 		entry.Data = map[string]any{"assignee_id": t.AssigneeID}
 	}
@@ -170,254 +234,6 @@ func (s *Service) open(ctx context.Context, tx Tx, a rules.Alert) (Task, error) 
 	}
 	t.Evidence = []rules.Evidence{a.Evidence}
 	return t, nil
-}
-
-// recipient is one person on one channel.
-type recipient struct {
-	role, name, channel, address, lang string
-}
-
-// noticeOpened enqueues the notices of a newly opened task: its assignee and
-// every family contact on each channel the contact chose.
-func (s *Service) noticeOpened(ctx context.Context, tx Tx, t Task, ev rules.Evidence) (bool, error) {
-	h, err := tx.Household(ctx, t.HouseholdID)
-	if err != nil {
-		return false, fmt.Errorf("load household: %w", err)
-	}
-	var recipients []recipient
-	assignee := ""
-	if t.AssigneeID != "" {
-		w, err := tx.Worker(ctx, t.AssigneeID)
-		if err != nil {
-			return false, fmt.Errorf("load worker %s: %w", t.AssigneeID, err)
-		}
-		assignee = w.Name
-		recipients = append(recipients, s.workerRecipient(w))
-	}
-	if t.Kind == rules.Visit {
-		for _, c := range h.Contacts {
-			for _, ch := range c.Channels {
-				recipients = append(recipients, s.contactRecipient(c, ch))
-			}
-		}
-	}
-	msg := Message{
-		Event:     NoticeOpened,
-		Task:      t,
-		Household: HouseholdInfo{Name: h.Name, Address: h.Address, Location: h.Location()},
-		Assignee:  assignee,
-	}
-	if ev.Values != nil {
-		msg.Lat, msg.Lon = floatValue(ev.Values, "lat"), floatValue(ev.Values, "lon")
-	}
-	for _, r := range dedupeRecipients(recipients) {
-		if err := s.enqueue(ctx, tx, t, msg, r); err != nil {
-			return false, err
-		}
-	}
-	return len(recipients) > 0, nil
-}
-
-func (s *Service) workerRecipient(w registry.Worker) recipient {
-	r := recipient{role: RecipientWorker, name: w.Name, lang: w.Lang}
-	switch {
-	case w.PushURL != "":
-		r.channel, r.address = registry.ChannelPush, w.PushURL
-	case w.Phone != "" && s.opts.SMSEnabled:
-		r.channel, r.address = registry.ChannelSMS, w.Phone
-	default:
-		r.channel = registry.ChannelLog
-	}
-	return r
-}
-
-func (s *Service) contactRecipient(c registry.Contact, channel string) recipient {
-	r := recipient{role: RecipientFamily, name: c.Name, lang: c.Lang, channel: channel}
-	switch channel {
-	case registry.ChannelPush:
-		r.address = c.PushURL
-	case registry.ChannelSMS:
-		if s.opts.SMSEnabled {
-			r.address = c.Phone
-		} else {
-			r.channel = registry.ChannelLog
-		}
-	}
-	return r
-}
-
-// dedupeRecipients drops repeats, e.g. a contact listing sms with no SMS provider and log.
-func dedupeRecipients(rs []recipient) []recipient {
-	seen := make(map[recipient]bool, len(rs))
-	return slices.DeleteFunc(rs, func(r recipient) bool {
-		if seen[r] {
-			return true
-		}
-		seen[r] = true
-		return false
-	})
-}
-
-func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r recipient) error {
-	msg.Role = r.role
-	msg.Lang = r.lang
-	if msg.Lang == "" {
-		msg.Lang = registry.DefaultLanguage
-	}
-	title, text, err := s.opts.Composer.Compose(msg)
-	if err != nil {
-		// A broken template must never cost the alarm: send plain words instead.
-		s.opts.Logger.Error("compose notice; sending plain text", "event", msg.Event, "lang", msg.Lang, "task_id", t.ID, "err", err)
-		title, text = plainText(msg)
-	}
-	now := s.opts.WallNow()
-	n := Notice{
-		ID:            uuid.Must(uuid.NewV7()).String(),
-		TaskID:        t.ID,
-		HouseholdID:   t.HouseholdID,
-		Rule:          t.Rule,
-		Severity:      string(t.Severity),
-		Channel:       r.channel,
-		Role:          r.role,
-		Recipient:     r.name,
-		Address:       r.address,
-		Lang:          msg.Lang,
-		Title:         title,
-		Message:       text,
-		OpenedAt:      t.OpenedAt,
-		CreatedAt:     now,
-		Status:        NoticePending,
-		NextAttemptAt: now,
-	}
-	if err := tx.Enqueue(ctx, n); err != nil {
-		return fmt.Errorf("enqueue notice: %w", err)
-	}
-	return nil
-}
-
-// plainText is a notice without a template: rule, severity, who and where.
-func plainText(m Message) (title, text string) {
-	loc := m.Household.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	title = fmt.Sprintf("[%s] %s: %s", m.Task.Severity, m.Task.Rule, m.Household.Name)
-	text = fmt.Sprintf("%s\n%s\n%s", title, m.Household.Address, m.Task.OpenedAt.In(loc).Format("2006-01-02 15:04 MST"))
-	if m.Assignee != "" {
-		text += "\n" + m.Assignee
-	}
-	return title, text
-}
-
-func floatValue(values map[string]any, key string) *float64 {
-	if f, ok := values[key].(float64); ok {
-		return &f
-	}
-	return nil
-}
-
-// Ack records that a worker has seen the task and will act. The first worker
-// to acknowledge owns the task.
-func (s *Service) Ack(ctx context.Context, id, workerID string) (Task, error) {
-	return s.change(ctx, id, workerID, "acknowledge", func(t *Task, w registry.Worker, now time.Time) (TimelineEntry, error) {
-		if t.State != Open && t.State != Escalated {
-			return TimelineEntry{}, &TransitionError{Action: "acknowledge", State: t.State}
-		}
-		t.State = Acknowledged
-		t.AssigneeID = w.ID
-		t.AckedAt = &now
-		return TimelineEntry{Type: EntryAcknowledged, Message: w.Name + " acknowledged"}, nil
-	})
-}
-
-// CheckIn records that the owner has arrived at the home.
-func (s *Service) CheckIn(ctx context.Context, id, workerID string, lat, lon *float64) (Task, error) {
-	if (lat == nil) != (lon == nil) {
-		return Task{}, invalidf("lat and lon go together")
-	}
-	if lat != nil && !(*lat >= -90 && *lat <= 90 && *lon >= -180 && *lon <= 180) { // NaN is out of range too
-		return Task{}, invalidf("lat must be within [-90, 90] and lon within [-180, 180]")
-	}
-	return s.change(ctx, id, workerID, "check in to", func(t *Task, w registry.Worker, now time.Time) (TimelineEntry, error) {
-		if t.State != Acknowledged {
-			return TimelineEntry{}, &TransitionError{Action: "check in to", State: t.State, Reason: "acknowledge it first"}
-		}
-		if err := ownedBy(*t, w, "check in to"); err != nil {
-			return TimelineEntry{}, err
-		}
-		t.State = OnSite
-		t.OnSiteAt = &now
-		e := TimelineEntry{Type: EntryCheckedIn, Message: w.Name + " is on site"}
-		if lat != nil {
-			e.Data = map[string]any{"lat": *lat, "lon": *lon}
-		}
-		return e, nil
-	})
-}
-
-// Resolve closes the task with an outcome, by its owner, once on site.
-func (s *Service) Resolve(ctx context.Context, id, workerID, outcome, note string) (Task, error) {
-	if !slices.Contains(Outcomes, outcome) {
-		return Task{}, invalidf("outcome %q: must be one of safe, needs_help, hospitalized, false_alarm, deceased, other", outcome)
-	}
-	if len(note) > 2000 {
-		return Task{}, invalidf("note: at most 2000 bytes")
-	}
-	return s.change(ctx, id, workerID, "resolve", func(t *Task, w registry.Worker, now time.Time) (TimelineEntry, error) {
-		if t.State != OnSite {
-			return TimelineEntry{}, &TransitionError{Action: "resolve", State: t.State, Reason: "check in on site first"}
-		}
-		if err := ownedBy(*t, w, "resolve"); err != nil {
-			return TimelineEntry{}, err
-		}
-		t.State = Resolved
-		t.ClosedAt = &now
-		t.Outcome = outcome
-		t.Note = note
-		return TimelineEntry{Type: EntryResolved, Message: w.Name + " resolved: " + outcome, Data: map[string]any{"outcome": outcome}}, nil
-	})
-}
-
-func ownedBy(t Task, w registry.Worker, action string) error {
-	if t.AssigneeID != w.ID {
-		return &TransitionError{Action: action, State: t.State, Reason: fmt.Sprintf("it is owned by %s; ask for a handover", t.AssigneeID)}
-	}
-	return nil
-}
-
-// change applies one worker action to a task inside a transaction.
-func (s *Service) change(ctx context.Context, id, workerID, action string, apply func(*Task, registry.Worker, time.Time) (TimelineEntry, error)) (Task, error) {
-	if workerID == "" {
-		return Task{}, invalidf("worker_id is required")
-	}
-	var t Task
-	err := s.opts.Store.Update(ctx, func(tx Tx) error {
-		w, err := tx.Worker(ctx, workerID)
-		if errors.Is(err, ErrNotFound) {
-			return invalidf("worker %q is not registered", workerID)
-		}
-		if err != nil {
-			return err
-		}
-		t, err = tx.Task(ctx, id)
-		if err != nil {
-			return err
-		}
-		now := s.opts.Clock.Now()
-		entry, err := apply(&t, w, now)
-		if err != nil {
-			return err
-		}
-		entry.At, entry.Actor = now, w.ID
-		if err := tx.UpdateTask(ctx, t); err != nil {
-			return err
-		}
-		return tx.AddTimeline(ctx, t.ID, entry)
-	})
-	if err != nil {
-		return Task{}, fmt.Errorf("%s task %s: %w", action, id, err)
-	}
-	return s.opts.Store.Task(ctx, id)
 }
 
 // Task loads one task with its evidence and timeline.

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -16,6 +17,15 @@ type Store interface {
 	Task(ctx context.Context, id string) (Task, error)
 	// Tasks lists tasks matching f, newest first, without evidence and timeline.
 	Tasks(ctx context.Context, f Filter) ([]Task, error)
+	// DueForEscalation lists, without evidence and timeline, at most limit
+	// tasks that must escalate at now: open ones whose ack_due_at has passed,
+	// and acknowledged ones whose resolve_due_at has passed and that have not
+	// escalated since (escalated_at absent or before resolve_due_at). Earliest
+	// deadline first. It must not scan every task.
+	DueForEscalation(ctx context.Context, now time.Time, limit int) ([]Task, error)
+	// SLASamples lists the tasks opened in [from, to) with their grid, in the
+	// grid gridID only unless it is empty.
+	SLASamples(ctx context.Context, from, to time.Time, gridID string) ([]SLASample, error)
 }
 
 // Tx is what a task change may read and write inside one transaction.
@@ -29,6 +39,9 @@ type Tx interface {
 	AddEvidence(ctx context.Context, taskID string, ev rules.Evidence) error
 	AddTimeline(ctx context.Context, taskID string, e TimelineEntry) error
 	Enqueue(ctx context.Context, n Notice) error
+	// LastNoticeAt is the CreatedAt of the newest notice with key k that has
+	// not failed; false when there is none.
+	LastNoticeAt(ctx context.Context, k NoticeKey) (time.Time, bool, error)
 
 	Household(ctx context.Context, id string) (registry.Household, error)
 	Grid(ctx context.Context, id string) (registry.Grid, error)

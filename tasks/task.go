@@ -57,8 +57,11 @@ type Task struct {
 	AckedAt      *time.Time     `json:"acked_at,omitempty"`
 	OnSiteAt     *time.Time     `json:"on_site_at,omitempty"`
 	ClosedAt     *time.Time     `json:"closed_at,omitempty"`
-	Outcome      string         `json:"outcome,omitempty"`
-	Note         string         `json:"note,omitempty"`
+	// EscalatedAt is when the task last escalated; it keeps a task from
+	// escalating twice for the same missed deadline.
+	EscalatedAt *time.Time `json:"escalated_at,omitempty"`
+	Outcome     string     `json:"outcome,omitempty"`
+	Note        string     `json:"note,omitempty"`
 	// Evidence and Timeline are filled when a single task is loaded.
 	Evidence []rules.Evidence `json:"evidence,omitempty"`
 	Timeline []TimelineEntry  `json:"timeline,omitempty"`
@@ -72,8 +75,16 @@ const (
 	EntryAcknowledged     = "acknowledged"
 	EntryCheckedIn        = "checked_in"
 	EntryResolved         = "resolved"
+	EntryHandedOver       = "handed_over"
+	EntryCancelled        = "cancelled"
+	EntryEscalated        = "escalated"
 	EntryNotice           = "notice"
 	EntryNoticeFailed     = "notice_failed"
+	// EntryNoticeSkipped: a notice was not sent because the same one reached
+	// the same person on the same channel within the rate limit.
+	EntryNoticeSkipped = "notice_skipped"
+	// EntryNoticeDeferred: a family notice waits for the end of the contact's quiet hours.
+	EntryNoticeDeferred = "notice_deferred"
 )
 
 // TimelineEntry records a state change, a notice or a note, with its time and actor.

@@ -16,16 +16,34 @@ import (
 
 // Actions of the transition table.
 const (
-	actAck     = "ack"
-	actCheckIn = "checkin"
-	actResolve = "resolve"
+	actAck      = "ack"
+	actCheckIn  = "checkin"
+	actResolve  = "resolve"
+	actHandover = "handover"
+	actCancel   = "cancel"
+	actEscalate = "escalate"
 )
 
-// Who acts: the task's owner (its assignee: w1, the primary worker, who also
-// acknowledged it when it got that far), another grid worker, or an id nobody registered.
-var actors = map[string]string{"owner": ownerID, "other": otherID, "unknown": unknownID}
+// operatorID is who cancels: an operator's principal, not a worker.
+const operatorID = "op-1"
 
-// into brings a new fall task, opened by w1's grid, into state st.
+// Who acts: the task's owner (its assignee: w1, the primary worker, who also
+// acknowledged it when it got that far), another grid worker, or an id nobody
+// registered; an operator cancels and the system escalates.
+var actors = map[string]string{"owner": ownerID, "other": otherID, "unknown": unknownID, "operator": operatorID, "system": tasks.ActorSystem}
+
+// actionActors is who each action of the table is tried by.
+var actionActors = map[string][]string{
+	actAck:      {"owner", "other", "unknown"},
+	actCheckIn:  {"owner", "other", "unknown"},
+	actResolve:  {"owner", "other", "unknown"},
+	actHandover: {"owner", "other", "unknown"},
+	actCancel:   {"operator"},
+	actEscalate: {"system"},
+}
+
+// into brings a new fall task, opened by w1's grid, into state st through the
+// service, as a worker, an operator and the clock would.
 func (e *env) into(t *testing.T, st tasks.State) string {
 	t.Helper()
 	ctx := context.Background()
@@ -38,9 +56,17 @@ func (e *env) into(t *testing.T, st tasks.State) string {
 	}
 	switch st {
 	case tasks.Open:
-	case tasks.Escalated, tasks.Cancelled:
-		e.advance(time.Hour)
-		e.forceState(t, id, st)
+	case tasks.Escalated:
+		e.advance(time.Hour) // past the 5 min of a critical task
+		n, err := e.svc.Escalate(ctx)
+		step("escalate", err)
+		if n != 1 {
+			t.Fatalf("into %s: Escalate = %d, want 1", st, n)
+		}
+	case tasks.Cancelled:
+		e.advance(time.Minute)
+		_, err := e.svc.Cancel(ctx, id, operatorID, "resident is in hospital")
+		step("cancel", err)
 	case tasks.Acknowledged, tasks.OnSite, tasks.Resolved:
 		e.advance(time.Minute)
 		_, err := e.svc.Ack(ctx, id, ownerID)
@@ -66,32 +92,46 @@ func (e *env) into(t *testing.T, st tasks.State) string {
 	return id
 }
 
-// do runs one action of the table.
-func (e *env) do(action, id, worker string) (tasks.Task, error) {
+// handoverTo is whom each actor of the table hands over to: the other worker.
+var handoverTo = map[string]string{"owner": otherID, "other": ownerID, "unknown": otherID}
+
+// do runs one action of the table by actor (a key of actors).
+func (e *env) do(action, id, actor string) (tasks.Task, error) {
 	ctx := context.Background()
 	switch action {
 	case actAck:
-		return e.svc.Ack(ctx, id, worker)
+		return e.svc.Ack(ctx, id, actors[actor])
 	case actCheckIn:
-		return e.svc.CheckIn(ctx, id, worker, nil, nil)
+		return e.svc.CheckIn(ctx, id, actors[actor], nil, nil)
 	case actResolve:
-		return e.svc.Resolve(ctx, id, worker, "needs_help", "took her to the clinic")
+		return e.svc.Resolve(ctx, id, actors[actor], "needs_help", "took her to the clinic")
+	case actHandover:
+		return e.svc.Handover(ctx, id, actors[actor], handoverTo[actor], "my shift ends")
+	case actCancel:
+		return e.svc.Cancel(ctx, id, actors[actor], "duplicate of a phone report")
+	case actEscalate:
+		if _, err := e.svc.Escalate(ctx); err != nil {
+			return tasks.Task{}, err
+		}
+		return e.svc.Task(ctx, id)
 	}
 	panic("unknown action " + action)
 }
 
-// TestTransitions is the whole state machine: every state × every worker action
-// × who acts. A refused action is a *TransitionError (an unknown worker, an
-// *InvalidError) and leaves the stored task exactly as it was.
+// TestTransitions is the whole state machine: every state × every action ×
+// who acts. A refused action is a *TransitionError (an unknown worker, an
+// *InvalidError) and leaves the stored task exactly as it was; so does an
+// action that finds nothing to do (a repeated ack, an escalation not due).
 func TestTransitions(t *testing.T) {
 	type want struct {
-		state    tasks.State // the new state; "" when refused
+		state    tasks.State // the new state; "" when refused or unchanged
 		assignee string      // the owner after the change
 		err      string      // "transition" or "invalid" when refused
 	}
 	var (
 		refused = want{err: "transition"}
 		invalid = want{err: "invalid"}
+		same    = want{}
 		to      = func(st tasks.State, owner string) want { return want{state: st, assignee: owner} }
 	)
 	table := []struct {
@@ -109,8 +149,13 @@ func TestTransitions(t *testing.T) {
 		{tasks.Open, actResolve, "owner", refused},
 		{tasks.Open, actResolve, "other", refused},
 		{tasks.Open, actResolve, "unknown", invalid},
+		{tasks.Open, actHandover, "owner", refused}, // acknowledge first; anyone may
+		{tasks.Open, actHandover, "other", refused},
+		{tasks.Open, actHandover, "unknown", invalid},
+		{tasks.Open, actCancel, "operator", to(tasks.Cancelled, ownerID)},
+		{tasks.Open, actEscalate, "system", to(tasks.Escalated, ownerID)},
 
-		{tasks.Acknowledged, actAck, "owner", refused},
+		{tasks.Acknowledged, actAck, "owner", same}, // a retry: nothing to do
 		{tasks.Acknowledged, actAck, "other", refused}, // no taking over by acking again
 		{tasks.Acknowledged, actAck, "unknown", invalid},
 		{tasks.Acknowledged, actCheckIn, "owner", to(tasks.OnSite, ownerID)},
@@ -119,6 +164,11 @@ func TestTransitions(t *testing.T) {
 		{tasks.Acknowledged, actResolve, "owner", refused},
 		{tasks.Acknowledged, actResolve, "other", refused},
 		{tasks.Acknowledged, actResolve, "unknown", invalid},
+		{tasks.Acknowledged, actHandover, "owner", to(tasks.Acknowledged, otherID)},
+		{tasks.Acknowledged, actHandover, "other", refused}, // only the owner hands over
+		{tasks.Acknowledged, actHandover, "unknown", invalid},
+		{tasks.Acknowledged, actCancel, "operator", to(tasks.Cancelled, ownerID)},
+		{tasks.Acknowledged, actEscalate, "system", to(tasks.Escalated, ownerID)}, // nobody on site by resolve_due_at
 
 		{tasks.OnSite, actAck, "owner", refused},
 		{tasks.OnSite, actAck, "other", refused},
@@ -129,6 +179,11 @@ func TestTransitions(t *testing.T) {
 		{tasks.OnSite, actResolve, "owner", to(tasks.Resolved, ownerID)},
 		{tasks.OnSite, actResolve, "other", refused},
 		{tasks.OnSite, actResolve, "unknown", invalid},
+		{tasks.OnSite, actHandover, "owner", to(tasks.Acknowledged, otherID)}, // the new owner checks in anew
+		{tasks.OnSite, actHandover, "other", refused},
+		{tasks.OnSite, actHandover, "unknown", invalid},
+		{tasks.OnSite, actCancel, "operator", to(tasks.Cancelled, ownerID)},
+		{tasks.OnSite, actEscalate, "system", same}, // someone is there
 
 		{tasks.Resolved, actAck, "owner", refused},
 		{tasks.Resolved, actAck, "other", refused},
@@ -139,6 +194,11 @@ func TestTransitions(t *testing.T) {
 		{tasks.Resolved, actResolve, "owner", refused},
 		{tasks.Resolved, actResolve, "other", refused},
 		{tasks.Resolved, actResolve, "unknown", invalid},
+		{tasks.Resolved, actHandover, "owner", refused},
+		{tasks.Resolved, actHandover, "other", refused},
+		{tasks.Resolved, actHandover, "unknown", invalid},
+		{tasks.Resolved, actCancel, "operator", refused},
+		{tasks.Resolved, actEscalate, "system", same},
 
 		{tasks.Escalated, actAck, "owner", to(tasks.Acknowledged, ownerID)},
 		{tasks.Escalated, actAck, "other", to(tasks.Acknowledged, otherID)},
@@ -149,6 +209,11 @@ func TestTransitions(t *testing.T) {
 		{tasks.Escalated, actResolve, "owner", refused},
 		{tasks.Escalated, actResolve, "other", refused},
 		{tasks.Escalated, actResolve, "unknown", invalid},
+		{tasks.Escalated, actHandover, "owner", to(tasks.Acknowledged, otherID)}, // the assignee who missed it finds a taker
+		{tasks.Escalated, actHandover, "other", refused},
+		{tasks.Escalated, actHandover, "unknown", invalid},
+		{tasks.Escalated, actCancel, "operator", to(tasks.Cancelled, ownerID)},
+		{tasks.Escalated, actEscalate, "system", same}, // once
 
 		{tasks.Cancelled, actAck, "owner", refused},
 		{tasks.Cancelled, actAck, "other", refused},
@@ -159,14 +224,26 @@ func TestTransitions(t *testing.T) {
 		{tasks.Cancelled, actResolve, "owner", refused},
 		{tasks.Cancelled, actResolve, "other", refused},
 		{tasks.Cancelled, actResolve, "unknown", invalid},
+		{tasks.Cancelled, actHandover, "owner", refused},
+		{tasks.Cancelled, actHandover, "other", refused},
+		{tasks.Cancelled, actHandover, "unknown", invalid},
+		{tasks.Cancelled, actCancel, "operator", refused},
+		{tasks.Cancelled, actEscalate, "system", same},
 	}
 
 	// The table is complete: every state, action and actor, once.
 	seen := map[string]bool{}
 	for _, tc := range table {
+		if !slices.Contains(actionActors[tc.action], tc.by) {
+			t.Fatalf("bad case %s/%s/%s", tc.state, tc.action, tc.by)
+		}
 		seen[string(tc.state)+"/"+tc.action+"/"+tc.by] = true
 	}
-	if n := len(tasks.States) * 3 * len(actors); len(seen) != n || len(table) != n {
+	n := 0
+	for _, who := range actionActors {
+		n += len(tasks.States) * len(who)
+	}
+	if len(seen) != n || len(table) != n {
 		t.Fatalf("table has %d cases (%d distinct), want %d", len(table), len(seen), n)
 	}
 
@@ -176,9 +253,13 @@ func TestTransitions(t *testing.T) {
 			e := newEnv(t, envOptions{})
 			id := e.into(t, tc.state)
 			before := e.task(t, id)
-			now := e.advance(7 * time.Minute)
+			step := 7 * time.Minute
+			if tc.action == actEscalate {
+				step = 73 * time.Hour // past every deadline
+			}
+			now := e.advance(step)
 
-			got, err := e.do(tc.action, id, actors[tc.by])
+			got, err := e.do(tc.action, id, tc.by)
 			after := e.task(t, id)
 
 			if tc.want.err != "" {
@@ -197,6 +278,10 @@ func TestTransitions(t *testing.T) {
 			if !reflect.DeepEqual(got, after) {
 				t.Errorf("returned task differs from the stored one:\n got %+v\nstored %+v", got, after)
 			}
+			if tc.want.state == "" {
+				assertUnchanged(t, before, after)
+				return
+			}
 			if after.State != tc.want.state || after.AssigneeID != tc.want.assignee {
 				t.Errorf("task is %s, owned by %q; want %s, owned by %q", after.State, after.AssigneeID, tc.want.state, tc.want.assignee)
 			}
@@ -207,22 +292,39 @@ func TestTransitions(t *testing.T) {
 			// Only the action's own fields change.
 			want := before
 			want.State, want.AssigneeID, want.Timeline = after.State, tc.want.assignee, after.Timeline
+			var wantEntry tasks.TimelineEntry
 			switch tc.action {
 			case actAck:
-				want.AckedAt = &now
-				if entry.Type != tasks.EntryAcknowledged {
-					t.Errorf("entry type = %s, want acknowledged", entry.Type)
+				if want.AckedAt == nil { // the first acknowledgement stays
+					want.AckedAt = &now
 				}
+				wantEntry = tasks.TimelineEntry{Type: tasks.EntryAcknowledged}
 			case actCheckIn:
 				want.OnSiteAt = &now
-				if entry.Type != tasks.EntryCheckedIn || entry.Data != nil {
-					t.Errorf("entry = %+v, want checked_in without a position", entry)
-				}
+				wantEntry = tasks.TimelineEntry{Type: tasks.EntryCheckedIn}
 			case actResolve:
 				want.ClosedAt, want.Outcome, want.Note = &now, "needs_help", "took her to the clinic"
-				if entry.Type != tasks.EntryResolved || !reflect.DeepEqual(entry.Data, map[string]any{"outcome": "needs_help"}) {
-					t.Errorf("entry = %+v, want resolved with the outcome", entry)
+				wantEntry = tasks.TimelineEntry{Type: tasks.EntryResolved, Data: map[string]any{"outcome": "needs_help"}}
+			case actHandover:
+				if want.AckedAt == nil { // the handover is the acknowledgement
+					want.AckedAt = &now
 				}
+				wantEntry = tasks.TimelineEntry{Type: tasks.EntryHandedOver,
+					Data: map[string]any{"from_worker_id": ownerID, "to_worker_id": otherID, "reason": "my shift ends"}}
+			case actCancel:
+				want.ClosedAt = &now
+				wantEntry = tasks.TimelineEntry{Type: tasks.EntryCancelled, Data: map[string]any{"reason": "duplicate of a phone report"}}
+			case actEscalate:
+				want.EscalatedAt = &now
+				deadline, due := tasks.DeadlineAck, before.AckDueAt
+				if tc.state == tasks.Acknowledged {
+					deadline, due = tasks.DeadlineResolve, before.ResolveDueAt
+				}
+				wantEntry = tasks.TimelineEntry{Type: tasks.EntryEscalated, Data: map[string]any{
+					"deadline": deadline, "due_at": due.Format(time.RFC3339Nano), "escalated_to": []any{otherID, superID}}}
+			}
+			if entry.Type != wantEntry.Type || !reflect.DeepEqual(entry.Data, wantEntry.Data) {
+				t.Errorf("entry = %+v, want type %s with data %v", entry, wantEntry.Type, wantEntry.Data)
 			}
 			if !reflect.DeepEqual(after, want) {
 				t.Errorf("stored task\n got %+v\nwant %+v", after, want)

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -94,6 +98,93 @@ func readFile(v *viper.Viper, file string, mustExist bool) error {
 		return fmt.Errorf("read config %s: %w", file, err)
 	}
 	return nil
+}
+
+// configFile is the config file loadConfig reads, if there is one.
+func configFile(cmd *cobra.Command) (string, bool) {
+	file, _ := cmd.Flags().GetString("config")
+	if _, err := os.Stat(file); err != nil && !cmd.Flags().Changed("config") {
+		return "", false
+	}
+	return file, true
+}
+
+// reloadDelay lets the writes of one save settle before the file is read:
+// an editor may truncate the file and write it in several steps.
+const reloadDelay = 200 * time.Millisecond
+
+// watchConfig calls load when file changes and hands a valid configuration
+// to apply; an invalid one is logged and dropped, so the last good one stays
+// in force. Watching ends with ctx, or when the file is removed (an editor
+// that deletes the file before writing it anew ends it too).
+func watchConfig(ctx context.Context, file string, load func() (app.Config, error), apply func(app.Config) error, logger *slog.Logger) {
+	logger = logger.With("component", "config", "file", file)
+	var (
+		mu      sync.Mutex
+		timer   *time.Timer
+		stopped bool
+	)
+	reload := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		cfg, err := load()
+		if err != nil {
+			logger.Error("config file changed but is not valid; keeping the last good config", "err", err)
+			return
+		}
+		if err := apply(cfg); err != nil {
+			logger.Error("config file changed but could not be applied; keeping the last good config", "err", err)
+		}
+	}
+	// The watcher's own copy of the file is not used: load reads it afresh
+	// with the environment and flags, exactly as at start. Its log says
+	// "attempting to read" at every event: only its warnings are kept.
+	v := viper.NewWithOptions(viper.WithLogger(slog.New(minLevel{logger.Handler(), slog.LevelWarn})))
+	v.SetConfigFile(file)
+	v.SetConfigType("yaml")
+	v.OnConfigChange(func(fsnotify.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		if timer == nil {
+			timer = time.AfterFunc(reloadDelay, reload)
+		} else {
+			timer.Reset(reloadDelay)
+		}
+	})
+	v.WatchConfig()
+	context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		if timer != nil {
+			timer.Stop()
+		}
+	})
+	logger.Info("watching the config file for changes")
+}
+
+// minLevel drops records below level.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(attrs), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
 }
 
 // decode refuses unknown keys: a misspelt threshold must not silently fall

@@ -23,7 +23,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), configCommand(), devicesCommand())
+	root.AddCommand(serveCommand(), configCommand(), devicesCommand(), auditCommand())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "eldersafe:", err)
 		os.Exit(1)

@@ -79,13 +79,19 @@ type server struct {
 // returns it; stderr goes to a file the test can read.
 func serve(t *testing.T, bin, dataDir string, env ...string) *server {
 	t.Helper()
+	return serveConfig(t, bin, "../../configs/eldersafe.yaml", dataDir, env...)
+}
+
+// serveConfig is serve with the given config file.
+func serveConfig(t *testing.T, bin, configFile, dataDir string, env ...string) *server {
+	t.Helper()
 	s := &server{addr: freeAddr(t), log: filepath.Join(t.TempDir(), "stderr")}
 	stderr, err := os.Create(s.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stderr.Close()
-	s.cmd = exec.Command(bin, "serve", "--config", "../../configs/eldersafe.yaml", "--data-dir", dataDir, "--http-addr", s.addr)
+	s.cmd = exec.Command(bin, "serve", "--config", configFile, "--data-dir", dataDir, "--http-addr", s.addr)
 	s.cmd.Env = append(os.Environ(), append([]string{"ELDERSAFE_MQTT_BROKER_ADDR=" + freeAddr(t), "ELDERSAFE_HTTP_ADDR=127.0.0.1:1"}, env...)...)
 	s.cmd.Stderr = stderr
 	if err := s.cmd.Start(); err != nil {

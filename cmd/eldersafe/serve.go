@@ -10,13 +10,29 @@ func serveCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the monitor: MQTT ingest, rules, tasks, notifications and the HTTP API",
-		Args:  cobra.NoArgs,
+		Long: `Run the monitor: MQTT ingest, rules, tasks, notifications and the HTTP API.
+
+The config file is watched: when it changes it is read and validated again
+exactly as at start (file, then ELDERSAFE_* variables, then flags). A valid
+change applies the rules thresholds at once and logs which other settings
+wait for a restart; an invalid one is logged and the last good config stays.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {
 				return err
 			}
-			return app.Run(cmd.Context(), cfg, newLogger(cfg), cmd.ErrOrStderr())
+			logger := newLogger(cfg)
+			m, err := app.Start(cmd.Context(), cfg, logger, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if file, ok := configFile(cmd); ok {
+				watchConfig(cmd.Context(), file, func() (app.Config, error) { return loadConfig(cmd) }, m.Reload, logger)
+			}
+			<-cmd.Context().Done()
+			logger.Info("shutting down")
+			return m.Close()
 		},
 	}
 	addConfigFlags(cmd.Flags())

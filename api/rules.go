@@ -1,0 +1,261 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// RuleSettings keeps what operators set for a household's rules: threshold
+// overrides and away periods. *store.DB implements it.
+type RuleSettings interface {
+	// HouseholdThresholds is nil for a household without overrides.
+	HouseholdThresholds(ctx context.Context, householdID string) (rules.Thresholds, error)
+	// SetHouseholdThresholds replaces the overrides; empty ones remove them.
+	SetHouseholdThresholds(ctx context.Context, householdID string, t rules.Thresholds) error
+	AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error
+	// AwayPeriodsOf lists the periods ending after endingAfter (all for a zero time), by start.
+	AwayPeriodsOf(ctx context.Context, householdID string, endingAfter time.Time) ([]registry.AwayPeriod, error)
+}
+
+// Rules is the rules engine as the API drives it: it checks and applies a
+// household's settings and learns of new devices. *rules.Engine implements it.
+type Rules interface {
+	// Config is the global thresholds in force.
+	Config() rules.Config
+	// Effective is a household's thresholds, its overrides applied.
+	Effective(householdID string) rules.Config
+	SetHousehold(householdID string, st rules.Settings) error
+	AddDevice(householdID, deviceID string, kind registry.DeviceKind, at time.Time)
+}
+
+var _ Rules = (*rules.Engine)(nil)
+
+func (a *API) ruleRoutes(rt *router) {
+	rt.handle("PUT /api/v1/households/{id}/thresholds", a.putThresholds)
+	rt.handle("POST /api/v1/households/{id}/away", a.createAway)
+}
+
+// thresholdsResponse answers PUT /api/v1/households/{id}/thresholds.
+type thresholdsResponse struct {
+	// Thresholds lists every rule parameter in force for the household.
+	Thresholds rules.Thresholds `json:"thresholds"`
+	// Overrides are the household's own values, as last put.
+	Overrides rules.Thresholds `json:"overrides"`
+}
+
+// putThresholds replaces a household's overrides as a whole: a parameter left
+// out falls back to the global value, and {} clears every override. The body
+// is checked by the rules engine's own validation before anything is stored.
+func (a *API) putThresholds(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	var req rules.Thresholds
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	h, err := a.household(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	// The engine's own check: every unknown rule or parameter, wrong unit or
+	// out-of-range value is named, and then nothing is stored.
+	if _, err := a.opts.Rules.Config().With(req); err != nil {
+		return validation(err)
+	}
+	overrides := rules.Thresholds{}
+	for rule, params := range req {
+		if len(params) > 0 {
+			overrides[rule] = params
+		}
+	}
+	a.rulesMu.Lock()
+	defer a.rulesMu.Unlock()
+	if err := a.opts.RuleSettings.SetHouseholdThresholds(r.Context(), id, overrides); err != nil {
+		return fmt.Errorf("store thresholds of household %s: %w", id, err)
+	}
+	if err := a.applyRules(r.Context(), h); err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusOK, thresholdsResponse{
+		Thresholds: a.opts.Rules.Effective(id).Thresholds(),
+		Overrides:  overrides,
+	})
+	return nil
+}
+
+// awayRequest is the body of POST /api/v1/households/{id}/away.
+type awayRequest struct {
+	From   string `json:"from"`
+	Until  string `json:"until"`
+	Reason string `json:"reason"`
+}
+
+func (a *API) createAway(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	var req awayRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	h, err := a.household(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	from, fromErr := parseTime("from", req.From)
+	until, untilErr := parseTime("until", req.Until)
+	p := registry.AwayPeriod{
+		ID:          uuid.Must(uuid.NewV7()).String(),
+		HouseholdID: id,
+		From:        from,
+		Until:       until,
+		Reason:      req.Reason,
+		CreatedAt:   a.now().UTC().Truncate(time.Millisecond),
+	}
+	if err := validation(fromErr, untilErr); err != nil {
+		return err
+	}
+	if err := validation(p.Validate()); err != nil {
+		return err
+	}
+	a.rulesMu.Lock()
+	defer a.rulesMu.Unlock()
+	if err := a.opts.RuleSettings.AddAwayPeriod(r.Context(), p); err != nil {
+		return fmt.Errorf("store away period of household %s: %w", id, err)
+	}
+	if err := a.applyRules(r.Context(), h); err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusCreated, p)
+	return nil
+}
+
+// parseTime reads an RFC 3339 time with offset, as the store keeps it: UTC,
+// to the millisecond.
+func parseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, fmt.Errorf("%s: required", field)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time with offset, e.g. 2026-03-01T09:00:00+08:00", field, clip(s))
+	}
+	return t.UTC().Truncate(time.Millisecond), nil
+}
+
+// household loads a household, answering 404 when nobody registered it.
+func (a *API) household(ctx context.Context, id string) (registry.Household, error) {
+	h, err := a.opts.Registry.Household(ctx, id)
+	if errors.Is(err, registry.ErrNotFound) {
+		return registry.Household{}, errorf(http.StatusNotFound, codeNotFound, "household %q not found", clip(id))
+	}
+	if err != nil {
+		return registry.Household{}, fmt.Errorf("load household %s: %w", id, err)
+	}
+	return h, nil
+}
+
+// applyRules hands the rules engine a household's settings as stored: its
+// time zone (none: the monitor's default), overrides and away periods. The
+// caller holds rulesMu, so that what the engine runs is what was stored last
+// even when two requests race.
+func (a *API) applyRules(ctx context.Context, h registry.Household) error {
+	var st rules.Settings
+	if h.Timezone != "" {
+		loc, err := time.LoadLocation(h.Timezone)
+		if err != nil {
+			return fmt.Errorf("household %s: time zone %q: %w", h.ID, h.Timezone, err)
+		}
+		st.Location = loc
+	}
+	var err error
+	if st.Overrides, err = a.opts.RuleSettings.HouseholdThresholds(ctx, h.ID); err != nil {
+		return err
+	}
+	// Every period: a household has few, and an old one is harmless.
+	away, err := a.opts.RuleSettings.AwayPeriodsOf(ctx, h.ID, time.Time{})
+	if err != nil {
+		return err
+	}
+	for _, p := range away {
+		st.Away = append(st.Away, rules.Period{From: p.From, Until: p.Until})
+	}
+	if err := a.opts.Rules.SetHousehold(h.ID, st); err != nil {
+		return fmt.Errorf("apply rule settings of household %s: %w", h.ID, err)
+	}
+	return nil
+}
+
+// householdRegistered tells the rules engine about a new household: only its
+// time zone can differ from the defaults. The household is created already,
+// so a failure is logged rather than answered.
+func (a *API) householdRegistered(ctx context.Context, h registry.Household) {
+	if h.Timezone == "" {
+		return
+	}
+	a.rulesMu.Lock()
+	defer a.rulesMu.Unlock()
+	if err := a.applyRules(ctx, h); err != nil {
+		a.log.Error("household registered but its time zone is not applied until restart", "household_id", h.ID, "err", err)
+	}
+}
+
+// deviceRegistered makes the rules engine expect messages from a new device
+// from now on (the monitor's clock), so one that never speaks goes offline.
+func (a *API) deviceRegistered(d registry.Device) {
+	a.opts.Rules.AddDevice(d.HouseholdID, d.ID, d.Kind, a.opts.Now())
+}
+
+// householdRules is what GET /api/v1/households/{id} shows of a household's rules.
+type householdRules struct {
+	// Thresholds lists every rule parameter in force for the household.
+	Thresholds rules.Thresholds `json:"thresholds"`
+	Overrides  rules.Thresholds `json:"overrides"`
+	// Away lists the current and future away periods, by start.
+	Away []registry.AwayPeriod `json:"away"`
+}
+
+func (a *API) householdRules(ctx context.Context, id string) (householdRules, error) {
+	overrides, err := a.opts.RuleSettings.HouseholdThresholds(ctx, id)
+	if err != nil {
+		return householdRules{}, err
+	}
+	if overrides == nil {
+		overrides = rules.Thresholds{}
+	}
+	away, err := a.opts.RuleSettings.AwayPeriodsOf(ctx, id, a.opts.Now())
+	if err != nil {
+		return householdRules{}, err
+	}
+	if away == nil {
+		away = []registry.AwayPeriod{}
+	}
+	return householdRules{Thresholds: a.opts.Rules.Effective(id).Thresholds(), Overrides: overrides, Away: away}, nil
+}
+
+// noRuleSettings stands in when no store keeps rule settings: households have
+// none and cannot be given any.
+type noRuleSettings struct{}
+
+var errNoRuleSettings = errorf(http.StatusServiceUnavailable, codeUnavailable, "this server keeps no household rule settings")
+
+func (noRuleSettings) HouseholdThresholds(context.Context, string) (rules.Thresholds, error) {
+	return nil, nil
+}
+
+func (noRuleSettings) SetHouseholdThresholds(context.Context, string, rules.Thresholds) error {
+	return errNoRuleSettings
+}
+
+func (noRuleSettings) AddAwayPeriod(context.Context, registry.AwayPeriod) error {
+	return errNoRuleSettings
+}
+
+func (noRuleSettings) AwayPeriodsOf(context.Context, string, time.Time) ([]registry.AwayPeriod, error) {
+	return nil, nil
+}

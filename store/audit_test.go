@@ -1,0 +1,109 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/store"
+)
+
+var auditKey = []byte("0123456789abcdef0123456789abcdef")
+
+// auditLog makes a store with five audit entries and a second, raw handle
+// on its file, as someone editing the database by hand would have.
+func auditLog(t *testing.T) (*store.DB, *sql.DB) {
+	t.Helper()
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	ctx := context.Background()
+	for i := range 5 {
+		_, err := db.AppendAudit(ctx, auditKey, audit.Entry{
+			At: t0.Add(time.Duration(i) * time.Minute), Actor: "w-1", Role: "grid_worker", Action: audit.Read,
+			Object: fmt.Sprintf("household/h%d", i+1), Remote: "10.0.0.7", Reason: "GET /api/v1/households/{id}",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := sql.Open("sqlite", filepath.Join(dir, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return db, raw
+}
+
+func TestAuditChainIntact(t *testing.T) {
+	db, _ := auditLog(t)
+	n, err := db.VerifyAudit(context.Background(), auditKey)
+	if err != nil || n != 5 {
+		t.Fatalf("verify: %d entries, %v", n, err)
+	}
+	entries, err := db.Audit(context.Background(), store.AuditFilter{Object: "household/h3"})
+	if err != nil || len(entries) != 1 || entries[0].Seq != 3 || entries[0].Actor != "w-1" || !entries[0].At.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("entries = %+v, %v", entries, err)
+	}
+	if n, err := newDB(t).VerifyAudit(context.Background(), auditKey); err != nil || n != 0 {
+		t.Errorf("an empty log: %d, %v", n, err)
+	}
+}
+
+func TestAuditTamperingIsNamed(t *testing.T) {
+	tests := []struct {
+		name  string
+		sql   string
+		seq   int64
+		how   string
+		bykey []byte
+	}{
+		{"altered", `UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 3`, 3, "altered", nil},
+		{"altered actor", `UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1`, 1, "altered", nil},
+		{"removed from the middle", `DELETE FROM audit_log WHERE seq = 2`, 2, "removed", nil},
+		{"removed from the end", `DELETE FROM audit_log WHERE seq = 5`, 5, "removed", nil},
+		{"removed from the end, head moved too", `DELETE FROM audit_log WHERE seq = 5; UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4)`, 5, "removed", nil},
+		{"everything removed", `DELETE FROM audit_log; DELETE FROM audit_head; INSERT INTO grids (id, name, created_at) VALUES ('g1', 'G', 0); INSERT INTO households (id, name, address, grid_id, created_at) VALUES ('h1', 'H', 'A', 'g1', 0)`, 1, "removed", nil},
+		{"inserted at the end", `INSERT INTO audit_log (seq, at, actor, action, object, prev_hash, hash) SELECT 6, at, 'w-9', 'read', 'household/h1', hash, 'forged' FROM audit_log WHERE seq = 5`, 6, "inserted", nil},
+		{"inserted in the middle", `UPDATE audit_log SET seq = seq + 10 WHERE seq >= 3; UPDATE audit_log SET seq = seq - 9 WHERE seq >= 13; INSERT INTO audit_log (seq, at, actor, action, object, prev_hash, hash) SELECT 3, at, 'w-9', 'read', 'household/h1', hash, 'forged' FROM audit_log WHERE seq = 2; UPDATE audit_head SET seq = 6`, 3, "", nil},
+		{"verified with another key", ``, 1, "altered", []byte("another key")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, raw := auditLog(t)
+			for _, stmt := range strings.Split(tt.sql, ";") {
+				if strings.TrimSpace(stmt) == "" {
+					continue
+				}
+				if _, err := raw.Exec(stmt); err != nil {
+					t.Fatalf("tamper: %s: %v", stmt, err)
+				}
+			}
+			key := auditKey
+			if tt.bykey != nil {
+				key = tt.bykey
+			}
+			_, err := db.VerifyAudit(context.Background(), key)
+			var broken *audit.BrokenError
+			if !errors.As(err, &broken) {
+				t.Fatalf("verify: %v, want a broken chain", err)
+			}
+			if tt.how == "" {
+				// A consistent forgery of the head: the chain itself still
+				// names where the content stops matching.
+				if broken.Seq > tt.seq+1 {
+					t.Errorf("broken at %d (%s), want at or before %d", broken.Seq, broken.Reason, tt.seq+1)
+				}
+				return
+			}
+			if broken.Seq != tt.seq || !strings.Contains(broken.Reason, tt.how) {
+				t.Errorf("broken at %d (%s), want %d %s", broken.Seq, broken.Reason, tt.seq, tt.how)
+			}
+		})
+	}
+}

@@ -1,0 +1,294 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// What the rules engine keeps across restarts: its checkpointed state, the
+// households' threshold overrides and away periods.
+
+// SaveRuleStates writes a checkpoint batch in one transaction: either every
+// household's state is saved or none is.
+func (db *DB) SaveRuleStates(ctx context.Context, states []rules.State) error {
+	if len(states) == 0 {
+		return nil
+	}
+	now := toMS(db.now())
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `
+			INSERT INTO rule_state (household_id, data, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (household_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, st := range states {
+			if _, err := stmt.ExecContext(ctx, st.HouseholdID, nonNil(st.Data), now); err != nil {
+				return fmt.Errorf("household %s: %w", st.HouseholdID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save rule state of %d households: %w", len(states), err)
+	}
+	return nil
+}
+
+// nonNil binds an empty BLOB rather than NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// RuleStates loads every household's saved rule state, ordered by household.
+func (db *DB) RuleStates(ctx context.Context) ([]rules.State, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT household_id, data FROM rule_state ORDER BY household_id`)
+	if err != nil {
+		return nil, fmt.Errorf("load rule states: %w", err)
+	}
+	defer rows.Close()
+	states := []rules.State{}
+	for rows.Next() {
+		var st rules.State
+		if err := rows.Scan(&st.HouseholdID, &st.Data); err != nil {
+			return nil, fmt.Errorf("load rule states: %w", err)
+		}
+		states = append(states, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load rule states: %w", err)
+	}
+	return states, nil
+}
+
+// HouseholdThresholds returns a household's threshold overrides; nil when it
+// has none (or does not exist).
+func (db *DB) HouseholdThresholds(ctx context.Context, householdID string) (rules.Thresholds, error) {
+	var doc string
+	err := db.r.QueryRowContext(ctx, `SELECT thresholds FROM household_thresholds WHERE household_id = ?`, householdID).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load thresholds of household %s: %w", householdID, err)
+	}
+	t, err := decodeThresholds(doc)
+	if err != nil {
+		return nil, fmt.Errorf("load thresholds of household %s: %w", householdID, err)
+	}
+	return t, nil
+}
+
+// AllHouseholdThresholds returns the overrides of every household that has some.
+func (db *DB) AllHouseholdThresholds(ctx context.Context) (map[string]rules.Thresholds, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT household_id, thresholds FROM household_thresholds`)
+	if err != nil {
+		return nil, fmt.Errorf("load household thresholds: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]rules.Thresholds{}
+	for rows.Next() {
+		var id, doc string
+		if err := rows.Scan(&id, &doc); err != nil {
+			return nil, fmt.Errorf("load household thresholds: %w", err)
+		}
+		t, err := decodeThresholds(doc)
+		if err != nil {
+			return nil, fmt.Errorf("load thresholds of household %s: %w", id, err)
+		}
+		out[id] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load household thresholds: %w", err)
+	}
+	return out, nil
+}
+
+// SetHouseholdThresholds replaces a household's overrides as a whole; empty
+// overrides remove them. The store does not check them against the rules:
+// its caller does. A household that does not exist is registry.ErrNotFound.
+func (db *DB) SetHouseholdThresholds(ctx context.Context, householdID string, t rules.Thresholds) error {
+	var doc []byte
+	if len(t) > 0 {
+		var err error
+		if doc, err = json.Marshal(t); err != nil {
+			return fmt.Errorf("set thresholds of household %s: encode: %w", householdID, err)
+		}
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		found, err := exists(ctx, tx, `SELECT 1 FROM households WHERE id = ?`, householdID)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return registry.ErrNotFound
+		}
+		if doc == nil {
+			_, err = tx.ExecContext(ctx, `DELETE FROM household_thresholds WHERE household_id = ?`, householdID)
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO household_thresholds (household_id, thresholds, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (household_id) DO UPDATE SET thresholds = excluded.thresholds, updated_at = excluded.updated_at`,
+			householdID, string(doc), toMS(db.now()))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set thresholds of household %s: %w", householdID, err)
+	}
+	return nil
+}
+
+func decodeThresholds(doc string) (rules.Thresholds, error) {
+	var t rules.Thresholds
+	if err := json.Unmarshal([]byte(doc), &t); err != nil {
+		return nil, fmt.Errorf("decode thresholds: %w", err)
+	}
+	return t, nil
+}
+
+// AddAwayPeriod records an away period of an existing household. CreatedAt
+// is set to now when zero. A taken id is registry.ErrConflict; an unknown
+// household registry.ErrUnknownReference.
+func (db *DB) AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = db.now()
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if err := conflict(ctx, tx, `SELECT 1 FROM away_periods WHERE id = ?`, p.ID); err != nil {
+			return err
+		}
+		if err := reference(ctx, tx, "household_id", p.HouseholdID, `SELECT 1 FROM households WHERE id = ?`); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO away_periods (id, household_id, from_at, until_at, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			p.ID, p.HouseholdID, toMS(p.From), toMS(p.Until), p.Reason, toMS(p.CreatedAt))
+		return insertError(err)
+	})
+	if err != nil {
+		return fmt.Errorf("add away period %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+const awayCols = `id, household_id, from_at, until_at, reason, created_at`
+
+// AwayPeriodsOf lists a household's away periods that end after endingAfter
+// (all of them for a zero time), by start. Never nil.
+func (db *DB) AwayPeriodsOf(ctx context.Context, householdID string, endingAfter time.Time) ([]registry.AwayPeriod, error) {
+	out, err := db.awayPeriods(ctx, `SELECT `+awayCols+` FROM away_periods
+		WHERE household_id = ? AND until_at > ? ORDER BY from_at, seq`, householdID, afterMS(endingAfter))
+	if err != nil {
+		return nil, fmt.Errorf("away periods of household %s: %w", householdID, err)
+	}
+	return out, nil
+}
+
+// AwayPeriodsEndingAfter lists every household's away periods that end after
+// t, by household and start: what the rules engine needs at start-up.
+func (db *DB) AwayPeriodsEndingAfter(ctx context.Context, t time.Time) ([]registry.AwayPeriod, error) {
+	out, err := db.awayPeriods(ctx, `SELECT `+awayCols+` FROM away_periods
+		WHERE until_at > ? ORDER BY household_id, from_at, seq`, afterMS(t))
+	if err != nil {
+		return nil, fmt.Errorf("away periods: %w", err)
+	}
+	return out, nil
+}
+
+// afterMS is t in milliseconds, with the zero time before every period.
+func afterMS(t time.Time) int64 {
+	if t.IsZero() {
+		return -1 << 62
+	}
+	return toMS(t)
+}
+
+func (db *DB) awayPeriods(ctx context.Context, query string, args ...any) ([]registry.AwayPeriod, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []registry.AwayPeriod{}
+	for rows.Next() {
+		var (
+			p                    registry.AwayPeriod
+			from, until, created int64
+		)
+		if err := rows.Scan(&p.ID, &p.HouseholdID, &from, &until, &p.Reason, &created); err != nil {
+			return nil, err
+		}
+		p.From, p.Until, p.CreatedAt = fromMS(from), fromMS(until), fromMS(created)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// HouseholdTimezones maps every registered household to its time zone, empty
+// when it has none of its own.
+func (db *DB) HouseholdTimezones(ctx context.Context) (map[string]string, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, timezone FROM households`)
+	if err != nil {
+		return nil, fmt.Errorf("household time zones: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, tz string
+		if err := rows.Scan(&id, &tz); err != nil {
+			return nil, fmt.Errorf("household time zones: %w", err)
+		}
+		out[id] = tz
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("household time zones: %w", err)
+	}
+	return out, nil
+}
+
+// RegisteredDevice is a device with the time it was registered.
+type RegisteredDevice struct {
+	registry.Device
+	CreatedAt time.Time
+}
+
+// RegisteredDevices lists every device with the time it was registered, ordered by id.
+func (db *DB) RegisteredDevices(ctx context.Context) ([]RegisteredDevice, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+deviceCols+`, created_at FROM devices ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	defer rows.Close()
+	out := []RegisteredDevice{}
+	for rows.Next() {
+		var (
+			d       RegisteredDevice
+			kind    string
+			created int64
+		)
+		if err := rows.Scan(&d.ID, &kind, &d.HouseholdID, &d.SecretHash, &created); err != nil {
+			return nil, fmt.Errorf("list devices: %w", err)
+		}
+		d.Kind, d.CreatedAt = registry.DeviceKind(kind), fromMS(created)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return out, nil
+}

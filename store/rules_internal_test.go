@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"testing"
+
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// TestSaveRuleStatesIsOneTransaction makes the store refuse one household of
+// a batch and checks that none of the batch was written.
+func TestSaveRuleStatesIsOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.SaveRuleStates(ctx, []rules.State{{HouseholdID: "h1", Data: []byte(`{"v":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.w.ExecContext(ctx, `
+		CREATE TRIGGER refuse_bad BEFORE INSERT ON rule_state WHEN NEW.household_id = 'bad'
+		BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	err = db.SaveRuleStates(ctx, []rules.State{
+		{HouseholdID: "h1", Data: []byte(`{"v":1,"newest":5}`)},
+		{HouseholdID: "h2", Data: []byte(`{"v":1}`)},
+		{HouseholdID: "bad", Data: []byte(`{"v":1}`)},
+	})
+	if err == nil {
+		t.Fatal("a batch with a refused household was saved")
+	}
+	states, err := db.RuleStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(states) != 1 || states[0].HouseholdID != "h1" || string(states[0].Data) != `{"v":1}` {
+		t.Errorf("after the failed batch: %q, want only h1 as it was", states)
+	}
+}

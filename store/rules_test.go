@@ -1,0 +1,203 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/store"
+)
+
+func TestRuleStates(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openDB(t, dir)
+
+	if got, err := db.RuleStates(ctx); err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("RuleStates on an empty store = %v, %v; want an empty list", got, err)
+	}
+	must(t, db.SaveRuleStates(ctx, nil))
+	must(t, db.SaveRuleStates(ctx, []rules.State{
+		{HouseholdID: "h2", Data: []byte(`{"v":1,"newest":2}`)},
+		{HouseholdID: "h1", Data: []byte(`{"v":1,"newest":1}`)},
+	}))
+	// A second batch replaces h1 and adds h3; h2 is untouched.
+	must(t, db.SaveRuleStates(ctx, []rules.State{
+		{HouseholdID: "h1", Data: []byte(`{"v":1,"newest":10}`)},
+		{HouseholdID: "h3", Data: []byte(`{"v":1}`)},
+	}))
+	want := []rules.State{
+		{HouseholdID: "h1", Data: []byte(`{"v":1,"newest":10}`)},
+		{HouseholdID: "h2", Data: []byte(`{"v":1,"newest":2}`)},
+		{HouseholdID: "h3", Data: []byte(`{"v":1}`)},
+	}
+	got, err := db.RuleStates(ctx)
+	must(t, err)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("RuleStates = %q\nwant %q", got, want)
+	}
+
+	// Binary data round-trips byte for byte.
+	binary := []byte{2, 0, 0xff, 0xfe, 'x', 0, 0x80}
+	must(t, db.SaveRuleStates(ctx, []rules.State{{HouseholdID: "h4", Data: binary}}))
+	want = append(want, rules.State{HouseholdID: "h4", Data: binary})
+
+	// They survive a reopen.
+	must(t, db.Close())
+	db2, err := store.Open(ctx, dir, nil)
+	must(t, err)
+	defer db2.Close()
+	got, err = db2.RuleStates(ctx)
+	must(t, err)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after reopen RuleStates = %q\nwant %q", got, want)
+	}
+}
+
+func TestHouseholdThresholds(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db)
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Wu", Address: "2 Road", GridID: "g1"}))
+
+	if got, err := db.HouseholdThresholds(ctx, "h1"); err != nil || got != nil {
+		t.Fatalf("no overrides = %v, %v; want nil, nil", got, err)
+	}
+	first := rules.Thresholds{"water_no_use": {"hours": 10}, "no_motion": {"window": "08:00-21:00", "hours": 4.5}}
+	must(t, db.SetHouseholdThresholds(ctx, "h1", first))
+	// Numbers come back as float64, as from any JSON document.
+	wantFirst := rules.Thresholds{"water_no_use": {"hours": 10.0}, "no_motion": {"window": "08:00-21:00", "hours": 4.5}}
+	if got, err := db.HouseholdThresholds(ctx, "h1"); err != nil || !reflect.DeepEqual(got, wantFirst) {
+		t.Errorf("HouseholdThresholds = %v, %v; want %v", got, err, wantFirst)
+	}
+
+	// A put replaces the whole set.
+	second := rules.Thresholds{"battery_low": {"pct": 20.0}}
+	must(t, db.SetHouseholdThresholds(ctx, "h1", second))
+	must(t, db.SetHouseholdThresholds(ctx, "h2", rules.Thresholds{"no_exit": {"hours": 48.0}}))
+	if got, err := db.HouseholdThresholds(ctx, "h1"); err != nil || !reflect.DeepEqual(got, second) {
+		t.Errorf("after replace = %v, %v; want %v", got, err, second)
+	}
+	all, err := db.AllHouseholdThresholds(ctx)
+	must(t, err)
+	if want := map[string]rules.Thresholds{"h1": second, "h2": {"no_exit": {"hours": 48.0}}}; !reflect.DeepEqual(all, want) {
+		t.Errorf("AllHouseholdThresholds = %v, want %v", all, want)
+	}
+
+	// Empty overrides clear them.
+	must(t, db.SetHouseholdThresholds(ctx, "h1", rules.Thresholds{}))
+	if got, err := db.HouseholdThresholds(ctx, "h1"); err != nil || got != nil {
+		t.Errorf("after clearing = %v, %v; want nil", got, err)
+	}
+	all, err = db.AllHouseholdThresholds(ctx)
+	must(t, err)
+	if _, ok := all["h1"]; ok || len(all) != 1 {
+		t.Errorf("AllHouseholdThresholds after clearing h1 = %v", all)
+	}
+
+	if err := db.SetHouseholdThresholds(ctx, "h404", second); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("overrides of an unknown household: %v, want ErrNotFound", err)
+	}
+}
+
+func TestAwayPeriods(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db)
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Wu", Address: "2 Road", GridID: "g1"}))
+
+	day := 24 * time.Hour
+	period := func(id, household string, from, until time.Duration) registry.AwayPeriod {
+		return registry.AwayPeriod{ID: id, HouseholdID: household, From: t0.Add(from), Until: t0.Add(until), Reason: "hospital", CreatedAt: t0}
+	}
+	// Added out of order: lists come back by start.
+	late := period("a-late", "h1", 10*day, 12*day)
+	past := period("a-past", "h1", -10*day, -5*day)
+	current := period("a-now", "h1", -day, 2*day)
+	other := period("a-other", "h2", 0, day)
+	for _, p := range []registry.AwayPeriod{late, past, current, other} {
+		must(t, db.AddAwayPeriod(ctx, p))
+	}
+
+	tests := []struct {
+		name string
+		list func() ([]registry.AwayPeriod, error)
+		want []registry.AwayPeriod
+	}{
+		{"OfHouseholdAll", func() ([]registry.AwayPeriod, error) { return db.AwayPeriodsOf(ctx, "h1", time.Time{}) }, []registry.AwayPeriod{past, current, late}},
+		{"OfHouseholdCurrentAndFuture", func() ([]registry.AwayPeriod, error) { return db.AwayPeriodsOf(ctx, "h1", t0) }, []registry.AwayPeriod{current, late}},
+		{"EndingExactlyAtIsOver", func() ([]registry.AwayPeriod, error) { return db.AwayPeriodsOf(ctx, "h1", t0.Add(2*day)) }, []registry.AwayPeriod{late}},
+		{"OfHouseholdNone", func() ([]registry.AwayPeriod, error) { return db.AwayPeriodsOf(ctx, "h1", t0.Add(20*day)) }, []registry.AwayPeriod{}},
+		{"EndingAfter", func() ([]registry.AwayPeriod, error) { return db.AwayPeriodsEndingAfter(ctx, t0.Add(-6*day)) }, []registry.AwayPeriod{past, current, late, other}},
+		{"EndingAfterNow", func() ([]registry.AwayPeriod, error) { return db.AwayPeriodsEndingAfter(ctx, t0.Add(time.Hour)) }, []registry.AwayPeriod{current, late, other}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.list()
+			must(t, err)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+
+	t.Run("CreatedAtDefaultsToNow", func(t *testing.T) {
+		p := period("a-stamped", "h2", 3*day, 4*day)
+		p.CreatedAt = time.Time{}
+		before := time.Now().Add(-time.Second)
+		must(t, db.AddAwayPeriod(ctx, p))
+		got, err := db.AwayPeriodsOf(ctx, "h2", t0.Add(2*day))
+		must(t, err)
+		if len(got) != 1 || got[0].CreatedAt.Before(before) {
+			t.Errorf("got %+v, want a created_at of now", got)
+		}
+	})
+	t.Run("Conflict", func(t *testing.T) {
+		if err := db.AddAwayPeriod(ctx, late); !errors.Is(err, registry.ErrConflict) {
+			t.Errorf("same id again: %v, want ErrConflict", err)
+		}
+	})
+	t.Run("UnknownHousehold", func(t *testing.T) {
+		if err := db.AddAwayPeriod(ctx, period("a-x", "h404", 0, day)); !errors.Is(err, registry.ErrUnknownReference) {
+			t.Errorf("unknown household: %v, want ErrUnknownReference", err)
+		}
+	})
+	t.Run("Invalid", func(t *testing.T) {
+		p := period("a-bad", "h1", day, 0)
+		if err := db.AddAwayPeriod(ctx, p); err == nil {
+			t.Error("until before from accepted")
+		}
+	})
+}
+
+func TestRegisteredDevicesAndZones(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db)
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Wu", Address: "2 Road", GridID: "g1", Timezone: "Europe/Paris"}))
+	before := time.Now().Add(-time.Second)
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "d2", Kind: registry.DoorSensor, HouseholdID: "h2"}))
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.WaterMeter, HouseholdID: "h1", SecretHash: "x"}))
+
+	devices, err := db.RegisteredDevices(ctx)
+	must(t, err)
+	if len(devices) != 2 || devices[0].ID != "d1" || devices[0].Kind != registry.WaterMeter || devices[0].HouseholdID != "h1" ||
+		devices[1].ID != "d2" || devices[1].Kind != registry.DoorSensor {
+		t.Fatalf("RegisteredDevices = %+v", devices)
+	}
+	for _, d := range devices {
+		if d.CreatedAt.Before(before) || d.CreatedAt.After(time.Now()) || d.CreatedAt.Location() != time.UTC {
+			t.Errorf("device %s created at %v, want now in UTC", d.ID, d.CreatedAt)
+		}
+	}
+
+	zones, err := db.HouseholdTimezones(ctx)
+	must(t, err)
+	if want := map[string]string{"h1": "", "h2": "Europe/Paris"}; !reflect.DeepEqual(zones, want) {
+		t.Errorf("HouseholdTimezones = %v, want %v", zones, want)
+	}
+}
