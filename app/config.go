@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/keyring"
+	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/tasks"
 )

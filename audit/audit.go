@@ -27,7 +27,7 @@ const (
 // Entry is one access to personal data.
 type Entry struct {
 	// Seq numbers entries from 1 without gaps; the store assigns it.
-	Seq int64 `json:"seq"`
+	Seq int64     `json:"seq"`
 	At  time.Time `json:"at"`
 	// Actor is the user id, or "admin" for the bootstrap token.
 	Actor string `json:"actor"`

@@ -139,7 +139,10 @@ func (a *Aliyun) Send(ctx context.Context, n tasks.Notice) (retry bool, err erro
 		return false, nil
 	}
 	retry = retryableStatus(resp.StatusCode) || slices.Contains(aliyunRetryCodes, answer.Code) || strings.HasPrefix(answer.Code, "Throttling")
-	return retry, statusDetail(resp, answer.Code+": "+oneLine(answer.Message))
+	// A signature mismatch quotes the whole string to sign, phone number and
+	// text included; the error is shown on the task, so it stops before that.
+	msg, _, _ := strings.Cut(answer.Message, "server string to sign is")
+	return retry, statusDetail(resp, answer.Code+": "+oneLine(msg))
 }
 
 // aliyunTemplateParam fills the template's variable with the notice's text,

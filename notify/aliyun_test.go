@@ -194,6 +194,9 @@ func TestAliyun_RefusedAsAlibabaWould(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.code) {
 				t.Errorf("error %q does not give Alibaba's code %s", err, tt.code)
 			}
+			if strings.Contains(err.Error(), "8613800000001") {
+				t.Errorf("error %q quotes the phone number", err)
+			}
 		})
 	}
 	if _, _, refused := f.requests(); strings.Join(refused, ",") != "SignatureDoesNotMatch,InvalidAccessKeyId.NotFound,isv.SMS_SIGNATURE_ILLEGAL,isv.SMS_TEMPLATE_ILLEGAL" {

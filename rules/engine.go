@@ -112,6 +112,11 @@ type Settings struct {
 // SetHousehold applies a household's settings. Overrides are validated first;
 // on error nothing changes.
 func (e *Engine) SetHousehold(id string, st Settings) error {
+	s := e.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Under the lock: a reload (SetConfig) then either sees these overrides
+	// or has already stored the global config they are applied to.
 	global := e.cfg.Load()
 	var eff *Config
 	if len(st.Overrides) > 0 {
@@ -121,9 +126,6 @@ func (e *Engine) SetHousehold(id string, st Settings) error {
 		}
 		eff = &c
 	}
-	s := e.shard(id)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	h := s.household(id)
 	if st.Location == nil && eff == nil && len(st.Away) == 0 {
 		h.settings = nil

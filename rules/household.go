@@ -465,7 +465,8 @@ func (d *device) setB(v float64) { d.b = v; d.flags |= hasB }
 func (d *device) setBool(v bool) { d.flags |= hasBool; d.setFlag(boolValue, v) }
 
 func (d *device) online(now int64, cfg *Config) bool {
-	return d.flags&saidOffline == 0 && d.lastAlive != 0 && now-d.lastAlive < cfg.offlineAfter(d.kind == wristband)
+	// A registered device that never spoke is expected, not online.
+	return d.flags&saidOffline == 0 && d.lastSeen != 0 && now-d.lastAlive < cfg.offlineAfter(d.kind == wristband)
 }
 
 // meta is each rule's severity and the kind of task it opens.
