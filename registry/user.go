@@ -1,0 +1,95 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// RoleFamily is a relative of one household's resident.
+const RoleFamily = "family"
+
+// UserRoles are the roles a person logging in may have.
+var UserRoles = []string{RoleOperator, RoleSupervisor, RoleGridWorker, RoleFamily}
+
+// User is a person who logs in to the API.
+type User struct {
+	ID   string `json:"id"`
+	Role string `json:"role"`
+	// WorkerID ties a grid worker (or supervisor) to the worker record whose
+	// grids they see and whose tasks they act on.
+	WorkerID string `json:"worker_id,omitempty"`
+	// HouseholdID ties a family member to the one household they may see.
+	HouseholdID  string    `json:"household_id,omitempty"`
+	PasswordHash string    `json:"-"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Validate names every problem with the user.
+func (u User) Validate() error {
+	var errs []error
+	if err := ValidateID("id", u.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if !slices.Contains(UserRoles, u.Role) {
+		errs = append(errs, fmt.Errorf("role %q: must be operator, supervisor, grid_worker or family", u.Role))
+	}
+	if err := OptionalID("worker_id", u.WorkerID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := OptionalID("household_id", u.HouseholdID); err != nil {
+		errs = append(errs, err)
+	}
+	switch u.Role {
+	case RoleGridWorker:
+		if u.WorkerID == "" {
+			errs = append(errs, errors.New("worker_id: required for a grid_worker"))
+		}
+	case RoleFamily:
+		if u.HouseholdID == "" {
+			errs = append(errs, errors.New("household_id: required for family"))
+		}
+	}
+	if u.HouseholdID != "" && u.Role != RoleFamily {
+		errs = append(errs, errors.New("household_id: only for family"))
+	}
+	if u.WorkerID != "" && u.Role != RoleGridWorker && u.Role != RoleSupervisor {
+		errs = append(errs, errors.New("worker_id: only for a grid_worker or supervisor"))
+	}
+	return errors.Join(errs...)
+}
+
+// Password bounds. bcrypt reads at most 72 bytes; longer passwords are
+// refused rather than silently cut.
+const (
+	MinPasswordLen = 12
+	MaxPasswordLen = 72
+)
+
+// passwordCost is bcrypt's work factor: about a tenth of a second per
+// log-in on a server core, slow for guessing and fine for people.
+const passwordCost = 11
+
+// HashPassword checks a password's length and hashes it with bcrypt.
+func HashPassword(password string) (string, error) {
+	switch {
+	case utf8.RuneCountInString(password) < MinPasswordLen:
+		return "", fmt.Errorf("password: at least %d characters", MinPasswordLen)
+	case len(password) > MaxPasswordLen:
+		return "", fmt.Errorf("password: at most %d bytes", MaxPasswordLen)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), passwordCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// CheckPassword reports whether password matches hash.
+func CheckPassword(hash, password string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
+}

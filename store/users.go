@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+)
+
+// CreateUser registers a person who logs in. Its worker or household must
+// exist.
+func (db *DB) CreateUser(ctx context.Context, u registry.User) (registry.User, error) {
+	if err := u.Validate(); err != nil {
+		return registry.User{}, err
+	}
+	u.CreatedAt = db.now().UTC().Truncate(time.Millisecond)
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if err := conflict(ctx, tx, `SELECT 1 FROM users WHERE id = ?`, u.ID); err != nil {
+			return err
+		}
+		if u.WorkerID != "" {
+			if err := reference(ctx, tx, "worker_id", u.WorkerID, `SELECT 1 FROM workers WHERE id = ?`); err != nil {
+				return err
+			}
+		}
+		if u.HouseholdID != "" {
+			if err := reference(ctx, tx, "household_id", u.HouseholdID, `SELECT 1 FROM households WHERE id = ?`); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, role, worker_id, household_id, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Role, u.WorkerID, u.HouseholdID, u.PasswordHash, toMS(u.CreatedAt))
+		return insertError(err)
+	})
+	if err != nil {
+		return registry.User{}, fmt.Errorf("create user %s: %w", u.ID, err)
+	}
+	return u, nil
+}
+
+const userCols = `id, role, worker_id, household_id, password_hash, created_at`
+
+// User looks up a user, with its password hash.
+func (db *DB) User(ctx context.Context, id string) (registry.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.User{}, fmt.Errorf("user %s: %w", id, registry.ErrNotFound)
+	}
+	if err != nil {
+		return registry.User{}, fmt.Errorf("load user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// CreateSession stores a session by its token's hash until expires.
+func (db *DB) CreateSession(ctx context.Context, tokenHash, userID string, expires time.Time) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		now := db.now()
+		// Sessions that ended are of no use to anyone: drop them on the way.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, toMS(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			tokenHash, userID, toMS(now), toMS(expires))
+		return insertError(err)
+	})
+	if err != nil {
+		return fmt.Errorf("create session for %s: %w", userID, err)
+	}
+	return nil
+}
+
+// SessionUser is the user of a session that has not expired at now.
+func (db *DB) SessionUser(ctx context.Context, tokenHash string, now time.Time) (registry.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT u.id, u.role, u.worker_id, u.household_id, u.password_hash, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?`, tokenHash, toMS(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.User{}, registry.ErrNotFound
+	}
+	if err != nil {
+		return registry.User{}, fmt.Errorf("load session: %w", err)
+	}
+	return u, nil
+}
+
+func scanUser(s scanner) (registry.User, error) {
+	var u registry.User
+	var created int64
+	err := s.Scan(&u.ID, &u.Role, &u.WorkerID, &u.HouseholdID, &u.PasswordHash, &created)
+	u.CreatedAt = fromMS(created)
+	return u, err
+}
