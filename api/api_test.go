@@ -483,7 +483,7 @@ func TestNotifications(t *testing.T) {
 		t.Fatalf("notifications = %s", r.body)
 	}
 	first, second := list[0].(map[string]any), list[1].(map[string]any)
-	fields(map[string]any{"id": sent.ID, "channel": "log", "recipient": "Wang", "status": "sent", "attempts": 2,
+	fields(map[string]any{"id": sent.ID, "event": "opened", "channel": "log", "recipient": "Wang", "status": "sent", "attempts": 2,
 		"last_error": "timeout", "sent_at": "2026-03-01T09:12:01Z"})(t, first)
 	fields(map[string]any{"recipient": "Zhang Min", "status": "pending", "attempts": 0})(t, second)
 	for _, k := range []string{"sent_at", "last_error"} {

@@ -16,7 +16,9 @@ func (a *API) notificationRoutes(rt *router) {
 // channel and how delivery went. The address (phone, push URL) and the text
 // stay out of it.
 type notificationView struct {
-	ID        string     `json:"id"`
+	ID string `json:"id"`
+	// Event is what the notice told: opened, escalated, handover, resolved, cancelled.
+	Event     string     `json:"event"`
 	Channel   string     `json:"channel"`
 	Recipient string     `json:"recipient"`
 	Status    string     `json:"status"`
@@ -49,7 +51,7 @@ func (a *API) listNotifications(w http.ResponseWriter, r *http.Request) error {
 
 func noticeView(n tasks.Notice) notificationView {
 	return notificationView{
-		ID: n.ID, Channel: n.Channel, Recipient: n.Recipient, Status: n.Status,
+		ID: n.ID, Event: n.Event, Channel: n.Channel, Recipient: n.Recipient, Status: n.Status,
 		Attempts: n.Attempts, LastError: n.LastError, SentAt: n.SentAt,
 	}
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateMQTTURL(t *testing.T) {
@@ -28,6 +29,29 @@ func TestValidateMQTTURL(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "mqtt.url") {
 			t.Errorf("mqtt.url %q: error %v does not name the key", tt.url, err)
+		}
+	}
+}
+
+func TestValidateRateLimit(t *testing.T) {
+	if got := DefaultConfig().Notify.RateLimit; got != 10*time.Minute {
+		t.Errorf("default notify.rate_limit = %s, want 10m", got)
+	}
+	for _, tt := range []struct {
+		limit time.Duration
+		valid bool
+	}{
+		{0, true}, // off
+		{time.Second, true},
+		{24 * time.Hour, true},
+		{-time.Second, false},
+		{25 * time.Hour, false},
+	} {
+		cfg := DefaultConfig()
+		cfg.Notify.RateLimit = tt.limit
+		err := cfg.Validate()
+		if tt.valid != (err == nil) || (err != nil && !strings.Contains(err.Error(), "notify.rate_limit")) {
+			t.Errorf("notify.rate_limit %s: error %v, want valid=%v", tt.limit, err, tt.valid)
 		}
 	}
 }

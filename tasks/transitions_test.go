@@ -155,7 +155,7 @@ func TestTransitions(t *testing.T) {
 		{tasks.Open, actCancel, "operator", to(tasks.Cancelled, ownerID)},
 		{tasks.Open, actEscalate, "system", to(tasks.Escalated, ownerID)},
 
-		{tasks.Acknowledged, actAck, "owner", same}, // a retry: nothing to do
+		{tasks.Acknowledged, actAck, "owner", same},    // a retry: nothing to do
 		{tasks.Acknowledged, actAck, "other", refused}, // no taking over by acking again
 		{tasks.Acknowledged, actAck, "unknown", invalid},
 		{tasks.Acknowledged, actCheckIn, "owner", to(tasks.OnSite, ownerID)},
