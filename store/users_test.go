@@ -55,4 +55,3 @@ func TestUsersAndSessions(t *testing.T) {
 		t.Errorf("unknown session: %v", err)
 	}
 }
-
