@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eldersafe/eldersafe/audit"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/tasks"
@@ -80,8 +81,7 @@ type Options struct {
 	// new devices announced. Nil: a private engine with default thresholds.
 	Rules Rules
 	// RuleSettings keeps households' threshold overrides and away periods.
-	// Nil: the Registry when it keeps them too, else households have none
-	// and the routes setting them answer 503.
+	// Nil: the Registry, which must keep them too.
 	RuleSettings RuleSettings
 	// Now is the monitor's clock (event time under --clock event, zero
 	// before the first event): it dates new devices for the rules engine and
@@ -92,6 +92,16 @@ type Options struct {
 	EventClock EventClock
 	// AdminToken is the bootstrap admin bearer token; required.
 	AdminToken string
+	// Users keeps people who log in. Nil: only the admin token works and
+	// /api/v1/users and /api/v1/login do not exist.
+	Users Users
+	// SessionTTL is how long a log-in lasts. Zero: DefaultSessionTTL.
+	SessionTTL time.Duration
+	// Audit records an access to personal data before it is served; an
+	// error refuses the request. Nil: nothing is recorded.
+	Audit func(ctx context.Context, e audit.Entry) error
+	// AuditLog backs GET /api/v1/audit. Nil: no such route.
+	AuditLog AuditLog
 	// Metrics is served at GET /metrics. Nil: no /metrics route.
 	Metrics http.Handler
 	// Ready backs GET /readyz. Nil: always ready.
@@ -126,14 +136,17 @@ func (o *Options) validate() error {
 		o.Rules = engine
 	}
 	if o.RuleSettings == nil {
-		if rs, ok := o.Registry.(RuleSettings); ok {
-			o.RuleSettings = rs
-		} else {
-			o.RuleSettings = noRuleSettings{}
+		rs, ok := o.Registry.(RuleSettings)
+		if !ok {
+			return errors.New("rule settings are required when the registry does not keep them")
 		}
+		o.RuleSettings = rs
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = DefaultSessionTTL
 	}
 	if o.Status == nil {
 		o.Status = func(string) []rules.DeviceStatus { return nil }
@@ -159,6 +172,7 @@ type API struct {
 	// now stamps what the API itself creates, such as a worker's created_at.
 	now     func() time.Time
 	handler http.Handler
+	logins  *loginLimiter
 	// rulesMu makes storing a household's rule settings and applying them to
 	// the engine one step, so racing requests leave the engine as stored.
 	rulesMu sync.Mutex
@@ -179,6 +193,10 @@ func New(opts Options) (*API, error) {
 		metrics:   m,
 		verifiers: []verifier{newAdminVerifier(opts.AdminToken)},
 		now:       time.Now,
+		logins:    newLoginLimiter(),
+	}
+	if opts.Users != nil {
+		a.verifiers = append(a.verifiers, sessionVerifier{users: opts.Users, now: func() time.Time { return a.now() }})
 	}
 	rt := newRouter(a)
 	for _, group := range a.routeGroups() {
@@ -192,6 +210,8 @@ func New(opts Options) (*API, error) {
 func (a *API) routeGroups() []func(*router) {
 	return []func(*router){
 		a.healthRoutes,
+		a.userRoutes,
+		a.auditRoutes,
 		a.gridRoutes,
 		a.workerRoutes,
 		a.householdRoutes,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 )
 
 func TestNew(t *testing.T) {
-	store := newMemStore()
+	store := openStore(t)
 	valid := func() Options {
 		return Options{Registry: store, Tasks: &tasks.Service{}, Notifications: store, AdminToken: testToken}
 	}
@@ -106,8 +107,8 @@ func TestAuth(t *testing.T) {
 			}
 		})
 	}
-	if got := len(e.store.state.grids); got != 0 {
-		t.Errorf("%d grids created without a valid token", got)
+	if _, err := e.store.Grid(context.Background(), "g1"); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("a grid was created without a valid token: %v", err)
 	}
 }
 
@@ -310,7 +311,10 @@ func TestDeviceSecret(t *testing.T) {
 			}
 			b := r.object(t)
 			id := b["id"].(string)
-			stored := e.store.device(id)
+			stored, err := e.store.Device(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if stored.SecretHash == "" {
 				t.Fatal("no secret hash stored")
 			}
@@ -385,22 +389,6 @@ func TestTasks(t *testing.T) {
 	sos := e.openTask(rules.RuleSOS, rules.Critical)
 	path := "/api/v1/tasks/" + fall.ID
 
-	ids := func(want ...string) func(t *testing.T, b map[string]any) {
-		return func(t *testing.T, b map[string]any) {
-			t.Helper()
-			list, ok := b["tasks"].([]any)
-			if !ok {
-				t.Fatalf("tasks = %v, want a list", b["tasks"])
-			}
-			var got []string
-			for _, x := range list {
-				got = append(got, x.(map[string]any)["id"].(string))
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("tasks %v, want %v", got, want)
-			}
-		}
-	}
 	e.run(t, []call{
 		{name: "list newest first", method: "GET", path: "/api/v1/tasks", want: 200, check: ids(sos.ID, fall.ID)},
 		{name: "list by rule", method: "GET", path: "/api/v1/tasks?rule=fall", want: 200, check: ids(fall.ID)},
@@ -471,8 +459,15 @@ func TestNotifications(t *testing.T) {
 	}
 	sent := notices[0]
 	sentAt := time.Date(2026, 3, 1, 9, 12, 1, 0, time.UTC)
-	sent.Status, sent.Attempts, sent.SentAt, sent.LastError = tasks.NoticeSent, 2, &sentAt, "timeout"
-	e.store.setNotice(sent)
+	for i, a := range []tasks.Attempt{
+		{Status: tasks.NoticePending, Attempts: 1, NextAttemptAt: sentAt, LastError: "timeout"},
+		{Status: tasks.NoticeSent, Attempts: 2, SentAt: &sentAt, LastError: "timeout"},
+	} {
+		a.Entry = tasks.TimelineEntry{At: sentAt, Actor: tasks.ActorSystem, Type: tasks.EntryNotice, Message: fmt.Sprint("attempt ", i+1)}
+		if err := e.store.RecordAttempt(context.Background(), sent.ID, a); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	r := e.do("GET", "/api/v1/tasks/"+task.ID+"/notifications", "")
 	if r.status != 200 {
@@ -596,6 +591,7 @@ func (p panickyRegistry) Household(ctx context.Context, id string) (registry.Hou
 
 func TestInternalErrors(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
+		o.RuleSettings = o.Registry.(RuleSettings)
 		o.Registry = panickyRegistry{Registry: o.Registry, panicOn: "h-panic", failOn: "h-fail"}
 	})
 	e.seed()
@@ -691,7 +687,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, route, code string) fl
 // TestPrincipal checks what the auth middleware gives the routes to come: the
 // principal in the context, and role restrictions the admin passes.
 func TestPrincipal(t *testing.T) {
-	store := newMemStore()
+	store := openStore(t)
 	a, err := New(Options{Registry: store, Tasks: &tasks.Service{}, Notifications: store, AdminToken: testToken})
 	if err != nil {
 		t.Fatal(err)
@@ -722,11 +718,11 @@ func TestPrincipal(t *testing.T) {
 	e := &testEnv{t: t, srv: srv}
 
 	e.must(http.StatusOK, "GET", "/api/v1/whoami", "")
-	if got != (Principal{ID: "admin", Role: RoleAdmin}) {
+	if !reflect.DeepEqual(got, Principal{ID: "admin", Role: RoleAdmin}) {
 		t.Errorf("principal %+v", got)
 	}
 	e.must(http.StatusOK, "GET", "/api/v1/whoami", "", withToken("op-token"))
-	if got != (Principal{ID: "u-op", Role: "operator"}) {
+	if !reflect.DeepEqual(got, Principal{ID: "u-op", Role: "operator"}) {
 		t.Errorf("principal %+v", got)
 	}
 	e.run(t, []call{
@@ -750,7 +746,7 @@ func TestPrincipal(t *testing.T) {
 // TestPanicAfterWrite: a handler that panics once its answer has started has
 // its connection cut, so the client cannot take a truncated body for a whole one.
 func TestPanicAfterWrite(t *testing.T) {
-	store := newMemStore()
+	store := openStore(t)
 	logs := &syncBuffer{}
 	a, err := New(Options{Registry: store, Tasks: &tasks.Service{}, Notifications: store, AdminToken: testToken,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
@@ -788,4 +784,22 @@ type tokenTable map[string]Principal
 func (tt tokenTable) verify(_ context.Context, token string) (Principal, bool, error) {
 	p, ok := tt[token]
 	return p, ok, nil
+}
+
+// ids checks the ids of a task listing, in order.
+func ids(want ...string) func(t *testing.T, b map[string]any) {
+	return func(t *testing.T, b map[string]any) {
+		t.Helper()
+		list, ok := b["tasks"].([]any)
+		if !ok {
+			t.Fatalf("tasks = %v, want a list", b["tasks"])
+		}
+		var got []string
+		for _, x := range list {
+			got = append(got, x.(map[string]any)["id"].(string))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("tasks %v, want %v", got, want)
+		}
+	}
 }

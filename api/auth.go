@@ -4,10 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
 )
 
 // RoleAdmin is the bootstrap admin: the holder of auth.admin_token, allowed
@@ -15,12 +19,42 @@ import (
 const RoleAdmin = "admin"
 
 // Principal is who made a request: set in the request's context by the auth
-// middleware, read by handlers (and, later, the audit log) with PrincipalFrom.
+// middleware, read by handlers and the audit log with PrincipalFrom.
 type Principal struct {
-	// ID names the caller: "admin" for the admin token, later a user's id.
+	// ID names the caller: "admin" for the admin token, else a user's id.
 	ID string
-	// Role is RoleAdmin, later also operator, supervisor, grid_worker or family.
+	// Role is RoleAdmin or one of registry.UserRoles.
 	Role string
+	// WorkerID is the worker a grid worker or supervisor acts as.
+	WorkerID string
+	// GridIDs are the grids a grid worker sees.
+	GridIDs []string
+	// HouseholdID is the household a family member sees.
+	HouseholdID string
+}
+
+// seesHousehold reports whether the caller may see household h at all.
+// Operators and supervisors work for the whole community; a grid worker sees
+// the grids of their worker record, a family member their own home.
+func (p Principal) seesHousehold(h registry.Household) bool {
+	switch p.Role {
+	case RoleAdmin, registry.RoleOperator, registry.RoleSupervisor:
+		return true
+	case registry.RoleGridWorker:
+		return slices.Contains(p.GridIDs, h.GridID)
+	case registry.RoleFamily:
+		return h.ID == p.HouseholdID
+	}
+	return false
+}
+
+// actsAs checks that the caller may act as worker workerID: a worker acts as
+// themself; the admin (bootstrap and tests) as anyone.
+func (p Principal) actsAs(workerID string) error {
+	if p.Role == RoleAdmin || (p.WorkerID != "" && p.WorkerID == workerID) {
+		return nil
+	}
+	return errorf(http.StatusForbidden, codeForbidden, "%s may act only as their own worker record, not as %q", p.ID, clip(workerID))
 }
 
 type principalKey struct{}
@@ -37,7 +71,7 @@ func withPrincipal(ctx context.Context, p Principal) context.Context {
 
 // verifier turns a bearer token into a principal. ok is false when the token
 // is not one the verifier knows; err is for a verifier that could not tell
-// (its store failed). Users' session tokens will be a second verifier.
+// (its store failed).
 type verifier interface {
 	verify(ctx context.Context, token string) (p Principal, ok bool, err error)
 }
@@ -59,14 +93,46 @@ func (v adminVerifier) verify(_ context.Context, token string) (Principal, bool,
 	return Principal{ID: "admin", Role: RoleAdmin}, true, nil
 }
 
+// sessionVerifier accepts the tokens of logged-in users. Only the token's
+// SHA-256 is stored, so a copy of the database holds no usable token.
+type sessionVerifier struct {
+	users Users
+	now   func() time.Time
+}
+
+func (v sessionVerifier) verify(ctx context.Context, token string) (Principal, bool, error) {
+	u, err := v.users.SessionUser(ctx, tokenHash(token), v.now())
+	if errors.Is(err, registry.ErrNotFound) {
+		return Principal{}, false, nil
+	}
+	if err != nil {
+		return Principal{}, false, err
+	}
+	p := Principal{ID: u.ID, Role: u.Role, WorkerID: u.WorkerID, HouseholdID: u.HouseholdID}
+	if u.WorkerID != "" {
+		w, err := v.users.Worker(ctx, u.WorkerID)
+		if err != nil && !errors.Is(err, registry.ErrNotFound) {
+			return Principal{}, false, err
+		}
+		p.GridIDs = w.GridIDs
+	}
+	return p, true, nil
+}
+
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
 // anyRole in a route's roles lets every authenticated caller through (the 404
 // and 405 answers).
 const anyRole = "*"
 
 // authenticated is the auth middleware: it requires a valid bearer token, puts
-// its principal in the request's context, and lets through the admin and the
-// given roles only.
-func (a *API) authenticated(roles []string, next http.Handler) http.Handler {
+// its principal in the request's context, lets through the admin and the
+// route's roles only, and records the access in the audit log.
+func (a *API) authenticated(cfg routeConfig, next http.Handler) http.Handler {
+	roles := cfg.roles
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.authenticate(r)
 		if err != nil {
@@ -82,6 +148,12 @@ func (a *API) authenticated(roles []string, next http.Handler) http.Handler {
 		if p.Role != RoleAdmin && !slices.Contains(roles, anyRole) && !slices.Contains(roles, p.Role) {
 			a.writeError(w, r, errorf(http.StatusForbidden, codeForbidden, "role %s may not do this", p.Role))
 			return
+		}
+		if !cfg.unaudited {
+			if err := a.record(r, p); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(withPrincipal(r.Context(), p)))
 	})

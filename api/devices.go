@@ -8,7 +8,7 @@ import (
 )
 
 func (a *API) deviceRoutes(rt *router) {
-	rt.handle("POST /api/v1/devices", a.createDevice)
+	rt.handle("POST /api/v1/devices", a.createDevice, allow(registry.RoleOperator))
 }
 
 // deviceRequest is the body of POST /api/v1/devices.

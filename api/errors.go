@@ -27,6 +27,7 @@ const (
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeNotReady             = "not_ready"
 	codeUnavailable          = "unavailable"
+	codeTooManyRequests      = "too_many_requests"
 	codeInternal             = "internal"
 )
 
@@ -39,6 +40,8 @@ type apiError struct {
 	err error
 	// challenge is the WWW-Authenticate header of a 401.
 	challenge string
+	// retryAfter is the Retry-After header of a 429, in seconds.
+	retryAfter string
 	// logged: the cause was already logged (a recovered panic).
 	logged bool
 }
@@ -106,6 +109,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case ae.status >= 500 && !ae.logged:
 		a.log.LogAttrs(r.Context(), slog.LevelError, "http request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
+	if ae.retryAfter != "" {
+		w.Header().Set("Retry-After", ae.retryAfter)
 	}
 	a.writeJSON(w, r, ae.status, errorBody{Error: errorDetail{Code: ae.code, Message: ae.msg}})
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func (a *API) gridRoutes(rt *router) {
-	rt.handle("POST /api/v1/grids", a.createGrid)
+	rt.handle("POST /api/v1/grids", a.createGrid, allow(registry.RoleOperator))
 }
 
 // gridRequest is the body of POST /api/v1/grids.

@@ -16,11 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/eldersafe/eldersafe/audit"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/store"
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
 const testToken = "test-admin-token-0123456789"
+
+var testAuditKey = []byte("test audit key")
 
 // t0 is when the tests' tasks open.
 var t0 = time.Date(2026, 3, 1, 9, 12, 0, 0, time.UTC)
@@ -31,7 +35,7 @@ type testEnv struct {
 	t      *testing.T
 	api    *API
 	srv    *httptest.Server
-	store  *memStore
+	store  *store.DB
 	tasks  *tasks.Service
 	clock  *fixedClock
 	reg    *prometheus.Registry
@@ -43,7 +47,8 @@ type testEnv struct {
 
 func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, store: newMemStore(), clock: &fixedClock{now: t0}, reg: prometheus.NewRegistry(),
+	db := openStore(t)
+	e := &testEnv{t: t, store: db, clock: &fixedClock{now: t0}, reg: prometheus.NewRegistry(),
 		logs: &syncBuffer{}, status: map[string][]rules.DeviceStatus{}}
 	svc, err := tasks.NewService(tasks.Options{
 		Store: e.store, Clock: e.clock, Composer: plainComposer{}, WallNow: time.Now,
@@ -56,6 +61,12 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 		Registry:      e.store,
 		Tasks:         svc,
 		Notifications: e.store,
+		Users:         e.store,
+		AuditLog:      e.store,
+		Audit: func(ctx context.Context, en audit.Entry) error {
+			_, err := e.store.AppendAudit(ctx, testAuditKey, en)
+			return err
+		},
 		Status: func(id string) []rules.DeviceStatus {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -82,6 +93,17 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 	e.srv = httptest.NewServer(a.Handler())
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// openStore opens the real store in a temporary directory.
+func openStore(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 type reqOption func(*http.Request)

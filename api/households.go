@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -11,8 +10,9 @@ import (
 )
 
 func (a *API) householdRoutes(rt *router) {
-	rt.handle("POST /api/v1/households", a.createHousehold)
-	rt.handle("GET /api/v1/households/{id}", a.getHousehold)
+	rt.handle("POST /api/v1/households", a.createHousehold, allow(registry.RoleOperator))
+	rt.handle("GET /api/v1/households/{id}", a.getHousehold,
+		allow(registry.RoleOperator, registry.RoleSupervisor, registry.RoleGridWorker, registry.RoleFamily))
 }
 
 // householdRequest is the body of POST /api/v1/households.
@@ -90,12 +90,9 @@ type statusView struct {
 
 func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	h, err := a.opts.Registry.Household(r.Context(), id)
-	if errors.Is(err, registry.ErrNotFound) {
-		return errorf(http.StatusNotFound, codeNotFound, "household %q not found", id)
-	}
+	h, err := a.scopedHousehold(r.Context(), id)
 	if err != nil {
-		return fmt.Errorf("load household %s: %w", id, err)
+		return err
 	}
 	devices, err := a.opts.Registry.DevicesOf(r.Context(), id)
 	if err != nil {
@@ -119,8 +116,21 @@ func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
 		}
 		resp.Devices = append(resp.Devices, v)
 	}
+	if principal(r.Context()).Role == registry.RoleFamily {
+		// A family sees how the home is doing, not the office's records:
+		// no contacts' numbers, thresholds or away reasons.
+		a.writeJSON(w, r, http.StatusOK, familyHouseholdResponse{ID: h.ID, Name: h.Name, Devices: resp.Devices})
+		return nil
+	}
 	a.writeJSON(w, r, http.StatusOK, resp)
 	return nil
+}
+
+// familyHouseholdResponse is what a family member sees of their household.
+type familyHouseholdResponse struct {
+	ID      string             `json:"id"`
+	Name    string             `json:"name"`
+	Devices []deviceStatusView `json:"devices"`
 }
 
 // householdView makes empty lists encode as [] rather than null.

@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
 func (a *API) notificationRoutes(rt *router) {
-	rt.handle("GET /api/v1/tasks/{id}/notifications", a.listNotifications)
+	rt.handle("GET /api/v1/tasks/{id}/notifications", a.listNotifications,
+		allow(registry.RoleOperator, registry.RoleSupervisor, registry.RoleGridWorker))
 }
 
 // notificationView is a notice as the contract shows it: who was told on what
@@ -34,7 +36,7 @@ type notificationsResponse struct {
 func (a *API) listNotifications(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	// An unknown task is a 404, not an empty list.
-	if _, err := a.opts.Tasks.Task(r.Context(), id); err != nil {
+	if _, err := a.scopedTask(r.Context(), id); err != nil {
 		return err
 	}
 	notices, err := a.opts.Notifications.Notifications(r.Context(), id)

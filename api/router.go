@@ -23,12 +23,18 @@ type routeConfig struct {
 	// roles are the roles besides admin that may call the route. None: admin
 	// only, so a role added later reaches nothing it was not granted.
 	roles []string
+	// unaudited routes touch no personal data (the clock, aggregate reports)
+	// and leave no entry in the audit log.
+	unaudited bool
 }
 
 type routeOption func(*routeConfig)
 
 // public exempts an /api/v1 route from bearer auth.
 func public() routeOption { return func(c *routeConfig) { c.public = true } }
+
+// unaudited keeps a route that touches no personal data out of the audit log.
+func unaudited() routeOption { return func(c *routeConfig) { c.unaudited = true } }
 
 // allow opens a route to the given roles besides the admin, who may call every route.
 func allow(roles ...string) routeOption {
@@ -79,7 +85,7 @@ func (rt *router) wrap(pattern string, cfg routeConfig, h handlerFunc) http.Hand
 		}
 	})
 	if !cfg.public {
-		next = rt.a.authenticated(cfg.roles, next)
+		next = rt.a.authenticated(cfg, next)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := infoFrom(r.Context()); info != nil {
@@ -99,13 +105,13 @@ func (rt *router) finish() http.Handler {
 		}
 		allowHeader := strings.Join(allowed, ", ")
 		// Open to whoever may call some method of the path.
-		cfg := routeConfig{public: rt.public[path], roles: []string{anyRole}}
+		cfg := routeConfig{public: rt.public[path], roles: []string{anyRole}, unaudited: true}
 		rt.mux.Handle(path, rt.wrap(path, cfg, func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Allow", allowHeader)
 			return errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method %s not allowed on %s; allowed: %s", clip(r.Method), clip(r.URL.Path), allowHeader)
 		}))
 	}
-	rt.mux.Handle(apiPrefix+"/", rt.wrap(apiPrefix+"/", routeConfig{roles: []string{anyRole}}, func(w http.ResponseWriter, r *http.Request) error {
+	rt.mux.Handle(apiPrefix+"/", rt.wrap(apiPrefix+"/", routeConfig{roles: []string{anyRole}, unaudited: true}, func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, codeNotFound, "no route %s %s", clip(r.Method), clip(r.URL.Path))
 	}))
 	return rt.mux

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -39,8 +38,10 @@ type Rules interface {
 var _ Rules = (*rules.Engine)(nil)
 
 func (a *API) ruleRoutes(rt *router) {
-	rt.handle("PUT /api/v1/households/{id}/thresholds", a.putThresholds)
-	rt.handle("POST /api/v1/households/{id}/away", a.createAway)
+	rt.handle("PUT /api/v1/households/{id}/thresholds", a.putThresholds, allow(registry.RoleOperator, registry.RoleSupervisor))
+	// A grid worker is often the first to hear of a hospital stay.
+	rt.handle("POST /api/v1/households/{id}/away", a.createAway,
+		allow(registry.RoleOperator, registry.RoleSupervisor, registry.RoleGridWorker))
 }
 
 // thresholdsResponse answers PUT /api/v1/households/{id}/thresholds.
@@ -60,7 +61,7 @@ func (a *API) putThresholds(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	h, err := a.household(r.Context(), id)
+	h, err := a.scopedHousehold(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func (a *API) createAway(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	h, err := a.household(r.Context(), id)
+	h, err := a.scopedHousehold(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -146,18 +147,6 @@ func parseTime(field, s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time with offset, e.g. 2026-03-01T09:00:00+08:00", field, clip(s))
 	}
 	return t.UTC().Truncate(time.Millisecond), nil
-}
-
-// household loads a household, answering 404 when nobody registered it.
-func (a *API) household(ctx context.Context, id string) (registry.Household, error) {
-	h, err := a.opts.Registry.Household(ctx, id)
-	if errors.Is(err, registry.ErrNotFound) {
-		return registry.Household{}, errorf(http.StatusNotFound, codeNotFound, "household %q not found", clip(id))
-	}
-	if err != nil {
-		return registry.Household{}, fmt.Errorf("load household %s: %w", id, err)
-	}
-	return h, nil
 }
 
 // applyRules hands the rules engine a household's settings as stored: its
@@ -236,26 +225,4 @@ func (a *API) householdRules(ctx context.Context, id string) (householdRules, er
 		away = []registry.AwayPeriod{}
 	}
 	return householdRules{Thresholds: a.opts.Rules.Effective(id).Thresholds(), Overrides: overrides, Away: away}, nil
-}
-
-// noRuleSettings stands in when no store keeps rule settings: households have
-// none and cannot be given any.
-type noRuleSettings struct{}
-
-var errNoRuleSettings = errorf(http.StatusServiceUnavailable, codeUnavailable, "this server keeps no household rule settings")
-
-func (noRuleSettings) HouseholdThresholds(context.Context, string) (rules.Thresholds, error) {
-	return nil, nil
-}
-
-func (noRuleSettings) SetHouseholdThresholds(context.Context, string, rules.Thresholds) error {
-	return errNoRuleSettings
-}
-
-func (noRuleSettings) AddAwayPeriod(context.Context, registry.AwayPeriod) error {
-	return errNoRuleSettings
-}
-
-func (noRuleSettings) AwayPeriodsOf(context.Context, string, time.Time) ([]registry.AwayPeriod, error) {
-	return nil, nil
 }

@@ -286,18 +286,3 @@ func TestRegistrationReachesEngine(t *testing.T) {
 		t.Errorf("no_motion by 17:00Z for %v, want [h-ny]", got)
 	}
 }
-
-func TestRuleSettingsWithoutStore(t *testing.T) {
-	e := newEnv(t) // its registry keeps no rule settings
-	e.seed()
-	b := e.must(200, "GET", "/api/v1/households/h1", "")
-	if param(b, "thresholds", "water_no_use", "hours") != 12.0 || fmt.Sprint(b["overrides"]) != "map[]" || fmt.Sprint(b["away"]) != "[]" {
-		t.Errorf("household = %v, want default thresholds, no overrides, no away periods", b)
-	}
-	e.run(t, []call{
-		{name: "thresholds", method: "PUT", path: "/api/v1/households/h1/thresholds", body: `{"water_no_use": {"hours": 10}}`,
-			want: 503, wantCode: "unavailable", wantMsg: "keeps no household rule settings"},
-		{name: "away", method: "POST", path: "/api/v1/households/h1/away", body: `{"from": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z", "reason": "x"}`,
-			want: 503, wantCode: "unavailable", wantMsg: "keeps no household rule settings"},
-	})
-}

@@ -17,14 +17,17 @@ import (
 const maxTaskLimit = 5000
 
 func (a *API) taskRoutes(rt *router) {
-	rt.handle("GET /api/v1/tasks", a.listTasks)
-	rt.handle("POST /api/v1/tasks", a.createTask, allow(registry.RoleOperator))
-	rt.handle("GET /api/v1/tasks/{id}", a.getTask)
-	rt.handle("POST /api/v1/tasks/{id}/ack", a.ackTask)
-	rt.handle("POST /api/v1/tasks/{id}/checkin", a.checkInTask)
-	rt.handle("POST /api/v1/tasks/{id}/resolve", a.resolveTask)
-	rt.handle("POST /api/v1/tasks/{id}/handover", a.handoverTask)
-	rt.handle("POST /api/v1/tasks/{id}/cancel", a.cancelTask, allow(registry.RoleOperator))
+	staff := allow(registry.RoleOperator, registry.RoleSupervisor, registry.RoleGridWorker)
+	// Those who go to the home: a supervisor may step in for a grid worker.
+	field := allow(registry.RoleSupervisor, registry.RoleGridWorker)
+	rt.handle("GET /api/v1/tasks", a.listTasks, staff)
+	rt.handle("POST /api/v1/tasks", a.createTask, staff)
+	rt.handle("GET /api/v1/tasks/{id}", a.getTask, staff)
+	rt.handle("POST /api/v1/tasks/{id}/ack", a.ackTask, field)
+	rt.handle("POST /api/v1/tasks/{id}/checkin", a.checkInTask, field)
+	rt.handle("POST /api/v1/tasks/{id}/resolve", a.resolveTask, field)
+	rt.handle("POST /api/v1/tasks/{id}/handover", a.handoverTask, field)
+	rt.handle("POST /api/v1/tasks/{id}/cancel", a.cancelTask, allow(registry.RoleOperator, registry.RoleSupervisor))
 }
 
 type tasksResponse struct {
@@ -43,6 +46,7 @@ func (a *API) listTasks(w http.ResponseWriter, r *http.Request) error {
 		HouseholdID: q["household_id"],
 		Rule:        q["rule"],
 		AssigneeID:  q["assignee_id"],
+		GridIDs:     gridScope(principal(r.Context())),
 	}
 	var errs []error
 	if f.State != "" && !f.State.Valid() {
@@ -74,7 +78,7 @@ func (a *API) listTasks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getTask(w http.ResponseWriter, r *http.Request) error {
-	t, err := a.opts.Tasks.Task(r.Context(), r.PathValue("id"))
+	t, err := a.scopedTask(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -91,7 +95,7 @@ func (a *API) ackTask(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := workerID(req.WorkerID); err != nil {
+	if err := a.actingOn(r, req.WorkerID); err != nil {
 		return err
 	}
 	t, err := a.opts.Tasks.Ack(r.Context(), r.PathValue("id"), req.WorkerID)
@@ -113,7 +117,7 @@ func (a *API) checkInTask(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := workerID(req.WorkerID); err != nil {
+	if err := a.actingOn(r, req.WorkerID); err != nil {
 		return err
 	}
 	t, err := a.opts.Tasks.CheckIn(r.Context(), r.PathValue("id"), req.WorkerID, req.Lat, req.Lon)
@@ -135,7 +139,7 @@ func (a *API) resolveTask(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := workerID(req.WorkerID); err != nil {
+	if err := a.actingOn(r, req.WorkerID); err != nil {
 		return err
 	}
 	if req.Outcome == "" {
@@ -171,7 +175,13 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err := validation(errs...); err != nil {
 		return err
 	}
-	p, _ := PrincipalFrom(r.Context())
+	if _, err := a.scopedHousehold(r.Context(), req.HouseholdID); err != nil {
+		if ae, ok := errors.AsType[*apiError](err); ok && ae.status == http.StatusNotFound {
+			return invalidf("household_id %q is not registered", req.HouseholdID)
+		}
+		return err
+	}
+	p := principal(r.Context())
 	t, opened, err := a.opts.Tasks.OpenManual(r.Context(), req.HouseholdID, rules.Severity(req.Severity), req.Reason, p.ID)
 	if err != nil {
 		return err
@@ -198,6 +208,9 @@ func (a *API) handoverTask(w http.ResponseWriter, r *http.Request) error {
 	if err := validation(requiredID("from_worker_id", req.FromWorkerID), requiredID("to_worker_id", req.ToWorkerID)); err != nil {
 		return err
 	}
+	if err := a.actingOn(r, req.FromWorkerID); err != nil {
+		return err
+	}
 	t, err := a.opts.Tasks.Handover(r.Context(), r.PathValue("id"), req.FromWorkerID, req.ToWorkerID, req.Reason)
 	if err != nil {
 		return err
@@ -216,7 +229,10 @@ func (a *API) cancelTask(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	p, _ := PrincipalFrom(r.Context())
+	if _, err := a.scopedTask(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	p := principal(r.Context())
 	t, err := a.opts.Tasks.Cancel(r.Context(), r.PathValue("id"), p.ID, req.Reason)
 	if err != nil {
 		return err
@@ -225,9 +241,16 @@ func (a *API) cancelTask(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// workerID checks the worker_id of a task action.
-func workerID(id string) error {
-	return validation(requiredID("worker_id", id))
+// actingOn checks a worker's action on the task of the request: a valid
+// worker_id that is the caller's own, on a task the caller may see.
+func (a *API) actingOn(r *http.Request, workerID string) error {
+	if err := validation(requiredID("worker_id", workerID)); err != nil {
+		return err
+	}
+	if _, err := a.scopedTask(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	return principal(r.Context()).actsAs(workerID)
 }
 
 // requiredID checks an id field that must be given.

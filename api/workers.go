@@ -7,7 +7,7 @@ import (
 )
 
 func (a *API) workerRoutes(rt *router) {
-	rt.handle("POST /api/v1/workers", a.createWorker)
+	rt.handle("POST /api/v1/workers", a.createWorker, allow(registry.RoleOperator))
 }
 
 // workerRequest is the body of POST /api/v1/workers.

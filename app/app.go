@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -22,9 +23,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/eldersafe/eldersafe/api"
+	"github.com/eldersafe/eldersafe/audit"
 	"github.com/eldersafe/eldersafe/broker"
 	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/ingest"
+	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/notify"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -54,6 +57,7 @@ type Monitor struct {
 	http   *http.Server
 	httpLn net.Listener
 	token  string
+	keys   keyring.Keys
 	fired  *prometheus.CounterVec
 
 	stopIngest, stopTimers, stopOutbox context.CancelFunc
@@ -103,6 +107,13 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	}
 	if m.token, err = m.adminToken(ctx, announce); err != nil {
 		return err
+	}
+	if m.keys, err = keyring.Load(m.cfg.Security.Key, m.cfg.DataDir); err != nil {
+		return err
+	}
+	if m.keys.Generated {
+		m.log.Warn("generated the master key; back it up, or set security.key from a secret store: without it the audit log cannot be verified and encrypted fields cannot be read",
+			"file", filepath.Join(m.cfg.DataDir, keyring.FileName))
 	}
 	if err := m.startClock(ctx); err != nil {
 		return err
@@ -451,10 +462,16 @@ func (m *Monitor) startHTTP() error {
 		Now:           m.clock.Now,
 		EventClock:    eventClock,
 		AdminToken:    m.token,
-		Metrics:       promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}),
-		Ready:         m.ready,
-		Logger:        m.log.With("component", "api"),
-		Registerer:    m.reg,
+		Users:         m.db,
+		Audit: func(ctx context.Context, e audit.Entry) error {
+			_, err := m.db.AppendAudit(ctx, m.keys.Audit, e)
+			return err
+		},
+		AuditLog:   m.db,
+		Metrics:    promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}),
+		Ready:      m.ready,
+		Logger:     m.log.With("component", "api"),
+		Registerer: m.reg,
 	})
 	if err != nil {
 		return err

@@ -101,22 +101,15 @@ func (db *DB) VerifyAudit(ctx context.Context, key []byte) (int64, error) {
 	return n, err
 }
 
-// AuditFilter selects audit entries; empty fields match everything.
-type AuditFilter struct {
-	Actor  string
-	Object string
-	Limit  int
-}
-
-// Audit lists audit entries matching f, newest first.
-func (db *DB) Audit(ctx context.Context, f AuditFilter) ([]audit.Entry, error) {
-	limit := f.Limit
+// Audit lists audit entries by actor and object (empty matches every one),
+// newest first, at most limit (1 to 1000).
+func (db *DB) Audit(ctx context.Context, actor, object string, limit int) ([]audit.Entry, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
 	rows, err := db.r.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_log
 		WHERE (? = '' OR actor = ?) AND (? = '' OR object = ?)
-		ORDER BY seq DESC LIMIT ?`, f.Actor, f.Actor, f.Object, f.Object, limit)
+		ORDER BY seq DESC LIMIT ?`, actor, actor, object, object, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list audit log: %w", err)
 	}

@@ -26,7 +26,7 @@ func auditLog(t *testing.T) (*store.DB, *sql.DB) {
 	for i := range 5 {
 		_, err := db.AppendAudit(ctx, auditKey, audit.Entry{
 			At: t0.Add(time.Duration(i) * time.Minute), Actor: "w-1", Role: "grid_worker", Action: audit.Read,
-			Object: fmt.Sprintf("household/h%d", i+1), Remote: "10.0.0.7", Reason: "GET /api/v1/households/{id}",
+			Object: fmt.Sprintf("households/h%d", i+1), Remote: "10.0.0.7", Reason: "GET /api/v1/households/{id}",
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -46,7 +46,7 @@ func TestAuditChainIntact(t *testing.T) {
 	if err != nil || n != 5 {
 		t.Fatalf("verify: %d entries, %v", n, err)
 	}
-	entries, err := db.Audit(context.Background(), store.AuditFilter{Object: "household/h3"})
+	entries, err := db.Audit(context.Background(), "", "households/h3", 0)
 	if err != nil || len(entries) != 1 || entries[0].Seq != 3 || entries[0].Actor != "w-1" || !entries[0].At.Equal(t0.Add(2*time.Minute)) {
 		t.Fatalf("entries = %+v, %v", entries, err)
 	}

@@ -82,6 +82,15 @@ func (db *DB) Tasks(ctx context.Context, f tasks.Filter) ([]tasks.Task, error) {
 			args = append(args, c.val)
 		}
 	}
+	if f.GridIDs != nil {
+		// A caller scoped to some grids; none at all sees nothing.
+		where = append(where, `household_id IN (SELECT id FROM households WHERE grid_id IN (SELECT value FROM json_each(?)))`)
+		grids, err := json.Marshal(f.GridIDs)
+		if err != nil {
+			return nil, fmt.Errorf("list tasks: %w", err)
+		}
+		args = append(args, string(grids))
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultTaskLimit

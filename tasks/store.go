@@ -56,5 +56,7 @@ type Filter struct {
 	HouseholdID string
 	Rule        string
 	AssigneeID  string
-	Limit       int
+	// GridIDs, when not nil, keeps only tasks of households in these grids.
+	GridIDs []string
+	Limit   int
 }
