@@ -136,6 +136,22 @@ func (e *Engine) SetHousehold(id string, st Settings) error {
 	return nil
 }
 
+// Remove forgets a household and everything the engine knew of it, e.g.
+// when it is deleted. Its pending deadlines are left in the heap and
+// recognised as stale when they come due.
+func (e *Engine) Remove(id string) {
+	s := e.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := s.households[id]; h != nil {
+		h.armed = removed
+		delete(s.households, id)
+	}
+}
+
+// removed marks a forgotten household: no heap entry is due at it.
+const removed = -1
+
 // Effective is the configuration in force for a household.
 func (e *Engine) Effective(id string) Config {
 	global := e.cfg.Load()

@@ -28,6 +28,9 @@ func (e *Engine) Checkpoint(save func([]State) error) error {
 		s := &e.shards[i]
 		s.mu.Lock()
 		for _, h := range s.dirty {
+			if s.households[h.id] != h {
+				continue // removed since it changed
+			}
 			batch = append(batch, State{HouseholdID: h.id, Data: h.save()})
 			h.isDirty = false
 			taken = append(taken, h)

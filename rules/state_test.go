@@ -203,3 +203,25 @@ func TestOnlineDevices(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoveForgetsAHousehold(t *testing.T) {
+	e := newEngine(t)
+	run(e, every(0, 2*h, 15*m, unchanged(100)))
+	e.Remove("h1")
+	if st := e.Status("h1", t0.Add(2*h)); st != nil {
+		t.Errorf("status after removal: %+v", st)
+	}
+	if got := run(e, ticks(2*h, 20*h, 15*m)); got != nil {
+		t.Errorf("a removed household still fires: %q", got)
+	}
+	if err := e.Checkpoint(func(b []State) error {
+		for _, st := range b {
+			if st.HouseholdID == "h1" {
+				t.Error("a removed household is checkpointed")
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
