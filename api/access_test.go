@@ -182,3 +182,10 @@ func TestAuditRecordsAccess(t *testing.T) {
 		}
 	}
 }
+
+func TestManualTaskBeforeTheEventClockStarts(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Now = func() time.Time { return time.Time{} } })
+	e.seed()
+	e.run(t, []call{{name: "no now to date it with", method: "POST", path: "/api/v1/tasks",
+		body: `{"household_id":"h1","reason":"phoned","severity":"high"}`, want: 409, wantCode: "conflict", wantMsg: "event clock has not started"}})
+}
