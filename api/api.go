@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/tasks"
@@ -97,11 +98,42 @@ type Options struct {
 	Users Users
 	// SessionTTL is how long a log-in lasts. Zero: DefaultSessionTTL.
 	SessionTTL time.Duration
+	// PasswordCost is bcrypt's cost for new passwords. Zero:
+	// registry.PasswordCost.
+	PasswordCost int
 	// Audit records an access to personal data before it is served; an
 	// error refuses the request. Nil: nothing is recorded.
 	Audit func(ctx context.Context, e audit.Entry) error
 	// AuditLog backs GET /api/v1/audit. Nil: no such route.
 	AuditLog AuditLog
+	// Grants keeps grants of access to sensitive fields (grants.go). Nil:
+	// the Registry when it keeps them, else no /api/v1/grants and sensitive
+	// fields are shown to the admin only.
+	Grants Grants
+	// Privacy keeps residents' privacy settings (privacy.go). Nil: the
+	// Registry when it keeps them, else no PUT .../privacy.
+	Privacy PrivacySettings
+	// Households backs the export, deletion and CSV import of households
+	// (erase.go, import.go). Nil: the Registry when it implements
+	// HouseholdData, else those routes do not exist.
+	Households HouseholdData
+	// Forget is called once a household is deleted, with the ids its
+	// devices had, so the monitor drops them from the rules engine, ingest
+	// and the broker. Nil: the household is removed from Rules when it has
+	// a Remove method (*rules.Engine has).
+	Forget func(householdID string, deviceIDs []string)
+	// Events is the live feed of task changes streamed at GET
+	// /api/v1/events. Nil: no such route.
+	Events Events
+	// EventHeartbeat is how often an idle event stream sends a comment.
+	// Zero: DefaultEventHeartbeat.
+	EventHeartbeat time.Duration
+	// Console is the web console, served at / and /static/ (console.Handler).
+	// Nil: no console.
+	Console http.Handler
+	// Charts answers GET /api/v1/households/{id}/charts from the readings
+	// history (charts.go). Nil: no such route.
+	Charts history.Charts
 	// Metrics is served at GET /metrics. Nil: no /metrics route.
 	Metrics http.Handler
 	// Ready backs GET /readyz. Nil: always ready.
@@ -145,8 +177,26 @@ func (o *Options) validate() error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Grants == nil {
+		o.Grants, _ = o.Registry.(Grants)
+	}
+	if o.Privacy == nil {
+		o.Privacy, _ = o.Registry.(PrivacySettings)
+	}
+	if o.Households == nil {
+		o.Households, _ = o.Registry.(HouseholdData)
+	}
+	if o.Forget == nil {
+		o.Forget = forgetInRules(o.Rules)
+	}
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = DefaultSessionTTL
+	}
+	if o.EventHeartbeat <= 0 {
+		o.EventHeartbeat = DefaultEventHeartbeat
+	}
+	if o.PasswordCost == 0 {
+		o.PasswordCost = registry.PasswordCost
 	}
 	if o.Status == nil {
 		o.Status = func(string) []rules.DeviceStatus { return nil }
@@ -173,6 +223,8 @@ type API struct {
 	now     func() time.Time
 	handler http.Handler
 	logins  *loginLimiter
+	// dummyHash is checked for log-ins of unknown users.
+	dummyHash string
 	// rulesMu makes storing a household's rule settings and applying them to
 	// the engine one step, so racing requests leave the engine as stored.
 	rulesMu sync.Mutex
@@ -196,6 +248,9 @@ func New(opts Options) (*API, error) {
 		logins:    newLoginLimiter(),
 	}
 	if opts.Users != nil {
+		if a.dummyHash, err = registry.HashPassword("no user has this password", opts.PasswordCost); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
 		a.verifiers = append(a.verifiers, sessionVerifier{users: opts.Users, now: func() time.Time { return a.now() }})
 	}
 	rt := newRouter(a)
@@ -215,12 +270,20 @@ func (a *API) routeGroups() []func(*router) {
 		a.gridRoutes,
 		a.workerRoutes,
 		a.householdRoutes,
+		a.privacyRoutes,
+		a.grantRoutes,
 		a.deviceRoutes,
 		a.taskRoutes,
 		a.notificationRoutes,
 		a.reportRoutes,
 		a.clockRoutes,
 		a.ruleRoutes,
+		a.chartRoutes,
+		a.householdListRoutes,
+		a.eventRoutes,
+		a.consoleRoutes,
+		a.erasureRoutes,
+		a.importRoutes,
 	}
 }
 

@@ -54,8 +54,9 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 
 // record writes the audit entry of an authenticated request before it is
 // served: who, what (the method and the path below /api/v1, with its query),
-// when, from where and why (the client's X-Access-Reason, else the route).
-func (a *API) record(r *http.Request, p Principal) error {
+// when, from where and why (reason, else the client's X-Access-Reason, else
+// the route). action is the method's (audit.Read for GET, ...) when empty.
+func (a *API) record(r *http.Request, p Principal, action, reason string) error {
 	if a.opts.Audit == nil {
 		return nil
 	}
@@ -63,13 +64,19 @@ func (a *API) record(r *http.Request, p Principal) error {
 	if r.URL.RawQuery != "" {
 		object += "?" + r.URL.RawQuery
 	}
-	reason := clip(r.Header.Get(ReasonHeader))
+	if action == "" {
+		action = auditAction(r.Method)
+	}
+	// A reason from the handler is checked there; the header's is clipped.
+	if reason == "" {
+		reason = clip(r.Header.Get(ReasonHeader))
+	}
 	if reason == "" {
 		if info := infoFrom(r.Context()); info != nil {
 			reason = info.route
 		}
 	}
-	e := audit.Entry{At: a.now(), Actor: p.ID, Role: p.Role, Action: auditAction(r.Method), Object: clip(object), Remote: remoteHost(r), Reason: reason}
+	e := audit.Entry{At: a.now(), Actor: p.ID, Role: p.Role, Action: action, Object: clip(object), Remote: remoteHost(r), Reason: reason}
 	if err := a.opts.Audit(r.Context(), e); err != nil {
 		// Unrecorded access to personal data is no access at all.
 		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "the audit log cannot be written; try again later", err: err}

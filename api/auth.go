@@ -149,8 +149,8 @@ func (a *API) authenticated(cfg routeConfig, next http.Handler) http.Handler {
 			a.writeError(w, r, errorf(http.StatusForbidden, codeForbidden, "role %s may not do this", p.Role))
 			return
 		}
-		if !cfg.unaudited {
-			if err := a.record(r, p); err != nil {
+		if !cfg.unaudited && !cfg.selfAudited {
+			if err := a.record(r, p, cfg.action, ""); err != nil {
 				a.writeError(w, r, err)
 				return
 			}

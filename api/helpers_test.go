@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/eldersafe/eldersafe/audit"
 	"github.com/eldersafe/eldersafe/rules"
@@ -62,6 +63,7 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 		Tasks:         svc,
 		Notifications: e.store,
 		Users:         e.store,
+		PasswordCost:  bcrypt.MinCost,
 		AuditLog:      e.store,
 		Audit: func(ctx context.Context, en audit.Entry) error {
 			_, err := e.store.AppendAudit(ctx, testAuditKey, en)

@@ -17,12 +17,16 @@ func (a *API) householdRoutes(rt *router) {
 
 // householdRequest is the body of POST /api/v1/households.
 type householdRequest struct {
-	ID       string           `json:"id"`
-	Name     string           `json:"name"`
-	Address  string           `json:"address"`
-	GridID   string           `json:"grid_id"`
-	Timezone string           `json:"timezone"`
-	Contacts []contactRequest `json:"contacts"`
+	ID           string           `json:"id"`
+	Name         string           `json:"name"`
+	Address      string           `json:"address"`
+	GridID       string           `json:"grid_id"`
+	Timezone     string           `json:"timezone"`
+	Contacts     []contactRequest `json:"contacts"`
+	MedicalNotes string           `json:"medical_notes"`
+	// Privacy is the resident's word at registration (privacy.go); absent:
+	// the defaults.
+	Privacy registry.Privacy `json:"privacy"`
 }
 
 type contactRequest struct {
@@ -41,12 +45,14 @@ func (a *API) createHousehold(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h := registry.Household{
-		ID:       req.ID,
-		Name:     req.Name,
-		Address:  req.Address,
-		GridID:   req.GridID,
-		Timezone: req.Timezone,
-		Contacts: make([]registry.Contact, 0, len(req.Contacts)),
+		ID:           req.ID,
+		Name:         req.Name,
+		Address:      req.Address,
+		GridID:       req.GridID,
+		Timezone:     req.Timezone,
+		Contacts:     make([]registry.Contact, 0, len(req.Contacts)),
+		MedicalNotes: req.MedicalNotes,
+		Privacy:      req.Privacy,
 	}
 	for _, c := range req.Contacts {
 		h.Contacts = append(h.Contacts, registry.Contact{
@@ -61,14 +67,24 @@ func (a *API) createHousehold(w http.ResponseWriter, r *http.Request) error {
 		return createError("household", h.ID, err)
 	}
 	a.householdRegistered(r.Context(), h)
-	a.writeJSON(w, r, http.StatusCreated, householdView(h))
+	// The answer withholds sensitive fields like any read: what the
+	// operator just typed is not shown back without a grant.
+	d, err := a.disclose(r.Context(), h)
+	if err != nil {
+		return err
+	}
+	out := d.household(h)
+	if err := a.recordUses(r, d); err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusCreated, out)
 	return nil
 }
 
 // householdResponse is a household with its devices and what each last
 // said, and the settings its rules run with.
 type householdResponse struct {
-	registry.Household
+	householdOut
 	Devices []deviceStatusView `json:"devices"`
 	householdRules
 }
@@ -86,6 +102,8 @@ type statusView struct {
 	Online     bool           `json:"online"`
 	BatteryPct *float64       `json:"battery_pct,omitempty"`
 	Last       map[string]any `json:"last,omitempty"`
+	// Redacted names the values of last withheld from the caller (privacy.go).
+	Redacted []string `json:"redacted,omitempty"`
 }
 
 func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
@@ -106,17 +124,28 @@ func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("load rule settings of household %s: %w", id, err)
 	}
-	resp := householdResponse{Household: householdView(h), Devices: make([]deviceStatusView, 0, len(devices)), householdRules: hr}
+	disc, err := a.disclose(r.Context(), h)
+	if err != nil {
+		return err
+	}
+	family := principal(r.Context()).Role == registry.RoleFamily
+	resp := householdResponse{Devices: make([]deviceStatusView, 0, len(devices)), householdRules: hr}
+	if !family {
+		resp.householdOut = disc.household(h)
+	}
 	for _, d := range devices {
 		v := deviceStatusView{ID: d.ID, Kind: d.Kind}
 		// The engine knows a registered device before it speaks (it expects
 		// its messages); until then it has no status to show.
 		if st, ok := statuses[d.ID]; ok && !st.LastSeen.IsZero() {
-			v.Status = &statusView{LastSeen: st.LastSeen, Online: st.Online, BatteryPct: st.BatteryPct, Last: st.Last}
+			v.Status = disc.status(d.Kind, st)
 		}
 		resp.Devices = append(resp.Devices, v)
 	}
-	if principal(r.Context()).Role == registry.RoleFamily {
+	if err := a.recordUses(r, disc); err != nil {
+		return err
+	}
+	if family {
 		// A family sees how the home is doing, not the office's records:
 		// no contacts' numbers, thresholds or away reasons.
 		a.writeJSON(w, r, http.StatusOK, familyHouseholdResponse{ID: h.ID, Name: h.Name, Devices: resp.Devices})

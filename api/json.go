@@ -35,6 +35,25 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	return decodeBody(body, dst)
 }
 
+// decodeOptionalJSON is decodeJSON for a body that may be left out (a
+// DELETE's): an empty body leaves dst untouched.
+func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		if ae := classify(err); ae.status == http.StatusRequestEntityTooLarge {
+			return ae
+		}
+		return &apiError{status: http.StatusBadRequest, code: codeBadJSON, msg: "reading the request body failed", err: err}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	return decodeBody(body, dst)
+}
+
 // requireJSON accepts a request whose Content-Type is absent, application/json
 // (any parameters) or a +json type.
 func requireJSON(r *http.Request) error {

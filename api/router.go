@@ -26,6 +26,12 @@ type routeConfig struct {
 	// unaudited routes touch no personal data (the clock, aggregate reports)
 	// and leave no entry in the audit log.
 	unaudited bool
+	// action is the audit action recorded when it is not the method's
+	// (audit.Export for an export).
+	action string
+	// selfAudited routes record their audit entry themselves, once they know
+	// the reason their body gives, with recordReason before they touch anything.
+	selfAudited bool
 }
 
 type routeOption func(*routeConfig)
@@ -35,6 +41,12 @@ func public() routeOption { return func(c *routeConfig) { c.public = true } }
 
 // unaudited keeps a route that touches no personal data out of the audit log.
 func unaudited() routeOption { return func(c *routeConfig) { c.unaudited = true } }
+
+// auditAs records the route's accesses as action instead of the method's.
+func auditAs(action string) routeOption { return func(c *routeConfig) { c.action = action } }
+
+// selfAudited leaves the audit entry to the handler (see routeConfig).
+func selfAudited() routeOption { return func(c *routeConfig) { c.selfAudited = true } }
 
 // allow opens a route to the given roles besides the admin, who may call every route.
 func allow(roles ...string) routeOption {

@@ -82,8 +82,7 @@ func (a *API) getTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.writeJSON(w, r, http.StatusOK, t)
-	return nil
+	return a.writeTask(w, r, http.StatusOK, t)
 }
 
 type ackRequest struct {
@@ -102,8 +101,7 @@ func (a *API) ackTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.writeJSON(w, r, http.StatusOK, t)
-	return nil
+	return a.writeTask(w, r, http.StatusOK, t)
 }
 
 type checkInRequest struct {
@@ -124,8 +122,7 @@ func (a *API) checkInTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.writeJSON(w, r, http.StatusOK, t)
-	return nil
+	return a.writeTask(w, r, http.StatusOK, t)
 }
 
 type resolveRequest struct {
@@ -149,8 +146,7 @@ func (a *API) resolveTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.writeJSON(w, r, http.StatusOK, t)
-	return nil
+	return a.writeTask(w, r, http.StatusOK, t)
 }
 
 // manualTaskRequest is the body of POST /api/v1/tasks: a resident phoned in.
@@ -195,8 +191,7 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) error {
 	if opened {
 		status = http.StatusCreated
 	}
-	a.writeJSON(w, r, status, t)
-	return nil
+	return a.writeTask(w, r, status, t)
 }
 
 type handoverRequest struct {
@@ -220,8 +215,7 @@ func (a *API) handoverTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.writeJSON(w, r, http.StatusOK, t)
-	return nil
+	return a.writeTask(w, r, http.StatusOK, t)
 }
 
 type cancelRequest struct {
@@ -242,8 +236,7 @@ func (a *API) cancelTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.writeJSON(w, r, http.StatusOK, t)
-	return nil
+	return a.writeTask(w, r, http.StatusOK, t)
 }
 
 // actingOn checks a worker's action on the task of the request: a valid

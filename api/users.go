@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -52,7 +51,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := registry.User{ID: req.ID, Role: req.Role, WorkerID: req.WorkerID, HouseholdID: req.HouseholdID}
 	errs := []error{u.Validate()}
-	hash, err := registry.HashPassword(req.Password)
+	hash, err := registry.HashPassword(req.Password, a.opts.PasswordCost)
 	errs = append(errs, err)
 	if err := validation(errs...); err != nil {
 		return err
@@ -76,28 +75,20 @@ type loginResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// dummyHash is checked when the user does not exist, so that a wrong id takes
-// as long to refuse as a wrong password and ids cannot be told by timing.
-var dummyHash = func() string {
-	h, err := registry.HashPassword("no user has this password")
-	if err != nil {
-		panic(err)
-	}
-	return h
-}()
-
 func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	var req loginRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := a.logins.allow(r, req.ID); err != nil {
+	if err := a.logins.allow(r, req.ID, a.now()); err != nil {
 		return err
 	}
 	u, err := a.opts.Users.User(r.Context(), req.ID)
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
-		registry.CheckPassword(dummyHash, req.Password)
+		// A wrong id takes as long to refuse as a wrong password, so ids
+		// cannot be told by timing.
+		registry.CheckPassword(a.dummyHash, req.Password)
 	case err != nil:
 		return fmt.Errorf("log in %s: %w", clip(req.ID), err)
 	}
@@ -138,12 +129,8 @@ func newLoginLimiter() *loginLimiter {
 // forgotten (they have refilled and are no different from new ones).
 const maxLimiters = 10_000
 
-func (l *loginLimiter) allow(r *http.Request, id string) error {
-	addr, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		addr = r.RemoteAddr
-	}
-	now := time.Now()
+func (l *loginLimiter) allow(r *http.Request, id string, now time.Time) error {
+	addr := remoteHost(r)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.limiters) > maxLimiters {

@@ -26,6 +26,7 @@ import (
 	"github.com/eldersafe/eldersafe/audit"
 	"github.com/eldersafe/eldersafe/broker"
 	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/console"
 	"github.com/eldersafe/eldersafe/ingest"
 	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/notify"
@@ -68,6 +69,12 @@ type Monitor struct {
 	// Rule state checkpoints (app/rules.go).
 	stopCheckpoint context.CancelFunc
 	checkpointDone chan struct{}
+	// The readings history (app/history.go).
+	hist historyParts
+	// The task change feed behind the console's live updates (app/console.go).
+	feed     *tasks.Feed
+	stopFeed context.CancelFunc
+	feedDone chan struct{}
 	// live is the configuration Reload last applied; reloadMu serialises reloads.
 	reloadMu sync.Mutex
 	live     Config
@@ -102,12 +109,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, announce io.Write
 func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
-	if m.db, err = store.Open(ctx, m.cfg.DataDir, m.log); err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	if m.token, err = m.adminToken(ctx, announce); err != nil {
-		return err
-	}
+	// The keys come first: the store encrypts sensitive fields with one.
 	if m.keys, err = keyring.Load(m.cfg.Security.Key, m.cfg.DataDir); err != nil {
 		return err
 	}
@@ -115,10 +117,19 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 		m.log.Warn("generated the master key; back it up, or set security.key from a secret store: without it the audit log cannot be verified and encrypted fields cannot be read",
 			"file", filepath.Join(m.cfg.DataDir, keyring.FileName))
 	}
+	if m.db, err = store.Open(ctx, m.cfg.DataDir, m.log, store.WithFieldKey(m.keys.Fields)); err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	if m.token, err = m.adminToken(ctx, announce); err != nil {
+		return err
+	}
 	if err := m.startClock(ctx); err != nil {
 		return err
 	}
 	if err := m.startRules(ctx); err != nil {
+		return err
+	}
+	if err := m.startHistory(ctx); err != nil {
 		return err
 	}
 	m.fired = promauto.With(m.reg).NewCounterVec(prometheus.CounterOpts{
@@ -158,6 +169,9 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
+	if err := m.startFeed(); err != nil {
+		return err
+	}
 	m.tasks, err = tasks.NewService(tasks.Options{
 		Store:      m.db,
 		Clock:      m.clock,
@@ -168,6 +182,7 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 		Notified:   m.outbox.Wake,
 		RateLimit:  m.cfg.Notify.RateLimit,
 		AckOverdue: newAckOverdue(m.reg),
+		Changed:    m.changed,
 		Logger:     m.log,
 	})
 	if err != nil {
@@ -285,7 +300,7 @@ func (m *Monitor) startMQTT() error {
 	pipeline, err := ingest.NewPipeline(ingest.PipelineOptions{
 		Prefix:     m.cfg.MQTT.Prefix,
 		Devices:    m.db,
-		Handle:     m.handle,
+		Handle:     m.accept,
 		Now:        m.futureBound,
 		Logger:     m.log.With("component", "ingest"),
 		Registerer: m.reg,
@@ -303,6 +318,8 @@ func (m *Monitor) startMQTT() error {
 		Workers:   m.cfg.Ingest.Workers,
 		QueueSize: m.cfg.Ingest.QueueSize,
 		Logger:    m.log.With("component", "ingest"),
+		// eldersafe_mqtt_connected
+		Registerer: m.reg,
 	}
 	if m.event != nil {
 		opts.Tick = func(ts time.Time) {
@@ -468,6 +485,9 @@ func (m *Monitor) startHTTP() error {
 			return err
 		},
 		AuditLog:   m.db,
+		Events:     m.feed,
+		Console:    console.Handler(),
+		Charts:     m.hist.charts,
 		Metrics:    promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}),
 		Ready:      m.ready,
 		Logger:     m.log.With("component", "api"),
@@ -537,6 +557,8 @@ func (m *Monitor) AdminToken() string { return m.token }
 func (m *Monitor) Close() error {
 	m.closeOnce.Do(func() {
 		var errs []error
+		// The event streams end first, or the server would wait for them.
+		stop(m.stopFeed, m.feedDone)
 		if m.http != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			errs = append(errs, m.http.Shutdown(ctx))
@@ -546,6 +568,7 @@ func (m *Monitor) Close() error {
 		stop(m.stopTimers, m.timersDone)
 		m.finalCheckpoint()
 		stop(m.stopOutbox, m.outboxDone)
+		errs = append(errs, m.closeHistory())
 		if m.broker != nil {
 			errs = append(errs, m.broker.Close())
 		}

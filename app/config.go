@@ -31,6 +31,9 @@ type Config struct {
 	Notify   NotifyConfig   `mapstructure:"notify"`
 	Ingest   IngestConfig   `mapstructure:"ingest"`
 	Log      LogConfig      `mapstructure:"log"`
+	// InfluxDB receives the readings history (app/history.go); an empty url
+	// keeps it in the store's hourly roll-up instead.
+	InfluxDB InfluxDBConfig `mapstructure:"influxdb"`
 
 	// Timezone is where households without a time zone of their own are.
 	Timezone string `mapstructure:"timezone"`
@@ -161,6 +164,16 @@ type NotifyConfig struct {
 type IngestConfig struct {
 	Workers   int `mapstructure:"workers"`
 	QueueSize int `mapstructure:"queue_size"`
+}
+
+// InfluxDBConfig is where the readings history goes: InfluxDB 2.x (token,
+// org, bucket) or 1.8 (token "user:password" or empty, org empty, bucket
+// "database/retention-policy"). An empty URL turns it off.
+type InfluxDBConfig struct {
+	URL    string `mapstructure:"url"`
+	Token  string `mapstructure:"token"`
+	Org    string `mapstructure:"org"`
+	Bucket string `mapstructure:"bucket"`
 }
 
 type LogConfig struct {
@@ -335,6 +348,15 @@ func (c Config) Validate() error {
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		bad("log.format", "%q: want text or json", c.Log.Format)
+	}
+	if c.InfluxDB.URL != "" {
+		u, err := url.Parse(c.InfluxDB.URL)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			bad("influxdb.url", "%q: want http://host:8086 or https://host:8086", c.InfluxDB.URL)
+		}
+		if c.InfluxDB.Bucket == "" {
+			bad("influxdb.bucket", "required when influxdb.url is set (InfluxDB 1.8: database/retention-policy, e.g. eldersafe/autogen)")
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -19,13 +19,19 @@ type storeCollector struct {
 }
 
 var (
-	tasksOpenDesc  = prometheus.NewDesc("eldersafe_tasks_open", "Tasks not yet resolved or cancelled, by severity and kind.", []string{"severity", "kind"}, nil)
-	householdsDesc = prometheus.NewDesc("eldersafe_households", "Registered households.", nil, nil)
+	tasksOpenDesc     = prometheus.NewDesc("eldersafe_tasks_open", "Tasks not yet resolved or cancelled, by severity and kind.", []string{"severity", "kind"}, nil)
+	householdsDesc    = prometheus.NewDesc("eldersafe_households", "Registered households.", nil, nil)
+	outboxPendingDesc = prometheus.NewDesc("eldersafe_outbox_pending",
+		"Notices in the outbox not yet sent or failed: due, waiting for a retry, or held for quiet hours.", nil, nil)
+	outboxDueDesc = prometheus.NewDesc("eldersafe_outbox_oldest_due_seconds",
+		"Wall seconds the longest-waiting due notice has been due; 0 when none is due.", nil, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- tasksOpenDesc
 	ch <- householdsDesc
+	ch <- outboxPendingDesc
+	ch <- outboxDueDesc
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -43,6 +49,17 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(tasksOpenDesc, prometheus.GaugeValue, float64(n), string(sev), string(kind))
 			}
 		}
+	}
+	now := time.Now()
+	if pending, oldest, err := c.db.OutboxBacklog(ctx, now); err != nil {
+		c.log.Error("collect outbox backlog", "err", err)
+	} else {
+		due := 0.0
+		if !oldest.IsZero() {
+			due = max(0, now.Sub(oldest).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(outboxPendingDesc, prometheus.GaugeValue, float64(pending))
+		ch <- prometheus.MustNewConstMetric(outboxDueDesc, prometheus.GaugeValue, due)
 	}
 	households, _, err := c.db.Counts(ctx)
 	if err != nil {

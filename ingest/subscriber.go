@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // SubscriberOptions wire a Subscriber.
@@ -30,6 +33,8 @@ type SubscriberOptions struct {
 	Workers   int
 	QueueSize int
 	Logger    *slog.Logger
+	// Registerer receives eldersafe_mqtt_connected. Nil: a private registry.
+	Registerer prometheus.Registerer
 }
 
 // Subscriber receives device messages from an MQTT broker with QoS 1 on a
@@ -59,6 +64,9 @@ func NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
 	s := &Subscriber{opts: opts, seed: maphash.MakeSeed(), ticks: rejectLog{logger: opts.Logger, every: time.Minute}}
 	s.queues = make([]chan mqtt.Message, opts.Workers)
 	for i := range s.queues {
@@ -84,6 +92,15 @@ func NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 			s.opts.Logger.Warn("mqtt connection lost; reconnecting", "err", err)
 		})
 	s.client = mqtt.NewClient(co)
+	promauto.With(opts.Registerer).NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eldersafe_mqtt_connected",
+		Help: "1 while the monitor is connected to the MQTT broker and subscribed, else 0.",
+	}, func() float64 {
+		if s.Connected() {
+			return 1
+		}
+		return 0
+	})
 	return s, nil
 }
 
@@ -170,6 +187,21 @@ func (s *Subscriber) work(ctx context.Context, q chan mqtt.Message, stop <-chan 
 }
 
 func (s *Subscriber) process(ctx context.Context, m mqtt.Message) {
+	acked := false
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		// A bug, not the device's doing, but the same message would panic
+		// again at every redelivery: it is dropped (acknowledged), and ingest
+		// goes on with the next one.
+		s.opts.Logger.Error("panic while handling a device message; message dropped",
+			"topic", m.Topic(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		if !acked {
+			ackQuietly(m)
+		}
+	}()
 	var err error
 	if m.Topic() == s.clockTopic() {
 		s.tick(m.Payload())
@@ -181,6 +213,14 @@ func (s *Subscriber) process(ctx context.Context, m mqtt.Message) {
 		s.opts.Logger.Error("device message not handled", "topic", m.Topic(), "err", err)
 		return
 	}
+	acked = true
+	m.Ack()
+}
+
+// ackQuietly acknowledges a message whose handling panicked; a panic of the
+// acknowledgement itself is swallowed.
+func ackQuietly(m mqtt.Message) {
+	defer func() { _ = recover() }()
 	m.Ack()
 }
 

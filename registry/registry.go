@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrNotFound is returned by lookups of an id nobody registered.
@@ -107,6 +108,13 @@ type Household struct {
 	GridID   string    `json:"grid_id"`
 	Timezone string    `json:"timezone,omitempty"`
 	Contacts []Contact `json:"contacts"`
+	// MedicalNotes is what a visitor should know (conditions, medicines),
+	// at most MaxMedicalNotes characters. Sensitive: encrypted at rest and
+	// shown only under a grant.
+	MedicalNotes string `json:"medical_notes,omitempty"`
+	// Privacy is the resident's word on who sees which signal; nil or a
+	// signal left out: DefaultPrivacy.
+	Privacy Privacy `json:"privacy,omitempty"`
 }
 
 type Device struct {
@@ -193,6 +201,10 @@ func (h Household) Validate() error {
 			errs = append(errs, fmt.Errorf("contacts[%d]: %w", i, err))
 		}
 	}
+	if n := utf8.RuneCountInString(h.MedicalNotes); n > MaxMedicalNotes {
+		errs = append(errs, fmt.Errorf("medical_notes: %d characters, at most %d", n, MaxMedicalNotes))
+	}
+	errs = append(errs, h.Privacy.Validate())
 	return errors.Join(errs...)
 }
 

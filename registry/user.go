@@ -70,19 +70,20 @@ const (
 	MaxPasswordLen = 72
 )
 
-// passwordCost is bcrypt's work factor: about a tenth of a second per
+// PasswordCost is bcrypt's work factor: about a tenth of a second per
 // log-in on a server core, slow for guessing and fine for people.
-const passwordCost = 11
+const PasswordCost = 11
 
-// HashPassword checks a password's length and hashes it with bcrypt.
-func HashPassword(password string) (string, error) {
+// HashPassword checks a password's length and hashes it with bcrypt at
+// cost (bcrypt.MinCost to MaxCost; tests use the minimum).
+func HashPassword(password string, cost int) (string, error) {
 	switch {
 	case utf8.RuneCountInString(password) < MinPasswordLen:
 		return "", fmt.Errorf("password: at least %d characters", MinPasswordLen)
 	case len(password) > MaxPasswordLen:
 		return "", fmt.Errorf("password: at most %d bytes", MaxPasswordLen)
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), passwordCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}

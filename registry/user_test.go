@@ -6,7 +6,7 @@ import (
 )
 
 func TestPasswords(t *testing.T) {
-	h, err := HashPassword("correct horse battery")
+	h, err := HashPassword("correct horse battery", PasswordCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -14,7 +14,7 @@ func TestPasswords(t *testing.T) {
 		t.Error("CheckPassword")
 	}
 	for _, bad := range []string{"short", string(make([]byte, 73))} {
-		if _, err := HashPassword(bad); err == nil {
+		if _, err := HashPassword(bad, PasswordCost); err == nil {
 			t.Errorf("HashPassword accepted %d bytes", len(bad))
 		}
 	}

@@ -20,20 +20,25 @@ const (
 const noticeCols = `id, task_id, household_id, rule, severity, channel, role, recipient, address, lang, title, message,
 	opened_at, created_at, status, attempts, next_attempt_at, last_error, sent_at, event`
 
-// enqueue writes a notice to the outbox. An empty Status is stored as pending.
-func enqueue(ctx context.Context, q querier, n tasks.Notice) error {
+// enqueue writes a notice to the outbox, its address encrypted with c. An
+// empty Status is stored as pending.
+func enqueue(ctx context.Context, q querier, c *fieldCipher, n tasks.Notice) error {
 	if n.ID == "" {
 		return errors.New("id is required")
 	}
 	if n.Status == "" {
 		n.Status = tasks.NoticePending
 	}
+	address, err := c.seal(n.Address, addressAAD(n.ID))
+	if err != nil {
+		return err
+	}
 	if err := conflict(ctx, q, `SELECT 1 FROM notices WHERE id = ?`, n.ID); err != nil {
 		return err
 	}
-	_, err := q.ExecContext(ctx, `INSERT INTO notices (`+noticeCols+`)
+	_, err = q.ExecContext(ctx, `INSERT INTO notices (`+noticeCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.ID, n.TaskID, n.HouseholdID, n.Rule, n.Severity, n.Channel, n.Role, n.Recipient, n.Address, n.Lang,
+		n.ID, n.TaskID, n.HouseholdID, n.Rule, n.Severity, n.Channel, n.Role, n.Recipient, address, n.Lang,
 		n.Title, n.Message, toMS(n.OpenedAt), toMS(n.CreatedAt), n.Status, n.Attempts, toMS(n.NextAttemptAt),
 		n.LastError, toNullMS(n.SentAt), n.Event)
 	if isForeignKeyViolation(err) {
@@ -69,6 +74,9 @@ func (db *DB) notices(ctx context.Context, query string, args ...any) ([]tasks.N
 	for rows.Next() {
 		n, err := scanNotice(rows)
 		if err != nil {
+			return nil, err
+		}
+		if n.Address, err = db.fields.open(n.Address, addressAAD(n.ID)); err != nil {
 			return nil, err
 		}
 		list = append(list, n)

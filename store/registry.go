@@ -84,6 +84,14 @@ func (db *DB) CreateHousehold(ctx context.Context, h registry.Household) error {
 	if err != nil {
 		return fmt.Errorf("create household %s: encode contacts: %w", h.ID, err)
 	}
+	stored, err := db.sealHousehold(h.ID, string(cj), h.MedicalNotes)
+	if err != nil {
+		return fmt.Errorf("create household %s: %w", h.ID, err)
+	}
+	privacy, err := encodePrivacy(h.Privacy)
+	if err != nil {
+		return fmt.Errorf("create household %s: %w", h.ID, err)
+	}
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		if err := conflict(ctx, tx, `SELECT 1 FROM households WHERE id = ?`, h.ID); err != nil {
 			return err
@@ -92,8 +100,9 @@ func (db *DB) CreateHousehold(ctx context.Context, h registry.Household) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO households (id, name, address, grid_id, timezone, contacts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			h.ID, h.Name, h.Address, h.GridID, h.Timezone, string(cj), toMS(db.now()))
+			`INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			h.ID, h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, privacy, toMS(db.now()))
 		return insertError(err)
 	})
 	if err != nil {
@@ -191,9 +200,10 @@ func (db *DB) Worker(ctx context.Context, id string) (registry.Worker, error) {
 	return w, err
 }
 
-// Household looks up a household. Contacts are never nil.
+// Household looks up a household, its sensitive fields decrypted. Contacts
+// are never nil.
 func (db *DB) Household(ctx context.Context, id string) (registry.Household, error) {
-	return getHousehold(ctx, db.r, id)
+	return getHousehold(ctx, db.r, db.fields, id)
 }
 
 // Device looks up a device, with its secret's hash.
@@ -267,7 +277,7 @@ func (db *DB) Devices(ctx context.Context) ([]registry.Device, error) {
 // Counts returns how many households and devices are registered.
 func (db *DB) Counts(ctx context.Context) (households, devices int, err error) {
 	err = db.r.QueryRowContext(ctx,
-		`SELECT (SELECT COUNT(*) FROM households), (SELECT COUNT(*) FROM devices)`).Scan(&households, &devices)
+		`SELECT (SELECT COUNT(*) FROM households WHERE deleted_at IS NULL), (SELECT COUNT(*) FROM devices)`).Scan(&households, &devices)
 	if err != nil {
 		return 0, 0, fmt.Errorf("count households and devices: %w", err)
 	}
@@ -344,18 +354,28 @@ func primaryWorker(ctx context.Context, q querier, gridID string) (registry.Work
 	return getWorker(ctx, q, id)
 }
 
-func getHousehold(ctx context.Context, q querier, id string) (registry.Household, error) {
+// getHousehold loads a household and decrypts its sensitive fields with c.
+func getHousehold(ctx context.Context, q querier, c *fieldCipher, id string) (registry.Household, error) {
 	var (
-		h        registry.Household
-		contacts string
+		h                        registry.Household
+		contacts, notes, privacy string
 	)
 	err := q.QueryRowContext(ctx,
-		`SELECT id, name, address, grid_id, timezone, contacts FROM households WHERE id = ?`, id).
-		Scan(&h.ID, &h.Name, &h.Address, &h.GridID, &h.Timezone, &contacts)
+		`SELECT id, name, address, grid_id, timezone, contacts, medical_notes, privacy FROM households WHERE id = ? AND deleted_at IS NULL`, id).
+		Scan(&h.ID, &h.Name, &h.Address, &h.GridID, &h.Timezone, &contacts, &notes, &privacy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return registry.Household{}, fmt.Errorf("household %s: %w", id, registry.ErrNotFound)
 	}
 	if err != nil {
+		return registry.Household{}, fmt.Errorf("load household %s: %w", id, err)
+	}
+	if contacts, err = c.open(contacts, contactsAAD(id)); err != nil {
+		return registry.Household{}, fmt.Errorf("load household %s: %w", id, err)
+	}
+	if h.MedicalNotes, err = c.open(notes, notesAAD(id)); err != nil {
+		return registry.Household{}, fmt.Errorf("load household %s: %w", id, err)
+	}
+	if h.Privacy, err = decodePrivacy(privacy); err != nil {
 		return registry.Household{}, fmt.Errorf("load household %s: %w", id, err)
 	}
 	if err := json.Unmarshal([]byte(contacts), &h.Contacts); err != nil {
@@ -379,4 +399,74 @@ func scanDevice(s scanner) (registry.Device, error) {
 	}
 	d.Kind = registry.DeviceKind(kind)
 	return d, nil
+}
+
+// storedHousehold is a household's sensitive columns as stored.
+type storedHousehold struct{ contacts, notes string }
+
+// sealHousehold encrypts a household's contacts document and medical notes.
+// No contacts ("[]") need no secrecy and stay readable.
+func (db *DB) sealHousehold(id, contacts, notes string) (storedHousehold, error) {
+	var (
+		s   = storedHousehold{contacts: contacts}
+		err error
+	)
+	if contacts != "[]" {
+		if s.contacts, err = db.fields.seal(contacts, contactsAAD(id)); err != nil {
+			return storedHousehold{}, err
+		}
+	}
+	if s.notes, err = db.fields.seal(notes, notesAAD(id)); err != nil {
+		return storedHousehold{}, err
+	}
+	return s, nil
+}
+
+// encodePrivacy is a household's privacy settings as stored: a JSON object,
+// "{}" for the defaults.
+func encodePrivacy(p registry.Privacy) (string, error) {
+	if len(p) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", fmt.Errorf("encode privacy: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodePrivacy reads stored privacy settings; nil for the defaults.
+func decodePrivacy(s string) (registry.Privacy, error) {
+	if s == "" || s == "{}" {
+		return nil, nil
+	}
+	var p registry.Privacy
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		return nil, fmt.Errorf("decode privacy: %w", err)
+	}
+	return p, nil
+}
+
+// SetPrivacy replaces a household's privacy settings; empty ones restore the
+// defaults.
+func (db *DB) SetPrivacy(ctx context.Context, householdID string, p registry.Privacy) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	stored, err := encodePrivacy(p)
+	if err != nil {
+		return fmt.Errorf("set privacy of household %s: %w", householdID, err)
+	}
+	res, err := db.w.ExecContext(ctx, `UPDATE households SET privacy = ? WHERE id = ?`, stored, householdID)
+	if err != nil {
+		return fmt.Errorf("set privacy of household %s: %w", householdID, err)
+	}
+	n, err := res.RowsAffected()
+	switch {
+	case err != nil:
+		return fmt.Errorf("set privacy of household %s: %w", householdID, err)
+	case n == 0:
+		return fmt.Errorf("household %s: %w", householdID, registry.ErrNotFound)
+	}
+	return nil
 }

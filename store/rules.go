@@ -242,7 +242,7 @@ func (db *DB) awayPeriods(ctx context.Context, query string, args ...any) ([]reg
 // HouseholdTimezones maps every registered household to its time zone, empty
 // when it has none of its own.
 func (db *DB) HouseholdTimezones(ctx context.Context) (map[string]string, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, timezone FROM households`)
+	rows, err := db.r.QueryContext(ctx, `SELECT id, timezone FROM households WHERE deleted_at IS NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("household time zones: %w", err)
 	}

@@ -54,11 +54,18 @@ type DB struct {
 	logger *slog.Logger
 	// now stamps created_at and updated_at columns that no caller supplies.
 	now func() time.Time
+	// fields encrypts sensitive values (fields.go); nil without a key.
+	fields *fieldCipher
 }
 
 // Open opens (creating it if needed) the database under dataDir and applies
-// any pending migrations.
-func Open(ctx context.Context, dataDir string, logger *slog.Logger) (*DB, error) {
+// any pending migrations. Given WithFieldKey, it checks the key against the
+// database and encrypts sensitive values still in plaintext (fields.go).
+func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Option) (*DB, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -103,8 +110,13 @@ func Open(ctx context.Context, dataDir string, logger *slog.Logger) (*DB, error)
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	logger.Info("store opened", "path", path)
-	return &DB{w: w, r: r, logger: logger, now: time.Now}, nil
+	db := &DB{w: w, r: r, logger: logger, now: time.Now}
+	if err := db.setUpFields(ctx, o.fieldKey); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	logger.Info("store opened", "path", path, "fields_encrypted", o.fieldKey != nil)
+	return db, nil
 }
 
 // dsn is the modernc.org/sqlite data source name of the database at path.
@@ -115,6 +127,10 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Deleted and overwritten content is zeroed, not left in free space: a
+	// value replaced by its encrypted form leaves no plaintext behind, and
+	// an erased household's details do not linger (store/erase.go).
+	q.Add("_pragma", "secure_delete(ON)")
 	q.Set("_txlock", "immediate")
 	if readOnly {
 		// Applied after the pragmas above; a reader can then write nothing.

@@ -35,7 +35,7 @@ func (db *DB) Update(ctx context.Context, fn func(tasks.Tx) error) error {
 		return fmt.Errorf("update tasks: begin: %w", err)
 	}
 	defer tx.Rollback()
-	if err := fn(&taskTx{tx: tx}); err != nil {
+	if err := fn(&taskTx{tx: tx, fields: db.fields}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -238,7 +238,8 @@ func (db *DB) SLASamples(ctx context.Context, from, to time.Time, gridID string)
 
 // taskTx is tasks.Tx on one SQL transaction.
 type taskTx struct {
-	tx *sql.Tx
+	tx     *sql.Tx
+	fields *fieldCipher
 }
 
 func (t *taskTx) OpenTaskFor(ctx context.Context, householdID, rule string) (tasks.Task, bool, error) {
@@ -351,7 +352,7 @@ func childError(err error) error {
 }
 
 func (t *taskTx) Enqueue(ctx context.Context, n tasks.Notice) error {
-	if err := enqueue(ctx, t.tx, n); err != nil {
+	if err := enqueue(ctx, t.tx, t.fields, n); err != nil {
 		return fmt.Errorf("enqueue notice %s: %w", n.ID, err)
 	}
 	return nil
@@ -359,23 +360,44 @@ func (t *taskTx) Enqueue(ctx context.Context, n tasks.Notice) error {
 
 // LastNoticeAt is the created_at of the newest notice with key k that has not
 // failed. A task has few notices: the notices_task index narrows it to them.
+// Addresses are encrypted under random nonces, so they are compared here,
+// decrypted, rather than in SQL.
 func (t *taskTx) LastNoticeAt(ctx context.Context, k tasks.NoticeKey) (time.Time, bool, error) {
-	var last sql.NullInt64
-	err := t.tx.QueryRowContext(ctx, `
-		SELECT MAX(created_at) FROM notices
-		WHERE task_id = ? AND event = ? AND role = ? AND recipient = ? AND channel = ? AND address = ? AND status != ?`,
-		k.TaskID, k.Event, k.Role, k.Recipient, k.Channel, k.Address, tasks.NoticeFailed).Scan(&last)
-	if err != nil {
+	fail := func(err error) (time.Time, bool, error) {
 		return time.Time{}, false, fmt.Errorf("find last %s notice of task %s to %s: %w", k.Event, k.TaskID, k.Recipient, err)
 	}
-	if !last.Valid {
-		return time.Time{}, false, nil
+	rows, err := t.tx.QueryContext(ctx, `
+		SELECT id, address, created_at FROM notices
+		WHERE task_id = ? AND event = ? AND role = ? AND recipient = ? AND channel = ? AND status != ?
+		ORDER BY created_at DESC`,
+		k.TaskID, k.Event, k.Role, k.Recipient, k.Channel, tasks.NoticeFailed)
+	if err != nil {
+		return fail(err)
 	}
-	return fromMS(last.Int64), true, nil
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id, address string
+			created     int64
+		)
+		if err := rows.Scan(&id, &address, &created); err != nil {
+			return fail(err)
+		}
+		if address, err = t.fields.open(address, addressAAD(id)); err != nil {
+			return fail(err)
+		}
+		if address == k.Address {
+			return fromMS(created), true, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	return time.Time{}, false, nil
 }
 
 func (t *taskTx) Household(ctx context.Context, id string) (registry.Household, error) {
-	return getHousehold(ctx, t.tx, id)
+	return getHousehold(ctx, t.tx, t.fields, id)
 }
 
 func (t *taskTx) Grid(ctx context.Context, id string) (registry.Grid, error) {

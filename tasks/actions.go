@@ -206,7 +206,11 @@ type change struct {
 // together or not at all. apply returns the task as stored, with evidence and
 // timeline; a refused action changes nothing.
 func (s *Service) apply(ctx context.Context, id, actor string, fn func(tx Tx, t *Task, now time.Time) (change, error)) (Task, error) {
-	noticed := false
+	var (
+		noticed bool
+		changed Task
+		event   string
+	)
 	err := s.opts.Store.Update(ctx, func(tx Tx) error {
 		t, err := tx.Task(ctx, id)
 		if err != nil {
@@ -217,6 +221,7 @@ func (s *Service) apply(ctx context.Context, id, actor string, fn func(tx Tx, t 
 		if err != nil || c.entry.Type == "" {
 			return err
 		}
+		changed, event = t, changeOf(c.entry.Type)
 		c.entry.At, c.entry.Actor = now, actor
 		if err := tx.UpdateTask(ctx, t); err != nil {
 			return err
@@ -235,7 +240,14 @@ func (s *Service) apply(ctx context.Context, id, actor string, fn func(tx Tx, t 
 	if noticed {
 		s.opts.Notified()
 	}
-	return s.opts.Store.Task(ctx, id)
+	t, err := s.opts.Store.Task(ctx, id)
+	if event != "" {
+		if err == nil {
+			changed = t
+		}
+		s.opts.Changed(changed, event)
+	}
+	return t, err
 }
 
 // byWorker applies an action of a registered worker, who is its actor.

@@ -76,6 +76,7 @@ type envOptions struct {
 	composer  tasks.Composer // nil: notify.NewTemplates()
 	store     tasks.Store    // nil: the env's store
 	primary   registry.Worker
+	changed   func(tasks.Task, string) // Options.Changed
 }
 
 // defaultPrimary is gridMain's primary worker: a push URL, a phone and no language.
@@ -119,6 +120,7 @@ func (e *env) newService(t *testing.T, o envOptions) *tasks.Service {
 		SMSEnabled: o.sms,
 		RateLimit:  o.rateLimit,
 		AckOverdue: func() { e.ackOverdue.Add(1) },
+		Changed:    o.changed,
 		Notified: func() {
 			e.notified.Add(1)
 			e.atCall = append(e.atCall, committed{len(e.allTasks(t)), len(e.allNotices(t))})

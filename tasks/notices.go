@@ -53,7 +53,9 @@ func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers 
 	for _, w := range workers {
 		recipients = append(recipients, s.workerRecipient(w))
 	}
-	if family && t.Kind == rules.Visit {
+	// The resident's privacy settings: the family is not told of a rule
+	// about a signal they may not see. Workers are always told: they visit.
+	if family && t.Kind == rules.Visit && familySees(h.Privacy, t.Rule) {
 		for _, c := range h.Contacts {
 			for _, ch := range c.Channels {
 				recipients = append(recipients, s.contactRecipient(c, ch))
@@ -62,13 +64,70 @@ func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers 
 	}
 	written := false
 	for _, r := range dedupeRecipients(recipients) {
-		ok, err := s.enqueue(ctx, tx, t, msg, r)
+		m := msg
+		if !h.Privacy.Visible(registry.SignalLocation, audience(r.role)) {
+			m = withoutLocation(m)
+		}
+		ok, err := s.enqueue(ctx, tx, t, m, r)
 		if err != nil {
 			return false, err
 		}
 		written = written || ok
 	}
 	return written, nil
+}
+
+// ruleSignals is the signal each welfare rule watches.
+var ruleSignals = map[string]string{
+	rules.RuleFall:                registry.SignalHealth,
+	rules.RuleSOS:                 registry.SignalHealth,
+	rules.RuleWaterNoUse:          registry.SignalWater,
+	rules.RuleWaterContinuousFlow: registry.SignalWater,
+	rules.RuleNoMotion:            registry.SignalMotion,
+	rules.RuleNoExit:              registry.SignalDoor,
+	rules.RulePowerNoUse:          registry.SignalPower,
+}
+
+// RuleSignal is the privacy signal a rule watches (registry.Signals), ""
+// for a rule about none: manual tasks and device upkeep, which privacy
+// settings never withhold.
+func RuleSignal(rule string) string { return ruleSignals[rule] }
+
+// familySees reports whether the family may be told of a task of rule.
+func familySees(p registry.Privacy, rule string) bool {
+	sig := RuleSignal(rule)
+	return sig == "" || p.Visible(sig, registry.AudienceFamily)
+}
+
+// audience is the privacy audience of a recipient role.
+func audience(role string) string {
+	if role == RecipientFamily {
+		return registry.AudienceFamily
+	}
+	return registry.AudienceWorker
+}
+
+// locationKeys are the evidence values that say where the resident is.
+var locationKeys = []string{"lat", "lon", "accuracy_m"}
+
+// withoutLocation is m without the wristband's position: no map link.
+func withoutLocation(m Message) Message {
+	m.Lat, m.Lon = nil, nil
+	evidence := make([]rules.Evidence, len(m.Task.Evidence))
+	for i, ev := range m.Task.Evidence {
+		if ev.Values != nil {
+			values := make(map[string]any, len(ev.Values))
+			for k, v := range ev.Values {
+				if !slices.Contains(locationKeys, k) {
+					values[k] = v
+				}
+			}
+			ev.Values = values
+		}
+		evidence[i] = ev
+	}
+	m.Task.Evidence = evidence
+	return m
 }
 
 func (s *Service) workerRecipient(w registry.Worker) recipient {

@@ -56,7 +56,11 @@ type Options struct {
 	// AckOverdue is called, after the commit, for every task that escalated
 	// because its acknowledgement deadline passed.
 	AckOverdue func()
-	Logger     *slog.Logger
+	// Changed is called after every committed change of a task with the task
+	// and what happened (ChangeOpened, ChangeAcknowledged, ...): a Feed's
+	// Publish. It must not block. Nil: nobody is told.
+	Changed func(t Task, event string)
+	Logger  *slog.Logger
 }
 
 // Service is the task lifecycle.
@@ -80,6 +84,9 @@ func NewService(opts Options) (*Service, error) {
 	}
 	if opts.AckOverdue == nil {
 		opts.AckOverdue = func() {}
+	}
+	if opts.Changed == nil {
+		opts.Changed = func(Task, string) {}
 	}
 	if opts.RateLimit < 0 {
 		return nil, errors.New("tasks: rate limit must not be negative")
@@ -147,9 +154,10 @@ func checkText(field, v string) error {
 // raise is Raise with the actor its timeline entries name.
 func (s *Service) raise(ctx context.Context, a rules.Alert, actor string) (Task, bool, error) {
 	var (
-		task    Task
-		opened  bool
-		noticed bool
+		task     Task
+		opened   bool
+		attached bool
+		noticed  bool
 	)
 	err := s.opts.Store.Update(ctx, func(tx Tx) error {
 		existing, found, err := tx.OpenTaskFor(ctx, a.HouseholdID, a.Rule)
@@ -157,7 +165,7 @@ func (s *Service) raise(ctx context.Context, a rules.Alert, actor string) (Task,
 			return err
 		}
 		if found {
-			task = existing
+			task, attached = existing, true
 			return s.attach(ctx, tx, task, a, actor)
 		}
 		if a.Cleared {
@@ -177,6 +185,12 @@ func (s *Service) raise(ctx context.Context, a rules.Alert, actor string) (Task,
 	}
 	if noticed {
 		s.opts.Notified()
+	}
+	switch {
+	case opened:
+		s.opts.Changed(task, ChangeOpened)
+	case attached:
+		s.opts.Changed(task, ChangeUpdated)
 	}
 	return task, opened, nil
 }

@@ -24,6 +24,8 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), configCommand(), devicesCommand(), auditCommand())
+	root.AddCommand(simulateCommand())
+	root.AddCommand(demoCommand())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "eldersafe:", err)
 		os.Exit(1)

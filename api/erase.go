@@ -1,0 +1,193 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/tasks"
+)
+
+// The resident's rights over their data: everything the monitor holds of a
+// household, exported as one JSON document, and the household deleted with
+// everything personal it left, its tasks kept anonymised for the statistics
+// (docs/privacy.md, "Export and deletion").
+
+// HouseholdData is what exporting, deleting and importing whole households
+// need of the store beyond the Registry. *store.DB implements it.
+type HouseholdData interface {
+	// HouseholdUsers lists the users tied to a household (family).
+	HouseholdUsers(ctx context.Context, householdID string) ([]registry.User, error)
+	// HouseholdTaskIDs lists every task of a household, oldest first.
+	HouseholdTaskIDs(ctx context.Context, householdID string) ([]string, error)
+	// HouseholdAudit lists the audit entries about a household, oldest first.
+	HouseholdAudit(ctx context.Context, householdID string) ([]audit.Entry, error)
+	// DeleteHousehold erases a household; at closes its open tasks, actor
+	// is who asked. Unknown: registry.ErrNotFound.
+	DeleteHousehold(ctx context.Context, id string, at time.Time, actor string) (registry.Erasure, error)
+	// ImportHousehold creates or updates a household with its devices, in
+	// one transaction.
+	ImportHousehold(ctx context.Context, in registry.HouseholdImport) (registry.ImportResult, error)
+}
+
+func (a *API) erasureRoutes(rt *router) {
+	if a.opts.Households == nil {
+		return
+	}
+	rt.handle("GET /api/v1/households/{id}/export", a.exportHousehold,
+		allow(registry.RoleOperator, registry.RoleSupervisor), auditAs(audit.Export))
+	rt.handle("DELETE /api/v1/households/{id}", a.deleteHousehold, allow(registry.RoleOperator), selfAudited())
+}
+
+// forgetInRules is the default Options.Forget: the rules engine forgets the
+// household when it can.
+func forgetInRules(r Rules) func(string, []string) {
+	remover, ok := r.(interface{ Remove(householdID string) })
+	return func(householdID string, _ []string) {
+		if ok {
+			remover.Remove(householdID)
+		}
+	}
+}
+
+// householdExport is everything the monitor holds of a household.
+type householdExport struct {
+	ExportedAt time.Time `json:"exported_at"`
+	// Household is the registry record with contacts (and, where the store
+	// keeps them, medical notes and privacy settings).
+	Household registry.Household `json:"household"`
+	// Devices never show their secrets' hashes.
+	Devices []registry.Device `json:"devices"`
+	// Thresholds are the household's own overrides.
+	Thresholds rules.Thresholds      `json:"thresholds"`
+	Away       []registry.AwayPeriod `json:"away"`
+	// Users tied to the household (family), without password hashes.
+	Users []registry.User `json:"users"`
+	// RuleState is what the rules engine holds: each device's last message.
+	RuleState []rules.DeviceStatus `json:"rule_state"`
+	// Tasks come with their evidence and timeline, oldest first.
+	Tasks []tasks.Task `json:"tasks"`
+	// Notices are every message sent (or to be sent) about its tasks.
+	Notices []tasks.Notice `json:"notices"`
+	// Audit lists every recorded access to the household, its tasks and
+	// users, this export included.
+	Audit []audit.Entry `json:"audit"`
+}
+
+// exportHousehold answers GET /api/v1/households/{id}/export: one JSON
+// document, offered as a file to save.
+func (a *API) exportHousehold(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	h, err := a.scopedHousehold(ctx, id)
+	if err != nil {
+		return err
+	}
+	x := householdExport{ExportedAt: a.now().UTC(), Household: householdView(h), RuleState: a.opts.Status(id)}
+	if x.Devices, err = a.opts.Registry.DevicesOf(ctx, id); err != nil {
+		return fmt.Errorf("export household %s: devices: %w", id, err)
+	}
+	if x.Thresholds, err = a.opts.RuleSettings.HouseholdThresholds(ctx, id); err != nil {
+		return fmt.Errorf("export household %s: thresholds: %w", id, err)
+	}
+	if x.Away, err = a.opts.RuleSettings.AwayPeriodsOf(ctx, id, time.Time{}); err != nil {
+		return fmt.Errorf("export household %s: away periods: %w", id, err)
+	}
+	if x.Users, err = a.opts.Households.HouseholdUsers(ctx, id); err != nil {
+		return fmt.Errorf("export household %s: users: %w", id, err)
+	}
+	taskIDs, err := a.opts.Households.HouseholdTaskIDs(ctx, id)
+	if err != nil {
+		return fmt.Errorf("export household %s: tasks: %w", id, err)
+	}
+	x.Tasks, x.Notices = make([]tasks.Task, 0, len(taskIDs)), []tasks.Notice{}
+	for _, tid := range taskIDs {
+		t, err := a.opts.Tasks.Task(ctx, tid)
+		if err != nil {
+			return fmt.Errorf("export household %s: task %s: %w", id, tid, err)
+		}
+		x.Tasks = append(x.Tasks, t)
+		notices, err := a.opts.Notifications.Notifications(ctx, tid)
+		if err != nil {
+			return fmt.Errorf("export household %s: notices of task %s: %w", id, tid, err)
+		}
+		x.Notices = append(x.Notices, notices...)
+	}
+	if x.Audit, err = a.opts.Households.HouseholdAudit(ctx, id); err != nil {
+		return fmt.Errorf("export household %s: audit log: %w", id, err)
+	}
+	if x.Thresholds == nil {
+		x.Thresholds = rules.Thresholds{}
+	}
+	if x.RuleState == nil {
+		x.RuleState = []rules.DeviceStatus{}
+	}
+	// The id is a registry id: safe in a header.
+	w.Header().Set("Content-Disposition", `attachment; filename="household-`+h.ID+`-export.json"`)
+	a.writeJSON(w, r, http.StatusOK, x)
+	return nil
+}
+
+// deleteRequest is the body of DELETE /api/v1/households/{id}.
+type deleteRequest struct {
+	Reason string `json:"reason"`
+}
+
+// maxDeleteReason bounds the reason of a deletion, in characters.
+const maxDeleteReason = 200
+
+// deleteHousehold answers DELETE /api/v1/households/{id} with body {reason}
+// (or, without a body, the X-Access-Reason header): the household is erased
+// (store.DeleteHousehold) and forgotten by the running monitor. The audit
+// entry, with the reason, is written before anything is touched.
+func (a *API) deleteHousehold(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	var req deleteRequest
+	if err := decodeOptionalJSON(w, r, &req); err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	if reason == "" {
+		reason = strings.TrimSpace(r.Header.Get(ReasonHeader))
+	}
+	switch {
+	case reason == "":
+		return invalidf("reason: required (the body's reason, or the %s header)", ReasonHeader)
+	case utf8.RuneCountInString(reason) > maxDeleteReason:
+		return invalidf("reason: at most %d characters", maxDeleteReason)
+	case strings.ContainsFunc(reason, unicode.IsControl):
+		return invalidf("reason: must not contain control characters")
+	}
+	p := principal(ctx)
+	if err := a.record(r, p, audit.Delete, reason); err != nil {
+		return err
+	}
+	if _, err := a.scopedHousehold(ctx, id); err != nil {
+		return err
+	}
+	// Held so that no threshold or away change re-applies the household to
+	// the engine between its deletion and the engine forgetting it.
+	a.rulesMu.Lock()
+	defer a.rulesMu.Unlock()
+	er, err := a.opts.Households.DeleteHousehold(ctx, id, a.opts.Now(), p.ID)
+	if errors.Is(err, registry.ErrNotFound) {
+		return errorf(http.StatusNotFound, codeNotFound, "household %q not found", clip(id))
+	}
+	if err != nil {
+		return err
+	}
+	a.opts.Forget(id, er.DeviceIDs)
+	a.log.Info("household deleted", "household_id", id, "by", p.ID, "devices", len(er.DeviceIDs),
+		"users", len(er.UserIDs), "tasks_anonymised", er.Tasks, "tasks_cancelled", er.TasksCancelled)
+	a.writeJSON(w, r, http.StatusOK, er)
+	return nil
+}

@@ -1,0 +1,238 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/registry"
+)
+
+// Grants keeps the grants that let one person see a household's sensitive
+// fields for a while (docs/privacy.md). *store.DB implements it.
+type Grants interface {
+	CreateGrant(ctx context.Context, g registry.Grant) error
+	// Grants lists a household's grants, newest first.
+	Grants(ctx context.Context, householdID string) ([]registry.Grant, error)
+	// ActiveGrants lists the grants in force at now for userID on householdID.
+	ActiveGrants(ctx context.Context, userID, householdID string, now time.Time) ([]registry.Grant, error)
+}
+
+func (a *API) grantRoutes(rt *router) {
+	if a.opts.Grants == nil {
+		return
+	}
+	rt.handle("POST /api/v1/grants", a.createGrant, allow(registry.RoleSupervisor))
+	rt.handle("GET /api/v1/grants", a.listGrants, allow(registry.RoleSupervisor))
+}
+
+// grantRequest is the body of POST /api/v1/grants.
+type grantRequest struct {
+	UserID      string    `json:"user_id"`
+	HouseholdID string    `json:"household_id"`
+	Fields      []string  `json:"fields"`
+	Reason      string    `json:"reason"`
+	Until       time.Time `json:"until"`
+}
+
+// grantView is a grant with whether it is in force now.
+type grantView struct {
+	registry.Grant
+	Active bool `json:"active"`
+}
+
+// createGrant answers POST /api/v1/grants: a supervisor lets a named user see
+// some sensitive fields of one household until a time at most 30 days ahead,
+// for a reason. The grant is recorded in the audit log (action grant, the
+// grant's reason) before it takes effect.
+func (a *API) createGrant(w http.ResponseWriter, r *http.Request) error {
+	var req grantRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	p := principal(r.Context())
+	now := a.now().UTC().Truncate(time.Millisecond)
+	g := registry.Grant{
+		ID: uuid.Must(uuid.NewV7()).String(), UserID: req.UserID, HouseholdID: req.HouseholdID,
+		Fields: req.Fields, Reason: strings.TrimSpace(req.Reason), GrantedBy: p.ID,
+		CreatedAt: now, Until: req.Until.UTC().Truncate(time.Millisecond),
+	}
+	if err := validation(g.Validate()); err != nil {
+		return err
+	}
+	h, err := a.scopedHousehold(r.Context(), g.HouseholdID)
+	if err != nil {
+		if ae, ok := errors.AsType[*apiError](err); ok && ae.status == http.StatusNotFound {
+			return invalidf("household_id %q is not registered", clip(g.HouseholdID))
+		}
+		return err
+	}
+	if err := a.grantee(r.Context(), g.UserID, h); err != nil {
+		return err
+	}
+	// Recorded first: a grant the audit log does not know of must not exist.
+	if a.opts.Audit != nil {
+		e := audit.Entry{At: now, Actor: p.ID, Role: p.Role, Action: audit.Grant,
+			Object: fmt.Sprintf("households/%s/grants/%s?user_id=%s&fields=%s&until=%s", g.HouseholdID, g.ID, g.UserID,
+				strings.Join(g.Fields, ","), g.Until.Format(time.RFC3339)),
+			Remote: remoteHost(r), Reason: g.Reason}
+		if err := a.opts.Audit(r.Context(), e); err != nil {
+			return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "the audit log cannot be written; try again later", err: err}
+		}
+	}
+	if err := a.opts.Grants.CreateGrant(r.Context(), g); err != nil {
+		return createError("grant", g.ID, err)
+	}
+	a.writeJSON(w, r, http.StatusCreated, grantView{Grant: g, Active: g.Active(a.now())})
+	return nil
+}
+
+// grantee checks that userID is a user who sees household h at all: a grant
+// shows fields of what a person already sees, it never widens their scope.
+func (a *API) grantee(ctx context.Context, userID string, h registry.Household) error {
+	if a.opts.Users == nil {
+		return invalidf("user_id %q is not registered", clip(userID))
+	}
+	u, err := a.opts.Users.User(ctx, userID)
+	if errors.Is(err, registry.ErrNotFound) {
+		return invalidf("user_id %q is not registered", clip(userID))
+	}
+	if err != nil {
+		return fmt.Errorf("load user %s: %w", clip(userID), err)
+	}
+	who := Principal{ID: u.ID, Role: u.Role, WorkerID: u.WorkerID, HouseholdID: u.HouseholdID}
+	if u.WorkerID != "" {
+		wk, err := a.opts.Users.Worker(ctx, u.WorkerID)
+		if err != nil && !errors.Is(err, registry.ErrNotFound) {
+			return fmt.Errorf("load worker %s: %w", u.WorkerID, err)
+		}
+		who.GridIDs = wk.GridIDs
+	}
+	if !who.seesHousehold(h) {
+		return invalidf("user_id %q does not see household %q (another grid or family): a grant does not widen what a person sees", clip(userID), h.ID)
+	}
+	return nil
+}
+
+type grantsResponse struct {
+	Grants []grantView `json:"grants"`
+}
+
+// listGrants answers GET /api/v1/grants?household_id=, newest first, in
+// force or not.
+func (a *API) listGrants(w http.ResponseWriter, r *http.Request) error {
+	q, err := queryParams(r, "household_id")
+	if err != nil {
+		return err
+	}
+	id := q["household_id"]
+	if err := validation(requiredID("household_id", id)); err != nil {
+		return err
+	}
+	if _, err := a.scopedHousehold(r.Context(), id); err != nil {
+		return err
+	}
+	list, err := a.opts.Grants.Grants(r.Context(), id)
+	if err != nil {
+		return fmt.Errorf("list grants: %w", err)
+	}
+	now := a.now()
+	views := make([]grantView, 0, len(list))
+	for _, g := range list {
+		views = append(views, grantView{Grant: g, Active: g.Active(now)})
+	}
+	a.writeJSON(w, r, http.StatusOK, grantsResponse{Grants: views})
+	return nil
+}
+
+// disclosure decides, for one caller and one household, which sensitive
+// fields and privacy signals an answer may show, and remembers which grants
+// showed something, so that each use is recorded (recordUses).
+type disclosure struct {
+	p      Principal
+	h      registry.Household
+	grants []registry.Grant
+	// used: grant id → the fields it showed, in the order first shown.
+	used  map[string][]string
+	order []string
+}
+
+// disclose loads the caller's grants in force on h, by the API's clock.
+func (a *API) disclose(ctx context.Context, h registry.Household) (*disclosure, error) {
+	d := &disclosure{p: principal(ctx), h: h, used: map[string][]string{}}
+	if d.p.Role == RoleAdmin || a.opts.Grants == nil {
+		return d, nil
+	}
+	grants, err := a.opts.Grants.ActiveGrants(ctx, d.p.ID, h.ID, a.now())
+	if err != nil {
+		return nil, fmt.Errorf("load grants of %s on household %s: %w", d.p.ID, h.ID, err)
+	}
+	d.grants = grants
+	return d, nil
+}
+
+// audience is the caller's privacy audience.
+func (d *disclosure) audience() string {
+	if d.p.Role == registry.RoleFamily {
+		return registry.AudienceFamily
+	}
+	return registry.AudienceWorker
+}
+
+// signal reports whether the caller may see a signal by the resident's
+// privacy settings. The bootstrap admin sees everything.
+func (d *disclosure) signal(sig string) bool {
+	return d.p.Role == RoleAdmin || sig == "" || d.h.Privacy.Visible(sig, d.audience())
+}
+
+// field reports whether the caller may see sensitive field f: the admin
+// always; anyone else when the privacy settings let their audience see its
+// signal and a grant in force covers it. Call it only for a value that is
+// there to show: a grant that shows something is recorded as used.
+func (d *disclosure) field(f string) bool {
+	if d.p.Role == RoleAdmin {
+		return true
+	}
+	if !d.signal(registry.FieldSignal(f)) {
+		return false
+	}
+	for _, g := range d.grants {
+		if g.Covers(f) {
+			if _, seen := d.used[g.ID]; !seen {
+				d.order = append(d.order, g.ID)
+			}
+			if !slices.Contains(d.used[g.ID], f) {
+				d.used[g.ID] = append(d.used[g.ID], f)
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// recordUses writes one audit entry per grant that showed something in the
+// answer to r, before the answer is sent.
+func (a *API) recordUses(r *http.Request, d *disclosure) error {
+	if a.opts.Audit == nil || d == nil {
+		return nil
+	}
+	object := strings.TrimPrefix(r.URL.Path, apiPrefix+"/")
+	if r.URL.RawQuery != "" {
+		object += "?" + r.URL.RawQuery
+	}
+	for _, id := range d.order {
+		e := audit.Entry{At: a.now(), Actor: d.p.ID, Role: d.p.Role, Action: audit.Read, Object: clip(object),
+			Remote: remoteHost(r), Reason: fmt.Sprintf("use of grant %s: %s of household %s", id, strings.Join(d.used[id], ", "), d.h.ID)}
+		if err := a.opts.Audit(r.Context(), e); err != nil {
+			return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "the audit log cannot be written; try again later", err: err}
+		}
+	}
+	return nil
+}

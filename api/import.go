@@ -1,0 +1,434 @@
+package api
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/registry"
+)
+
+// CSV import of households (POST /api/v1/import/households; docs/api.md,
+// "CSV import"). The file has a header row naming its columns in any order;
+// every other row is a household, one of its contacts, one of its devices,
+// or both a contact and a device: rows of the same household_id are merged.
+// Each household is applied in its own transaction, whole or not at all; a
+// bad row is answered with its line number and keeps its household out,
+// and every other household still applies.
+
+// Import limits.
+const (
+	maxImportBody  = 5 << 20
+	maxImportRows  = 10_000
+	maxImportField = 2000 // characters in one field
+)
+
+// importColumns are the columns an import file may have.
+var importColumns = []string{
+	"household_id", "name", "address", "grid_id", "timezone", "medical_notes",
+	"contact_name", "contact_relation", "contact_phone", "contact_push_url", "contact_lang", "contact_channels", "contact_quiet_hours",
+	"device_id", "device_kind", "device_secret",
+}
+
+// importRequired are the columns every import file must have.
+var importRequired = []string{"household_id", "name", "address", "grid_id"}
+
+func (a *API) importRoutes(rt *router) {
+	if a.opts.Households == nil {
+		return
+	}
+	rt.handle("POST /api/v1/import/households", a.importHouseholds, allow(registry.RoleOperator))
+}
+
+// importResponse answers an import.
+type importResponse struct {
+	Created int           `json:"created"`
+	Updated int           `json:"updated"`
+	Errors  []importError `json:"errors"`
+	// Secrets are those generated for new devices listed without one,
+	// shown this once.
+	Secrets []importSecret `json:"secrets"`
+}
+
+type importError struct {
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+type importSecret struct {
+	DeviceID    string `json:"device_id"`
+	HouseholdID string `json:"household_id"`
+	Secret      string `json:"secret"`
+}
+
+// importHousehold is one household of an import file with the lines it came from.
+type importHousehold struct {
+	line     int // its first line
+	h        registry.Household
+	setNotes bool
+	devices  []importDevice
+	failed   bool
+}
+
+type importDevice struct {
+	line   int
+	d      registry.Device
+	secret string // as given; empty: generate one if the device is new
+}
+
+// importFile is a parsed import file.
+type importFile struct {
+	households []*importHousehold
+	errors     []importError
+}
+
+func (a *API) importHouseholds(w http.ResponseWriter, r *http.Request) error {
+	if err := requireCSV(r); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBody))
+	if err != nil {
+		if ae := classify(err); ae.status == http.StatusRequestEntityTooLarge {
+			return ae
+		}
+		return &apiError{status: http.StatusBadRequest, code: codeInvalid, msg: "reading the request body failed", err: err}
+	}
+	f, err := parseImport(body)
+	if err != nil {
+		return err
+	}
+	resp := importResponse{Errors: f.errors, Secrets: []importSecret{}}
+	for _, ih := range f.households {
+		if !ih.failed {
+			a.importOne(r, ih, &resp)
+		}
+	}
+	slices.SortStableFunc(resp.Errors, func(x, y importError) int { return cmp.Compare(x.Line, y.Line) })
+	a.writeJSON(w, r, http.StatusOK, resp)
+	return nil
+}
+
+// importOne applies one household, recording it in the audit log first, and
+// tells the rules engine what changed.
+func (a *API) importOne(r *http.Request, ih *importHousehold, resp *importResponse) {
+	ctx := r.Context()
+	id := ih.h.ID
+	fail := func(line int, format string, args ...any) {
+		resp.Errors = append(resp.Errors, importError{Line: line, Message: "household " + id + " not imported: " + fmt.Sprintf(format, args...)})
+	}
+	in := registry.HouseholdImport{Household: ih.h, SetMedicalNotes: ih.setNotes, NewSecretHashes: map[string]string{}}
+	generated := map[string]string{}
+	for _, d := range ih.devices {
+		secret := d.secret
+		if secret == "" {
+			s, err := registry.NewSecret()
+			if err != nil {
+				a.log.Error("import: generate a device secret", "err", err)
+				fail(d.line, "internal error")
+				return
+			}
+			secret, generated[d.d.ID] = s, s
+		}
+		hash, err := registry.HashSecret(secret)
+		if err != nil {
+			fail(d.line, "device %s: %v", d.d.ID, err)
+			return
+		}
+		dev := d.d
+		if d.secret == "" {
+			in.NewSecretHashes[dev.ID] = hash
+		} else {
+			dev.SecretHash = hash
+		}
+		in.Devices = append(in.Devices, dev)
+	}
+
+	action := audit.Update
+	if _, err := a.opts.Registry.Household(ctx, id); errors.Is(err, registry.ErrNotFound) {
+		action = audit.Create
+	}
+	if err := a.recordImport(r, action, id, ih.line); err != nil {
+		a.log.Error("import: audit log", "household_id", id, "err", err)
+		fail(ih.line, "the audit log cannot be written; try again later")
+		return
+	}
+	res, err := a.opts.Households.ImportHousehold(ctx, in)
+	if err != nil {
+		line := ih.line
+		if de, ok := errors.AsType[*registry.DeviceError](err); ok {
+			for _, d := range ih.devices {
+				if d.d.ID == de.DeviceID {
+					line = d.line
+					break
+				}
+			}
+		}
+		if ae := classify(err); ae.status >= 500 {
+			a.log.Error("import household", "household_id", id, "err", err)
+			fail(line, "internal error")
+			return
+		}
+		fail(line, "%s", strings.TrimPrefix(oneLine(err), "import household "+id+": "))
+		return
+	}
+	if res.Created {
+		resp.Created++
+		a.householdRegistered(ctx, ih.h)
+	} else {
+		resp.Updated++
+		// The time zone may have changed, also to none.
+		a.rulesMu.Lock()
+		if err := a.applyRules(ctx, ih.h); err != nil {
+			a.log.Error("household imported but its rule settings are not applied until restart", "household_id", id, "err", err)
+		}
+		a.rulesMu.Unlock()
+	}
+	for _, d := range res.Added {
+		a.deviceRegistered(d)
+		if s, ok := generated[d.ID]; ok {
+			resp.Secrets = append(resp.Secrets, importSecret{DeviceID: d.ID, HouseholdID: id, Secret: s})
+		}
+	}
+}
+
+// recordImport records in the audit log that an import writes a household,
+// before it does.
+func (a *API) recordImport(r *http.Request, action, householdID string, line int) error {
+	if a.opts.Audit == nil {
+		return nil
+	}
+	p := principal(r.Context())
+	e := audit.Entry{At: a.now(), Actor: p.ID, Role: p.Role, Action: action, Object: "households/" + householdID,
+		Remote: remoteHost(r), Reason: fmt.Sprintf("csv import, line %d", line)}
+	return a.opts.Audit(r.Context(), e)
+}
+
+// requireCSV accepts Content-Type text/csv, in UTF-8 when a charset is given.
+func requireCSV(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "text/csv" {
+		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "Content-Type %q: want text/csv", clip(ct))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "charset %q: want utf-8", clip(cs))
+	}
+	return nil
+}
+
+// parseImport reads an import file. A file that cannot be read as a whole
+// (no header, an unknown column, broken quoting, too many rows) is an
+// *apiError; a bad row is an error of its line that keeps its household out.
+func parseImport(body []byte) (importFile, error) {
+	body = bytes.TrimPrefix(body, []byte("\uFEFF")) // spreadsheets write a byte order mark
+	cr := csv.NewReader(bytes.NewReader(body))
+	cr.FieldsPerRecord = -1 // checked here, so one short row does not stop the file
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return importFile{}, invalidf("the file is empty: want a header row naming the columns, then the rows")
+	}
+	if err != nil {
+		return importFile{}, csvError(err)
+	}
+	cols := map[string]int{}
+	for i, name := range header {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !slices.Contains(importColumns, name) {
+			return importFile{}, invalidf("header: unknown column %q; known: %s", clip(name), strings.Join(importColumns, ", "))
+		}
+		if _, dup := cols[name]; dup {
+			return importFile{}, invalidf("header: column %q given twice", name)
+		}
+		cols[name] = i
+	}
+	var missing []string
+	for _, c := range importRequired {
+		if _, ok := cols[c]; !ok {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		return importFile{}, invalidf("header: missing column(s) %s", strings.Join(missing, ", "))
+	}
+
+	var (
+		f       importFile
+		byID    = map[string]*importHousehold{}
+		devices = map[string]importDevice{} // by device id, the first listing
+		rows    int
+	)
+	lineErr := func(line int, format string, args ...any) {
+		f.errors = append(f.errors, importError{Line: line, Message: fmt.Sprintf(format, args...)})
+	}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return importFile{}, csvError(err)
+		}
+		if rows++; rows > maxImportRows {
+			return importFile{}, errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "more than %d rows; split the file", maxImportRows)
+		}
+		line, _ := cr.FieldPos(0)
+		get := func(col string) string {
+			if i, ok := cols[col]; ok && i < len(rec) {
+				return strings.TrimSpace(rec[i])
+			}
+			return ""
+		}
+		hid := get("household_id")
+		if hid == "" {
+			lineErr(line, "household_id is required")
+			continue
+		}
+		ih := byID[hid]
+		if ih == nil {
+			ih = &importHousehold{line: line, h: registry.Household{ID: hid, Contacts: []registry.Contact{}}}
+			_, ih.setNotes = cols["medical_notes"]
+			byID[hid] = ih
+			f.households = append(f.households, ih)
+		}
+		fail := func(format string, args ...any) {
+			ih.failed = true
+			lineErr(line, "household "+clip(hid)+" not imported: "+format, args...)
+		}
+		if len(rec) != len(header) {
+			fail("%d fields, the header has %d", len(rec), len(header))
+			continue
+		}
+		if bad := badField(header, rec); bad != "" {
+			fail("%s", bad)
+			continue
+		}
+		if msg := mergeHousehold(&ih.h, get); msg != "" {
+			fail("%s", msg)
+			continue
+		}
+		if c, ok := importContact(get); ok {
+			if err := c.Validate(); err != nil {
+				fail("contact: %s", oneLine(err))
+				continue
+			}
+			if !slices.ContainsFunc(ih.h.Contacts, func(o registry.Contact) bool { return sameContact(o, c) }) {
+				ih.h.Contacts = append(ih.h.Contacts, c)
+			}
+		}
+		if id, kind, secret := get("device_id"), get("device_kind"), get("device_secret"); id != "" || kind != "" || secret != "" {
+			d := importDevice{line: line, d: registry.Device{ID: id, Kind: registry.DeviceKind(kind), HouseholdID: hid}, secret: secret}
+			var secretErr error
+			if secret != "" {
+				secretErr = registry.ValidateSecret(secret)
+			}
+			if err := errors.Join(d.d.Validate(), secretErr); err != nil {
+				fail("device: %s", oneLine(err))
+				continue
+			}
+			prev, seen := devices[id]
+			switch {
+			case !seen:
+				devices[id] = d
+				ih.devices = append(ih.devices, d)
+			case prev.d.HouseholdID != hid:
+				fail("device %s is listed for household %s on line %d", id, clip(prev.d.HouseholdID), prev.line)
+			case prev.d.Kind != d.d.Kind || prev.secret != secret:
+				fail("device %s is listed on line %d with another kind or secret", id, prev.line)
+			}
+		}
+	}
+	for _, ih := range f.households {
+		if ih.failed {
+			continue
+		}
+		h := ih.h
+		h.Contacts = nil // checked on their own lines
+		if err := h.Validate(); err != nil {
+			ih.failed = true
+			lineErr(ih.line, "household %s not imported: %s", clip(h.ID), oneLine(err))
+		}
+	}
+	if f.errors == nil {
+		f.errors = []importError{}
+	}
+	return f, nil
+}
+
+// badField names the first field that is not text one may import.
+func badField(header, rec []string) string {
+	for i, v := range rec {
+		name := strings.ToLower(strings.TrimSpace(header[i]))
+		switch {
+		case !utf8.ValidString(v):
+			return name + ": not valid UTF-8"
+		case utf8.RuneCountInString(v) > maxImportField:
+			return fmt.Sprintf("%s: more than %d characters", name, maxImportField)
+		case strings.ContainsFunc(v, unicode.IsControl):
+			return name + ": control characters (a line break inside a field?)"
+		}
+	}
+	return ""
+}
+
+// mergeHousehold takes a row's household columns into h: an empty one says
+// nothing; one that differs from an earlier row's is an error.
+func mergeHousehold(h *registry.Household, get func(string) string) string {
+	for _, f := range []struct {
+		col string
+		dst *string
+	}{{"name", &h.Name}, {"address", &h.Address}, {"grid_id", &h.GridID}, {"timezone", &h.Timezone}, {"medical_notes", &h.MedicalNotes}} {
+		v := get(f.col)
+		switch {
+		case v == "":
+		case *f.dst == "":
+			*f.dst = v
+		case *f.dst != v:
+			return fmt.Sprintf("%s differs from an earlier row of the household", f.col)
+		}
+	}
+	return ""
+}
+
+// importContact reads a row's contact columns; ok is false when all are empty.
+func importContact(get func(string) string) (registry.Contact, bool) {
+	c := registry.Contact{
+		Name: get("contact_name"), Relation: get("contact_relation"), Phone: get("contact_phone"),
+		PushURL: get("contact_push_url"), Lang: get("contact_lang"), QuietHours: get("contact_quiet_hours"),
+		Channels: []string{},
+	}
+	for ch := range strings.SplitSeq(get("contact_channels"), ";") {
+		if ch = strings.TrimSpace(ch); ch != "" && !slices.Contains(c.Channels, ch) {
+			c.Channels = append(c.Channels, ch)
+		}
+	}
+	empty := c.Name == "" && c.Relation == "" && c.Phone == "" && c.PushURL == "" && c.Lang == "" && c.QuietHours == "" && len(c.Channels) == 0
+	return c, !empty
+}
+
+func sameContact(a, b registry.Contact) bool {
+	return a.Name == b.Name && a.Relation == b.Relation && a.Phone == b.Phone && a.PushURL == b.PushURL &&
+		a.Lang == b.Lang && a.QuietHours == b.QuietHours && slices.Equal(a.Channels, b.Channels)
+}
+
+// csvError words a CSV syntax error: the whole file is refused, since after
+// broken quoting no line can be trusted to be what it seems.
+func csvError(err error) *apiError {
+	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
+		return &apiError{status: http.StatusBadRequest, code: codeInvalid,
+			msg: fmt.Sprintf("line %d: %v; nothing was imported", pe.StartLine, pe.Err), err: err}
+	}
+	return &apiError{status: http.StatusBadRequest, code: codeInvalid, msg: "the file is not CSV: " + oneLine(err), err: err}
+}
+
+// oneLine joins a multi-line (errors.Join) message.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

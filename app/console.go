@@ -1,0 +1,34 @@
+package app
+
+import (
+	"context"
+
+	"github.com/eldersafe/eldersafe/tasks"
+)
+
+// The web console's live updates: every committed task change goes to the
+// feed, which fans it out to the open event streams (GET /api/v1/events).
+
+// startFeed creates the task change feed and runs it until Close.
+func (m *Monitor) startFeed() error {
+	feed, err := tasks.NewFeed(tasks.FeedOptions{
+		GridOf: func(ctx context.Context, householdID string) (string, error) {
+			h, err := m.db.Household(ctx, householdID)
+			return h.GridID, err
+		},
+		Logger: m.log.With("component", "events"),
+	})
+	if err != nil {
+		return err
+	}
+	m.feed = feed
+	m.feedDone = m.goRun(&m.stopFeed, feed.Run)
+	return nil
+}
+
+// changed is the task service's Changed: the history records the change and
+// the feed tells the console. Neither blocks.
+func (m *Monitor) changed(t tasks.Task, event string) {
+	m.taskChanged(t, event)
+	m.feed.Publish(t, event)
+}

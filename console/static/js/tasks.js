@@ -1,0 +1,53 @@
+// What worker and office pages share about tasks: order, deadlines, labels.
+
+import {h} from './dom.js';
+import {t, tOr} from './i18n.js';
+import * as api from './api.js';
+
+export const SEVERITY_RANK = {critical: 0, high: 1, medium: 2, low: 3};
+export const OPEN_STATES = ['open', 'escalated', 'acknowledged', 'on_site'];
+export const OUTCOMES = ['safe', 'needs_help', 'hospitalized', 'false_alarm', 'deceased', 'other'];
+
+// due is the deadline a task is working towards: acknowledgement while
+// nobody has it, resolution once someone does.
+export function due(task) {
+  if (task.state === 'open' || task.state === 'escalated') return {at: task.ack_due_at, label: 'countdown.ack'};
+  if (task.state === 'acknowledged' || task.state === 'on_site') return {at: task.resolve_due_at, label: 'countdown.resolve'};
+  return null;
+}
+
+// byUrgency orders tasks by severity, then by the nearest deadline.
+export function byUrgency(a, b) {
+  const s = (SEVERITY_RANK[a.severity] ?? 9) - (SEVERITY_RANK[b.severity] ?? 9);
+  if (s) return s;
+  const da = due(a)?.at || a.opened_at;
+  const db = due(b)?.at || b.opened_at;
+  return new Date(da) - new Date(db);
+}
+
+export const ruleName = (rule) => tOr('rule.' + rule, rule);
+export const stateName = (state) => tOr('state.' + state, state);
+export const severityName = (sev) => tOr('severity.' + sev, sev);
+export const outcomeName = (o) => tOr('outcome.' + o, o);
+
+export function severityBadge(sev) {
+  return h('span', {class: 'badge sev-' + sev}, severityName(sev));
+}
+
+export function stateBadge(state) {
+  return h('span', {class: 'badge state-' + state, 'data-state': state}, stateName(state));
+}
+
+// countdown is an element that app.js's ticker keeps counting down.
+export function countdown(task) {
+  const d = due(task);
+  if (!d) return null;
+  return h('span', {class: 'countdown', 'data-due': d.at, 'data-label': d.label});
+}
+
+// openTasks loads every task that is not closed (the API filters one state
+// at a time), as far as the caller may see.
+export async function openTasks(filter = {}) {
+  const lists = await Promise.all(OPEN_STATES.map((state) => api.get('/api/v1/tasks' + api.query({...filter, state}))));
+  return lists.flatMap((l) => l.tasks);
+}

@@ -1,0 +1,286 @@
+// The grid worker's pages, made for a phone: the open tasks to go to, most
+// urgent first, and one task with everything needed at the door and large
+// buttons to acknowledge, check in and resolve.
+
+import * as api from './api.js';
+import {h, debounce} from './dom.js';
+import * as i18n from './i18n.js';
+import {t, tOr} from './i18n.js';
+import * as tk from './tasks.js';
+
+// myTasks lists the open tasks of the caller's grids: their own first, then
+// the others that need someone (escalated, unassigned, a colleague's).
+export function myTasks(root, _params, app) {
+  const mine = h('section', {class: 'task-list', id: 'mine', 'aria-live': 'polite'});
+  const others = h('section', {class: 'task-list', id: 'others'});
+  const error = h('p', {class: 'error', role: 'alert', hidden: true});
+  const fresh = new Set();
+  root.append(
+    h('h1', {}, t('worker.title')),
+    error,
+    mine,
+    h('h2', {class: 'others-title'}, t('worker.others')),
+    others,
+  );
+  let disposed = false;
+
+  async function load() {
+    try {
+      const tasks = await tk.openTasks();
+      await Promise.all([...new Set(tasks.map((x) => x.household_id))].map(app.household));
+      if (disposed) return;
+      error.hidden = true;
+      const me = app.me.worker_id;
+      const own = tasks.filter((x) => me && x.assignee_id === me).sort(tk.byUrgency);
+      const rest = tasks
+        .filter((x) => !(me && x.assignee_id === me))
+        .filter((x) => app.me.role === 'grid_worker' || x.state === 'escalated' || !x.assignee_id)
+        .sort(tk.byUrgency);
+      mine.replaceChildren(...(own.length ? own.map((x) => card(x)) : [h('p', {class: 'empty'}, t('worker.none'))]));
+      others.replaceChildren(...(rest.length ? rest.map((x) => card(x)) : [h('p', {class: 'empty'}, t('worker.none_others'))]));
+      app.tick();
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+    }
+  }
+
+  function card(task) {
+    const hh = app.households.get(task.household_id) || {name: task.household_id, address: ''};
+    const canAck = app.canAct() && (task.state === 'open' || task.state === 'escalated');
+    const el = h('article', {
+      class: ['task-card', 'sev-' + task.severity, fresh.has(task.id) && 'fresh'],
+      'data-task-id': task.id,
+      'data-state': task.state,
+      tabindex: 0,
+      role: 'link',
+      onclick: () => app.navigate('#/tasks/' + encodeURIComponent(task.id)),
+      onkeydown: (e) => e.key === 'Enter' && e.target === el && app.navigate('#/tasks/' + encodeURIComponent(task.id)),
+    },
+    h('div', {class: 'task-head'}, tk.severityBadge(task.severity), h('strong', {class: 'rule'}, tk.ruleName(task.rule)), tk.countdown(task)),
+    h('div', {class: 'task-who'}, h('span', {class: 'name'}, hh.name), ' ', h('span', {class: 'address'}, hh.address)),
+    h('div', {class: 'task-meta'}, tk.stateBadge(task.state),
+      task.assignee_id && task.assignee_id !== app.me.worker_id ? h('span', {class: 'assignee'}, t('task.assigned_to', {id: task.assignee_id})) : null),
+    canAck ? h('button', {class: 'big primary', type: 'button', 'data-action': 'ack', onclick: (e) => {
+      e.stopPropagation();
+      act(e.currentTarget, () => api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/ack`, {worker_id: app.me.worker_id}), load);
+    }}, t('action.ack')) : null,
+    );
+    return el;
+  }
+
+  const reload = debounce(load, 200);
+  load();
+  return {
+    onTask(change) {
+      if (change.event === 'opened') {
+        fresh.add(change.task.id);
+        const hh = app.households.get(change.task.household_id);
+        const msg = t('worker.new_task', {rule: tk.ruleName(change.task.rule), name: hh ? hh.name : change.task.household_id});
+        app.announce(msg);
+        app.toast(msg, change.task.severity === 'critical' ? 'alert' : 'info');
+        navigator.vibrate?.([200, 100, 200]);
+      }
+      reload();
+    },
+    onResync: reload,
+    dispose() {
+      disposed = true;
+      reload.cancel();
+    },
+  };
+}
+
+// act runs an action from a button: disabled while it runs, the API's
+// message shown if it is refused, then done().
+async function act(button, fn, done, errorEl) {
+  button.disabled = true;
+  try {
+    await fn();
+    await done?.();
+  } catch (err) {
+    if (errorEl) {
+      errorEl.textContent = err.message;
+      errorEl.hidden = false;
+    } else {
+      alertToast(err.message);
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function alertToast(msg) {
+  const el = document.getElementById('toast');
+  el.textContent = msg;
+  el.className = 'toast error';
+  el.hidden = false;
+}
+
+// taskDetail shows one task: who and where, what the sensors saw (with a
+// map link for a wristband's position), the timeline, and the next step.
+export function taskDetail(root, [id], app) {
+  const body = h('div', {class: 'task-detail'});
+  root.append(h('p', {class: 'back'}, h('a', {href: app.isOffice() ? '#/board' : '#/tasks'}, '← ' + t('nav.back'))), body);
+  let disposed = false;
+  let outcome = null;
+
+  async function load() {
+    let task;
+    try {
+      task = await api.get('/api/v1/tasks/' + encodeURIComponent(id));
+    } catch (err) {
+      body.replaceChildren(h('p', {class: 'error', role: 'alert'}, err.message));
+      return;
+    }
+    let hh = null;
+    try {
+      hh = await api.get('/api/v1/households/' + encodeURIComponent(task.household_id));
+    } catch {
+      hh = app.households.get(task.household_id) || null;
+    }
+    if (disposed) return;
+    render(task, hh);
+    app.tick();
+  }
+
+  function render(task, hh) {
+    const error = h('p', {class: 'error', role: 'alert', hidden: true});
+    const mine = app.me.worker_id && task.assignee_id === app.me.worker_id;
+    const actions = h('div', {class: 'actions'});
+    const post = (what, payload) => (e) =>
+      act(e.currentTarget, () => api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/${what}`, payload()), load, error);
+
+    if (app.canAct() && (task.state === 'open' || task.state === 'escalated')) {
+      actions.append(h('button', {class: 'big primary', type: 'button', 'data-action': 'ack', onclick: post('ack', () => ({worker_id: app.me.worker_id}))}, t('action.ack')));
+    }
+    if (mine && task.state === 'acknowledged') {
+      actions.append(h('button', {class: 'big primary', type: 'button', 'data-action': 'checkin', onclick: (e) => {
+        const button = e.currentTarget;
+        act(button, async () => {
+          const pos = await position();
+          const payload = {worker_id: app.me.worker_id};
+          if (pos) Object.assign(payload, pos);
+          await api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/checkin`, payload);
+        }, load, error);
+      }}, t('action.checkin')));
+    }
+    if (mine && task.state === 'on_site') {
+      const note = h('textarea', {name: 'note', rows: 3, maxlength: 2000, placeholder: t('resolve.note')});
+      const resolve = h('button', {class: 'big primary', type: 'button', 'data-action': 'resolve', disabled: !outcome}, t('action.resolve'));
+      const choices = tk.OUTCOMES.map((o) => h('button', {
+        type: 'button', class: ['outcome', o === outcome && 'chosen', 'outcome-' + o], 'data-outcome': o, 'aria-pressed': String(o === outcome),
+        onclick: (e) => {
+          outcome = o;
+          for (const b of choices) {
+            b.classList.toggle('chosen', b === e.currentTarget);
+            b.setAttribute('aria-pressed', String(b === e.currentTarget));
+          }
+          resolve.disabled = false;
+        },
+      }, tk.outcomeName(o)));
+      resolve.addEventListener('click', (e) => {
+        if (!outcome) return;
+        act(e.currentTarget, async () => {
+          await api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/resolve`, {worker_id: app.me.worker_id, outcome, note: note.value});
+          outcome = null;
+        }, load, error);
+      });
+      actions.append(h('fieldset', {class: 'resolve'}, h('legend', {}, t('resolve.title')), h('div', {class: 'outcomes'}, choices), note, resolve));
+    }
+    if (app.isOffice() && !['resolved', 'cancelled'].includes(task.state)) {
+      const reason = h('input', {name: 'reason', placeholder: t('cancel.reason')});
+      actions.append(h('details', {class: 'cancel'}, h('summary', {}, t('action.cancel')), reason,
+        h('button', {type: 'button', class: 'danger', 'data-action': 'cancel', onclick: post('cancel', () => ({reason: reason.value}))}, t('action.cancel_confirm'))));
+    }
+
+    const contacts = (hh?.contacts || []).map((c) => h('li', {},
+      `${c.name} (${tOr('relation.' + c.relation, c.relation)})`, ' ',
+      c.phone ? h('a', {href: 'tel:' + c.phone, class: 'tel'}, c.phone) : null));
+
+    body.replaceChildren(
+      h('header', {class: ['task-title', 'sev-' + task.severity]},
+        h('div', {}, tk.severityBadge(task.severity), ' ', tk.stateBadge(task.state)),
+        h('h1', {}, tk.ruleName(task.rule)),
+        tk.countdown(task)),
+      error,
+      actions,
+      h('section', {class: 'card'},
+        h('h2', {}, t('task.who')),
+        h('p', {class: 'name'}, hh?.name || task.household_id),
+        hh?.address ? h('p', {class: 'address'}, hh.address) : null,
+        contacts.length ? h('ul', {class: 'contacts'}, contacts) : null,
+        h('p', {class: 'muted'}, t('task.opened_at', {at: i18n.dateTime(task.opened_at)}),
+          task.assignee_id ? ' · ' + t('task.assigned_to', {id: task.assignee_id}) : ''),
+        task.outcome ? h('p', {}, t('task.outcome', {o: tk.outcomeName(task.outcome)}), task.note ? ' — ' + task.note : '') : null),
+      h('section', {class: 'card'}, h('h2', {}, t('task.evidence')), evidenceList(task.evidence || [])),
+      h('section', {class: 'card'}, h('h2', {}, t('task.timeline')), timeline(task.timeline || [])),
+    );
+  }
+
+  const reload = debounce(load, 150);
+  load();
+  return {
+    onTask(change) {
+      if (change.task.id === id) reload();
+    },
+    onResync: reload,
+    dispose() {
+      disposed = true;
+      reload.cancel();
+    },
+  };
+}
+
+// position asks the phone where the worker is, for the check-in; nothing if
+// they say no or it takes too long.
+function position() {
+  if (!navigator.geolocation) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const done = (v) => {
+      clearTimeout(timer);
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(null), 5000);
+    navigator.geolocation.getCurrentPosition(
+      (p) => done({lat: p.coords.latitude, lon: p.coords.longitude}),
+      () => done(null),
+      {timeout: 5000, maximumAge: 60000, enableHighAccuracy: true},
+    );
+  });
+}
+
+function evidenceList(evidence) {
+  if (!evidence.length) return h('p', {class: 'empty'}, t('task.no_evidence'));
+  return h('ul', {class: 'evidence'}, evidence.map((ev) => {
+    const values = ev.values || {};
+    const lat = Number(values.lat);
+    const lon = Number(values.lon);
+    const hasPos = Number.isFinite(lat) && Number.isFinite(lon) && 'lat' in values && 'lon' in values;
+    const shown = Object.entries(values).filter(([k]) => !['lat', 'lon'].includes(k));
+    return h('li', {},
+      h('time', {datetime: ev.at}, i18n.time(ev.at)), ' ',
+      ev.device_id ? h('span', {class: 'device'}, ev.device_id) : null, ' ',
+      h('span', {}, ev.summary),
+      shown.length ? h('div', {class: 'values'}, shown.map(([k, v]) => h('span', {class: 'kv'}, `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`))) : null,
+      hasPos ? mapLinks(lat, lon, values.accuracy_m) : null);
+  }));
+}
+
+// mapLinks open the wristband's position in the phone's map app (geo: URI)
+// or on OpenStreetMap: links to follow, nothing the console loads.
+function mapLinks(lat, lon, accuracy) {
+  const acc = Number.isFinite(Number(accuracy)) ? ' ±' + Math.round(accuracy) + ' m' : '';
+  return h('div', {class: 'map'},
+    h('a', {class: 'map-link', href: `geo:${lat},${lon}?q=${lat},${lon}`, 'data-map': 'geo'}, '📍 ' + t('task.map_app')),
+    ' ',
+    h('a', {class: 'map-link', href: `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=18/${lat}/${lon}`, target: '_blank', rel: 'noopener noreferrer'}, t('task.map_web')),
+    h('span', {class: 'muted'}, ` ${lat.toFixed(5)}, ${lon.toFixed(5)}${acc}`));
+}
+
+function timeline(entries) {
+  return h('ol', {class: 'timeline'}, entries.map((e) => h('li', {class: 'tl-' + e.type},
+    h('time', {datetime: e.at}, i18n.time(e.at)), ' ',
+    h('strong', {}, tOr('timeline.' + e.type, e.type)), ' ',
+    h('span', {class: 'actor'}, e.actor), e.message ? ' — ' + e.message : '')));
+}

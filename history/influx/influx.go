@@ -1,0 +1,376 @@
+// Package influx writes the readings history to InfluxDB and reads the
+// console's charts back from it, with influxdb-client-go v2. It speaks the
+// v2 API: InfluxDB 2.x, or InfluxDB 1.8 (its /api/v2/write and, with
+// flux-enabled = true, /api/v2/query compatibility endpoints).
+//
+// Writing never blocks the caller. Reading and TaskChanged put the point on
+// a bounded queue, or drop and count it when the queue is full; a goroutine
+// of the Writer hands the queue to the client's non-blocking WriteAPI,
+// which batches and retries. That extra queue matters: the client's own
+// WritePoint waits while a batch is being sent, which is up to the HTTP
+// timeout when InfluxDB hangs.
+package influx
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	influxlog "github.com/influxdata/influxdb-client-go/v2/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/eldersafe/eldersafe/history"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+func init() {
+	// The client logs every failed write to stderr through the standard
+	// logger, unthrottled. The Writer counts and logs failures itself,
+	// rate-limited, so the client's logging is off. Set here, before any
+	// client goroutine can read it.
+	influxlog.Log = nil
+}
+
+// Measurements written (CONTRACT.md §9).
+const (
+	MeasurementReading   = "reading"
+	MeasurementTaskEvent = "task_event"
+)
+
+// Defaults of Options.
+const (
+	DefaultQueue         = 10000
+	DefaultBatchSize     = 1000
+	DefaultFlushInterval = time.Second
+	DefaultTimeout       = 5 * time.Second
+	// DefaultCloseTimeout bounds Close's last flush.
+	DefaultCloseTimeout = 10 * time.Second
+)
+
+// Options wire a Writer.
+type Options struct {
+	// URL of the InfluxDB server (http://127.0.0.1:8086); required.
+	URL string
+	// Token: a 2.x API token, or "user:password" for InfluxDB 1.8 with
+	// authentication on (empty: none).
+	Token string
+	// Org: the 2.x organisation; ignored by 1.8 (leave empty).
+	Org string
+	// Bucket: the 2.x bucket, or "database/retention-policy" on 1.8
+	// ("eldersafe/autogen"); required.
+	Bucket string
+	// Queue bounds the points waiting for the client; when it is full a
+	// point is dropped and counted. Zero: DefaultQueue.
+	Queue int
+	// BatchSize and FlushInterval: a batch is sent when it holds BatchSize
+	// points or FlushInterval after the last send. Zero: the defaults.
+	BatchSize     uint
+	FlushInterval time.Duration
+	// Timeout bounds one HTTP request to InfluxDB. Zero: DefaultTimeout.
+	Timeout time.Duration
+	// CloseTimeout bounds the last flush in Close. Zero: DefaultCloseTimeout.
+	CloseTimeout time.Duration
+	Logger       *slog.Logger
+	// Registerer receives the writer's metrics. Nil: a private registry.
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) validate() error {
+	u, err := url.Parse(o.URL)
+	if o.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("influxdb: url %q: want http://host:port or https://host:port", o.URL)
+	}
+	if o.Bucket == "" {
+		return errors.New("influxdb: bucket is required")
+	}
+	if o.Queue <= 0 {
+		o.Queue = DefaultQueue
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = DefaultCloseTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	return nil
+}
+
+// Writer writes readings and task changes to InfluxDB and answers charts
+// from it. Create it with New and stop it with Close.
+type Writer struct {
+	opts   Options
+	client influxdb2.Client
+	write  api.WriteAPI
+	query  api.QueryAPI
+
+	queue chan item
+	stop  chan struct{}
+	// pumped is closed when the queue goroutine has stopped; drained when
+	// the errors goroutine has (the client closed its errors channel).
+	pumped, drained chan struct{}
+	closeOnce       sync.Once
+
+	points, dropped, writeErrors prometheus.Counter
+	errLog                       rateLog
+}
+
+// item is one queued point: a reading, or a task change when isEvent.
+type item struct {
+	reading rules.Reading
+	event   history.TaskEvent
+	isEvent bool
+}
+
+var (
+	_ history.Recorder = (*Writer)(nil)
+	_ history.Charts   = (*Writer)(nil)
+)
+
+// New starts a Writer. It does not contact InfluxDB: a server that is down
+// shows as write errors, never as a failure to start.
+func New(opts Options) (*Writer, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	co := influxdb2.DefaultOptions().
+		SetBatchSize(opts.BatchSize).
+		SetFlushInterval(uint(opts.FlushInterval.Milliseconds())).
+		SetPrecision(time.Millisecond).
+		SetHTTPRequestTimeout(uint(max(1, opts.Timeout.Round(time.Second)/time.Second))).
+		// Retries while InfluxDB is away: at most a minute apart, for at
+		// most 10 minutes, and 50,000 points held. Older points go.
+		SetMaxRetryInterval(60_000).
+		SetMaxRetryTime(600_000).
+		SetRetryBufferLimit(50_000)
+	w := &Writer{
+		opts:    opts,
+		client:  influxdb2.NewClientWithOptions(opts.URL, opts.Token, co),
+		queue:   make(chan item, opts.Queue),
+		stop:    make(chan struct{}),
+		pumped:  make(chan struct{}),
+		drained: make(chan struct{}),
+		errLog:  rateLog{logger: opts.Logger, every: 30 * time.Second},
+	}
+	w.write = w.client.WriteAPI(opts.Org, opts.Bucket)
+	w.query = w.client.QueryAPI(opts.Org)
+
+	f := promauto.With(opts.Registerer)
+	w.points = f.NewCounter(prometheus.CounterOpts{
+		Name: "eldersafe_influxdb_points_total",
+		Help: "Points (readings and task events) handed to the InfluxDB client for writing.",
+	})
+	w.dropped = f.NewCounter(prometheus.CounterOpts{
+		Name: "eldersafe_influxdb_points_dropped_total",
+		Help: "Points dropped because the InfluxDB write queue was full.",
+	})
+	w.writeErrors = f.NewCounter(prometheus.CounterOpts{
+		Name: "eldersafe_influxdb_write_errors_total",
+		Help: "Failed InfluxDB write requests (each a batch of points; the client retries them).",
+	})
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eldersafe_influxdb_queue_length",
+		Help: "Points waiting in the InfluxDB write queue.",
+	}, func() float64 { return float64(len(w.queue)) })
+
+	errs := w.write.Errors() // before the first write, or errors are not kept
+	go w.drainErrors(errs)
+	go w.pump()
+	return w, nil
+}
+
+// Reading queues an accepted reading; it never blocks.
+func (w *Writer) Reading(r rules.Reading) { w.enqueue(item{reading: r}) }
+
+// TaskChanged queues a task change; it never blocks.
+func (w *Writer) TaskChanged(e history.TaskEvent) { w.enqueue(item{event: e, isEvent: true}) }
+
+func (w *Writer) enqueue(it item) {
+	select {
+	case w.queue <- it:
+	default:
+		w.dropped.Inc()
+		w.errLog.log("dropped", "influxdb write queue full; point dropped", nil)
+	}
+}
+
+// pump hands queued points to the client until Close, then hands it what
+// is still queued.
+func (w *Writer) pump() {
+	defer close(w.pumped)
+	for {
+		select {
+		case it := <-w.queue:
+			w.writePoint(it)
+		case <-w.stop:
+			for {
+				select {
+				case it := <-w.queue:
+					w.writePoint(it)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (w *Writer) writePoint(it item) {
+	var p *write.Point
+	if it.isEvent {
+		p = TaskEventPoint(it.event)
+	} else {
+		p = ReadingPoint(it.reading)
+	}
+	w.write.WritePoint(p)
+	w.points.Inc()
+}
+
+// drainErrors counts and logs failed writes until the client closes the
+// channel, in Close.
+func (w *Writer) drainErrors(errs <-chan error) {
+	defer close(w.drained)
+	for err := range errs {
+		w.writeErrors.Inc()
+		w.errLog.log("write", "influxdb write failed; the client retries the batch", err)
+	}
+}
+
+// Close hands InfluxDB what is queued, flushes the client (waiting at most
+// CloseTimeout) and stops the writer's goroutines. Points given after Close
+// are dropped. It returns an error when the last flush did not finish.
+func (w *Writer) Close() error {
+	var err error
+	w.closeOnce.Do(func() {
+		close(w.stop)
+		<-w.pumped
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			w.client.Close() // flushes, then closes the errors channel
+		}()
+		select {
+		case <-closed:
+			<-w.drained
+		case <-time.After(w.opts.CloseTimeout):
+			err = fmt.Errorf("influxdb: last flush did not finish within %s; unsent points are lost", w.opts.CloseTimeout)
+		}
+	})
+	return err
+}
+
+// ReadingPoint is a reading as an InfluxDB point: measurement reading, tags
+// household_id, device_id and kind, and the payload's fields (readingFields).
+func ReadingPoint(r rules.Reading) *write.Point {
+	return write.NewPoint(MeasurementReading, map[string]string{
+		"household_id": r.HouseholdID,
+		"device_id":    r.DeviceID,
+		"kind":         string(r.Kind),
+	}, readingFields(r), r.TS)
+}
+
+// readingFields are a reading's payload fields: every number and boolean of
+// the payload under its contract name, the strings event and room when
+// present, and stream, so that every point has a field (a heartbeat may
+// carry nothing else). Numbers are always floats, so a field never changes
+// type between points.
+func readingFields(r rules.Reading) map[string]any {
+	f := make(map[string]any, 4)
+	f["stream"] = string(r.Stream)
+	for _, n := range []struct {
+		name string
+		v    *float64
+	}{
+		{"total_liters", r.TotalLiters}, {"flow_lpm", r.FlowLPM}, {"lat", r.Lat}, {"lon", r.Lon},
+		{"accuracy_m", r.AccuracyM}, {"battery_pct", r.BatteryPct}, {"heart_rate", r.HeartRate},
+		{"total_kwh", r.TotalKWh}, {"power_w", r.PowerW},
+	} {
+		if n.v != nil {
+			f[n.name] = *n.v
+		}
+	}
+	for _, b := range []struct {
+		name string
+		v    *bool
+	}{{"motion", r.Motion}, {"open", r.Open}, {"worn", r.Worn}, {"online", r.Online}} {
+		if b.v != nil {
+			f[b.name] = *b.v
+		}
+	}
+	if r.Event != "" {
+		f["event"] = r.Event
+	}
+	if r.Room != "" {
+		f["room"] = r.Room
+	}
+	return f
+}
+
+// TaskEventPoint is a task change as an InfluxDB point: measurement
+// task_event; the low-cardinality facts as tags (household_id, rule,
+// severity, kind, event), the task's id, state, assignee and outcome as
+// string fields.
+func TaskEventPoint(e history.TaskEvent) *write.Point {
+	fields := map[string]any{"task_id": e.TaskID, "state": e.State}
+	if e.AssigneeID != "" {
+		fields["assignee_id"] = e.AssigneeID
+	}
+	if e.Outcome != "" {
+		fields["outcome"] = e.Outcome
+	}
+	return write.NewPoint(MeasurementTaskEvent, map[string]string{
+		"household_id": e.HouseholdID,
+		"rule":         e.Rule,
+		"severity":     e.Severity,
+		"kind":         e.Kind,
+		"event":        e.Event,
+	}, fields, e.At)
+}
+
+// rateLog logs a kind of failure at most once per interval, with a count of
+// those it held back: InfluxDB being down must not flood the log.
+type rateLog struct {
+	logger *slog.Logger
+	every  time.Duration
+	mu     sync.Mutex
+	last   map[string]time.Time
+	held   map[string]int
+}
+
+func (l *rateLog) log(kind, msg string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last, l.held = make(map[string]time.Time), make(map[string]int)
+	}
+	now := time.Now()
+	if now.Sub(l.last[kind]) < l.every {
+		l.held[kind]++
+		return
+	}
+	attrs := []any{"suppressed_since_last", l.held[kind]}
+	if err != nil {
+		attrs = append(attrs, "err", strings.TrimSpace(err.Error()))
+	}
+	l.logger.Warn(msg, attrs...)
+	l.last[kind], l.held[kind] = now, 0
+}

@@ -1,0 +1,310 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// RollupStore keeps the roll-up; store.DB implements it.
+type RollupStore interface {
+	// AddReadingHours adds each hour's counts to what is stored for its
+	// household and hour, and saves the meters' registers (never moving one
+	// back in time), in one transaction.
+	AddReadingHours(ctx context.Context, hours []HouseholdHour, meters []MeterRegister) error
+	// ReadingHours lists a household's stored hours in [from, to).
+	ReadingHours(ctx context.Context, householdID string, from, to time.Time) ([]Hour, error)
+	// MeterRegisters lists every saved register.
+	MeterRegisters(ctx context.Context) ([]MeterRegister, error)
+	// PruneReadingHours deletes the hours before before, and the registers
+	// last read before it; it returns how many hours it deleted.
+	PruneReadingHours(ctx context.Context, before time.Time) (int64, error)
+}
+
+// HouseholdHour is one hour of one household's roll-up.
+type HouseholdHour struct {
+	HouseholdID string
+	Hour
+}
+
+// MeterRegister is the last reading of a meter's register, kept so that a
+// restart does not lose what the meter counts next.
+type MeterRegister struct {
+	DeviceID    string
+	HouseholdID string
+	// Field is FieldTotalLiters or FieldTotalKWh.
+	Field string
+	Meter
+}
+
+// Defaults of RollupOptions.
+const (
+	DefaultRollupFlush     = 5 * time.Second
+	DefaultRollupRetention = MaxChartDays * 24 * time.Hour
+)
+
+// RollupOptions wire a Rollup.
+type RollupOptions struct {
+	Store RollupStore
+	// Now is the monitor's clock (event time under --clock event, zero
+	// before its first event): the roll-up keeps Retention before it.
+	Now func() time.Time
+	// FlushInterval is how often the sums are written to the store; a crash
+	// loses at most this much. Zero: DefaultRollupFlush.
+	FlushInterval time.Duration
+	// Retention is how long hours are kept. Zero: DefaultRollupRetention,
+	// the longest chart (31 days).
+	Retention  time.Duration
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Rollup is the local history used when InfluxDB is not configured: per
+// household and hour, the water litres, motion events, door openings and
+// power kWh of the readings it is given. Reading only adds to sums in
+// memory; Run writes them to the store every FlushInterval.
+type Rollup struct {
+	opts RollupOptions
+
+	mu      sync.Mutex
+	pending map[hourKey]*Hour
+	meters  map[string]*meterState // by device id
+
+	flushErrors prometheus.Counter
+	log         *slog.Logger
+}
+
+type hourKey struct {
+	household string
+	hour      int64 // Unix seconds of the hour's start
+}
+
+type meterState struct {
+	household, field string
+	Meter
+	dirty bool
+}
+
+// NewRollup checks opts and loads the meters' saved registers.
+func NewRollup(ctx context.Context, opts RollupOptions) (*Rollup, error) {
+	if opts.Store == nil || opts.Now == nil {
+		return nil, errors.New("history: roll-up store and clock are required")
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultRollupFlush
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRollupRetention
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	r := &Rollup{
+		opts:    opts,
+		pending: make(map[hourKey]*Hour),
+		meters:  make(map[string]*meterState),
+		log:     opts.Logger,
+		flushErrors: promauto.With(opts.Registerer).NewCounter(prometheus.CounterOpts{
+			Name: "eldersafe_rollup_write_errors_total",
+			Help: "Failed writes of the readings roll-up to the store (retried at the next flush).",
+		}),
+	}
+	saved, err := opts.Store.MeterRegisters(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("history: load meter registers: %w", err)
+	}
+	for _, m := range saved {
+		r.meters[m.DeviceID] = &meterState{household: m.HouseholdID, field: m.Field, Meter: m.Meter}
+	}
+	return r, nil
+}
+
+// Reading adds an accepted reading to the roll-up. It never blocks on I/O.
+func (r *Rollup) Reading(rd rules.Reading) {
+	if rd.HouseholdID == "" {
+		return
+	}
+	var add Hour
+	switch {
+	case rd.Kind == registry.MotionSensor && rd.Motion != nil && *rd.Motion:
+		add.MotionEvents = 1
+	case rd.Kind == registry.DoorSensor && rd.Open != nil && *rd.Open:
+		add.DoorOpenings = 1
+	}
+	field, value, isRegister := Register(rd)
+	if !isRegister && add == (Hour{}) {
+		return
+	}
+	hour := rd.TS.UTC().Truncate(time.Hour)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if isRegister {
+		m := r.meters[rd.DeviceID]
+		if m == nil || m.field != field {
+			m = &meterState{field: field}
+			r.meters[rd.DeviceID] = m
+		}
+		m.household = rd.HouseholdID
+		before := m.At
+		delta, ok := m.Advance(rd.TS, value)
+		if !m.At.Equal(before) {
+			m.dirty = true
+		}
+		if !ok || delta == 0 {
+			return
+		}
+		if field == FieldTotalLiters {
+			add.WaterLiters = delta
+		} else {
+			add.PowerKWh = delta
+		}
+	}
+	k := hourKey{household: rd.HouseholdID, hour: hour.Unix()}
+	h := r.pending[k]
+	if h == nil {
+		h = &Hour{Hour: hour}
+		r.pending[k] = h
+	}
+	addTo(h, add)
+}
+
+// TaskChanged does nothing: the roll-up keeps readings only.
+func (r *Rollup) TaskChanged(TaskEvent) {}
+
+func addTo(h *Hour, x Hour) {
+	h.WaterLiters += x.WaterLiters
+	h.MotionEvents += x.MotionEvents
+	h.DoorOpenings += x.DoorOpenings
+	h.PowerKWh += x.PowerKWh
+}
+
+// Run writes the sums every FlushInterval and prunes old hours every hour,
+// until ctx ends; then it writes what is left once more and returns.
+func (r *Rollup) Run(ctx context.Context) error {
+	flush := time.NewTicker(r.opts.FlushInterval)
+	defer flush.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	r.prune(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return r.Flush(final)
+		case <-flush.C:
+			if err := r.Flush(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("write readings roll-up; retrying at the next flush", "err", err)
+			}
+		case <-prune.C:
+			r.prune(ctx)
+		}
+	}
+}
+
+// Flush writes the sums gathered since the last flush. On failure they are
+// kept, and the next flush writes them with what came since.
+func (r *Rollup) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	pending := r.pending
+	r.pending = make(map[hourKey]*Hour)
+	var meters []MeterRegister
+	for id, m := range r.meters {
+		if m.dirty {
+			meters = append(meters, MeterRegister{DeviceID: id, HouseholdID: m.household, Field: m.field, Meter: m.Meter})
+			m.dirty = false
+		}
+	}
+	r.mu.Unlock()
+	if len(pending) == 0 && len(meters) == 0 {
+		return nil
+	}
+	hours := make([]HouseholdHour, 0, len(pending))
+	for k, h := range pending {
+		hours = append(hours, HouseholdHour{HouseholdID: k.household, Hour: *h})
+	}
+	err := r.opts.Store.AddReadingHours(ctx, hours, meters)
+	if err == nil {
+		return nil
+	}
+	r.flushErrors.Inc()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, h := range pending {
+		if cur := r.pending[k]; cur != nil {
+			addTo(cur, *h)
+		} else {
+			r.pending[k] = h
+		}
+	}
+	for _, m := range meters {
+		if st := r.meters[m.DeviceID]; st != nil {
+			st.dirty = true
+		}
+	}
+	return fmt.Errorf("history: write roll-up: %w", err)
+}
+
+func (r *Rollup) prune(ctx context.Context) {
+	now := r.opts.Now()
+	if now.IsZero() {
+		return // the event clock has not started
+	}
+	n, err := r.opts.Store.PruneReadingHours(ctx, now.Add(-r.opts.Retention).Truncate(time.Hour))
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("prune readings roll-up", "err", err)
+		}
+		return
+	}
+	if n > 0 {
+		r.log.Debug("readings roll-up pruned", "hours", n)
+	}
+}
+
+// Chart answers a household's chart from the stored roll-up. Sums not yet
+// flushed (at most FlushInterval's worth) are not in it.
+func (r *Rollup) Chart(ctx context.Context, householdID string, from, to time.Time) (Chart, error) {
+	if !to.After(from) {
+		return Chart{Source: SourceRollup, From: from, To: to, Hours: []Hour{}}, nil
+	}
+	stored, err := r.opts.Store.ReadingHours(ctx, householdID, from, to)
+	if err != nil {
+		return Chart{}, fmt.Errorf("history: read roll-up: %w", err)
+	}
+	hours := NewHours(from, to)
+	for _, h := range stored {
+		hours.Add(h)
+	}
+	return Chart{Source: SourceRollup, From: from, To: to, Hours: hours.Hours()}, nil
+}
+
+// Forget drops what the roll-up holds in memory of a household, when it is
+// erased; its stored rows go with the household's (store.DeleteHousehold
+// sweeps every table with a household_id column).
+func (r *Rollup) Forget(householdID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.pending {
+		if k.household == householdID {
+			delete(r.pending, k)
+		}
+	}
+	for id, m := range r.meters {
+		if m.household == householdID {
+			delete(r.meters, id)
+		}
+	}
+}

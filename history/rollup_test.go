@@ -1,0 +1,300 @@
+package history_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eldersafe/eldersafe/history"
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/store"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func water(household, device string, at time.Time, liters float64) rules.Reading {
+	return rules.Reading{HouseholdID: household, DeviceID: device, Kind: registry.WaterMeter, Stream: rules.Telemetry, TS: at, TotalLiters: ptr(liters)}
+}
+
+func power(household, device string, at time.Time, kwh float64) rules.Reading {
+	return rules.Reading{HouseholdID: household, DeviceID: device, Kind: registry.PowerMeter, Stream: rules.Telemetry, TS: at, TotalKWh: ptr(kwh)}
+}
+
+func motion(household, device string, at time.Time, moved bool) rules.Reading {
+	return rules.Reading{HouseholdID: household, DeviceID: device, Kind: registry.MotionSensor, Stream: rules.Event, TS: at, Motion: ptr(moved)}
+}
+
+func door(household, device string, at time.Time, open bool) rules.Reading {
+	return rules.Reading{HouseholdID: household, DeviceID: device, Kind: registry.DoorSensor, Stream: rules.Event, TS: at, Open: ptr(open)}
+}
+
+func openStore(t *testing.T, dir string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func newRollup(t *testing.T, st history.RollupStore, now func() time.Time, reg prometheus.Registerer) *history.Rollup {
+	t.Helper()
+	if now == nil {
+		now = func() time.Time { return t0.Add(3 * time.Hour) }
+	}
+	r, err := history.NewRollup(context.Background(), history.RollupOptions{Store: st, Now: now, Registerer: reg, FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func chart(t *testing.T, r *history.Rollup, household string) []history.Hour {
+	t.Helper()
+	c, err := r.Chart(context.Background(), household, t0, t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Source != history.SourceRollup {
+		t.Errorf("source %q, want rollup", c.Source)
+	}
+	return c.Hours
+}
+
+func wantHours(t *testing.T, got []history.Hour, want ...history.Hour) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d hours %+v, want %+v", len(got), got, want)
+	}
+	for i := range want {
+		if !got[i].Hour.Equal(want[i].Hour) || got[i].WaterLiters != want[i].WaterLiters || got[i].MotionEvents != want[i].MotionEvents ||
+			got[i].DoorOpenings != want[i].DoorOpenings || got[i].PowerKWh != want[i].PowerKWh {
+			t.Errorf("hour %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestRollup(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("Chart", func(t *testing.T) {
+		r := newRollup(t, openStore(t, t.TempDir()), nil, nil)
+		for _, rd := range []rules.Reading{
+			water("h1", "wm1", t0.Add(5*time.Minute), 1000), // first reading: the starting point
+			water("h1", "wm1", t0.Add(20*time.Minute), 1012.5),
+			water("h1", "wm2", t0.Add(30*time.Minute), 50), // a second meter
+			water("h1", "wm2", t0.Add(70*time.Minute), 53),
+			water("h1", "wm1", t0.Add(80*time.Minute), 1020),
+			water("h1", "wm1", t0.Add(10*time.Minute), 1005), // late: ignored
+			motion("h1", "pir1", t0.Add(10*time.Minute), true),
+			motion("h1", "pir1", t0.Add(11*time.Minute), false),
+			motion("h1", "pir2", t0.Add(12*time.Minute), true),
+			door("h1", "door1", t0.Add(130*time.Minute), true),
+			door("h1", "door1", t0.Add(131*time.Minute), false),
+			power("h1", "pm1", t0.Add(time.Minute), 300.1),
+			power("h1", "pm1", t0.Add(150*time.Minute), 300.4),
+			motion("h2", "pir9", t0.Add(10*time.Minute), true), // another household
+			{HouseholdID: "h1", DeviceID: "wb1", Kind: registry.Wristband, Stream: rules.Event, TS: t0, Event: rules.EventFall},
+		} {
+			r.Reading(rd)
+		}
+		if got := chart(t, r, "h1"); got[1].WaterLiters != 0 {
+			t.Errorf("before a flush the chart shows %+v, want nothing", got)
+		}
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantHours(t, chart(t, r, "h1"),
+			history.Hour{Hour: t0, WaterLiters: 12.5, MotionEvents: 2},
+			history.Hour{Hour: t0.Add(time.Hour), WaterLiters: 3 + 7.5},
+			history.Hour{Hour: t0.Add(2 * time.Hour), DoorOpenings: 1, PowerKWh: 0.3},
+		)
+		wantHours(t, chart(t, r, "h2"),
+			history.Hour{Hour: t0, MotionEvents: 1}, history.Hour{Hour: t0.Add(time.Hour)}, history.Hour{Hour: t0.Add(2 * time.Hour)})
+	})
+
+	t.Run("MetersSurviveARestart", func(t *testing.T) {
+		dir := t.TempDir()
+		db := openStore(t, dir)
+		r := newRollup(t, db, nil, nil)
+		r.Reading(water("h1", "wm1", t0, 100))
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A new roll-up on the same store, as after a restart.
+		r = newRollup(t, db, nil, nil)
+		r.Reading(water("h1", "wm1", t0.Add(time.Hour+time.Minute), 104))
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantHours(t, chart(t, r, "h1"),
+			history.Hour{Hour: t0}, history.Hour{Hour: t0.Add(time.Hour), WaterLiters: 4}, history.Hour{Hour: t0.Add(2 * time.Hour)})
+	})
+
+	t.Run("FailedFlushIsRetried", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		st := &flakyStore{RollupStore: db}
+		reg := prometheus.NewRegistry()
+		r := newRollup(t, st, nil, reg)
+		r.Reading(motion("h1", "pir1", t0, true))
+		st.fail.Store(true)
+		if err := r.Flush(ctx); err == nil {
+			t.Fatal("Flush succeeded on a failing store")
+		}
+		if n := metricValue(t, reg, "eldersafe_rollup_write_errors_total"); n != 1 {
+			t.Errorf("eldersafe_rollup_write_errors_total = %g, want 1", n)
+		}
+		r.Reading(motion("h1", "pir1", t0.Add(time.Minute), true))
+		st.fail.Store(false)
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := chart(t, r, "h1"); got[0].MotionEvents != 2 {
+			t.Errorf("after the retry: %+v, want 2 motion events in the first hour", got[0])
+		}
+	})
+
+	t.Run("RunFlushesAndStops", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		r := newRollup(t, db, nil, nil)
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		r.Reading(door("h1", "door1", t0, true))
+		deadline := time.Now().Add(5 * time.Second)
+		for chart(t, r, "h1")[0].DoorOpenings != 1 {
+			if time.Now().After(deadline) {
+				t.Fatal("the periodic flush never wrote the door opening")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// What comes just before the stop is written by the last flush.
+		r.Reading(door("h1", "door1", t0.Add(time.Minute), true))
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := chart(t, r, "h1")[0].DoorOpenings; got != 2 {
+			t.Errorf("after Run stopped: %d door openings, want 2", got)
+		}
+	})
+
+	t.Run("Prune", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		now := t0.Add(history.DefaultRollupRetention + 90*time.Minute)
+		must(t, db.AddReadingHours(ctx, []history.HouseholdHour{
+			{HouseholdID: "h1", Hour: history.Hour{Hour: t0, MotionEvents: 1}},                   // older than 31 days
+			{HouseholdID: "h1", Hour: history.Hour{Hour: t0.Add(2 * time.Hour), MotionEvents: 1}}, // within
+		}, nil))
+		var clock atomic.Pointer[time.Time]
+		clock.Store(&time.Time{}) // the event clock has not started: nothing is pruned
+		r := newRollup(t, db, func() time.Time { return *clock.Load() }, nil)
+		runFor(t, r)
+		hours, err := db.ReadingHours(ctx, "h1", t0, now)
+		must(t, err)
+		if len(hours) != 2 {
+			t.Fatalf("pruned before the clock started: %+v", hours)
+		}
+		clock.Store(&now)
+		runFor(t, r)
+		hours, err = db.ReadingHours(ctx, "h1", t0, now)
+		must(t, err)
+		if len(hours) != 1 || !hours[0].Hour.Equal(t0.Add(2*time.Hour)) {
+			t.Errorf("after pruning at %s: %+v, want only %s", now, hours, t0.Add(2*time.Hour))
+		}
+	})
+
+	t.Run("Forget", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		r := newRollup(t, db, nil, nil)
+		r.Reading(water("h1", "wm1", t0, 100))
+		r.Reading(motion("h1", "pir1", t0, true))
+		r.Forget("h1")
+		must(t, r.Flush(ctx))
+		regs, err := db.MeterRegisters(ctx)
+		must(t, err)
+		if got := chart(t, r, "h1"); got[0].MotionEvents != 0 || len(regs) != 0 {
+			t.Errorf("after Forget: chart %+v, registers %+v; want nothing", got[0], regs)
+		}
+	})
+
+	t.Run("ConcurrentReadingsAndFlushes", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		r := newRollup(t, db, nil, nil)
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for i := range 200 {
+					r.Reading(motion("h1", "pir", t0.Add(time.Duration(w*200+i)*time.Millisecond), true))
+				}
+			})
+		}
+		wg.Go(func() {
+			for range 20 {
+				must(t, r.Flush(ctx))
+			}
+		})
+		wg.Wait()
+		must(t, r.Flush(ctx))
+		if got := chart(t, r, "h1")[0].MotionEvents; got != 1600 {
+			t.Errorf("%d motion events, want 1600", got)
+		}
+	})
+}
+
+// runFor runs r briefly: long enough for its start-up prune.
+func runFor(t *testing.T, r *history.Rollup) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type flakyStore struct {
+	history.RollupStore
+	fail atomic.Bool
+}
+
+func (s *flakyStore) AddReadingHours(ctx context.Context, hours []history.HouseholdHour, meters []history.MeterRegister) error {
+	if s.fail.Load() {
+		return errors.New("disk full")
+	}
+	return s.RollupStore.AddReadingHours(ctx, hours, meters)
+}
+
+// metricValue is the value of the counter or gauge name, without labels.
+func metricValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,168 @@
+package simulator
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+)
+
+// householdsPerGrid is how many households one grid worker looks after.
+const householdsPerGrid = 50
+
+// GridInfo is a grid and its one grid worker.
+type GridInfo struct {
+	ID, Name, WorkerID, WorkerName, WorkerPhone string
+}
+
+var (
+	surnames = []string{"Li", "Wang", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu", "Xu", "Sun"}
+	given    = []string{"Guiying", "Xiuying", "Jianguo", "Shulan", "Fengying", "Yulan", "Guihua", "Zhiqiang", "Xiulan", "Guilan", "Baoshan", "Suzhen"}
+	kin      = []string{"son", "daughter", "niece", "grandson", "neighbour"}
+)
+
+// Grids lists the grids the households are spread over, householdsPerGrid
+// to a grid.
+func (n Neighbourhood) Grids() []GridInfo {
+	count := (len(n.Households) + householdsPerGrid - 1) / householdsPerGrid
+	grids := make([]GridInfo, count)
+	for i := range grids {
+		grids[i] = GridInfo{
+			ID:          n.idPrefix + "g" + strconv.Itoa(i+1),
+			Name:        fmt.Sprintf("Grid %d (simulated)", i+1),
+			WorkerID:    n.idPrefix + "w" + strconv.Itoa(i+1),
+			WorkerName:  surnames[(i+3)%len(surnames)] + " " + given[(i+5)%len(given)],
+			WorkerPhone: fmt.Sprintf("+86139%08d", i+1),
+		}
+	}
+	return grids
+}
+
+func (n Neighbourhood) gridOf(i int) string { return n.idPrefix + "g" + strconv.Itoa(i/householdsPerGrid+1) }
+
+func residentName(i int) string {
+	return surnames[i%len(surnames)] + " " + given[(i/len(surnames))%len(given)]
+}
+
+func address(i int) string {
+	return fmt.Sprintf("Building %d, Unit %d, Room %d0%d (simulated)", i/24+1, i/8%3+1, i%8/2+1, i%2+1)
+}
+
+// Secret is a simulated device's MQTT password. It is derived from the seed
+// and the device id, so that a later run with the same seed (or the CSV
+// file) can log the same devices in; never give a real device a simulated id.
+func Secret(seed uint64, deviceID string) string {
+	sum := sha256.Sum256([]byte("eldersafe-simulator\x00" + strconv.FormatUint(seed, 10) + "\x00" + deviceID))
+	return base64.RawURLEncoding.EncodeToString(sum[:24])
+}
+
+// Provision registers the grids, their workers, the households (each with
+// one family contact told on the log channel) and their devices through the
+// API, `parallel` requests at a time. What exists already is left as it is.
+func Provision(ctx context.Context, c *Client, n Neighbourhood, seed uint64, parallel int, log *slog.Logger) error {
+	for _, g := range n.Grids() {
+		if _, err := c.create(ctx, "/api/v1/grids", map[string]any{"id": g.ID, "name": g.Name}); err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
+		if _, err := c.create(ctx, "/api/v1/workers", map[string]any{
+			"id": g.WorkerID, "name": g.WorkerName, "phone": g.WorkerPhone,
+			"grid_ids": []string{g.ID}, "role": "grid_worker", "lang": "zh-CN",
+		}); err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
+	}
+	existed := 0
+	var mu sync.Mutex
+	err := forEach(ctx, len(n.Households), parallel, func(ctx context.Context, i int) error {
+		h := n.Households[i]
+		_, err := c.create(ctx, "/api/v1/households", map[string]any{
+			"id": h.FullID, "name": residentName(i), "address": address(i), "grid_id": n.gridOf(i), "timezone": h.Timezone,
+			"contacts": []map[string]any{{
+				"name": surnames[(i+7)%len(surnames)] + " " + given[(i+2)%len(given)], "relation": kin[i%len(kin)],
+				"lang": "en", "channels": []string{"log"},
+			}},
+		})
+		if err != nil {
+			return fmt.Errorf("provision household %s: %w", h.FullID, err)
+		}
+		for _, d := range h.Devices {
+			e, err := c.create(ctx, "/api/v1/devices", map[string]any{
+				"id": d.ID, "kind": d.Kind, "household_id": h.FullID, "secret": Secret(seed, d.ID),
+			})
+			if err != nil {
+				return fmt.Errorf("provision device %s: %w", d.ID, err)
+			}
+			if e {
+				mu.Lock()
+				existed++
+				mu.Unlock()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if existed > 0 {
+		log.Info("devices were registered already; they keep the secret they were registered with (the same seed gives the same secret)", "devices", existed)
+	}
+	return nil
+}
+
+// forEach runs fn for 0..n-1 on `parallel` goroutines, and stops at the first
+// error.
+func forEach(ctx context.Context, n, parallel int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(1, parallel) {
+		wg.Go(func() {
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// CSVHeader names the columns WriteCSV writes.
+var CSVHeader = []string{"household_id", "household_name", "address", "grid_id", "timezone", "profile", "device_id", "device_kind", "device_name", "room", "secret"}
+
+// WriteCSV writes the neighbourhood one device per row (CSVHeader), with the
+// secrets the simulator will log in with.
+func WriteCSV(w io.Writer, n Neighbourhood, seed uint64) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return fmt.Errorf("csv: %w", err)
+	}
+	for i, h := range n.Households {
+		for _, d := range h.Devices {
+			if err := cw.Write([]string{h.FullID, residentName(i), address(i), n.gridOf(i), h.Timezone, h.Profile, d.ID, d.Kind, d.Name, d.Room, Secret(seed, d.ID)}); err != nil {
+				return fmt.Errorf("csv: %w", err)
+			}
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("csv: %w", err)
+	}
+	return nil
+}

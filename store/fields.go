@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sensitive values are encrypted at rest with the field key (keyring's
+// Keys.Fields, from security.key): relatives' contact details
+// (households.contacts, the whole JSON document, so phone numbers and the
+// people they belong to), medical notes (households.medical_notes) and where
+// notices go (notices.address: phone numbers and push URLs).
+//
+// Each value is sealed with AES-256-GCM under a fresh random nonce, its row
+// and column as additional data (a value copied into another row does not
+// open), and stored as fieldPrefix followed by the base64 of nonce and
+// ciphertext. A value without the prefix is plaintext: written before the
+// store was given a key. Open with a key encrypts every such value (see
+// encryptPlaintext), so a database kept by a monitor holds none for long.
+//
+// A key check in settings tells a wrong key at Open, before any alarm needs a
+// contact: Open fails naming the mismatch instead of failing every read later.
+
+// fieldPrefix marks an encrypted value, and its format's version.
+const fieldPrefix = "enc:v1:"
+
+// FieldKeySize is the length of the field key: AES-256.
+const FieldKeySize = 32
+
+// settingFieldKeyCheck holds a known text sealed with the field key.
+const (
+	settingFieldKeyCheck = "field_key_check"
+	fieldKeyCheckText    = "eldersafe field key check"
+)
+
+// ErrFieldKey is a sensitive value the store cannot decrypt or encrypt: the
+// key is wrong, missing, or the value was altered.
+var ErrFieldKey = errors.New("field key")
+
+// Option configures Open.
+type Option func(*openOptions)
+
+type openOptions struct {
+	fieldKey []byte
+}
+
+// WithFieldKey gives the store the 32-byte key of its sensitive fields
+// (keyring.Keys.Fields). Without it nothing is encrypted, which suits tests
+// and tools that read no personal data; a store whose database was already
+// encrypted then refuses to read or write sensitive values.
+func WithFieldKey(key []byte) Option {
+	return func(o *openOptions) { o.fieldKey = key }
+}
+
+// fieldCipher seals and opens sensitive values. The nil *fieldCipher has no
+// key: it writes plaintext and cannot open sealed values.
+type fieldCipher struct {
+	aead cipher.AEAD
+	// locked: no key, but the database holds encrypted values, so plaintext
+	// must not be written next to them.
+	locked bool
+}
+
+func newFieldCipher(key []byte) (*fieldCipher, error) {
+	if len(key) != FieldKeySize {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrFieldKey, len(key), FieldKeySize)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFieldKey, err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFieldKey, err)
+	}
+	return &fieldCipher{aead: aead}, nil
+}
+
+// sealed reports whether a stored value is encrypted.
+func sealed(stored string) bool { return strings.HasPrefix(stored, fieldPrefix) }
+
+// seal encrypts plain for the place named by aad ("table.column:row id").
+// An empty value stays empty: there is nothing to hide.
+func (c *fieldCipher) seal(plain, aad string) (string, error) {
+	switch {
+	case plain == "":
+		return "", nil
+	case c == nil:
+		return plain, nil
+	case c.aead == nil:
+		return "", fmt.Errorf("%w: the database's sensitive fields are encrypted and the store was opened without the key (security.key)", ErrFieldKey)
+	}
+	nonce := make([]byte, c.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("encrypt %s: %w", aad, err)
+	}
+	out := c.aead.Seal(nonce, nonce, []byte(plain), []byte(aad))
+	return fieldPrefix + base64.RawStdEncoding.EncodeToString(out), nil
+}
+
+// open decrypts a stored value of the place named by aad; plaintext comes
+// back as it is.
+func (c *fieldCipher) open(stored, aad string) (string, error) {
+	if !sealed(stored) {
+		return stored, nil
+	}
+	if c == nil || c.aead == nil {
+		return "", fmt.Errorf("decrypt %s: %w: the value is encrypted and the store was opened without the key (security.key)", aad, ErrFieldKey)
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(stored[len(fieldPrefix):])
+	if err != nil || len(raw) < c.aead.NonceSize()+c.aead.Overhead() {
+		return "", fmt.Errorf("decrypt %s: %w: not a value this store wrote", aad, ErrFieldKey)
+	}
+	n := c.aead.NonceSize()
+	plain, err := c.aead.Open(nil, raw[:n], raw[n:], []byte(aad))
+	if err != nil {
+		return "", fmt.Errorf("decrypt %s: %w: wrong key (security.key changed?) or the value was altered", aad, ErrFieldKey)
+	}
+	return string(plain), nil
+}
+
+// Places of sensitive values, the additional data they are sealed with.
+func contactsAAD(householdID string) string { return "households.contacts:" + householdID }
+func notesAAD(householdID string) string    { return "households.medical_notes:" + householdID }
+func addressAAD(noticeID string) string     { return "notices.address:" + noticeID }
+
+const keyCheckAAD = "settings." + settingFieldKeyCheck
+
+// setUpFields gives db its cipher: with a key, it checks the key against the
+// database's key check (writing one the first time) and encrypts every
+// plaintext value left; without one, it notes whether the database is
+// encrypted so that plaintext is not written next to ciphertext.
+func (db *DB) setUpFields(ctx context.Context, key []byte) error {
+	var check string
+	err := db.w.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, settingFieldKeyCheck).Scan(&check)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read field key check: %w", err)
+	}
+	if key == nil {
+		if check != "" {
+			db.fields = &fieldCipher{locked: true}
+		}
+		return nil
+	}
+	c, err := newFieldCipher(key)
+	if err != nil {
+		return err
+	}
+	if check != "" {
+		if got, err := c.open(check, keyCheckAAD); err != nil || got != fieldKeyCheckText {
+			return fmt.Errorf("%w: the key does not open this database's sensitive fields; was security.key (or the key file) changed? %v", ErrFieldKey, err)
+		}
+	}
+	db.fields = c
+	return db.write(ctx, func(tx *sql.Tx) error {
+		if check == "" {
+			sealedCheck, err := c.seal(fieldKeyCheckText, keyCheckAAD)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)`,
+				settingFieldKeyCheck, sealedCheck, toMS(db.now())); err != nil {
+				return fmt.Errorf("write field key check: %w", err)
+			}
+		}
+		return db.encryptPlaintext(ctx, tx)
+	})
+}
+
+// encryptPlaintext encrypts the sensitive values written without a key: by
+// a version before encryption, or by a process opened without the key.
+func (db *DB) encryptPlaintext(ctx context.Context, tx *sql.Tx) error {
+	type household struct{ id, contacts, notes string }
+	var hs []household
+	rows, err := tx.QueryContext(ctx, `SELECT id, contacts, medical_notes FROM households
+		WHERE (contacts NOT IN ('', '[]') AND substr(contacts, 1, 7) != ?)
+		   OR (medical_notes != '' AND substr(medical_notes, 1, 7) != ?)`, fieldPrefix, fieldPrefix)
+	if err != nil {
+		return fmt.Errorf("find plaintext households: %w", err)
+	}
+	for rows.Next() {
+		var h household
+		if err := rows.Scan(&h.id, &h.contacts, &h.notes); err != nil {
+			rows.Close()
+			return fmt.Errorf("find plaintext households: %w", err)
+		}
+		hs = append(hs, h)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("find plaintext households: %w", err)
+	}
+	for _, h := range hs {
+		contacts, notes := h.contacts, h.notes
+		if contacts != "[]" && !sealed(contacts) {
+			if contacts, err = db.fields.seal(contacts, contactsAAD(h.id)); err != nil {
+				return err
+			}
+		}
+		if !sealed(notes) {
+			if notes, err = db.fields.seal(notes, notesAAD(h.id)); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE households SET contacts = ?, medical_notes = ? WHERE id = ?`, contacts, notes, h.id); err != nil {
+			return fmt.Errorf("encrypt household %s: %w", h.id, err)
+		}
+	}
+
+	type notice struct{ id, address string }
+	var ns []notice
+	rows, err = tx.QueryContext(ctx, `SELECT id, address FROM notices WHERE address != '' AND substr(address, 1, 7) != ?`, fieldPrefix)
+	if err != nil {
+		return fmt.Errorf("find plaintext notices: %w", err)
+	}
+	for rows.Next() {
+		var n notice
+		if err := rows.Scan(&n.id, &n.address); err != nil {
+			rows.Close()
+			return fmt.Errorf("find plaintext notices: %w", err)
+		}
+		ns = append(ns, n)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("find plaintext notices: %w", err)
+	}
+	for _, n := range ns {
+		address, err := db.fields.seal(n.address, addressAAD(n.id))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE notices SET address = ? WHERE id = ?`, address, n.id); err != nil {
+			return fmt.Errorf("encrypt notice %s: %w", n.id, err)
+		}
+	}
+	if len(hs) > 0 || len(ns) > 0 {
+		db.logger.Info("store: encrypted sensitive fields written without the key", "households", len(hs), "notices", len(ns))
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/store"
+	"github.com/eldersafe/eldersafe/tasks"
+)
+
+// Sensitive values of the tests: none may appear in the database files.
+const (
+	relativePhone = "+8613912345678"
+	medicalNotes  = "Insulin twice daily; allergic to penicillin"
+	pushURL       = "https://push.example/secret-topic-4711"
+)
+
+var (
+	fieldKey  = bytes.Repeat([]byte{7}, store.FieldKeySize)
+	otherKey  = bytes.Repeat([]byte{8}, store.FieldKeySize)
+	sensitive = []string{relativePhone, medicalNotes, pushURL, "Zhang Min"}
+)
+
+func openKeyed(tb testing.TB, dir string, key []byte) *store.DB {
+	tb.Helper()
+	db, err := store.Open(context.Background(), dir, nil, store.WithFieldKey(key))
+	if err != nil {
+		tb.Fatalf("Open(%s) with key: %v", dir, err)
+	}
+	return db
+}
+
+// writeSensitive registers h1 with a relative's phone and push URL and
+// medical notes, and a task with an SMS notice to the relative.
+func writeSensitive(tb testing.TB, db *store.DB) {
+	tb.Helper()
+	ctx := context.Background()
+	must(tb, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "Grid one"}))
+	must(tb, db.CreateHousehold(ctx, registry.Household{
+		ID: "h1", Name: "Li", Address: "1 Road", GridID: "g1", MedicalNotes: medicalNotes,
+		Contacts: []registry.Contact{{Name: "Zhang Min", Relation: "daughter", Phone: relativePhone, PushURL: pushURL,
+			Channels: []string{registry.ChannelSMS, registry.ChannelPush}}},
+	}))
+	must(tb, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Sun", Address: "2 Road", GridID: "g1"}))
+	must(tb, db.Update(ctx, func(tx tasks.Tx) error {
+		if err := tx.InsertTask(ctx, newTask("t1", "h1", rules.RuleFall, t0)); err != nil {
+			return err
+		}
+		n := newNotice("n1", "t1", t0)
+		n.Channel, n.Address = registry.ChannelSMS, relativePhone
+		return tx.Enqueue(ctx, n)
+	}))
+}
+
+// checkReadable reads back what writeSensitive wrote, decrypted.
+func checkReadable(t *testing.T, db *store.DB) {
+	t.Helper()
+	ctx := context.Background()
+	h, err := db.Household(ctx, "h1")
+	if err != nil {
+		t.Fatalf("Household: %v", err)
+	}
+	if h.MedicalNotes != medicalNotes || len(h.Contacts) != 1 || h.Contacts[0].Phone != relativePhone || h.Contacts[0].PushURL != pushURL {
+		t.Errorf("household read back as %+v", h)
+	}
+	ns, err := db.Notifications(ctx, "t1")
+	if err != nil || len(ns) != 1 || ns[0].Address != relativePhone {
+		t.Errorf("notices read back as %+v, %v", ns, err)
+	}
+	due, err := db.DueNotices(ctx, t0, 0)
+	if err != nil || len(due) != 1 || due[0].Address != relativePhone {
+		t.Errorf("due notices read back as %+v, %v", due, err)
+	}
+	// The rate limit finds the notice by its (encrypted) address.
+	must(t, db.Update(ctx, func(tx tasks.Tx) error {
+		key := ns[0].Key()
+		if _, found, err := tx.LastNoticeAt(ctx, key); err != nil || !found {
+			t.Errorf("LastNoticeAt(%+v) = %v, %v; want found", key, found, err)
+		}
+		key.Address = "+8613900000000"
+		if _, found, err := tx.LastNoticeAt(ctx, key); err != nil || found {
+			t.Errorf("LastNoticeAt(another address) = %v, %v; want not found", found, err)
+		}
+		th, err := tx.Household(ctx, "h1")
+		if err != nil || th.Contacts[0].Phone != relativePhone || th.MedicalNotes != medicalNotes {
+			t.Errorf("Tx.Household = %+v, %v", th, err)
+		}
+		return nil
+	}))
+}
+
+// rawFiles is every byte of the database's files on disk (main file, WAL).
+func rawFiles(t *testing.T, dir string) []byte {
+	t.Helper()
+	var all []byte
+	matches, err := filepath.Glob(filepath.Join(dir, store.FileName+"*"))
+	if err != nil || len(matches) == 0 {
+		t.Fatalf("database files in %s: %v, %v", dir, matches, err)
+	}
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	return all
+}
+
+func assertNoPlaintext(t *testing.T, dir string) {
+	t.Helper()
+	raw := rawFiles(t, dir)
+	for _, s := range sensitive {
+		if bytes.Contains(raw, []byte(s)) {
+			t.Errorf("the database files hold %q in plaintext", s)
+		}
+	}
+	if !bytes.Contains(raw, []byte("enc:v1:")) {
+		t.Error("no encrypted value in the database files")
+	}
+}
+
+func TestFields_EncryptedAtRest(t *testing.T) {
+	dir := t.TempDir()
+	db := openKeyed(t, dir, fieldKey)
+	writeSensitive(t, db)
+	checkReadable(t, db)
+	assertNoPlaintext(t, dir) // while open: the WAL too
+	must(t, db.Close())
+	assertNoPlaintext(t, dir)
+
+	db = openKeyed(t, dir, fieldKey)
+	defer db.Close()
+	checkReadable(t, db)
+}
+
+func TestFields_PlaintextEncryptedAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(context.Background(), dir, nil)
+	must(t, err)
+	writeSensitive(t, db) // no key yet: as a version before encryption did
+	must(t, db.Close())
+	if raw := rawFiles(t, dir); !bytes.Contains(raw, []byte(relativePhone)) {
+		t.Fatal("without a key, the phone number should be stored as given")
+	}
+
+	db = openKeyed(t, dir, fieldKey)
+	checkReadable(t, db)
+	must(t, db.Close())
+	assertNoPlaintext(t, dir)
+}
+
+func TestFields_WrongOrMissingKey(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := openKeyed(t, dir, fieldKey)
+	writeSensitive(t, db)
+	must(t, db.Close())
+
+	tests := []struct {
+		name string
+		open func() (*store.DB, error)
+		// wantOpen names the error of Open; empty: Open succeeds and reads fail.
+		wantOpen string
+	}{
+		{"wrong key", func() (*store.DB, error) { return store.Open(ctx, dir, nil, store.WithFieldKey(otherKey)) }, "was security.key (or the key file) changed?"},
+		{"short key", func() (*store.DB, error) { return store.Open(ctx, dir, nil, store.WithFieldKey([]byte("short"))) }, "5 bytes, want 32"},
+		{"no key", func() (*store.DB, error) { return store.Open(ctx, dir, nil) }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := tt.open()
+			if tt.wantOpen != "" {
+				if err == nil {
+					db.Close()
+					t.Fatal("Open succeeded")
+				}
+				if !errors.Is(err, store.ErrFieldKey) || !strings.Contains(err.Error(), tt.wantOpen) {
+					t.Fatalf("Open: %v, want ErrFieldKey naming %q", err, tt.wantOpen)
+				}
+				return
+			}
+			must(t, err)
+			defer db.Close()
+			// What holds no personal data still works.
+			if _, err := db.Grid(ctx, "g1"); err != nil {
+				t.Errorf("Grid: %v", err)
+			}
+			if _, err := db.Household(ctx, "h1"); !errors.Is(err, store.ErrFieldKey) || !strings.Contains(err.Error(), "opened without the key") {
+				t.Errorf("Household without the key: %v, want ErrFieldKey", err)
+			}
+			if _, err := db.Notifications(ctx, "t1"); !errors.Is(err, store.ErrFieldKey) {
+				t.Errorf("Notifications without the key: %v, want ErrFieldKey", err)
+			}
+			// No plaintext is written next to encrypted values.
+			err = db.CreateHousehold(ctx, registry.Household{ID: "h3", Name: "Wu", Address: "3 Road", GridID: "g1",
+				Contacts: []registry.Contact{{Name: "Wu Lei", Relation: "son", Phone: "+8613700000000", Channels: []string{registry.ChannelSMS}}}})
+			if !errors.Is(err, store.ErrFieldKey) {
+				t.Errorf("CreateHousehold without the key: %v, want ErrFieldKey", err)
+			}
+		})
+	}
+
+	// The key still opens everything after the failed attempts.
+	db = openKeyed(t, dir, fieldKey)
+	defer db.Close()
+	checkReadable(t, db)
+}
+
+// TestFields_BoundToTheirRow: an encrypted value copied into another row
+// does not decrypt there, so ciphertexts cannot be swapped between households.
+func TestFields_BoundToTheirRow(t *testing.T) {
+	dir := t.TempDir()
+	db := openKeyed(t, dir, fieldKey)
+	writeSensitive(t, db)
+	must(t, db.Close())
+	raw := rawSQL(t, dir)
+	if _, err := raw.Exec(`UPDATE households SET contacts = (SELECT contacts FROM households WHERE id = 'h1') WHERE id = 'h2'`); err != nil {
+		t.Fatal(err)
+	}
+	must(t, raw.Close())
+	db = openKeyed(t, dir, fieldKey)
+	defer db.Close()
+	if _, err := db.Household(context.Background(), "h2"); !errors.Is(err, store.ErrFieldKey) || !strings.Contains(err.Error(), "altered") {
+		t.Errorf("h2 with h1's contacts: %v, want ErrFieldKey", err)
+	}
+}
+
+// rawSQL opens the database file directly, past the store.
+func rawSQL(t *testing.T, dir string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestPrivacyAndGrants(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db)
+	if h, err := db.Household(ctx, "h1"); err != nil || h.Privacy != nil {
+		t.Fatalf("privacy of a new household: %v, %v; want nil (defaults)", h.Privacy, err)
+	}
+	must(t, db.SetPrivacy(ctx, "h1", registry.Privacy{"water": {"worker"}}))
+	h, err := db.Household(ctx, "h1")
+	if err != nil || h.Privacy.Visible("water", "family") || !h.Privacy.Visible("water", "worker") {
+		t.Errorf("privacy after SetPrivacy: %v, %v", h.Privacy, err)
+	}
+	if err := db.SetPrivacy(ctx, "h404", nil); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("SetPrivacy of an unknown household: %v", err)
+	}
+	if err := db.SetPrivacy(ctx, "h1", registry.Privacy{"mood": nil}); err == nil {
+		t.Error("SetPrivacy accepted an unknown signal")
+	}
+
+	if _, err := db.CreateUser(ctx, registry.User{ID: "gw1", Role: registry.RoleGridWorker, WorkerID: "w1", PasswordHash: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	g := registry.Grant{ID: "gr1", UserID: "gw1", HouseholdID: "h1", Fields: []string{registry.FieldPhone}, Reason: "visit",
+		GrantedBy: "sv", CreatedAt: t0, Until: t0.Add(time.Hour)}
+	must(t, db.CreateGrant(ctx, g))
+	if err := db.CreateGrant(ctx, g); !errors.Is(err, registry.ErrConflict) {
+		t.Errorf("same grant twice: %v", err)
+	}
+	bad := g
+	bad.ID, bad.UserID = "gr2", "nobody"
+	if err := db.CreateGrant(ctx, bad); !errors.Is(err, registry.ErrUnknownReference) {
+		t.Errorf("grant to an unknown user: %v", err)
+	}
+	for _, c := range []struct {
+		at   time.Time
+		want int
+	}{{t0.Add(-time.Second), 0}, {t0, 1}, {t0.Add(59 * time.Minute), 1}, {t0.Add(time.Hour), 0}} {
+		got, err := db.ActiveGrants(ctx, "gw1", "h1", c.at)
+		if err != nil || len(got) != c.want {
+			t.Errorf("ActiveGrants at %s: %d, %v; want %d", c.at, len(got), err, c.want)
+		}
+	}
+	list, err := db.Grants(ctx, "h1")
+	if err != nil || len(list) != 1 || list[0].Reason != "visit" || list[0].Fields[0] != "phone" || !list[0].Until.Equal(g.Until) {
+		t.Errorf("Grants = %+v, %v", list, err)
+	}
+}

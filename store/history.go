@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/eldersafe/eldersafe/history"
+)
+
+// The readings roll-up (history.RollupStore), in tables reading_hourly and
+// meter_registers (migrations/00008_history.sql).
+
+var _ history.RollupStore = (*DB)(nil)
+
+// AddReadingHours adds each hour's counts to the stored ones and saves the
+// meters' registers, never moving one back in time, in one transaction.
+func (db *DB) AddReadingHours(ctx context.Context, hours []history.HouseholdHour, meters []history.MeterRegister) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if len(hours) > 0 {
+			st, err := tx.PrepareContext(ctx, `INSERT INTO reading_hourly (household_id, hour_at, water_liters, motion_events, door_openings, power_kwh)
+				VALUES (?, ?, ?, ?, ?, ?)
+				ON CONFLICT (household_id, hour_at) DO UPDATE SET
+					water_liters  = reading_hourly.water_liters  + excluded.water_liters,
+					motion_events = reading_hourly.motion_events + excluded.motion_events,
+					door_openings = reading_hourly.door_openings + excluded.door_openings,
+					power_kwh     = reading_hourly.power_kwh     + excluded.power_kwh`)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			for _, h := range hours {
+				if _, err := st.ExecContext(ctx, h.HouseholdID, toMS(h.Hour.Hour.UTC().Truncate(time.Hour)),
+					h.WaterLiters, h.MotionEvents, h.DoorOpenings, h.PowerKWh); err != nil {
+					return err
+				}
+			}
+		}
+		if len(meters) > 0 {
+			st, err := tx.PrepareContext(ctx, `INSERT INTO meter_registers (device_id, household_id, field, value, read_at)
+				VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (device_id) DO UPDATE SET
+					household_id = excluded.household_id, field = excluded.field,
+					value = excluded.value, read_at = excluded.read_at
+				WHERE excluded.read_at >= meter_registers.read_at OR excluded.field <> meter_registers.field`)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			for _, m := range meters {
+				if _, err := st.ExecContext(ctx, m.DeviceID, m.HouseholdID, m.Field, m.Value, toMS(m.At)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("add reading hours: %w", err)
+	}
+	return nil
+}
+
+// ReadingHours lists a household's stored hours in [from, to), oldest first.
+func (db *DB) ReadingHours(ctx context.Context, householdID string, from, to time.Time) ([]history.Hour, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT hour_at, water_liters, motion_events, door_openings, power_kwh
+		FROM reading_hourly WHERE household_id = ? AND hour_at >= ? AND hour_at < ? ORDER BY hour_at`,
+		householdID, toMS(from), toMS(to))
+	if err != nil {
+		return nil, fmt.Errorf("reading hours of %s: %w", householdID, err)
+	}
+	defer rows.Close()
+	var out []history.Hour
+	for rows.Next() {
+		var (
+			h  history.Hour
+			at int64
+		)
+		if err := rows.Scan(&at, &h.WaterLiters, &h.MotionEvents, &h.DoorOpenings, &h.PowerKWh); err != nil {
+			return nil, fmt.Errorf("reading hours of %s: %w", householdID, err)
+		}
+		h.Hour = fromMS(at)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading hours of %s: %w", householdID, err)
+	}
+	return out, nil
+}
+
+// MeterRegisters lists every saved meter register.
+func (db *DB) MeterRegisters(ctx context.Context) ([]history.MeterRegister, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT device_id, household_id, field, value, read_at FROM meter_registers ORDER BY device_id`)
+	if err != nil {
+		return nil, fmt.Errorf("meter registers: %w", err)
+	}
+	defer rows.Close()
+	var out []history.MeterRegister
+	for rows.Next() {
+		var (
+			m  history.MeterRegister
+			at int64
+		)
+		if err := rows.Scan(&m.DeviceID, &m.HouseholdID, &m.Field, &m.Value, &at); err != nil {
+			return nil, fmt.Errorf("meter registers: %w", err)
+		}
+		m.At = fromMS(at)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("meter registers: %w", err)
+	}
+	return out, nil
+}
+
+// PruneReadingHours deletes the hours that start before before, and the
+// registers last read before it.
+func (db *DB) PruneReadingHours(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM reading_hourly WHERE hour_at < ?`, toMS(before))
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `DELETE FROM meter_registers WHERE read_at < ?`, toMS(before))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune reading hours: %w", err)
+	}
+	return n, nil
+}

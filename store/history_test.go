@@ -1,0 +1,115 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/history"
+)
+
+func TestReadingHours(t *testing.T) {
+	ctx := context.Background()
+	hour := t0.Truncate(time.Hour)
+
+	t.Run("AddsUp", func(t *testing.T) {
+		db := newDB(t)
+		add := []history.HouseholdHour{
+			{HouseholdID: "h1", Hour: history.Hour{Hour: hour, WaterLiters: 1.5, MotionEvents: 2, DoorOpenings: 1, PowerKWh: 0.25}},
+			{HouseholdID: "h2", Hour: history.Hour{Hour: hour, WaterLiters: 9}},
+		}
+		must(t, db.AddReadingHours(ctx, add, nil))
+		must(t, db.AddReadingHours(ctx, add[:1], nil))
+		must(t, db.AddReadingHours(ctx, []history.HouseholdHour{{HouseholdID: "h1", Hour: history.Hour{Hour: hour.Add(time.Hour), MotionEvents: 1}}}, nil))
+		got, err := db.ReadingHours(ctx, "h1", hour, hour.Add(2*time.Hour))
+		must(t, err)
+		want := []history.Hour{
+			{Hour: hour, WaterLiters: 3, MotionEvents: 4, DoorOpenings: 2, PowerKWh: 0.5},
+			{Hour: hour.Add(time.Hour), MotionEvents: 1},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %+v, want %+v", got, want)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("hour %d: got %+v, want %+v", i, got[i], want[i])
+			}
+		}
+		// [from, to): the second hour is outside.
+		got, err = db.ReadingHours(ctx, "h1", hour, hour.Add(time.Hour))
+		must(t, err)
+		if len(got) != 1 {
+			t.Errorf("one hour asked, got %+v", got)
+		}
+	})
+
+	t.Run("MeterRegistersNeverGoBack", func(t *testing.T) {
+		db := newDB(t)
+		reg := func(at time.Time, v float64) history.MeterRegister {
+			return history.MeterRegister{DeviceID: "wm1", HouseholdID: "h1", Field: history.FieldTotalLiters, Meter: history.Meter{At: at, Value: v}}
+		}
+		must(t, db.AddReadingHours(ctx, nil, []history.MeterRegister{reg(t0, 100)}))
+		must(t, db.AddReadingHours(ctx, nil, []history.MeterRegister{reg(t0.Add(-time.Minute), 90)}))
+		got, err := db.MeterRegisters(ctx)
+		must(t, err)
+		if len(got) != 1 || got[0].Value != 100 || !got[0].At.Equal(t0) {
+			t.Fatalf("after an older register: %+v, want 100 at %s", got, t0)
+		}
+		must(t, db.AddReadingHours(ctx, nil, []history.MeterRegister{reg(t0.Add(time.Minute), 120)}))
+		got, err = db.MeterRegisters(ctx)
+		must(t, err)
+		if len(got) != 1 || got[0].Value != 120 || got[0].HouseholdID != "h1" || got[0].Field != history.FieldTotalLiters {
+			t.Fatalf("after a newer register: %+v", got)
+		}
+	})
+
+	t.Run("Prune", func(t *testing.T) {
+		db := newDB(t)
+		must(t, db.AddReadingHours(ctx,
+			[]history.HouseholdHour{
+				{HouseholdID: "h1", Hour: history.Hour{Hour: hour.Add(-2 * time.Hour), MotionEvents: 1}},
+				{HouseholdID: "h1", Hour: history.Hour{Hour: hour, MotionEvents: 1}},
+			},
+			[]history.MeterRegister{
+				{DeviceID: "old", HouseholdID: "h1", Field: history.FieldTotalKWh, Meter: history.Meter{At: hour.Add(-90 * time.Minute), Value: 1}},
+				{DeviceID: "new", HouseholdID: "h1", Field: history.FieldTotalKWh, Meter: history.Meter{At: hour, Value: 1}},
+			}))
+		n, err := db.PruneReadingHours(ctx, hour.Add(-time.Hour))
+		must(t, err)
+		if n != 1 {
+			t.Errorf("pruned %d hours, want 1", n)
+		}
+		hours, err := db.ReadingHours(ctx, "h1", hour.Add(-24*time.Hour), hour.Add(time.Hour))
+		must(t, err)
+		if len(hours) != 1 || !hours[0].Hour.Equal(hour) {
+			t.Errorf("left %+v, want the hour %s only", hours, hour)
+		}
+		regs, err := db.MeterRegisters(ctx)
+		must(t, err)
+		if len(regs) != 1 || regs[0].DeviceID != "new" {
+			t.Errorf("left registers %+v, want new only", regs)
+		}
+	})
+}
+
+// Erasing a household takes its roll-up with it: both tables have a
+// household_id column, which DeleteHousehold sweeps.
+func TestReadingHours_Erased(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db)
+	hour := t0.Truncate(time.Hour)
+	must(t, db.AddReadingHours(ctx,
+		[]history.HouseholdHour{{HouseholdID: "h1", Hour: history.Hour{Hour: hour, WaterLiters: 5}}},
+		[]history.MeterRegister{{DeviceID: "wm1", HouseholdID: "h1", Field: history.FieldTotalLiters, Meter: history.Meter{At: t0, Value: 5}}}))
+	if _, err := db.DeleteHousehold(ctx, "h1", t0, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	hours, err := db.ReadingHours(ctx, "h1", hour, hour.Add(time.Hour))
+	must(t, err)
+	regs, err := db.MeterRegisters(ctx)
+	must(t, err)
+	if len(hours) != 0 || len(regs) != 0 {
+		t.Errorf("after erasure: hours %+v, registers %+v; want none", hours, regs)
+	}
+}
