@@ -58,12 +58,15 @@ func forgetInRules(r Rules) func(string, []string) {
 	}
 }
 
-// householdExport is everything the monitor holds of a household.
+// householdExport is everything the monitor holds of a household, its
+// sensitive fields shown as to the caller anywhere else (privacy.go): all to
+// the admin, to anyone else under a grant; a value withheld is named in a
+// redacted list.
 type householdExport struct {
 	ExportedAt time.Time `json:"exported_at"`
-	// Household is the registry record with contacts (and, where the store
-	// keeps them, medical notes and privacy settings).
-	Household registry.Household `json:"household"`
+	// Household is the registry record with contacts, medical notes and
+	// privacy settings.
+	Household householdOut `json:"household"`
 	// Devices never show their secrets' hashes.
 	Devices []registry.Device `json:"devices"`
 	// Thresholds are the household's own overrides.
@@ -71,15 +74,23 @@ type householdExport struct {
 	Away       []registry.AwayPeriod `json:"away"`
 	// Users tied to the household (family), without password hashes.
 	Users []registry.User `json:"users"`
-	// RuleState is what the rules engine holds: each device's last message.
-	RuleState []rules.DeviceStatus `json:"rule_state"`
+	// RuleState is what the rules engine holds: each device's last message
+	// (status null for a device never heard from).
+	RuleState []deviceStatusView `json:"rule_state"`
 	// Tasks come with their evidence and timeline, oldest first.
 	Tasks []tasks.Task `json:"tasks"`
 	// Notices are every message sent (or to be sent) about its tasks.
-	Notices []tasks.Notice `json:"notices"`
+	Notices []exportNotice `json:"notices"`
 	// Audit lists every recorded access to the household, its tasks and
 	// users, this export included.
 	Audit []audit.Entry `json:"audit"`
+}
+
+// exportNotice is a notice; its address (a phone number or push URL) is a
+// relative's contact detail, shown like their phone.
+type exportNotice struct {
+	tasks.Notice
+	Redacted []string `json:"redacted,omitempty"`
 }
 
 // exportHousehold answers GET /api/v1/households/{id}/export: one JSON
@@ -91,9 +102,25 @@ func (a *API) exportHousehold(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	x := householdExport{ExportedAt: a.now().UTC(), Household: householdView(h), RuleState: a.opts.Status(id)}
+	d, err := a.disclose(ctx, h)
+	if err != nil {
+		return err
+	}
+	x := householdExport{ExportedAt: a.now().UTC(), Household: d.household(h)}
 	if x.Devices, err = a.opts.Registry.DevicesOf(ctx, id); err != nil {
 		return fmt.Errorf("export household %s: devices: %w", id, err)
+	}
+	statuses := make(map[string]rules.DeviceStatus)
+	for _, st := range a.opts.Status(id) {
+		statuses[st.DeviceID] = st
+	}
+	x.RuleState = make([]deviceStatusView, 0, len(x.Devices))
+	for _, dev := range x.Devices {
+		v := deviceStatusView{ID: dev.ID, Kind: dev.Kind}
+		if st, ok := statuses[dev.ID]; ok && !st.LastSeen.IsZero() {
+			v.Status = d.status(dev.Kind, st)
+		}
+		x.RuleState = append(x.RuleState, v)
 	}
 	if x.Thresholds, err = a.opts.RuleSettings.HouseholdThresholds(ctx, id); err != nil {
 		return fmt.Errorf("export household %s: thresholds: %w", id, err)
@@ -108,18 +135,24 @@ func (a *API) exportHousehold(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("export household %s: tasks: %w", id, err)
 	}
-	x.Tasks, x.Notices = make([]tasks.Task, 0, len(taskIDs)), []tasks.Notice{}
+	x.Tasks, x.Notices = make([]tasks.Task, 0, len(taskIDs)), []exportNotice{}
 	for _, tid := range taskIDs {
 		t, err := a.opts.Tasks.Task(ctx, tid)
 		if err != nil {
 			return fmt.Errorf("export household %s: task %s: %w", id, tid, err)
 		}
-		x.Tasks = append(x.Tasks, t)
+		x.Tasks = append(x.Tasks, d.task(t))
 		notices, err := a.opts.Notifications.Notifications(ctx, tid)
 		if err != nil {
 			return fmt.Errorf("export household %s: notices of task %s: %w", id, tid, err)
 		}
-		x.Notices = append(x.Notices, notices...)
+		for _, n := range notices {
+			out := exportNotice{Notice: n}
+			if n.Address != "" && !d.field(registry.FieldPhone) {
+				out.Address, out.Redacted = "", []string{"address"}
+			}
+			x.Notices = append(x.Notices, out)
+		}
 	}
 	if x.Audit, err = a.opts.Households.HouseholdAudit(ctx, id); err != nil {
 		return fmt.Errorf("export household %s: audit log: %w", id, err)
@@ -127,8 +160,8 @@ func (a *API) exportHousehold(w http.ResponseWriter, r *http.Request) error {
 	if x.Thresholds == nil {
 		x.Thresholds = rules.Thresholds{}
 	}
-	if x.RuleState == nil {
-		x.RuleState = []rules.DeviceStatus{}
+	if err := a.recordUses(r, d); err != nil {
+		return err
 	}
 	// The id is a registry id: safe in a header.
 	w.Header().Set("Content-Disposition", `attachment; filename="household-`+h.ID+`-export.json"`)

@@ -61,6 +61,11 @@ type Monitor struct {
 	keys   keyring.Keys
 	fired  *prometheus.CounterVec
 
+	// pipeline is ingest's; forgetHousehold (forget.go) drops deleted
+	// devices from it.
+	pipeline *ingest.Pipeline
+	forget   forgetting
+
 	stopIngest, stopTimers, stopOutbox context.CancelFunc
 	ingestDone, timersDone, outboxDone chan struct{}
 	closeOnce                          sync.Once
@@ -308,6 +313,7 @@ func (m *Monitor) startMQTT() error {
 	if err != nil {
 		return err
 	}
+	m.pipeline = pipeline
 	opts := ingest.SubscriberOptions{
 		URL:       url,
 		ClientID:  m.cfg.MQTT.ClientID,
@@ -352,10 +358,10 @@ func (a deviceAuth) AuthenticateDevice(id, secret string) bool {
 // the message is acknowledged.
 func (m *Monitor) handle(ctx context.Context, r rules.Reading) error {
 	if m.event == nil {
-		return m.raise(ctx, m.engine.Process(clampFuture(r, time.Now())))
+		return m.raise(ctx, m.process(clampFuture(r, time.Now())))
 	}
 	moved := m.event.Advance(r.TS)
-	alerts := m.engine.Process(r)
+	alerts := m.process(r)
 	// Always, not only when the clock moved: a reading older than now can arm
 	// a deadline that is already due.
 	alerts = append(alerts, m.engine.Advance(m.event.Now())...)
@@ -485,6 +491,7 @@ func (m *Monitor) startHTTP() error {
 			return err
 		},
 		AuditLog:   m.db,
+		Forget:     m.forgetHousehold,
 		Events:     m.feed,
 		Console:    console.Handler(),
 		Charts:     m.hist.charts,

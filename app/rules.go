@@ -142,6 +142,8 @@ func (m *Monitor) runCheckpoints(ctx context.Context) error {
 // checkpoint writes every household changed since the last checkpoint in one
 // transaction. On failure they stay marked changed and the next one retries.
 func (m *Monitor) checkpoint() {
+	m.forget.checkpointMu.Lock()
+	defer m.forget.checkpointMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := m.engine.Checkpoint(func(batch []rules.State) error { return m.db.SaveRuleStates(ctx, batch) })

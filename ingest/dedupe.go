@@ -100,3 +100,12 @@ func (w *window) accept(seq uint64) {
 	w.seen = w.seen<<shift | 1<<(shift-1)
 	w.top = seq
 }
+
+// Forget drops what is remembered of devices, e.g. once they are deregistered.
+func (d *Dedup) Forget(deviceIDs ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, id := range deviceIDs {
+		delete(d.devices, id)
+	}
+}

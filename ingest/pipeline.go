@@ -160,3 +160,13 @@ func (l *rejectLog) log(reason Reason, topic string, err error) {
 	l.logger.Warn("message rejected", "reason", reason, "topic", topic, "err", err, "suppressed_since_last", l.held[reason])
 	l.last[reason], l.held[reason] = now, 0
 }
+
+// ForgetDevices drops devices from the lookup cache and the duplicate
+// filter, once they are deregistered (their household deleted): their next
+// message is looked up again, and rejected as unknown_device.
+func (p *Pipeline) ForgetDevices(ids ...string) {
+	for _, id := range ids {
+		p.devices.Delete(id)
+	}
+	p.dedup.Forget(ids...)
+}

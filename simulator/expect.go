@@ -43,14 +43,10 @@ func (r Report) OK() bool { return len(r.Missed) == 0 && (!r.Strict || len(r.Une
 // ignored.
 func Check(sc *Scenario, anchors map[string]Anchors, idPrefix string, tasks []Task) Report {
 	r := Report{Strict: sc.NoOtherTasks, loc: sc.Location}
-	ours := map[string]bool{}
-	for _, id := range sc.HouseholdIDs() {
-		ours[id] = true
-	}
 	byKey := map[[2]string][]Task{}
 	for _, t := range tasks {
 		id, ok := strings.CutPrefix(t.HouseholdID, idPrefix)
-		if !ok || !ours[id] {
+		if !ok || !sc.hasHousehold(id) {
 			continue
 		}
 		key := [2]string{id, t.Rule}

@@ -288,11 +288,10 @@ func Decode(file string, data []byte) (*Scenario, error) {
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		line := extra.Line
 		if err != nil {
 			e.yaml(err)
 		} else {
-			e.at(line, "a scenario file holds one YAML document")
+			e.at(extra.Line, "a scenario file holds one YAML document")
 		}
 		return nil, e.err()
 	}
@@ -307,9 +306,8 @@ func Decode(file string, data []byte) (*Scenario, error) {
 	checkKeys(e, root, reflect.TypeFor[fileScenario](), "scenario")
 	var f fileScenario
 	if err := root.Decode(&f); err != nil {
+		// Values of the wrong type leave nothing sound to check further.
 		e.yaml(err)
-	}
-	if len(e.list) > 0 {
 		return nil, e.err()
 	}
 	sc := f.scenario(e)
@@ -400,9 +398,10 @@ func (f *fileScenario) scenario(e *errs) *Scenario {
 
 	if hs := f.Households; hs != nil {
 		if c := hs.Count; c != nil {
-			sc.Count = c.Value
 			if c.Value < 0 || c.Value > maxHouseholds {
 				e.at(c.Line, "households.count %d: want 0 to %d", c.Value, maxHouseholds)
+			} else {
+				sc.Count = c.Value
 			}
 		}
 		for _, p := range hs.Profiles {
@@ -430,10 +429,7 @@ func (f *fileScenario) scenario(e *errs) *Scenario {
 	if sc.Count == 0 && len(sc.Named) == 0 {
 		sc.Count = 1
 	}
-	known := map[string]bool{}
-	for _, id := range sc.HouseholdIDs() {
-		known[id] = true
-	}
+	known := sc.hasHousehold
 
 	incidentIDs := map[string]int{}
 	incidentsOf := map[string]int{}
@@ -453,8 +449,8 @@ func (f *fileScenario) scenario(e *errs) *Scenario {
 			}
 			in.At = w
 		}
-		if need(fi.Household, "household") && !known[in.Household] {
-			e.at(fi.Household.Line, "unknown household %q (the scenario has %s)", in.Household, describeIDs(sc.HouseholdIDs()))
+		if need(fi.Household, "household") && !known(in.Household) {
+			e.at(fi.Household.Line, "unknown household %q (the scenario has %s)", in.Household, sc.describeHouseholds())
 		}
 		incidentsOf[in.Household]++
 		spec, ok := actionByName(in.Action)
@@ -511,8 +507,8 @@ func (f *fileScenario) scenario(e *errs) *Scenario {
 		switch {
 		case x.Household == "":
 			e.at(fe.line, "expect: household is required")
-		case !known[x.Household]:
-			e.at(fe.Household.Line, "unknown household %q (the scenario has %s)", x.Household, describeIDs(sc.HouseholdIDs()))
+		case !known(x.Household):
+			e.at(fe.Household.Line, "unknown household %q (the scenario has %s)", x.Household, sc.describeHouseholds())
 		}
 		switch {
 		case x.Rule == "":
@@ -578,11 +574,28 @@ func (f *fileScenario) scenario(e *errs) *Scenario {
 	return sc
 }
 
-func describeIDs(ids []string) string {
-	if len(ids) > 6 {
-		return fmt.Sprintf("%s, %s, ... %s", ids[0], ids[1], ids[len(ids)-1])
+// hasHousehold reports whether the scenario has a household of that id,
+// without listing them all (a load scenario may have millions).
+func (sc *Scenario) hasHousehold(id string) bool {
+	return sc.generated(id) || slices.ContainsFunc(sc.Named, func(n NamedHousehold) bool { return n.ID == id })
+}
+
+func (sc *Scenario) describeHouseholds() string {
+	var named []string
+	for _, n := range sc.Named {
+		if !sc.generated(n.ID) {
+			named = append(named, n.ID)
+		}
 	}
-	return strings.Join(ids, ", ")
+	var parts []string
+	switch sc.Count {
+	case 0:
+	case 1:
+		parts = append(parts, "h1")
+	default:
+		parts = append(parts, fmt.Sprintf("h1 to h%d", sc.Count))
+	}
+	return strings.Join(append(parts, named...), ", ")
 }
 
 type plannedHousehold struct {
@@ -647,22 +660,19 @@ func (sc *Scenario) endString() string {
 // lowered the count).
 func (sc *Scenario) Validate() error {
 	e := &errs{file: sc.file}
-	known := map[string]bool{}
-	for _, id := range sc.HouseholdIDs() {
-		known[id] = true
+	if sc.Count < 0 || sc.Count > maxHouseholds {
+		e.at(0, "households: %d, want 0 to %d", sc.Count, maxHouseholds)
+		return e.err()
 	}
 	for _, in := range sc.Incidents {
-		if !known[in.Household] {
-			e.at(in.line, "incident names household %q, which the run does not have (%d households)", in.Household, len(known))
+		if !sc.hasHousehold(in.Household) {
+			e.at(in.line, "incident names household %q, which the run does not have (it has %s)", in.Household, sc.describeHouseholds())
 		}
 	}
 	for _, x := range sc.Expect {
-		if !known[x.Household] {
-			e.at(x.line, "expectation names household %q, which the run does not have (%d households)", x.Household, len(known))
+		if !sc.hasHousehold(x.Household) {
+			e.at(x.line, "expectation names household %q, which the run does not have (it has %s)", x.Household, sc.describeHouseholds())
 		}
-	}
-	if sc.Count < 0 || sc.Count > maxHouseholds {
-		e.at(0, "households: %d, want 0 to %d", sc.Count, maxHouseholds)
 	}
 	return e.err()
 }

@@ -284,3 +284,14 @@ func (db *DB) flushWAL(ctx context.Context) {
 		db.logger.Warn("store: write-ahead log not emptied after an erasure: readers were busy", "frames", logged, "moved", moved)
 	}
 }
+
+// DeleteRuleState removes a household's saved rule state. DeleteHousehold
+// does it too; the monitor calls this again once the rules engine has
+// forgotten the household, in case a checkpoint taken just before saved it
+// anew.
+func (db *DB) DeleteRuleState(ctx context.Context, householdID string) error {
+	if _, err := db.w.ExecContext(ctx, `DELETE FROM rule_state WHERE household_id = ?`, householdID); err != nil {
+		return fmt.Errorf("delete rule state of household %s: %w", householdID, err)
+	}
+	return nil
+}

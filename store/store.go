@@ -12,6 +12,10 @@
 // round-trips to the zero time.Time. JSON documents (contacts, evidence values,
 // timeline data) are TEXT; numbers in them come back as float64.
 //
+// Sensitive values (households' contacts and medical notes, notices'
+// addresses) are encrypted at rest with the key given by WithFieldKey, and
+// decrypted transparently by every method that returns them (fields.go).
+//
 // Writes go through a single connection, so concurrent writers in one process
 // queue in database/sql instead of failing with SQLITE_BUSY; transactions begin
 // IMMEDIATE, and busy_timeout covers other processes. Reads use a separate

@@ -255,22 +255,23 @@ func (w *Writer) drainErrors(errs <-chan error) {
 	}
 }
 
-// Close hands InfluxDB what is queued, flushes the client (waiting at most
-// CloseTimeout) and stops the writer's goroutines. Points given after Close
-// are dropped. It returns an error when the last flush did not finish.
+// Close hands InfluxDB what is queued, flushes the client and stops the
+// writer's goroutines, waiting at most CloseTimeout: a hanging InfluxDB
+// cannot hold up shutdown (the rest is then abandoned, and Close says so).
+// Points given after Close are dropped.
 func (w *Writer) Close() error {
 	var err error
 	w.closeOnce.Do(func() {
-		close(w.stop)
-		<-w.pumped
 		closed := make(chan struct{})
 		go func() {
 			defer close(closed)
+			close(w.stop)
+			<-w.pumped
 			w.client.Close() // flushes, then closes the errors channel
+			<-w.drained
 		}()
 		select {
 		case <-closed:
-			<-w.drained
 		case <-time.After(w.opts.CloseTimeout):
 			err = fmt.Errorf("influxdb: last flush did not finish within %s; unsent points are lost", w.opts.CloseTimeout)
 		}

@@ -1,0 +1,69 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/store"
+)
+
+// TestDeletedHouseholdIsForgotten: once a household is deleted, its devices
+// are disconnected and can no longer connect, and the monitor keeps no rule
+// state of it, not even across a restart.
+func TestDeletedHouseholdIsForgotten(t *testing.T) {
+	var dataDir string
+	m := startMonitor(t, "", func(c *app.Config) { dataDir = c.DataDir })
+	worker, family := newPushServer(t), newPushServer(t)
+	secrets := m.household("h1", worker, family, map[string]string{"wb-1": "wristband"})
+	band := m.publisher("wb-1", secrets["wb-1"])
+	publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339), "battery_pct": 80})
+	eventually(t, "the band's message applied", func() bool {
+		var h struct {
+			Devices []struct {
+				Status *struct{} `json:"status"`
+			} `json:"devices"`
+		}
+		m.mustCall("GET", "/api/v1/households/h1", nil, 200, &h)
+		return len(h.Devices) == 1 && h.Devices[0].Status != nil
+	})
+	if n := m.metric("eldersafe_households"); n != 1 {
+		t.Fatalf("eldersafe_households = %v", n)
+	}
+
+	m.mustCall("DELETE", "/api/v1/households/h1", map[string]any{"reason": "resident moved away"}, 200, nil)
+	m.mustCall("GET", "/api/v1/households/h1", nil, 404, nil)
+	eventually(t, "the band disconnected", func() bool { return !band.IsConnectionOpen() })
+	opts := mqtt.NewClientOptions().AddBroker(m.mqttURL).SetClientID("dev-wb-1-again").
+		SetUsername("wb-1").SetPassword(secrets["wb-1"]).SetConnectTimeout(5 * time.Second).SetAutoReconnect(false)
+	again := mqtt.NewClient(opts)
+	if tok := again.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() == nil {
+		again.Disconnect(0)
+		t.Fatal("the deleted household's band connected again")
+	}
+	if n := m.metric("eldersafe_households"); n != 0 {
+		t.Errorf("eldersafe_households = %v after the deletion", n)
+	}
+
+	// Closing takes a last checkpoint: it must not save the household again.
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), dataDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	states, err := db.RuleStates(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range states {
+		if st.HouseholdID == "h1" {
+			t.Errorf("rule state of the deleted household saved: %d bytes", len(st.Data))
+		}
+	}
+}
