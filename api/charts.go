@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -67,8 +68,9 @@ func (a *API) householdCharts(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	c, err := a.opts.Charts.Chart(ctx, id, from, to)
 	if err != nil {
-		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
-			msg: "the readings history is unavailable; try again later", err: err}
+		// Both wrapped: the answer is the apiError's, the log shows the cause.
+		return fmt.Errorf("chart of household %s: %w: %w", id, errorf(http.StatusServiceUnavailable, codeUnavailable,
+			"the readings history is unavailable; try again later"), err)
 	}
 	resp := chartResponse{HouseholdID: id, Source: c.Source, Days: days, From: from, To: to, Hours: c.Hours}
 	if resp.Hours == nil {

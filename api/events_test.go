@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,35 @@ func TestEventsResync(t *testing.T) {
 		case <-timeout:
 			t.Fatal("no resync")
 		}
+	}
+}
+
+// TestEventsOutliveWriteTimeout: a stream lives longer than the server's
+// WriteTimeout (the monitor's is 60 s), each write getting its own deadline.
+func TestEventsOutliveWriteTimeout(t *testing.T) {
+	e, _ := newEventEnv(t, 50*time.Millisecond)
+	srv := httptest.NewUnstartedServer(e.api.Handler())
+	srv.Config.WriteTimeout = 300 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e.srv = srv
+	s := e.stream(testToken)
+	beats := 0
+	timeout := time.After(10 * time.Second)
+	for start := time.Now(); time.Since(start) < time.Second; {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				t.Fatalf("stream ended after %v (%d heartbeats)", time.Since(start), beats)
+			}
+			if ev.typ == ":" && ev.data == "heartbeat" {
+				beats++
+			}
+		case <-timeout:
+			t.Fatal("no heartbeat")
+		}
+	}
+	if beats < 5 {
+		t.Errorf("%d heartbeats in 1 s, want about 20", beats)
 	}
 }

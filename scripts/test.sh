@@ -65,11 +65,33 @@ wait_port() {
 	return 1
 }
 
+# wait_ping waits until the InfluxDB on 127.0.0.1:$1 answers GET /ping with
+# 204, at most 60 seconds.
+wait_ping() {
+	for _ in $(seq 1 600); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET /ping HTTP/1.0\r\n\r\n' >&3 && head -n1 <&3 | grep -q ' 204 ') 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "InfluxDB on 127.0.0.1:$1 does not answer /ping" >&2
+	return 1
+}
+
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
 	export PATH=$PATH:/usr/local/go/bin
 fi
 command -v go >/dev/null || { echo "go is not installed" >&2; exit 1; }
 apt_install mosquitto mosquitto-clients
+# The console's browser tests: Debian's Chromium (a test tool's own browser
+# download fails on a closed network) and a CJK font for legible zh-CN
+# screenshots. ELDERSAFE_TEST_BROWSER=1 makes a missing browser a failure
+# instead of a skip; screenshots land in test-artifacts/browser.
+apt_install chromium fonts-wqy-microhei
+export ELDERSAFE_TEST_BROWSER=1
+export ELDERSAFE_TEST_ARTIFACTS="$root/test-artifacts"
+rm -rf "$ELDERSAFE_TEST_ARTIFACTS/browser"
+mkdir -p "$ELDERSAFE_TEST_ARTIFACTS"
 
 # An external Mosquitto broker, with persistence so sessions survive its restarts.
 mqtt_port=$(free_port)
@@ -88,6 +110,43 @@ mosquitto -c "$work/mosquitto/mosquitto.conf" 2>"$work/mosquitto.log" &
 pids+=($!)
 wait_port "$mqtt_port"
 export ELDERSAFE_TEST_MOSQUITTO_URL="tcp://127.0.0.1:$mqtt_port"
+
+# InfluxDB 1.8 for the readings history tests. Built from source once (pure
+# Go: 2.x would need Rust) and cached in .tools/; the first build downloads
+# about 450 MB of modules and takes a few minutes.
+influxd=$root/.tools/influxd
+if [ ! -x "$influxd" ]; then
+	log "installing influxd v1.8.10 into .tools/ (first run only)"
+	GOBIN=$root/.tools GOFLAGS=-mod=mod go install github.com/influxdata/influxdb/cmd/influxd@v1.8.10
+fi
+influx_port=$(free_port)
+influx_rpc_port=$(free_port)
+mkdir -p "$work/influxdb"
+cat >"$work/influxdb/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$influx_rpc_port"
+[meta]
+  dir = "$work/influxdb/meta"
+[data]
+  dir = "$work/influxdb/data"
+  wal-dir = "$work/influxdb/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:$influx_port"
+  flux-enabled = true
+  log-enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[logging]
+  level = "warn"
+CONF
+log "starting influxd on 127.0.0.1:$influx_port"
+"$influxd" run -config "$work/influxdb/influxdb.conf" >"$work/influxdb.log" 2>&1 &
+pids+=($!)
+wait_ping "$influx_port" || { cat "$work/influxdb.log" >&2; exit 1; }
+export ELDERSAFE_TEST_INFLUXDB_URL="http://127.0.0.1:$influx_port"
 
 log "go vet ./..."
 go vet ./...

@@ -13,7 +13,7 @@ const (
 	powerMeter
 	doorSensor
 	wristband
-	firstPIR // one PIR per room, in place order
+	firstPIR   // one PIR per room, in place order
 	numDevices = firstPIR + numRooms
 )
 

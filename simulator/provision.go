@@ -15,9 +15,11 @@ import (
 // householdsPerGrid is how many households one grid worker looks after.
 const householdsPerGrid = 50
 
-// GridInfo is a grid and its one grid worker.
+// GridInfo is a grid with its staff: the grid worker who gets its visits,
+// a backup worker and a supervisor whom escalations reach.
 type GridInfo struct {
-	ID, Name, WorkerID, WorkerName, WorkerPhone string
+	ID, Name                         string
+	WorkerID, BackupID, SupervisorID string
 }
 
 var (
@@ -32,18 +34,24 @@ func (n Neighbourhood) Grids() []GridInfo {
 	count := (len(n.Households) + householdsPerGrid - 1) / householdsPerGrid
 	grids := make([]GridInfo, count)
 	for i := range grids {
+		num := strconv.Itoa(i + 1)
 		grids[i] = GridInfo{
-			ID:          n.idPrefix + "g" + strconv.Itoa(i+1),
-			Name:        fmt.Sprintf("Grid %d (simulated)", i+1),
-			WorkerID:    n.idPrefix + "w" + strconv.Itoa(i+1),
-			WorkerName:  surnames[(i+3)%len(surnames)] + " " + given[(i+5)%len(given)],
-			WorkerPhone: fmt.Sprintf("+86139%08d", i+1),
+			ID:           n.id("g", num),
+			Name:         "Grid " + num + " (simulated)",
+			WorkerID:     n.id("w", num),
+			BackupID:     n.id("b", num),
+			SupervisorID: n.id("s", num),
 		}
 	}
 	return grids
 }
 
-func (n Neighbourhood) gridOf(i int) string { return n.idPrefix + "g" + strconv.Itoa(i/householdsPerGrid+1) }
+// id is a grid's or a staff member's id: the prefix, a letter and the grid's number.
+func (n Neighbourhood) id(letter, num string) string { return n.idPrefix + letter + num }
+
+func (n Neighbourhood) gridOf(i int) string {
+	return n.idPrefix + "g" + strconv.Itoa(i/householdsPerGrid+1)
+}
 
 func residentName(i int) string {
 	return surnames[i%len(surnames)] + " " + given[(i/len(surnames))%len(given)]
@@ -65,15 +73,20 @@ func Secret(seed uint64, deviceID string) string {
 // one family contact told on the log channel) and their devices through the
 // API, `parallel` requests at a time. What exists already is left as it is.
 func Provision(ctx context.Context, c *Client, n Neighbourhood, seed uint64, parallel int, log *slog.Logger) error {
-	for _, g := range n.Grids() {
-		if _, err := c.create(ctx, "/api/v1/grids", map[string]any{"id": g.ID, "name": g.Name}); err != nil {
-			return fmt.Errorf("provision: %w", err)
-		}
-		if _, err := c.create(ctx, "/api/v1/workers", map[string]any{
-			"id": g.WorkerID, "name": g.WorkerName, "phone": g.WorkerPhone,
-			"grid_ids": []string{g.ID}, "role": "grid_worker", "lang": "zh-CN",
+	for i, g := range n.Grids() {
+		if _, err := c.create(ctx, "/api/v1/grids", map[string]any{
+			"id": g.ID, "name": g.Name, "backup_worker_id": g.BackupID, "supervisor_id": g.SupervisorID,
 		}); err != nil {
 			return fmt.Errorf("provision: %w", err)
+		}
+		// The grid worker first: the first grid_worker of a grid gets its visits.
+		for j, w := range []struct{ id, role string }{{g.WorkerID, "grid_worker"}, {g.BackupID, "grid_worker"}, {g.SupervisorID, "supervisor"}} {
+			if _, err := c.create(ctx, "/api/v1/workers", map[string]any{
+				"id": w.id, "name": surnames[(3*i+j+3)%len(surnames)] + " " + given[(3*i+j+5)%len(given)],
+				"phone": fmt.Sprintf("+86139%07d%d", i+1, j), "grid_ids": []string{g.ID}, "role": w.role, "lang": "zh-CN",
+			}); err != nil {
+				return fmt.Errorf("provision: %w", err)
+			}
 		}
 	}
 	existed := 0

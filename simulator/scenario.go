@@ -46,8 +46,8 @@ type Scenario struct {
 	// them or add others.
 	Count int
 	// Profiles are those drawn for households without one; empty: all.
-	Profiles []string
-	Named    []NamedHousehold
+	Profiles  []string
+	Named     []NamedHousehold
 	Incidents []Incident
 	Expect    []Expectation
 	// NoOtherTasks makes every task that no expectation names a failure.
@@ -149,12 +149,12 @@ func (f *fileNamed) UnmarshalYAML(n *yaml.Node) error {
 }
 
 type fileIncident struct {
-	ID        located `yaml:"id"`
-	At        located `yaml:"at"`
-	Household located `yaml:"household"`
-	Action    located `yaml:"action"`
-	Device    located `yaml:"device"`
-	For       located `yaml:"for"`
+	ID        located     `yaml:"id"`
+	At        located     `yaml:"at"`
+	Household located     `yaml:"household"`
+	Action    located     `yaml:"action"`
+	Device    located     `yaml:"device"`
+	For       located     `yaml:"for"`
 	Count     *locatedInt `yaml:"count"`
 	line      int
 }

@@ -295,3 +295,18 @@ func (db *DB) DeleteRuleState(ctx context.Context, householdID string) error {
 	}
 	return nil
 }
+
+// erasedAttempt is what is kept of a delivery attempt that ends after its
+// notice's household was deleted: the outcome, not what it says (an error
+// can quote an address, a timeline entry name the recipient); a notice that
+// would be tried again fails instead.
+func erasedAttempt(a tasks.Attempt) tasks.Attempt {
+	if a.Status == tasks.NoticePending {
+		a.Status = tasks.NoticeFailed
+	}
+	if a.LastError != "" {
+		a.LastError = deletionNote
+	}
+	a.Entry.Message, a.Entry.Data = "", nil
+	return a
+}

@@ -126,13 +126,16 @@ func (db *DB) RecordAttempt(ctx context.Context, noticeID string, a tasks.Attemp
 		return fmt.Errorf("record attempt of notice %s: status %q: must be pending, sent or failed", noticeID, a.Status)
 	}
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		var taskID string
-		err := tx.QueryRowContext(ctx, `SELECT task_id FROM notices WHERE id = ?`, noticeID).Scan(&taskID)
+		var taskID, householdID string
+		err := tx.QueryRowContext(ctx, `SELECT task_id, household_id FROM notices WHERE id = ?`, noticeID).Scan(&taskID, &householdID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return registry.ErrNotFound
 		}
 		if err != nil {
 			return err
+		}
+		if registry.IsDeleted(householdID) {
+			a = erasedAttempt(a) // deleted while this notice was being sent (erase.go)
 		}
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE notices SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, sent_at = ?

@@ -33,7 +33,10 @@ over one simulated day at an hour a second, with a fall, an SOS press, a tap
 left running and a resident who stops moving. Notices go to the log. It prints
 the console's address and the admin token, and serves until Ctrl-C.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, f) },
+		// Errors are printed once, by main; a usage text would bury them.
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, f) },
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP API and console address")

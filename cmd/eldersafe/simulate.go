@@ -46,7 +46,10 @@ A scenario (--scenario FILE, or a name from the built-in library: ` + fmt.Sprint
 scripts incidents and lists the tasks the monitor must open; --expect checks
 them at the end and exits non-zero on a miss or an unexpected task.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runSimulate(cmd, f) },
+		// Errors are printed once, by main; a usage text would bury them.
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE:          func(cmd *cobra.Command, _ []string) error { return runSimulate(cmd, f) },
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.mqttURL, "mqtt-url", "tcp://127.0.0.1:1883", "MQTT broker the monitor reads")

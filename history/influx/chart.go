@@ -13,11 +13,13 @@ import (
 // Chart answers a household's hourly chart over [from, to) with one Flux
 // query (InfluxDB 1.8 needs flux-enabled = true in its [http] section):
 //
-//   - registers: the last total_liters and total_kwh reading of every meter
-//     in every hour, from history.MaxRegisterGap before from, so that the
-//     first hour has a reading to count from. What a meter used is then
-//     counted in Go with history.Meter, the roll-up's rule, applied to
-//     those hourly readings;
+//   - first and last: the first and the last total_liters and total_kwh
+//     reading of every meter in every hour, from history.MaxRegisterGap
+//     before from, so that the first hour has a reading to count from.
+//     What a meter used is then counted in Go with history.Meter, the
+//     roll-up's rule, over those readings in time order: a register only
+//     rises, so an hour's rise is its last reading less the one before it,
+//     the same sum the roll-up makes reading by reading;
 //   - events: per motion sensor and door sensor and hour, the count of
 //     motion: true and open: true readings.
 //
@@ -42,7 +44,7 @@ func (w *Writer) Chart(ctx context.Context, householdID string, from, to time.Ti
 		rec := res.Record()
 		device, _ := rec.ValueByKey("device_id").(string)
 		switch rec.Result() {
-		case "registers":
+		case "first", "last":
 			v, ok := number(rec.Value())
 			if !ok {
 				continue
@@ -96,11 +98,12 @@ func chartQuery(bucket, householdID string, from, to time.Time) string {
   |> range(start: %s, stop: %s)
   |> filter(fn: (r) => r._measurement == "%s" and r.household_id == "%s")
 
-data
+registers = data
   |> filter(fn: (r) => r._field == "%s" or r._field == "%s")
   |> window(every: 1h)
-  |> last()
-  |> yield(name: "registers")
+
+registers |> first() |> yield(name: "first")
+registers |> last() |> yield(name: "last")
 
 data
   |> filter(fn: (r) => r._time >= %s)

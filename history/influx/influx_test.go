@@ -280,7 +280,7 @@ func scenario(household string, start time.Time) []rules.Reading {
 	liters := 5000.0
 	for i := range 24 * 4 {
 		d := time.Duration(i) * 15 * time.Minute
-		if h := (i / 4) % 24; h >= 7 && h <= 9 {
+		if h := (i / 4) % 24; h == 0 || (h >= 7 && h <= 9) {
 			liters += 2.5
 		}
 		water("wm1", d, liters)
@@ -352,41 +352,48 @@ func TestWriter_InfluxDB(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	from, to := t0, t0.Add(22*time.Hour)
-	want, err := rollup.Chart(context.Background(), "h1", from, to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got history.Chart
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		got, err = w.Chart(context.Background(), "h1", from, to)
+	// A chart starting within the readings (the first hour counts from the
+	// readings before it) and one starting before them (a meter's first
+	// hour counts from its first reading).
+	for _, rg := range []struct{ from, to time.Time }{
+		{t0, t0.Add(22 * time.Hour)},
+		{start.Add(-2 * time.Hour), t0.Add(22 * time.Hour)},
+	} {
+		want, err := rollup.Chart(context.Background(), "h1", rg.from, rg.to)
 		if err != nil {
-			t.Fatalf("Chart: %v", err)
+			t.Fatal(err)
 		}
-		if fmt.Sprint(got.Hours) == fmt.Sprint(want.Hours) || time.Now().After(deadline) {
-			break
+		var got history.Chart
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			got, err = w.Chart(context.Background(), "h1", rg.from, rg.to)
+			if err != nil {
+				t.Fatalf("Chart: %v", err)
+			}
+			if fmt.Sprint(got.Hours) == fmt.Sprint(want.Hours) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if got.Source != history.SourceInfluxDB {
-		t.Errorf("source %q", got.Source)
-	}
-	if len(got.Hours) != 22 {
-		t.Fatalf("%d hours, want 22", len(got.Hours))
-	}
-	var sum history.Hour
-	for i := range want.Hours {
-		if got.Hours[i] != want.Hours[i] {
-			t.Errorf("hour %s: influxdb %+v, roll-up %+v", want.Hours[i].Hour.Format(time.RFC3339), got.Hours[i], want.Hours[i])
+		if got.Source != history.SourceInfluxDB {
+			t.Errorf("source %q", got.Source)
 		}
-		sum.WaterLiters += got.Hours[i].WaterLiters
-		sum.MotionEvents += got.Hours[i].MotionEvents
-		sum.DoorOpenings += got.Hours[i].DoorOpenings
-		sum.PowerKWh += got.Hours[i].PowerKWh
-	}
-	if sum.WaterLiters == 0 || sum.MotionEvents == 0 || sum.DoorOpenings == 0 || sum.PowerKWh == 0 {
-		t.Errorf("the chart misses a series: totals %+v", sum)
+		if n := int(rg.to.Sub(rg.from) / time.Hour); len(got.Hours) != n || len(want.Hours) != n {
+			t.Fatalf("%d hours from InfluxDB, %d from the roll-up, want %d", len(got.Hours), len(want.Hours), n)
+		}
+		var sum history.Hour
+		for i := range want.Hours {
+			if got.Hours[i] != want.Hours[i] {
+				t.Errorf("hour %s: influxdb %+v, roll-up %+v", want.Hours[i].Hour.Format(time.RFC3339), got.Hours[i], want.Hours[i])
+			}
+			sum.WaterLiters += got.Hours[i].WaterLiters
+			sum.MotionEvents += got.Hours[i].MotionEvents
+			sum.DoorOpenings += got.Hours[i].DoorOpenings
+			sum.PowerKWh += got.Hours[i].PowerKWh
+		}
+		if sum.WaterLiters == 0 || sum.MotionEvents == 0 || sum.DoorOpenings == 0 || sum.PowerKWh == 0 {
+			t.Errorf("the chart misses a series: totals %+v", sum)
+		}
 	}
 
 	rows := influxQL(t, base, `SELECT "event", "stream" FROM "reading" WHERE "device_id" = 'wb1' AND "household_id" = 'h1' AND "kind" = 'wristband'`, db)

@@ -38,7 +38,9 @@ function niceMax(v) {
 export function chart(series, hours) {
   const values = hours.map((r) => Number(r[series.key]) || 0);
   const total = values.reduce((a, b) => a + b, 0);
-  const max = niceMax(Math.max(0, ...values));
+  // Counts get whole ticks: at least 0, 1, 2.
+  const max = series.digits === 0 ? Math.max(2, niceMax(Math.max(0, ...values))) : niceMax(Math.max(0, ...values));
+  const tick = (v) => i18n.number(v, Number.isInteger(v) ? 0 : Math.max(series.digits, 1));
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const n = Math.max(hours.length, 1);
@@ -51,7 +53,7 @@ export function chart(series, hours) {
   for (const f of [0, 0.5, 1]) {
     const yy = y(max * f);
     svg.append(s('line', {x1: M.left, x2: W - M.right, y1: yy, y2: yy, class: 'grid'}));
-    svg.append(s('text', {x: M.left - 6, y: yy + 4, class: 'axis', 'text-anchor': 'end'}, i18n.number(max * f, series.digits)));
+    svg.append(s('text', {x: M.left - 6, y: yy + 4, class: 'axis', 'text-anchor': 'end'}, tick(max * f)));
   }
   const hourFmt = new Intl.DateTimeFormat(i18n.current(), {month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit'});
   const dayFmt = new Intl.DateTimeFormat(i18n.current(), {month: 'numeric', day: 'numeric'});

@@ -119,7 +119,7 @@ export function households(root, _params, app) {
       h('td', {}, h('a', {href: '#/households/' + encodeURIComponent(hh.id)}, hh.name), h('div', {class: 'muted'}, hh.id)),
       h('td', {}, hh.address),
       h('td', {}, hh.grid_id),
-      h('td', {class: 'chips'}, hh.devices.length ? hh.devices.map(deviceChip) : h('span', {class: 'muted'}, t('households.no_devices'))),
+      h('td', {}, h('div', {class: 'chips'}, hh.devices.length ? hh.devices.map(deviceChip) : h('span', {class: 'muted'}, t('households.no_devices')))),
       h('td', {class: 'num'}, counts.get(hh.id) ? h('span', {class: 'badge open-count'}, String(counts.get(hh.id))) : '0'))));
     if (!rows.length) tbody.append(h('tr', {}, h('td', {colspan: 5, class: 'empty'}, t('households.none'))));
     app.tick();
@@ -228,7 +228,7 @@ export function household(root, [id], app) {
         h('td', {}, h('span', {class: ['chip', state], 'data-device-state': state}, h('span', {class: 'dot', 'aria-hidden': 'true'}), t('device.' + state))),
         h('td', {}, st ? [i18n.dateTime(st.last_seen), h('div', {class: 'muted', 'data-ago': st.last_seen})] : t('device.never')),
         h('td', {class: 'num'}, st?.battery_pct != null ? i18n.number(st.battery_pct, 0) + '%' : '—'),
-        h('td', {class: 'values'}, st?.last ? Object.entries(st.last).map(([k, v]) => h('span', {class: 'kv'}, `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)) : '—'));
+        h('td', {}, st?.last ? h('div', {class: 'values'}, Object.entries(st.last).map(([k, v]) => h('span', {class: 'kv'}, `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`))) : '—'));
     });
     devicesBox.replaceChildren(h('h2', {}, t('devices.title')),
       rows.length ? h('div', {class: 'table-wrap'}, h('table', {},

@@ -123,7 +123,10 @@ export function taskDetail(root, [id], app) {
   const body = h('div', {class: 'task-detail'});
   root.append(h('p', {class: 'back'}, h('a', {href: app.isOffice() ? '#/board' : '#/tasks'}, '← ' + t('nav.back'))), body);
   let disposed = false;
+  // What the worker chose and wrote survives a re-render (a live update).
   let outcome = null;
+  let noteText = '';
+  let shown = '';
 
   async function load() {
     let task;
@@ -140,6 +143,11 @@ export function taskDetail(root, [id], app) {
       hh = app.households.get(task.household_id) || null;
     }
     if (disposed) return;
+    // A live update that changed nothing shown (the echo of the worker's
+    // own action) leaves the page alone: no lost focus or half-typed note.
+    const sig = JSON.stringify([task.state, task.assignee_id, task.outcome, task.evidence?.length, task.timeline?.length, hh?.name, hh?.address]);
+    if (sig === shown) return;
+    shown = sig;
     render(task, hh);
     app.tick();
   }
@@ -166,7 +174,8 @@ export function taskDetail(root, [id], app) {
       }}, t('action.checkin')));
     }
     if (mine && task.state === 'on_site') {
-      const note = h('textarea', {name: 'note', rows: 3, maxlength: 2000, placeholder: t('resolve.note')});
+      const note = h('textarea', {name: 'note', rows: 3, maxlength: 2000, placeholder: t('resolve.note'), value: noteText,
+        oninput: () => (noteText = note.value)});
       const resolve = h('button', {class: 'big primary', type: 'button', 'data-action': 'resolve', disabled: !outcome}, t('action.resolve'));
       const choices = tk.OUTCOMES.map((o) => h('button', {
         type: 'button', class: ['outcome', o === outcome && 'chosen', 'outcome-' + o], 'data-outcome': o, 'aria-pressed': String(o === outcome),
@@ -184,6 +193,7 @@ export function taskDetail(root, [id], app) {
         act(e.currentTarget, async () => {
           await api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/resolve`, {worker_id: app.me.worker_id, outcome, note: note.value});
           outcome = null;
+          noteText = '';
         }, load, error);
       });
       actions.append(h('fieldset', {class: 'resolve'}, h('legend', {}, t('resolve.title')), h('div', {class: 'outcomes'}, choices), note, resolve));
@@ -257,13 +267,16 @@ function evidenceList(evidence) {
     const lat = Number(values.lat);
     const lon = Number(values.lon);
     const hasPos = Number.isFinite(lat) && Number.isFinite(lon) && 'lat' in values && 'lon' in values;
-    const shown = Object.entries(values).filter(([k]) => !['lat', 'lon'].includes(k));
+    const shown = Object.entries(values).filter(([k]) => !['lat', 'lon', 'redacted'].includes(k));
+    // Values the resident's privacy settings keep from the caller.
+    const hidden = Array.isArray(values.redacted) ? values.redacted : [];
     return h('li', {},
       h('time', {datetime: ev.at}, i18n.time(ev.at)), ' ',
       ev.device_id ? h('span', {class: 'device'}, ev.device_id) : null, ' ',
       h('span', {}, ev.summary),
       shown.length ? h('div', {class: 'values'}, shown.map(([k, v]) => h('span', {class: 'kv'}, `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`))) : null,
-      hasPos ? mapLinks(lat, lon, values.accuracy_m) : null);
+      hasPos ? mapLinks(lat, lon, values.accuracy_m) : null,
+      hidden.length ? h('div', {class: 'muted redacted'}, t('task.redacted', {fields: hidden.join(', ')})) : null);
   }));
 }
 
@@ -272,7 +285,7 @@ function evidenceList(evidence) {
 function mapLinks(lat, lon, accuracy) {
   const acc = Number.isFinite(Number(accuracy)) ? ' ±' + Math.round(accuracy) + ' m' : '';
   return h('div', {class: 'map'},
-    h('a', {class: 'map-link', href: `geo:${lat},${lon}?q=${lat},${lon}`, 'data-map': 'geo'}, '📍 ' + t('task.map_app')),
+    h('a', {class: 'map-link', href: `geo:${lat},${lon}?q=${lat},${lon}`, 'data-map': 'geo'}, t('task.map_app')),
     ' ',
     h('a', {class: 'map-link', href: `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=18/${lat}/${lon}`, target: '_blank', rel: 'noopener noreferrer'}, t('task.map_web')),
     h('span', {class: 'muted'}, ` ${lat.toFixed(5)}, ${lon.toFixed(5)}${acc}`));

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/app"
+)
+
+const simToken = "cmd-simulate-test-token"
+
+// startEventMonitor runs a monitor in process under the event clock, with its
+// embedded broker checking device credentials, and returns its MQTT and API
+// URLs.
+func startEventMonitor(t *testing.T) (mqttURL, apiURL string) {
+	t.Helper()
+	cfg := app.DefaultConfig()
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.MQTT.Broker.Addr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.Auth.AdminToken = simToken
+	cfg.Clock = app.ClockEvent
+	m, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return "tcp://" + m.BrokerAddr(), "http://" + m.HTTPAddr()
+}
+
+// syncBuffer is a bytes.Buffer that a command may write while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// execute runs a subcommand in process and returns its output and error.
+func execute(t *testing.T, ctx context.Context, cmdArgs ...string) (string, error) {
+	t.Helper()
+	cmd := simulateCommand()
+	if cmdArgs[0] == "demo" {
+		cmd = demoCommand()
+	}
+	var out syncBuffer
+	cmd.SetOut(&out)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs(cmdArgs[1:])
+	err := cmd.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+func TestSimulateCommand(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		monitor bool
+		wantErr string // empty: success
+		wantOut []string
+	}{
+		{"a library scenario passes", []string{"--scenario", "fall", "--expect", "--speed", "0"}, true, "",
+			[]string{"ok         h2 fall: opened at 2026-03-03 09:12:00 CST", "1 expected task(s) opened in time, 0 missed, 0 unexpected"}},
+		{"a wrong expectation fails", []string{"--scenario", "testdata/simulate/wrong.yaml", "--expect", "--speed", "0"}, true,
+			"testdata/simulate/wrong.yaml: 1 expectation(s) missed, 1 unexpected task(s)",
+			[]string{"MISSED     h2 sos: no task opened", "UNEXPECTED sim-h2 fall"}},
+		{"a bad scenario is refused with its line", []string{"--scenario", "testdata/simulate/bad.yaml"}, false,
+			`testdata/simulate/bad.yaml:8: unknown action "faint"`, nil},
+		{"a token is required", []string{"--households", "2", "--token", ""}, false, "--token", nil},
+		{"load refuses expect", []string{"--scenario", "fall", "--load", "--expect", "--token", "x"}, false, "cannot --expect", nil},
+		{"households overrides the scenario and drops its incident", []string{"--scenario", "battery_low", "--households", "1", "--token", "x"}, false,
+			`incident names household "h2", which the run does not have`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"simulate"}, tt.args...)
+			if tt.monitor {
+				mqttURL, apiURL := startEventMonitor(t)
+				args = append(args, "--mqtt-url", mqttURL, "--api-url", apiURL, "--token", simToken)
+			}
+			out, err := execute(t, t.Context(), args...)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("error %v\n%s", err, out)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error %v; want one saying %q\n%s", err, tt.wantErr, out)
+			}
+			for _, want := range tt.wantOut {
+				if !strings.Contains(out, want) {
+					t.Errorf("output does not say %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
+
+func TestSimulateWritesCSV(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "neighbourhood.csv")
+	if _, err := execute(t, t.Context(), "simulate", "--households", "3", "--csv", file, "--seed", "5"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rows[0], ","); got != "household_id,household_name,address,grid_id,timezone,profile,device_id,device_kind,device_name,room,secret" {
+		t.Errorf("header %s", got)
+	}
+	if len(rows) != 1+3*9 {
+		t.Fatalf("%d rows, want a header and 27 devices", len(rows))
+	}
+	if r := rows[1]; r[0] != "sim-h1" || r[3] != "sim-g1" || r[4] != "Asia/Shanghai" || r[6] != "sim-h1-wm" || r[7] != "water_meter" || len(r[10]) != 32 {
+		t.Errorf("first device row %q", r)
+	}
+}
+
+func TestDemoServesUntilInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cmd := demoCommand()
+	var out, logs syncBuffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&logs)
+	cmd.SetArgs([]string{"--http-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0", "--speed", "0"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+
+	deadline := time.After(2 * time.Minute)
+	for !strings.Contains(out.String(), "The simulated day is over") {
+		select {
+		case err := <-done:
+			t.Fatalf("demo stopped by itself: %v\n%s", err, out.String())
+		case <-deadline:
+			t.Fatalf("the demo's day did not end within 2 minutes:\n%s", out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	text := out.String()
+	for _, want := range []string{"admin token", "console      http://127.0.0.1:", "ok         h3 fall", "ok         h7 sos",
+		"ok         h12 water_continuous_flow", "ok         h16 no_motion", "5 expected task(s) opened in time, 0 missed, 0 unexpected"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("demo output does not say %q:\n%s", want, text)
+		}
+	}
+	if !strings.Contains(logs.String(), `msg=notice`) || !strings.Contains(logs.String(), "rule=fall") {
+		t.Errorf("no notice was written to the log:\n%.3000s", logs.String())
+	}
+	// Still serving after the day: the API answers.
+	api := between(text, "API          ", "/api/v1")
+	resp, err := http.Get(api + "/healthz")
+	if err != nil {
+		t.Fatalf("API after the simulated day: %v", err)
+	}
+	resp.Body.Close()
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo did not stop cleanly: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("demo did not stop within 15 s of Ctrl-C")
+	}
+	if dir := strings.TrimSpace(between(text, "data         ", "\n")); dir == "" {
+		t.Error("demo did not print its data directory")
+	} else if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the temporary data directory %s is still there: %v", dir, err)
+	}
+}
+
+func between(s, from, to string) string {
+	_, rest, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, to)
+	return v
+}
