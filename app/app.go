@@ -358,10 +358,10 @@ func (a deviceAuth) AuthenticateDevice(id, secret string) bool {
 // the message is acknowledged.
 func (m *Monitor) handle(ctx context.Context, r rules.Reading) error {
 	if m.event == nil {
-		return m.raise(ctx, m.process(clampFuture(r, time.Now())))
+		return m.raise(ctx, m.engine.Process(clampFuture(r, time.Now())))
 	}
 	moved := m.event.Advance(r.TS)
-	alerts := m.process(r)
+	alerts := m.engine.Process(r)
 	// Always, not only when the clock moved: a reading older than now can arm
 	// a deadline that is already due.
 	alerts = append(alerts, m.engine.Advance(m.event.Now())...)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/eldersafe/eldersafe/rules"
 )
 
 // Forgetting a deleted household (DELETE /api/v1/households/{id}): the store
@@ -20,9 +18,10 @@ import (
 const goneFor = time.Minute
 
 type forgetting struct {
-	// mu is held for reading while a reading is applied to the engine, and
-	// for writing while a household is marked gone, so that no reading of a
-	// deleted household reaches the engine after it forgot the household.
+	// mu is held for reading while a reading is applied (rules, tasks,
+	// history: accept in history.go), and for writing while a household is
+	// marked gone, so that no reading of a deleted household reaches them
+	// after they forgot it.
 	mu   sync.RWMutex
 	gone map[string]time.Time // household id → when it was deleted
 	// checkpointMu keeps a checkpoint and forgetting apart, so that a
@@ -32,8 +31,9 @@ type forgetting struct {
 }
 
 // forgetHousehold is the API's Options.Forget: the household's devices are
-// dropped by ingest's caches and disconnected from the embedded broker, and
-// the rules engine forgets it; its saved rule state is deleted once more.
+// dropped by ingest's caches and disconnected from the embedded broker, the
+// readings roll-up and the rules engine forget it, and its saved rule state
+// is deleted once more. It waits for readings being applied to finish.
 func (m *Monitor) forgetHousehold(householdID string, deviceIDs []string) {
 	now := time.Now()
 	m.forget.mu.Lock()
@@ -47,6 +47,11 @@ func (m *Monitor) forgetHousehold(householdID string, deviceIDs []string) {
 	}
 	m.forget.gone[householdID] = now
 	m.forget.mu.Unlock()
+	// From here on no reading of the household is applied or recorded.
+
+	if m.hist.rollup != nil {
+		m.hist.rollup.Forget(householdID)
+	}
 
 	if m.pipeline != nil {
 		m.pipeline.ForgetDevices(deviceIDs...)
@@ -64,13 +69,9 @@ func (m *Monitor) forgetHousehold(householdID string, deviceIDs []string) {
 	}
 }
 
-// process applies a reading to the rules engine, unless its household was
-// just deleted.
-func (m *Monitor) process(r rules.Reading) []rules.Alert {
-	m.forget.mu.RLock()
-	defer m.forget.mu.RUnlock()
-	if at, ok := m.forget.gone[r.HouseholdID]; ok && time.Since(at) <= goneFor {
-		return nil
-	}
-	return m.engine.Process(r)
+// deleted reports whether a household was deleted within goneFor. The
+// caller holds mu for reading.
+func (f *forgetting) deleted(householdID string) bool {
+	at, ok := f.gone[householdID]
+	return ok && time.Since(at) <= goneFor
 }

@@ -60,6 +60,13 @@ func (m *Monitor) startHistory(ctx context.Context) error {
 // stored, records it in the history. A reading whose handling failed comes
 // again and is recorded then.
 func (m *Monitor) accept(ctx context.Context, r rules.Reading) error {
+	// Held until the reading is recorded: a household deleted meanwhile is
+	// forgotten after it (forget.go), and one deleted before is not touched.
+	m.forget.mu.RLock()
+	defer m.forget.mu.RUnlock()
+	if m.forget.deleted(r.HouseholdID) {
+		return nil
+	}
 	if err := m.handle(ctx, r); err != nil {
 		return err
 	}

@@ -190,7 +190,7 @@ func TestRollup(t *testing.T) {
 		db := openStore(t, t.TempDir())
 		now := t0.Add(history.DefaultRollupRetention + 90*time.Minute)
 		must(t, db.AddReadingHours(ctx, []history.HouseholdHour{
-			{HouseholdID: "h1", Hour: history.Hour{Hour: t0, MotionEvents: 1}},                   // older than 31 days
+			{HouseholdID: "h1", Hour: history.Hour{Hour: t0, MotionEvents: 1}},                    // older than 31 days
 			{HouseholdID: "h1", Hour: history.Hour{Hour: t0.Add(2 * time.Hour), MotionEvents: 1}}, // within
 		}, nil))
 		var clock atomic.Pointer[time.Time]

@@ -77,6 +77,12 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return c.send(req, out)
+}
+
+// send makes the request and decodes a 2xx answer into out.
+func (c *Client) send(req *http.Request, out any) error {
+	method, path := req.Method, req.URL.Path
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
@@ -117,6 +123,34 @@ func (c *Client) create(ctx context.Context, path string, body any) (existed boo
 		return true, nil
 	}
 	return false, err
+}
+
+// importCSV posts an import file; a row the monitor refuses is an error.
+func (c *Client) importCSV(ctx context.Context, body []byte) error {
+	const path = "/api/v1/import/households"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "text/csv")
+	var out struct {
+		Errors []struct {
+			Line    int    `json:"line"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if err := c.send(req, &out); err != nil {
+		return err
+	}
+	if len(out.Errors) > 0 {
+		var msgs []string
+		for _, e := range out.Errors[:min(3, len(out.Errors))] {
+			msgs = append(msgs, fmt.Sprintf("line %d: %s", e.Line, e.Message))
+		}
+		return fmt.Errorf("POST %s: %d row(s) refused: %s", path, len(out.Errors), strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // Away records an away period.

@@ -88,8 +88,12 @@ func TestLibraryScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if testing.Short() && sc.Count*int(sc.Duration/(24*time.Hour)) > 100 {
-				t.Skipf("%d households for %s: skipped with -short", sc.Count, simulator.FormatDuration(sc.Duration))
+			// normal_week sends 640,000 messages through the broker over
+			// 1,800 device connections: minutes of work, too slow for -short
+			// and many times slower under the race detector.
+			if big := sc.Count*int(sc.Duration/(24*time.Hour)) > 100; big && (testing.Short() || raceDetector) {
+				t.Skipf("%d households for %s: skipped with -short and -race; run go test -run TestLibraryScenarios/%s ./simulator/",
+					sc.Count, simulator.FormatDuration(sc.Duration), strings.TrimSuffix(name, ".yaml"))
 			}
 			out, report := simulate(t, startMonitor(t), sc)
 			t.Logf("%d messages, %d ticks in %s\n%s", out.Result.Messages, out.Result.Ticks, out.Result.Wall.Round(time.Millisecond), report)

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 )
@@ -69,9 +71,12 @@ func Secret(seed uint64, deviceID string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:24])
 }
 
-// Provision registers the grids, their workers, the households (each with
-// one family contact told on the log channel) and their devices through the
-// API, `parallel` requests at a time. What exists already is left as it is.
+// Provision registers the grids and their staff, then the households (each
+// with one family contact told on the log channel) and their devices, through
+// the API. Households go through the CSV import (POST
+// /api/v1/import/households), importChunk at a time; a monitor without that
+// route gets them one request each, `parallel` at a time. What exists already
+// is left as it is.
 func Provision(ctx context.Context, c *Client, n Neighbourhood, seed uint64, parallel int, log *slog.Logger) error {
 	for i, g := range n.Grids() {
 		if _, err := c.create(ctx, "/api/v1/grids", map[string]any{
@@ -89,42 +94,55 @@ func Provision(ctx context.Context, c *Client, n Neighbourhood, seed uint64, par
 			}
 		}
 	}
-	existed := 0
-	var mu sync.Mutex
-	err := forEach(ctx, len(n.Households), parallel, func(ctx context.Context, i int) error {
-		h := n.Households[i]
-		_, err := c.create(ctx, "/api/v1/households", map[string]any{
-			"id": h.FullID, "name": residentName(i), "address": address(i), "grid_id": n.gridOf(i), "timezone": h.Timezone,
-			"contacts": []map[string]any{{
-				"name": surnames[(i+7)%len(surnames)] + " " + given[(i+2)%len(given)], "relation": kin[i%len(kin)],
-				"lang": "en", "channels": []string{"log"},
-			}},
-		})
+	for from := 0; from < len(n.Households); from += importChunk {
+		var b bytes.Buffer
+		if err := writeRows(&b, n, seed, from, min(from+importChunk, len(n.Households))); err != nil {
+			return err
+		}
+		err := c.importCSV(ctx, b.Bytes())
+		if s := statusOf(err); s == http.StatusNotFound || s == http.StatusMethodNotAllowed {
+			log.Info("the monitor has no CSV import; registering households one request each")
+			return provisionEach(ctx, c, n, seed, from, parallel)
+		}
 		if err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
+	}
+	return nil
+}
+
+// importChunk is how many households one import request carries: nine rows
+// each, under the import's 10,000 rows and 5 MiB.
+const importChunk = 1000
+
+// provisionEach registers households from `from` on, one request per
+// household and per device.
+func provisionEach(ctx context.Context, c *Client, n Neighbourhood, seed uint64, from, parallel int) error {
+	return forEach(ctx, len(n.Households)-from, parallel, func(ctx context.Context, i int) error {
+		i += from
+		h := n.Households[i]
+		contact := n.contact(i)
+		if _, err := c.create(ctx, "/api/v1/households", map[string]any{
+			"id": h.FullID, "name": residentName(i), "address": address(i), "grid_id": n.gridOf(i), "timezone": h.Timezone,
+			"contacts": []map[string]any{{"name": contact.name, "relation": contact.relation, "lang": "en", "channels": []string{"log"}}},
+		}); err != nil {
 			return fmt.Errorf("provision household %s: %w", h.FullID, err)
 		}
 		for _, d := range h.Devices {
-			e, err := c.create(ctx, "/api/v1/devices", map[string]any{
+			if _, err := c.create(ctx, "/api/v1/devices", map[string]any{
 				"id": d.ID, "kind": d.Kind, "household_id": h.FullID, "secret": Secret(seed, d.ID),
-			})
-			if err != nil {
+			}); err != nil {
 				return fmt.Errorf("provision device %s: %w", d.ID, err)
-			}
-			if e {
-				mu.Lock()
-				existed++
-				mu.Unlock()
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if existed > 0 {
-		log.Info("devices were registered already; they keep the secret they were registered with (the same seed gives the same secret)", "devices", existed)
-	}
-	return nil
+}
+
+type contact struct{ name, relation string }
+
+func (n Neighbourhood) contact(i int) contact {
+	return contact{surnames[(i+7)%len(surnames)] + " " + given[(i+2)%len(given)], kin[i%len(kin)]}
 }
 
 // forEach runs fn for 0..n-1 on `parallel` goroutines, and stops at the first
@@ -156,19 +174,28 @@ feed:
 	return context.Cause(ctx)
 }
 
-// CSVHeader names the columns WriteCSV writes.
-var CSVHeader = []string{"household_id", "household_name", "address", "grid_id", "timezone", "profile", "device_id", "device_kind", "device_name", "room", "secret"}
+// CSVHeader names the columns WriteCSV writes: those of the monitor's CSV
+// import (POST /api/v1/import/households), one device per row, with the
+// household's columns and its one family contact repeated on each.
+var CSVHeader = []string{"household_id", "name", "address", "grid_id", "timezone",
+	"contact_name", "contact_relation", "contact_lang", "contact_channels", "device_id", "device_kind", "device_secret"}
 
-// WriteCSV writes the neighbourhood one device per row (CSVHeader), with the
-// secrets the simulator will log in with.
+// WriteCSV writes the neighbourhood as an import file, with the secrets the
+// simulator will log in with.
 func WriteCSV(w io.Writer, n Neighbourhood, seed uint64) error {
+	return writeRows(w, n, seed, 0, len(n.Households))
+}
+
+func writeRows(w io.Writer, n Neighbourhood, seed uint64, from, to int) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
 		return fmt.Errorf("csv: %w", err)
 	}
-	for i, h := range n.Households {
+	for i := from; i < to; i++ {
+		h, c := n.Households[i], n.contact(i)
 		for _, d := range h.Devices {
-			if err := cw.Write([]string{h.FullID, residentName(i), address(i), n.gridOf(i), h.Timezone, h.Profile, d.ID, d.Kind, d.Name, d.Room, Secret(seed, d.ID)}); err != nil {
+			if err := cw.Write([]string{h.FullID, residentName(i), address(i), n.gridOf(i), h.Timezone,
+				c.name, c.relation, "en", "log", d.ID, d.Kind, Secret(seed, d.ID)}); err != nil {
 				return fmt.Errorf("csv: %w", err)
 			}
 		}

@@ -248,11 +248,18 @@ func (r *runner) away(ctx context.Context, a Away) error {
 }
 
 // sync waits until the monitor has handled every device message sent.
+var DebugFlush, DebugCatch time.Duration
+
 func (r *runner) sync(ctx context.Context) error {
+	t0 := time.Now()
 	if err := r.o.Publisher.Flush(ctx); err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	return r.catchUp(ctx, float64(r.res.Messages))
+	t1 := time.Now()
+	err := r.catchUp(ctx, float64(r.res.Messages))
+	DebugFlush += t1.Sub(t0)
+	DebugCatch += time.Since(t1)
+	return err
 }
 
 // syncTimeout is how long the monitor may take to handle what was sent

@@ -9,6 +9,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/tasks"
 )
 
 func mustDo(t *testing.T, err error) {
@@ -168,5 +169,42 @@ func TestImportHousehold(t *testing.T) {
 	}
 	if _, err := db.ImportHousehold(ctx, registry.HouseholdImport{Household: registry.Household{ID: "h9", Name: "X", Address: "A", GridID: "g404"}}); !errors.Is(err, registry.ErrUnknownReference) || !strings.Contains(err.Error(), "g404") {
 		t.Errorf("unknown grid: %v", err)
+	}
+}
+
+// TestAttemptAfterErasure: a notice whose household is deleted while it is
+// being sent keeps the outcome of the attempt, not its words, and is not
+// tried again.
+func TestAttemptAfterErasure(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, t.TempDir(), nil)
+	mustDo(t, err)
+	defer db.Close()
+	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "G"}))
+	mustDo(t, db.CreateHousehold(ctx, registry.Household{ID: "h1", Name: "N", Address: "A", GridID: "g1"}))
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	mustDo(t, db.Update(ctx, func(tx tasks.Tx) error {
+		err := tx.InsertTask(ctx, tasks.Task{ID: "t1", HouseholdID: "h1", Rule: "fall", Severity: rules.Critical, Kind: rules.Visit,
+			State: tasks.Open, OpenedAt: now, AckDueAt: now.Add(5 * time.Minute), ResolveDueAt: now.Add(72 * time.Hour)})
+		if err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx, tasks.Notice{ID: "n1", TaskID: "t1", HouseholdID: "h1", Rule: "fall", Severity: "critical", Channel: "push",
+			Recipient: "Li Wei", Address: "http://family.example/li", Message: "fall at N", OpenedAt: now, CreatedAt: now, NextAttemptAt: now})
+	}))
+	_, err = db.DeleteHousehold(ctx, "h1", now, "op")
+	mustDo(t, err)
+	mustDo(t, db.RecordAttempt(ctx, "n1", tasks.Attempt{Status: tasks.NoticePending, Attempts: 1, NextAttemptAt: now.Add(time.Second),
+		LastError: `Post "http://family.example/li": connection refused`,
+		Entry:     tasks.TimelineEntry{At: now, Actor: "notify", Type: "notice_failed", Message: "push to Li Wei failed", Data: map[string]any{"to": "Li Wei"}}}))
+	var status, lastError string
+	mustDo(t, db.r.QueryRowContext(ctx, `SELECT status, last_error FROM notices WHERE id = 'n1'`).Scan(&status, &lastError))
+	if status != tasks.NoticeFailed || lastError != deletionNote {
+		t.Errorf("notice: status %q, last_error %q", status, lastError)
+	}
+	var n int
+	mustDo(t, db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM task_timeline WHERE message LIKE '%Li Wei%' OR data_json LIKE '%Li Wei%'`).Scan(&n))
+	if n != 0 {
+		t.Errorf("%d timeline entries name the recipient", n)
 	}
 }

@@ -128,13 +128,14 @@ func TestSimulateWritesCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(rows[0], ","); got != "household_id,household_name,address,grid_id,timezone,profile,device_id,device_kind,device_name,room,secret" {
+	// The columns of POST /api/v1/import/households.
+	if got := strings.Join(rows[0], ","); got != "household_id,name,address,grid_id,timezone,contact_name,contact_relation,contact_lang,contact_channels,device_id,device_kind,device_secret" {
 		t.Errorf("header %s", got)
 	}
 	if len(rows) != 1+3*9 {
 		t.Fatalf("%d rows, want a header and 27 devices", len(rows))
 	}
-	if r := rows[1]; r[0] != "sim-h1" || r[3] != "sim-g1" || r[4] != "Asia/Shanghai" || r[6] != "sim-h1-wm" || r[7] != "water_meter" || len(r[10]) != 32 {
+	if r := rows[1]; r[0] != "sim-h1" || r[3] != "sim-g1" || r[4] != "Asia/Shanghai" || r[8] != "log" || r[9] != "sim-h1-wm" || r[10] != "water_meter" || len(r[11]) != 32 {
 		t.Errorf("first device row %q", r)
 	}
 }

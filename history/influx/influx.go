@@ -18,11 +18,11 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
-	"github.com/influxdata/influxdb-client-go/v2/api/write"
 	influxlog "github.com/influxdata/influxdb-client-go/v2/log"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -48,7 +48,7 @@ const (
 // Defaults of Options.
 const (
 	DefaultQueue         = 10000
-	DefaultBatchSize     = 1000
+	DefaultBatchSize     = 5000
 	DefaultFlushInterval = time.Second
 	DefaultTimeout       = 5 * time.Second
 	// DefaultCloseTimeout bounds Close's last flush.
@@ -70,8 +70,10 @@ type Options struct {
 	// Queue bounds the points waiting for the client; when it is full a
 	// point is dropped and counted. Zero: DefaultQueue.
 	Queue int
-	// BatchSize and FlushInterval: a batch is sent when it holds BatchSize
-	// points or FlushInterval after the last send. Zero: the defaults.
+	// BatchSize bounds the points of one write request; a batch is sent
+	// when it is full or FlushInterval after the last send. Zero: the
+	// defaults. (The client counts records, and a record here holds up to
+	// chunkLines points, so a batch holds at least BatchSize/chunkLines.)
 	BatchSize     uint
 	FlushInterval time.Duration
 	// Timeout bounds one HTTP request to InfluxDB. Zero: DefaultTimeout.
@@ -131,14 +133,14 @@ type Writer struct {
 	closeOnce       sync.Once
 
 	points, dropped, writeErrors prometheus.Counter
-	errLog                       rateLog
+	errLog, dropLog              *rateLog
 }
 
-// item is one queued point: a reading, or a task change when isEvent.
+// item is one queued point: a reading, or a task change when event is set
+// (rare, so kept out of line: the queue's slots stay reading-sized).
 type item struct {
 	reading rules.Reading
-	event   history.TaskEvent
-	isEvent bool
+	event   *history.TaskEvent
 }
 
 var (
@@ -152,16 +154,18 @@ func New(opts Options) (*Writer, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	records := max(1, opts.BatchSize/chunkLines) // per batch
 	co := influxdb2.DefaultOptions().
-		SetBatchSize(opts.BatchSize).
+		SetBatchSize(records).
 		SetFlushInterval(uint(opts.FlushInterval.Milliseconds())).
 		SetPrecision(time.Millisecond).
 		SetHTTPRequestTimeout(uint(max(1, opts.Timeout.Round(time.Second)/time.Second))).
 		// Retries while InfluxDB is away: at most a minute apart, for at
-		// most 10 minutes, and 50,000 points held. Older points go.
+		// most 10 minutes, and 20 failed batches held (100,000 points by
+		// default). Older points go.
 		SetMaxRetryInterval(60_000).
 		SetMaxRetryTime(600_000).
-		SetRetryBufferLimit(50_000)
+		SetRetryBufferLimit(20 * records)
 	w := &Writer{
 		opts:    opts,
 		client:  influxdb2.NewClientWithOptions(opts.URL, opts.Token, co),
@@ -169,7 +173,8 @@ func New(opts Options) (*Writer, error) {
 		stop:    make(chan struct{}),
 		pumped:  make(chan struct{}),
 		drained: make(chan struct{}),
-		errLog:  rateLog{logger: opts.Logger, every: 30 * time.Second},
+		errLog:  &rateLog{logger: opts.Logger, every: 30 * time.Second, msg: "influxdb write failed; the client retries the batch"},
+		dropLog: &rateLog{logger: opts.Logger, every: 30 * time.Second, msg: "influxdb write queue full; points dropped"},
 	}
 	w.write = w.client.WriteAPI(opts.Org, opts.Bucket)
 	w.query = w.client.QueryAPI(opts.Org)
@@ -202,30 +207,33 @@ func New(opts Options) (*Writer, error) {
 func (w *Writer) Reading(r rules.Reading) { w.enqueue(item{reading: r}) }
 
 // TaskChanged queues a task change; it never blocks.
-func (w *Writer) TaskChanged(e history.TaskEvent) { w.enqueue(item{event: e, isEvent: true}) }
+func (w *Writer) TaskChanged(e history.TaskEvent) { w.enqueue(item{event: &e}) }
 
 func (w *Writer) enqueue(it item) {
 	select {
 	case w.queue <- it:
 	default:
 		w.dropped.Inc()
-		w.errLog.log("dropped", "influxdb write queue full; point dropped", nil)
+		w.dropLog.log(nil)
 	}
 }
 
 // pump hands queued points to the client until Close, then hands it what
-// is still queued.
+// is still queued. Points waiting together go as one record of up to
+// chunkLines lines: the client hands every record from goroutine to
+// goroutine, which would otherwise cap the rate of points it takes.
 func (w *Writer) pump() {
 	defer close(w.pumped)
+	var buf []byte
 	for {
 		select {
 		case it := <-w.queue:
-			w.writePoint(it)
+			buf = w.writeChunk(buf, it)
 		case <-w.stop:
 			for {
 				select {
 				case it := <-w.queue:
-					w.writePoint(it)
+					buf = w.writeChunk(buf, it)
 				default:
 					return
 				}
@@ -234,15 +242,35 @@ func (w *Writer) pump() {
 	}
 }
 
-func (w *Writer) writePoint(it item) {
-	var p *write.Point
-	if it.isEvent {
-		p = TaskEventPoint(it.event)
-	} else {
-		p = ReadingPoint(it.reading)
+// chunkLines bounds the lines of one record handed to the client.
+const chunkLines = 50
+
+// writeChunk encodes it and whatever else is queued, up to chunkLines
+// points, and hands them to the client as one record.
+func (w *Writer) writeChunk(buf []byte, it item) []byte {
+	buf = appendItem(buf[:0], it)
+	n := 1
+	for n < chunkLines {
+		select {
+		case it := <-w.queue:
+			buf = append(buf, '\n')
+			buf = appendItem(buf, it)
+			n++
+			continue
+		default:
+		}
+		break
 	}
-	w.write.WritePoint(p)
-	w.points.Inc()
+	w.write.WriteRecord(string(buf))
+	w.points.Add(float64(n))
+	return buf
+}
+
+func appendItem(b []byte, it item) []byte {
+	if it.event != nil {
+		return AppendTaskEvent(b, *it.event)
+	}
+	return AppendReading(b, it.reading)
 }
 
 // drainErrors counts and logs failed writes until the client closes the
@@ -251,7 +279,7 @@ func (w *Writer) drainErrors(errs <-chan error) {
 	defer close(w.drained)
 	for err := range errs {
 		w.writeErrors.Inc()
-		w.errLog.log("write", "influxdb write failed; the client retries the batch", err)
+		w.errLog.log(err)
 	}
 }
 
@@ -279,99 +307,27 @@ func (w *Writer) Close() error {
 	return err
 }
 
-// ReadingPoint is a reading as an InfluxDB point: measurement reading, tags
-// household_id, device_id and kind, and the payload's fields (readingFields).
-func ReadingPoint(r rules.Reading) *write.Point {
-	return write.NewPoint(MeasurementReading, map[string]string{
-		"household_id": r.HouseholdID,
-		"device_id":    r.DeviceID,
-		"kind":         string(r.Kind),
-	}, readingFields(r), r.TS)
-}
-
-// readingFields are a reading's payload fields: every number and boolean of
-// the payload under its contract name, the strings event and room when
-// present, and stream, so that every point has a field (a heartbeat may
-// carry nothing else). Numbers are always floats, so a field never changes
-// type between points.
-func readingFields(r rules.Reading) map[string]any {
-	f := make(map[string]any, 4)
-	f["stream"] = string(r.Stream)
-	for _, n := range []struct {
-		name string
-		v    *float64
-	}{
-		{"total_liters", r.TotalLiters}, {"flow_lpm", r.FlowLPM}, {"lat", r.Lat}, {"lon", r.Lon},
-		{"accuracy_m", r.AccuracyM}, {"battery_pct", r.BatteryPct}, {"heart_rate", r.HeartRate},
-		{"total_kwh", r.TotalKWh}, {"power_w", r.PowerW},
-	} {
-		if n.v != nil {
-			f[n.name] = *n.v
-		}
-	}
-	for _, b := range []struct {
-		name string
-		v    *bool
-	}{{"motion", r.Motion}, {"open", r.Open}, {"worn", r.Worn}, {"online", r.Online}} {
-		if b.v != nil {
-			f[b.name] = *b.v
-		}
-	}
-	if r.Event != "" {
-		f["event"] = r.Event
-	}
-	if r.Room != "" {
-		f["room"] = r.Room
-	}
-	return f
-}
-
-// TaskEventPoint is a task change as an InfluxDB point: measurement
-// task_event; the low-cardinality facts as tags (household_id, rule,
-// severity, kind, event), the task's id, state, assignee and outcome as
-// string fields.
-func TaskEventPoint(e history.TaskEvent) *write.Point {
-	fields := map[string]any{"task_id": e.TaskID, "state": e.State}
-	if e.AssigneeID != "" {
-		fields["assignee_id"] = e.AssigneeID
-	}
-	if e.Outcome != "" {
-		fields["outcome"] = e.Outcome
-	}
-	return write.NewPoint(MeasurementTaskEvent, map[string]string{
-		"household_id": e.HouseholdID,
-		"rule":         e.Rule,
-		"severity":     e.Severity,
-		"kind":         e.Kind,
-		"event":        e.Event,
-	}, fields, e.At)
-}
-
-// rateLog logs a kind of failure at most once per interval, with a count of
-// those it held back: InfluxDB being down must not flood the log.
+// rateLog logs a failure at most once per interval, with a count of those
+// it held back: InfluxDB being down must not flood the log. Its fast path
+// (held back) takes no lock.
 type rateLog struct {
 	logger *slog.Logger
 	every  time.Duration
-	mu     sync.Mutex
-	last   map[string]time.Time
-	held   map[string]int
+	msg    string
+	next   atomic.Int64 // Unix nanoseconds before which nothing is logged
+	held   atomic.Int64
 }
 
-func (l *rateLog) log(kind, msg string, err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.last == nil {
-		l.last, l.held = make(map[string]time.Time), make(map[string]int)
-	}
-	now := time.Now()
-	if now.Sub(l.last[kind]) < l.every {
-		l.held[kind]++
+func (l *rateLog) log(err error) {
+	now := time.Now().UnixNano()
+	next := l.next.Load()
+	if now < next || !l.next.CompareAndSwap(next, now+int64(l.every)) {
+		l.held.Add(1)
 		return
 	}
-	attrs := []any{"suppressed_since_last", l.held[kind]}
+	attrs := []any{"suppressed_since_last", l.held.Swap(0)}
 	if err != nil {
 		attrs = append(attrs, "err", strings.TrimSpace(err.Error()))
 	}
-	l.logger.Warn(msg, attrs...)
-	l.last[kind], l.held[kind] = now, 0
+	l.logger.Warn(l.msg, attrs...)
 }

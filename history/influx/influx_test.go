@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/influxdata/influxdb-client-go/v2/api/write"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eldersafe/eldersafe/history"
@@ -51,7 +50,7 @@ func TestReadingPoint(t *testing.T) {
 			`reading,device_id=pm1,household_id=h1,kind=power_meter power_w=-40,stream="telemetry",total_kwh=12 1772442000000`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := strings.TrimSpace(write.PointToLineProtocol(influx.ReadingPoint(tc.r), time.Millisecond))
+			got := influx.ReadingLine(tc.r)
 			if got != tc.want {
 				t.Errorf("\ngot  %s\nwant %s", got, tc.want)
 			}
@@ -62,7 +61,7 @@ func TestReadingPoint(t *testing.T) {
 func TestTaskEventPoint(t *testing.T) {
 	e := history.TaskEvent{At: t0, TaskID: "0193-task", HouseholdID: "h1", Rule: "fall", Severity: "critical", Kind: "visit",
 		Event: "resolved", State: "resolved", AssigneeID: "w1", Outcome: "safe"}
-	got := strings.TrimSpace(write.PointToLineProtocol(influx.TaskEventPoint(e), time.Millisecond))
+	got := influx.TaskEventLine(e)
 	want := `task_event,event=resolved,household_id=h1,kind=visit,rule=fall,severity=critical assignee_id="w1",outcome="safe",state="resolved",task_id="0193-task" 1772442000000`
 	if got != want {
 		t.Errorf("\ngot  %s\nwant %s", got, want)

@@ -1,0 +1,7 @@
+//go:build race
+
+package simulator_test
+
+// raceDetector is on: the race detector slows the broker, the monitor and the
+// simulator several times over.
+const raceDetector = true
