@@ -575,7 +575,7 @@ func (m *Monitor) Close() error {
 		stop(m.stopTimers, m.timersDone)
 		m.finalCheckpoint()
 		stop(m.stopOutbox, m.outboxDone)
-		errs = append(errs, m.closeHistory())
+		m.closeHistory()
 		if m.broker != nil {
 			errs = append(errs, m.broker.Close())
 		}

@@ -148,8 +148,7 @@ function logout(message) {
   app.households.clear();
   $('#live').hidden = true;
   renderChrome();
-  location.hash = '#/login';
-  render();
+  app.navigate('#/login');
   if (typeof message === 'string') toast(message, 'error');
 }
 
@@ -213,8 +212,7 @@ function loginPage(root) {
       api.setToken(res.token);
       await whoami();
       renderChrome();
-      location.hash = HOME[app.me.role] || '#/households';
-      render();
+      app.navigate(HOME[app.me.role] || '#/households');
     } catch (err) {
       error.textContent = err.status === 401 ? t('login.wrong') : err.message;
       error.hidden = false;
