@@ -200,11 +200,12 @@ func publish(t *testing.T, c mqtt.Client, topic string, payload map[string]any) 
 const (
 	workerPassword   = "grid-worker-password"
 	operatorPassword = "operator-password"
+	familyPassword   = "family-member-password"
 )
 
 // provision registers grid g1 with its grid worker w1, household h1 with a
-// wristband and a water meter, and the users gw1 (w1) and op1 (operator);
-// it returns the devices' secrets.
+// wristband and a water meter, and the users gw1 (w1), op1 (operator) and
+// fam1 (family of h1); it returns the devices' secrets.
 func (m *monitor) provision() map[string]string {
 	m.t.Helper()
 	m.call("POST", "/api/v1/grids", map[string]any{"id": "g1", "name": "Xingfu Road"}, 201, nil)
@@ -223,6 +224,7 @@ func (m *monitor) provision() map[string]string {
 	}
 	m.call("POST", "/api/v1/users", map[string]any{"id": "gw1", "password": workerPassword, "role": "grid_worker", "worker_id": "w1"}, 201, nil)
 	m.call("POST", "/api/v1/users", map[string]any{"id": "op1", "password": operatorPassword, "role": "operator"}, 201, nil)
+	m.call("POST", "/api/v1/users", map[string]any{"id": "fam1", "password": familyPassword, "role": "family", "household_id": "h1"}, 201, nil)
 	return secrets
 }
 
@@ -581,6 +583,17 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("menu in Chinese: %q", s)
 		}
 		o.shot("operator-7-households-zh")
+	})
+
+	t.Run("Family", func(t *testing.T) {
+		f := b.tab(t)
+		f.do("phone screen", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		f.login(m.base, "fam1", familyPassword)
+		f.do("their relative's home", chromedp.WaitVisible(css(`.family-devices .chip.online`)))
+		if s := f.text(`.family`); !strings.Contains(s, "Li Guiying") {
+			t.Errorf("family page says %q", s)
+		}
+		f.shot("family-1-home")
 	})
 	b.noErrors()
 }

@@ -248,18 +248,11 @@ func (r *runner) away(ctx context.Context, a Away) error {
 }
 
 // sync waits until the monitor has handled every device message sent.
-var DebugFlush, DebugCatch time.Duration
-
 func (r *runner) sync(ctx context.Context) error {
-	t0 := time.Now()
 	if err := r.o.Publisher.Flush(ctx); err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	t1 := time.Now()
-	err := r.catchUp(ctx, float64(r.res.Messages))
-	DebugFlush += t1.Sub(t0)
-	DebugCatch += time.Since(t1)
-	return err
+	return r.catchUp(ctx, float64(r.res.Messages))
 }
 
 // syncTimeout is how long the monitor may take to handle what was sent
@@ -303,7 +296,7 @@ func (r *runner) report(ctx context.Context) {
 	}
 	secs := now.Sub(r.lastReport).Seconds()
 	sent := r.res.Messages - r.lastSent
-	line := fmt.Sprintf("%s  sim %s  sent %d  %.0f msg/s", now.Sub(r.wall0).Round(time.Second), r.res.SimEnd.Format("2006-01-02 15:04"), r.res.Messages, float64(sent)/secs)
+	line := fmt.Sprintf("%s  sim %s  sent %d  %.0f msg/s", now.Sub(r.wall0).Round(time.Second), r.res.SimEnd.In(r.start.Location()).Format("2006-01-02 15:04"), r.res.Messages, float64(sent)/secs)
 	if r.o.Monitor != nil {
 		if n, err := r.o.Monitor.Handled(ctx); err == nil {
 			r.known = n

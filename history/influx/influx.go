@@ -160,9 +160,10 @@ func New(opts Options) (*Writer, error) {
 		SetFlushInterval(uint(opts.FlushInterval.Milliseconds())).
 		SetPrecision(time.Millisecond).
 		SetHTTPRequestTimeout(uint(max(1, opts.Timeout.Round(time.Second)/time.Second))).
-		// Retries while InfluxDB is away: at most a minute apart, for at
-		// most 10 minutes, and 20 failed batches held (100,000 points by
-		// default). Older points go.
+		// Retries while InfluxDB is away (with the next batch, 5 s after a
+		// failure, doubling to a minute apart): for at most 10 minutes, and
+		// 20 failed batches held (100,000 points by default). Older go.
+		SetMaxRetries(30).
 		SetMaxRetryInterval(60_000).
 		SetMaxRetryTime(600_000).
 		SetRetryBufferLimit(20 * records)
@@ -218,52 +219,58 @@ func (w *Writer) enqueue(it item) {
 	}
 }
 
-// pump hands queued points to the client until Close, then hands it what
-// is still queued. Points waiting together go as one record of up to
-// chunkLines lines: the client hands every record from goroutine to
-// goroutine, which would otherwise cap the rate of points it takes.
+// pump hands the queue to the client every drainInterval until Close, then
+// once more. Polling rather than waiting on the queue keeps the ingest side
+// to a plain buffered send: no goroutine to wake per point. Points go to the
+// client as records of up to chunkLines lines, since the client hands every
+// record from goroutine to goroutine, which would otherwise cap its rate.
 func (w *Writer) pump() {
 	defer close(w.pumped)
+	t := time.NewTicker(drainInterval)
+	defer t.Stop()
 	var buf []byte
 	for {
 		select {
-		case it := <-w.queue:
-			buf = w.writeChunk(buf, it)
+		case <-t.C:
+			buf = w.drain(buf)
 		case <-w.stop:
-			for {
-				select {
-				case it := <-w.queue:
-					buf = w.writeChunk(buf, it)
-				default:
-					return
-				}
-			}
+			w.drain(buf)
+			return
 		}
 	}
 }
 
+// drainInterval is how often the queue is handed to the client: the queue
+// (DefaultQueue points) holds 0.5 M points/s before it drops any.
+const drainInterval = 20 * time.Millisecond
+
 // chunkLines bounds the lines of one record handed to the client.
 const chunkLines = 50
 
-// writeChunk encodes it and whatever else is queued, up to chunkLines
-// points, and hands them to the client as one record.
-func (w *Writer) writeChunk(buf []byte, it item) []byte {
-	buf = appendItem(buf[:0], it)
-	n := 1
-	for n < chunkLines {
-		select {
-		case it := <-w.queue:
-			buf = append(buf, '\n')
-			buf = appendItem(buf, it)
-			n++
-			continue
-		default:
+// drain hands everything queued to the client.
+func (w *Writer) drain(buf []byte) []byte {
+	for {
+		n := 0
+		buf = buf[:0]
+	chunk:
+		for n < chunkLines {
+			select {
+			case it := <-w.queue:
+				if n > 0 {
+					buf = append(buf, '\n')
+				}
+				buf = appendItem(buf, it)
+				n++
+			default:
+				break chunk
+			}
 		}
-		break
+		if n == 0 {
+			return buf
+		}
+		w.write.WriteRecord(string(buf))
+		w.points.Add(float64(n))
 	}
-	w.write.WriteRecord(string(buf))
-	w.points.Add(float64(n))
-	return buf
 }
 
 func appendItem(b []byte, it item) []byte {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -438,5 +439,20 @@ func TestWriter_Concurrent(t *testing.T) {
 	rows := influxQL(t, base, `SELECT count("motion") FROM "reading"`, db)
 	if len(rows) != 1 || rows[0][1] != float64(8000) {
 		t.Errorf("count: %v, want 8000", rows)
+	}
+}
+
+func TestLineEscaping(t *testing.T) {
+	r := rules.Reading{HouseholdID: `h 1,a=b`, DeviceID: `d\`, Kind: registry.MotionSensor, Stream: rules.Event, TS: t0,
+		Motion: ptr(true), Room: "living \"room\"\\\nupstairs"}
+	want := `reading,device_id=d/,household_id=h\ 1\,a\=b,kind=motion_sensor motion=true,room="living \"room\"\\ upstairs",stream="event" 1772442000000`
+	if got := influx.ReadingLine(r); got != want {
+		t.Errorf("\ngot  %s\nwant %s", got, want)
+	}
+	nan := math.NaN()
+	r = rules.Reading{HouseholdID: "h1", DeviceID: "pm1", Kind: registry.PowerMeter, Stream: rules.Telemetry, TS: t0, PowerW: &nan, TotalKWh: ptr(1e21)}
+	want = `reading,device_id=pm1,household_id=h1,kind=power_meter stream="telemetry",total_kwh=1000000000000000000000 1772442000000`
+	if got := influx.ReadingLine(r); got != want {
+		t.Errorf("\ngot  %s\nwant %s", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package influx
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eldersafe/eldersafe/history"
@@ -79,10 +80,17 @@ func appendTag(b []byte, key, value string) []byte {
 	return appendEscaped(b, value, false)
 }
 
-// appendEscaped escapes a tag value (commas, equals signs, spaces, and a
-// trailing backslash) or, quoted, a string field value (double quotes and
-// backslashes).
+// appendEscaped escapes a tag value (commas, equals signs and spaces; a
+// backslash becomes a slash) or, quoted, a string field value (double
+// quotes and backslashes). A newline becomes a space.
 func appendEscaped(b []byte, s string, quoted bool) []byte {
+	special := ",= \\\n\r"
+	if quoted {
+		special = "\"\\\n\r"
+	}
+	if strings.IndexAny(s, special) < 0 {
+		return append(b, s...) // nearly always: ids are plain
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -90,8 +98,8 @@ func appendEscaped(b []byte, s string, quoted bool) []byte {
 			b = append(b, '\\')
 		case !quoted && (c == ',' || c == '=' || c == ' '):
 			b = append(b, '\\')
-		case !quoted && c == '\\' && i == len(s)-1:
-			b = append(b, '\\')
+		case !quoted && c == '\\':
+			c = '/' // line protocol cannot always escape one (ids never hold any)
 		case c == '\n' || c == '\r':
 			c = ' ' // a newline would end the line
 			if !quoted {
