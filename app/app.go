@@ -364,7 +364,7 @@ func (m *Monitor) handle(ctx context.Context, r rules.Reading) error {
 	alerts := m.engine.Process(r)
 	// Always, not only when the clock moved: a reading older than now can arm
 	// a deadline that is already due.
-	alerts = append(alerts, m.engine.Advance(m.event.Now())...)
+	alerts = append(alerts, m.engine.Advance(m.firingNow())...)
 	err := m.raise(ctx, alerts)
 	if moved {
 		m.escalate(ctx)
@@ -375,13 +375,24 @@ func (m *Monitor) handle(ctx context.Context, r rules.Reading) error {
 // advance moves the event clock on a tick and fires the deadlines it passes
 // before returning, so the tick is acknowledged once its alerts are stored.
 func (m *Monitor) advance(ctx context.Context, ts time.Time) (time.Time, error) {
-	if !m.event.Advance(ts) {
-		return m.event.Now(), nil
+	moved := m.event.Advance(ts)
+	err := m.raise(ctx, m.engine.Advance(m.firingNow()))
+	if moved {
+		m.escalate(ctx)
 	}
+	return m.event.Now(), err
+}
+
+// firingNow is how far rule deadlines may fire under the event clock: now,
+// held back to ingest's low watermark while a worker still applies older
+// messages, so a heartbeat waiting in a queue does not make its device
+// offline, nor motion waiting there make a home look still.
+func (m *Monitor) firingNow() time.Time {
 	now := m.event.Now()
-	err := m.raise(ctx, m.engine.Advance(now))
-	m.escalate(ctx)
-	return now, err
+	if wm, bounded := m.sub.Watermark(); bounded && wm.Before(now) {
+		return wm
+	}
+	return now
 }
 
 // raise turns alerts into tasks. The store is local, so a failure is most
@@ -429,7 +440,8 @@ func (m *Monitor) raiseOne(ctx context.Context, a rules.Alert) (tasks.Task, bool
 const raiseAttempts = 6
 
 // runTimers fires the rules' deadlines every second on the wall clock. Under
-// the event clock, advance fires them as time moves; this only saves the clock.
+// the event clock, handle and advance fire them as time moves; this saves the
+// clock and fires what the low watermark held back once ingest caught up.
 func (m *Monitor) runTimers(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -444,6 +456,9 @@ func (m *Monitor) runTimers(ctx context.Context) {
 		case now := <-t.C:
 			if m.event != nil {
 				m.saveEventClock(&saved)
+				if err := m.raise(ctx, m.engine.Advance(m.firingNow())); err != nil {
+					m.log.Error("raise alerts from deadlines", "err", err)
+				}
 				continue
 			}
 			if err := m.raise(ctx, m.engine.Advance(now)); err != nil {

@@ -86,6 +86,7 @@ func (p *Pipeline) Ingest(ctx context.Context, topic string, payload []byte) err
 		return err
 	}
 	r := m.Reading
+	record(ctx, r.TS)
 	if err := p.opts.Handle(ctx, r); err != nil {
 		return fmt.Errorf("handle %s from %s: %w", r.Stream, r.DeviceID, err)
 	}

@@ -44,6 +44,7 @@ type Subscriber struct {
 	opts      SubscriberOptions
 	client    mqtt.Client
 	queues    []chan mqtt.Message
+	marks     []mark
 	seed      maphash.Seed
 	connected atomic.Bool
 	stopping  atomic.Bool
@@ -69,6 +70,7 @@ func NewSubscriber(opts SubscriberOptions) (*Subscriber, error) {
 	}
 	s := &Subscriber{opts: opts, seed: maphash.MakeSeed(), ticks: rejectLog{logger: opts.Logger, every: time.Minute}}
 	s.queues = make([]chan mqtt.Message, opts.Workers)
+	s.marks = make([]mark, opts.Workers)
 	for i := range s.queues {
 		s.queues[i] = make(chan mqtt.Message, opts.QueueSize)
 	}
@@ -137,7 +139,9 @@ func (s *Subscriber) enqueue(_ mqtt.Client, m mqtt.Message) {
 	if i := strings.LastIndexByte(topic, '/'); i > 0 {
 		key = topic[:i] // the device, whatever its stream
 	}
-	s.queues[maphash.String(s.seed, key)%uint64(len(s.queues))] <- m
+	w := maphash.String(s.seed, key) % uint64(len(s.queues))
+	s.marks[w].pending.Add(1)
+	s.queues[w] <- m
 }
 
 // Run connects and processes messages until ctx is cancelled, then
@@ -146,8 +150,8 @@ func (s *Subscriber) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	work := context.WithoutCancel(ctx)
-	for _, q := range s.queues {
-		wg.Go(func() { s.work(work, q, stop) })
+	for i, q := range s.queues {
+		wg.Go(func() { s.work(withMark(work, &s.marks[i]), q, stop) })
 	}
 	tok := s.client.Connect()
 	select {
@@ -188,6 +192,9 @@ func (s *Subscriber) work(ctx context.Context, q chan mqtt.Message, stop <-chan 
 
 func (s *Subscriber) process(ctx context.Context, m mqtt.Message) {
 	acked := false
+	if mk := markFrom(ctx); mk != nil {
+		defer mk.pending.Add(-1)
+	}
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -204,7 +211,7 @@ func (s *Subscriber) process(ctx context.Context, m mqtt.Message) {
 	}()
 	var err error
 	if m.Topic() == s.clockTopic() {
-		s.tick(m.Payload())
+		s.tick(ctx, m.Payload())
 	} else {
 		err = s.opts.Pipeline.Ingest(ctx, m.Topic(), m.Payload())
 	}
@@ -225,7 +232,7 @@ func ackQuietly(m mqtt.Message) {
 }
 
 // tick applies a simulator clock tick, or refuses it under the wall clock.
-func (s *Subscriber) tick(payload []byte) {
+func (s *Subscriber) tick(ctx context.Context, payload []byte) {
 	if s.opts.Tick == nil {
 		s.ticks.log("wall_clock", s.clockTopic(), errors.New("clock tick refused: the monitor runs on the wall clock (start it with --clock event)"))
 		return
@@ -235,5 +242,6 @@ func (s *Subscriber) tick(payload []byte) {
 		s.ticks.log(ReasonOf(err), s.clockTopic(), err)
 		return
 	}
+	record(ctx, ts)
 	s.opts.Tick(ts)
 }

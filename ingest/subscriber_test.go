@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strings"
 	"sync"
@@ -90,5 +92,79 @@ func TestSubscriberSurvivesPanics(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "panic while handling a device message"); n != 2 {
 		t.Errorf("%d panics logged, want 2:\n%s", n, logs.String())
+	}
+}
+
+type anyBand struct{}
+
+func (anyBand) Device(_ context.Context, id string) (registry.Device, error) {
+	return registry.Device{ID: id, Kind: registry.Wristband, HouseholdID: "h-" + id}, nil
+}
+
+// TestWatermarkHoldsBackToTheSlowestWorker: while one worker still applies a
+// message of 11:00, another moving on to 14:00 does not let deadlines fire
+// past 11:00; once every worker is done nothing holds them back.
+func TestWatermarkHoldsBackToTheSlowestWorker(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan string, 4)
+	p, err := NewPipeline(PipelineOptions{
+		Prefix: "eldersafe/v1", Devices: anyBand{},
+		Handle: func(_ context.Context, r rules.Reading) error {
+			started <- r.DeviceID
+			if r.DeviceID == "band-slow" {
+				<-release
+			}
+			return nil
+		},
+		Now: func() time.Time { return testNow },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSubscriber(SubscriberOptions{URL: "tcp://127.0.0.1:1", ClientID: "test", Prefix: "eldersafe/v1", Pipeline: p, Workers: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, bounded := s.Watermark(); bounded {
+		t.Fatal("an idle subscriber holds the clock back")
+	}
+	// Find a fast device on another worker than the slow one.
+	worker := func(id string) int {
+		return int(maphash.String(s.seed, "eldersafe/v1/devices/"+id) % uint64(len(s.queues)))
+	}
+	fast := "band-0"
+	for i := 1; worker(fast) == worker("band-slow"); i++ {
+		fast = fmt.Sprintf("band-%d", i)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, q := range s.queues {
+		wg.Go(func() { s.work(withMark(context.Background(), &s.marks[i]), q, stop) })
+	}
+	defer func() { close(stop); wg.Wait() }()
+
+	msg := func(id, ts string) *fakeMessage {
+		return &fakeMessage{topic: "eldersafe/v1/devices/" + id + "/telemetry", payload: []byte(`{"ts":"` + ts + `","battery_pct":80}`)}
+	}
+	s.enqueue(nil, msg("band-slow", "2025-06-01T11:00:00Z"))
+	if id := <-started; id != "band-slow" {
+		t.Fatalf("started %s", id)
+	}
+	fastDone := msg(fast, "2025-06-01T14:00:00Z")
+	s.enqueue(nil, fastDone)
+	<-started
+	for fastDone.acked() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	wm, bounded := s.Watermark()
+	if want := time.Date(2025, 6, 1, 11, 0, 0, 0, time.UTC); !bounded || !wm.Equal(want) {
+		t.Fatalf("watermark %v (bounded %v) while the slow worker is at 11:00, want %v", wm, bounded, want)
+	}
+	close(release)
+	for {
+		if _, bounded := s.Watermark(); !bounded {
+			break
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

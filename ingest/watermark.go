@@ -1,0 +1,64 @@
+package ingest
+
+import (
+	"context"
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// Under the event clock, workers apply messages in parallel, so one worker
+// may move the clock hours past messages another still has queued (at
+// simulation speed a second of backlog is an hour of event time). Deadlines
+// must not fire past what every worker has caught up to: a wristband whose
+// heartbeat waits in a queue is not offline. The low watermark is that bound.
+
+// mark is one worker's progress: how many messages it has been given and not
+// finished, and the event time of the one it is handling or handled last.
+type mark struct {
+	pending atomic.Int64
+	ts      atomic.Int64 // Unix ns; 0 until its first message
+}
+
+type markKey struct{}
+
+// withMark lets the pipeline record a message's event time on its worker's
+// mark before the message is handled.
+func withMark(ctx context.Context, m *mark) context.Context {
+	return context.WithValue(ctx, markKey{}, m)
+}
+
+func markFrom(ctx context.Context) *mark {
+	m, _ := ctx.Value(markKey{}).(*mark)
+	return m
+}
+
+// record notes that the worker of ctx is at event time ts.
+func record(ctx context.Context, ts time.Time) {
+	if m := markFrom(ctx); m != nil {
+		m.ts.Store(ts.UnixNano())
+	}
+}
+
+// Watermark is the event time every worker with work in hand has reached:
+// deadlines up to it may fire. bounded is false when no worker has any work,
+// so nothing holds the clock back; a worker given work before it handled
+// anything holds it at the zero time.
+func (s *Subscriber) Watermark() (wm time.Time, bounded bool) {
+	low := int64(math.MaxInt64)
+	for i := range s.marks {
+		m := &s.marks[i]
+		if m.pending.Load() == 0 {
+			continue
+		}
+		bounded = true
+		low = min(low, m.ts.Load())
+	}
+	if !bounded {
+		return time.Time{}, false
+	}
+	if low == 0 {
+		return time.Time{}, true
+	}
+	return time.Unix(0, low), true
+}
