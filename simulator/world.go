@@ -56,7 +56,6 @@ type Neighbourhood struct {
 type HouseholdInfo struct {
 	// ID is as the scenario names it; FullID as the monitor knows it.
 	ID, FullID string
-	Profile    string
 	Timezone   string
 	Devices    []DeviceInfo
 }
@@ -64,9 +63,7 @@ type HouseholdInfo struct {
 // DeviceInfo is one device to provision.
 type DeviceInfo struct {
 	ID   string
-	Name string // water_meter, pir_kitchen, ...
 	Kind string
-	Room string // PIRs only
 }
 
 // NewWorld builds the scenario's households from its start. Device and
@@ -173,13 +170,9 @@ func (w *World) Anchors() map[string]Anchors {
 func (w *World) Neighbourhood() Neighbourhood {
 	n := Neighbourhood{Households: make([]HouseholdInfo, 0, len(w.households)), idPrefix: w.idPrefix}
 	for _, h := range w.households {
-		hi := HouseholdInfo{ID: h.id, FullID: h.fullID, Profile: h.profile.Name, Timezone: w.sc.Location.String()}
+		hi := HouseholdInfo{ID: h.id, FullID: h.fullID, Timezone: w.sc.Location.String()}
 		for i := range h.dev {
-			di := DeviceInfo{ID: h.dev[i].id, Name: roles[i].name, Kind: string(roles[i].kind)}
-			if i >= firstPIR {
-				di.Room = roomNames[i-firstPIR]
-			}
-			hi.Devices = append(hi.Devices, di)
+			hi.Devices = append(hi.Devices, DeviceInfo{ID: h.dev[i].id, Kind: string(roles[i].kind)})
 		}
 		n.Households = append(n.Households, hi)
 	}

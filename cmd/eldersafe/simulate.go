@@ -65,13 +65,13 @@ them at the end and exits non-zero on a miss or an unexpected task.`,
 	fs.StringVar(&f.csv, "csv", "", "write the households and devices (with their secrets) to this CSV file and exit, instead of provisioning")
 	fs.StringVar(&f.auth, "auth", simulator.AuthDevices, "devices: one MQTT connection per device with its secret; none: a few shared connections, for a broker running mqtt.broker.auth: none")
 	fs.IntVar(&f.connections, "connections", 4, "shared MQTT connections under --auth none")
-	fs.BoolVar(&f.load, "load", false, "load run: report messages/s every 5 s and at the end; bound how far ahead of the monitor it runs (--max-ahead)")
+	fs.BoolVar(&f.load, "load", false, "load run: report messages/s sent and handled every 5 s and at the end; never waits for the monitor (no --sync)")
 	fs.StringVar(&f.idPrefix, "id-prefix", "sim-", "prefix of every id registered (households, devices, grids, workers)")
 	fs.StringVar(&f.prefix, "prefix", "eldersafe/v1", "MQTT topic prefix (the monitor's mqtt.prefix)")
 	fs.BoolVar(&f.provision, "provision", true, "register grids, workers, households and devices through the API first")
 	fs.BoolVar(&f.sync, "sync", false, "wait for the monitor every --sync-every of simulated time (default: on at --speed 0 unless --load)")
 	fs.DurationVar(&f.syncEvery, "sync-every", simulator.DefaultSyncEvery, "simulated time between waits for the monitor under --sync")
-	fs.IntVar(&f.maxAhead, "max-ahead", 4000, "with --load or at --speed 0: most messages sent and not yet handled by the monitor (0: no bound)")
+	fs.IntVar(&f.maxAhead, "max-ahead", 4000, "at --speed 0 without --sync (or when given): most messages sent and not yet handled by the monitor (0: no bound)")
 	return cmd
 }
 
@@ -101,7 +101,10 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 		Provision: f.provision, Expect: f.expect,
 		Out: cmd.OutOrStdout(), Logger: log,
 	}
-	if f.load || (f.speed == 0 && !sync) {
+	// As fast as possible needs a bound, or the broker drops what the
+	// monitor cannot take; at a set speed the run is open loop unless asked,
+	// since each check is a /metrics scrape, costly with many households.
+	if !sync && (f.speed == 0 || cmd.Flags().Changed("max-ahead")) {
 		cfg.MaxAhead = f.maxAhead
 	}
 	if f.load {

@@ -4,11 +4,12 @@
 // flux-enabled = true, /api/v2/query compatibility endpoints).
 //
 // Writing never blocks the caller. Reading and TaskChanged put the point on
-// a bounded queue, or drop and count it when the queue is full; a goroutine
-// of the Writer hands the queue to the client's non-blocking WriteAPI,
-// which batches and retries. That extra queue matters: the client's own
-// WritePoint waits while a batch is being sent, which is up to the HTTP
-// timeout when InfluxDB hangs.
+// a bounded queue, or drop and count it when the queue is full. A goroutine
+// of the Writer empties the queue every 20 ms, encodes the points as line
+// protocol and hands them to the client's non-blocking WriteAPI, which
+// batches and retries. That extra queue matters: the client's own
+// WritePoint and WriteRecord wait while a batch is being sent, which is up
+// to the HTTP timeout when InfluxDB hangs.
 package influx
 
 import (
