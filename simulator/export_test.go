@@ -1,4 +1,4 @@
 package simulator
 
-// libraryFile exposes the embedded library's bytes to the fuzz test's corpus.
+// LibraryFile gives the fuzz test the embedded library's bytes as its corpus.
 var LibraryFile = func(name string) ([]byte, error) { return library.ReadFile("scenarios/" + name) }
