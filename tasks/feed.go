@@ -55,6 +55,9 @@ type Change struct {
 	// GridID is the grid of the task's household, for scoping; empty when
 	// it could not be looked up (then only who sees every grid gets it).
 	GridID string
+	// published numbers changes as Publish takes them, so a subscriber gets
+	// only those published after it subscribed.
+	published uint64
 }
 
 // FeedOptions configure a Feed.
@@ -82,6 +85,8 @@ type Feed struct {
 	in   chan Change
 	// lost is set when Publish dropped a change on a full queue.
 	lost atomic.Bool
+	// published counts changes handed to Publish.
+	published atomic.Uint64
 
 	mu     sync.Mutex
 	subs   map[*Subscription]struct{}
@@ -110,7 +115,7 @@ func NewFeed(opts FeedOptions) (*Feed, error) {
 // service's Options.Changed. After the feed has stopped it does nothing.
 func (f *Feed) Publish(t Task, event string) {
 	select {
-	case f.in <- Change{Event: event, Task: t}:
+	case f.in <- Change{Event: event, Task: t, published: f.published.Add(1)}:
 	default:
 		f.lost.Store(true)
 	}
@@ -157,8 +162,8 @@ func (f *Feed) deliver(c Change) {
 	f.seq++
 	c.Seq = f.seq
 	for s := range f.subs {
-		if c.Event != ChangeResync && s.filter != nil && !s.filter(c) {
-			continue
+		if c.Event != ChangeResync && (c.published <= s.from || (s.filter != nil && !s.filter(c))) {
+			continue // from before the subscription (the client loaded it), or not the subscriber's
 		}
 		select {
 		case s.c <- c:
@@ -193,6 +198,8 @@ type Subscription struct {
 	f      *Feed
 	c      chan Change
 	filter func(Change) bool
+	// from is the last change published before it subscribed.
+	from uint64
 }
 
 // Subscribe starts receiving the changes for which filter (nil: every one)
@@ -204,7 +211,7 @@ func (f *Feed) Subscribe(filter func(Change) bool) (*Subscription, error) {
 	if f.closed {
 		return nil, ErrFeedClosed
 	}
-	s := &Subscription{f: f, c: make(chan Change, f.opts.Buffer), filter: filter}
+	s := &Subscription{f: f, c: make(chan Change, f.opts.Buffer), filter: filter, from: f.published.Load()}
 	f.subs[s] = struct{}{}
 	return s, nil
 }

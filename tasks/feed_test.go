@@ -269,3 +269,23 @@ func TestNewFeedNeedsGridOf(t *testing.T) {
 		t.Fatal("NewFeed without GridOf succeeded")
 	}
 }
+
+// TestFeed_OnlyChangesAfterSubscribing: a change published before a client
+// subscribed is not delivered to it, even when the feed fans it out later
+// (the client loaded the state that includes it).
+func TestFeed_OnlyChangesAfterSubscribing(t *testing.T) {
+	feed, err := tasks.NewFeed(tasks.FeedOptions{GridOf: func(context.Context, string) (string, error) { return gridMain, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed.Publish(tasks.Task{ID: "before", HouseholdID: hhMain}, tasks.ChangeOpened) // queued, not yet fanned out
+	s := subscribe(t, feed, nil)
+	feed.Publish(tasks.Task{ID: "after", HouseholdID: hhMain}, tasks.ChangeOpened)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); feed.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if c := next(t, s); c.Task.ID != "after" {
+		t.Fatalf("first change %s, want the one after subscribing", c.Task.ID)
+	}
+}
