@@ -116,7 +116,7 @@ expect:
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, report := simulate(t, startMonitor(t), sc)
+	out, report := simulate(t, startMonitor(t), sc, 0)
 	if out.Report.OK() {
 		t.Fatalf("a wrong expectation passed:\n%s", report)
 	}

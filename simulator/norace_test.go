@@ -1,5 +1,5 @@
 //go:build !race
 
-package simulator_test
+package simulator
 
 const raceDetector = false

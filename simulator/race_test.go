@@ -1,6 +1,6 @@
 //go:build race
 
-package simulator_test
+package simulator
 
 // raceDetector is on: the race detector slows the broker, the monitor and the
 // simulator several times over.

@@ -106,8 +106,8 @@ func maxTime(a, b time.Time) time.Time {
 
 func TestRoutinesOpenNothing(t *testing.T) {
 	days, households := 14, 30
-	if testing.Short() {
-		days, households = 7, 20
+	if testing.Short() || raceDetector {
+		days, households = 7, 10
 	}
 	for _, p := range Profiles {
 		t.Run(p.Name, func(t *testing.T) {
