@@ -82,6 +82,14 @@ func simulate(t *testing.T, m *monitor, sc *simulator.Scenario, syncEvery time.D
 	return out, report.String()
 }
 
+// raceSubset are the scenarios run under the race detector: an alarm (and
+// the wait after it), absence rules, device rules, and each way of bending
+// messages.
+var raceSubset = map[string]bool{
+	"fall.yaml": true, "water_no_use.yaml": true, "battery_low.yaml": true,
+	"duplicates.yaml": true, "out_of_order.yaml": true, "garbage.yaml": true,
+}
+
 func TestLibraryScenarios(t *testing.T) {
 	for _, name := range simulator.Library() {
 		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) {
@@ -98,6 +106,9 @@ func TestLibraryScenarios(t *testing.T) {
 			if big && (testing.Short() || simulator.RaceDetector) {
 				t.Skipf("%d households for %s: skipped with -short and -race; run go test -run TestLibraryScenarios/%s ./simulator/",
 					sc.Count, simulator.FormatDuration(sc.Duration), strings.TrimSuffix(name, ".yaml"))
+			}
+			if simulator.RaceDetector && !raceSubset[name] {
+				t.Skip("the race detector makes each scenario take about a minute: it runs a subset that takes every code path; run this one without -race")
 			}
 			// A big scenario with nothing to time waits for the monitor every
 			// simulated hour: its routines keep hours from every threshold, and

@@ -79,8 +79,8 @@ func TestSimulateCommand(t *testing.T) {
 		wantErr string // empty: success
 		wantOut []string
 	}{
-		{"a library scenario passes", []string{"--scenario", "fall", "--expect", "--speed", "0"}, true, "",
-			[]string{"ok         h2 fall: opened at 2026-03-03 09:12:00 CST", "1 expected task(s) opened in time, 0 missed, 0 unexpected"}},
+		{"a library scenario passes", []string{"--scenario", "sos", "--expect", "--speed", "0"}, true, "",
+			[]string{"ok         h3 sos: opened at 2026-03-02 16:40:00 CST", "1 expected task(s) opened in time, 0 missed, 0 unexpected"}},
 		{"a wrong expectation fails", []string{"--scenario", "testdata/simulate/wrong.yaml", "--expect", "--speed", "0"}, true,
 			"testdata/simulate/wrong.yaml: 1 expectation(s) missed, 1 unexpected task(s)",
 			[]string{"MISSED     h2 sos: no task opened", "UNEXPECTED sim-h2 fall"}},
