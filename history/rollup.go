@@ -75,6 +75,9 @@ type RollupOptions struct {
 type Rollup struct {
 	opts RollupOptions
 
+	// flushMu keeps Chart out of a flush in progress, so that a chart
+	// counts each sum once: stored, or still pending.
+	flushMu sync.Mutex
 	mu      sync.Mutex
 	pending map[hourKey]*Hour
 	meters  map[string]*meterState // by device id
@@ -217,6 +220,8 @@ func (r *Rollup) Run(ctx context.Context) error {
 // Flush writes the sums gathered since the last flush. On failure they are
 // kept, and the next flush writes them with what came since.
 func (r *Rollup) Flush(ctx context.Context) error {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	r.mu.Lock()
 	pending := r.pending
 	r.pending = make(map[hourKey]*Hour)
@@ -274,12 +279,14 @@ func (r *Rollup) prune(ctx context.Context) {
 	}
 }
 
-// Chart answers a household's chart from the stored roll-up. Sums not yet
-// flushed (at most FlushInterval's worth) are not in it.
+// Chart answers a household's chart from the stored roll-up and the sums
+// not yet flushed, so an operator sees a reading as soon as it is accepted.
 func (r *Rollup) Chart(ctx context.Context, householdID string, from, to time.Time) (Chart, error) {
 	if !to.After(from) {
 		return Chart{Source: SourceRollup, From: from, To: to, Hours: []Hour{}}, nil
 	}
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	stored, err := r.opts.Store.ReadingHours(ctx, householdID, from, to)
 	if err != nil {
 		return Chart{}, fmt.Errorf("history: read roll-up: %w", err)
@@ -287,6 +294,13 @@ func (r *Rollup) Chart(ctx context.Context, householdID string, from, to time.Ti
 	hours := NewHours(from, to)
 	for _, h := range stored {
 		hours.Add(h)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for at := from.UTC().Truncate(time.Hour); at.Before(to); at = at.Add(time.Hour) {
+		if h := r.pending[hourKey{household: householdID, hour: at.Unix()}]; h != nil {
+			hours.Add(*h)
+		}
 	}
 	return Chart{Source: SourceRollup, From: from, To: to, Hours: hours.Hours()}, nil
 }

@@ -105,19 +105,24 @@ func TestRollup(t *testing.T) {
 		} {
 			r.Reading(rd)
 		}
-		if got := chart(t, r, "h1"); got[1].WaterLiters != 0 {
-			t.Errorf("before a flush the chart shows %+v, want nothing", got)
+		// The same chart before the sums are flushed, after, and after
+		// more readings split between the store and memory.
+		h1 := []history.Hour{
+			{Hour: t0, WaterLiters: 12.5, MotionEvents: 2},
+			{Hour: t0.Add(time.Hour), WaterLiters: 3 + 7.5},
+			{Hour: t0.Add(2 * time.Hour), DoorOpenings: 1, PowerKWh: 0.3},
 		}
+		h2 := []history.Hour{{Hour: t0, MotionEvents: 1}, {Hour: t0.Add(time.Hour)}, {Hour: t0.Add(2 * time.Hour)}}
+		wantHours(t, chart(t, r, "h1"), h1...)
+		wantHours(t, chart(t, r, "h2"), h2...)
 		if err := r.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		wantHours(t, chart(t, r, "h1"),
-			history.Hour{Hour: t0, WaterLiters: 12.5, MotionEvents: 2},
-			history.Hour{Hour: t0.Add(time.Hour), WaterLiters: 3 + 7.5},
-			history.Hour{Hour: t0.Add(2 * time.Hour), DoorOpenings: 1, PowerKWh: 0.3},
-		)
-		wantHours(t, chart(t, r, "h2"),
-			history.Hour{Hour: t0, MotionEvents: 1}, history.Hour{Hour: t0.Add(time.Hour)}, history.Hour{Hour: t0.Add(2 * time.Hour)})
+		wantHours(t, chart(t, r, "h1"), h1...)
+		wantHours(t, chart(t, r, "h2"), h2...)
+		r.Reading(water("h1", "wm1", t0.Add(90*time.Minute), 1021))
+		h1[1].WaterLiters++
+		wantHours(t, chart(t, r, "h1"), h1...)
 	})
 
 	t.Run("MetersSurviveARestart", func(t *testing.T) {
@@ -239,6 +244,20 @@ func TestRollup(t *testing.T) {
 		wg.Go(func() {
 			for range 20 {
 				must(t, r.Flush(ctx))
+			}
+		})
+		// A chart read during flushes counts each event once: never more
+		// than were sent, never fewer than it counted before.
+		wg.Go(func() {
+			var seen int64
+			for range 20 {
+				c, err := r.Chart(ctx, "h1", t0, t0.Add(time.Hour))
+				must(t, err)
+				got := c.Hours[0].MotionEvents
+				if got < seen || got > 1600 {
+					t.Errorf("chart counted %d motion events after %d", got, seen)
+				}
+				seen = got
 			}
 		})
 		wg.Wait()

@@ -15,6 +15,7 @@ export function myTasks(root, _params, app) {
   const others = h('section', {class: 'task-list', id: 'others'});
   const error = h('p', {class: 'error', role: 'alert', hidden: true});
   const fresh = new Set();
+  let shown = '';
   root.append(
     h('h1', {}, t('worker.title')),
     error,
@@ -36,6 +37,15 @@ export function myTasks(root, _params, app) {
         .filter((x) => !(me && x.assignee_id === me))
         .filter((x) => app.me.role === 'grid_worker' || x.state === 'escalated' || !x.assignee_id)
         .sort(tk.byUrgency);
+      // A live update that changed nothing on a card (a notice delivered,
+      // a timeline entry) leaves the list alone, so a card is never swapped
+      // under the finger that is tapping it.
+      const sig = JSON.stringify([own, rest].map((list) => list.map((x) => [
+        x.id, x.state, x.severity, x.rule, x.assignee_id, x.ack_due_at, x.resolve_due_at, fresh.has(x.id),
+        app.households.get(x.household_id)?.name, app.households.get(x.household_id)?.address,
+      ])));
+      if (sig === shown) return;
+      shown = sig;
       mine.replaceChildren(...(own.length ? own.map((x) => card(x)) : [h('p', {class: 'empty'}, t('worker.none'))]));
       others.replaceChildren(...(rest.length ? rest.map((x) => card(x)) : [h('p', {class: 'empty'}, t('worker.none_others'))]));
       app.tick();
