@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/chromedp"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -370,12 +372,33 @@ func (tb *tab) login(base, id, password string) {
 		chromedp.WaitVisible(css(`input[name="id"]`)),
 		chromedp.SendKeys(css(`input[name="id"]`), id),
 		chromedp.SendKeys(css(`input[name="password"]`), password),
-		chromedp.Click(css(`form.login button[type="submit"]`)),
+		click(`form.login button[type="submit"]`),
 		chromedp.WaitVisible(css(`#logout`)),
 	)
 }
 
 func css(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+// click clicks the first element matching sel, again if the page replaced
+// that element between finding it and clicking it: a live update redraws
+// lists, and Chromium then no longer knows the node it found (a person's
+// tap simply lands on the new element).
+func click(sel string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for {
+			v, err := chromedp.Click(css(sel))(ctx, t)
+			var cdpErr *cdproto.Error
+			if !errors.As(err, &cdpErr) || !strings.Contains(strings.ToLower(cdpErr.Message), "node") {
+				return v, err
+			}
+			select {
+			case <-ctx.Done():
+				return v, fmt.Errorf("click %s: %w (last: %v)", sel, ctx.Err(), err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
 
 type task struct {
 	ID       string `json:"id"`
@@ -443,7 +466,7 @@ func TestBrowser(t *testing.T) {
 		w.shot("worker-2-fall-appears")
 
 		w.do("task detail",
-			chromedp.Click(css(`#mine .task-card .rule`)),
+			click(`#mine .task-card .rule`),
 			chromedp.WaitVisible(css(`.task-detail button[data-action="ack"]`)),
 			chromedp.WaitVisible(css(`.task-detail a[data-map="geo"]`)),
 		)
@@ -453,22 +476,22 @@ func TestBrowser(t *testing.T) {
 		w.shot("worker-3-task-detail")
 
 		w.do("acknowledge",
-			chromedp.Click(css(`.task-detail button[data-action="ack"]`)),
+			click(`.task-detail button[data-action="ack"]`),
 			chromedp.WaitVisible(css(`.task-detail [data-state="acknowledged"]`)),
 			chromedp.WaitVisible(css(`.task-detail button[data-action="checkin"]`)),
 		)
 		w.do("check in",
-			chromedp.Click(css(`.task-detail button[data-action="checkin"]`)),
+			click(`.task-detail button[data-action="checkin"]`),
 			chromedp.WaitVisible(css(`.task-detail [data-state="on_site"]`)),
 			chromedp.WaitVisible(css(`.task-detail button[data-outcome="safe"]`)),
 		)
 		w.do("choose an outcome",
-			chromedp.Click(css(`.task-detail button[data-outcome="safe"]`)),
+			click(`.task-detail button[data-outcome="safe"]`),
 			chromedp.SendKeys(css(`.task-detail textarea[name="note"]`), "Slipped in the kitchen, unhurt."),
 		)
 		w.shot("worker-4-resolve")
 		w.do("resolve",
-			chromedp.Click(css(`.task-detail button[data-action="resolve"]`)),
+			click(`.task-detail button[data-action="resolve"]`),
 			chromedp.WaitVisible(css(`.task-detail [data-state="resolved"]`)),
 		)
 		w.shot("worker-5-resolved")
@@ -489,7 +512,7 @@ func TestBrowser(t *testing.T) {
 		if got.State != "resolved" || got.Outcome != "safe" || got.Note != "Slipped in the kitchen, unhurt." || strings.Join(steps, ",") != "acknowledged,checked_in,resolved" {
 			t.Errorf("task %s, outcome %s, note %q, worker's steps %v", got.State, got.Outcome, got.Note, steps)
 		}
-		w.do("back to my tasks", chromedp.Click(css(`.back a`)), chromedp.WaitVisible(css(`#mine .empty`)))
+		w.do("back to my tasks", click(`.back a`), chromedp.WaitVisible(css(`#mine .empty`)))
 	})
 
 	t.Run("Operator", func(t *testing.T) {
@@ -501,14 +524,14 @@ func TestBrowser(t *testing.T) {
 		o.shot("operator-1-households")
 
 		o.do("household h1",
-			chromedp.Click(css(`tr[data-household-id="h1"] a`)),
+			click(`tr[data-household-id="h1"] a`),
 			chromedp.WaitVisible(css(`#thresholds input[name="water_no_use.hours"]`)),
 			chromedp.WaitVisible(css(`#charts figure`)),
 		)
 		// A good value is saved...
 		o.do("save a threshold",
 			chromedp.SendKeys(css(`#thresholds input[name="water_no_use.hours"]`), "10"),
-			chromedp.Click(css(`#thresholds button[data-action="save-thresholds"]`)),
+			click(`#thresholds button[data-action="save-thresholds"]`),
 			chromedp.WaitVisible(css(`#thresholds .notice`)),
 		)
 		if v := o.text(`#thresholds tr[data-param="water_no_use.hours"] .effective`); v != "10" {
@@ -518,7 +541,7 @@ func TestBrowser(t *testing.T) {
 		o.do("refuse a bad threshold",
 			chromedp.Evaluate[chromedp.Void](`document.querySelector('#thresholds input[name="water_no_use.hours"]').value = ''; undefined`),
 			chromedp.SendKeys(css(`#thresholds input[name="water_no_use.hours"]`), "-5"),
-			chromedp.Click(css(`#thresholds button[data-action="save-thresholds"]`)),
+			click(`#thresholds button[data-action="save-thresholds"]`),
 			chromedp.WaitVisible(css(`#threshold-error`)),
 			chromedp.WaitVisible(css(`#thresholds input[name="water_no_use.hours"][aria-invalid="true"]`)),
 		)
@@ -545,10 +568,10 @@ func TestBrowser(t *testing.T) {
 			"h4,Qian Lan,11 Heping Lane,g1,,,,,x-4,toaster",
 		}, "\n")
 		o.do("import",
-			chromedp.Click(css(`#nav a[data-nav="#/import"]`)),
+			click(`#nav a[data-nav="#/import"]`),
 			chromedp.WaitVisible(css(`textarea[name="csv"]`)),
 			chromedp.SetValue(css(`textarea[name="csv"]`), csv),
-			chromedp.Click(css(`button[data-action="import"]`)),
+			click(`button[data-action="import"]`),
 			chromedp.WaitVisible(css(`#import-result .import-errors tr[data-line="4"]`)),
 		)
 		if s := o.text(`#import-result [data-created]`); !strings.Contains(s, "2 created") || !strings.Contains(s, "1 lines with errors") {
@@ -566,17 +589,17 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("households after import: %+v, want h1, h2, h3", list.Households)
 		}
 
-		o.do("task board", chromedp.Click(css(`#nav a[data-nav="#/board"]`)),
+		o.do("task board", click(`#nav a[data-nav="#/board"]`),
 			chromedp.WaitVisible(css(`[data-column="closed"] .board-card`)))
 		o.shot("operator-5-board")
-		o.do("SLA report", chromedp.Click(css(`#nav a[data-nav="#/sla"]`)),
+		o.do("SLA report", click(`#nav a[data-nav="#/sla"]`),
 			chromedp.WaitVisible(css(`table.sla tbody tr td .badge`)))
 		o.shot("operator-6-sla")
 		o.do("in Chinese",
 			chromedp.SetValue(css(`#lang`), "zh-CN"),
 			chromedp.Evaluate[chromedp.Void](`document.getElementById('lang').dispatchEvent(new Event('change')); undefined`),
 			chromedp.WaitVisible(css(`html[lang="zh-CN"]`)),
-			chromedp.Click(css(`#nav a[data-nav="#/households"]`)),
+			click(`#nav a[data-nav="#/households"]`),
 			chromedp.WaitVisible(css(`tr[data-household-id="h3"]`)),
 		)
 		if s := o.text(`#nav`); !strings.Contains(s, "住户") {
