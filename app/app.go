@@ -291,7 +291,9 @@ func (m *Monitor) startMQTT() error {
 			TLSAddr:         m.cfg.MQTT.Broker.TLSAddr,
 			CertFile:        m.cfg.MQTT.Broker.CertFile,
 			KeyFile:         m.cfg.MQTT.Broker.KeyFile,
+			MonitorClientID: m.cfg.MQTT.ClientID,
 			Logger:          m.log.With("component", "broker"),
+			Registerer:      m.reg,
 		})
 		if err != nil {
 			return fmt.Errorf("embedded broker: %w", err)

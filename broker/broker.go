@@ -30,10 +30,12 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Auth modes.
@@ -93,17 +95,32 @@ type Options struct {
 	// (subscriptions and queued QoS 1/2 messages) is kept. Default
 	// DefaultSessionExpiry.
 	SessionExpiry time.Duration
+	// MonitorClientID is the monitor's MQTT client id. When set, a device's
+	// publish is held, before the broker acknowledges it, while the
+	// monitor's session cannot take it (see backpressure). Empty: no
+	// holding, as for a broker nobody must keep up with.
+	MonitorClientID string
+	// MaxInflight is how many unacknowledged QoS 1 messages a session may
+	// keep; publishes are held at three quarters of it. Default
+	// DefaultMaxInflight (mochi's), at most 65535.
+	MaxInflight int
+	// HoldTimeout is the longest a publish is held; then the device is
+	// disconnected unacknowledged, to send again. Default DefaultHoldTimeout.
+	HoldTimeout time.Duration
 	// Logger receives the broker's logs; mochi's own chatter is logged at
 	// debug. Default: discard.
 	Logger *slog.Logger
+	// Registerer receives the broker's metrics. Default: a private registry.
+	Registerer prometheus.Registerer
 }
 
 // Broker is an embedded MQTT broker. Create it with New, then Start and Close.
 type Broker struct {
-	opts   Options
-	tlsCfg *tls.Config
-	log    *slog.Logger
-	srv    *mqtt.Server
+	opts         Options
+	tlsCfg       *tls.Config
+	log          *slog.Logger
+	srv          *mqtt.Server
+	backpressure *backpressure // nil without Options.MonitorClientID
 
 	mu      sync.Mutex
 	started bool
@@ -131,6 +148,8 @@ func New(opts Options) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumSessionExpiryInterval = uint32(opts.SessionExpiry / time.Second)
 	caps.MaximumPacketSize = maxPacketSize
+	caps.MaximumInflight = uint16(opts.MaxInflight)
+	caps.MaximumClientWritesPending = max(caps.MaximumClientWritesPending, int32(opts.MaxInflight))
 	b.srv = mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       slog.New(&mochiHandler{h: opts.Logger.Handler()}).With("component", "mqtt-broker"),
@@ -148,6 +167,19 @@ func New(opts Options) (*Broker, error) {
 	if err := b.srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}
+	if opts.MonitorClientID != "" {
+		b.backpressure = newBackpressure(opts.MonitorClientID, b.srv.Clients, opts.MaxInflight, opts.HoldTimeout, opts.Logger, opts.Registerer)
+		if err := b.srv.AddHook(b.backpressure, nil); err != nil {
+			return nil, fmt.Errorf("broker hook: %w", err)
+		}
+	}
+	info := b.srv.Info
+	opts.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "eldersafe_broker_messages_dropped_total",
+		Help: "Messages the embedded broker dropped because a subscriber's session or write queue was full.",
+	}, func() float64 {
+		return float64(atomic.LoadInt64(&info.InflightDropped) + atomic.LoadInt64(&info.MessagesDropped))
+	}))
 	return b, nil
 }
 
@@ -166,6 +198,21 @@ func (o *Options) validate() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.MaxInflight == 0 {
+		o.MaxInflight = DefaultMaxInflight
+	}
+	if o.HoldTimeout == 0 {
+		o.HoldTimeout = DefaultHoldTimeout
+	}
+	if o.MaxInflight < 4 || o.MaxInflight > 65535 {
+		return fmt.Errorf("max inflight %d out of range 4..65535", o.MaxInflight)
+	}
+	if o.HoldTimeout < 0 {
+		return fmt.Errorf("hold timeout %s is negative", o.HoldTimeout)
 	}
 
 	if strings.ContainsAny(o.Prefix, "+#\x00") || strings.HasSuffix(o.Prefix, "/") || strings.HasPrefix(o.Prefix, "$") {
@@ -269,6 +316,9 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed = true
+	if b.backpressure != nil {
+		b.backpressure.close() // held publishers let go, or the server waits on them
+	}
 	if !b.started {
 		return nil
 	}

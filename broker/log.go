@@ -29,11 +29,16 @@ func (m *mochiHandler) Handle(ctx context.Context, r slog.Record) error {
 	case r.Level == slog.LevelWarn && r.Message == "":
 		r.Level = slog.LevelDebug
 		r.Message = "mqtt client connection ended"
-	case r.Message == "error processing packet":
-		// Logged when a client is disconnected, e.g. for a QoS 1 publish the
-		// ACL denied; the "pk" attribute would dump the payload (personal
-		// data) into the log, so leave it out.
+	}
+	// Packet dumps would put payloads (personal data) into the log: "error
+	// processing packet" is logged when a client is disconnected, e.g. for a
+	// QoS 1 publish the ACL denied; "publish packet rejected" when
+	// backpressure refuses a publish held too long.
+	switch r.Message {
+	case "error processing packet":
 		r = withoutAttr(r, "pk")
+	case "publish packet rejected":
+		r = withoutAttr(r, "packet")
 	}
 	if !m.h.Enabled(ctx, r.Level) {
 		return nil

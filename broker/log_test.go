@@ -42,6 +42,13 @@ func TestMochiHandler(t *testing.T) {
 
 	buf.Reset()
 	debug := slog.New(&mochiHandler{h: slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})})
+	debug.Debug("publish packet rejected", "hook", "eldersafe-backpressure", "packet", struct{ Payload string }{"secret payload"})
+	if got := buf.String(); strings.Contains(got, "secret payload") || !strings.Contains(got, "hook=eldersafe-backpressure") {
+		t.Fatalf("packet dump not cut: %q", got)
+	}
+
+	buf.Reset()
+	debug = slog.New(&mochiHandler{h: slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})})
 	debug.With("component", "mqtt-broker").Warn("", "error", "EOF")
 	if got := buf.String(); !strings.Contains(got, "level=DEBUG") || !strings.Contains(got, "connection ended") || !strings.Contains(got, "component=mqtt-broker") {
 		t.Fatalf("demoted warning: %q", got)
