@@ -18,7 +18,8 @@
 //
 // Sessions of clean_session=false clients are kept in memory, so QoS 1
 // messages queue while the monitor reconnects; they are lost when the
-// process stops.
+// process stops. With Options.MonitorClientID, a device's publish is held
+// unacknowledged while the monitor's session cannot take it (backpressure.go).
 package broker
 
 import (
