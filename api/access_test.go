@@ -73,6 +73,7 @@ func TestAccessByRole(t *testing.T) {
 			body: `{"from":"2026-03-02T00:00:00Z","until":"2026-03-09T00:00:00Z","reason":"hospital"}`, opts: as("gw1"), want: 201},
 		{name: "grid worker: away for another grid", method: "POST", path: "/api/v1/households/h2/away",
 			body: `{"from":"2026-03-02T00:00:00Z","until":"2026-03-09T00:00:00Z","reason":"hospital"}`, opts: as("gw1"), want: 404, wantCode: "not_found"},
+		{name: "grid worker: end an away period of another grid", method: "DELETE", path: "/api/v1/households/h2/away/a1", opts: as("gw1"), want: 404, wantCode: "not_found"},
 		{name: "grid worker opens a manual task", method: "POST", path: "/api/v1/tasks", body: `{"household_id":"h1","reason":"neighbour called","severity":"medium"}`, opts: as("gw1"), want: 201},
 		{name: "grid worker: manual task elsewhere", method: "POST", path: "/api/v1/tasks", body: `{"household_id":"h2","reason":"x","severity":"medium"}`, opts: as("gw1"), want: 400, wantCode: "invalid"},
 		{name: "grid worker does not register", method: "POST", path: "/api/v1/grids", body: `{"id":"g8","name":"G8"}`, opts: as("gw1"), want: 403, wantCode: "forbidden"},
@@ -107,6 +108,7 @@ func TestAccessByRole(t *testing.T) {
 		{name: "family does not read a task", method: "GET", path: "/api/v1/tasks/" + t1, opts: as("fam1"), want: 403, wantCode: "forbidden"},
 		{name: "family does not record away periods", method: "POST", path: "/api/v1/households/h1/away",
 			body: `{"from":"2026-03-02T00:00:00Z","until":"2026-03-09T00:00:00Z","reason":"x"}`, opts: as("fam1"), want: 403, wantCode: "forbidden"},
+		{name: "family does not end away periods", method: "DELETE", path: "/api/v1/households/h1/away/a1", opts: as("fam1"), want: 403, wantCode: "forbidden"},
 		{name: "family does not register", method: "POST", path: "/api/v1/households", body: `{"id":"h9","name":"x","address":"y","grid_id":"g1"}`, opts: as("fam1"), want: 403, wantCode: "forbidden"},
 	})
 }

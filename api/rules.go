@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -22,6 +23,9 @@ type RuleSettings interface {
 	AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error
 	// AwayPeriodsOf lists the periods ending after endingAfter (all for a zero time), by start.
 	AwayPeriodsOf(ctx context.Context, householdID string, endingAfter time.Time) ([]registry.AwayPeriod, error)
+	// EndAwayPeriod ends a period at at: one not yet begun is removed. Not
+	// the household's: registry.ErrNotFound; already over: registry.ErrConflict.
+	EndAwayPeriod(ctx context.Context, householdID, id string, at time.Time) (registry.AwayPeriod, bool, error)
 }
 
 // Rules is the rules engine as the API drives it: it checks and applies a
@@ -41,6 +45,9 @@ func (a *API) ruleRoutes(rt *router) {
 	rt.handle("PUT /api/v1/households/{id}/thresholds", a.putThresholds, allow(registry.RoleOperator, registry.RoleSupervisor))
 	// A grid worker is often the first to hear of a hospital stay.
 	rt.handle("POST /api/v1/households/{id}/away", a.createAway,
+		allow(registry.RoleOperator, registry.RoleSupervisor, registry.RoleGridWorker))
+	// The resident came back early: welfare rules must watch again at once.
+	rt.handle("DELETE /api/v1/households/{id}/away/{away_id}", a.endAway,
 		allow(registry.RoleOperator, registry.RoleSupervisor, registry.RoleGridWorker))
 }
 
@@ -133,6 +140,45 @@ func (a *API) createAway(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.writeJSON(w, r, http.StatusCreated, p)
+	return nil
+}
+
+// endedAway answers DELETE /api/v1/households/{id}/away/{away_id}.
+type endedAway struct {
+	registry.AwayPeriod
+	// Removed: the period had not begun and is gone; otherwise it now ends
+	// at the monitor's present.
+	Removed bool `json:"removed"`
+}
+
+// endAway ends an away period now: the household's countdowns restart from
+// this moment, as at the end of any away period.
+func (a *API) endAway(w http.ResponseWriter, r *http.Request) error {
+	id, awayID := r.PathValue("id"), r.PathValue("away_id")
+	h, err := a.scopedHousehold(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	// The rules' present, which is the event clock's under --clock event.
+	now := a.opts.Now()
+	if now.IsZero() {
+		return errorf(http.StatusConflict, codeConflict, "the event clock has not started: send a device message or POST /api/v1/clock first")
+	}
+	a.rulesMu.Lock()
+	defer a.rulesMu.Unlock()
+	p, removed, err := a.opts.RuleSettings.EndAwayPeriod(r.Context(), id, awayID, now.UTC().Truncate(time.Millisecond))
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return errorf(http.StatusNotFound, codeNotFound, "away period %q of household %q not found", clip(awayID), clip(id))
+	case errors.Is(err, registry.ErrConflict):
+		return errorf(http.StatusConflict, codeConflict, "away period %q is already over", clip(awayID))
+	case err != nil:
+		return fmt.Errorf("end away period of household %s: %w", id, err)
+	}
+	if err := a.applyRules(r.Context(), h); err != nil {
+		return err
+	}
+	a.writeJSON(w, r, http.StatusOK, endedAway{AwayPeriod: p, Removed: removed})
 	return nil
 }
 

@@ -249,6 +249,47 @@ func TestCreateAway(t *testing.T) {
 	}
 }
 
+func TestEndAway(t *testing.T) {
+	e := newRulesEnv(t)
+	path := "/api/v1/households/h1/away"
+
+	// A hospital stay from an hour before t0 for three days; she is back at t0.
+	b := e.must(201, "POST", path, `{"from": "2026-03-01T08:12:00Z", "until": "2026-03-04T09:12:00Z", "reason": "hospital stay"}`)
+	current, _ := b["id"].(string)
+	b = e.must(200, "DELETE", path+"/"+current, "")
+	fields(map[string]any{"id": current, "from": "2026-03-01T08:12:00Z", "until": t0.Format(time.RFC3339), "removed": false})(t, b)
+
+	// Her countdowns run again from t0: 12 hours without water is an alert.
+	meterReadings(e.engine, 13, "h1")
+	if got := alertsFor(e.engine.Advance(t0.Add(13*time.Hour)), rules.RuleWaterNoUse); fmt.Sprint(got) != "[h1]" {
+		t.Errorf("water_no_use fired for %v, want h1: the away period ended at t0", got)
+	}
+
+	// A planned stay that has not begun is removed.
+	b = e.must(201, "POST", path, `{"from": "2026-03-03T00:00:00Z", "until": "2026-03-05T00:00:00Z", "reason": "visiting her son"}`)
+	planned, _ := b["id"].(string)
+	fields(map[string]any{"id": planned, "removed": true})(t, e.must(200, "DELETE", path+"/"+planned, ""))
+	if all, err := e.db.AwayPeriodsOf(context.Background(), "h1", time.Time{}); err != nil || len(all) != 1 || all[0].ID != current {
+		t.Errorf("stored periods %+v, %v; want the ended stay only", all, err)
+	}
+
+	e.must(201, "POST", "/api/v1/households/h2/away", `{"from": "2026-03-01T00:00:00Z", "until": "2026-03-05T00:00:00Z", "reason": "hospital"}`)
+	e.run(t, []call{
+		{name: "already over", method: "DELETE", path: path + "/" + current, want: 409, wantCode: "conflict", wantMsg: "already over"},
+		{name: "removed", method: "DELETE", path: path + "/" + planned, want: 404, wantCode: "not_found", wantMsg: "away period"},
+		{name: "unknown household", method: "DELETE", path: "/api/v1/households/h404/away/" + current, want: 404, wantCode: "not_found", wantMsg: `household "h404"`},
+	})
+	// Another household's period through h1's path: not found, and untouched.
+	other, err := e.db.AwayPeriodsOf(context.Background(), "h2", time.Time{})
+	if err != nil || len(other) != 1 {
+		t.Fatalf("h2's periods %+v, %v", other, err)
+	}
+	e.run(t, []call{{name: "another household's period", method: "DELETE", path: path + "/" + other[0].ID, want: 404, wantCode: "not_found"}})
+	if after, _ := e.db.AwayPeriodsOf(context.Background(), "h2", time.Time{}); len(after) != 1 || !after[0].Until.Equal(other[0].Until) {
+		t.Errorf("h2's period changed: %+v", after)
+	}
+}
+
 func TestRegistrationReachesEngine(t *testing.T) {
 	e := newRulesEnv(t)
 

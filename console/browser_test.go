@@ -556,6 +556,29 @@ func TestBrowser(t *testing.T) {
 		if v := hh.Overrides["water_no_use"]["hours"]; v != 10.0 {
 			t.Errorf("stored override %v, want 10 (the refused value changes nothing)", v)
 		}
+		// A hospital stay is recorded, then ended early: she is back.
+		o.do("record an away period",
+			chromedp.Evaluate[chromedp.Void](`(() => {
+				const pad = (n) => String(n).padStart(2, '0');
+				const local = (d) => d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()) + 'T' + pad(d.getHours()) + ':' + pad(d.getMinutes());
+				document.querySelector('#away input[name="from"]').value = local(new Date(Date.now() - 3600e3));
+				document.querySelector('#away input[name="until"]').value = local(new Date(Date.now() + 48 * 3600e3));
+			})(); undefined`),
+			chromedp.SendKeys(css(`#away input[name="reason"]`), "hospital stay"),
+			click(`#away button[data-action="add-away"]`),
+			chromedp.WaitVisible(css(`#away li[data-away-id] button[data-action="end-away"]`)),
+		)
+		o.do("end it early",
+			click(`#away li[data-away-id] button[data-action="end-away"]`),
+			chromedp.WaitVisible(css(`#away .empty`)),
+		)
+		var ended struct {
+			Away []struct{ Until time.Time } `json:"away"`
+		}
+		m.call("GET", "/api/v1/households/h1", nil, 200, &ended)
+		if len(ended.Away) != 0 {
+			t.Errorf("current away periods after ending: %+v", ended.Away)
+		}
 		o.do("charts drawn", chromedp.WaitVisible(css(`#charts svg.chart-water_liters rect.bar`)))
 		o.do("scroll to charts", chromedp.ScrollIntoView(css(`#charts`)))
 		o.shot("operator-3-household")

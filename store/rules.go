@@ -186,6 +186,40 @@ func (db *DB) AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error {
 	return nil
 }
 
+// EndAwayPeriod ends a household's away period at at, because the resident
+// came back early or never left: a period not yet begun is deleted
+// (removed), a current one ends at at. A period of another household, or
+// none, is registry.ErrNotFound; one already over is registry.ErrConflict.
+func (db *DB) EndAwayPeriod(ctx context.Context, householdID, id string, at time.Time) (p registry.AwayPeriod, removed bool, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		var from, until, created int64
+		err := tx.QueryRowContext(ctx, `SELECT `+awayCols+` FROM away_periods WHERE id = ? AND household_id = ?`, id, householdID).
+			Scan(&p.ID, &p.HouseholdID, &from, &until, &p.Reason, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return registry.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		p.From, p.Until, p.CreatedAt = fromMS(from), fromMS(until), fromMS(created)
+		switch end := toMS(at); {
+		case until <= end:
+			return fmt.Errorf("it ended at %s: %w", p.Until.Format(time.RFC3339), registry.ErrConflict)
+		case from >= end:
+			removed = true
+			_, err = tx.ExecContext(ctx, `DELETE FROM away_periods WHERE id = ?`, id)
+		default:
+			p.Until = fromMS(end)
+			_, err = tx.ExecContext(ctx, `UPDATE away_periods SET until_at = ? WHERE id = ?`, end, id)
+		}
+		return err
+	})
+	if err != nil {
+		return registry.AwayPeriod{}, false, fmt.Errorf("end away period %s: %w", id, err)
+	}
+	return p, removed, nil
+}
+
 const awayCols = `id, household_id, from_at, until_at, reason, created_at`
 
 // AwayPeriodsOf lists a household's away periods that end after endingAfter

@@ -172,6 +172,46 @@ func TestAwayPeriods(t *testing.T) {
 			t.Error("until before from accepted")
 		}
 	})
+	t.Run("End", func(t *testing.T) {
+		db := newDB(t)
+		seed(t, db)
+		must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Wu", Address: "2 Road", GridID: "g1"}))
+		for _, p := range []registry.AwayPeriod{late, past, current, other} {
+			must(t, db.AddAwayPeriod(ctx, p))
+		}
+		// A current period ends now and is kept; a future one is removed.
+		got, removed, err := db.EndAwayPeriod(ctx, "h1", current.ID, t0)
+		must(t, err)
+		want := current
+		want.Until = t0
+		if removed || !reflect.DeepEqual(got, want) {
+			t.Errorf("ended %+v (removed %v), want %+v", got, removed, want)
+		}
+		if _, removed, err = db.EndAwayPeriod(ctx, "h1", late.ID, t0); err != nil || !removed {
+			t.Errorf("future period: removed %v, %v; want removed", removed, err)
+		}
+		all, err := db.AwayPeriodsOf(ctx, "h1", time.Time{})
+		must(t, err)
+		if len(all) != 2 || all[0].ID != past.ID || all[1].ID != current.ID || !all[1].Until.Equal(t0) {
+			t.Errorf("h1's periods %+v, want the past one and the current one ending at %s", all, t0)
+		}
+		for _, tt := range []struct {
+			name, household, id string
+			want                error
+		}{
+			{"AlreadyOver", "h1", past.ID, registry.ErrConflict},
+			{"EndedJustNow", "h1", current.ID, registry.ErrConflict},
+			{"AnotherHouseholds", "h1", other.ID, registry.ErrNotFound},
+			{"Removed", "h1", late.ID, registry.ErrNotFound},
+		} {
+			if _, _, err := db.EndAwayPeriod(ctx, tt.household, tt.id, t0); !errors.Is(err, tt.want) {
+				t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+			}
+		}
+		if all, _ := db.AwayPeriodsOf(ctx, "h2", time.Time{}); len(all) != 1 {
+			t.Errorf("h2's periods %+v, want its own untouched", all)
+		}
+	})
 }
 
 func TestRegisteredDevicesAndZones(t *testing.T) {

@@ -372,7 +372,23 @@ export function household(root, [id], app) {
       }
     }},
     h('h2', {}, t('away.title')),
-    hh.away.length ? h('ul', {class: 'plain away-list'}, hh.away.map((p) => h('li', {}, `${i18n.dateTime(p.from)} – ${i18n.dateTime(p.until)}`, p.reason ? ' · ' + p.reason : '')))
+    hh.away.length ? h('ul', {class: 'plain away-list'}, hh.away.map((p) => h('li', {'data-away-id': p.id},
+      `${i18n.dateTime(p.from)} – ${i18n.dateTime(p.until)}`, p.reason ? ' · ' + p.reason : '', ' ',
+      // The resident is back early: welfare rules must watch again now.
+      h('button', {type: 'button', class: 'link', 'data-action': 'end-away', onclick: async (e) => {
+        const button = e.currentTarget;
+        button.disabled = true;
+        error.hidden = true;
+        try {
+          const ended = await api.del(`/api/v1/households/${encodeURIComponent(id)}/away/${encodeURIComponent(p.id)}`);
+          app.toast(t(ended.removed ? 'away.removed' : 'away.ended'));
+          load();
+        } catch (err) {
+          error.textContent = err.message;
+          error.hidden = false;
+          button.disabled = false;
+        }
+      }}, t('away.end')))))
       : h('p', {class: 'empty'}, t('away.none')),
     h('div', {class: 'row'}, h('label', {}, t('away.from'), from), h('label', {}, t('away.until'), until), h('label', {}, t('away.reason'), reason)),
     error,
