@@ -169,13 +169,36 @@ func (a *API) exportHousehold(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// deleteRequest is the body of DELETE /api/v1/households/{id}.
+// deleteRequest is the body of a DELETE that must say why: a household's
+// erasure, a grant's revocation.
 type deleteRequest struct {
 	Reason string `json:"reason"`
 }
 
 // maxDeleteReason bounds the reason of a deletion, in characters.
 const maxDeleteReason = 200
+
+// deleteReason reads why a DELETE is made: the body's reason or, without a
+// body, the X-Access-Reason header. It is required, for the audit log.
+func deleteReason(w http.ResponseWriter, r *http.Request) (string, error) {
+	var req deleteRequest
+	if err := decodeOptionalJSON(w, r, &req); err != nil {
+		return "", err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	if reason == "" {
+		reason = strings.TrimSpace(r.Header.Get(ReasonHeader))
+	}
+	switch {
+	case reason == "":
+		return "", invalidf("reason: required (the body's reason, or the %s header)", ReasonHeader)
+	case utf8.RuneCountInString(reason) > maxDeleteReason:
+		return "", invalidf("reason: at most %d characters", maxDeleteReason)
+	case strings.ContainsFunc(reason, unicode.IsControl):
+		return "", invalidf("reason: must not contain control characters")
+	}
+	return reason, nil
+}
 
 // deleteHousehold answers DELETE /api/v1/households/{id} with body {reason}
 // (or, without a body, the X-Access-Reason header): the household is erased
@@ -184,21 +207,9 @@ const maxDeleteReason = 200
 func (a *API) deleteHousehold(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	var req deleteRequest
-	if err := decodeOptionalJSON(w, r, &req); err != nil {
+	reason, err := deleteReason(w, r)
+	if err != nil {
 		return err
-	}
-	reason := strings.TrimSpace(req.Reason)
-	if reason == "" {
-		reason = strings.TrimSpace(r.Header.Get(ReasonHeader))
-	}
-	switch {
-	case reason == "":
-		return invalidf("reason: required (the body's reason, or the %s header)", ReasonHeader)
-	case utf8.RuneCountInString(reason) > maxDeleteReason:
-		return invalidf("reason: at most %d characters", maxDeleteReason)
-	case strings.ContainsFunc(reason, unicode.IsControl):
-		return invalidf("reason: must not contain control characters")
 	}
 	p := principal(ctx)
 	if err := a.record(r, p, audit.Delete, reason); err != nil {

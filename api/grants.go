@@ -23,6 +23,9 @@ type Grants interface {
 	Grants(ctx context.Context, householdID string) ([]registry.Grant, error)
 	// ActiveGrants lists the grants in force at now for userID on householdID.
 	ActiveGrants(ctx context.Context, userID, householdID string, now time.Time) ([]registry.Grant, error)
+	// RevokeGrant ends a grant in force at at. Unknown: registry.ErrNotFound;
+	// no longer in force: registry.ErrConflict.
+	RevokeGrant(ctx context.Context, id, by string, at time.Time) (registry.Grant, error)
 }
 
 func (a *API) grantRoutes(rt *router) {
@@ -31,6 +34,35 @@ func (a *API) grantRoutes(rt *router) {
 	}
 	rt.handle("POST /api/v1/grants", a.createGrant, allow(registry.RoleSupervisor))
 	rt.handle("GET /api/v1/grants", a.listGrants, allow(registry.RoleSupervisor))
+	rt.handle("DELETE /api/v1/grants/{id}", a.revokeGrant, allow(registry.RoleSupervisor), selfAudited())
+}
+
+// revokeGrant answers DELETE /api/v1/grants/{id} with body {reason} (or the
+// X-Access-Reason header): a supervisor ends a grant before its time (the
+// case is closed, it went to the wrong person). Like a grant, the revocation
+// is in the audit log before it takes effect; the grant's record stays,
+// ending now, with who revoked it.
+func (a *API) revokeGrant(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	reason, err := deleteReason(w, r)
+	if err != nil {
+		return err
+	}
+	p := principal(r.Context())
+	if err := a.record(r, p, audit.Revoke, reason); err != nil {
+		return err
+	}
+	g, err := a.opts.Grants.RevokeGrant(r.Context(), id, p.ID, a.now().UTC().Truncate(time.Millisecond))
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return errorf(http.StatusNotFound, codeNotFound, "grant %q not found", clip(id))
+	case errors.Is(err, registry.ErrConflict):
+		return errorf(http.StatusConflict, codeConflict, "grant %q is no longer in force", clip(id))
+	case err != nil:
+		return err
+	}
+	a.writeJSON(w, r, http.StatusOK, grantView{Grant: g, Active: false})
+	return nil
 }
 
 // grantRequest is the body of POST /api/v1/grants.

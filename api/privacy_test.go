@@ -244,6 +244,57 @@ func TestSensitiveFieldsAndGrants(t *testing.T) {
 	}
 }
 
+func TestRevokeGrant(t *testing.T) {
+	e := newEnv(t)
+	tok, _, _ := e.people()
+	e.sensitiveHousehold(tok)
+	as := func(user string) []reqOption { return []reqOption{withToken(tok[user])} }
+	until := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	g := e.must(201, "POST", "/api/v1/grants", `{"user_id":"gw2","household_id":"h5","fields":["phone","medical_notes"],`+
+		`"reason":"covering for w1","until":"`+until+`"}`, withToken(tok["sv"]))
+	id, _ := g["id"].(string)
+	path := "/api/v1/grants/" + id
+
+	e.run(t, []call{
+		{name: "in force", method: "GET", path: "/api/v1/households/h5", opts: as("gw2"), want: 200, check: shows(map[string]bool{"phone": true, "medical_notes": true})},
+		{name: "grid worker may not revoke", method: "DELETE", path: path, body: `{"reason":"x"}`, opts: as("gw2"), want: 403, wantCode: "forbidden"},
+		{name: "operator may not revoke", method: "DELETE", path: path, body: `{"reason":"x"}`, opts: as("op"), want: 403, wantCode: "forbidden"},
+		{name: "revoking needs a reason", method: "DELETE", path: path, body: `{}`, opts: as("sv"), want: 400, wantCode: "invalid", wantMsg: "reason: required"},
+		{name: "unknown grant", method: "DELETE", path: "/api/v1/grants/g404", body: `{"reason":"x"}`, opts: as("sv"), want: 404, wantCode: "not_found"},
+		{name: "supervisor revokes", method: "DELETE", path: path, body: `{"reason":"w1 is back"}`, opts: as("sv"), want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				ended, err := time.Parse(time.RFC3339Nano, fmt.Sprint(b["until"]))
+				if b["active"] != false || b["revoked_by"] != "sv" || err != nil || time.Since(ended) > time.Minute {
+					t.Errorf("revoked grant = %v, want inactive, revoked by sv, ending now", b)
+				}
+			}},
+		{name: "revoked: nothing shown", method: "GET", path: "/api/v1/households/h5", opts: as("gw2"), want: 200, check: shows(map[string]bool{"phone": false, "medical_notes": false})},
+		{name: "revoked twice", method: "DELETE", path: path, body: `{"reason":"again"}`, opts: as("sv"), want: 409, wantCode: "conflict", wantMsg: "no longer in force"},
+		{name: "listed, inactive, with who revoked it", method: "GET", path: "/api/v1/grants?household_id=h5", opts: as("sv"), want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				list, _ := b["grants"].([]any)
+				if len(list) != 1 || list[0].(map[string]any)["active"] != false || list[0].(map[string]any)["revoked_by"] != "sv" {
+					t.Errorf("grants = %v", b)
+				}
+			}},
+	})
+
+	// The revocation is in the audit log with its reason, before it took effect.
+	entries, err := e.store.Audit(context.Background(), "sv", "grants/"+id, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var revoked []string
+	for _, en := range entries {
+		if en.Action == "revoke" {
+			revoked = append(revoked, en.Reason)
+		}
+	}
+	if !slices.Equal(revoked, []string{"again", "w1 is back"}) {
+		t.Errorf("revoke entries %q, want the refused and the done one, newest first", revoked)
+	}
+}
+
 func TestPrivacySettings(t *testing.T) {
 	e := newEnv(t)
 	tok, _, _ := e.people()

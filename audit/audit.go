@@ -21,6 +21,7 @@ const (
 	Delete = "delete"
 	Export = "export"
 	Grant  = "grant"
+	Revoke = "revoke"
 	Login  = "login"
 )
 

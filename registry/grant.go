@@ -53,7 +53,10 @@ type Grant struct {
 	Reason      string    `json:"reason"`
 	GrantedBy   string    `json:"granted_by"`
 	CreatedAt   time.Time `json:"created_at"`
-	Until       time.Time `json:"until"`
+	// Until is when it ends; for a revoked grant, when it was revoked.
+	Until time.Time `json:"until"`
+	// RevokedBy is the supervisor who ended it early, if one did.
+	RevokedBy string `json:"revoked_by,omitempty"`
 }
 
 // Validate names every problem with the grant; CreatedAt is when it is

@@ -10,11 +10,11 @@ import (
 	"github.com/eldersafe/eldersafe/registry"
 )
 
-const grantCols = `id, user_id, household_id, fields, reason, granted_by, created_at, until_at`
+const grantCols = `id, user_id, household_id, fields, reason, granted_by, created_at, until_at, revoked_by`
 
 // CreateGrant records a grant of access to a household's sensitive fields.
-// Its user and household must exist. Grants are never changed or deleted: one
-// ends at its Until, and the record stays for the audit.
+// Its user and household must exist. Grants are never deleted: one ends at
+// its Until, or earlier when revoked, and the record stays for the audit.
 func (db *DB) CreateGrant(ctx context.Context, g registry.Grant) error {
 	if err := g.Validate(); err != nil {
 		return err
@@ -36,7 +36,7 @@ func (db *DB) CreateGrant(ctx context.Context, g registry.Grant) error {
 		if err := reference(ctx, tx, "household_id", g.HouseholdID, `SELECT 1 FROM households WHERE id = ?`); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO access_grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO access_grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '')`,
 			g.ID, g.UserID, g.HouseholdID, string(fields), g.Reason, g.GrantedBy, toMS(g.CreatedAt), toMS(g.Until))
 		return insertError(err)
 	})
@@ -67,8 +67,38 @@ func (db *DB) ActiveGrants(ctx context.Context, userID, householdID string, now 
 	return list, nil
 }
 
+// RevokeGrant ends a grant at at, recording who ended it. An unknown grant
+// is registry.ErrNotFound; one no longer in force registry.ErrConflict.
+func (db *DB) RevokeGrant(ctx context.Context, id, by string, at time.Time) (registry.Grant, error) {
+	var g registry.Grant
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		list, err := scanGrants(tx.QueryContext(ctx, `SELECT `+grantCols+` FROM access_grants WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return registry.ErrNotFound
+		}
+		g = list[0]
+		if !g.Active(at) {
+			return fmt.Errorf("not in force (until %s): %w", g.Until.Format(time.RFC3339), registry.ErrConflict)
+		}
+		g.Until, g.RevokedBy = at, by
+		_, err = tx.ExecContext(ctx, `UPDATE access_grants SET until_at = ?, revoked_at = ?, revoked_by = ? WHERE id = ?`,
+			toMS(at), toMS(at), by, id)
+		return err
+	})
+	if err != nil {
+		return registry.Grant{}, fmt.Errorf("revoke grant %s: %w", id, err)
+	}
+	return g, nil
+}
+
 func (db *DB) grants(ctx context.Context, query string, args ...any) ([]registry.Grant, error) {
-	rows, err := db.r.QueryContext(ctx, query, args...)
+	return scanGrants(db.r.QueryContext(ctx, query, args...))
+}
+
+func scanGrants(rows *sql.Rows, err error) ([]registry.Grant, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +110,7 @@ func (db *DB) grants(ctx context.Context, query string, args ...any) ([]registry
 			fields         string
 			created, until int64
 		)
-		if err := rows.Scan(&g.ID, &g.UserID, &g.HouseholdID, &fields, &g.Reason, &g.GrantedBy, &created, &until); err != nil {
+		if err := rows.Scan(&g.ID, &g.UserID, &g.HouseholdID, &fields, &g.Reason, &g.GrantedBy, &created, &until, &g.RevokedBy); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(fields), &g.Fields); err != nil {
