@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -456,18 +457,29 @@ func (m *Monitor) runTimers(ctx context.Context) {
 			}
 			return
 		case now := <-t.C:
-			if m.event != nil {
-				m.saveEventClock(&saved)
-				if err := m.raise(ctx, m.engine.Advance(m.firingNow())); err != nil {
-					m.log.Error("raise alerts from deadlines", "err", err)
-				}
-				continue
-			}
-			if err := m.raise(ctx, m.engine.Advance(now)); err != nil {
-				m.log.Error("raise alerts from deadlines", "err", err)
-			}
-			m.escalate(ctx)
+			m.tick(ctx, now, &saved)
 		}
+	}
+}
+
+// tick fires what is due. A panic in it (a bug, e.g. on one household's
+// state) is logged and the next tick runs: it would recur after a restart,
+// and a crash loop would stop ingest too, falls included.
+func (m *Monitor) tick(ctx context.Context, now time.Time, saved *time.Time) {
+	defer func() {
+		if v := recover(); v != nil {
+			m.log.Error("panic while firing deadlines; the next tick tries again", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	if m.event != nil {
+		m.saveEventClock(saved)
+		now = m.firingNow()
+	}
+	if err := m.raise(ctx, m.engine.Advance(now)); err != nil {
+		m.log.Error("raise alerts from deadlines", "err", err)
+	}
+	if m.event == nil {
+		m.escalate(ctx)
 	}
 }
 
