@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,39 +10,49 @@ import (
 // QuietHours is a daily span of a household's local time during which a
 // family contact is not woken for anything short of urgent, such as
 // "22:00-07:00". An end before the start crosses midnight.
-//
-// It is parsed here rather than with rules.ParseWindow because rules imports
-// registry.
 type QuietHours struct {
 	start, end int // minutes after midnight
 }
 
 // ParseQuietHours reads "HH:MM-HH:MM" (00:00 to 23:59, start and end differ).
 func ParseQuietHours(s string) (QuietHours, error) {
-	from, to, ok := strings.Cut(s, "-")
-	if !ok {
-		return QuietHours{}, fmt.Errorf("quiet_hours %q: want HH:MM-HH:MM", s)
-	}
-	start, err := minuteOfDay(from)
+	start, end, err := ParseDailySpan(s, false)
 	if err != nil {
 		return QuietHours{}, fmt.Errorf("quiet_hours %q: %w", s, err)
-	}
-	end, err := minuteOfDay(to)
-	if err != nil {
-		return QuietHours{}, fmt.Errorf("quiet_hours %q: %w", s, err)
-	}
-	if start == end {
-		return QuietHours{}, fmt.Errorf("quiet_hours %q: start and end must differ", s)
 	}
 	return QuietHours{start: start, end: end}, nil
 }
 
-func minuteOfDay(s string) (int, error) {
+// ParseDailySpan reads "HH:MM-HH:MM" into minutes after midnight: a span of
+// every day, crossing midnight when the end comes before the start. Start
+// and end differ; with endOfDay the end may be 24:00. It is the one parser of
+// daily spans: quiet hours here, the rules' waking window.
+func ParseDailySpan(s string, endOfDay bool) (start, end int, err error) {
+	from, to, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, errors.New("want HH:MM-HH:MM")
+	}
+	if start, err = minuteOfDay(from, false); err != nil {
+		return 0, 0, err
+	}
+	if end, err = minuteOfDay(to, endOfDay); err != nil {
+		return 0, 0, err
+	}
+	if start == end {
+		return 0, 0, errors.New("start and end must differ")
+	}
+	return start, end, nil
+}
+
+func minuteOfDay(s string, endOfDay bool) (int, error) {
 	digit := func(i int) int { return int(s[i] - '0') }
 	if len(s) != 5 || s[2] != ':' || strings.Trim(s[:2]+s[3:], "0123456789") != "" {
 		return 0, fmt.Errorf("time %q: want HH:MM", s)
 	}
 	h, m := digit(0)*10+digit(1), digit(3)*10+digit(4)
+	if endOfDay && h == 24 && m == 0 {
+		return 24 * 60, nil
+	}
 	if h > 23 || m > 59 {
 		return 0, fmt.Errorf("time %q: want 00:00 to 23:59", s)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
 )
 
 // Config holds the thresholds of every rule. The global one comes from the
@@ -237,44 +239,16 @@ type Window struct {
 
 // ParseWindow reads "07:00-22:00".
 func ParseWindow(s string) (Window, error) {
-	from, to, ok := strings.Cut(s, "-")
-	if !ok {
-		return Window{}, fmt.Errorf("window %q: want %s", s, UnitWindow)
-	}
-	start, err := minuteOfDay(from, false)
+	// Spaces around the times are allowed in a config file: "07:00 - 22:00".
+	start, end, err := registry.ParseDailySpan(strings.Join(strings.Fields(s), ""), true)
 	if err != nil {
 		return Window{}, fmt.Errorf("window %q: %w", s, err)
-	}
-	end, err := minuteOfDay(to, true)
-	if err != nil {
-		return Window{}, fmt.Errorf("window %q: %w", s, err)
-	}
-	if start == end {
-		return Window{}, fmt.Errorf("window %q: start and end must differ", s)
 	}
 	w := Window{Start: start, End: end}
 	if w.length() < 60 {
 		return Window{}, fmt.Errorf("window %q: must be at least an hour long", s)
 	}
 	return w, nil
-}
-
-func minuteOfDay(s string, allow24 bool) (int, error) {
-	s = strings.TrimSpace(s)
-	var h, m int
-	if len(s) != 5 || s[2] != ':' {
-		return 0, fmt.Errorf("time %q: want HH:MM", s)
-	}
-	if _, err := fmt.Sscanf(s, "%02d:%02d", &h, &m); err != nil {
-		return 0, fmt.Errorf("time %q: want HH:MM", s)
-	}
-	if allow24 && h == 24 && m == 0 {
-		return 1440, nil
-	}
-	if h < 0 || h > 23 || m < 0 || m > 59 {
-		return 0, fmt.Errorf("time %q: out of range", s)
-	}
-	return h*60 + m, nil
 }
 
 func (w Window) String() string {
