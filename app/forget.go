@@ -52,6 +52,14 @@ func (m *Monitor) forgetHousehold(householdID string, deviceIDs []string) {
 	if m.hist.rollup != nil {
 		m.hist.rollup.Forget(householdID)
 	}
+	if m.hist.influx != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := m.hist.influx.DeleteHousehold(ctx, householdID)
+		cancel()
+		if err != nil {
+			m.log.Error("household deleted, but not its InfluxDB history: erase it by hand (docs/privacy.md)", "household_id", householdID, "err", err)
+		}
+	}
 
 	if m.pipeline != nil {
 		m.pipeline.ForgetDevices(deviceIDs...)

@@ -133,7 +133,7 @@ type Writer struct {
 	pumped, drained chan struct{}
 	closeOnce       sync.Once
 
-	points, dropped, writeErrors prometheus.Counter
+	points, dropped, writeErrors, eraseErrors prometheus.Counter
 	errLog, dropLog              *rateLog
 }
 
@@ -142,6 +142,9 @@ type Writer struct {
 type item struct {
 	reading rules.Reading
 	event   *history.TaskEvent
+	// barrier, when set, is closed once everything queued before it was
+	// handed to the client (DeleteHousehold).
+	barrier chan struct{}
 }
 
 var (
@@ -193,6 +196,10 @@ func New(opts Options) (*Writer, error) {
 	w.writeErrors = f.NewCounter(prometheus.CounterOpts{
 		Name: "eldersafe_influxdb_write_errors_total",
 		Help: "Failed InfluxDB write requests (each a batch of points; the client retries them).",
+	})
+	w.eraseErrors = f.NewCounter(prometheus.CounterOpts{
+		Name: "eldersafe_influxdb_erase_errors_total",
+		Help: "Deleted households whose InfluxDB history could not be erased (erase it by hand: docs/privacy.md).",
 	})
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "eldersafe_influxdb_queue_length",
@@ -253,10 +260,15 @@ func (w *Writer) drain(buf []byte) []byte {
 	for {
 		n := 0
 		buf = buf[:0]
+		var barrier chan struct{}
 	chunk:
 		for n < chunkLines {
 			select {
 			case it := <-w.queue:
+				if it.barrier != nil {
+					barrier = it.barrier
+					break chunk
+				}
 				if n > 0 {
 					buf = append(buf, '\n')
 				}
@@ -266,11 +278,17 @@ func (w *Writer) drain(buf []byte) []byte {
 				break chunk
 			}
 		}
+		if n > 0 {
+			w.write.WriteRecord(string(buf))
+			w.points.Add(float64(n))
+		}
+		if barrier != nil {
+			close(barrier)
+			continue
+		}
 		if n == 0 {
 			return buf
 		}
-		w.write.WriteRecord(string(buf))
-		w.points.Add(float64(n))
 	}
 }
 
