@@ -1,17 +1,11 @@
 package app_test
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,13 +14,14 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/app/apptest"
 )
 
-const adminToken = "test-admin-token"
+const adminToken = apptest.AdminToken
 
 // monitor is a running eldersafe for one test, with a client for its API.
 type monitor struct {
-	*app.Monitor
+	*apptest.Monitor
 	t       *testing.T
 	mqttURL string
 }
@@ -35,108 +30,13 @@ type monitor struct {
 // empty mqttURL it uses its embedded broker.
 func startMonitor(t *testing.T, mqttURL string, edit func(*app.Config)) *monitor {
 	t.Helper()
-	cfg := app.DefaultConfig()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.MQTT.Broker.Addr = "127.0.0.1:0"
-	cfg.MQTT.URL = mqttURL
-	// A client id of its own per test: an external broker keeps sessions.
-	cfg.MQTT.ClientID = "eldersafe-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	cfg.DataDir = t.TempDir()
-	cfg.Auth.AdminToken = adminToken
-	if edit != nil {
-		edit(&cfg)
-	}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m, err := app.Start(context.Background(), cfg, logger, io.Discard)
-	if err != nil {
-		t.Fatalf("start monitor: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close monitor: %v", err)
+	m := apptest.Start(t, func(cfg *app.Config) {
+		cfg.MQTT.URL = mqttURL
+		if edit != nil {
+			edit(cfg)
 		}
 	})
-	mon := &monitor{Monitor: m, t: t, mqttURL: mqttURL}
-	if mqttURL == "" {
-		mon.mqttURL = "tcp://" + m.BrokerAddr()
-	}
-	eventually(t, "monitor ready", func() bool {
-		resp, err := http.Get("http://" + m.HTTPAddr() + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return mon
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// eventually polls cond until it holds, failing the test after 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// call sends a request to the API and decodes the JSON answer into out.
-func (m *monitor) call(method, path string, body any, out any) int {
-	m.t.Helper()
-	var r io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		r = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, "http://"+m.HTTPAddr()+path, r)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		m.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			m.t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
-		}
-	}
-	return resp.StatusCode
-}
-
-// mustCall is call that fails the test unless the status is want.
-func (m *monitor) mustCall(method, path string, body any, want int, out any) {
-	m.t.Helper()
-	var raw json.RawMessage
-	if got := m.call(method, path, body, &raw); got != want {
-		m.t.Fatalf("%s %s: status %d, want %d: %s", method, path, got, want, raw)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			m.t.Fatal(err)
-		}
-	}
+	return &monitor{Monitor: m, t: t, mqttURL: m.MQTTURL}
 }
 
 type task struct {
@@ -155,7 +55,7 @@ func (m *monitor) tasks(query string) []task {
 	var out struct {
 		Tasks []task `json:"tasks"`
 	}
-	m.mustCall("GET", "/api/v1/tasks?"+query, nil, 200, &out)
+	m.MustCall("GET", "/api/v1/tasks?"+query, nil, 200, &out)
 	return out.Tasks
 }
 
@@ -200,12 +100,12 @@ func (p *pushServer) requests() []pushRequest {
 func (m *monitor) household(id string, worker, family *pushServer, devices map[string]string) map[string]string {
 	m.t.Helper()
 	grid := "g-" + id
-	m.mustCall("POST", "/api/v1/grids", map[string]any{"id": grid, "name": "Grid of " + id}, 201, nil)
-	m.mustCall("POST", "/api/v1/workers", map[string]any{
+	m.MustCall("POST", "/api/v1/grids", map[string]any{"id": grid, "name": "Grid of " + id}, 201, nil)
+	m.MustCall("POST", "/api/v1/workers", map[string]any{
 		"id": "w-" + id, "name": "Wang Fang", "phone": "+8613800000001", "grid_ids": []string{grid},
 		"role": "grid_worker", "push_url": worker.URL, "lang": "zh-CN",
 	}, 201, nil)
-	m.mustCall("POST", "/api/v1/households", map[string]any{
+	m.MustCall("POST", "/api/v1/households", map[string]any{
 		"id": id, "name": "Li Guiying", "address": "Building 3, Unit 2, Room 401", "grid_id": grid,
 		"contacts": []map[string]any{{"name": "Li Wei", "relation": "son", "push_url": family.URL, "lang": "en", "channels": []string{"push"}}},
 	}, 201, nil)
@@ -214,68 +114,13 @@ func (m *monitor) household(id string, worker, family *pushServer, devices map[s
 		var out struct {
 			Secret string `json:"secret"`
 		}
-		m.mustCall("POST", "/api/v1/devices", map[string]any{"id": dev, "kind": kind, "household_id": id}, 201, &out)
+		m.MustCall("POST", "/api/v1/devices", map[string]any{"id": dev, "kind": kind, "household_id": id}, 201, &out)
 		if out.Secret == "" {
 			m.t.Fatalf("device %s: no generated secret", dev)
 		}
 		secrets[dev] = out.Secret
 	}
 	return secrets
-}
-
-// publisher is a device connected to the broker with its own credentials.
-func (m *monitor) publisher(deviceID, secret string) mqtt.Client {
-	m.t.Helper()
-	opts := mqtt.NewClientOptions().AddBroker(m.mqttURL).SetClientID("dev-" + deviceID).
-		SetUsername(deviceID).SetPassword(secret).SetConnectTimeout(5 * time.Second)
-	c := mqtt.NewClient(opts)
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		m.t.Fatalf("device %s connect: %v", deviceID, tok.Error())
-	}
-	m.t.Cleanup(func() { c.Disconnect(100) })
-	return c
-}
-
-func publish(t *testing.T, c mqtt.Client, topic string, payload any) {
-	t.Helper()
-	var data []byte
-	switch p := payload.(type) {
-	case string:
-		data = []byte(p)
-	case []byte:
-		data = p
-	default:
-		var err error
-		if data, err = json.Marshal(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if tok := c.Publish(topic, 1, false, data); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("publish %s: %v", topic, tok.Error())
-	}
-}
-
-// metric reads one sample from /metrics, 0 when absent.
-func (m *monitor) metric(name string) float64 {
-	m.t.Helper()
-	resp, err := http.Get("http://" + m.HTTPAddr() + "/metrics")
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err != nil {
-				m.t.Fatalf("metric %s: %v", line, err)
-			}
-			return v
-		}
-	}
-	return 0
 }
 
 // brokers runs a test against the embedded broker and, when the test script
@@ -296,20 +141,20 @@ func TestFallOpensTaskAndPushesFamily(t *testing.T) {
 		m := startMonitor(t, mqttURL, nil)
 		worker, family := newPushServer(t), newPushServer(t)
 		secrets := m.household("h1", worker, family, map[string]string{"wb-1": "wristband"})
-		band := m.publisher("wb-1", secrets["wb-1"])
+		band := m.Device("wb-1", secrets["wb-1"])
 
 		fallAt := time.Now().Add(-time.Second).UTC().Truncate(time.Millisecond)
-		publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{
+		apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{
 			"ts": fallAt.Format(time.RFC3339Nano), "seq": 1, "event": "fall", "lat": 31.2304, "lon": 121.4737,
 		})
 		var tasks []task
-		eventually(t, "fall task", func() bool { tasks = m.tasks("rule=fall"); return len(tasks) > 0 })
+		apptest.Eventually(t, "fall task", func() bool { tasks = m.tasks("rule=fall"); return len(tasks) > 0 })
 		got := tasks[0]
 		if len(tasks) != 1 || got.Severity != "critical" || got.Kind != "visit" || got.State != "open" || got.AssigneeID != "w-h1" || got.HouseholdID != "h1" {
 			t.Fatalf("tasks = %+v", tasks)
 		}
 
-		eventually(t, "family push", func() bool { return len(family.requests()) > 0 })
+		apptest.Eventually(t, "family push", func() bool { return len(family.requests()) > 0 })
 		push := family.requests()[0]
 		for _, field := range []string{"task_id", "household_id", "rule", "severity", "title", "message", "lang", "opened_at"} {
 			if _, ok := push.Body[field]; !ok {
@@ -322,28 +167,28 @@ func TestFallOpensTaskAndPushesFamily(t *testing.T) {
 		if msg, _ := push.Body["message"].(string); !strings.Contains(msg, "Wang Fang") {
 			t.Errorf("family message does not say who is on the way: %q", msg)
 		}
-		eventually(t, "worker push", func() bool { return len(worker.requests()) > 0 })
+		apptest.Eventually(t, "worker push", func() bool { return len(worker.requests()) > 0 })
 		if lang := worker.requests()[0].Body["lang"]; lang != "zh-CN" {
 			t.Errorf("worker push in %v, want zh-CN", lang)
 		}
 
 		// A second fall attaches to the open task.
-		publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": fallAt.Add(time.Minute).UnixMilli(), "seq": 2, "event": "fall"})
-		eventually(t, "second fall handled", func() bool {
-			return m.metric(`eldersafe_ingest_messages_total{kind="wristband",stream="event"}`) == 2
+		apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": fallAt.Add(time.Minute).UnixMilli(), "seq": 2, "event": "fall"})
+		apptest.Eventually(t, "second fall handled", func() bool {
+			return m.Metric(`eldersafe_ingest_messages_total{kind="wristband",stream="event"}`) == 2
 		})
 		if tasks := m.tasks("rule=fall"); len(tasks) != 1 {
 			t.Fatalf("second fall opened another task: %+v", tasks)
 		}
 		var detail task
-		m.mustCall("GET", "/api/v1/tasks/"+got.ID, nil, 200, &detail)
+		m.MustCall("GET", "/api/v1/tasks/"+got.ID, nil, 200, &detail)
 		if len(detail.Evidence) != 2 {
 			t.Errorf("task has %d pieces of evidence, want 2", len(detail.Evidence))
 		}
-		if n := m.metric(`eldersafe_rule_fired_total{rule="fall"}`); n != 2 {
+		if n := m.Metric(`eldersafe_rule_fired_total{rule="fall"}`); n != 2 {
 			t.Errorf("rule fired %v times, want 2", n)
 		}
-		if n := m.metric(`eldersafe_tasks_open{kind="visit",severity="critical"}`); n != 1 {
+		if n := m.Metric(`eldersafe_tasks_open{kind="visit",severity="critical"}`); n != 1 {
 			t.Errorf("eldersafe_tasks_open{critical,visit} = %v, want 1", n)
 		}
 		var notes struct {
@@ -352,8 +197,8 @@ func TestFallOpensTaskAndPushesFamily(t *testing.T) {
 				Attempts        int
 			} `json:"notifications"`
 		}
-		eventually(t, "notices marked sent", func() bool {
-			m.mustCall("GET", "/api/v1/tasks/"+got.ID+"/notifications", nil, 200, &notes)
+		apptest.Eventually(t, "notices marked sent", func() bool {
+			m.MustCall("GET", "/api/v1/tasks/"+got.ID+"/notifications", nil, 200, &notes)
 			sent := 0
 			for _, n := range notes.Notifications {
 				if n.Status == "sent" {
@@ -376,15 +221,15 @@ func TestWaterNoUseUnderEventClock(t *testing.T) {
 		for _, h := range []string{"still", "rising", "silent"} {
 			dev := "wm-" + h
 			secrets := m.household(h, worker, family, map[string]string{dev: "water_meter"})
-			meters[h] = m.publisher(dev, secrets[dev])
+			meters[h] = m.Device(dev, secrets[dev])
 		}
 		start := time.Date(2026, 11, 20, 7, 0, 0, 0, time.FixedZone("CST", 8*3600))
 		reading := func(h string, at time.Duration, liters float64) {
-			publish(t, meters[h], "eldersafe/v1/devices/wm-"+h+"/telemetry", map[string]any{"ts": start.Add(at).Format(time.RFC3339), "total_liters": liters})
+			apptest.Publish(t, meters[h], "eldersafe/v1/devices/wm-"+h+"/telemetry", map[string]any{"ts": start.Add(at).Format(time.RFC3339), "total_liters": liters})
 		}
 		handled := func(n float64) {
-			eventually(t, fmt.Sprintf("%v readings handled", n), func() bool {
-				return m.metric(`eldersafe_ingest_messages_total{kind="water_meter",stream="telemetry"}`) == n
+			apptest.Eventually(t, fmt.Sprintf("%v readings handled", n), func() bool {
+				return m.Metric(`eldersafe_ingest_messages_total{kind="water_meter",stream="telemetry"}`) == n
 			})
 		}
 		reading("still", 0, 100)
@@ -396,7 +241,7 @@ func TestWaterNoUseUnderEventClock(t *testing.T) {
 		reading("still", 13*time.Hour, 100)
 		handled(5)
 		// The clock keeps moving without the silent meter.
-		m.mustCall("POST", "/api/v1/clock", map[string]any{"ts": start.Add(30 * time.Hour).Format(time.RFC3339)}, 200, nil)
+		m.MustCall("POST", "/api/v1/clock", map[string]any{"ts": start.Add(30 * time.Hour).Format(time.RFC3339)}, 200, nil)
 
 		for h, want := range map[string]int{"still": 1, "rising": 0, "silent": 0} {
 			tasks := m.tasks("rule=water_no_use&household_id=" + h)
@@ -429,7 +274,7 @@ func TestBadInputIsCountedAndChangesNothing(t *testing.T) {
 	m := startMonitor(t, "", func(c *app.Config) { c.MQTT.Broker.Auth = "none" })
 	worker, family := newPushServer(t), newPushServer(t)
 	m.household("h1", worker, family, map[string]string{"wb-1": "wristband"})
-	dev := m.publisher("anyone", "")
+	dev := m.Device("anyone", "")
 	now := time.Now().UTC().Format(time.RFC3339)
 	cases := []struct {
 		reason, topic string
@@ -446,30 +291,30 @@ func TestBadInputIsCountedAndChangesNothing(t *testing.T) {
 	}
 	want := map[string]float64{}
 	for _, c := range cases {
-		publish(t, dev, c.topic, c.payload)
+		apptest.Publish(t, dev, c.topic, c.payload)
 		want[c.reason]++
 	}
 	for reason, n := range want {
-		eventually(t, reason+" counted", func() bool {
-			return m.metric(`eldersafe_ingest_rejected_total{reason="`+reason+`"}`) == n
+		apptest.Eventually(t, reason+" counted", func() bool {
+			return m.Metric(`eldersafe_ingest_rejected_total{reason="`+reason+`"}`) == n
 		})
 	}
 	if tasks := m.tasks(""); len(tasks) != 0 {
 		t.Errorf("bad input opened tasks: %+v", tasks)
 	}
-	if n := m.metric(`eldersafe_ingest_messages_total{kind="wristband",stream="event"}`); n != 0 {
+	if n := m.Metric(`eldersafe_ingest_messages_total{kind="wristband",stream="event"}`); n != 0 {
 		t.Errorf("%v bad messages accepted", n)
 	}
 	if len(family.requests())+len(worker.requests()) != 0 {
 		t.Error("bad input sent notices")
 	}
 	// A duplicate seq is dropped too, after the first copy is accepted.
-	publish(t, dev, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": now, "seq": 9, "battery_pct": 80})
-	publish(t, dev, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": now, "seq": 9, "battery_pct": 80})
-	eventually(t, "duplicate counted", func() bool {
-		return m.metric(`eldersafe_ingest_rejected_total{reason="duplicate"}`) == 1
+	apptest.Publish(t, dev, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": now, "seq": 9, "battery_pct": 80})
+	apptest.Publish(t, dev, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": now, "seq": 9, "battery_pct": 80})
+	apptest.Eventually(t, "duplicate counted", func() bool {
+		return m.Metric(`eldersafe_ingest_rejected_total{reason="duplicate"}`) == 1
 	})
-	if n := m.metric(`eldersafe_ingest_messages_total{kind="wristband",stream="telemetry"}`); n != 1 {
+	if n := m.Metric(`eldersafe_ingest_messages_total{kind="wristband",stream="telemetry"}`); n != 1 {
 		t.Errorf("telemetry accepted %v times, want 1", n)
 	}
 }
@@ -481,32 +326,32 @@ func TestEventClockFollowsTicksAndStampsTasks(t *testing.T) {
 	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 
 	// The simulator's tick, over MQTT with the admin token, moves now forward.
-	sim := m.publisher("eldersafe-sim", adminToken)
-	publish(t, sim, "eldersafe/v1/sim/clock", map[string]any{"ts": start.Add(time.Hour).Format(time.RFC3339)})
+	sim := m.Device("eldersafe-sim", adminToken)
+	apptest.Publish(t, sim, "eldersafe/v1/sim/clock", map[string]any{"ts": start.Add(time.Hour).Format(time.RFC3339)})
 	var now struct {
 		TS time.Time `json:"ts"`
 	}
-	eventually(t, "tick applied", func() bool {
+	apptest.Eventually(t, "tick applied", func() bool {
 		// A tick in the past leaves now where it is and answers it.
-		m.mustCall("POST", "/api/v1/clock", map[string]any{"ts": start.Format(time.RFC3339)}, 200, &now)
+		m.MustCall("POST", "/api/v1/clock", map[string]any{"ts": start.Format(time.RFC3339)}, 200, &now)
 		return now.TS.Equal(start.Add(time.Hour))
 	})
 
-	band := m.publisher("wb-1", secrets["wb-1"])
+	band := m.Device("wb-1", secrets["wb-1"])
 	fallAt := start.Add(2 * time.Hour)
-	publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": fallAt.Format(time.RFC3339), "event": "sos"})
+	apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": fallAt.Format(time.RFC3339), "event": "sos"})
 	var tasks []struct {
 		OpenedAt time.Time `json:"opened_at"`
 		AckDueAt time.Time `json:"ack_due_at"`
 	}
-	eventually(t, "sos task", func() bool {
+	apptest.Eventually(t, "sos task", func() bool {
 		var out struct {
 			Tasks []struct {
 				OpenedAt time.Time `json:"opened_at"`
 				AckDueAt time.Time `json:"ack_due_at"`
 			} `json:"tasks"`
 		}
-		m.mustCall("GET", "/api/v1/tasks?rule=sos", nil, 200, &out)
+		m.MustCall("GET", "/api/v1/tasks?rule=sos", nil, 200, &out)
 		tasks = out.Tasks
 		return len(tasks) == 1
 	})
@@ -517,7 +362,7 @@ func TestEventClockFollowsTicksAndStampsTasks(t *testing.T) {
 
 func TestWallClockRefusesTicks(t *testing.T) {
 	m := startMonitor(t, "", nil)
-	code := m.call("POST", "/api/v1/clock", map[string]any{"ts": time.Now().Format(time.RFC3339)}, nil)
+	code := m.Call("POST", "/api/v1/clock", map[string]any{"ts": time.Now().Format(time.RFC3339)}, nil)
 	if code != http.StatusConflict {
 		t.Errorf("POST /api/v1/clock under the wall clock: %d, want 409", code)
 	}

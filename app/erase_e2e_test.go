@@ -8,6 +8,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/app/apptest"
 	"github.com/eldersafe/eldersafe/store"
 )
 
@@ -19,24 +20,24 @@ func TestDeletedHouseholdIsForgotten(t *testing.T) {
 	m := startMonitor(t, "", func(c *app.Config) { dataDir = c.DataDir })
 	worker, family := newPushServer(t), newPushServer(t)
 	secrets := m.household("h1", worker, family, map[string]string{"wb-1": "wristband"})
-	band := m.publisher("wb-1", secrets["wb-1"])
-	publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339), "battery_pct": 80})
-	eventually(t, "the band's message applied", func() bool {
+	band := m.Device("wb-1", secrets["wb-1"])
+	apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339), "battery_pct": 80})
+	apptest.Eventually(t, "the band's message applied", func() bool {
 		var h struct {
 			Devices []struct {
 				Status *struct{} `json:"status"`
 			} `json:"devices"`
 		}
-		m.mustCall("GET", "/api/v1/households/h1", nil, 200, &h)
+		m.MustCall("GET", "/api/v1/households/h1", nil, 200, &h)
 		return len(h.Devices) == 1 && h.Devices[0].Status != nil
 	})
-	if n := m.metric("eldersafe_households"); n != 1 {
+	if n := m.Metric("eldersafe_households"); n != 1 {
 		t.Fatalf("eldersafe_households = %v", n)
 	}
 
-	m.mustCall("DELETE", "/api/v1/households/h1", map[string]any{"reason": "resident moved away"}, 200, nil)
-	m.mustCall("GET", "/api/v1/households/h1", nil, 404, nil)
-	eventually(t, "the band disconnected", func() bool { return !band.IsConnectionOpen() })
+	m.MustCall("DELETE", "/api/v1/households/h1", map[string]any{"reason": "resident moved away"}, 200, nil)
+	m.MustCall("GET", "/api/v1/households/h1", nil, 404, nil)
+	apptest.Eventually(t, "the band disconnected", func() bool { return !band.IsConnectionOpen() })
 	opts := mqtt.NewClientOptions().AddBroker(m.mqttURL).SetClientID("dev-wb-1-again").
 		SetUsername("wb-1").SetPassword(secrets["wb-1"]).SetConnectTimeout(5 * time.Second).SetAutoReconnect(false)
 	again := mqtt.NewClient(opts)
@@ -44,7 +45,7 @@ func TestDeletedHouseholdIsForgotten(t *testing.T) {
 		again.Disconnect(0)
 		t.Fatal("the deleted household's band connected again")
 	}
-	if n := m.metric("eldersafe_households"); n != 0 {
+	if n := m.Metric("eldersafe_households"); n != 0 {
 		t.Errorf("eldersafe_households = %v after the deletion", n)
 	}
 

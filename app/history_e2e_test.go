@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/app/apptest"
 )
 
 // chart is the answer of GET /api/v1/households/{id}/charts.
@@ -46,7 +47,7 @@ func (c chart) totals() (water float64, motion, doors int64, power float64) {
 func (m *monitor) chart(household string, days int) (chart, int) {
 	m.t.Helper()
 	var c chart
-	status := m.call("GET", fmt.Sprintf("/api/v1/households/%s/charts?days=%d", household, days), nil, &c)
+	status := m.Call("GET", fmt.Sprintf("/api/v1/households/%s/charts?days=%d", household, days), nil, &c)
 	return c, status
 }
 
@@ -60,18 +61,18 @@ var homeDevices = map[string]string{
 func day(t *testing.T, m *monitor, secrets map[string]string, end time.Time, seq int) {
 	t.Helper()
 	ts := func(d time.Duration) string { return end.Add(d).UTC().Format(time.RFC3339Nano) }
-	wm, pm, pir, door := m.publisher("wm-1", secrets["wm-1"]), m.publisher("pm-1", secrets["pm-1"]),
-		m.publisher("pir-1", secrets["pir-1"]), m.publisher("door-1", secrets["door-1"])
-	publish(t, wm, "eldersafe/v1/devices/wm-1/telemetry", map[string]any{"ts": ts(-50 * time.Minute), "seq": seq, "total_liters": 1000})
-	publish(t, wm, "eldersafe/v1/devices/wm-1/telemetry", map[string]any{"ts": ts(-20 * time.Minute), "seq": seq + 1, "total_liters": 1012.5})
-	publish(t, wm, "eldersafe/v1/devices/wm-1/telemetry", map[string]any{"ts": ts(-10 * time.Minute), "seq": seq + 2, "total_liters": 1015})
-	publish(t, pm, "eldersafe/v1/devices/pm-1/telemetry", map[string]any{"ts": ts(-40 * time.Minute), "seq": seq, "total_kwh": 500, "power_w": 80})
-	publish(t, pm, "eldersafe/v1/devices/pm-1/telemetry", map[string]any{"ts": ts(-5 * time.Minute), "seq": seq + 1, "total_kwh": 500.75})
-	publish(t, pir, "eldersafe/v1/devices/pir-1/event", map[string]any{"ts": ts(-30 * time.Minute), "seq": seq, "motion": true, "room": "kitchen"})
-	publish(t, pir, "eldersafe/v1/devices/pir-1/event", map[string]any{"ts": ts(-29 * time.Minute), "seq": seq + 1, "motion": false})
-	publish(t, pir, "eldersafe/v1/devices/pir-1/event", map[string]any{"ts": ts(-3 * time.Minute), "seq": seq + 2, "motion": true})
-	publish(t, door, "eldersafe/v1/devices/door-1/event", map[string]any{"ts": ts(-15 * time.Minute), "seq": seq, "open": true})
-	publish(t, door, "eldersafe/v1/devices/door-1/event", map[string]any{"ts": ts(-14 * time.Minute), "seq": seq + 1, "open": false})
+	wm, pm, pir, door := m.Device("wm-1", secrets["wm-1"]), m.Device("pm-1", secrets["pm-1"]),
+		m.Device("pir-1", secrets["pir-1"]), m.Device("door-1", secrets["door-1"])
+	apptest.Publish(t, wm, "eldersafe/v1/devices/wm-1/telemetry", map[string]any{"ts": ts(-50 * time.Minute), "seq": seq, "total_liters": 1000})
+	apptest.Publish(t, wm, "eldersafe/v1/devices/wm-1/telemetry", map[string]any{"ts": ts(-20 * time.Minute), "seq": seq + 1, "total_liters": 1012.5})
+	apptest.Publish(t, wm, "eldersafe/v1/devices/wm-1/telemetry", map[string]any{"ts": ts(-10 * time.Minute), "seq": seq + 2, "total_liters": 1015})
+	apptest.Publish(t, pm, "eldersafe/v1/devices/pm-1/telemetry", map[string]any{"ts": ts(-40 * time.Minute), "seq": seq, "total_kwh": 500, "power_w": 80})
+	apptest.Publish(t, pm, "eldersafe/v1/devices/pm-1/telemetry", map[string]any{"ts": ts(-5 * time.Minute), "seq": seq + 1, "total_kwh": 500.75})
+	apptest.Publish(t, pir, "eldersafe/v1/devices/pir-1/event", map[string]any{"ts": ts(-30 * time.Minute), "seq": seq, "motion": true, "room": "kitchen"})
+	apptest.Publish(t, pir, "eldersafe/v1/devices/pir-1/event", map[string]any{"ts": ts(-29 * time.Minute), "seq": seq + 1, "motion": false})
+	apptest.Publish(t, pir, "eldersafe/v1/devices/pir-1/event", map[string]any{"ts": ts(-3 * time.Minute), "seq": seq + 2, "motion": true})
+	apptest.Publish(t, door, "eldersafe/v1/devices/door-1/event", map[string]any{"ts": ts(-15 * time.Minute), "seq": seq, "open": true})
+	apptest.Publish(t, door, "eldersafe/v1/devices/door-1/event", map[string]any{"ts": ts(-14 * time.Minute), "seq": seq + 1, "open": false})
 }
 
 // wantDay checks a chart's totals against what day published.
@@ -187,7 +188,7 @@ func TestReadingsHistoryInInfluxDB(t *testing.T) {
 	day(t, m, secrets, end, 1)
 
 	const readings = `SELECT count("stream") FROM "reading" WHERE "household_id" = 'h1'`
-	eventually(t, "readings in InfluxDB", func() bool { return count(t, base, db, readings) == 10 })
+	apptest.Eventually(t, "readings in InfluxDB", func() bool { return count(t, base, db, readings) == 10 })
 	rows := influxQL(t, base, db, `SELECT "total_liters", "stream" FROM "reading" WHERE "device_id" = 'wm-1' AND "kind" = 'water_meter' AND "household_id" = 'h1'`)
 	if len(rows) != 3 || rows[2][1] != 1015.0 || rows[2][2] != "telemetry" {
 		t.Errorf("water meter points: %v", rows)
@@ -200,10 +201,10 @@ func TestReadingsHistoryInInfluxDB(t *testing.T) {
 
 	// InfluxDB goes away.
 	proxy.stop()
-	band := m.publisher("wb-1", secrets["wb-1"])
-	publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339Nano), "seq": 1, "event": "fall"})
-	eventually(t, "fall task while InfluxDB is down", func() bool { return len(m.tasks("rule=fall")) == 1 })
-	eventually(t, "write errors counted", func() bool { return m.metric("eldersafe_influxdb_write_errors_total") > 0 })
+	band := m.Device("wb-1", secrets["wb-1"])
+	apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339Nano), "seq": 1, "event": "fall"})
+	apptest.Eventually(t, "fall task while InfluxDB is down", func() bool { return len(m.tasks("rule=fall")) == 1 })
+	apptest.Eventually(t, "write errors counted", func() bool { return m.Metric("eldersafe_influxdb_write_errors_total") > 0 })
 	if _, status := m.chart("h1", 1); status != http.StatusServiceUnavailable {
 		t.Errorf("charts while InfluxDB is down: status %d, want 503", status)
 	}
@@ -213,10 +214,10 @@ func TestReadingsHistoryInInfluxDB(t *testing.T) {
 
 	// It comes back: the client retries what failed with the next writes.
 	proxy.start()
-	pir := m.publisher("pir-1", secrets["pir-1"])
+	pir := m.Device("pir-1", secrets["pir-1"])
 	deadline := time.Now().Add(60 * time.Second)
 	for seq := 100; ; seq++ {
-		publish(t, pir, "eldersafe/v1/devices/pir-1/telemetry", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339Nano), "seq": seq, "battery_pct": 90})
+		apptest.Publish(t, pir, "eldersafe/v1/devices/pir-1/telemetry", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339Nano), "seq": seq, "battery_pct": 90})
 		fall := count(t, base, db, `SELECT count("stream") FROM "reading" WHERE "device_id" = 'wb-1' AND "event" = 'fall'`)
 		opened := count(t, base, db, `SELECT count("task_id") FROM "task_event" WHERE "rule" = 'fall' AND "event" = 'opened' AND "household_id" = 'h1'`)
 		if fall == 1 && opened == 1 {
@@ -242,18 +243,18 @@ func TestInfluxDBDownStopsNothing(t *testing.T) {
 	})
 	worker, family := newPushServer(t), newPushServer(t)
 	secrets := m.household("h1", worker, family, map[string]string{"wb-1": "wristband"})
-	band := m.publisher("wb-1", secrets["wb-1"])
+	band := m.Device("wb-1", secrets["wb-1"])
 	for i := range 50 {
-		publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339Nano), "seq": i + 1, "battery_pct": 80, "worn": true})
+		apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339Nano), "seq": i + 1, "battery_pct": 80, "worn": true})
 	}
-	publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339Nano), "seq": 100, "event": "fall"})
-	eventually(t, "fall task", func() bool { return len(m.tasks("rule=fall")) == 1 })
-	eventually(t, "family told", func() bool { return len(family.requests()) > 0 })
-	eventually(t, "write errors counted", func() bool { return m.metric("eldersafe_influxdb_write_errors_total") > 0 })
-	if n := m.metric("eldersafe_influxdb_points_total"); n < 51 {
+	apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339Nano), "seq": 100, "event": "fall"})
+	apptest.Eventually(t, "fall task", func() bool { return len(m.tasks("rule=fall")) == 1 })
+	apptest.Eventually(t, "family told", func() bool { return len(family.requests()) > 0 })
+	apptest.Eventually(t, "write errors counted", func() bool { return m.Metric("eldersafe_influxdb_write_errors_total") > 0 })
+	if n := m.Metric("eldersafe_influxdb_points_total"); n < 51 {
 		t.Errorf("eldersafe_influxdb_points_total = %g, want at least 51", n)
 	}
-	if n := m.metric(`eldersafe_ingest_messages_total{kind="wristband",stream="event"}`); n != 1 {
+	if n := m.Metric(`eldersafe_ingest_messages_total{kind="wristband",stream="event"}`); n != 1 {
 		t.Errorf("fall accepted %g times", n)
 	}
 }

@@ -28,8 +28,8 @@ func TestSensitiveFieldsEncryptedAtRest(t *testing.T) {
 	same := func(c *app.Config) { c.DataDir = dataDir }
 
 	m := startMonitor(t, "", same)
-	m.mustCall("POST", "/api/v1/grids", map[string]any{"id": "g1", "name": "Grid 1"}, 201, nil)
-	m.mustCall("POST", "/api/v1/households", map[string]any{"id": "h1", "name": "Li Na", "address": "401", "grid_id": "g1",
+	m.MustCall("POST", "/api/v1/grids", map[string]any{"id": "g1", "name": "Grid 1"}, 201, nil)
+	m.MustCall("POST", "/api/v1/households", map[string]any{"id": "h1", "name": "Li Na", "address": "401", "grid_id": "g1",
 		"medical_notes": notes,
 		"contacts":      []map[string]any{{"name": "Li Wei", "relation": "son", "phone": phone, "channels": []string{"sms"}}}}, 201, nil)
 	if err := m.Close(); err != nil {
@@ -60,7 +60,7 @@ func TestSensitiveFieldsEncryptedAtRest(t *testing.T) {
 			Phone string `json:"phone"`
 		} `json:"contacts"`
 	}
-	m.mustCall("GET", "/api/v1/households/h1", nil, 200, &h)
+	m.MustCall("GET", "/api/v1/households/h1", nil, 200, &h)
 	if h.MedicalNotes != notes || len(h.Contacts) != 1 || h.Contacts[0].Phone != phone {
 		t.Errorf("household after a restart: %+v", h)
 	}

@@ -10,6 +10,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/app/apptest"
 )
 
 const waterTelemetry = `eldersafe_ingest_messages_total{kind="water_meter",stream="telemetry"}`
@@ -25,17 +26,17 @@ type meters struct {
 func (ms *meters) connect(m *monitor, secrets map[string]string) {
 	ms.m, ms.sent, ms.clients = m, 0, map[string]mqtt.Client{}
 	for dev, secret := range secrets {
-		ms.clients[strings.TrimPrefix(dev, "wm-")] = m.publisher(dev, secret)
+		ms.clients[strings.TrimPrefix(dev, "wm-")] = m.Device(dev, secret)
 	}
 }
 
 func (ms *meters) read(household string, at time.Time, liters float64) {
 	ms.m.t.Helper()
-	publish(ms.m.t, ms.clients[household], "eldersafe/v1/devices/wm-"+household+"/telemetry",
+	apptest.Publish(ms.m.t, ms.clients[household], "eldersafe/v1/devices/wm-"+household+"/telemetry",
 		map[string]any{"ts": at.Format(time.RFC3339), "total_liters": liters})
 	ms.sent++
-	eventually(ms.m.t, fmt.Sprintf("reading of %s at %s handled", household, at.Format(time.RFC3339)), func() bool {
-		return ms.m.metric(waterTelemetry) == ms.sent
+	apptest.Eventually(ms.m.t, fmt.Sprintf("reading of %s at %s handled", household, at.Format(time.RFC3339)), func() bool {
+		return ms.m.Metric(waterTelemetry) == ms.sent
 	})
 }
 
@@ -50,7 +51,7 @@ func (m *monitor) tasksOf(household, rule string) []taskTimes {
 	var out struct {
 		Tasks []taskTimes `json:"tasks"`
 	}
-	m.mustCall("GET", "/api/v1/tasks?household_id="+household+"&rule="+rule, nil, 200, &out)
+	m.MustCall("GET", "/api/v1/tasks?household_id="+household+"&rule="+rule, nil, 200, &out)
 	return out.Tasks
 }
 
@@ -70,10 +71,10 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 		}
 	}
 	m.household("tuned", worker, family, nil)
-	m.mustCall("PUT", "/api/v1/households/tuned/thresholds", map[string]any{"no_exit": map[string]any{"hours": 24}}, 200, nil)
+	m.MustCall("PUT", "/api/v1/households/tuned/thresholds", map[string]any{"no_exit": map[string]any{"hours": 24}}, 200, nil)
 
 	start := time.Date(2026, 11, 20, 7, 0, 0, 0, time.FixedZone("CST", 8*3600))
-	m.mustCall("POST", "/api/v1/households/tuned/away", map[string]any{
+	m.MustCall("POST", "/api/v1/households/tuned/away", map[string]any{
 		"from": start.Add(24 * time.Hour).Format(time.RFC3339), "until": start.Add(72 * time.Hour).Format(time.RFC3339), "reason": "hospital stay",
 	}, 201, nil)
 	var ms meters
@@ -95,9 +96,9 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 			// A worker goes, finds her well and closes the task.
 			body := map[string]any{"worker_id": "w-fired"}
 			path := "/api/v1/tasks/" + fired[0].ID
-			m.mustCall("POST", path+"/ack", body, 200, nil)
-			m.mustCall("POST", path+"/checkin", body, 200, nil)
-			m.mustCall("POST", path+"/resolve", map[string]any{"worker_id": "w-fired", "outcome": "safe"}, 200, nil)
+			m.MustCall("POST", path+"/ack", body, 200, nil)
+			m.MustCall("POST", path+"/checkin", body, 200, nil)
+			m.MustCall("POST", path+"/resolve", map[string]any{"worker_id": "w-fired", "outcome": "safe"}, 200, nil)
 		}
 	}
 	if got := m.tasksOf("pending", "water_no_use"); len(got) != 0 {
@@ -126,7 +127,7 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 	if got := m.tasksOf("fired", ""); len(got) != 1 || got[0].State != "resolved" {
 		t.Errorf("fired: tasks %+v, want only the one resolved before the restart", got)
 	}
-	if n := m.metric(`eldersafe_rule_fired_total{rule="water_no_use"}`); n != 1 {
+	if n := m.Metric(`eldersafe_rule_fired_total{rule="water_no_use"}`); n != 1 {
 		t.Errorf("water_no_use fired %v times after the restart, want 1", n)
 	}
 
@@ -135,7 +136,7 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 		Overrides  map[string]map[string]any `json:"overrides"`
 		Away       []map[string]any          `json:"away"`
 	}
-	m.mustCall("GET", "/api/v1/households/tuned", nil, 200, &tuned)
+	m.MustCall("GET", "/api/v1/households/tuned", nil, 200, &tuned)
 	if tuned.Thresholds["no_exit"]["hours"] != 24.0 || tuned.Overrides["no_exit"]["hours"] != 24.0 || len(tuned.Away) != 1 {
 		t.Errorf("tuned after restart: %+v, want no_exit at 24 h and its away period", tuned)
 	}
@@ -146,12 +147,12 @@ func TestReloadThresholds(t *testing.T) {
 	worker, family := newPushServer(t), newPushServer(t)
 	secrets := m.household("h1", worker, family, map[string]string{"wm-h1": "water_meter"})
 	m.household("h2", worker, family, nil)
-	m.mustCall("PUT", "/api/v1/households/h2/thresholds", map[string]any{"no_exit": map[string]any{"hours": 24}}, 200, nil)
+	m.MustCall("PUT", "/api/v1/households/h2/thresholds", map[string]any{"no_exit": map[string]any{"hours": 24}}, 200, nil)
 	threshold := func(h, rule string) any {
 		var out struct {
 			Thresholds map[string]map[string]any `json:"thresholds"`
 		}
-		m.mustCall("GET", "/api/v1/households/"+h, nil, 200, &out)
+		m.MustCall("GET", "/api/v1/households/"+h, nil, 200, &out)
 		return out.Thresholds[rule]["hours"]
 	}
 
@@ -178,7 +179,7 @@ func TestReloadThresholds(t *testing.T) {
 		t.Errorf("no_exit.hours after reload: h2 (override) %v, h1 %v; want 24 and 48", got, other)
 	}
 	// The countdown already past the new threshold fires at the next tick.
-	m.mustCall("POST", "/api/v1/clock", map[string]any{"ts": start.Add(11*time.Hour + time.Minute).Format(time.RFC3339)}, 200, nil)
+	m.MustCall("POST", "/api/v1/clock", map[string]any{"ts": start.Add(11*time.Hour + time.Minute).Format(time.RFC3339)}, 200, nil)
 	if got := m.tasksOf("h1", "water_no_use"); len(got) != 1 {
 		t.Errorf("water_no_use after lowering its threshold below the silence: %+v, want one task", got)
 	}
@@ -198,11 +199,11 @@ func TestWallClockAppliesFutureReadingsAtNow(t *testing.T) {
 	m := startMonitor(t, "", nil)
 	worker, family := newPushServer(t), newPushServer(t)
 	secrets := m.household("h1", worker, family, map[string]string{"wb-1": "wristband"})
-	band := m.publisher("wb-1", secrets["wb-1"])
+	band := m.Device("wb-1", secrets["wb-1"])
 
 	before := time.Now()
 	// The wristband's clock runs two hours fast.
-	publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": before.Add(2 * time.Hour).UnixMilli(), "battery_pct": 80})
+	apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": before.Add(2 * time.Hour).UnixMilli(), "battery_pct": 80})
 	var out struct {
 		Devices []struct {
 			Status *struct {
@@ -210,8 +211,8 @@ func TestWallClockAppliesFutureReadingsAtNow(t *testing.T) {
 			} `json:"status"`
 		} `json:"devices"`
 	}
-	eventually(t, "reading applied", func() bool {
-		m.mustCall("GET", "/api/v1/households/h1", nil, http.StatusOK, &out)
+	apptest.Eventually(t, "reading applied", func() bool {
+		m.MustCall("GET", "/api/v1/households/h1", nil, http.StatusOK, &out)
 		return len(out.Devices) == 1 && out.Devices[0].Status != nil
 	})
 	if seen := out.Devices[0].Status.LastSeen; seen.Before(before.Add(-time.Second)) || seen.After(time.Now().Add(time.Second)) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/app/apptest"
 )
 
 // TestExternalBrokerKeepsWhatArrivedWhileDown: with an external broker, the
@@ -27,11 +28,11 @@ func TestExternalBrokerKeepsWhatArrivedWhileDown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	band := first.publisher("wb-1", secrets["wb-1"])
-	publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339), "event": "fall", "seq": 1})
+	band := first.Device("wb-1", secrets["wb-1"])
+	apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339), "event": "fall", "seq": 1})
 
 	second := startMonitor(t, url, same)
-	eventually(t, "the fall published while the monitor was down opens a task", func() bool {
+	apptest.Eventually(t, "the fall published while the monitor was down opens a task", func() bool {
 		return len(second.tasks("rule=fall&household_id=h1")) == 1
 	})
 }

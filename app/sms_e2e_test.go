@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/app/apptest"
 )
 
 // TestFallReachesWorkerAndFamilyBySMS: with notify.sms.provider set, a worker
@@ -42,29 +43,29 @@ func TestFallReachesWorkerAndFamilyBySMS(t *testing.T) {
 		c.Notify.SMS.Provider = app.SMSTwilio
 		c.Notify.SMS.Twilio = app.TwilioConfig{BaseURL: twilio.URL, AccountSID: sid, AuthToken: token, From: from}
 	})
-	m.mustCall("POST", "/api/v1/grids", map[string]any{"id": "g1", "name": "Grid"}, 201, nil)
-	m.mustCall("POST", "/api/v1/workers", map[string]any{
+	m.MustCall("POST", "/api/v1/grids", map[string]any{"id": "g1", "name": "Grid"}, 201, nil)
+	m.MustCall("POST", "/api/v1/workers", map[string]any{
 		"id": "w1", "name": "Wang Fang", "phone": "+8613900000001", "grid_ids": []string{"g1"}, "role": "grid_worker",
 	}, 201, nil)
-	m.mustCall("POST", "/api/v1/households", map[string]any{
+	m.MustCall("POST", "/api/v1/households", map[string]any{
 		"id": "h1", "name": "Li Guiying", "address": "Building 3, Unit 2, Room 401", "grid_id": "g1",
 		"contacts": []map[string]any{{"name": "Li Wei", "relation": "son", "phone": "+8613800000001", "lang": "en", "channels": []string{"sms"}}},
 	}, 201, nil)
 	var dev struct {
 		Secret string `json:"secret"`
 	}
-	m.mustCall("POST", "/api/v1/devices", map[string]any{"id": "wb-1", "kind": "wristband", "household_id": "h1"}, 201, &dev)
-	publish(t, m.publisher("wb-1", dev.Secret), "eldersafe/v1/devices/wb-1/event", map[string]any{
+	m.MustCall("POST", "/api/v1/devices", map[string]any{"id": "wb-1", "kind": "wristband", "household_id": "h1"}, 201, &dev)
+	apptest.Publish(t, m.Device("wb-1", dev.Secret), "eldersafe/v1/devices/wb-1/event", map[string]any{
 		"ts": time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano), "seq": 1, "event": "fall",
 	})
 
 	var tasks []task
-	eventually(t, "fall task", func() bool { tasks = m.tasks("rule=fall"); return len(tasks) == 1 })
+	apptest.Eventually(t, "fall task", func() bool { tasks = m.tasks("rule=fall"); return len(tasks) == 1 })
 	var notes struct {
 		Notifications []struct{ Channel, Recipient, Status string } `json:"notifications"`
 	}
-	eventually(t, "both SMS sent", func() bool {
-		m.mustCall("GET", "/api/v1/tasks/"+tasks[0].ID+"/notifications", nil, 200, &notes)
+	apptest.Eventually(t, "both SMS sent", func() bool {
+		m.MustCall("GET", "/api/v1/tasks/"+tasks[0].ID+"/notifications", nil, 200, &notes)
 		sentSMS := 0
 		for _, n := range notes.Notifications {
 			if n.Channel == "sms" && n.Status == "sent" {

@@ -1,14 +1,9 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,9 +14,9 @@ import (
 
 	"github.com/chromedp/cdproto"
 	"github.com/chromedp/chromedp"
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/app/apptest"
 )
 
 // Browser tests: the console in Debian's headless Chromium, driven by
@@ -31,7 +26,7 @@ import (
 // directory). Without Chromium the tests skip, unless ELDERSAFE_TEST_BROWSER=1
 // (set by scripts/test.sh), which makes its absence a failure.
 
-const adminToken = "browser-test-admin-token"
+const adminToken = apptest.AdminToken
 
 // chromium finds the browser, or skips or fails the test.
 func chromium(t *testing.T) string {
@@ -65,137 +60,17 @@ func artifacts(t *testing.T) string {
 	return dir
 }
 
-// monitor is the monitor under test with an admin client for its API.
+// monitor is the monitor under test (event clock, embedded broker) with an
+// admin client for its API.
 type monitor struct {
-	*app.Monitor
-	t    *testing.T
-	base string
+	*apptest.Monitor
+	t *testing.T
 }
 
 func startMonitor(t *testing.T) *monitor {
 	t.Helper()
-	cfg := app.DefaultConfig()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.MQTT.Broker.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.Auth.AdminToken = adminToken
-	cfg.Clock = app.ClockEvent
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m, err := app.Start(context.Background(), cfg, logger, io.Discard)
-	if err != nil {
-		t.Fatalf("start monitor: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close monitor: %v", err)
-		}
-	})
-	mon := &monitor{Monitor: m, t: t, base: "http://" + m.HTTPAddr()}
-	eventually(t, "monitor ready", func() bool {
-		resp, err := http.Get(mon.base + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return mon
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// call sends body (JSON unless a string) as the admin and decodes the answer.
-func (m *monitor) call(method, path string, body any, want int, out any) {
-	m.t.Helper()
-	var r io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			m.t.Fatal(err)
-		}
-		r = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, m.base+path, r)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		m.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		m.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			m.t.Fatalf("%s %s: decode %q: %v", method, path, data, err)
-		}
-	}
-}
-
-// metric reads one sample from /metrics, 0 when absent.
-func (m *monitor) metric(name string) float64 {
-	m.t.Helper()
-	resp, err := http.Get(m.base + "/metrics")
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
-			var v float64
-			if _, err := fmt.Sscan(rest, &v); err != nil {
-				m.t.Fatalf("metric %s: %v", line, err)
-			}
-			return v
-		}
-	}
-	return 0
-}
-
-// device connects to the embedded broker as a device.
-func (m *monitor) device(id, secret string) mqtt.Client {
-	m.t.Helper()
-	opts := mqtt.NewClientOptions().AddBroker("tcp://" + m.BrokerAddr()).SetClientID("dev-" + id).
-		SetUsername(id).SetPassword(secret).SetConnectTimeout(5 * time.Second)
-	c := mqtt.NewClient(opts)
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		m.t.Fatalf("device %s: connect: %v", id, tok.Error())
-	}
-	m.t.Cleanup(func() { c.Disconnect(100) })
-	return c
-}
-
-func publish(t *testing.T, c mqtt.Client, topic string, payload map[string]any) {
-	t.Helper()
-	data, err := json.Marshal(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok := c.Publish(topic, 1, false, data); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("publish %s: %v", topic, tok.Error())
-	}
+	m := apptest.Start(t, func(cfg *app.Config) { cfg.Clock = app.ClockEvent })
+	return &monitor{Monitor: m, t: t}
 }
 
 // Passwords of the test's users.
@@ -210,9 +85,9 @@ const (
 // fam1 (family of h1); it returns the devices' secrets.
 func (m *monitor) provision() map[string]string {
 	m.t.Helper()
-	m.call("POST", "/api/v1/grids", map[string]any{"id": "g1", "name": "Xingfu Road"}, 201, nil)
-	m.call("POST", "/api/v1/workers", map[string]any{"id": "w1", "name": "Wang Fang", "phone": "+8613800000001", "grid_ids": []string{"g1"}, "role": "grid_worker"}, 201, nil)
-	m.call("POST", "/api/v1/households", map[string]any{
+	m.MustCall("POST", "/api/v1/grids", map[string]any{"id": "g1", "name": "Xingfu Road"}, 201, nil)
+	m.MustCall("POST", "/api/v1/workers", map[string]any{"id": "w1", "name": "Wang Fang", "phone": "+8613800000001", "grid_ids": []string{"g1"}, "role": "grid_worker"}, 201, nil)
+	m.MustCall("POST", "/api/v1/households", map[string]any{
 		"id": "h1", "name": "Li Guiying", "address": "Building 3, Unit 2, Room 401", "grid_id": "g1",
 		"contacts": []map[string]any{{"name": "Li Wei", "relation": "son", "phone": "+8613900000002", "channels": []string{"log"}}},
 	}, 201, nil)
@@ -221,12 +96,12 @@ func (m *monitor) provision() map[string]string {
 		var out struct {
 			Secret string `json:"secret"`
 		}
-		m.call("POST", "/api/v1/devices", map[string]any{"id": id, "kind": kind, "household_id": "h1"}, 201, &out)
+		m.MustCall("POST", "/api/v1/devices", map[string]any{"id": id, "kind": kind, "household_id": "h1"}, 201, &out)
 		secrets[id] = out.Secret
 	}
-	m.call("POST", "/api/v1/users", map[string]any{"id": "gw1", "password": workerPassword, "role": "grid_worker", "worker_id": "w1"}, 201, nil)
-	m.call("POST", "/api/v1/users", map[string]any{"id": "op1", "password": operatorPassword, "role": "operator"}, 201, nil)
-	m.call("POST", "/api/v1/users", map[string]any{"id": "fam1", "password": familyPassword, "role": "family", "household_id": "h1"}, 201, nil)
+	m.MustCall("POST", "/api/v1/users", map[string]any{"id": "gw1", "password": workerPassword, "role": "grid_worker", "worker_id": "w1"}, 201, nil)
+	m.MustCall("POST", "/api/v1/users", map[string]any{"id": "op1", "password": operatorPassword, "role": "operator"}, 201, nil)
+	m.MustCall("POST", "/api/v1/users", map[string]any{"id": "fam1", "password": familyPassword, "role": "family", "household_id": "h1"}, 201, nil)
 	return secrets
 }
 
@@ -416,7 +291,7 @@ func TestBrowser(t *testing.T) {
 	b := newBrowser(t)
 	m := startMonitor(t)
 	secrets := m.provision()
-	band, meter := m.device("wb-1", secrets["wb-1"]), m.device("wm-1", secrets["wm-1"])
+	band, meter := m.Device("wb-1", secrets["wb-1"]), m.Device("wm-1", secrets["wm-1"])
 
 	// A day of hourly readings (water for the charts, the wristband's
 	// heartbeat), then the clock at now.
@@ -426,22 +301,22 @@ func TestBrowser(t *testing.T) {
 		if i%3 == 0 {
 			liters += float64(20 + i)
 		}
-		publish(t, meter, "eldersafe/v1/devices/wm-1/telemetry", map[string]any{"ts": at, "total_liters": liters, "battery_pct": 90})
-		publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": at, "battery_pct": 80, "worn": true})
+		apptest.Publish(t, meter, "eldersafe/v1/devices/wm-1/telemetry", map[string]any{"ts": at, "total_liters": liters, "battery_pct": 90})
+		apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": at, "battery_pct": 80, "worn": true})
 		// Hour by hour: devices are handled in parallel, and the event
 		// clock must not run ahead of one of them.
 		n := float64(25 - i)
-		eventually(t, "readings handled", func() bool {
-			return m.metric(`eldersafe_ingest_messages_total{kind="water_meter",stream="telemetry"}`) == n &&
-				m.metric(`eldersafe_ingest_messages_total{kind="wristband",stream="telemetry"}`) == n
+		apptest.Eventually(t, "readings handled", func() bool {
+			return m.Metric(`eldersafe_ingest_messages_total{kind="water_meter",stream="telemetry"}`) == n &&
+				m.Metric(`eldersafe_ingest_messages_total{kind="wristband",stream="telemetry"}`) == n
 		})
 	}
-	m.call("POST", "/api/v1/clock", map[string]any{"ts": now.Format(time.RFC3339)}, 200, nil)
+	m.MustCall("POST", "/api/v1/clock", map[string]any{"ts": now.Format(time.RFC3339)}, 200, nil)
 
 	t.Run("GridWorker", func(t *testing.T) {
 		w := b.tab(t)
 		w.do("phone screen", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
-		w.login(m.base, "gw1", workerPassword)
+		w.login(m.APIURL, "gw1", workerPassword)
 		w.do("my tasks, live",
 			chromedp.WaitVisible(css(`#mine .empty`)),
 			chromedp.WaitVisible(css(`#live[data-state="live"]`)),
@@ -451,7 +326,7 @@ func TestBrowser(t *testing.T) {
 		w.shot("worker-1-no-tasks")
 
 		// The resident falls; the wristband reports it with its position.
-		publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{
+		apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{
 			"ts": now.Add(time.Second).Format(time.RFC3339), "seq": 1, "event": "fall", "lat": 31.2304, "lon": 121.4737, "accuracy_m": 8,
 		})
 		w.do("the fall's task appears without reload",
@@ -497,12 +372,12 @@ func TestBrowser(t *testing.T) {
 		w.shot("worker-5-resolved")
 
 		var tasks struct{ Tasks []task }
-		m.call("GET", "/api/v1/tasks?rule=fall", nil, 200, &tasks)
+		m.MustCall("GET", "/api/v1/tasks?rule=fall", nil, 200, &tasks)
 		if len(tasks.Tasks) != 1 {
 			t.Fatalf("fall tasks: %+v", tasks.Tasks)
 		}
 		var got task
-		m.call("GET", "/api/v1/tasks/"+tasks.Tasks[0].ID, nil, 200, &got)
+		m.MustCall("GET", "/api/v1/tasks/"+tasks.Tasks[0].ID, nil, 200, &got)
 		var steps []string
 		for _, e := range got.Timeline {
 			if e.Actor == "w1" {
@@ -517,7 +392,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("Operator", func(t *testing.T) {
 		o := b.tab(t)
-		o.login(m.base, "op1", operatorPassword)
+		o.login(m.APIURL, "op1", operatorPassword)
 		o.do("households",
 			chromedp.WaitVisible(css(`tr[data-household-id="h1"] .chip[data-device="wm-1"][data-device-state="online"]`)),
 		)
@@ -552,7 +427,7 @@ func TestBrowser(t *testing.T) {
 		var hh struct {
 			Overrides map[string]map[string]any `json:"overrides"`
 		}
-		m.call("GET", "/api/v1/households/h1", nil, 200, &hh)
+		m.MustCall("GET", "/api/v1/households/h1", nil, 200, &hh)
 		if v := hh.Overrides["water_no_use"]["hours"]; v != 10.0 {
 			t.Errorf("stored override %v, want 10 (the refused value changes nothing)", v)
 		}
@@ -575,7 +450,7 @@ func TestBrowser(t *testing.T) {
 		var ended struct {
 			Away []struct{ Until time.Time } `json:"away"`
 		}
-		m.call("GET", "/api/v1/households/h1", nil, 200, &ended)
+		m.MustCall("GET", "/api/v1/households/h1", nil, 200, &ended)
 		if len(ended.Away) != 0 {
 			t.Errorf("current away periods after ending: %+v", ended.Away)
 		}
@@ -607,7 +482,7 @@ func TestBrowser(t *testing.T) {
 		var list struct {
 			Households []struct{ ID string } `json:"households"`
 		}
-		m.call("GET", "/api/v1/households", nil, 200, &list)
+		m.MustCall("GET", "/api/v1/households", nil, 200, &list)
 		if len(list.Households) != 3 {
 			t.Errorf("households after import: %+v, want h1, h2, h3", list.Households)
 		}
@@ -634,7 +509,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("Family", func(t *testing.T) {
 		f := b.tab(t)
 		f.do("phone screen", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
-		f.login(m.base, "fam1", familyPassword)
+		f.login(m.APIURL, "fam1", familyPassword)
 		f.do("their relative's home", chromedp.WaitVisible(css(`.family-devices .chip.online`)))
 		if s := f.text(`.family`); !strings.Contains(s, "Li Guiying") {
 			t.Errorf("family page says %q", s)

@@ -1,80 +1,36 @@
 package simulator_test
 
 import (
-	"context"
-	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/app/apptest"
 	"github.com/eldersafe/eldersafe/simulator"
 )
 
-const adminToken = "simulator-test-admin-token"
+const adminToken = apptest.AdminToken
 
-// monitor is a real eldersafe monitor in process: event clock, embedded
-// broker checking device credentials, SQLite in a temp dir.
-type monitor struct {
-	*app.Monitor
-	mqttURL, apiURL string
-}
-
-func startMonitor(t *testing.T) *monitor {
+// startMonitor runs a real eldersafe monitor in process: event clock,
+// embedded broker checking device credentials, SQLite in a temp dir.
+func startMonitor(t *testing.T) *apptest.Monitor {
 	t.Helper()
-	cfg := app.DefaultConfig()
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.MQTT.Broker.Addr = "127.0.0.1:0"
-	cfg.DataDir = t.TempDir()
-	cfg.Auth.AdminToken = adminToken
-	cfg.Clock = app.ClockEvent
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m, err := app.Start(context.Background(), cfg, logger, io.Discard)
-	if err != nil {
-		t.Fatalf("start monitor: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close monitor: %v", err)
-		}
-	})
-	mon := &monitor{Monitor: m, mqttURL: "tcp://" + m.BrokerAddr(), apiURL: "http://" + m.HTTPAddr()}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(mon.apiURL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return mon
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("monitor not ready within 10 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	return apptest.Start(t, func(cfg *app.Config) { cfg.Clock = app.ClockEvent })
 }
 
 // simulate runs sc against m as fast as the monitor takes it, waiting for it
 // every syncEvery of simulated time (0: the default), and checks the
 // expectations.
-func simulate(t *testing.T, m *monitor, sc *simulator.Scenario, syncEvery time.Duration) (simulator.Outcome, string) {
+func simulate(t *testing.T, m *apptest.Monitor, sc *simulator.Scenario, syncEvery time.Duration) (simulator.Outcome, string) {
 	t.Helper()
 	var report strings.Builder
 	out, err := simulator.Simulate(t.Context(), simulator.Config{
-		Scenario: sc, MQTTURL: m.mqttURL, APIURL: m.apiURL, Token: adminToken,
+		Scenario: sc, MQTTURL: m.MQTTURL, APIURL: m.APIURL, Token: adminToken,
 		TopicPrefix: "eldersafe/v1", IDPrefix: "sim-", Auth: simulator.AuthDevices,
 		Speed: 0, Sync: true, SyncEvery: syncEvery, Provision: true, Expect: true,
-		Out: &report, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Out: &report, Logger: apptest.Logger(t, slog.LevelInfo),
 	})
 	if err != nil {
 		t.Fatalf("simulate %s: %v", sc.File(), err)
