@@ -134,7 +134,7 @@ type Writer struct {
 	closeOnce       sync.Once
 
 	points, dropped, writeErrors, eraseErrors prometheus.Counter
-	errLog, dropLog              *rateLog
+	errLog, dropLog                           *rateLog
 }
 
 // item is one queued point: a reading, or a task change when event is set
