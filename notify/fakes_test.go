@@ -320,3 +320,33 @@ func (f *fakeAliyun) sender(t *testing.T, timeout time.Duration) *Aliyun {
 	}
 	return s
 }
+
+// answerCase is how a provider's answer must come out of Send.
+type answerCase struct {
+	name      string
+	answer    step
+	wantRetry bool
+	wantErr   string
+}
+
+// testAnswers sends one SMS per case through a fresh fake of a provider
+// answering as the case says, with a 200 ms timeout, and checks whether it
+// is retried and why it failed.
+func testAnswers(t *testing.T, send func(t *testing.T, answer step) (bool, error), tests []answerCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			retry, err := send(t, tt.answer)
+			if retry != tt.wantRetry || (err == nil) != (tt.wantErr == "") {
+				t.Fatalf("Send = %v, %v; want retry %v, error %q", retry, err, tt.wantRetry, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q, want it to contain %q", err, tt.wantErr)
+			}
+			if el := time.Since(start); el > 2*time.Second {
+				t.Errorf("took %s with a 200 ms timeout", el)
+			}
+		})
+	}
+}
