@@ -65,7 +65,10 @@ type Monitor struct {
 	// pipeline is ingest's; forgetHousehold (forget.go) drops deleted
 	// devices from it.
 	pipeline *ingest.Pipeline
-	forget   forgetting
+	// known are the devices registered at start, from loading the rules
+	// until ingest's lookup cache has them.
+	known  []registry.Device
+	forget forgetting
 
 	stopIngest, stopTimers, stopOutbox context.CancelFunc
 	ingestDone, timersDone, outboxDone chan struct{}
@@ -310,6 +313,7 @@ func (m *Monitor) startMQTT() error {
 		Devices:    m.db,
 		Handle:     m.accept,
 		Now:        m.futureBound,
+		Known:      m.known,
 		Logger:     m.log.With("component", "ingest"),
 		Registerer: m.reg,
 	})
@@ -317,6 +321,7 @@ func (m *Monitor) startMQTT() error {
 		return err
 	}
 	m.pipeline = pipeline
+	m.known = nil
 	opts := ingest.SubscriberOptions{
 		URL:       url,
 		ClientID:  m.cfg.MQTT.ClientID,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
 
@@ -110,6 +111,7 @@ func (m *Monitor) loadRules(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.known = make([]registry.Device, 0, len(devices))
 	for _, d := range devices {
 		// A device is expected to speak from its registration on: under the
 		// event clock from now, or its first message before the clock starts.
@@ -118,6 +120,7 @@ func (m *Monitor) loadRules(ctx context.Context) error {
 			at = now
 		}
 		m.engine.AddDevice(d.HouseholdID, d.ID, d.Kind, at)
+		m.known = append(m.known, d.Device)
 	}
 	m.log.Info("rules state loaded", "households", len(zones), "restored", restored, "devices", len(devices),
 		"overrides", len(overrides), "away_periods", len(periods))

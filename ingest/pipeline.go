@@ -28,7 +28,11 @@ type PipelineOptions struct {
 	// is not durable, so the message must not be acknowledged.
 	Handle func(ctx context.Context, r rules.Reading) error
 	// Now bounds a message's ts: more than MaxFuture after it is rejected.
-	Now        func() time.Time
+	Now func() time.Time
+	// Known are the devices registered at start: the lookup cache begins
+	// with them, so that after a restart a device's first message costs no
+	// store lookup (about 80 µs each, a minute of CPU for 900,000 devices).
+	Known      []registry.Device
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -71,7 +75,17 @@ func NewPipeline(opts PipelineOptions) (*Pipeline, error) {
 	for _, r := range Reasons {
 		p.rejected.WithLabelValues(string(r))
 	}
+	for _, d := range opts.Known {
+		p.remember(d)
+	}
+	p.opts.Known = nil // the cache has them
 	return p, nil
+}
+
+// remember caches what ingest needs of a device: its kind and household,
+// not its secret's hash.
+func (p *Pipeline) remember(d registry.Device) {
+	p.devices.Store(d.ID, registry.Device{ID: d.ID, Kind: d.Kind, HouseholdID: d.HouseholdID})
 }
 
 // Ingest processes one message. A rejected message returns a *RejectError and
@@ -133,7 +147,7 @@ func (p *Pipeline) device(ctx context.Context, id string) (registry.Device, erro
 	if err != nil {
 		return registry.Device{}, fmt.Errorf("look up device %s: %w", id, err)
 	}
-	p.devices.Store(id, d)
+	p.remember(d)
 	return d, nil
 }
 

@@ -1,0 +1,57 @@
+package ingest
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// countingDevices is a registry of wristbands that counts its lookups.
+type countingDevices struct{ lookups atomic.Int64 }
+
+func (c *countingDevices) Device(_ context.Context, id string) (registry.Device, error) {
+	c.lookups.Add(1)
+	return registry.Device{ID: id, Kind: registry.Wristband, HouseholdID: "h-" + id, SecretHash: "$sha256$salt$hash"}, nil
+}
+
+// The devices known at start are not looked up; another device is looked
+// up once, on its first message.
+func TestPipelineKnownDevices(t *testing.T) {
+	devices := &countingDevices{}
+	var households []string
+	p, err := NewPipeline(PipelineOptions{
+		Prefix:  "eldersafe/v1",
+		Devices: devices,
+		Known:   []registry.Device{{ID: "wb-1", Kind: registry.Wristband, HouseholdID: "h1", SecretHash: "$sha256$salt$hash"}},
+		Handle: func(_ context.Context, r rules.Reading) error {
+			households = append(households, r.HouseholdID)
+			return nil
+		},
+		Now: func() time.Time { return testNow },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte(`{"ts":"` + testNow.Format(time.RFC3339) + `","battery_pct":80}`)
+	for _, id := range []string{"wb-1", "wb-1", "wb-2", "wb-2"} {
+		if err := p.Ingest(context.Background(), "eldersafe/v1/devices/"+id+"/telemetry", payload); err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	if got := devices.lookups.Load(); got != 1 {
+		t.Errorf("%d store lookups, want 1 (wb-2's first message)", got)
+	}
+	if want := []string{"h1", "h1", "h-wb-2", "h-wb-2"}; len(households) != 4 || households[0] != want[0] || households[2] != want[2] {
+		t.Errorf("households %v, want %v", households, want)
+	}
+	p.devices.Range(func(_, v any) bool {
+		if v.(registry.Device).SecretHash != "" {
+			t.Errorf("the cache holds a secret's hash: %+v", v)
+		}
+		return true
+	})
+}
