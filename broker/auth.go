@@ -43,9 +43,12 @@ type authHook struct {
 	prefix  string
 	devices DeviceAuthenticator
 	monitor credential
-	sim     credential
-	clients *mqtt.Clients // the broker's sessions, to stop client-id takeovers
-	log     *slog.Logger
+	// monitorID is the monitor's client id, reserved for its credential
+	// (empty: not reserved).
+	monitorID string
+	sim       credential
+	clients   *mqtt.Clients // the broker's sessions, to stop client-id takeovers
+	log       *slog.Logger
 }
 
 var _ mqtt.Hook = (*authHook)(nil)
@@ -100,6 +103,11 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		return refuse("will topic not allowed: " + pk.Connect.WillTopic)
 	}
 
+	// A device holding the monitor's client id before the monitor connects
+	// (as after a restart) would lock the monitor out.
+	if h.monitorID != "" && cl.ID == h.monitorID && user != h.monitor.user {
+		return refuse("client id reserved for the monitor")
+	}
 	// Mochi hands an existing session (and its subscriptions and queued
 	// messages) to whoever connects with the same client id, kicking the
 	// current holder off. Only the user that owns a session may take it over.

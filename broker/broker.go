@@ -157,13 +157,14 @@ func New(opts Options) (*Broker, error) {
 	})
 
 	hook := &authHook{
-		mode:    opts.Auth,
-		prefix:  opts.Prefix,
-		devices: opts.Devices,
-		monitor: credential{user: opts.MonitorUsername, pass: opts.MonitorPassword},
-		sim:     credential{user: SimUsername, pass: opts.SimPassword},
-		clients: b.srv.Clients,
-		log:     opts.Logger,
+		mode:      opts.Auth,
+		prefix:    opts.Prefix,
+		devices:   opts.Devices,
+		monitor:   credential{user: opts.MonitorUsername, pass: opts.MonitorPassword},
+		monitorID: opts.MonitorClientID,
+		sim:       credential{user: SimUsername, pass: opts.SimPassword},
+		clients:   b.srv.Clients,
+		log:       opts.Logger,
 	}
 	if err := b.srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)

@@ -446,6 +446,20 @@ func TestBroker_ClientIDTakeoverRefused(t *testing.T) {
 	mon.waitLost(t)
 }
 
+// A device cannot take the monitor's client id before the monitor connects
+// (as after a restart): it would lock the monitor out.
+func TestBroker_MonitorClientIDReserved(t *testing.T) {
+	b := startBroker(t, func(o *Options) { o.MonitorClientID = "mon" })
+	if _, err := dial(t, b.Addr(), "mon", "dev-a", "secret-a", nil); !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
+		t.Fatalf("device as the monitor's client id: %v, want refusal", err)
+	}
+	mon := mustDial(t, b.Addr(), "mon", monUser, monPass, func(o *paho.ClientOptions) { o.SetCleanSession(false) })
+	mon.subscribe(t, prefix+"/#")
+	dev := mustDial(t, b.Addr(), clientID("dev-a"), "dev-a", "secret-a", nil)
+	dev.mustPublish(t, deviceTopic("dev-a", "event"), 1, "fall")
+	mon.expect(t, deviceTopic("dev-a", "event"), "fall")
+}
+
 // rawConnect sends a CONNECT with a Will over a bare TCP connection and
 // returns the connection and the CONNACK return code.
 func rawConnect(t *testing.T, addr, user, pass, willTopic string) (net.Conn, byte) {
