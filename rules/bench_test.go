@@ -159,3 +159,28 @@ func BenchmarkRestore(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOnlineDevices measures eldersafe_devices_online's walk, done at
+// every /metrics scrape. Run with
+// go test -run=^$ -bench=BenchmarkOnlineDevices -benchtime=10x ./rules/
+func BenchmarkOnlineDevices(b *testing.B) {
+	const n = 100_000
+	hs := benchHouseholds(n)
+	e, err := NewEngine(DefaultConfig(), shanghai)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := benchValues{battery: 80, yes: true}
+	var last time.Time
+	for i := range 8 * n {
+		r := benchReading(hs, i, &v)
+		e.Process(r)
+		last = r.TS
+	}
+	b.ResetTimer()
+	for range b.N {
+		if got := e.OnlineDevices(last); got != 5*n {
+			b.Fatalf("%d online, want %d", got, 5*n)
+		}
+	}
+}
