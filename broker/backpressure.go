@@ -26,9 +26,9 @@ const recheckEvery = 50 * time.Millisecond
 var errMonitorBusy = errors.New("the monitor is not taking messages; publish again after reconnecting")
 
 // backpressure holds a device's publish, before the broker acknowledges it,
-// while the monitor's session cannot take more: the monitor is not connected
-// and subscribed, or three quarters of the QoS 1 messages the broker may keep
-// for it are unacknowledged. mochi acknowledges a publish to its sender before
+// while the monitor cannot take more: it is not connected and subscribed, or
+// three quarters of the QoS 1 messages the broker may keep for it are
+// unacknowledged. mochi acknowledges a publish to its sender before
 // routing it, and drops what does not fit in the subscriber's session, so
 // without this a monitor that falls behind loses acknowledged messages — a
 // fall among them. Holding the publish stops the broker reading from that
@@ -83,10 +83,13 @@ func (h *backpressure) Provides(b byte) bool {
 	return b == mqtt.OnPublish || b == mqtt.OnQosComplete || b == mqtt.OnSubscribed
 }
 
-// full reports whether the monitor's session cannot take another message.
+// full reports whether the monitor cannot take another message: it is not
+// connected and subscribed, or its session is full. While it is away nothing
+// is queued for it: mochi routes a message that arrives as the monitor
+// reconnects to the session being replaced, where it is lost.
 func (h *backpressure) full() bool {
 	m, ok := h.clients.Get(h.monitorID)
-	return !ok || m.State.Subscriptions.Len() == 0 || m.State.Inflight.Len() >= h.high
+	return !ok || m.Closed() || m.State.Subscriptions.Len() == 0 || m.State.Inflight.Len() >= h.high
 }
 
 // OnPublish runs on the publisher's connection before the broker

@@ -392,11 +392,26 @@ func TestBroker_PersistentSessionQueuesWhileMonitorAway(t *testing.T) {
 	mon := mustDial(t, b.Addr(), id, monUser, monPass, persistent)
 	mon.subscribe(t, prefix+"/#")
 	mon.Disconnect(0)
+	// paho's Disconnect returns before the connection is gone: a message
+	// published meanwhile could still reach (and be acknowledged by) the
+	// departing client instead of waiting in the session.
+	until(t, "the monitor's session offline", func() bool {
+		cl, ok := b.srv.Clients.Get(id)
+		return ok && cl.Closed()
+	})
 
 	dev := mustDial(t, b.Addr(), clientID("dev-a"), "dev-a", "secret-a", nil)
 	for i := range 3 {
 		dev.mustPublish(t, deviceTopic("dev-a", "telemetry"), 1, fmt.Sprint(i))
 	}
+	// mochi acknowledges a publish before routing it, and one routed while
+	// the monitor reconnects goes to the session being replaced: reconnect
+	// once all three are queued (with MonitorClientID, backpressure holds
+	// publishes while the monitor is away instead).
+	until(t, "three messages queued", func() bool {
+		cl, ok := b.srv.Clients.Get(id)
+		return ok && cl.State.Inflight.Len() == 3
+	})
 
 	// No Subscribe this time: the session brings it back. Mochi resends a
 	// session's queued messages sorted by their arrival second only, so their
