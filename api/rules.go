@@ -159,10 +159,9 @@ func (a *API) endAway(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// The rules' present, which is the event clock's under --clock event.
-	now := a.opts.Now()
-	if now.IsZero() {
-		return errorf(http.StatusConflict, codeConflict, "the event clock has not started: send a device message or POST /api/v1/clock first")
+	now, err := a.monitorNow()
+	if err != nil {
+		return err
 	}
 	a.rulesMu.Lock()
 	defer a.rulesMu.Unlock()
@@ -180,6 +179,16 @@ func (a *API) endAway(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.writeJSON(w, r, http.StatusOK, endedAway{AwayPeriod: p, Removed: removed})
 	return nil
+}
+
+// monitorNow is the present of the rules and tasks: the event clock's under
+// --clock event, which has none before its first event (409).
+func (a *API) monitorNow() (time.Time, error) {
+	now := a.opts.Now()
+	if now.IsZero() {
+		return now, errorf(http.StatusConflict, codeConflict, "the event clock has not started: send a device message or POST /api/v1/clock first")
+	}
+	return now, nil
 }
 
 // parseTime reads an RFC 3339 time with offset, as the store keeps it: UTC,

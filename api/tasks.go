@@ -177,10 +177,8 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if a.opts.Now().IsZero() {
-		// Under the event clock before its first event there is no now to
-		// date the task with.
-		return errorf(http.StatusConflict, codeConflict, "the event clock has not started: send a device message or POST /api/v1/clock first")
+	if _, err := a.monitorNow(); err != nil {
+		return err
 	}
 	p := principal(r.Context())
 	t, opened, err := a.opts.Tasks.OpenManual(r.Context(), req.HouseholdID, rules.Severity(req.Severity), req.Reason, p.ID)

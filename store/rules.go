@@ -191,26 +191,25 @@ func (db *DB) AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error {
 // (removed), a current one ends at at. A period of another household, or
 // none, is registry.ErrNotFound; one already over is registry.ErrConflict.
 func (db *DB) EndAwayPeriod(ctx context.Context, householdID, id string, at time.Time) (p registry.AwayPeriod, removed bool, err error) {
+	at = fromMS(toMS(at)) // as stored: UTC, to the millisecond
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		var from, until, created int64
-		err := tx.QueryRowContext(ctx, `SELECT `+awayCols+` FROM away_periods WHERE id = ? AND household_id = ?`, id, householdID).
-			Scan(&p.ID, &p.HouseholdID, &from, &until, &p.Reason, &created)
-		if errors.Is(err, sql.ErrNoRows) {
-			return registry.ErrNotFound
-		}
+		found, err := scanAwayPeriods(tx.QueryContext(ctx, `SELECT `+awayCols+` FROM away_periods WHERE id = ? AND household_id = ?`, id, householdID))
 		if err != nil {
 			return err
 		}
-		p.From, p.Until, p.CreatedAt = fromMS(from), fromMS(until), fromMS(created)
-		switch end := toMS(at); {
-		case until <= end:
+		if len(found) == 0 {
+			return registry.ErrNotFound
+		}
+		p = found[0]
+		switch {
+		case !p.Until.After(at):
 			return fmt.Errorf("it ended at %s: %w", p.Until.Format(time.RFC3339), registry.ErrConflict)
-		case from >= end:
+		case !p.From.Before(at):
 			removed = true
 			_, err = tx.ExecContext(ctx, `DELETE FROM away_periods WHERE id = ?`, id)
 		default:
-			p.Until = fromMS(end)
-			_, err = tx.ExecContext(ctx, `UPDATE away_periods SET until_at = ? WHERE id = ?`, end, id)
+			p.Until = at
+			_, err = tx.ExecContext(ctx, `UPDATE away_periods SET until_at = ? WHERE id = ?`, toMS(at), id)
 		}
 		return err
 	})
@@ -253,7 +252,10 @@ func afterMS(t time.Time) int64 {
 }
 
 func (db *DB) awayPeriods(ctx context.Context, query string, args ...any) ([]registry.AwayPeriod, error) {
-	rows, err := db.r.QueryContext(ctx, query, args...)
+	return scanAwayPeriods(db.r.QueryContext(ctx, query, args...))
+}
+
+func scanAwayPeriods(rows *sql.Rows, err error) ([]registry.AwayPeriod, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -38,15 +38,8 @@ func countByHousehold(t *testing.T, base, db string) map[string]int {
 // API) removes its readings and task events, including those still queued
 // when it was asked, and nothing of another household.
 func TestDeleteHousehold_InfluxDB(t *testing.T) {
-	base := influxURL(t)
-	bucket := createDatabase(t, base)
-	db, _, _ := strings.Cut(bucket, "/")
 	reg := prometheus.NewRegistry()
-	w, err := influx.New(influx.Options{URL: base, Bucket: bucket, FlushInterval: time.Hour, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w, base, db := realWriter(t, influx.Options{FlushInterval: time.Hour, Registerer: reg})
 
 	h1, h2 := scenario("h1", t0), scenario("h2", t0)
 	for _, r := range h2 {

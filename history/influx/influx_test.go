@@ -224,6 +224,22 @@ func createDatabase(t *testing.T, base string) string {
 	return name + "/autogen"
 }
 
+// realWriter starts a Writer, with opts, on a database of the test's own
+// in the InfluxDB 1.8 the test script runs, and returns it with the server's
+// URL and the database; it is closed when the test ends.
+func realWriter(t *testing.T, opts influx.Options) (w *influx.Writer, base, db string) {
+	t.Helper()
+	base = influxURL(t)
+	opts.URL, opts.Bucket = base, createDatabase(t, base)
+	db, _, _ = strings.Cut(opts.Bucket, "/")
+	w, err := influx.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w, base, db
+}
+
 // influxQL runs an InfluxQL statement over /query and returns its first
 // series' rows.
 func influxQL(t *testing.T, base, q string, db ...string) [][]any {
@@ -313,16 +329,8 @@ func scenario(household string, start time.Time) []rules.Reading {
 // The InfluxDB chart equals the roll-up's for the same readings, and the
 // points carry the contract's measurement, tags and fields.
 func TestWriter_InfluxDB(t *testing.T) {
-	base := influxURL(t)
-	bucket := createDatabase(t, base)
-	db, _, _ := strings.Cut(bucket, "/")
-
 	reg := prometheus.NewRegistry()
-	w, err := influx.New(influx.Options{URL: base, Bucket: bucket, FlushInterval: 50 * time.Millisecond, Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w, base, db := realWriter(t, influx.Options{FlushInterval: 50 * time.Millisecond, Registerer: reg})
 	st, err := store.Open(context.Background(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -415,13 +423,7 @@ func TestWriter_InfluxDB(t *testing.T) {
 // Many writers at once, as the ingest workers are: nothing is lost while
 // InfluxDB keeps up.
 func TestWriter_Concurrent(t *testing.T) {
-	base := influxURL(t)
-	bucket := createDatabase(t, base)
-	db, _, _ := strings.Cut(bucket, "/")
-	w, err := influx.New(influx.Options{URL: base, Bucket: bucket, Queue: 100000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, base, db := realWriter(t, influx.Options{Queue: 100000})
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
