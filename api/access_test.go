@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eldersafe/eldersafe/clock"
 )
 
 // people registers two grids with a grid worker each, a supervisor, an
@@ -136,15 +138,15 @@ func TestLogin(t *testing.T) {
 	e.must(200, "GET", "/api/v1/households/h1", "", withToken(token))
 
 	// Expired: the same token no longer works.
-	e.api.now = func() time.Time { return expires.Add(time.Second) }
+	e.api.wall = clock.Func(func() time.Time { return expires.Add(time.Second) })
 	if r := e.do("GET", "/api/v1/households/h1", "", withToken(token)); r.status != http.StatusUnauthorized {
 		t.Errorf("an expired session: status %d", r.status)
 	}
-	e.api.now = time.Now
+	e.api.wall = clock.Wall{}
 
 	// Guessing is slowed down: the sixth try for one id in a row is refused.
 	frozen := time.Now()
-	e.api.now = func() time.Time { return frozen }
+	e.api.wall = clock.Func(func() time.Time { return frozen })
 	var last response
 	for range 6 {
 		last = e.do("POST", "/api/v1/login", `{"id":"gw1","password":"guess-guess-guess"}`, noToken())
@@ -188,7 +190,7 @@ func TestAuditRecordsAccess(t *testing.T) {
 }
 
 func TestManualTaskBeforeTheEventClockStarts(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Now = func() time.Time { return time.Time{} } })
+	e := newEnv(t, func(o *Options) { o.Clock = clock.Func(func() time.Time { return time.Time{} }) })
 	e.seed()
 	e.run(t, []call{{name: "no now to date it with", method: "POST", path: "/api/v1/tasks",
 		body: `{"household_id":"h1","reason":"phoned","severity":"high"}`, want: 409, wantCode: "conflict", wantMsg: "event clock has not started"}})

@@ -19,12 +19,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -60,42 +60,45 @@ type Notifications interface {
 }
 
 // EventClock is the event clock the monitor runs on under --clock event;
-// POST /api/v1/clock advances it and answers with now, which a tick older
-// than now leaves unchanged. An error wrapping a *tasks.InvalidError answers
-// 400; any other error 500.
+// POST /api/v1/clock ticks it and answers with now, which a tick older than
+// now leaves unchanged. *dispatch.Dispatcher implements it.
 type EventClock interface {
-	Advance(ts time.Time) (now time.Time, err error)
+	Tick(ctx context.Context, ts time.Time) (now time.Time, err error)
 }
 
 var _ Tasks = (*tasks.Service)(nil)
 
-// Options wire an API.
+// Options wire an API. Every port is named here and checked by the compiler
+// where the monitor fills it in: a route never depends on what else a value
+// happens to implement.
 type Options struct {
-	// Registry, Tasks and Notifications are required.
+	// The store's parts, all required; *store.DB implements every one.
 	Registry      Registry
-	Tasks         Tasks
+	RuleSettings  RuleSettings
 	Notifications Notifications
+	Users         Users
+	AuditLog      AuditLog
+	Grants        Grants
+	Privacy       PrivacySettings
+	Households    HouseholdData
+	HouseholdList HouseholdLister
+	// Tasks is the task lifecycle; required.
+	Tasks Tasks
+	// Rules is the decision step: it checks threshold overrides, applies a
+	// household's stored settings and learns of new devices; required.
+	Rules Rules
+	// Clock is the monitor's clock (event time under --clock event, zero
+	// before the first event): it dates new devices for the rules and
+	// decides which away periods are current; required.
+	Clock clock.Clock
 	// Status reports the live status of a household's devices, from the rules
 	// engine. Nil: every device shows as never heard.
 	Status func(householdID string) []rules.DeviceStatus
-	// Rules is the rules engine: households' settings are applied to it and
-	// new devices announced. Nil: a private engine with default thresholds.
-	Rules Rules
-	// RuleSettings keeps households' threshold overrides and away periods.
-	// Nil: the Registry, which must keep them too.
-	RuleSettings RuleSettings
-	// Now is the monitor's clock (event time under --clock event, zero
-	// before the first event): it dates new devices for the rules engine and
-	// decides which away periods are current. Nil: time.Now.
-	Now func() time.Time
 	// EventClock is nil when the monitor runs on the wall clock; POST
 	// /api/v1/clock then answers 409 wall_clock.
 	EventClock EventClock
 	// AdminToken is the bootstrap admin bearer token; required.
 	AdminToken string
-	// Users keeps people who log in. Nil: only the admin token works and
-	// /api/v1/users and /api/v1/login do not exist.
-	Users Users
 	// SessionTTL is how long a log-in lasts. Zero: DefaultSessionTTL.
 	SessionTTL time.Duration
 	// PasswordCost is bcrypt's cost for new passwords. Zero:
@@ -104,23 +107,9 @@ type Options struct {
 	// Audit records an access to personal data before it is served; an
 	// error refuses the request. Nil: nothing is recorded.
 	Audit func(ctx context.Context, e audit.Entry) error
-	// AuditLog backs GET /api/v1/audit. Nil: no such route.
-	AuditLog AuditLog
-	// Grants keeps grants of access to sensitive fields (grants.go). Nil:
-	// the Registry when it keeps them, else no /api/v1/grants and sensitive
-	// fields are shown to the admin only.
-	Grants Grants
-	// Privacy keeps residents' privacy settings (privacy.go). Nil: the
-	// Registry when it keeps them, else no PUT .../privacy.
-	Privacy PrivacySettings
-	// Households backs the export, deletion and CSV import of households
-	// (erase.go, import.go). Nil: the Registry when it implements
-	// HouseholdData, else those routes do not exist.
-	Households HouseholdData
 	// Forget is called once a household is deleted, with the ids its
 	// devices had, so the monitor drops them from the rules engine, ingest
-	// and the broker. Nil: the household is removed from Rules when it has
-	// a Remove method (*rules.Engine has).
+	// and the broker. Nil: nothing is told.
 	Forget func(householdID string, deviceIDs []string)
 	// Events is the live feed of task changes streamed at GET
 	// /api/v1/events. Nil: no such route.
@@ -145,49 +134,33 @@ type Options struct {
 
 func (o *Options) validate() error {
 	var errs []error
-	if o.Registry == nil {
-		errs = append(errs, errors.New("registry is required"))
-	}
-	if o.Tasks == nil {
-		errs = append(errs, errors.New("tasks is required"))
-	}
-	if o.Notifications == nil {
-		errs = append(errs, errors.New("notifications is required"))
-	}
-	if o.AdminToken == "" {
-		errs = append(errs, errors.New("admin token is required"))
+	for _, port := range []struct {
+		name string
+		set  bool
+	}{
+		{"registry", o.Registry != nil},
+		{"rule settings", o.RuleSettings != nil},
+		{"notifications", o.Notifications != nil},
+		{"users", o.Users != nil},
+		{"audit log", o.AuditLog != nil},
+		{"grants", o.Grants != nil},
+		{"privacy", o.Privacy != nil},
+		{"households", o.Households != nil},
+		{"household list", o.HouseholdList != nil},
+		{"tasks", o.Tasks != nil},
+		{"rules", o.Rules != nil},
+		{"clock", o.Clock != nil},
+		{"admin token", o.AdminToken != ""},
+	} {
+		if !port.set {
+			errs = append(errs, fmt.Errorf("%s is required", port.name))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if o.Rules == nil {
-		engine, err := rules.NewEngine(rules.DefaultConfig(), time.UTC)
-		if err != nil {
-			return err
-		}
-		o.Rules = engine
-	}
-	if o.RuleSettings == nil {
-		rs, ok := o.Registry.(RuleSettings)
-		if !ok {
-			return errors.New("rule settings are required when the registry does not keep them")
-		}
-		o.RuleSettings = rs
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Grants == nil {
-		o.Grants, _ = o.Registry.(Grants)
-	}
-	if o.Privacy == nil {
-		o.Privacy, _ = o.Registry.(PrivacySettings)
-	}
-	if o.Households == nil {
-		o.Households, _ = o.Registry.(HouseholdData)
-	}
 	if o.Forget == nil {
-		o.Forget = forgetInRules(o.Rules)
+		o.Forget = func(string, []string) {}
 	}
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = DefaultSessionTTL
@@ -219,15 +192,13 @@ type API struct {
 	log       *slog.Logger
 	metrics   *httpMetrics
 	verifiers []verifier
-	// now stamps what the API itself creates, such as a worker's created_at.
-	now     func() time.Time
+	// wall stamps what the API itself creates, such as a worker's
+	// created_at, and times log-ins, sessions and grants.
+	wall    clock.Clock
 	handler http.Handler
 	logins  *loginLimiter
 	// dummyHash is checked for log-ins of unknown users.
 	dummyHash string
-	// rulesMu makes storing a household's rule settings and applying them to
-	// the engine one step, so racing requests leave the engine as stored.
-	rulesMu sync.Mutex
 }
 
 // New checks opts, registers the API's metrics and builds its routes.
@@ -244,15 +215,13 @@ func New(opts Options) (*API, error) {
 		log:       opts.Logger,
 		metrics:   m,
 		verifiers: []verifier{newAdminVerifier(opts.AdminToken)},
-		now:       time.Now,
+		wall:      clock.Wall{},
 		logins:    newLoginLimiter(),
 	}
-	if opts.Users != nil {
-		if a.dummyHash, err = registry.HashPassword("no user has this password", opts.PasswordCost); err != nil {
-			return nil, fmt.Errorf("api: %w", err)
-		}
-		a.verifiers = append(a.verifiers, sessionVerifier{users: opts.Users, now: func() time.Time { return a.now() }})
+	if a.dummyHash, err = registry.HashPassword("no user has this password", opts.PasswordCost); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
+	a.verifiers = append(a.verifiers, sessionVerifier{users: opts.Users, now: func() time.Time { return a.wall.Now() }})
 	rt := newRouter(a)
 	for _, group := range a.routeGroups() {
 		group(rt)

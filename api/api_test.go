@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eldersafe/eldersafe/dispatch"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/tasks"
@@ -24,7 +25,7 @@ import (
 func TestNew(t *testing.T) {
 	store := openStore(t)
 	valid := func() Options {
-		return Options{Registry: store, Tasks: &tasks.Service{}, Notifications: store, AdminToken: testToken}
+		return storeOptions(t, store)
 	}
 	tests := []struct {
 		name    string
@@ -35,6 +36,9 @@ func TestNew(t *testing.T) {
 		{"no registry", func(o *Options) { o.Registry = nil }, "registry is required"},
 		{"no tasks", func(o *Options) { o.Tasks = nil }, "tasks is required"},
 		{"no notifications", func(o *Options) { o.Notifications = nil }, "notifications is required"},
+		{"no household list", func(o *Options) { o.HouseholdList = nil }, "household list is required"},
+		{"no rules", func(o *Options) { o.Rules = nil }, "rules is required"},
+		{"no clock", func(o *Options) { o.Clock = nil }, "clock is required"},
 		{"no admin token", func(o *Options) { o.AdminToken = "" }, "admin token is required"},
 	}
 	for _, tt := range tests {
@@ -529,7 +533,7 @@ func TestClock(t *testing.T) {
 		t.Errorf("Advance called with %v, want [%v %v ...]", got, want, want.Add(time.Hour))
 	}
 
-	ec.err = fmt.Errorf("clock: %w", &tasks.InvalidError{Msg: "ts is more than 7 days after now"})
+	ec.err = fmt.Errorf("clock: %w", dispatch.ErrTooFarAhead)
 	e.run(t, []call{{name: "refused by the clock", method: "POST", path: "/api/v1/clock", body: `{"ts":"2036-03-01T09:12:00Z"}`,
 		want: 400, wantCode: "invalid", wantMsg: "7 days"}})
 	ec.err = errors.New("persist clock: disk on fire")
@@ -591,7 +595,6 @@ func (p panickyRegistry) Household(ctx context.Context, id string) (registry.Hou
 
 func TestInternalErrors(t *testing.T) {
 	e := newEnv(t, func(o *Options) {
-		o.RuleSettings = o.Registry.(RuleSettings)
 		o.Registry = panickyRegistry{Registry: o.Registry, panicOn: "h-panic", failOn: "h-fail"}
 	})
 	e.seed()
@@ -688,7 +691,7 @@ func counterValue(t *testing.T, reg *prometheus.Registry, route, code string) fl
 // principal in the context, and role restrictions the admin passes.
 func TestPrincipal(t *testing.T) {
 	store := openStore(t)
-	a, err := New(Options{Registry: store, Tasks: &tasks.Service{}, Notifications: store, AdminToken: testToken})
+	a, err := New(storeOptions(t, store))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -748,8 +751,9 @@ func TestPrincipal(t *testing.T) {
 func TestPanicAfterWrite(t *testing.T) {
 	store := openStore(t)
 	logs := &syncBuffer{}
-	a, err := New(Options{Registry: store, Tasks: &tasks.Service{}, Notifications: store, AdminToken: testToken,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	opts := storeOptions(t, store)
+	opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	a, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

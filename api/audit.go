@@ -22,9 +22,6 @@ type AuditLog interface {
 const ReasonHeader = "X-Access-Reason"
 
 func (a *API) auditRoutes(rt *router) {
-	if a.opts.AuditLog == nil {
-		return
-	}
 	rt.handle("GET /api/v1/audit", a.listAudit, allow(registry.RoleSupervisor))
 }
 
@@ -76,7 +73,7 @@ func (a *API) record(r *http.Request, p Principal, action, reason string) error 
 			reason = info.route
 		}
 	}
-	e := audit.Entry{At: a.now(), Actor: p.ID, Role: p.Role, Action: action, Object: clip(object), Remote: remoteHost(r), Reason: reason}
+	e := audit.Entry{At: a.wall.Now(), Actor: p.ID, Role: p.Role, Action: action, Object: clip(object), Remote: remoteHost(r), Reason: reason}
 	if err := a.opts.Audit(r.Context(), e); err != nil {
 		// Unrecorded access to personal data is no access at all.
 		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "the audit log cannot be written; try again later", err: err}
@@ -93,7 +90,7 @@ func (a *API) auditLogin(r *http.Request, id, role string, ok bool) {
 	if ok {
 		outcome = "logged in"
 	}
-	e := audit.Entry{At: a.now(), Actor: clip(id), Role: role, Action: audit.Login, Object: "users/" + clip(id), Remote: remoteHost(r), Reason: outcome}
+	e := audit.Entry{At: a.wall.Now(), Actor: clip(id), Role: role, Action: audit.Login, Object: "users/" + clip(id), Remote: remoteHost(r), Reason: outcome}
 	if err := a.opts.Audit(r.Context(), e); err != nil {
 		a.log.Error("record log-in in the audit log", "user", clip(id), "err", err)
 	}

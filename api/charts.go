@@ -61,7 +61,7 @@ func (a *API) householdCharts(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var from, to time.Time
-	if now := a.opts.Now(); !now.IsZero() {
+	if now := a.opts.Clock.Now(); !now.IsZero() {
 		from, to = history.ChartRange(now, days)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), chartTimeout)

@@ -17,15 +17,15 @@ import (
 func chartEnv(t *testing.T) (*testEnv, *history.Rollup, *fixedClock) {
 	t.Helper()
 	var rollup *history.Rollup
-	clock := &fixedClock{now: t0}
+	clk := &fixedClock{now: t0}
 	e := newEnv(t, func(o *Options) {
-		r, err := history.NewRollup(context.Background(), history.RollupOptions{Store: o.Registry.(history.RollupStore), Now: clock.Now})
+		r, err := history.NewRollup(context.Background(), history.RollupOptions{Store: o.Registry.(history.RollupStore), Clock: clk})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rollup, o.Charts, o.Now = r, r, clock.Now
+		rollup, o.Charts, o.Clock = r, r, clk
 	})
-	return e, rollup, clock
+	return e, rollup, clk
 }
 
 func TestHouseholdCharts(t *testing.T) {

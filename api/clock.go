@@ -7,7 +7,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/eldersafe/eldersafe/ingest"
+	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/dispatch"
 	"github.com/eldersafe/eldersafe/registry"
 )
 
@@ -38,8 +39,13 @@ func (a *API) advanceClock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now, err := a.opts.EventClock.Advance(ts)
-	if err != nil {
+	now, err := a.opts.EventClock.Tick(r.Context(), ts)
+	switch {
+	case errors.Is(err, dispatch.ErrTooFarAhead):
+		return invalidf("%v", err)
+	case errors.Is(err, dispatch.ErrWallClock):
+		return errorf(http.StatusConflict, codeWallClock, "%v", err)
+	case err != nil:
 		return fmt.Errorf("advance clock to %s: %w", ts.Format(time.RFC3339Nano), err)
 	}
 	a.writeJSON(w, r, http.StatusOK, clockResponse{TS: now})
@@ -48,12 +54,8 @@ func (a *API) advanceClock(w http.ResponseWriter, r *http.Request) error {
 
 // parseTS reads ts as the MQTT payloads carry it, with the same bounds.
 func parseTS(raw json.RawMessage) (time.Time, error) {
-	t, err := ingest.ParseTS(raw)
+	t, err := clock.ParseTS(raw)
 	if err != nil {
-		var re *ingest.RejectError
-		if errors.As(err, &re) {
-			return time.Time{}, invalidf("%v", re.Err)
-		}
 		return time.Time{}, invalidf("%v", err)
 	}
 	return t, nil

@@ -44,7 +44,7 @@ type meResponse struct {
 func (a *API) me(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
 	resp := meResponse{ID: p.ID, Role: p.Role, WorkerID: p.WorkerID, GridIDs: p.GridIDs, HouseholdID: p.HouseholdID}
-	if now := a.opts.Now(); !now.IsZero() {
+	if now := a.opts.Clock.Now(); !now.IsZero() {
 		now = now.UTC()
 		resp.Now = &now
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/rules"
 )
 
@@ -79,7 +80,7 @@ func TestListHouseholds(t *testing.T) {
 }
 
 func TestMe(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.Now = func() time.Time { return t0 } })
+	e := newEnv(t, func(o *Options) { o.Clock = clock.Func(func() time.Time { return t0 }) })
 	tok, _, _ := e.people()
 	check := func(user string, want map[string]any) {
 		t.Helper()
@@ -106,7 +107,7 @@ func TestMe(t *testing.T) {
 		t.Errorf("no token: %d", r.status)
 	}
 	// Before the event clock has started, there is no now to tell.
-	e = newEnv(t, func(o *Options) { o.Now = func() time.Time { return time.Time{} } })
+	e = newEnv(t, func(o *Options) { o.Clock = clock.Func(func() time.Time { return time.Time{} }) })
 	if got := e.must(200, "GET", "/api/v1/me", ""); got["now"] != nil {
 		t.Errorf("now = %v before the clock started, want null", got["now"])
 	}

@@ -62,7 +62,7 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := a.opts.Registry.CreateDevice(r.Context(), d); err != nil {
 		return createError("device", d.ID, err)
 	}
-	a.deviceRegistered(d)
+	a.opts.Rules.DeviceRegistered(d)
 	a.writeJSON(w, r, http.StatusCreated, resp)
 	return nil
 }

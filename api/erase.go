@@ -39,23 +39,9 @@ type HouseholdData interface {
 }
 
 func (a *API) erasureRoutes(rt *router) {
-	if a.opts.Households == nil {
-		return
-	}
 	rt.handle("GET /api/v1/households/{id}/export", a.exportHousehold,
 		allow(registry.RoleOperator, registry.RoleSupervisor), auditAs(audit.Export))
 	rt.handle("DELETE /api/v1/households/{id}", a.deleteHousehold, allow(registry.RoleOperator), selfAudited())
-}
-
-// forgetInRules is the default Options.Forget: the rules engine forgets the
-// household when it can.
-func forgetInRules(r Rules) func(string, []string) {
-	remover, ok := r.(interface{ Remove(householdID string) })
-	return func(householdID string, _ []string) {
-		if ok {
-			remover.Remove(householdID)
-		}
-	}
 }
 
 // householdExport is everything the monitor holds of a household, its
@@ -106,7 +92,7 @@ func (a *API) exportHousehold(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	x := householdExport{ExportedAt: a.now().UTC(), Household: d.household(h)}
+	x := householdExport{ExportedAt: a.wall.Now().UTC(), Household: d.household(h)}
 	if x.Devices, err = a.opts.Registry.DevicesOf(ctx, id); err != nil {
 		return fmt.Errorf("export household %s: devices: %w", id, err)
 	}
@@ -218,11 +204,7 @@ func (a *API) deleteHousehold(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.scopedHousehold(ctx, id); err != nil {
 		return err
 	}
-	// Held so that no threshold or away change re-applies the household to
-	// the engine between its deletion and the engine forgetting it.
-	a.rulesMu.Lock()
-	defer a.rulesMu.Unlock()
-	er, err := a.opts.Households.DeleteHousehold(ctx, id, a.opts.Now(), p.ID)
+	er, err := a.opts.Households.DeleteHousehold(ctx, id, a.opts.Clock.Now(), p.ID)
 	if errors.Is(err, registry.ErrNotFound) {
 		return errorf(http.StatusNotFound, codeNotFound, "household %q not found", clip(id))
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
@@ -48,8 +49,8 @@ func newErasureEnv(t *testing.T) *erasureEnv {
 	}
 	x := &erasureEnv{engine: engine, forgot: map[string][]string{}}
 	x.testEnv = newEnv(t, func(o *Options) {
-		o.Rules = engine
-		o.Now = func() time.Time { return t0 }
+		o.Clock = clock.Func(func() time.Time { return t0 })
+		o.Rules = newRules(t, o.Registry.(*store.DB), engine, o.Clock)
 		o.Status = func(id string) []rules.DeviceStatus { return engine.Status(id, t0) }
 		o.Forget = func(id string, devices []string) {
 			x.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
@@ -31,7 +32,7 @@ func newEventEnv(t *testing.T, heartbeat time.Duration) (*testEnv, *tasks.Feed) 
 	t.Cleanup(func() { cancel(); <-done })
 	e = newEnv(t, func(o *Options) { o.Events = feed; o.EventHeartbeat = heartbeat })
 	// newEnv's service tells nobody of changes: the API gets one that does.
-	svc, err := tasks.NewService(tasks.Options{Store: e.store, Clock: e.clock, Composer: plainComposer{}, WallNow: time.Now, Changed: feed.Publish})
+	svc, err := tasks.NewService(tasks.Options{Store: e.store, Clock: e.clock, Composer: plainComposer{}, Wall: clock.Wall{}, Changed: feed.Publish})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -33,15 +34,15 @@ func (plainComposer) Compose(m tasks.Message) (string, string, error) {
 	return m.Task.Rule, m.Event + " " + m.Task.Rule + " at " + m.Household.Name, nil
 }
 
-// fakeEventClock records the times it was advanced to; err, when set, is what
-// Advance returns.
+// fakeEventClock records the times it was ticked to; err, when set, is what
+// Tick returns.
 type fakeEventClock struct {
 	mu       sync.Mutex
 	advanced []time.Time
 	err      error
 }
 
-func (c *fakeEventClock) Advance(ts time.Time) (time.Time, error) {
+func (c *fakeEventClock) Tick(_ context.Context, ts time.Time) (time.Time, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {

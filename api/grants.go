@@ -29,9 +29,6 @@ type Grants interface {
 }
 
 func (a *API) grantRoutes(rt *router) {
-	if a.opts.Grants == nil {
-		return
-	}
 	rt.handle("POST /api/v1/grants", a.createGrant, allow(registry.RoleSupervisor))
 	rt.handle("GET /api/v1/grants", a.listGrants, allow(registry.RoleSupervisor))
 	rt.handle("DELETE /api/v1/grants/{id}", a.revokeGrant, allow(registry.RoleSupervisor), selfAudited())
@@ -52,7 +49,7 @@ func (a *API) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 	if err := a.record(r, p, audit.Revoke, reason); err != nil {
 		return err
 	}
-	g, err := a.opts.Grants.RevokeGrant(r.Context(), id, p.ID, a.now().UTC().Truncate(time.Millisecond))
+	g, err := a.opts.Grants.RevokeGrant(r.Context(), id, p.ID, a.wall.Now().UTC().Truncate(time.Millisecond))
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
 		return errorf(http.StatusNotFound, codeNotFound, "grant %q not found", clip(id))
@@ -90,7 +87,7 @@ func (a *API) createGrant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principal(r.Context())
-	now := a.now().UTC().Truncate(time.Millisecond)
+	now := a.wall.Now().UTC().Truncate(time.Millisecond)
 	g := registry.Grant{
 		ID: uuid.Must(uuid.NewV7()).String(), UserID: req.UserID, HouseholdID: req.HouseholdID,
 		Fields: req.Fields, Reason: strings.TrimSpace(req.Reason), GrantedBy: p.ID,
@@ -122,16 +119,13 @@ func (a *API) createGrant(w http.ResponseWriter, r *http.Request) error {
 	if err := a.opts.Grants.CreateGrant(r.Context(), g); err != nil {
 		return createError("grant", g.ID, err)
 	}
-	a.writeJSON(w, r, http.StatusCreated, grantView{Grant: g, Active: g.Active(a.now())})
+	a.writeJSON(w, r, http.StatusCreated, grantView{Grant: g, Active: g.Active(a.wall.Now())})
 	return nil
 }
 
 // grantee checks that userID is a user who sees household h at all: a grant
 // shows fields of what a person already sees, it never widens their scope.
 func (a *API) grantee(ctx context.Context, userID string, h registry.Household) error {
-	if a.opts.Users == nil {
-		return invalidf("user_id %q is not registered", clip(userID))
-	}
 	u, err := a.opts.Users.User(ctx, userID)
 	if errors.Is(err, registry.ErrNotFound) {
 		return invalidf("user_id %q is not registered", clip(userID))
@@ -175,7 +169,7 @@ func (a *API) listGrants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list grants: %w", err)
 	}
-	now := a.now()
+	now := a.wall.Now()
 	views := make([]grantView, 0, len(list))
 	for _, g := range list {
 		views = append(views, grantView{Grant: g, Active: g.Active(now)})
@@ -199,10 +193,10 @@ type disclosure struct {
 // disclose loads the caller's grants in force on h, by the API's clock.
 func (a *API) disclose(ctx context.Context, h registry.Household) (*disclosure, error) {
 	d := &disclosure{p: principal(ctx), h: h, used: map[string][]string{}}
-	if d.p.Role == RoleAdmin || a.opts.Grants == nil {
+	if d.p.Role == RoleAdmin {
 		return d, nil
 	}
-	grants, err := a.opts.Grants.ActiveGrants(ctx, d.p.ID, h.ID, a.now())
+	grants, err := a.opts.Grants.ActiveGrants(ctx, d.p.ID, h.ID, a.wall.Now())
 	if err != nil {
 		return nil, fmt.Errorf("load grants of %s on household %s: %w", d.p.ID, h.ID, err)
 	}
@@ -260,7 +254,7 @@ func (a *API) recordUses(r *http.Request, d *disclosure) error {
 		object += "?" + r.URL.RawQuery
 	}
 	for _, id := range d.order {
-		e := audit.Entry{At: a.now(), Actor: d.p.ID, Role: d.p.Role, Action: audit.Read, Object: clip(object),
+		e := audit.Entry{At: a.wall.Now(), Actor: d.p.ID, Role: d.p.Role, Action: audit.Read, Object: clip(object),
 			Remote: remoteHost(r), Reason: fmt.Sprintf("use of grant %s: %s of household %s", id, strings.Join(d.used[id], ", "), d.h.ID)}
 		if err := a.opts.Audit(r.Context(), e); err != nil {
 			return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "the audit log cannot be written; try again later", err: err}

@@ -18,6 +18,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/dispatch"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
 	"github.com/eldersafe/eldersafe/tasks"
@@ -52,7 +54,7 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 	e := &testEnv{t: t, store: db, clock: &fixedClock{now: t0}, reg: prometheus.NewRegistry(),
 		logs: &syncBuffer{}, status: map[string][]rules.DeviceStatus{}}
 	svc, err := tasks.NewService(tasks.Options{
-		Store: e.store, Clock: e.clock, Composer: plainComposer{}, WallNow: time.Now,
+		Store: e.store, Clock: e.clock, Composer: plainComposer{}, Wall: clock.Wall{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -60,11 +62,17 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 	e.tasks = svc
 	opts := Options{
 		Registry:      e.store,
-		Tasks:         svc,
+		RuleSettings:  e.store,
 		Notifications: e.store,
 		Users:         e.store,
-		PasswordCost:  bcrypt.MinCost,
 		AuditLog:      e.store,
+		Grants:        e.store,
+		Privacy:       e.store,
+		Households:    e.store,
+		HouseholdList: e.store,
+		Tasks:         svc,
+		Clock:         clock.Wall{},
+		PasswordCost:  bcrypt.MinCost,
 		Audit: func(ctx context.Context, en audit.Entry) error {
 			_, err := e.store.AppendAudit(ctx, testAuditKey, en)
 			return err
@@ -87,6 +95,13 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 	for _, c := range configure {
 		c(&opts)
 	}
+	if opts.Rules == nil {
+		engine, err := rules.NewEngine(rules.DefaultConfig(), time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Rules = newRules(t, e.store, engine, opts.Clock)
+	}
 	a, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +110,32 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 	e.srv = httptest.NewServer(a.Handler())
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// storeOptions fills every port of Options from db, with a task service and
+// a decision step that do nothing of note: the least an API is built with.
+func storeOptions(t *testing.T, db *store.DB) Options {
+	t.Helper()
+	engine, err := rules.NewEngine(rules.DefaultConfig(), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{
+		Registry: db, RuleSettings: db, Notifications: db, Users: db, AuditLog: db,
+		Grants: db, Privacy: db, Households: db, HouseholdList: db,
+		Tasks: &tasks.Service{}, Rules: newRules(t, db, engine, clock.Wall{}), Clock: clock.Wall{},
+		AdminToken: testToken,
+	}
+}
+
+// newRules is the real decision step over the store and engine, on clk.
+func newRules(t *testing.T, db *store.DB, engine *rules.Engine, clk clock.Clock) *dispatch.Dispatcher {
+	t.Helper()
+	d, err := dispatch.New(dispatch.Options{Engine: engine, Tasks: &tasks.Service{}, Store: db, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // openStore opens the real store in a temporary directory.

@@ -29,9 +29,6 @@ const (
 )
 
 func (a *API) householdListRoutes(rt *router) {
-	if _, ok := a.opts.Registry.(HouseholdLister); !ok {
-		return
-	}
 	// A family member has their one household: GET /api/v1/households/{id}.
 	rt.handle("GET /api/v1/households", a.listHouseholds,
 		allow(registry.RoleOperator, registry.RoleSupervisor, registry.RoleGridWorker))
@@ -92,7 +89,7 @@ func (a *API) listHouseholds(w http.ResponseWriter, r *http.Request) error {
 			grids = []string{} // a grid the caller does not serve: nothing to see
 		}
 	}
-	list, err := a.opts.Registry.(HouseholdLister).Households(r.Context(), grids, limit)
+	list, err := a.opts.HouseholdList.Households(r.Context(), grids, limit)
 	if err != nil {
 		return err
 	}

@@ -44,9 +44,6 @@ var importColumns = []string{
 var importRequired = []string{"household_id", "name", "address", "grid_id"}
 
 func (a *API) importRoutes(rt *router) {
-	if a.opts.Households == nil {
-		return
-	}
 	rt.handle("POST /api/v1/import/households", a.importHouseholds, allow(registry.RoleOperator))
 }
 
@@ -187,14 +184,12 @@ func (a *API) importOne(r *http.Request, ih *importHousehold, resp *importRespon
 	} else {
 		resp.Updated++
 		// The time zone may have changed, also to none.
-		a.rulesMu.Lock()
-		if err := a.applyRules(ctx, ih.h); err != nil {
+		if err := a.opts.Rules.HouseholdChanged(ctx, id); err != nil {
 			a.log.Error("household imported but its rule settings are not applied until restart", "household_id", id, "err", err)
 		}
-		a.rulesMu.Unlock()
 	}
 	for _, d := range res.Added {
-		a.deviceRegistered(d)
+		a.opts.Rules.DeviceRegistered(d)
 		if s, ok := generated[d.ID]; ok {
 			resp.Secrets = append(resp.Secrets, importSecret{DeviceID: d.ID, HouseholdID: id, Secret: s})
 		}
@@ -208,7 +203,7 @@ func (a *API) recordImport(r *http.Request, action, householdID string, line int
 		return nil
 	}
 	p := principal(r.Context())
-	e := audit.Entry{At: a.now(), Actor: p.ID, Role: p.Role, Action: action, Object: "households/" + householdID,
+	e := audit.Entry{At: a.wall.Now(), Actor: p.ID, Role: p.Role, Action: action, Object: "households/" + householdID,
 		Remote: remoteHost(r), Reason: fmt.Sprintf("csv import, line %d", line)}
 	return a.opts.Audit(r.Context(), e)
 }

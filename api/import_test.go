@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/store"
 )
 
 const importHeader = "household_id,name,address,grid_id,timezone,contact_name,contact_relation,contact_phone,contact_push_url,contact_lang,contact_channels,device_id,device_kind,device_secret\n"
@@ -22,8 +24,8 @@ func newImportEnv(t *testing.T) (*testEnv, *rules.Engine) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, func(o *Options) {
-		o.Rules = engine
-		o.Now = func() time.Time { return t0 }
+		o.Clock = clock.Func(func() time.Time { return t0 })
+		o.Rules = newRules(t, o.Registry.(*store.DB), engine, o.Clock)
 	})
 	e.seed()
 	return e, engine

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/rules"
 )
 
@@ -216,8 +217,8 @@ func TestSensitiveFieldsAndGrants(t *testing.T) {
 	}
 
 	// An expired grant stops working: the API's clock passes its until.
-	e.api.now = func() time.Time { return until.Add(time.Second) }
-	defer func() { e.api.now = time.Now }()
+	e.api.wall = clock.Func(func() time.Time { return until.Add(time.Second) })
+	defer func() { e.api.wall = clock.Wall{} }()
 	e.run(t, []call{
 		{name: "expired grant: household", method: "GET", path: "/api/v1/households/h5", opts: as("gw2"), want: 200, check: shows(none)},
 		{name: "expired grant: the fall's position", method: "GET", path: "/api/v1/tasks/" + fall, opts: as("gw2"), want: 200,

@@ -28,18 +28,21 @@ type RuleSettings interface {
 	EndAwayPeriod(ctx context.Context, householdID, id string, at time.Time) (registry.AwayPeriod, bool, error)
 }
 
-// Rules is the rules engine as the API drives it: it checks and applies a
-// household's settings and learns of new devices. *rules.Engine implements it.
+// Rules is the decision step as the API drives it: it checks threshold
+// overrides, applies a household's settings once they are stored, and learns
+// of new devices. *dispatch.Dispatcher implements it.
 type Rules interface {
-	// Config is the global thresholds in force.
-	Config() rules.Config
-	// Effective is a household's thresholds, its overrides applied.
-	Effective(householdID string) rules.Config
-	SetHousehold(householdID string, st rules.Settings) error
-	AddDevice(householdID, deviceID string, kind registry.DeviceKind, at time.Time)
+	// CheckThresholds names every unknown rule or parameter, wrong unit or
+	// out-of-range value of household overrides.
+	CheckThresholds(t rules.Thresholds) error
+	// Thresholds lists every rule parameter in force for a household.
+	Thresholds(householdID string) rules.Thresholds
+	// HouseholdChanged applies a household's rule settings as stored: its
+	// time zone, overrides and away periods.
+	HouseholdChanged(ctx context.Context, householdID string) error
+	// DeviceRegistered makes the rules expect messages from a new device.
+	DeviceRegistered(d registry.Device)
 }
-
-var _ Rules = (*rules.Engine)(nil)
 
 func (a *API) ruleRoutes(rt *router) {
 	rt.handle("PUT /api/v1/households/{id}/thresholds", a.putThresholds, allow(registry.RoleOperator, registry.RoleSupervisor))
@@ -68,13 +71,12 @@ func (a *API) putThresholds(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	h, err := a.scopedHousehold(r.Context(), id)
-	if err != nil {
+	if _, err := a.scopedHousehold(r.Context(), id); err != nil {
 		return err
 	}
 	// The engine's own check: every unknown rule or parameter, wrong unit or
 	// out-of-range value is named, and then nothing is stored.
-	if _, err := a.opts.Rules.Config().With(req); err != nil {
+	if err := a.opts.Rules.CheckThresholds(req); err != nil {
 		return validation(err)
 	}
 	overrides := rules.Thresholds{}
@@ -83,16 +85,14 @@ func (a *API) putThresholds(w http.ResponseWriter, r *http.Request) error {
 			overrides[rule] = params
 		}
 	}
-	a.rulesMu.Lock()
-	defer a.rulesMu.Unlock()
 	if err := a.opts.RuleSettings.SetHouseholdThresholds(r.Context(), id, overrides); err != nil {
 		return fmt.Errorf("store thresholds of household %s: %w", id, err)
 	}
-	if err := a.applyRules(r.Context(), h); err != nil {
+	if err := a.opts.Rules.HouseholdChanged(r.Context(), id); err != nil {
 		return err
 	}
 	a.writeJSON(w, r, http.StatusOK, thresholdsResponse{
-		Thresholds: a.opts.Rules.Effective(id).Thresholds(),
+		Thresholds: a.opts.Rules.Thresholds(id),
 		Overrides:  overrides,
 	})
 	return nil
@@ -111,8 +111,7 @@ func (a *API) createAway(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	h, err := a.scopedHousehold(r.Context(), id)
-	if err != nil {
+	if _, err := a.scopedHousehold(r.Context(), id); err != nil {
 		return err
 	}
 	from, fromErr := parseTime("from", req.From)
@@ -123,7 +122,7 @@ func (a *API) createAway(w http.ResponseWriter, r *http.Request) error {
 		From:        from,
 		Until:       until,
 		Reason:      req.Reason,
-		CreatedAt:   a.now().UTC().Truncate(time.Millisecond),
+		CreatedAt:   a.wall.Now().UTC().Truncate(time.Millisecond),
 	}
 	if err := validation(fromErr, untilErr); err != nil {
 		return err
@@ -131,12 +130,10 @@ func (a *API) createAway(w http.ResponseWriter, r *http.Request) error {
 	if err := validation(p.Validate()); err != nil {
 		return err
 	}
-	a.rulesMu.Lock()
-	defer a.rulesMu.Unlock()
 	if err := a.opts.RuleSettings.AddAwayPeriod(r.Context(), p); err != nil {
 		return fmt.Errorf("store away period of household %s: %w", id, err)
 	}
-	if err := a.applyRules(r.Context(), h); err != nil {
+	if err := a.opts.Rules.HouseholdChanged(r.Context(), id); err != nil {
 		return err
 	}
 	a.writeJSON(w, r, http.StatusCreated, p)
@@ -155,16 +152,13 @@ type endedAway struct {
 // this moment, as at the end of any away period.
 func (a *API) endAway(w http.ResponseWriter, r *http.Request) error {
 	id, awayID := r.PathValue("id"), r.PathValue("away_id")
-	h, err := a.scopedHousehold(r.Context(), id)
-	if err != nil {
+	if _, err := a.scopedHousehold(r.Context(), id); err != nil {
 		return err
 	}
 	now, err := a.monitorNow()
 	if err != nil {
 		return err
 	}
-	a.rulesMu.Lock()
-	defer a.rulesMu.Unlock()
 	p, removed, err := a.opts.RuleSettings.EndAwayPeriod(r.Context(), id, awayID, now.UTC().Truncate(time.Millisecond))
 	switch {
 	case errors.Is(err, registry.ErrNotFound):
@@ -174,7 +168,7 @@ func (a *API) endAway(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return fmt.Errorf("end away period of household %s: %w", id, err)
 	}
-	if err := a.applyRules(r.Context(), h); err != nil {
+	if err := a.opts.Rules.HouseholdChanged(r.Context(), id); err != nil {
 		return err
 	}
 	a.writeJSON(w, r, http.StatusOK, endedAway{AwayPeriod: p, Removed: removed})
@@ -184,7 +178,7 @@ func (a *API) endAway(w http.ResponseWriter, r *http.Request) error {
 // monitorNow is the present of the rules and tasks: the event clock's under
 // --clock event, which has none before its first event (409).
 func (a *API) monitorNow() (time.Time, error) {
-	now := a.opts.Now()
+	now := a.opts.Clock.Now()
 	if now.IsZero() {
 		return now, errorf(http.StatusConflict, codeConflict, "the event clock has not started: send a device message or POST /api/v1/clock first")
 	}
@@ -204,55 +198,16 @@ func parseTime(field, s string) (time.Time, error) {
 	return t.UTC().Truncate(time.Millisecond), nil
 }
 
-// applyRules hands the rules engine a household's settings as stored: its
-// time zone (none: the monitor's default), overrides and away periods. The
-// caller holds rulesMu, so that what the engine runs is what was stored last
-// even when two requests race.
-func (a *API) applyRules(ctx context.Context, h registry.Household) error {
-	var st rules.Settings
-	if h.Timezone != "" {
-		loc, err := time.LoadLocation(h.Timezone)
-		if err != nil {
-			return fmt.Errorf("household %s: time zone %q: %w", h.ID, h.Timezone, err)
-		}
-		st.Location = loc
-	}
-	var err error
-	if st.Overrides, err = a.opts.RuleSettings.HouseholdThresholds(ctx, h.ID); err != nil {
-		return err
-	}
-	// Every period: a household has few, and an old one is harmless.
-	away, err := a.opts.RuleSettings.AwayPeriodsOf(ctx, h.ID, time.Time{})
-	if err != nil {
-		return err
-	}
-	for _, p := range away {
-		st.Away = append(st.Away, rules.Period{From: p.From, Until: p.Until})
-	}
-	if err := a.opts.Rules.SetHousehold(h.ID, st); err != nil {
-		return fmt.Errorf("apply rule settings of household %s: %w", h.ID, err)
-	}
-	return nil
-}
-
-// householdRegistered tells the rules engine about a new household: only its
-// time zone can differ from the defaults. The household is created already,
-// so a failure is logged rather than answered.
+// householdRegistered tells the rules about a new household: only its time
+// zone can differ from the defaults. The household is created already, so a
+// failure is logged rather than answered.
 func (a *API) householdRegistered(ctx context.Context, h registry.Household) {
 	if h.Timezone == "" {
 		return
 	}
-	a.rulesMu.Lock()
-	defer a.rulesMu.Unlock()
-	if err := a.applyRules(ctx, h); err != nil {
+	if err := a.opts.Rules.HouseholdChanged(ctx, h.ID); err != nil {
 		a.log.Error("household registered but its time zone is not applied until restart", "household_id", h.ID, "err", err)
 	}
-}
-
-// deviceRegistered makes the rules engine expect messages from a new device
-// from now on (the monitor's clock), so one that never speaks goes offline.
-func (a *API) deviceRegistered(d registry.Device) {
-	a.opts.Rules.AddDevice(d.HouseholdID, d.ID, d.Kind, a.opts.Now())
 }
 
 // householdRules is what GET /api/v1/households/{id} shows of a household's rules.
@@ -272,12 +227,12 @@ func (a *API) householdRules(ctx context.Context, id string) (householdRules, er
 	if overrides == nil {
 		overrides = rules.Thresholds{}
 	}
-	away, err := a.opts.RuleSettings.AwayPeriodsOf(ctx, id, a.opts.Now())
+	away, err := a.opts.RuleSettings.AwayPeriodsOf(ctx, id, a.opts.Clock.Now())
 	if err != nil {
 		return householdRules{}, err
 	}
 	if away == nil {
 		away = []registry.AwayPeriod{}
 	}
-	return householdRules{Thresholds: a.opts.Rules.Effective(id).Thresholds(), Overrides: overrides, Away: away}, nil
+	return householdRules{Thresholds: a.opts.Rules.Thresholds(id), Overrides: overrides, Away: away}, nil
 }

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
-	"github.com/eldersafe/eldersafe/tasks"
 )
 
 var (
@@ -38,15 +38,11 @@ func newRulesEnv(t *testing.T) *rulesEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Options{
-		Registry:      db,
-		Tasks:         &tasks.Service{},
-		Notifications: db,
-		Rules:         engine,
-		Status:        func(id string) []rules.DeviceStatus { return engine.Status(id, t0) },
-		Now:           func() time.Time { return t0 },
-		AdminToken:    testToken,
-	})
+	opts := storeOptions(t, db)
+	opts.Clock = clock.Func(func() time.Time { return t0 })
+	opts.Rules = newRules(t, db, engine, opts.Clock)
+	opts.Status = func(id string) []rules.DeviceStatus { return engine.Status(id, t0) }
+	a, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,9 +29,6 @@ type Users interface {
 const DefaultSessionTTL = 12 * time.Hour
 
 func (a *API) userRoutes(rt *router) {
-	if a.opts.Users == nil {
-		return
-	}
 	rt.handle("POST /api/v1/users", a.createUser, allow(registry.RoleOperator))
 	rt.handle("POST /api/v1/login", a.login, public())
 }
@@ -80,7 +77,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := a.logins.allow(r, req.ID, a.now()); err != nil {
+	if err := a.logins.allow(r, req.ID, a.wall.Now()); err != nil {
 		return err
 	}
 	u, err := a.opts.Users.User(r.Context(), req.ID)
@@ -102,7 +99,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("log in %s: %w", u.ID, err)
 	}
 	token := base64.RawURLEncoding.EncodeToString(b)
-	expires := a.now().Add(a.opts.SessionTTL).UTC().Truncate(time.Millisecond)
+	expires := a.wall.Now().Add(a.opts.SessionTTL).UTC().Truncate(time.Millisecond)
 	if err := a.opts.Users.CreateSession(r.Context(), tokenHash(token), u.ID, expires); err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func (a *API) createWorker(w http.ResponseWriter, r *http.Request) error {
 		PushURL: req.PushURL,
 		Lang:    req.Lang,
 		// The first grid worker registered with a grid is its primary.
-		CreatedAt: a.now().UTC(),
+		CreatedAt: a.wall.Now().UTC(),
 	}
 	if wk.GridIDs == nil {
 		wk.GridIDs = []string{}

@@ -1,6 +1,7 @@
-// Package app wires the monitor together: store, broker, ingest, rules, tasks,
-// notifications and the HTTP API. It is started by `eldersafe serve` and, in
-// process, by the end-to-end tests.
+// Package app wires the monitor together: store, broker, ingest, the
+// decision step, tasks, notifications and the HTTP API, and runs them. It is
+// started by `eldersafe serve` and `eldersafe demo` (Run) and, in process, by
+// the end-to-end tests (Start and Close).
 package app
 
 import (
@@ -14,13 +15,11 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/eldersafe/eldersafe/api"
@@ -28,7 +27,9 @@ import (
 	"github.com/eldersafe/eldersafe/broker"
 	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/console"
+	"github.com/eldersafe/eldersafe/dispatch"
 	"github.com/eldersafe/eldersafe/ingest"
+	ingestmqtt "github.com/eldersafe/eldersafe/ingest/mqtt"
 	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/notify"
 	"github.com/eldersafe/eldersafe/registry"
@@ -37,82 +38,69 @@ import (
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
-// Settings kept in the store.
-const (
-	settingAdminToken = "admin_token"
-	settingEventClock = "event_clock"
-)
-
 // Monitor is a running eldersafe monitor.
 type Monitor struct {
-	cfg    Config
-	log    *slog.Logger
-	db     *store.DB
-	reg    *prometheus.Registry
-	clock  clock.Clock
-	event  *clock.Event // nil under the wall clock
-	engine *rules.Engine
-	tasks  *tasks.Service
-	outbox *notify.Dispatcher
-	broker *broker.Broker // nil with an external broker
-	sub    *ingest.Subscriber
-	http   *http.Server
-	httpLn net.Listener
-	token  string
-	keys   keyring.Keys
-	fired  *prometheus.CounterVec
+	cfg   Config
+	log   *slog.Logger
+	reg   *prometheus.Registry
+	parts *parts
 
-	// pipeline is ingest's; forgetHousehold (forget.go) drops deleted
-	// devices from it.
-	pipeline *ingest.Pipeline
-	// known are the devices registered at start, from loading the rules
-	// until ingest's lookup cache has them.
-	known  []registry.Device
-	forget forgetting
-
-	stopIngest, stopTimers, stopOutbox context.CancelFunc
-	ingestDone, timersDone, outboxDone chan struct{}
-	closeOnce                          sync.Once
-	closeErr                           error
-
-	// Rule state checkpoints (app/rules.go).
-	stopCheckpoint context.CancelFunc
-	checkpointDone chan struct{}
-	// The readings history (app/history.go).
-	hist historyParts
-	// The task change feed behind the console's live updates (app/console.go).
+	db       *store.DB
+	keys     keyring.Keys
+	token    string
+	clock    clock.Clock
+	decide   *dispatch.Dispatcher
+	tasks    *tasks.Service
+	outbox   *notify.Dispatcher
 	feed     *tasks.Feed
-	stopFeed context.CancelFunc
-	feedDone chan struct{}
+	hist     historyParts
+	broker   *broker.Broker // nil with an external broker
+	pipeline *ingest.Pipeline
+	intake   *ingest.Intake
+	sub      *ingestmqtt.Subscriber
+	httpLn   net.Listener
+
+	closeOnce sync.Once
+	closeErr  error
 	// live is the configuration Reload last applied; reloadMu serialises reloads.
 	reloadMu sync.Mutex
 	live     Config
 }
 
-// Start opens the store, starts the broker (unless external), ingest, the
-// rules' timers, the outbox and the HTTP server. Stop it with Close.
-// A generated admin token is written once to announce.
+// Run starts the monitor, calls started (may be nil) once it serves, and
+// runs it until ctx is cancelled or a part of it fails; then it stops it in
+// order. A generated admin token is written once to announce.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger, announce io.Writer, started func(*Monitor)) error {
+	m, err := Start(ctx, cfg, logger, announce)
+	if err != nil {
+		return err
+	}
+	if started != nil {
+		started(m)
+	}
+	var failed error
+	select {
+	case <-ctx.Done():
+	case failed = <-m.parts.failed:
+		logger.Error("a part of the monitor stopped; shutting down", "err", failed)
+	}
+	logger.Info("shutting down")
+	return errors.Join(failed, m.Close())
+}
+
+// Start opens the store and starts every part: the history, the outbox, the
+// decision step, the broker (unless external), ingest and the HTTP API.
+// Stop it with Close.
 func Start(ctx context.Context, cfg Config, logger *slog.Logger, announce io.Writer) (*Monitor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	m := &Monitor{cfg: cfg, log: logger, reg: prometheus.NewRegistry()}
+	m := &Monitor{cfg: cfg, live: cfg, log: logger, reg: prometheus.NewRegistry(), parts: newParts()}
 	if err := m.start(ctx, announce); err != nil {
 		m.Close()
 		return nil, err
 	}
 	return m, nil
-}
-
-// Run starts the monitor and runs it until ctx is cancelled.
-func Run(ctx context.Context, cfg Config, logger *slog.Logger, announce io.Writer) error {
-	m, err := Start(ctx, cfg, logger, announce)
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	logger.Info("shutting down")
-	return m.Close()
 }
 
 func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
@@ -132,25 +120,39 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	if m.token, err = m.adminToken(ctx, announce); err != nil {
 		return err
 	}
-	if err := m.startClock(ctx); err != nil {
-		return err
-	}
-	if err := m.startRules(ctx); err != nil {
-		return err
+	m.clock = clock.Wall{}
+	if m.cfg.Clock == ClockEvent {
+		// Now never goes backwards across a restart.
+		saved, err := m.db.EventClock(ctx)
+		if err != nil {
+			return fmt.Errorf("load event clock: %w", err)
+		}
+		m.clock = clock.NewEvent(saved)
 	}
 	if err := m.startHistory(ctx); err != nil {
 		return err
 	}
-	m.fired = promauto.With(m.reg).NewCounterVec(prometheus.CounterOpts{
-		Name: "eldersafe_rule_fired_total",
-		Help: "Times a rule fired, by rule.",
-	}, []string{"rule"})
 	m.reg.MustRegister(&storeCollector{db: m.db, log: m.log})
-	promauto.With(m.reg).NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "eldersafe_devices_online",
-		Help: "Devices heard from within their offline threshold.",
-	}, func() float64 { return float64(m.engine.OnlineDevices(m.clock.Now())) })
+	if err := m.startTasks(); err != nil {
+		return err
+	}
+	known, err := m.startDecisions(ctx)
+	if err != nil {
+		return err
+	}
+	if err := m.startMQTT(known); err != nil {
+		return err
+	}
+	if err := m.startHTTP(); err != nil {
+		return err
+	}
+	m.parts.run("events", m.feed.Run)
+	return nil
+}
 
+// startTasks sets up the task service with its outbox and change feed, and
+// runs the outbox.
+func (m *Monitor) startTasks() error {
 	templates, err := notify.NewTemplates()
 	if err != nil {
 		return fmt.Errorf("load templates: %w", err)
@@ -169,8 +171,8 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	m.outbox, err = notify.NewDispatcher(notify.Options{
 		Outbox:      m.db,
 		Senders:     senders,
-		WallNow:     time.Now,
-		DomainNow:   m.clock.Now,
+		Wall:        clock.Wall{},
+		Domain:      m.clock,
 		MaxAttempts: m.cfg.Notify.MaxAttempts,
 		Logger:      m.log,
 		Registerer:  m.reg,
@@ -178,14 +180,14 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
-	if err := m.startFeed(); err != nil {
+	if m.feed, err = m.newFeed(); err != nil {
 		return err
 	}
 	m.tasks, err = tasks.NewService(tasks.Options{
 		Store:      m.db,
 		Clock:      m.clock,
 		Composer:   templates,
-		WallNow:    time.Now,
+		Wall:       clock.Wall{},
 		Deadlines:  m.cfg.Deadlines(),
 		SMSEnabled: sms != nil,
 		Notified:   m.outbox.Wake,
@@ -197,46 +199,71 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m.outboxDone = m.goRun(&m.stopOutbox, m.outbox.Run)
-
-	if err := m.startMQTT(); err != nil {
-		return err
-	}
-	m.timersDone = m.goRun(&m.stopTimers, func(ctx context.Context) error { m.runTimers(ctx); return nil })
-	return m.startHTTP()
+	m.parts.run("outbox", m.outbox.Run)
+	return nil
 }
 
-// goRun runs fn in a goroutine owned by the monitor until its cancel is called.
-func (m *Monitor) goRun(cancel *context.CancelFunc, fn func(context.Context) error) chan struct{} {
-	ctx, c := context.WithCancel(context.Background())
-	*cancel = c
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := fn(ctx); err != nil {
-			m.log.Error("component stopped", "err", err)
-		}
-	}()
-	return done
+// startDecisions sets up the rules engine and the decision step, gives them
+// what the last run left, and runs the step's timers and checkpoints. It
+// returns the registered devices.
+func (m *Monitor) startDecisions(ctx context.Context) ([]registry.Device, error) {
+	zone, err := m.cfg.Location()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := m.cfg.RulesEngineConfig()
+	if err != nil {
+		return nil, err
+	}
+	engine, err := rules.NewEngine(rc, zone)
+	if err != nil {
+		return nil, err
+	}
+	m.decide, err = dispatch.New(dispatch.Options{
+		Engine:             engine,
+		Tasks:              m.tasks,
+		Store:              m.db,
+		Clock:              m.clock,
+		Watermark:          m.watermark,
+		History:            &m.hist,
+		CheckpointInterval: m.cfg.Checkpoint.Interval,
+		Logger:             m.log,
+		Registerer:         m.reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	known, err := m.decide.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.parts.run("rules", m.decide.Run)
+	return known, nil
+}
+
+// watermark is ingest's low watermark, once ingest runs.
+func (m *Monitor) watermark() (time.Time, bool) {
+	if m.intake == nil {
+		return time.Time{}, false
+	}
+	return m.intake.Watermark()
 }
 
 func (m *Monitor) adminToken(ctx context.Context, announce io.Writer) (string, error) {
 	if m.cfg.Auth.AdminToken != "" {
 		return m.cfg.Auth.AdminToken, nil
 	}
-	token, ok, err := m.db.Setting(ctx, settingAdminToken)
+	token, ok, err := m.db.AdminToken(ctx)
 	if err != nil {
 		return "", fmt.Errorf("load admin token: %w", err)
 	}
 	if ok {
 		return token, nil
 	}
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
+	if token, err = randomToken(); err != nil {
 		return "", fmt.Errorf("generate admin token: %w", err)
 	}
-	token = base64.RawURLEncoding.EncodeToString(b)
-	if err := m.db.SetSetting(ctx, settingAdminToken, token); err != nil {
+	if err := m.db.SaveAdminToken(ctx, token); err != nil {
 		return "", fmt.Errorf("save admin token: %w", err)
 	}
 	if announce != nil {
@@ -245,45 +272,23 @@ func (m *Monitor) adminToken(ctx context.Context, announce io.Writer) (string, e
 	return token, nil
 }
 
-func (m *Monitor) startClock(ctx context.Context) error {
-	if m.cfg.Clock == ClockWall {
-		m.clock = clock.Wall{}
-		return nil
+// randomToken is 192 random bits, URL-safe.
+func randomToken() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
 	}
-	var start time.Time
-	v, ok, err := m.db.Setting(ctx, settingEventClock)
-	if err != nil {
-		return fmt.Errorf("load event clock: %w", err)
-	}
-	if ok {
-		if start, err = time.Parse(time.RFC3339Nano, v); err != nil {
-			return fmt.Errorf("load event clock %q: %w", v, err)
-		}
-	}
-	m.event = clock.NewEvent(start)
-	m.clock = m.event
-	return nil
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// futureBound is the now a message's ts is checked against: the event clock
-// once it runs, else the wall clock, so a first message far in the future
-// cannot start the event clock there.
-func (m *Monitor) futureBound() time.Time {
-	if m.event != nil && m.event.Started() {
-		return m.event.Now()
-	}
-	return time.Now()
-}
-
-func (m *Monitor) startMQTT() error {
+func (m *Monitor) startMQTT(known []registry.Device) error {
 	url, user, pass := m.cfg.MQTT.URL, m.cfg.MQTT.Username, m.cfg.MQTT.Password
 	if url == "" {
-		b := make([]byte, 24)
-		if _, err := rand.Read(b); err != nil {
+		var err error
+		user = "eldersafe-monitor"
+		if pass, err = randomToken(); err != nil {
 			return fmt.Errorf("generate broker credential: %w", err)
 		}
-		user, pass = "eldersafe-monitor", base64.RawURLEncoding.EncodeToString(b)
-		var err error
 		m.broker, err = broker.New(broker.Options{
 			Addr:            m.cfg.MQTT.Broker.Addr,
 			Auth:            m.cfg.MQTT.Broker.Auth,
@@ -305,47 +310,61 @@ func (m *Monitor) startMQTT() error {
 		if err := m.broker.Start(); err != nil {
 			return fmt.Errorf("embedded broker: %w", err)
 		}
+		m.parts.run("broker", func(ctx context.Context) error {
+			<-ctx.Done()
+			return m.broker.Close()
+		})
 		url = "tcp://" + m.broker.Addr()
 		m.log.Info("embedded MQTT broker listening", "addr", m.broker.Addr(), "auth", m.cfg.MQTT.Broker.Auth)
 	}
-	pipeline, err := ingest.NewPipeline(ingest.PipelineOptions{
+	logger := m.log.With("component", "ingest")
+	var err error
+	m.pipeline, err = ingest.NewPipeline(ingest.PipelineOptions{
 		Prefix:     m.cfg.MQTT.Prefix,
 		Devices:    m.db,
-		Handle:     m.accept,
-		Now:        m.futureBound,
-		Known:      m.known,
-		Logger:     m.log.With("component", "ingest"),
+		Handle:     m.decide.Handle,
+		Bound:      clock.Func(m.decide.FutureBound),
+		Known:      known,
+		Logger:     logger,
 		Registerer: m.reg,
 	})
 	if err != nil {
 		return err
 	}
-	m.pipeline = pipeline
-	m.known = nil
-	opts := ingest.SubscriberOptions{
-		URL:       url,
-		ClientID:  m.cfg.MQTT.ClientID,
-		Username:  user,
-		Password:  pass,
+	opts := ingest.IntakeOptions{
 		Prefix:    m.cfg.MQTT.Prefix,
-		Pipeline:  pipeline,
+		Pipeline:  m.pipeline,
 		Workers:   m.cfg.Ingest.Workers,
 		QueueSize: m.cfg.Ingest.QueueSize,
-		Logger:    m.log.With("component", "ingest"),
-		// eldersafe_mqtt_connected
-		Registerer: m.reg,
+		Logger:    logger,
 	}
-	if m.event != nil {
+	if m.decide.EventClock() {
 		opts.Tick = func(ts time.Time) {
-			if _, err := m.advance(context.Background(), ts); err != nil {
+			if _, err := m.decide.Tick(context.Background(), ts); err != nil {
 				m.log.Error("raise alerts from deadlines", "err", err)
 			}
 		}
 	}
-	if m.sub, err = ingest.NewSubscriber(opts); err != nil {
+	intake, err := ingest.NewIntake(opts)
+	if err != nil {
 		return err
 	}
-	m.ingestDone = m.goRun(&m.stopIngest, m.sub.Run)
+	m.sub, err = ingestmqtt.New(ingestmqtt.Options{
+		URL:        url,
+		ClientID:   m.cfg.MQTT.ClientID,
+		Username:   user,
+		Password:   pass,
+		Prefix:     m.cfg.MQTT.Prefix,
+		Intake:     intake,
+		Logger:     logger,
+		Registerer: m.reg, // eldersafe_mqtt_connected
+	})
+	if err != nil {
+		return err
+	}
+	m.intake = intake
+	m.parts.run("ingest", intake.Run)
+	m.parts.run("mqtt", m.sub.Run)
 	return nil
 }
 
@@ -359,173 +378,45 @@ func (a deviceAuth) AuthenticateDevice(id, secret string) bool {
 	return err == nil && registry.CheckSecret(d.SecretHash, secret)
 }
 
-// handle applies one reading. Under the event clock the reading's time first
-// moves now forward, so what it opens is stamped with it, and then the
-// deadlines now has passed fire. Under the wall clock a reading stamped more
-// than maxAhead in the future is applied at now. Everything is stored before
-// the message is acknowledged.
-func (m *Monitor) handle(ctx context.Context, r rules.Reading) error {
-	if m.event == nil {
-		return m.raise(ctx, m.engine.Process(clampFuture(r, time.Now())))
-	}
-	moved := m.event.Advance(r.TS)
-	alerts := m.engine.Process(r)
-	// Always, not only when the clock moved: a reading older than now can arm
-	// a deadline that is already due.
-	alerts = append(alerts, m.engine.Advance(m.firingNow())...)
-	err := m.raise(ctx, alerts)
-	if moved {
-		m.escalate(ctx)
-	}
-	return err
-}
-
-// advance moves the event clock on a tick and fires the deadlines it passes
-// before returning, so the tick is acknowledged once its alerts are stored.
-func (m *Monitor) advance(ctx context.Context, ts time.Time) (time.Time, error) {
-	moved := m.event.Advance(ts)
-	err := m.raise(ctx, m.engine.Advance(m.firingNow()))
-	if moved {
-		m.escalate(ctx)
-	}
-	return m.event.Now(), err
-}
-
-// firingNow is how far rule deadlines may fire under the event clock: now,
-// held back to ingest's low watermark while a worker still applies older
-// messages, so a heartbeat waiting in a queue does not make its device
-// offline, nor motion waiting there make a home look still.
-func (m *Monitor) firingNow() time.Time {
-	now := m.event.Now()
-	if wm, bounded := m.sub.Watermark(); bounded && wm.Before(now) {
-		return wm
-	}
-	return now
-}
-
-// raise turns alerts into tasks. The store is local, so a failure is most
-// likely passing (a busy or full disk being cleared): each alert is tried a few
-// times before it is given back to the engine to fire again later.
-func (m *Monitor) raise(ctx context.Context, alerts []rules.Alert) error {
-	var errs []error
-	for _, a := range alerts {
-		if !a.Cleared {
-			m.fired.WithLabelValues(a.Rule).Inc()
-		}
-		t, opened, err := m.raiseOne(ctx, a)
-		if err != nil {
-			if !errors.Is(err, registry.ErrNotFound) {
-				m.engine.Retract(a, m.clock.Now().Add(time.Minute))
-			}
-			errs = append(errs, err)
-			continue
-		}
-		if opened {
-			m.log.Info("task opened", "task_id", t.ID, "household_id", t.HouseholdID, "rule", t.Rule, "severity", t.Severity, "assignee_id", t.AssigneeID)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (m *Monitor) raiseOne(ctx context.Context, a rules.Alert) (tasks.Task, bool, error) {
-	delay := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		t, opened, err := m.tasks.Raise(ctx, a)
-		if err == nil || attempt == raiseAttempts || errors.Is(err, registry.ErrNotFound) {
-			return t, opened, err
-		}
-		m.log.Warn("raise alert failed; retrying", "rule", a.Rule, "household_id", a.HouseholdID, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return t, opened, err
-		case <-time.After(delay):
-		}
-		delay *= 2
-	}
-}
-
-// raiseAttempts bounds how long one alert may hold up its ingest worker: about 3 s.
-const raiseAttempts = 6
-
-// runTimers fires the rules' deadlines every second on the wall clock. Under
-// the event clock, handle and advance fire them as time moves; this saves the
-// clock and fires what the low watermark held back once ingest caught up.
-func (m *Monitor) runTimers(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	saved := m.clock.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			if m.event != nil {
-				m.saveEventClock(&saved)
-			}
-			return
-		case now := <-t.C:
-			m.tick(ctx, now, &saved)
-		}
-	}
-}
-
-// tick fires what is due. A panic in it (a bug, e.g. on one household's
-// state) is logged and the next tick runs: it would recur after a restart,
-// and a crash loop would stop ingest too, falls included.
-func (m *Monitor) tick(ctx context.Context, now time.Time, saved *time.Time) {
-	defer func() {
-		if v := recover(); v != nil {
-			m.log.Error("panic while firing deadlines; the next tick tries again", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-		}
-	}()
-	if m.event != nil {
-		m.saveEventClock(saved)
-		now = m.firingNow()
-	}
-	if err := m.raise(ctx, m.engine.Advance(now)); err != nil {
-		m.log.Error("raise alerts from deadlines", "err", err)
-	}
-	if m.event == nil {
-		m.escalate(ctx)
-	}
-}
-
-// saveEventClock persists the event clock when it moved, so now never goes
-// backwards across a restart.
-func (m *Monitor) saveEventClock(saved *time.Time) {
-	now := m.event.Now()
-	if now.Equal(*saved) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// forget drops a deleted household from the running monitor: the decision
+// step and the history forget it, ingest's caches and the embedded broker
+// its devices.
+func (m *Monitor) forget(householdID string, deviceIDs []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := m.db.SetSetting(ctx, settingEventClock, now.Format(time.RFC3339Nano)); err != nil {
-		m.log.Error("save event clock", "err", err)
-		return
+	m.decide.Forget(ctx, householdID)
+	m.pipeline.ForgetDevices(deviceIDs...)
+	if m.broker != nil {
+		m.broker.DisconnectDevices(deviceIDs...)
 	}
-	*saved = now
 }
 
 func (m *Monitor) startHTTP() error {
 	var eventClock api.EventClock
-	if m.event != nil {
-		eventClock = eventClockAdapter{m}
+	if m.decide.EventClock() {
+		eventClock = m.decide
 	}
 	a, err := api.New(api.Options{
 		Registry:      m.db,
-		Tasks:         m.tasks,
-		Notifications: m.db,
-		Status:        func(id string) []rules.DeviceStatus { return m.engine.Status(id, m.clock.Now()) },
-		Rules:         m.engine,
 		RuleSettings:  m.db,
-		Now:           m.clock.Now,
+		Notifications: m.db,
+		Users:         m.db,
+		AuditLog:      m.db,
+		Grants:        m.db,
+		Privacy:       m.db,
+		Households:    m.db,
+		HouseholdList: m.db,
+		Tasks:         m.tasks,
+		Rules:         m.decide,
+		Clock:         m.clock,
+		Status:        m.decide.Status,
 		EventClock:    eventClock,
 		AdminToken:    m.token,
-		Users:         m.db,
 		Audit: func(ctx context.Context, e audit.Entry) error {
 			_, err := m.db.AppendAudit(ctx, m.keys.Audit, e)
 			return err
 		},
-		AuditLog:   m.db,
-		Forget:     m.forgetHousehold,
+		Forget:     m.forget,
 		Events:     m.feed,
 		Console:    console.Handler(),
 		Charts:     m.hist.charts,
@@ -542,7 +433,7 @@ func (m *Monitor) startHTTP() error {
 		return fmt.Errorf("http listen: %w", err)
 	}
 	m.httpLn = ln
-	m.http = &http.Server{
+	srv := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -550,30 +441,30 @@ func (m *Monitor) startHTTP() error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 	}
-	go func() {
-		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.log.Error("http server stopped", "err", err)
+	m.parts.run("http", func(ctx context.Context) error {
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		select {
+		case err := <-served:
+			return err
+		case <-ctx.Done():
 		}
-	}()
+		// Requests in flight get 5 s to finish.
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := srv.Shutdown(shutdown)
+		<-served
+		return err
+	})
 	m.log.Info("HTTP API listening", "addr", ln.Addr().String())
 	return nil
-}
-
-// eventClockAdapter takes ticks from the API, bounded like device messages.
-type eventClockAdapter struct{ m *Monitor }
-
-func (a eventClockAdapter) Advance(ts time.Time) (time.Time, error) {
-	if ts.After(a.m.futureBound().Add(ingest.MaxFuture)) {
-		return time.Time{}, &tasks.InvalidError{Msg: fmt.Sprintf("ts %s is more than 7 days ahead of now", ts.Format(time.RFC3339))}
-	}
-	return a.m.advance(context.Background(), ts)
 }
 
 func (m *Monitor) ready(ctx context.Context) error {
 	if !m.sub.Connected() {
 		return errors.New("MQTT broker not connected")
 	}
-	if _, _, err := m.db.Setting(ctx, settingAdminToken); err != nil {
+	if _, _, err := m.db.AdminToken(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil
@@ -593,38 +484,17 @@ func (m *Monitor) BrokerAddr() string {
 // AdminToken is the bootstrap admin token in force.
 func (m *Monitor) AdminToken() string { return m.token }
 
-// Close stops the monitor in order: no new requests or messages, then the
-// timers, then the outbox finishes what it is sending; state is saved last.
+// Close stops the monitor: its parts in the reverse order of their start
+// (the event streams, the HTTP API, ingest, the broker, the decision step
+// with its last checkpoint, the outbox, the history), then closes the store.
 func (m *Monitor) Close() error {
 	m.closeOnce.Do(func() {
-		var errs []error
-		// The event streams end first, or the server would wait for them.
-		stop(m.stopFeed, m.feedDone)
-		if m.http != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			errs = append(errs, m.http.Shutdown(ctx))
-			cancel()
-		}
-		stop(m.stopIngest, m.ingestDone)
-		stop(m.stopTimers, m.timersDone)
-		m.finalCheckpoint()
-		stop(m.stopOutbox, m.outboxDone)
+		errs := []error{m.parts.stop()}
 		m.closeHistory()
-		if m.broker != nil {
-			errs = append(errs, m.broker.Close())
-		}
 		if m.db != nil {
 			errs = append(errs, m.db.Close())
 		}
 		m.closeErr = errors.Join(errs...)
 	})
 	return m.closeErr
-}
-
-func stop(cancel context.CancelFunc, done chan struct{}) {
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
 }

@@ -9,21 +9,15 @@ import (
 // The web console's live updates: every committed task change goes to the
 // feed, which fans it out to the open event streams (GET /api/v1/events).
 
-// startFeed creates the task change feed and runs it until Close.
-func (m *Monitor) startFeed() error {
-	feed, err := tasks.NewFeed(tasks.FeedOptions{
+// newFeed creates the task change feed.
+func (m *Monitor) newFeed() (*tasks.Feed, error) {
+	return tasks.NewFeed(tasks.FeedOptions{
 		GridOf: func(ctx context.Context, householdID string) (string, error) {
 			h, err := m.db.Household(ctx, householdID)
 			return h.GridID, err
 		},
 		Logger: m.log.With("component", "events"),
 	})
-	if err != nil {
-		return err
-	}
-	m.feed = feed
-	m.feedDone = m.goRun(&m.stopFeed, feed.Run)
-	return nil
 }
 
 // changed is the task service's Changed: the history records the change and

@@ -17,9 +17,6 @@ type historyParts struct {
 	charts   history.Charts
 	influx   *influx.Writer  // nil without InfluxDB
 	rollup   *history.Rollup // nil with InfluxDB
-
-	stopRollup context.CancelFunc
-	rollupDone chan struct{}
 }
 
 // startHistory sets the history up. It must run before ingest and the task
@@ -44,7 +41,7 @@ func (m *Monitor) startHistory(ctx context.Context) error {
 	}
 	r, err := history.NewRollup(ctx, history.RollupOptions{
 		Store:      m.db,
-		Now:        m.clock.Now,
+		Clock:      m.clock,
 		Logger:     m.log.With("component", "rollup"),
 		Registerer: m.reg,
 	})
@@ -52,25 +49,22 @@ func (m *Monitor) startHistory(ctx context.Context) error {
 		return fmt.Errorf("readings roll-up: %w", err)
 	}
 	h.rollup, h.recorder, h.charts = r, r, r
-	h.rollupDone = m.goRun(&h.stopRollup, r.Run)
+	m.parts.run("history", r.Run)
 	return nil
 }
 
-// accept is ingest's Handle: it applies a reading and, once its effect is
-// stored, records it in the history. A reading whose handling failed comes
-// again and is recorded then.
-func (m *Monitor) accept(ctx context.Context, r rules.Reading) error {
-	// Held until the reading is recorded: a household deleted meanwhile is
-	// forgotten after it (forget.go), and one deleted before is not touched.
-	m.forget.mu.RLock()
-	defer m.forget.mu.RUnlock()
-	if m.forget.deleted(r.HouseholdID) {
-		return nil
+// Reading records a reading whose effect is stored (dispatch.History).
+func (h *historyParts) Reading(r rules.Reading) { h.recorder.Reading(r) }
+
+// Forget erases a deleted household's history: the roll-up's sums, or its
+// points in InfluxDB once what was queued for it is written.
+func (h *historyParts) Forget(ctx context.Context, householdID string) error {
+	if h.rollup != nil {
+		h.rollup.Forget(householdID)
 	}
-	if err := m.handle(ctx, r); err != nil {
-		return err
+	if h.influx != nil {
+		return h.influx.DeleteHousehold(ctx, householdID)
 	}
-	m.hist.recorder.Reading(r)
 	return nil
 }
 
@@ -97,9 +91,7 @@ func (m *Monitor) taskChanged(t tasks.Task, event string) {
 // store closes. InfluxDB failing to take the last points is logged, not
 // returned: it must not make a clean stop look like a failure.
 func (m *Monitor) closeHistory() {
-	h := &m.hist
-	stop(h.stopRollup, h.rollupDone)
-	if h.influx != nil {
+	if h := &m.hist; h.influx != nil {
 		if err := h.influx.Close(); err != nil {
 			m.log.Error("readings history: points lost at shutdown", "err", err)
 		}

@@ -6,10 +6,20 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
 )
+
+// newAckOverdue registers eldersafe_task_ack_overdue_total and returns what
+// the tasks service calls for each task nobody acknowledged in time.
+func newAckOverdue(reg prometheus.Registerer) func() {
+	return promauto.With(reg).NewCounter(prometheus.CounterOpts{
+		Name: "eldersafe_task_ack_overdue_total",
+		Help: "Tasks that escalated because nobody acknowledged them by their acknowledgement deadline.",
+	}).Inc
+}
 
 // storeCollector reads gauges that the store knows at scrape time, so they are
 // right after a restart without any bookkeeping.

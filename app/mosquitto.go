@@ -28,7 +28,7 @@ func ExportMosquitto(ctx context.Context, cfg Config, dir string, logger *slog.L
 	}
 	token := cfg.Auth.AdminToken
 	if token == "" {
-		if token, _, err = db.Setting(ctx, settingAdminToken); err != nil {
+		if token, _, err = db.AdminToken(ctx); err != nil {
 			return fmt.Errorf("load admin token: %w", err)
 		}
 	}

@@ -11,6 +11,11 @@ import (
 // Clock tells the time.
 type Clock interface{ Now() time.Time }
 
+// Func adapts a function to a Clock, e.g. a test's fixed time.
+type Func func() time.Time
+
+func (f Func) Now() time.Time { return f() }
+
 // Wall is the real time.
 type Wall struct{}
 

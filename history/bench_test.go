@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -26,7 +27,7 @@ func (nopStore) PruneReadingHours(context.Context, time.Time) (int64, error)    
 // reading: a mix of meter registers, motion and door events over 10,000
 // households, flushed (to a store that keeps nothing) every 100,000.
 func BenchmarkRollup_Reading(b *testing.B) {
-	r, err := history.NewRollup(context.Background(), history.RollupOptions{Store: nopStore{}, Now: time.Now})
+	r, err := history.NewRollup(context.Background(), history.RollupOptions{Store: nopStore{}, Clock: clock.Wall{}})
 	if err != nil {
 		b.Fatal(err)
 	}

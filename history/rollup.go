@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -55,9 +56,9 @@ const (
 // RollupOptions wire a Rollup.
 type RollupOptions struct {
 	Store RollupStore
-	// Now is the monitor's clock (event time under --clock event, zero
+	// Clock is the monitor's clock (event time under --clock event, zero
 	// before its first event): the roll-up keeps Retention before it.
-	Now func() time.Time
+	Clock clock.Clock
 	// FlushInterval is how often the sums are written to the store; a crash
 	// loses at most this much. Zero: DefaultRollupFlush.
 	FlushInterval time.Duration
@@ -99,7 +100,7 @@ type meterState struct {
 
 // NewRollup checks opts and loads the meters' saved registers.
 func NewRollup(ctx context.Context, opts RollupOptions) (*Rollup, error) {
-	if opts.Store == nil || opts.Now == nil {
+	if opts.Store == nil || opts.Clock == nil {
 		return nil, errors.New("history: roll-up store and clock are required")
 	}
 	if opts.FlushInterval <= 0 {
@@ -263,7 +264,7 @@ func (r *Rollup) Flush(ctx context.Context) error {
 }
 
 func (r *Rollup) prune(ctx context.Context) {
-	now := r.opts.Now()
+	now := r.opts.Clock.Now()
 	if now.IsZero() {
 		return // the event clock has not started
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -49,7 +50,7 @@ func newRollup(t *testing.T, st history.RollupStore, now func() time.Time, reg p
 	if now == nil {
 		now = func() time.Time { return t0.Add(3 * time.Hour) }
 	}
-	r, err := history.NewRollup(context.Background(), history.RollupOptions{Store: st, Now: now, Registerer: reg, FlushInterval: 10 * time.Millisecond})
+	r, err := history.NewRollup(context.Background(), history.RollupOptions{Store: st, Clock: clock.Func(now), Registerer: reg, FlushInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

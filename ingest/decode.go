@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -70,18 +71,6 @@ func reject(reason Reason, format string, args ...any) error {
 
 // MaxPayload is the largest payload accepted, in bytes (4 KiB).
 const MaxPayload = 4096
-
-// MaxFuture is how far ahead of now a ts may be: beyond it the device clock is
-// wrong, and under the event clock such a ts would drag now forward.
-const MaxFuture = 7 * 24 * time.Hour
-
-// Bounds on ts. Before 2000 is a device whose clock was never set (it counts from
-// 1970 or from its own epoch); after 9999 RFC 3339 cannot express the time, and a
-// Unix milliseconds value that large is a unit mistake (micro- or nanoseconds).
-var (
-	minTS = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxTS = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
-)
 
 const devicesPath = "/devices/"
 
@@ -145,7 +134,7 @@ type wire struct {
 }
 
 // Decode validates a payload that a device of kind sent on stream, against the
-// field table of CONTRACT.md §2. now bounds ts from above (at most MaxFuture
+// field table of CONTRACT.md §2. now bounds ts from above (at most clock.MaxFuture
 // ahead); a zero now, as under an event clock that has seen no ts yet, skips that
 // bound. A null field counts as absent. Every error is a *RejectError.
 func Decode(kind registry.DeviceKind, stream rules.Stream, payload []byte, now time.Time) (Message, error) {
@@ -186,43 +175,21 @@ func Decode(kind registry.DeviceKind, stream rules.Stream, payload []byte, now t
 	}
 	// Last, so a message that is wrong in several ways counts as invalid: that is
 	// a firmware bug, future_ts a clock problem.
-	if !now.IsZero() && ts.After(now.Add(MaxFuture)) {
+	if !now.IsZero() && ts.After(now.Add(clock.MaxFuture)) {
 		return Message{}, reject(ReasonFutureTS, "ts %s is more than 7 days after now (%s)",
 			ts.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
 	}
 	return m, nil
 }
 
-// ParseTS reads ts: an RFC 3339 string with offset, or integer Unix milliseconds.
+// ParseTS reads a payload's ts (clock.ParseTS); a missing or malformed one
+// is rejected as invalid.
 func ParseTS(raw json.RawMessage) (time.Time, error) {
-	var t time.Time
-	switch {
-	case absent(raw):
-		return time.Time{}, reject(ReasonInvalid, "ts: required")
-	case raw[0] == '"':
-		s, err := jsonString(raw)
-		if err == nil {
-			t, err = time.Parse(time.RFC3339, s)
-		}
-		if err != nil {
-			return time.Time{}, reject(ReasonInvalid, "ts: want RFC 3339 with offset: %w", err)
-		}
-	case isNumber(raw):
-		ms, err := strconv.ParseInt(string(raw), 10, 64)
-		if err != nil {
-			return time.Time{}, reject(ReasonInvalid, "ts: %s is not integer Unix milliseconds", raw)
-		}
-		t = time.UnixMilli(ms)
-	default:
-		return time.Time{}, reject(ReasonInvalid, "ts: want an RFC 3339 string or integer Unix milliseconds, got %s", jsonType(raw))
+	t, err := clock.ParseTS(raw)
+	if err != nil {
+		return time.Time{}, &RejectError{Reason: ReasonInvalid, Err: err}
 	}
-	if t.Before(minTS) {
-		return time.Time{}, reject(ReasonInvalid, "ts %s: before 2000, device clock not set", raw)
-	}
-	if t.After(maxTS) {
-		return time.Time{}, reject(ReasonInvalid, "ts %s: after year 9999", raw)
-	}
-	return t.UTC(), nil
+	return t, nil
 }
 
 // decodeFields fills r's payload fields for its kind and stream.

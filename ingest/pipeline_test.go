@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -31,7 +32,7 @@ func TestPipelineKnownDevices(t *testing.T) {
 			households = append(households, r.HouseholdID)
 			return nil
 		},
-		Now: func() time.Time { return testNow },
+		Bound: clock.Func(func() time.Time { return testNow }),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -44,10 +44,10 @@ func record(ctx context.Context, ts time.Time) {
 // deadlines up to it may fire. bounded is false when no worker has any work,
 // so nothing holds the clock back; a worker given work before it handled
 // anything holds it at the zero time.
-func (s *Subscriber) Watermark() (wm time.Time, bounded bool) {
+func (in *Intake) Watermark() (wm time.Time, bounded bool) {
 	low := int64(math.MaxInt64)
-	for i := range s.marks {
-		m := &s.marks[i]
+	for i := range in.marks {
+		m := &in.marks[i]
 		if m.pending.Load() == 0 {
 			continue
 		}

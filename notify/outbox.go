@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
@@ -55,10 +56,11 @@ const (
 type Options struct {
 	Outbox  Outbox
 	Senders map[string]Sender // by channel: "push", "log", "sms"
-	// WallNow is the clock retries run on, under the wall and the event clock alike.
-	WallNow func() time.Time
-	// DomainNow stamps timeline entries (the event clock under simulation); default WallNow.
-	DomainNow   func() time.Time
+	// Wall is the clock retries run on, under the wall and the event clock
+	// alike; default clock.Wall.
+	Wall clock.Clock
+	// Domain stamps timeline entries (the event clock under simulation); default Wall.
+	Domain      clock.Clock
 	MaxAttempts int // attempts before a notice is failed; default 10
 	// BaseDelay is the backoff before the first retry; it doubles with every
 	// attempt up to MaxDelay, and each delay is drawn from [d/2, d] (equal jitter).
@@ -90,11 +92,11 @@ func (o *Options) validate() error {
 	if o.MaxAttempts < 0 || o.BaseDelay < 0 || o.MaxDelay < 0 || o.Concurrency < 0 || o.PollInterval < 0 || o.SendTimeout < 0 || o.ShutdownGrace < 0 {
 		return errors.New("notify: attempts, delays, concurrency and intervals must not be negative")
 	}
-	if o.WallNow == nil {
-		o.WallNow = time.Now
+	if o.Wall == nil {
+		o.Wall = clock.Wall{}
 	}
-	if o.DomainNow == nil {
-		o.DomainNow = o.WallNow
+	if o.Domain == nil {
+		o.Domain = o.Wall
 	}
 	if o.MaxAttempts == 0 {
 		o.MaxAttempts = DefaultMaxAttempts
@@ -254,7 +256,7 @@ func (d *Dispatcher) dispatch(ctx, sendCtx context.Context, st *runState) {
 	if free <= 0 {
 		return // a finishing send wakes us
 	}
-	now := d.opts.WallNow()
+	now := d.opts.Wall.Now()
 	for id, until := range st.held {
 		if !now.Before(until) {
 			delete(st.held, id)
@@ -299,7 +301,7 @@ func (d *Dispatcher) nextWait(ctx context.Context) time.Duration {
 	if !ok {
 		return poll
 	}
-	wait := next.Sub(d.opts.WallNow())
+	wait := next.Sub(d.opts.Wall.Now())
 	if wait <= 0 {
 		// What is due is in flight or waiting for a slot; a finishing send wakes us.
 		return poll
@@ -350,7 +352,7 @@ func (d *Dispatcher) deliver(sendCtx context.Context, n tasks.Notice) (holdUntil
 	if rerr := d.opts.Outbox.RecordAttempt(ctx, n.ID, a); rerr != nil {
 		// The notice stays as it was and is tried again after a backoff, not at
 		// once; a receiver that honours the idempotency key sees one notice.
-		holdUntil = d.opts.WallNow().Add(d.backoff(a.Attempts))
+		holdUntil = d.opts.Wall.Now().Add(d.backoff(a.Attempts))
 		d.opts.Logger.Error("notify: record attempt; will try the notice again", "notice_id", n.ID, "channel", n.Channel,
 			"status", a.Status, "retry_at", holdUntil, "err", rerr)
 	}
@@ -393,11 +395,11 @@ func (d *Dispatcher) send(sendCtx context.Context, n tasks.Notice) (retry bool, 
 
 // attempt turns the outcome of a send into the notice's new state and its timeline entry.
 func (d *Dispatcher) attempt(n tasks.Notice, retry bool, err error) tasks.Attempt {
-	now := d.opts.WallNow()
+	now := d.opts.Wall.Now()
 	maxAttempts := d.opts.MaxAttempts
 	a := tasks.Attempt{Attempts: n.Attempts + 1, NextAttemptAt: n.NextAttemptAt}
 	who := fmt.Sprintf("%s to %s (%s)", n.Channel, n.Recipient, n.Role)
-	entry := tasks.TimelineEntry{At: d.opts.DomainNow(), Actor: tasks.ActorSystem, Type: tasks.EntryNotice}
+	entry := tasks.TimelineEntry{At: d.opts.Domain.Now(), Actor: tasks.ActorSystem, Type: tasks.EntryNotice}
 
 	switch {
 	case err == nil:

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
@@ -130,9 +131,9 @@ func TestDispatcher_PushRetriedThenSent(t *testing.T) {
 	o.add(testNotice("n1", "push", srv.URL))
 	domain := time.Date(2024, 3, 5, 9, 12, 30, 0, time.UTC)
 	d, reg := startDispatcher(t, Options{
-		Outbox:    o,
-		Senders:   map[string]Sender{"push": NewPush(time.Second)},
-		DomainNow: func() time.Time { return domain },
+		Outbox:  o,
+		Senders: map[string]Sender{"push": NewPush(time.Second)},
+		Domain:  clock.Func(func() time.Time { return domain }),
 	})
 
 	first := nextRecord(t, o)
@@ -655,10 +656,10 @@ func TestDispatcher_AttemptStampsClocks(t *testing.T) {
 	wall := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	domain := time.Date(2024, 3, 5, 9, 12, 0, 0, time.UTC)
 	d, err := NewDispatcher(Options{
-		Outbox:    newMemOutbox(),
-		WallNow:   func() time.Time { return wall },
-		DomainNow: func() time.Time { return domain },
-		Rand:      func() float64 { return 0 },
+		Outbox: newMemOutbox(),
+		Wall:   clock.Func(func() time.Time { return wall }),
+		Domain: clock.Func(func() time.Time { return domain }),
+		Rand:   func() float64 { return 0 },
 	})
 	if err != nil {
 		t.Fatal(err)

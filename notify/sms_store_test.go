@@ -99,7 +99,7 @@ func newSMSWorld(t *testing.T, sender Sender) *smsWorld {
 		Store:      db,
 		Clock:      clock.NewEvent(time.Now()),
 		Composer:   newTemplates(t),
-		WallNow:    time.Now,
+		Wall:       clock.Wall{},
 		SMSEnabled: true,
 		Notified:   d.Wake,
 	})

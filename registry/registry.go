@@ -125,6 +125,12 @@ type Device struct {
 	SecretHash string `json:"-"`
 }
 
+// RegisteredDevice is a device with the time it was registered.
+type RegisteredDevice struct {
+	Device
+	CreatedAt time.Time
+}
+
 // idPattern keeps ids safe inside MQTT topics, URLs and CSV files.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
 

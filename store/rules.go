@@ -297,23 +297,17 @@ func (db *DB) HouseholdTimezones(ctx context.Context) (map[string]string, error)
 	return out, nil
 }
 
-// RegisteredDevice is a device with the time it was registered.
-type RegisteredDevice struct {
-	registry.Device
-	CreatedAt time.Time
-}
-
 // RegisteredDevices lists every device with the time it was registered, ordered by id.
-func (db *DB) RegisteredDevices(ctx context.Context) ([]RegisteredDevice, error) {
+func (db *DB) RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevice, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+deviceCols+`, created_at FROM devices ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
 	defer rows.Close()
-	out := []RegisteredDevice{}
+	out := []registry.RegisteredDevice{}
 	for rows.Next() {
 		var (
-			d       RegisteredDevice
+			d       registry.RegisteredDevice
 			kind    string
 			created int64
 		)

@@ -5,6 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
+)
+
+// Settings kept in the settings table.
+const (
+	settingAdminToken = "admin_token"
+	settingEventClock = "event_clock"
 )
 
 // Setting reads a setting; false when it was never set.
@@ -30,4 +37,33 @@ func (db *DB) SetSetting(ctx context.Context, key, value string) error {
 		return fmt.Errorf("write setting %s: %w", key, err)
 	}
 	return nil
+}
+
+// AdminToken is the generated admin token; false when none was generated yet.
+func (db *DB) AdminToken(ctx context.Context) (string, bool, error) {
+	return db.Setting(ctx, settingAdminToken)
+}
+
+// SaveAdminToken keeps a generated admin token.
+func (db *DB) SaveAdminToken(ctx context.Context, token string) error {
+	return db.SetSetting(ctx, settingAdminToken, token)
+}
+
+// EventClock is the saved event clock, zero when none was saved.
+func (db *DB) EventClock(ctx context.Context) (time.Time, error) {
+	v, ok, err := db.Setting(ctx, settingEventClock)
+	if err != nil || !ok {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read setting %s %q: %w", settingEventClock, v, err)
+	}
+	return t, nil
+}
+
+// SaveEventClock keeps the event clock, so that now never goes backwards
+// across a restart.
+func (db *DB) SaveEventClock(ctx context.Context, t time.Time) error {
+	return db.SetSetting(ctx, settingEventClock, t.UTC().Format(time.RFC3339Nano))
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
@@ -525,7 +526,7 @@ func TestService(t *testing.T) {
 		Store:    db,
 		Clock:    clockFunc(func() time.Time { return now }),
 		Composer: composer{},
-		WallNow:  func() time.Time { return now },
+		Wall:     clock.Func(func() time.Time { return now }),
 	})
 	must(t, err)
 

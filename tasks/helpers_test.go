@@ -116,7 +116,7 @@ func (e *env) newService(t *testing.T, o envOptions) *tasks.Service {
 		Store:      st,
 		Clock:      e.clk,
 		Composer:   comp,
-		WallNow:    func() time.Time { return *e.wall.Load() },
+		Wall:       clock.Func(func() time.Time { return *e.wall.Load() }),
 		SMSEnabled: o.sms,
 		RateLimit:  o.rateLimit,
 		AckOverdue: func() { e.ackOverdue.Add(1) },

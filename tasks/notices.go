@@ -181,7 +181,7 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r rec
 	if msg.Lang == "" {
 		msg.Lang = registry.DefaultLanguage
 	}
-	now := s.opts.WallNow()
+	now := s.opts.Wall.Now()
 	n := Notice{
 		ID:            uuid.Must(uuid.NewV7()).String(),
 		TaskID:        t.ID,

@@ -10,11 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/rules"
 )
-
-// Clock tells the time the domain runs on: the wall clock or the event clock.
-type Clock interface{ Now() time.Time }
 
 // Deadlines are how long a task may wait for acknowledgement, by severity, and for resolution.
 type Deadlines struct {
@@ -37,11 +35,12 @@ func DefaultDeadlines() Deadlines {
 
 // Options wire a Service.
 type Options struct {
-	Store    Store
-	Clock    Clock
+	Store Store
+	// Clock is the time the domain runs on: the wall clock or the event clock.
+	Clock    clock.Clock
 	Composer Composer
-	// WallNow stamps outbox rows: retries run on wall time under either clock.
-	WallNow   func() time.Time
+	// Wall stamps outbox rows: retries run on wall time under either clock.
+	Wall      clock.Clock
 	Deadlines Deadlines
 	// SMSEnabled says whether an SMS provider is configured; without one, sms
 	// notices go to the log channel so nobody is silently skipped.
@@ -73,7 +72,7 @@ func NewService(opts Options) (*Service, error) {
 	if opts.Store == nil || opts.Clock == nil || opts.Composer == nil {
 		return nil, errors.New("tasks: store, clock and composer are required")
 	}
-	if opts.WallNow == nil {
+	if opts.Wall == nil {
 		return nil, errors.New("tasks: wall clock is required")
 	}
 	if opts.Deadlines.Ack == nil {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -72,12 +75,30 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	cfg.MQTT.Broker.Addr = f.brokerAddr
 	cfg.DataDir = dir
 	cfg.Auth.AdminToken = token
-	m, err := app.Start(ctx, cfg, log, io.Discard)
+	// A simulation that fails stops the demo.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var sim sync.WaitGroup
+	err = app.Run(ctx, cfg, log, io.Discard, func(m *app.Monitor) {
+		sim.Go(func() {
+			if err := simulate(ctx, m, sc, cfg, token, f.speed, out, log); err != nil {
+				stop(err)
+			}
+		})
+	})
+	sim.Wait()
+	if cause := context.Cause(ctx); cause != context.Canceled && cause != nil {
+		err = errors.Join(cause, err)
+	}
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	defer m.Close()
+	return nil
+}
 
+// simulate prints where everything is and runs the scenario against m; once
+// the simulated day is over the monitor keeps serving until Ctrl-C.
+func simulate(ctx context.Context, m *app.Monitor, sc *simulator.Scenario, cfg app.Config, token string, speed float64, out io.Writer, log *slog.Logger) error {
 	api := "http://" + m.HTTPAddr()
 	fmt.Fprintf(out, `
 eldersafe demo: the monitor and %d simulated households, %s at %gx
@@ -90,22 +111,19 @@ eldersafe demo: the monitor and %d simulated households, %s at %gx
 
 Tasks open within a minute; notices are written to the log below. Ctrl-C stops.
 
-`, len(sc.HouseholdIDs()), simulator.FormatDuration(sc.Duration), f.speed, api, api, token, token, m.BrokerAddr(), dir)
+`, len(sc.HouseholdIDs()), simulator.FormatDuration(sc.Duration), speed, api, api, token, token, m.BrokerAddr(), cfg.DataDir)
 
 	res, err := simulator.Simulate(ctx, simulator.Config{
 		Scenario: sc, MQTTURL: "tcp://" + m.BrokerAddr(), APIURL: api, Token: token,
 		TopicPrefix: cfg.MQTT.Prefix, IDPrefix: "sim-", Auth: simulator.AuthDevices,
-		Speed: f.speed, Sync: f.speed == 0, Provision: true, Expect: true,
+		Speed: speed, Sync: speed == 0, Provision: true, Expect: true,
 		Out: out, Logger: log,
 	})
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+	if err != nil || ctx.Err() != nil {
+		return err
 	}
-	if ctx.Err() == nil {
-		fmt.Fprintf(out, "\nThe simulated day is over (%d device messages). Still serving %s/ until Ctrl-C.\n", res.Result.Messages, api)
-		<-ctx.Done()
-	}
-	return m.Close()
+	fmt.Fprintf(out, "\nThe simulated day is over (%d device messages). Still serving %s/ until Ctrl-C.\n", res.Result.Messages, api)
+	return nil
 }
 
 func newToken() (string, error) {

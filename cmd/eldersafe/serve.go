@@ -23,16 +23,11 @@ wait for a restart; an invalid one is logged and the last good config stays.`,
 				return err
 			}
 			logger := newLogger(cfg)
-			m, err := app.Start(cmd.Context(), cfg, logger, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			if file, ok := configFile(cmd); ok {
-				watchConfig(cmd.Context(), file, func() (app.Config, error) { return loadConfig(cmd) }, m.Reload, logger)
-			}
-			<-cmd.Context().Done()
-			logger.Info("shutting down")
-			return m.Close()
+			return app.Run(cmd.Context(), cfg, logger, cmd.ErrOrStderr(), func(m *app.Monitor) {
+				if file, ok := configFile(cmd); ok {
+					watchConfig(cmd.Context(), file, func() (app.Config, error) { return loadConfig(cmd) }, m.Reload, logger)
+				}
+			})
 		},
 	}
 	addConfigFlags(cmd.Flags())

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/history/influx"
 	"github.com/eldersafe/eldersafe/registry"
@@ -336,7 +337,7 @@ func TestWriter_InfluxDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rollup, err := history.NewRollup(context.Background(), history.RollupOptions{Store: st, Now: time.Now})
+	rollup, err := history.NewRollup(context.Background(), history.RollupOptions{Store: st, Clock: clock.Wall{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
 
-// fakeMessage is an MQTT message that records its acknowledgement.
+// fakeMessage is a broker's message that records its acknowledgement.
 type fakeMessage struct {
 	topic   string
 	payload []byte
@@ -23,13 +24,11 @@ type fakeMessage struct {
 	acks    int
 }
 
-func (m *fakeMessage) Duplicate() bool   { return false }
-func (m *fakeMessage) Qos() byte         { return 1 }
-func (m *fakeMessage) Retained() bool    { return false }
-func (m *fakeMessage) Topic() string     { return m.topic }
-func (m *fakeMessage) MessageID() uint16 { return 1 }
-func (m *fakeMessage) Payload() []byte   { return m.payload }
-func (m *fakeMessage) Ack() {
+func (m *fakeMessage) delivery() Delivery {
+	return Delivery{Topic: m.topic, Payload: m.payload, Ack: m.ack}
+}
+
+func (m *fakeMessage) ack() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.acks++
@@ -50,9 +49,9 @@ func (oneDevice) Device(_ context.Context, id string) (registry.Device, error) {
 	return registry.Device{ID: id, Kind: registry.Wristband, HouseholdID: "h1"}, nil
 }
 
-// TestSubscriberSurvivesPanics: a message whose handling panics (a bug in
+// TestIntakeSurvivesPanics: a message whose handling panics (a bug in
 // the rules, the tasks, the store) is logged and dropped; ingest goes on.
-func TestSubscriberSurvivesPanics(t *testing.T) {
+func TestIntakeSurvivesPanics(t *testing.T) {
 	var logs bytes.Buffer
 	var handled []string
 	p, err := NewPipeline(PipelineOptions{
@@ -65,13 +64,13 @@ func TestSubscriberSurvivesPanics(t *testing.T) {
 			handled = append(handled, r.Event)
 			return nil
 		},
-		Now: func() time.Time { return testNow },
+		Bound: clock.Func(func() time.Time { return testNow }),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSubscriber(SubscriberOptions{
-		URL: "tcp://127.0.0.1:1", ClientID: "test", Prefix: "eldersafe/v1", Pipeline: p,
+	s, err := NewIntake(IntakeOptions{
+		Prefix: "eldersafe/v1", Pipeline: p,
 		Tick:   func(time.Time) { panic("boom: a bug in the clock") },
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
@@ -82,7 +81,7 @@ func TestSubscriberSurvivesPanics(t *testing.T) {
 	tick := &fakeMessage{topic: "eldersafe/v1/sim/clock", payload: []byte(`{"ts":"2025-06-01T11:00:00Z"}`)}
 	sos := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:01:00Z","event":"sos"}`)}
 	for _, m := range []*fakeMessage{fall, tick, sos} {
-		s.process(context.Background(), m) // must not panic
+		s.process(context.Background(), m.delivery()) // must not panic
 		if m.acked() != 1 {
 			t.Errorf("%s: acknowledged %d times, want 1 (a panicking message is dropped, not redelivered forever)", m.topic, m.acked())
 		}
@@ -116,17 +115,17 @@ func TestWatermarkHoldsBackToTheSlowestWorker(t *testing.T) {
 			}
 			return nil
 		},
-		Now: func() time.Time { return testNow },
+		Bound: clock.Func(func() time.Time { return testNow }),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSubscriber(SubscriberOptions{URL: "tcp://127.0.0.1:1", ClientID: "test", Prefix: "eldersafe/v1", Pipeline: p, Workers: 8})
+	s, err := NewIntake(IntakeOptions{Prefix: "eldersafe/v1", Pipeline: p, Workers: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, bounded := s.Watermark(); bounded {
-		t.Fatal("an idle subscriber holds the clock back")
+		t.Fatal("an idle intake holds the clock back")
 	}
 	// Find a fast device on another worker than the slow one.
 	worker := func(id string) int {
@@ -146,12 +145,12 @@ func TestWatermarkHoldsBackToTheSlowestWorker(t *testing.T) {
 	msg := func(id, ts string) *fakeMessage {
 		return &fakeMessage{topic: "eldersafe/v1/devices/" + id + "/telemetry", payload: []byte(`{"ts":"` + ts + `","battery_pct":80}`)}
 	}
-	s.enqueue(nil, msg("band-slow", "2025-06-01T11:00:00Z"))
+	s.Submit(msg("band-slow", "2025-06-01T11:00:00Z").delivery())
 	if id := <-started; id != "band-slow" {
 		t.Fatalf("started %s", id)
 	}
 	fastDone := msg(fast, "2025-06-01T14:00:00Z")
-	s.enqueue(nil, fastDone)
+	s.Submit(fastDone.delivery())
 	<-started
 	for fastDone.acked() == 0 {
 		time.Sleep(time.Millisecond)

@@ -1,0 +1,316 @@
+// Package dispatch is the decision step between the rules engine and the
+// tasks: it takes readings and moves of the clock, lets the rules fire, and
+// raises the task each alert calls for. It also keeps the engine in step with
+// what operators store (households' time zones, threshold overrides, away
+// periods, new devices, deletions) and saves the engine's state.
+//
+// It knows nothing of MQTT, HTTP or SQL: readings come from ingest, settings
+// changes from the API, and storage sits behind the small Store interface.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/tasks"
+)
+
+// Tasks is the task lifecycle as the decision step drives it; *tasks.Service
+// implements it.
+type Tasks interface {
+	// Raise opens the task an alert calls for, or attaches its evidence to
+	// the one open; opened reports a new task.
+	Raise(ctx context.Context, a rules.Alert) (t tasks.Task, opened bool, err error)
+	// Escalate escalates the tasks whose deadlines now has passed.
+	Escalate(ctx context.Context) (int, error)
+}
+
+// Store keeps what the engine needs across restarts: households' settings,
+// the engine's saved state and the event clock. *store.DB implements it.
+type Store interface {
+	HouseholdTimezones(ctx context.Context) (map[string]string, error)
+	Household(ctx context.Context, id string) (registry.Household, error)
+	AllHouseholdThresholds(ctx context.Context) (map[string]rules.Thresholds, error)
+	// HouseholdThresholds is nil for a household without overrides.
+	HouseholdThresholds(ctx context.Context, householdID string) (rules.Thresholds, error)
+	// AwayPeriodsEndingAfter lists every household's periods ending after t.
+	AwayPeriodsEndingAfter(ctx context.Context, t time.Time) ([]registry.AwayPeriod, error)
+	// AwayPeriodsOf lists one household's periods ending after t (all for a zero t).
+	AwayPeriodsOf(ctx context.Context, householdID string, t time.Time) ([]registry.AwayPeriod, error)
+	RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevice, error)
+	RuleStates(ctx context.Context) ([]rules.State, error)
+	SaveRuleStates(ctx context.Context, states []rules.State) error
+	DeleteRuleState(ctx context.Context, householdID string) error
+	SaveEventClock(ctx context.Context, t time.Time) error
+}
+
+// History keeps the readings behind the charts. Neither method may block
+// ingest for long.
+type History interface {
+	// Reading records a reading once its effect is stored.
+	Reading(r rules.Reading)
+	// Forget erases a deleted household's history.
+	Forget(ctx context.Context, householdID string) error
+}
+
+// Options wire a Dispatcher.
+type Options struct {
+	Engine *rules.Engine
+	Tasks  Tasks
+	Store  Store
+	// Clock is the monitor's clock: clock.Wall, or a *clock.Event that
+	// readings and ticks move.
+	Clock clock.Clock
+	// Watermark bounds how far deadlines may fire under the event clock:
+	// the event time ingest has caught up to (see ingest's Watermark). Nil:
+	// nothing holds them back.
+	Watermark func() (wm time.Time, bounded bool)
+	// History records readings; nil keeps none.
+	History History
+	// CheckpointInterval is how often the engine's changed state is saved.
+	CheckpointInterval time.Duration
+	Logger             *slog.Logger
+	Registerer         prometheus.Registerer
+}
+
+// Dispatcher is the decision step. Create it with New, Load what the last
+// run left, then Run it.
+type Dispatcher struct {
+	engine    *rules.Engine
+	tasks     Tasks
+	store     Store
+	clock     clock.Clock
+	event     *clock.Event // nil under the wall clock
+	watermark func() (time.Time, bool)
+	history   History
+	every     time.Duration
+	log       *slog.Logger
+	fired     *prometheus.CounterVec
+
+	// settingsMu makes reading a household's settings from the store and
+	// applying them to the engine one step, so racing changes leave the
+	// engine as stored last.
+	settingsMu sync.Mutex
+	forget     forgetting
+}
+
+// New checks opts and registers the decision step's metrics.
+func New(opts Options) (*Dispatcher, error) {
+	if opts.Engine == nil || opts.Tasks == nil || opts.Store == nil || opts.Clock == nil {
+		return nil, errors.New("dispatch: engine, tasks, store and clock are required")
+	}
+	if opts.CheckpointInterval <= 0 {
+		opts.CheckpointInterval = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Watermark == nil {
+		opts.Watermark = func() (time.Time, bool) { return time.Time{}, false }
+	}
+	if opts.History == nil {
+		opts.History = noHistory{}
+	}
+	d := &Dispatcher{
+		engine:    opts.Engine,
+		tasks:     opts.Tasks,
+		store:     opts.Store,
+		clock:     opts.Clock,
+		watermark: opts.Watermark,
+		history:   opts.History,
+		every:     opts.CheckpointInterval,
+		log:       opts.Logger,
+	}
+	d.event, _ = opts.Clock.(*clock.Event)
+	f := promauto.With(opts.Registerer)
+	d.fired = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "eldersafe_rule_fired_total",
+		Help: "Times a rule fired, by rule.",
+	}, []string{"rule"})
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eldersafe_devices_online",
+		Help: "Devices heard from within their offline threshold.",
+	}, func() float64 { return float64(d.engine.OnlineDevices(d.clock.Now())) })
+	return d, nil
+}
+
+type noHistory struct{}
+
+func (noHistory) Reading(rules.Reading)                {}
+func (noHistory) Forget(context.Context, string) error { return nil }
+
+// maxAhead is how far ahead of the wall clock a reading may be stamped and
+// still be applied at its own time. Under the wall clock, one stamped later
+// than that (a device whose clock runs fast) is applied at the wall clock's
+// now: its time must not postpone countdowns. Ingest already rejects a ts
+// more than 7 days ahead as future_ts.
+const maxAhead = 5 * time.Minute
+
+// Handle applies one reading and raises what it fires. Under the event
+// clock the reading's time first moves now forward, so what it opens is
+// stamped with it, and then the deadlines now has passed fire. Under the
+// wall clock a reading stamped more than maxAhead in the future is applied
+// at now. It returns once everything is stored: an error means the reading's
+// effect is not durable, and its message must not be acknowledged.
+func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) error {
+	// Held until the reading is recorded: a household deleted meanwhile is
+	// forgotten after it, and one deleted before is not touched.
+	d.forget.mu.RLock()
+	defer d.forget.mu.RUnlock()
+	if d.forget.deleted(r.HouseholdID) {
+		return nil
+	}
+	if d.event == nil {
+		if err := d.raise(ctx, d.engine.Process(clampFuture(r, d.clock.Now()))); err != nil {
+			return err
+		}
+		d.history.Reading(r)
+		return nil
+	}
+	moved := d.event.Advance(r.TS)
+	alerts := d.engine.Process(r)
+	// Always, not only when the clock moved: a reading older than now can arm
+	// a deadline that is already due.
+	alerts = append(alerts, d.engine.Advance(d.firingNow())...)
+	err := d.raise(ctx, alerts)
+	if moved {
+		d.escalate(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	d.history.Reading(r)
+	return nil
+}
+
+// clampFuture applies a reading stamped more than maxAhead after now at now.
+func clampFuture(r rules.Reading, now time.Time) rules.Reading {
+	if r.TS.After(now.Add(maxAhead)) {
+		r.TS = now
+	}
+	return r
+}
+
+// Errors of Tick.
+var (
+	// ErrWallClock: the monitor runs on the wall clock, which ticks do not move.
+	ErrWallClock = errors.New("the monitor runs on the wall clock; start it with --clock event to drive time")
+	// ErrTooFarAhead: a tick more than MaxFuture after now would drag the
+	// clock into the future.
+	ErrTooFarAhead = errors.New("more than 7 days ahead of now")
+)
+
+// MaxFuture is how far after now a tick or a device's ts may be.
+const MaxFuture = 7 * 24 * time.Hour
+
+// Tick moves the event clock to ts (never backwards) and fires the deadlines
+// it passes before returning, so the tick is acknowledged once its alerts are
+// stored. It answers with now.
+func (d *Dispatcher) Tick(ctx context.Context, ts time.Time) (time.Time, error) {
+	if d.event == nil {
+		return time.Time{}, ErrWallClock
+	}
+	if ts.After(d.FutureBound().Add(MaxFuture)) {
+		return time.Time{}, fmt.Errorf("tick %s: %w", ts.Format(time.RFC3339), ErrTooFarAhead)
+	}
+	moved := d.event.Advance(ts)
+	err := d.raise(ctx, d.engine.Advance(d.firingNow()))
+	if moved {
+		d.escalate(ctx)
+	}
+	return d.event.Now(), err
+}
+
+// EventClock reports whether the monitor runs on the event clock.
+func (d *Dispatcher) EventClock() bool { return d.event != nil }
+
+// Now is the monitor's present: zero under the event clock until its first event.
+func (d *Dispatcher) Now() time.Time { return d.clock.Now() }
+
+// FutureBound is the now a message's ts is checked against: the event clock
+// once it runs, else the wall clock, so a first message far in the future
+// cannot start the event clock there.
+func (d *Dispatcher) FutureBound() time.Time {
+	if d.event != nil && d.event.Started() {
+		return d.event.Now()
+	}
+	return time.Now()
+}
+
+// firingNow is how far rule deadlines may fire under the event clock: now,
+// held back to ingest's low watermark while a worker still applies older
+// messages, so a heartbeat waiting in a queue does not make its device
+// offline, nor motion waiting there make a home look still.
+func (d *Dispatcher) firingNow() time.Time {
+	now := d.event.Now()
+	if wm, bounded := d.watermark(); bounded && wm.Before(now) {
+		return wm
+	}
+	return now
+}
+
+// raiseAttempts bounds how long one alert may hold up its ingest worker: about 3 s.
+const raiseAttempts = 6
+
+// raise turns alerts into tasks. The store is local, so a failure is most
+// likely passing (a busy or full disk being cleared): each alert is tried a few
+// times before it is given back to the engine to fire again later.
+func (d *Dispatcher) raise(ctx context.Context, alerts []rules.Alert) error {
+	var errs []error
+	for _, a := range alerts {
+		if !a.Cleared {
+			d.fired.WithLabelValues(a.Rule).Inc()
+		}
+		t, opened, err := d.raiseOne(ctx, a)
+		if err != nil {
+			if !errors.Is(err, registry.ErrNotFound) {
+				d.engine.Retract(a, d.clock.Now().Add(time.Minute))
+			}
+			errs = append(errs, err)
+			continue
+		}
+		if opened {
+			d.log.Info("task opened", "task_id", t.ID, "household_id", t.HouseholdID, "rule", t.Rule, "severity", t.Severity, "assignee_id", t.AssigneeID)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Dispatcher) raiseOne(ctx context.Context, a rules.Alert) (tasks.Task, bool, error) {
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		t, opened, err := d.tasks.Raise(ctx, a)
+		if err == nil || attempt == raiseAttempts || errors.Is(err, registry.ErrNotFound) {
+			return t, opened, err
+		}
+		d.log.Warn("raise alert failed; retrying", "rule", a.Rule, "household_id", a.HouseholdID, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return t, opened, err
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+// escalate escalates the tasks whose deadlines the clock has passed. A
+// failure is logged, not returned: the reading or tick that moved the clock
+// is handled all the same, and the next tick tries again.
+func (d *Dispatcher) escalate(ctx context.Context) {
+	if _, err := d.tasks.Escalate(ctx); err != nil {
+		d.log.Error("escalate overdue tasks", "err", err)
+	}
+}

@@ -1,0 +1,178 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// awayLookback is how far back start-up loads away periods. An older period
+// can no longer change when a countdown is due: the longest threshold
+// (no_exit, at most 720 h) has run out since it ended, either way.
+const awayLookback = 30 * 24 * time.Hour
+
+// Load gives the engine what it had before the last stop: every household's
+// settings (time zone, overrides, away periods), its saved state, and the
+// registered devices, which it returns so ingest can know them too. It must
+// run before readings arrive, on the clock restored.
+func (d *Dispatcher) Load(ctx context.Context) ([]registry.Device, error) {
+	devices, err := d.load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load rules state: %w", err)
+	}
+	return devices, nil
+}
+
+func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
+	now := d.clock.Now() // zero while the event clock has not started
+	zones, err := d.store.HouseholdTimezones(ctx)
+	if err != nil {
+		return nil, err
+	}
+	overrides, err := d.store.AllHouseholdThresholds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var since time.Time
+	if !now.IsZero() {
+		since = now.Add(-awayLookback)
+	}
+	periods, err := d.store.AwayPeriodsEndingAfter(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	away := make(map[string][]registry.AwayPeriod)
+	for _, p := range periods {
+		away[p.HouseholdID] = append(away[p.HouseholdID], p)
+	}
+	for id, tz := range zones {
+		if tz == "" && len(overrides[id]) == 0 && len(away[id]) == 0 {
+			continue
+		}
+		if err := d.apply(id, tz, overrides[id], away[id]); err != nil {
+			return nil, err
+		}
+	}
+
+	states, err := d.store.RuleStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	restored := 0
+	for _, st := range states {
+		if err := d.engine.Restore(st, now); err != nil {
+			d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
+			continue
+		}
+		restored++
+	}
+
+	registered, err := d.store.RegisteredDevices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	devices := make([]registry.Device, 0, len(registered))
+	for _, rd := range registered {
+		// A device is expected to speak from its registration on: under the
+		// event clock from now, or its first message before the clock starts.
+		at := rd.CreatedAt
+		if d.event != nil {
+			at = now
+		}
+		d.engine.AddDevice(rd.HouseholdID, rd.ID, rd.Kind, at)
+		devices = append(devices, rd.Device)
+	}
+	d.log.Info("rules state loaded", "households", len(zones), "restored", restored, "devices", len(devices),
+		"overrides", len(overrides), "away_periods", len(periods))
+	return devices, nil
+}
+
+// apply hands the engine a household's settings: its time zone (empty: the
+// monitor's default), threshold overrides and away periods. A time zone this
+// machine does not know, or overrides out of today's ranges (stored by an
+// earlier version), are logged and left out: the household keeps being
+// watched on the defaults rather than not at all.
+func (d *Dispatcher) apply(id, tz string, overrides rules.Thresholds, away []registry.AwayPeriod) error {
+	st := rules.Settings{Overrides: overrides}
+	if tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			d.log.Error("household time zone unknown here; it runs on the default time zone", "household_id", id, "timezone", tz, "err", err)
+		}
+		st.Location = loc
+	}
+	for _, p := range away {
+		st.Away = append(st.Away, rules.Period{From: p.From, Until: p.Until})
+	}
+	if err := d.engine.SetHousehold(id, st); err != nil {
+		d.log.Error("household threshold overrides refused; it runs on the global thresholds until they are put again",
+			"household_id", id, "err", err)
+		st.Overrides = nil
+		if err := d.engine.SetHousehold(id, st); err != nil {
+			return fmt.Errorf("apply rule settings of household %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// HouseholdChanged reads a household's rule settings from the store and
+// applies them: call it after storing a change of its time zone, threshold
+// overrides or away periods. Racing calls leave the engine as stored last,
+// and a household being deleted is not brought back.
+func (d *Dispatcher) HouseholdChanged(ctx context.Context, householdID string) error {
+	d.settingsMu.Lock()
+	defer d.settingsMu.Unlock()
+	d.forget.mu.RLock()
+	gone := d.forget.deleted(householdID)
+	d.forget.mu.RUnlock()
+	if gone {
+		return nil
+	}
+	h, err := d.store.Household(ctx, householdID)
+	if err != nil {
+		return fmt.Errorf("load household %s: %w", householdID, err)
+	}
+	overrides, err := d.store.HouseholdThresholds(ctx, householdID)
+	if err != nil {
+		return err
+	}
+	// Every period: a household has few, and an old one is harmless.
+	away, err := d.store.AwayPeriodsOf(ctx, householdID, time.Time{})
+	if err != nil {
+		return err
+	}
+	return d.apply(householdID, h.Timezone, overrides, away)
+}
+
+// DeviceRegistered makes the engine expect messages from a new device from
+// now on (the monitor's clock), so one that never speaks goes offline.
+func (d *Dispatcher) DeviceRegistered(dev registry.Device) {
+	d.engine.AddDevice(dev.HouseholdID, dev.ID, dev.Kind, d.clock.Now())
+}
+
+// SetConfig replaces the global thresholds, e.g. when the config file
+// changes: every countdown is looked at again, so a lower threshold can fire
+// at once.
+func (d *Dispatcher) SetConfig(c rules.Config) error { return d.engine.SetConfig(c) }
+
+// CheckThresholds checks household overrides with the engine's own
+// validation: every unknown rule or parameter, wrong unit or out-of-range
+// value is named.
+func (d *Dispatcher) CheckThresholds(t rules.Thresholds) error {
+	_, err := d.engine.Config().With(t)
+	return err
+}
+
+// Thresholds lists every rule parameter in force for a household, its
+// overrides applied.
+func (d *Dispatcher) Thresholds(householdID string) rules.Thresholds {
+	return d.engine.Effective(householdID).Thresholds()
+}
+
+// Status reports the live status of a household's devices.
+func (d *Dispatcher) Status(householdID string) []rules.DeviceStatus {
+	return d.engine.Status(householdID, d.clock.Now())
+}
