@@ -20,6 +20,7 @@ import (
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/tasks"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 func TestNew(t *testing.T) {
@@ -644,7 +645,7 @@ func TestMetricsAndLogs(t *testing.T) {
 	}
 
 	var logged int
-	for _, entry := range e.logs.entries(t) {
+	for _, entry := range logEntries(t, e.logs) {
 		if entry["msg"] != "http request" {
 			continue
 		}
@@ -750,7 +751,7 @@ func TestPrincipal(t *testing.T) {
 // its connection cut, so the client cannot take a truncated body for a whole one.
 func TestPanicAfterWrite(t *testing.T) {
 	store := openStore(t)
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	opts := storeOptions(t, store)
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, nil))
 	a, err := New(opts)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
 	"github.com/eldersafe/eldersafe/tasks"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 const testToken = "test-admin-token-0123456789"
@@ -42,7 +42,7 @@ type testEnv struct {
 	tasks  *tasks.Service
 	clock  *fixedClock
 	reg    *prometheus.Registry
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 	status map[string][]rules.DeviceStatus
 	ready  error
 	mu     sync.Mutex
@@ -52,7 +52,7 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 	t.Helper()
 	db := openStore(t)
 	e := &testEnv{t: t, store: db, clock: &fixedClock{now: t0}, reg: prometheus.NewRegistry(),
-		logs: &syncBuffer{}, status: map[string][]rules.DeviceStatus{}}
+		logs: &testkit.SyncBuffer{}, status: map[string][]rules.DeviceStatus{}}
 	svc, err := tasks.NewService(tasks.Options{
 		Store: e.store, Clock: e.clock, Composer: plainComposer{}, Wall: clock.Wall{},
 	})
@@ -266,26 +266,8 @@ func (e *testEnv) openTask(rule string, sev rules.Severity) tasks.Task {
 	return task
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // entries decodes the JSON log lines.
-func (s *syncBuffer) entries(t *testing.T) []map[string]any {
+func logEntries(t *testing.T, s *testkit.SyncBuffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for line := range strings.Lines(s.String()) {

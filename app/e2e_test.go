@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/app/apptest"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 const adminToken = apptest.AdminToken
@@ -128,11 +128,7 @@ func (m *monitor) household(id string, worker, family *pushServer, devices map[s
 func brokers(t *testing.T, test func(t *testing.T, mqttURL string)) {
 	t.Run("embedded", func(t *testing.T) { test(t, "") })
 	t.Run("mosquitto", func(t *testing.T) {
-		url := os.Getenv("ELDERSAFE_TEST_MOSQUITTO_URL")
-		if url == "" {
-			t.Skip("no external broker: run ./scripts/test.sh, which starts Mosquitto and sets ELDERSAFE_TEST_MOSQUITTO_URL")
-		}
-		test(t, url)
+		test(t, testkit.MosquittoURL(t))
 	})
 }
 

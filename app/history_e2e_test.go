@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/app/apptest"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // chart is the answer of GET /api/v1/households/{id}/charts.
@@ -111,24 +111,6 @@ func TestChartsFromTheRollup(t *testing.T) {
 	wantDay(t, c)
 }
 
-// influxURL is the InfluxDB 1.8 that ./scripts/test.sh starts.
-func influxURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("ELDERSAFE_TEST_INFLUXDB_URL")
-	if u == "" {
-		t.Skip("ELDERSAFE_TEST_INFLUXDB_URL is not set; ./scripts/test.sh starts InfluxDB 1.8 and sets it")
-	}
-	resp, err := http.Get(u + "/ping")
-	if err != nil {
-		t.Fatalf("ELDERSAFE_TEST_INFLUXDB_URL=%s: %v", u, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("ELDERSAFE_TEST_INFLUXDB_URL=%s: /ping answered %s", u, resp.Status)
-	}
-	return u
-}
-
 // influxQL runs an InfluxQL statement and returns the first series' rows.
 func influxQL(t *testing.T, base, db, q string) [][]any {
 	t.Helper()
@@ -172,7 +154,7 @@ func count(t *testing.T, base, db, q string) int {
 // InfluxDB going away stops nothing: a fall still opens its task, the
 // failures are counted, and what was held back arrives once it is back.
 func TestReadingsHistoryInInfluxDB(t *testing.T) {
-	base := influxURL(t)
+	base := testkit.InfluxURL(t)
 	db := "eldersafe_e2e_" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	influxQL(t, base, "", "CREATE DATABASE "+db)
 	t.Cleanup(func() { influxQL(t, base, "", "DROP DATABASE "+db) })

@@ -1,22 +1,19 @@
 package app_test
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/app/apptest"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // TestExternalBrokerKeepsWhatArrivedWhileDown: with an external broker, the
 // monitor's persistent session holds a fall published while it was stopped,
 // and the restarted monitor opens its task.
 func TestExternalBrokerKeepsWhatArrivedWhileDown(t *testing.T) {
-	url := os.Getenv("ELDERSAFE_TEST_MOSQUITTO_URL")
-	if url == "" {
-		t.Skip("no external broker: run ./scripts/test.sh, which starts Mosquitto and sets ELDERSAFE_TEST_MOSQUITTO_URL")
-	}
+	url := testkit.MosquittoURL(t)
 	dataDir := t.TempDir()
 	clientID := "eldersafe-session-" + time.Now().Format("150405.000000")
 	same := func(c *app.Config) { c.DataDir, c.MQTT.ClientID = dataDir, clientID }

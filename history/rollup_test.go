@@ -15,6 +15,7 @@ import (
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -154,7 +155,7 @@ func TestRollup(t *testing.T) {
 		if err := r.Flush(ctx); err == nil {
 			t.Fatal("Flush succeeded on a failing store")
 		}
-		if n := metricValue(t, reg, "eldersafe_rollup_write_errors_total"); n != 1 {
+		if n := testkit.MetricValue(t, reg, "eldersafe_rollup_write_errors_total"); n != 1 {
 			t.Errorf("eldersafe_rollup_write_errors_total = %g, want 1", n)
 		}
 		r.Reading(motion("h1", "pir1", t0.Add(time.Minute), true))
@@ -289,27 +290,6 @@ func (s *flakyStore) AddReadingHours(ctx context.Context, hours []history.Househ
 		return errors.New("disk full")
 	}
 	return s.RollupStore.AddReadingHours(ctx, hours, meters)
-}
-
-// metricValue is the value of the counter or gauge name, without labels.
-func metricValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
-			continue
-		}
-		m := mf.GetMetric()[0]
-		if m.GetCounter() != nil {
-			return m.GetCounter().GetValue()
-		}
-		return m.GetGauge().GetValue()
-	}
-	t.Fatalf("metric %s not registered", name)
-	return 0
 }
 
 func must(t *testing.T, err error) {

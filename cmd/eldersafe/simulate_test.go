@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/csv"
 	"io"
@@ -10,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 const simToken = "cmd-simulate-test-token"
@@ -38,24 +37,6 @@ func startEventMonitor(t *testing.T) (mqttURL, apiURL string) {
 	return "tcp://" + m.BrokerAddr(), "http://" + m.HTTPAddr()
 }
 
-// syncBuffer is a bytes.Buffer that a command may write while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // execute runs a subcommand in process and returns its output and error.
 func execute(t *testing.T, ctx context.Context, cmdArgs ...string) (string, error) {
 	t.Helper()
@@ -63,7 +44,7 @@ func execute(t *testing.T, ctx context.Context, cmdArgs ...string) (string, erro
 	if cmdArgs[0] == "demo" {
 		cmd = demoCommand()
 	}
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cmd.SetOut(&out)
 	cmd.SetErr(io.Discard)
 	cmd.SetArgs(cmdArgs[1:])
@@ -144,7 +125,7 @@ func TestDemoServesUntilInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	cmd := demoCommand()
-	var out, logs syncBuffer
+	var out, logs testkit.SyncBuffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&logs)
 	cmd.SetArgs([]string{"--http-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0", "--speed", "0"})

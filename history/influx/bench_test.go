@@ -15,6 +15,7 @@ import (
 	"github.com/eldersafe/eldersafe/history/influx"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // fakeInfluxDB accepts every write at once and counts the lines.
@@ -65,7 +66,7 @@ func BenchmarkWriter_Reading(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(lines.Load())/time.Since(start).Seconds(), "written/s")
-	dropped := metricValueB(b, reg, "eldersafe_influxdb_points_dropped_total")
+	dropped := testkit.MetricValue(b, reg, "eldersafe_influxdb_points_dropped_total")
 	b.ReportMetric(dropped/float64(b.N), "dropped/op")
 	if got := lines.Load(); float64(got)+dropped != float64(b.N) {
 		b.Errorf("%d lines written and %g dropped of %d", got, dropped, b.N)
@@ -90,14 +91,14 @@ func BenchmarkWriter_Enqueue(b *testing.B) {
 		w.Reading(r)
 		if i%5000 == 4999 {
 			b.StopTimer()
-			for metricValueB(b, reg, "eldersafe_influxdb_queue_length") > 0 {
+			for testkit.MetricValue(b, reg, "eldersafe_influxdb_queue_length") > 0 {
 				time.Sleep(time.Millisecond)
 			}
 			b.StartTimer()
 		}
 	}
 	b.StopTimer()
-	if n := metricValueB(b, reg, "eldersafe_influxdb_points_dropped_total"); n != 0 {
+	if n := testkit.MetricValue(b, reg, "eldersafe_influxdb_points_dropped_total"); n != 0 {
 		b.Errorf("%g dropped", n)
 	}
 }
@@ -123,21 +124,4 @@ func BenchmarkClientPoint(b *testing.B) {
 			map[string]any{"stream": string(r.Stream), "total_liters": *r.TotalLiters, "flow_lpm": *r.FlowLPM, "battery_pct": *r.BatteryPct}, r.TS)
 		_ = write.PointToLineProtocol(p, time.Millisecond)
 	}
-}
-
-func metricValueB(b *testing.B, g prometheus.Gatherer, name string) float64 {
-	mfs, err := g.Gather()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			if c := mf.GetMetric()[0].GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	b.Fatalf("metric %s not registered", name)
-	return 0
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/history/influx"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // countByHousehold counts the points of every measurement by household.
@@ -58,7 +59,7 @@ func TestDeleteHousehold_InfluxDB(t *testing.T) {
 	if got := countByHousehold(t, base, db); got["h1"] != 0 || got["h2"] != len(h2)+1 {
 		t.Errorf("points after erasing h1: %v, want h1 0, h2 %d", got, len(h2)+1)
 	}
-	if n := metricValue(t, reg, "eldersafe_influxdb_erase_errors_total"); n != 0 {
+	if n := testkit.MetricValue(t, reg, "eldersafe_influxdb_erase_errors_total"); n != 0 {
 		t.Errorf("erase errors %v", n)
 	}
 	// Nothing of h1 was left behind to be written later.
@@ -109,7 +110,7 @@ func TestDeleteHousehold_V2(t *testing.T) {
 	if err := w.DeleteHousehold(context.Background(), "h1"); err == nil || !strings.Contains(err.Error(), "500") {
 		t.Errorf("a failing delete: %v", err)
 	}
-	if n := metricValue(t, reg, "eldersafe_influxdb_erase_errors_total"); n != 1 {
+	if n := testkit.MetricValue(t, reg, "eldersafe_influxdb_erase_errors_total"); n != 1 {
 		t.Errorf("erase errors %v, want 1", n)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -118,7 +118,7 @@ func TestWriter_Down(t *testing.T) {
 		t.Errorf("5000 readings took %s to queue", d)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for metricValue(t, reg, "eldersafe_influxdb_write_errors_total") == 0 {
+	for testkit.MetricValue(t, reg, "eldersafe_influxdb_write_errors_total") == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("no write error counted against a closed port")
 		}
@@ -160,10 +160,10 @@ func TestWriter_Hangs(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("2000 readings took %s to queue against a hanging InfluxDB", d)
 	}
-	if n := metricValue(t, reg, "eldersafe_influxdb_points_dropped_total"); n < 1000 {
+	if n := testkit.MetricValue(t, reg, "eldersafe_influxdb_points_dropped_total"); n < 1000 {
 		t.Errorf("eldersafe_influxdb_points_dropped_total = %g, want most of 2000", n)
 	}
-	if n := metricValue(t, reg, "eldersafe_influxdb_queue_length"); n != 10 {
+	if n := testkit.MetricValue(t, reg, "eldersafe_influxdb_queue_length"); n != 10 {
 		t.Errorf("eldersafe_influxdb_queue_length = %g, want the queue full (10)", n)
 	}
 	start = time.Now()
@@ -173,46 +173,6 @@ func TestWriter_Hangs(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Close took %s, want about its 200ms limit", d)
 	}
-}
-
-// metricValue is the value of the counter or gauge name, without labels.
-func metricValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name || len(mf.GetMetric()) != 1 {
-			continue
-		}
-		m := mf.GetMetric()[0]
-		if m.GetCounter() != nil {
-			return m.GetCounter().GetValue()
-		}
-		return m.GetGauge().GetValue()
-	}
-	t.Fatalf("metric %s not registered", name)
-	return 0
-}
-
-// influxURL is the InfluxDB 1.8 that ./scripts/test.sh starts. Without it
-// the test is skipped; with it, InfluxDB must answer.
-func influxURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("ELDERSAFE_TEST_INFLUXDB_URL")
-	if u == "" {
-		t.Skip("ELDERSAFE_TEST_INFLUXDB_URL is not set; ./scripts/test.sh starts InfluxDB 1.8 and sets it")
-	}
-	resp, err := http.Get(u + "/ping")
-	if err != nil {
-		t.Fatalf("ELDERSAFE_TEST_INFLUXDB_URL=%s: %v", u, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("ELDERSAFE_TEST_INFLUXDB_URL=%s: /ping answered %s", u, resp.Status)
-	}
-	return u
 }
 
 // createDatabase creates a database of the test's own and returns its
@@ -230,7 +190,7 @@ func createDatabase(t *testing.T, base string) string {
 // URL and the database; it is closed when the test ends.
 func realWriter(t *testing.T, opts influx.Options) (w *influx.Writer, base, db string) {
 	t.Helper()
-	base = influxURL(t)
+	base = testkit.InfluxURL(t)
 	opts.URL, opts.Bucket = base, createDatabase(t, base)
 	db, _, _ = strings.Cut(opts.Bucket, "/")
 	w, err := influx.New(opts)
@@ -413,10 +373,10 @@ func TestWriter_InfluxDB(t *testing.T) {
 	if len(rows) != 1 || rows[0][1] != "task-1" || rows[0][2] != "open" || rows[0][3] != "w1" {
 		t.Errorf("the task event as stored: %v", rows)
 	}
-	if n := metricValue(t, reg, "eldersafe_influxdb_write_errors_total"); n != 0 {
+	if n := testkit.MetricValue(t, reg, "eldersafe_influxdb_write_errors_total"); n != 0 {
 		t.Errorf("eldersafe_influxdb_write_errors_total = %g", n)
 	}
-	if n := metricValue(t, reg, "eldersafe_influxdb_points_total"); n != float64(len(readings)+5) {
+	if n := testkit.MetricValue(t, reg, "eldersafe_influxdb_points_total"); n != float64(len(readings)+5) {
 		t.Errorf("eldersafe_influxdb_points_total = %g, want %d", n, len(readings)+5)
 	}
 }
