@@ -44,7 +44,7 @@ func ParseTS(raw json.RawMessage) (time.Time, error) {
 		}
 		t = time.UnixMilli(ms)
 	default:
-		return time.Time{}, fmt.Errorf("ts: want an RFC 3339 string or integer Unix milliseconds, got %s", jsonType(raw))
+		return time.Time{}, fmt.Errorf("ts: want an RFC 3339 string or integer Unix milliseconds, got %.20s", raw)
 	}
 	if t.Before(minTS) {
 		return time.Time{}, fmt.Errorf("ts %s: before 2000, device clock not set", raw)
@@ -53,17 +53,4 @@ func ParseTS(raw json.RawMessage) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("ts %s: after year 9999", raw)
 	}
 	return t.UTC(), nil
-}
-
-// jsonType names a valid JSON value's type that is neither a string nor a number.
-func jsonType(raw json.RawMessage) string {
-	switch raw[0] {
-	case 't', 'f':
-		return "boolean"
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	}
-	return "another value"
 }
