@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 )
@@ -21,8 +22,27 @@ func (a *API) healthRoutes(rt *router) {
 	}
 }
 
+// Statuses of GET /readyz besides "ready".
+const (
+	StatusNotReady = "not_ready"
+	// StatusDegraded: the monitor runs but cannot store what it is told;
+	// it holds device messages unacknowledged and retries (CONTRACT §11).
+	StatusDegraded = "degraded"
+)
+
+// Unready is why the monitor cannot do its work, as Options.Ready reports it
+// when the status is other than not_ready.
+type Unready struct {
+	Status string
+	Reason string
+}
+
+func (u *Unready) Error() string { return u.Status + ": " + u.Reason }
+
 type statusBody struct {
-	Status string       `json:"status"`
+	Status string `json:"status"`
+	// Reason says why the monitor is not ready.
+	Reason string       `json:"reason,omitempty"`
 	Error  *errorDetail `json:"error,omitempty"`
 }
 
@@ -40,10 +60,12 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	if err := a.opts.Ready(ctx); err != nil {
 		a.log.Debug("not ready", "err", err)
-		a.writeJSON(w, r, http.StatusServiceUnavailable, statusBody{
-			Status: "not_ready",
-			Error:  &errorDetail{Code: codeNotReady, Message: err.Error()},
-		})
+		body := statusBody{Status: StatusNotReady, Reason: err.Error()}
+		if u, ok := errors.AsType[*Unready](err); ok {
+			body.Status, body.Reason = u.Status, u.Reason
+		}
+		body.Error = &errorDetail{Code: codeNotReady, Message: body.Reason}
+		a.writeJSON(w, r, http.StatusServiceUnavailable, body)
 		return nil
 	}
 	a.writeJSON(w, r, http.StatusOK, statusBody{Status: "ready"})

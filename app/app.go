@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/eldersafe/eldersafe/api"
@@ -57,7 +58,7 @@ type Monitor struct {
 	broker   *broker.Broker // nil with an external broker
 	pipeline *ingest.Pipeline
 	intake   *ingest.Intake
-	sub      *ingestmqtt.Subscriber
+	subs     []*ingestmqtt.Subscriber // with an external broker
 	httpLn   net.Listener
 
 	closeOnce sync.Once
@@ -143,6 +144,15 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	if err := m.startMQTT(known); err != nil {
 		return err
 	}
+	promauto.With(m.reg).NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eldersafe_mqtt_connected",
+		Help: "1 while the monitor takes device messages: the embedded broker runs, or both sessions with the external broker are connected and subscribed; else 0.",
+	}, func() float64 {
+		if m.connected() {
+			return 1
+		}
+		return 0
+	})
 	if err := m.startHTTP(); err != nil {
 		return err
 	}
@@ -281,42 +291,10 @@ func randomToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// startMQTT starts ingest: on the embedded broker, which hands every device
+// message to it in process; or on two sessions with an external broker, one
+// for the event stream (the alarm lane) and one for the rest.
 func (m *Monitor) startMQTT(known []registry.Device) error {
-	url, user, pass := m.cfg.MQTT.URL, m.cfg.MQTT.Username, m.cfg.MQTT.Password
-	if url == "" {
-		var err error
-		user = "eldersafe-monitor"
-		if pass, err = randomToken(); err != nil {
-			return fmt.Errorf("generate broker credential: %w", err)
-		}
-		m.broker, err = broker.New(broker.Options{
-			Addr:            m.cfg.MQTT.Broker.Addr,
-			Auth:            m.cfg.MQTT.Broker.Auth,
-			Prefix:          m.cfg.MQTT.Prefix,
-			Devices:         deviceAuth{db: m.db},
-			MonitorUsername: user,
-			MonitorPassword: pass,
-			SimPassword:     m.token,
-			TLSAddr:         m.cfg.MQTT.Broker.TLSAddr,
-			CertFile:        m.cfg.MQTT.Broker.CertFile,
-			KeyFile:         m.cfg.MQTT.Broker.KeyFile,
-			MonitorClientID: m.cfg.MQTT.ClientID,
-			Logger:          m.log.With("component", "broker"),
-			Registerer:      m.reg,
-		})
-		if err != nil {
-			return fmt.Errorf("embedded broker: %w", err)
-		}
-		if err := m.broker.Start(); err != nil {
-			return fmt.Errorf("embedded broker: %w", err)
-		}
-		m.parts.run("broker", func(ctx context.Context) error {
-			<-ctx.Done()
-			return m.broker.Close()
-		})
-		url = "tcp://" + m.broker.Addr()
-		m.log.Info("embedded MQTT broker listening", "addr", m.broker.Addr(), "auth", m.cfg.MQTT.Broker.Auth)
-	}
 	logger := m.log.With("component", "ingest")
 	var err error
 	m.pipeline, err = ingest.NewPipeline(ingest.PipelineOptions{
@@ -339,33 +317,87 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		Logger:    logger,
 	}
 	if m.decide.EventClock() {
-		opts.Tick = func(ts time.Time) {
-			if _, err := m.decide.Tick(context.Background(), ts); err != nil {
-				m.log.Error("raise alerts from deadlines", "err", err)
-			}
+		opts.Tick = func(ctx context.Context, ts time.Time) error {
+			_, err := m.decide.Tick(ctx, ts)
+			return err
 		}
 	}
-	intake, err := ingest.NewIntake(opts)
-	if err != nil {
+	if m.intake, err = ingest.NewIntake(opts); err != nil {
 		return err
 	}
-	m.sub, err = ingestmqtt.New(ingestmqtt.Options{
-		URL:        url,
-		ClientID:   m.cfg.MQTT.ClientID,
-		Username:   user,
-		Password:   pass,
-		Prefix:     m.cfg.MQTT.Prefix,
-		Intake:     intake,
-		Logger:     logger,
-		Registerer: m.reg, // eldersafe_mqtt_connected
+	if m.cfg.MQTT.URL == "" {
+		if err := m.startBroker(); err != nil {
+			return err
+		}
+		m.parts.run("ingest", m.intake.Run)
+		return nil
+	}
+	m.parts.run("ingest", m.intake.Run)
+	for _, events := range []bool{false, true} {
+		id := m.cfg.MQTT.ClientID
+		if events {
+			id += "-events"
+		}
+		sub, err := ingestmqtt.New(ingestmqtt.Options{
+			URL:      m.cfg.MQTT.URL,
+			ClientID: id,
+			Username: m.cfg.MQTT.Username,
+			Password: m.cfg.MQTT.Password,
+			Prefix:   m.cfg.MQTT.Prefix,
+			Intake:   m.intake,
+			Events:   events,
+			Logger:   logger,
+		})
+		if err != nil {
+			return err
+		}
+		m.subs = append(m.subs, sub)
+		m.parts.run("mqtt "+id, sub.Run)
+	}
+	return nil
+}
+
+// startBroker starts the embedded broker, with ingest taking device messages
+// in process.
+func (m *Monitor) startBroker() error {
+	var err error
+	m.broker, err = broker.New(broker.Options{
+		Addr:        m.cfg.MQTT.Broker.Addr,
+		Auth:        m.cfg.MQTT.Broker.Auth,
+		Prefix:      m.cfg.MQTT.Prefix,
+		Devices:     deviceAuth{db: m.db},
+		Intake:      m.intake,
+		SimPassword: m.token,
+		TLSAddr:     m.cfg.MQTT.Broker.TLSAddr,
+		CertFile:    m.cfg.MQTT.Broker.CertFile,
+		KeyFile:     m.cfg.MQTT.Broker.KeyFile,
+		Logger:      m.log.With("component", "broker"),
+		Registerer:  m.reg,
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("embedded broker: %w", err)
 	}
-	m.intake = intake
-	m.parts.run("ingest", intake.Run)
-	m.parts.run("mqtt", m.sub.Run)
+	if err := m.broker.Start(); err != nil {
+		return fmt.Errorf("embedded broker: %w", err)
+	}
+	m.parts.run("broker", func(ctx context.Context) error {
+		<-ctx.Done()
+		return m.broker.Close()
+	})
+	m.log.Info("embedded MQTT broker listening", "addr", m.broker.Addr(), "auth", m.cfg.MQTT.Broker.Auth)
 	return nil
+}
+
+// connected reports whether ingest takes device messages: the embedded
+// broker does from its start; with an external broker both sessions must be
+// connected and subscribed.
+func (m *Monitor) connected() bool {
+	for _, sub := range m.subs {
+		if !sub.Connected() {
+			return false
+		}
+	}
+	return m.broker != nil || len(m.subs) > 0
 }
 
 // deviceAuth checks device credentials for the embedded broker.
@@ -461,7 +493,10 @@ func (m *Monitor) startHTTP() error {
 }
 
 func (m *Monitor) ready(ctx context.Context) error {
-	if !m.sub.Connected() {
+	if reason := m.decide.Degraded(); reason != "" {
+		return &api.Unready{Status: api.StatusDegraded, Reason: reason}
+	}
+	if !m.connected() {
 		return errors.New("MQTT broker not connected")
 	}
 	if _, _, err := m.db.AdminToken(ctx); err != nil {

@@ -17,7 +17,6 @@ type role int
 
 const (
 	roleDevice role = iota
-	roleMonitor
 	roleSim
 )
 
@@ -42,13 +41,9 @@ type authHook struct {
 	mode    string
 	prefix  string
 	devices DeviceAuthenticator
-	monitor credential
-	// monitorID is the monitor's client id, reserved for its credential
-	// (empty: not reserved).
-	monitorID string
-	sim       credential
-	clients   *mqtt.Clients // the broker's sessions, to stop client-id takeovers
-	log       *slog.Logger
+	sim     credential
+	clients *mqtt.Clients // the broker's sessions, to stop client-id takeovers
+	log     *slog.Logger
 }
 
 var _ mqtt.Hook = (*authHook)(nil)
@@ -77,10 +72,6 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 	switch user {
 	case "":
 		return refuse("no username")
-	case h.monitor.user:
-		if !h.monitor.matches(pk.Connect.Password) {
-			return refuse("wrong password")
-		}
 	case h.sim.user:
 		if h.sim.pass == "" {
 			return refuse("simulator credential disabled")
@@ -103,11 +94,6 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		return refuse("will topic not allowed: " + pk.Connect.WillTopic)
 	}
 
-	// A device holding the monitor's client id before the monitor connects
-	// (as after a restart) would lock the monitor out.
-	if h.monitorID != "" && cl.ID == h.monitorID && user != h.monitor.user {
-		return refuse("client id reserved for the monitor")
-	}
 	// Mochi hands an existing session (and its subscriptions and queued
 	// messages) to whoever connects with the same client id, kicking the
 	// current holder off. Only the user that owns a session may take it over.
@@ -119,19 +105,15 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 
 // OnACLCheck is called with write=true for every PUBLISH a client sends, and
 // with write=false for every SUBSCRIBE filter and again for every message about
-// to be delivered (with its topic name).
+// to be delivered (with its topic name). Under AuthDevices nobody subscribes:
+// the monitor takes device messages inside the process.
 func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if h.mode == AuthNone {
 		return true
 	}
 	user := string(cl.Properties.Username)
 	r := h.roleOf(user)
-	var ok bool
-	if write {
-		ok = h.mayPublish(r, user, topic)
-	} else {
-		ok = r == roleMonitor && h.underPrefix(stripShare(topic))
-	}
+	ok := write && h.mayPublish(r, user, topic)
 	if !ok {
 		action := "subscribe"
 		if write {
@@ -143,14 +125,10 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 }
 
 func (h *authHook) roleOf(user string) role {
-	switch user {
-	case h.monitor.user:
-		return roleMonitor
-	case h.sim.user:
+	if user == h.sim.user {
 		return roleSim
-	default:
-		return roleDevice
 	}
+	return roleDevice
 }
 
 func (h *authHook) mayPublish(r role, user, topic string) bool {
@@ -158,29 +136,9 @@ func (h *authHook) mayPublish(r role, user, topic string) bool {
 	case roleDevice:
 		own := h.prefix + "/devices/" + user + "/"
 		return strings.HasPrefix(topic, own) && len(topic) > len(own)
-	case roleSim:
-		return topic == h.prefix+"/sim/clock"
 	default:
-		return false
+		return topic == h.prefix+"/sim/clock"
 	}
-}
-
-// underPrefix reports whether a topic or filter lies within the prefix. A
-// filter must name the prefix's levels literally, so "#" or "+/v1/#" are
-// outside it even though they would match topics under it.
-func (h *authHook) underPrefix(filter string) bool {
-	return filter == h.prefix || strings.HasPrefix(filter, h.prefix+"/")
-}
-
-// stripShare turns a shared subscription "$share/{group}/{filter}" into its
-// filter.
-func stripShare(filter string) string {
-	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
-		if _, f, ok := strings.Cut(rest, "/"); ok {
-			return f
-		}
-	}
-	return filter
 }
 
 // validDeviceID rejects ids that would reach into another topic level or act

@@ -8,18 +8,15 @@
 //   - a device connects with username = its device id and password = its
 //     secret, may publish only to {prefix}/devices/{its id}/{stream...} and may
 //     subscribe to nothing;
-//   - the monitor's own credential may subscribe to {prefix} and anything under
-//     it, and may publish nothing;
 //   - username "eldersafe-sim" with the configured password (the admin token)
 //     may publish only to {prefix}/sim/clock;
 //   - anyone else is refused at CONNECT.
 //
 // Under Auth "none" anyone may connect, publish and subscribe (development).
 //
-// Sessions of clean_session=false clients are kept in memory, so QoS 1
-// messages queue while the monitor reconnects; they are lost when the
-// process stops. With Options.MonitorClientID, a device's publish is held
-// unacknowledged while the monitor's session cannot take it (backpressure.go).
+// With Options.Intake the monitor takes device messages inside the process
+// (inbound.go): a publish is acknowledged only once the intake has handled
+// it, so an acknowledgement means stored (CONTRACT.md §11).
 package broker
 
 import (
@@ -79,11 +76,10 @@ type Options struct {
 	Prefix string
 	// Devices checks device credentials; required under AuthDevices.
 	Devices DeviceAuthenticator
-	// MonitorUsername and MonitorPassword are the monitor's own credential:
-	// it may subscribe to Prefix and anything under it, and publish nothing.
-	// Both are required under AuthDevices.
-	MonitorUsername string
-	MonitorPassword string
+	// Intake takes every publish under {Prefix}/devices/ and the clock
+	// ticks in process, acknowledging each once handled. Nil: they are
+	// routed to subscribers like any message.
+	Intake Intake
 	// SimPassword lets username SimUsername publish to {Prefix}/sim/clock.
 	// Empty disables the simulator credential.
 	SimPassword string
@@ -96,17 +92,9 @@ type Options struct {
 	// (subscriptions and queued QoS 1/2 messages) is kept. Default
 	// DefaultSessionExpiry.
 	SessionExpiry time.Duration
-	// MonitorClientID is the monitor's MQTT client id. When set, a device's
-	// publish is held, before the broker acknowledges it, while the
-	// monitor's session cannot take it (see backpressure). Empty: no
-	// holding, as for a broker nobody must keep up with.
-	MonitorClientID string
-	// MaxInflight is how many unacknowledged QoS 1 messages a session may
-	// keep; publishes are held at three quarters of it. Default
-	// DefaultMaxInflight (mochi's), at most 65535.
-	MaxInflight int
-	// HoldTimeout is the longest a publish is held; then the device is
-	// disconnected unacknowledged, to send again. Default DefaultHoldTimeout.
+	// HoldTimeout is the longest a publish waits for room in the Intake;
+	// then the device is disconnected unacknowledged, to send again.
+	// Default DefaultHoldTimeout.
 	HoldTimeout time.Duration
 	// Logger receives the broker's logs; mochi's own chatter is logged at
 	// debug. Default: discard.
@@ -121,7 +109,7 @@ type Broker struct {
 	tlsCfg       *tls.Config
 	log          *slog.Logger
 	srv          *mqtt.Server
-	backpressure *backpressure // nil without Options.MonitorClientID
+	inbound      *inbound // nil without Options.Intake
 
 	mu      sync.Mutex
 	started bool
@@ -149,29 +137,27 @@ func New(opts Options) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumSessionExpiryInterval = uint32(opts.SessionExpiry / time.Second)
 	caps.MaximumPacketSize = maxPacketSize
-	caps.MaximumInflight = uint16(opts.MaxInflight)
-	caps.MaximumClientWritesPending = max(caps.MaximumClientWritesPending, int32(opts.MaxInflight))
+	// The contract takes QoS 0 and 1; the intake acknowledges with PUBACK.
+	caps.MaximumQos = 1
 	b.srv = mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       slog.New(&mochiHandler{h: opts.Logger.Handler()}).With("component", "mqtt-broker"),
 	})
 
 	hook := &authHook{
-		mode:      opts.Auth,
-		prefix:    opts.Prefix,
-		devices:   opts.Devices,
-		monitor:   credential{user: opts.MonitorUsername, pass: opts.MonitorPassword},
-		monitorID: opts.MonitorClientID,
-		sim:       credential{user: SimUsername, pass: opts.SimPassword},
-		clients:   b.srv.Clients,
-		log:       opts.Logger,
+		mode:    opts.Auth,
+		prefix:  opts.Prefix,
+		devices: opts.Devices,
+		sim:     credential{user: SimUsername, pass: opts.SimPassword},
+		clients: b.srv.Clients,
+		log:     opts.Logger,
 	}
 	if err := b.srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}
-	if opts.MonitorClientID != "" {
-		b.backpressure = newBackpressure(opts.MonitorClientID, b.srv.Clients, opts.MaxInflight, opts.HoldTimeout, opts.Logger, opts.Registerer)
-		if err := b.srv.AddHook(b.backpressure, nil); err != nil {
+	if opts.Intake != nil {
+		b.inbound = newInbound(opts.Intake, opts.Prefix, opts.HoldTimeout, opts.Logger, opts.Registerer)
+		if err := b.srv.AddHook(b.inbound, nil); err != nil {
 			return nil, fmt.Errorf("broker hook: %w", err)
 		}
 	}
@@ -204,14 +190,8 @@ func (o *Options) validate() error {
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
-	if o.MaxInflight == 0 {
-		o.MaxInflight = DefaultMaxInflight
-	}
 	if o.HoldTimeout == 0 {
 		o.HoldTimeout = DefaultHoldTimeout
-	}
-	if o.MaxInflight < 4 || o.MaxInflight > 65535 {
-		return fmt.Errorf("max inflight %d out of range 4..65535", o.MaxInflight)
 	}
 	if o.HoldTimeout < 0 {
 		return fmt.Errorf("hold timeout %s is negative", o.HoldTimeout)
@@ -238,12 +218,6 @@ func (o *Options) validate() error {
 	case AuthDevices:
 		if o.Devices == nil {
 			return errors.New("auth devices needs a DeviceAuthenticator")
-		}
-		if o.MonitorUsername == "" || o.MonitorPassword == "" {
-			return errors.New("auth devices needs the monitor's username and password")
-		}
-		if o.MonitorUsername == SimUsername {
-			return fmt.Errorf("monitor username %q is reserved for the simulator", SimUsername)
 		}
 	default:
 		return fmt.Errorf("unknown auth mode %q (want %q or %q)", o.Auth, AuthDevices, AuthNone)
@@ -318,8 +292,8 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed = true
-	if b.backpressure != nil {
-		b.backpressure.close() // held publishers let go, or the server waits on them
+	if b.inbound != nil {
+		b.inbound.close() // held publishers let go, or the server waits on them
 	}
 	if !b.started {
 		return nil

@@ -30,8 +30,6 @@ import (
 const (
 	timeout   = 5 * time.Second
 	prefix    = "eldersafe/v1"
-	monUser   = "monitor"
-	monPass   = "monitor-secret"
 	simPass   = "admin-token"
 	subFailed = 0x80 // SUBACK return code for a refused filter (MQTT 3.1.1)
 )
@@ -48,13 +46,12 @@ var devs = testDevices{"dev-a": "secret-a", "dev-b": "secret-b"}
 
 func testOptions() Options {
 	return Options{
-		Addr:            "127.0.0.1:0",
-		Prefix:          prefix,
-		Devices:         devs,
-		MonitorUsername: monUser,
-		MonitorPassword: monPass,
-		SimPassword:     simPass,
-		Logger:          testLogger(),
+		Addr:        "127.0.0.1:0",
+		Prefix:      prefix,
+		Devices:     devs,
+		Intake:      newFakeIntake(),
+		SimPassword: simPass,
+		Logger:      testLogger(),
 	}
 }
 
@@ -214,19 +211,15 @@ func (c *client) waitLost(t *testing.T) {
 	}
 }
 
-// monitor connects the monitor credential subscribed to prefix/#.
-func monitor(t *testing.T, b *Broker) *client {
+// monitor is the broker's intake, which stands for the monitor.
+func monitor(t *testing.T, b *Broker) *fakeIntake {
 	t.Helper()
-	m := mustDial(t, b.Addr(), clientID("monitor"), monUser, monPass, nil)
-	if code := m.subscribe(t, prefix+"/#"); code != 1 {
-		t.Fatalf("monitor subscribe %s/#: code %#x, want 1", prefix, code)
-	}
-	return m
+	return b.opts.Intake.(*fakeIntake)
 }
 
 func deviceTopic(id, stream string) string { return prefix + "/devices/" + id + "/" + stream }
 
-func TestBroker_DevicePublishReachesMonitor(t *testing.T) {
+func TestBroker_DevicePublishReachesIntake(t *testing.T) {
 	b := startBroker(t, nil)
 	mon := monitor(t, b)
 	dev := mustDial(t, b.Addr(), clientID("dev-a"), "dev-a", "secret-a", nil)
@@ -248,8 +241,6 @@ func TestBroker_RefusesBadCredentials(t *testing.T) {
 		{"UnknownDevice", "dev-z", "secret-a"},
 		{"NoUsername", "", ""},
 		{"EmptyPassword", "dev-a", ""},
-		{"MonitorWrongPassword", monUser, "nope"},
-		{"MonitorPasswordPrefix", monUser, monPass[:len(monPass)-1]},
 		{"SimWrongPassword", SimUsername, "nope"},
 		{"DeviceIDWithSlash", "dev-a/event", "secret-a"},
 	}
@@ -313,42 +304,6 @@ func TestBroker_DeviceCannotSubscribe(t *testing.T) {
 	}
 }
 
-func TestBroker_MonitorScope(t *testing.T) {
-	b := startBroker(t, nil)
-	mon := mustDial(t, b.Addr(), clientID("monitor"), monUser, monPass, nil)
-
-	for f, want := range map[string]byte{
-		"#":                                subFailed,
-		"+/v1/#":                           subFailed,
-		"$SYS/#":                           subFailed,
-		"eldersafe/v10/#":                  subFailed,
-		prefix + "/devices/+/event":        1,
-		prefix:                             1,
-		"$share/monitors/" + prefix + "/#": 1,
-	} {
-		if code := mon.subscribe(t, f); code != want {
-			t.Errorf("monitor subscribe %s: code %#x, want %#x", f, code, want)
-		}
-	}
-
-	t.Run("PublishDenied", func(t *testing.T) {
-		watch := monitor(t, b)
-		pub := mustDial(t, b.Addr(), clientID("monitor"), monUser, monPass, nil)
-		pub.mustPublish(t, deviceTopic("dev-a", "event"), 0, `{"event":"fall"}`)
-		pub.mustPublish(t, prefix+"/sim/clock", 0, `{"ts":1}`)
-		pub.subscribe(t, prefix+"/x") // a round trip: the publishes were handled
-
-		dev := mustDial(t, b.Addr(), clientID("dev-a"), "dev-a", "secret-a", nil)
-		dev.mustPublish(t, deviceTopic("dev-a", "event"), 1, "marker")
-		watch.expect(t, deviceTopic("dev-a", "event"), "marker")
-
-		pub.Publish(deviceTopic("dev-a", "event"), 1, false, `{"event":"sos"}`)
-		pub.waitLost(t)
-		dev.mustPublish(t, deviceTopic("dev-a", "event"), 1, "marker2")
-		watch.expect(t, deviceTopic("dev-a", "event"), "marker2")
-	})
-}
-
 func TestBroker_SimClock(t *testing.T) {
 	b := startBroker(t, nil)
 	mon := monitor(t, b)
@@ -382,97 +337,29 @@ func TestBroker_AuthNone(t *testing.T) {
 	sub.expect(t, deviceTopic("dev-b", "event"), "hi")
 }
 
-// The monitor's clean_session=false session keeps its subscription and queues
-// QoS 1 messages while it is away.
-func TestBroker_PersistentSessionQueuesWhileMonitorAway(t *testing.T) {
-	b := startBroker(t, nil)
-	persistent := func(o *paho.ClientOptions) { o.SetCleanSession(false) }
-	id := clientID("monitor")
-
-	mon := mustDial(t, b.Addr(), id, monUser, monPass, persistent)
-	mon.subscribe(t, prefix+"/#")
-	mon.Disconnect(0)
-	// paho's Disconnect returns before the connection is gone: a message
-	// published meanwhile could still reach (and be acknowledged by) the
-	// departing client instead of waiting in the session.
-	until(t, "the monitor's session offline", func() bool {
-		cl, ok := b.srv.Clients.Get(id)
-		return ok && cl.Closed()
-	})
-
-	dev := mustDial(t, b.Addr(), clientID("dev-a"), "dev-a", "secret-a", nil)
-	for i := range 3 {
-		dev.mustPublish(t, deviceTopic("dev-a", "telemetry"), 1, fmt.Sprint(i))
-	}
-	// mochi acknowledges a publish before routing it, and one routed while
-	// the monitor reconnects goes to the session being replaced: reconnect
-	// once all three are queued (with MonitorClientID, backpressure holds
-	// publishes while the monitor is away instead).
-	until(t, "three messages queued", func() bool {
-		cl, ok := b.srv.Clients.Get(id)
-		return ok && cl.State.Inflight.Len() == 3
-	})
-
-	// No Subscribe this time: the session brings it back. Mochi resends a
-	// session's queued messages sorted by their arrival second only, so their
-	// order is not kept: compare them as a set.
-	back := mustDial(t, b.Addr(), id, monUser, monPass, persistent)
-	got := map[string]bool{}
-	for range 3 {
-		m := back.next(t)
-		if m.Topic() != deviceTopic("dev-a", "telemetry") {
-			t.Fatalf("got topic %s", m.Topic())
-		}
-		got[string(m.Payload())] = true
-	}
-	if !got["0"] || !got["1"] || !got["2"] {
-		t.Fatalf("queued messages: got %v, want 0, 1 and 2", got)
-	}
-
-	// Once back, new messages flow as usual.
-	dev.mustPublish(t, deviceTopic("dev-a", "telemetry"), 1, "live")
-	back.expect(t, deviceTopic("dev-a", "telemetry"), "live")
-}
-
-// A device may not connect with the monitor's client id: mochi would kick the
-// monitor off and hand its session to the device.
+// A device may not connect with another's client id: mochi would kick the
+// other off and hand its session over.
 func TestBroker_ClientIDTakeoverRefused(t *testing.T) {
 	b := startBroker(t, nil)
-	id := clientID("monitor")
-	mon := mustDial(t, b.Addr(), id, monUser, monPass, func(o *paho.ClientOptions) { o.SetCleanSession(false) })
-	mon.subscribe(t, prefix+"/#")
+	mon := monitor(t, b)
+	id := clientID("dev-a")
+	devA := mustDial(t, b.Addr(), id, "dev-a", "secret-a", func(o *paho.ClientOptions) { o.SetCleanSession(false) })
 
-	_, err := dial(t, b.Addr(), id, "dev-a", "secret-a", nil)
+	_, err := dial(t, b.Addr(), id, "dev-b", "secret-b", nil)
 	if !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
 		t.Fatalf("takeover connect error = %v, want refusal", err)
 	}
-
-	dev := mustDial(t, b.Addr(), clientID("dev-a"), "dev-a", "secret-a", nil)
-	dev.mustPublish(t, deviceTopic("dev-a", "event"), 1, "still here")
+	devA.mustPublish(t, deviceTopic("dev-a", "event"), 1, "still here")
 	mon.expect(t, deviceTopic("dev-a", "event"), "still here")
 	select {
-	case err := <-mon.lost:
-		t.Fatalf("monitor lost its connection: %v", err)
+	case err := <-devA.lost:
+		t.Fatalf("dev-a lost its connection: %v", err)
 	default:
 	}
 
 	// The same user may take its own session over.
-	mustDial(t, b.Addr(), id, monUser, monPass, func(o *paho.ClientOptions) { o.SetCleanSession(false) })
-	mon.waitLost(t)
-}
-
-// A device cannot take the monitor's client id before the monitor connects
-// (as after a restart): it would lock the monitor out.
-func TestBroker_MonitorClientIDReserved(t *testing.T) {
-	b := startBroker(t, func(o *Options) { o.MonitorClientID = "mon" })
-	if _, err := dial(t, b.Addr(), "mon", "dev-a", "secret-a", nil); !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
-		t.Fatalf("device as the monitor's client id: %v, want refusal", err)
-	}
-	mon := mustDial(t, b.Addr(), "mon", monUser, monPass, func(o *paho.ClientOptions) { o.SetCleanSession(false) })
-	mon.subscribe(t, prefix+"/#")
-	dev := mustDial(t, b.Addr(), clientID("dev-a"), "dev-a", "secret-a", nil)
-	dev.mustPublish(t, deviceTopic("dev-a", "event"), 1, "fall")
-	mon.expect(t, deviceTopic("dev-a", "event"), "fall")
+	mustDial(t, b.Addr(), id, "dev-a", "secret-a", func(o *paho.ClientOptions) { o.SetCleanSession(false) })
+	devA.waitLost(t)
 }
 
 // rawConnect sends a CONNECT with a Will over a bare TCP connection and
@@ -606,9 +493,7 @@ func TestNew_Validates(t *testing.T) {
 	}{
 		{"UnknownAuth", func(o *Options) { o.Auth = "open" }, "unknown auth mode"},
 		{"NoDevices", func(o *Options) { o.Devices = nil }, "DeviceAuthenticator"},
-		{"NoMonitorUser", func(o *Options) { o.MonitorUsername = "" }, "monitor"},
-		{"NoMonitorPassword", func(o *Options) { o.MonitorPassword = "" }, "monitor"},
-		{"MonitorIsSim", func(o *Options) { o.MonitorUsername = SimUsername }, "reserved"},
+		{"NegativeHold", func(o *Options) { o.HoldTimeout = -time.Second }, "hold timeout"},
 		{"WildcardPrefix", func(o *Options) { o.Prefix = "eldersafe/+" }, "prefix"},
 		{"TrailingSlashPrefix", func(o *Options) { o.Prefix = "eldersafe/v1/" }, "prefix"},
 		{"PartialTLS", func(o *Options) { o.TLSAddr = "127.0.0.1:0" }, "tls"},
@@ -628,7 +513,7 @@ func TestNew_Validates(t *testing.T) {
 	}
 
 	t.Run("Defaults", func(t *testing.T) {
-		b, err := New(Options{Devices: devs, MonitorUsername: monUser, MonitorPassword: monPass})
+		b, err := New(Options{Devices: devs})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -82,7 +82,7 @@ func TestMosquittoExport_EnforcesDeviceRules(t *testing.T) {
 		hashes[id] = h
 	}
 	dir := t.TempDir()
-	const monitorPass = "monitor-secret-0123456789"
+	const monUser, monitorPass = "monitor", "monitor-secret-0123456789"
 	if err := WriteMosquittoFiles(dir, MosquittoCredentials{
 		Prefix: prefix, Devices: hashes, MonitorUsername: monUser, MonitorPassword: monitorPass, SimPassword: "admin-token-0123456789",
 	}); err != nil {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,9 +50,10 @@ type Store interface {
 	AwayPeriodsOf(ctx context.Context, householdID string, t time.Time) ([]registry.AwayPeriod, error)
 	RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevice, error)
 	RuleStates(ctx context.Context) ([]rules.State, error)
-	SaveRuleStates(ctx context.Context, states []rules.State) error
+	// SaveCheckpoint writes households' states and, unless it is zero, the
+	// event clock, in one transaction.
+	SaveCheckpoint(ctx context.Context, states []rules.State, eventClock time.Time) error
 	DeleteRuleState(ctx context.Context, householdID string) error
-	SaveEventClock(ctx context.Context, t time.Time) error
 }
 
 // History keeps the readings behind the charts. Neither method may block
@@ -77,7 +79,9 @@ type Options struct {
 	Watermark func() (wm time.Time, bounded bool)
 	// History records readings; nil keeps none.
 	History History
-	// CheckpointInterval is how often the engine's changed state is saved.
+	// CheckpointInterval is how often what the clock changed in the engine's
+	// state is saved; what a reading changed is saved before its message is
+	// acknowledged (see Durable).
 	CheckpointInterval time.Duration
 	Logger             *slog.Logger
 	Registerer         prometheus.Registerer
@@ -96,6 +100,14 @@ type Dispatcher struct {
 	every     time.Duration
 	log       *slog.Logger
 	fired     *prometheus.CounterVec
+
+	commits *commits
+	// savedClock is the event clock last written; runCommits owns it.
+	savedClock time.Time
+	// retrying counts readings and ticks whose alerts the store refused
+	// and that are being tried again.
+	retrying atomic.Int64
+	health   storeHealth
 
 	// settingsMu makes reading a household's settings from the store and
 	// applying them to the engine one step, so racing changes leave the
@@ -133,6 +145,7 @@ func New(opts Options) (*Dispatcher, error) {
 		history:   opts.History,
 		every:     opts.CheckpointInterval,
 		log:       opts.Logger,
+		commits:   newCommits(),
 	}
 	d.event, _ = opts.Clock.(*clock.Event)
 	f := promauto.With(opts.Registerer)
@@ -144,6 +157,16 @@ func New(opts Options) (*Dispatcher, error) {
 		Name: "eldersafe_devices_online",
 		Help: "Devices heard from within their offline threshold.",
 	}, func() float64 { return float64(d.engine.OnlineDevices(d.clock.Now())) })
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "eldersafe_ingest_retrying",
+		Help: "Device messages and clock ticks held unacknowledged while the store refuses to write what they changed; it retries them in place.",
+	}, func() float64 {
+		n := d.retrying.Load()
+		if d.commits.failing.Load() {
+			n += d.commits.waiting.Load()
+		}
+		return float64(n)
+	})
 	return d, nil
 }
 
@@ -159,42 +182,49 @@ func (noHistory) Forget(context.Context, string) error { return nil }
 // more than 7 days ahead as future_ts.
 const maxAhead = 5 * time.Minute
 
-// Handle applies one reading and raises what it fires. Under the event
-// clock the reading's time first moves now forward, so what it opens is
-// stamped with it, and then the deadlines now has passed fire. Under the
-// wall clock a reading stamped more than maxAhead in the future is applied
-// at now. It returns once everything is stored: an error means the reading's
-// effect is not durable, and its message must not be acknowledged.
-func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) error {
+// Handle applies one reading and raises the tasks its alerts call for. Under
+// the event clock the reading's time first moves now forward, so what it
+// opens is stamped with it, and then the deadlines now has passed fire. Under
+// the wall clock a reading stamped more than maxAhead in the future is
+// applied at now.
+//
+// A task the store refuses is tried again in place, with backoff, until it is
+// stored or ctx ends; an error means it was not, and the reading's message
+// must not be acknowledged. On success Handle returns a channel that closes
+// once what the reading changed in the rules' state is written too: only then
+// may its message be acknowledged.
+func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct{}, error) {
 	// Held until the reading is recorded: a household deleted meanwhile is
 	// forgotten after it, and one deleted before is not touched.
 	d.forget.mu.RLock()
 	defer d.forget.mu.RUnlock()
 	if d.forget.deleted(r.HouseholdID) {
-		return nil
+		return closed, nil
 	}
+	var alerts []rules.Alert
+	moved := false
 	if d.event == nil {
-		if err := d.raise(ctx, d.engine.Process(clampFuture(r, d.clock.Now()))); err != nil {
-			return err
-		}
-		d.history.Reading(r)
-		return nil
+		alerts = d.engine.Process(clampFuture(r, d.clock.Now()))
+	} else {
+		moved = d.event.Advance(r.TS)
+		alerts = d.engine.Process(r)
+		// Always, not only when the clock moved: a reading older than now can
+		// arm a deadline that is already due.
+		alerts = append(alerts, d.engine.Advance(d.firingNow())...)
 	}
-	moved := d.event.Advance(r.TS)
-	alerts := d.engine.Process(r)
-	// Always, not only when the clock moved: a reading older than now can arm
-	// a deadline that is already due.
-	alerts = append(alerts, d.engine.Advance(d.firingNow())...)
 	err := d.raise(ctx, alerts)
 	if moved {
 		d.escalate(ctx)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.history.Reading(r)
-	return nil
+	return d.commits.durable(), nil
 }
+
+// closed is a durable channel for what changed nothing.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // clampFuture applies a reading stamped more than maxAhead after now at now.
 func clampFuture(r rules.Reading, now time.Time) rules.Reading {
@@ -213,17 +243,14 @@ var (
 	ErrTooFarAhead = errors.New("more than 7 days ahead of now")
 )
 
-// MaxFuture is how far after now a tick or a device's ts may be.
-const MaxFuture = 7 * 24 * time.Hour
-
 // Tick moves the event clock to ts (never backwards) and fires the deadlines
-// it passes before returning, so the tick is acknowledged once its alerts are
-// stored. It answers with now.
+// it passes. It returns once their tasks and the clock are stored, so the
+// tick is acknowledged only then. It answers with now.
 func (d *Dispatcher) Tick(ctx context.Context, ts time.Time) (time.Time, error) {
 	if d.event == nil {
 		return time.Time{}, ErrWallClock
 	}
-	if ts.After(d.FutureBound().Add(MaxFuture)) {
+	if ts.After(d.FutureBound().Add(clock.MaxFuture)) {
 		return time.Time{}, fmt.Errorf("tick %s: %w", ts.Format(time.RFC3339), ErrTooFarAhead)
 	}
 	moved := d.event.Advance(ts)
@@ -231,7 +258,13 @@ func (d *Dispatcher) Tick(ctx context.Context, ts time.Time) (time.Time, error) 
 	if moved {
 		d.escalate(ctx)
 	}
-	return d.event.Now(), err
+	if err != nil {
+		return time.Time{}, err
+	}
+	if err := d.commits.wait(ctx, d.commits.durable()); err != nil {
+		return time.Time{}, fmt.Errorf("tick %s: %w", ts.Format(time.RFC3339), err)
+	}
+	return d.event.Now(), nil
 }
 
 // EventClock reports whether the monitor runs on the event clock.
@@ -262,48 +295,61 @@ func (d *Dispatcher) firingNow() time.Time {
 	return now
 }
 
-// raiseAttempts bounds how long one alert may hold up its ingest worker: about 3 s.
-const raiseAttempts = 6
+// Backoff of the retries in place: the first after retryFirst, doubling up
+// to retryCap, so a store that comes back is used within seconds.
+const (
+	retryFirst = 50 * time.Millisecond
+	retryCap   = 2 * time.Second
+)
 
-// raise turns alerts into tasks. The store is local, so a failure is most
-// likely passing (a busy or full disk being cleared): each alert is tried a few
-// times before it is given back to the engine to fire again later.
+// raise turns alerts into tasks. A task the store refuses (a busy or full
+// disk) is tried again in place until it is stored or ctx ends; then the
+// alerts not raised are given back to the engine to fire again a minute
+// later, instead of it believing somebody was told.
 func (d *Dispatcher) raise(ctx context.Context, alerts []rules.Alert) error {
-	var errs []error
-	for _, a := range alerts {
+	retrying := false
+	defer func() {
+		if retrying {
+			d.retrying.Add(-1)
+		}
+	}()
+	for i, a := range alerts {
 		if !a.Cleared {
 			d.fired.WithLabelValues(a.Rule).Inc()
 		}
-		t, opened, err := d.raiseOne(ctx, a)
-		if err != nil {
-			if !errors.Is(err, registry.ErrNotFound) {
-				d.engine.Retract(a, d.clock.Now().Add(time.Minute))
+		delay := retryFirst
+		for {
+			t, opened, err := d.tasks.Raise(ctx, a)
+			if err == nil {
+				d.storeOK()
+				if opened {
+					d.log.Info("task opened", "task_id", t.ID, "household_id", t.HouseholdID, "rule", t.Rule, "severity", t.Severity, "assignee_id", t.AssigneeID)
+				}
+				break
 			}
-			errs = append(errs, err)
-			continue
-		}
-		if opened {
-			d.log.Info("task opened", "task_id", t.ID, "household_id", t.HouseholdID, "rule", t.Rule, "severity", t.Severity, "assignee_id", t.AssigneeID)
+			if errors.Is(err, registry.ErrNotFound) {
+				// The household is gone: nobody is left to visit.
+				d.log.Warn("alert for a household no longer registered", "rule", a.Rule, "household_id", a.HouseholdID, "err", err)
+				break
+			}
+			d.storeFailed(err)
+			if !retrying {
+				retrying = true
+				d.retrying.Add(1)
+			}
+			d.log.Warn("storing a task failed; retrying in place, the message stays unacknowledged", "rule", a.Rule, "household_id", a.HouseholdID, "err", err, "retry_in", delay)
+			select {
+			case <-ctx.Done():
+				for _, left := range alerts[i:] {
+					d.engine.Retract(left, d.clock.Now().Add(time.Minute))
+				}
+				return fmt.Errorf("raise %s for household %s: %w", a.Rule, a.HouseholdID, err)
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, retryCap)
 		}
 	}
-	return errors.Join(errs...)
-}
-
-func (d *Dispatcher) raiseOne(ctx context.Context, a rules.Alert) (tasks.Task, bool, error) {
-	delay := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		t, opened, err := d.tasks.Raise(ctx, a)
-		if err == nil || attempt == raiseAttempts || errors.Is(err, registry.ErrNotFound) {
-			return t, opened, err
-		}
-		d.log.Warn("raise alert failed; retrying", "rule", a.Rule, "household_id", a.HouseholdID, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return t, opened, err
-		case <-time.After(delay):
-		}
-		delay *= 2
-	}
+	return nil
 }
 
 // escalate escalates the tasks whose deadlines the clock has passed. A

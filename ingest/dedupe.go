@@ -6,99 +6,92 @@ import (
 	"time"
 )
 
-// windowSize is how many seqs below a device's highest one are remembered, so a
-// message overtaken by up to this many later ones is still accepted once.
-const windowSize = 64
+// recent is how many of a device's last accepted messages are remembered.
+// A copy of an older one is accepted again: the rules take a repeated
+// reading without moving state backwards, and a repeated fall attaches to
+// its open task. A broker redelivers what it has not seen acknowledged, and
+// the monitor acknowledges a message once it is stored, so copies come in
+// a burst right after a reconnection, of the few messages a device had in
+// flight.
+const recent = 16
 
-// Dedup spots repeated seqs per device: QoS 1 redelivery and gateways that resend
-// what they buffered. The zero value is ready to use; it must not be copied.
+// Dedup spots copies of accepted messages per device (CONTRACT §11): a message
+// is a duplicate only when the same device sent the same seq with the same ts
+// before. A lower seq with another ts is the device restarting its counter,
+// and is accepted; so is a message older or later than any seen, a fall or an
+// SOS among them. The zero value is ready to use; it must not be copied.
 //
 // One mutex guards all devices rather than shards of them: the critical section
 // is a map lookup and a few integer operations, tens of nanoseconds, so even
 // thousands of messages a second keep it nearly always free, and the simpler
 // code wins.
 //
-// State lives in memory only: after a restart of the monitor a redelivered
-// message may be accepted once more, which the rules tolerate because they never
-// move state backwards.
+// State lives in memory only (see docs/architecture.md, "Duplicates"): a
+// message comes again after a restart only if the crash fell between storing
+// its effect and its acknowledgement, and applying it once more changes
+// nothing.
 type Dedup struct {
 	mu      sync.Mutex
-	devices map[string]window
+	devices map[string]*seen
 }
 
-// window is one device's recent seqs: 24 bytes.
-type window struct {
-	top uint64 // highest seq accepted
-	// seen has bit i set when seq top-1-i was accepted.
-	seen uint64
-	// newest is the newest ts accepted, in Unix milliseconds: the contract's
-	// coarsest unit, and smaller than a time.Time.
-	newest int64
+// seen is a device's last accepted messages, each as one fingerprint of its
+// seq and ts: 136 bytes.
+type seen struct {
+	prints [recent]uint64
+	next   uint8
 }
 
-// Duplicate reports whether seq was already seen for deviceID: the message is
-// a copy of one accepted before. It records nothing; Record does, once the
-// message has been handled, so a message whose handling failed is not dropped
-// as a duplicate when the broker delivers it again.
-//
-// A seq that would count as a duplicate (the highest one, one already seen in the
-// window, or one too far below it to tell) but whose ts is newer than any accepted
-// from the device cannot be a copy of an accepted message, since a copy carries
-// the same ts. The device restarted its counter (a reboot, a battery swap).
+// fingerprint mixes a seq and a ts in Unix milliseconds (the contract's
+// coarsest unit) into 64 bits. Two different messages share one by chance
+// with a probability of 2^-64 per pair.
+func fingerprint(seq uint64, ts time.Time) uint64 {
+	x := seq*0x9e3779b97f4a7c15 ^ uint64(ts.UnixMilli())
+	// splitmix64's finaliser, so that near seqs and ts spread apart.
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// Duplicate reports whether the device's message seq, stamped ts, was
+// accepted before. It records nothing; Record does, once the message has
+// been handled, so a message whose handling failed is not dropped as a
+// duplicate when it comes again.
 func (d *Dedup) Duplicate(deviceID string, seq uint64, ts time.Time) bool {
+	fp := fingerprint(seq, ts)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	w, ok := d.devices[deviceID]
-	return ok && w.repeats(seq) && ts.UnixMilli() <= w.newest
+	s := d.devices[deviceID]
+	if s == nil {
+		return false
+	}
+	for _, p := range s.prints {
+		if p == fp {
+			return true
+		}
+	}
+	return false
 }
 
-// Record notes that seq, stamped ts, was accepted from deviceID. After a
-// counter restart (see Duplicate) the device's window starts again from seq.
+// Record notes that the device's message seq, stamped ts, was accepted.
 func (d *Dedup) Record(deviceID string, seq uint64, ts time.Time) {
-	ms := ts.UnixMilli()
+	fp := fingerprint(seq, ts)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	w, ok := d.devices[deviceID]
-	switch {
-	case !ok:
+	s := d.devices[deviceID]
+	if s == nil {
 		if d.devices == nil {
-			d.devices = make(map[string]window)
+			d.devices = make(map[string]*seen)
 		}
+		s = &seen{}
 		// Clone so the map does not pin the buffer deviceID was cut from.
-		deviceID = strings.Clone(deviceID)
-		w = window{top: seq, newest: ms}
-	case w.repeats(seq):
-		if ms <= w.newest {
-			return
-		}
-		w = window{top: seq, newest: ms}
-	default:
-		w.accept(seq)
-		w.newest = max(w.newest, ms)
+		d.devices[strings.Clone(deviceID)] = s
 	}
-	d.devices[deviceID] = w
-}
-
-// repeats reports whether seq is the top, was seen in the window, or lies below it.
-func (w *window) repeats(seq uint64) bool {
-	if seq >= w.top {
-		return seq == w.top
-	}
-	below := w.top - seq
-	return below > windowSize || w.seen&(1<<(below-1)) != 0
-}
-
-// accept records a seq that repeats reported false.
-func (w *window) accept(seq uint64) {
-	if seq < w.top {
-		w.seen |= 1 << (w.top - seq - 1)
-		return
-	}
-	// The old top moves into the window at bit shift-1. A shift of 64 or more
-	// clears the window: Go defines shifts past the width as 0.
-	shift := seq - w.top
-	w.seen = w.seen<<shift | 1<<(shift-1)
-	w.top = seq
+	s.prints[s.next] = fp
+	s.next = (s.next + 1) % recent
 }
 
 // Forget drops what is remembered of devices, e.g. once they are deregistered.

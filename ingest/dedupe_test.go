@@ -31,16 +31,17 @@ func TestDedup_Seen(t *testing.T) {
 			{10, at(10), false}, {5, at(5), false}, {7, at(7), false}, {5, at(5), true}, {7, at(7), true}, {6, at(6), false},
 		}},
 		{"LastSlotOfWindow", []step{{100, at(100), false}, {36, at(36), false}, {36, at(36), true}}},
-		{"BelowWindowWithOldTS", []step{{100, at(100), false}, {35, at(35), true}}},
+		// Never seen: a late message is not a copy, whatever its seq (a fall
+		// is never dropped for being old).
+		{"UnseenOldSeqAccepted", []step{{100, at(100), false}, {35, at(35), false}, {35, at(35), true}}},
 		{"TopMovesIntoWindow", []step{{0, at(0), false}, {64, at(64), false}, {0, at(0), true}, {1, at(1), false}}},
-		{"JumpClearsWindow", []step{{0, at(0), false}, {1, at(1), false}, {200, at(200), false}, {136, at(136), false}, {135, at(135), true}}},
+		{"Jump", []step{{0, at(0), false}, {1, at(1), false}, {200, at(200), false}, {136, at(136), false}, {135, at(135), false}, {1, at(1), true}}},
 		{"MaxSeq", []step{{1<<64 - 2, at(1), false}, {1<<64 - 1, at(2), false}, {1<<64 - 2, at(1), true}, {1<<64 - 1, at(2), true}}},
 		{"RebootFarBelow", []step{
 			{1000, at(1000), false}, {999, at(999), false},
 			{0, at(2000), false}, {0, at(2000), true}, {1, at(2001), false},
-			// The window before the reboot is gone, so a late copy from then
-			// passes once.
-			{999, at(999), false}, {999, at(999), true},
+			// A late copy from before the reboot is still a copy.
+			{999, at(999), true},
 		}},
 		{"RebootWithinWindow", []step{
 			{0, at(0), false}, {1, at(1), false}, {2, at(2), false},
@@ -48,6 +49,20 @@ func TestDedup_Seen(t *testing.T) {
 		}},
 		{"RebootAtTop", []step{{0, at(0), false}, {0, at(5), false}, {0, at(5), true}}},
 		{"SameMillisecondIsDuplicate", []step{{3, at(3), false}, {3, at(3).Add(500 * time.Microsecond), true}}},
+		// A wristband's clock ran 6 days fast, then it rebooted: its fall with
+		// seq 1 is not a copy of anything (it was dropped for 7 days before).
+		{"FutureTSThenReboot", []step{
+			{1000, ts0.Add(6 * 24 * time.Hour), false}, {1, at(1), false}, {1000, ts0.Add(6 * 24 * time.Hour), true},
+		}},
+		// Only the last recent messages are remembered: an older copy is
+		// accepted again, which the rules take without harm.
+		{"CopyOlderThanRecent", append(func() []step {
+			var steps []step
+			for n := range recent + 1 {
+				steps = append(steps, step{uint64(n), at(n), false})
+			}
+			return steps
+		}(), step{0, at(0), false}, step{recent, at(recent), true})},
 		{"UnseenSeqWithNewerTSKeepsWindow", []step{
 			{10, at(10), false}, {8, at(20), false}, {10, at(10), true}, {8, at(20), true}, {9, at(9), false},
 		}},
@@ -55,8 +70,8 @@ func TestDedup_Seen(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var d Dedup
 			for i, s := range tc.steps {
-				if got := seen(&d, "dev-1", s.seq, s.ts); got != s.dup {
-					t.Fatalf("step %d: seen(seq %d, %s) = %t, want %t", i, s.seq, s.ts.Format(time.TimeOnly), got, s.dup)
+				if got := check(&d, "dev-1", s.seq, s.ts); got != s.dup {
+					t.Fatalf("step %d: check(seq %d, %s) = %t, want %t", i, s.seq, s.ts.Format(time.TimeOnly), got, s.dup)
 				}
 			}
 		})
@@ -65,10 +80,10 @@ func TestDedup_Seen(t *testing.T) {
 
 func TestDedup_DevicesAreIndependent(t *testing.T) {
 	var d Dedup
-	if seen(&d, "a", 1, at(1)) || seen(&d, "b", 1, at(1)) {
+	if check(&d, "a", 1, at(1)) || check(&d, "b", 1, at(1)) {
 		t.Fatal("first seq of a device reported as duplicate")
 	}
-	if !seen(&d, "a", 1, at(1)) || !seen(&d, "b", 1, at(1)) {
+	if !check(&d, "a", 1, at(1)) || !check(&d, "b", 1, at(1)) {
 		t.Fatal("repeat not reported as duplicate")
 	}
 }
@@ -87,7 +102,7 @@ func TestDedup_Concurrent(t *testing.T) {
 		wg.Go(func() {
 			for seq := range seqs {
 				for range copies {
-					if !seen(&d, id, uint64(seq), at(seq)) {
+					if !check(&d, id, uint64(seq), at(seq)) {
 						accepted.Add(1)
 					}
 				}
@@ -109,13 +124,13 @@ func BenchmarkDedup_Seen(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		seen(&d, ids[n%len(ids)], uint64(n/len(ids)), at(n/len(ids)))
+		check(&d, ids[n%len(ids)], uint64(n/len(ids)), at(n/len(ids)))
 		n++
 	}
 }
 
-// seen checks and records, as the pipeline does around handling a message.
-func seen(d *Dedup, deviceID string, seq uint64, ts time.Time) bool {
+// check checks and records, as the pipeline does around handling a message.
+func check(d *Dedup, deviceID string, seq uint64, ts time.Time) bool {
 	if d.Duplicate(deviceID, seq, ts) {
 		return true
 	}

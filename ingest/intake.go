@@ -10,41 +10,80 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/eldersafe/eldersafe/rules"
 )
 
-// Delivery is one message as a broker hands it over: its topic, its payload,
-// and how to acknowledge it once it is handled.
-type Delivery struct {
-	Topic   string
-	Payload []byte
-	// Ack acknowledges the message to the broker; it is called once the
-	// message's effect is stored, or once it is rejected for good.
-	Ack func()
+// ErrStopping: the intake is stopping and takes no more messages.
+var ErrStopping = errors.New("ingest is stopping")
+
+// delivery is one message as a broker handed it over: its topic, its
+// payload, and how to acknowledge it once it is handled.
+type delivery struct {
+	topic   string
+	payload []byte
+	ack     func()
 }
 
 // IntakeOptions wire an Intake.
 type IntakeOptions struct {
 	Prefix   string
 	Pipeline *Pipeline
-	// Tick receives simulator clock ticks; nil when the monitor runs on the
-	// wall clock, which refuses them (with a log line).
-	Tick func(ts time.Time)
-	// Workers process messages in parallel; a device's messages always go to
-	// the same worker, so they are applied in the order they arrived.
-	Workers   int
+	// Tick applies a simulator clock tick and returns once what it fired is
+	// stored; nil when the monitor runs on the wall clock, which refuses
+	// them (with a log line).
+	Tick func(ctx context.Context, ts time.Time) error
+	// Workers apply telemetry and status messages in parallel; a device's
+	// messages always go to the same worker, so they are applied in the
+	// order they arrived. Default 8.
+	Workers int
+	// EventWorkers apply the event stream (falls, SOS presses, motion, the
+	// door), apart from the telemetry, so that no backlog of telemetry can
+	// delay a fall. Default 2.
+	EventWorkers int
+	// QueueSize bounds each worker's queue; a full queue holds the broker.
+	// Default 1024.
 	QueueSize int
 	Logger    *slog.Logger
 }
 
 // Intake takes messages from a broker, spreads them over per-device worker
-// queues, and acknowledges each only once it has been handled, so a crash
-// leaves unhandled messages with the broker for redelivery.
+// queues in two lanes, one for the event stream and one for everything else,
+// and acknowledges each message only once it is handled and what it changed
+// is stored. A message that is not acknowledged stays with the broker, or
+// with the device, and comes again.
 type Intake struct {
-	opts   IntakeOptions
-	queues []chan Delivery
+	opts     IntakeOptions
+	lanes    [2]lane // telemetry, events
+	seed     maphash.Seed
+	ticks    rejectLog
+	acks     chan pendingAck
+	stopping chan struct{}
+}
+
+const (
+	laneTelemetry = iota
+	laneEvents
+)
+
+// lane is a set of workers, each with its queue and its progress.
+type lane struct {
+	queues []chan delivery
 	marks  []mark
-	seed   maphash.Seed
-	ticks  rejectLog
+}
+
+func newLane(workers, size int) lane {
+	l := lane{queues: make([]chan delivery, workers), marks: make([]mark, workers)}
+	for i := range l.queues {
+		l.queues[i] = make(chan delivery, size)
+	}
+	return l
+}
+
+// pendingAck is a handled message waiting for what it changed to be stored.
+type pendingAck struct {
+	durable <-chan struct{}
+	ack     func()
 }
 
 // NewIntake checks the options.
@@ -55,58 +94,103 @@ func NewIntake(opts IntakeOptions) (*Intake, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 8
 	}
+	if opts.EventWorkers <= 0 {
+		opts.EventWorkers = 2
+	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 1024
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	in := &Intake{opts: opts, seed: maphash.MakeSeed(), ticks: rejectLog{logger: opts.Logger, every: time.Minute}}
-	in.queues = make([]chan Delivery, opts.Workers)
-	in.marks = make([]mark, opts.Workers)
-	for i := range in.queues {
-		in.queues[i] = make(chan Delivery, opts.QueueSize)
+	in := &Intake{
+		opts:     opts,
+		seed:     maphash.MakeSeed(),
+		ticks:    rejectLog{logger: opts.Logger, every: time.Minute},
+		acks:     make(chan pendingAck, (opts.Workers+opts.EventWorkers)*opts.QueueSize),
+		stopping: make(chan struct{}),
 	}
+	in.lanes[laneTelemetry] = newLane(opts.Workers, opts.QueueSize)
+	in.lanes[laneEvents] = newLane(opts.EventWorkers, opts.QueueSize)
 	return in, nil
 }
 
 // ClockTopic is where simulator clock ticks arrive.
 func (in *Intake) ClockTopic() string { return in.opts.Prefix + "/sim/clock" }
 
-// Submit hands the message to its device's worker. It blocks when that
-// worker is far behind, which slows the broker down instead of losing data.
-func (in *Intake) Submit(d Delivery) {
-	key := d.Topic
+// EventTopics is the filter of the event stream, the alarm lane's.
+func (in *Intake) EventTopics() string { return in.opts.Prefix + "/devices/+/" + string(rules.Event) }
+
+// IsEvent reports whether a topic is on the event stream.
+func IsEvent(topic string) bool { return strings.HasSuffix(topic, "/"+string(rules.Event)) }
+
+// Submit hands a message to its device's worker in its lane; ack is called
+// once the message is handled and stored, or refused for good. It blocks
+// while that worker's queue is full, which slows the broker down instead of
+// losing data, until ctx ends or the intake stops: the message is then not
+// taken (and never acknowledged). held reports that it had to wait.
+func (in *Intake) Submit(ctx context.Context, topic string, payload []byte, ack func()) (held bool, err error) {
+	l := &in.lanes[laneTelemetry]
+	if IsEvent(topic) {
+		l = &in.lanes[laneEvents]
+	}
+	key := topic
 	if i := strings.LastIndexByte(key, '/'); i > 0 {
 		key = key[:i] // the device, whatever its stream
 	}
-	w := maphash.String(in.seed, key) % uint64(len(in.queues))
-	in.marks[w].pending.Add(1)
-	in.queues[w] <- d
+	w := maphash.String(in.seed, key) % uint64(len(l.queues))
+	d := delivery{topic: topic, payload: payload, ack: ack}
+	l.marks[w].pending.Add(1)
+	select {
+	case l.queues[w] <- d:
+		return false, nil
+	default:
+	}
+	select {
+	case l.queues[w] <- d:
+		return true, nil
+	case <-in.stopping:
+		err = ErrStopping
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	l.marks[w].pending.Add(-1)
+	return true, err
 }
 
-// Run processes messages until ctx is cancelled, then finishes the messages
-// already submitted. Stop whoever submits first.
+// Run applies messages until ctx is cancelled. Then it takes no more: what
+// is queued stays unacknowledged and comes again, the message being applied
+// gives up retrying, and what was applied is acknowledged once stored, for
+// at most ackGrace. Stop whoever submits first, and the rules' store after.
 func (in *Intake) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	work := context.WithoutCancel(ctx)
-	for i, q := range in.queues {
-		wg.Go(func() { in.work(withMark(work, &in.marks[i]), q, ctx.Done()) })
+	var workers, acker sync.WaitGroup
+	for li := range in.lanes {
+		l := &in.lanes[li]
+		for i, q := range l.queues {
+			workers.Go(func() { in.work(withMark(ctx, &l.marks[i]), q) })
+		}
 	}
-	wg.Wait()
+	stopAcks := make(chan struct{})
+	acker.Go(func() { in.acknowledge(stopAcks) })
+	<-ctx.Done()
+	close(in.stopping)
+	workers.Wait()
+	close(stopAcks)
+	acker.Wait()
 	return nil
 }
 
-func (in *Intake) work(ctx context.Context, q chan Delivery, stop <-chan struct{}) {
+func (in *Intake) work(ctx context.Context, q chan delivery) {
 	for {
 		select {
 		case d := <-q:
 			in.process(ctx, d)
-		case <-stop:
+		case <-ctx.Done():
+			// Queued messages are not acknowledged: they come again.
 			for {
 				select {
-				case d := <-q:
-					in.process(ctx, d)
+				case <-q:
+					markFrom(ctx).pending.Add(-1)
 				default:
 					return
 				}
@@ -115,11 +199,48 @@ func (in *Intake) work(ctx context.Context, q chan Delivery, stop <-chan struct{
 	}
 }
 
-func (in *Intake) process(ctx context.Context, d Delivery) {
-	acked := false
-	if mk := markFrom(ctx); mk != nil {
-		defer mk.pending.Add(-1)
+// ackGrace is how long a stopping intake waits for the store to take what
+// was applied, so that it need not come again after the restart.
+const ackGrace = 5 * time.Second
+
+// acknowledge acknowledges handled messages in the order they were handled,
+// each once what it changed is stored. Once stop closes (the workers have
+// stopped) it acknowledges what is stored within ackGrace, and returns.
+func (in *Intake) acknowledge(stop <-chan struct{}) {
+	var grace <-chan time.Time // set once stopping
+	for {
+		if stop == nil && len(in.acks) == 0 {
+			return
+		}
+		var p pendingAck
+		select {
+		case p = <-in.acks:
+		case <-stop:
+			grace, stop = time.After(ackGrace), nil
+			continue
+		case <-grace:
+			return
+		}
+		select {
+		case <-p.durable:
+			p.ack()
+		case <-stop:
+			grace, stop = time.After(ackGrace), nil
+			select {
+			case <-p.durable:
+				p.ack()
+			case <-grace:
+				return
+			}
+		case <-grace:
+			return
+		}
 	}
+}
+
+func (in *Intake) process(ctx context.Context, d delivery) {
+	acked := false
+	defer markFrom(ctx).pending.Add(-1)
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -129,44 +250,55 @@ func (in *Intake) process(ctx context.Context, d Delivery) {
 		// again at every redelivery: it is dropped (acknowledged), and ingest
 		// goes on with the next one.
 		in.opts.Logger.Error("panic while handling a device message; message dropped",
-			"topic", d.Topic, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			"topic", d.topic, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		if !acked {
-			ackQuietly(d)
+			ackQuietly(d.ack)
 		}
 	}()
-	var err error
-	if d.Topic == in.ClockTopic() {
-		in.tick(ctx, d.Payload)
-	} else {
-		err = in.opts.Pipeline.Ingest(ctx, d.Topic, d.Payload)
-	}
-	if err != nil && ReasonOf(err) == "" {
-		// Not durable: leave it unacknowledged for redelivery.
-		in.opts.Logger.Error("device message not handled", "topic", d.Topic, "err", err)
+	if d.topic == in.ClockTopic() {
+		if in.tick(ctx, d.payload) {
+			acked = true
+			d.ack()
+		}
 		return
 	}
-	acked = true
-	d.Ack()
+	durable, err := in.opts.Pipeline.Ingest(ctx, d.topic, d.payload)
+	switch {
+	case err != nil && ReasonOf(err) == "":
+		// Not stored: left unacknowledged, it comes again.
+		in.opts.Logger.Error("device message not handled; it stays unacknowledged", "topic", d.topic, "err", err)
+	case err != nil:
+		acked = true
+		d.ack() // refused for good
+	default:
+		acked = true
+		in.acks <- pendingAck{durable: durable, ack: d.ack}
+	}
 }
 
 // ackQuietly acknowledges a message whose handling panicked; a panic of the
 // acknowledgement itself is swallowed.
-func ackQuietly(d Delivery) {
+func ackQuietly(ack func()) {
 	defer func() { _ = recover() }()
-	d.Ack()
+	ack()
 }
 
 // tick applies a simulator clock tick, or refuses it under the wall clock.
-func (in *Intake) tick(ctx context.Context, payload []byte) {
+// It reports whether the tick may be acknowledged.
+func (in *Intake) tick(ctx context.Context, payload []byte) bool {
 	if in.opts.Tick == nil {
 		in.ticks.log("wall_clock", in.ClockTopic(), errors.New("clock tick refused: the monitor runs on the wall clock (start it with --clock event)"))
-		return
+		return true
 	}
 	ts, err := DecodeTick(payload, in.opts.Pipeline.opts.Bound.Now())
 	if err != nil {
 		in.ticks.log(ReasonOf(err), in.ClockTopic(), err)
-		return
+		return true
 	}
 	record(ctx, ts)
-	in.opts.Tick(ts)
+	if err := in.opts.Tick(ctx, ts); err != nil {
+		in.opts.Logger.Error("clock tick not handled; it stays unacknowledged", "err", err)
+		return false
+	}
+	return true
 }

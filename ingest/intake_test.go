@@ -24,8 +24,16 @@ type fakeMessage struct {
 	acks    int
 }
 
-func (m *fakeMessage) delivery() Delivery {
-	return Delivery{Topic: m.topic, Payload: m.payload, Ack: m.ack}
+func (m *fakeMessage) delivery() delivery {
+	return delivery{topic: m.topic, payload: m.payload, ack: m.ack}
+}
+
+// submit submits m, failing the test if it is not taken.
+func (m *fakeMessage) submit(t *testing.T, in *Intake) {
+	t.Helper()
+	if _, err := in.Submit(context.Background(), m.topic, m.payload, m.ack); err != nil {
+		t.Fatalf("submit %s: %v", m.topic, err)
+	}
 }
 
 func (m *fakeMessage) ack() {
@@ -57,12 +65,12 @@ func TestIntakeSurvivesPanics(t *testing.T) {
 	p, err := NewPipeline(PipelineOptions{
 		Prefix:  "eldersafe/v1",
 		Devices: oneDevice{},
-		Handle: func(_ context.Context, r rules.Reading) error {
+		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
 			if r.Event == "fall" {
 				panic("boom: a bug in the rules")
 			}
 			handled = append(handled, r.Event)
-			return nil
+			return stored(), nil
 		},
 		Bound: clock.Func(func() time.Time { return testNow }),
 	})
@@ -71,7 +79,7 @@ func TestIntakeSurvivesPanics(t *testing.T) {
 	}
 	s, err := NewIntake(IntakeOptions{
 		Prefix: "eldersafe/v1", Pipeline: p,
-		Tick:   func(time.Time) { panic("boom: a bug in the clock") },
+		Tick:   func(context.Context, time.Time) error { panic("boom: a bug in the clock") },
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {
@@ -80,8 +88,14 @@ func TestIntakeSurvivesPanics(t *testing.T) {
 	fall := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"fall"}`)}
 	tick := &fakeMessage{topic: "eldersafe/v1/sim/clock", payload: []byte(`{"ts":"2025-06-01T11:00:00Z"}`)}
 	sos := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:01:00Z","event":"sos"}`)}
+	ctx := withMark(context.Background(), &mark{})
 	for _, m := range []*fakeMessage{fall, tick, sos} {
-		s.process(context.Background(), m.delivery()) // must not panic
+		s.process(ctx, m.delivery()) // must not panic
+		if m == sos {
+			ack := <-s.acks // handled: acknowledged once stored
+			<-ack.durable
+			ack.ack()
+		}
 		if m.acked() != 1 {
 			t.Errorf("%s: acknowledged %d times, want 1 (a panicking message is dropped, not redelivered forever)", m.topic, m.acked())
 		}
@@ -92,6 +106,13 @@ func TestIntakeSurvivesPanics(t *testing.T) {
 	if n := strings.Count(logs.String(), "panic while handling a device message"); n != 2 {
 		t.Errorf("%d panics logged, want 2:\n%s", n, logs.String())
 	}
+}
+
+// stored is a durable channel for what is stored at once.
+func stored() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }
 
 type anyBand struct{}
@@ -108,12 +129,12 @@ func TestWatermarkHoldsBackToTheSlowestWorker(t *testing.T) {
 	started := make(chan string, 4)
 	p, err := NewPipeline(PipelineOptions{
 		Prefix: "eldersafe/v1", Devices: anyBand{},
-		Handle: func(_ context.Context, r rules.Reading) error {
+		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
 			started <- r.DeviceID
 			if r.DeviceID == "band-slow" {
 				<-release
 			}
-			return nil
+			return stored(), nil
 		},
 		Bound: clock.Func(func() time.Time { return testNow }),
 	})
@@ -128,29 +149,28 @@ func TestWatermarkHoldsBackToTheSlowestWorker(t *testing.T) {
 		t.Fatal("an idle intake holds the clock back")
 	}
 	// Find a fast device on another worker than the slow one.
+	telemetry := &s.lanes[laneTelemetry]
 	worker := func(id string) int {
-		return int(maphash.String(s.seed, "eldersafe/v1/devices/"+id) % uint64(len(s.queues)))
+		return int(maphash.String(s.seed, "eldersafe/v1/devices/"+id) % uint64(len(telemetry.queues)))
 	}
 	fast := "band-0"
 	for i := 1; worker(fast) == worker("band-slow"); i++ {
 		fast = fmt.Sprintf("band-%d", i)
 	}
-	stop := make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for i, q := range s.queues {
-		wg.Go(func() { s.work(withMark(context.Background(), &s.marks[i]), q, stop) })
-	}
-	defer func() { close(stop); wg.Wait() }()
+	wg.Go(func() { s.Run(ctx) })
+	defer func() { stop(); wg.Wait() }()
 
 	msg := func(id, ts string) *fakeMessage {
 		return &fakeMessage{topic: "eldersafe/v1/devices/" + id + "/telemetry", payload: []byte(`{"ts":"` + ts + `","battery_pct":80}`)}
 	}
-	s.Submit(msg("band-slow", "2025-06-01T11:00:00Z").delivery())
+	msg("band-slow", "2025-06-01T11:00:00Z").submit(t, s)
 	if id := <-started; id != "band-slow" {
 		t.Fatalf("started %s", id)
 	}
 	fastDone := msg(fast, "2025-06-01T14:00:00Z")
-	s.Submit(fastDone.delivery())
+	fastDone.submit(t, s)
 	<-started
 	for fastDone.acked() == 0 {
 		time.Sleep(time.Millisecond)

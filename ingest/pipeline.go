@@ -25,9 +25,10 @@ type Devices interface {
 type PipelineOptions struct {
 	Prefix  string
 	Devices Devices
-	// Handle applies a valid reading (rules, tasks). An error means its effect
-	// is not durable, so the message must not be acknowledged.
-	Handle func(ctx context.Context, r rules.Reading) error
+	// Handle applies a valid reading (rules, tasks). An error means its
+	// effect is not stored, so the message must not be acknowledged; else
+	// the channel closes once all it changed is stored, and then it may be.
+	Handle func(ctx context.Context, r rules.Reading) (durable <-chan struct{}, err error)
 	// Bound bounds a message's ts: more than clock.MaxFuture after its now
 	// is rejected.
 	Bound clock.Clock
@@ -91,27 +92,30 @@ func (p *Pipeline) remember(d registry.Device) {
 }
 
 // Ingest processes one message. A rejected message returns a *RejectError and
-// changes nothing; any other error means handling failed and may be retried.
-func (p *Pipeline) Ingest(ctx context.Context, topic string, payload []byte) error {
+// changes nothing; any other error means handling failed and the message must
+// come again. On success the channel closes once what the message changed is
+// stored: then it may be acknowledged.
+func (p *Pipeline) Ingest(ctx context.Context, topic string, payload []byte) (<-chan struct{}, error) {
 	m, err := p.message(ctx, topic, payload)
 	if err != nil {
 		if reason := ReasonOf(err); reason != "" {
 			p.rejected.WithLabelValues(string(reason)).Inc()
 			p.logs.log(reason, topic, err)
 		}
-		return err
+		return nil, err
 	}
 	r := m.Reading
 	record(ctx, r.TS)
-	if err := p.opts.Handle(ctx, r); err != nil {
-		return fmt.Errorf("handle %s from %s: %w", r.Stream, r.DeviceID, err)
+	durable, err := p.opts.Handle(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("handle %s from %s: %w", r.Stream, r.DeviceID, err)
 	}
 	if m.HasSeq {
 		// Recorded only now: a message whose handling failed will come again.
 		p.dedup.Record(r.DeviceID, m.Seq, r.TS)
 	}
 	p.accepted.WithLabelValues(string(r.Kind), string(r.Stream)).Inc()
-	return nil
+	return durable, nil
 }
 
 func (p *Pipeline) message(ctx context.Context, topic string, payload []byte) (Message, error) {

@@ -28,9 +28,9 @@ func TestPipelineKnownDevices(t *testing.T) {
 		Prefix:  "eldersafe/v1",
 		Devices: devices,
 		Known:   []registry.Device{{ID: "wb-1", Kind: registry.Wristband, HouseholdID: "h1", SecretHash: "$sha256$salt$hash"}},
-		Handle: func(_ context.Context, r rules.Reading) error {
+		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
 			households = append(households, r.HouseholdID)
-			return nil
+			return stored(), nil
 		},
 		Bound: clock.Func(func() time.Time { return testNow }),
 	})
@@ -39,7 +39,7 @@ func TestPipelineKnownDevices(t *testing.T) {
 	}
 	payload := []byte(`{"ts":"` + testNow.Format(time.RFC3339) + `","battery_pct":80}`)
 	for _, id := range []string{"wb-1", "wb-1", "wb-2", "wb-2"} {
-		if err := p.Ingest(context.Background(), "eldersafe/v1/devices/"+id+"/telemetry", payload); err != nil {
+		if _, err := p.Ingest(context.Background(), "eldersafe/v1/devices/"+id+"/telemetry", payload); err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
 	}

@@ -46,13 +46,15 @@ func record(ctx context.Context, ts time.Time) {
 // anything holds it at the zero time.
 func (in *Intake) Watermark() (wm time.Time, bounded bool) {
 	low := int64(math.MaxInt64)
-	for i := range in.marks {
-		m := &in.marks[i]
-		if m.pending.Load() == 0 {
-			continue
+	for li := range in.lanes {
+		for i := range in.lanes[li].marks {
+			m := &in.lanes[li].marks[i]
+			if m.pending.Load() == 0 {
+				continue
+			}
+			bounded = true
+			low = min(low, m.ts.Load())
 		}
-		bounded = true
-		low = min(low, m.ts.Load())
 	}
 	if !bounded {
 		return time.Time{}, false

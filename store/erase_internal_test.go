@@ -55,7 +55,7 @@ func TestDeleteHouseholdSweepsTablesItDoesNotKnow(t *testing.T) {
 			mustDo(t, err)
 		}
 	}
-	mustDo(t, db.SaveRuleStates(ctx, []rules.State{{HouseholdID: "h1", Data: []byte("d-h1")}, {HouseholdID: "h2", Data: []byte("d-h2")}}))
+	mustDo(t, db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte("d-h1")}, {HouseholdID: "h2", Data: []byte("d-h2")}}, time.Time{}))
 
 	er, err := db.DeleteHousehold(ctx, "h1", time.Now(), "op")
 	mustDo(t, err)

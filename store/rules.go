@@ -15,14 +15,20 @@ import (
 // What the rules engine keeps across restarts: its checkpointed state, the
 // households' threshold overrides and away periods.
 
-// SaveRuleStates writes a checkpoint batch in one transaction: either every
-// household's state is saved or none is.
-func (db *DB) SaveRuleStates(ctx context.Context, states []rules.State) error {
-	if len(states) == 0 {
+// SaveCheckpoint writes a checkpoint in one transaction: every household's
+// state in states and, unless it is zero, the event clock; either all of it
+// is saved or none is.
+func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClock time.Time) error {
+	if len(states) == 0 && eventClock.IsZero() {
 		return nil
 	}
 	now := toMS(db.now())
 	err := db.write(ctx, func(tx *sql.Tx) error {
+		if !eventClock.IsZero() {
+			if err := setSetting(ctx, tx, settingEventClock, formatEventClock(eventClock), now); err != nil {
+				return err
+			}
+		}
 		stmt, err := tx.PrepareContext(ctx, `
 			INSERT INTO rule_state (household_id, data, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (household_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`)

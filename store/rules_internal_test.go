@@ -3,20 +3,21 @@ package store
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/eldersafe/eldersafe/rules"
 )
 
-// TestSaveRuleStatesIsOneTransaction makes the store refuse one household of
+// TestSaveCheckpointIsOneTransaction makes the store refuse one household of
 // a batch and checks that none of the batch was written.
-func TestSaveRuleStatesIsOneTransaction(t *testing.T) {
+func TestSaveCheckpointIsOneTransaction(t *testing.T) {
 	ctx := context.Background()
 	db, err := Open(ctx, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.SaveRuleStates(ctx, []rules.State{{HouseholdID: "h1", Data: []byte(`{"v":1}`)}}); err != nil {
+	if err := db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte(`{"v":1}`)}}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.w.ExecContext(ctx, `
@@ -24,11 +25,11 @@ func TestSaveRuleStatesIsOneTransaction(t *testing.T) {
 		BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
 		t.Fatal(err)
 	}
-	err = db.SaveRuleStates(ctx, []rules.State{
+	err = db.SaveCheckpoint(ctx, []rules.State{
 		{HouseholdID: "h1", Data: []byte(`{"v":1,"newest":5}`)},
 		{HouseholdID: "h2", Data: []byte(`{"v":1}`)},
 		{HouseholdID: "bad", Data: []byte(`{"v":1}`)},
-	})
+	}, time.Time{})
 	if err == nil {
 		t.Fatal("a batch with a refused household was saved")
 	}

@@ -20,16 +20,16 @@ func TestRuleStates(t *testing.T) {
 	if got, err := db.RuleStates(ctx); err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("RuleStates on an empty store = %v, %v; want an empty list", got, err)
 	}
-	must(t, db.SaveRuleStates(ctx, nil))
-	must(t, db.SaveRuleStates(ctx, []rules.State{
+	must(t, db.SaveCheckpoint(ctx, nil, time.Time{}))
+	must(t, db.SaveCheckpoint(ctx, []rules.State{
 		{HouseholdID: "h2", Data: []byte(`{"v":1,"newest":2}`)},
 		{HouseholdID: "h1", Data: []byte(`{"v":1,"newest":1}`)},
-	}))
+	}, time.Time{}))
 	// A second batch replaces h1 and adds h3; h2 is untouched.
-	must(t, db.SaveRuleStates(ctx, []rules.State{
+	must(t, db.SaveCheckpoint(ctx, []rules.State{
 		{HouseholdID: "h1", Data: []byte(`{"v":1,"newest":10}`)},
 		{HouseholdID: "h3", Data: []byte(`{"v":1}`)},
-	}))
+	}, time.Time{}))
 	want := []rules.State{
 		{HouseholdID: "h1", Data: []byte(`{"v":1,"newest":10}`)},
 		{HouseholdID: "h2", Data: []byte(`{"v":1,"newest":2}`)},
@@ -43,7 +43,7 @@ func TestRuleStates(t *testing.T) {
 
 	// Binary data round-trips byte for byte.
 	binary := []byte{2, 0, 0xff, 0xfe, 'x', 0, 0x80}
-	must(t, db.SaveRuleStates(ctx, []rules.State{{HouseholdID: "h4", Data: binary}}))
+	must(t, db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h4", Data: binary}}, time.Time{}))
 	want = append(want, rules.State{HouseholdID: "h4", Data: binary})
 
 	// They survive a reopen.

@@ -29,10 +29,19 @@ func (db *DB) Setting(ctx context.Context, key string) (string, bool, error) {
 
 // SetSetting creates or replaces a setting.
 func (db *DB) SetSetting(ctx context.Context, key, value string) error {
-	_, err := db.w.ExecContext(ctx, `
+	return setSetting(ctx, db.w, key, value, toMS(db.now()))
+}
+
+// execer is a connection or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func setSetting(ctx context.Context, ex execer, key, value string, nowMS int64) error {
+	_, err := ex.ExecContext(ctx, `
 		INSERT INTO settings (name, value, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-		key, value, toMS(db.now()))
+		key, value, nowMS)
 	if err != nil {
 		return fmt.Errorf("write setting %s: %w", key, err)
 	}
@@ -62,8 +71,4 @@ func (db *DB) EventClock(ctx context.Context) (time.Time, error) {
 	return t, nil
 }
 
-// SaveEventClock keeps the event clock, so that now never goes backwards
-// across a restart.
-func (db *DB) SaveEventClock(ctx context.Context, t time.Time) error {
-	return db.SetSetting(ctx, settingEventClock, t.UTC().Format(time.RFC3339Nano))
-}
+func formatEventClock(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

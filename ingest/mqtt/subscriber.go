@@ -1,19 +1,19 @@
 // Package mqtt receives device messages from an external MQTT broker (paho)
-// and hands them to ingest's Intake, acknowledging each only once the intake
-// has handled it.
+// and hands them to ingest's Intake, which acknowledges each only once it is
+// handled and stored. The monitor runs two sessions: one for the event
+// stream, the alarm lane, and one for everything else, so that no backlog of
+// telemetry on the broker can hold a fall back.
 package mqtt
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/eldersafe/eldersafe/ingest"
 )
@@ -26,9 +26,12 @@ type Options struct {
 	Password string
 	Prefix   string
 	Intake   *ingest.Intake
-	Logger   *slog.Logger
-	// Registerer receives eldersafe_mqtt_connected. Nil: a private registry.
-	Registerer prometheus.Registerer
+	// Events makes this the event stream's session ({prefix}/devices/+/event).
+	// Otherwise the session takes everything else under {prefix}/devices/
+	// and the clock ticks; event messages reaching it are acknowledged
+	// unhandled, since the events session has them.
+	Events bool
+	Logger *slog.Logger
 }
 
 // Subscriber receives device messages with QoS 1 on a persistent session and
@@ -39,6 +42,9 @@ type Subscriber struct {
 	client    paho.Client
 	connected atomic.Bool
 	stopping  atomic.Bool
+	// lastErr is why the broker was last unreachable.
+	lastErr atomic.Pointer[error]
+	ctx     context.Context // Run's, for Submit
 }
 
 // New checks the options.
@@ -49,10 +55,7 @@ func New(opts Options) (*Subscriber, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Registerer == nil {
-		opts.Registerer = prometheus.NewRegistry()
-	}
-	s := &Subscriber{opts: opts}
+	s := &Subscriber{opts: opts, ctx: context.Background()}
 	co := paho.NewClientOptions().
 		AddBroker(opts.URL).
 		SetClientID(opts.ClientID).
@@ -60,8 +63,6 @@ func New(opts Options) (*Subscriber, error) {
 		SetPassword(opts.Password).
 		SetCleanSession(false).
 		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetKeepAlive(30 * time.Second).
 		SetAutoAckDisabled(true).
@@ -70,18 +71,10 @@ func New(opts Options) (*Subscriber, error) {
 		SetOnConnectHandler(s.subscribe).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			s.connected.Store(false)
-			s.opts.Logger.Warn("mqtt connection lost; reconnecting", "err", err)
+			s.lastErr.Store(&err)
+			s.opts.Logger.Warn("mqtt connection lost; reconnecting", "url", s.opts.URL, "client_id", s.opts.ClientID, "err", err)
 		})
 	s.client = paho.NewClient(co)
-	promauto.With(opts.Registerer).NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "eldersafe_mqtt_connected",
-		Help: "1 while the monitor is connected to the MQTT broker and subscribed, else 0.",
-	}, func() float64 {
-		if s.Connected() {
-			return 1
-		}
-		return 0
-	})
 	return s, nil
 }
 
@@ -89,6 +82,9 @@ func New(opts Options) (*Subscriber, error) {
 func (s *Subscriber) Connected() bool { return s.connected.Load() }
 
 func (s *Subscriber) topics() map[string]byte {
+	if s.opts.Events {
+		return map[string]byte{s.opts.Intake.EventTopics(): 1}
+	}
 	return map[string]byte{s.opts.Prefix + "/devices/#": 1, s.opts.Intake.ClockTopic(): 1}
 }
 
@@ -102,7 +98,7 @@ func (s *Subscriber) subscribe(c paho.Client) {
 		return
 	}
 	s.connected.Store(true)
-	s.opts.Logger.Info("mqtt subscribed", "url", s.opts.URL, "topics", len(s.topics()))
+	s.opts.Logger.Info("mqtt subscribed", "url", s.opts.URL, "client_id", s.opts.ClientID, "topics", len(s.topics()))
 }
 
 // submit hands a message to the intake, which acknowledges it once handled.
@@ -110,23 +106,70 @@ func (s *Subscriber) submit(_ paho.Client, m paho.Message) {
 	if s.stopping.Load() {
 		return // not acknowledged: the broker redelivers it next session
 	}
-	s.opts.Intake.Submit(ingest.Delivery{Topic: m.Topic(), Payload: m.Payload(), Ack: m.Ack})
+	if !s.opts.Events && ingest.IsEvent(m.Topic()) {
+		m.Ack() // the events session takes it
+		return
+	}
+	// An error means the intake stops: unacknowledged, it comes again.
+	_, _ = s.opts.Intake.Submit(s.ctx, m.Topic(), m.Payload(), m.Ack)
 }
 
+// warnEvery is how often an unreachable broker is logged.
+const warnEvery = 10 * time.Second
+
 // Run connects and receives messages until ctx is cancelled, then
-// disconnects. Messages already submitted are the intake's to finish.
+// disconnects. Messages already submitted are the intake's to finish. While
+// the broker is unreachable it says so at WARN every warnEvery.
 func (s *Subscriber) Run(ctx context.Context) error {
-	tok := s.client.Connect()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return fmt.Errorf("mqtt connect %s: %w", s.opts.URL, err)
+	s.ctx = ctx
+	var connecting sync.WaitGroup
+	connecting.Go(func() { s.connect(ctx) })
+	warn := time.NewTicker(warnEvery)
+	defer warn.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.stopping.Store(true)
+			connecting.Wait()
+			s.client.Disconnect(250)
+			s.connected.Store(false)
+			return nil
+		case <-warn.C:
+			if !s.Connected() {
+				var reason error = errors.New("not connected yet")
+				if err := s.lastErr.Load(); err != nil {
+					reason = *err
+				}
+				s.opts.Logger.Warn("mqtt broker unreachable; the monitor takes no device messages", "url", s.opts.URL, "client_id", s.opts.ClientID, "err", reason)
+			}
 		}
-	case <-ctx.Done():
 	}
-	<-ctx.Done()
-	s.stopping.Store(true)
-	s.client.Disconnect(250)
-	s.connected.Store(false)
-	return nil
+}
+
+// connect makes the first connection, trying again every second to ten
+// until ctx ends; paho reconnects by itself after that.
+func (s *Subscriber) connect(ctx context.Context) {
+	delay := time.Second
+	for {
+		tok := s.client.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			return
+		}
+		err := tok.Error()
+		if err == nil {
+			return
+		}
+		s.lastErr.Store(&err)
+		if delay == time.Second { // then every warnEvery, from Run
+			s.opts.Logger.Warn("mqtt broker unreachable; the monitor takes no device messages", "url", s.opts.URL, "client_id", s.opts.ClientID, "err", err)
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return
+		}
+		delay = min(2*delay, warnEvery)
+	}
 }

@@ -1,0 +1,165 @@
+package dispatch
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// The rules' state is made durable by group commit. A reading changes the
+// engine's state in memory; Handle then hands back a channel that closes once
+// a commit begun after the change has written it. Whoever acknowledges the
+// message to the broker waits for that channel, so an acknowledged message
+// is never forgotten by a crash: its motion, its water rise, its door
+// opening all count after a restart. One commit writes every household
+// changed since the last one, in one transaction, so its cost is shared by
+// every reading it covers; commits follow each other as fast as the store
+// takes them.
+
+// commits is the group-commit state.
+type commits struct {
+	mu sync.Mutex
+	// next closes when the commit after the one running, or the next one
+	// when none runs, is written.
+	next chan struct{}
+	// wanted is set when somebody waits for next.
+	wanted bool
+	wake   chan struct{} // capacity 1
+	// failing is set while the store refuses commits: the waiters are held
+	// and the monitor is degraded.
+	failing atomic.Bool
+	waiting atomic.Int64
+}
+
+func newCommits() *commits {
+	return &commits{next: make(chan struct{}), wake: make(chan struct{}, 1)}
+}
+
+// durable returns a channel that closes once what the engine holds now is
+// written.
+func (c *commits) durable() <-chan struct{} {
+	c.mu.Lock()
+	done := c.next
+	c.wanted = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return done
+}
+
+// wait waits for a durable channel, counting the waiter meanwhile.
+func (c *commits) wait(ctx context.Context, done <-chan struct{}) error {
+	c.waiting.Add(1)
+	defer c.waiting.Add(-1)
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// take starts a commit: it returns the channel to close once it is written.
+func (c *commits) take() (chan struct{}, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.wanted {
+		return nil, false
+	}
+	done := c.next
+	c.next, c.wanted = make(chan struct{}), false
+	return done, true
+}
+
+// Durable returns a channel that closes once the engine's state as it is now
+// is written to the store. It never closes while the store cannot write.
+func (d *Dispatcher) Durable() <-chan struct{} { return d.commits.durable() }
+
+// runCommits writes the engine's changed state whenever somebody waits for
+// it, and at least every checkpoint interval for what the clock changed. A
+// failed commit is retried in place, with backoff, until it is written or
+// ctx ends; the waiters are held meanwhile. At the end it writes what is left.
+func (d *Dispatcher) runCommits(ctx context.Context) {
+	every := time.NewTicker(d.every)
+	defer every.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Readings and ticks have stopped: the last commit covers them all.
+			d.commits.durable()
+			d.commitNow(context.Background(), retryStop)
+			return
+		case <-d.commits.wake:
+		case <-every.C:
+			d.commits.durable()
+		}
+		d.commitNow(ctx, retryForever)
+	}
+}
+
+// Retry policies of commitNow.
+const (
+	retryForever = iota // until ctx ends
+	retryStop           // once more at most: the process is stopping
+)
+
+func (d *Dispatcher) commitNow(ctx context.Context, policy int) {
+	done, ok := d.commits.take()
+	if !ok {
+		return
+	}
+	delay := retryFirst
+	for {
+		err := d.checkpoint(ctx)
+		if err == nil {
+			d.commits.failing.Store(false)
+			d.storeOK()
+			close(done)
+			return
+		}
+		d.commits.failing.Store(true)
+		d.storeFailed(err)
+		if policy == retryStop {
+			d.log.Error("rule state not saved at shutdown; unacknowledged messages will come again", "err", err)
+			return
+		}
+		d.log.Warn("save rule state failed; retrying, messages stay unacknowledged meanwhile", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, retryCap)
+	}
+}
+
+// checkpoint writes every household changed since the last checkpoint, and
+// the event clock, in one transaction. On failure they stay marked changed
+// and the next one writes them.
+func (d *Dispatcher) checkpoint(ctx context.Context) error {
+	d.forget.checkpointMu.Lock()
+	defer d.forget.checkpointMu.Unlock()
+	// The event clock is written when it moved, so now never goes backwards
+	// across a restart.
+	var clockAt time.Time
+	if d.event != nil && !d.event.Now().Equal(d.savedClock) {
+		clockAt = d.event.Now()
+	}
+	wrote := false
+	err := d.engine.Checkpoint(func(batch []rules.State) error {
+		wrote = true
+		return d.store.SaveCheckpoint(ctx, batch, clockAt)
+	})
+	if err == nil && !wrote {
+		err = d.store.SaveCheckpoint(ctx, nil, clockAt)
+	}
+	if err == nil && !clockAt.IsZero() {
+		d.savedClock = clockAt
+	}
+	return err
+}
