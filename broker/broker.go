@@ -105,11 +105,11 @@ type Options struct {
 
 // Broker is an embedded MQTT broker. Create it with New, then Start and Close.
 type Broker struct {
-	opts         Options
-	tlsCfg       *tls.Config
-	log          *slog.Logger
-	srv          *mqtt.Server
-	inbound      *inbound // nil without Options.Intake
+	opts    Options
+	tlsCfg  *tls.Config
+	log     *slog.Logger
+	srv     *mqtt.Server
+	inbound *inbound // nil without Options.Intake
 
 	mu      sync.Mutex
 	started bool
