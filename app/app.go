@@ -45,6 +45,8 @@ type Monitor struct {
 	log   *slog.Logger
 	reg   *prometheus.Registry
 	parts *parts
+	// unlock releases the data directory, once the store is closed.
+	unlock func() error
 
 	db       *store.DB
 	keys     keyring.Keys
@@ -107,6 +109,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger, announce io.Wri
 func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var err error
+	if m.unlock, err = lockDataDir(m.cfg.DataDir); err != nil {
+		return err
+	}
 	// The keys come first: the store encrypts sensitive fields with one.
 	if m.keys, err = keyring.Load(m.cfg.Security.Key, m.cfg.DataDir); err != nil {
 		return err
@@ -528,6 +533,9 @@ func (m *Monitor) Close() error {
 		m.closeHistory()
 		if m.db != nil {
 			errs = append(errs, m.db.Close())
+		}
+		if m.unlock != nil {
+			errs = append(errs, m.unlock())
 		}
 		m.closeErr = errors.Join(errs...)
 	})
