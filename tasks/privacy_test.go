@@ -35,7 +35,7 @@ func TestNotices_Privacy(t *testing.T) {
 		{name: "location hidden from workers", privacy: registry.Privacy{"location": {}}, rule: rules.RuleFall, sev: rules.Critical, roles: "worker family"},
 		{name: "manual tasks are about no signal", privacy: registry.Privacy{"water": {}, "power": {}, "motion": {}, "door": {}, "health": {}},
 			rule: rules.RuleManual, sev: rules.High, roles: "worker family", workerMap: true},
-		{name: "a rule without a signal is kept from the family", rule: "unheard_of", sev: rules.High, roles: "worker", workerMap: true},
+		{name: "a rule not in rules.Table is kept from the family", rule: "unheard_of", sev: rules.High, roles: "worker", workerMap: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
