@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-viper/mapstructure/v2"
+
 	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -71,67 +73,39 @@ type AuthConfig struct {
 	AdminToken string `mapstructure:"admin_token"`
 }
 
-// RulesConfig holds every rule threshold (rules.Params) in the units the
-// contract names them in. It is turned into the engine's configuration by
-// rules.Config.With, the same validation a household override goes through.
-type RulesConfig struct {
-	WaterNoUse          HoursParam          `mapstructure:"water_no_use"`
-	WaterContinuousFlow HoursParam          `mapstructure:"water_continuous_flow"`
-	NoMotion            NoMotionParams      `mapstructure:"no_motion"`
-	NoExit              HoursParam          `mapstructure:"no_exit"`
-	PowerNoUse          PowerNoUseParams    `mapstructure:"power_no_use"`
-	DeviceOffline       DeviceOfflineParams `mapstructure:"device_offline"`
-	BatteryLow          BatteryLowParams    `mapstructure:"battery_low"`
-}
+// RulesConfig, in rules_config.go, is written from rules.Table: one struct
+// per rule with thresholds, so that viper decodes, refuses unknown keys and
+// reads ELDERSAFE_RULES_* variables as for any other section, and a reload
+// names each changed key.
+//go:generate go run ./internal/genrules
 
-type HoursParam struct {
-	Hours float64 `mapstructure:"hours"`
-}
-
-type NoMotionParams struct {
-	Hours float64 `mapstructure:"hours"`
-	// Window is the waking window, "07:00-22:00", in the household's zone.
-	Window string `mapstructure:"window"`
-}
-
-type PowerNoUseParams struct {
-	Hours    float64 `mapstructure:"hours"`
-	FloorKWh float64 `mapstructure:"floor_kwh"`
-}
-
-type DeviceOfflineParams struct {
-	Hours          float64 `mapstructure:"hours"`
-	WristbandHours float64 `mapstructure:"wristband_hours"`
-}
-
-type BatteryLowParams struct {
-	Pct float64 `mapstructure:"pct"`
-}
-
-// Thresholds spells the thresholds as rules.Config.With takes them.
+// Thresholds spells the thresholds as rules.Config.With takes them, the
+// same validation a household override goes through.
 func (r RulesConfig) Thresholds() rules.Thresholds {
-	return rules.Thresholds{
-		rules.RuleWaterNoUse:          {"hours": r.WaterNoUse.Hours},
-		rules.RuleWaterContinuousFlow: {"hours": r.WaterContinuousFlow.Hours},
-		rules.RuleNoMotion:            {"hours": r.NoMotion.Hours, "window": r.NoMotion.Window},
-		rules.RuleNoExit:              {"hours": r.NoExit.Hours},
-		rules.RulePowerNoUse:          {"hours": r.PowerNoUse.Hours, "floor_kwh": r.PowerNoUse.FloorKWh},
-		rules.RuleDeviceOffline:       {"hours": r.DeviceOffline.Hours, "wristband_hours": r.DeviceOffline.WristbandHours},
-		rules.RuleBatteryLow:          {"pct": r.BatteryLow.Pct},
+	var byRule map[string]any
+	if err := mapstructure.Decode(r, &byRule); err != nil {
+		panic(fmt.Sprintf("encode rules config: %v", err)) // a programming error, caught by any test
 	}
+	t := make(rules.Thresholds, len(byRule))
+	for rule, params := range byRule {
+		t[rule] = params.(map[string]any)
+	}
+	return t
 }
 
-// rulesConfigFrom is the inverse of Thresholds, for the defaults.
-func rulesConfigFrom(c rules.Config) RulesConfig {
-	return RulesConfig{
-		WaterNoUse:          HoursParam{Hours: c.WaterNoUse.Hours()},
-		WaterContinuousFlow: HoursParam{Hours: c.WaterContinuousFlow.Hours()},
-		NoMotion:            NoMotionParams{Hours: c.NoMotion.Hours(), Window: c.NoMotionWindow.String()},
-		NoExit:              HoursParam{Hours: c.NoExit.Hours()},
-		PowerNoUse:          PowerNoUseParams{Hours: c.PowerNoUse.Hours(), FloorKWh: c.PowerNoUseFloorKWh},
-		DeviceOffline:       DeviceOfflineParams{Hours: c.DeviceOffline.Hours(), WristbandHours: c.WristbandOffline.Hours()},
-		BatteryLow:          BatteryLowParams{Pct: c.BatteryLowPct},
+// rulesConfigFrom is the inverse of Thresholds, for the defaults. Every
+// parameter of t must have its field and every field its parameter: a
+// mismatch is a rules_config.go older than rules.Table.
+func rulesConfigFrom(t rules.Thresholds) RulesConfig {
+	var r RulesConfig
+	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &r, ErrorUnused: true, ErrorUnset: true})
+	if err == nil {
+		err = d.Decode(t)
 	}
+	if err != nil {
+		panic(fmt.Sprintf("rules config from rules.Table (go generate ./app): %v", err)) // caught by any test
+	}
+	return r
 }
 
 // CheckpointConfig is how often the rules' state is saved to the store.
@@ -199,7 +173,7 @@ func DefaultConfig() Config {
 		},
 		DataDir: "./data",
 		Clock:   ClockWall,
-		Rules:   rulesConfigFrom(rules.DefaultConfig()),
+		Rules:   rulesConfigFrom(rules.DefaultConfig().Thresholds()),
 		Tasks: TasksConfig{
 			AckDeadline: AckDeadlines{
 				Critical: td.Ack[rules.Critical],

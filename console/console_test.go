@@ -268,3 +268,25 @@ func TestStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestThresholdParams: the threshold editor's PARAMS (operator.js) lists
+// every parameter of rules.Table, in its order and with its unit.
+func TestThresholdParams(t *testing.T) {
+	src := assets(t)["js/operator.js"]
+	block := regexp.MustCompile(`(?s)const PARAMS = \[(.*?)\n\];`).FindStringSubmatch(src)
+	if block == nil {
+		t.Fatal("operator.js has no PARAMS")
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`\['(\w+)', '(\w+)', '(\w+)'\]`).FindAllStringSubmatch(block[1], -1) {
+		got = append(got, m[1]+"."+m[2]+" "+m[3])
+	}
+	units := map[string]string{rules.UnitHours: "hours", rules.UnitKWh: "kwh", rules.UnitPercent: "percent", rules.UnitWindow: "window"}
+	var want []string
+	for _, p := range rules.Params {
+		want = append(want, p.Key()+" "+units[p.Unit])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("operator.js PARAMS\n%v\nwant, as rules.Table:\n%v", got, want)
+	}
+}

@@ -33,7 +33,7 @@ const (
 	Maintenance TaskKind = "maintenance"
 )
 
-// Rule names, as in the contract and the config file.
+// Rule names, as in the contract and the config file. Table describes each.
 const (
 	RuleFall                = "fall"
 	RuleSOS                 = "sos"
@@ -47,12 +47,6 @@ const (
 	// RuleManual is a task opened by a person, not by a rule.
 	RuleManual = "manual"
 )
-
-// Names lists every rule a task may carry.
-var Names = []string{
-	RuleFall, RuleSOS, RuleWaterNoUse, RuleWaterContinuousFlow, RuleNoMotion, RuleNoExit,
-	RulePowerNoUse, RuleDeviceOffline, RuleBatteryLow, RuleManual,
-}
 
 // Evidence is what a rule saw: a reading or a fact with its event time.
 type Evidence struct {

@@ -26,21 +26,8 @@ type Config struct {
 	BatteryLowPct       float64
 }
 
-// DefaultConfig holds the contract's defaults.
-func DefaultConfig() Config {
-	return Config{
-		WaterNoUse:          12 * time.Hour,
-		WaterContinuousFlow: 2 * time.Hour,
-		NoMotion:            6 * time.Hour,
-		NoMotionWindow:      Window{Start: 7 * 60, End: 22 * 60},
-		NoExit:              72 * time.Hour,
-		PowerNoUse:          24 * time.Hour,
-		PowerNoUseFloorKWh:  1.2,
-		DeviceOffline:       6 * time.Hour,
-		WristbandOffline:    2 * time.Hour,
-		BatteryLowPct:       15,
-	}
-}
+// DefaultConfig holds the contract's defaults, as Table gives them.
+func DefaultConfig() Config { return defaults }
 
 // Units of threshold parameters.
 const (
@@ -50,13 +37,18 @@ const (
 	UnitWindow  = "HH:MM-HH:MM"
 )
 
-// Param describes one threshold: where it lives, its unit and its range. The
-// table drives the config file, household overrides and their validation, so
-// a parameter is added in one place.
+// Param describes one threshold of a rule in Table: its name, unit, default
+// and range, and the field of Config it sets. The config file, household
+// overrides and their validation all come from it, so a parameter is added
+// in one place.
 type Param struct {
+	// Rule is the name of the rule in Table that has the parameter.
 	Rule string
 	Name string
 	Unit string
+	// Default is the contract's value, as Thresholds spells it: a number,
+	// or a string for a window.
+	Default any
 	// Min and Max bound numeric parameters, inclusive.
 	Min, Max float64
 	Doc      string
@@ -69,32 +61,8 @@ type Param struct {
 // Key is the parameter's config key below `rules.`, e.g. "water_no_use.hours".
 func (p Param) Key() string { return p.Rule + "." + p.Name }
 
-func hoursParam(rule, name string, min, max float64, doc string, field func(*Config) *time.Duration) Param {
-	return Param{Rule: rule, Name: name, Unit: UnitHours, Min: min, Max: max, Doc: doc, hours: field}
-}
-
-// Params lists every threshold parameter.
-var Params = []Param{
-	hoursParam(RuleWaterNoUse, "hours", 1, 168, "the water meter keeps reporting but its register has not risen for this long",
-		func(c *Config) *time.Duration { return &c.WaterNoUse }),
-	hoursParam(RuleWaterContinuousFlow, "hours", 0.25, 48, "water has flowed without a pause for this long",
-		func(c *Config) *time.Duration { return &c.WaterContinuousFlow }),
-	hoursParam(RuleNoMotion, "hours", 0.5, 24, "no motion anywhere in the home for this long, counted only inside the waking window",
-		func(c *Config) *time.Duration { return &c.NoMotion }),
-	{Rule: RuleNoMotion, Name: "window", Unit: UnitWindow, Doc: "the waking window in the household's local time; may cross midnight",
-		win: func(c *Config) *Window { return &c.NoMotionWindow }},
-	hoursParam(RuleNoExit, "hours", 12, 720, "the entrance door has not opened for this long",
-		func(c *Config) *time.Duration { return &c.NoExit }),
-	hoursParam(RulePowerNoUse, "hours", 1, 168, "the window over which power use must reach the floor",
-		func(c *Config) *time.Duration { return &c.PowerNoUse }),
-	{Rule: RulePowerNoUse, Name: "floor_kwh", Unit: UnitKWh, Min: 0.01, Max: 100, Doc: "less than this used over the whole window fires",
-		num: func(c *Config) *float64 { return &c.PowerNoUseFloorKWh }},
-	hoursParam(RuleDeviceOffline, "hours", 0.25, 168, "a device silent this long is offline",
-		func(c *Config) *time.Duration { return &c.DeviceOffline }),
-	hoursParam(RuleDeviceOffline, "wristband_hours", 0.25, 168, "a wristband silent this long is offline",
-		func(c *Config) *time.Duration { return &c.WristbandOffline }),
-	{Rule: RuleBatteryLow, Name: "pct", Unit: UnitPercent, Min: 1, Max: 90, Doc: "a battery below this is low",
-		num: func(c *Config) *float64 { return &c.BatteryLowPct }},
+func hoursParam(name string, def, min, max float64, doc string, field func(*Config) *time.Duration) Param {
+	return Param{Name: name, Unit: UnitHours, Default: def, Min: min, Max: max, Doc: doc, hours: field}
 }
 
 // Thresholds are parameter values by rule and name, as the config file and
@@ -172,17 +140,18 @@ func number(v any) (float64, bool) {
 func (c Config) With(t Thresholds) (Config, error) {
 	var errs []error
 	for _, rule := range sortedKeys(t) {
-		if !slices.ContainsFunc(Params, func(p Param) bool { return p.Rule == rule }) {
+		r, ok := Lookup(rule)
+		if !ok || len(r.Params) == 0 {
 			errs = append(errs, fmt.Errorf("%s: unknown rule or a rule without thresholds", rule))
 			continue
 		}
 		for _, name := range sortedKeys(t[rule]) {
-			i := slices.IndexFunc(Params, func(p Param) bool { return p.Rule == rule && p.Name == name })
+			i := slices.IndexFunc(r.Params, func(p Param) bool { return p.Name == name })
 			if i < 0 {
-				errs = append(errs, fmt.Errorf("%s.%s: unknown parameter (known: %s)", rule, name, strings.Join(paramNames(rule), ", ")))
+				errs = append(errs, fmt.Errorf("%s.%s: unknown parameter (known: %s)", rule, name, strings.Join(r.paramNames(), ", ")))
 				continue
 			}
-			if err := Params[i].set(&c, t[rule][name]); err != nil {
+			if err := r.Params[i].set(&c, t[rule][name]); err != nil {
 				errs = append(errs, fmt.Errorf("%s.%s: %w", rule, name, err))
 			}
 		}
@@ -193,12 +162,10 @@ func (c Config) With(t Thresholds) (Config, error) {
 	return c, c.Validate()
 }
 
-func paramNames(rule string) []string {
-	var names []string
-	for _, p := range Params {
-		if p.Rule == rule {
-			names = append(names, p.Name)
-		}
+func (r Rule) paramNames() []string {
+	names := make([]string, len(r.Params))
+	for i, p := range r.Params {
+		names[i] = p.Name
 	}
 	return names
 }

@@ -382,9 +382,9 @@ func (h *household) cleared(rule string, r Reading, summary string, values map[s
 }
 
 func (h *household) alert(rule string, at time.Time, deviceID, summary string, values map[string]any) Alert {
-	sev, kind := meta(rule)
+	r, _ := Lookup(rule) // the engine raises only rules of Table (TestTable)
 	return Alert{
-		HouseholdID: h.id, Rule: rule, Severity: sev, Kind: kind, At: at,
+		HouseholdID: h.id, Rule: rule, Severity: r.Severity, Kind: r.Kind, At: at,
 		Evidence: Evidence{At: at, DeviceID: deviceID, Summary: summary, Values: values},
 	}
 }
@@ -467,18 +467,4 @@ func (d *device) setBool(v bool) { d.flags |= hasBool; d.setFlag(boolValue, v) }
 func (d *device) online(now int64, cfg *Config) bool {
 	// A registered device that never spoke is expected, not online.
 	return d.flags&saidOffline == 0 && d.lastSeen != 0 && now-d.lastAlive < cfg.offlineAfter(d.kind == wristband)
-}
-
-// meta is each rule's severity and the kind of task it opens.
-func meta(rule string) (Severity, TaskKind) {
-	switch rule {
-	case RuleFall, RuleSOS:
-		return Critical, Visit
-	case RuleWaterNoUse, RuleWaterContinuousFlow, RuleNoMotion:
-		return High, Visit
-	case RuleNoExit, RulePowerNoUse:
-		return Medium, Visit
-	default:
-		return Low, Maintenance
-	}
 }

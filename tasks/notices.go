@@ -77,26 +77,13 @@ func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers 
 	return written, nil
 }
 
-// ruleSignals is the signal each welfare rule watches.
-var ruleSignals = map[string]string{
-	rules.RuleFall:                registry.SignalHealth,
-	rules.RuleSOS:                 registry.SignalHealth,
-	rules.RuleWaterNoUse:          registry.SignalWater,
-	rules.RuleWaterContinuousFlow: registry.SignalWater,
-	rules.RuleNoMotion:            registry.SignalMotion,
-	rules.RuleNoExit:              registry.SignalDoor,
-	rules.RulePowerNoUse:          registry.SignalPower,
-}
-
-// RuleSignal is the privacy signal a rule watches (registry.Signals), ""
-// for a rule about none: manual tasks and device upkeep, which privacy
-// settings never withhold.
-func RuleSignal(rule string) string { return ruleSignals[rule] }
-
-// familySees reports whether the family may be told of a task of rule.
+// familySees reports whether the family may be told of a task of rule: only
+// of a rule of rules.Table whose signal the family may see, or that reveals
+// none. A rule the table does not know is kept from the family: nobody has
+// said what it reveals.
 func familySees(p registry.Privacy, rule string) bool {
-	sig := RuleSignal(rule)
-	return sig == "" || p.Visible(sig, registry.AudienceFamily)
+	r, ok := rules.Lookup(rule)
+	return ok && (r.Signal == rules.SignalNone || p.Visible(r.Signal, registry.AudienceFamily))
 }
 
 // audience is the privacy audience of a recipient role.

@@ -2,7 +2,6 @@ package tasks_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -36,6 +35,7 @@ func TestNotices_Privacy(t *testing.T) {
 		{name: "location hidden from workers", privacy: registry.Privacy{"location": {}}, rule: rules.RuleFall, sev: rules.Critical, roles: "worker family"},
 		{name: "manual tasks are about no signal", privacy: registry.Privacy{"water": {}, "power": {}, "motion": {}, "door": {}, "health": {}},
 			rule: rules.RuleManual, sev: rules.High, roles: "worker family", workerMap: true},
+		{name: "a rule not in rules.Table is kept from the family", rule: "unheard_of", sev: rules.High, roles: "worker", workerMap: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -67,20 +67,32 @@ func TestNotices_Privacy(t *testing.T) {
 	}
 }
 
-func TestRuleSignal(t *testing.T) {
-	var got []string
-	for _, r := range rules.Names {
-		got = append(got, fmt.Sprintf("%s:%s", r, tasks.RuleSignal(r)))
+// TestNotices_FamilyByRuleSignal walks every visit rule of rules.Table with
+// every signal kept from the family: the family hears only of rules that
+// reveal no signal.
+func TestNotices_FamilyByRuleSignal(t *testing.T) {
+	hidden := registry.Privacy{}
+	for _, sig := range registry.Signals {
+		hidden[sig] = []string{registry.AudienceWorker}
 	}
-	for _, sig := range got {
-		_, s, _ := strings.Cut(sig, ":")
-		if s != "" && !slices.Contains(registry.Signals, s) {
-			t.Errorf("%s: not a signal", sig)
+	for _, r := range rules.Table {
+		if r.Kind != rules.Visit {
+			continue // the family is never told of device upkeep
 		}
-	}
-	for _, want := range []string{"fall:health", "water_no_use:water", "no_exit:door", "power_no_use:power", "no_motion:motion", "battery_low:", "manual:"} {
-		if !slices.Contains(got, want) {
-			t.Errorf("want %s in %v", want, got)
-		}
+		t.Run(r.Name, func(t *testing.T) {
+			t.Parallel()
+			for _, privacy := range []registry.Privacy{nil, hidden} {
+				e := newEnv(t, envOptions{})
+				must(t, e.db.SetPrivacy(context.Background(), hhMain, privacy))
+				task, opened := e.raise(t, alert(hhMain, r.Name, rules.High, r.Kind, e.clk.Now(), "what the rule saw"))
+				if !opened {
+					t.Fatal("no task opened")
+				}
+				told := slices.ContainsFunc(e.notices(t, task.ID), func(n tasks.Notice) bool { return n.Role == tasks.RecipientFamily })
+				if want := privacy == nil || r.Signal == rules.SignalNone; told != want {
+					t.Errorf("privacy %v, signal %s: family told %v, want %v", privacy, r.Signal, told, want)
+				}
+			}
+		})
 	}
 }

@@ -164,7 +164,8 @@ export function households(root, _params, app) {
 
 // ---- one household --------------------------------------------------------
 
-// PARAMS orders the threshold parameters (CONTRACT.md §3) and gives their units.
+// PARAMS orders the threshold parameters and gives their units, as rules.Table
+// in rules/table.go does (TestThresholdParams holds them together).
 const PARAMS = [
   ['water_no_use', 'hours', 'hours'],
   ['water_continuous_flow', 'hours', 'hours'],
