@@ -62,9 +62,6 @@ func (a *API) putPrivacy(w http.ResponseWriter, r *http.Request) error {
 // withheld from them.
 const redactedKey = "redacted"
 
-// locationKeys are the values that say precisely where someone is.
-var locationKeys = []string{"lat", "lon", "accuracy_m"}
-
 // householdOut is a household as the caller may see it.
 type householdOut struct {
 	registry.Household
@@ -118,8 +115,8 @@ func (d *disclosure) status(kind registry.DeviceKind, st rules.DeviceStatus) *st
 	if _, ok := st.Last[registry.FieldHeartRate]; ok && !d.field(registry.FieldHeartRate) {
 		withheld = append(withheld, registry.FieldHeartRate)
 	}
-	if hasAny(st.Last, locationKeys) && !d.field(registry.FieldLocation) {
-		withheld = append(withheld, presentKeys(st.Last, locationKeys)...)
+	if hasAny(st.Last, registry.LocationKeys) && !d.field(registry.FieldLocation) {
+		withheld = append(withheld, presentKeys(st.Last, registry.LocationKeys)...)
 	}
 	if len(withheld) > 0 {
 		v.Last, v.Redacted = without(st.Last, withheld), withheld
@@ -134,17 +131,17 @@ func (d *disclosure) status(kind registry.DeviceKind, st rules.DeviceStatus) *st
 func (d *disclosure) task(t tasks.Task) tasks.Task {
 	found := false
 	for _, ev := range t.Evidence {
-		found = found || hasAny(ev.Values, locationKeys)
+		found = found || hasAny(ev.Values, registry.LocationKeys)
 	}
 	for _, e := range t.Timeline {
-		found = found || hasAny(e.Data, locationKeys)
+		found = found || hasAny(e.Data, registry.LocationKeys)
 	}
 	if !found || d.findsResident(t) || d.field(registry.FieldLocation) {
 		return t
 	}
 	evidence := make([]rules.Evidence, len(t.Evidence))
 	for i, ev := range t.Evidence {
-		if keys := presentKeys(ev.Values, locationKeys); len(keys) > 0 {
+		if keys := presentKeys(ev.Values, registry.LocationKeys); len(keys) > 0 {
 			ev.Values = without(ev.Values, keys)
 			ev.Values[redactedKey] = keys
 		}
@@ -152,7 +149,7 @@ func (d *disclosure) task(t tasks.Task) tasks.Task {
 	}
 	timeline := make([]tasks.TimelineEntry, len(t.Timeline))
 	for i, e := range t.Timeline {
-		if keys := presentKeys(e.Data, locationKeys); len(keys) > 0 {
+		if keys := presentKeys(e.Data, registry.LocationKeys); len(keys) > 0 {
 			e.Data = without(e.Data, keys)
 			e.Data[redactedKey] = keys
 		}

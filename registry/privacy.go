@@ -19,6 +19,10 @@ const (
 	SignalHealth   = "health"   // the wristband: heart rate, worn, fall and SOS
 )
 
+// LocationKeys are the values, in evidence, device status and timelines, that
+// say precisely where someone is: what SignalLocation withholds.
+var LocationKeys = []string{"lat", "lon", "accuracy_m"}
+
 // Signals lists every signal, in the order they are shown.
 var Signals = []string{SignalWater, SignalPower, SignalMotion, SignalDoor, SignalLocation, SignalHealth}
 

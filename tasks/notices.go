@@ -94,9 +94,6 @@ func audience(role string) string {
 	return registry.AudienceWorker
 }
 
-// locationKeys are the evidence values that say where the resident is.
-var locationKeys = []string{"lat", "lon", "accuracy_m"}
-
 // withoutLocation is m without the wristband's position: no map link.
 func withoutLocation(m Message) Message {
 	m.Lat, m.Lon = nil, nil
@@ -105,7 +102,7 @@ func withoutLocation(m Message) Message {
 		if ev.Values != nil {
 			values := make(map[string]any, len(ev.Values))
 			for k, v := range ev.Values {
-				if !slices.Contains(locationKeys, k) {
+				if !slices.Contains(registry.LocationKeys, k) {
 					values[k] = v
 				}
 			}
