@@ -573,7 +573,15 @@ func TestReadyz(t *testing.T) {
 	e.ready = errors.New("mqtt: not connected")
 	e.mu.Unlock()
 	b := e.must(503, "GET", "/readyz", "", noToken())
-	fields(map[string]any{"status": "not_ready", "error": map[string]any{"code": "not_ready", "message": "mqtt: not connected"}})(t, b)
+	fields(map[string]any{"status": "not_ready", "reason": "mqtt: not connected",
+		"error": map[string]any{"code": "not_ready", "message": "mqtt: not connected"}})(t, b)
+
+	// CONTRACT §11: a store that cannot write.
+	e.mu.Lock()
+	e.ready = &Unready{Status: StatusDegraded, Reason: "the store cannot write: database or disk is full"}
+	e.mu.Unlock()
+	b = e.must(503, "GET", "/readyz", "", noToken())
+	fields(map[string]any{"status": "degraded", "reason": "the store cannot write: database or disk is full"})(t, b)
 }
 
 // panickyRegistry is a dependency that panics, or fails with a message that

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -185,5 +186,101 @@ func TestWatermarkHoldsBackToTheSlowestWorker(t *testing.T) {
 			break
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestIntakeAcknowledgesOnceStored: a handled message is acknowledged when
+// what it changed is stored, not before; one whose handling failed never is.
+func TestIntakeAcknowledgesOnceStored(t *testing.T) {
+	durable := make(chan struct{})
+	p, err := NewPipeline(PipelineOptions{
+		Prefix: "eldersafe/v1", Devices: anyBand{},
+		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
+			if r.Event == "sos" {
+				return nil, errors.New("database or disk is full")
+			}
+			return durable, nil
+		},
+		Bound: clock.Func(func() time.Time { return testNow }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewIntake(IntakeOptions{Prefix: "eldersafe/v1", Pipeline: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { in.Run(ctx) })
+	defer func() { stop(); wg.Wait() }()
+
+	fall := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"fall"}`)}
+	sos := &fakeMessage{topic: "eldersafe/v1/devices/band-2/event", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"sos"}`)}
+	fall.submit(t, in)
+	sos.submit(t, in)
+	time.Sleep(50 * time.Millisecond) // a wrong acknowledgement would have come by now
+	if fall.acked() != 0 {
+		t.Fatal("acknowledged before what it changed was stored")
+	}
+	close(durable)
+	for deadline := time.Now().Add(5 * time.Second); fall.acked() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not acknowledged once stored")
+		}
+	}
+	if sos.acked() != 0 {
+		t.Error("a message whose handling failed was acknowledged")
+	}
+}
+
+// TestIntakeAlarmLane: a fall is applied while every telemetry worker is
+// stuck behind a backlog.
+func TestIntakeAlarmLane(t *testing.T) {
+	release := make(chan struct{})
+	falls := make(chan string, 1)
+	p, err := NewPipeline(PipelineOptions{
+		Prefix: "eldersafe/v1", Devices: anyBand{},
+		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
+			if r.Stream == rules.Event {
+				falls <- r.DeviceID
+				return stored(), nil
+			}
+			<-release
+			return stored(), nil
+		},
+		Bound: clock.Func(func() time.Time { return testNow }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewIntake(IntakeOptions{Prefix: "eldersafe/v1", Pipeline: p, Workers: 2, QueueSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { in.Run(ctx) })
+	defer func() { close(release); stop(); wg.Wait() }()
+	// Fill the telemetry workers and their queues, until the lane holds
+	// further telemetry back.
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := in.Submit(ctx, fmt.Sprintf("eldersafe/v1/devices/meter-%d/telemetry", i),
+			[]byte(`{"ts":"2025-06-01T11:00:00Z","battery_pct":80}`), func() {})
+		cancel()
+		if err != nil {
+			break
+		}
+	}
+	fall := &fakeMessage{topic: "eldersafe/v1/devices/band-9/event", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"fall"}`)}
+	fall.submit(t, in)
+	select {
+	case id := <-falls:
+		if id != "band-9" {
+			t.Fatalf("applied %s", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the fall waited behind telemetry")
 	}
 }
