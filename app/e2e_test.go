@@ -363,3 +363,24 @@ func TestWallClockRefusesTicks(t *testing.T) {
 		t.Errorf("POST /api/v1/clock under the wall clock: %d, want 409", code)
 	}
 }
+
+// TestFallAfterRebootFollowingFutureTS: a wristband whose clock ran 6 days
+// fast sent seq 1000, then rebooted and counts from 1 again. Its fall is not
+// a copy of anything: it opens its task (CONTRACT §11), instead of being
+// dropped as a duplicate for a week.
+func TestFallAfterRebootFollowingFutureTS(t *testing.T) {
+	brokers(t, func(t *testing.T, mqttURL string) {
+		m := startMonitor(t, mqttURL, nil)
+		secrets := m.household("h1", newPushServer(t), newPushServer(t), map[string]string{"wb-1": "wristband"})
+		band := m.Device("wb-1", secrets["wb-1"])
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{
+			"ts": now.Add(6 * 24 * time.Hour).UnixMilli(), "seq": 1000, "battery_pct": 80,
+		})
+		apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": now.UnixMilli(), "seq": 1, "event": "fall"})
+		apptest.Eventually(t, "fall task", func() bool { return len(m.tasks("rule=fall")) == 1 })
+		if n := m.Metric(`eldersafe_ingest_rejected_total{reason="duplicate"}`); n != 0 {
+			t.Errorf("%v messages rejected as duplicates", n)
+		}
+	})
+}
