@@ -317,9 +317,10 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 	opts := ingest.IntakeOptions{
 		Prefix:    m.cfg.MQTT.Prefix,
 		Pipeline:  m.pipeline,
-		Workers:   m.cfg.Ingest.Workers,
-		QueueSize: m.cfg.Ingest.QueueSize,
-		Logger:    logger,
+		Workers:      m.cfg.Ingest.Workers,
+		EventWorkers: m.cfg.Ingest.EventWorkers,
+		QueueSize:    m.cfg.Ingest.QueueSize,
+		Logger:       logger,
 	}
 	if m.decide.EventClock() {
 		opts.Tick = func(ctx context.Context, ts time.Time) error {

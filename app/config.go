@@ -136,8 +136,10 @@ type NotifyConfig struct {
 }
 
 type IngestConfig struct {
-	Workers   int `mapstructure:"workers"`
-	QueueSize int `mapstructure:"queue_size"`
+	Workers int `mapstructure:"workers"`
+	// EventWorkers apply the event stream, the alarm lane, apart from the rest.
+	EventWorkers int `mapstructure:"event_workers"`
+	QueueSize    int `mapstructure:"queue_size"`
 }
 
 // InfluxDBConfig is where the readings history goes: InfluxDB 2.x (token,
@@ -184,7 +186,7 @@ func DefaultConfig() Config {
 			ResolveDeadline: td.Resolve,
 		},
 		Notify: NotifyConfig{MaxAttempts: 10, PushTimeout: 10 * time.Second, RateLimit: 10 * time.Minute, SMS: defaultSMSConfig()},
-		Ingest: IngestConfig{Workers: 8, QueueSize: 1024},
+		Ingest: IngestConfig{Workers: 8, EventWorkers: 2, QueueSize: 1024},
 		Log:    LogConfig{Level: "info", Format: "text"},
 
 		Timezone:   registry.DefaultTimezone,
@@ -311,6 +313,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Notify.SMS.validate()...)
 	if c.Ingest.Workers < 1 || c.Ingest.Workers > 1024 {
 		bad("ingest.workers", "%d: want 1 to 1024", c.Ingest.Workers)
+	}
+	if c.Ingest.EventWorkers < 1 || c.Ingest.EventWorkers > 64 {
+		bad("ingest.event_workers", "%d: want 1 to 64", c.Ingest.EventWorkers)
 	}
 	if c.Ingest.QueueSize < 1 {
 		bad("ingest.queue_size", "must be positive")
