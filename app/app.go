@@ -218,9 +218,8 @@ func (m *Monitor) startTasks() error {
 	return nil
 }
 
-// startDecisions sets up the rules engine and the decision step, gives them
-// what the last run left, and runs the step's timers and checkpoints. It
-// returns the registered devices.
+// startDecisions sets up the rules engine and the decision step and gives
+// them what the last run left. It returns the registered devices.
 func (m *Monitor) startDecisions(ctx context.Context) ([]registry.Device, error) {
 	zone, err := m.cfg.Location()
 	if err != nil {
@@ -248,21 +247,11 @@ func (m *Monitor) startDecisions(ctx context.Context) ([]registry.Device, error)
 	if err != nil {
 		return nil, err
 	}
-	known, err := m.decide.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m.parts.run("rules", m.decide.Run)
-	return known, nil
+	return m.decide.Load(ctx)
 }
 
-// watermark is ingest's low watermark, once ingest runs.
-func (m *Monitor) watermark() (time.Time, bool) {
-	if m.intake == nil {
-		return time.Time{}, false
-	}
-	return m.intake.Watermark()
-}
+// watermark is ingest's low watermark.
+func (m *Monitor) watermark() (time.Time, bool) { return m.intake.Watermark() }
 
 func (m *Monitor) adminToken(ctx context.Context, announce io.Writer) (string, error) {
 	if m.cfg.Auth.AdminToken != "" {
@@ -296,9 +285,10 @@ func randomToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// startMQTT starts ingest: on the embedded broker, which hands every device
-// message to it in process; or on two sessions with an external broker, one
-// for the event stream (the alarm lane) and one for the rest.
+// startMQTT starts the decision step and ingest: on the embedded broker,
+// which hands every device message to it in process; or on two sessions with
+// an external broker, one for the event stream (the alarm lane) and one for
+// the rest.
 func (m *Monitor) startMQTT(known []registry.Device) error {
 	logger := m.log.With("component", "ingest")
 	var err error
@@ -331,6 +321,9 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 	if m.intake, err = ingest.NewIntake(opts); err != nil {
 		return err
 	}
+	// Started once ingest exists, whose watermark it reads, and stopped
+	// after it, so that its last write covers every reading.
+	m.parts.run("rules", m.decide.Run)
 	if m.cfg.MQTT.URL == "" {
 		if err := m.startBroker(); err != nil {
 			return err

@@ -272,7 +272,10 @@ func (in *Intake) process(ctx context.Context, d delivery) {
 		d.ack() // refused for good
 	default:
 		acked = true
-		in.acks <- pendingAck{durable: durable, ack: d.ack}
+		select {
+		case in.acks <- pendingAck{durable: durable, ack: d.ack}:
+		case <-ctx.Done(): // stopping: unacknowledged, it comes again
+		}
 	}
 }
 
