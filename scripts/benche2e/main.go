@@ -1,0 +1,112 @@
+// Command benche2e is the Go half of scripts/bench-e2e.sh, the side-by-side
+// end-to-end benchmark: the broker's own ceiling against the monitor on the
+// same broker, and fall → family push latency while the monitor drains the
+// backlog. The shell script starts and stops the servers; this program does
+// what needs clocks, MQTT or HTTP:
+//
+//	benche2e gen       writes each telemetry device's payloads, one per line, for mosquitto_pub -l
+//	benche2e broker    runs the embedded broker package alone: the embedded mode's ceiling
+//	benche2e provision registers the grid, worker, households and devices through the HTTP API
+//	benche2e ceiling   times a bare mosquitto_sub taking the load
+//	benche2e monitor   times the monitor taking the load (from /metrics) and the falls' pushes
+//
+// It measures the monitor only through its external interfaces (MQTT, the
+// HTTP API, /metrics and the push it sends), so the monitor's internals can
+// change under it. Results go to stdout as key=value lines for the script;
+// progress and errors to stderr.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// The benchmark's objects have fixed names, so every subcommand derives
+// them from the counts alone.
+const (
+	prefix   = "eldersafe/v1" // the monitor's default topic prefix
+	gridID   = "bench-grid"
+	workerID = "bench-worker"
+	// ceilingClientID is the ceiling's consumer, for which the embedded
+	// ceiling's broker holds publishes as serve's does for the monitor.
+	ceilingClientID = "bench-ceiling"
+)
+
+func meterID(i int) string     { return fmt.Sprintf("bench-wm-%03d", i) }
+func wristbandID(i int) string { return fmt.Sprintf("bench-wb-%03d", i) }
+func householdID(i int) string { return fmt.Sprintf("bench-h-%03d", i) }
+
+// secret is a device's MQTT password (the embedded broker checks it).
+// Chosen rather than generated, so publishers need no file of secrets.
+func secret(deviceID string) string { return "secret-of-" + deviceID }
+
+func topic(deviceID, stream string) string {
+	return prefix + "/devices/" + deviceID + "/" + stream
+}
+
+// households is how many the benchmark registers: household i has meter i
+// (i < devices) and wristband i (i < falls), one fall per household because a
+// household has at most one open fall task.
+func households(devices, falls int) int { return max(devices, falls) }
+
+func main() {
+	commands := map[string]func(args []string) error{
+		"gen":       gen,
+		"broker":    runBroker,
+		"provision": provision,
+		"ceiling":   ceiling,
+		"monitor":   monitor,
+	}
+	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
+		fmt.Fprintln(os.Stderr, "usage: benche2e gen|broker|provision|ceiling|monitor [flags]")
+		os.Exit(2)
+	}
+	if err := commands[os.Args[1]](os.Args[2:]); err != nil {
+		fmt.Fprintf(os.Stderr, "benche2e %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+// logf reports progress on stderr; stdout carries only the results.
+func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+
+// loadFlags are the flags of the two timed subcommands: where the broker is
+// and what the load is.
+type loadFlags struct {
+	mqtt     string // host:port
+	dir      string // the payload files written by gen
+	devices  int
+	messages int
+	auth     bool // publish with each device's own credential (embedded broker)
+	timeout  time.Duration
+}
+
+func (l *loadFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.mqtt, "mqtt", "", "broker address, host:port")
+	fs.StringVar(&l.dir, "dir", "", "directory of the payload files written by gen")
+	fs.IntVar(&l.devices, "devices", 50, "telemetry devices, one mosquitto_pub each")
+	fs.IntVar(&l.messages, "messages", 4000, "messages per device")
+	fs.BoolVar(&l.auth, "auth", false, "devices log in with username = id, password = secret")
+	fs.DurationVar(&l.timeout, "timeout", 2*time.Minute, "give up when the load is not taken within this long")
+}
+
+func (l *loadFlags) check() error {
+	var errs []error
+	if l.mqtt == "" || !strings.Contains(l.mqtt, ":") {
+		errs = append(errs, fmt.Errorf("-mqtt %q: want host:port", l.mqtt))
+	}
+	if l.dir == "" {
+		errs = append(errs, errors.New("-dir is required"))
+	}
+	if l.devices < 1 || l.messages < 1 {
+		errs = append(errs, errors.New("-devices and -messages must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// total is the number of telemetry messages in the load.
+func (l *loadFlags) total() int { return l.devices * l.messages }
