@@ -94,11 +94,14 @@ export ELDERSAFE_TEST_ARTIFACTS="$root/test-artifacts"
 rm -rf "$ELDERSAFE_TEST_ARTIFACTS/browser"
 mkdir -p "$ELDERSAFE_TEST_ARTIFACTS"
 
-# An external Mosquitto broker, with persistence so sessions survive its restarts.
+# An external Mosquitto broker, with persistence so sessions survive its
+# restarts. `user`: started as root, Mosquitto would switch to the mosquitto
+# user, which cannot write its persistence file into our private directory.
 mqtt_port=$(free_port)
 mkdir -p "$work/mosquitto"
 cat >"$work/mosquitto/mosquitto.conf" <<CONF
 listener $mqtt_port 127.0.0.1
+user $(id -un)
 allow_anonymous true
 persistence true
 persistence_location $work/mosquitto/

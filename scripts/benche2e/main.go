@@ -31,8 +31,7 @@ const (
 	prefix   = "eldersafe/v1" // the monitor's default topic prefix
 	gridID   = "bench-grid"
 	workerID = "bench-worker"
-	// ceilingClientID is the ceiling's consumer, for which the embedded
-	// ceiling's broker holds publishes as serve's does for the monitor.
+	// ceilingClientID is the ceiling's consumer's persistent session.
 	ceilingClientID = "bench-ceiling"
 )
 
