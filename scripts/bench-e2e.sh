@@ -210,9 +210,10 @@ measure_monitor() {
 
 measure_ceiling() {
 	local port=$1 dir=$2
-	log "ceiling: $((DEVICES * MESSAGES)) messages to a bare mosquitto_sub"
+	shift 2
+	log "ceiling: $((DEVICES * MESSAGES)) messages"
 	# shellcheck disable=SC2046
-	"$work/bin/benche2e" ceiling $(load_flags "$port" "$dir/payloads") >"$dir/ceiling.txt"
+	"$work/bin/benche2e" ceiling $(load_flags "$port" "$dir/payloads") "$@" >"$dir/ceiling.txt"
 }
 
 run_external() {
@@ -233,13 +234,9 @@ run_embedded() {
 	local dir=$work/embedded port
 	mkdir -p "$dir"
 	port=$(free_port)
-	log "embedded: the broker package alone on 127.0.0.1:$port"
-	start_process "$dir/broker.log" "$work/bin/benche2e" broker -addr "127.0.0.1:$port"
-	broker_pid=$started
-	wait_port "$port"
+	log "embedded: the broker package alone on 127.0.0.1:$port, acknowledging in process"
 	"$work/bin/benche2e" gen -dir "$dir/payloads" -devices "$DEVICES" -messages "$MESSAGES"
-	measure_ceiling "$port" "$dir"
-	stop_process "$broker_pid"
+	measure_ceiling "$port" "$dir" -embedded
 
 	port=$(free_port)
 	log "embedded: eldersafe serve with its broker on 127.0.0.1:$port"

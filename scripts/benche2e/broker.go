@@ -1,33 +1,59 @@
 package main
 
 import (
-	"flag"
-	"os"
-	"os/signal"
-	"syscall"
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/eldersafe/eldersafe/broker"
 )
 
-// runBroker runs the project's embedded broker on its own until SIGINT or
-// SIGTERM: the embedded mode's ceiling. It is the broker `eldersafe serve`
-// starts, routing to a bare mosquitto_sub instead of handing messages to the
-// monitor in process, and without device authentication: checking 50 device
-// secrets at CONNECT is no part of the steady state being timed.
-func runBroker(args []string) error {
-	fs := flag.NewFlagSet("broker", flag.ExitOnError)
-	addr := fs.String("addr", "127.0.0.1:1883", "listen address")
-	fs.Parse(args)
-	b, err := broker.New(broker.Options{Addr: *addr, Auth: broker.AuthNone, Prefix: prefix})
+// ceilingEmbedded times the embedded broker alone: the broker `eldersafe
+// serve` starts, taking each publish in process and acknowledging it at once,
+// with no work done on it: what the monitor's own intake would cost if it
+// cost nothing. No device authentication: checking 50 device secrets at
+// CONNECT is no part of the steady state being timed.
+func ceilingEmbedded(l *loadFlags) error {
+	c := &countingIntake{want: int64(l.total()), done: make(chan struct{})}
+	b, err := broker.New(broker.Options{Addr: l.mqtt, Auth: broker.AuthNone, Prefix: prefix, Intake: c})
 	if err != nil {
 		return err
 	}
 	if err := b.Start(); err != nil {
 		return err
 	}
-	logf("embedded broker listening on %s", b.Addr())
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
-	<-stop
-	return b.Close()
+	defer b.Close()
+	pubs, start, err := startPublishers(l)
+	if err != nil {
+		return err
+	}
+	pubErr := pubs.wait(start.Add(l.timeout))
+	select {
+	case <-c.done:
+	case <-time.After(time.Until(start.Add(l.timeout))):
+		return fmt.Errorf("the broker took %d of %d messages within %s: %w", c.taken.Load(), c.want, l.timeout, pubErr)
+	}
+	secs := c.last.Sub(start).Seconds()
+	logf("ceiling: %d messages in %.2f s, %.0f msg/s", c.want, secs, float64(c.want)/secs)
+	fmt.Printf("received=%d\nseconds=%.3f\nrate=%.0f\n", c.want, secs, float64(c.want)/secs)
+	return pubErr
+}
+
+// countingIntake acknowledges every message at once and notes when the last
+// of the load has arrived.
+type countingIntake struct {
+	want  int64
+	taken atomic.Int64
+	last  time.Time     // set before done closes
+	done  chan struct{} // closed when want messages have arrived
+}
+
+func (c *countingIntake) Submit(_ context.Context, _ string, _ []byte, ack func()) (bool, error) {
+	ack()
+	if c.taken.Add(1) == c.want {
+		c.last = time.Now()
+		close(c.done)
+	}
+	return false, nil
 }

@@ -118,9 +118,13 @@ func ceiling(args []string) error {
 	fs := flag.NewFlagSet("ceiling", flag.ExitOnError)
 	var l loadFlags
 	l.register(fs)
+	embedded := fs.Bool("embedded", false, "time the embedded broker run in this process at -mqtt instead")
 	fs.Parse(args)
 	if err := l.check(); err != nil {
 		return err
+	}
+	if *embedded {
+		return ceilingEmbedded(&l)
 	}
 	host, port, _ := net.SplitHostPort(l.mqtt)
 	sub := func(extra ...string) []string {

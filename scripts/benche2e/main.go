@@ -5,9 +5,9 @@
 // what needs clocks, MQTT or HTTP:
 //
 //	benche2e gen       writes each telemetry device's payloads, one per line, for mosquitto_pub -l
-//	benche2e broker    runs the embedded broker package alone: the embedded mode's ceiling
 //	benche2e provision registers the grid, worker, households and devices through the HTTP API
-//	benche2e ceiling   times a bare mosquitto_sub taking the load
+//	benche2e ceiling   times a bare mosquitto_sub taking the load, or (-embedded) the embedded
+//	                   broker alone, acknowledging each publish in process at once
 //	benche2e monitor   times the monitor taking the load (from /metrics) and the falls' pushes
 //
 // It measures the monitor only through its external interfaces (MQTT, the
@@ -55,13 +55,12 @@ func households(devices, falls int) int { return max(devices, falls) }
 func main() {
 	commands := map[string]func(args []string) error{
 		"gen":       gen,
-		"broker":    runBroker,
 		"provision": provision,
 		"ceiling":   ceiling,
 		"monitor":   monitor,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: benche2e gen|broker|provision|ceiling|monitor [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benche2e gen|provision|ceiling|monitor [flags]")
 		os.Exit(2)
 	}
 	if err := commands[os.Args[1]](os.Args[2:]); err != nil {
