@@ -32,10 +32,24 @@ type commits struct {
 	// and the monitor is degraded.
 	failing atomic.Bool
 	waiting atomic.Int64
+	// retry cuts a failed commit's backoff short: the store took another
+	// write, so it very likely takes this one too.
+	retry chan struct{} // capacity 1
 }
 
 func newCommits() *commits {
-	return &commits{next: make(chan struct{}), wake: make(chan struct{}, 1)}
+	return &commits{next: make(chan struct{}), wake: make(chan struct{}, 1), retry: make(chan struct{}, 1)}
+}
+
+// storeWrites says the store took a write: a failing commit tries again now.
+func (c *commits) storeWrites() {
+	if !c.failing.Load() {
+		return
+	}
+	select {
+	case c.retry <- struct{}{}:
+	default:
+	}
 }
 
 // durable returns a channel that closes once what the engine holds now is
@@ -133,6 +147,7 @@ func (d *Dispatcher) commitNow(ctx context.Context, policy int) {
 		case <-ctx.Done():
 			return
 		case <-time.After(delay):
+		case <-d.commits.retry:
 		}
 		delay = min(2*delay, retryCap)
 	}

@@ -322,6 +322,7 @@ func (d *Dispatcher) raise(ctx context.Context, alerts []rules.Alert) error {
 			t, opened, err := d.tasks.Raise(ctx, a)
 			if err == nil {
 				d.storeOK()
+				d.commits.storeWrites()
 				if opened {
 					d.log.Info("task opened", "task_id", t.ID, "household_id", t.HouseholdID, "rule", t.Rule, "severity", t.Severity, "assignee_id", t.AssigneeID)
 				}
