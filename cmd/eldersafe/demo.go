@@ -78,19 +78,19 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	// A simulation that fails stops the demo.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	var sim sync.WaitGroup
+	var (
+		sim    sync.WaitGroup
+		simErr error
+	)
 	err = app.Run(ctx, cfg, log, io.Discard, func(m *app.Monitor) {
 		sim.Go(func() {
-			if err := simulate(ctx, m, sc, cfg, token, f.speed, out, log); err != nil {
-				stop(err)
+			if simErr = simulate(ctx, m, sc, cfg, token, f.speed, out, log); simErr != nil {
+				stop(simErr)
 			}
 		})
 	})
 	sim.Wait()
-	if cause := context.Cause(ctx); cause != context.Canceled && cause != nil {
-		err = errors.Join(cause, err)
-	}
-	if err != nil {
+	if err = errors.Join(simErr, err); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	return nil
