@@ -1,11 +1,13 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -49,6 +51,7 @@ type inbound struct {
 	// done ends every hold when the broker closes.
 	done   context.Context
 	cancel context.CancelFunc
+	acks   pubacks
 
 	held, refused prometheus.Counter
 }
@@ -63,6 +66,7 @@ func newInbound(intake Intake, prefix string, holdTimeout time.Duration, log *sl
 		log:         log,
 		done:        done,
 		cancel:      cancel,
+		acks:        pubacks{pending: make(map[*mqtt.Client][]uint16), wake: make(chan struct{}, 1), stopped: make(chan struct{})},
 		held: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "eldersafe_broker_publishes_held_total",
 			Help: "Device publishes the embedded broker held until the monitor had room for them.",
@@ -73,6 +77,7 @@ func newInbound(intake Intake, prefix string, holdTimeout time.Duration, log *sl
 		}),
 	}
 	reg.MustRegister(h.held, h.refused)
+	go h.acks.run(done)
 	return h
 }
 
@@ -94,10 +99,7 @@ func (h *inbound) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	ack := func() {}
 	if pk.FixedHeader.Qos > 0 {
 		id := pk.PacketID
-		ack = func() {
-			// The device may be gone by now: it sends the message again.
-			_ = cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: id})
-		}
+		ack = func() { h.acks.add(cl, id) }
 	}
 	if err := h.submit(cl, pk.TopicName, pk.Payload, ack); err != nil {
 		cl.Stop(err)
@@ -136,5 +138,69 @@ func (h *inbound) submit(cl *mqtt.Client, topic string, payload []byte, ack func
 	}
 }
 
-// close lets every held publisher go, unacknowledged.
-func (h *inbound) close() { h.cancel() }
+// close lets every held publisher go, unacknowledged, and stops sending
+// acknowledgements.
+func (h *inbound) close() {
+	h.cancel()
+	<-h.acks.stopped
+}
+
+// pubacks sends PUBACKs in batches: one write per device for every
+// acknowledgement due to it, instead of a system call each. Ingest
+// acknowledges a whole group commit's messages at once, so under load a
+// device gets many at a time; when idle a batch is the one.
+type pubacks struct {
+	mu      sync.Mutex
+	pending map[*mqtt.Client][]uint16
+	wake    chan struct{} // capacity 1
+	stopped chan struct{}
+}
+
+func (p *pubacks) add(cl *mqtt.Client, id uint16) {
+	p.mu.Lock()
+	p.pending[cl] = append(p.pending[cl], id)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run writes what is pending whenever something is, until done.
+func (p *pubacks) run(done context.Context) {
+	defer close(p.stopped)
+	var buf bytes.Buffer
+	for {
+		select {
+		case <-done.Done():
+			return
+		case <-p.wake:
+		}
+		p.mu.Lock()
+		batch := p.pending
+		p.pending = make(map[*mqtt.Client][]uint16, len(batch))
+		p.mu.Unlock()
+		for cl, ids := range batch {
+			buf.Reset()
+			write(cl, ids, &buf)
+		}
+	}
+}
+
+// write sends a device its PUBACKs in one write, under the client's lock as
+// mochi's own writes are. A device gone by now sends its messages again.
+func write(cl *mqtt.Client, ids []uint16, buf *bytes.Buffer) {
+	if cl.Closed() || cl.Net.Conn == nil {
+		return
+	}
+	for _, id := range ids {
+		pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: id,
+			ProtocolVersion: cl.Properties.ProtocolVersion}
+		if err := pk.PubackEncode(buf); err != nil {
+			return
+		}
+	}
+	cl.Lock()
+	defer cl.Unlock()
+	_, _ = cl.Net.Conn.Write(buf.Bytes())
+}
