@@ -23,6 +23,7 @@ func TestCrashMotion(t *testing.T) {
 	bin := binary(t)
 	for i, name := range crashBrokerNames {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each broker has its own monitor, data directory, ports and prefix
 			b := newCrashBroker(t, name)
 			rng := settings.rng(i)
 			push := newPushReceiver(t)

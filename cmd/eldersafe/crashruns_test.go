@@ -92,7 +92,7 @@ var crashBrokerNames = []string{"embedded", "mosquitto"}
 
 func newCrashBroker(t *testing.T, name string) crashBroker {
 	t.Helper()
-	tag := "crash-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	tag := "crash-" + name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	switch name {
 	case "embedded":
 		// One address for every start: the devices reconnect to it.
@@ -217,6 +217,7 @@ func TestCrashFalls(t *testing.T) {
 	bin := binary(t)
 	for i, name := range crashBrokerNames {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each broker has its own monitor, data directory, ports and prefix
 			b := newCrashBroker(t, name)
 			rng := settings.rng(i)
 			push := newPushReceiver(t)

@@ -37,6 +37,7 @@ func TestCrashDiskFull(t *testing.T) {
 	bin := binary(t)
 	for _, name := range crashBrokerNames {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each broker has its own monitor, data directory, ports and prefix
 			b := newCrashBroker(t, name)
 			dataDir := smallTmpfs(t, 16<<20)
 			push := newPushReceiver(t)
