@@ -118,7 +118,7 @@ func TestCrashDiskFull(t *testing.T) {
 			if !within(spaceBack, func() bool { ready = m.ready(); return ready.code == http.StatusOK }) {
 				t.Errorf("/readyz still %d %+v %v after space was freed", ready.code, ready, time.Since(freed).Round(time.Millisecond))
 			}
-			for i, o := range m.settle(push, falls) {
+			for i, o := range m.settle(push, falls, b.monitorAcks) {
 				if o.tasks == 1 && o.evidence > 0 && !o.notified {
 					t.Errorf("%s: its task's notices are not all sent to the worker and the family", falls[i])
 				}
