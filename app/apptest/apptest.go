@@ -155,9 +155,16 @@ func (m *Monitor) MustCall(method, path string, body any, want int, out any) {
 // absent.
 func (m *Monitor) Metric(name string) float64 {
 	m.t.Helper()
-	resp, err := http.Get(m.APIURL + "/metrics")
+	return Metric(m.t, m.APIURL, name)
+}
+
+// Metric reads one sample from the /metrics of the monitor at apiURL
+// (http://host:port), as Monitor.Metric does: for a monitor run as a process.
+func Metric(t testing.TB, apiURL, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(apiURL + "/metrics")
 	if err != nil {
-		m.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -167,7 +174,7 @@ func (m *Monitor) Metric(name string) float64 {
 		if rest, ok := strings.CutPrefix(line, name+" "); ok {
 			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
 			if err != nil {
-				m.t.Fatalf("metric %s: %v", line, err)
+				t.Fatalf("metric %s: %v", line, err)
 			}
 			return v
 		}

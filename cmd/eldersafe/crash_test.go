@@ -105,10 +105,7 @@ func TestCrashLosesNoNotice(t *testing.T) {
 		}
 		ids[n.ID] = true
 	}
-	delivered := map[string]string{} // idempotency key → recipient path
-	for _, d := range push.answered() {
-		delivered[d.key] = d.path
-	}
+	delivered := push.delivered()
 	if len(delivered) != notices {
 		t.Errorf("%d notices delivered, want %d: %v", len(delivered), notices, delivered)
 	}
@@ -206,6 +203,16 @@ func (p *pushReceiver) answered() []pushDelivery {
 
 func (p *pushReceiver) stalled() int { return len(p.all()) - len(p.answered()) }
 
+// delivered maps the Idempotency-Key of every answered push (a notice's id)
+// to the path of the recipient it reached.
+func (p *pushReceiver) delivered() map[string]string {
+	m := map[string]string{}
+	for _, d := range p.answered() {
+		m[d.key] = d.path
+	}
+	return m
+}
+
 // apiClient calls the monitor's HTTP API with a bearer token.
 type apiClient struct {
 	t           *testing.T
@@ -214,6 +221,20 @@ type apiClient struct {
 
 // must sends the request, fails the test unless the status is want, and decodes the answer into out.
 func (c apiClient) must(method, path string, body any, want int, out any) {
+	c.t.Helper()
+	got, data := c.call(method, path, body)
+	if got != want {
+		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, got, want, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			c.t.Fatalf("%s %s: decode %s: %v", method, path, data, err)
+		}
+	}
+}
+
+// call sends the request, body as JSON, and returns the status and the answer.
+func (c apiClient) call(method, path string, body any) (int, []byte) {
 	c.t.Helper()
 	var r io.Reader
 	if body != nil {
@@ -235,24 +256,13 @@ func (c apiClient) must(method, path string, body any, want int, out any) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		c.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			c.t.Fatalf("%s %s: decode %s: %v", method, path, data, err)
-		}
-	}
+	return resp.StatusCode, data
 }
 
 // publishFall publishes a wristband's fall to the embedded broker with the device's own credentials.
 func publishFall(t *testing.T, brokerAddr, deviceID, secret string) {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + brokerAddr).SetClientID("dev-" + deviceID).
-		SetUsername(deviceID).SetPassword(secret).SetConnectTimeout(5 * time.Second).SetAutoReconnect(false))
-	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("device %s connect: %v", deviceID, tok.Error())
-	}
+	c := dialDevice(t, "tcp://"+brokerAddr, "dev-"+deviceID, deviceID, secret)
 	defer c.Disconnect(100)
 	payload, err := json.Marshal(map[string]any{
 		"ts": time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano), "seq": 1, "event": "fall", "lat": 31.2304, "lon": 121.4737,
@@ -265,14 +275,36 @@ func publishFall(t *testing.T, brokerAddr, deviceID, secret string) {
 	}
 }
 
+// dialDevice connects to the broker at url (tcp://host:port) as a device:
+// username its id, password its secret. It does not reconnect by itself, so
+// a publish in flight when the broker dies completes with an error.
+func dialDevice(t *testing.T, url, clientID, deviceID, secret string) mqtt.Client {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).
+		SetUsername(deviceID).SetPassword(secret).SetConnectTimeout(5 * time.Second).SetAutoReconnect(false))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("device %s connect to %s: %v", deviceID, url, tok.Error())
+	}
+	return c
+}
+
 // poll checks cond every 20 ms until it holds, failing the test after 30 s.
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	if !within(30*time.Second, cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// within checks cond every 20 ms until it holds or d has passed, and tells
+// whether it held.
+func within(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			return false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return true
 }
