@@ -332,11 +332,15 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		return nil
 	}
 	m.parts.run("ingest", m.intake.Run)
-	for _, events := range []bool{false, true} {
-		id := m.cfg.MQTT.ClientID
-		if events {
-			id += "-events"
-		}
+	// The alarm lane has a session of its own, so no telemetry backlog on the
+	// broker holds a fall back. Under the event clock, where messages move
+	// time, one session keeps each device's events and telemetry in order:
+	// a heartbeat overtaking the motion before it would fire no_motion.
+	sessions := map[string]ingestmqtt.Take{m.cfg.MQTT.ClientID: ingestmqtt.Rest, m.cfg.MQTT.ClientID + "-events": ingestmqtt.Events}
+	if m.decide.EventClock() {
+		sessions = map[string]ingestmqtt.Take{m.cfg.MQTT.ClientID: ingestmqtt.All}
+	}
+	for id, take := range sessions {
 		sub, err := ingestmqtt.New(ingestmqtt.Options{
 			URL:      m.cfg.MQTT.URL,
 			ClientID: id,
@@ -344,7 +348,7 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 			Password: m.cfg.MQTT.Password,
 			Prefix:   m.cfg.MQTT.Prefix,
 			Intake:   m.intake,
-			Events:   events,
+			Take:     take,
 			Logger:   logger,
 		})
 		if err != nil {

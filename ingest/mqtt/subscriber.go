@@ -26,13 +26,25 @@ type Options struct {
 	Password string
 	Prefix   string
 	Intake   *ingest.Intake
-	// Events makes this the event stream's session ({prefix}/devices/+/event).
-	// Otherwise the session takes everything else under {prefix}/devices/
-	// and the clock ticks; event messages reaching it are acknowledged
-	// unhandled, since the events session has them.
-	Events bool
+	// Take is what the session handles: All, Events or Rest.
+	Take Take
 	Logger *slog.Logger
 }
+
+// Take says which of the device messages a session handles.
+type Take int
+
+const (
+	// All: everything under {prefix}/devices/ and the clock ticks, in one
+	// session, so a device's events and telemetry keep their order.
+	All Take = iota
+	// Events: the event stream only ({prefix}/devices/+/event), the alarm
+	// lane's session.
+	Events
+	// Rest: what All takes but the event stream, whose messages reaching it
+	// are acknowledged unhandled: the Events session has them.
+	Rest
+)
 
 // Subscriber receives device messages with QoS 1 on a persistent session and
 // acknowledges each only once it has been handled, so a crash leaves
@@ -82,7 +94,7 @@ func New(opts Options) (*Subscriber, error) {
 func (s *Subscriber) Connected() bool { return s.connected.Load() }
 
 func (s *Subscriber) topics() map[string]byte {
-	if s.opts.Events {
+	if s.opts.Take == Events {
 		return map[string]byte{s.opts.Intake.EventTopics(): 1}
 	}
 	return map[string]byte{s.opts.Prefix + "/devices/#": 1, s.opts.Intake.ClockTopic(): 1}
@@ -106,7 +118,7 @@ func (s *Subscriber) submit(_ paho.Client, m paho.Message) {
 	if s.stopping.Load() {
 		return // not acknowledged: the broker redelivers it next session
 	}
-	if !s.opts.Events && ingest.IsEvent(m.Topic()) {
+	if s.opts.Take == Rest && ingest.IsEvent(m.Topic()) {
 		m.Ack() // the events session takes it
 		return
 	}
