@@ -283,12 +283,15 @@ func (d *Dispatcher) FutureBound() time.Time {
 	return time.Now()
 }
 
-// firingNow is how far rule deadlines may fire under the event clock: now,
-// held back to ingest's low watermark while a worker still applies older
-// messages, so a heartbeat waiting in a queue does not make its device
-// offline, nor motion waiting there make a home look still.
+// firingNow is how far rule deadlines may fire: now, held back to ingest's
+// low watermark while a worker still applies older messages, so a heartbeat
+// waiting in a queue does not make its device offline, nor motion waiting
+// there make a home look still. Under the event clock a second of backlog
+// is an hour of event time; under the wall clock it matters when a backlog
+// drains, as after the monitor was down with an external broker keeping
+// its messages.
 func (d *Dispatcher) firingNow() time.Time {
-	now := d.event.Now()
+	now := d.clock.Now()
 	if wm, bounded := d.watermark(); bounded && wm.Before(now) {
 		return wm
 	}

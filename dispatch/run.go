@@ -28,8 +28,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case now := <-timer.C:
-			d.tick(ctx, now)
+		case <-timer.C:
+			d.tick(ctx)
 		}
 	}
 }
@@ -37,16 +37,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // tick fires what is due. A panic in it (a bug, e.g. on one household's
 // state) is logged and the next tick runs: it would recur after a restart,
 // and a crash loop would stop ingest too, falls included.
-func (d *Dispatcher) tick(ctx context.Context, now time.Time) {
+func (d *Dispatcher) tick(ctx context.Context) {
 	defer func() {
 		if v := recover(); v != nil {
 			d.log.Error("panic while firing deadlines; the next tick tries again", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		}
 	}()
-	if d.event != nil {
-		now = d.firingNow()
-	}
-	if err := d.raise(ctx, d.engine.Advance(now)); err != nil {
+	if err := d.raise(ctx, d.engine.Advance(d.firingNow())); err != nil {
 		d.log.Error("raise alerts from deadlines", "err", err)
 	}
 	if d.event == nil {
