@@ -313,10 +313,7 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		Logger:       logger,
 	}
 	if m.decide.EventClock() {
-		opts.Tick = func(ctx context.Context, ts time.Time) error {
-			_, err := m.decide.Tick(ctx, ts)
-			return err
-		}
+		opts.Tick = m.decide.Advance
 	}
 	if m.intake, err = ingest.NewIntake(opts); err != nil {
 		return err

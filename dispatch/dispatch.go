@@ -243,15 +243,16 @@ var (
 	ErrTooFarAhead = errors.New("more than 7 days ahead of now")
 )
 
-// Tick moves the event clock to ts (never backwards) and fires the deadlines
-// it passes. It returns once their tasks and the clock are stored, so the
-// tick is acknowledged only then. It answers with now.
-func (d *Dispatcher) Tick(ctx context.Context, ts time.Time) (time.Time, error) {
+// Advance moves the event clock to ts (never backwards) and fires the
+// deadlines it passes. Like Handle, it returns once their tasks are stored,
+// with a channel that closes once the clock and the rules' state are too: a
+// simulator's tick is acknowledged then.
+func (d *Dispatcher) Advance(ctx context.Context, ts time.Time) (<-chan struct{}, error) {
 	if d.event == nil {
-		return time.Time{}, ErrWallClock
+		return nil, ErrWallClock
 	}
 	if ts.After(d.FutureBound().Add(clock.MaxFuture)) {
-		return time.Time{}, fmt.Errorf("tick %s: %w", ts.Format(time.RFC3339), ErrTooFarAhead)
+		return nil, fmt.Errorf("tick %s: %w", ts.Format(time.RFC3339), ErrTooFarAhead)
 	}
 	moved := d.event.Advance(ts)
 	err := d.raise(ctx, d.engine.Advance(d.firingNow()))
@@ -259,9 +260,18 @@ func (d *Dispatcher) Tick(ctx context.Context, ts time.Time) (time.Time, error) 
 		d.escalate(ctx)
 	}
 	if err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
-	if err := d.commits.wait(ctx, d.commits.durable()); err != nil {
+	return d.commits.durable(), nil
+}
+
+// Tick is Advance that returns once everything is stored, answering now.
+func (d *Dispatcher) Tick(ctx context.Context, ts time.Time) (time.Time, error) {
+	durable, err := d.Advance(ctx, ts)
+	if err == nil {
+		err = d.commits.wait(ctx, durable)
+	}
+	if err != nil {
 		return time.Time{}, fmt.Errorf("tick %s: %w", ts.Format(time.RFC3339), err)
 	}
 	return d.event.Now(), nil

@@ -29,10 +29,11 @@ type delivery struct {
 type IntakeOptions struct {
 	Prefix   string
 	Pipeline *Pipeline
-	// Tick applies a simulator clock tick and returns once what it fired is
-	// stored; nil when the monitor runs on the wall clock, which refuses
-	// them (with a log line).
-	Tick func(ctx context.Context, ts time.Time) error
+	// Tick applies a simulator clock tick: like the pipeline's Handle, it
+	// returns once what it fired is stored, with a channel that closes once
+	// all it changed is. Nil when the monitor runs on the wall clock, which
+	// refuses ticks (with a log line).
+	Tick func(ctx context.Context, ts time.Time) (durable <-chan struct{}, err error)
 	// Workers apply telemetry and status messages in parallel; a device's
 	// messages always go to the same worker, so they are applied in the
 	// order they arrived. Default 8.
@@ -255,14 +256,15 @@ func (in *Intake) process(ctx context.Context, d delivery) {
 			ackQuietly(d.ack)
 		}
 	}()
+	var (
+		durable <-chan struct{}
+		err     error
+	)
 	if d.topic == in.ClockTopic() {
-		if in.tick(ctx, d.payload) {
-			acked = true
-			d.ack()
-		}
-		return
+		durable, err = in.tick(ctx, d.payload)
+	} else {
+		durable, err = in.opts.Pipeline.Ingest(ctx, d.topic, d.payload)
 	}
-	durable, err := in.opts.Pipeline.Ingest(ctx, d.topic, d.payload)
 	switch {
 	case err != nil && ReasonOf(err) == "":
 		// Not stored: left unacknowledged, it comes again.
@@ -287,21 +289,18 @@ func ackQuietly(ack func()) {
 }
 
 // tick applies a simulator clock tick, or refuses it under the wall clock.
-// It reports whether the tick may be acknowledged.
-func (in *Intake) tick(ctx context.Context, payload []byte) bool {
+// A refused tick is a *RejectError: acknowledged, and that is all.
+func (in *Intake) tick(ctx context.Context, payload []byte) (<-chan struct{}, error) {
 	if in.opts.Tick == nil {
-		in.ticks.log("wall_clock", in.ClockTopic(), errors.New("clock tick refused: the monitor runs on the wall clock (start it with --clock event)"))
-		return true
+		err := errors.New("clock tick refused: the monitor runs on the wall clock (start it with --clock event)")
+		in.ticks.log("wall_clock", in.ClockTopic(), err)
+		return nil, &RejectError{Reason: "wall_clock", Err: err}
 	}
 	ts, err := DecodeTick(payload, in.opts.Pipeline.opts.Bound.Now())
 	if err != nil {
 		in.ticks.log(ReasonOf(err), in.ClockTopic(), err)
-		return true
+		return nil, err
 	}
 	record(ctx, ts)
-	if err := in.opts.Tick(ctx, ts); err != nil {
-		in.opts.Logger.Error("clock tick not handled; it stays unacknowledged", "err", err)
-		return false
-	}
-	return true
+	return in.opts.Tick(ctx, ts)
 }

@@ -80,7 +80,7 @@ func TestIntakeSurvivesPanics(t *testing.T) {
 	}
 	s, err := NewIntake(IntakeOptions{
 		Prefix: "eldersafe/v1", Pipeline: p,
-		Tick:   func(context.Context, time.Time) error { panic("boom: a bug in the clock") },
+		Tick:   func(context.Context, time.Time) (<-chan struct{}, error) { panic("boom: a bug in the clock") },
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	if err != nil {
