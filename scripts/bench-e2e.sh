@@ -62,39 +62,8 @@ die() {
 	exit 1
 }
 
-apt_install() {
-	local missing=()
-	for pkg in "$@"; do
-		dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	local sudo=
-	[ "$(id -u)" -ne 0 ] && sudo=sudo
-	log "installing ${missing[*]}"
-	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
-# free_port picks a loopback port nothing listens on.
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-}
-
-# wait_port waits up to 10 s until something listens on 127.0.0.1:$1.
-wait_port() {
-	for _ in $(seq 1 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	die "nothing listens on 127.0.0.1:$1"
-}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 
 # start_process runs "$@" in the background with its output in log file $1
 # and sets $started to its pid; cleanup stops it.

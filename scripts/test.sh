@@ -21,50 +21,8 @@ trap cleanup EXIT
 
 log() { printf '==> %s\n' "$*"; }
 
-apt_updated=
-apt_install() {
-	local missing=()
-	for pkg in "$@"; do
-		dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	if [ "$(id -u)" -ne 0 ]; then
-		SUDO=sudo
-	else
-		SUDO=
-	fi
-	if [ -z "$apt_updated" ]; then
-		log "apt-get update"
-		$SUDO apt-get update -qq
-		apt_updated=1
-	fi
-	log "installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
-# free_port picks a loopback port nothing listens on.
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
-			return
-		fi
-	done
-}
-
-# wait_port waits until something listens on 127.0.0.1:$1.
-wait_port() {
-	for _ in $(seq 1 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "nothing listens on 127.0.0.1:$1" >&2
-	return 1
-}
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
 
 # wait_ping waits until the InfluxDB on 127.0.0.1:$1 answers GET /ping with
 # 204, at most 60 seconds.
