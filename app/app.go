@@ -305,8 +305,8 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		return err
 	}
 	opts := ingest.IntakeOptions{
-		Prefix:    m.cfg.MQTT.Prefix,
-		Pipeline:  m.pipeline,
+		Prefix:       m.cfg.MQTT.Prefix,
+		Pipeline:     m.pipeline,
 		Workers:      m.cfg.Ingest.Workers,
 		EventWorkers: m.cfg.Ingest.EventWorkers,
 		QueueSize:    m.cfg.Ingest.QueueSize,

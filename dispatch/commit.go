@@ -109,12 +109,21 @@ func (d *Dispatcher) runCommits(ctx context.Context) {
 			d.commitNow(context.Background(), retryStop)
 			return
 		case <-d.commits.wake:
+			// Let the readings arriving with this one join its commit: a
+			// transaction costs more than the rows it writes.
+			select {
+			case <-time.After(gather):
+			case <-ctx.Done():
+			}
 		case <-every.C:
 			d.commits.durable()
 		}
 		d.commitNow(ctx, retryForever)
 	}
 }
+
+// gather is how long a commit waits for more readings to join it.
+const gather = 2 * time.Millisecond
 
 // Retry policies of commitNow.
 const (
