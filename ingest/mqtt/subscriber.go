@@ -27,7 +27,7 @@ type Options struct {
 	Prefix   string
 	Intake   *ingest.Intake
 	// Take is what the session handles: All, Events or Rest.
-	Take Take
+	Take   Take
 	Logger *slog.Logger
 }
 
