@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, announce io.Write
 // decision step, the broker (unless external), ingest and the HTTP API.
 // Stop it with Close.
 func Start(ctx context.Context, cfg Config, logger *slog.Logger, announce io.Writer) (*Monitor, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(cfg.Validate(), cfg.checkClock()); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	m := &Monitor{cfg: cfg, live: cfg, log: logger, reg: prometheus.NewRegistry(), parts: newParts()}
@@ -241,6 +241,7 @@ func (m *Monitor) startDecisions(ctx context.Context) ([]registry.Device, error)
 		Watermark:          m.watermark,
 		History:            &m.hist,
 		CheckpointInterval: m.cfg.Checkpoint.Interval,
+		MaxJump:            m.cfg.ClockMaxJump,
 		Logger:             m.log,
 		Registerer:         m.reg,
 	})
@@ -305,8 +306,8 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		return err
 	}
 	opts := ingest.IntakeOptions{
-		Prefix:    m.cfg.MQTT.Prefix,
-		Pipeline:  m.pipeline,
+		Prefix:       m.cfg.MQTT.Prefix,
+		Pipeline:     m.pipeline,
 		Workers:      m.cfg.Ingest.Workers,
 		EventWorkers: m.cfg.Ingest.EventWorkers,
 		QueueSize:    m.cfg.Ingest.QueueSize,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -41,6 +42,16 @@ type Config struct {
 	Timezone string `mapstructure:"timezone"`
 	// Checkpoint is how often the rules' state is saved.
 	Checkpoint CheckpointConfig `mapstructure:"checkpoint"`
+
+	// ClockMaxJump bounds how far past now one device's message may move
+	// the event clock. A key of its own beside clock, which stays the plain
+	// wall|event value its flag and variable set (CONTRACT §1).
+	ClockMaxJump time.Duration `mapstructure:"clock_max_jump"`
+	// Simulation allows the event clock, on which any device's ts moves
+	// the monitor's time: `serve --simulation`, demo and the tests that
+	// simulate set it. Never read from the file or the environment, so no
+	// production config turns it on by accident.
+	Simulation bool `mapstructure:"-"`
 }
 
 type HTTPConfig struct {
@@ -191,6 +202,8 @@ func DefaultConfig() Config {
 
 		Timezone:   registry.DefaultTimezone,
 		Checkpoint: CheckpointConfig{Interval: time.Second},
+
+		ClockMaxJump: time.Hour,
 	}
 }
 
@@ -244,6 +257,15 @@ func (c Config) Deadlines() tasks.Deadlines {
 	}
 }
 
+// checkClock refuses the event clock outside a simulation: on it any
+// device's ts moves the monitor's time, for every household.
+func (c Config) checkClock() error {
+	if c.Clock == ClockEvent && !c.Simulation {
+		return errors.New("clock: event is for simulations only, where the simulator drives time: start serve with --simulation as well (demo does); in production run on the wall clock")
+	}
+	return nil
+}
+
 // Validate names every setting that is wrong.
 func (c Config) Validate() error {
 	var errs []error
@@ -282,6 +304,9 @@ func (c Config) Validate() error {
 	}
 	if c.Clock != ClockWall && c.Clock != ClockEvent {
 		bad("clock", "%q: want wall or event", c.Clock)
+	}
+	if c.ClockMaxJump < time.Second || c.ClockMaxJump > clock.MaxFuture {
+		bad("clock_max_jump", "%s: want 1s to 168h", c.ClockMaxJump)
 	}
 	if _, err := c.Location(); err != nil {
 		errs = append(errs, err)

@@ -55,3 +55,45 @@ func TestValidateRateLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestEventClockOnlyInSimulation(t *testing.T) {
+	for _, tt := range []struct {
+		clock      string
+		simulation bool
+		ok         bool
+	}{
+		{ClockWall, false, true},
+		{ClockWall, true, true},
+		{ClockEvent, true, true},
+		{ClockEvent, false, false},
+	} {
+		cfg := DefaultConfig()
+		cfg.Clock, cfg.Simulation = tt.clock, tt.simulation
+		if err := cfg.checkClock(); tt.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "--simulation")) {
+			t.Errorf("clock %s, simulation %v: %v, want ok=%v", tt.clock, tt.simulation, err, tt.ok)
+		}
+	}
+}
+
+func TestValidateClockMaxJump(t *testing.T) {
+	if got := DefaultConfig().ClockMaxJump; got != time.Hour {
+		t.Errorf("default clock_max_jump = %s, want 1h", got)
+	}
+	for _, tt := range []struct {
+		jump  time.Duration
+		valid bool
+	}{
+		{time.Second, true},
+		{7 * 24 * time.Hour, true},
+		{0, false},
+		{time.Millisecond, false},
+		{8 * 24 * time.Hour, false},
+	} {
+		cfg := DefaultConfig()
+		cfg.ClockMaxJump = tt.jump
+		err := cfg.Validate()
+		if tt.valid != (err == nil) || (err != nil && !strings.Contains(err.Error(), "clock_max_jump")) {
+			t.Errorf("clock_max_jump %s: error %v, want valid=%v", tt.jump, err, tt.valid)
+		}
+	}
+}
