@@ -333,6 +333,15 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		return nil
 	}
 	m.parts.run("ingest", m.intake.Run)
+	t := m.cfg.MQTT.TLS
+	tlsCfg, err := ingestmqtt.TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile,
+		ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}.Config()
+	if err != nil {
+		return err
+	}
+	if t.InsecureSkipVerify {
+		m.log.Warn("mqtt.tls.insecure_skip_verify: the broker's certificate is not checked; anyone on the way can read and forge device messages", "url", m.cfg.MQTT.URL)
+	}
 	for _, events := range []bool{false, true} {
 		id := m.cfg.MQTT.ClientID
 		if events {
@@ -343,6 +352,7 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 			ClientID: id,
 			Username: m.cfg.MQTT.Username,
 			Password: m.cfg.MQTT.Password,
+			TLS:      tlsCfg,
 			Prefix:   m.cfg.MQTT.Prefix,
 			Intake:   m.intake,
 			Events:   events,

@@ -66,7 +66,29 @@ type MQTTConfig struct {
 	ClientID string       `mapstructure:"client_id"`
 	Prefix   string       `mapstructure:"prefix"`
 	Broker   BrokerConfig `mapstructure:"broker"`
+	TLS      ExternalTLS  `mapstructure:"tls"`
 }
+
+// ExternalTLS secures the connection to an external broker (an ssl://,
+// tls://, mqtts:// or wss:// mqtt.url): whom to trust, the monitor's own
+// certificate, the broker's name.
+type ExternalTLS struct {
+	// CAFile holds the certificates (PEM) the broker's must chain to;
+	// empty: the system's roots.
+	CAFile string `mapstructure:"ca_file"`
+	// CertFile and KeyFile are the monitor's client certificate (PEM), for
+	// a broker that requires one; both or neither.
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// ServerName is the name the broker's certificate must carry; empty:
+	// the host of mqtt.url.
+	ServerName string `mapstructure:"server_name"`
+	// InsecureSkipVerify accepts any broker certificate: tests only.
+	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
+}
+
+// tlsSchemes are the mqtt.url schemes paho speaks TLS on.
+var tlsSchemes = []string{"ssl", "tls", "mqtts", "wss"}
 
 type BrokerConfig struct {
 	Addr     string `mapstructure:"addr"`
@@ -282,6 +304,16 @@ func (c Config) Validate() error {
 		}
 	} else if c.MQTT.Broker.Addr == "" {
 		bad("mqtt.broker.addr", "required when mqtt.url is empty")
+	}
+	if t := c.MQTT.TLS; t != (ExternalTLS{}) {
+		// Set for a plain connection, a client certificate would silently
+		// not be used, nor the broker checked.
+		if u, err := url.Parse(c.MQTT.URL); err != nil || !slices.Contains(tlsSchemes, u.Scheme) {
+			bad("mqtt.tls", "set, but mqtt.url %q is not a TLS connection (want ssl://, tls://, mqtts:// or wss://)", c.MQTT.URL)
+		}
+		if (t.CertFile == "") != (t.KeyFile == "") {
+			bad("mqtt.tls", "cert_file and key_file go together")
+		}
 	}
 	switch c.MQTT.Broker.Auth {
 	case "devices", "none":

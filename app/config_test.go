@@ -97,3 +97,26 @@ func TestValidateClockMaxJump(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateMQTTTLS(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		url  string
+		tls  ExternalTLS
+		want string // in the error; empty: valid
+	}{
+		{"none", "tcp://broker:1883", ExternalTLS{}, ""},
+		{"a CA over ssl", "ssl://broker:8883", ExternalTLS{CAFile: "ca.pem"}, ""},
+		{"a client certificate over mqtts", "mqtts://broker:8883", ExternalTLS{CertFile: "c.pem", KeyFile: "c.key", ServerName: "broker"}, ""},
+		{"over plain tcp", "tcp://broker:1883", ExternalTLS{CAFile: "ca.pem"}, "not a TLS connection"},
+		{"with the embedded broker", "", ExternalTLS{ServerName: "broker"}, "not a TLS connection"},
+		{"a certificate without its key", "ssl://broker:8883", ExternalTLS{CertFile: "c.pem"}, "go together"},
+	} {
+		cfg := DefaultConfig()
+		cfg.MQTT.URL, cfg.MQTT.TLS = tt.url, tt.tls
+		err := cfg.Validate()
+		if (tt.want == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), "mqtt.tls") || !strings.Contains(err.Error(), tt.want))) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
