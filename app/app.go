@@ -383,6 +383,8 @@ func (m *Monitor) startBroker() error {
 		KeyFile:     m.cfg.MQTT.Broker.KeyFile,
 		Logger:      m.log.With("component", "broker"),
 		Registerer:  m.reg,
+
+		ClientCAFile: m.cfg.MQTT.Broker.ClientCAFile,
 	})
 	if err != nil {
 		return fmt.Errorf("embedded broker: %w", err)
@@ -418,6 +420,15 @@ func (a deviceAuth) AuthenticateDevice(id, secret string) bool {
 	defer cancel()
 	d, err := a.db.Device(ctx, id)
 	return err == nil && registry.CheckSecret(d.SecretHash, secret)
+}
+
+// DeviceRegistered is for a device that showed a certificate of the client
+// CA: a deleted device's certificate must not let it in.
+func (a deviceAuth) DeviceRegistered(id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := a.db.Device(ctx, id)
+	return err == nil
 }
 
 // forget drops a deleted household from the running monitor: the decision

@@ -96,6 +96,10 @@ type BrokerConfig struct {
 	TLSAddr  string `mapstructure:"tls_addr"`
 	CertFile string `mapstructure:"cert_file"`
 	KeyFile  string `mapstructure:"key_file"`
+
+	// ClientCAFile lets devices log in on the TLS listener with a
+	// certificate it signed, whose common name is their device id.
+	ClientCAFile string `mapstructure:"client_ca_file"`
 }
 
 type SecurityConfig struct {
@@ -319,6 +323,9 @@ func (c Config) Validate() error {
 	case "devices", "none":
 	default:
 		bad("mqtt.broker.auth", "%q: want devices or none", c.MQTT.Broker.Auth)
+	}
+	if b := c.MQTT.Broker; b.ClientCAFile != "" && (b.TLSAddr == "" || b.CertFile == "" || b.KeyFile == "") {
+		bad("mqtt.broker.client_ca_file", "needs the embedded broker's TLS listener (tls_addr, cert_file and key_file)")
 	}
 	if c.MQTT.ClientID == "" {
 		bad("mqtt.client_id", "required")

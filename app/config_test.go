@@ -120,3 +120,15 @@ func TestValidateMQTTTLS(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateBrokerClientCA(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MQTT.Broker.ClientCAFile = "ca.pem"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "mqtt.broker.client_ca_file") {
+		t.Errorf("client_ca_file without the TLS listener: %v", err)
+	}
+	cfg.MQTT.Broker.TLSAddr, cfg.MQTT.Broker.CertFile, cfg.MQTT.Broker.KeyFile = "127.0.0.1:8883", "cert.pem", "key.pem"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("client_ca_file with the TLS listener: %v", err)
+	}
+}

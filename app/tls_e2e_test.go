@@ -1,9 +1,12 @@
 package app_test
 
 import (
+	"crypto/tls"
 	"fmt"
 	"testing"
 	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/app/apptest"
@@ -34,6 +37,28 @@ require_certificate true
 	secrets := m.household("h1", newPushServer(t), newPushServer(t), map[string]string{"wb-1": "wristband"})
 	m.Monitor.MQTTURL = "tcp://" + plain // devices on the plain listener
 	band := m.Device("wb-1", secrets["wb-1"])
+	apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": time.Now().UnixMilli(), "event": "fall"})
+	apptest.Eventually(t, "fall task", func() bool { return len(m.tasks("rule=fall")) == 1 })
+}
+
+// TestEmbeddedBrokerClientCertificates: with mqtt.broker.client_ca_file a
+// wristband logs in to the embedded broker's TLS listener with its
+// certificate alone (CN = its device id), and its fall opens a task.
+func TestEmbeddedBrokerClientCertificates(t *testing.T) {
+	ca := testkit.NewCA(t)
+	serverCert, serverKey := ca.Server(t, "127.0.0.1")
+	tlsAddr := testkit.FreeAddr(t)
+	m := startMonitor(t, "", func(c *app.Config) {
+		c.MQTT.Broker.TLSAddr, c.MQTT.Broker.CertFile, c.MQTT.Broker.KeyFile = tlsAddr, serverCert, serverKey
+		c.MQTT.Broker.ClientCAFile = ca.File
+	})
+	m.household("h1", newPushServer(t), newPushServer(t), map[string]string{"wb-1": "wristband"})
+	band := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("ssl://" + tlsAddr).SetClientID("wb-1").
+		SetTLSConfig(&tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{ca.ClientCert(t, "wb-1")}, MinVersion: tls.VersionTLS12}))
+	if tok := band.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("wristband with its certificate: %v", tok.Error())
+	}
+	defer band.Disconnect(0)
 	apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{"ts": time.Now().UnixMilli(), "event": "fall"})
 	apptest.Eventually(t, "fall task", func() bool { return len(m.tasks("rule=fall")) == 1 })
 }

@@ -107,7 +107,7 @@ func (ca *CA) issue(tb testing.TB, tmpl *x509.Certificate) (certFile, keyFile st
 	if err != nil {
 		tb.Fatal(err)
 	}
-	name := tmpl.Subject.CommonName + "-" + tmpl.SerialNumber.String()
+	name := "cert-" + tmpl.SerialNumber.String() // a common name may hold a '/'
 	return ca.write(tb, name+".pem", "CERTIFICATE", der), ca.write(tb, name+".key", "EC PRIVATE KEY", keyDER)
 }
 
