@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/tasks"
@@ -30,6 +31,9 @@ type HouseholdData interface {
 	HouseholdTaskIDs(ctx context.Context, householdID string) ([]string, error)
 	// HouseholdAudit lists the audit entries about a household, oldest first.
 	HouseholdAudit(ctx context.Context, householdID string) ([]audit.Entry, error)
+	// HouseholdReadings returns the household's readings roll-up: its
+	// stored hours, oldest first, and its meters' last registers.
+	HouseholdReadings(ctx context.Context, householdID string) ([]history.Hour, []history.MeterRegister, error)
 	// DeleteHousehold erases a household; at closes its open tasks, actor
 	// is who asked. Unknown: registry.ErrNotFound.
 	DeleteHousehold(ctx context.Context, id string, at time.Time, actor string) (registry.Erasure, error)
@@ -60,6 +64,9 @@ type householdExport struct {
 	Away       []registry.AwayPeriod `json:"away"`
 	// Users tied to the household (family), without password hashes.
 	Users []registry.User `json:"users"`
+	// Grants are every grant of access to its sensitive fields, newest
+	// first, in force, expired or revoked.
+	Grants []grantView `json:"grants"`
 	// RuleState is what the rules engine holds: each device's last message
 	// (status null for a device never heard from).
 	RuleState []deviceStatusView `json:"rule_state"`
@@ -67,9 +74,28 @@ type householdExport struct {
 	Tasks []tasks.Task `json:"tasks"`
 	// Notices are every message sent (or to be sent) about its tasks.
 	Notices []exportNotice `json:"notices"`
+	// Readings is the readings roll-up the store keeps (without InfluxDB;
+	// with it, the readings are in InfluxDB).
+	Readings readingsExport `json:"readings"`
 	// Audit lists every recorded access to the household, its tasks and
 	// users, this export included.
 	Audit []audit.Entry `json:"audit"`
+}
+
+// readingsExport is a household's readings roll-up: water litres, motion
+// events, door openings and power kWh per hour, and where each meter's
+// register stood when last read, from which the next rise is counted.
+type readingsExport struct {
+	Hourly []history.Hour `json:"hourly"`
+	Meters []meterExport  `json:"meters"`
+}
+
+type meterExport struct {
+	DeviceID string `json:"device_id"`
+	// Field is the register: total_liters or total_kwh.
+	Field  string    `json:"field"`
+	Value  float64   `json:"value"`
+	ReadAt time.Time `json:"read_at"`
 }
 
 // exportNotice is a notice; its address (a phone number or push URL) is a
@@ -117,6 +143,17 @@ func (a *API) exportHousehold(w http.ResponseWriter, r *http.Request) error {
 	if x.Users, err = a.opts.Households.HouseholdUsers(ctx, id); err != nil {
 		return fmt.Errorf("export household %s: users: %w", id, err)
 	}
+	grants, err := a.opts.Grants.Grants(ctx, id)
+	if err != nil {
+		return fmt.Errorf("export household %s: grants: %w", id, err)
+	}
+	x.Grants = make([]grantView, 0, len(grants))
+	for _, g := range grants {
+		x.Grants = append(x.Grants, grantView{Grant: g, Active: g.Active(a.wall.Now())})
+	}
+	if x.Readings, err = a.exportReadings(ctx, id); err != nil {
+		return fmt.Errorf("export household %s: %w", id, err)
+	}
 	taskIDs, err := a.opts.Households.HouseholdTaskIDs(ctx, id)
 	if err != nil {
 		return fmt.Errorf("export household %s: tasks: %w", id, err)
@@ -153,6 +190,22 @@ func (a *API) exportHousehold(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Disposition", `attachment; filename="household-`+h.ID+`-export.json"`)
 	a.writeJSON(w, r, http.StatusOK, x)
 	return nil
+}
+
+// exportReadings is the household's readings roll-up; lists encode as [].
+func (a *API) exportReadings(ctx context.Context, householdID string) (readingsExport, error) {
+	hours, meters, err := a.opts.Households.HouseholdReadings(ctx, householdID)
+	if err != nil {
+		return readingsExport{}, fmt.Errorf("readings roll-up: %w", err)
+	}
+	out := readingsExport{Hourly: hours, Meters: make([]meterExport, 0, len(meters))}
+	if out.Hourly == nil {
+		out.Hourly = []history.Hour{}
+	}
+	for _, m := range meters {
+		out.Meters = append(out.Meters, meterExport{DeviceID: m.DeviceID, Field: m.Field, Value: m.Value, ReadAt: m.At})
+	}
+	return out, nil
 }
 
 // deleteRequest is the body of a DELETE that must say why: a household's

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
@@ -96,6 +97,16 @@ func newErasureEnv(t *testing.T) *erasureEnv {
 	e.must(200, "POST", "/api/v1/tasks/"+manual+"/resolve", `{"worker_id":"w1","outcome":"safe","note":"Qian Guiying fine, medication taken"}`)
 	x.tasks = []string{fall.ID, manual}
 
+	// A grant, and a day of readings in the roll-up.
+	until := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	e.must(201, "POST", "/api/v1/grants", `{"user_id":"sv","household_id":"h9","fields":["medical_notes"],"reason":"care plan review","until":"`+until+`"}`)
+	if err := e.store.AddReadingHours(ctx,
+		[]history.HouseholdHour{{HouseholdID: "h9", Hour: history.Hour{Hour: t0.Truncate(time.Hour), WaterLiters: 12.5, MotionEvents: 3}}},
+		[]history.MeterRegister{{DeviceID: "d9-water", HouseholdID: "h9", Field: history.FieldTotalLiters, Meter: history.Meter{At: t0, Value: 1234}}},
+	); err != nil {
+		t.Fatal(err)
+	}
+
 	// The engine heard from the band, and checkpointed.
 	engine.Process(rules.Reading{HouseholdID: "h9", DeviceID: "d9-band", Kind: registry.Wristband, Stream: rules.Telemetry, TS: t0,
 		BatteryPct: new(80.0)})
@@ -133,13 +144,27 @@ func TestExportHousehold(t *testing.T) {
 		Thresholds map[string]map[string]any `json:"thresholds"`
 		Away       []map[string]any          `json:"away"`
 		Users      []map[string]any          `json:"users"`
+		Grants     []map[string]any          `json:"grants"`
 		RuleState  []map[string]any          `json:"rule_state"`
 		Tasks      []map[string]any          `json:"tasks"`
 		Notices    []map[string]any          `json:"notices"`
-		Audit      []map[string]any          `json:"audit"`
+		Readings   struct {
+			Hourly []history.Hour   `json:"hourly"`
+			Meters []map[string]any `json:"meters"`
+		} `json:"readings"`
+		Audit []map[string]any `json:"audit"`
 	}
 	if err := json.Unmarshal(res.body, &doc); err != nil {
 		t.Fatal(err)
+	}
+	if len(doc.Grants) != 1 || doc.Grants[0]["user_id"] != "sv" || doc.Grants[0]["reason"] != "care plan review" || doc.Grants[0]["active"] != true {
+		t.Errorf("grants %v", doc.Grants)
+	}
+	if len(doc.Readings.Hourly) != 1 || doc.Readings.Hourly[0].WaterLiters != 12.5 || doc.Readings.Hourly[0].MotionEvents != 3 {
+		t.Errorf("hourly readings %+v", doc.Readings.Hourly)
+	}
+	if len(doc.Readings.Meters) != 1 || doc.Readings.Meters[0]["device_id"] != "d9-water" || doc.Readings.Meters[0]["value"] != 1234.0 {
+		t.Errorf("meter registers %v", doc.Readings.Meters)
 	}
 	if doc.Household.ID != "h9" || len(doc.Household.Contacts) != 1 || doc.Household.Contacts[0].Phone != "+8613912345678" ||
 		doc.Household.MedicalNotes != "insulin twice daily" {

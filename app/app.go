@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, announce io.Write
 // decision step, the broker (unless external), ingest and the HTTP API.
 // Stop it with Close.
 func Start(ctx context.Context, cfg Config, logger *slog.Logger, announce io.Writer) (*Monitor, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := errors.Join(cfg.Validate(), cfg.checkClock()); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	m := &Monitor{cfg: cfg, live: cfg, log: logger, reg: prometheus.NewRegistry(), parts: newParts()}
@@ -241,6 +241,7 @@ func (m *Monitor) startDecisions(ctx context.Context) ([]registry.Device, error)
 		Watermark:          m.watermark,
 		History:            &m.hist,
 		CheckpointInterval: m.cfg.Checkpoint.Interval,
+		MaxJump:            m.cfg.ClockMaxJump,
 		Logger:             m.log,
 		Registerer:         m.reg,
 	})
@@ -329,6 +330,15 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		return nil
 	}
 	m.parts.run("ingest", m.intake.Run)
+	t := m.cfg.MQTT.TLS
+	tlsCfg, err := ingestmqtt.TLS{CAFile: t.CAFile, CertFile: t.CertFile, KeyFile: t.KeyFile,
+		ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}.Config()
+	if err != nil {
+		return err
+	}
+	if t.InsecureSkipVerify {
+		m.log.Warn("mqtt.tls.insecure_skip_verify: the broker's certificate is not checked; anyone on the way can read and forge device messages", "url", m.cfg.MQTT.URL)
+	}
 	// The alarm lane has a session of its own, so no telemetry backlog on the
 	// broker holds a fall back. Under the event clock, where messages move
 	// time, one session keeps each device's events and telemetry in order:
@@ -343,6 +353,7 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 			ClientID: id,
 			Username: m.cfg.MQTT.Username,
 			Password: m.cfg.MQTT.Password,
+			TLS:      tlsCfg,
 			Prefix:   m.cfg.MQTT.Prefix,
 			Intake:   m.intake,
 			Take:     take,
@@ -373,6 +384,8 @@ func (m *Monitor) startBroker() error {
 		KeyFile:     m.cfg.MQTT.Broker.KeyFile,
 		Logger:      m.log.With("component", "broker"),
 		Registerer:  m.reg,
+
+		ClientCAFile: m.cfg.MQTT.Broker.ClientCAFile,
 	})
 	if err != nil {
 		return fmt.Errorf("embedded broker: %w", err)
@@ -408,6 +421,15 @@ func (a deviceAuth) AuthenticateDevice(id, secret string) bool {
 	defer cancel()
 	d, err := a.db.Device(ctx, id)
 	return err == nil && registry.CheckSecret(d.SecretHash, secret)
+}
+
+// DeviceRegistered is for a device that showed a certificate of the client
+// CA: a deleted device's certificate must not let it in.
+func (a deviceAuth) DeviceRegistered(id string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := a.db.Device(ctx, id)
+	return err == nil
 }
 
 // forget drops a deleted household from the running monitor: the decision

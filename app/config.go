@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 
+	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -41,6 +42,16 @@ type Config struct {
 	Timezone string `mapstructure:"timezone"`
 	// Checkpoint is how often the rules' state is saved.
 	Checkpoint CheckpointConfig `mapstructure:"checkpoint"`
+
+	// ClockMaxJump bounds how far past now one device's message may move
+	// the event clock. A key of its own beside clock, which stays the plain
+	// wall|event value its flag and variable set (CONTRACT §1).
+	ClockMaxJump time.Duration `mapstructure:"clock_max_jump"`
+	// Simulation allows the event clock, on which any device's ts moves
+	// the monitor's time: `serve --simulation`, demo and the tests that
+	// simulate set it. Never read from the file or the environment, so no
+	// production config turns it on by accident.
+	Simulation bool `mapstructure:"-"`
 }
 
 type HTTPConfig struct {
@@ -55,7 +66,29 @@ type MQTTConfig struct {
 	ClientID string       `mapstructure:"client_id"`
 	Prefix   string       `mapstructure:"prefix"`
 	Broker   BrokerConfig `mapstructure:"broker"`
+	TLS      ExternalTLS  `mapstructure:"tls"`
 }
+
+// ExternalTLS secures the connection to an external broker (an ssl://,
+// tls://, mqtts:// or wss:// mqtt.url): whom to trust, the monitor's own
+// certificate, the broker's name.
+type ExternalTLS struct {
+	// CAFile holds the certificates (PEM) the broker's must chain to;
+	// empty: the system's roots.
+	CAFile string `mapstructure:"ca_file"`
+	// CertFile and KeyFile are the monitor's client certificate (PEM), for
+	// a broker that requires one; both or neither.
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	// ServerName is the name the broker's certificate must carry; empty:
+	// the host of mqtt.url.
+	ServerName string `mapstructure:"server_name"`
+	// InsecureSkipVerify accepts any broker certificate: tests only.
+	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
+}
+
+// tlsSchemes are the mqtt.url schemes paho speaks TLS on.
+var tlsSchemes = []string{"ssl", "tls", "mqtts", "wss"}
 
 type BrokerConfig struct {
 	Addr     string `mapstructure:"addr"`
@@ -63,6 +96,10 @@ type BrokerConfig struct {
 	TLSAddr  string `mapstructure:"tls_addr"`
 	CertFile string `mapstructure:"cert_file"`
 	KeyFile  string `mapstructure:"key_file"`
+
+	// ClientCAFile lets devices log in on the TLS listener with a
+	// certificate it signed, whose common name is their device id.
+	ClientCAFile string `mapstructure:"client_ca_file"`
 }
 
 type SecurityConfig struct {
@@ -191,6 +228,8 @@ func DefaultConfig() Config {
 
 		Timezone:   registry.DefaultTimezone,
 		Checkpoint: CheckpointConfig{Interval: time.Second},
+
+		ClockMaxJump: time.Hour,
 	}
 }
 
@@ -244,6 +283,15 @@ func (c Config) Deadlines() tasks.Deadlines {
 	}
 }
 
+// checkClock refuses the event clock outside a simulation: on it any
+// device's ts moves the monitor's time, for every household.
+func (c Config) checkClock() error {
+	if c.Clock == ClockEvent && !c.Simulation {
+		return errors.New("clock: event is for simulations only, where the simulator drives time: start serve with --simulation as well (demo does); in production run on the wall clock")
+	}
+	return nil
+}
+
 // Validate names every setting that is wrong.
 func (c Config) Validate() error {
 	var errs []error
@@ -261,10 +309,23 @@ func (c Config) Validate() error {
 	} else if c.MQTT.Broker.Addr == "" {
 		bad("mqtt.broker.addr", "required when mqtt.url is empty")
 	}
+	if t := c.MQTT.TLS; t != (ExternalTLS{}) {
+		// Set for a plain connection, a client certificate would silently
+		// not be used, nor the broker checked.
+		if u, err := url.Parse(c.MQTT.URL); err != nil || !slices.Contains(tlsSchemes, u.Scheme) {
+			bad("mqtt.tls", "set, but mqtt.url %q is not a TLS connection (want ssl://, tls://, mqtts:// or wss://)", c.MQTT.URL)
+		}
+		if (t.CertFile == "") != (t.KeyFile == "") {
+			bad("mqtt.tls", "cert_file and key_file go together")
+		}
+	}
 	switch c.MQTT.Broker.Auth {
 	case "devices", "none":
 	default:
 		bad("mqtt.broker.auth", "%q: want devices or none", c.MQTT.Broker.Auth)
+	}
+	if b := c.MQTT.Broker; b.ClientCAFile != "" && (b.TLSAddr == "" || b.CertFile == "" || b.KeyFile == "") {
+		bad("mqtt.broker.client_ca_file", "needs the embedded broker's TLS listener (tls_addr, cert_file and key_file)")
 	}
 	if c.MQTT.ClientID == "" {
 		bad("mqtt.client_id", "required")
@@ -282,6 +343,9 @@ func (c Config) Validate() error {
 	}
 	if c.Clock != ClockWall && c.Clock != ClockEvent {
 		bad("clock", "%q: want wall or event", c.Clock)
+	}
+	if c.ClockMaxJump < time.Second || c.ClockMaxJump > clock.MaxFuture {
+		bad("clock_max_jump", "%s: want 1s to 168h", c.ClockMaxJump)
 	}
 	if _, err := c.Location(); err != nil {
 		errs = append(errs, err)

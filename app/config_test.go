@@ -55,3 +55,80 @@ func TestValidateRateLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestEventClockOnlyInSimulation(t *testing.T) {
+	for _, tt := range []struct {
+		clock      string
+		simulation bool
+		ok         bool
+	}{
+		{ClockWall, false, true},
+		{ClockWall, true, true},
+		{ClockEvent, true, true},
+		{ClockEvent, false, false},
+	} {
+		cfg := DefaultConfig()
+		cfg.Clock, cfg.Simulation = tt.clock, tt.simulation
+		if err := cfg.checkClock(); tt.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "--simulation")) {
+			t.Errorf("clock %s, simulation %v: %v, want ok=%v", tt.clock, tt.simulation, err, tt.ok)
+		}
+	}
+}
+
+func TestValidateClockMaxJump(t *testing.T) {
+	if got := DefaultConfig().ClockMaxJump; got != time.Hour {
+		t.Errorf("default clock_max_jump = %s, want 1h", got)
+	}
+	for _, tt := range []struct {
+		jump  time.Duration
+		valid bool
+	}{
+		{time.Second, true},
+		{7 * 24 * time.Hour, true},
+		{0, false},
+		{time.Millisecond, false},
+		{8 * 24 * time.Hour, false},
+	} {
+		cfg := DefaultConfig()
+		cfg.ClockMaxJump = tt.jump
+		err := cfg.Validate()
+		if tt.valid != (err == nil) || (err != nil && !strings.Contains(err.Error(), "clock_max_jump")) {
+			t.Errorf("clock_max_jump %s: error %v, want valid=%v", tt.jump, err, tt.valid)
+		}
+	}
+}
+
+func TestValidateMQTTTLS(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		url  string
+		tls  ExternalTLS
+		want string // in the error; empty: valid
+	}{
+		{"none", "tcp://broker:1883", ExternalTLS{}, ""},
+		{"a CA over ssl", "ssl://broker:8883", ExternalTLS{CAFile: "ca.pem"}, ""},
+		{"a client certificate over mqtts", "mqtts://broker:8883", ExternalTLS{CertFile: "c.pem", KeyFile: "c.key", ServerName: "broker"}, ""},
+		{"over plain tcp", "tcp://broker:1883", ExternalTLS{CAFile: "ca.pem"}, "not a TLS connection"},
+		{"with the embedded broker", "", ExternalTLS{ServerName: "broker"}, "not a TLS connection"},
+		{"a certificate without its key", "ssl://broker:8883", ExternalTLS{CertFile: "c.pem"}, "go together"},
+	} {
+		cfg := DefaultConfig()
+		cfg.MQTT.URL, cfg.MQTT.TLS = tt.url, tt.tls
+		err := cfg.Validate()
+		if (tt.want == "") != (err == nil) || (err != nil && (!strings.Contains(err.Error(), "mqtt.tls") || !strings.Contains(err.Error(), tt.want))) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestValidateBrokerClientCA(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MQTT.Broker.ClientCAFile = "ca.pem"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "mqtt.broker.client_ca_file") {
+		t.Errorf("client_ca_file without the TLS listener: %v", err)
+	}
+	cfg.MQTT.Broker.TLSAddr, cfg.MQTT.Broker.CertFile, cfg.MQTT.Broker.KeyFile = "127.0.0.1:8883", "cert.pem", "key.pem"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("client_ca_file with the TLS listener: %v", err)
+	}
+}

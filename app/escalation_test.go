@@ -41,7 +41,7 @@ func (m *monitor) task(id string) task {
 // TestEscalationUnderEventClock: deadlines pass as event time moves, by a
 // tick or by a device message, and escalate at once, counted in /metrics.
 func TestEscalationUnderEventClock(t *testing.T) {
-	m := startMonitor(t, "", func(c *app.Config) { c.Clock = app.ClockEvent })
+	m := startMonitor(t, "", func(c *app.Config) { c.Clock, c.Simulation = app.ClockEvent, true })
 	w1, w2, s1, family := newPushServer(t), newPushServer(t), newPushServer(t), newPushServer(t)
 	secret := m.staffedHousehold(w1, w2, s1, family)
 	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
@@ -73,10 +73,15 @@ func TestEscalationUnderEventClock(t *testing.T) {
 	})
 
 	// Acknowledged but nobody on site: a device message past resolve_due_at
-	// moves the clock and escalates the task again.
+	// (72 h) moves the clock and escalates the task again. Ticks bring the
+	// clock near it: a device moves it at most clock_max_jump.
 	m.MustCall("POST", "/api/v1/tasks/"+opened.ID+"/ack", map[string]any{"worker_id": "w2"}, 200, nil)
+	tick(start.Add(71*time.Hour + 30*time.Minute))
+	if st := m.task(opened.ID).State; st != "acknowledged" {
+		t.Fatalf("before the resolve deadline: %s", st)
+	}
 	band := m.Device("wb-1", secret)
-	apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": start.Add(73 * time.Hour).Format(time.RFC3339), "battery_pct": 80})
+	apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/telemetry", map[string]any{"ts": start.Add(72*time.Hour + time.Minute).Format(time.RFC3339), "battery_pct": 80})
 	apptest.Eventually(t, "escalated for the resolve deadline", func() bool { return m.task(opened.ID).State == "escalated" })
 	if n := m.Metric("eldersafe_task_ack_overdue_total"); n != 1 {
 		t.Errorf("eldersafe_task_ack_overdue_total = %v after a resolve deadline, want still 1", n)

@@ -86,7 +86,7 @@ func wantDay(t *testing.T, c chart) {
 
 // Without InfluxDB the charts come from the store's roll-up.
 func TestChartsFromTheRollup(t *testing.T) {
-	m := startMonitor(t, "", func(c *app.Config) { c.Clock = app.ClockEvent })
+	m := startMonitor(t, "", func(c *app.Config) { c.Clock, c.Simulation = app.ClockEvent, true })
 	worker, family := newPushServer(t), newPushServer(t)
 	secrets := m.household("h1", worker, family, homeDevices)
 	end := time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)

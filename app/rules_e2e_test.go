@@ -61,7 +61,7 @@ func (m *monitor) tasksOf(household, rule string) []taskTimes {
 // once; the second does not fire again. Overrides and away periods come back too.
 func TestRuleStateSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	onEventClock := func(c *app.Config) { c.Clock = app.ClockEvent; c.DataDir = dir }
+	onEventClock := func(c *app.Config) { c.Clock, c.Simulation = app.ClockEvent, true; c.DataDir = dir }
 	m := startMonitor(t, "", onEventClock)
 	worker, family := newPushServer(t), newPushServer(t)
 	secrets := map[string]string{}
@@ -143,7 +143,7 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 }
 
 func TestReloadThresholds(t *testing.T) {
-	m := startMonitor(t, "", func(c *app.Config) { c.Clock = app.ClockEvent })
+	m := startMonitor(t, "", func(c *app.Config) { c.Clock, c.Simulation = app.ClockEvent, true })
 	worker, family := newPushServer(t), newPushServer(t)
 	secrets := m.household("h1", worker, family, map[string]string{"wm-h1": "water_meter"})
 	m.household("h2", worker, family, nil)

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -112,13 +113,27 @@ func (e *BrokenError) Error() string {
 	return fmt.Sprintf("audit log broken at entry %d: %s", e.Seq, e.Reason)
 }
 
+// ErrKeyMismatch is a log of which nothing verifies under the key it was
+// checked with: neither its recorded end nor any entry. A log broken by
+// tampering still has entries (or a head) sealed with the right key, so this
+// says the key is not the one the log was written with; or, if it is, that
+// the whole log was rewritten by someone without the key.
+var ErrKeyMismatch = errors.New("the key does not match this audit log")
+
 // Verifier checks entries one by one, in the order they were written, with
-// the key they were sealed with, against the recorded head.
+// the key they were sealed with, against the recorded head. Past the first
+// break it only looks for an entry sealed with the key, so that Finish can
+// tell a broken log from a wrong key.
 type Verifier struct {
 	key   []byte
 	head  Head
 	prev  *Entry
 	count int64
+	seen  int64
+	// broken is the first break found.
+	broken error
+	// sealed: an entry verified under the key.
+	sealed bool
 }
 
 // NewVerifier starts checking a log that should end at head.
@@ -126,8 +141,24 @@ func NewVerifier(key []byte, head Head) *Verifier {
 	return &Verifier{key: key, head: head}
 }
 
-// Next checks the next entry against the one before it.
-func (v *Verifier) Next(e Entry) error {
+// Next checks the next entry against the one before it. It reports whether
+// the entries after it still matter: not once the log is known broken under
+// the right key.
+func (v *Verifier) Next(e Entry) bool {
+	v.seen++
+	if v.broken == nil {
+		if v.broken = v.next(e); v.broken == nil {
+			v.sealed = true
+			v.prev = &e
+			v.count++
+			return true
+		}
+	}
+	v.sealed = v.sealed || e.sealedWith(v.key)
+	return !v.sealed
+}
+
+func (v *Verifier) next(e Entry) error {
 	want := int64(1)
 	if v.prev != nil {
 		want = v.prev.Seq + 1
@@ -147,30 +178,48 @@ func (v *Verifier) Next(e Entry) error {
 	if e.Prev != prevHash {
 		return &BrokenError{Seq: e.Seq, Reason: "inserted or reordered (it does not follow the entry before it)"}
 	}
-	if !hmac.Equal([]byte(e.digest(v.key)), []byte(e.Hash)) {
+	if !e.sealedWith(v.key) {
 		return &BrokenError{Seq: e.Seq, Reason: "altered (its content does not match its hash)"}
 	}
-	v.prev = &e
-	v.count++
 	return nil
 }
 
+// sealedWith reports whether e's hash is its digest under key, whatever
+// came before it.
+func (e *Entry) sealedWith(key []byte) bool {
+	return hmac.Equal([]byte(e.digest(key)), []byte(e.Hash))
+}
+
 // Finish checks that the log ends where the head says, and returns how many
-// entries were verified.
+// entries were verified. When neither the head nor any entry verifies under
+// the key, the error is ErrKeyMismatch rather than the first break.
 func (v *Verifier) Finish() (int64, error) {
+	if v.broken == nil {
+		v.broken = v.finish()
+	}
+	if v.broken == nil {
+		return v.count, nil
+	}
+	if !v.sealed && !hmac.Equal([]byte(v.head.MAC), []byte(v.head.mac(v.key))) {
+		return v.count, fmt.Errorf("%w: neither its recorded end nor any of its %d entries verifies with it", ErrKeyMismatch, v.seen)
+	}
+	return v.count, v.broken
+}
+
+func (v *Verifier) finish() error {
 	last := Head{}
 	if v.prev != nil {
 		last = Head{Seq: v.prev.Seq, Hash: v.prev.Hash}
 	}
 	switch {
 	case v.head.Seq == 0 && v.head.MAC == "" && last.Seq == 0:
-		return 0, nil // nothing was ever logged
+		return nil // nothing was ever logged
 	case !hmac.Equal([]byte(v.head.MAC), []byte(v.head.mac(v.key))):
-		return v.count, &BrokenError{Seq: v.head.Seq + 1, Reason: fmt.Sprintf("the recorded end of the log was altered (it says entry %d): entries after it may have been removed", v.head.Seq)}
+		return &BrokenError{Seq: v.head.Seq + 1, Reason: fmt.Sprintf("the recorded end of the log was altered (it says entry %d): entries after it may have been removed", v.head.Seq)}
 	case last.Seq < v.head.Seq:
-		return v.count, &BrokenError{Seq: last.Seq + 1, Reason: fmt.Sprintf("removed (the log should end at entry %d)", v.head.Seq)}
+		return &BrokenError{Seq: last.Seq + 1, Reason: fmt.Sprintf("removed (the log should end at entry %d)", v.head.Seq)}
 	case last.Hash != v.head.Hash:
-		return v.count, &BrokenError{Seq: last.Seq, Reason: "altered (the last entry is not the one recorded as the end)"}
+		return &BrokenError{Seq: last.Seq, Reason: "altered (the last entry is not the one recorded as the end)"}
 	}
-	return v.count, nil
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"log/slog"
 	"strings"
 
@@ -54,10 +55,11 @@ func (h *authHook) Provides(b byte) bool {
 	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
 }
 
-// OnConnectAuthenticate accepts a connection when its credentials are right,
-// its Will (if any) is a topic it may publish to, and its client id is not the
-// session of another user. A refusal answers CONNACK "not authorized" on
-// MQTT 3.1.1 (return code 5: mochi maps its bad-credentials reason 0x86 to it).
+// OnConnectAuthenticate accepts a connection when its credentials are right
+// (a password, or a device's certificate), its Will (if any) is a topic it
+// may publish to, and its client id is not the session of another user. A
+// refusal answers CONNACK "not authorized" on MQTT 3.1.1 (return code 5:
+// mochi maps its bad-credentials reason 0x86 to it).
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	if h.mode == AuthNone {
 		return true
@@ -69,23 +71,15 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		return false
 	}
 
-	switch user {
-	case "":
-		return refuse("no username")
-	case h.sim.user:
-		if h.sim.pass == "" {
-			return refuse("simulator credential disabled")
+	if cn, ok := certifiedName(cl); ok {
+		if reason := h.checkCertificate(user, cn); reason != "" {
+			return refuse(reason)
 		}
-		if !h.sim.matches(pk.Connect.Password) {
-			return refuse("wrong password")
-		}
-	default:
-		if !validDeviceID(user) {
-			return refuse("invalid device id")
-		}
-		if !h.devices.AuthenticateDevice(user, string(pk.Connect.Password)) {
-			return refuse("unknown device or wrong secret")
-		}
+		// The topic rules go by the username: the certificate's device id.
+		user = cn
+		cl.Properties.Username = []byte(cn)
+	} else if reason := h.checkPassword(user, pk.Connect.Password); reason != "" {
+		return refuse(reason)
 	}
 
 	// Mochi does not check the Will topic against the ACL when it sends it,
@@ -97,10 +91,63 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 	// Mochi hands an existing session (and its subscriptions and queued
 	// messages) to whoever connects with the same client id, kicking the
 	// current holder off. Only the user that owns a session may take it over.
-	if existing, ok := h.clients.Get(cl.ID); ok && !bytes.Equal(existing.Properties.Username, pk.Connect.Username) {
+	if existing, ok := h.clients.Get(cl.ID); ok && !bytes.Equal(existing.Properties.Username, []byte(user)) {
 		return refuse("client id in use by another user")
 	}
 	return true
+}
+
+// checkPassword says why user may not log in with pass; empty when it may.
+func (h *authHook) checkPassword(user string, pass []byte) string {
+	switch user {
+	case "":
+		return "no username"
+	case h.sim.user:
+		if h.sim.pass == "" {
+			return "simulator credential disabled"
+		}
+		if !h.sim.matches(pass) {
+			return "wrong password"
+		}
+	default:
+		if !validDeviceID(user) {
+			return "invalid device id"
+		}
+		if !h.devices.AuthenticateDevice(user, string(pass)) {
+			return "unknown device or wrong secret"
+		}
+	}
+	return ""
+}
+
+// checkCertificate says why a client whose certificate names cn, and that
+// sent username user, may not log in; empty when it may. The certificate
+// was signed by the client CA (the TLS handshake checked it) and names a
+// device: no password is needed, and a username, if sent, must be the same.
+func (h *authHook) checkCertificate(user, cn string) string {
+	switch {
+	case user != "" && user != cn:
+		return "username " + user + " is not the certificate's device " + cn
+	case !validDeviceID(cn) || cn == h.sim.user:
+		return "the certificate names no device (CN " + cn + ")"
+	case !h.devices.DeviceRegistered(cn):
+		return "the certificate's device " + cn + " is not registered"
+	}
+	return ""
+}
+
+// certifiedName is the common name of the certificate the client showed on
+// the TLS listener, verified against the client CA; false without one.
+func certifiedName(cl *mqtt.Client) (string, bool) {
+	conn, ok := cl.Net.Conn.(*tls.Conn)
+	if !ok {
+		return "", false
+	}
+	chains := conn.ConnectionState().VerifiedChains
+	if len(chains) == 0 || len(chains[0]) == 0 {
+		return "", false
+	}
+	return chains[0][0].Subject.CommonName, true
 }
 
 // OnACLCheck is called with write=true for every PUBLISH a client sends, and

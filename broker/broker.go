@@ -6,7 +6,9 @@
 // (CONTRACT.md §2, §8):
 //
 //   - a device connects with username = its device id and password = its
-//     secret, may publish only to {prefix}/devices/{its id}/{stream...} and may
+//     secret, or, on the TLS listener with Options.ClientCAFile, with a
+//     certificate of that CA whose common name is its device id; it may
+//     publish only to {prefix}/devices/{its id}/{stream...} and may
 //     subscribe to nothing;
 //   - username "eldersafe-sim" with the configured password (the admin token)
 //     may publish only to {prefix}/sim/clock;
@@ -21,11 +23,13 @@ package broker
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,9 +63,11 @@ const SimUsername = "eldersafe-sim"
 const maxPacketSize = 64 * 1024
 
 // DeviceAuthenticator checks a device's MQTT credentials: username = device
-// id, password = device secret.
+// id, password = device secret; or, for a device that showed a certificate,
+// that it is registered.
 type DeviceAuthenticator interface {
 	AuthenticateDevice(id, secret string) bool
+	DeviceRegistered(id string) bool
 }
 
 // Options configures a Broker.
@@ -88,6 +94,11 @@ type Options struct {
 	TLSAddr  string
 	CertFile string
 	KeyFile  string
+	// ClientCAFile (PEM), with the TLS listener, lets a device log in with
+	// a certificate signed by it whose common name is its device id, and
+	// no password. Devices without a certificate still log in with their
+	// secret.
+	ClientCAFile string
 	// SessionExpiry is how long a disconnected clean_session=false session
 	// (subscriptions and queued QoS 1/2 messages) is kept. Default
 	// DefaultSessionExpiry.
@@ -132,6 +143,19 @@ func New(opts Options) (*Broker, error) {
 			return nil, fmt.Errorf("broker tls: %w", err)
 		}
 		b.tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if opts.ClientCAFile != "" {
+			pem, err := os.ReadFile(opts.ClientCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("broker tls: client ca: %w", err)
+			}
+			b.tlsCfg.ClientCAs = x509.NewCertPool()
+			if !b.tlsCfg.ClientCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("broker tls: client ca %s: no PEM certificate in it", opts.ClientCAFile)
+			}
+			// A certificate is checked when shown; a device without one
+			// logs in with its secret.
+			b.tlsCfg.ClientAuth = tls.VerifyClientCertIfGiven
+		}
 	}
 
 	caps := mqtt.NewDefaultServerCapabilities()
@@ -211,6 +235,9 @@ func (o *Options) validate() error {
 	}
 	if tlsSet != 0 && tlsSet != 3 {
 		return errors.New("tls needs all of TLSAddr, CertFile and KeyFile")
+	}
+	if o.ClientCAFile != "" && o.TLSAddr == "" {
+		return errors.New("ClientCAFile needs the TLS listener (TLSAddr, CertFile and KeyFile)")
 	}
 
 	switch o.Auth {

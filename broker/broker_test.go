@@ -42,6 +42,11 @@ func (d testDevices) AuthenticateDevice(id, secret string) bool {
 	return ok && s == secret
 }
 
+func (d testDevices) DeviceRegistered(id string) bool {
+	_, ok := d[id]
+	return ok
+}
+
 var devs = testDevices{"dev-a": "secret-a", "dev-b": "secret-b"}
 
 func testOptions() Options {

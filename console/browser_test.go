@@ -69,7 +69,7 @@ type monitor struct {
 
 func startMonitor(t *testing.T) *monitor {
 	t.Helper()
-	m := apptest.Start(t, func(cfg *app.Config) { cfg.Clock = app.ClockEvent })
+	m := apptest.Start(t, func(cfg *app.Config) { cfg.Clock, cfg.Simulation = app.ClockEvent, true })
 	return &monitor{Monitor: m, t: t}
 }
 

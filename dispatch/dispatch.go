@@ -83,9 +83,15 @@ type Options struct {
 	// state is saved; what a reading changed is saved before its message is
 	// acknowledged (see Durable).
 	CheckpointInterval time.Duration
-	Logger             *slog.Logger
-	Registerer         prometheus.Registerer
+	// MaxJump bounds how far past now one device's reading may move the
+	// event clock (Handle); ticks are not bound by it. Zero: DefaultMaxJump.
+	MaxJump    time.Duration
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
+
+// DefaultMaxJump is Options.MaxJump's default.
+const DefaultMaxJump = time.Hour
 
 // Dispatcher is the decision step. Create it with New, Load what the last
 // run left, then Run it.
@@ -98,8 +104,13 @@ type Dispatcher struct {
 	watermark func() (time.Time, bool)
 	history   History
 	every     time.Duration
+	maxJump   time.Duration
 	log       *slog.Logger
 	fired     *prometheus.CounterVec
+	// jumps counts readings that would have moved the event clock more than
+	// maxJump; jumpLog says so at most once a minute.
+	jumps   prometheus.Counter
+	jumpLog rateLimited
 
 	commits *commits
 	// savedClock is the event clock last written; runCommits owns it.
@@ -124,6 +135,9 @@ func New(opts Options) (*Dispatcher, error) {
 	if opts.CheckpointInterval <= 0 {
 		opts.CheckpointInterval = time.Second
 	}
+	if opts.MaxJump <= 0 {
+		opts.MaxJump = DefaultMaxJump
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -144,6 +158,7 @@ func New(opts Options) (*Dispatcher, error) {
 		watermark: opts.Watermark,
 		history:   opts.History,
 		every:     opts.CheckpointInterval,
+		maxJump:   opts.MaxJump,
 		log:       opts.Logger,
 		commits:   newCommits(),
 	}
@@ -153,6 +168,10 @@ func New(opts Options) (*Dispatcher, error) {
 		Name: "eldersafe_rule_fired_total",
 		Help: "Times a rule fired, by rule.",
 	}, []string{"rule"})
+	d.jumps = f.NewCounter(prometheus.CounterOpts{
+		Name: "eldersafe_event_clock_jumps_refused_total",
+		Help: "Device readings stamped more than clock_max_jump after the event clock's now, applied at now instead of moving it.",
+	})
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "eldersafe_devices_online",
 		Help: "Devices heard from within their offline threshold.",
@@ -184,9 +203,10 @@ const maxAhead = 5 * time.Minute
 
 // Handle applies one reading and raises the tasks its alerts call for. Under
 // the event clock the reading's time first moves now forward, so what it
-// opens is stamped with it, and then the deadlines now has passed fire. Under
-// the wall clock a reading stamped more than maxAhead in the future is
-// applied at now.
+// opens is stamped with it, and then the deadlines now has passed fire; a
+// reading stamped more than maxJump after now is applied at now instead
+// (withinJump). Under the wall clock a reading stamped more than maxAhead in
+// the future is applied at now.
 //
 // A task the store refuses is tried again in place, with backoff, until it is
 // stored or ctx ends; an error means it was not, and the reading's message
@@ -206,8 +226,9 @@ func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct
 	if d.event == nil {
 		alerts = d.engine.Process(clampFuture(r, d.clock.Now()))
 	} else {
-		moved = d.event.Advance(r.TS)
-		alerts = d.engine.Process(r)
+		applied := d.withinJump(r)
+		moved = d.event.Advance(applied.TS)
+		alerts = d.engine.Process(applied)
 		// Always, not only when the clock moved: a reading older than now can
 		// arm a deadline that is already due.
 		alerts = append(alerts, d.engine.Advance(d.firingNow())...)
@@ -232,6 +253,49 @@ func clampFuture(r rules.Reading, now time.Time) rules.Reading {
 		r.TS = now
 	}
 	return r
+}
+
+// withinJump applies a reading stamped more than maxJump after the event
+// clock's now at now. One device must not move every household's time: a
+// wristband whose clock runs fast, or a forged message, would otherwise
+// drag now days ahead (up to clock.MaxFuture a message) and escalate other
+// households' tasks. The reading itself is not lost (a fall still opens its
+// task, stamped now). The first reading starts the clock wherever it says;
+// the simulator's ticks move it as far as they like (Tick).
+func (d *Dispatcher) withinJump(r rules.Reading) rules.Reading {
+	now := d.event.Now()
+	if now.IsZero() || !r.TS.After(now.Add(d.maxJump)) {
+		return r
+	}
+	d.jumps.Inc()
+	if n, ok := d.jumpLog.allow(time.Minute); ok {
+		d.log.Warn("device message stamped too far ahead of the event clock; applied at now, the clock does not jump",
+			"device_id", r.DeviceID, "household_id", r.HouseholdID, "ts", r.TS, "now", now, "max_jump", d.maxJump,
+			"suppressed_since_last", n)
+	}
+	r.TS = now
+	return r
+}
+
+// rateLimited lets something happen at most once per interval, counting
+// what it held back meanwhile.
+type rateLimited struct {
+	mu   sync.Mutex
+	last time.Time
+	held int
+}
+
+// allow reports whether it may happen now, and how many times it was held
+// back since it last did.
+func (l *rateLimited) allow(every time.Duration) (held int, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); now.Sub(l.last) >= every {
+		held, l.held, l.last = l.held, 0, now
+		return held, true
+	}
+	l.held++
+	return 0, false
 }
 
 // Errors of Tick.

@@ -41,6 +41,8 @@ if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
 	export PATH=$PATH:/usr/local/go/bin
 fi
 command -v go >/dev/null || { echo "go is not installed" >&2; exit 1; }
+# Mosquitto: the external broker below, and the TLS tests' own (with the
+# certificates they generate); a missing binary fails them here.
 apt_install mosquitto mosquitto-clients
 # The console's browser tests: Debian's Chromium (a test tool's own browser
 # download fails on a closed network) and a CJK font for legible zh-CN

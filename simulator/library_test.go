@@ -17,7 +17,7 @@ const adminToken = apptest.AdminToken
 // embedded broker checking device credentials, SQLite in a temp dir.
 func startMonitor(t *testing.T) *apptest.Monitor {
 	t.Helper()
-	return apptest.Start(t, func(cfg *app.Config) { cfg.Clock = app.ClockEvent })
+	return apptest.Start(t, func(cfg *app.Config) { cfg.Clock, cfg.Simulation = app.ClockEvent, true })
 }
 
 // simulate runs sc against m as fast as the monitor takes it, waiting for it

@@ -16,14 +16,14 @@ import (
 
 var auditKey = []byte("0123456789abcdef0123456789abcdef")
 
-// auditLog makes a store with five audit entries and a second, raw handle
-// on its file, as someone editing the database by hand would have.
-func auditLog(t *testing.T) (*store.DB, *sql.DB) {
+// auditLog makes a store with n audit entries and a second, raw handle on
+// its file, as someone editing the database by hand would have.
+func auditLog(t *testing.T, n int) (*store.DB, *sql.DB) {
 	t.Helper()
 	dir := t.TempDir()
 	db := openDB(t, dir)
 	ctx := context.Background()
-	for i := range 5 {
+	for i := range n {
 		_, err := db.AppendAudit(ctx, auditKey, audit.Entry{
 			At: t0.Add(time.Duration(i) * time.Minute), Actor: "w-1", Role: "grid_worker", Action: audit.Read,
 			Object: fmt.Sprintf("households/h%d", i+1), Remote: "10.0.0.7", Reason: "GET /api/v1/households/{id}",
@@ -41,7 +41,7 @@ func auditLog(t *testing.T) (*store.DB, *sql.DB) {
 }
 
 func TestAuditChainIntact(t *testing.T) {
-	db, _ := auditLog(t)
+	db, _ := auditLog(t, 5)
 	n, err := db.VerifyAudit(context.Background(), auditKey)
 	if err != nil || n != 5 {
 		t.Fatalf("verify: %d entries, %v", n, err)
@@ -57,38 +57,25 @@ func TestAuditChainIntact(t *testing.T) {
 
 func TestAuditTamperingIsNamed(t *testing.T) {
 	tests := []struct {
-		name  string
-		sql   string
-		seq   int64
-		how   string
-		bykey []byte
+		name string
+		sql  string
+		seq  int64
+		how  string
 	}{
-		{"altered", `UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 3`, 3, "altered", nil},
-		{"altered actor", `UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1`, 1, "altered", nil},
-		{"removed from the middle", `DELETE FROM audit_log WHERE seq = 2`, 2, "removed", nil},
-		{"removed from the end", `DELETE FROM audit_log WHERE seq = 5`, 5, "removed", nil},
-		{"removed from the end, head moved too", `DELETE FROM audit_log WHERE seq = 5; UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4)`, 5, "removed", nil},
-		{"everything removed", `DELETE FROM audit_log; DELETE FROM audit_head; INSERT INTO grids (id, name, created_at) VALUES ('g1', 'G', 0); INSERT INTO households (id, name, address, grid_id, created_at) VALUES ('h1', 'H', 'A', 'g1', 0)`, 1, "removed", nil},
-		{"inserted at the end", `INSERT INTO audit_log (seq, at, actor, action, object, prev_hash, hash) SELECT 6, at, 'w-9', 'read', 'household/h1', hash, 'forged' FROM audit_log WHERE seq = 5`, 6, "inserted", nil},
-		{"inserted in the middle", `UPDATE audit_log SET seq = seq + 10 WHERE seq >= 3; UPDATE audit_log SET seq = seq - 9 WHERE seq >= 13; INSERT INTO audit_log (seq, at, actor, action, object, prev_hash, hash) SELECT 3, at, 'w-9', 'read', 'household/h1', hash, 'forged' FROM audit_log WHERE seq = 2; UPDATE audit_head SET seq = 6`, 3, "", nil},
-		{"verified with another key", ``, 1, "altered", []byte("another key")},
+		{"altered", `UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 3`, 3, "altered"},
+		{"altered actor", `UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1`, 1, "altered"},
+		{"removed from the middle", `DELETE FROM audit_log WHERE seq = 2`, 2, "removed"},
+		{"removed from the end", `DELETE FROM audit_log WHERE seq = 5`, 5, "removed"},
+		{"removed from the end, head moved too", `DELETE FROM audit_log WHERE seq = 5; UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4)`, 5, "removed"},
+		{"everything removed", `DELETE FROM audit_log; DELETE FROM audit_head; INSERT INTO grids (id, name, created_at) VALUES ('g1', 'G', 0); INSERT INTO households (id, name, address, grid_id, created_at) VALUES ('h1', 'H', 'A', 'g1', 0)`, 1, "removed"},
+		{"inserted at the end", `INSERT INTO audit_log (seq, at, actor, action, object, prev_hash, hash) SELECT 6, at, 'w-9', 'read', 'household/h1', hash, 'forged' FROM audit_log WHERE seq = 5`, 6, "inserted"},
+		{"inserted in the middle", `UPDATE audit_log SET seq = seq + 10 WHERE seq >= 3; UPDATE audit_log SET seq = seq - 9 WHERE seq >= 13; INSERT INTO audit_log (seq, at, actor, action, object, prev_hash, hash) SELECT 3, at, 'w-9', 'read', 'household/h1', hash, 'forged' FROM audit_log WHERE seq = 2; UPDATE audit_head SET seq = 6`, 3, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, raw := auditLog(t)
-			for _, stmt := range strings.Split(tt.sql, ";") {
-				if strings.TrimSpace(stmt) == "" {
-					continue
-				}
-				if _, err := raw.Exec(stmt); err != nil {
-					t.Fatalf("tamper: %s: %v", stmt, err)
-				}
-			}
-			key := auditKey
-			if tt.bykey != nil {
-				key = tt.bykey
-			}
-			_, err := db.VerifyAudit(context.Background(), key)
+			db, raw := auditLog(t, 5)
+			tamper(t, raw, tt.sql)
+			_, err := db.VerifyAudit(context.Background(), auditKey)
 			var broken *audit.BrokenError
 			if !errors.As(err, &broken) {
 				t.Fatalf("verify: %v, want a broken chain", err)
@@ -103,6 +90,52 @@ func TestAuditTamperingIsNamed(t *testing.T) {
 			}
 			if broken.Seq != tt.seq || !strings.Contains(broken.Reason, tt.how) {
 				t.Errorf("broken at %d (%s), want %d %s", broken.Seq, broken.Reason, tt.seq, tt.how)
+			}
+		})
+	}
+}
+
+// tamper runs the statements of script on the raw handle.
+func tamper(t *testing.T, raw *sql.DB, script string) {
+	t.Helper()
+	for _, stmt := range strings.Split(script, ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := raw.Exec(stmt); err != nil {
+			t.Fatalf("tamper: %s: %v", stmt, err)
+		}
+	}
+}
+
+// A wrong key makes every entry fail from the first: verify says the key
+// does not match instead of naming entry 1 as altered. With the right key a
+// break is still named, even in a log of one entry.
+func TestAuditWrongKeyIsNamed(t *testing.T) {
+	tests := []struct {
+		name     string
+		entries  int
+		sql      string
+		key      []byte
+		wrongKey bool // else broken at entry 1
+	}{
+		{"another key", 5, ``, []byte("another key"), true},
+		{"another key on a tampered log", 5, `UPDATE audit_log SET reason = 'x' WHERE seq = 3`, []byte("another key"), true},
+		{"another key on one entry", 1, ``, []byte("another key"), true},
+		{"the right key, the only entry altered", 1, `UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1`, auditKey, false},
+		{"the right key, the first entry altered", 5, `UPDATE audit_log SET actor = 'someone-else' WHERE seq = 1`, auditKey, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, raw := auditLog(t, tt.entries)
+			tamper(t, raw, tt.sql)
+			_, err := db.VerifyAudit(context.Background(), tt.key)
+			var broken *audit.BrokenError
+			switch {
+			case tt.wrongKey && !errors.Is(err, audit.ErrKeyMismatch):
+				t.Errorf("verify: %v, want %v", err, audit.ErrKeyMismatch)
+			case !tt.wrongKey && (!errors.As(err, &broken) || broken.Seq != 1 || !strings.Contains(broken.Reason, "altered")):
+				t.Errorf("verify: %v, want entry 1 altered", err)
 			}
 		})
 	}

@@ -5,16 +5,20 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/registry"
 )
 
-// What an export of a household needs beyond the registry, task and outbox
-// lookups: its users, the ids of its tasks, and the audit entries about it.
+// What an export of a household needs beyond the registry, task, grant and
+// outbox lookups: its users, the ids of its tasks, its readings roll-up and
+// the audit entries about it.
 
 // HouseholdUsers lists the users tied to a household (family), by id, with
 // their password hashes (registry.User never encodes them).
@@ -46,6 +50,23 @@ func (db *DB) HouseholdTaskIDs(ctx context.Context, householdID string) ([]strin
 		return nil, fmt.Errorf("tasks of household %s: %w", householdID, err)
 	}
 	return ids, nil
+}
+
+// HouseholdReadings returns what the readings roll-up holds of a household:
+// its stored hours, oldest first, and the last register of each of its
+// meters. Sums not yet flushed (at most the roll-up's flush interval, 5 s)
+// are not in the store yet.
+func (db *DB) HouseholdReadings(ctx context.Context, householdID string) ([]history.Hour, []history.MeterRegister, error) {
+	hours, err := db.ReadingHours(ctx, householdID, time.Time{}, time.UnixMilli(math.MaxInt64))
+	if err != nil {
+		return nil, nil, err
+	}
+	meters, err := db.meterRegisters(ctx, `SELECT device_id, household_id, field, value, read_at FROM meter_registers
+		WHERE household_id = ? ORDER BY device_id`, householdID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("meter registers of %s: %w", householdID, err)
+	}
+	return hours, meters, nil
 }
 
 // HouseholdAudit lists the audit entries about a household, oldest first:

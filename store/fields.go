@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -9,14 +10,24 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
 )
 
 // Sensitive values are encrypted at rest with the field key (keyring's
 // Keys.Fields, from security.key): relatives' contact details
 // (households.contacts, the whole JSON document, so phone numbers and the
-// people they belong to), medical notes (households.medical_notes) and where
-// notices go (notices.address: phone numbers and push URLs).
+// people they belong to), medical notes (households.medical_notes), where
+// notices go (notices.address: phone numbers and push URLs) and what they
+// say (notices.message: a worker's carries a fall's map link), precise
+// positions and heart rates in tasks' evidence and timelines
+// (task_evidence.values_json, task_timeline.data_json: the whole document
+// when it holds one, see sensitiveKeys) and the rules engine's saved state
+// (rule_state.data, which holds each wristband's last heart rate).
 //
 // Each value is sealed with AES-256-GCM under a fresh random nonce, its row
 // and column as additional data (a value copied into another row does not
@@ -126,10 +137,75 @@ func (c *fieldCipher) open(stored, aad string) (string, error) {
 	return string(plain), nil
 }
 
+// sealBlob is seal for a binary value: stored as fieldPrefix followed by
+// nonce and ciphertext, unencoded. A plaintext value must never start with
+// fieldPrefix (the rules engine's state starts with a small version number).
+func (c *fieldCipher) sealBlob(plain []byte, aad string) ([]byte, error) {
+	if c == nil || len(plain) == 0 {
+		return plain, nil
+	}
+	if c.aead == nil {
+		return nil, fmt.Errorf("%w: the database's sensitive fields are encrypted and the store was opened without the key (security.key)", ErrFieldKey)
+	}
+	out := make([]byte, len(fieldPrefix), len(fieldPrefix)+c.aead.NonceSize()+len(plain)+c.aead.Overhead())
+	copy(out, fieldPrefix)
+	nonce := make([]byte, c.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("encrypt %s: %w", aad, err)
+	}
+	out = append(out, nonce...)
+	return c.aead.Seal(out, nonce, plain, []byte(aad)), nil
+}
+
+// openBlob is open for a value sealBlob stored; plaintext comes back as it is.
+func (c *fieldCipher) openBlob(stored []byte, aad string) ([]byte, error) {
+	if !bytes.HasPrefix(stored, []byte(fieldPrefix)) {
+		return stored, nil
+	}
+	if c == nil || c.aead == nil {
+		return nil, fmt.Errorf("decrypt %s: %w: the value is encrypted and the store was opened without the key (security.key)", aad, ErrFieldKey)
+	}
+	raw := stored[len(fieldPrefix):]
+	n := c.aead.NonceSize()
+	if len(raw) < n+c.aead.Overhead() {
+		return nil, fmt.Errorf("decrypt %s: %w: not a value this store wrote", aad, ErrFieldKey)
+	}
+	plain, err := c.aead.Open(nil, raw[:n], raw[n:], []byte(aad))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt %s: %w: wrong key (security.key changed?) or the value was altered", aad, ErrFieldKey)
+	}
+	return plain, nil
+}
+
+// sensitiveKeys are the values of evidence and timeline data that say
+// precisely where someone is, or how their heart beats (the sensitive fields
+// location and heart_rate). A document holding one is sealed whole.
+var sensitiveKeys = append(slices.Clone(registry.LocationKeys), registry.FieldHeartRate)
+
+// sensitiveDoc reports whether an evidence or timeline document holds a
+// sensitive value.
+func sensitiveDoc(doc map[string]any) bool {
+	for _, k := range sensitiveKeys {
+		if _, ok := doc[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Places of sensitive values, the additional data they are sealed with.
 func contactsAAD(householdID string) string { return "households.contacts:" + householdID }
 func notesAAD(householdID string) string    { return "households.medical_notes:" + householdID }
 func addressAAD(noticeID string) string     { return "notices.address:" + noticeID }
+func messageAAD(noticeID string) string     { return "notices.message:" + noticeID }
+func ruleStateAAD(householdID string) string {
+	return "rule_state.data:" + householdID
+}
+
+// docAAD is the place of a document in table.column, row seq.
+func docAAD(table, column string, seq int64) string {
+	return table + "." + column + ":" + strconv.FormatInt(seq, 10)
+}
 
 const keyCheckAAD = "settings." + settingFieldKeyCheck
 
@@ -213,15 +289,17 @@ func (db *DB) encryptPlaintext(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 
-	type notice struct{ id, address string }
+	type notice struct{ id, address, message string }
 	var ns []notice
-	rows, err = tx.QueryContext(ctx, `SELECT id, address FROM notices WHERE address != '' AND substr(address, 1, 7) != ?`, fieldPrefix)
+	rows, err = tx.QueryContext(ctx, `SELECT id, address, message FROM notices
+		WHERE (address != '' AND substr(address, 1, 7) != ?)
+		   OR (message != '' AND substr(message, 1, 7) != ?)`, fieldPrefix, fieldPrefix)
 	if err != nil {
 		return fmt.Errorf("find plaintext notices: %w", err)
 	}
 	for rows.Next() {
 		var n notice
-		if err := rows.Scan(&n.id, &n.address); err != nil {
+		if err := rows.Scan(&n.id, &n.address, &n.message); err != nil {
 			rows.Close()
 			return fmt.Errorf("find plaintext notices: %w", err)
 		}
@@ -231,16 +309,120 @@ func (db *DB) encryptPlaintext(ctx context.Context, tx *sql.Tx) error {
 		return fmt.Errorf("find plaintext notices: %w", err)
 	}
 	for _, n := range ns {
-		address, err := db.fields.seal(n.address, addressAAD(n.id))
-		if err != nil {
-			return err
+		address, message := n.address, n.message
+		if !sealed(address) {
+			if address, err = db.fields.seal(address, addressAAD(n.id)); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE notices SET address = ? WHERE id = ?`, address, n.id); err != nil {
+		if !sealed(message) {
+			if message, err = db.fields.seal(message, messageAAD(n.id)); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE notices SET address = ?, message = ? WHERE id = ?`, address, message, n.id); err != nil {
 			return fmt.Errorf("encrypt notice %s: %w", n.id, err)
 		}
 	}
-	if len(hs) > 0 || len(ns) > 0 {
-		db.logger.Info("store: encrypted sensitive fields written without the key", "households", len(hs), "notices", len(ns))
+	evidence, err := db.encryptDocs(ctx, tx, "task_evidence", "values_json")
+	if err != nil {
+		return err
+	}
+	timeline, err := db.encryptDocs(ctx, tx, "task_timeline", "data_json")
+	if err != nil {
+		return err
+	}
+	states, err := db.encryptRuleStates(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if len(hs) > 0 || len(ns) > 0 || evidence > 0 || timeline > 0 || states > 0 {
+		db.logger.Info("store: encrypted sensitive fields written without the key", "households", len(hs), "notices", len(ns),
+			"evidence", evidence, "timeline_entries", timeline, "rule_states", states)
 	}
 	return nil
+}
+
+// encryptDocs seals the plaintext documents of table.column (evidence
+// values, timeline data) that hold a sensitive value, and says how many.
+// SQL narrows them down by their keys' names; sensitiveDoc decides.
+func (db *DB) encryptDocs(ctx context.Context, tx *sql.Tx, table, column string) (int, error) {
+	var like []string
+	args := []any{fieldPrefix}
+	for _, k := range sensitiveKeys {
+		like = append(like, `instr(`+column+`, ?) > 0`)
+		args = append(args, `"`+k+`"`)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, `+column+` FROM `+table+`
+		WHERE `+column+` IS NOT NULL AND substr(`+column+`, 1, 7) != ? AND (`+strings.Join(like, " OR ")+`)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("find plaintext %s: %w", table, err)
+	}
+	type doc struct {
+		seq  int64
+		text string
+	}
+	var docs []doc
+	for rows.Next() {
+		var d doc
+		if err := rows.Scan(&d.seq, &d.text); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("find plaintext %s: %w", table, err)
+		}
+		docs = append(docs, d)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("find plaintext %s: %w", table, err)
+	}
+	n := 0
+	for _, d := range docs {
+		m, err := decodeObject(sql.NullString{String: d.text, Valid: true})
+		if err != nil {
+			return 0, fmt.Errorf("%s %d: decode %s: %w", table, d.seq, column, err)
+		}
+		if !sensitiveDoc(m) {
+			continue // the name was in a value, not a key
+		}
+		sealedDoc, err := db.fields.seal(d.text, docAAD(table, column, d.seq))
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET `+column+` = ? WHERE seq = ?`, sealedDoc, d.seq); err != nil {
+			return 0, fmt.Errorf("encrypt %s %d: %w", table, d.seq, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// encryptRuleStates seals the rules engine's states saved in plaintext, and
+// says how many.
+func (db *DB) encryptRuleStates(ctx context.Context, tx *sql.Tx) (int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT household_id, data FROM rule_state WHERE length(data) > 0 AND substr(data, 1, 7) != ?`,
+		[]byte(fieldPrefix))
+	if err != nil {
+		return 0, fmt.Errorf("find plaintext rule states: %w", err)
+	}
+	var states []rules.State
+	for rows.Next() {
+		var st rules.State
+		if err := rows.Scan(&st.HouseholdID, &st.Data); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("find plaintext rule states: %w", err)
+		}
+		states = append(states, st)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("find plaintext rule states: %w", err)
+	}
+	for _, st := range states {
+		data, err := db.fields.sealBlob(st.Data, ruleStateAAD(st.HouseholdID))
+		if err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE rule_state SET data = ? WHERE household_id = ?`, data, st.HouseholdID); err != nil {
+			return 0, fmt.Errorf("encrypt rule state of %s: %w", st.HouseholdID, err)
+		}
+	}
+	return len(states), nil
 }

@@ -22,12 +22,21 @@ const (
 	relativePhone = "+8613912345678"
 	medicalNotes  = "Insulin twice daily; allergic to penicillin"
 	pushURL       = "https://push.example/secret-topic-4711"
+	// Where the wristband said the resident fell, and the worker checked in.
+	fallLat, fallLon       = 31.2304567, 121.4737012
+	checkInLat, checkInLon = 31.2311119, 121.4744443
+	// ruleState stands for the engine's saved state, which holds a
+	// wristband's last heart rate: opaque bytes to the store.
+	ruleState = "\x02heart rate 97 bpm"
+	// A worker's notice links to where the resident fell.
+	noticeText = "Li fell. Map: https://www.openstreetmap.org/?mlat=31.2304567&mlon=121.4737012"
 )
 
 var (
 	fieldKey  = bytes.Repeat([]byte{7}, store.FieldKeySize)
 	otherKey  = bytes.Repeat([]byte{8}, store.FieldKeySize)
-	sensitive = []string{relativePhone, medicalNotes, pushURL, "Zhang Min"}
+	sensitive = []string{relativePhone, medicalNotes, pushURL, "Zhang Min",
+		"31.2304567", "121.4737012", "31.2311119", "121.4744443", "heart rate 97 bpm"}
 )
 
 func openKeyed(tb testing.TB, dir string, key []byte) *store.DB {
@@ -40,7 +49,9 @@ func openKeyed(tb testing.TB, dir string, key []byte) *store.DB {
 }
 
 // writeSensitive registers h1 with a relative's phone and push URL and
-// medical notes, and a task with an SMS notice to the relative.
+// medical notes, a fall task with its position in the evidence (and a
+// second piece of evidence without one), a check-in with the worker's
+// position and an SMS notice to the relative, and the rules' state.
 func writeSensitive(tb testing.TB, db *store.DB) {
 	tb.Helper()
 	ctx := context.Background()
@@ -55,10 +66,22 @@ func writeSensitive(tb testing.TB, db *store.DB) {
 		if err := tx.InsertTask(ctx, newTask("t1", "h1", rules.RuleFall, t0)); err != nil {
 			return err
 		}
+		if err := tx.AddEvidence(ctx, "t1", rules.Evidence{At: t0, DeviceID: "wb1", Summary: "wristband detected a fall",
+			Values: map[string]any{"lat": fallLat, "lon": fallLon, "accuracy_m": 8.0}}); err != nil {
+			return err
+		}
+		if err := tx.AddEvidence(ctx, "t1", rules.Evidence{At: t0, DeviceID: "wb1", Summary: "again", Values: map[string]any{"battery_pct": 80.0}}); err != nil {
+			return err
+		}
+		if err := tx.AddTimeline(ctx, "t1", tasks.TimelineEntry{At: t0, Actor: "w1", Type: tasks.EntryCheckedIn,
+			Data: map[string]any{"lat": checkInLat, "lon": checkInLon}}); err != nil {
+			return err
+		}
 		n := newNotice("n1", "t1", t0)
-		n.Channel, n.Address = registry.ChannelSMS, relativePhone
+		n.Channel, n.Address, n.Message = registry.ChannelSMS, relativePhone, noticeText
 		return tx.Enqueue(ctx, n)
 	}))
+	must(tb, db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte(ruleState)}}, time.Time{}))
 }
 
 // checkReadable reads back what writeSensitive wrote, decrypted.
@@ -73,12 +96,22 @@ func checkReadable(t *testing.T, db *store.DB) {
 		t.Errorf("household read back as %+v", h)
 	}
 	ns, err := db.Notifications(ctx, "t1")
-	if err != nil || len(ns) != 1 || ns[0].Address != relativePhone {
+	if err != nil || len(ns) != 1 || ns[0].Address != relativePhone || ns[0].Message != noticeText {
 		t.Errorf("notices read back as %+v, %v", ns, err)
 	}
 	due, err := db.DueNotices(ctx, t0, 0)
-	if err != nil || len(due) != 1 || due[0].Address != relativePhone {
+	if err != nil || len(due) != 1 || due[0].Address != relativePhone || due[0].Message != noticeText {
 		t.Errorf("due notices read back as %+v, %v", due, err)
+	}
+	task, err := db.Task(ctx, "t1")
+	if err != nil || len(task.Evidence) != 2 || task.Evidence[0].Values["lat"] != fallLat || task.Evidence[0].Values["lon"] != fallLon ||
+		task.Evidence[1].Values["battery_pct"] != 80.0 ||
+		len(task.Timeline) != 1 || task.Timeline[0].Data["lat"] != checkInLat || task.Timeline[0].Data["lon"] != checkInLon {
+		t.Errorf("task read back as %+v, %v", task, err)
+	}
+	states, err := db.RuleStates(ctx)
+	if err != nil || len(states) != 1 || string(states[0].Data) != ruleState {
+		t.Errorf("rule states read back as %q, %v", states, err)
 	}
 	// The rate limit finds the notice by its (encrypted) address.
 	must(t, db.Update(ctx, func(tx tasks.Tx) error {
@@ -201,6 +234,21 @@ func TestFields_WrongOrMissingKey(t *testing.T) {
 			if _, err := db.Notifications(ctx, "t1"); !errors.Is(err, store.ErrFieldKey) {
 				t.Errorf("Notifications without the key: %v, want ErrFieldKey", err)
 			}
+			if _, err := db.Task(ctx, "t1"); !errors.Is(err, store.ErrFieldKey) {
+				t.Errorf("Task without the key: %v, want ErrFieldKey", err)
+			}
+			if states, err := db.RuleStates(ctx); err != nil || len(states) != 0 {
+				t.Errorf("RuleStates without the key: %q, %v; want none (each logged)", states, err)
+			}
+			err = db.Update(ctx, func(tx tasks.Tx) error {
+				return tx.AddEvidence(ctx, "t1", rules.Evidence{At: t0, Values: map[string]any{"lat": 1.0, "lon": 2.0}})
+			})
+			if !errors.Is(err, store.ErrFieldKey) {
+				t.Errorf("AddEvidence with a position without the key: %v, want ErrFieldKey", err)
+			}
+			if err := db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte{2}}}, time.Time{}); !errors.Is(err, store.ErrFieldKey) {
+				t.Errorf("SaveCheckpoint without the key: %v, want ErrFieldKey", err)
+			}
 			// No plaintext is written next to encrypted values.
 			err = db.CreateHousehold(ctx, registry.Household{ID: "h3", Name: "Wu", Address: "3 Road", GridID: "g1",
 				Contacts: []registry.Contact{{Name: "Wu Lei", Relation: "son", Phone: "+8613700000000", Channels: []string{registry.ChannelSMS}}}})
@@ -217,21 +265,37 @@ func TestFields_WrongOrMissingKey(t *testing.T) {
 }
 
 // TestFields_BoundToTheirRow: an encrypted value copied into another row
-// does not decrypt there, so ciphertexts cannot be swapped between households.
+// does not decrypt there, so ciphertexts cannot be swapped between households
+// or pieces of evidence.
 func TestFields_BoundToTheirRow(t *testing.T) {
-	dir := t.TempDir()
-	db := openKeyed(t, dir, fieldKey)
-	writeSensitive(t, db)
-	must(t, db.Close())
-	raw := rawSQL(t, dir)
-	if _, err := raw.Exec(`UPDATE households SET contacts = (SELECT contacts FROM households WHERE id = 'h1') WHERE id = 'h2'`); err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		copy string
+		read func(*store.DB) error
+	}{
+		{"contacts", `UPDATE households SET contacts = (SELECT contacts FROM households WHERE id = 'h1') WHERE id = 'h2'`,
+			func(db *store.DB) error { _, err := db.Household(ctx, "h2"); return err }},
+		{"evidence", `UPDATE task_evidence SET values_json = (SELECT values_json FROM task_evidence ORDER BY seq LIMIT 1) WHERE summary = 'again'`,
+			func(db *store.DB) error { _, err := db.Task(ctx, "t1"); return err }},
 	}
-	must(t, raw.Close())
-	db = openKeyed(t, dir, fieldKey)
-	defer db.Close()
-	if _, err := db.Household(context.Background(), "h2"); !errors.Is(err, store.ErrFieldKey) || !strings.Contains(err.Error(), "altered") {
-		t.Errorf("h2 with h1's contacts: %v, want ErrFieldKey", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db := openKeyed(t, dir, fieldKey)
+			writeSensitive(t, db)
+			must(t, db.Close())
+			raw := rawSQL(t, dir)
+			if _, err := raw.Exec(tt.copy); err != nil {
+				t.Fatal(err)
+			}
+			must(t, raw.Close())
+			db = openKeyed(t, dir, fieldKey)
+			defer db.Close()
+			if err := tt.read(db); !errors.Is(err, store.ErrFieldKey) || !strings.Contains(err.Error(), "altered") {
+				t.Errorf("read with a copied value: %v, want ErrFieldKey", err)
+			}
+		})
 	}
 }
 

@@ -91,9 +91,17 @@ func (db *DB) ReadingHours(ctx context.Context, householdID string, from, to tim
 
 // MeterRegisters lists every saved meter register.
 func (db *DB) MeterRegisters(ctx context.Context) ([]history.MeterRegister, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT device_id, household_id, field, value, read_at FROM meter_registers ORDER BY device_id`)
+	out, err := db.meterRegisters(ctx, `SELECT device_id, household_id, field, value, read_at FROM meter_registers ORDER BY device_id`)
 	if err != nil {
 		return nil, fmt.Errorf("meter registers: %w", err)
+	}
+	return out, nil
+}
+
+func (db *DB) meterRegisters(ctx context.Context, query string, args ...any) ([]history.MeterRegister, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []history.MeterRegister
@@ -103,15 +111,12 @@ func (db *DB) MeterRegisters(ctx context.Context) ([]history.MeterRegister, erro
 			at int64
 		)
 		if err := rows.Scan(&m.DeviceID, &m.HouseholdID, &m.Field, &m.Value, &at); err != nil {
-			return nil, fmt.Errorf("meter registers: %w", err)
+			return nil, err
 		}
 		m.At = fromMS(at)
 		out = append(out, m)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("meter registers: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // PruneReadingHours deletes the hours that start before before, and the

@@ -20,7 +20,8 @@ const (
 const noticeCols = `id, task_id, household_id, rule, severity, channel, role, recipient, address, lang, title, message,
 	opened_at, created_at, status, attempts, next_attempt_at, last_error, sent_at, event`
 
-// enqueue writes a notice to the outbox, its address encrypted with c. An
+// enqueue writes a notice to the outbox, its address and message (a
+// worker's carries the map link to a fall's position) encrypted with c. An
 // empty Status is stored as pending.
 func enqueue(ctx context.Context, q querier, c *fieldCipher, n tasks.Notice) error {
 	if n.ID == "" {
@@ -33,13 +34,17 @@ func enqueue(ctx context.Context, q querier, c *fieldCipher, n tasks.Notice) err
 	if err != nil {
 		return err
 	}
+	message, err := c.seal(n.Message, messageAAD(n.ID))
+	if err != nil {
+		return err
+	}
 	if err := conflict(ctx, q, `SELECT 1 FROM notices WHERE id = ?`, n.ID); err != nil {
 		return err
 	}
 	_, err = q.ExecContext(ctx, `INSERT INTO notices (`+noticeCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		n.ID, n.TaskID, n.HouseholdID, n.Rule, n.Severity, n.Channel, n.Role, n.Recipient, address, n.Lang,
-		n.Title, n.Message, toMS(n.OpenedAt), toMS(n.CreatedAt), n.Status, n.Attempts, toMS(n.NextAttemptAt),
+		n.Title, message, toMS(n.OpenedAt), toMS(n.CreatedAt), n.Status, n.Attempts, toMS(n.NextAttemptAt),
 		n.LastError, toNullMS(n.SentAt), n.Event)
 	if isForeignKeyViolation(err) {
 		return fmt.Errorf("task_id %q: %w", n.TaskID, registry.ErrUnknownReference)
@@ -77,6 +82,9 @@ func (db *DB) notices(ctx context.Context, query string, args ...any) ([]tasks.N
 			return nil, err
 		}
 		if n.Address, err = db.fields.open(n.Address, addressAAD(n.ID)); err != nil {
+			return nil, err
+		}
+		if n.Message, err = db.fields.open(n.Message, messageAAD(n.ID)); err != nil {
 			return nil, err
 		}
 		list = append(list, n)
@@ -146,7 +154,7 @@ func (db *DB) RecordAttempt(ctx context.Context, noticeID string, a tasks.Attemp
 		if a.Entry.Type == "" {
 			return nil
 		}
-		if err := addTimeline(ctx, tx, taskID, a.Entry); err != nil {
+		if err := addTimeline(ctx, tx, db.fields, taskID, a.Entry); err != nil {
 			return fmt.Errorf("add timeline entry to task %s: %w", taskID, err)
 		}
 		return nil

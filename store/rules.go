@@ -37,7 +37,12 @@ func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClo
 		}
 		defer stmt.Close()
 		for _, st := range states {
-			if _, err := stmt.ExecContext(ctx, st.HouseholdID, nonNil(st.Data), now); err != nil {
+			// It holds each wristband's last heart rate.
+			data, err := db.fields.sealBlob(st.Data, ruleStateAAD(st.HouseholdID))
+			if err != nil {
+				return err
+			}
+			if _, err := stmt.ExecContext(ctx, st.HouseholdID, nonNil(data), now); err != nil {
 				return fmt.Errorf("household %s: %w", st.HouseholdID, err)
 			}
 		}
@@ -57,7 +62,8 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// RuleStates loads every household's saved rule state, ordered by household.
+// RuleStates loads every household's saved rule state, ordered by household;
+// one that does not decrypt is logged and left out.
 func (db *DB) RuleStates(ctx context.Context) ([]rules.State, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT household_id, data FROM rule_state ORDER BY household_id`)
 	if err != nil {
@@ -69,6 +75,12 @@ func (db *DB) RuleStates(ctx context.Context) ([]rules.State, error) {
 		var st rules.State
 		if err := rows.Scan(&st.HouseholdID, &st.Data); err != nil {
 			return nil, fmt.Errorf("load rule states: %w", err)
+		}
+		if st.Data, err = db.fields.openBlob(st.Data, ruleStateAAD(st.HouseholdID)); err != nil {
+			// As for a state the engine cannot read: one household's
+			// countdowns start afresh rather than the monitor not starting.
+			db.logger.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
+			continue
 		}
 		states = append(states, st)
 	}

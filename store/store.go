@@ -13,8 +13,10 @@
 // timeline data) are TEXT; numbers in them come back as float64.
 //
 // Sensitive values (households' contacts and medical notes, notices'
-// addresses) are encrypted at rest with the key given by WithFieldKey, and
-// decrypted transparently by every method that returns them (fields.go).
+// addresses and texts, positions and heart rates in evidence and timelines,
+// the rules' saved state) are encrypted at rest with the key given by
+// WithFieldKey, and decrypted transparently by every method that returns
+// them (fields.go).
 //
 // Writes go through a single connection, so concurrent writers in one process
 // queue in database/sql instead of failing with SQLITE_BUSY; transactions begin

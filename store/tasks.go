@@ -52,10 +52,10 @@ func (db *DB) Task(ctx context.Context, id string) (tasks.Task, error) {
 		if t, err = getTask(ctx, tx, id); err != nil {
 			return err
 		}
-		if t.Evidence, err = taskEvidence(ctx, tx, id); err != nil {
+		if t.Evidence, err = taskEvidence(ctx, tx, db.fields, id); err != nil {
 			return fmt.Errorf("load evidence of task %s: %w", id, err)
 		}
-		if t.Timeline, err = taskTimeline(ctx, tx, id); err != nil {
+		if t.Timeline, err = taskTimeline(ctx, tx, db.fields, id); err != nil {
 			return fmt.Errorf("load timeline of task %s: %w", id, err)
 		}
 		return nil
@@ -312,13 +312,9 @@ func taskWriteError(task tasks.Task, err error) error {
 }
 
 func (t *taskTx) AddEvidence(ctx context.Context, taskID string, ev rules.Evidence) error {
-	values, err := jsonObject(ev.Values)
-	if err != nil {
-		return fmt.Errorf("add evidence to task %s: encode values: %w", taskID, err)
-	}
-	_, err = t.tx.ExecContext(ctx,
+	err := insertDoc(ctx, t.tx, t.fields, "task_evidence", "values_json",
 		`INSERT INTO task_evidence (task_id, at, device_id, summary, values_json) VALUES (?, ?, ?, ?, ?)`,
-		taskID, toMS(ev.At), ev.DeviceID, ev.Summary, values)
+		ev.Values, taskID, toMS(ev.At), ev.DeviceID, ev.Summary)
 	if err != nil {
 		return fmt.Errorf("add evidence to task %s: %w", taskID, childError(err))
 	}
@@ -326,21 +322,46 @@ func (t *taskTx) AddEvidence(ctx context.Context, taskID string, ev rules.Eviden
 }
 
 func (t *taskTx) AddTimeline(ctx context.Context, taskID string, e tasks.TimelineEntry) error {
-	if err := addTimeline(ctx, t.tx, taskID, e); err != nil {
+	if err := addTimeline(ctx, t.tx, t.fields, taskID, e); err != nil {
 		return fmt.Errorf("add timeline entry to task %s: %w", taskID, err)
 	}
 	return nil
 }
 
-func addTimeline(ctx context.Context, q querier, taskID string, e tasks.TimelineEntry) error {
-	data, err := jsonObject(e.Data)
-	if err != nil {
-		return fmt.Errorf("encode data: %w", err)
-	}
-	_, err = q.ExecContext(ctx,
+func addTimeline(ctx context.Context, q querier, c *fieldCipher, taskID string, e tasks.TimelineEntry) error {
+	err := insertDoc(ctx, q, c, "task_timeline", "data_json",
 		`INSERT INTO task_timeline (task_id, at, actor, entry_type, message, data_json) VALUES (?, ?, ?, ?, ?, ?)`,
-		taskID, toMS(e.At), e.Actor, e.Type, e.Message, data)
+		e.Data, taskID, toMS(e.At), e.Actor, e.Type, e.Message)
 	return childError(err)
+}
+
+// insertDoc runs insert, whose last argument is the row's JSON document
+// (evidence values, timeline data) in table.column. A document holding a
+// sensitive value is sealed with the row's seq as additional data, so the
+// row goes in without it and then gets it.
+func insertDoc(ctx context.Context, q querier, c *fieldCipher, table, column, insert string, doc map[string]any, args ...any) error {
+	text, err := jsonObject(doc)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", column, err)
+	}
+	if c == nil || !sensitiveDoc(doc) {
+		_, err := q.ExecContext(ctx, insert, append(args, text)...)
+		return err
+	}
+	res, err := q.ExecContext(ctx, insert, append(args, nil)...)
+	if err != nil {
+		return err
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	sealedDoc, err := c.seal(text.String, docAAD(table, column, seq))
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, `UPDATE `+table+` SET `+column+` = ? WHERE seq = ?`, sealedDoc, seq)
+	return err
 }
 
 // childError maps a row naming a task that does not exist to registry.ErrNotFound.
@@ -454,9 +475,9 @@ func getTask(ctx context.Context, q querier, id string) (tasks.Task, error) {
 	return t, nil
 }
 
-func taskEvidence(ctx context.Context, q querier, taskID string) ([]rules.Evidence, error) {
+func taskEvidence(ctx context.Context, q querier, c *fieldCipher, taskID string) ([]rules.Evidence, error) {
 	rows, err := q.QueryContext(ctx,
-		`SELECT at, device_id, summary, values_json FROM task_evidence WHERE task_id = ? ORDER BY seq`, taskID)
+		`SELECT seq, at, device_id, summary, values_json FROM task_evidence WHERE task_id = ? ORDER BY seq`, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -464,15 +485,15 @@ func taskEvidence(ctx context.Context, q querier, taskID string) ([]rules.Eviden
 	var list []rules.Evidence
 	for rows.Next() {
 		var (
-			ev     rules.Evidence
-			at     int64
-			values sql.NullString
+			ev      rules.Evidence
+			seq, at int64
+			values  sql.NullString
 		)
-		if err := rows.Scan(&at, &ev.DeviceID, &ev.Summary, &values); err != nil {
+		if err := rows.Scan(&seq, &at, &ev.DeviceID, &ev.Summary, &values); err != nil {
 			return nil, err
 		}
 		ev.At = fromMS(at)
-		if ev.Values, err = decodeObject(values); err != nil {
+		if ev.Values, err = openDoc(c, "task_evidence", "values_json", seq, values); err != nil {
 			return nil, fmt.Errorf("decode values: %w", err)
 		}
 		list = append(list, ev)
@@ -480,9 +501,9 @@ func taskEvidence(ctx context.Context, q querier, taskID string) ([]rules.Eviden
 	return list, rows.Err()
 }
 
-func taskTimeline(ctx context.Context, q querier, taskID string) ([]tasks.TimelineEntry, error) {
+func taskTimeline(ctx context.Context, q querier, c *fieldCipher, taskID string) ([]tasks.TimelineEntry, error) {
 	rows, err := q.QueryContext(ctx,
-		`SELECT at, actor, entry_type, message, data_json FROM task_timeline WHERE task_id = ? ORDER BY seq`, taskID)
+		`SELECT seq, at, actor, entry_type, message, data_json FROM task_timeline WHERE task_id = ? ORDER BY seq`, taskID)
 	if err != nil {
 		return nil, err
 	}
@@ -490,15 +511,15 @@ func taskTimeline(ctx context.Context, q querier, taskID string) ([]tasks.Timeli
 	var list []tasks.TimelineEntry
 	for rows.Next() {
 		var (
-			e    tasks.TimelineEntry
-			at   int64
-			data sql.NullString
+			e       tasks.TimelineEntry
+			seq, at int64
+			data    sql.NullString
 		)
-		if err := rows.Scan(&at, &e.Actor, &e.Type, &e.Message, &data); err != nil {
+		if err := rows.Scan(&seq, &at, &e.Actor, &e.Type, &e.Message, &data); err != nil {
 			return nil, err
 		}
 		e.At = fromMS(at)
-		if e.Data, err = decodeObject(data); err != nil {
+		if e.Data, err = openDoc(c, "task_timeline", "data_json", seq, data); err != nil {
 			return nil, fmt.Errorf("decode data: %w", err)
 		}
 		list = append(list, e)
@@ -516,6 +537,19 @@ func jsonObject(m map[string]any) (sql.NullString, error) {
 		return sql.NullString{}, err
 	}
 	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+// openDoc decodes a document stored in table.column, row seq, opening it
+// first when it is sealed.
+func openDoc(c *fieldCipher, table, column string, seq int64, stored sql.NullString) (map[string]any, error) {
+	if stored.Valid && sealed(stored.String) {
+		plain, err := c.open(stored.String, docAAD(table, column, seq))
+		if err != nil {
+			return nil, err
+		}
+		stored.String = plain
+	}
+	return decodeObject(stored)
 }
 
 func decodeObject(s sql.NullString) (map[string]any, error) {

@@ -1,6 +1,7 @@
 // Package testkit holds what the tests of several packages share: reading a
-// metric, finding the real servers ./scripts/test.sh starts, and a buffer a
-// component may log to while the test reads it. Only tests import it.
+// metric, finding the real servers ./scripts/test.sh starts, a buffer a
+// component may log to while the test reads it, certificates of a test's own
+// CA, and a Mosquitto of a test's own. Only tests import it.
 package testkit
 
 import (

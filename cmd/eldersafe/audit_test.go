@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -32,8 +35,10 @@ func TestAuditVerify(t *testing.T) {
 	}
 	db.Close()
 
-	verify := func() (int, string) {
-		out, err := exec.Command(bin, "audit", "verify", "--data-dir", dir).CombinedOutput()
+	verify := func(env ...string) (int, string) {
+		cmd := exec.Command(bin, "audit", "verify", "--data-dir", dir)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); ok {
 			return ee.ExitCode(), string(out)
 		} else if err != nil {
@@ -43,6 +48,13 @@ func TestAuditVerify(t *testing.T) {
 	}
 	if code, out := verify(); code != 0 || !strings.Contains(out, "intact: 3 entries") {
 		t.Fatalf("intact log: exit %d: %s", code, out)
+	}
+	// Another key than the one the log was sealed with (its key file): the
+	// key is named, not entry 1.
+	other := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	if code, out := verify("ELDERSAFE_SECURITY_KEY=" + other); code == 0 || !strings.Contains(out, "the key does not match this audit log") ||
+		!strings.Contains(out, "security.key") || strings.Contains(out, "entry 1") {
+		t.Fatalf("a wrong key: exit %d: %s", code, out)
 	}
 
 	raw, err := sql.Open("sqlite", filepath.Join(dir, store.FileName))

@@ -85,8 +85,18 @@ func loadConfig(cmd *cobra.Command) (app.Config, error) {
 			v.Set(cf.key, f.Value.String())
 		}
 	}
-	return decode(v)
+	cfg, err := decode(v)
+	if err != nil {
+		return app.Config{}, err
+	}
+	// A flag of serve's only, never a setting (app.Config.Simulation); the
+	// other commands have no such flag and read false.
+	cfg.Simulation, _ = cmd.Flags().GetBool(simulationFlag)
+	return cfg, nil
 }
+
+// simulationFlag lets serve run on the event clock.
+const simulationFlag = "simulation"
 
 func readFile(v *viper.Viper, file string, mustExist bool) error {
 	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) && !mustExist {

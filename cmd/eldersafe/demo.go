@@ -70,7 +70,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	cfg := app.DefaultConfig()
-	cfg.Clock = app.ClockEvent
+	cfg.Clock, cfg.Simulation = app.ClockEvent, true
 	cfg.HTTP.Addr = f.httpAddr
 	cfg.MQTT.Broker.Addr = f.brokerAddr
 	cfg.DataDir = dir

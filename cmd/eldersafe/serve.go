@@ -15,7 +15,11 @@ func serveCommand() *cobra.Command {
 The config file is watched: when it changes it is read and validated again
 exactly as at start (file, then ELDERSAFE_* variables, then flags). A valid
 change applies the rules thresholds at once and logs which other settings
-wait for a restart; an invalid one is logged and the last good config stays.`,
+wait for a restart; an invalid one is logged and the last good config stays.
+
+--clock event (the monitor follows the time devices and the simulator's
+ticks carry) is for simulations and needs --simulation too: in production
+it would let any device move the monitor's time.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
@@ -31,5 +35,6 @@ wait for a restart; an invalid one is logged and the last good config stays.`,
 		},
 	}
 	addConfigFlags(cmd.Flags())
+	cmd.Flags().Bool(simulationFlag, false, "allow --clock event, for a simulation (eldersafe simulate); never in production")
 	return cmd
 }

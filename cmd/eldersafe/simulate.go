@@ -40,7 +40,7 @@ func simulateCommand() *cobra.Command {
 		Short: "Run virtual households that publish over MQTT like real devices (docs/simulator.md)",
 		Long: `simulate provisions virtual households through the monitor's API and publishes
 their devices' messages over MQTT, in simulated time: --speed 3600 runs an hour
-a second. Start the monitor with --clock event so that it follows.
+a second. Start the monitor with --clock event --simulation so that it follows.
 
 A scenario (--scenario FILE, or a name from the built-in library: ` + fmt.Sprint(simulator.Library()) + `)
 scripts incidents and lists the tasks the monitor must open; --expect checks

@@ -28,7 +28,7 @@ func startEventMonitor(t *testing.T) (mqttURL, apiURL string) {
 	cfg.MQTT.Broker.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.Auth.AdminToken = simToken
-	cfg.Clock = app.ClockEvent
+	cfg.Clock, cfg.Simulation = app.ClockEvent, true
 	m, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
 	if err != nil {
 		t.Fatal(err)

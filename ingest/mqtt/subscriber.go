@@ -7,8 +7,12 @@ package mqtt
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,12 +24,15 @@ import (
 
 // Options wire a Subscriber.
 type Options struct {
-	URL      string // tcp://host:port
+	URL      string // tcp://host:port, or ssl://host:port for TLS
 	ClientID string // fixed, so the broker keeps our session across reconnects
 	Username string
 	Password string
-	Prefix   string
-	Intake   *ingest.Intake
+	// TLS secures an ssl:// (tls://, mqtts://, wss://) connection (see
+	// TLS.Config); nil: paho's defaults, the system's roots and the URL's host.
+	TLS    *tls.Config
+	Prefix string
+	Intake *ingest.Intake
 	// Take is what the session handles: All, Events or Rest.
 	Take   Take
 	Logger *slog.Logger
@@ -45,6 +52,53 @@ const (
 	// are acknowledged unhandled: the Events session has them.
 	Rest
 )
+
+// TLS is how the connection to an external broker is secured: the files
+// and names of mqtt.tls.
+type TLS struct {
+	// CAFile holds the certificates (PEM) the broker's must chain to;
+	// empty: the system's roots.
+	CAFile string
+	// CertFile and KeyFile are the monitor's client certificate and key
+	// (PEM), for a broker that asks for one; both or neither.
+	CertFile, KeyFile string
+	// ServerName is the name the broker's certificate must carry; empty:
+	// the host of the URL.
+	ServerName string
+	// InsecureSkipVerify accepts any certificate the broker shows: anyone
+	// on the way can read and forge every message. For tests only.
+	InsecureSkipVerify bool
+}
+
+// Config loads the files into a tls.Config; nil when nothing is set, which
+// leaves paho's defaults.
+func (t TLS) Config() (*tls.Config, error) {
+	if t == (TLS{}) {
+		return nil, nil
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return nil, errors.New("mqtt tls: a client certificate needs both cert_file and key_file")
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt tls: ca_file: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mqtt tls: ca_file %s: no PEM certificate in it", t.CAFile)
+		}
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("mqtt tls: client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
+}
 
 // Subscriber receives device messages with QoS 1 on a persistent session and
 // acknowledges each only once it has been handled, so a crash leaves
@@ -73,6 +127,7 @@ func New(opts Options) (*Subscriber, error) {
 		SetClientID(opts.ClientID).
 		SetUsername(opts.Username).
 		SetPassword(opts.Password).
+		SetTLSConfig(opts.TLS).
 		SetCleanSession(false).
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(10 * time.Second).

@@ -1,0 +1,202 @@
+package mqtt
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/ingest"
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/testkit"
+)
+
+const prefix = "eldersafe/v1"
+
+// tlsBroker is a Mosquitto of the test's own whose TLS listener asks every
+// client for a certificate of the test's CA (require_certificate), and whose
+// plain listener takes the devices.
+type tlsBroker struct {
+	ca             *testkit.CA
+	tlsAddr, plain string
+}
+
+// The broker's certificate names mosquitto.test only, not 127.0.0.1: a
+// monitor must be told the name (server_name).
+func startTLSBroker(t *testing.T) tlsBroker {
+	t.Helper()
+	b := tlsBroker{ca: testkit.NewCA(t), tlsAddr: testkit.FreeAddr(t), plain: testkit.FreeAddr(t)}
+	cert, key := b.ca.Server(t, "mosquitto.test")
+	testkit.StartMosquitto(t, fmt.Sprintf(`allow_anonymous true
+persistence false
+listener %s 127.0.0.1
+listener %s 127.0.0.1
+cafile %s
+certfile %s
+keyfile %s
+require_certificate true
+`, testkit.Port(b.plain), testkit.Port(b.tlsAddr), b.ca.File, cert, key), b.plain, b.tlsAddr)
+	return b
+}
+
+type oneWristband struct{}
+
+func (oneWristband) Device(_ context.Context, id string) (registry.Device, error) {
+	if id != "band-1" {
+		return registry.Device{}, registry.ErrNotFound
+	}
+	return registry.Device{ID: id, Kind: registry.Wristband, HouseholdID: "h1"}, nil
+}
+
+var clientSeq sync.Map
+
+// run starts an events session over TLS with cfg, handing what it receives
+// to readings, until the test ends.
+func run(t *testing.T, b tlsBroker, cfg *tls.Config, readings chan<- rules.Reading) *Subscriber {
+	t.Helper()
+	stored := make(chan struct{})
+	close(stored)
+	p, err := ingest.NewPipeline(ingest.PipelineOptions{
+		Prefix: prefix, Devices: oneWristband{}, Bound: clock.Wall{},
+		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
+			readings <- r
+			return stored, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := ingest.NewIntake(ingest.IntakeOptions{Prefix: prefix, Pipeline: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "monitor-" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	if _, taken := clientSeq.LoadOrStore(id, true); taken {
+		t.Fatalf("client id %s used twice", id)
+	}
+	s, err := New(Options{URL: "ssl://" + b.tlsAddr, ClientID: id, TLS: cfg, Prefix: prefix, Intake: in, Take: Events,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { in.Run(ctx) })
+	wg.Go(func() { s.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return s
+}
+
+// TestSubscriber_TLS: the monitor's sessions with an external broker over
+// TLS, against a real Mosquitto that requires client certificates.
+func TestSubscriber_TLS(t *testing.T) {
+	b := startTLSBroker(t)
+	monitorCert, monitorKey := b.ca.Client(t, "eldersafe-monitor")
+	strangerCert, strangerKey := testkit.NewCA(t).Client(t, "eldersafe-monitor")
+	tests := []struct {
+		name    string
+		tls     TLS
+		refused bool
+		// says is in the refusal's error. The broker refuses a client
+		// certificate after the client's handshake (TLS 1.3): its alert, or
+		// the connection closing, comes with its first answer.
+		says string
+	}{
+		{"client certificate, CA and server name", TLS{CAFile: b.ca.File, CertFile: monitorCert, KeyFile: monitorKey, ServerName: "mosquitto.test"}, false, ""},
+		{"no client certificate", TLS{CAFile: b.ca.File, ServerName: "mosquitto.test"}, true, ""},
+		{"a client certificate of another CA", TLS{CAFile: b.ca.File, CertFile: strangerCert, KeyFile: strangerKey, ServerName: "mosquitto.test"}, true, ""},
+		{"the URL's host as the server name", TLS{CAFile: b.ca.File, CertFile: monitorCert, KeyFile: monitorKey}, true, "127.0.0.1"},
+		{"the system's roots", TLS{CertFile: monitorCert, KeyFile: monitorKey, ServerName: "mosquitto.test"}, true, "unknown authority"},
+		{"insecure_skip_verify", TLS{CertFile: monitorCert, KeyFile: monitorKey, InsecureSkipVerify: true}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := tt.tls.Config()
+			if err != nil {
+				t.Fatal(err)
+			}
+			readings := make(chan rules.Reading, 1)
+			s := run(t, b, cfg, readings)
+			if tt.refused {
+				var lastErr error
+				waitFor(t, "the first connection refused", func() bool {
+					if p := s.lastErr.Load(); p != nil {
+						lastErr = *p
+					}
+					return lastErr != nil
+				})
+				if s.Connected() || !strings.Contains(lastErr.Error(), tt.says) {
+					t.Errorf("connected %v, error %v; want refused with %q", s.Connected(), lastErr, tt.says)
+				}
+				return
+			}
+			waitFor(t, "subscribed over TLS", s.Connected)
+			device := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + b.plain).SetClientID("band-1-" + t.Name()))
+			if tok := device.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				t.Fatalf("device connect: %v", tok.Error())
+			}
+			defer device.Disconnect(0)
+			if tok := device.Publish(prefix+"/devices/band-1/event", 1, false, `{"ts":"2026-03-01T09:00:00Z","event":"fall"}`); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+				t.Fatalf("device publish: %v", tok.Error())
+			}
+			select {
+			case r := <-readings:
+				if r.DeviceID != "band-1" || r.Event != rules.EventFall {
+					t.Errorf("reading %+v", r)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the fall did not come through the TLS session")
+			}
+		})
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestTLS_Config(t *testing.T) {
+	ca := testkit.NewCA(t)
+	cert, key := ca.Client(t, "eldersafe-monitor")
+	tests := []struct {
+		name string
+		tls  TLS
+		want string // in the error; empty: fine
+	}{
+		{"nothing set", TLS{}, ""},
+		{"a CA and a client certificate", TLS{CAFile: ca.File, CertFile: cert, KeyFile: key, ServerName: "broker.example"}, ""},
+		{"a certificate without its key", TLS{CertFile: cert}, "both cert_file and key_file"},
+		{"a key without its certificate", TLS{KeyFile: key}, "both cert_file and key_file"},
+		{"a missing CA file", TLS{CAFile: "/nonexistent/ca.pem"}, "ca_file"},
+		{"a CA file without a certificate", TLS{CAFile: key}, "no PEM certificate"},
+		{"a certificate that is not one", TLS{CertFile: key, KeyFile: key}, "client certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := tt.tls.Config()
+			if tt.want == "" {
+				if err != nil || (cfg == nil) != (tt.tls == TLS{}) {
+					t.Errorf("Config() = %v, %v", cfg, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Config() error %v, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
