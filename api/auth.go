@@ -57,6 +57,21 @@ func (p Principal) actsAs(workerID string) error {
 	return errorf(http.StatusForbidden, codeForbidden, "%s may act only as their own worker record, not as %q", p.ID, clip(workerID))
 }
 
+// adminOnlyRoles are the roles only the admin may give, to a worker or a
+// user: a supervisor grants access to sensitive fields and an operator
+// registers people, so an operator who could make either could give itself
+// what its own role withholds (docs/privacy.md, "Threat model").
+var adminOnlyRoles = []string{registry.RoleSupervisor, registry.RoleOperator}
+
+// mayGiveRole checks that the caller may register a worker or user (what)
+// with role.
+func (p Principal) mayGiveRole(what, role string) error {
+	if p.Role == RoleAdmin || !slices.Contains(adminOnlyRoles, role) {
+		return nil
+	}
+	return errorf(http.StatusForbidden, codeForbidden, "only the admin may give role %s to a %s", role, what)
+}
+
 type principalKey struct{}
 
 // PrincipalFrom returns the authenticated caller of a request.
@@ -90,7 +105,7 @@ func (v adminVerifier) verify(_ context.Context, token string) (Principal, bool,
 	if subtle.ConstantTimeCompare(got[:], v.sum[:]) != 1 {
 		return Principal{}, false, nil
 	}
-	return Principal{ID: "admin", Role: RoleAdmin}, true, nil
+	return Principal{ID: registry.AdminID, Role: RoleAdmin}, true, nil
 }
 
 // sessionVerifier accepts the tokens of logged-in users. Only the token's

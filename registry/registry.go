@@ -87,6 +87,9 @@ type Worker struct {
 	// CreatedAt is when the worker was registered. The grid's primary worker
 	// is the first registered, by the store's insertion order.
 	CreatedAt time.Time `json:"created_at"`
+	// CreatedBy is who registered the worker: a user id, or AdminID. Empty
+	// for workers registered before it was recorded.
+	CreatedBy string `json:"created_by,omitempty"`
 }
 
 type Contact struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -27,13 +28,24 @@ type User struct {
 	HouseholdID  string    `json:"household_id,omitempty"`
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+	// CreatedBy is who registered the user: a user id, or AdminID. Empty
+	// for users registered before it was recorded.
+	CreatedBy string `json:"created_by,omitempty"`
 }
+
+// AdminID names the bootstrap admin (the holder of the admin token) in the
+// audit log and in CreatedBy. No user may take it, in any case, or the log
+// could not tell them apart.
+const AdminID = "admin"
 
 // Validate names every problem with the user.
 func (u User) Validate() error {
 	var errs []error
 	if err := ValidateID("id", u.ID); err != nil {
 		errs = append(errs, err)
+	}
+	if strings.EqualFold(u.ID, AdminID) {
+		errs = append(errs, fmt.Errorf("id %q: %q is reserved for the admin token", u.ID, AdminID))
 	}
 	if !slices.Contains(UserRoles, u.Role) {
 		errs = append(errs, fmt.Errorf("role %q: must be operator, supervisor, grid_worker or family", u.Role))

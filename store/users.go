@@ -31,8 +31,8 @@ func (db *DB) CreateUser(ctx context.Context, u registry.User) (registry.User, e
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, role, worker_id, household_id, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			u.ID, u.Role, u.WorkerID, u.HouseholdID, u.PasswordHash, toMS(u.CreatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, role, worker_id, household_id, password_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.Role, u.WorkerID, u.HouseholdID, u.PasswordHash, toMS(u.CreatedAt), u.CreatedBy)
 		return insertError(err)
 	})
 	if err != nil {
@@ -41,7 +41,7 @@ func (db *DB) CreateUser(ctx context.Context, u registry.User) (registry.User, e
 	return u, nil
 }
 
-const userCols = `id, role, worker_id, household_id, password_hash, created_at`
+const userCols = `id, role, worker_id, household_id, password_hash, created_at, created_by`
 
 // User looks up a user, with its password hash.
 func (db *DB) User(ctx context.Context, id string) (registry.User, error) {
@@ -53,6 +53,27 @@ func (db *DB) User(ctx context.Context, id string) (registry.User, error) {
 		return registry.User{}, fmt.Errorf("load user %s: %w", id, err)
 	}
 	return u, nil
+}
+
+// WorkerUsers lists the users tied to a worker record, by id.
+func (db *DB) WorkerUsers(ctx context.Context, workerID string) ([]registry.User, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE worker_id = ? ORDER BY id`, workerID)
+	if err != nil {
+		return nil, fmt.Errorf("list users of worker %s: %w", workerID, err)
+	}
+	defer rows.Close()
+	var out []registry.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users of worker %s: %w", workerID, err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users of worker %s: %w", workerID, err)
+	}
+	return out, nil
 }
 
 // CreateSession stores a session by its token's hash until expires.
@@ -75,7 +96,7 @@ func (db *DB) CreateSession(ctx context.Context, tokenHash, userID string, expir
 
 // SessionUser is the user of a session that has not expired at now.
 func (db *DB) SessionUser(ctx context.Context, tokenHash string, now time.Time) (registry.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT u.id, u.role, u.worker_id, u.household_id, u.password_hash, u.created_at
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT u.id, u.role, u.worker_id, u.household_id, u.password_hash, u.created_at, u.created_by
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?`, tokenHash, toMS(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return registry.User{}, registry.ErrNotFound
@@ -89,7 +110,7 @@ func (db *DB) SessionUser(ctx context.Context, tokenHash string, now time.Time) 
 func scanUser(s scanner) (registry.User, error) {
 	var u registry.User
 	var created int64
-	err := s.Scan(&u.ID, &u.Role, &u.WorkerID, &u.HouseholdID, &u.PasswordHash, &created)
+	err := s.Scan(&u.ID, &u.Role, &u.WorkerID, &u.HouseholdID, &u.PasswordHash, &created, &u.CreatedBy)
 	u.CreatedAt = fromMS(created)
 	return u, err
 }
