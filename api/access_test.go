@@ -173,6 +173,8 @@ func TestAuditRecordsAccess(t *testing.T) {
 		got = append(got, fmt.Sprint(m["action"], " ", m["object"], " ", m["reason"], " ", m["role"], " ", m["remote"]))
 	}
 	want := []string{
+		// Another grid's household: asked, then refused.
+		"refuse households/h2 read refused, 404 not_found: out of scope: household h2 is in grid g2 grid_worker 127.0.0.1",
 		"read households/h2 GET /api/v1/households/{id} grid_worker 127.0.0.1",
 		"read households/h1 visit preparation grid_worker 127.0.0.1",
 		"login users/gw1 logged in grid_worker 127.0.0.1",

@@ -137,7 +137,7 @@ func (a *API) grantee(ctx context.Context, granter Principal, userID string, h r
 	if err := a.notSelf(ctx, granter, u); err != nil {
 		return err
 	}
-	who := Principal{ID: u.ID, Role: u.Role, WorkerID: u.WorkerID, HouseholdID: u.HouseholdID}
+	who := userPrincipal(u)
 	if u.WorkerID != "" {
 		wk, err := a.opts.Users.Worker(ctx, u.WorkerID)
 		if err != nil && !errors.Is(err, registry.ErrNotFound) {
@@ -293,12 +293,9 @@ func (a *API) recordUses(r *http.Request, d *disclosure) error {
 	if a.opts.Audit == nil || d == nil {
 		return nil
 	}
-	object := strings.TrimPrefix(r.URL.Path, apiPrefix+"/")
-	if r.URL.RawQuery != "" {
-		object += "?" + r.URL.RawQuery
-	}
+	object := auditObject(r)
 	for _, id := range d.order {
-		e := audit.Entry{At: a.wall.Now(), Actor: d.p.ID, Role: d.p.Role, Action: audit.Read, Object: clip(object),
+		e := audit.Entry{At: a.wall.Now(), Actor: d.p.ID, Role: d.p.Role, Action: audit.Read, Object: object,
 			Remote: remoteHost(r), Reason: fmt.Sprintf("use of grant %s: %s of household %s", id, strings.Join(d.used[id], ", "), d.h.ID)}
 		if err := a.opts.Audit(r.Context(), e); err != nil {
 			return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "the audit log cannot be written; try again later", err: err}

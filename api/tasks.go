@@ -173,7 +173,7 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	if _, err := a.scopedHousehold(r.Context(), req.HouseholdID); err != nil {
 		if ae, ok := errors.AsType[*apiError](err); ok && ae.status == http.StatusNotFound {
-			return invalidf("household_id %q is not registered", req.HouseholdID)
+			return invalidf("household_id %q is not registered", req.HouseholdID).keepRefusal(ae)
 		}
 		return err
 	}

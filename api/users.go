@@ -134,7 +134,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	ok := err == nil && registry.CheckPassword(u.PasswordHash, req.Password)
 	a.auditLogin(r, req.ID, u.Role, ok)
 	if !ok {
-		return errorf(http.StatusUnauthorized, codeUnauthorized, "wrong id or password")
+		return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, msg: "wrong id or password", refusal: refusedLogin}
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {

@@ -75,6 +75,17 @@ func (u User) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ExpiredSessionError is a session that has expired, with its user: the
+// caller is known, though not let in.
+type ExpiredSessionError struct {
+	User    User
+	Expired time.Time
+}
+
+func (e *ExpiredSessionError) Error() string {
+	return "session of " + e.User.ID + " expired at " + e.Expired.UTC().Format(time.RFC3339)
+}
+
 // Password bounds. bcrypt reads at most 72 bytes; longer passwords are
 // refused rather than silently cut.
 const (

@@ -57,10 +57,26 @@ func TestUsersAndSessions(t *testing.T) {
 	if got, err := db.SessionUser(ctx, "hash-1", now); err != nil || got.ID != "u-w1" {
 		t.Errorf("session: %+v, %v", got, err)
 	}
+	_, err = db.SessionUser(ctx, "hash-1", now.Add(2*time.Hour))
+	if ee, ok := errors.AsType[*registry.ExpiredSessionError](err); !ok || ee.User.ID != "u-w1" || !ee.Expired.Equal(now.Add(time.Hour).Truncate(time.Millisecond)) {
+		t.Errorf("expired session: %v, want it named with its user once", err)
+	}
 	if _, err := db.SessionUser(ctx, "hash-1", now.Add(2*time.Hour)); !errors.Is(err, registry.ErrNotFound) {
-		t.Errorf("expired session: %v", err)
+		t.Errorf("expired session used again: %v, want it unknown", err)
 	}
 	if _, err := db.SessionUser(ctx, "hash-2", now); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("unknown session: %v", err)
+	}
+
+	// A log-in drops sessions long expired, and keeps one that expired
+	// lately: its next use still names its user.
+	must(t, db.CreateSession(ctx, "hash-old", "u-w1", time.Now().Add(-8*24*time.Hour)))
+	must(t, db.CreateSession(ctx, "hash-late", "u-w1", time.Now().Add(-time.Hour)))
+	must(t, db.CreateSession(ctx, "hash-new", "u-w1", time.Now().Add(time.Hour)))
+	if _, err := db.SessionUser(ctx, "hash-old", time.Now()); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("session expired 8 days ago: %v, want it dropped", err)
+	}
+	if _, err := db.SessionUser(ctx, "hash-late", time.Now()); !errors.As(err, new(*registry.ExpiredSessionError)) {
+		t.Errorf("session expired an hour ago: %v, want it named", err)
 	}
 }
