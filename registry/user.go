@@ -48,7 +48,7 @@ func (u User) Validate() error {
 		errs = append(errs, fmt.Errorf("id %q: %q is reserved for the admin token", u.ID, AdminID))
 	}
 	if !slices.Contains(UserRoles, u.Role) {
-		errs = append(errs, fmt.Errorf("role %q: must be operator, supervisor, grid_worker or family", u.Role))
+		errs = append(errs, fmt.Errorf("role %s: must be operator, supervisor, grid_worker or family", quote(u.Role)))
 	}
 	if err := OptionalID("worker_id", u.WorkerID); err != nil {
 		errs = append(errs, err)
