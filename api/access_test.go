@@ -57,7 +57,8 @@ func TestAccessByRole(t *testing.T) {
 		{name: "operator lists all tasks", method: "GET", path: "/api/v1/tasks", opts: as("op"), want: 200, check: ids(t2, t1)},
 		{name: "operator does not acknowledge", method: "POST", path: "/api/v1/tasks/" + t1 + "/ack", body: `{"worker_id":"w1"}`, opts: as("op"), want: 403, wantCode: "forbidden"},
 		{name: "operator does not read the audit log", method: "GET", path: "/api/v1/audit", opts: as("op"), want: 403, wantCode: "forbidden"},
-		{name: "operator creates users", method: "POST", path: "/api/v1/users", body: `{"id":"op2","password":"operator-password","role":"operator"}`, opts: as("op"), want: 201},
+		{name: "operator creates users", method: "POST", path: "/api/v1/users", body: `{"id":"fam2","password":"family-password","role":"family","household_id":"h2"}`, opts: as("op"), want: 201},
+		{name: "operator does not create operators", method: "POST", path: "/api/v1/users", body: `{"id":"op2","password":"operator-password","role":"operator"}`, opts: as("op"), want: 403, wantCode: "forbidden"},
 
 		// A grid worker sees their grids only; the rest does not exist for them.
 		{name: "grid worker reads their household", method: "GET", path: "/api/v1/households/h1", opts: as("gw1"), want: 200},
@@ -172,6 +173,8 @@ func TestAuditRecordsAccess(t *testing.T) {
 		got = append(got, fmt.Sprint(m["action"], " ", m["object"], " ", m["reason"], " ", m["role"], " ", m["remote"]))
 	}
 	want := []string{
+		// Another grid's household: asked, then refused.
+		"refuse households/h2 read refused, 404 not_found: out of scope: household h2 is in grid g2 grid_worker 127.0.0.1",
 		"read households/h2 GET /api/v1/households/{id} grid_worker 127.0.0.1",
 		"read households/h1 visit preparation grid_worker 127.0.0.1",
 		"login users/gw1 logged in grid_worker 127.0.0.1",

@@ -197,6 +197,8 @@ type API struct {
 	wall    clock.Clock
 	handler http.Handler
 	logins  *loginLimiter
+	// refusals logs refused requests, rate-limited (refusal.go).
+	refusals *refusalLog
 	// dummyHash is checked for log-ins of unknown users.
 	dummyHash string
 }
@@ -217,6 +219,7 @@ func New(opts Options) (*API, error) {
 		verifiers: []verifier{newAdminVerifier(opts.AdminToken)},
 		wall:      clock.Wall{},
 		logins:    newLoginLimiter(),
+		refusals:  newRefusalLog(opts.Logger),
 	}
 	if a.dummyHash, err = registry.HashPassword("no user has this password", opts.PasswordCost); err != nil {
 		return nil, fmt.Errorf("api: %w", err)

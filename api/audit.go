@@ -57,10 +57,6 @@ func (a *API) record(r *http.Request, p Principal, action, reason string) error 
 	if a.opts.Audit == nil {
 		return nil
 	}
-	object := strings.TrimPrefix(r.URL.Path, apiPrefix+"/")
-	if r.URL.RawQuery != "" {
-		object += "?" + r.URL.RawQuery
-	}
 	if action == "" {
 		action = auditAction(r.Method)
 	}
@@ -73,12 +69,22 @@ func (a *API) record(r *http.Request, p Principal, action, reason string) error 
 			reason = info.route
 		}
 	}
-	e := audit.Entry{At: a.wall.Now(), Actor: p.ID, Role: p.Role, Action: action, Object: clip(object), Remote: remoteHost(r), Reason: reason}
+	e := audit.Entry{At: a.wall.Now(), Actor: p.ID, Role: p.Role, Action: action, Object: auditObject(r), Remote: remoteHost(r), Reason: reason}
 	if err := a.opts.Audit(r.Context(), e); err != nil {
 		// Unrecorded access to personal data is no access at all.
 		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "the audit log cannot be written; try again later", err: err}
 	}
 	return nil
+}
+
+// auditObject is what a request touches, for the audit log: its path below
+// /api/v1, with its query.
+func auditObject(r *http.Request) string {
+	object := strings.TrimPrefix(r.URL.Path, apiPrefix+"/")
+	if r.URL.RawQuery != "" {
+		object += "?" + r.URL.RawQuery
+	}
+	return clip(object)
 }
 
 // auditLogin records a log-in attempt, successful or not.

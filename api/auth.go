@@ -57,6 +57,21 @@ func (p Principal) actsAs(workerID string) error {
 	return errorf(http.StatusForbidden, codeForbidden, "%s may act only as their own worker record, not as %q", p.ID, clip(workerID))
 }
 
+// adminOnlyRoles are the roles only the admin may give, to a worker or a
+// user: a supervisor grants access to sensitive fields and an operator
+// registers people, so an operator who could make either could give itself
+// what its own role withholds (docs/privacy.md, "Threat model").
+var adminOnlyRoles = []string{registry.RoleSupervisor, registry.RoleOperator}
+
+// mayGiveRole checks that the caller may register a worker or user (what)
+// with role.
+func (p Principal) mayGiveRole(what, role string) error {
+	if p.Role == RoleAdmin || !slices.Contains(adminOnlyRoles, role) {
+		return nil
+	}
+	return errorf(http.StatusForbidden, codeForbidden, "only the admin may give role %s to a %s", role, what)
+}
+
 type principalKey struct{}
 
 // PrincipalFrom returns the authenticated caller of a request.
@@ -90,7 +105,7 @@ func (v adminVerifier) verify(_ context.Context, token string) (Principal, bool,
 	if subtle.ConstantTimeCompare(got[:], v.sum[:]) != 1 {
 		return Principal{}, false, nil
 	}
-	return Principal{ID: "admin", Role: RoleAdmin}, true, nil
+	return Principal{ID: registry.AdminID, Role: RoleAdmin}, true, nil
 }
 
 // sessionVerifier accepts the tokens of logged-in users. Only the token's
@@ -108,7 +123,7 @@ func (v sessionVerifier) verify(ctx context.Context, token string) (Principal, b
 	if err != nil {
 		return Principal{}, false, err
 	}
-	p := Principal{ID: u.ID, Role: u.Role, WorkerID: u.WorkerID, HouseholdID: u.HouseholdID}
+	p := userPrincipal(u)
 	if u.WorkerID != "" {
 		w, err := v.users.Worker(ctx, u.WorkerID)
 		if err != nil && !errors.Is(err, registry.ErrNotFound) {
@@ -117,6 +132,11 @@ func (v sessionVerifier) verify(ctx context.Context, token string) (Principal, b
 		p.GridIDs = w.GridIDs
 	}
 	return p, true, nil
+}
+
+// userPrincipal is who user u is, but for the grids of their worker record.
+func userPrincipal(u registry.User) Principal {
+	return Principal{ID: u.ID, Role: u.Role, WorkerID: u.WorkerID, HouseholdID: u.HouseholdID}
 }
 
 func tokenHash(token string) string {
@@ -135,15 +155,16 @@ func (a *API) authenticated(cfg routeConfig, next http.Handler) http.Handler {
 	roles := cfg.roles
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.authenticate(r)
+		if info := infoFrom(r.Context()); info != nil {
+			// Known even when refused: an expired session names its user.
+			info.principal = p
+		}
 		if err != nil {
 			if ae, ok := errors.AsType[*apiError](err); ok && ae.challenge != "" {
 				w.Header().Set("WWW-Authenticate", ae.challenge)
 			}
 			a.writeError(w, r, err)
 			return
-		}
-		if info := infoFrom(r.Context()); info != nil {
-			info.principal = p.ID
 		}
 		if p.Role != RoleAdmin && !slices.Contains(roles, anyRole) && !slices.Contains(roles, p.Role) {
 			a.writeError(w, r, errorf(http.StatusForbidden, codeForbidden, "role %s may not do this", p.Role))
@@ -159,19 +180,26 @@ func (a *API) authenticated(cfg routeConfig, next http.Handler) http.Handler {
 	})
 }
 
-// authenticate checks the request's Authorization header (RFC 6750).
+// authenticate checks the request's Authorization header (RFC 6750). A
+// session that expired is refused, but its user is returned with the
+// refusal, for the audit log.
 func (a *API) authenticate(r *http.Request) (Principal, error) {
 	header := r.Header.Get("Authorization")
 	if header == "" {
-		return Principal{}, unauthorized(`Bearer realm="eldersafe"`, "missing bearer token: send Authorization: Bearer <token>")
+		return Principal{}, unauthorized(refusedNoToken, `Bearer realm="eldersafe"`, "missing bearer token: send Authorization: Bearer <token>")
 	}
 	scheme, token, _ := strings.Cut(header, " ")
 	token = strings.TrimSpace(token)
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return Principal{}, unauthorized(`Bearer realm="eldersafe", error="invalid_request"`, "Authorization: want Bearer <token>")
+		return Principal{}, unauthorized(refusedNoToken, `Bearer realm="eldersafe", error="invalid_request"`, "Authorization: want Bearer <token>")
 	}
 	for _, v := range a.verifiers {
 		p, ok, err := v.verify(r.Context(), token)
+		if ee, expired := errors.AsType[*registry.ExpiredSessionError](err); expired {
+			ae := unauthorized(refusedExpired, `Bearer realm="eldersafe", error="invalid_token"`, "session expired: log in again")
+			ae.detail = "session expired at " + ee.Expired.UTC().Format(time.RFC3339)
+			return userPrincipal(ee.User), ae
+		}
 		if err != nil {
 			return Principal{}, err
 		}
@@ -179,9 +207,9 @@ func (a *API) authenticate(r *http.Request) (Principal, error) {
 			return p, nil
 		}
 	}
-	return Principal{}, unauthorized(`Bearer realm="eldersafe", error="invalid_token"`, "invalid token")
+	return Principal{}, unauthorized(refusedUnknownToken, `Bearer realm="eldersafe", error="invalid_token"`, "invalid token")
 }
 
-func unauthorized(challenge, msg string) *apiError {
-	return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, msg: msg, challenge: challenge}
+func unauthorized(refusal, challenge, msg string) *apiError {
+	return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, msg: msg, challenge: challenge, refusal: refusal}
 }

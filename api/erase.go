@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/eldersafe/eldersafe/audit"
 	"github.com/eldersafe/eldersafe/history"
@@ -214,9 +212,6 @@ type deleteRequest struct {
 	Reason string `json:"reason"`
 }
 
-// maxDeleteReason bounds the reason of a deletion, in characters.
-const maxDeleteReason = 200
-
 // deleteReason reads why a DELETE is made: the body's reason or, without a
 // body, the X-Access-Reason header. It is required, for the audit log.
 func deleteReason(w http.ResponseWriter, r *http.Request) (string, error) {
@@ -228,13 +223,11 @@ func deleteReason(w http.ResponseWriter, r *http.Request) (string, error) {
 	if reason == "" {
 		reason = strings.TrimSpace(r.Header.Get(ReasonHeader))
 	}
-	switch {
-	case reason == "":
+	if reason == "" {
 		return "", invalidf("reason: required (the body's reason, or the %s header)", ReasonHeader)
-	case utf8.RuneCountInString(reason) > maxDeleteReason:
-		return "", invalidf("reason: at most %d characters", maxDeleteReason)
-	case strings.ContainsFunc(reason, unicode.IsControl):
-		return "", invalidf("reason: must not contain control characters")
+	}
+	if err := validation(registry.CheckField("reason", registry.KindReason, reason)); err != nil {
+		return "", err
 	}
 	return reason, nil
 }

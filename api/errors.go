@@ -44,6 +44,17 @@ type apiError struct {
 	retryAfter string
 	// logged: the cause was already logged (a recovered panic).
 	logged bool
+	// refusal is the kind of a refused request (refusal.go), for the audit
+	// and process logs; a 403 is refusedForbidden without saying so.
+	// detail tells them what the answer does not (which grid an
+	// out-of-scope household is in). Neither is ever sent.
+	refusal, detail string
+}
+
+// keepRefusal gives e the refusal of from, an error e stands for.
+func (e *apiError) keepRefusal(from *apiError) *apiError {
+	e.refusal, e.detail = from.refusal, from.detail
+	return e
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.msg }
@@ -110,6 +121,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.LogAttrs(r.Context(), slog.LevelError, "http request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
+	a.refused(r, ae)
 	if ae.retryAfter != "" {
 		w.Header().Set("Retry-After", ae.retryAfter)
 	}

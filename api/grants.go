@@ -103,7 +103,7 @@ func (a *API) createGrant(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if err := a.grantee(r.Context(), g.UserID, h); err != nil {
+	if err := a.grantee(r.Context(), p, g.UserID, h); err != nil {
 		return err
 	}
 	// Recorded first: a grant the audit log does not know of must not exist.
@@ -123,9 +123,10 @@ func (a *API) createGrant(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// grantee checks that userID is a user who sees household h at all: a grant
-// shows fields of what a person already sees, it never widens their scope.
-func (a *API) grantee(ctx context.Context, userID string, h registry.Household) error {
+// grantee checks that userID is a user who sees household h at all (a
+// grant shows fields of what a person already sees, it never widens their
+// scope) and is not the granter under another name.
+func (a *API) grantee(ctx context.Context, granter Principal, userID string, h registry.Household) error {
 	u, err := a.opts.Users.User(ctx, userID)
 	if errors.Is(err, registry.ErrNotFound) {
 		return invalidf("user_id %q is not registered", clip(userID))
@@ -133,7 +134,10 @@ func (a *API) grantee(ctx context.Context, userID string, h registry.Household) 
 	if err != nil {
 		return fmt.Errorf("load user %s: %w", clip(userID), err)
 	}
-	who := Principal{ID: u.ID, Role: u.Role, WorkerID: u.WorkerID, HouseholdID: u.HouseholdID}
+	if err := a.notSelf(ctx, granter, u); err != nil {
+		return err
+	}
+	who := userPrincipal(u)
 	if u.WorkerID != "" {
 		wk, err := a.opts.Users.Worker(ctx, u.WorkerID)
 		if err != nil && !errors.Is(err, registry.ErrNotFound) {
@@ -143,6 +147,46 @@ func (a *API) grantee(ctx context.Context, userID string, h registry.Household) 
 	}
 	if !who.seesHousehold(h) {
 		return invalidf("user_id %q does not see household %q (another grid or family): a grant does not widen what a person sees", clip(userID), h.ID)
+	}
+	return nil
+}
+
+// notSelf refuses a grant by a supervisor to themself, to another login of
+// their worker record, or to whoever registered them or their worker
+// record: separation of duties means the one who sees is never the one who
+// decided they may (docs/privacy.md, "Threat model"). The admin token is the
+// break-glass and grants anyone.
+func (a *API) notSelf(ctx context.Context, granter Principal, u registry.User) error {
+	if granter.Role == RoleAdmin {
+		return nil
+	}
+	refuse := func(why string) error {
+		return errorf(http.StatusForbidden, codeForbidden, "a supervisor grants others, not themself or who registered them: %s", why)
+	}
+	if u.ID == granter.ID {
+		return refuse("user_id is the caller")
+	}
+	if granter.WorkerID != "" && u.WorkerID == granter.WorkerID {
+		return refuse(fmt.Sprintf("%s is another login of worker %s", u.ID, granter.WorkerID))
+	}
+	me, err := a.opts.Users.User(ctx, granter.ID)
+	if err != nil {
+		return fmt.Errorf("load user %s: %w", granter.ID, err)
+	}
+	if me.CreatedBy == u.ID {
+		return refuse(fmt.Sprintf("%s registered the caller", u.ID))
+	}
+	if granter.WorkerID == "" {
+		return nil
+	}
+	wk, err := a.opts.Users.Worker(ctx, granter.WorkerID)
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("load worker %s: %w", granter.WorkerID, err)
+	case wk.CreatedBy == u.ID:
+		return refuse(fmt.Sprintf("%s registered the caller's worker record %s", u.ID, wk.ID))
 	}
 	return nil
 }
@@ -249,12 +293,9 @@ func (a *API) recordUses(r *http.Request, d *disclosure) error {
 	if a.opts.Audit == nil || d == nil {
 		return nil
 	}
-	object := strings.TrimPrefix(r.URL.Path, apiPrefix+"/")
-	if r.URL.RawQuery != "" {
-		object += "?" + r.URL.RawQuery
-	}
+	object := auditObject(r)
 	for _, id := range d.order {
-		e := audit.Entry{At: a.wall.Now(), Actor: d.p.ID, Role: d.p.Role, Action: audit.Read, Object: clip(object),
+		e := audit.Entry{At: a.wall.Now(), Actor: d.p.ID, Role: d.p.Role, Action: audit.Read, Object: object,
 			Remote: remoteHost(r), Reason: fmt.Sprintf("use of grant %s: %s of household %s", id, strings.Join(d.used[id], ", "), d.h.ID)}
 		if err := a.opts.Audit(r.Context(), e); err != nil {
 			return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "the audit log cannot be written; try again later", err: err}

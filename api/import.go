@@ -26,11 +26,11 @@ import (
 // bad row is answered with its line number and keeps its household out,
 // and every other household still applies.
 
-// Import limits.
+// Import limits. Each field is bounded by the registry's table
+// (registry.MaxLen), as in the JSON API.
 const (
-	maxImportBody  = 5 << 20
-	maxImportRows  = 10_000
-	maxImportField = 2000 // characters in one field
+	maxImportBody = 5 << 20
+	maxImportRows = 10_000
 )
 
 // importColumns are the columns an import file may have.
@@ -346,11 +346,11 @@ func parseImport(body []byte) (importFile, error) {
 		if ih.failed {
 			continue
 		}
-		h := ih.h
-		h.Contacts = nil // checked on their own lines
-		if err := h.Validate(); err != nil {
+		// Its contacts passed on their own lines: what is left to find is
+		// in the household's own fields, and how many contacts it has.
+		if err := ih.h.Validate(); err != nil {
 			ih.failed = true
-			lineErr(ih.line, "household %s not imported: %s", clip(h.ID), oneLine(err))
+			lineErr(ih.line, "household %s not imported: %s", clip(ih.h.ID), oneLine(err))
 		}
 	}
 	if f.errors == nil {
@@ -359,15 +359,14 @@ func parseImport(body []byte) (importFile, error) {
 	return f, nil
 }
 
-// badField names the first field that is not text one may import.
+// badField names the first field that is not text one may import. Its
+// length and format are the registry's to check, as for the JSON API.
 func badField(header, rec []string) string {
 	for i, v := range rec {
 		name := strings.ToLower(strings.TrimSpace(header[i]))
 		switch {
 		case !utf8.ValidString(v):
 			return name + ": not valid UTF-8"
-		case utf8.RuneCountInString(v) > maxImportField:
-			return fmt.Sprintf("%s: more than %d characters", name, maxImportField)
 		case strings.ContainsFunc(v, unicode.IsControl):
 			return name + ": control characters (a line break inside a field?)"
 		}

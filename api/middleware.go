@@ -46,8 +46,12 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 // requestInfo is filled in while a request travels down the chain and read by
 // observe once it is answered.
 type requestInfo struct {
-	route     string // the route pattern, e.g. "POST /api/v1/tasks/{id}/ack"
-	principal string // who made the request, once authenticated
+	route string // the route pattern, e.g. "POST /api/v1/tasks/{id}/ack"
+	// action is the route's audit action when it is not the method's.
+	action string
+	// principal is who made the request, once known: authenticated, or
+	// refused with an expired session.
+	principal Principal
 }
 
 type infoKey struct{}
@@ -81,8 +85,8 @@ func (a *API) observe(next http.Handler) http.Handler {
 				slog.Duration("duration", elapsed),
 				slog.Int64("bytes", rec.bytes),
 			}
-			if info.principal != "" {
-				attrs = append(attrs, slog.String("principal", info.principal))
+			if info.principal.ID != "" {
+				attrs = append(attrs, slog.String("principal", info.principal.ID))
 			}
 			a.log.LogAttrs(r.Context(), slog.LevelDebug, "http request", attrs...)
 		}()

@@ -101,7 +101,7 @@ func (rt *router) wrap(pattern string, cfg routeConfig, h handlerFunc) http.Hand
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := infoFrom(r.Context()); info != nil {
-			info.route = pattern
+			info.route, info.action = pattern, cfg.action
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -21,12 +21,19 @@ func principal(ctx context.Context) Principal {
 
 // scopedHousehold loads a household the caller may see.
 func (a *API) scopedHousehold(ctx context.Context, id string) (registry.Household, error) {
+	notFound := errorf(http.StatusNotFound, codeNotFound, "household %q not found", clip(id))
 	h, err := a.opts.Registry.Household(ctx, id)
-	if errors.Is(err, registry.ErrNotFound) || (err == nil && !principal(ctx).seesHousehold(h)) {
-		return registry.Household{}, errorf(http.StatusNotFound, codeNotFound, "household %q not found", clip(id))
+	if errors.Is(err, registry.ErrNotFound) {
+		return registry.Household{}, notFound
 	}
 	if err != nil {
 		return registry.Household{}, fmt.Errorf("load household %s: %w", clip(id), err)
+	}
+	if !principal(ctx).seesHousehold(h) {
+		// Answered as absent, recorded as refused (refusal.go).
+		notFound.refusal = refusedOutOfScope
+		notFound.detail = fmt.Sprintf("out of scope: household %s is in grid %s", h.ID, h.GridID)
+		return registry.Household{}, notFound
 	}
 	return h, nil
 }
@@ -43,7 +50,7 @@ func (a *API) scopedTask(ctx context.Context, id string) (tasks.Task, error) {
 	}
 	if _, err := a.scopedHousehold(ctx, t.HouseholdID); err != nil {
 		if ae, ok := errors.AsType[*apiError](err); ok && ae.status == http.StatusNotFound {
-			return tasks.Task{}, notFound
+			return tasks.Task{}, notFound.keepRefusal(ae)
 		}
 		return tasks.Task{}, err
 	}

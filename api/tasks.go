@@ -142,6 +142,9 @@ func (a *API) resolveTask(w http.ResponseWriter, r *http.Request) error {
 	if req.Outcome == "" {
 		return invalidf("outcome is required: one of safe, needs_help, hospitalized, false_alarm, deceased, other")
 	}
+	if err := validation(registry.CheckField("note", registry.KindNote, req.Note)); err != nil {
+		return err
+	}
 	t, err := a.opts.Tasks.Resolve(r.Context(), r.PathValue("id"), req.WorkerID, req.Outcome, req.Note)
 	if err != nil {
 		return err
@@ -164,7 +167,7 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	errs := []error{requiredID("household_id", req.HouseholdID)}
+	errs := []error{requiredID("household_id", req.HouseholdID), registry.CheckField("reason", registry.KindReason, req.Reason)}
 	if req.Severity == "" {
 		errs = append(errs, errors.New("severity is required: one of critical, high, medium, low"))
 	}
@@ -173,7 +176,7 @@ func (a *API) createTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	if _, err := a.scopedHousehold(r.Context(), req.HouseholdID); err != nil {
 		if ae, ok := errors.AsType[*apiError](err); ok && ae.status == http.StatusNotFound {
-			return invalidf("household_id %q is not registered", req.HouseholdID)
+			return invalidf("household_id %q is not registered", req.HouseholdID).keepRefusal(ae)
 		}
 		return err
 	}
@@ -203,7 +206,8 @@ func (a *API) handoverTask(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := validation(requiredID("from_worker_id", req.FromWorkerID), requiredID("to_worker_id", req.ToWorkerID)); err != nil {
+	if err := validation(requiredID("from_worker_id", req.FromWorkerID), requiredID("to_worker_id", req.ToWorkerID),
+		registry.CheckField("reason", registry.KindReason, req.Reason)); err != nil {
 		return err
 	}
 	if err := a.actingOn(r, req.FromWorkerID); err != nil {
@@ -224,6 +228,9 @@ type cancelRequest struct {
 func (a *API) cancelTask(w http.ResponseWriter, r *http.Request) error {
 	var req cancelRequest
 	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := validation(registry.CheckField("reason", registry.KindReason, req.Reason)); err != nil {
 		return err
 	}
 	if _, err := a.scopedTask(r.Context(), r.PathValue("id")); err != nil {

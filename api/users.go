@@ -23,6 +23,8 @@ type Users interface {
 	CreateSession(ctx context.Context, tokenHash, userID string, expires time.Time) error
 	SessionUser(ctx context.Context, tokenHash string, now time.Time) (registry.User, error)
 	Worker(ctx context.Context, id string) (registry.Worker, error)
+	// WorkerUsers lists the users tied to a worker record.
+	WorkerUsers(ctx context.Context, workerID string) ([]registry.User, error)
 }
 
 // DefaultSessionTTL is how long a log-in lasts: a working day.
@@ -46,11 +48,18 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	u := registry.User{ID: req.ID, Role: req.Role, WorkerID: req.WorkerID, HouseholdID: req.HouseholdID}
+	p := principal(r.Context())
+	if err := p.mayGiveRole("user", req.Role); err != nil {
+		return err
+	}
+	u := registry.User{ID: req.ID, Role: req.Role, WorkerID: req.WorkerID, HouseholdID: req.HouseholdID, CreatedBy: p.ID}
 	errs := []error{u.Validate()}
 	hash, err := registry.HashPassword(req.Password, a.opts.PasswordCost)
 	errs = append(errs, err)
 	if err := validation(errs...); err != nil {
+		return err
+	}
+	if err := a.workerLogin(r.Context(), p, u); err != nil {
 		return err
 	}
 	u.PasswordHash = hash
@@ -59,6 +68,39 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 		return createError("user", u.ID, err)
 	}
 	a.writeJSON(w, r, http.StatusCreated, created)
+	return nil
+}
+
+// workerLogin checks the worker record a new login is tied to, if any: it
+// must hold the login's role, since a grid worker's login on a supervisor's
+// record would act as the supervisor; and only the admin may add a second
+// login to a record, since that login would act as the worker and see what
+// its assignee sees (an open fall's position). An unknown worker is left to
+// the store, which names it.
+func (a *API) workerLogin(ctx context.Context, p Principal, u registry.User) error {
+	if u.WorkerID == "" {
+		return nil
+	}
+	wk, err := a.opts.Users.Worker(ctx, u.WorkerID)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load worker %s: %w", u.WorkerID, err)
+	}
+	if wk.Role != u.Role {
+		return invalidf("worker_id: worker %q is a %s; a %s's login needs a %s's record", wk.ID, wk.Role, u.Role, u.Role)
+	}
+	if p.Role == RoleAdmin {
+		return nil
+	}
+	logins, err := a.opts.Users.WorkerUsers(ctx, wk.ID)
+	if err != nil {
+		return err
+	}
+	if len(logins) > 0 {
+		return errorf(http.StatusForbidden, codeForbidden, "worker %q already has a login (%s); only the admin may add another", wk.ID, logins[0].ID)
+	}
 	return nil
 }
 
@@ -77,7 +119,8 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := a.logins.allow(r, req.ID, a.wall.Now()); err != nil {
+	// Clipped: a limiter per megabyte-long id would be memory for the taking.
+	if err := a.logins.allow(r, clip(req.ID), a.wall.Now()); err != nil {
 		return err
 	}
 	u, err := a.opts.Users.User(r.Context(), req.ID)
@@ -92,7 +135,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) error {
 	ok := err == nil && registry.CheckPassword(u.PasswordHash, req.Password)
 	a.auditLogin(r, req.ID, u.Role, ok)
 	if !ok {
-		return errorf(http.StatusUnauthorized, codeUnauthorized, "wrong id or password")
+		return &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, msg: "wrong id or password", refusal: refusedLogin}
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {

@@ -26,6 +26,10 @@ func (a *API) createWorker(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	p := principal(r.Context())
+	if err := p.mayGiveRole("worker", req.Role); err != nil {
+		return err
+	}
 	wk := registry.Worker{
 		ID:      req.ID,
 		Name:    req.Name,
@@ -36,6 +40,7 @@ func (a *API) createWorker(w http.ResponseWriter, r *http.Request) error {
 		Lang:    req.Lang,
 		// The first grid worker registered with a grid is its primary.
 		CreatedAt: a.wall.Now().UTC(),
+		CreatedBy: p.ID,
 	}
 	if wk.GridIDs == nil {
 		wk.GridIDs = []string{}

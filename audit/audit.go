@@ -24,6 +24,8 @@ const (
 	Grant  = "grant"
 	Revoke = "revoke"
 	Login  = "login"
+	// Refuse records a request refused to a known caller (docs/api.md, "Audit").
+	Refuse = "refuse"
 )
 
 // Entry is one access to personal data.

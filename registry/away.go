@@ -5,16 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // MaxAwaySpan bounds one away period: a longer absence is better recorded as
 // several, each with its reason, than as one that silences a home for years.
 const MaxAwaySpan = 365 * 24 * time.Hour
-
-// MaxAwayReason bounds an away period's reason, in characters.
-const MaxAwayReason = 200
 
 // AwayPeriod is a span during which a household's resident is not at home
 // (a hospital stay, visiting family): welfare rules open no task for it.
@@ -40,13 +35,9 @@ func (p AwayPeriod) Validate() error {
 	case p.Until.Sub(p.From) > MaxAwaySpan:
 		errs = append(errs, fmt.Errorf("until: at most %d days after from; record a longer absence as several periods", int(MaxAwaySpan/(24*time.Hour))))
 	}
-	switch reason := strings.TrimSpace(p.Reason); {
-	case reason == "":
+	if strings.TrimSpace(p.Reason) == "" {
 		errs = append(errs, errors.New("reason: required"))
-	case utf8.RuneCountInString(p.Reason) > MaxAwayReason:
-		errs = append(errs, fmt.Errorf("reason: at most %d characters", MaxAwayReason))
-	case strings.ContainsFunc(p.Reason, unicode.IsControl):
-		errs = append(errs, errors.New("reason: must not contain control characters"))
 	}
+	errs = append(errs, CheckField("reason", KindReason, p.Reason))
 	return errors.Join(errs...)
 }

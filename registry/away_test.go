@@ -22,8 +22,8 @@ func TestAwayPeriodValidate(t *testing.T) {
 		{"no from", func(p *AwayPeriod) { p.From = time.Time{} }, "from: required"},
 		{"no until", func(p *AwayPeriod) { p.Until = time.Time{} }, "until: required"},
 		{"no reason", func(p *AwayPeriod) { p.Reason = "  " }, "reason: required"},
-		{"long reason", func(p *AwayPeriod) { p.Reason = strings.Repeat("住", MaxAwayReason+1) }, "reason: at most 200"},
-		{"reason of 200 characters", func(p *AwayPeriod) { p.Reason = strings.Repeat("住", MaxAwayReason) }, ""},
+		{"long reason", func(p *AwayPeriod) { p.Reason = strings.Repeat("住", MaxLen[KindReason]+1) }, "reason: at most 500 characters"},
+		{"reason of 500 characters", func(p *AwayPeriod) { p.Reason = strings.Repeat("住", MaxLen[KindReason]) }, ""},
 		{"control character", func(p *AwayPeriod) { p.Reason = "a\nb" }, "control characters"},
 		{"bad household", func(p *AwayPeriod) { p.HouseholdID = "a/b" }, "household_id"},
 	}

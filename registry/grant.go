@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Sensitive fields: shown to nobody but the admin unless a supervisor grants
@@ -33,15 +32,8 @@ func FieldSignal(field string) string {
 	return ""
 }
 
-// Grant bounds.
-const (
-	// MaxGrantDuration is the longest a grant may last.
-	MaxGrantDuration = 30 * 24 * time.Hour
-	// MaxGrantReason bounds a grant's reason, in characters.
-	MaxGrantReason = 500
-	// MaxMedicalNotes bounds a household's medical notes, in characters.
-	MaxMedicalNotes = 2000
-)
+// MaxGrantDuration is the longest a grant may last.
+const MaxGrantDuration = 30 * 24 * time.Hour
 
 // Grant lets one user see some sensitive fields of one household until a
 // time, for a reason a supervisor gave.
@@ -62,17 +54,15 @@ type Grant struct {
 // Validate names every problem with the grant; CreatedAt is when it is
 // made, which Until must follow by at most MaxGrantDuration.
 func (g Grant) Validate() error {
-	errs := []error{ValidateID("user_id", g.UserID), ValidateID("household_id", g.HouseholdID), required("reason", g.Reason)}
-	if n := utf8.RuneCountInString(g.Reason); n > MaxGrantReason {
-		errs = append(errs, fmt.Errorf("reason: %d characters, at most %d", n, MaxGrantReason))
-	}
+	errs := []error{ValidateID("user_id", g.UserID), ValidateID("household_id", g.HouseholdID), required("reason", g.Reason),
+		CheckField("reason", KindReason, g.Reason)}
 	if len(g.Fields) == 0 {
 		errs = append(errs, fmt.Errorf("fields: at least one of %s is required", strings.Join(SensitiveFields, ", ")))
 	}
 	for i, f := range g.Fields {
 		switch {
 		case !slices.Contains(SensitiveFields, f):
-			errs = append(errs, fmt.Errorf("fields: unknown field %q (known: %s)", f, strings.Join(SensitiveFields, ", ")))
+			errs = append(errs, fmt.Errorf("fields: unknown field %s (known: %s)", quote(f), strings.Join(SensitiveFields, ", ")))
 		case slices.Contains(g.Fields[:i], f):
 			errs = append(errs, fmt.Errorf("fields: %q repeated", f))
 		}

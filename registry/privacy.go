@@ -62,12 +62,16 @@ func (p Privacy) Validate() error {
 	var errs []error
 	for _, sig := range slices.Sorted(maps.Keys(p)) {
 		if !slices.Contains(Signals, sig) {
-			errs = append(errs, fmt.Errorf("privacy: unknown signal %q (known: %s)", sig, strings.Join(Signals, ", ")))
+			errs = append(errs, fmt.Errorf("privacy: unknown signal %s (known: %s)", quote(sig), strings.Join(Signals, ", ")))
+			continue
+		}
+		if err := checkCount("privacy."+sig, len(p[sig]), len(Audiences)); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		for _, aud := range p[sig] {
 			if !slices.Contains(Audiences, aud) {
-				errs = append(errs, fmt.Errorf("privacy.%s: unknown audience %q (known: %s)", sig, aud, strings.Join(Audiences, ", ")))
+				errs = append(errs, fmt.Errorf("privacy.%s: unknown audience %s (known: %s)", sig, quote(aud), strings.Join(Audiences, ", ")))
 			}
 		}
 	}

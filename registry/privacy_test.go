@@ -69,7 +69,7 @@ func TestGrantValidate(t *testing.T) {
 		{"past", with(func(g *Grant) { g.Until = now }), "must be in the future"},
 		{"no until", with(func(g *Grant) { g.Until = time.Time{} }), "until is required"},
 		{"no reason", with(func(g *Grant) { g.Reason = " " }), "reason is required"},
-		{"long reason", with(func(g *Grant) { g.Reason = strings.Repeat("x", MaxGrantReason+1) }), "reason: 501 characters"},
+		{"long reason", with(func(g *Grant) { g.Reason = strings.Repeat("x", MaxLen[KindReason]+1) }), "reason: at most 500 characters, got 501"},
 		{"no fields", with(func(g *Grant) { g.Fields = nil }), "fields: at least one"},
 		{"unknown field", with(func(g *Grant) { g.Fields = []string{"address"} }), `unknown field "address"`},
 		{"repeated field", with(func(g *Grant) { g.Fields = []string{"phone", "phone"} }), `"phone" repeated`},
@@ -87,11 +87,11 @@ func TestGrantValidate(t *testing.T) {
 	if !ok.Active(now) || !ok.Active(ok.Until.Add(-time.Millisecond)) || ok.Active(ok.Until) || ok.Active(now.Add(-time.Second)) {
 		t.Error("Active: want in force from CreatedAt until just before Until")
 	}
-	long := Household{ID: "h1", Name: "Li", Address: "401", GridID: "g1", MedicalNotes: strings.Repeat("药", MaxMedicalNotes+1)}
-	if err := long.Validate(); err == nil || !strings.Contains(err.Error(), "medical_notes: 2001 characters") {
+	long := Household{ID: "h1", Name: "Li", Address: "401", GridID: "g1", MedicalNotes: strings.Repeat("药", MaxLen[KindNote]+1)}
+	if err := long.Validate(); err == nil || !strings.Contains(err.Error(), "medical_notes: at most 2000 characters, got 2001") {
 		t.Errorf("long medical notes: %v", err)
 	}
-	long.MedicalNotes = strings.Repeat("药", MaxMedicalNotes)
+	long.MedicalNotes = strings.Repeat("药", MaxLen[KindNote])
 	if err := long.Validate(); err != nil {
 		t.Errorf("medical notes at the limit: %v", err)
 	}

@@ -18,7 +18,7 @@ type QuietHours struct {
 func ParseQuietHours(s string) (QuietHours, error) {
 	start, end, err := ParseDailySpan(s, false)
 	if err != nil {
-		return QuietHours{}, fmt.Errorf("quiet_hours %q: %w", s, err)
+		return QuietHours{}, fmt.Errorf("quiet_hours %s: %w", quote(s), err)
 	}
 	return QuietHours{start: start, end: end}, nil
 }

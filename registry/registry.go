@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // ErrNotFound is returned by lookups of an id nobody registered.
@@ -66,6 +65,9 @@ const (
 	ChannelLog  = "log"
 )
 
+// Channels lists every channel.
+var Channels = []string{ChannelPush, ChannelSMS, ChannelLog}
+
 // DefaultTimezone is where households are unless registered otherwise.
 const DefaultTimezone = "Asia/Shanghai"
 
@@ -87,6 +89,9 @@ type Worker struct {
 	// CreatedAt is when the worker was registered. The grid's primary worker
 	// is the first registered, by the store's insertion order.
 	CreatedAt time.Time `json:"created_at"`
+	// CreatedBy is who registered the worker: a user id, or AdminID. Empty
+	// for workers registered before it was recorded.
+	CreatedBy string `json:"created_by,omitempty"`
 }
 
 type Contact struct {
@@ -131,13 +136,14 @@ type RegisteredDevice struct {
 	CreatedAt time.Time
 }
 
-// idPattern keeps ids safe inside MQTT topics, URLs and CSV files.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+// idPattern keeps ids safe inside MQTT topics, URLs and CSV files; their
+// length is MaxLen[KindID].
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
 
 // ValidateID checks an identifier; what names the field in the error.
 func ValidateID(what, id string) error {
-	if !idPattern.MatchString(id) {
-		return fmt.Errorf("%s %q: must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit", what, id)
+	if n, max := len(id), MaxLen[KindID]; n > max || !idPattern.MatchString(id) {
+		return fmt.Errorf("%s %s: must be 1-%d letters, digits, '.', '_', ':' or '-', starting with a letter or digit", what, quote(id), max)
 	}
 	return nil
 }
@@ -148,14 +154,6 @@ func OptionalID(what, id string) error {
 		return nil
 	}
 	return ValidateID(what, id)
-}
-
-// validPushURL checks an optional push URL.
-func validPushURL(field, u string) error {
-	if u == "" || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
-		return nil
-	}
-	return fmt.Errorf("%s %q: must be an http or https URL", field, u)
 }
 
 func required(field, v string) error {
@@ -174,20 +172,24 @@ func validLang(field, lang string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s %q: must be one of %s", field, lang, strings.Join(Languages, ", "))
+	return fmt.Errorf("%s %s: must be one of %s", field, quote(lang), strings.Join(Languages, ", "))
 }
 
 func (g Grid) Validate() error {
-	return errors.Join(ValidateID("id", g.ID), required("name", g.Name),
+	return errors.Join(ValidateID("id", g.ID), required("name", g.Name), CheckField("name", KindName, g.Name),
 		OptionalID("supervisor_id", g.SupervisorID), OptionalID("backup_worker_id", g.BackupWorkerID))
 }
 
 func (w Worker) Validate() error {
-	errs := []error{ValidateID("id", w.ID), required("name", w.Name), validLang("lang", w.Lang), validPushURL("push_url", w.PushURL)}
+	errs := []error{ValidateID("id", w.ID), required("name", w.Name), CheckField("name", KindName, w.Name),
+		CheckField("phone", KindPhone, w.Phone), validLang("lang", w.Lang), CheckField("push_url", KindURL, w.PushURL)}
 	switch w.Role {
 	case RoleGridWorker, RoleSupervisor, RoleOperator:
 	default:
-		errs = append(errs, fmt.Errorf("role %q: must be grid_worker, supervisor or operator", w.Role))
+		errs = append(errs, fmt.Errorf("role %s: must be grid_worker, supervisor or operator", quote(w.Role)))
+	}
+	if err := checkCount("grid_ids", len(w.GridIDs), MaxGridIDs); err != nil {
+		return errors.Join(append(errs, err)...)
 	}
 	for _, g := range w.GridIDs {
 		errs = append(errs, ValidateID("grid_ids", g))
@@ -196,19 +198,16 @@ func (w Worker) Validate() error {
 }
 
 func (h Household) Validate() error {
-	errs := []error{ValidateID("id", h.ID), required("name", h.Name), required("address", h.Address), ValidateID("grid_id", h.GridID)}
-	if h.Timezone != "" {
-		if _, err := time.LoadLocation(h.Timezone); err != nil {
-			errs = append(errs, fmt.Errorf("timezone %q: unknown", h.Timezone))
-		}
+	errs := []error{ValidateID("id", h.ID), required("name", h.Name), CheckField("name", KindName, h.Name),
+		required("address", h.Address), CheckField("address", KindAddress, h.Address), ValidateID("grid_id", h.GridID),
+		CheckField("timezone", KindTimezone, h.Timezone), CheckField("medical_notes", KindNote, h.MedicalNotes)}
+	if err := checkCount("contacts", len(h.Contacts), MaxContacts); err != nil {
+		return errors.Join(append(errs, err)...)
 	}
 	for i, c := range h.Contacts {
 		if err := c.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("contacts[%d]: %w", i, err))
 		}
-	}
-	if n := utf8.RuneCountInString(h.MedicalNotes); n > MaxMedicalNotes {
-		errs = append(errs, fmt.Errorf("medical_notes: %d characters, at most %d", n, MaxMedicalNotes))
 	}
 	errs = append(errs, h.Privacy.Validate())
 	return errors.Join(errs...)
@@ -228,9 +227,16 @@ func (h Household) Location() *time.Location {
 }
 
 func (c Contact) validate() error {
-	errs := []error{required("name", c.Name), required("relation", c.Relation), validLang("lang", c.Lang)}
+	errs := []error{required("name", c.Name), CheckField("name", KindName, c.Name),
+		required("relation", c.Relation), CheckField("relation", KindRelation, c.Relation),
+		CheckField("phone", KindPhone, c.Phone), CheckField("push_url", KindURL, c.PushURL), validLang("lang", c.Lang)}
 	if len(c.Channels) == 0 {
 		errs = append(errs, errors.New("channels: at least one of push, sms, log is required"))
+	}
+	// A channel listed twice is harmless (one notice goes out), but the
+	// list is no longer than the channels there are.
+	if err := checkCount("channels", len(c.Channels), len(Channels)); err != nil {
+		return errors.Join(append(errs, err)...)
 	}
 	for _, ch := range c.Channels {
 		switch ch {
@@ -244,10 +250,9 @@ func (c Contact) validate() error {
 			}
 		case ChannelLog:
 		default:
-			errs = append(errs, fmt.Errorf("channels: unknown channel %q", ch))
+			errs = append(errs, fmt.Errorf("channels: unknown channel %s", quote(ch)))
 		}
 	}
-	errs = append(errs, validPushURL("push_url", c.PushURL))
 	if c.QuietHours != "" {
 		if _, err := ParseQuietHours(c.QuietHours); err != nil {
 			errs = append(errs, err)
@@ -259,7 +264,7 @@ func (c Contact) validate() error {
 func (d Device) Validate() error {
 	errs := []error{ValidateID("id", d.ID), ValidateID("household_id", d.HouseholdID)}
 	if !d.Kind.Valid() {
-		errs = append(errs, fmt.Errorf("kind %q: must be one of water_meter, motion_sensor, door_sensor, wristband, power_meter", d.Kind))
+		errs = append(errs, fmt.Errorf("kind %s: must be one of water_meter, motion_sensor, door_sensor, wristband, power_meter", quote(string(d.Kind))))
 	}
 	return errors.Join(errs...)
 }

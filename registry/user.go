@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -27,7 +28,15 @@ type User struct {
 	HouseholdID  string    `json:"household_id,omitempty"`
 	PasswordHash string    `json:"-"`
 	CreatedAt    time.Time `json:"created_at"`
+	// CreatedBy is who registered the user: a user id, or AdminID. Empty
+	// for users registered before it was recorded.
+	CreatedBy string `json:"created_by,omitempty"`
 }
+
+// AdminID names the bootstrap admin (the holder of the admin token) in the
+// audit log and in CreatedBy. No user may take it, in any case, or the log
+// could not tell them apart.
+const AdminID = "admin"
 
 // Validate names every problem with the user.
 func (u User) Validate() error {
@@ -35,8 +44,11 @@ func (u User) Validate() error {
 	if err := ValidateID("id", u.ID); err != nil {
 		errs = append(errs, err)
 	}
+	if strings.EqualFold(u.ID, AdminID) {
+		errs = append(errs, fmt.Errorf("id %q: %q is reserved for the admin token", u.ID, AdminID))
+	}
 	if !slices.Contains(UserRoles, u.Role) {
-		errs = append(errs, fmt.Errorf("role %q: must be operator, supervisor, grid_worker or family", u.Role))
+		errs = append(errs, fmt.Errorf("role %s: must be operator, supervisor, grid_worker or family", quote(u.Role)))
 	}
 	if err := OptionalID("worker_id", u.WorkerID); err != nil {
 		errs = append(errs, err)
@@ -61,6 +73,17 @@ func (u User) Validate() error {
 		errs = append(errs, errors.New("worker_id: only for a grid_worker or supervisor"))
 	}
 	return errors.Join(errs...)
+}
+
+// ExpiredSessionError is a session that has expired, with its user: the
+// caller is known, though not let in.
+type ExpiredSessionError struct {
+	User    User
+	Expired time.Time
+}
+
+func (e *ExpiredSessionError) Error() string {
+	return "session of " + e.User.ID + " expired at " + e.Expired.UTC().Format(time.RFC3339)
 }
 
 // Password bounds. bcrypt reads at most 72 bytes; longer passwords are

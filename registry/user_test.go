@@ -33,6 +33,9 @@ func TestUserValidate(t *testing.T) {
 		{User{ID: "u1", Role: RoleFamily, HouseholdID: "h1", WorkerID: "w1"}, "only for a grid_worker"},
 		{User{ID: "u1", Role: "admin"}, "role"},
 		{User{ID: "bad id", Role: RoleOperator}, "id"},
+		{User{ID: "admin", Role: RoleOperator}, `"admin" is reserved`},
+		{User{ID: "Admin", Role: RoleFamily, HouseholdID: "h1"}, `"admin" is reserved`},
+		{User{ID: "admin2", Role: RoleOperator}, ""},
 	}
 	for _, tt := range tests {
 		err := tt.u.Validate()

@@ -15,7 +15,7 @@ func TestHouseholds(t *testing.T) {
 	must(t, db.CreateGrid(ctx, registry.Grid{ID: "g2", Name: "Grid two"}))
 	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h3", Name: "Zhao", Address: "3 Road", GridID: "g2", Timezone: "Asia/Urumqi"}))
 	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Wang", Address: "2 Road", GridID: "g1",
-		Contacts: []registry.Contact{{Name: "Son", Relation: "son", Phone: "+86137", Channels: []string{registry.ChannelSMS}}}}))
+		Contacts: []registry.Contact{{Name: "Son", Relation: "son", Phone: "+8613700000001", Channels: []string{registry.ChannelSMS}}}}))
 
 	ids := func(list []registry.Household) []string {
 		out := []string{}

@@ -52,8 +52,8 @@ func (db *DB) CreateWorker(ctx context.Context, w registry.Worker) error {
 			}
 		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO workers (id, name, phone, role, push_url, lang, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			w.ID, w.Name, w.Phone, w.Role, w.PushURL, w.Lang, toMS(w.CreatedAt))
+			`INSERT INTO workers (id, name, phone, role, push_url, lang, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			w.ID, w.Name, w.Phone, w.Role, w.PushURL, w.Lang, toMS(w.CreatedAt), w.CreatedBy)
 		if err != nil {
 			return insertError(err)
 		}
@@ -305,8 +305,8 @@ func getWorker(ctx context.Context, q querier, id string) (registry.Worker, erro
 		created int64
 	)
 	err := q.QueryRowContext(ctx,
-		`SELECT id, name, phone, role, push_url, lang, created_at FROM workers WHERE id = ?`, id).
-		Scan(&w.ID, &w.Name, &w.Phone, &w.Role, &w.PushURL, &w.Lang, &created)
+		`SELECT id, name, phone, role, push_url, lang, created_at, created_by FROM workers WHERE id = ?`, id).
+		Scan(&w.ID, &w.Name, &w.Phone, &w.Role, &w.PushURL, &w.Lang, &created, &w.CreatedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return registry.Worker{}, fmt.Errorf("worker %s: %w", id, registry.ErrNotFound)
 	}

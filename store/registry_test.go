@@ -18,10 +18,10 @@ func TestRegistry_CreateAndLookup(t *testing.T) {
 	seed(t, db)
 
 	grid := registry.Grid{ID: "g2", Name: "Grid two", SupervisorID: "not-yet-registered"}
-	worker := registry.Worker{ID: "w9", Name: "Zhao", Phone: "+86139", GridIDs: []string{"g2", "g1"}, Role: registry.RoleGridWorker, PushURL: "https://push.example/w9", Lang: "en", CreatedAt: t0}
+	worker := registry.Worker{ID: "w9", Name: "Zhao", Phone: "+8613900000001", GridIDs: []string{"g2", "g1"}, Role: registry.RoleGridWorker, PushURL: "https://push.example/w9", Lang: "en", CreatedAt: t0}
 	household := registry.Household{ID: "h9", Name: "Chen", Address: "9 Lane", GridID: "g2", Timezone: "Europe/Paris",
 		Contacts: []registry.Contact{
-			{Name: "Son", Relation: "son", Phone: "+86137", Lang: "en", Channels: []string{registry.ChannelSMS, registry.ChannelLog}},
+			{Name: "Son", Relation: "son", Phone: "+8613700000001", Lang: "en", Channels: []string{registry.ChannelSMS, registry.ChannelLog}},
 			{Name: "Niece", Relation: "niece", PushURL: "https://ntfy.example/x", Channels: []string{registry.ChannelPush}},
 		}}
 	device := registry.Device{ID: "d9", Kind: registry.Wristband, HouseholdID: "h9", SecretHash: "$2a$10$hash"}
