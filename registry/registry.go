@@ -18,6 +18,10 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when an id is already taken.
 var ErrConflict = errors.New("already exists")
 
+// ErrTopicTaken is returned when a device's source topic is another
+// device's already: a conflict, though its id is free.
+var ErrTopicTaken = fmt.Errorf("topic taken: %w", ErrConflict)
+
 // ErrUnknownReference is returned when an object names another that does not
 // exist, such as a household in a grid nobody registered.
 var ErrUnknownReference = errors.New("refers to an unknown object")

@@ -138,7 +138,7 @@ func insertDevice(ctx context.Context, tx *sql.Tx, d registry.Device, now int64)
 		err := tx.QueryRowContext(ctx, `SELECT id FROM devices WHERE source = ? AND source_topic = ? AND source_topic <> ''`, string(d.Source), d.SourceTopic).Scan(&other)
 		switch {
 		case err == nil:
-			return fmt.Errorf("source_topic %q of %s is device %s's: %w", d.SourceTopic, d.Source, other, registry.ErrConflict)
+			return fmt.Errorf("source_topic %q of %s is device %s's: %w", d.SourceTopic, d.Source, other, registry.ErrTopicTaken)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
