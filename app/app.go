@@ -342,7 +342,6 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 			ClientID: id,
 			Username: m.cfg.MQTT.Username,
 			Password: m.cfg.MQTT.Password,
-			Prefix:   m.cfg.MQTT.Prefix,
 			Intake:   m.intake,
 			Events:   events,
 			Logger:   logger,

@@ -24,11 +24,11 @@ type Options struct {
 	ClientID string // fixed, so the broker keeps our session across reconnects
 	Username string
 	Password string
-	Prefix   string
 	Intake   *ingest.Intake
-	// Events makes this the event stream's session ({prefix}/devices/+/event).
-	// Otherwise the session takes everything else under {prefix}/devices/
-	// and the clock ticks; event messages reaching it are acknowledged
+	// Events makes this the alarm lane's session: the event stream
+	// ({prefix}/devices/+/event) and Zigbee2MQTT's topics. Otherwise the
+	// session takes everything else under {prefix}/devices/, the clock ticks
+	// and the meters' sources; alarm messages reaching it are acknowledged
 	// unhandled, since the events session has them.
 	Events bool
 	Logger *slog.Logger
@@ -82,10 +82,11 @@ func New(opts Options) (*Subscriber, error) {
 func (s *Subscriber) Connected() bool { return s.connected.Load() }
 
 func (s *Subscriber) topics() map[string]byte {
-	if s.opts.Events {
-		return map[string]byte{s.opts.Intake.EventTopics(): 1}
+	filters := map[string]byte{}
+	for _, f := range s.opts.Intake.Filters(s.opts.Events) {
+		filters[f] = 1
 	}
-	return map[string]byte{s.opts.Prefix + "/devices/#": 1, s.opts.Intake.ClockTopic(): 1}
+	return filters
 }
 
 // subscribe runs on every (re)connect: auto-reconnect does not resubscribe.
@@ -106,8 +107,10 @@ func (s *Subscriber) submit(_ paho.Client, m paho.Message) {
 	if s.stopping.Load() {
 		return // not acknowledged: the broker redelivers it next session
 	}
-	if !s.opts.Events && ingest.IsEvent(m.Topic()) {
-		m.Ack() // the events session takes it
+	if !s.opts.Intake.Takes(m.Topic()) || !s.opts.Events && s.opts.Intake.IsEvent(m.Topic()) {
+		// A source's other topics (Zigbee2MQTT's bridge, availability),
+		// or the events session's.
+		m.Ack()
 		return
 	}
 	// An error means the intake stops: unacknowledged, it comes again.
