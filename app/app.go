@@ -297,6 +297,8 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		Devices:    m.db,
 		Handle:     m.decide.Handle,
 		Bound:      clock.Func(m.decide.FutureBound),
+		Sources:    m.cfg.Sources.Ingest(),
+		Zone:       m.decide.Location,
 		Known:      known,
 		Logger:     logger,
 		Registerer: m.reg,
@@ -305,8 +307,8 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		return err
 	}
 	opts := ingest.IntakeOptions{
-		Prefix:    m.cfg.MQTT.Prefix,
-		Pipeline:  m.pipeline,
+		Prefix:       m.cfg.MQTT.Prefix,
+		Pipeline:     m.pipeline,
 		Workers:      m.cfg.Ingest.Workers,
 		EventWorkers: m.cfg.Ingest.EventWorkers,
 		QueueSize:    m.cfg.Ingest.QueueSize,
@@ -364,6 +366,7 @@ func (m *Monitor) startBroker() error {
 		Auth:        m.cfg.MQTT.Broker.Auth,
 		Prefix:      m.cfg.MQTT.Prefix,
 		Devices:     deviceAuth{db: m.db},
+		Sources:     sourcePublishers{m.pipeline},
 		Intake:      m.intake,
 		SimPassword: m.token,
 		TLSAddr:     m.cfg.MQTT.Broker.TLSAddr,
@@ -406,6 +409,16 @@ func (a deviceAuth) AuthenticateDevice(id, secret string) bool {
 	defer cancel()
 	d, err := a.db.Device(ctx, id)
 	return err == nil && registry.CheckSecret(d.SecretHash, secret)
+}
+
+// sourcePublishers lets the embedded broker ask ingest, which maps source
+// topics to devices, who may publish to one.
+type sourcePublishers struct{ p *ingest.Pipeline }
+
+func (s sourcePublishers) MayPublish(id, topic string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.p.MayPublish(ctx, id, topic)
 }
 
 // forget drops a deleted household from the running monitor: the decision
