@@ -1,6 +1,6 @@
 // Package ingest turns device MQTT messages into rules.Readings: it parses topics,
-// decodes and validates payloads against the device contract (CONTRACT.md §2) and
-// spots repeated seqs. It does no I/O: the MQTT client, registry lookups, metrics
+// decodes and validates payloads against the device contract (CONTRACT.md §2),
+// or in the formats of off-the-shelf devices (§14), and spots repeated seqs. It does no I/O: the MQTT client, registry lookups, metrics
 // and logging belong to the caller.
 package ingest
 
