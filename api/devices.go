@@ -1,6 +1,8 @@
 package api
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -18,6 +20,11 @@ type deviceRequest struct {
 	HouseholdID string `json:"household_id"`
 	// Secret is the device's MQTT password; generated when absent.
 	Secret *string `json:"secret"`
+	// Source, SourceTopic and GatewayID register a device that speaks its
+	// own format (CONTRACT.md §14); absent: native.
+	Source      registry.Source `json:"source"`
+	SourceTopic string          `json:"source_topic"`
+	GatewayID   string          `json:"gateway_id"`
 }
 
 // deviceResponse is a registered device. Secret is set only when the API
@@ -27,6 +34,9 @@ type deviceResponse struct {
 	Kind        registry.DeviceKind `json:"kind"`
 	HouseholdID string              `json:"household_id"`
 	Secret      string              `json:"secret,omitempty"`
+	Source      registry.Source     `json:"source"`
+	SourceTopic string              `json:"source_topic,omitempty"`
+	GatewayID   string              `json:"gateway_id,omitempty"`
 }
 
 func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
@@ -34,7 +44,8 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	d := registry.Device{ID: req.ID, Kind: registry.DeviceKind(req.Kind), HouseholdID: req.HouseholdID}
+	d := registry.Device{ID: req.ID, Kind: registry.DeviceKind(req.Kind), HouseholdID: req.HouseholdID,
+		Source: cmp.Or(req.Source, registry.SourceNative), SourceTopic: req.SourceTopic, GatewayID: req.GatewayID}
 	var secretErr error
 	if req.Secret != nil {
 		secretErr = registry.ValidateSecret(*req.Secret)
@@ -43,7 +54,7 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	resp := deviceResponse{ID: d.ID, Kind: d.Kind, HouseholdID: d.HouseholdID}
+	resp := deviceResponse{ID: d.ID, Kind: d.Kind, HouseholdID: d.HouseholdID, Source: d.Source, SourceTopic: d.SourceTopic, GatewayID: d.GatewayID}
 	var secret string
 	if req.Secret != nil {
 		secret = *req.Secret
@@ -60,6 +71,10 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.SecretHash = hash
 	if err := a.opts.Registry.CreateDevice(r.Context(), d); err != nil {
+		if errors.Is(err, registry.ErrTopicTaken) {
+			return &apiError{status: http.StatusConflict, code: codeConflict,
+				msg: fmt.Sprintf("source_topic %q of %s is another device's", clip(d.SourceTopic), d.Source), err: err}
+		}
 		return createError("device", d.ID, err)
 	}
 	a.opts.Rules.DeviceRegistered(d)

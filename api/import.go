@@ -37,7 +37,7 @@ const (
 var importColumns = []string{
 	"household_id", "name", "address", "grid_id", "timezone", "medical_notes",
 	"contact_name", "contact_relation", "contact_phone", "contact_push_url", "contact_lang", "contact_channels", "contact_quiet_hours",
-	"device_id", "device_kind", "device_secret",
+	"device_id", "device_kind", "device_secret", "device_source", "device_source_topic", "device_gateway_id",
 }
 
 // importRequired are the columns every import file must have.
@@ -125,6 +125,11 @@ func (a *API) importOne(r *http.Request, ih *importHousehold, resp *importRespon
 	}
 	in := registry.HouseholdImport{Household: ih.h, SetMedicalNotes: ih.setNotes, NewSecretHashes: map[string]string{}}
 	generated := map[string]string{}
+	// Gateways first: a device naming one is registered after it, whatever
+	// the order of the rows.
+	slices.SortStableFunc(ih.devices, func(x, y importDevice) int {
+		return cmp.Compare(gatewaysFirst(x.d.Kind), gatewaysFirst(y.d.Kind))
+	})
 	for _, d := range ih.devices {
 		secret := d.secret
 		if secret == "" {
@@ -194,6 +199,14 @@ func (a *API) importOne(r *http.Request, ih *importHousehold, resp *importRespon
 			resp.Secrets = append(resp.Secrets, importSecret{DeviceID: d.ID, HouseholdID: id, Secret: s})
 		}
 	}
+}
+
+// gatewaysFirst sorts gateways (0) before other devices (1).
+func gatewaysFirst(k registry.DeviceKind) int {
+	if k == registry.Gateway {
+		return 0
+	}
+	return 1
 }
 
 // recordImport records in the audit log that an import writes a household,
@@ -321,7 +334,8 @@ func parseImport(body []byte) (importFile, error) {
 			}
 		}
 		if id, kind, secret := get("device_id"), get("device_kind"), get("device_secret"); id != "" || kind != "" || secret != "" {
-			d := importDevice{line: line, d: registry.Device{ID: id, Kind: registry.DeviceKind(kind), HouseholdID: hid}, secret: secret}
+			d := importDevice{line: line, secret: secret, d: registry.Device{ID: id, Kind: registry.DeviceKind(kind), HouseholdID: hid,
+				Source: registry.Source(cmp.Or(get("device_source"), string(registry.SourceNative))), SourceTopic: get("device_source_topic"), GatewayID: get("device_gateway_id")}}
 			var secretErr error
 			if secret != "" {
 				secretErr = registry.ValidateSecret(secret)
@@ -337,8 +351,8 @@ func parseImport(body []byte) (importFile, error) {
 				ih.devices = append(ih.devices, d)
 			case prev.d.HouseholdID != hid:
 				fail("device %s is listed for household %s on line %d", id, clip(prev.d.HouseholdID), prev.line)
-			case prev.d.Kind != d.d.Kind || prev.secret != secret:
-				fail("device %s is listed on line %d with another kind or secret", id, prev.line)
+			case prev.d != d.d || prev.secret != secret:
+				fail("device %s is listed on line %d with another kind, source or secret", id, prev.line)
 			}
 		}
 	}

@@ -148,7 +148,7 @@ func TestImportBadLines(t *testing.T) {
 		`6: household hG not imported: timezone "Mars/Base": unknown`,
 		`7: household_id is required`,
 		`8: household hH not imported: 4 fields, the header has 14`,
-		`9: household hI not imported: device: kind "toaster": must be one of water_meter, motion_sensor, door_sensor, wristband, power_meter`,
+		`9: household hI not imported: device: kind "toaster": must be one of water_meter, motion_sensor, door_sensor, wristband, power_meter, gateway`,
 		`10: household hJ not imported: device: secret: at least 16 characters`,
 		`12: household hK not imported: name differs from an earlier row of the household`,
 	}
@@ -170,6 +170,41 @@ func TestImportBadLines(t *testing.T) {
 	b = e.importCSV(body)
 	if b["created"] != 2.0 || fmt.Sprint(importErrors(b)) != `[3: household hM not imported: timezone "Mars/Base": unknown]` {
 		t.Errorf("answer %v", b)
+	}
+}
+
+// TestImportSources: the optional source columns register devices that speak
+// their own formats; a gateway listed after the devices that name it is
+// registered first.
+func TestImportSources(t *testing.T) {
+	e, _ := newImportEnv(t)
+	const header = "household_id,name,address,grid_id,device_id,device_kind,device_secret,device_source,device_source_topic,device_gateway_id\n"
+	body := header +
+		"hS,Shen Li,1 Road,g1,hS-pir,motion_sensor,,zigbee2mqtt,hS/Kitchen PIR,hS-gw\n" +
+		"hS,,,,hS-plug,power_meter,,tasmota,tasmota_5E9A1B,\n" +
+		"hS,,,,hS-gw,gateway,,,,\n" +
+		"hT,Tao Ming,2 Road,g1,hT-pir,motion_sensor,,zigbee2mqtt,hS/Kitchen PIR,\n" + // 5: hS-pir's topic
+		"hU,Wei Dan,3 Road,g1,hU-pir,motion_sensor,,zigbee2mqtt,,\n" + // 6: no topic
+		"hV,Xia Yu,4 Road,g1,hV-pir,motion_sensor,,zigbee2mqtt,hV/pir,\n" +
+		"hV,,,,hV-pir,motion_sensor,,zigbee2mqtt,hV/hall,\n" // 8: listed again elsewhere
+	b := e.importCSV(body)
+	want := []string{
+		`5: household hT not imported: device hT-pir: source_topic "hS/Kitchen PIR" of zigbee2mqtt is device hS-pir's: topic taken: already exists`,
+		`6: household hU not imported: device: source_topic: required for a device with a source`,
+		`8: household hV not imported: device hV-pir is listed on line 7 with another kind, source or secret`,
+	}
+	if got := importErrors(b); !slices.Equal(got, want) {
+		t.Errorf("errors:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	pir, err := e.store.SourceDevice(context.Background(), registry.SourceZigbee2MQTT, "hS/Kitchen PIR")
+	if err != nil || pir.ID != "hS-pir" || pir.GatewayID != "hS-gw" {
+		t.Errorf("hS-pir: %+v, %v", pir, err)
+	}
+	if gw, err := e.store.Device(context.Background(), "hS-gw"); err != nil || gw.Kind != registry.Gateway || gw.Source != registry.SourceNative {
+		t.Errorf("hS-gw: %+v, %v", gw, err)
+	}
+	if plug, err := e.store.Device(context.Background(), "hS-plug"); err != nil || plug.Source != registry.SourceTasmota || plug.SourceTopic != "tasmota_5E9A1B" {
+		t.Errorf("hS-plug: %+v, %v", plug, err)
 	}
 }
 

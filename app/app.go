@@ -298,6 +298,8 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		Devices:    m.db,
 		Handle:     m.decide.Handle,
 		Bound:      clock.Func(m.decide.FutureBound),
+		Sources:    m.cfg.Sources.Ingest(),
+		Zone:       m.decide.Location,
 		Known:      known,
 		Logger:     logger,
 		Registerer: m.reg,
@@ -354,7 +356,6 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 			Username: m.cfg.MQTT.Username,
 			Password: m.cfg.MQTT.Password,
 			TLS:      tlsCfg,
-			Prefix:   m.cfg.MQTT.Prefix,
 			Intake:   m.intake,
 			Take:     take,
 			Logger:   logger,
@@ -377,6 +378,7 @@ func (m *Monitor) startBroker() error {
 		Auth:        m.cfg.MQTT.Broker.Auth,
 		Prefix:      m.cfg.MQTT.Prefix,
 		Devices:     deviceAuth{db: m.db},
+		Sources:     sourcePublishers{m.pipeline},
 		Intake:      m.intake,
 		SimPassword: m.token,
 		TLSAddr:     m.cfg.MQTT.Broker.TLSAddr,
@@ -430,6 +432,16 @@ func (a deviceAuth) DeviceRegistered(id string) bool {
 	defer cancel()
 	_, err := a.db.Device(ctx, id)
 	return err == nil
+}
+
+// sourcePublishers lets the embedded broker ask ingest, which maps source
+// topics to devices, who may publish to one.
+type sourcePublishers struct{ p *ingest.Pipeline }
+
+func (s sourcePublishers) MayPublish(id, topic string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.p.MayPublish(ctx, id, topic)
 }
 
 // forget drops a deleted household from the running monitor: the decision

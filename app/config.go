@@ -11,6 +11,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 
 	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/ingest"
 	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -34,6 +35,9 @@ type Config struct {
 	Notify   NotifyConfig   `mapstructure:"notify"`
 	Ingest   IngestConfig   `mapstructure:"ingest"`
 	Log      LogConfig      `mapstructure:"log"`
+	// Sources turn on the formats of off-the-shelf devices (CONTRACT.md
+	// §14), each under its topic root.
+	Sources SourcesConfig `mapstructure:"sources"`
 	// InfluxDB receives the readings history (app/history.go); an empty url
 	// keeps it in the store's hourly roll-up instead.
 	InfluxDB InfluxDBConfig `mapstructure:"influxdb"`
@@ -179,6 +183,58 @@ type IngestConfig struct {
 	QueueSize    int `mapstructure:"queue_size"`
 }
 
+type SourcesConfig struct {
+	Zigbee2MQTT SourceConfig `mapstructure:"zigbee2mqtt"`
+	Tasmota     SourceConfig `mapstructure:"tasmota"`
+	Wmbusmeters SourceConfig `mapstructure:"wmbusmeters"`
+}
+
+type SourceConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// TopicRoot is the topic level(s) the source's topics start with:
+	// Zigbee2MQTT's base_topic, Tasmota's %prefix% for telemetry, the
+	// first level of wmbusmeters' shell command's topic.
+	TopicRoot string `mapstructure:"topic_root"`
+}
+
+// Ingest is what ingest takes of the enabled sources.
+func (c SourcesConfig) Ingest() ingest.Sources {
+	root := func(s SourceConfig) string {
+		if !s.Enabled {
+			return ""
+		}
+		return s.TopicRoot
+	}
+	return ingest.Sources{Zigbee2MQTT: root(c.Zigbee2MQTT), Tasmota: root(c.Tasmota), Wmbusmeters: root(c.Wmbusmeters)}
+}
+
+// validate names every enabled source whose root is malformed or whose
+// topics would be another's (or the native prefix's).
+func (c SourcesConfig) validate(prefix string) []error {
+	var errs []error
+	roots := map[string]string{"mqtt.prefix": prefix}
+	for _, s := range []struct {
+		key string
+		c   SourceConfig
+	}{{"sources.zigbee2mqtt", c.Zigbee2MQTT}, {"sources.tasmota", c.Tasmota}, {"sources.wmbusmeters", c.Wmbusmeters}} {
+		if !s.c.Enabled {
+			continue
+		}
+		root := s.c.TopicRoot
+		if root == "" || strings.HasPrefix(root, "/") || strings.HasSuffix(root, "/") || strings.HasPrefix(root, "$") || strings.ContainsAny(root, "+#\x00") {
+			errs = append(errs, fmt.Errorf("%s.topic_root: %q: want topic levels without wildcards, a leading $ or '/', or a trailing '/'", s.key, root))
+			continue
+		}
+		for key, other := range roots {
+			if root == other || strings.HasPrefix(root, other+"/") || strings.HasPrefix(other, root+"/") {
+				errs = append(errs, fmt.Errorf("%s.topic_root: %q overlaps %s %q: their topics must not mix", s.key, root, key, other))
+			}
+		}
+		roots[s.key+".topic_root"] = root
+	}
+	return errs
+}
+
 // InfluxDBConfig is where the readings history goes: InfluxDB 2.x (token,
 // org, bucket) or 1.8 (token "user:password" or empty, org empty, bucket
 // "database/retention-policy"). An empty URL turns it off.
@@ -224,7 +280,12 @@ func DefaultConfig() Config {
 		},
 		Notify: NotifyConfig{MaxAttempts: 10, PushTimeout: 10 * time.Second, RateLimit: 10 * time.Minute, SMS: defaultSMSConfig()},
 		Ingest: IngestConfig{Workers: 8, EventWorkers: 2, QueueSize: 1024},
-		Log:    LogConfig{Level: "info", Format: "text"},
+		Sources: SourcesConfig{
+			Zigbee2MQTT: SourceConfig{TopicRoot: "zigbee2mqtt"},
+			Tasmota:     SourceConfig{TopicRoot: "tele"},
+			Wmbusmeters: SourceConfig{TopicRoot: "wmbusmeters"},
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
 
 		Timezone:   registry.DefaultTimezone,
 		Checkpoint: CheckpointConfig{Interval: time.Second},
@@ -384,6 +445,7 @@ func (c Config) Validate() error {
 	if c.Ingest.QueueSize < 1 {
 		bad("ingest.queue_size", "must be positive")
 	}
+	errs = append(errs, c.Sources.validate(c.MQTT.Prefix)...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -132,3 +132,42 @@ func TestValidateBrokerClientCA(t *testing.T) {
 		t.Errorf("client_ca_file with the TLS listener: %v", err)
 	}
 }
+
+func TestValidateSources(t *testing.T) {
+	on := func(root string) SourceConfig { return SourceConfig{Enabled: true, TopicRoot: root} }
+	tests := []struct {
+		name    string
+		edit    func(*SourcesConfig)
+		wantErr string // empty: valid
+	}{
+		{"all off", func(*SourcesConfig) {}, ""},
+		{"all on, default roots", func(s *SourcesConfig) {
+			s.Zigbee2MQTT.Enabled, s.Tasmota.Enabled, s.Wmbusmeters.Enabled = true, true, true
+		}, ""},
+		{"a root of two levels", func(s *SourcesConfig) { s.Zigbee2MQTT = on("home/zigbee") }, ""},
+		{"an empty root", func(s *SourcesConfig) { s.Tasmota = on("") }, "sources.tasmota.topic_root"},
+		{"a wildcard", func(s *SourcesConfig) { s.Tasmota = on("tele/+") }, "sources.tasmota.topic_root"},
+		{"a trailing slash", func(s *SourcesConfig) { s.Wmbusmeters = on("wmbusmeters/") }, "sources.wmbusmeters.topic_root"},
+		{"$SYS", func(s *SourcesConfig) { s.Wmbusmeters = on("$SYS") }, "sources.wmbusmeters.topic_root"},
+		{"two sources on one root", func(s *SourcesConfig) { s.Zigbee2MQTT, s.Wmbusmeters = on("home"), on("home") }, "overlaps"},
+		{"one root under another", func(s *SourcesConfig) { s.Zigbee2MQTT, s.Tasmota = on("home"), on("home/tele") }, "overlaps"},
+		{"under the native prefix", func(s *SourcesConfig) { s.Zigbee2MQTT = on("eldersafe/v1/zigbee") }, "overlaps mqtt.prefix"},
+		{"a root off is not checked", func(s *SourcesConfig) { s.Tasmota = SourceConfig{TopicRoot: "+"} }, ""},
+	}
+	for _, tt := range tests {
+		cfg := DefaultConfig()
+		tt.edit(&cfg.Sources)
+		err := cfg.Validate()
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: unexpected error %v", tt.name, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: error %v, want one naming %q", tt.name, err, tt.wantErr)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Sources.Tasmota.Enabled = true
+	if got := cfg.Sources.Ingest(); got.Tasmota != "tele" || got.Zigbee2MQTT != "" || got.Wmbusmeters != "" {
+		t.Errorf("Ingest() = %+v, want tasmota alone", got)
+	}
+}

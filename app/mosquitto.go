@@ -1,11 +1,13 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 
 	"github.com/eldersafe/eldersafe/broker"
+	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/store"
 )
 
@@ -23,9 +25,23 @@ func ExportMosquitto(ctx context.Context, cfg Config, dir string, logger *slog.L
 		return err
 	}
 	hashes := make(map[string]string, len(devices))
+	sources := cfg.Sources.Ingest()
+	// Who may publish to the enabled sources' topics: a device's gateway, or
+	// the device itself; and every gateway to its own (bridge) topics.
+	publishers := map[string][]string{}
+	add := func(id string, filters []string) {
+		if len(filters) > 0 {
+			publishers[id] = append(publishers[id], filters...)
+		}
+	}
 	for _, d := range devices {
 		hashes[d.ID] = d.SecretHash
+		if d.Kind == registry.Gateway {
+			add(d.ID, sources.GatewayFilters())
+		}
+		add(cmp.Or(d.GatewayID, d.ID), sources.PublishFilters(d))
 	}
+	alarm, telemetry := sources.Filters()
 	token := cfg.Auth.AdminToken
 	if token == "" {
 		if token, _, err = db.AdminToken(ctx); err != nil {
@@ -38,5 +54,7 @@ func ExportMosquitto(ctx context.Context, cfg Config, dir string, logger *slog.L
 		MonitorUsername: cfg.MQTT.Username,
 		MonitorPassword: cfg.MQTT.Password,
 		SimPassword:     token,
+		SourceFilters:   append(alarm, telemetry...),
+		Publishers:      publishers,
 	})
 }

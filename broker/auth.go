@@ -42,6 +42,7 @@ type authHook struct {
 	mode    string
 	prefix  string
 	devices DeviceAuthenticator
+	sources SourcePublishers // nil: no source topics
 	sim     credential
 	clients *mqtt.Clients // the broker's sessions, to stop client-id takeovers
 	log     *slog.Logger
@@ -182,7 +183,10 @@ func (h *authHook) mayPublish(r role, user, topic string) bool {
 	switch r {
 	case roleDevice:
 		own := h.prefix + "/devices/" + user + "/"
-		return strings.HasPrefix(topic, own) && len(topic) > len(own)
+		if strings.HasPrefix(topic, own) && len(topic) > len(own) {
+			return true
+		}
+		return h.sources != nil && h.sources.MayPublish(user, topic)
 	default:
 		return topic == h.prefix+"/sim/clock"
 	}

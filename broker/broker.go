@@ -8,8 +8,9 @@
 //   - a device connects with username = its device id and password = its
 //     secret, or, on the TLS listener with Options.ClientCAFile, with a
 //     certificate of that CA whose common name is its device id; it may
-//     publish only to {prefix}/devices/{its id}/{stream...} and may
-//     subscribe to nothing;
+//     publish only to {prefix}/devices/{its id}/{stream...} and, when it or
+//     the devices it is the gateway of speak their own formats, to those
+//     devices' source topics (Options.Sources); it may subscribe to nothing;
 //   - username "eldersafe-sim" with the configured password (the admin token)
 //     may publish only to {prefix}/sim/clock;
 //   - anyone else is refused at CONNECT.
@@ -70,6 +71,14 @@ type DeviceAuthenticator interface {
 	DeviceRegistered(id string) bool
 }
 
+// SourcePublishers decides who may publish outside {prefix}/devices/ under
+// AuthDevices: on a source's topic (CONTRACT.md §14), the device registered
+// on it and the gateway registered for it; on a gateway's own topics
+// (Zigbee2MQTT's bridge state), gateways.
+type SourcePublishers interface {
+	MayPublish(deviceID, topic string) bool
+}
+
 // Options configures a Broker.
 type Options struct {
 	// Addr is the plain TCP listener, e.g. "127.0.0.1:1883"; port 0 picks a
@@ -82,10 +91,14 @@ type Options struct {
 	Prefix string
 	// Devices checks device credentials; required under AuthDevices.
 	Devices DeviceAuthenticator
-	// Intake takes every publish under {Prefix}/devices/ and the clock
-	// ticks in process, acknowledging each once handled. Nil: they are
-	// routed to subscribers like any message.
+	// Intake takes the publishes it says it Takes (those under
+	// {Prefix}/devices/, the clock ticks, source readings) in process,
+	// acknowledging each once handled. Nil: they are routed to subscribers
+	// like any message.
 	Intake Intake
+	// Sources decides who may publish to the topics of devices that speak
+	// their own formats (CONTRACT.md §14); nil: nobody.
+	Sources SourcePublishers
 	// SimPassword lets username SimUsername publish to {Prefix}/sim/clock.
 	// Empty disables the simulator credential.
 	SimPassword string
@@ -172,6 +185,7 @@ func New(opts Options) (*Broker, error) {
 		mode:    opts.Auth,
 		prefix:  opts.Prefix,
 		devices: opts.Devices,
+		sources: opts.Sources,
 		sim:     credential{user: SimUsername, pass: opts.SimPassword},
 		clients: b.srv.Clients,
 		log:     opts.Logger,
@@ -180,7 +194,7 @@ func New(opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("broker hook: %w", err)
 	}
 	if opts.Intake != nil {
-		b.inbound = newInbound(opts.Intake, opts.Prefix, opts.HoldTimeout, opts.Logger, opts.Registerer)
+		b.inbound = newInbound(opts.Intake, opts.HoldTimeout, opts.Logger, opts.Registerer)
 		if err := b.srv.AddHook(b.inbound, nil); err != nil {
 			return nil, fmt.Errorf("broker hook: %w", err)
 		}

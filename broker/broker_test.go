@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -600,4 +601,52 @@ func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// testPublishers lets each device publish to the source topics listed for it.
+type testPublishers map[string][]string
+
+func (p testPublishers) MayPublish(id, topic string) bool { return slices.Contains(p[id], topic) }
+
+// TestBroker_GatewayPublishesForItsDevices: a gateway logs in as a device
+// and may publish to the source topics of its devices (and its own Last
+// Will there), and to no other device's.
+func TestBroker_GatewayPublishesForItsDevices(t *testing.T) {
+	const (
+		pir     = "zigbee2mqtt/h1/Kitchen PIR"
+		bridge  = "zigbee2mqtt/bridge/state"
+		another = "zigbee2mqtt/h2/Hall PIR"
+	)
+	b := startBroker(t, func(o *Options) {
+		o.Devices = testDevices{"gw-1": "secret-gw", "dev-a": "secret-a"}
+		o.Sources = testPublishers{"gw-1": {pir, pir + "/availability", bridge}}
+		o.Intake.(*fakeIntake).sourceTopics = []string{pir, another}
+	})
+	mon := monitor(t, b)
+	gw := mustDial(t, b.Addr(), clientID("gw-1"), "gw-1", "secret-gw", func(o *paho.ClientOptions) {
+		o.SetWill(bridge, `{"state":"offline"}`, 1, true) // as Zigbee2MQTT does
+	})
+	gw.mustPublish(t, pir, 1, `{"occupancy":true}`)
+	mon.expect(t, pir, `{"occupancy":true}`)
+	// Its availability and its bridge state are its to publish, and none of
+	// the monitor's: routed, not taken.
+	gw.mustPublish(t, pir+"/availability", 1, `{"state":"online"}`)
+	gw.mustPublish(t, bridge, 1, `{"state":"online"}`)
+	gw.mustPublish(t, another, 0, `{"occupancy":true}`) // dropped: not its device
+	gw.mustPublish(t, pir, 1, "marker")
+	mon.expect(t, pir, "marker")
+
+	// A device with no part in the source may not publish there, nor leave
+	// a Will there.
+	dev := mustDial(t, b.Addr(), clientID("dev-a"), "dev-a", "secret-a", nil)
+	dev.Publish(pir, 1, false, `{"occupancy":true}`)
+	dev.waitLost(t)
+	if _, err := dial(t, b.Addr(), clientID("dev-a"), "dev-a", "secret-a", func(o *paho.ClientOptions) {
+		o.SetWill(bridge, `{"state":"offline"}`, 1, true)
+	}); !errors.Is(err, packets.ErrorRefusedNotAuthorised) {
+		t.Errorf("a device's Will on a gateway's topic: %v, want refused", err)
+	}
+	// The gateway's own native topics stay its, too.
+	gw.mustPublish(t, deviceTopic("gw-1", "status"), 1, `{"online":true}`)
+	mon.expect(t, deviceTopic("gw-1", "status"), `{"online":true}`)
 }

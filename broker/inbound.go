@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +19,10 @@ const DefaultHoldTimeout = 30 * time.Second
 
 // Intake takes device messages in process (ingest's Intake).
 type Intake interface {
+	// Takes reports whether a topic is the intake's: device topics, the
+	// simulator's clock, the readings of devices that speak their own
+	// formats. Other publishes are routed as usual.
+	Takes(topic string) bool
 	// Submit hands a message over. It blocks while the intake has no room
 	// (held reports that it did) until ctx ends, which leaves the message
 	// untaken. ack is called once the message is handled: its effect
@@ -30,8 +33,8 @@ type Intake interface {
 // errMonitorBusy is why a device held past the hold timeout is disconnected.
 var errMonitorBusy = errors.New("the monitor is not taking messages; publish again after reconnecting")
 
-// inbound hands every publish under {prefix}/devices/ and the simulator's
-// clock ticks to the intake inside the process, in the publisher's own read
+// inbound hands every publish the intake takes (under {prefix}/devices/,
+// the simulator's clock ticks, source readings) to it inside the process, in the publisher's own read
 // loop, and acknowledges it (PUBACK) only once the intake says it is handled.
 // mochi would acknowledge a publish before routing it, so a crash between
 // the two lost acknowledged messages; here the acknowledgement means stored.
@@ -44,8 +47,6 @@ var errMonitorBusy = errors.New("the monitor is not taking messages; publish aga
 type inbound struct {
 	mqtt.HookBase
 	intake      Intake
-	devices     string // {prefix}/devices/
-	clock       string // {prefix}/sim/clock
 	holdTimeout time.Duration
 	log         *slog.Logger
 	// done ends every hold when the broker closes.
@@ -56,12 +57,10 @@ type inbound struct {
 	held, refused prometheus.Counter
 }
 
-func newInbound(intake Intake, prefix string, holdTimeout time.Duration, log *slog.Logger, reg prometheus.Registerer) *inbound {
+func newInbound(intake Intake, holdTimeout time.Duration, log *slog.Logger, reg prometheus.Registerer) *inbound {
 	done, cancel := context.WithCancel(context.Background())
 	h := &inbound{
 		intake:      intake,
-		devices:     prefix + "/devices/",
-		clock:       prefix + "/sim/clock",
 		holdTimeout: holdTimeout,
 		log:         log,
 		done:        done,
@@ -85,15 +84,10 @@ func (h *inbound) ID() string { return "eldersafe-inbound" }
 
 func (h *inbound) Provides(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnWillSent }
 
-// wants reports whether a topic is the monitor's.
-func (h *inbound) wants(topic string) bool {
-	return strings.HasPrefix(topic, h.devices) || topic == h.clock
-}
-
 // OnPublish runs on the publisher's connection, after the ACL check and
 // before mochi would acknowledge and route the message.
 func (h *inbound) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline || !h.wants(pk.TopicName) {
+	if cl.Net.Inline || !h.intake.Takes(pk.TopicName) {
 		return pk, nil
 	}
 	ack := func() {}
@@ -111,7 +105,7 @@ func (h *inbound) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 // which mochi sends without passing it through OnPublish. The device is gone:
 // there is nobody to acknowledge.
 func (h *inbound) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
-	if h.wants(pk.TopicName) {
+	if h.intake.Takes(pk.TopicName) {
 		_ = h.submit(cl, pk.TopicName, pk.Payload, func() {})
 	}
 }

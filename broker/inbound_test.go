@@ -3,6 +3,8 @@ package broker
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,9 @@ import (
 // it full.
 type fakeIntake struct {
 	msgs chan inMsg
+	// sourceTopics are the source readings it takes besides the device
+	// topics and the clock.
+	sourceTopics []string
 
 	mu      sync.Mutex
 	hold    bool
@@ -29,6 +34,10 @@ type inMsg struct{ topic, payload string }
 
 func newFakeIntake() *fakeIntake {
 	return &fakeIntake{msgs: make(chan inMsg, 1000), room: make(chan struct{})}
+}
+
+func (f *fakeIntake) Takes(topic string) bool {
+	return strings.HasPrefix(topic, prefix+"/devices/") || topic == prefix+"/sim/clock" || slices.Contains(f.sourceTopics, topic)
 }
 
 func (f *fakeIntake) Submit(ctx context.Context, topic string, payload []byte, ack func()) (bool, error) {

@@ -24,6 +24,13 @@ type MosquittoCredentials struct {
 	// SimPassword lets the simulator send clock ticks as SimUsername; empty
 	// leaves the simulator out.
 	SimPassword string
+	// SourceFilters are the topics the monitor reads besides its prefix's:
+	// the enabled sources' (CONTRACT.md §14).
+	SourceFilters []string
+	// Publishers map a device id to the topic filters it may publish to
+	// besides its own: the source topics of the devices it is the gateway
+	// of, or its own source topics.
+	Publishers map[string][]string
 }
 
 // Files WriteMosquittoFiles writes into its directory.
@@ -35,7 +42,8 @@ const (
 
 // WriteMosquittoFiles writes a password_file, an acl_file and a config
 // snippet that includes them into dir: a device may publish only under its
-// own id and subscribe to nothing; the monitor reads devices and the clock.
+// own id (and a gateway to its devices' source topics) and subscribe to
+// nothing; the monitor reads devices, the clock and the sources.
 func WriteMosquittoFiles(dir string, c MosquittoCredentials) error {
 	if c.MonitorUsername == "" || c.MonitorPassword == "" {
 		return errors.New("the monitor's own credential is required: set mqtt.username and mqtt.password")
@@ -76,12 +84,27 @@ user %[1]s
 topic read %[2]s/devices/#
 topic read %[2]s/sim/clock
 `, c.MonitorUsername, c.Prefix)
+	for _, f := range c.SourceFilters {
+		fmt.Fprintf(&acl, "topic read %s\n", f)
+	}
 	if c.SimPassword != "" {
 		fmt.Fprintf(&acl, `
 # The simulator sends clock ticks.
 user %s
 topic write %s/sim/clock
 `, SimUsername, c.Prefix)
+	}
+	if len(c.Publishers) > 0 {
+		acl.WriteString(`
+# Devices that speak their own formats: a gateway (or a device that is its
+# own MQTT client, as a Tasmota plug is) publishes to their source topics.
+`)
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.Publishers)) {
+		fmt.Fprintf(&acl, "user %s\n", id)
+		for _, f := range c.Publishers[id] {
+			fmt.Fprintf(&acl, "topic write %s\n", f)
+		}
 	}
 	fmt.Fprintf(&acl, `
 # Every device (username = device id) publishes under its own id only and

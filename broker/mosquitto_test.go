@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/eldersafe/eldersafe/registry"
 )
 
@@ -151,4 +153,43 @@ func TestWriteMosquittoFiles_Refuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMosquittoExport_Gateways: the exported ACL lets a gateway publish to
+// its devices' source topics (a friendly name with a blank among them) and
+// the monitor read them, and lets no other device publish there.
+func TestMosquittoExport_Gateways(t *testing.T) {
+	const pir, other = "zigbee2mqtt/h1/Kitchen PIR", "zigbee2mqtt/h2/Hall PIR"
+	hashes := map[string]string{}
+	for id, secret := range map[string]string{"gw-1": "secret-gw-0123456789", "dev-a": "secret-a-0123456789"} {
+		h, err := registry.HashSecret(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes[id] = h
+	}
+	dir := t.TempDir()
+	const monUser, monitorPass = "monitor", "monitor-secret-0123456789"
+	if err := WriteMosquittoFiles(dir, MosquittoCredentials{
+		Prefix: prefix, Devices: hashes, MonitorUsername: monUser, MonitorPassword: monitorPass,
+		SourceFilters: []string{"zigbee2mqtt/#"},
+		Publishers:    map[string][]string{"gw-1": {"zigbee2mqtt/bridge/#", pir, pir + "/availability"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	addr := startMosquitto(t, dir)
+	mon := mustDial(t, addr, clientID("monitor"), monUser, monitorPass, nil)
+	if code := mon.subscribe(t, "zigbee2mqtt/#"); code != 1 {
+		t.Fatalf("monitor subscribe zigbee2mqtt/#: code %#x", code)
+	}
+	gw := mustDial(t, addr, clientID("gw-1"), "gw-1", "secret-gw-0123456789", func(o *paho.ClientOptions) {
+		o.SetWill("zigbee2mqtt/bridge/state", `{"state":"offline"}`, 1, true)
+	})
+	dev := mustDial(t, addr, clientID("dev-a"), "dev-a", "secret-a-0123456789", nil)
+	gw.mustPublish(t, other, 1, `{"occupancy":true}`) // not its device
+	dev.mustPublish(t, pir, 1, `{"occupancy":true}`)  // not its topic
+	gw.mustPublish(t, "zigbee2mqtt/bridge/state", 1, `{"state":"online"}`)
+	mon.expect(t, "zigbee2mqtt/bridge/state", `{"state":"online"}`)
+	gw.mustPublish(t, pir, 1, "marker")
+	mon.expect(t, pir, "marker")
 }

@@ -2,6 +2,7 @@ package clock
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -46,11 +47,20 @@ func ParseTS(raw json.RawMessage) (time.Time, error) {
 	default:
 		return time.Time{}, fmt.Errorf("ts: want an RFC 3339 string or integer Unix milliseconds, got %.20s", raw)
 	}
-	if t.Before(minTS) {
-		return time.Time{}, fmt.Errorf("ts %s: before 2000, device clock not set", raw)
-	}
-	if t.After(maxTS) {
-		return time.Time{}, fmt.Errorf("ts %s: after year 9999", raw)
+	if err := CheckTS(t); err != nil {
+		return time.Time{}, fmt.Errorf("ts %s: %w", raw, err)
 	}
 	return t.UTC(), nil
+}
+
+// CheckTS bounds a time a device stamped, however it spelt it: from 2000 to
+// the year 9999.
+func CheckTS(t time.Time) error {
+	if t.Before(minTS) {
+		return errors.New("before 2000, device clock not set")
+	}
+	if t.After(maxTS) {
+		return errors.New("after year 9999")
+	}
+	return nil
 }

@@ -172,6 +172,12 @@ func (d *Dispatcher) Thresholds(householdID string) rules.Thresholds {
 	return d.engine.Effective(householdID).Thresholds()
 }
 
+// Location is a household's time zone, as the rules read it: ingest reads
+// the local times some devices stamp (Tasmota's) in it.
+func (d *Dispatcher) Location(householdID string) *time.Location {
+	return d.engine.Location(householdID)
+}
+
 // Status reports the live status of a household's devices.
 func (d *Dispatcher) Status(householdID string) []rules.DeviceStatus {
 	return d.engine.Status(householdID, d.clock.Now())

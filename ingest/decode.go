@@ -1,6 +1,6 @@
 // Package ingest turns device MQTT messages into rules.Readings: it parses topics,
-// decodes and validates payloads against the device contract (CONTRACT.md §2) and
-// spots repeated seqs. It does no I/O: the MQTT client, registry lookups, metrics
+// decodes and validates payloads against the device contract (CONTRACT.md §2),
+// or in the formats of off-the-shelf devices (§14), and spots repeated seqs. It does no I/O: the MQTT client, registry lookups, metrics
 // and logging belong to the caller.
 package ingest
 
@@ -105,8 +105,10 @@ type Message struct {
 	// Reading has Kind, Stream, TS (UTC) and the payload's fields filled in;
 	// DeviceID and HouseholdID are the caller's to set.
 	Reading rules.Reading
-	Seq     uint64
-	HasSeq  bool
+	// Seq is the payload's seq, or for a source, which numbers nothing, a
+	// fingerprint of the payload (DecodeSource).
+	Seq    uint64
+	HasSeq bool
 }
 
 // wire is a payload as sent. Fields stay raw so that each one's JSON type is
@@ -138,16 +140,8 @@ type wire struct {
 // ahead); a zero now, as under an event clock that has seen no ts yet, skips that
 // bound. A null field counts as absent. Every error is a *RejectError.
 func Decode(kind registry.DeviceKind, stream rules.Stream, payload []byte, now time.Time) (Message, error) {
-	if len(payload) > MaxPayload {
-		return Message{}, reject(ReasonTooLarge, "payload is %d bytes, limit %d", len(payload), MaxPayload)
-	}
-	// encoding/json would silently replace invalid UTF-8 in strings.
-	if !utf8.Valid(payload) {
-		return Message{}, reject(ReasonBadJSON, "payload is not valid UTF-8")
-	}
-	// encoding/json leaves a struct untouched for a top-level null.
-	if trimmed := bytes.TrimLeft(payload, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		return Message{}, reject(ReasonBadJSON, "payload is not a JSON object")
+	if err := jsonObject(payload); err != nil {
+		return Message{}, err
 	}
 	var w wire
 	if err := json.Unmarshal(payload, &w); err != nil {
@@ -175,11 +169,37 @@ func Decode(kind registry.DeviceKind, stream rules.Stream, payload []byte, now t
 	}
 	// Last, so a message that is wrong in several ways counts as invalid: that is
 	// a firmware bug, future_ts a clock problem.
-	if !now.IsZero() && ts.After(now.Add(clock.MaxFuture)) {
-		return Message{}, reject(ReasonFutureTS, "ts %s is more than 7 days after now (%s)",
-			ts.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+	if err := notFuture(ts, now); err != nil {
+		return Message{}, err
 	}
 	return m, nil
+}
+
+// jsonObject checks what every payload must be before its fields are read:
+// at most MaxPayload bytes of UTF-8 holding one JSON object.
+func jsonObject(payload []byte) error {
+	if len(payload) > MaxPayload {
+		return reject(ReasonTooLarge, "payload is %d bytes, limit %d", len(payload), MaxPayload)
+	}
+	// encoding/json would silently replace invalid UTF-8 in strings.
+	if !utf8.Valid(payload) {
+		return reject(ReasonBadJSON, "payload is not valid UTF-8")
+	}
+	// encoding/json leaves a struct untouched for a top-level null.
+	if trimmed := bytes.TrimLeft(payload, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		return reject(ReasonBadJSON, "payload is not a JSON object")
+	}
+	return nil
+}
+
+// notFuture rejects a ts more than clock.MaxFuture after now; a zero now,
+// as under an event clock that has seen no ts yet, bounds nothing.
+func notFuture(ts, now time.Time) error {
+	if !now.IsZero() && ts.After(now.Add(clock.MaxFuture)) {
+		return reject(ReasonFutureTS, "ts %s is more than 7 days after now (%s)",
+			ts.Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 // ParseTS reads a payload's ts (clock.ParseTS); a missing or malformed one

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -87,6 +88,103 @@ func FuzzDecodeTick(f *testing.F) {
 		}
 		if ts.Before(y2000) || ts.After(now.Add(clock.MaxFuture)) || ts.Location() != time.UTC {
 			t.Fatalf("accepted tick %v out of bounds", ts)
+		}
+	})
+}
+
+// fuzzSources are the sources DecodeSource is fuzzed with, and one it does
+// not know.
+var fuzzSources = append(slices.Clone(registry.Sources), "homie")
+
+// FuzzDecodeSource: whatever a gateway or a plug sends, decoding does not
+// panic, and what it accepts is a reading the rules can take: a kind the
+// source reports for, a bounded UTC ts, an event only on the event stream,
+// finite numbers in range.
+func FuzzDecodeSource(f *testing.F) {
+	for _, tc := range sourceCases {
+		f.Add(uint8(slices.Index(fuzzSources, tc.src)), uint8(slices.Index(fuzzKinds, tc.kind)), tc.data(f))
+	}
+	f.Fuzz(func(t *testing.T, srcIdx, kindIdx uint8, payload []byte) {
+		src := fuzzSources[int(srcIdx)%len(fuzzSources)]
+		kind := fuzzKinds[int(kindIdx)%len(fuzzKinds)]
+		m, err := DecodeSource(src, kind, payload, shanghai, testNow)
+		if err != nil {
+			if !slices.Contains(Reasons, ReasonOf(err)) {
+				t.Fatalf("rejection without a known reason: %v", err)
+			}
+			return
+		}
+		r := m.Reading
+		if len(payload) > MaxPayload || !utf8.Valid(payload) || !json.Valid(payload) {
+			t.Fatalf("accepted a payload that is too large or not valid JSON: %q", payload)
+		}
+		if !slices.Contains(src.Kinds(), kind) || r.Kind != kind || r.DeviceID != "" || !m.HasSeq {
+			t.Fatalf("%s accepted %+v from a %s", src, r, kind)
+		}
+		if r.TS.Before(y2000) || r.TS.After(testNow.Add(clock.MaxFuture)) || r.TS.Location() != time.UTC {
+			t.Fatalf("accepted ts %v out of bounds", r.TS)
+		}
+		event := r.Motion != nil || r.Open != nil || r.Event != ""
+		if event != (r.Stream == rules.Event) || r.Stream != rules.Event && r.Stream != rules.Telemetry || r.Event != "" && r.Event != rules.EventSOS {
+			t.Fatalf("accepted %s reading %+v", r.Stream, r)
+		}
+		for _, v := range []*float64{r.TotalLiters, r.TotalKWh, r.PowerW, r.BatteryPct} {
+			if v != nil && (math.IsInf(*v, 0) || math.IsNaN(*v)) {
+				t.Fatalf("accepted a number that is not finite: %+v", r)
+			}
+		}
+		if r.BatteryPct != nil && (*r.BatteryPct < 0 || *r.BatteryPct > 100) ||
+			r.TotalLiters != nil && *r.TotalLiters < 0 || r.TotalKWh != nil && *r.TotalKWh < 0 {
+			t.Fatalf("accepted a value out of range: %+v", r)
+		}
+	})
+}
+
+// FuzzSourcesParse: whatever topic arrives under a source's root, parsing
+// does not panic; a topic it takes names a device (or is a bridge's) and is
+// built back from it; and the embedded broker's rule agrees with the ACL
+// lines exported for Mosquitto: the topic is among the publish filters of
+// the device it names (or of every gateway) exactly when that device (or a
+// gateway) may publish to it.
+func FuzzSourcesParse(f *testing.F) {
+	for _, tc := range sourceTopicCases {
+		f.Add(tc.topic)
+	}
+	s := testSources
+	f.Fuzz(func(t *testing.T, topic string) {
+		st, ok := s.Parse(topic)
+		if !ok {
+			if s.Reading(topic) || s.Alarm(topic) {
+				t.Fatalf("%q: not parsed, yet a reading", topic)
+			}
+			return
+		}
+		if (st.role == roleBridge) != (st.Name == "") {
+			t.Fatalf("%q: role %d with name %q", topic, st.role, st.Name)
+		}
+		if st.role == roleReading {
+			root := map[registry.Source]string{z2m: s.Zigbee2MQTT, tasmo: s.Tasmota, wmbus: s.Wmbusmeters}[st.Source]
+			want := root + "/" + st.Name
+			if st.Source == tasmo {
+				want += "/SENSOR"
+			}
+			if topic != want {
+				t.Fatalf("%q parsed as %s %q, which builds %q", topic, st.Source, st.Name, want)
+			}
+		}
+		if st.role == roleBridge {
+			if !matchesAny(s.GatewayFilters(), topic) {
+				t.Fatalf("%q: a bridge topic no gateway filter matches", topic)
+			}
+			return
+		}
+		if registry.ValidateSourceTopic(st.Source, st.Name) != nil {
+			return // no device can be registered on it
+		}
+		d := registry.Device{Source: st.Source, SourceTopic: st.Name}
+		mayPublish := st.role == roleReading || st.role == roleDevice
+		if got := matchesAny(s.PublishFilters(d), topic); got != mayPublish {
+			t.Fatalf("%q (%s %q, role %d): publish filters %v match: %t, want %t", topic, st.Source, st.Name, st.role, s.PublishFilters(d), got, mayPublish)
 		}
 	})
 }

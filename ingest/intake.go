@@ -119,11 +119,31 @@ func NewIntake(opts IntakeOptions) (*Intake, error) {
 // ClockTopic is where simulator clock ticks arrive.
 func (in *Intake) ClockTopic() string { return in.opts.Prefix + "/sim/clock" }
 
-// EventTopics is the filter of the event stream, the alarm lane's.
-func (in *Intake) EventTopics() string { return in.opts.Prefix + "/devices/+/" + string(rules.Event) }
+func (in *Intake) sources() Sources { return in.opts.Pipeline.opts.Sources }
 
-// IsEvent reports whether a topic is on the event stream.
-func IsEvent(topic string) bool { return strings.HasSuffix(topic, "/"+string(rules.Event)) }
+// Takes reports whether a topic is the intake's: anything under
+// {prefix}/devices/ (a malformed one is counted as bad_topic), the clock
+// ticks, and the readings of an enabled source. A source's other topics (a
+// gateway's state, availability) are none of ingest's business.
+func (in *Intake) Takes(topic string) bool {
+	return strings.HasPrefix(topic, in.opts.Prefix+devicesPath) || topic == in.ClockTopic() || in.sources().Reading(topic)
+}
+
+// IsEvent reports whether a topic is on the alarm lane: a native device's
+// event stream, or a source's alarm topics (Sources.Alarm).
+func (in *Intake) IsEvent(topic string) bool {
+	return strings.HasSuffix(topic, "/"+string(rules.Event)) || in.sources().Alarm(topic)
+}
+
+// Filters are the MQTT subscriptions of a session on an external broker:
+// the alarm lane's, or the main session's (everything else).
+func (in *Intake) Filters(alarm bool) []string {
+	srcAlarm, srcTelemetry := in.sources().Filters()
+	if alarm {
+		return append([]string{in.opts.Prefix + "/devices/+/" + string(rules.Event)}, srcAlarm...)
+	}
+	return append([]string{in.opts.Prefix + "/devices/#", in.ClockTopic()}, srcTelemetry...)
+}
 
 // Submit hands a message to its device's worker in its lane; ack is called
 // once the message is handled and stored, or refused for good. It blocks
@@ -132,11 +152,11 @@ func IsEvent(topic string) bool { return strings.HasSuffix(topic, "/"+string(rul
 // taken (and never acknowledged). held reports that it had to wait.
 func (in *Intake) Submit(ctx context.Context, topic string, payload []byte, ack func()) (held bool, err error) {
 	l := &in.lanes[laneTelemetry]
-	if IsEvent(topic) {
+	if in.IsEvent(topic) {
 		l = &in.lanes[laneEvents]
 	}
-	key := topic
-	if i := strings.LastIndexByte(key, '/'); i > 0 {
+	key := topic // a source's device has one reading topic
+	if i := strings.LastIndexByte(key, '/'); i > 0 && !in.sources().Reading(topic) {
 		key = key[:i] // the device, whatever its stream
 	}
 	w := maphash.String(in.seed, key) % uint64(len(l.queues))

@@ -49,7 +49,7 @@ func (m *fakeMessage) acked() int {
 	return m.acks
 }
 
-type oneDevice struct{}
+type oneDevice struct{ noSources }
 
 func (oneDevice) Device(_ context.Context, id string) (registry.Device, error) {
 	if id != "band-1" {
@@ -116,7 +116,7 @@ func stored() <-chan struct{} {
 	return c
 }
 
-type anyBand struct{}
+type anyBand struct{ noSources }
 
 func (anyBand) Device(_ context.Context, id string) (registry.Device, error) {
 	return registry.Device{ID: id, Kind: registry.Wristband, HouseholdID: "h-" + id}, nil

@@ -16,9 +16,10 @@ import (
 	"github.com/eldersafe/eldersafe/rules"
 )
 
-// Devices finds a registered device by id.
+// Devices finds a registered device by id, or by its topic on a source.
 type Devices interface {
 	Device(ctx context.Context, id string) (registry.Device, error)
+	SourceDevice(ctx context.Context, source registry.Source, topic string) (registry.Device, error)
 }
 
 // PipelineOptions wire a Pipeline.
@@ -32,6 +33,12 @@ type PipelineOptions struct {
 	// Bound bounds a message's ts: more than clock.MaxFuture after its now
 	// is rejected.
 	Bound clock.Clock
+	// Sources are the formats taken besides eldersafe's own (CONTRACT.md
+	// §14); the zero value takes none.
+	Sources Sources
+	// Zone is a household's time zone, in which a Tasmota Time without
+	// offset is read. Nil: UTC.
+	Zone func(householdID string) *time.Location
 	// Known are the devices registered at start: the lookup cache begins
 	// with them, so that after a restart a device's first message costs no
 	// store lookup (about 80 µs each, a minute of CPU for 900,000 devices).
@@ -46,6 +53,7 @@ type Pipeline struct {
 	opts     PipelineOptions
 	dedup    Dedup
 	devices  sync.Map // device id → registry.Device, positive lookups only
+	bySource sync.Map // sourceKey → registry.Device, the same devices
 	accepted *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	logs     rejectLog
@@ -61,6 +69,9 @@ func NewPipeline(opts PipelineOptions) (*Pipeline, error) {
 	}
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Zone == nil {
+		opts.Zone = func(string) *time.Location { return time.UTC }
 	}
 	f := promauto.With(opts.Registerer)
 	p := &Pipeline{
@@ -85,10 +96,19 @@ func NewPipeline(opts PipelineOptions) (*Pipeline, error) {
 	return p, nil
 }
 
-// remember caches what ingest needs of a device: its kind and household,
-// not its secret's hash.
+// remember caches what ingest needs of a device: its kind, household and
+// source, not its secret's hash.
 func (p *Pipeline) remember(d registry.Device) {
-	p.devices.Store(d.ID, registry.Device{ID: d.ID, Kind: d.Kind, HouseholdID: d.HouseholdID})
+	d.SecretHash = ""
+	p.devices.Store(d.ID, d)
+	if !d.Native() {
+		p.bySource.Store(sourceKey(d.Source, d.SourceTopic), d)
+	}
+}
+
+func sourceKey(src registry.Source, topic string) string {
+	// No source topic holds a control character (registry.ValidateSourceTopic).
+	return string(src) + "\x00" + topic
 }
 
 // Ingest processes one message. A rejected message returns a *RejectError and
@@ -119,6 +139,9 @@ func (p *Pipeline) Ingest(ctx context.Context, topic string, payload []byte) (<-
 }
 
 func (p *Pipeline) message(ctx context.Context, topic string, payload []byte) (Message, error) {
+	if st, ok := p.opts.Sources.Parse(topic); ok {
+		return p.sourceMessage(ctx, topic, st, payload)
+	}
 	deviceID, stream, err := ParseTopic(p.opts.Prefix, topic)
 	if err != nil {
 		return Message{}, err
@@ -140,6 +163,67 @@ func (p *Pipeline) message(ctx context.Context, topic string, payload []byte) (M
 	}
 	m.Reading.DeviceID, m.Reading.HouseholdID = dev.ID, dev.HouseholdID
 	return m, nil
+}
+
+// sourceMessage is message for a topic of a source (CONTRACT.md §14): the
+// device registered on the topic, the source's own format, the same dedup.
+func (p *Pipeline) sourceMessage(ctx context.Context, topic string, st SourceTopic, payload []byte) (Message, error) {
+	if st.role != roleReading {
+		return Message{}, reject(ReasonBadTopic, "topic %q: carries no %s readings", topic, st.Source)
+	}
+	if len(payload) > MaxPayload {
+		return Message{}, reject(ReasonTooLarge, "payload is %d bytes, limit %d", len(payload), MaxPayload)
+	}
+	dev, err := p.sourceDevice(ctx, st.Source, st.Name)
+	if err != nil {
+		return Message{}, err
+	}
+	m, err := DecodeSource(st.Source, dev.Kind, payload, p.opts.Zone(dev.HouseholdID), p.opts.Bound.Now())
+	if err != nil {
+		return Message{}, err
+	}
+	if p.dedup.Duplicate(dev.ID, m.Seq, m.Reading.TS) {
+		return Message{}, reject(ReasonDuplicate, "device %s: the same message, stamped the same time, was taken already", dev.ID)
+	}
+	m.Reading.DeviceID, m.Reading.HouseholdID = dev.ID, dev.HouseholdID
+	return m, nil
+}
+
+func (p *Pipeline) sourceDevice(ctx context.Context, src registry.Source, topic string) (registry.Device, error) {
+	if d, ok := p.bySource.Load(sourceKey(src, topic)); ok {
+		return d.(registry.Device), nil
+	}
+	d, err := p.opts.Devices.SourceDevice(ctx, src, topic)
+	if errors.Is(err, registry.ErrNotFound) {
+		return registry.Device{}, reject(ReasonUnknownDevice, "no device is registered on %s topic %q", src, topic)
+	}
+	if err != nil {
+		return registry.Device{}, fmt.Errorf("look up %s device %q: %w", src, topic, err)
+	}
+	p.remember(d)
+	return d, nil
+}
+
+// MayPublish reports whether the device id may publish to topic, a topic of
+// an enabled source: one that names a device is that device's and its
+// gateway's; a bridge topic (Zigbee2MQTT's own state) is every gateway's;
+// a command topic nobody's. It is the embedded broker's rule for source
+// topics (CONTRACT.md §14), and Sources.PublishFilters the same rule as
+// topic filters.
+func (p *Pipeline) MayPublish(ctx context.Context, id, topic string) bool {
+	st, ok := p.opts.Sources.Parse(topic)
+	if !ok {
+		return false
+	}
+	switch st.role {
+	case roleReading, roleDevice:
+		d, err := p.sourceDevice(ctx, st.Source, st.Name)
+		return err == nil && (d.ID == id || d.GatewayID == id)
+	case roleBridge:
+		d, err := p.device(ctx, id)
+		return err == nil && d.Kind == registry.Gateway
+	}
+	return false
 }
 
 func (p *Pipeline) device(ctx context.Context, id string) (registry.Device, error) {
@@ -187,7 +271,11 @@ func (l *rejectLog) log(reason Reason, topic string, err error) {
 // message is looked up again, and rejected as unknown_device.
 func (p *Pipeline) ForgetDevices(ids ...string) {
 	for _, id := range ids {
-		p.devices.Delete(id)
+		if d, ok := p.devices.LoadAndDelete(id); ok {
+			if d := d.(registry.Device); !d.Native() {
+				p.bySource.Delete(sourceKey(d.Source, d.SourceTopic))
+			}
+		}
 	}
 	p.dedup.Forget(ids...)
 }

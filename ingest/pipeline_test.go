@@ -11,8 +11,18 @@ import (
 	"github.com/eldersafe/eldersafe/rules"
 )
 
+// noSources answers that no device is registered on any source's topic.
+type noSources struct{}
+
+func (noSources) SourceDevice(context.Context, registry.Source, string) (registry.Device, error) {
+	return registry.Device{}, registry.ErrNotFound
+}
+
 // countingDevices is a registry of wristbands that counts its lookups.
-type countingDevices struct{ lookups atomic.Int64 }
+type countingDevices struct {
+	noSources
+	lookups atomic.Int64
+}
 
 func (c *countingDevices) Device(_ context.Context, id string) (registry.Device, error) {
 	c.lookups.Add(1)

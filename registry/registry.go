@@ -17,6 +17,10 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when an id is already taken.
 var ErrConflict = errors.New("already exists")
 
+// ErrTopicTaken is returned when a device's source topic is another
+// device's already: a conflict, though its id is free.
+var ErrTopicTaken = fmt.Errorf("topic taken: %w", ErrConflict)
+
 // ErrUnknownReference is returned when an object names another that does not
 // exist, such as a household in a grid nobody registered.
 var ErrUnknownReference = errors.New("refers to an unknown object")
@@ -128,6 +132,13 @@ type Device struct {
 	HouseholdID string     `json:"household_id"`
 	// SecretHash is the hashed MQTT password; the secret itself is never stored.
 	SecretHash string `json:"-"`
+	// Source is the format the device speaks; empty or SourceNative for
+	// eldersafe's own. SourceTopic names the device on its source's topics,
+	// and GatewayID, when set, is the gateway that publishes for it
+	// (CONTRACT.md §14).
+	Source      Source `json:"source,omitempty"`
+	SourceTopic string `json:"source_topic,omitempty"`
+	GatewayID   string `json:"gateway_id,omitempty"`
 }
 
 // RegisteredDevice is a device with the time it was registered.
@@ -263,8 +274,9 @@ func (c Contact) validate() error {
 
 func (d Device) Validate() error {
 	errs := []error{ValidateID("id", d.ID), ValidateID("household_id", d.HouseholdID)}
-	if !d.Kind.Valid() {
-		errs = append(errs, fmt.Errorf("kind %s: must be one of water_meter, motion_sensor, door_sensor, wristband, power_meter", quote(string(d.Kind))))
+	if !d.Kind.Valid() && d.Kind != Gateway {
+		errs = append(errs, fmt.Errorf("kind %s: must be one of water_meter, motion_sensor, door_sensor, wristband, power_meter, gateway", quote(string(d.Kind))))
 	}
+	errs = append(errs, d.validateSource())
 	return errors.Join(errs...)
 }

@@ -267,6 +267,17 @@ func (s *shard) arm(h *household, due int64) {
 	}
 }
 
+// Location is a household's time zone: its own, or the default one.
+func (e *Engine) Location(householdID string) *time.Location {
+	s := e.shard(householdID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := s.households[householdID]; h != nil {
+		return e.zone(h)
+	}
+	return e.loc
+}
+
 func (e *Engine) zone(h *household) *time.Location {
 	if h.settings != nil && h.settings.loc != nil {
 		return h.settings.loc

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
 )
 
 // never is a time that does not come.
@@ -101,6 +103,11 @@ type household struct {
 		waterRise, motion, doorOpen int64
 		message                     [numDevices]int64
 	}
+
+	// src is the source each device speaks, empty for eldersafe's own; the
+	// gateway, when one of them needs it, publishes for them.
+	src     [numDevices]registry.Source
+	gateway string
 }
 
 // Anchors are what a household's expectations may be timed from: the last
@@ -117,9 +124,9 @@ type Anchors struct {
 	Incidents []time.Time
 }
 
-func newHousehold(idx int, id, fullID string, p *Profile, seed uint64, loc *time.Location, start int64, topicPrefix string) *household {
+func newHousehold(idx int, id, fullID string, p *Profile, seed uint64, loc *time.Location, start int64, topicPrefix string, src [numDevices]registry.Source) *household {
 	h := &household{
-		idx: idx, id: id, fullID: fullID, profile: p, loc: loc, topics: topicPrefix + "/devices/",
+		idx: idx, id: id, fullID: fullID, profile: p, loc: loc, topics: topicPrefix + "/devices/", src: src,
 		rng:     rand.New(rand.NewPCG(seed, splitmix(uint64(idx)+1))),
 		dupDev:  -1,
 		holdDev: -1,
@@ -149,6 +156,9 @@ func newHousehold(idx int, id, fullID string, p *Profile, seed uint64, loc *time
 			level, rate = maxBattery, chargeRate // it spent the night on its charger
 		}
 		d.battery = battery{level: level, at: start, rate: rate}
+	}
+	if slices.ContainsFunc(src[:], needsGateway) {
+		h.gateway = fullID + "-" + gatewaySuffix
 	}
 	h.lastOutDay = dayOf(start, loc).number() - 1
 	h.replan(start, true)
@@ -629,7 +639,7 @@ func (h *household) garbage(t int64, i int, n int, out *[]Message) {
 	case 7:
 		body = `{"ts":true}`
 	}
-	*out = append(*out, Message{At: time.Unix(t, 0), Device: d.id, Topic: h.topic(d.id, stream), Payload: []byte(body)})
+	*out = append(*out, h.speak(i, Message{At: time.Unix(t, 0), Device: d.id, Topic: h.topic(d.id, stream), Payload: []byte(body)}))
 }
 
 // send writes a message from device i stamped t, unless the device is dead or
@@ -646,12 +656,12 @@ func (h *household) send(t int64, i int, stream string, out *[]Message, fields f
 		ts += skew
 	}
 	d.seq++
-	m := Message{
+	m := h.speak(i, Message{
 		At:      time.Unix(t, 0),
 		Device:  d.id,
 		Topic:   h.topic(d.id, stream),
 		Payload: fields(newPayload(ts, h.loc, d.seq)).end(),
-	}
+	})
 	if !skewed {
 		h.seen(i, t)
 	}

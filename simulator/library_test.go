@@ -14,10 +14,16 @@ import (
 const adminToken = apptest.AdminToken
 
 // startMonitor runs a real eldersafe monitor in process: event clock,
-// embedded broker checking device credentials, SQLite in a temp dir.
+// embedded broker checking device credentials, every device source on,
+// SQLite in a temp dir.
 func startMonitor(t *testing.T) *apptest.Monitor {
 	t.Helper()
-	return apptest.Start(t, func(cfg *app.Config) { cfg.Clock, cfg.Simulation = app.ClockEvent, true })
+	return apptest.Start(t, func(cfg *app.Config) {
+		cfg.Clock, cfg.Simulation = app.ClockEvent, true
+		for _, s := range []*app.SourceConfig{&cfg.Sources.Zigbee2MQTT, &cfg.Sources.Tasmota, &cfg.Sources.Wmbusmeters} {
+			s.Enabled = true
+		}
+	})
 }
 
 // simulate runs sc against m as fast as the monitor takes it, waiting for it

@@ -129,9 +129,14 @@ func provisionEach(ctx context.Context, c *Client, n Neighbourhood, seed uint64,
 			return fmt.Errorf("provision household %s: %w", h.FullID, err)
 		}
 		for _, d := range h.Devices {
-			if _, err := c.create(ctx, "/api/v1/devices", map[string]any{
-				"id": d.ID, "kind": d.Kind, "household_id": h.FullID, "secret": Secret(seed, d.ID),
-			}); err != nil {
+			body := map[string]any{"id": d.ID, "kind": d.Kind, "household_id": h.FullID, "secret": Secret(seed, d.ID)}
+			if d.Source != "" {
+				body["source"], body["source_topic"] = d.Source, d.SourceTopic
+			}
+			if d.GatewayID != "" {
+				body["gateway_id"] = d.GatewayID
+			}
+			if _, err := c.create(ctx, "/api/v1/devices", body); err != nil {
 				return fmt.Errorf("provision device %s: %w", d.ID, err)
 			}
 		}
@@ -178,7 +183,8 @@ feed:
 // import (POST /api/v1/import/households), one device per row, with the
 // household's columns and its one family contact repeated on each.
 var CSVHeader = []string{"household_id", "name", "address", "grid_id", "timezone",
-	"contact_name", "contact_relation", "contact_lang", "contact_channels", "device_id", "device_kind", "device_secret"}
+	"contact_name", "contact_relation", "contact_lang", "contact_channels", "device_id", "device_kind", "device_secret",
+	"device_source", "device_source_topic", "device_gateway_id"}
 
 // WriteCSV writes the neighbourhood as an import file, with the secrets the
 // simulator will log in with.
@@ -195,7 +201,7 @@ func writeRows(w io.Writer, n Neighbourhood, seed uint64, from, to int) error {
 		h, c := n.Households[i], n.contact(i)
 		for _, d := range h.Devices {
 			if err := cw.Write([]string{h.FullID, residentName(i), address(i), n.gridOf(i), h.Timezone,
-				c.name, c.relation, "en", "log", d.ID, d.Kind, Secret(seed, d.ID)}); err != nil {
+				c.name, c.relation, "en", "log", d.ID, d.Kind, Secret(seed, d.ID), string(d.Source), d.SourceTopic, d.GatewayID}); err != nil {
 				return fmt.Errorf("csv: %w", err)
 			}
 		}

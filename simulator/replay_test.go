@@ -9,6 +9,12 @@ import (
 	"github.com/eldersafe/eldersafe/rules"
 )
 
+// dev is a registered device, as replay knows it.
+type dev struct {
+	kind      registry.DeviceKind
+	household string
+}
+
 // replay runs a world's messages through the monitor's own decoder and rules
 // engine in process, the way the monitor would under the event clock with a
 // tick every simulated minute, and returns the alerts that fired. It checks
@@ -20,17 +26,12 @@ func replay(t *testing.T, w *World) []rules.Alert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type dev struct {
-		kind      registry.DeviceKind
-		household string
-	}
-	devices := map[string]dev{}
+	reg := newReplayRegistry(w)
 	for _, h := range w.Neighbourhood().Households {
 		if err := engine.SetHousehold(h.FullID, rules.Settings{Location: loc}); err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range h.Devices {
-			devices[d.ID] = dev{registry.DeviceKind(d.Kind), h.FullID}
 			engine.AddDevice(h.FullID, d.ID, registry.DeviceKind(d.Kind), w.Start())
 		}
 	}
@@ -61,18 +62,11 @@ func replay(t *testing.T, w *World) []rules.Alert {
 			}
 			continue
 		}
-		id, stream, err := ingest.ParseTopic("eldersafe/v1", m.Topic)
+		msg, id, err := reg.decode(t, m, now)
 		if err != nil {
 			continue
 		}
-		d, ok := devices[id]
-		if !ok {
-			t.Fatalf("message from unknown device %s", id)
-		}
-		msg, err := ingest.Decode(d.kind, stream, m.Payload, now)
-		if err != nil {
-			continue
-		}
+		d := reg.devices[id]
 		if msg.HasSeq && dedup.Duplicate(id, msg.Seq, msg.Reading.TS) {
 			continue
 		}
@@ -95,6 +89,62 @@ func replay(t *testing.T, w *World) []rules.Alert {
 		}
 	}
 	return fired
+}
+
+// replaySources are the sources as the simulator speaks them.
+var replaySources = ingest.Sources{Zigbee2MQTT: Zigbee2MQTTRoot, Tasmota: TasmotaRoot, Wmbusmeters: WmbusmetersRoot}
+
+// replayRegistry is a world's devices, as the monitor registers them.
+type replayRegistry struct {
+	devices  map[string]dev
+	bySource map[[2]string]string // device ids by source and source topic
+	loc      *time.Location
+}
+
+func newReplayRegistry(w *World) *replayRegistry {
+	r := &replayRegistry{devices: map[string]dev{}, bySource: map[[2]string]string{}, loc: w.sc.Location}
+	for _, h := range w.Neighbourhood().Households {
+		for _, d := range h.Devices {
+			r.devices[d.ID] = dev{registry.DeviceKind(d.Kind), h.FullID}
+			if d.Source != "" {
+				r.bySource[[2]string{string(d.Source), d.SourceTopic}] = d.ID
+			}
+		}
+	}
+	return r
+}
+
+// decode decodes a device message as the monitor's pipeline does: in
+// eldersafe's format, or in its source's from the device registered on the
+// topic. It fails the test for a message of a device nobody registered.
+func (r *replayRegistry) decode(t *testing.T, m Message, now time.Time) (ingest.Message, string, error) {
+	t.Helper()
+	var (
+		id     string
+		stream rules.Stream
+		src    registry.Source
+	)
+	if st, ok := replaySources.Parse(m.Topic); ok {
+		id, src = r.bySource[[2]string{string(st.Source), st.Name}], st.Source
+		if id == "" {
+			t.Fatalf("message on %s, where no device is registered", m.Topic)
+		}
+	} else {
+		var err error
+		if id, stream, err = ingest.ParseTopic("eldersafe/v1", m.Topic); err != nil {
+			return ingest.Message{}, "", err
+		}
+	}
+	d, ok := r.devices[id]
+	if !ok {
+		t.Fatalf("message from unknown device %s", id)
+	}
+	if src != "" {
+		msg, err := ingest.DecodeSource(src, d.kind, m.Payload, r.loc, now)
+		return msg, id, err
+	}
+	msg, err := ingest.Decode(d.kind, stream, m.Payload, now)
+	return msg, id, err
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"regexp"
@@ -46,7 +47,10 @@ type Scenario struct {
 	// them or add others.
 	Count int
 	// Profiles are those drawn for households without one; empty: all.
-	Profiles  []string
+	Profiles []string
+	// Sources name, by device name, the devices of every household that
+	// speak their own format (CONTRACT.md §14) instead of eldersafe's.
+	Sources   map[string]registry.Source
 	Named     []NamedHousehold
 	Incidents []Incident
 	Expect    []Expectation
@@ -131,9 +135,10 @@ type fileScenario struct {
 }
 
 type fileHouseholds struct {
-	Count    *locatedInt `yaml:"count"`
-	Profiles []located   `yaml:"profiles"`
-	Named    []fileNamed `yaml:"named"`
+	Count    *locatedInt        `yaml:"count"`
+	Profiles []located          `yaml:"profiles"`
+	Sources  map[string]located `yaml:"sources"`
+	Named    []fileNamed        `yaml:"named"`
 }
 
 type fileNamed struct {
@@ -409,6 +414,17 @@ func (f *fileScenario) scenario(e *errs) *Scenario {
 				e.at(p.Line, "%v", err)
 			}
 			sc.Profiles = append(sc.Profiles, p.Value)
+		}
+		for _, name := range slices.Sorted(maps.Keys(hs.Sources)) {
+			src := hs.Sources[name]
+			if err := canSpeak(name, registry.Source(src.Value)); err != nil {
+				e.at(src.Line, "households.sources: %v", err)
+				continue
+			}
+			if sc.Sources == nil {
+				sc.Sources = map[string]registry.Source{}
+			}
+			sc.Sources[name] = registry.Source(src.Value)
 		}
 		seen := map[string]int{}
 		for _, n := range hs.Named {

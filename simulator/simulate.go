@@ -113,7 +113,9 @@ func Simulate(ctx context.Context, cfg Config) (Outcome, error) {
 			opts.Secrets = make(map[string]string, devices)
 			for _, h := range n.Households {
 				for _, d := range h.Devices {
-					opts.Secrets[d.ID] = Secret(sc.Seed, d.ID)
+					if d.GatewayID == "" { // the others' gateway publishes for them
+						opts.Secrets[d.ID] = Secret(sc.Seed, d.ID)
+					}
 				}
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"fmt"
 	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
 )
 
 // Message is one thing the simulator sends at a simulated moment: a device's
@@ -64,6 +66,11 @@ type HouseholdInfo struct {
 type DeviceInfo struct {
 	ID   string
 	Kind string
+	// Source, SourceTopic and GatewayID are set for a device that speaks
+	// its source's format (CONTRACT.md §14).
+	Source      registry.Source
+	SourceTopic string
+	GatewayID   string
 }
 
 // NewWorld builds the scenario's households from its start. Device and
@@ -79,9 +86,16 @@ func NewWorld(sc *Scenario, topicPrefix, idPrefix string) (*World, error) {
 		return nil, err
 	}
 	w := &World{sc: sc, idPrefix: idPrefix, start: start, end: end, byID: make(map[string]*household)}
+	var src [numDevices]registry.Source
+	for name, s := range sc.Sources {
+		if err := canSpeak(name, s); err != nil {
+			return nil, fmt.Errorf("%s: %w", sc.file, err)
+		}
+		src[deviceIndex(name)] = s
+	}
 	for i, hs := range sc.households() {
 		p := &Profiles[hs.profile]
-		h := newHousehold(i, hs.id, idPrefix+hs.id, p, sc.Seed, sc.Location, start, topicPrefix)
+		h := newHousehold(i, hs.id, idPrefix+hs.id, p, sc.Seed, sc.Location, start, topicPrefix, src)
 		w.households = append(w.households, h)
 		w.byID[hs.id] = h
 	}
@@ -171,8 +185,19 @@ func (w *World) Neighbourhood() Neighbourhood {
 	n := Neighbourhood{Households: make([]HouseholdInfo, 0, len(w.households)), idPrefix: w.idPrefix}
 	for _, h := range w.households {
 		hi := HouseholdInfo{ID: h.id, FullID: h.fullID, Timezone: w.sc.Location.String()}
+		if h.gateway != "" {
+			// First: the devices that name it are registered after it.
+			hi.Devices = append(hi.Devices, DeviceInfo{ID: h.gateway, Kind: string(registry.Gateway)})
+		}
 		for i := range h.dev {
-			hi.Devices = append(hi.Devices, DeviceInfo{ID: h.dev[i].id, Kind: string(roles[i].kind)})
+			d := DeviceInfo{ID: h.dev[i].id, Kind: string(roles[i].kind)}
+			if src := h.src[i]; src != "" {
+				d.Source, d.SourceTopic = src, h.sourceTopic(i)
+				if needsGateway(src) {
+					d.GatewayID = h.gateway
+				}
+			}
+			hi.Devices = append(hi.Devices, d)
 		}
 		n.Households = append(n.Households, hi)
 	}

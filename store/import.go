@@ -105,15 +105,19 @@ func importDevice(ctx context.Context, tx *sql.Tx, d registry.Device, newHash st
 		if d.SecretHash == "" {
 			return false, &registry.DeviceError{DeviceID: d.ID, Err: errors.New("a new device needs a secret")}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO devices (id, kind, household_id, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-			d.ID, string(d.Kind), d.HouseholdID, d.SecretHash, now)
-		return true, insertError(err)
+		if err := insertDevice(ctx, tx, d, now); err != nil {
+			return false, &registry.DeviceError{DeviceID: d.ID, Err: err}
+		}
+		return true, nil
 	case err != nil:
 		return false, err
 	case old.HouseholdID != d.HouseholdID:
 		return false, &registry.DeviceError{DeviceID: d.ID, Err: fmt.Errorf("registered to another household: %w", registry.ErrConflict)}
 	case old.Kind != d.Kind:
 		return false, &registry.DeviceError{DeviceID: d.ID, Err: fmt.Errorf("registered as %s; a device's kind cannot change", old.Kind)}
+	case sourceOf(old) != sourceOf(d) || old.SourceTopic != d.SourceTopic || old.GatewayID != d.GatewayID:
+		return false, &registry.DeviceError{DeviceID: d.ID, Err: fmt.Errorf("registered with source %s, source_topic %q, gateway_id %q; they cannot change",
+			sourceOf(old), old.SourceTopic, old.GatewayID)}
 	case d.SecretHash != "":
 		_, err := tx.ExecContext(ctx, `UPDATE devices SET secret_hash = ? WHERE id = ?`, d.SecretHash, d.ID)
 		return false, err

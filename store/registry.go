@@ -123,15 +123,43 @@ func (db *DB) CreateDevice(ctx context.Context, d registry.Device) error {
 		if err := reference(ctx, tx, "household_id", d.HouseholdID, `SELECT 1 FROM households WHERE id = ?`); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO devices (id, kind, household_id, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-			d.ID, string(d.Kind), d.HouseholdID, d.SecretHash, toMS(db.now()))
-		return insertError(err)
+		return insertDevice(ctx, tx, d, toMS(db.now()))
 	})
 	if err != nil {
 		return fmt.Errorf("create device %s: %w", d.ID, err)
 	}
 	return nil
+}
+
+// insertDevice checks what a device's source fields refer to and inserts it.
+func insertDevice(ctx context.Context, tx *sql.Tx, d registry.Device, now int64) error {
+	if !d.Native() {
+		var other string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM devices WHERE source = ? AND source_topic = ? AND source_topic <> ''`, string(d.Source), d.SourceTopic).Scan(&other)
+		switch {
+		case err == nil:
+			return fmt.Errorf("source_topic %q of %s is device %s's: %w", d.SourceTopic, d.Source, other, registry.ErrTopicTaken)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+	}
+	if d.GatewayID != "" {
+		if err := reference(ctx, tx, "gateway_id", d.GatewayID, `SELECT 1 FROM devices WHERE id = ? AND kind = '`+string(registry.Gateway)+`'`); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO devices (id, kind, household_id, secret_hash, source, source_topic, gateway_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, string(d.Kind), d.HouseholdID, d.SecretHash, string(sourceOf(d)), d.SourceTopic, d.GatewayID, now)
+	return insertError(err)
+}
+
+// sourceOf is the source a device is stored with: native when it has none.
+func sourceOf(d registry.Device) registry.Source {
+	if d.Native() {
+		return registry.SourceNative
+	}
+	return d.Source
 }
 
 // conflict returns registry.ErrConflict when query finds a row.
@@ -214,6 +242,20 @@ func (db *DB) Device(ctx context.Context, id string) (registry.Device, error) {
 	}
 	if err != nil {
 		return registry.Device{}, fmt.Errorf("load device %s: %w", id, err)
+	}
+	return d, nil
+}
+
+// SourceDevice looks up the device registered on a source's topic
+// (CONTRACT.md §14), with its secret's hash. The query excludes the empty
+// topic in so many words so that SQLite uses the partial index.
+func (db *DB) SourceDevice(ctx context.Context, source registry.Source, topic string) (registry.Device, error) {
+	d, err := scanDevice(db.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE source = ? AND source_topic = ? AND source_topic <> ''`, string(source), topic))
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Device{}, fmt.Errorf("%s device %q: %w", source, topic, registry.ErrNotFound)
+	}
+	if err != nil {
+		return registry.Device{}, fmt.Errorf("load %s device %q: %w", source, topic, err)
 	}
 	return d, nil
 }
@@ -387,17 +429,17 @@ func getHousehold(ctx context.Context, q querier, c *fieldCipher, id string) (re
 	return h, nil
 }
 
-const deviceCols = `id, kind, household_id, secret_hash`
+const deviceCols = `id, kind, household_id, secret_hash, source, source_topic, gateway_id`
 
-func scanDevice(s scanner) (registry.Device, error) {
+func scanDevice(s scanner, extra ...any) (registry.Device, error) {
 	var (
-		d    registry.Device
-		kind string
+		d            registry.Device
+		kind, source string
 	)
-	if err := s.Scan(&d.ID, &kind, &d.HouseholdID, &d.SecretHash); err != nil {
+	if err := s.Scan(append([]any{&d.ID, &kind, &d.HouseholdID, &d.SecretHash, &source, &d.SourceTopic, &d.GatewayID}, extra...)...); err != nil {
 		return registry.Device{}, err
 	}
-	d.Kind = registry.DeviceKind(kind)
+	d.Kind, d.Source = registry.DeviceKind(kind), registry.Source(source)
 	return d, nil
 }
 

@@ -324,16 +324,12 @@ func (db *DB) RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevic
 	defer rows.Close()
 	out := []registry.RegisteredDevice{}
 	for rows.Next() {
-		var (
-			d       registry.RegisteredDevice
-			kind    string
-			created int64
-		)
-		if err := rows.Scan(&d.ID, &kind, &d.HouseholdID, &d.SecretHash, &created); err != nil {
+		var created int64
+		d, err := scanDevice(rows, &created)
+		if err != nil {
 			return nil, fmt.Errorf("list devices: %w", err)
 		}
-		d.Kind, d.CreatedAt = registry.DeviceKind(kind), fromMS(created)
-		out = append(out, d)
+		out = append(out, registry.RegisteredDevice{Device: d, CreatedAt: fromMS(created)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)

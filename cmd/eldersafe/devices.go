@@ -18,9 +18,11 @@ func devicesCommand() *cobra.Command {
 		Short: "Write a Mosquitto password_file and acl_file enforcing the embedded broker's device rules",
 		Long: `Write DIR/password_file, DIR/acl_file and DIR/eldersafe.conf for an external
 Mosquitto: every registered device logs in with its id and secret and may
-publish only under its own id; the monitor (mqtt.username, mqtt.password)
-reads every device; the simulator (eldersafe-sim, the admin token) sends clock
-ticks. Run it again after registering devices, then reload Mosquitto (SIGHUP).`,
+publish only under its own id, and a gateway (or a Tasmota plug) to the
+source topics of its devices (sources.* enabled); the monitor (mqtt.username,
+mqtt.password) reads every device and source; the simulator (eldersafe-sim,
+the admin token) sends clock ticks. Run it again after registering devices,
+then reload Mosquitto (SIGHUP).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(cmd)

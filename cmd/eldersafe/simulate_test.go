@@ -110,7 +110,7 @@ func TestSimulateWritesCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The columns of POST /api/v1/import/households.
-	if got := strings.Join(rows[0], ","); got != "household_id,name,address,grid_id,timezone,contact_name,contact_relation,contact_lang,contact_channels,device_id,device_kind,device_secret" {
+	if got := strings.Join(rows[0], ","); got != "household_id,name,address,grid_id,timezone,contact_name,contact_relation,contact_lang,contact_channels,device_id,device_kind,device_secret,device_source,device_source_topic,device_gateway_id" {
 		t.Errorf("header %s", got)
 	}
 	if len(rows) != 1+3*9 {

@@ -31,7 +31,6 @@ type Options struct {
 	// TLS secures an ssl:// (tls://, mqtts://, wss://) connection (see
 	// TLS.Config); nil: paho's defaults, the system's roots and the URL's host.
 	TLS    *tls.Config
-	Prefix string
 	Intake *ingest.Intake
 	// Take is what the session handles: All, Events or Rest.
 	Take   Take
@@ -149,10 +148,29 @@ func New(opts Options) (*Subscriber, error) {
 func (s *Subscriber) Connected() bool { return s.connected.Load() }
 
 func (s *Subscriber) topics() map[string]byte {
-	if s.opts.Take == Events {
-		return map[string]byte{s.opts.Intake.EventTopics(): 1}
+	filters := map[string]byte{}
+	switch s.opts.Take {
+	case Events:
+		for _, f := range s.opts.Intake.Filters(true) {
+			filters[f] = 1
+		}
+	case Rest:
+		for _, f := range s.opts.Intake.Filters(false) {
+			filters[f] = 1
+		}
+	default:
+		for _, f := range s.opts.Intake.Filters(false) {
+			filters[f] = 1
+		}
+		// The alarm lane's filters but the native event stream, which the
+		// main filters cover: overlapping filters could deliver twice.
+		for _, f := range s.opts.Intake.Filters(true) {
+			if !s.opts.Intake.Takes(f) {
+				filters[f] = 1
+			}
+		}
 	}
-	return map[string]byte{s.opts.Prefix + "/devices/#": 1, s.opts.Intake.ClockTopic(): 1}
+	return filters
 }
 
 // subscribe runs on every (re)connect: auto-reconnect does not resubscribe.
@@ -173,8 +191,10 @@ func (s *Subscriber) submit(_ paho.Client, m paho.Message) {
 	if s.stopping.Load() {
 		return // not acknowledged: the broker redelivers it next session
 	}
-	if s.opts.Take == Rest && ingest.IsEvent(m.Topic()) {
-		m.Ack() // the events session takes it
+	if !s.opts.Intake.Takes(m.Topic()) || s.opts.Take == Rest && s.opts.Intake.IsEvent(m.Topic()) {
+		// A source's other topics (Zigbee2MQTT's bridge, availability),
+		// or the events session's.
+		m.Ack()
 		return
 	}
 	// An error means the intake stops: unacknowledged, it comes again.

@@ -56,6 +56,10 @@ func (oneWristband) Device(_ context.Context, id string) (registry.Device, error
 	return registry.Device{ID: id, Kind: registry.Wristband, HouseholdID: "h1"}, nil
 }
 
+func (oneWristband) SourceDevice(context.Context, registry.Source, string) (registry.Device, error) {
+	return registry.Device{}, registry.ErrNotFound
+}
+
 var clientSeq sync.Map
 
 // run starts an events session over TLS with cfg, handing what it receives
@@ -82,7 +86,7 @@ func run(t *testing.T, b tlsBroker, cfg *tls.Config, readings chan<- rules.Readi
 	if _, taken := clientSeq.LoadOrStore(id, true); taken {
 		t.Fatalf("client id %s used twice", id)
 	}
-	s, err := New(Options{URL: "ssl://" + b.tlsAddr, ClientID: id, TLS: cfg, Prefix: prefix, Intake: in, Take: Events,
+	s, err := New(Options{URL: "ssl://" + b.tlsAddr, ClientID: id, TLS: cfg, Intake: in, Take: Events,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)

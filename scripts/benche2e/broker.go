@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,11 @@ type countingIntake struct {
 	taken atomic.Int64
 	last  time.Time     // set before done closes
 	done  chan struct{} // closed when want messages have arrived
+}
+
+// Takes takes the device topics, as the monitor's intake does.
+func (c *countingIntake) Takes(topic string) bool {
+	return strings.HasPrefix(topic, prefix+"/devices/")
 }
 
 func (c *countingIntake) Submit(_ context.Context, _ string, _ []byte, ack func()) (bool, error) {
