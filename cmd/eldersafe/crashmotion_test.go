@@ -27,7 +27,7 @@ func TestCrashMotion(t *testing.T) {
 			b := newCrashBroker(t, name)
 			rng := settings.rng(i)
 			push := newPushReceiver(t)
-			m := startCrashMonitor(t, bin, t.TempDir(), b, "ELDERSAFE_CLOCK=event")
+			m := startCrashMonitor(t, bin, t.TempDir(), b, "--clock", "event", "--simulation")
 			m.api.setUpGrid(push)
 			var tally motionTally
 			for run := range settings.runs {

@@ -128,22 +128,25 @@ func (b crashBroker) dial(t *testing.T, deviceID, secret string) mqtt.Client {
 type crashMonitor struct {
 	t            *testing.T
 	bin, dataDir string
-	env          []string
+	flags, env   []string
 	s            *server
 	api          apiClient
 }
 
-func startCrashMonitor(t *testing.T, bin, dataDir string, b crashBroker, env ...string) *crashMonitor {
+func startCrashMonitor(t *testing.T, bin, dataDir string, b crashBroker, flags ...string) *crashMonitor {
 	t.Helper()
-	m := &crashMonitor{t: t, bin: bin, dataDir: dataDir}
-	m.env = append(append([]string{"ELDERSAFE_AUTH_ADMIN_TOKEN=" + crashToken}, b.env...), env...)
+	m := &crashMonitor{t: t, bin: bin, dataDir: dataDir, flags: flags}
+	// Under the event clock only device messages move time between the
+	// tests' ticks, an hour apart: one overtaking another on its lane must
+	// not be taken for a device dragging the clock ahead.
+	m.env = append([]string{"ELDERSAFE_AUTH_ADMIN_TOKEN=" + crashToken, "ELDERSAFE_CLOCK_MAX_JUMP=24h"}, b.env...)
 	m.start()
 	return m
 }
 
 func (m *crashMonitor) start() {
 	m.t.Helper()
-	m.s = serve(m.t, m.bin, m.dataDir, m.env...)
+	m.s = serveWith(m.t, m.bin, "../../configs/eldersafe.yaml", m.dataDir, m.flags, m.env...)
 	m.api = apiClient{t: m.t, addr: m.s.addr, token: crashToken}
 }
 

@@ -85,13 +85,19 @@ func serve(t *testing.T, bin, dataDir string, env ...string) *server {
 // serveConfig is serve with the given config file.
 func serveConfig(t *testing.T, bin, configFile, dataDir string, env ...string) *server {
 	t.Helper()
+	return serveWith(t, bin, configFile, dataDir, nil, env...)
+}
+
+// serveWith is serve with the given config file and flags.
+func serveWith(t *testing.T, bin, configFile, dataDir string, flags []string, env ...string) *server {
+	t.Helper()
 	s := &server{addr: freeAddr(t), log: filepath.Join(t.TempDir(), "stderr")}
 	stderr, err := os.Create(s.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stderr.Close()
-	s.cmd = exec.Command(bin, "serve", "--config", configFile, "--data-dir", dataDir, "--http-addr", s.addr)
+	s.cmd = exec.Command(bin, append([]string{"serve", "--config", configFile, "--data-dir", dataDir, "--http-addr", s.addr}, flags...)...)
 	s.cmd.Env = append(os.Environ(), append([]string{"ELDERSAFE_MQTT_BROKER_ADDR=" + freeAddr(t), "ELDERSAFE_HTTP_ADDR=127.0.0.1:1"}, env...)...)
 	s.cmd.Stderr = stderr
 	if err := s.cmd.Start(); err != nil {
