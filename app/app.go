@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,14 +49,16 @@ type Monitor struct {
 	// unlock releases the data directory, once the store is closed.
 	unlock func() error
 
-	db       *store.DB
-	keys     keyring.Keys
-	token    string
-	clock    clock.Clock
-	decide   *dispatch.Dispatcher
-	tasks    *tasks.Service
-	outbox   *notify.Dispatcher
-	feed     *tasks.Feed
+	db     *store.DB
+	keys   keyring.Keys
+	token  string
+	clock  clock.Clock
+	decide *dispatch.Dispatcher
+	tasks  *tasks.Service
+	outbox *notify.Dispatcher
+	feed   *tasks.Feed
+	// watch is WatchTasks' function, for simulations.
+	watch    atomic.Pointer[func(tasks.Task, string, time.Time)]
 	hist     historyParts
 	broker   *broker.Broker // nil with an external broker
 	pipeline *ingest.Pipeline

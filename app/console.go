@@ -25,4 +25,7 @@ func (m *Monitor) newFeed() (*tasks.Feed, error) {
 func (m *Monitor) changed(t tasks.Task, event string) {
 	m.taskChanged(t, event)
 	m.feed.Publish(t, event)
+	if w := m.watch.Load(); w != nil {
+		(*w)(t, event, m.clock.Now())
+	}
 }

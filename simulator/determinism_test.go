@@ -44,6 +44,10 @@ incidents:
   - {at: day 2 07:00, household: h1, action: hospital, for: 8h}
   - {at: day 2 08:00, household: h3, action: leaves, for: 4h}
   - {at: day 2 09:00, household: h4, action: stays_in}
+  - {at: day 2 10:00, household: h4, action: sensor_stuck, device: water_meter, for: 5h}
+  - {at: day 2 11:00, household: h2, action: band_off, for: 6h}
+  - {at: day 2 12:00, household: h2, action: fall}
+  - {at: day 2 15:00, household: h1, action: visitor, for: 2h}
 `
 
 // record runs the scenario with seed as fast as possible into a capture and

@@ -106,6 +106,10 @@ type device struct {
 	// or stamps a far-future ts.
 	off, skew [2]int64
 	dead      bool
+	// stuck is a span in which it senses nothing (sensor_stuck); a meter
+	// then repeats frozen, the register it showed when it stuck.
+	stuck  [2]int64
+	frozen float64
 }
 
 func within(span [2]int64, t int64) bool { return span[1] > span[0] && t >= span[0] && t < span[1] }

@@ -49,6 +49,7 @@ type household struct {
 	id      string // as the scenario names it
 	fullID  string // as the monitor knows it
 	profile *Profile
+	habits  habits
 	rng     *rand.Rand
 	loc     *time.Location
 	lat     float64
@@ -71,6 +72,8 @@ type household struct {
 	// (immobile, hospital, leaves); 0 while it runs, never for good.
 	halted  int64
 	staysIn [2]int64
+	// bandOff is when the wristband stays on its charger (band_off).
+	bandOff [2]int64
 
 	// The water meter: water is the register, carry what the flow guard put
 	// off to the next quarter, heavy the run of quarters with flow.
@@ -124,9 +127,9 @@ type Anchors struct {
 	Incidents []time.Time
 }
 
-func newHousehold(idx int, id, fullID string, p *Profile, seed uint64, loc *time.Location, start int64, topicPrefix string, src [numDevices]registry.Source) *household {
+func newHousehold(idx int, id, fullID string, p *Profile, hb habits, seed uint64, loc *time.Location, start int64, topicPrefix string, src [numDevices]registry.Source) *household {
 	h := &household{
-		idx: idx, id: id, fullID: fullID, profile: p, loc: loc, topics: topicPrefix + "/devices/", src: src,
+		idx: idx, id: id, fullID: fullID, profile: p, habits: hb, loc: loc, topics: topicPrefix + "/devices/", src: src,
 		rng:     rand.New(rand.NewPCG(seed, splitmix(uint64(idx)+1))),
 		dupDev:  -1,
 		holdDev: -1,
@@ -251,7 +254,7 @@ func (h *household) step(out *[]Message) {
 func (h *household) newDay() {
 	date, wake := h.plan.nextDate, h.plan.nextWake
 	daysIn := int(date.number() - h.lastOutDay - 1)
-	h.plan = planDay(h.rng, h.profile, h.loc, date, wake, daysIn, h.mayNotGoOut)
+	h.plan = planDay(h.rng, h.profile, h.habits, h.loc, date, wake, daysIn, h.mayNotGoOut)
 	h.seg, h.use = 0, 0
 	h.machine = h.plan.machine
 	if h.plan.wentOut {
@@ -267,13 +270,13 @@ func (h *household) mayNotGoOut(t int64) bool { return within(h.staysIn, t) }
 func (h *household) replan(t int64, initial bool) {
 	date := dayOf(t, h.loc)
 	p := h.profile
-	wake := date.at(p.Wake[0]+h.rng.IntN(p.Wake[1]-p.Wake[0]+1), h.loc)
+	wake := h.habits.wake(h.rng, p, h.loc, date)
 	var plan dayPlan
 	if t < wake {
 		plan = dayPlan{segs: []segment{{start: t, place: bedroom, flags: asleep | bandOff}}, nextWake: wake, nextDate: date}
 	} else {
 		daysIn := int(date.number() - h.lastOutDay - 1)
-		plan = planDay(h.rng, p, h.loc, date, wake, daysIn, h.mayNotGoOut)
+		plan = planDay(h.rng, p, h.habits, h.loc, date, wake, daysIn, h.mayNotGoOut)
 	}
 	i := max(0, sortSearch(len(plan.segs), func(i int) bool { return plan.segs[i].start > t })-1)
 	plan.segs[i].start = t
@@ -371,8 +374,12 @@ func (h *household) enter(t int64, s segment) {
 	}
 }
 
-// band puts the wristband on, or on its charger.
+// band puts the wristband on, or on its charger; it stays there while
+// band_off holds it.
 func (h *household) band(t int64, on bool) {
+	if on && within(h.bandOff, t) {
+		return
+	}
 	h.worn = on
 	rate := float64(chargeRate)
 	if on {
@@ -463,7 +470,31 @@ func (h *household) apply(in incident, out *[]Message) {
 		h.hold, h.holdDev = [2]int64{t, until}, in.dev
 	case ActionClockSkew:
 		h.dev[in.dev].skew = [2]int64{t, until}
+	case ActionSensorStuck:
+		h.dev[in.dev].stuck = [2]int64{t, until}
+	case ActionBandOff:
+		h.band(t, false)
+		h.bandOff = [2]int64{t, until}
+	case ActionVisitor:
+		h.visit(t, until)
 	}
+}
+
+// visit brings someone in at t until `until`: the door and the hall as they
+// come and go, the living room's PIR while they stay.
+func (h *household) visit(t, until int64) {
+	if until == never {
+		until = t + 2*3600
+	}
+	h.push(t, doorSensor, doorOpen)
+	h.push(t+10, doorSensor, doorClose)
+	h.push(t+20, firstPIR+int(hall), motionOn)
+	for x := t + 60; x < until; x += 5*minute + h.rng.Int64N(10*minute) {
+		h.push(x, firstPIR+int(livingRoom), motionOn)
+	}
+	h.push(until-60, firstPIR+int(hall), motionOn)
+	h.push(until-30, doorSensor, doorOpen)
+	h.push(until-20, doorSensor, doorClose)
 }
 
 // release sends what the gateway held, shuffled.
@@ -544,7 +575,7 @@ func (h *household) telemetry(t int64, i int, out *[]Message) {
 	battery := math.Round(d.battery.level)
 	switch i {
 	case waterMeter:
-		liters := math.Round(h.readWater(t)*10) / 10
+		liters := h.stuckAt(t, i, math.Round(h.readWater(t)*10)/10)
 		rose := liters > h.reported
 		if h.send(t, i, "telemetry", out, func(b payload) payload {
 			return b.num("total_liters", liters, 1).num("battery_pct", battery, 0)
@@ -554,7 +585,7 @@ func (h *household) telemetry(t int64, i int, out *[]Message) {
 		}
 	case powerMeter:
 		h.powerTo(t)
-		kwh, w := math.Round(h.kwh*1000)/1000, math.Round(h.powerNow(t))
+		kwh, w := h.stuckAt(t, i, math.Round(h.kwh*1000)/1000), math.Round(h.powerNow(t))
 		h.send(t, i, "telemetry", out, func(b payload) payload {
 			return b.num("total_kwh", kwh, 3).num("power_w", w, 0).num("battery_pct", battery, 0)
 		})
@@ -575,9 +606,29 @@ func (h *household) telemetry(t int64, i int, out *[]Message) {
 	}
 }
 
+// stuckAt is what meter i reports at t for the true register v: the
+// register it showed when it stuck, while it is stuck.
+func (h *household) stuckAt(t int64, i int, v float64) float64 {
+	d := &h.dev[i]
+	if !within(d.stuck, t) {
+		d.frozen = 0
+		return v
+	}
+	if d.frozen == 0 {
+		d.frozen = v
+	}
+	return d.frozen
+}
+
 // sendPending sends a queued message.
 func (h *household) sendPending(t int64, p pend, out *[]Message) {
 	i := int(p.dev)
+	if within(h.dev[i].stuck, t) && p.what != garbageMsg {
+		return
+	}
+	if (p.what == fallEvent || p.what == sosEvent) && !h.worn && within(h.bandOff, t) {
+		return // on its charger: nobody wears it to fall with
+	}
 	switch p.what {
 	case motionOn, motionOff:
 		on, room := p.what == motionOn, roomNames[i-firstPIR]

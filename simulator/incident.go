@@ -20,6 +20,9 @@ const (
 	ActionDuplicates    = "duplicates"
 	ActionOutOfOrder    = "out_of_order"
 	ActionClockSkew     = "clock_skew"
+	ActionSensorStuck   = "sensor_stuck"
+	ActionBandOff       = "band_off"
+	ActionVisitor       = "visitor"
 )
 
 // How an action takes a field.
@@ -65,6 +68,12 @@ var actions = []actionSpec{
 		doc: "every message of the household (or of `device`) is sent twice with the same seq, as a QoS 1 redelivery would"},
 	{name: ActionOutOfOrder, device: optional, duration: optional, defaultFor: 30 * time.Minute,
 		doc: "a gateway buffers the household's (or `device`'s) messages for `for` and then releases them shuffled, each with its own ts"},
+	{name: ActionSensorStuck, device: required, duration: optional,
+		doc: "the device keeps its heartbeat but senses nothing: a PIR or the door sends no events, a meter repeats its last register; when `for` ends it reads true again"},
+	{name: ActionBandOff, duration: optional, defaultFor: 12 * time.Hour,
+		doc: "the wristband is left on its charger: not worn, and a fall or SOS meanwhile reports nothing; worn again when the resident next gets up after `for`"},
+	{name: ActionVisitor, duration: optional, defaultFor: 2 * time.Hour,
+		doc: "someone visits: the door, the hall, motion in the living room while they stay, the door again as they leave; the resident's routine goes on"},
 	{name: ActionClockSkew, device: required, duration: optional, defaultFor: time.Hour,
 		doc: "the device's clock jumps a year ahead: its messages carry a far-future ts (the monitor rejects them as future_ts)"},
 }
@@ -100,4 +109,19 @@ type incident struct {
 	action string
 	dev    int // -1: none given
 	count  int
+	// truth is what the incident is in the ground truth (Truth.Kind), or
+	// empty when it is nothing the monitor should act on (a wristband
+	// dropped on the floor reports a fall that is none).
+	truth string
+}
+
+// truthOf is what a scripted incident is in the ground truth: what befalls
+// the resident is an incident to visit, what befalls a device a fault to
+// mend, and bad input or a life as usual nothing at all.
+func truthOf(action string) string {
+	switch action {
+	case ActionFall, ActionSOS, ActionImmobile, ActionTapRunning, ActionDeviceOffline, ActionBatteryDies:
+		return action
+	}
+	return ""
 }

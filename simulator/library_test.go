@@ -61,6 +61,9 @@ func TestLibraryScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if sc.Population {
+				t.Skip("a population is measured, not checked: the trust package runs it")
+			}
 			// normal_week sends 640,000 messages through the broker over
 			// 1,800 device connections: minutes of work, too slow for -short
 			// and many times slower under the race detector.

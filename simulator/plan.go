@@ -73,10 +73,35 @@ func (d day) number() int64 {
 
 const minute = 60 // seconds
 
+// habits are what a population's residents do besides their profile; the
+// zero value is the profile alone. They never draw from the household's
+// random stream, so the same seed plans the same days with or without them.
+type habits struct {
+	// sundayLieIn is how many minutes later than usual the resident gets
+	// up on Sundays.
+	sundayLieIn int
+	// showerEveryOther: a shower on every other day (even day numbers),
+	// never on the others, instead of the profile's daily chance.
+	showerEveryOther bool
+	// gas: the stove and the water heater burn gas, so cooking and showers
+	// use no power.
+	gas bool
+}
+
+// wake is when the resident gets up on date.
+func (hb habits) wake(rng *rand.Rand, p *Profile, loc *time.Location, date day) int64 {
+	m := p.Wake[0] + rng.IntN(p.Wake[1]-p.Wake[0]+1)
+	if time.Date(date.y, date.m, date.d, 12, 0, 0, 0, time.UTC).Weekday() == time.Sunday {
+		m += hb.sundayLieIn
+	}
+	return date.at(m, loc)
+}
+
 // planner writes one resident's day as segments and water uses.
 type planner struct {
 	rng  *rand.Rand
 	p    *Profile
+	hb   habits
 	loc  *time.Location
 	segs []segment
 	uses []use
@@ -133,16 +158,24 @@ func (b *planner) wash() {
 	b.water(s+2*minute, b.liters(3, 5))
 }
 
-// shower runs an electric water heater and draws 35 to 55 litres.
+// shower runs an electric water heater (unless it burns gas) and draws 35
+// to 55 litres.
 func (b *planner) shower() {
-	s := b.seg(bathroom, b.minutes(15, 22), 1500, 0)
+	var watts float32 = 1500
+	if b.hb.gas {
+		watts = 0
+	}
+	s := b.seg(bathroom, b.minutes(15, 22), watts, 0)
 	b.water(s+3*minute, b.liters(14, 20))
 	b.water(s+7*minute, b.liters(14, 20))
 	b.water(s+11*minute, b.liters(7, 15))
 }
 
-// meal cooks, eats and washes up.
+// meal cooks (on an electric stove, unless it burns gas), eats and washes up.
 func (b *planner) meal(cookLo, cookHi int, watts float32, dishes float32) {
+	if b.hb.gas {
+		watts = 0
+	}
 	s := b.seg(kitchen, b.minutes(cookLo, cookHi), watts, 0)
 	b.water(s+2*minute, b.liters(1.5, 3))
 	b.water(s+8*minute, b.liters(1.5, 3))
@@ -254,13 +287,16 @@ type dayPlan struct {
 // planDay plans the day that starts when the resident wakes on date. daysIn
 // counts the whole days since the last outing; noOut reports whether the
 // resident may not go out at a moment.
-func planDay(rng *rand.Rand, p *Profile, loc *time.Location, date day, wake int64, daysIn int, noOut func(int64) bool) dayPlan {
-	b := &planner{rng: rng, p: p, loc: loc, t: wake, lastToilet: wake}
+func planDay(rng *rand.Rand, p *Profile, hb habits, loc *time.Location, date day, wake int64, daysIn int, noOut func(int64) bool) dayPlan {
+	b := &planner{rng: rng, p: p, hb: hb, loc: loc, t: wake, lastToilet: wake}
 	draw := func(r [2]int) int { return r[0] + rng.IntN(r[1]-r[0]+1) }
 	lunch := date.at(p.Lunch-20+rng.IntN(41), loc)
 	dinner := date.at(p.Dinner-20+rng.IntN(41), loc)
 	bed := date.at(draw(p.Bed), loc)
 	shower := rng.Float64() < p.Shower
+	if hb.showerEveryOther {
+		shower = date.number()%2 == 0
+	}
 	morningShower := shower && rng.Float64() < p.MorningShower
 	laundry := rng.Float64() < 0.3
 	morningOut := rng.Float64() < p.MorningOut
@@ -301,18 +337,9 @@ func planDay(rng *rand.Rand, p *Profile, loc *time.Location, date day, wake int6
 	b.toilet()
 	b.wash()
 	next := date.next()
-	nextWake := next.at(draw(p.Wake), loc)
+	nextWake := hb.wake(rng, p, loc, next)
 	b.night(nextWake)
 
 	slices.SortStableFunc(b.uses, func(x, y use) int { return int(x.at - y.at) })
 	return dayPlan{segs: b.segs, uses: b.uses, machine: b.machine, nextWake: nextWake, nextDate: next, wentOut: b.wentOut}
-}
-
-// planNight plans the rest of a night from t until the resident wakes on date.
-func planNight(rng *rand.Rand, p *Profile, loc *time.Location, t int64, date day) dayPlan {
-	b := &planner{rng: rng, p: p, loc: loc, t: t, lastToilet: t}
-	wake := date.at(p.Wake[0]+rng.IntN(p.Wake[1]-p.Wake[0]+1), loc)
-	b.segs = append(b.segs, segment{start: t, place: bedroom, flags: asleep | bandOff})
-	b.t = wake
-	return dayPlan{segs: b.segs, nextWake: wake, nextDate: date}
 }

@@ -56,6 +56,10 @@ type Scenario struct {
 	Expect    []Expectation
 	// NoOtherTasks makes every task that no expectation names a failure.
 	NoOtherTasks bool
+	// Population gives every household habits and a life drawn at
+	// published rates (population.go): outings, visitors, hospital stays,
+	// faulty devices and real incidents, besides the scripted ones.
+	Population bool
 
 	file string
 }
@@ -132,6 +136,7 @@ type fileScenario struct {
 	Incidents    []fileIncident  `yaml:"incidents"`
 	Expect       []fileExpect    `yaml:"expect"`
 	NoOtherTasks *bool           `yaml:"no_other_tasks"`
+	Population   *bool           `yaml:"population"`
 }
 
 type fileHouseholds struct {
@@ -373,6 +378,9 @@ func (f *fileScenario) scenario(e *errs) *Scenario {
 	}
 	if f.NoOtherTasks != nil {
 		sc.NoOtherTasks = *f.NoOtherTasks
+	}
+	if f.Population != nil {
+		sc.Population = *f.Population
 	}
 	if f.Timezone != nil {
 		loc, err := time.LoadLocation(f.Timezone.Value)

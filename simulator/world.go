@@ -95,7 +95,16 @@ func NewWorld(sc *Scenario, topicPrefix, idPrefix string) (*World, error) {
 	}
 	for i, hs := range sc.households() {
 		p := &Profiles[hs.profile]
-		h := newHousehold(i, hs.id, idPrefix+hs.id, p, sc.Seed, sc.Location, start, topicPrefix, src)
+		var hb habits
+		var lived []incident
+		if sc.Population {
+			if end == never {
+				return nil, fmt.Errorf("%s: a population needs a run with an end: give a duration", sc.file)
+			}
+			hb, lived = populate(sc.Seed, i, sc.Location, start, end)
+		}
+		h := newHousehold(i, hs.id, idPrefix+hs.id, p, hb, sc.Seed, sc.Location, start, topicPrefix, src)
+		h.incidents = lived
 		w.households = append(w.households, h)
 		w.byID[hs.id] = h
 	}
@@ -119,7 +128,7 @@ func NewWorld(sc *Scenario, topicPrefix, idPrefix string) (*World, error) {
 		if count == 0 {
 			count = 10
 		}
-		h.incidents = append(h.incidents, incident{at: at, until: until, action: in.Action, dev: deviceIndex(in.Device), count: count})
+		h.incidents = append(h.incidents, incident{at: at, until: until, action: in.Action, dev: deviceIndex(in.Device), count: count, truth: truthOf(in.Action)})
 	}
 	for _, h := range w.households {
 		sortIncidents(h.incidents)

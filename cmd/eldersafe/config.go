@@ -74,16 +74,9 @@ func flatten(prefix string, m map[string]any) map[string]any {
 
 // loadConfig reads defaults, then the file, then ELDERSAFE_* variables, then flags.
 func loadConfig(cmd *cobra.Command) (app.Config, error) {
-	v := newViper()
-	file, _ := cmd.Flags().GetString("config")
-	explicit := cmd.Flags().Changed("config")
-	if err := readFile(v, file, explicit); err != nil {
+	v, err := configViper(cmd)
+	if err != nil {
 		return app.Config{}, err
-	}
-	for _, cf := range configFlags {
-		if f := cmd.Flags().Lookup(cf.name); f != nil && f.Changed {
-			v.Set(cf.key, f.Value.String())
-		}
 	}
 	cfg, err := decode(v)
 	if err != nil {
@@ -93,6 +86,23 @@ func loadConfig(cmd *cobra.Command) (app.Config, error) {
 	// other commands have no such flag and read false.
 	cfg.Simulation, _ = cmd.Flags().GetBool(simulationFlag)
 	return cfg, nil
+}
+
+// configViper holds the defaults, then the file, then ELDERSAFE_* variables,
+// then the flags of configFlags the command has.
+func configViper(cmd *cobra.Command) (*viper.Viper, error) {
+	v := newViper()
+	file, _ := cmd.Flags().GetString("config")
+	explicit := cmd.Flags().Changed("config")
+	if err := readFile(v, file, explicit); err != nil {
+		return nil, err
+	}
+	for _, cf := range configFlags {
+		if f := cmd.Flags().Lookup(cf.name); f != nil && f.Changed {
+			v.Set(cf.key, f.Value.String())
+		}
+	}
+	return v, nil
 }
 
 // simulationFlag lets serve run on the event clock.

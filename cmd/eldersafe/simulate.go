@@ -31,6 +31,7 @@ type simulateFlags struct {
 	sync                   bool
 	syncEvery              time.Duration
 	maxAhead               int
+	report, chart          string
 }
 
 func simulateCommand() *cobra.Command {
@@ -72,6 +73,9 @@ them at the end and exits non-zero on a miss or an unexpected task.`,
 	fs.BoolVar(&f.sync, "sync", false, "wait for the monitor every --sync-every of simulated time (default: on at --speed 0 unless --load)")
 	fs.DurationVar(&f.syncEvery, "sync-every", simulator.DefaultSyncEvery, "simulated time between waits for the monitor under --sync")
 	fs.IntVar(&f.maxAhead, "max-ahead", 4000, "at --speed 0 without --sync (or when given): most messages sent and not yet handled by the monitor (0: no bound)")
+	fs.StringVar(&f.report, "report", "", "measure the scenario through a monitor of its own in process, as configured and with the fixed rules alone, and write the trust report (JSON) here; the tables go to stdout (docs/trust.md)")
+	fs.StringVar(&f.chart, "chart", "", "with --report: write the report's chart (SVG) here")
+	fs.String("config", defaultConfigFile, "with --report: the monitor's config file (YAML) to measure; a missing default file means embedded defaults")
 	return cmd
 }
 
@@ -83,6 +87,12 @@ func runSimulate(cmd *cobra.Command, f simulateFlags) error {
 	}
 	if f.csv != "" {
 		return writeCSV(f, sc)
+	}
+	if f.report != "" {
+		return runReport(cmd, f, sc)
+	}
+	if f.chart != "" {
+		return errors.New("simulate: --chart goes with --report")
 	}
 	if f.token == "" {
 		return errors.New("simulate: --token (or ELDERSAFE_AUTH_ADMIN_TOKEN) is required: the admin token of the monitor")
