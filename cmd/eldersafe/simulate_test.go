@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/testkit"
+	"github.com/eldersafe/eldersafe/trust"
 )
 
 const simToken = "cmd-simulate-test-token"
@@ -69,6 +71,7 @@ func TestSimulateCommand(t *testing.T) {
 			`testdata/simulate/bad.yaml:8: unknown action "faint"`, nil},
 		{"a token is required", []string{"--households", "2", "--token", ""}, false, "--token", nil},
 		{"load refuses expect", []string{"--scenario", "fall", "--load", "--expect", "--token", "x"}, false, "cannot --expect", nil},
+		{"a chart goes with a report", []string{"--households", "2", "--chart", "x.svg"}, false, "--chart goes with --report", nil},
 		{"households overrides the scenario and drops its incident", []string{"--scenario", "battery_low", "--households", "1", "--token", "x"}, false,
 			`incident names household "h2", which the run does not have`, nil},
 	}
@@ -183,4 +186,43 @@ func between(s, from, to string) string {
 	}
 	v, _, _ := strings.Cut(rest, to)
 	return v
+}
+
+// TestSimulateReport measures a small population through a monitor of its
+// own in process: the report's JSON, its tables and its chart.
+func TestSimulateReport(t *testing.T) {
+	dir := t.TempDir()
+	report, chart := filepath.Join(dir, "report.json"), filepath.Join(dir, "trust.svg")
+	out, err := execute(t, t.Context(), "simulate", "--scenario", "population_month", "--households", "8", "--duration", "2d",
+		"--seed", "4", "--report", report, "--chart", chart, "--config", filepath.Join(dir, "none.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "none.yaml") {
+		t.Fatalf("a config file that does not exist: error %v, want one naming it", err)
+	}
+	out, err = execute(t, t.Context(), "simulate", "--scenario", "population_month", "--households", "8", "--duration", "2d",
+		"--seed", "4", "--report", report, "--chart", chart)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"Population `population_month`, seed 4: 8 households, 2 days", "| **visits** |", "| **incidents** |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tables do not say %q:\n%s", want, out)
+		}
+	}
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r trust.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("report: %v\n%s", err, data)
+	}
+	if r.Households != 8 || r.Days != 2 || r.Seed != 4 || r.Messages == 0 {
+		t.Errorf("report of %d households, %g days, seed %d, %d messages", r.Households, r.Days, r.Seed, r.Messages)
+	}
+	if got := len(r.Switches) + len(r.Unknown); got != len(trust.FixedRules) {
+		t.Errorf("%d switches applied and %d unknown, want the %d of trust.FixedRules between them", len(r.Switches), len(r.Unknown), len(trust.FixedRules))
+	}
+	if svg, err := os.ReadFile(chart); err != nil || !strings.HasPrefix(string(svg), "<svg") {
+		t.Errorf("chart: %v %.40q", err, svg)
+	}
 }

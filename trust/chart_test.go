@@ -1,0 +1,64 @@
+package trust
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestChart(t *testing.T) {
+	data, err := os.ReadFile("testdata/report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	svg := Chart(r)
+	// Well-formed, and what each bar says.
+	var texts []string
+	widths := map[string]bool{}
+	dec := xml.NewDecoder(bytes.NewReader(svg))
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not well-formed: %v\n%s", err, svg)
+		}
+		switch el := tok.(type) {
+		case xml.CharData:
+			texts = append(texts, string(el))
+		case xml.StartElement:
+			for _, a := range el.Attr {
+				if el.Name.Local == "rect" && a.Name.Local == "width" {
+					widths[a.Value] = true
+				}
+			}
+		}
+	}
+	all := strings.Join(texts, "\n")
+	for _, want := range []string{
+		"fall", "water_no_use", "power_no_use", // every rule that sent a worker on either side
+		"10 true, 190 false", "10 true, 890 false", "0 true, 300 false",
+		"0.196 as configured, 1.196 fixed rules alone",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("chart does not say %q:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "device_offline") {
+		t.Error("the chart shows a maintenance rule")
+	}
+	// The longest bar (water_no_use, fixed: 890 false of 900) spans the scale.
+	if !widths["514"] {
+		t.Errorf("no bar 890/900 of 520 wide: %v", widths)
+	}
+}
