@@ -45,7 +45,12 @@ a second. Start the monitor with --clock event --simulation so that it follows.
 
 A scenario (--scenario FILE, or a name from the built-in library: ` + fmt.Sprint(simulator.Library()) + `)
 scripts incidents and lists the tasks the monitor must open; --expect checks
-them at the end and exits non-zero on a miss or an unexpected task.`,
+them at the end and exits non-zero on a miss or an unexpected task.
+
+--report FILE instead runs the scenario through a monitor of its own in this
+process, as configured and with the fixed rules alone, and writes the trust
+report: how many workers each rule sent and how many found an incident
+(docs/trust.md); e.g. --scenario population_month --report trust.json.`,
 		Args: cobra.NoArgs,
 		// Errors are printed once, by main; a usage text would bury them.
 		SilenceUsage:  true,
