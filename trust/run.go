@@ -51,8 +51,9 @@ func (t Task) Visit() bool { return t.Kind == "visit" }
 // with cfg (its store in a temporary directory, on the event clock, its
 // listeners on free loopback ports): provisioned over its HTTP API, fed
 // through ingest's pipeline in process, time moved by a tick every
-// simulated minute. It returns the tasks and the truth.
-func Measure(ctx context.Context, cfg app.Config, sc *simulator.Scenario, log *slog.Logger) (Observed, error) {
+// simulated minute. It returns the tasks and the truth. Progress, when not
+// nil, gets a line every half minute.
+func Measure(ctx context.Context, cfg app.Config, sc *simulator.Scenario, log *slog.Logger, progress io.Writer) (Observed, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -75,7 +76,7 @@ func Measure(ctx context.Context, cfg app.Config, sc *simulator.Scenario, log *s
 	}
 	var w watcher
 	m.WatchTasks(w.change)
-	obs, err := run(ctx, m, cfg.MQTT.Prefix, m.AdminToken(), sc, log)
+	obs, err := run(ctx, m, cfg.MQTT.Prefix, m.AdminToken(), sc, log, progress)
 	if cerr := m.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("trust: close the monitor: %w", cerr)
 	}
@@ -83,7 +84,7 @@ func Measure(ctx context.Context, cfg app.Config, sc *simulator.Scenario, log *s
 	return obs, err
 }
 
-func run(ctx context.Context, m *app.Monitor, prefix, token string, sc *simulator.Scenario, log *slog.Logger) (Observed, error) {
+func run(ctx context.Context, m *app.Monitor, prefix, token string, sc *simulator.Scenario, log *slog.Logger, progress io.Writer) (Observed, error) {
 	world, err := simulator.NewWorld(sc, prefix, "sim-")
 	if err != nil {
 		return Observed{}, err
@@ -100,7 +101,10 @@ func run(ctx context.Context, m *app.Monitor, prefix, token string, sc *simulato
 		return Observed{}, err
 	}
 	pub := &direct{m: m}
-	res, err := simulator.Run(ctx, simulator.RunOptions{World: world, Publisher: pub, Monitor: api, TopicPrefix: prefix, Logger: log})
+	res, err := simulator.Run(ctx, simulator.RunOptions{
+		World: world, Publisher: pub, Monitor: api, TopicPrefix: prefix, Logger: log,
+		Progress: progress, ReportEvery: 30 * time.Second,
+	})
 	if err != nil {
 		return Observed{}, err
 	}

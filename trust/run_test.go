@@ -32,7 +32,7 @@ func TestMeasureScripted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obs, err := Measure(t.Context(), app.DefaultConfig(), sc, apptest.Logger(t, slog.LevelError))
+	obs, err := Measure(t.Context(), app.DefaultConfig(), sc, apptest.Logger(t, slog.LevelError), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestMeasureSameSeedSameTasks(t *testing.T) {
 	tasks := func() []string {
 		sc := simulator.NewScenario(12)
 		sc.Population, sc.Seed, sc.Duration = true, 3, 3*24*time.Hour
-		obs, err := Measure(t.Context(), app.DefaultConfig(), sc, apptest.Logger(t, slog.LevelError))
+		obs, err := Measure(t.Context(), app.DefaultConfig(), sc, apptest.Logger(t, slog.LevelError), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

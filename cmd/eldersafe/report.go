@@ -44,15 +44,14 @@ func runReport(cmd *cobra.Command, f simulateFlags, sc *simulator.Scenario) erro
 	ctx := cmd.Context()
 	out := cmd.ErrOrStderr()
 	fmt.Fprintf(out, "measuring %s: %d households, %s, seed %d, as configured\n", sc.Name, len(sc.HouseholdIDs()), simulator.FormatDuration(sc.Duration), sc.Seed)
-	configured, err := trust.Measure(ctx, cfg, sc, log)
+	configured, err := trust.Measure(ctx, cfg, sc, log, out)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	fmt.Fprintf(out, "  %d messages in %s\n", configured.Messages, configured.Wall.Round(1e9))
 	fixed := configured
 	if len(applied) > 0 {
 		fmt.Fprintf(out, "measuring the fixed rules alone (%v)\n", applied)
-		if fixed, err = trust.Measure(ctx, fixedCfg, sc, log); err != nil {
+		if fixed, err = trust.Measure(ctx, fixedCfg, sc, log, out); err != nil {
 			return fmt.Errorf("report: fixed rules: %w", err)
 		}
 	} else {
