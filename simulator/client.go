@@ -256,3 +256,19 @@ func (c *Client) Handled(ctx context.Context) (float64, error) {
 	}
 	return sum, nil
 }
+
+// Ack, CheckIn and Resolve act on a task as its worker would, through the
+// API: the trust report's workers answer their tasks so that the next alarm
+// of a household opens a task of its own.
+func (c *Client) Ack(ctx context.Context, taskID, workerID string) error {
+	return c.do(ctx, http.MethodPost, "/api/v1/tasks/"+url.PathEscape(taskID)+"/ack", map[string]string{"worker_id": workerID}, nil)
+}
+
+func (c *Client) CheckIn(ctx context.Context, taskID, workerID string) error {
+	return c.do(ctx, http.MethodPost, "/api/v1/tasks/"+url.PathEscape(taskID)+"/checkin", map[string]string{"worker_id": workerID}, nil)
+}
+
+func (c *Client) Resolve(ctx context.Context, taskID, workerID, outcome, note string) error {
+	return c.do(ctx, http.MethodPost, "/api/v1/tasks/"+url.PathEscape(taskID)+"/resolve",
+		map[string]string{"worker_id": workerID, "outcome": outcome, "note": note}, nil)
+}

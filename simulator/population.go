@@ -155,7 +155,9 @@ func (l *life) fall(d int64, bandOff bool) {
 		return
 	}
 	if detected {
-		l.add(incident{at: at, action: ActionFall, truth: ActionFall}, false)
+		// The truth lasts while they lie there: a task raised meanwhile
+		// (no motion) found them too.
+		l.add(incident{at: at, until: at + lie, action: ActionFall, truth: ActionFall}, false)
 	}
 	if lie > 0 {
 		truth := TruthFallUnreported

@@ -52,6 +52,7 @@ func (w *World) Truth() []Truth {
 			case end == 0 || end > w.end:
 				end = w.end
 			}
+			end = max(end, in.at)
 			out = append(out, Truth{
 				HouseholdID: h.fullID, Kind: in.truth, Visit: !slices.Contains(faultKinds, in.truth),
 				Start: time.Unix(in.at, 0).In(w.sc.Location), End: time.Unix(end, 0).In(w.sc.Location),

@@ -102,12 +102,33 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// indexTruth lists, by household, the indexes of its truths.
+func indexTruth(truth []simulator.Truth) map[string][]int {
+	by := map[string][]int{}
+	for i, tr := range truth {
+		by[tr.HouseholdID] = append(by[tr.HouseholdID], i)
+	}
+	return by
+}
+
+// cause is the index of the incident (for a visit) or fault (for upkeep) a
+// task was raised for, the earliest of its household's that was there when
+// it was raised, or -1: a false alarm.
+func cause(truth []simulator.Truth, byHousehold map[string][]int, t Task) int {
+	match := -1
+	for _, i := range byHousehold[t.HouseholdID] {
+		tr := truth[i]
+		if tr.Visit == t.Visit() && !t.Raised.Before(tr.Start) && !t.Raised.After(tr.End.Add(Grace)) &&
+			(match < 0 || tr.Start.Before(truth[match].Start)) {
+			match = i
+		}
+	}
+	return match
+}
+
 // Judge divides one run's tasks into true and false against its truth.
 func Judge(o Observed) Side {
-	byHousehold := map[string][]int{}
-	for i, tr := range o.Truth {
-		byHousehold[tr.HouseholdID] = append(byHousehold[tr.HouseholdID], i)
-	}
+	byHousehold := indexTruth(o.Truth)
 	// first[i] is when a worker was first sent for truth i.
 	first := make([]time.Time, len(o.Truth))
 	type tally struct {
@@ -132,16 +153,7 @@ func Judge(o Observed) Side {
 		if t.Sent.IsZero() {
 			continue
 		}
-		// The incident (or fault) it was raised for: the earliest that
-		// was there when it was raised.
-		match := -1
-		for _, i := range byHousehold[t.HouseholdID] {
-			tr := o.Truth[i]
-			if tr.Visit == t.Visit() && !t.Raised.Before(tr.Start) && !t.Raised.After(tr.End.Add(Grace)) &&
-				(match < 0 || tr.Start.Before(o.Truth[match].Start)) {
-				match = i
-			}
-		}
+		match := cause(o.Truth, byHousehold, t)
 		for _, x := range []*tally{r, total} {
 			x.row.Sent++
 			if match < 0 {

@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -32,6 +34,8 @@ type Observed struct {
 	// Messages are the device messages delivered; Wall how long it took.
 	Messages int64
 	Wall     time.Duration
+	// WorkerErrors counts the simulated workers' actions the monitor refused.
+	WorkerErrors int
 }
 
 // Task is one task as the run saw it.
@@ -41,6 +45,8 @@ type Task struct {
 	// first stood open, assigned and notified: a worker was sent. Sent is
 	// zero for a task settled before that (a resident who answered a check).
 	Raised, Sent time.Time
+	// assignee is the worker sent.
+	assignee string
 }
 
 // Visit reports whether the task sends someone to the resident, rather than
@@ -74,9 +80,9 @@ func Measure(ctx context.Context, cfg app.Config, sc *simulator.Scenario, log *s
 	if err != nil {
 		return Observed{}, fmt.Errorf("trust: start the monitor: %w", err)
 	}
-	var w watcher
+	w := &watcher{}
 	m.WatchTasks(w.change)
-	obs, err := run(ctx, m, cfg.MQTT.Prefix, m.AdminToken(), sc, log, progress)
+	obs, err := run(ctx, m, w, cfg.MQTT.Prefix, m.AdminToken(), sc, log, progress)
 	if cerr := m.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("trust: close the monitor: %w", cerr)
 	}
@@ -84,7 +90,7 @@ func Measure(ctx context.Context, cfg app.Config, sc *simulator.Scenario, log *s
 	return obs, err
 }
 
-func run(ctx context.Context, m *app.Monitor, prefix, token string, sc *simulator.Scenario, log *slog.Logger, progress io.Writer) (Observed, error) {
+func run(ctx context.Context, m *app.Monitor, w *watcher, prefix, token string, sc *simulator.Scenario, log *slog.Logger, progress io.Writer) (Observed, error) {
 	world, err := simulator.NewWorld(sc, prefix, "sim-")
 	if err != nil {
 		return Observed{}, err
@@ -100,7 +106,8 @@ func run(ctx context.Context, m *app.Monitor, prefix, token string, sc *simulato
 	if err := simulator.Provision(ctx, api, n, sc.Seed, 4, log); err != nil {
 		return Observed{}, err
 	}
-	pub := &direct{m: m}
+	pub := &direct{m: m, w: w, workers: workers{api: api, truth: world.Truth(), log: log}}
+	pub.workers.byHousehold = indexTruth(pub.workers.truth)
 	res, err := simulator.Run(ctx, simulator.RunOptions{
 		World: world, Publisher: pub, Monitor: api, TopicPrefix: prefix, Logger: log,
 		Progress: progress, ReportEvery: 30 * time.Second,
@@ -115,16 +122,20 @@ func run(ctx context.Context, m *app.Monitor, prefix, token string, sc *simulato
 	if _, err := api.Clock(ctx, world.End()); err != nil {
 		return Observed{}, fmt.Errorf("trust: set the monitor's clock to the end: %w", err)
 	}
-	log.Info("population run", "households", len(n.Households), "messages", res.Messages, "rejected", pub.rejected, "took", res.Wall.Round(time.Millisecond))
+	log.Info("population run", "households", len(n.Households), "messages", res.Messages, "rejected", pub.rejected,
+		"worker_errors", pub.workers.failed, "took", res.Wall.Round(time.Millisecond))
 	return Observed{
 		Truth: world.Truth(), Households: len(n.Households), Span: world.End().Sub(world.Start()),
-		Messages: res.Messages, Wall: res.Wall,
+		Messages: res.Messages, Wall: res.Wall, WorkerErrors: pub.workers.failed,
 	}, nil
 }
 
-// direct hands the simulator's messages to the monitor in process.
+// direct hands the simulator's messages to the monitor in process and,
+// after each clock tick, lets the workers do what is due.
 type direct struct {
-	m *app.Monitor
+	m       *app.Monitor
+	w       *watcher
+	workers workers
 	// last closes once what the last message changed is stored.
 	last     <-chan struct{}
 	rejected int
@@ -142,7 +153,66 @@ func (d *direct) Publish(ctx context.Context, msg simulator.Message) error {
 		return fmt.Errorf("deliver %s: %w", msg.Topic, err)
 	}
 	d.last = durable
+	if msg.Device == "" { // a tick: the workers' time
+		d.workers.act(ctx, d.w.due(msg.At))
+	}
 	return nil
+}
+
+// When a worker sent to a task acknowledges it, and when they are on site
+// and close it: within the acknowledgement deadline of a fall (5 min), and
+// after the way there.
+const (
+	ackAfter   = 3 * time.Minute
+	visitAfter = 45 * time.Minute
+)
+
+// workers answer the tasks they are sent to, as the truth says: a worker
+// who finds an incident resolves the task needs_help, one who finds nothing
+// false_alarm. Closed tasks let the household's next alarm open a task of
+// its own, as in the field; left open, every later alarm of the rule would
+// only add evidence to the first and go uncounted.
+type workers struct {
+	api         *simulator.Client
+	truth       []simulator.Truth
+	byHousehold map[string][]int
+	log         *slog.Logger
+	// failed counts actions the monitor refused: a task escalated or
+	// handed on meanwhile is no reason to stop measuring.
+	failed int
+}
+
+func (ws *workers) act(ctx context.Context, due []action) {
+	for _, a := range due {
+		var err error
+		switch {
+		case !a.visit:
+			err = ws.api.Ack(ctx, a.task.ID, a.task.assignee)
+		default:
+			outcome, note := "false_alarm", "nothing wrong found (simulated)"
+			switch {
+			case cause(ws.truth, ws.byHousehold, a.task) < 0:
+			case a.task.Visit():
+				outcome, note = "needs_help", "found in need (simulated)"
+			default:
+				outcome, note = "other", "device seen to (simulated)"
+			}
+			if err = ws.api.CheckIn(ctx, a.task.ID, a.task.assignee); err == nil {
+				err = ws.api.Resolve(ctx, a.task.ID, a.task.assignee, outcome, note)
+			}
+		}
+		if err != nil {
+			ws.failed++
+			ws.log.Warn("a simulated worker's action was refused", "task_id", a.task.ID, "rule", a.task.Rule, "err", err)
+		}
+	}
+}
+
+// action is what a worker does next about a task.
+type action struct {
+	at    time.Time
+	task  Task
+	visit bool // on site and resolve; else acknowledge
 }
 
 func (d *direct) Flush(ctx context.Context) error {
@@ -157,11 +227,26 @@ func (d *direct) Flush(ctx context.Context) error {
 	}
 }
 
-// watcher keeps what the monitor reports of each task.
+// watcher keeps what the monitor reports of each task, and what the workers
+// sent to them have to do.
 type watcher struct {
-	mu   sync.Mutex
-	seen map[string]*Task
-	ids  []string
+	mu      sync.Mutex
+	seen    map[string]*Task
+	ids     []string
+	pending []action // in time order
+}
+
+// due takes the actions due by now.
+func (w *watcher) due(now time.Time) []action {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for n < len(w.pending) && !w.pending[n].at.After(now) {
+		n++
+	}
+	due := slices.Clone(w.pending[:n])
+	w.pending = w.pending[n:]
+	return due
 }
 
 func (w *watcher) change(t tasks.Task, event string, now time.Time) {
@@ -181,7 +266,16 @@ func (w *watcher) change(t tasks.Task, event string, now time.Time) {
 		if event == tasks.ChangeOpened {
 			seen.Sent = t.OpenedAt
 		}
+		if seen.assignee = t.AssigneeID; seen.assignee != "" {
+			w.schedule(action{at: seen.Sent.Add(ackAfter), task: *seen})
+			w.schedule(action{at: seen.Sent.Add(visitAfter), task: *seen, visit: true})
+		}
 	}
+}
+
+func (w *watcher) schedule(a action) {
+	i := sort.Search(len(w.pending), func(i int) bool { return w.pending[i].at.After(a.at) })
+	w.pending = slices.Insert(w.pending, i, a)
 }
 
 // tasks lists the tasks in the order they were raised.
