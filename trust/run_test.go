@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/app/apptest"
 	"github.com/eldersafe/eldersafe/simulator"
+	"github.com/eldersafe/eldersafe/tasks"
 )
 
 // scripted is a small neighbourhood with one real incident of each kind the
@@ -28,7 +30,18 @@ incidents:
 no_other_tasks: false
 `
 
+// skipUnderRace skips a whole monitor's run under the race detector, where a
+// simulated day's SQLite queries take minutes; TestWatcherConcurrently
+// covers what runs concurrently in this package.
+func skipUnderRace(t *testing.T) {
+	t.Helper()
+	if raceDetector {
+		t.Skip("a monitor's run in process takes minutes under the race detector: run it without -race")
+	}
+}
+
 func TestMeasureScripted(t *testing.T) {
+	skipUnderRace(t)
 	sc, err := simulator.Decode("scripted.yaml", []byte(scripted))
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +85,7 @@ func TestMeasureSameSeedSameTasks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two population runs: skipped with -short")
 	}
+	skipUnderRace(t)
 	tasks := func() []string {
 		sc := simulator.NewScenario(12)
 		sc.Population, sc.Seed, sc.Duration = true, 3, 3*24*time.Hour
@@ -92,5 +106,49 @@ func TestMeasureSameSeedSameTasks(t *testing.T) {
 	}
 	if !slices.Equal(first, second) {
 		t.Errorf("two runs of one seed differ:\n%v\n%v", first, second)
+	}
+}
+
+// TestWatcherConcurrently: the monitor reports changes from its own
+// goroutines (ingest's, the escalation timer's, the API's) while the run
+// takes the workers' due actions.
+func TestWatcherConcurrently(t *testing.T) {
+	var w watcher
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				task := tasks.Task{ID: fmt.Sprintf("t%d-%d", g, i), HouseholdID: "h1", Rule: "no_motion", Kind: "visit",
+					State: tasks.Open, AssigneeID: "w1", OpenedAt: at(float64(i))}
+				w.change(task, tasks.ChangeOpened, task.OpenedAt)
+				w.change(task, tasks.ChangeEscalated, task.OpenedAt.Add(time.Hour))
+			}
+		})
+	}
+	var taken []action
+	wg.Go(func() {
+		for h := range 60 {
+			now := at(float64(h))
+			due := w.due(now)
+			for i, a := range due {
+				if a.at.After(now) || i > 0 && a.at.Before(due[i-1].at) {
+					t.Errorf("due(%s) gave an action at %s, out of place", now, a.at)
+				}
+			}
+			taken = append(taken, due...)
+		}
+	})
+	wg.Wait()
+	taken = append(taken, w.due(at(100))...)
+	if got := len(w.tasks()); got != 200 {
+		t.Errorf("%d tasks seen, want 200", got)
+	}
+	if len(taken) != 400 { // an acknowledgement and a visit each
+		t.Errorf("%d actions taken, want 400", len(taken))
+	}
+	for _, x := range w.tasks() {
+		if !x.Sent.Equal(x.Raised) {
+			t.Errorf("task %s: sent %s, raised %s: an escalation is not a second sending", x.ID, x.Sent, x.Raised)
+		}
 	}
 }
