@@ -49,16 +49,14 @@ type Monitor struct {
 	// unlock releases the data directory, once the store is closed.
 	unlock func() error
 
-	db     *store.DB
-	keys   keyring.Keys
-	token  string
-	clock  clock.Clock
-	decide *dispatch.Dispatcher
-	tasks  *tasks.Service
-	outbox *notify.Dispatcher
-	feed   *tasks.Feed
-	// watch is WatchTasks' function, for simulations.
-	watch    atomic.Pointer[func(tasks.Task, string, time.Time)]
+	db       *store.DB
+	keys     keyring.Keys
+	token    string
+	clock    clock.Clock
+	decide   *dispatch.Dispatcher
+	tasks    *tasks.Service
+	outbox   *notify.Dispatcher
+	feed     *tasks.Feed
 	hist     historyParts
 	broker   *broker.Broker // nil with an external broker
 	pipeline *ingest.Pipeline
@@ -71,6 +69,8 @@ type Monitor struct {
 	// live is the configuration Reload last applied; reloadMu serialises reloads.
 	reloadMu sync.Mutex
 	live     Config
+	// watch is WatchTasks' function, for simulations.
+	watch atomic.Pointer[func(tasks.Task, string, time.Time)]
 }
 
 // Run starts the monitor, calls started (may be nil) once it serves, and
