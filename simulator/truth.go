@@ -11,16 +11,17 @@ import (
 // (a day out, a wristband dropped on the floor) is no Truth.
 type Truth struct {
 	// HouseholdID is as the monitor knows it.
-	HouseholdID string
+	HouseholdID string `json:"household_id"`
 	// Kind is the action that caused it (fall, immobile, tap_left_running,
 	// device_offline, ...) or, in a population, what it stands for
 	// (TruthFallUnreported, TruthStroke).
-	Kind string
+	Kind string `json:"kind"`
 	// Visit: someone must go to the resident; else a device needs care.
-	Visit bool
+	Visit bool `json:"visit"`
 	// Start and End bound it; a fall that the resident gets up from at once
 	// has End == Start.
-	Start, End time.Time
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 // Kinds of truth a population draws besides the scripted actions' own.

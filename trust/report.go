@@ -38,6 +38,8 @@ type Report struct {
 	Switches []string `json:"switches"`
 	// Unknown are FixedRules settings this build does not have.
 	Unknown []string `json:"unknown_switches,omitempty"`
+	// Truth is every incident and fault the tasks were judged against.
+	Truth []simulator.Truth `json:"truth"`
 }
 
 // Side is one configuration's outcome.
@@ -264,6 +266,7 @@ func Compare(sc *simulator.Scenario, configured, fixed Observed, switches, unkno
 		Scenario: sc.Name, Seed: sc.Seed, Households: configured.Households, Days: configured.Span.Hours() / 24,
 		Messages: configured.Messages, Incidents: incidents, Faults: faults,
 		Configured: Judge(configured), Fixed: Judge(fixed), Switches: switches, Unknown: unknown,
+		Truth: configured.Truth,
 	}
 }
 
