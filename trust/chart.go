@@ -40,7 +40,7 @@ func Chart(r Report) []byte {
 		most = max(most, p.configured.Sent, p.fixed.Sent)
 	}
 	const (
-		left, barW, barH, gap, top = 180, 520, 16, 14, 64
+		left, barW, barH, gap, top = 250, 520, 16, 14, 64
 		width                      = left + barW + 140
 	)
 	height := top + len(visit)*(2*barH+gap) + 40
