@@ -182,3 +182,8 @@ func (d *Dispatcher) Location(householdID string) *time.Location {
 func (d *Dispatcher) Status(householdID string) []rules.DeviceStatus {
 	return d.engine.Status(householdID, d.clock.Now())
 }
+
+// Baseline is what the rules learned of a household's motion.
+func (d *Dispatcher) Baseline(householdID string) rules.Baseline {
+	return d.engine.Baseline(householdID)
+}

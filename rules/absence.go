@@ -20,6 +20,8 @@ var absences = []absence{
 	{RuleNoMotion, firingNoMotion, motionSensor},
 	{RuleNoExit, firingNoExit, doorSensor},
 	{RulePowerNoUse, firingPowerNoUse, powerMeter},
+	{RuleUnusualQuiet, firingUnusualQuiet, motionSensor},
+	{RuleLateWake, firingLateWake, motionSensor},
 }
 
 // base is when the countdown started, 0 when it is not running.
@@ -37,6 +39,13 @@ func (a absence) base(h *household) int64 {
 			return 0
 		}
 		return max(h.lastOpen, h.doorSince)
+	case RuleUnusualQuiet, RuleLateWake:
+		// Silent until learned; a sensor back from silence has not proved
+		// the home quiet meanwhile.
+		if h.out() || !h.learned.ready() || h.lastMotion < h.motionSince {
+			return 0
+		}
+		return h.lastMotion
 	default:
 		return h.powerStart
 	}
@@ -51,8 +60,12 @@ func (h *household) out() bool {
 
 // threshold is how long the countdown runs from base, counting only waking
 // hours for no_motion.
-func (a absence) threshold(cfg *Config, loc *time.Location, base int64) int64 {
+func (a absence) threshold(h *household, cfg *Config, loc *time.Location, base int64) int64 {
 	switch a.rule {
+	case RuleUnusualQuiet:
+		return h.learned.quietDue(base, cfg, loc)
+	case RuleLateWake:
+		return h.learned.wakeDue(base, cfg, loc)
 	case RuleWaterNoUse:
 		return base + int64(cfg.WaterNoUse)
 	case RuleNoMotion:
@@ -71,7 +84,7 @@ func (a absence) due(h *household, cfg *Config, loc *time.Location) int64 {
 	if base == 0 {
 		return never
 	}
-	due := a.threshold(cfg, loc, base)
+	due := a.threshold(h, cfg, loc, base)
 	if h.settings == nil {
 		return due
 	}
@@ -83,12 +96,12 @@ func (a absence) due(h *household, cfg *Config, loc *time.Location) int64 {
 			break
 		}
 		base = p.until
-		due = a.threshold(cfg, loc, base)
+		due = a.threshold(h, cfg, loc, base)
 	}
 	return due
 }
 
-func (a absence) alert(h *household, now int64, cfg *Config) Alert {
+func (a absence) alert(h *household, now int64, cfg *Config, loc *time.Location) Alert {
 	at := time.Unix(0, now).UTC()
 	since := time.Unix(0, a.base(h)).UTC()
 	sinceText := since.Format(time.RFC3339)
@@ -105,6 +118,14 @@ func (a absence) alert(h *household, now int64, cfg *Config) Alert {
 	case RuleNoExit:
 		values["threshold_hours"] = cfg.NoExit.Hours()
 		summary = fmt.Sprintf("the entrance door has not opened since %s (%s)", sinceText, at.Sub(since).Round(time.Minute))
+	case RuleUnusualQuiet:
+		usual := time.Duration(h.learned.quiet[weekHour(now, loc)]) * quantum
+		values["usual_hours"], values["factor"], values["quiet_hours"] = usual.Hours(), cfg.UnusualQuietFactor, at.Sub(since).Hours()
+		summary = fmt.Sprintf("no motion since %s (%s); at this hour the home is usually quiet at most %s", sinceText, at.Sub(since).Round(time.Minute), usual)
+	case RuleLateWake:
+		wake := h.learned.usualWake(now, loc)
+		values["usual_wake"], values["margin_minutes"] = wake.Format("15:04"), cfg.LateWakeMargin.Minutes()
+		summary = fmt.Sprintf("no motion since %s; usually up by %s", sinceText, wake.Format("15:04"))
 	default:
 		values["used_kwh"], values["floor_kwh"], values["threshold_hours"] = h.powerUsed, cfg.PowerNoUseFloorKWh, cfg.PowerNoUse.Hours()
 		summary = fmt.Sprintf("%.2f kWh used since %s, under the floor of %.2f kWh", h.powerUsed, sinceText, cfg.PowerNoUseFloorKWh)
@@ -145,7 +166,7 @@ func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert
 			continue
 		}
 		h.firing |= a.bit
-		alerts = append(alerts, a.alert(h, now, cfg))
+		alerts = append(alerts, a.alert(h, now, cfg, loc))
 		if a.rule == RulePowerNoUse {
 			// To clear, the floor must be reached within one window from now.
 			h.powerStart, h.powerUsed = now, 0

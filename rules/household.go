@@ -16,7 +16,13 @@ const (
 	firingNoMotion
 	firingNoExit
 	firingPowerNoUse
+	firingUnusualQuiet
+	firingLateWake
 )
+
+// firingMotion are the rules a long quiet fires: the baseline learns
+// nothing from a quiet during which one of them fired.
+const firingMotion = firingNoMotion | firingUnusualQuiet | firingLateWake
 
 // Device flags.
 const (
@@ -55,13 +61,14 @@ type household struct {
 	firing  uint8
 	isDirty bool
 
-	lastUse     int64   // a water register last rose (or the first meter was heard)
-	lastMotion  int64   // PIR saw motion
-	motionSince int64   // the first PIR was heard
-	lastOpen    int64   // the entrance door opened
-	doorSince   int64   // the first door sensor was heard
-	powerStart  int64   // start of the current power_no_use window
-	powerUsed   float64 // kWh used since powerStart
+	lastUse     int64     // a water register last rose (or the first meter was heard)
+	lastMotion  int64     // PIR saw motion
+	motionSince int64     // the first PIR was heard
+	lastOpen    int64     // the entrance door opened
+	doorSince   int64     // the first door sensor was heard
+	powerStart  int64     // start of the current power_no_use window
+	powerUsed   float64   // kWh used since powerStart
+	learned     *baseline // nil until the first motion
 }
 
 type settings struct {
@@ -189,8 +196,10 @@ func (h *household) apply(r Reading, cfg *Config, loc *time.Location) (alerts []
 	d := &h.devices[i]
 	late := ts < d.lastSeen
 	alive := r.Online == nil || *r.Online
+	silent := false // the device was offline until this reading
 	if alive {
 		if d.lastAlive != 0 && ts-d.lastAlive >= cfg.offlineAfter(d.kind == wristband) {
+			silent = true
 			h.backFromSilence(d.kind, ts)
 		}
 		if d.lastAlive == 0 || ts-d.lastAlive >= cfg.offlineAfter(d.kind == wristband) {
@@ -224,9 +233,16 @@ func (h *household) apply(r Reading, cfg *Config, loc *time.Location) (alerts []
 	case r.Motion != nil && *r.Motion:
 		if ts > h.lastMotion {
 			returned := h.lastOpen > h.lastMotion && ts > h.lastOpen
+			if h.learned == nil {
+				h.learned = newBaseline()
+			}
+			learnable := !returned && !silent && h.firing&firingMotion == 0 && !h.awayDuring(h.lastMotion, ts)
+			ready := h.learned.learn(h.lastMotion, ts, loc, learnable)
 			h.lastMotion = ts
-			rearm = rearm || returned
+			rearm = rearm || returned || ready
 			alerts = h.clear(alerts, firingNoMotion, RuleNoMotion, r, "motion seen again")
+			alerts = h.clear(alerts, firingUnusualQuiet, RuleUnusualQuiet, r, "motion seen again")
+			alerts = h.clear(alerts, firingLateWake, RuleLateWake, r, "motion seen again")
 		}
 	case r.Open != nil && *r.Open:
 		if ts > h.lastOpen {
@@ -428,6 +444,10 @@ func (h *household) unfire(rule, deviceID string) bool {
 		bit = firingNoExit
 	case RulePowerNoUse:
 		bit = firingPowerNoUse
+	case RuleUnusualQuiet:
+		bit = firingUnusualQuiet
+	case RuleLateWake:
+		bit = firingLateWake
 	case RuleDeviceOffline, RuleBatteryLow:
 		flag := firingOffline
 		if rule == RuleBatteryLow {
@@ -450,6 +470,19 @@ func (h *household) unfire(rule, deviceID string) bool {
 		return false
 	}
 	return true
+}
+
+// awayDuring reports whether an away period overlaps from–to.
+func (h *household) awayDuring(from, to int64) bool {
+	if h.settings == nil {
+		return false
+	}
+	for _, p := range h.settings.away {
+		if p.from < to && p.until > from {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *device) setFlag(flag uint8, on bool) {
