@@ -44,6 +44,8 @@ type Rules interface {
 	DeviceRegistered(d registry.Device)
 	// Baseline is what the rules learned of a household's motion.
 	Baseline(householdID string) rules.Baseline
+	// Monitoring is how well a household is watched (sensor health).
+	Monitoring(householdID string) rules.Monitoring
 }
 
 func (a *API) ruleRoutes(rt *router) {

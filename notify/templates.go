@@ -64,6 +64,7 @@ var vocabulary = map[string]words{
 			rules.RuleLateWake:            "比平时晚起且无活动",
 			rules.RuleDeviceOffline:       "设备离线",
 			rules.RuleBatteryLow:          "设备电量低",
+			rules.RuleUnmonitored:         "所有看护传感器均已失联，无法看护",
 			rules.RuleManual:              "人工上报（居民来电）",
 		},
 		severities: map[rules.Severity]string{
@@ -104,6 +105,7 @@ var vocabulary = map[string]words{
 			rules.RuleLateWake:            "not up at the usual time",
 			rules.RuleDeviceOffline:       "a device is offline",
 			rules.RuleBatteryLow:          "a device's battery is low",
+			rules.RuleUnmonitored:         "every welfare sensor is silent: the home is not watched",
 			rules.RuleManual:              "reported by phone",
 		},
 		severities: map[rules.Severity]string{

@@ -149,9 +149,11 @@ func (h *household) deviceOf(k kind) *device {
 	return found
 }
 
-func (h *household) reporting(k kind, now int64, cfg *Config) bool {
+// reporting reports whether a device of kind k is fresh: a welfare rule
+// never fires on stale input (health.go).
+func (h *household) reporting(k kind, now int64) bool {
 	for i := range h.devices {
-		if d := &h.devices[i]; d.kind == k && d.lastAlive != 0 && now-d.lastAlive < cfg.offlineAfter(k == wristband) {
+		if d := &h.devices[i]; d.kind == k && d.fresh(now) {
 			return true
 		}
 	}
@@ -162,7 +164,7 @@ func (h *household) reporting(k kind, now int64, cfg *Config) bool {
 func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert {
 	var alerts []Alert
 	for _, a := range absences {
-		if h.firing&a.bit != 0 || a.due(h, cfg, loc) > now || !h.reporting(a.sensor, now, cfg) {
+		if h.firing&a.bit != 0 || a.due(h, cfg, loc) > now || !h.reporting(a.sensor, now) {
 			continue
 		}
 		h.firing |= a.bit
@@ -174,7 +176,7 @@ func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert
 	}
 	for i := range h.devices {
 		d := &h.devices[i]
-		if d.flags&firingOffline != 0 || d.lastAlive == 0 || now-d.lastAlive < cfg.offlineAfter(d.kind == wristband) {
+		if d.flags&firingOffline != 0 || d.lastAlive == 0 || now-d.lastAlive < d.offlineAfter(cfg) {
 			continue
 		}
 		d.flags |= firingOffline
@@ -182,6 +184,9 @@ func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert
 		alerts = append(alerts, h.alert(RuleDeviceOffline, time.Unix(0, now).UTC(), d.id,
 			fmt.Sprintf("%s %s silent since %s", d.kind.name(), d.id, last.Format(time.RFC3339)),
 			map[string]any{"last_seen": last.Format(time.RFC3339), "kind": string(d.kind.name())}))
+	}
+	if a, ok := h.unmonitored(now); ok {
+		alerts = append(alerts, a)
 	}
 	return alerts
 }
@@ -195,14 +200,19 @@ func (h *household) nextDue(now int64, cfg *Config, loc *time.Location) int64 {
 			continue
 		}
 		due := a.due(h, cfg, loc)
-		if due <= now && !h.reporting(a.sensor, now, cfg) {
+		if due <= now && !h.reporting(a.sensor, now) {
 			continue
 		}
 		next = min(next, due)
 	}
 	for i := range h.devices {
 		if d := &h.devices[i]; d.flags&firingOffline == 0 && d.lastAlive != 0 {
-			next = min(next, d.lastAlive+cfg.offlineAfter(d.kind == wristband))
+			next = min(next, d.lastAlive+d.offlineAfter(cfg))
+		}
+	}
+	if h.firing&firingUnmonitored == 0 {
+		if present, _, allStaleAt := h.watch(now); present > 0 {
+			next = min(next, max(allStaleAt, now))
 		}
 	}
 	return next

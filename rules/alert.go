@@ -46,6 +46,7 @@ const (
 	RuleBatteryLow          = "battery_low"
 	RuleUnusualQuiet        = "unusual_quiet"
 	RuleLateWake            = "late_wake"
+	RuleUnmonitored         = "unmonitored"
 	// RuleManual is a task opened by a person, not by a rule.
 	RuleManual = "manual"
 )

@@ -18,6 +18,7 @@ const (
 	firingPowerNoUse
 	firingUnusualQuiet
 	firingLateWake
+	firingUnmonitored
 )
 
 // firingMotion are the rules a long quiet fires: the baseline learns
@@ -92,6 +93,7 @@ type device struct {
 	aAt       int64 // when a was read: the meters' previous register reading
 	flowStart int64 // water: start of the current run of flow
 	battery   float32
+	every     uint16 // expected_every in minutes; 0: the kind's (health.go)
 	kind      kind
 	flags     uint8
 }
@@ -196,13 +198,13 @@ func (h *household) apply(r Reading, cfg *Config, loc *time.Location) (alerts []
 	d := &h.devices[i]
 	late := ts < d.lastSeen
 	alive := r.Online == nil || *r.Online
-	silent := false // the device was offline until this reading
+	silent := false // the device was stale until this reading
 	if alive {
-		if d.lastAlive != 0 && ts-d.lastAlive >= cfg.offlineAfter(d.kind == wristband) {
+		if d.lastAlive != 0 && ts-d.lastAlive >= d.staleAfter() {
 			silent = true
 			h.backFromSilence(d.kind, ts)
 		}
-		if d.lastAlive == 0 || ts-d.lastAlive >= cfg.offlineAfter(d.kind == wristband) {
+		if d.lastAlive == 0 || ts-d.lastAlive >= d.staleAfter() {
 			rearm = true // heard for the first time, or back from silence
 		}
 		d.lastAlive = max(d.lastAlive, ts)
@@ -212,6 +214,9 @@ func (h *household) apply(r Reading, cfg *Config, loc *time.Location) (alerts []
 			if !h.anyDevice(firingOffline) {
 				alerts = append(alerts, h.cleared(RuleDeviceOffline, r, "device "+d.id+" is reporting again", nil))
 			}
+		}
+		if slices.Contains(welfareKinds, d.kind) {
+			alerts = h.clear(alerts, firingUnmonitored, RuleUnmonitored, r, "device "+d.id+" is reporting again")
 		}
 	}
 	h.newest = max(h.newest, ts)
@@ -448,6 +453,8 @@ func (h *household) unfire(rule, deviceID string) bool {
 		bit = firingUnusualQuiet
 	case RuleLateWake:
 		bit = firingLateWake
+	case RuleUnmonitored:
+		bit = firingUnmonitored
 	case RuleDeviceOffline, RuleBatteryLow:
 		flag := firingOffline
 		if rule == RuleBatteryLow {
@@ -499,5 +506,5 @@ func (d *device) setBool(v bool) { d.flags |= hasBool; d.setFlag(boolValue, v) }
 
 func (d *device) online(now int64, cfg *Config) bool {
 	// A registered device that never spoke is expected, not online.
-	return d.flags&saidOffline == 0 && d.lastSeen != 0 && now-d.lastAlive < cfg.offlineAfter(d.kind == wristband)
+	return d.flags&saidOffline == 0 && d.lastSeen != 0 && now-d.lastAlive < d.offlineAfter(cfg)
 }

@@ -95,6 +95,9 @@ var Table = withRuleNames([]Rule{
 		{Name: "pct", Unit: UnitPercent, Default: 15.0, Min: 1, Max: 90, Doc: "a battery below this is low",
 			num: func(c *Config) *float64 { return &c.BatteryLowPct }},
 	}},
+	// Every welfare signal of the home is stale (health.go): nobody's
+	// welfare is watched until a sensor is fixed.
+	{Name: RuleUnmonitored, Severity: High, Kind: Maintenance, Class: ClassMaintenance, Signal: SignalNone},
 	// A person asked for the visit (a resident phoned in): there is nothing
 	// to verify, so it is dispatched at once like an alarm. What it says is
 	// the reason someone typed, not what a device saw.

@@ -115,6 +115,7 @@ func TestTableIsTheContract(t *testing.T) {
 		RuleLateWake:            "high visit welfare motion",
 		RuleDeviceOffline:       "low maintenance maintenance none",
 		RuleBatteryLow:          "low maintenance maintenance none",
+		RuleUnmonitored:         "high maintenance maintenance none",
 		RuleManual:              " visit alarm none",
 	}
 	for _, r := range Table {

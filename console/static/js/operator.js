@@ -234,7 +234,11 @@ export function household(root, [id], app) {
         h('td', {class: 'num'}, st?.battery_pct != null ? i18n.number(st.battery_pct, 0) + '%' : '—'),
         h('td', {}, st?.last ? h('div', {class: 'values'}, Object.entries(st.last).map(([k, v]) => h('span', {class: 'kv'}, `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`))) : '—'));
     });
-    devicesBox.replaceChildren(h('h2', {}, t('devices.title')),
+    // Sensor health: whether the welfare rules can watch this home at all.
+    const mon = hh.monitoring ? h('p', {class: 'monitoring', 'data-monitoring': hh.monitoring},
+      h('span', {class: ['badge', 'monitoring-' + hh.monitoring]}, t('monitoring.' + hh.monitoring)),
+      hh.stale_signals?.length ? h('span', {class: 'muted'}, ' ' + t('monitoring.stale') + ': ' + hh.stale_signals.map((s) => tOr('signal.' + s, s)).join(', ')) : null) : null;
+    devicesBox.replaceChildren(h('h2', {}, t('devices.title')), mon,
       rows.length ? h('div', {class: 'table-wrap'}, h('table', {},
         h('thead', {}, h('tr', {}, ['devices.device', 'devices.state', 'devices.last_seen', 'devices.battery', 'devices.last'].map((k) => h('th', {}, t(k))))),
         h('tbody', {}, rows))) : h('p', {class: 'empty'}, t('households.no_devices')));
