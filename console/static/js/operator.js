@@ -525,3 +525,48 @@ export function sla(root, _params, app) {
   );
   load();
 }
+
+// ---- suggestions ---------------------------------------------------------
+
+// suggestions lists what false alarms' reasons suggest, for an operator to
+// approve (a household override) or reject.
+export function suggestions(root, _params, app) {
+  const error = h('p', {class: 'error', role: 'alert', hidden: true});
+  const tbody = h('tbody');
+  const value = (v) => (v == null ? '—' : String(v));
+
+  async function load() {
+    error.hidden = true;
+    try {
+      const res = await api.get('/api/v1/suggestions');
+      tbody.replaceChildren(...res.suggestions.map((s) => h('tr', {'data-suggestion': s.id},
+        h('td', {}, app.households.get(s.household_id)?.name || s.household_id),
+        h('td', {}, tOr('rule.' + s.rule, s.rule)),
+        h('td', {}, s.param === 'check_device' ? t('suggestions.check_device') : `${tOr('param.' + s.param, s.param)}: ${value(s.from)} → ${value(s.to)}`),
+        h('td', {class: 'muted'}, s.because),
+        h('td', {}, h('div', {class: 'actions'},
+          h('button', {type: 'button', class: 'primary', 'data-action': 'approve', onclick: () => decide(s, 'approve')}, t('suggestions.approve')),
+          h('button', {type: 'button', 'data-action': 'reject', onclick: () => decide(s, 'reject')}, t('suggestions.reject')))))));
+      if (!res.suggestions.length) tbody.append(h('tr', {}, h('td', {colspan: 5, class: 'empty'}, t('suggestions.none'))));
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+    }
+  }
+
+  async function decide(s, action) {
+    try {
+      await api.post(`/api/v1/suggestions/${encodeURIComponent(s.id)}/${action}`, {});
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+    }
+    load();
+  }
+
+  root.append(h('h1', {}, t('suggestions.title')), error,
+    h('div', {class: 'table-wrap'}, h('table', {class: 'suggestions'},
+      h('thead', {}, h('tr', {}, ['suggestions.household', 'suggestions.rule', 'suggestions.change', 'suggestions.because', ''].map((k) => h('th', {}, k ? t(k) : '')))),
+      tbody)));
+  load();
+}
