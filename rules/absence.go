@@ -161,7 +161,7 @@ func (h *household) reporting(k kind, now int64) bool {
 }
 
 // evaluate fires every countdown due at now.
-func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert {
+func (h *household) evaluate(now, since int64, cfg *Config, loc *time.Location) []Alert {
 	var alerts []Alert
 	for _, a := range absences {
 		if h.firing&a.bit != 0 || a.due(h, cfg, loc) > now || !h.reporting(a.sensor, now) {
@@ -185,7 +185,7 @@ func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert
 			fmt.Sprintf("%s %s silent since %s", d.kind.name(), d.id, last.Format(time.RFC3339)),
 			map[string]any{"last_seen": last.Format(time.RFC3339), "kind": string(d.kind.name())}))
 	}
-	if a, ok := h.unmonitored(now); ok {
+	if a, ok := h.unmonitored(now, since); ok {
 		alerts = append(alerts, a)
 	}
 	return alerts
@@ -193,7 +193,7 @@ func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert
 
 // nextDue is the earliest moment after now at which a countdown may fire, or
 // never. A rule whose sensor fell silent waits for it to speak again.
-func (h *household) nextDue(now int64, cfg *Config, loc *time.Location) int64 {
+func (h *household) nextDue(now, since int64, cfg *Config, loc *time.Location) int64 {
 	next := int64(never)
 	for _, a := range absences {
 		if h.firing&a.bit != 0 {
@@ -211,7 +211,7 @@ func (h *household) nextDue(now int64, cfg *Config, loc *time.Location) int64 {
 		}
 	}
 	if h.firing&firingUnmonitored == 0 {
-		if present, _, allStaleAt := h.watch(now); present > 0 {
+		if present, _, allStaleAt := h.watch(now, since); present > 0 {
 			next = min(next, max(allStaleAt, now))
 		}
 	}

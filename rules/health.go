@@ -75,8 +75,9 @@ func (d *device) fresh(now int64) bool {
 
 // watch reports, as of now, how many welfare signals the household has,
 // which are stale (as a bit per welfareKinds), and the moment the last
-// fresh one goes stale.
-func (h *household) watch(now int64) (present int, stale uint8, allStaleAt int64) {
+// fresh one goes stale. A device heard before since counts as heard at
+// since.
+func (h *household) watch(now, since int64) (present int, stale uint8, allStaleAt int64) {
 	for i, k := range welfareKinds {
 		has, fresh := false, false
 		for j := range h.devices {
@@ -85,9 +86,13 @@ func (h *household) watch(now int64) (present int, stale uint8, allStaleAt int64
 				continue
 			}
 			has = true
-			if d.fresh(now) {
+			alive := d.lastAlive
+			if alive != 0 {
+				alive = max(alive, since)
+			}
+			if alive != 0 && now-alive < d.staleAfter() {
 				fresh = true
-				allStaleAt = max(allStaleAt, d.lastAlive+d.staleAfter())
+				allStaleAt = max(allStaleAt, alive+d.staleAfter())
 			}
 		}
 		if has {
@@ -111,9 +116,11 @@ func staleSignals(stale uint8) []string {
 }
 
 // unmonitored fires when the household has welfare signals and every one is
-// stale.
-func (h *household) unmonitored(now int64) (Alert, bool) {
-	present, stale, _ := h.watch(now)
+// stale, counting only silence since the engine started: after a monitor
+// down for hours, its devices get their time to report before a whole town
+// of homes is called unmonitored.
+func (h *household) unmonitored(now, since int64) (Alert, bool) {
+	present, stale, _ := h.watch(now, since)
 	if h.firing&firingUnmonitored != 0 || present == 0 || popcount(stale) != present {
 		return Alert{}, false
 	}
@@ -141,7 +148,7 @@ func (e *Engine) Monitoring(householdID string, now time.Time) Monitoring {
 	if h == nil {
 		return Monitoring{State: MonitoringUnmonitored, StaleSignals: []string{}}
 	}
-	present, stale, _ := h.watch(now.UnixNano())
+	present, stale, _ := h.watch(now.UnixNano(), 0)
 	m := Monitoring{State: MonitoringOK, StaleSignals: staleSignals(stale)}
 	switch {
 	case present == 0 || len(m.StaleSignals) == present:

@@ -77,3 +77,18 @@ func TestMonitoringOfAHomeWithoutWelfareSensors(t *testing.T) {
 		}
 	}
 }
+
+// TestUnmonitoredAfterDowntime: silence while the monitor was down is not
+// counted against the sensors; they get their time to report after the
+// restart.
+func TestUnmonitoredAfterDowntime(t *testing.T) {
+	e := newEngine(t)
+	run(e, read(pir(0)))
+	e = restart(t, e, map[string][]byte{}, t0.Add(10*h))
+	if m := e.Monitoring("h1", t0.Add(10*h)); m.State != MonitoringUnmonitored {
+		t.Errorf("monitoring after the restart %+v: the PIR was not heard for 10 h", m)
+	}
+	if got := run(e, ticks(10*h, 14*h, 15*m)); !slices.Equal(got, []string{"10h0m0s device_offline", "13h0m0s unmonitored"}) {
+		t.Errorf("alerts %q, want device_offline at once and unmonitored 3 h after the restart", got)
+	}
+}

@@ -217,6 +217,7 @@ func (e *Engine) Restore(st State, now time.Time) error {
 		return fmt.Errorf("decode state of household %s: %w", st.HouseholdID, err)
 	}
 	global := e.cfg.Load()
+	e.started.Store(max(e.started.Load(), now.UnixNano()))
 	s := e.shard(st.HouseholdID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
