@@ -215,7 +215,8 @@ func (h *household) apply(r Reading, cfg *Config, loc *time.Location) (alerts []
 				alerts = append(alerts, h.cleared(RuleDeviceOffline, r, "device "+d.id+" is reporting again", nil))
 			}
 		}
-		if slices.Contains(welfareKinds, d.kind) {
+		// The firing bit first: the summary is built only when it is needed.
+		if h.firing&firingUnmonitored != 0 && slices.Contains(welfareKinds, d.kind) {
 			alerts = h.clear(alerts, firingUnmonitored, RuleUnmonitored, r, "device "+d.id+" is reporting again")
 		}
 	}
