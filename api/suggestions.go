@@ -22,6 +22,8 @@ type Feedback interface {
 	PendingSuggestions(ctx context.Context, householdID string) ([]feedback.Suggestion, error)
 	Suggestion(ctx context.Context, id string) (feedback.Suggestion, error)
 	DecideSuggestion(ctx context.Context, id, status, by string, at time.Time) error
+	// FeedbackOf is a household's false alarms and suggestions, for its export.
+	FeedbackOf(ctx context.Context, householdID string) ([]feedback.FalseAlarm, []feedback.Suggestion, error)
 }
 
 func (a *API) suggestionRoutes(rt *router) {

@@ -99,6 +99,15 @@ func TestOutcomeFeedback(t *testing.T) {
 	if got := e.tasksThresholds(); got != 7.5 {
 		t.Errorf("the rules run no_motion.hours %v", got)
 	}
+	// The household's export holds what its false alarms left.
+	x := e.must(200, "GET", "/api/v1/households/h1/export", "")
+	if fa, sg := x["false_alarms"].([]any), x["suggestions"].([]any); len(fa) != 4 || len(sg) != 2 ||
+		fa[0].(map[string]any)["reason"] != "slept_late" || sg[0].(map[string]any)["status"] != "approved" || sg[1].(map[string]any)["status"] != "rejected" {
+		t.Errorf("export: false_alarms %v, suggestions %v", x["false_alarms"], x["suggestions"])
+	}
+	if b, ok := x["baseline"].(map[string]any); !ok || b["ready_after_days"] != 14.0 {
+		t.Errorf("export: baseline %v", x["baseline"])
+	}
 	entries, err := e.store.Audit(context.Background(), "op", "", 1000)
 	if err != nil {
 		t.Fatal(err)

@@ -40,11 +40,11 @@ const (
 
 // FalseAlarm is a task resolved false_alarm with a reason.
 type FalseAlarm struct {
-	TaskID      string
-	HouseholdID string
-	Rule        string
-	Reason      string
-	At          time.Time
+	TaskID      string    `json:"task_id"`
+	HouseholdID string    `json:"household_id"`
+	Rule        string    `json:"rule"`
+	Reason      string    `json:"reason"`
+	At          time.Time `json:"at"`
 }
 
 // Suggestion is a change to one household's threshold (or a device check)

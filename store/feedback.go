@@ -143,3 +143,41 @@ func (db *DB) DecideSuggestion(ctx context.Context, id, status, by string, at ti
 	}
 	return nil
 }
+
+// FeedbackOf is everything a household's false alarms left: their reasons,
+// and every suggestion they made, decided or not, oldest first (the
+// household's export).
+func (db *DB) FeedbackOf(ctx context.Context, householdID string) ([]feedback.FalseAlarm, []feedback.Suggestion, error) {
+	alarms := []feedback.FalseAlarm{}
+	rows, err := db.r.QueryContext(ctx, `SELECT task_id, rule, reason, at FROM false_alarms WHERE household_id = ? ORDER BY at, task_id`, householdID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("false alarms of household %s: %w", householdID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		fa := feedback.FalseAlarm{HouseholdID: householdID}
+		var at int64
+		if err := rows.Scan(&fa.TaskID, &fa.Rule, &fa.Reason, &at); err != nil {
+			return nil, nil, fmt.Errorf("false alarms of household %s: %w", householdID, err)
+		}
+		fa.At = fromMS(at)
+		alarms = append(alarms, fa)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("false alarms of household %s: %w", householdID, err)
+	}
+	srows, err := db.r.QueryContext(ctx, `SELECT `+suggestionCols+` FROM suggestions WHERE household_id = ? ORDER BY created_at, rowid`, householdID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("suggestions of household %s: %w", householdID, err)
+	}
+	defer srows.Close()
+	suggestions := []feedback.Suggestion{}
+	for srows.Next() {
+		s, err := scanSuggestion(srows)
+		if err != nil {
+			return nil, nil, fmt.Errorf("suggestions of household %s: %w", householdID, err)
+		}
+		suggestions = append(suggestions, s)
+	}
+	return alarms, suggestions, srows.Err()
+}
