@@ -76,21 +76,19 @@ func (d *device) fresh(now int64) bool {
 // watch reports, as of now, how many welfare signals the household has,
 // which are stale (as a bit per welfareKinds), and the moment the last
 // fresh one goes stale. A device heard before since counts as heard at
-// since.
+// since; one not expected yet (registered before the event clock started,
+// never heard) does not count.
 func (h *household) watch(now, since int64) (present int, stale uint8, allStaleAt int64) {
 	for i, k := range welfareKinds {
 		has, fresh := false, false
 		for j := range h.devices {
 			d := &h.devices[j]
-			if d.kind != k {
+			if d.kind != k || d.lastAlive == 0 {
 				continue
 			}
 			has = true
-			alive := d.lastAlive
-			if alive != 0 {
-				alive = max(alive, since)
-			}
-			if alive != 0 && now-alive < d.staleAfter() {
+			alive := max(d.lastAlive, since)
+			if now-alive < d.staleAfter() {
 				fresh = true
 				allStaleAt = max(allStaleAt, alive+d.staleAfter())
 			}

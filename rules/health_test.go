@@ -92,3 +92,14 @@ func TestUnmonitoredAfterDowntime(t *testing.T) {
 		t.Errorf("alerts %q, want device_offline at once and unmonitored 3 h after the restart", got)
 	}
 }
+
+// TestUnmonitoredWaitsForDevicesNotExpectedYet: a device registered before
+// the event clock started is expected from its first message on.
+func TestUnmonitoredWaitsForDevicesNotExpectedYet(t *testing.T) {
+	e := newEngine(t)
+	e.AddDevice("h1", "pir-9", registry.MotionSensor, time.Time{})
+	run(e, read(band(0, EventSOS)))
+	if got := run(e, ticks(0, 10*h, h)); !slices.Equal(got, []string{"2h0m0s device_offline"}) {
+		t.Errorf("alerts %q, want the wristband's device_offline only", got)
+	}
+}
