@@ -88,17 +88,25 @@ func scanSuggestion(sc scanner) (feedback.Suggestion, error) {
 // PendingSuggestions lists the suggestions awaiting a decision, oldest
 // first; of one household when householdID is set.
 func (db *DB) PendingSuggestions(ctx context.Context, householdID string) ([]feedback.Suggestion, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+suggestionCols+` FROM suggestions
-		WHERE status = ? AND (? = '' OR household_id = ?) ORDER BY created_at, rowid`, feedback.Pending, householdID, householdID)
+	list, err := db.suggestions(ctx, `status = ? AND (? = '' OR household_id = ?)`, feedback.Pending, householdID, householdID)
 	if err != nil {
 		return nil, fmt.Errorf("list suggestions: %w", err)
+	}
+	return list, nil
+}
+
+// suggestions are those where says, oldest first.
+func (db *DB) suggestions(ctx context.Context, where string, args ...any) ([]feedback.Suggestion, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+suggestionCols+` FROM suggestions WHERE `+where+` ORDER BY created_at, rowid`, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	out := []feedback.Suggestion{}
 	for rows.Next() {
 		s, err := scanSuggestion(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list suggestions: %w", err)
+			return nil, err
 		}
 		out = append(out, s)
 	}
@@ -166,18 +174,9 @@ func (db *DB) FeedbackOf(ctx context.Context, householdID string) ([]feedback.Fa
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("false alarms of household %s: %w", householdID, err)
 	}
-	srows, err := db.r.QueryContext(ctx, `SELECT `+suggestionCols+` FROM suggestions WHERE household_id = ? ORDER BY created_at, rowid`, householdID)
+	suggestions, err := db.suggestions(ctx, `household_id = ?`, householdID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("suggestions of household %s: %w", householdID, err)
 	}
-	defer srows.Close()
-	suggestions := []feedback.Suggestion{}
-	for srows.Next() {
-		s, err := scanSuggestion(srows)
-		if err != nil {
-			return nil, nil, fmt.Errorf("suggestions of household %s: %w", householdID, err)
-		}
-		suggestions = append(suggestions, s)
-	}
-	return alarms, suggestions, srows.Err()
+	return alarms, suggestions, nil
 }
