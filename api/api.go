@@ -82,6 +82,8 @@ type Options struct {
 	Privacy       PrivacySettings
 	Households    HouseholdData
 	HouseholdList HouseholdLister
+	// Feedback keeps false alarms' reasons and suggestions; required.
+	Feedback Feedback
 	// Tasks is the task lifecycle; required.
 	Tasks Tasks
 	// Rules is the decision step: it checks threshold overrides, applies a
@@ -147,6 +149,7 @@ func (o *Options) validate() error {
 		{"privacy", o.Privacy != nil},
 		{"households", o.Households != nil},
 		{"household list", o.HouseholdList != nil},
+		{"feedback", o.Feedback != nil},
 		{"tasks", o.Tasks != nil},
 		{"rules", o.Rules != nil},
 		{"clock", o.Clock != nil},
@@ -256,6 +259,7 @@ func (a *API) routeGroups() []func(*router) {
 		a.consoleRoutes,
 		a.erasureRoutes,
 		a.importRoutes,
+		a.suggestionRoutes,
 	}
 }
 

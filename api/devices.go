@@ -25,18 +25,22 @@ type deviceRequest struct {
 	Source      registry.Source `json:"source"`
 	SourceTopic string          `json:"source_topic"`
 	GatewayID   string          `json:"gateway_id"`
+	// ExpectedEvery is how often the device reports, e.g. "4h"; absent:
+	// its kind's interval.
+	ExpectedEvery string `json:"expected_every"`
 }
 
 // deviceResponse is a registered device. Secret is set only when the API
 // generated it: this answer is the one time it is ever shown.
 type deviceResponse struct {
-	ID          string              `json:"id"`
-	Kind        registry.DeviceKind `json:"kind"`
-	HouseholdID string              `json:"household_id"`
-	Secret      string              `json:"secret,omitempty"`
-	Source      registry.Source     `json:"source"`
-	SourceTopic string              `json:"source_topic,omitempty"`
-	GatewayID   string              `json:"gateway_id,omitempty"`
+	ID            string              `json:"id"`
+	Kind          registry.DeviceKind `json:"kind"`
+	HouseholdID   string              `json:"household_id"`
+	Secret        string              `json:"secret,omitempty"`
+	Source        registry.Source     `json:"source"`
+	SourceTopic   string              `json:"source_topic,omitempty"`
+	GatewayID     string              `json:"gateway_id,omitempty"`
+	ExpectedEvery string              `json:"expected_every,omitempty"`
 }
 
 func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
@@ -46,15 +50,17 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := registry.Device{ID: req.ID, Kind: registry.DeviceKind(req.Kind), HouseholdID: req.HouseholdID,
 		Source: cmp.Or(req.Source, registry.SourceNative), SourceTopic: req.SourceTopic, GatewayID: req.GatewayID}
-	var secretErr error
+	var secretErr, everyErr error
 	if req.Secret != nil {
 		secretErr = registry.ValidateSecret(*req.Secret)
 	}
-	if err := validation(d.Validate(), secretErr); err != nil {
+	d.ExpectedEvery, everyErr = registry.ParseEvery(req.ExpectedEvery)
+	if err := validation(d.Validate(), secretErr, everyErr); err != nil {
 		return err
 	}
 
-	resp := deviceResponse{ID: d.ID, Kind: d.Kind, HouseholdID: d.HouseholdID, Source: d.Source, SourceTopic: d.SourceTopic, GatewayID: d.GatewayID}
+	resp := deviceResponse{ID: d.ID, Kind: d.Kind, HouseholdID: d.HouseholdID, Source: d.Source, SourceTopic: d.SourceTopic, GatewayID: d.GatewayID,
+		ExpectedEvery: registry.FormatEvery(d.ExpectedEvery)}
 	var secret string
 	if req.Secret != nil {
 		secret = *req.Secret

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/feedback"
 	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -68,6 +69,13 @@ type householdExport struct {
 	// RuleState is what the rules engine holds: each device's last message
 	// (status null for a device never heard from).
 	RuleState []deviceStatusView `json:"rule_state"`
+	// Baseline is what the rules learned of its motion; absent when the
+	// resident's privacy settings keep motion from the caller.
+	Baseline *rules.Baseline `json:"baseline,omitempty"`
+	// FalseAlarms are the reasons its false alarms were given, and
+	// Suggestions what they suggested, decided or not (outcome feedback).
+	FalseAlarms []feedback.FalseAlarm `json:"false_alarms"`
+	Suggestions []feedback.Suggestion `json:"suggestions"`
 	// Tasks come with their evidence and timeline, oldest first.
 	Tasks []tasks.Task `json:"tasks"`
 	// Notices are every message sent (or to be sent) about its tasks.
@@ -131,6 +139,13 @@ func (a *API) exportHousehold(w http.ResponseWriter, r *http.Request) error {
 			v.Status = d.status(dev.Kind, st)
 		}
 		x.RuleState = append(x.RuleState, v)
+	}
+	if d.signal(registry.SignalMotion) {
+		b := a.opts.Rules.Baseline(id)
+		x.Baseline = &b
+	}
+	if x.FalseAlarms, x.Suggestions, err = a.opts.Feedback.FeedbackOf(ctx, id); err != nil {
+		return fmt.Errorf("export household %s: feedback: %w", id, err)
 	}
 	if x.Thresholds, err = a.opts.RuleSettings.HouseholdThresholds(ctx, id); err != nil {
 		return fmt.Errorf("export household %s: thresholds: %w", id, err)

@@ -62,7 +62,7 @@ var bodyRoutes = []struct{ pattern, body string }{
 	{"POST /api/v1/tasks", `{"household_id":"h1","reason":"phoned","severity":"high"}`},
 	{"POST /api/v1/tasks/{task}/ack", `{"worker_id":"w1"}`},
 	{"POST /api/v1/tasks/{task}/checkin", `{"worker_id":"w1","lat":31.2,"lon":121.5}`},
-	{"POST /api/v1/tasks/{task}/resolve", `{"worker_id":"w1","outcome":"safe","note":"fine"}`},
+	{"POST /api/v1/tasks/{task}/resolve", `{"worker_id":"w1","outcome":"false_alarm","note":"fine","reason":"slept_late"}`},
 	{"POST /api/v1/tasks/{task}/handover", `{"from_worker_id":"w1","to_worker_id":"w2","reason":"closer"}`},
 	{"POST /api/v1/tasks/{task}/cancel", `{"reason":"duplicate"}`},
 	{"POST /api/v1/users", `{"id":"u7","password":"long-enough-password","role":"operator"}`},
@@ -72,6 +72,8 @@ var bodyRoutes = []struct{ pattern, body string }{
 	// Ids the seed data does not have ({other}): refused, whatever the body.
 	{"DELETE /api/v1/grants/{other}", `{"reason":"case closed"}`},
 	{"DELETE /api/v1/households/h1/away/{other}", ``},
+	{"POST /api/v1/suggestions/{other}/approve", ``},
+	{"POST /api/v1/suggestions/{other}/reject", ``},
 	{"POST /api/v1/import/households", "household_id,name,address,grid_id\nh8,Qin,8 Lane,g1\n"},
 }
 

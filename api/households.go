@@ -86,12 +86,15 @@ func (a *API) createHousehold(w http.ResponseWriter, r *http.Request) error {
 type householdResponse struct {
 	householdOut
 	Devices []deviceStatusView `json:"devices"`
+	rules.Monitoring
 	householdRules
 }
 
 type deviceStatusView struct {
 	ID   string              `json:"id"`
 	Kind registry.DeviceKind `json:"kind"`
+	// ExpectedEvery is set when the device reports at its own interval.
+	ExpectedEvery string `json:"expected_every,omitempty"`
 	// Status is null for a device never heard from.
 	Status *statusView `json:"status"`
 }
@@ -129,12 +132,12 @@ func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	family := principal(r.Context()).Role == registry.RoleFamily
-	resp := householdResponse{Devices: make([]deviceStatusView, 0, len(devices)), householdRules: hr}
+	resp := householdResponse{Devices: make([]deviceStatusView, 0, len(devices)), Monitoring: a.opts.Rules.Monitoring(id), householdRules: hr}
 	if !family {
 		resp.householdOut = disc.household(h)
 	}
 	for _, d := range devices {
-		v := deviceStatusView{ID: d.ID, Kind: d.Kind}
+		v := deviceStatusView{ID: d.ID, Kind: d.Kind, ExpectedEvery: registry.FormatEvery(d.ExpectedEvery)}
 		// The engine knows a registered device before it speaks (it expects
 		// its messages); until then it has no status to show.
 		if st, ok := statuses[d.ID]; ok && !st.LastSeen.IsZero() {
@@ -148,7 +151,7 @@ func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
 	if family {
 		// A family sees how the home is doing, not the office's records:
 		// no contacts' numbers, thresholds or away reasons.
-		a.writeJSON(w, r, http.StatusOK, familyHouseholdResponse{ID: h.ID, Name: h.Name, Devices: resp.Devices})
+		a.writeJSON(w, r, http.StatusOK, familyHouseholdResponse{ID: h.ID, Name: h.Name, Devices: resp.Devices, Monitoring: resp.Monitoring})
 		return nil
 	}
 	a.writeJSON(w, r, http.StatusOK, resp)
@@ -160,6 +163,7 @@ type familyHouseholdResponse struct {
 	ID      string             `json:"id"`
 	Name    string             `json:"name"`
 	Devices []deviceStatusView `json:"devices"`
+	rules.Monitoring
 }
 
 // householdView makes empty lists encode as [] rather than null.

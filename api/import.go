@@ -37,7 +37,7 @@ const (
 var importColumns = []string{
 	"household_id", "name", "address", "grid_id", "timezone", "medical_notes",
 	"contact_name", "contact_relation", "contact_phone", "contact_push_url", "contact_lang", "contact_channels", "contact_quiet_hours",
-	"device_id", "device_kind", "device_secret", "device_source", "device_source_topic", "device_gateway_id",
+	"device_id", "device_kind", "device_secret", "device_source", "device_source_topic", "device_gateway_id", "device_expected_every",
 }
 
 // importRequired are the columns every import file must have.
@@ -199,6 +199,12 @@ func (a *API) importOne(r *http.Request, ih *importHousehold, resp *importRespon
 			resp.Secrets = append(resp.Secrets, importSecret{DeviceID: d.ID, HouseholdID: id, Secret: s})
 		}
 	}
+	// A device already registered may have been given a new expected_every.
+	for _, d := range in.Devices {
+		if d.ExpectedEvery != 0 && !slices.ContainsFunc(res.Added, func(a registry.Device) bool { return a.ID == d.ID }) {
+			a.opts.Rules.DeviceRegistered(d)
+		}
+	}
 }
 
 // gatewaysFirst sorts gateways (0) before other devices (1).
@@ -336,11 +342,12 @@ func parseImport(body []byte) (importFile, error) {
 		if id, kind, secret := get("device_id"), get("device_kind"), get("device_secret"); id != "" || kind != "" || secret != "" {
 			d := importDevice{line: line, secret: secret, d: registry.Device{ID: id, Kind: registry.DeviceKind(kind), HouseholdID: hid,
 				Source: registry.Source(cmp.Or(get("device_source"), string(registry.SourceNative))), SourceTopic: get("device_source_topic"), GatewayID: get("device_gateway_id")}}
-			var secretErr error
+			var secretErr, everyErr error
 			if secret != "" {
 				secretErr = registry.ValidateSecret(secret)
 			}
-			if err := errors.Join(d.d.Validate(), secretErr); err != nil {
+			d.d.ExpectedEvery, everyErr = registry.ParseEvery(get("device_expected_every"))
+			if err := errors.Join(d.d.Validate(), secretErr, everyErr); err != nil {
 				fail("device: %s", oneLine(err))
 				continue
 			}

@@ -42,10 +42,16 @@ type Rules interface {
 	HouseholdChanged(ctx context.Context, householdID string) error
 	// DeviceRegistered makes the rules expect messages from a new device.
 	DeviceRegistered(d registry.Device)
+	// Baseline is what the rules learned of a household's motion.
+	Baseline(householdID string) rules.Baseline
+	// Monitoring is how well a household is watched (sensor health).
+	Monitoring(householdID string) rules.Monitoring
 }
 
 func (a *API) ruleRoutes(rt *router) {
 	rt.handle("PUT /api/v1/households/{id}/thresholds", a.putThresholds, allow(registry.RoleOperator, registry.RoleSupervisor))
+	rt.handle("GET /api/v1/households/{id}/baseline", a.getBaseline,
+		allow(registry.RoleOperator, registry.RoleSupervisor, registry.RoleGridWorker))
 	// A grid worker is often the first to hear of a hospital stay.
 	rt.handle("POST /api/v1/households/{id}/away", a.createAway,
 		allow(registry.RoleOperator, registry.RoleSupervisor, registry.RoleGridWorker))
@@ -235,4 +241,30 @@ func (a *API) householdRules(ctx context.Context, id string) (householdRules, er
 		away = []registry.AwayPeriod{}
 	}
 	return householdRules{Thresholds: a.opts.Rules.Thresholds(id), Overrides: overrides, Away: away}, nil
+}
+
+// baselineResponse answers GET /api/v1/households/{id}/baseline.
+type baselineResponse struct {
+	HouseholdID string `json:"household_id"`
+	rules.Baseline
+}
+
+// getBaseline shows what unusual_quiet and late_wake compare the household
+// with. It is its motion in all but name, so it follows the motion signal's
+// privacy setting.
+func (a *API) getBaseline(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	h, err := a.scopedHousehold(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	disc, err := a.disclose(r.Context(), h)
+	if err != nil {
+		return err
+	}
+	if !disc.signal(registry.SignalMotion) {
+		return errorf(http.StatusForbidden, codeForbidden, "the resident's privacy settings withhold motion, which the baseline is learned from")
+	}
+	a.writeJSON(w, r, http.StatusOK, baselineResponse{HouseholdID: id, Baseline: a.opts.Rules.Baseline(id)})
+	return nil
 }

@@ -323,3 +323,45 @@ func TestRegistrationReachesEngine(t *testing.T) {
 		t.Errorf("no_motion by 17:00Z for %v, want [h-ny]", got)
 	}
 }
+
+// TestGetBaseline: the baseline the engine learned, to those who may see the
+// household's motion.
+func TestGetBaseline(t *testing.T) {
+	engine, err := rules.NewEngine(rules.DefaultConfig(), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(o *Options) { o.Rules = newRules(t, o.Registry.(*store.DB), engine, o.Clock) })
+	tok, _, _ := e.people()
+	// Up at 07:00 UTC, on the move until 09:00, for three days; the PIR's
+	// heartbeat shows it alive through the nights.
+	yes, battery := true, 90.0
+	for at := time.Duration(0); at < 72*time.Hour; at += 20 * time.Minute {
+		r := rules.Reading{DeviceID: "pir-1", HouseholdID: "h1", Kind: registry.MotionSensor, Stream: rules.Telemetry,
+			TS: t0.Truncate(24 * time.Hour).Add(at), BatteryPct: &battery}
+		if hour := at % (24 * time.Hour); hour >= 7*time.Hour && hour <= 9*time.Hour {
+			r.Stream, r.BatteryPct, r.Motion = rules.Event, nil, &yes
+		}
+		engine.Process(r)
+	}
+	as := func(user string) []reqOption { return []reqOption{withToken(tok[user])} }
+	e.run(t, []call{
+		{name: "operator", method: "GET", path: "/api/v1/households/h1/baseline", opts: as("op"), want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				days := b["weekdays"].([]any)
+				// 1 March 2026 is a Sunday: Monday and Tuesday ended a night.
+				if b["household_id"] != "h1" || b["days_learned"] != 2.0 || b["ready"] != false || b["ready_after_days"] != 14.0 || len(days) != 7 {
+					t.Errorf("baseline %v", b)
+				}
+				if mon := days[0].(map[string]any); mon["day"] != "Monday" || mon["usual_wake"] != "07:00" {
+					t.Errorf("Monday %v", mon)
+				}
+			}},
+		{name: "grid worker of the household", method: "GET", path: "/api/v1/households/h1/baseline", opts: as("gw1"), want: 200},
+		{name: "grid worker of another grid", method: "GET", path: "/api/v1/households/h1/baseline", opts: as("gw3"), want: 404, wantCode: "not_found"},
+		{name: "family", method: "GET", path: "/api/v1/households/h1/baseline", opts: as("fam1"), want: 403, wantCode: "forbidden"},
+		{name: "unknown household", method: "GET", path: "/api/v1/households/h404/baseline", opts: as("op"), want: 404, wantCode: "not_found"},
+		{name: "motion withheld from workers", method: "PUT", path: "/api/v1/households/h1/privacy", body: `{"motion":["family"]}`, opts: as("op"), want: 200},
+		{name: "then refused", method: "GET", path: "/api/v1/households/h1/baseline", opts: as("gw1"), want: 403, wantCode: "forbidden"},
+	})
+}

@@ -129,6 +129,8 @@ type resolveRequest struct {
 	WorkerID string `json:"worker_id"`
 	Outcome  string `json:"outcome"`
 	Note     string `json:"note"`
+	// Reason says why a false alarm was one (feedback.Reasons); optional.
+	Reason string `json:"reason"`
 }
 
 func (a *API) resolveTask(w http.ResponseWriter, r *http.Request) error {
@@ -142,12 +144,15 @@ func (a *API) resolveTask(w http.ResponseWriter, r *http.Request) error {
 	if req.Outcome == "" {
 		return invalidf("outcome is required: one of safe, needs_help, hospitalized, false_alarm, deceased, other")
 	}
-	if err := validation(registry.CheckField("note", registry.KindNote, req.Note)); err != nil {
+	if err := validation(registry.CheckField("note", registry.KindNote, req.Note), checkReason(req.Outcome, req.Reason)); err != nil {
 		return err
 	}
 	t, err := a.opts.Tasks.Resolve(r.Context(), r.PathValue("id"), req.WorkerID, req.Outcome, req.Note)
 	if err != nil {
 		return err
+	}
+	if req.Reason != "" {
+		a.learnFrom(r.Context(), t, req.Reason)
 	}
 	return a.writeTask(w, r, http.StatusOK, t)
 }

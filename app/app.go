@@ -475,6 +475,7 @@ func (m *Monitor) startHTTP() error {
 		Privacy:       m.db,
 		Households:    m.db,
 		HouseholdList: m.db,
+		Feedback:      m.db,
 		Tasks:         m.tasks,
 		Rules:         m.decide,
 		Clock:         m.clock,

@@ -10,6 +10,8 @@ type RulesConfig struct {
 	NoMotion            NoMotionParams            `mapstructure:"no_motion"`
 	NoExit              NoExitParams              `mapstructure:"no_exit"`
 	PowerNoUse          PowerNoUseParams          `mapstructure:"power_no_use"`
+	UnusualQuiet        UnusualQuietParams        `mapstructure:"unusual_quiet"`
+	LateWake            LateWakeParams            `mapstructure:"late_wake"`
 	DeviceOffline       DeviceOfflineParams       `mapstructure:"device_offline"`
 	BatteryLow          BatteryLowParams          `mapstructure:"battery_low"`
 }
@@ -46,6 +48,20 @@ type PowerNoUseParams struct {
 	Hours float64 `mapstructure:"hours"`
 	// floor_kwh (0.01 to 100 kWh, default 1.2): less than this used over the whole window fires.
 	FloorKWh float64 `mapstructure:"floor_kwh"`
+}
+
+// UnusualQuietParams are the thresholds of rule unusual_quiet.
+type UnusualQuietParams struct {
+	// factor (1.1 to 10 factor, default 1.5): fires when the quiet exceeds the household's usual longest quiet span for that hour of the week times this.
+	Factor float64 `mapstructure:"factor"`
+	// min_hours (0.5 to 24 hours, default 2): never fires on a quiet shorter than this.
+	MinHours float64 `mapstructure:"min_hours"`
+}
+
+// LateWakeParams are the thresholds of rule late_wake.
+type LateWakeParams struct {
+	// margin (15 to 360 minutes, default 90): fires when no motion is seen by the household's usual first activity of that weekday plus this.
+	Margin float64 `mapstructure:"margin"`
 }
 
 // DeviceOfflineParams are the thresholds of rule device_offline.

@@ -281,7 +281,7 @@ func TestThresholdParams(t *testing.T) {
 	for _, m := range regexp.MustCompile(`\['(\w+)', '(\w+)', '(\w+)'\]`).FindAllStringSubmatch(block[1], -1) {
 		got = append(got, m[1]+"."+m[2]+" "+m[3])
 	}
-	units := map[string]string{rules.UnitHours: "hours", rules.UnitKWh: "kwh", rules.UnitPercent: "percent", rules.UnitWindow: "window"}
+	units := map[string]string{rules.UnitHours: "hours", rules.UnitKWh: "kwh", rules.UnitPercent: "percent", rules.UnitWindow: "window", rules.UnitMinutes: "minutes", rules.UnitFactor: "factor"}
 	var want []string
 	for _, p := range rules.Params {
 		want = append(want, p.Key()+" "+units[p.Unit])

@@ -83,6 +83,7 @@ func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
 			at = now
 		}
 		d.engine.AddDevice(rd.HouseholdID, rd.ID, rd.Kind, at)
+		d.engine.SetExpected(rd.HouseholdID, rd.ID, rd.ExpectedEvery)
 		devices = append(devices, rd.Device)
 	}
 	d.log.Info("rules state loaded", "households", len(zones), "restored", restored, "devices", len(devices),
@@ -148,9 +149,18 @@ func (d *Dispatcher) HouseholdChanged(ctx context.Context, householdID string) e
 }
 
 // DeviceRegistered makes the engine expect messages from a new device from
-// now on (the monitor's clock), so one that never speaks goes offline.
+// now on (the monitor's clock), so one that never speaks goes offline, as
+// often as it is expected to report; for a device it knows, it takes the
+// new expected_every.
 func (d *Dispatcher) DeviceRegistered(dev registry.Device) {
 	d.engine.AddDevice(dev.HouseholdID, dev.ID, dev.Kind, d.clock.Now())
+	d.engine.SetExpected(dev.HouseholdID, dev.ID, dev.ExpectedEvery)
+}
+
+// Monitoring is how well a household is watched: ok, degraded or
+// unmonitored, and its stale welfare signals.
+func (d *Dispatcher) Monitoring(householdID string) rules.Monitoring {
+	return d.engine.Monitoring(householdID, d.clock.Now())
 }
 
 // SetConfig replaces the global thresholds, e.g. when the config file
@@ -181,4 +191,9 @@ func (d *Dispatcher) Location(householdID string) *time.Location {
 // Status reports the live status of a household's devices.
 func (d *Dispatcher) Status(householdID string) []rules.DeviceStatus {
 	return d.engine.Status(householdID, d.clock.Now())
+}
+
+// Baseline is what the rules learned of a household's motion.
+func (d *Dispatcher) Baseline(householdID string) rules.Baseline {
+	return d.engine.Baseline(householdID)
 }

@@ -60,8 +60,11 @@ var vocabulary = map[string]words{
 			rules.RuleNoMotion:            "长时间无活动",
 			rules.RuleNoExit:              "多日未出门",
 			rules.RulePowerNoUse:          "长时间几乎未用电",
+			rules.RuleUnusualQuiet:        "比平时安静得多",
+			rules.RuleLateWake:            "比平时晚起且无活动",
 			rules.RuleDeviceOffline:       "设备离线",
 			rules.RuleBatteryLow:          "设备电量低",
+			rules.RuleUnmonitored:         "所有看护传感器均已失联，无法看护",
 			rules.RuleManual:              "人工上报（居民来电）",
 		},
 		severities: map[rules.Severity]string{
@@ -98,8 +101,11 @@ var vocabulary = map[string]words{
 			rules.RuleNoMotion:            "no movement at home for a long time",
 			rules.RuleNoExit:              "has not left home for days",
 			rules.RulePowerNoUse:          "almost no electricity used for a long time",
+			rules.RuleUnusualQuiet:        "much quieter at home than usual",
+			rules.RuleLateWake:            "not up at the usual time",
 			rules.RuleDeviceOffline:       "a device is offline",
 			rules.RuleBatteryLow:          "a device's battery is low",
+			rules.RuleUnmonitored:         "every welfare sensor is silent: the home is not watched",
 			rules.RuleManual:              "reported by phone",
 		},
 		severities: map[rules.Severity]string{

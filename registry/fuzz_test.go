@@ -45,3 +45,23 @@ func FuzzValidateHousehold(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseEvery: a device's expected_every (from the API and CSV imports)
+// is refused or within its bounds, and prints back to itself.
+func FuzzParseEvery(f *testing.F) {
+	for _, s := range []string{"15m", "4h", "1h30m", "90m", "168h", "169h", "0m", "30s", "-1h", "1.5h", "", "1e9h", "h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseEvery(s)
+		if err != nil || s == "" {
+			return
+		}
+		if d < MinExpectedEvery || d > MaxExpectedEvery || d%time.Minute != 0 {
+			t.Fatalf("%q accepted as %v", s, d)
+		}
+		if back, err := ParseEvery(FormatEvery(d)); err != nil || back != d {
+			t.Fatalf("%q → %v → %q → %v, %v", s, d, FormatEvery(d), back, err)
+		}
+	})
+}

@@ -139,6 +139,42 @@ type Device struct {
 	Source      Source `json:"source,omitempty"`
 	SourceTopic string `json:"source_topic,omitempty"`
 	GatewayID   string `json:"gateway_id,omitempty"`
+	// ExpectedEvery is how often the device reports, when not its kind's
+	// usual (docs/rules.md#sensor-health); zero: its kind's. The API spells
+	// it as FormatEvery does.
+	ExpectedEvery time.Duration `json:"-"`
+}
+
+// Bounds of a device's expected_every.
+const (
+	MinExpectedEvery = time.Minute
+	MaxExpectedEvery = 7 * 24 * time.Hour
+)
+
+// ParseEvery reads an expected_every: a duration in whole minutes such as
+// "15m", "4h" or "1h30m", from MinExpectedEvery to MaxExpectedEvery. Empty
+// is zero: the kind's interval.
+func ParseEvery(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d%time.Minute != 0 || d < MinExpectedEvery || d > MaxExpectedEvery {
+		return 0, fmt.Errorf("expected_every %s: must be whole minutes from 1m to 168h, e.g. \"15m\" or \"4h\"", quote(s))
+	}
+	return d, nil
+}
+
+// FormatEvery spells an expected_every as ParseEvery reads it: "4h",
+// "90m"; empty for zero.
+func FormatEvery(d time.Duration) string {
+	switch {
+	case d == 0:
+		return ""
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return fmt.Sprintf("%dm", d/time.Minute)
 }
 
 // RegisteredDevice is a device with the time it was registered.

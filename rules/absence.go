@@ -20,6 +20,8 @@ var absences = []absence{
 	{RuleNoMotion, firingNoMotion, motionSensor},
 	{RuleNoExit, firingNoExit, doorSensor},
 	{RulePowerNoUse, firingPowerNoUse, powerMeter},
+	{RuleUnusualQuiet, firingUnusualQuiet, motionSensor},
+	{RuleLateWake, firingLateWake, motionSensor},
 }
 
 // base is when the countdown started, 0 when it is not running.
@@ -37,6 +39,13 @@ func (a absence) base(h *household) int64 {
 			return 0
 		}
 		return max(h.lastOpen, h.doorSince)
+	case RuleUnusualQuiet, RuleLateWake:
+		// Silent until learned; a sensor back from silence has not proved
+		// the home quiet meanwhile.
+		if h.out() || !h.learned.ready() || h.lastMotion < h.motionSince {
+			return 0
+		}
+		return h.lastMotion
 	default:
 		return h.powerStart
 	}
@@ -51,8 +60,12 @@ func (h *household) out() bool {
 
 // threshold is how long the countdown runs from base, counting only waking
 // hours for no_motion.
-func (a absence) threshold(cfg *Config, loc *time.Location, base int64) int64 {
+func (a absence) threshold(h *household, cfg *Config, loc *time.Location, base int64) int64 {
 	switch a.rule {
+	case RuleUnusualQuiet:
+		return h.learned.quietDue(base, cfg, loc)
+	case RuleLateWake:
+		return h.learned.wakeDue(base, cfg, loc)
 	case RuleWaterNoUse:
 		return base + int64(cfg.WaterNoUse)
 	case RuleNoMotion:
@@ -71,7 +84,7 @@ func (a absence) due(h *household, cfg *Config, loc *time.Location) int64 {
 	if base == 0 {
 		return never
 	}
-	due := a.threshold(cfg, loc, base)
+	due := a.threshold(h, cfg, loc, base)
 	if h.settings == nil {
 		return due
 	}
@@ -83,12 +96,12 @@ func (a absence) due(h *household, cfg *Config, loc *time.Location) int64 {
 			break
 		}
 		base = p.until
-		due = a.threshold(cfg, loc, base)
+		due = a.threshold(h, cfg, loc, base)
 	}
 	return due
 }
 
-func (a absence) alert(h *household, now int64, cfg *Config) Alert {
+func (a absence) alert(h *household, now int64, cfg *Config, loc *time.Location) Alert {
 	at := time.Unix(0, now).UTC()
 	since := time.Unix(0, a.base(h)).UTC()
 	sinceText := since.Format(time.RFC3339)
@@ -105,6 +118,14 @@ func (a absence) alert(h *household, now int64, cfg *Config) Alert {
 	case RuleNoExit:
 		values["threshold_hours"] = cfg.NoExit.Hours()
 		summary = fmt.Sprintf("the entrance door has not opened since %s (%s)", sinceText, at.Sub(since).Round(time.Minute))
+	case RuleUnusualQuiet:
+		usual := time.Duration(h.learned.quiet[weekHour(now, loc)]) * quantum
+		values["usual_hours"], values["factor"], values["quiet_hours"] = usual.Hours(), cfg.UnusualQuietFactor, at.Sub(since).Hours()
+		summary = fmt.Sprintf("no motion since %s (%s); at this hour the home is usually quiet at most %s", sinceText, at.Sub(since).Round(time.Minute), usual)
+	case RuleLateWake:
+		wake := h.learned.usualWake(now, loc)
+		values["usual_wake"], values["margin_minutes"] = wake.Format("15:04"), cfg.LateWakeMargin.Minutes()
+		summary = fmt.Sprintf("no motion since %s; usually up by %s", sinceText, wake.Format("15:04"))
 	default:
 		values["used_kwh"], values["floor_kwh"], values["threshold_hours"] = h.powerUsed, cfg.PowerNoUseFloorKWh, cfg.PowerNoUse.Hours()
 		summary = fmt.Sprintf("%.2f kWh used since %s, under the floor of %.2f kWh", h.powerUsed, sinceText, cfg.PowerNoUseFloorKWh)
@@ -128,9 +149,11 @@ func (h *household) deviceOf(k kind) *device {
 	return found
 }
 
-func (h *household) reporting(k kind, now int64, cfg *Config) bool {
+// reporting reports whether a device of kind k is fresh: a welfare rule
+// never fires on stale input (health.go).
+func (h *household) reporting(k kind, now int64) bool {
 	for i := range h.devices {
-		if d := &h.devices[i]; d.kind == k && d.lastAlive != 0 && now-d.lastAlive < cfg.offlineAfter(k == wristband) {
+		if d := &h.devices[i]; d.kind == k && d.fresh(now) {
 			return true
 		}
 	}
@@ -138,14 +161,14 @@ func (h *household) reporting(k kind, now int64, cfg *Config) bool {
 }
 
 // evaluate fires every countdown due at now.
-func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert {
+func (h *household) evaluate(now, since int64, cfg *Config, loc *time.Location) []Alert {
 	var alerts []Alert
 	for _, a := range absences {
-		if h.firing&a.bit != 0 || a.due(h, cfg, loc) > now || !h.reporting(a.sensor, now, cfg) {
+		if h.firing&a.bit != 0 || a.due(h, cfg, loc) > now || !h.reporting(a.sensor, now) {
 			continue
 		}
 		h.firing |= a.bit
-		alerts = append(alerts, a.alert(h, now, cfg))
+		alerts = append(alerts, a.alert(h, now, cfg, loc))
 		if a.rule == RulePowerNoUse {
 			// To clear, the floor must be reached within one window from now.
 			h.powerStart, h.powerUsed = now, 0
@@ -153,7 +176,7 @@ func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert
 	}
 	for i := range h.devices {
 		d := &h.devices[i]
-		if d.flags&firingOffline != 0 || d.lastAlive == 0 || now-d.lastAlive < cfg.offlineAfter(d.kind == wristband) {
+		if d.flags&firingOffline != 0 || d.lastAlive == 0 || now-d.lastAlive < d.offlineAfter(cfg) {
 			continue
 		}
 		d.flags |= firingOffline
@@ -162,26 +185,34 @@ func (h *household) evaluate(now int64, cfg *Config, loc *time.Location) []Alert
 			fmt.Sprintf("%s %s silent since %s", d.kind.name(), d.id, last.Format(time.RFC3339)),
 			map[string]any{"last_seen": last.Format(time.RFC3339), "kind": string(d.kind.name())}))
 	}
+	if a, ok := h.unmonitored(now, since); ok {
+		alerts = append(alerts, a)
+	}
 	return alerts
 }
 
 // nextDue is the earliest moment after now at which a countdown may fire, or
 // never. A rule whose sensor fell silent waits for it to speak again.
-func (h *household) nextDue(now int64, cfg *Config, loc *time.Location) int64 {
+func (h *household) nextDue(now, since int64, cfg *Config, loc *time.Location) int64 {
 	next := int64(never)
 	for _, a := range absences {
 		if h.firing&a.bit != 0 {
 			continue
 		}
 		due := a.due(h, cfg, loc)
-		if due <= now && !h.reporting(a.sensor, now, cfg) {
+		if due <= now && !h.reporting(a.sensor, now) {
 			continue
 		}
 		next = min(next, due)
 	}
 	for i := range h.devices {
 		if d := &h.devices[i]; d.flags&firingOffline == 0 && d.lastAlive != 0 {
-			next = min(next, d.lastAlive+cfg.offlineAfter(d.kind == wristband))
+			next = min(next, d.lastAlive+d.offlineAfter(cfg))
+		}
+	}
+	if h.firing&firingUnmonitored == 0 {
+		if present, _, allStaleAt := h.watch(now, since); present > 0 {
+			next = min(next, max(allStaleAt, now))
 		}
 	}
 	return next

@@ -44,6 +44,9 @@ const (
 	RulePowerNoUse          = "power_no_use"
 	RuleDeviceOffline       = "device_offline"
 	RuleBatteryLow          = "battery_low"
+	RuleUnusualQuiet        = "unusual_quiet"
+	RuleLateWake            = "late_wake"
+	RuleUnmonitored         = "unmonitored"
 	// RuleManual is a task opened by a person, not by a rule.
 	RuleManual = "manual"
 )

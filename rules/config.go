@@ -24,6 +24,9 @@ type Config struct {
 	DeviceOffline       time.Duration
 	WristbandOffline    time.Duration
 	BatteryLowPct       float64
+	UnusualQuietFactor  float64
+	UnusualQuietMin     time.Duration
+	LateWakeMargin      time.Duration
 }
 
 // DefaultConfig holds the contract's defaults, as Table gives them.
@@ -35,6 +38,9 @@ const (
 	UnitKWh     = "kWh"
 	UnitPercent = "percent"
 	UnitWindow  = "HH:MM-HH:MM"
+	UnitMinutes = "minutes"
+	// UnitFactor multiplies what a household usually does.
+	UnitFactor = "factor"
 )
 
 // Param describes one threshold of a rule in Table: its name, unit, default
@@ -65,6 +71,18 @@ func hoursParam(name string, def, min, max float64, doc string, field func(*Conf
 	return Param{Name: name, Unit: UnitHours, Default: def, Min: min, Max: max, Doc: doc, hours: field}
 }
 
+func minutesParam(name string, def, min, max float64, doc string, field func(*Config) *time.Duration) Param {
+	return Param{Name: name, Unit: UnitMinutes, Default: def, Min: min, Max: max, Doc: doc, hours: field}
+}
+
+// per is the duration one unit of a duration parameter stands for.
+func (p Param) per() time.Duration {
+	if p.Unit == UnitMinutes {
+		return time.Minute
+	}
+	return time.Hour
+}
+
 // Thresholds are parameter values by rule and name, as the config file and
 // the API spell them: {"water_no_use": {"hours": 10}}. Hours, kWh and percent
 // are numbers; a window is a string.
@@ -85,7 +103,7 @@ func (c Config) Thresholds() Thresholds {
 func (p Param) get(c *Config) any {
 	switch {
 	case p.hours != nil:
-		return p.hours(c).Hours()
+		return float64(*p.hours(c)) / float64(p.per())
 	case p.num != nil:
 		return *p.num(c)
 	default:
@@ -115,7 +133,7 @@ func (p Param) set(c *Config, v any) error {
 		return fmt.Errorf("must be between %g and %g %s, got %g", p.Min, p.Max, p.Unit, f)
 	}
 	if p.hours != nil {
-		*p.hours(c) = time.Duration(f * float64(time.Hour))
+		*p.hours(c) = time.Duration(f * float64(p.per()))
 	} else {
 		*p.num(c) = f
 	}

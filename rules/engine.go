@@ -33,6 +33,9 @@ type Engine struct {
 	loc    *time.Location
 	seed   maphash.Seed
 	shards [shardCount]shard
+	// started is when the engine was restored (Unix ns), 0 if it was not:
+	// silence while the monitor was down proves no sensor dead (health.go).
+	started atomic.Int64
 }
 
 type shard struct {
@@ -237,9 +240,9 @@ func (e *Engine) Advance(now time.Time) []Alert {
 				continue // superseded by an earlier entry
 			}
 			h.armed = 0
-			alerts = append(alerts, h.evaluate(n, h.config(global), e.zone(h))...)
+			alerts = append(alerts, h.evaluate(n, e.started.Load(), h.config(global), e.zone(h))...)
 			h.dirty(s)
-			s.arm(h, h.nextDue(n, h.config(global), e.zone(h)))
+			s.arm(h, h.nextDue(n, e.started.Load(), h.config(global), e.zone(h)))
 		}
 		s.next.Store(s.deadlines.earliest())
 		s.mu.Unlock()
@@ -250,7 +253,7 @@ func (e *Engine) Advance(now time.Time) []Alert {
 // rearm looks at a household's countdowns again after its state or settings
 // changed in a way that may bring a deadline earlier.
 func (e *Engine) rearm(s *shard, h *household, now int64, global *Config) {
-	s.arm(h, h.nextDue(now, h.config(global), e.zone(h)))
+	s.arm(h, h.nextDue(now, e.started.Load(), h.config(global), e.zone(h)))
 }
 
 // arm makes sure a heap entry will wake the household no later than due.

@@ -16,7 +16,14 @@ const (
 	firingNoMotion
 	firingNoExit
 	firingPowerNoUse
+	firingUnusualQuiet
+	firingLateWake
+	firingUnmonitored
 )
+
+// firingMotion are the rules a long quiet fires: the baseline learns
+// nothing from a quiet during which one of them fired.
+const firingMotion = firingNoMotion | firingUnusualQuiet | firingLateWake
 
 // Device flags.
 const (
@@ -55,13 +62,14 @@ type household struct {
 	firing  uint8
 	isDirty bool
 
-	lastUse     int64   // a water register last rose (or the first meter was heard)
-	lastMotion  int64   // PIR saw motion
-	motionSince int64   // the first PIR was heard
-	lastOpen    int64   // the entrance door opened
-	doorSince   int64   // the first door sensor was heard
-	powerStart  int64   // start of the current power_no_use window
-	powerUsed   float64 // kWh used since powerStart
+	lastUse     int64     // a water register last rose (or the first meter was heard)
+	lastMotion  int64     // PIR saw motion
+	motionSince int64     // the first PIR was heard
+	lastOpen    int64     // the entrance door opened
+	doorSince   int64     // the first door sensor was heard
+	powerStart  int64     // start of the current power_no_use window
+	powerUsed   float64   // kWh used since powerStart
+	learned     *baseline // nil until the first motion
 }
 
 type settings struct {
@@ -85,6 +93,7 @@ type device struct {
 	aAt       int64 // when a was read: the meters' previous register reading
 	flowStart int64 // water: start of the current run of flow
 	battery   float32
+	every     uint16 // expected_every in minutes; 0: the kind's (health.go)
 	kind      kind
 	flags     uint8
 }
@@ -189,11 +198,13 @@ func (h *household) apply(r Reading, cfg *Config, loc *time.Location) (alerts []
 	d := &h.devices[i]
 	late := ts < d.lastSeen
 	alive := r.Online == nil || *r.Online
+	silent := false // the device was stale until this reading
 	if alive {
-		if d.lastAlive != 0 && ts-d.lastAlive >= cfg.offlineAfter(d.kind == wristband) {
+		if d.lastAlive != 0 && ts-d.lastAlive >= d.staleAfter() {
+			silent = true
 			h.backFromSilence(d.kind, ts)
 		}
-		if d.lastAlive == 0 || ts-d.lastAlive >= cfg.offlineAfter(d.kind == wristband) {
+		if d.lastAlive == 0 || ts-d.lastAlive >= d.staleAfter() {
 			rearm = true // heard for the first time, or back from silence
 		}
 		d.lastAlive = max(d.lastAlive, ts)
@@ -203,6 +214,10 @@ func (h *household) apply(r Reading, cfg *Config, loc *time.Location) (alerts []
 			if !h.anyDevice(firingOffline) {
 				alerts = append(alerts, h.cleared(RuleDeviceOffline, r, "device "+d.id+" is reporting again", nil))
 			}
+		}
+		// The firing bit first: the summary is built only when it is needed.
+		if h.firing&firingUnmonitored != 0 && slices.Contains(welfareKinds, d.kind) {
+			alerts = h.clear(alerts, firingUnmonitored, RuleUnmonitored, r, "device "+d.id+" is reporting again")
 		}
 	}
 	h.newest = max(h.newest, ts)
@@ -224,9 +239,16 @@ func (h *household) apply(r Reading, cfg *Config, loc *time.Location) (alerts []
 	case r.Motion != nil && *r.Motion:
 		if ts > h.lastMotion {
 			returned := h.lastOpen > h.lastMotion && ts > h.lastOpen
+			if h.learned == nil {
+				h.learned = newBaseline()
+			}
+			learnable := !returned && !silent && h.firing&firingMotion == 0 && !h.awayDuring(h.lastMotion, ts)
+			ready := h.learned.learn(h.lastMotion, ts, loc, learnable)
 			h.lastMotion = ts
-			rearm = rearm || returned
+			rearm = rearm || returned || ready
 			alerts = h.clear(alerts, firingNoMotion, RuleNoMotion, r, "motion seen again")
+			alerts = h.clear(alerts, firingUnusualQuiet, RuleUnusualQuiet, r, "motion seen again")
+			alerts = h.clear(alerts, firingLateWake, RuleLateWake, r, "motion seen again")
 		}
 	case r.Open != nil && *r.Open:
 		if ts > h.lastOpen {
@@ -428,6 +450,12 @@ func (h *household) unfire(rule, deviceID string) bool {
 		bit = firingNoExit
 	case RulePowerNoUse:
 		bit = firingPowerNoUse
+	case RuleUnusualQuiet:
+		bit = firingUnusualQuiet
+	case RuleLateWake:
+		bit = firingLateWake
+	case RuleUnmonitored:
+		bit = firingUnmonitored
 	case RuleDeviceOffline, RuleBatteryLow:
 		flag := firingOffline
 		if rule == RuleBatteryLow {
@@ -452,6 +480,19 @@ func (h *household) unfire(rule, deviceID string) bool {
 	return true
 }
 
+// awayDuring reports whether an away period overlaps from–to.
+func (h *household) awayDuring(from, to int64) bool {
+	if h.settings == nil {
+		return false
+	}
+	for _, p := range h.settings.away {
+		if p.from < to && p.until > from {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *device) setFlag(flag uint8, on bool) {
 	if on {
 		d.flags |= flag
@@ -466,5 +507,5 @@ func (d *device) setBool(v bool) { d.flags |= hasBool; d.setFlag(boolValue, v) }
 
 func (d *device) online(now int64, cfg *Config) bool {
 	// A registered device that never spoke is expected, not online.
-	return d.flags&saidOffline == 0 && d.lastSeen != 0 && now-d.lastAlive < cfg.offlineAfter(d.kind == wristband)
+	return d.flags&saidOffline == 0 && d.lastSeen != 0 && now-d.lastAlive < d.offlineAfter(cfg)
 }

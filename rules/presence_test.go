@@ -31,9 +31,9 @@ func TestNoMotion(t *testing.T) {
 			[]string{"9h1m0s no_motion"}},
 		{"a PIR back from silence restarts the countdown: it may have missed motion",
 			steps(read(pir(0)), ticks(0, 7*h, 15*m), every(7*h, 16*h, 15*m, pirBeat)),
-			[]string{"6h0m0s device_offline", "7h0m0s !device_offline", "13h0m0s no_motion"}},
+			[]string{"3h0m0s unmonitored", "6h0m0s device_offline", "7h0m0s !device_offline", "7h0m0s !unmonitored", "13h0m0s no_motion"}},
 		{"a silent PIR opens device_offline, never no_motion",
-			steps(read(pir(0)), ticks(0, 20*h, 15*m)), []string{"6h0m0s device_offline"}},
+			steps(read(pir(0)), ticks(0, 20*h, 15*m)), []string{"3h0m0s unmonitored", "6h0m0s device_offline"}},
 		{"nobody moving after going out is not a concern",
 			steps(read(pir(time.Hour), door(time.Hour+5*m)), every(time.Hour, 9*h, 15*m, pirBeat, doorBeat)), nil},
 		{"coming home restarts the countdown", // back at 18:00: 4h today, 2h tomorrow from 07:00
@@ -113,7 +113,7 @@ func TestPowerNoUse(t *testing.T) {
 			steps(every(0, 6*h, 15*m, powerRising(0)), read(power(6*h+15*m, 0)), every(6*h+30*m, 25*h, 15*m, func(at time.Duration) Reading { return power(at, 0) })),
 			[]string{"24h0m0s power_no_use"}},
 		{"a silent power meter is not an unused one",
-			steps(read(power(0, 500)), ticks(0, 30*h, 15*m)), []string{"6h0m0s device_offline"}},
+			steps(read(power(0, 500)), ticks(0, 30*h, 15*m)), []string{"3h0m0s unmonitored", "6h0m0s device_offline"}},
 	})
 }
 
@@ -124,16 +124,17 @@ func TestDeviceOffline(t *testing.T) {
 	runCases(t, nil, []ruleCase{
 		{"a wristband after 2h", steps(read(heartbeat("wb-1", registry.Wristband, 0)), ticks(0, 3*h, time.Minute)),
 			[]string{"2h0m0s device_offline"}},
+		// The PIR is stale after three hourly heartbeats missed: its home is unmonitored.
 		{"any other device after 6h", steps(read(heartbeat("pir-1", registry.MotionSensor, 0)), ticks(0, 7*h, time.Minute)),
-			[]string{"6h0m0s device_offline"}},
+			[]string{"3h0m0s unmonitored", "6h0m0s device_offline"}},
 		{"a last will does not restart the countdown", steps(read(meter(0, 1), status(time.Hour, false)), ticks(0, 7*h, time.Minute)),
-			[]string{"6h0m0s device_offline"}},
+			[]string{"3h0m0s unmonitored", "6h0m0s device_offline"}},
 		{"an online status does", steps(read(meter(0, 1), status(time.Hour, true)), ticks(0, 8*h, time.Minute)),
-			[]string{"7h0m0s device_offline"}},
+			[]string{"4h0m0s unmonitored", "7h0m0s device_offline"}},
 		{"clears when the last silent device speaks again",
 			steps(read(heartbeat("pir-1", registry.MotionSensor, 0), heartbeat("door-1", registry.DoorSensor, 0)), ticks(0, 7*h, 15*m),
 				read(heartbeat("pir-1", registry.MotionSensor, 7*h+m), heartbeat("door-1", registry.DoorSensor, 7*h+2*m))),
-			[]string{"6h0m0s device_offline", "6h0m0s device_offline", "7h2m0s !device_offline"}},
+			[]string{"3h0m0s unmonitored", "6h0m0s device_offline", "6h0m0s device_offline", "7h1m0s !unmonitored", "7h2m0s !device_offline"}},
 	})
 }
 
@@ -145,7 +146,7 @@ func TestRegisteredDeviceThatNeverSpeaks(t *testing.T) {
 	if n := e.OnlineDevices(t0.Add(h)); n != 0 {
 		t.Errorf("a device that never spoke counts as online: %d", n)
 	}
-	if got := run(e, ticks(0, 20*h, 15*m)); !slices.Equal(got, []string{"6h0m0s device_offline"}) {
+	if got := run(e, ticks(0, 20*h, 15*m)); !slices.Equal(got, []string{"3h0m0s unmonitored", "6h0m0s device_offline"}) {
 		t.Errorf("alerts = %q", got)
 	}
 }

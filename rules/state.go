@@ -9,8 +9,9 @@ import (
 )
 
 // stateVersion is the first byte of every saved state, so a later format
-// can still read an older one.
-const stateVersion = 2
+// can still read an older one. Version 3 added the learned baseline; a
+// version 2 state restores without one.
+const stateVersion = 3
 
 // State is one household's saved rule state.
 type State struct {
@@ -77,7 +78,34 @@ func (h *household) save() []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.b))
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(d.battery))
 	}
-	return b
+	return h.learned.append(b)
+}
+
+// append encodes a baseline after a byte saying whether there is one.
+func (l *baseline) append(b []byte) []byte {
+	if l == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = append(b, l.quiet[:]...)
+	b = append(b, l.wake[:]...)
+	b = append(b, l.hourMax, l.today)
+	b = binary.AppendUvarint(b, uint64(l.days))
+	b = binary.AppendVarint(b, l.hourEnd)
+	return binary.AppendVarint(b, l.dayEnd)
+}
+
+func (d *decoder) baseline() *baseline {
+	if d.byte("baseline") == 0 {
+		return nil
+	}
+	l := &baseline{}
+	copy(l.quiet[:], d.fixed("baseline quiet", hoursPerWeek))
+	copy(l.wake[:], d.fixed("baseline wake", len(l.wake)))
+	l.hourMax, l.today = d.byte("baseline hour"), d.byte("baseline today")
+	l.days = uint16(d.uvarint("baseline days", math.MaxUint16))
+	l.hourEnd, l.dayEnd = d.varint("baseline times"), d.varint("baseline times")
+	return l
 }
 
 func appendString(b []byte, s string) []byte {
@@ -150,7 +178,8 @@ const maxDevices = 256
 
 func decodeHousehold(h *household, data []byte) error {
 	d := decoder{b: data}
-	if v := d.byte("version"); v != stateVersion {
+	v := d.byte("version")
+	if v != 2 && v != stateVersion {
 		return fmt.Errorf("unknown version %d", v)
 	}
 	h.firing = d.byte("firing")
@@ -169,6 +198,9 @@ func decodeHousehold(h *household, data []byte) error {
 		dev.a, dev.b = d.float64("device value"), d.float64("device value")
 		dev.battery = math.Float32frombits(binary.LittleEndian.Uint32(d.fixed("battery", 4)))
 	}
+	if v >= 3 {
+		h.learned = d.baseline()
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errors.New("trailing bytes")
 	}
@@ -185,6 +217,7 @@ func (e *Engine) Restore(st State, now time.Time) error {
 		return fmt.Errorf("decode state of household %s: %w", st.HouseholdID, err)
 	}
 	global := e.cfg.Load()
+	e.started.Store(max(e.started.Load(), now.UnixNano()))
 	s := e.shard(st.HouseholdID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -192,6 +225,7 @@ func (e *Engine) Restore(st State, now time.Time) error {
 	h.newest, h.firing, h.lastUse = restored.newest, restored.firing, restored.lastUse
 	h.lastMotion, h.motionSince, h.lastOpen, h.doorSince = restored.lastMotion, restored.motionSince, restored.lastOpen, restored.doorSince
 	h.powerStart, h.powerUsed, h.devices = restored.powerStart, restored.powerUsed, restored.devices
+	h.learned = restored.learned
 	h.armed = 0
 	e.rearm(s, h, max(h.newest, now.UnixNano()), global)
 	return nil

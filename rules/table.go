@@ -73,6 +73,18 @@ var Table = withRuleNames([]Rule{
 		{Name: "floor_kwh", Unit: UnitKWh, Default: 1.2, Min: 0.01, Max: 100, Doc: "less than this used over the whole window fires",
 			num: func(c *Config) *float64 { return &c.PowerNoUseFloorKWh }},
 	}},
+	// Learned baselines (baseline.go): silent until a household has 14 days
+	// of motion to compare with.
+	{Name: RuleUnusualQuiet, Severity: High, Kind: Visit, Class: ClassWelfare, Signal: registry.SignalMotion, Params: []Param{
+		{Name: "factor", Unit: UnitFactor, Default: 1.5, Min: 1.1, Max: 10, Doc: "fires when the quiet exceeds the household's usual longest quiet span for that hour of the week times this",
+			num: func(c *Config) *float64 { return &c.UnusualQuietFactor }},
+		hoursParam("min_hours", 2, 0.5, 24, "never fires on a quiet shorter than this",
+			func(c *Config) *time.Duration { return &c.UnusualQuietMin }),
+	}},
+	{Name: RuleLateWake, Severity: High, Kind: Visit, Class: ClassWelfare, Signal: registry.SignalMotion, Params: []Param{
+		minutesParam("margin", 90, 15, 360, "fires when no motion is seen by the household's usual first activity of that weekday plus this",
+			func(c *Config) *time.Duration { return &c.LateWakeMargin }),
+	}},
 	{Name: RuleDeviceOffline, Severity: Low, Kind: Maintenance, Class: ClassMaintenance, Signal: SignalNone, Params: []Param{
 		hoursParam("hours", 6, 0.25, 168, "a device silent this long is offline",
 			func(c *Config) *time.Duration { return &c.DeviceOffline }),
@@ -83,6 +95,9 @@ var Table = withRuleNames([]Rule{
 		{Name: "pct", Unit: UnitPercent, Default: 15.0, Min: 1, Max: 90, Doc: "a battery below this is low",
 			num: func(c *Config) *float64 { return &c.BatteryLowPct }},
 	}},
+	// Every welfare signal of the home is stale (health.go): nobody's
+	// welfare is watched until a sensor is fixed.
+	{Name: RuleUnmonitored, Severity: High, Kind: Maintenance, Class: ClassMaintenance, Signal: SignalNone},
 	// A person asked for the visit (a resident phoned in): there is nothing
 	// to verify, so it is dispatched at once like an alarm. What it says is
 	// the reason someone typed, not what a device saw.

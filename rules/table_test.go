@@ -111,8 +111,11 @@ func TestTableIsTheContract(t *testing.T) {
 		RuleNoMotion:            "high visit welfare motion",
 		RuleNoExit:              "medium visit welfare door",
 		RulePowerNoUse:          "medium visit welfare power",
+		RuleUnusualQuiet:        "high visit welfare motion",
+		RuleLateWake:            "high visit welfare motion",
 		RuleDeviceOffline:       "low maintenance maintenance none",
 		RuleBatteryLow:          "low maintenance maintenance none",
+		RuleUnmonitored:         "high maintenance maintenance none",
 		RuleManual:              " visit alarm none",
 	}
 	for _, r := range Table {
@@ -165,6 +168,9 @@ func TestDefaultsFromTable(t *testing.T) {
 		DeviceOffline:       6 * time.Hour,
 		WristbandOffline:    2 * time.Hour,
 		BatteryLowPct:       15,
+		UnusualQuietFactor:  1.5,
+		UnusualQuietMin:     2 * time.Hour,
+		LateWakeMargin:      90 * time.Minute,
 	}
 	if got := DefaultConfig(); got != want {
 		t.Errorf("DefaultConfig() = %+v, want the contract's %+v", got, want)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
 )
@@ -118,8 +119,15 @@ func importDevice(ctx context.Context, tx *sql.Tx, d registry.Device, newHash st
 	case sourceOf(old) != sourceOf(d) || old.SourceTopic != d.SourceTopic || old.GatewayID != d.GatewayID:
 		return false, &registry.DeviceError{DeviceID: d.ID, Err: fmt.Errorf("registered with source %s, source_topic %q, gateway_id %q; they cannot change",
 			sourceOf(old), old.SourceTopic, old.GatewayID)}
-	case d.SecretHash != "":
-		_, err := tx.ExecContext(ctx, `UPDATE devices SET secret_hash = ? WHERE id = ?`, d.SecretHash, d.ID)
+	}
+	if d.SecretHash != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET secret_hash = ? WHERE id = ?`, d.SecretHash, d.ID); err != nil {
+			return false, err
+		}
+	}
+	// An empty expected_every in the file keeps the one registered.
+	if d.ExpectedEvery != 0 && d.ExpectedEvery != old.ExpectedEvery {
+		_, err := tx.ExecContext(ctx, `UPDATE devices SET expected_every_min = ? WHERE id = ?`, int64(d.ExpectedEvery/time.Minute), d.ID)
 		return false, err
 	}
 	return false, nil

@@ -22,6 +22,7 @@ const ROUTES = [
   {path: /^\/households$/, page: operator.households, roles: STAFF, nav: 'nav.households', href: '#/households'},
   {path: /^\/import$/, page: operator.importPage, roles: ['operator', 'admin'], nav: 'nav.import', href: '#/import'},
   {path: /^\/sla$/, page: operator.sla, roles: OFFICE, nav: 'nav.sla', href: '#/sla'},
+  {path: /^\/suggestions$/, page: operator.suggestions, roles: ['operator', 'admin'], nav: 'nav.suggestions', href: '#/suggestions'},
   {path: /^\/tasks\/([^/]+)$/, page: worker.taskDetail, roles: STAFF},
   {path: /^\/households\/([^/]+)$/, page: operator.household, roles: STAFF},
   {path: /^\/home$/, page: family.home, roles: ['family']},

@@ -174,6 +174,9 @@ const PARAMS = [
   ['no_exit', 'hours', 'hours'],
   ['power_no_use', 'hours', 'hours'],
   ['power_no_use', 'floor_kwh', 'kwh'],
+  ['unusual_quiet', 'factor', 'factor'],
+  ['unusual_quiet', 'min_hours', 'hours'],
+  ['late_wake', 'margin', 'minutes'],
   ['device_offline', 'hours', 'hours'],
   ['device_offline', 'wristband_hours', 'hours'],
   ['battery_low', 'pct', 'percent'],
@@ -231,7 +234,11 @@ export function household(root, [id], app) {
         h('td', {class: 'num'}, st?.battery_pct != null ? i18n.number(st.battery_pct, 0) + '%' : '—'),
         h('td', {}, st?.last ? h('div', {class: 'values'}, Object.entries(st.last).map(([k, v]) => h('span', {class: 'kv'}, `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`))) : '—'));
     });
-    devicesBox.replaceChildren(h('h2', {}, t('devices.title')),
+    // Sensor health: whether the welfare rules can watch this home at all.
+    const mon = hh.monitoring ? h('p', {class: 'monitoring', 'data-monitoring': hh.monitoring},
+      h('span', {class: ['badge', 'monitoring-' + hh.monitoring]}, t('monitoring.' + hh.monitoring)),
+      hh.stale_signals?.length ? h('span', {class: 'muted'}, ' ' + t('monitoring.stale') + ': ' + hh.stale_signals.map((s) => tOr('signal.' + s, s)).join(', ')) : null) : null;
+    devicesBox.replaceChildren(h('h2', {}, t('devices.title')), mon,
       rows.length ? h('div', {class: 'table-wrap'}, h('table', {},
         h('thead', {}, h('tr', {}, ['devices.device', 'devices.state', 'devices.last_seen', 'devices.battery', 'devices.last'].map((k) => h('th', {}, t(k))))),
         h('tbody', {}, rows))) : h('p', {class: 'empty'}, t('households.no_devices')));
@@ -516,5 +523,50 @@ export function sla(root, _params, app) {
       h('thead', {}, h('tr', {}, ['sla.grid', 'sla.severity', 'sla.count', 'sla.ack_p50', 'sla.ack_p90', 'sla.resolve_p50', 'sla.resolve_p90', 'sla.ack_overdue', 'sla.resolve_overdue'].map((k) => h('th', {}, t(k))))),
       tbody)),
   );
+  load();
+}
+
+// ---- suggestions ---------------------------------------------------------
+
+// suggestions lists what false alarms' reasons suggest, for an operator to
+// approve (a household override) or reject.
+export function suggestions(root, _params, app) {
+  const error = h('p', {class: 'error', role: 'alert', hidden: true});
+  const tbody = h('tbody');
+  const value = (v) => (v == null ? '—' : String(v));
+
+  async function load() {
+    error.hidden = true;
+    try {
+      const res = await api.get('/api/v1/suggestions');
+      tbody.replaceChildren(...res.suggestions.map((s) => h('tr', {'data-suggestion': s.id},
+        h('td', {}, app.households.get(s.household_id)?.name || s.household_id),
+        h('td', {}, tOr('rule.' + s.rule, s.rule)),
+        h('td', {}, s.param === 'check_device' ? t('suggestions.check_device') : `${tOr('param.' + s.param, s.param)}: ${value(s.from)} → ${value(s.to)}`),
+        h('td', {class: 'muted'}, s.because),
+        h('td', {}, h('div', {class: 'actions'},
+          h('button', {type: 'button', class: 'primary', 'data-action': 'approve', onclick: () => decide(s, 'approve')}, t('suggestions.approve')),
+          h('button', {type: 'button', 'data-action': 'reject', onclick: () => decide(s, 'reject')}, t('suggestions.reject')))))));
+      if (!res.suggestions.length) tbody.append(h('tr', {}, h('td', {colspan: 5, class: 'empty'}, t('suggestions.none'))));
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+    }
+  }
+
+  async function decide(s, action) {
+    try {
+      await api.post(`/api/v1/suggestions/${encodeURIComponent(s.id)}/${action}`, {});
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+    }
+    load();
+  }
+
+  root.append(h('h1', {}, t('suggestions.title')), error,
+    h('div', {class: 'table-wrap'}, h('table', {class: 'suggestions'},
+      h('thead', {}, h('tr', {}, ['suggestions.household', 'suggestions.rule', 'suggestions.change', 'suggestions.because', ''].map((k) => h('th', {}, k ? t(k) : '')))),
+      tbody)));
   load();
 }

@@ -8,6 +8,9 @@ import * as i18n from './i18n.js';
 import {t, tOr} from './i18n.js';
 import * as tk from './tasks.js';
 
+// REASONS a false alarm may be resolved with (feedback.Reasons).
+const REASONS = ['was_out', 'slept_late', 'visitor', 'sensor_fault', 'other'];
+
 // myTasks lists the open tasks of the caller's grids: their own first, then
 // the others that need someone (escalated, unassigned, a colleague's).
 export function myTasks(root, _params, app) {
@@ -187,6 +190,10 @@ export function taskDetail(root, [id], app) {
       const note = h('textarea', {name: 'note', rows: 3, maxlength: 2000, placeholder: t('resolve.note'), value: noteText,
         oninput: () => (noteText = note.value)});
       const resolve = h('button', {class: 'big primary', type: 'button', 'data-action': 'resolve', disabled: !outcome}, t('action.resolve'));
+      // Why a false alarm was one: the office learns from it (suggestions).
+      const reason = h('select', {name: 'reason'}, h('option', {value: ''}, t('reason.none')),
+        REASONS.map((r) => h('option', {value: r}, t('reason.' + r))));
+      const reasonBox = h('label', {class: 'reason', hidden: outcome !== 'false_alarm'}, t('reason.title'), reason);
       const choices = tk.OUTCOMES.map((o) => h('button', {
         type: 'button', class: ['outcome', o === outcome && 'chosen', 'outcome-' + o], 'data-outcome': o, 'aria-pressed': String(o === outcome),
         onclick: (e) => {
@@ -196,17 +203,19 @@ export function taskDetail(root, [id], app) {
             b.setAttribute('aria-pressed', String(b === e.currentTarget));
           }
           resolve.disabled = false;
+          reasonBox.hidden = o !== 'false_alarm';
         },
       }, tk.outcomeName(o)));
       resolve.addEventListener('click', (e) => {
         if (!outcome) return;
         act(e.currentTarget, async () => {
-          await api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/resolve`, {worker_id: app.me.worker_id, outcome, note: note.value});
+          await api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/resolve`, {worker_id: app.me.worker_id, outcome, note: note.value,
+            reason: outcome === 'false_alarm' && reason.value ? reason.value : undefined});
           outcome = null;
           noteText = '';
         }, load, error);
       });
-      actions.append(h('fieldset', {class: 'resolve'}, h('legend', {}, t('resolve.title')), h('div', {class: 'outcomes'}, choices), note, resolve));
+      actions.append(h('fieldset', {class: 'resolve'}, h('legend', {}, t('resolve.title')), h('div', {class: 'outcomes'}, choices), reasonBox, note, resolve));
     }
     if (app.isOffice() && !['resolved', 'cancelled'].includes(task.state)) {
       const reason = h('input', {name: 'reason', placeholder: t('cancel.reason')});
