@@ -120,7 +120,7 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 		m.log.Warn("generated the master key; back it up, or set security.key from a secret store: without it the audit log cannot be verified and encrypted fields cannot be read",
 			"file", filepath.Join(m.cfg.DataDir, keyring.FileName))
 	}
-	if m.db, err = store.Open(ctx, m.cfg.DataDir, m.log, store.WithFieldKey(m.keys.Fields)); err != nil {
+	if m.db, err = store.Open(ctx, m.cfg.DataDir, m.log, store.WithFieldKey(m.keys.Fields), store.WithURL(m.cfg.Store.URL)); err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	if m.token, err = m.adminToken(ctx, announce); err != nil {
