@@ -278,7 +278,6 @@ func TestFields_BoundToTheirRow(t *testing.T) {
 	}
 }
 
-
 func TestPrivacyAndGrants(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
