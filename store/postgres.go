@@ -98,7 +98,9 @@ func openPostgres(ctx context.Context, url string) (w, r, lease *sql.DB, err err
 		w.Close()
 		return nil, nil, nil, err
 	}
-	if lease, err = open(1, nil); err != nil {
+	// A takeover waits for the leader's write in progress (lease.go), but
+	// not for one whose connection hangs: it fails and is tried again.
+	if lease, err = open(1, map[string]string{"lock_timeout": "2s"}); err != nil {
 		w.Close()
 		r.Close()
 		return nil, nil, nil, err
