@@ -131,7 +131,7 @@ type Options struct {
 	// then reads are served and every other request refused with 503, so
 	// that a standby never writes behind the leader's back. Nil: never.
 	Standby func() bool
-	Logger *slog.Logger
+	Logger  *slog.Logger
 	// Registerer receives the API's own metrics. Nil: they are kept private.
 	Registerer prometheus.Registerer
 }
