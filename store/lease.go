@@ -19,7 +19,8 @@ import (
 // that row, so it waits for the write transactions in progress and every
 // later one fails with ErrNotLeader: a monitor that lost the lease while
 // paused (a long GC, a frozen VM) cannot write behind its successor's back,
-// whatever its own clock says.
+// whatever its own clock says. The one exception is the audit log, which a
+// standby appends to for the reads it serves (AppendAudit).
 
 // ErrNotLeader is the error of a write by a monitor that no longer holds
 // the lease.

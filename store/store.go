@@ -225,7 +225,12 @@ func (db *DB) Close() error {
 
 // write runs fn in one IMMEDIATE transaction on the writer connection.
 func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.begin(ctx)
+	return db.transact(ctx, true, fn)
+}
+
+// transact runs fn in one write transaction, fenced or not (lease.go).
+func (db *DB) transact(ctx context.Context, fenced bool, fn func(*sql.Tx) error) error {
+	tx, err := db.begin(ctx, fenced)
 	if err != nil {
 		return err
 	}
@@ -240,12 +245,15 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// begin starts a write transaction; under a fence (lease.go), one that
-// holds the lease until it ends.
-func (db *DB) begin(ctx context.Context) (*sql.Tx, error) {
+// begin starts a write transaction; fenced, under a fence (lease.go), one
+// that holds the lease until it ends.
+func (db *DB) begin(ctx context.Context, fenced bool) (*sql.Tx, error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if !fenced {
+		return tx, nil
 	}
 	if err := db.checkFence(ctx, tx); err != nil {
 		tx.Rollback()

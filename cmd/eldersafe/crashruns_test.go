@@ -131,6 +131,7 @@ type crashMonitor struct {
 	flags, env   []string
 	s            *server
 	api          apiClient
+	killedAt     time.Time // set by kill
 }
 
 func startCrashMonitor(t *testing.T, bin, dataDir string, b crashBroker, flags ...string) *crashMonitor {
@@ -152,6 +153,7 @@ func (m *crashMonitor) start() {
 
 // kill sends SIGKILL without waiting; any goroutine may call it, once per start.
 func (m *crashMonitor) kill() {
+	m.killedAt = time.Now()
 	if err := m.s.cmd.Process.Kill(); err != nil {
 		m.t.Errorf("kill serve: %v", err)
 	}

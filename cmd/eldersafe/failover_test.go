@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/testkit"
+)
+
+// The failover runs of issue 18 (CONTRACT §15): two `eldersafe serve` with
+// ha.enabled on one PostgreSQL and one external broker; wristbands publish
+// falls; the leader is killed with SIGKILL at a random instant among their
+// acknowledgements; the standby must take over, and every fall must end as
+// exactly one task whose notices all reach their recipients, a repeat only
+// under the same Idempotency-Key. The killed monitor then comes back as the
+// standby, and the next run kills the other one. Each test prints the
+// takeover times (SIGKILL to the new leader's /readyz 200).
+//
+// FAILOVER_RUNS (default 4) and FAILOVER_LEASE_TTL (default 3s; the
+// product's default is 10s) size it; CRASH_SEED repeats the kill instants:
+//
+//	FAILOVER_RUNS=20 FAILOVER_LEASE_TTL=10s go test -run TestFailover -count=1 -timeout 1h -v ./cmd/eldersafe
+
+// failoverKey is the master key both monitors share: they read each other's
+// encrypted fields.
+var failoverKey = base64.StdEncoding.EncodeToString([]byte("failover-test-master-key-32bytes"))
+
+type failoverSettings struct {
+	runs int
+	ttl  time.Duration
+}
+
+func failoverSettingsFromEnv(t *testing.T) failoverSettings {
+	t.Helper()
+	s := failoverSettings{runs: 4, ttl: 3 * time.Second}
+	if v := os.Getenv("FAILOVER_RUNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("FAILOVER_RUNS=%q: want a positive number", v)
+		}
+		s.runs = n
+	}
+	if v := os.Getenv("FAILOVER_LEASE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("FAILOVER_LEASE_TTL=%q: %v", v, err)
+		}
+		s.ttl = d
+	}
+	return s
+}
+
+func TestFailoverMosquitto(t *testing.T) {
+	testFailover(t, newCrashBroker(t, "mosquitto"), nil)
+}
+
+// testFailover runs the failover runs on broker b; between runs it calls
+// between (may be nil) with the run's number.
+func testFailover(t *testing.T, b crashBroker, between func(run int)) {
+	settings := failoverSettingsFromEnv(t)
+	crash := crashSettingsFromEnv(t)
+	rng := crash.rng(0)
+	bin := binary(t)
+	b.env = append(b.env, "ELDERSAFE_STORE_URL="+testkit.PostgresURL(t), "ELDERSAFE_HA_ENABLED=true",
+		"ELDERSAFE_HA_LEASE_TTL="+settings.ttl.String(), "ELDERSAFE_SECURITY_KEY="+failoverKey)
+	push := newPushReceiver(t)
+
+	leader := startCrashMonitor(t, bin, t.TempDir(), b)
+	waitStatus(t, leader, "ready")
+	standby := startCrashMonitor(t, bin, t.TempDir(), b)
+	checkStandby(t, standby)
+	leader.api.setUpGrid(push)
+
+	var (
+		tally     fallTally
+		takeovers []time.Duration
+	)
+	for run := range settings.runs {
+		if between != nil {
+			between(run)
+		}
+		plan := nextKill(rng, run)
+		falls := make([]*fall, plan.falls)
+		for i := range falls {
+			falls[i] = newFall(leader.api, push, fmt.Sprintf("h%d-%d", run, i), fmt.Sprintf("wb%d-%d", run, i))
+		}
+		killDuringFalls(t, leader, b, falls, plan)
+		waitStatus(t, standby, "ready")
+		took := time.Since(leader.killedAt)
+		takeovers = append(takeovers, took)
+		t.Logf("run %d (%s): takeover in %v", run, plan.what, took.Round(time.Millisecond))
+		for _, f := range falls {
+			if !f.acked {
+				f.resend(t, b)
+			}
+		}
+		tally.add(t, run, plan, falls, standby.settle(push, falls, false))
+		// The killed monitor comes back, as the standby now.
+		leader.restart()
+		checkStandby(t, leader)
+		leader, standby = standby, leader
+	}
+	t.Logf("%s: %s", b.name, tally)
+	if !tally.clean() {
+		t.Errorf("%s: falls were lost or duplicated across failovers (CRASH_SEED=%d): %s", b.name, crash.seed, tally)
+	}
+	checkIdempotentDeliveries(t, push)
+	slices.Sort(takeovers)
+	t.Logf("%s: takeover after SIGKILL over %d kills, lease_ttl %v: min %v, median %v, max %v", b.name, len(takeovers), settings.ttl,
+		takeovers[0].Round(time.Millisecond), takeovers[len(takeovers)/2].Round(time.Millisecond), takeovers[len(takeovers)-1].Round(time.Millisecond))
+}
+
+// waitStatus waits until the monitor's /readyz answers status, at most a
+// minute (the lease's expiry comes first).
+func waitStatus(t *testing.T, m *crashMonitor, status string) {
+	t.Helper()
+	var last string
+	if !within(time.Minute, func() bool {
+		last, _ = m.s.readiness()
+		return last == status
+	}) {
+		t.Fatalf("monitor on %s: /readyz %q, want %q:\n%s", m.s.addr, last, status, m.s.stderr(t))
+	}
+}
+
+// checkStandby: a standby answers reads, refuses writes with 503 and says
+// it does not lead.
+func checkStandby(t *testing.T, m *crashMonitor) {
+	t.Helper()
+	waitStatus(t, m, "standby")
+	m.api.must("GET", "/api/v1/tasks", nil, 200, nil)
+	if code, body := m.api.call("POST", "/api/v1/grids", map[string]any{"id": "g-standby", "name": "Nowhere"}); code != 503 {
+		t.Errorf("a write to the standby: %d %s, want 503", code, body)
+	}
+	code, metrics := m.api.call("GET", "/metrics", nil)
+	if code != 200 || !strings.Contains(string(metrics), "\neldersafe_ha_leader 0\n") {
+		t.Errorf("standby's /metrics (%d) lacks eldersafe_ha_leader 0", code)
+	}
+}
+
+// checkIdempotentDeliveries: a notice that reached its recipient twice (in
+// flight when its monitor died) came under the same Idempotency-Key, to the
+// same recipient, with the same body, so the recipient can drop the repeat.
+func checkIdempotentDeliveries(t *testing.T, push *pushReceiver) {
+	t.Helper()
+	first := map[string]pushDelivery{}
+	repeats := 0
+	for _, d := range push.all() {
+		f, seen := first[d.key]
+		if !seen {
+			first[d.key] = d
+			continue
+		}
+		repeats++
+		if d.path != f.path || string(d.body) != string(f.body) {
+			t.Errorf("key %s came to %s and %s, or with another body", d.key, f.path, d.path)
+		}
+	}
+	t.Logf("%d notices delivered, %d of them again under the same Idempotency-Key", len(first), repeats)
+}
