@@ -382,9 +382,12 @@ func (c Config) Validate() error {
 		bad("http.addr", "required")
 	}
 	if c.MQTT.URL != "" {
-		u, err := url.Parse(c.MQTT.URL)
-		if err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme) {
-			bad("mqtt.url", "%q: want tcp://host:port (or ssl://, ws://)", c.MQTT.URL)
+		// Several URLs, comma-separated: the nodes of a broker cluster.
+		for _, s := range strings.Split(c.MQTT.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme) {
+				bad("mqtt.url", "%q: want tcp://host:port (or ssl://, ws://), or several comma-separated", s)
+			}
 		}
 	} else if c.MQTT.Broker.Addr == "" {
 		bad("mqtt.broker.addr", "required when mqtt.url is empty")
@@ -392,8 +395,10 @@ func (c Config) Validate() error {
 	if t := c.MQTT.TLS; t != (ExternalTLS{}) {
 		// Set for a plain connection, a client certificate would silently
 		// not be used, nor the broker checked.
-		if u, err := url.Parse(c.MQTT.URL); err != nil || !slices.Contains(tlsSchemes, u.Scheme) {
-			bad("mqtt.tls", "set, but mqtt.url %q is not a TLS connection (want ssl://, tls://, mqtts:// or wss://)", c.MQTT.URL)
+		for _, s := range strings.Split(c.MQTT.URL, ",") {
+			if u, err := url.Parse(strings.TrimSpace(s)); err != nil || !slices.Contains(tlsSchemes, u.Scheme) {
+				bad("mqtt.tls", "set, but mqtt.url %q is not a TLS connection (want ssl://, tls://, mqtts:// or wss://)", s)
+			}
 		}
 		if (t.CertFile == "") != (t.KeyFile == "") {
 			bad("mqtt.tls", "cert_file and key_file go together")

@@ -48,6 +48,9 @@ command -v go >/dev/null || { echo "go is not installed" >&2; exit 1; }
 # Mosquitto: the external broker below, and the TLS tests' own (with the
 # certificates they generate); a missing binary fails them here.
 apt_install mosquitto mosquitto-clients
+# NATS: the failover test's 3-node broker cluster (MQTT on JetStream), which
+# it starts itself.
+apt_install nats-server
 # The console's browser tests: Debian's Chromium (a test tool's own browser
 # download fails on a closed network) and a CJK font for legible zh-CN
 # screenshots. ELDERSAFE_TEST_BROWSER=1 makes a missing browser a failure

@@ -57,8 +57,11 @@ func crashSettingsFromEnv(t *testing.T) crashSettings {
 		}
 		c.seed = seed
 	}
-	t.Logf("%d crash runs per broker, seed %d (CRASH_SEED=%d repeats these kill instants)", c.runs, c.seed, c.seed)
 	return c
+}
+
+func (c crashSettings) log(t *testing.T) {
+	t.Logf("%d crash runs per broker, seed %d (CRASH_SEED=%d repeats these kill instants)", c.runs, c.seed, c.seed)
 }
 
 // rng is the i-th broker's own sequence from the seed, so that skipping one
@@ -219,6 +222,7 @@ func (c apiClient) tasks(householdID, rule string) []taskSummary {
 // devices resend what they never had acknowledged.
 func TestCrashFalls(t *testing.T) {
 	settings := crashSettingsFromEnv(t)
+	settings.log(t)
 	bin := binary(t)
 	for i, name := range crashBrokerNames {
 		t.Run(name, func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/eldersafe/eldersafe/testkit"
 )
 
@@ -64,7 +66,8 @@ func TestFailoverMosquitto(t *testing.T) {
 // between (may be nil) with the run's number.
 func testFailover(t *testing.T, b crashBroker, between func(run int)) {
 	settings := failoverSettingsFromEnv(t)
-	crash := crashSettingsFromEnv(t)
+	crash := crashSettingsFromEnv(t) // its seed only
+	t.Logf("%d failover runs, lease_ttl %v, seed %d (CRASH_SEED=%d repeats these kill instants)", settings.runs, settings.ttl, crash.seed, crash.seed)
 	rng := crash.rng(0)
 	bin := binary(t)
 	b.env = append(b.env, "ELDERSAFE_STORE_URL="+testkit.PostgresURL(t), "ELDERSAFE_HA_ENABLED=true",
@@ -163,4 +166,37 @@ func checkIdempotentDeliveries(t *testing.T, push *pushReceiver) {
 		}
 	}
 	t.Logf("%d notices delivered, %d of them again under the same Idempotency-Key", len(first), repeats)
+}
+
+// TestFailoverNATS: the same on a 3-node NATS cluster speaking MQTT, its
+// sessions in JetStream replicated on every node. Before the second run
+// the node the monitors try first is killed: the leader moves its sessions
+// to another node, and the next takeover finds them there.
+func TestFailoverNATS(t *testing.T) {
+	nodes := testkit.StartNATSCluster(t, 3)
+	tag := "failover-nats-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	urls := make([]string, len(nodes))
+	for i, n := range nodes {
+		urls[i] = n.MQTT
+	}
+	b := crashBroker{name: "nats", url: nodes[1].MQTT, prefix: tag, tag: tag, env: []string{
+		"ELDERSAFE_MQTT_URL=" + strings.Join(urls, ","), "ELDERSAFE_MQTT_CLIENT_ID=" + tag, "ELDERSAFE_MQTT_PREFIX=" + tag,
+	}}
+	testFailover(t, b, func(run int) {
+		if run == 1 {
+			nodes[0].Kill()
+			t.Logf("killed NATS node n1 (%s), the monitors' first", nodes[0].MQTT)
+			// The devices' node takes MQTT sessions again once JetStream has
+			// moved the leaders of its streams off the dead node.
+			poll(t, "MQTT on NATS node n2 after n1's death", func() bool {
+				c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(b.url).SetClientID(tag + "-probe").SetConnectTimeout(2 * time.Second))
+				tok := c.Connect()
+				ok := tok.WaitTimeout(3*time.Second) && tok.Error() == nil
+				if ok {
+					c.Disconnect(0)
+				}
+				return ok
+			})
+		}
+	})
 }
