@@ -2,7 +2,6 @@ package testkit
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,19 +77,8 @@ mqtt { listen: %q, stream_replicas: %d, ack_wait: "5s" }
 		nodes[i] = node
 	}
 	// MQTT listens once JetStream, clustered, has a leader.
-	deadline := time.Now().Add(60 * time.Second)
 	for i, addr := range mqttAddrs {
-		for {
-			c, err := net.Dial("tcp", addr)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				tb.Fatalf("nats-server n%d does not listen for MQTT on %s:\n%s", i+1, addr, nodes[i].out.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitListening(tb, fmt.Sprintf("nats-server n%d (MQTT)", i+1), time.Minute, nodes[i].out, addr)
 	}
 	return nodes
 }

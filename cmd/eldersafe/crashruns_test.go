@@ -42,14 +42,7 @@ type crashSettings struct {
 
 func crashSettingsFromEnv(t *testing.T) crashSettings {
 	t.Helper()
-	c := crashSettings{runs: 30, seed: uint64(time.Now().UnixNano())}
-	if v := os.Getenv("CRASH_RUNS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("CRASH_RUNS=%q: want a positive number", v)
-		}
-		c.runs = n
-	}
+	c := crashSettings{runs: positiveEnv(t, "CRASH_RUNS", 30), seed: uint64(time.Now().UnixNano())}
 	if v := os.Getenv("CRASH_SEED"); v != "" {
 		seed, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
@@ -58,6 +51,20 @@ func crashSettingsFromEnv(t *testing.T) crashSettings {
 		c.seed = seed
 	}
 	return c
+}
+
+// positiveEnv is the positive number in the environment variable name, or def.
+func positiveEnv(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
 }
 
 func (c crashSettings) log(t *testing.T) {
