@@ -58,12 +58,13 @@ func TestFailoverMosquitto(t *testing.T) {
 // testFailover runs the failover runs on broker b; between runs it calls
 // between (may be nil) with the run's number.
 func testFailover(t *testing.T, b crashBroker, between func(run int)) {
+	pg := testkit.PostgresURL(t) // skips before the build without PostgreSQL
 	settings := failoverSettingsFromEnv(t)
 	crash := crashSettingsFromEnv(t) // its seed only
 	t.Logf("%d failover runs, lease_ttl %v, seed %d (CRASH_SEED=%d repeats these kill instants)", settings.runs, settings.ttl, crash.seed, crash.seed)
 	rng := crash.rng(0)
 	bin := binary(t)
-	b.env = append(b.env, "ELDERSAFE_STORE_URL="+testkit.PostgresURL(t), "ELDERSAFE_HA_ENABLED=true",
+	b.env = append(b.env, "ELDERSAFE_STORE_URL="+pg, "ELDERSAFE_HA_ENABLED=true",
 		"ELDERSAFE_HA_LEASE_TTL="+settings.ttl.String(), "ELDERSAFE_SECURITY_KEY="+failoverKey)
 	push := newPushReceiver(t)
 
