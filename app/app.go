@@ -182,10 +182,13 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	return nil
 }
 
-// work starts what takes and handles device messages: the outbox, the
-// decision step with the rules' state as the store has it, ingest and the
-// broker or its sessions.
+// work starts what takes and handles device messages and writes: the
+// readings roll-up, the outbox, the decision step with the rules' state as
+// the store has it, ingest and the broker or its sessions.
 func (m *Monitor) work(ctx context.Context) error {
+	if err := m.runHistory(ctx); err != nil {
+		return err
+	}
 	m.parts.run("outbox", m.outbox.Run)
 	known, err := m.decide.Load(ctx)
 	if err != nil {
