@@ -91,7 +91,11 @@ func openPostgres(ctx context.Context, url string) (w, r, lease *sql.DB, err err
 		}
 		return db, nil
 	}
-	if w, err = open(1, nil); err != nil {
+	// A write transaction holds the lease row (lease.go): if its monitor
+	// stalls or is cut off mid-transaction, PostgreSQL ends it, instead of
+	// keeping a takeover waiting for TCP to notice. Ours never idle that
+	// long between statements.
+	if w, err = open(1, map[string]string{"idle_in_transaction_session_timeout": "5s"}); err != nil {
 		return nil, nil, nil, err
 	}
 	if r, err = open(8, map[string]string{"default_transaction_read_only": "on"}); err != nil {
