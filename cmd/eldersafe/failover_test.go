@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -174,4 +175,47 @@ func TestFailoverNATS(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestFailoverStaleLeader: a leader frozen (SIGSTOP) past its lease is
+// replaced; woken up (SIGCONT), it writes nothing more (the store's fence)
+// and exits with "lost the leader lease". A fall published while it was
+// frozen (handed to its stopped process by the broker, never acknowledged)
+// and one published after the takeover each open one task, through the new
+// leader.
+func TestFailoverStaleLeader(t *testing.T) {
+	pg := testkit.PostgresURL(t)
+	b := newCrashBroker(t, "mosquitto")
+	bin := binary(t)
+	b.env = append(b.env, "ELDERSAFE_STORE_URL="+pg, "ELDERSAFE_HA_ENABLED=true", "ELDERSAFE_HA_LEASE_TTL=2s",
+		"ELDERSAFE_SECURITY_KEY="+failoverKey)
+	push := newPushReceiver(t)
+	stale := startCrashMonitor(t, bin, t.TempDir(), b)
+	waitStatus(t, stale, "ready")
+	next := startCrashMonitor(t, bin, t.TempDir(), b)
+	checkStandby(t, next)
+	stale.api.setUpGrid(push)
+	frozen := newFall(stale.api, push, "h-frozen", "wb-frozen")
+	after := newFall(stale.api, push, "h-after", "wb-after")
+
+	if err := stale.s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen.resend(t, b) // its one send: the broker acknowledges it
+	waitStatus(t, next, "ready")
+	after.resend(t, b)
+	if err := stale.s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	err := stale.s.cmd.Wait()
+	if err == nil || !strings.Contains(stale.s.stderr(t), "lost the leader lease") {
+		t.Errorf("the stale leader ended with %v; want an exit saying it lost the leader lease:\n%s", err, stale.s.stderr(t))
+	}
+	for i, o := range next.settle(push, []*fall{frozen, after}, false) {
+		if !o.ok() {
+			t.Errorf("fall %d: %+v, want one task with its notices", i, o)
+		}
+	}
+	t.Logf("%d notices came twice under the same Idempotency-Key; the stale leader's writes refused by the fence: %d",
+		push.repeats(t), strings.Count(stale.s.stderr(t), "no longer holds the leader lease"))
 }
