@@ -59,21 +59,11 @@ func TestFailoverMosquitto(t *testing.T) {
 // testFailover runs the failover runs on broker b; between runs it calls
 // between (may be nil) with the run's number.
 func testFailover(t *testing.T, b crashBroker, between func(run int)) {
-	pg := testkit.PostgresURL(t) // skips before the build without PostgreSQL
 	settings := failoverSettingsFromEnv(t)
 	crash := crashSettingsFromEnv(t) // its seed only
 	t.Logf("%d failover runs, lease_ttl %v, seed %d (CRASH_SEED=%d repeats these kill instants)", settings.runs, settings.ttl, crash.seed, crash.seed)
 	rng := crash.rng(0)
-	bin := binary(t)
-	b.env = append(b.env, "ELDERSAFE_STORE_URL="+pg, "ELDERSAFE_HA_ENABLED=true",
-		"ELDERSAFE_HA_LEASE_TTL="+settings.ttl.String(), "ELDERSAFE_SECURITY_KEY="+failoverKey)
-	push := newPushReceiver(t)
-
-	leader := startCrashMonitor(t, bin, t.TempDir(), b)
-	waitStatus(t, leader, "ready")
-	standby := startCrashMonitor(t, bin, t.TempDir(), b)
-	checkStandby(t, standby)
-	leader.api.setUpGrid(push)
+	leader, standby, push := startPair(t, b, settings.ttl)
 
 	var (
 		tally     fallTally
@@ -114,6 +104,24 @@ func testFailover(t *testing.T, b crashBroker, between func(run int)) {
 	slices.Sort(takeovers)
 	t.Logf("%s: takeover after SIGKILL over %d kills, lease_ttl %v: min %v, median %v, max %v", b.name, len(takeovers), settings.ttl,
 		takeovers[0].Round(time.Millisecond), takeovers[len(takeovers)/2].Round(time.Millisecond), takeovers[len(takeovers)-1].Round(time.Millisecond))
+}
+
+// startPair starts two monitors with ha.enabled on a PostgreSQL of the
+// test's own and broker b, the first leading, and registers the grid
+// through it.
+func startPair(t *testing.T, b crashBroker, ttl time.Duration) (leader, standby *crashMonitor, push *pushReceiver) {
+	t.Helper()
+	pg := testkit.PostgresURL(t) // skips before the build without PostgreSQL
+	bin := binary(t)
+	b.env = append(b.env, "ELDERSAFE_STORE_URL="+pg, "ELDERSAFE_HA_ENABLED=true",
+		"ELDERSAFE_HA_LEASE_TTL="+ttl.String(), "ELDERSAFE_SECURITY_KEY="+failoverKey)
+	push = newPushReceiver(t)
+	leader = startCrashMonitor(t, bin, t.TempDir(), b)
+	waitStatus(t, leader, "ready")
+	standby = startCrashMonitor(t, bin, t.TempDir(), b)
+	checkStandby(t, standby)
+	leader.api.setUpGrid(push)
+	return leader, standby, push
 }
 
 // waitStatus waits until the monitor's /readyz answers status, at most a
@@ -184,17 +192,8 @@ func TestFailoverNATS(t *testing.T) {
 // and one published after the takeover each open one task, through the new
 // leader.
 func TestFailoverStaleLeader(t *testing.T) {
-	pg := testkit.PostgresURL(t)
 	b := newCrashBroker(t, "mosquitto")
-	bin := binary(t)
-	b.env = append(b.env, "ELDERSAFE_STORE_URL="+pg, "ELDERSAFE_HA_ENABLED=true", "ELDERSAFE_HA_LEASE_TTL=2s",
-		"ELDERSAFE_SECURITY_KEY="+failoverKey)
-	push := newPushReceiver(t)
-	stale := startCrashMonitor(t, bin, t.TempDir(), b)
-	waitStatus(t, stale, "ready")
-	next := startCrashMonitor(t, bin, t.TempDir(), b)
-	checkStandby(t, next)
-	stale.api.setUpGrid(push)
+	stale, next, push := startPair(t, b, 2*time.Second)
 	frozen := newFall(stale.api, push, "h-frozen", "wb-frozen")
 	after := newFall(stale.api, push, "h-after", "wb-after")
 
