@@ -57,7 +57,7 @@ const FileName = "eldersafe.db"
 //go:embed migrations/*.sql migrations_postgres/*.sql
 var migrations embed.FS
 
-// DB is eldersafe's SQLite store. It is safe for concurrent use.
+// DB is eldersafe's store, on SQLite or PostgreSQL. It is safe for concurrent use.
 type DB struct {
 	// w is the only connection that writes.
 	w *sql.DB
