@@ -128,8 +128,12 @@ type Options struct {
 	// Metrics is served at GET /metrics. Nil: no /metrics route.
 	Metrics http.Handler
 	// Ready backs GET /readyz. Nil: always ready.
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
+	Ready func(ctx context.Context) error
+	// Standby reports whether another monitor works (high availability):
+	// then reads are served and every other request refused with 503, so
+	// that a standby never writes behind the leader's back. Nil: never.
+	Standby func() bool
+	Logger  *slog.Logger
 	// Registerer receives the API's own metrics. Nil: they are kept private.
 	Registerer prometheus.Registerer
 }
@@ -179,6 +183,9 @@ func (o *Options) validate() error {
 	}
 	if o.Ready == nil {
 		o.Ready = func(context.Context) error { return nil }
+	}
+	if o.Standby == nil {
+		o.Standby = func() bool { return false }
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -232,7 +239,7 @@ func New(opts Options) (*API, error) {
 	for _, group := range a.routeGroups() {
 		group(rt)
 	}
-	a.handler = a.observe(a.recoverPanics(rt.finish()))
+	a.handler = a.observe(a.recoverPanics(a.refuseOnStandby(rt.finish())))
 	return a, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -833,4 +834,30 @@ func ids(want ...string) func(t *testing.T, b map[string]any) {
 			t.Errorf("tasks %v, want %v", got, want)
 		}
 	}
+}
+
+// TestStandby (CONTRACT §15): a standby answers reads and refuses every
+// other request with 503 standby, without reaching the handler; once it
+// leads, the same request goes through.
+func TestStandby(t *testing.T) {
+	var standby atomic.Bool
+	standby.Store(true)
+	e := newEnv(t, func(o *Options) { o.Standby = standby.Load })
+	e.must(200, "GET", "/api/v1/tasks", "")
+	for _, tt := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/grids", `{"id":"g9","name":"Nine"}`},
+		{"PUT", "/api/v1/households/h1/thresholds", `{}`},
+		{"DELETE", "/api/v1/households/h1", ""},
+		{"POST", "/api/v1/login", `{"user_id":"u","password":"p"}`},
+	} {
+		r := e.do(tt.method, tt.path, tt.body)
+		if code, _ := r.errorOf(t); r.status != 503 || code != "standby" || r.header.Get("Retry-After") == "" {
+			t.Errorf("%s %s on a standby: %d %s, want 503 standby with Retry-After", tt.method, tt.path, r.status, code)
+		}
+	}
+	if r := e.do("GET", "/api/v1/grids/g9", ""); r.status != 404 {
+		t.Errorf("the refused POST created g9: GET answers %d", r.status)
+	}
+	standby.Store(false)
+	e.must(201, "POST", "/api/v1/grids", `{"id":"g9","name":"Nine"}`)
 }

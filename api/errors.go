@@ -27,6 +27,7 @@ const (
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeNotReady             = "not_ready"
 	codeUnavailable          = "unavailable"
+	codeStandby              = "standby"
 	codeTooManyRequests      = "too_many_requests"
 	codeInternal             = "internal"
 )

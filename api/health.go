@@ -28,7 +28,28 @@ const (
 	// StatusDegraded: the monitor runs but cannot store what it is told;
 	// it holds device messages unacknowledged and retries (CONTRACT §11).
 	StatusDegraded = "degraded"
+	// StatusStandby: another monitor holds the leader lease and works;
+	// this one answers reads and takes over when it dies (CONTRACT §15).
+	StatusStandby = "standby"
 )
+
+// refuseOnStandby answers 503 to every request but a read while the
+// monitor stands by.
+func (a *API) refuseOnStandby(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if a.opts.Standby() {
+				w.Header().Set("Retry-After", "5")
+				a.writeError(w, r, errorf(http.StatusServiceUnavailable, codeStandby,
+					"this monitor stands by and takes no writes; send them to the leader"))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // Unready is why the monitor cannot do its work, as Options.Ready reports it
 // when the status is other than not_ready.

@@ -30,6 +30,7 @@ import (
 	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/console"
 	"github.com/eldersafe/eldersafe/dispatch"
+	"github.com/eldersafe/eldersafe/ha"
 	"github.com/eldersafe/eldersafe/ingest"
 	ingestmqtt "github.com/eldersafe/eldersafe/ingest/mqtt"
 	"github.com/eldersafe/eldersafe/keyring"
@@ -63,6 +64,12 @@ type Monitor struct {
 	intake   *ingest.Intake
 	subs     []*ingestmqtt.Subscriber // with an external broker
 	httpLn   net.Listener
+	// elector holds the leader lease with ha.enabled (ha.go); nil without.
+	elector *ha.Elector
+	// working is set once the monitor takes device messages: at start, or
+	// with ha.enabled when it takes over. Until then ingest and the broker
+	// sessions do not exist, and the API refuses writes.
+	working atomic.Bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -123,7 +130,7 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 		m.log.Warn("generated the master key; back it up, or set security.key from a secret store: without it the audit log cannot be verified and encrypted fields cannot be read",
 			"file", filepath.Join(m.cfg.DataDir, keyring.FileName))
 	}
-	if m.db, err = store.Open(ctx, m.cfg.DataDir, m.log, store.WithFieldKey(m.keys.Fields)); err != nil {
+	if m.db, err = store.Open(ctx, m.cfg.DataDir, m.log, store.WithFieldKey(m.keys.Fields), store.WithURL(m.cfg.Store.URL)); err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	if m.token, err = m.adminToken(ctx, announce); err != nil {
@@ -138,6 +145,11 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 		}
 		m.clock = clock.NewEvent(saved)
 	}
+	if m.cfg.HA.Enabled {
+		if err := m.standBy(); err != nil {
+			return err
+		}
+	}
 	if err := m.startHistory(ctx); err != nil {
 		return err
 	}
@@ -145,12 +157,13 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	if err := m.startTasks(); err != nil {
 		return err
 	}
-	known, err := m.startDecisions(ctx)
-	if err != nil {
+	if err := m.startDecisions(); err != nil {
 		return err
 	}
-	if err := m.startMQTT(known); err != nil {
-		return err
+	if m.elector == nil {
+		if err := m.work(ctx); err != nil {
+			return err
+		}
 	}
 	promauto.With(m.reg).NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "eldersafe_mqtt_connected",
@@ -165,6 +178,28 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 		return err
 	}
 	m.parts.run("events", m.feed.Run)
+	if m.elector != nil {
+		m.parts.run("ha", m.lead)
+	}
+	return nil
+}
+
+// work starts what takes and handles device messages and writes: the
+// readings roll-up, the outbox, the decision step with the rules' state as
+// the store has it, ingest and the broker or its sessions.
+func (m *Monitor) work(ctx context.Context) error {
+	if err := m.runHistory(ctx); err != nil {
+		return err
+	}
+	m.parts.run("outbox", m.outbox.Run)
+	known, err := m.decide.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if err := m.startMQTT(known); err != nil {
+		return err
+	}
+	m.working.Store(true)
 	return nil
 }
 
@@ -217,24 +252,23 @@ func (m *Monitor) startTasks() error {
 	if err != nil {
 		return err
 	}
-	m.parts.run("outbox", m.outbox.Run)
 	return nil
 }
 
-// startDecisions sets up the rules engine and the decision step and gives
-// them what the last run left. It returns the registered devices.
-func (m *Monitor) startDecisions(ctx context.Context) ([]registry.Device, error) {
+// startDecisions sets up the rules engine and the decision step; work gives
+// them what the last run left.
+func (m *Monitor) startDecisions() error {
 	zone, err := m.cfg.Location()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rc, err := m.cfg.RulesEngineConfig()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	engine, err := rules.NewEngine(rc, zone)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	m.decide, err = dispatch.New(dispatch.Options{
 		Engine:             engine,
@@ -248,10 +282,7 @@ func (m *Monitor) startDecisions(ctx context.Context) ([]registry.Device, error)
 		Logger:             m.log,
 		Registerer:         m.reg,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return m.decide.Load(ctx)
+	return err
 }
 
 // watermark is ingest's low watermark.
@@ -410,6 +441,9 @@ func (m *Monitor) startBroker() error {
 // broker does from its start; with an external broker both sessions must be
 // connected and subscribed.
 func (m *Monitor) connected() bool {
+	if !m.working.Load() {
+		return false
+	}
 	for _, sub := range m.subs {
 		if !sub.Connected() {
 			return false
@@ -492,6 +526,7 @@ func (m *Monitor) startHTTP() error {
 		Charts:     m.hist.charts,
 		Metrics:    promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}),
 		Ready:      m.ready,
+		Standby:    func() bool { return !m.working.Load() },
 		Logger:     m.log.With("component", "api"),
 		Registerer: m.reg,
 	})
@@ -531,6 +566,9 @@ func (m *Monitor) startHTTP() error {
 }
 
 func (m *Monitor) ready(ctx context.Context) error {
+	if !m.working.Load() {
+		return &api.Unready{Status: api.StatusStandby, Reason: "another monitor holds the leader lease"}
+	}
 	if reason := m.decide.Degraded(); reason != "" {
 		return &api.Unready{Status: api.StatusDegraded, Reason: reason}
 	}

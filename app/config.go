@@ -15,6 +15,7 @@ import (
 	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/store"
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
@@ -24,7 +25,12 @@ type Config struct {
 	HTTP    HTTPConfig `mapstructure:"http"`
 	MQTT    MQTTConfig `mapstructure:"mqtt"`
 	DataDir string     `mapstructure:"data_dir"`
-	Auth    AuthConfig `mapstructure:"auth"`
+	// Store names the database: empty is SQLite under data_dir.
+	Store StoreConfig `mapstructure:"store"`
+	// HA runs several monitors on one PostgreSQL and one external broker,
+	// one of them working (CONTRACT §15, app/ha.go).
+	HA   HAConfig   `mapstructure:"ha"`
+	Auth AuthConfig `mapstructure:"auth"`
 	// Security holds the master key (base64, 32 bytes) from which the audit
 	// chain's and the field encryption's keys are derived; empty uses the
 	// key file in data_dir, generated at first start.
@@ -104,6 +110,18 @@ type BrokerConfig struct {
 	// ClientCAFile lets devices log in on the TLS listener with a
 	// certificate it signed, whose common name is their device id.
 	ClientCAFile string `mapstructure:"client_ca_file"`
+}
+
+type StoreConfig struct {
+	// URL is empty (SQLite under data_dir) or postgres://user:password@host:port/db.
+	URL string `mapstructure:"url"`
+}
+
+type HAConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// LeaseTTL is how long the leader's lease lasts unrenewed: a standby
+	// takes over at most this long (plus its start) after the leader died.
+	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
 }
 
 type SecurityConfig struct {
@@ -267,6 +285,7 @@ func DefaultConfig() Config {
 			Broker:   BrokerConfig{Addr: "127.0.0.1:1883", Auth: "devices"},
 		},
 		DataDir: "./data",
+		HA:      HAConfig{LeaseTTL: 10 * time.Second},
 		Clock:   ClockWall,
 		Rules:   rulesConfigFrom(rules.DefaultConfig().Thresholds()),
 		Tasks: TasksConfig{
@@ -363,9 +382,12 @@ func (c Config) Validate() error {
 		bad("http.addr", "required")
 	}
 	if c.MQTT.URL != "" {
-		u, err := url.Parse(c.MQTT.URL)
-		if err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme) {
-			bad("mqtt.url", "%q: want tcp://host:port (or ssl://, ws://)", c.MQTT.URL)
+		// Several URLs, comma-separated: the nodes of a broker cluster.
+		for _, s := range strings.Split(c.MQTT.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(s))
+			if err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss"}, u.Scheme) {
+				bad("mqtt.url", "%q: want tcp://host:port (or ssl://, ws://), or several comma-separated", s)
+			}
 		}
 	} else if c.MQTT.Broker.Addr == "" {
 		bad("mqtt.broker.addr", "required when mqtt.url is empty")
@@ -373,8 +395,10 @@ func (c Config) Validate() error {
 	if t := c.MQTT.TLS; t != (ExternalTLS{}) {
 		// Set for a plain connection, a client certificate would silently
 		// not be used, nor the broker checked.
-		if u, err := url.Parse(c.MQTT.URL); err != nil || !slices.Contains(tlsSchemes, u.Scheme) {
-			bad("mqtt.tls", "set, but mqtt.url %q is not a TLS connection (want ssl://, tls://, mqtts:// or wss://)", c.MQTT.URL)
+		for _, s := range strings.Split(c.MQTT.URL, ",") {
+			if u, err := url.Parse(strings.TrimSpace(s)); err != nil || !slices.Contains(tlsSchemes, u.Scheme) {
+				bad("mqtt.tls", "set, but mqtt.url %q is not a TLS connection (want ssl://, tls://, mqtts:// or wss://)", s)
+			}
 		}
 		if (t.CertFile == "") != (t.KeyFile == "") {
 			bad("mqtt.tls", "cert_file and key_file go together")
@@ -401,6 +425,25 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "required")
+	}
+	if c.Store.URL != "" && !store.IsPostgresURL(c.Store.URL) {
+		bad("store.url", "want empty (SQLite under data_dir) or postgres://user:password@host:port/database")
+	}
+	if c.HA.Enabled {
+		// Monitors on other machines must share the database and the
+		// broker's persistent sessions.
+		if !store.IsPostgresURL(c.Store.URL) {
+			bad("ha.enabled", "needs store.url: a PostgreSQL database the monitors share")
+		}
+		if c.MQTT.URL == "" {
+			bad("ha.enabled", "needs mqtt.url: an external broker that keeps the monitor's sessions")
+		}
+		if c.Clock == ClockEvent {
+			bad("ha.enabled", "not with the event clock, which is for simulations")
+		}
+	}
+	if c.HA.LeaseTTL < time.Second || c.HA.LeaseTTL > 5*time.Minute {
+		bad("ha.lease_ttl", "%s: want 1s to 5m", c.HA.LeaseTTL)
 	}
 	if c.Clock != ClockWall && c.Clock != ClockEvent {
 		bad("clock", "%q: want wall or event", c.Clock)

@@ -19,6 +19,8 @@ func TestValidateMQTTURL(t *testing.T) {
 		{"//broker.example:1883", false},
 		{"http://broker.example", false},
 		{"tcp://", false},
+		{"tcp://n1:1883,tcp://n2:1883", true}, // a cluster's nodes
+		{"tcp://n1:1883,n2:1883", false},
 	}
 	for _, tt := range tests {
 		cfg := DefaultConfig()
@@ -30,6 +32,38 @@ func TestValidateMQTTURL(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "mqtt.url") {
 			t.Errorf("mqtt.url %q: error %v does not name the key", tt.url, err)
 		}
+	}
+}
+
+// TestValidateStoreAndHA: store.url is empty or PostgreSQL; ha.enabled
+// needs PostgreSQL and an external broker (CONTRACT §15).
+func TestValidateStoreAndHA(t *testing.T) {
+	const pg, broker = "postgres://eldersafe@db:5432/eldersafe", "tcp://broker:1883"
+	for _, tt := range []struct {
+		name           string
+		storeURL, mqtt string
+		ha             bool
+		ttl            time.Duration
+		wantKey        string // named in the error; empty: valid
+	}{
+		{"sqlite", "", "", false, 10 * time.Second, ""},
+		{"postgresql", pg, "", false, 10 * time.Second, ""},
+		{"postgresql://", "postgresql://db/eldersafe", "", false, 10 * time.Second, ""},
+		{"mysql", "mysql://db/eldersafe", "", false, 10 * time.Second, "store.url"},
+		{"ha", pg, broker, true, 10 * time.Second, ""},
+		{"ha on sqlite", "", broker, true, 10 * time.Second, "ha.enabled: needs store.url"},
+		{"ha on the embedded broker", pg, "", true, 10 * time.Second, "ha.enabled: needs mqtt.url"},
+		{"lease too short", pg, broker, true, 500 * time.Millisecond, "ha.lease_ttl"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Store.URL, cfg.MQTT.URL, cfg.HA.Enabled, cfg.HA.LeaseTTL = tt.storeURL, tt.mqtt, tt.ha, tt.ttl
+		err := cfg.Validate()
+		if (err == nil) != (tt.wantKey == "") || (err != nil && !strings.Contains(err.Error(), tt.wantKey)) {
+			t.Errorf("%s: error %v, want one naming %q", tt.name, err, tt.wantKey)
+		}
+	}
+	if got := DefaultConfig().HA.LeaseTTL; got != 10*time.Second {
+		t.Errorf("default ha.lease_ttl = %s, want 10s", got)
 	}
 }
 

@@ -49,6 +49,22 @@ func (m *Monitor) startHistory(ctx context.Context) error {
 		return fmt.Errorf("readings roll-up: %w", err)
 	}
 	h.rollup, h.recorder, h.charts = r, r, r
+	return nil
+}
+
+// runHistory runs the roll-up, which writes to the store: with the rest of
+// the work (app.work), so that a standby writes nothing and, taking over,
+// counts meters on from the registers its predecessor saved.
+func (m *Monitor) runHistory(ctx context.Context) error {
+	r := m.hist.rollup
+	if r == nil {
+		return nil
+	}
+	if m.elector != nil {
+		if err := r.LoadRegisters(ctx); err != nil {
+			return err
+		}
+	}
 	m.parts.run("history", r.Run)
 	return nil
 }

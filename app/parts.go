@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -13,10 +14,13 @@ import (
 // is stopped; stop ends them in the reverse order of their start, waiting for
 // each, so a part stops before the parts it feeds on: the API and ingest
 // before the rules, the rules before the outbox, everything before the store
-// closes. A part that ends on its own fails the monitor (failed).
+// closes. A part that ends on its own fails the monitor (failed). A part
+// may start others (a standby's takeover, app/ha.go): they stop before it.
 type parts struct {
-	list   []part
-	failed chan error // the first part to end on its own
+	mu      sync.Mutex
+	list    []part
+	stopped bool
+	failed  chan error // the first part to end on its own
 }
 
 type part struct {
@@ -27,8 +31,14 @@ type part struct {
 
 func newParts() *parts { return &parts{failed: make(chan error, 1)} }
 
-// run starts fn, to run until its part is stopped.
+// run starts fn, to run until its part is stopped; once stop has begun, it
+// starts nothing.
 func (p *parts) run(name string, fn func(ctx context.Context) error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := new(errgroup.Group)
 	g.Go(func() error {
@@ -49,13 +59,16 @@ func (p *parts) run(name string, fn func(ctx context.Context) error) {
 
 // stop stops every part, last started first.
 func (p *parts) stop() error {
+	p.mu.Lock()
+	list := p.list
+	p.list, p.stopped = nil, true
+	p.mu.Unlock()
 	var errs []error
-	for _, pt := range slices.Backward(p.list) {
+	for _, pt := range slices.Backward(list) {
 		pt.cancel()
 		if err := pt.group.Wait(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", pt.name, err))
 		}
 	}
-	p.list = nil
 	return errors.Join(errs...)
 }

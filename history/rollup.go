@@ -125,14 +125,28 @@ func NewRollup(ctx context.Context, opts RollupOptions) (*Rollup, error) {
 			Help: "Failed writes of the readings roll-up to the store (retried at the next flush).",
 		}),
 	}
-	saved, err := opts.Store.MeterRegisters(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("history: load meter registers: %w", err)
-	}
-	for _, m := range saved {
-		r.meters[m.DeviceID] = &meterState{household: m.HouseholdID, field: m.Field, Meter: m.Meter}
+	if err := r.LoadRegisters(ctx); err != nil {
+		return nil, err
 	}
 	return r, nil
+}
+
+// LoadRegisters reads the meters' saved registers, replacing those in
+// memory: at start, and when a standby monitor takes over from one that
+// went on counting meanwhile (CONTRACT §15).
+func (r *Rollup) LoadRegisters(ctx context.Context) error {
+	saved, err := r.opts.Store.MeterRegisters(ctx)
+	if err != nil {
+		return fmt.Errorf("history: load meter registers: %w", err)
+	}
+	meters := make(map[string]*meterState, len(saved))
+	for _, m := range saved {
+		meters[m.DeviceID] = &meterState{household: m.HouseholdID, field: m.Field, Meter: m.Meter}
+	}
+	r.mu.Lock()
+	r.meters = meters
+	r.mu.Unlock()
+	return nil
 }
 
 // Reading adds an accepted reading to the roll-up. It never blocks on I/O.

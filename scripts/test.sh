@@ -9,12 +9,16 @@ cd "$(dirname "$0")/.."
 root=$PWD
 work=$(mktemp -d /tmp/eldersafe-test.XXXXXX)
 pids=()
+pg_ctl=
 
 cleanup() {
 	for pid in "${pids[@]}"; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	if [ -n "$pg_ctl" ]; then
+		as_postgres "$pg_ctl" -D "$work/postgres/data" -m immediate stop >/dev/null 2>&1 || true
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -44,6 +48,9 @@ command -v go >/dev/null || { echo "go is not installed" >&2; exit 1; }
 # Mosquitto: the external broker below, and the TLS tests' own (with the
 # certificates they generate); a missing binary fails them here.
 apt_install mosquitto mosquitto-clients
+# NATS: the failover test's 3-node broker cluster (MQTT on JetStream), which
+# it starts itself.
+apt_install nats-server
 # The console's browser tests: Debian's Chromium (a test tool's own browser
 # download fails on a closed network) and a CJK font for legible zh-CN
 # screenshots. ELDERSAFE_TEST_BROWSER=1 makes a missing browser a failure
@@ -80,6 +87,33 @@ mosquitto -c "$work/mosquitto/mosquitto.conf" 2>"$work/mosquitto.log" &
 pids+=($!)
 wait_port "$mqtt_port"
 export ELDERSAFE_TEST_MOSQUITTO_URL="tcp://127.0.0.1:$mqtt_port"
+
+# PostgreSQL for the store suite's second pass and the failover tests:
+# Debian's server, a private cluster in our directory on a free loopback
+# port, trusting local connections. initdb and postgres refuse to run as
+# root, so as root they run as the postgres user the package creates.
+apt_install postgresql
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+pg_ctl=$pg_bin/pg_ctl
+as_postgres() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+pg_port=$(free_port)
+mkdir -p "$work/postgres"
+chmod 755 "$work"
+[ "$(id -u)" -eq 0 ] && chown postgres "$work/postgres"
+log "starting postgresql on 127.0.0.1:$pg_port"
+as_postgres "$pg_bin/initdb" -D "$work/postgres/data" -A trust -U postgres --no-sync >"$work/postgres.log" 2>&1 ||
+	{ cat "$work/postgres.log" >&2; exit 1; }
+# fsync off: a test server's data need not survive a power cut.
+as_postgres "$pg_ctl" -D "$work/postgres/data" -l "$work/postgres/server.log" -w \
+	-o "-p $pg_port -k $work/postgres -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null ||
+	{ cat "$work/postgres/server.log" >&2; exit 1; }
+export ELDERSAFE_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
 
 # InfluxDB 1.8 for the readings history tests. Built from source once (pure
 # Go: 2.x would need Rust) and cached in .tools/; the first build downloads

@@ -15,8 +15,26 @@ const auditCols = `seq, at, actor, role, action, object, remote, reason, prev_ha
 // AppendAudit adds entries to the end of the audit log in one transaction,
 // chaining each to the one before and moving the head. It returns them with
 // their numbers and hashes.
+//
+// It is the one write a standby monitor makes (lease.go): the reads it
+// serves are audited too. Two monitors appending at once cannot fork the
+// chain, whose seq is the table's primary key: the later one fails and
+// tries again on the new end.
 func (db *DB) AppendAudit(ctx context.Context, key []byte, entries ...audit.Entry) ([]audit.Entry, error) {
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	var err error
+	for range 3 {
+		if err = db.appendAudit(ctx, key, entries); !isUniqueViolation(err) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("append to audit log: %w", err)
+	}
+	return entries, nil
+}
+
+func (db *DB) appendAudit(ctx context.Context, key []byte, entries []audit.Entry) error {
+	return db.transact(ctx, false, func(tx *sql.Tx) error {
 		prev, err := scanAudit(tx.QueryRowContext(ctx, `SELECT `+auditCols+` FROM audit_log ORDER BY seq DESC LIMIT 1`))
 		var last *audit.Entry
 		switch {
@@ -48,10 +66,6 @@ func (db *DB) AppendAudit(ctx context.Context, key []byte, entries ...audit.Entr
 			ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`, head.Seq, head.Hash, head.MAC)
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("append to audit log: %w", err)
-	}
-	return entries, nil
 }
 
 // VerifyAudit recomputes the audit chain from its first entry to its head. It

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,10 +31,7 @@ func auditLog(t *testing.T, n int) (*store.DB, *sql.DB) {
 			t.Fatal(err)
 		}
 	}
-	raw, err := sql.Open("sqlite", filepath.Join(dir, store.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := store.RawSQL(t, dir)
 	t.Cleanup(func() { raw.Close() })
 	return db, raw
 }

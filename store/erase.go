@@ -80,7 +80,7 @@ func (db *DB) DeleteHousehold(ctx context.Context, id string, at time.Time, acto
 		if err := anonymiseTasks(ctx, tx, id, anon, at, actor, &er); err != nil {
 			return err
 		}
-		if err := sweep(ctx, tx, id, er.UserIDs, er.DeviceIDs, er.Rows); err != nil {
+		if err := sweep(ctx, tx, db.dialect, id, er.UserIDs, er.DeviceIDs, er.Rows); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM households WHERE id = ?`, id)
@@ -164,8 +164,8 @@ func anonymiseTasks(ctx context.Context, tx *sql.Tx, id, anon string, at time.Ti
 // household (a household_id column or a foreign key to households), one of
 // its users or one of its devices (a foreign key to users or devices). Rows
 // that refer to others are deleted before the rows they refer to.
-func sweep(ctx context.Context, tx *sql.Tx, householdID string, userIDs, deviceIDs []string, counts map[string]int) error {
-	tables, err := strings1(ctx, tx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+func sweep(ctx context.Context, tx *sql.Tx, d *dialect, householdID string, userIDs, deviceIDs []string, counts map[string]int) error {
+	tables, err := strings1(ctx, tx, d.tables)
 	if err != nil {
 		return fmt.Errorf("list tables: %w", err)
 	}
@@ -181,11 +181,11 @@ func sweep(ctx context.Context, tx *sql.Tx, householdID string, userIDs, deviceI
 		if slices.Contains(keptTables, t) {
 			continue
 		}
-		cols, err := strings1(ctx, tx, `SELECT name FROM pragma_table_info(?)`, t)
+		cols, err := strings1(ctx, tx, d.columns, t)
 		if err != nil {
 			return fmt.Errorf("columns of %s: %w", t, err)
 		}
-		fks, err := foreignKeys(ctx, tx, t)
+		fks, err := foreignKeys(ctx, tx, d, t)
 		if err != nil {
 			return err
 		}
@@ -232,8 +232,8 @@ func sweep(ctx context.Context, tx *sql.Tx, householdID string, userIDs, deviceI
 
 type foreignKey struct{ column, parent string }
 
-func foreignKeys(ctx context.Context, tx *sql.Tx, table string) ([]foreignKey, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT "from", "table" FROM pragma_foreign_key_list(?)`, table)
+func foreignKeys(ctx context.Context, tx *sql.Tx, d *dialect, table string) ([]foreignKey, error) {
+	rows, err := tx.QueryContext(ctx, d.foreignKeys, table)
 	if err != nil {
 		return nil, fmt.Errorf("foreign keys of %s: %w", table, err)
 	}
@@ -276,6 +276,9 @@ func strings1(ctx context.Context, q querier, query string, args ...any) ([]stri
 // already zeroed the deleted content in the new versions). A failure is
 // logged: the erasure is committed, and the next checkpoint overwrites them.
 func (db *DB) flushWAL(ctx context.Context) {
+	if db.dialect.postgres {
+		return // PostgreSQL recycles its WAL segments itself
+	}
 	var busy, logged, moved int
 	err := db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &moved)
 	switch {
@@ -291,7 +294,11 @@ func (db *DB) flushWAL(ctx context.Context) {
 // forgotten the household, in case a checkpoint taken just before saved it
 // anew.
 func (db *DB) DeleteRuleState(ctx context.Context, householdID string) error {
-	if _, err := db.w.ExecContext(ctx, `DELETE FROM rule_state WHERE household_id = ?`, householdID); err != nil {
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM rule_state WHERE household_id = ?`, householdID)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("delete rule state of household %s: %w", householdID, err)
 	}
 	return nil

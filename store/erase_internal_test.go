@@ -25,7 +25,7 @@ func mustDo(t *testing.T, err error) {
 // tasks for the SLA report.
 func TestDeleteHouseholdSweepsTablesItDoesNotKnow(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, t.TempDir(), nil)
+	db, err := OpenForTest(t, t.TempDir())
 	mustDo(t, err)
 	defer db.Close()
 	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "G"}))
@@ -36,7 +36,7 @@ func TestDeleteHouseholdSweepsTablesItDoesNotKnow(t *testing.T) {
 		mustDo(t, err)
 	}
 	for _, ddl := range []string{
-		`CREATE TABLE later_notes (seq INTEGER PRIMARY KEY, household_id TEXT NOT NULL, note TEXT NOT NULL)`,
+		`CREATE TABLE later_notes (household_id TEXT NOT NULL, note TEXT NOT NULL)`,
 		`CREATE TABLE later_home_refs (home TEXT NOT NULL REFERENCES households (id), note TEXT NOT NULL)`,
 		`CREATE TABLE later_user_refs (who TEXT NOT NULL REFERENCES users (id), note TEXT NOT NULL)`,
 		`CREATE TABLE later_device_refs (dev TEXT NOT NULL REFERENCES devices (id), note TEXT NOT NULL)`,
@@ -107,7 +107,7 @@ func TestDeleteHouseholdSweepsTablesItDoesNotKnow(t *testing.T) {
 // never moved between households nor changed in kind.
 func TestImportHousehold(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, t.TempDir(), nil)
+	db, err := OpenForTest(t, t.TempDir())
 	mustDo(t, err)
 	defer db.Close()
 	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "G"}))
@@ -177,7 +177,7 @@ func TestImportHousehold(t *testing.T) {
 // tried again.
 func TestAttemptAfterErasure(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, t.TempDir(), nil)
+	db, err := OpenForTest(t, t.TempDir())
 	mustDo(t, err)
 	defer db.Close()
 	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "G"}))

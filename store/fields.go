@@ -60,6 +60,13 @@ type Option func(*openOptions)
 
 type openOptions struct {
 	fieldKey []byte
+	url      string
+}
+
+// WithURL opens the PostgreSQL database at url (postgres://…) instead of
+// SQLite under the data directory; empty keeps SQLite (store.url).
+func WithURL(url string) Option {
+	return func(o *openOptions) { o.url = url }
 }
 
 // WithFieldKey gives the store the 32-byte key of its sensitive fields
@@ -350,8 +357,9 @@ func (db *DB) encryptDocs(ctx context.Context, tx *sql.Tx, table, column string)
 	var like []string
 	args := []any{fieldPrefix}
 	for _, k := range sensitiveKeys {
-		like = append(like, `instr(`+column+`, ?) > 0`)
-		args = append(args, `"`+k+`"`)
+		// LIKE's _ matches any character: a superset, which sensitiveDoc narrows.
+		like = append(like, column+` LIKE ?`)
+		args = append(args, `%"`+k+`"%`)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT seq, `+column+` FROM `+table+`
 		WHERE `+column+` IS NOT NULL AND substr(`+column+`, 1, 7) != ? AND (`+strings.Join(like, " OR ")+`)`, args...)

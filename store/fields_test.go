@@ -3,10 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +38,7 @@ var (
 
 func openKeyed(tb testing.TB, dir string, key []byte) *store.DB {
 	tb.Helper()
-	db, err := store.Open(context.Background(), dir, nil, store.WithFieldKey(key))
+	db, err := store.OpenForTest(tb, dir, store.WithFieldKey(key))
 	if err != nil {
 		tb.Fatalf("Open(%s) with key: %v", dir, err)
 	}
@@ -131,27 +128,9 @@ func checkReadable(t *testing.T, db *store.DB) {
 	}))
 }
 
-// rawFiles is every byte of the database's files on disk (main file, WAL).
-func rawFiles(t *testing.T, dir string) []byte {
-	t.Helper()
-	var all []byte
-	matches, err := filepath.Glob(filepath.Join(dir, store.FileName+"*"))
-	if err != nil || len(matches) == 0 {
-		t.Fatalf("database files in %s: %v, %v", dir, matches, err)
-	}
-	for _, m := range matches {
-		b, err := os.ReadFile(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, b...)
-	}
-	return all
-}
-
 func assertNoPlaintext(t *testing.T, dir string) {
 	t.Helper()
-	raw := rawFiles(t, dir)
+	raw := store.RawContent(t, dir)
 	for _, s := range sensitive {
 		if bytes.Contains(raw, []byte(s)) {
 			t.Errorf("the database files hold %q in plaintext", s)
@@ -178,11 +157,11 @@ func TestFields_EncryptedAtRest(t *testing.T) {
 
 func TestFields_PlaintextEncryptedAtOpen(t *testing.T) {
 	dir := t.TempDir()
-	db, err := store.Open(context.Background(), dir, nil)
+	db, err := store.OpenForTest(t, dir)
 	must(t, err)
 	writeSensitive(t, db) // no key yet: as a version before encryption did
 	must(t, db.Close())
-	if raw := rawFiles(t, dir); !bytes.Contains(raw, []byte(relativePhone)) {
+	if raw := store.RawContent(t, dir); !bytes.Contains(raw, []byte(relativePhone)) {
 		t.Fatal("without a key, the phone number should be stored as given")
 	}
 
@@ -205,9 +184,9 @@ func TestFields_WrongOrMissingKey(t *testing.T) {
 		// wantOpen names the error of Open; empty: Open succeeds and reads fail.
 		wantOpen string
 	}{
-		{"wrong key", func() (*store.DB, error) { return store.Open(ctx, dir, nil, store.WithFieldKey(otherKey)) }, "was security.key (or the key file) changed?"},
-		{"short key", func() (*store.DB, error) { return store.Open(ctx, dir, nil, store.WithFieldKey([]byte("short"))) }, "5 bytes, want 32"},
-		{"no key", func() (*store.DB, error) { return store.Open(ctx, dir, nil) }, ""},
+		{"wrong key", func() (*store.DB, error) { return store.OpenForTest(t, dir, store.WithFieldKey(otherKey)) }, "was security.key (or the key file) changed?"},
+		{"short key", func() (*store.DB, error) { return store.OpenForTest(t, dir, store.WithFieldKey([]byte("short"))) }, "5 bytes, want 32"},
+		{"no key", func() (*store.DB, error) { return store.OpenForTest(t, dir) }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,7 +264,7 @@ func TestFields_BoundToTheirRow(t *testing.T) {
 			db := openKeyed(t, dir, fieldKey)
 			writeSensitive(t, db)
 			must(t, db.Close())
-			raw := rawSQL(t, dir)
+			raw := store.RawSQL(t, dir)
 			if _, err := raw.Exec(tt.copy); err != nil {
 				t.Fatal(err)
 			}
@@ -297,16 +276,6 @@ func TestFields_BoundToTheirRow(t *testing.T) {
 			}
 		})
 	}
-}
-
-// rawSQL opens the database file directly, past the store.
-func rawSQL(t *testing.T, dir string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(dir, store.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db
 }
 
 func TestPrivacyAndGrants(t *testing.T) {

@@ -501,11 +501,15 @@ func (db *DB) SetPrivacy(ctx context.Context, householdID string, p registry.Pri
 	if err != nil {
 		return fmt.Errorf("set privacy of household %s: %w", householdID, err)
 	}
-	res, err := db.w.ExecContext(ctx, `UPDATE households SET privacy = ? WHERE id = ?`, stored, householdID)
-	if err != nil {
-		return fmt.Errorf("set privacy of household %s: %w", householdID, err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE households SET privacy = ? WHERE id = ?`, stored, householdID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	switch {
 	case err != nil:
 		return fmt.Errorf("set privacy of household %s: %w", householdID, err)

@@ -12,7 +12,7 @@ import (
 // a batch and checks that none of the batch was written.
 func TestSaveCheckpointIsOneTransaction(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, t.TempDir(), nil)
+	db, err := OpenForTest(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,10 +20,17 @@ func TestSaveCheckpointIsOneTransaction(t *testing.T) {
 	if err := db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte(`{"v":1}`)}}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.w.ExecContext(ctx, `
-		CREATE TRIGGER refuse_bad BEFORE INSERT ON rule_state WHEN NEW.household_id = 'bad'
-		BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
-		t.Fatal(err)
+	refuse := []string{`CREATE TRIGGER refuse_bad BEFORE INSERT ON rule_state WHEN NEW.household_id = 'bad'
+		BEGIN SELECT RAISE(ABORT, 'refused'); END`}
+	if onPostgres {
+		refuse = []string{`CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN IF NEW.household_id = 'bad' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`,
+			`CREATE TRIGGER refuse_bad BEFORE INSERT ON rule_state FOR EACH ROW EXECUTE FUNCTION refuse_bad()`}
+	}
+	for _, q := range refuse {
+		if _, err := db.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	err = db.SaveCheckpoint(ctx, []rules.State{
 		{HouseholdID: "h1", Data: []byte(`{"v":1,"newest":5}`)},

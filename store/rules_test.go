@@ -48,7 +48,7 @@ func TestRuleStates(t *testing.T) {
 
 	// They survive a reopen.
 	must(t, db.Close())
-	db2, err := store.Open(ctx, dir, nil)
+	db2, err := store.OpenForTest(t, dir)
 	must(t, err)
 	defer db2.Close()
 	got, err = db2.RuleStates(ctx)

@@ -29,7 +29,7 @@ func (db *DB) Setting(ctx context.Context, key string) (string, bool, error) {
 
 // SetSetting creates or replaces a setting.
 func (db *DB) SetSetting(ctx context.Context, key, value string) error {
-	return setSetting(ctx, db.w, key, value, toMS(db.now()))
+	return db.write(ctx, func(tx *sql.Tx) error { return setSetting(ctx, tx, key, value, toMS(db.now())) })
 }
 
 // execer is a connection or a transaction.

@@ -1,10 +1,13 @@
-// Package store keeps eldersafe's state in SQLite: the registry (grids, workers,
-// households, devices), tasks with their evidence and timelines, the durable
-// notification outbox, and small settings.
+// Package store keeps eldersafe's state in SQLite or PostgreSQL: the registry
+// (grids, workers, households, devices), tasks with their evidence and
+// timelines, the durable notification outbox, and small settings.
 //
-// The database is one file, {dataDir}/eldersafe.db, opened with the pure-Go
-// driver modernc.org/sqlite in WAL mode. The schema is managed by goose
-// migrations embedded in the binary and applied by Open.
+// By default the database is one file, {dataDir}/eldersafe.db, opened with
+// the pure-Go driver modernc.org/sqlite in WAL mode. WithURL names a
+// PostgreSQL database instead (postgres.go), which several monitors can share
+// for high availability (lease.go). The schema is managed by goose migrations
+// embedded in the binary (migrations/, and their PostgreSQL twins in
+// migrations_postgres/) and applied by Open.
 //
 // Times are stored as INTEGER Unix milliseconds UTC and come back in UTC,
 // truncated to the millisecond: a time round-trips equal once the caller has
@@ -19,8 +22,9 @@
 // them (fields.go).
 //
 // Writes go through a single connection, so concurrent writers in one process
-// queue in database/sql instead of failing with SQLITE_BUSY; transactions begin
-// IMMEDIATE, and busy_timeout covers other processes. Reads use a separate
+// queue in database/sql instead of failing with SQLITE_BUSY (or, on
+// PostgreSQL, conflicting); SQLite transactions begin IMMEDIATE, and
+// busy_timeout covers other processes. Reads use a separate
 // pool of read-only connections and never wait for writers. Consequently a
 // function passed to Update must not call the DB's own write methods (they
 // would wait for the connection it holds); it uses the tasks.Tx it is given.
@@ -38,9 +42,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -48,15 +54,20 @@ import (
 // FileName is the database file inside the data directory.
 const FileName = "eldersafe.db"
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_postgres/*.sql
 var migrations embed.FS
 
-// DB is eldersafe's SQLite store. It is safe for concurrent use.
+// DB is eldersafe's store, on SQLite or PostgreSQL. It is safe for concurrent use.
 type DB struct {
 	// w is the only connection that writes.
 	w *sql.DB
 	// r is a pool of read-only connections.
-	r      *sql.DB
+	r *sql.DB
+	// lease is PostgreSQL's connection for the leader lease; nil on SQLite.
+	lease   *sql.DB
+	dialect *dialect
+	// fence, once set, is the lease every write transaction checks (lease.go).
+	fence  atomic.Pointer[fence]
 	logger *slog.Logger
 	// now stamps created_at and updated_at columns that no caller supplies.
 	now func() time.Time
@@ -64,9 +75,10 @@ type DB struct {
 	fields *fieldCipher
 }
 
-// Open opens (creating it if needed) the database under dataDir and applies
-// any pending migrations. Given WithFieldKey, it checks the key against the
-// database and encrypts sensitive values still in plaintext (fields.go).
+// Open opens (creating it if needed) the database under dataDir, or the
+// PostgreSQL database WithURL names, and applies any pending migrations.
+// Given WithFieldKey, it checks the key against the database and encrypts
+// sensitive values still in plaintext (fields.go).
 func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Option) (*DB, error) {
 	var o openOptions
 	for _, opt := range opts {
@@ -74,6 +86,9 @@ func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Opti
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if o.url != "" {
+		return openURL(ctx, o, logger)
 	}
 	if dataDir == "" {
 		return nil, errors.New("open store: data dir is required")
@@ -98,7 +113,7 @@ func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Opti
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if err := migrate(ctx, w, logger); err != nil {
+	if err := migrate(ctx, w, sqliteDialect, logger); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -116,12 +131,34 @@ func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Opti
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db := &DB{w: w, r: r, logger: logger, now: time.Now}
+	db := &DB{w: w, r: r, dialect: sqliteDialect, logger: logger, now: time.Now}
 	if err := db.setUpFields(ctx, o.fieldKey); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	logger.Info("store opened", "path", path, "fields_encrypted", o.fieldKey != nil)
+	return db, nil
+}
+
+// openURL opens the PostgreSQL database o.url names.
+func openURL(ctx context.Context, o openOptions, logger *slog.Logger) (*DB, error) {
+	if !IsPostgresURL(o.url) {
+		return nil, errors.New("open store: store.url must be empty (SQLite) or postgres://…")
+	}
+	w, r, lease, err := openPostgres(ctx, o.url)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db := &DB{w: w, r: r, lease: lease, dialect: postgresDialect, logger: logger, now: time.Now}
+	if err := migrate(ctx, w, postgresDialect, logger); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := db.setUpFields(ctx, o.fieldKey); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	logger.Info("store opened", "database", "postgresql", "fields_encrypted", o.fieldKey != nil)
 	return db, nil
 }
 
@@ -146,15 +183,23 @@ func dsn(path string, readOnly bool) string {
 	return u.String()
 }
 
-func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
-	fsys, err := fs.Sub(migrations, "migrations")
+func migrate(ctx context.Context, db *sql.DB, d *dialect, logger *slog.Logger) error {
+	dir, gd := "migrations", goose.DialectSQLite3
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger())}
+	if d.postgres {
+		dir, gd = "migrations_postgres", goose.DialectPostgres
+		// Monitors sharing the database may start together: one migrates.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	fsys, err := fs.Sub(migrations, dir)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys,
-		goose.WithDisableGlobalRegistry(true),
-		goose.WithLogger(goose.NopLogger()),
-	)
+	p, err := goose.NewProvider(gd, db, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -171,14 +216,23 @@ func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 
 // Close closes the database.
 func (db *DB) Close() error {
-	return errors.Join(db.r.Close(), db.w.Close())
+	errs := []error{db.r.Close(), db.w.Close()}
+	if db.lease != nil {
+		errs = append(errs, db.lease.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // write runs fn in one IMMEDIATE transaction on the writer connection.
 func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+	return db.transact(ctx, true, fn)
+}
+
+// transact runs fn in one write transaction, fenced or not (lease.go).
+func (db *DB) transact(ctx context.Context, fenced bool, fn func(*sql.Tx) error) error {
+	tx, err := db.begin(ctx, fenced)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return err
 	}
 	// After Commit, Rollback does nothing; on an error or a panic in fn it undoes everything.
 	defer tx.Rollback()
@@ -191,9 +245,48 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// read runs fn in one read-only transaction, so that what it reads is consistent.
+// begin starts a write transaction; fenced, under a fence (lease.go), one
+// that holds the lease until it ends.
+func (db *DB) begin(ctx context.Context, fenced bool) (*sql.Tx, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if !fenced {
+		return tx, nil
+	}
+	if err := db.checkFence(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
+// savepoint runs fn, statements of tx, so that their failure (a conflict
+// the caller handles) leaves tx usable: PostgreSQL would otherwise refuse
+// every later statement of the transaction.
+func savepoint(ctx context.Context, tx *sql.Tx, fn func() error) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT stmt`); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT stmt`); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT stmt`)
+	return err
+}
+
+// read runs fn in one read-only transaction, so that what it reads is
+// consistent (on PostgreSQL, one snapshot for every statement).
 func (db *DB) read(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.dialect.postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := db.r.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -237,12 +330,13 @@ func sqliteCode(err error) int {
 // isUniqueViolation reports a PRIMARY KEY or UNIQUE constraint failure.
 func isUniqueViolation(err error) bool {
 	c := sqliteCode(err)
-	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY ||
+		pgCode(err) == "23505"
 }
 
 // isForeignKeyViolation reports a FOREIGN KEY constraint failure.
 func isForeignKeyViolation(err error) bool {
-	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY || pgCode(err) == "23503"
 }
 
 // Times are INTEGER Unix milliseconds UTC.

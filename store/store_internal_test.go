@@ -8,8 +8,9 @@ import (
 
 // TestPragmas checks that every connection of both pools runs with the DSN's settings.
 func TestPragmas(t *testing.T) {
+	SQLiteOnly(t)
 	ctx := context.Background()
-	db, err := Open(ctx, t.TempDir(), nil)
+	db, err := OpenForTest(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,8 +41,9 @@ func TestPragmas(t *testing.T) {
 // TestDueForEscalationUsesIndexes: the query escalation runs at every tick
 // looks tasks up by (state, deadline), never by scanning the table.
 func TestDueForEscalationUsesIndexes(t *testing.T) {
+	SQLiteOnly(t)
 	ctx := context.Background()
-	db, err := Open(ctx, t.TempDir(), nil)
+	db, err := OpenForTest(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

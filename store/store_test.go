@@ -19,7 +19,7 @@ var t0 = time.Date(2025, 3, 14, 9, 12, 30, 123_000_000, time.UTC)
 
 func openDB(tb testing.TB, dir string) *store.DB {
 	tb.Helper()
-	db, err := store.Open(context.Background(), dir, nil)
+	db, err := store.OpenForTest(tb, dir)
 	if err != nil {
 		tb.Fatalf("Open(%s): %v", dir, err)
 	}
@@ -69,6 +69,7 @@ func insertTask(tb testing.TB, db *store.DB, t tasks.Task) {
 
 func TestOpen(t *testing.T) {
 	t.Run("CreatesPrivateDataDir", func(t *testing.T) {
+		store.SQLiteOnly(t)
 		dir := filepath.Join(t.TempDir(), "data", "nested")
 		openDB(t, dir)
 		fi, err := os.Stat(dir)
@@ -81,6 +82,7 @@ func TestOpen(t *testing.T) {
 		}
 	})
 	t.Run("OddPath", func(t *testing.T) {
+		store.SQLiteOnly(t)
 		dir := filepath.Join(t.TempDir(), "a dir?with#odd%chars")
 		db := openDB(t, dir)
 		must(t, db.SetSetting(context.Background(), "k", "v"))
@@ -96,7 +98,7 @@ func TestOpen(t *testing.T) {
 	t.Run("ReopenKeepsData", func(t *testing.T) {
 		dir := t.TempDir()
 		ctx := context.Background()
-		db, err := store.Open(ctx, dir, nil)
+		db, err := store.OpenForTest(t, dir)
 		must(t, err)
 		seed(t, db)
 		insertTask(t, db, newTask("t1", "h1", rules.RuleFall, t0))
@@ -105,7 +107,7 @@ func TestOpen(t *testing.T) {
 
 		// Twice: migrations already applied must be a no-op.
 		for i := range 2 {
-			db, err := store.Open(ctx, dir, nil)
+			db, err := store.OpenForTest(t, dir)
 			if err != nil {
 				t.Fatalf("reopen %d: %v", i, err)
 			}
@@ -139,7 +141,7 @@ func TestSettings(t *testing.T) {
 }
 
 func TestClosedDB(t *testing.T) {
-	db, err := store.Open(context.Background(), t.TempDir(), nil)
+	db, err := store.OpenForTest(t, t.TempDir())
 	must(t, err)
 	must(t, db.Close())
 	if _, err := db.Grid(context.Background(), "g1"); err == nil || errors.Is(err, registry.ErrNotFound) {

@@ -30,9 +30,9 @@ const (
 // panics). fn's error is returned as is. fn must not use the Tx after it
 // returns, nor call the DB's write methods (see the package documentation).
 func (db *DB) Update(ctx context.Context, fn func(tasks.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+	tx, err := db.begin(ctx, true)
 	if err != nil {
-		return fmt.Errorf("update tasks: begin: %w", err)
+		return fmt.Errorf("update tasks: %w", err)
 	}
 	defer tx.Rollback()
 	if err := fn(&taskTx{tx: tx, fields: db.fields}); err != nil {
@@ -158,7 +158,7 @@ const dueForEscalationQuery = `
 		UNION ALL
 		SELECT ` + taskCols + `, resolve_due_at AS due, seq FROM tasks
 		WHERE state = ? AND resolve_due_at <= ? AND (escalated_at IS NULL OR escalated_at < resolve_due_at)
-	)
+	) AS due_tasks
 	ORDER BY due, seq LIMIT ?`
 
 // Listing limits of DueForEscalation.
@@ -272,7 +272,10 @@ func (t *taskTx) InsertTask(ctx context.Context, task tasks.Task) error {
 	if err := conflict(ctx, t.tx, `SELECT 1 FROM tasks WHERE id = ?`, task.ID); err != nil {
 		return fmt.Errorf("insert task %s: %w", task.ID, err)
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, taskArgs(task)...)
+	err := savepoint(ctx, t.tx, func() error {
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, taskArgs(task)...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("insert task %s: %w", task.ID, taskWriteError(task, err))
 	}
@@ -283,11 +286,15 @@ func (t *taskTx) InsertTask(ctx context.Context, task tasks.Task) error {
 // Timeline are ignored).
 func (t *taskTx) UpdateTask(ctx context.Context, task tasks.Task) error {
 	args := taskArgs(task)
-	res, err := t.tx.ExecContext(ctx, `
-		UPDATE tasks SET household_id = ?, rule = ?, severity = ?, kind = ?, state = ?, assignee_id = ?,
-			opened_at = ?, ack_due_at = ?, resolve_due_at = ?, acked_at = ?, on_site_at = ?, closed_at = ?,
-			escalated_at = ?, outcome = ?, note = ?
-		WHERE id = ?`, append(append([]any{}, args[1:]...), args[0])...)
+	var res sql.Result
+	err := savepoint(ctx, t.tx, func() (err error) {
+		res, err = t.tx.ExecContext(ctx, `
+			UPDATE tasks SET household_id = ?, rule = ?, severity = ?, kind = ?, state = ?, assignee_id = ?,
+				opened_at = ?, ack_due_at = ?, resolve_due_at = ?, acked_at = ?, on_site_at = ?, closed_at = ?,
+				escalated_at = ?, outcome = ?, note = ?
+			WHERE id = ?`, append(append([]any{}, args[1:]...), args[0])...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("update task %s: %w", task.ID, taskWriteError(task, err))
 	}
@@ -348,12 +355,8 @@ func insertDoc(ctx context.Context, q querier, c *fieldCipher, table, column, in
 		_, err := q.ExecContext(ctx, insert, append(args, text)...)
 		return err
 	}
-	res, err := q.ExecContext(ctx, insert, append(args, nil)...)
-	if err != nil {
-		return err
-	}
-	seq, err := res.LastInsertId()
-	if err != nil {
+	var seq int64
+	if err := q.QueryRowContext(ctx, insert+` RETURNING seq`, append(args, nil)...).Scan(&seq); err != nil {
 		return err
 	}
 	sealedDoc, err := c.seal(text.String, docAAD(table, column, seq))

@@ -66,7 +66,14 @@ func StartMosquitto(tb testing.TB, conf string, addrs ...string) {
 			tb.Logf("mosquitto output:\n%s", out.String())
 		}
 	})
-	deadline := time.Now().Add(5 * time.Second)
+	waitListening(tb, "mosquitto", 5*time.Second, &out, addrs...)
+}
+
+// waitListening waits until each of addrs accepts connections, failing the
+// test with the server's output after within.
+func waitListening(tb testing.TB, server string, within time.Duration, out *SyncBuffer, addrs ...string) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
 	for _, addr := range addrs {
 		for {
 			c, err := net.Dial("tcp", addr)
@@ -75,7 +82,7 @@ func StartMosquitto(tb testing.TB, conf string, addrs ...string) {
 				break
 			}
 			if time.Now().After(deadline) {
-				tb.Fatalf("mosquitto does not listen on %s:\n%s", addr, strings.TrimSpace(out.String()))
+				tb.Fatalf("%s does not listen on %s:\n%s", server, addr, strings.TrimSpace(out.String()))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -114,22 +114,7 @@ func TestCrashLosesNoNotice(t *testing.T) {
 			t.Errorf("delivered under Idempotency-Key %q, which is no notice of the task", key)
 		}
 	}
-	// A notice seen twice (in flight at the crash, then again) is the same
-	// notice: same key, same recipient, same body.
-	first := map[string]pushDelivery{}
-	repeats := 0
-	for _, d := range push.all() {
-		f, seen := first[d.key]
-		if !seen {
-			first[d.key] = d
-			continue
-		}
-		repeats++
-		if d.path != f.path || !bytes.Equal(d.body, f.body) {
-			t.Errorf("key %s came to %s and %s, or with another body:\n%s\n%s", d.key, f.path, d.path, f.body, d.body)
-		}
-	}
-	if repeats != inFlight {
+	if repeats := push.repeats(t); repeats != inFlight {
 		t.Errorf("%d notices came twice, want the %d in flight at the crash", repeats, inFlight)
 	}
 	paths := slices.Sorted(maps.Values(delivered))
@@ -202,6 +187,27 @@ func (p *pushReceiver) answered() []pushDelivery {
 }
 
 func (p *pushReceiver) stalled() int { return len(p.all()) - len(p.answered()) }
+
+// repeats counts the pushes that came again under a key seen before, and
+// fails the test unless each is the same notice: same recipient, same body
+// (in flight when its monitor died, then sent again).
+func (p *pushReceiver) repeats(t *testing.T) int {
+	t.Helper()
+	first := map[string]pushDelivery{}
+	n := 0
+	for _, d := range p.all() {
+		f, seen := first[d.key]
+		if !seen {
+			first[d.key] = d
+			continue
+		}
+		n++
+		if d.path != f.path || !bytes.Equal(d.body, f.body) {
+			t.Errorf("key %s came to %s and %s, or with another body:\n%s\n%s", d.key, f.path, d.path, f.body, d.body)
+		}
+	}
+	return n
+}
 
 // delivered maps the Idempotency-Key of every answered push (a notice's id)
 // to the path of the recipient it reached.

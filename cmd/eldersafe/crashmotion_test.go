@@ -20,6 +20,7 @@ import (
 // opens also shows the first check can fail.
 func TestCrashMotion(t *testing.T) {
 	settings := crashSettingsFromEnv(t)
+	settings.log(t)
 	bin := binary(t)
 	for i, name := range crashBrokerNames {
 		t.Run(name, func(t *testing.T) {

@@ -42,14 +42,7 @@ type crashSettings struct {
 
 func crashSettingsFromEnv(t *testing.T) crashSettings {
 	t.Helper()
-	c := crashSettings{runs: 30, seed: uint64(time.Now().UnixNano())}
-	if v := os.Getenv("CRASH_RUNS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("CRASH_RUNS=%q: want a positive number", v)
-		}
-		c.runs = n
-	}
+	c := crashSettings{runs: positiveEnv(t, "CRASH_RUNS", 30), seed: uint64(time.Now().UnixNano())}
 	if v := os.Getenv("CRASH_SEED"); v != "" {
 		seed, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
@@ -57,8 +50,25 @@ func crashSettingsFromEnv(t *testing.T) crashSettings {
 		}
 		c.seed = seed
 	}
-	t.Logf("%d crash runs per broker, seed %d (CRASH_SEED=%d repeats these kill instants)", c.runs, c.seed, c.seed)
 	return c
+}
+
+// positiveEnv is the positive number in the environment variable name, or def.
+func positiveEnv(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+func (c crashSettings) log(t *testing.T) {
+	t.Logf("%d crash runs per broker, seed %d (CRASH_SEED=%d repeats these kill instants)", c.runs, c.seed, c.seed)
 }
 
 // rng is the i-th broker's own sequence from the seed, so that skipping one
@@ -131,6 +141,7 @@ type crashMonitor struct {
 	flags, env   []string
 	s            *server
 	api          apiClient
+	killedAt     time.Time // set by kill
 }
 
 func startCrashMonitor(t *testing.T, bin, dataDir string, b crashBroker, flags ...string) *crashMonitor {
@@ -152,6 +163,7 @@ func (m *crashMonitor) start() {
 
 // kill sends SIGKILL without waiting; any goroutine may call it, once per start.
 func (m *crashMonitor) kill() {
+	m.killedAt = time.Now()
 	if err := m.s.cmd.Process.Kill(); err != nil {
 		m.t.Errorf("kill serve: %v", err)
 	}
@@ -217,6 +229,7 @@ func (c apiClient) tasks(householdID, rule string) []taskSummary {
 // devices resend what they never had acknowledged.
 func TestCrashFalls(t *testing.T) {
 	settings := crashSettingsFromEnv(t)
+	settings.log(t)
 	bin := binary(t)
 	for i, name := range crashBrokerNames {
 		t.Run(name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -111,18 +112,31 @@ func serveWith(t *testing.T, bin, configFile, dataDir string, flags []string, en
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get("http://" + s.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
+		// Ready, or a standby (ha.enabled) while another monitor works.
+		if status, err := s.readiness(); err == nil && (status == "ready" || status == "standby") {
+			return s
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("serve not ready on %s:\n%s", s.addr, s.stderr(t))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// readiness is the status GET /readyz answers: ready, standby, degraded…
+func (s *server) readiness() (string, error) {
+	resp, err := http.Get("http://" + s.addr + "/readyz")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return "", err
+	}
+	return body.Status, nil
 }
 
 func (s *server) stderr(t *testing.T) string {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,9 @@ import (
 
 // Options wire a Subscriber.
 type Options struct {
-	URL      string // tcp://host:port, or ssl://host:port for TLS
+	// URL is tcp://host:port, or ssl://host:port for TLS; several,
+	// comma-separated, are the nodes of a broker cluster, tried in turn.
+	URL      string
 	ClientID string // fixed, so the broker keeps our session across reconnects
 	Username string
 	Password string
@@ -121,9 +124,11 @@ func New(opts Options) (*Subscriber, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Subscriber{opts: opts, ctx: context.Background()}
-	co := paho.NewClientOptions().
-		AddBroker(opts.URL).
-		SetClientID(opts.ClientID).
+	co := paho.NewClientOptions()
+	for _, u := range strings.Split(opts.URL, ",") {
+		co.AddBroker(strings.TrimSpace(u))
+	}
+	co.SetClientID(opts.ClientID).
 		SetUsername(opts.Username).
 		SetPassword(opts.Password).
 		SetTLSConfig(opts.TLS).
