@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eldersafe/eldersafe/audit"
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
 )
 
@@ -134,5 +137,42 @@ func TestAuditWrongKeyIsNamed(t *testing.T) {
 				t.Errorf("verify: %v, want entry 1 altered", err)
 			}
 		})
+	}
+}
+
+func TestHouseholdAudit(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db)
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h10", Name: "x", Address: "y", GridID: "g1"}))
+	insertTask(t, db, newTask("t1", "h1", rules.RuleFall, t0))
+	insertTask(t, db, newTask("t10", "h10", rules.RuleFall, t0))
+	objects := []string{
+		"households/h1",                    // 1: the household
+		"households/h10",                   // 2: another whose id starts alike
+		"households/h1/export",             // 3: under it
+		"tasks/t1/ack",                     // 4: its task
+		"tasks/t10/ack",                    // 5: another's task
+		"tasks?household_id=h1&state=open", // 6: a listing filtered on it
+		"tasks?household_id=h10",           // 7: on another
+		"tasks?state=open&household_id=h1", // 8: on it, second parameter
+		"tasks?rule=household_id%3Dh1",     // 9: the words, not the parameter
+		"households?q=household_id_h1",     // 10: LIKE's wildcard must not match
+	}
+	for i, o := range objects {
+		if _, err := db.AppendAudit(ctx, auditKey, audit.Entry{At: t0.Add(time.Duration(i) * time.Second), Actor: "op", Role: "operator", Action: audit.Read, Object: o}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := db.HouseholdAudit(ctx, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, e := range entries {
+		got = append(got, e.Seq)
+	}
+	if want := []int64{1, 3, 4, 6, 8}; !slices.Equal(got, want) {
+		t.Errorf("entries about h1 = %v, want %v", got, want)
 	}
 }

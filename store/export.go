@@ -125,7 +125,8 @@ func (db *DB) HouseholdAudit(ctx context.Context, householdID string) ([]audit.E
 			}
 		}
 		// Listings filtered on the household: a scan, checked exactly below.
-		rows, err := tx.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_log WHERE instr(object, ?) > 0`, "household_id="+householdID)
+		rows, err := tx.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_log WHERE object LIKE ? ESCAPE '\'`,
+			"%"+likeEscaper.Replace("household_id="+householdID)+"%")
 		if err != nil {
 			return err
 		}
@@ -162,3 +163,7 @@ func filtersOn(object, householdID string) bool {
 	q, err := url.ParseQuery(query)
 	return err == nil && slices.Contains(q["household_id"], householdID)
 }
+
+// likeEscaper escapes LIKE's wildcards (with \ as the escape character),
+// so that a pattern matches the text it was made of literally.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

@@ -97,7 +97,7 @@ func (db *DB) PendingSuggestions(ctx context.Context, householdID string) ([]fee
 
 // suggestions are those where says, oldest first.
 func (db *DB) suggestions(ctx context.Context, where string, args ...any) ([]feedback.Suggestion, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+suggestionCols+` FROM suggestions WHERE `+where+` ORDER BY created_at, rowid`, args...)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+suggestionCols+` FROM suggestions WHERE `+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func (db *DB) Tasks(ctx context.Context, f tasks.Filter) ([]tasks.Task, error) {
 	}
 	if f.GridIDs != nil {
 		// A caller scoped to some grids; none at all sees nothing.
-		where = append(where, `household_id IN (SELECT id FROM households WHERE grid_id IN (SELECT value FROM json_each(?)))`)
+		where = append(where, `household_id IN (SELECT id FROM households WHERE grid_id IN (`+db.dialect.jsonArray+`))`)
 		grids, err := json.Marshal(f.GridIDs)
 		if err != nil {
 			return nil, fmt.Errorf("list tasks: %w", err)

@@ -307,7 +307,8 @@ func TestTasks_FilterAndOrder(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
 	seed(t, db)
-	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "x", Address: "y", GridID: "g1"}))
+	must(t, db.CreateGrid(ctx, registry.Grid{ID: "g2", Name: "Grid two"}))
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "x", Address: "y", GridID: "g2"}))
 
 	type spec struct {
 		id, household, rule, assignee string
@@ -341,6 +342,8 @@ func TestTasks_FilterAndOrder(t *testing.T) {
 		{"NoMatch", tasks.Filter{Rule: rules.RuleBatteryLow}, []string{}},
 		{"Limit", tasks.Filter{Limit: 2}, []string{"e", "c"}},
 		{"NegativeLimit", tasks.Filter{Limit: -1}, []string{"e", "c", "b", "a", "d"}},
+		{"Grids", tasks.Filter{GridIDs: []string{"g2", "g9"}}, []string{"e", "c"}},
+		{"NoGrids", tasks.Filter{GridIDs: []string{}}, []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
