@@ -236,18 +236,24 @@ func (m *Monitor) startTasks() error {
 	if m.feed, err = m.newFeed(); err != nil {
 		return err
 	}
+	zone, err := m.cfg.Location()
+	if err != nil {
+		return err
+	}
 	m.tasks, err = tasks.NewService(tasks.Options{
-		Store:      m.db,
-		Clock:      m.clock,
-		Composer:   templates,
-		Wall:       clock.Wall{},
-		Deadlines:  m.cfg.Deadlines(),
-		SMSEnabled: sms != nil,
-		Notified:   m.outbox.Wake,
-		RateLimit:  m.cfg.Notify.RateLimit,
-		AckOverdue: newAckOverdue(m.reg),
-		Changed:    m.changed,
-		Logger:     m.log,
+		Store:         m.db,
+		Clock:         m.clock,
+		Composer:      templates,
+		Wall:          clock.Wall{},
+		Deadlines:     m.cfg.Deadlines(),
+		SMSEnabled:    sms != nil,
+		Notified:      m.outbox.Wake,
+		RateLimit:     m.cfg.Notify.RateLimit,
+		AckOverdue:    newAckOverdue(m.reg),
+		Changed:       m.changed,
+		Logger:        m.log,
+		Location:      zone,
+		RoutineVisits: m.cfg.RoutineVisits(),
 	})
 	if err != nil {
 		return err
@@ -279,6 +285,7 @@ func (m *Monitor) startDecisions() error {
 		History:            &m.hist,
 		CheckpointInterval: m.cfg.Checkpoint.Interval,
 		MaxJump:            m.cfg.ClockMaxJump,
+		CareLevels:         m.cfg.CareLevelThresholds(),
 		Logger:             m.log,
 		Registerer:         m.reg,
 	})

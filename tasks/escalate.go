@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
 )
 
 // Deadlines a task escalates at, as recorded in its escalated timeline entry.
@@ -44,7 +45,8 @@ func (s *Service) Escalate(ctx context.Context) (int, error) {
 				errs = append(errs, err)
 			case deadline != "":
 				batch++
-				if deadline == DeadlineAck {
+				// An overdue routine visit is no alarm left unacknowledged.
+				if deadline == DeadlineAck && t.Kind != rules.RoutineVisit {
 					s.opts.AckOverdue()
 				}
 			}
@@ -78,7 +80,10 @@ func (s *Service) escalate(ctx context.Context, id string) (string, error) {
 		t.State = Escalated
 		t.EscalatedAt = &now
 		what := "not acknowledged by " + due.Format(time.RFC3339)
-		if deadline == DeadlineResolve {
+		switch {
+		case t.Kind == rules.RoutineVisit && t.DueAt != nil:
+			what = "routine visit due " + t.DueAt.Format(time.RFC3339) + " not made by " + due.Format(time.RFC3339)
+		case deadline == DeadlineResolve:
 			what = "nobody on site by " + due.Format(time.RFC3339)
 		}
 		msg := what + "; escalated to nobody: the grid has no backup worker or supervisor"
