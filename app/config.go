@@ -41,9 +41,9 @@ type Config struct {
 	// CareLevels tune each care level's thresholds, verification and
 	// routine visits (app/care.go).
 	CareLevels CareLevelsConfig `mapstructure:"care_levels"`
-	Notify   NotifyConfig   `mapstructure:"notify"`
-	Ingest   IngestConfig   `mapstructure:"ingest"`
-	Log      LogConfig      `mapstructure:"log"`
+	Notify     NotifyConfig     `mapstructure:"notify"`
+	Ingest     IngestConfig     `mapstructure:"ingest"`
+	Log        LogConfig        `mapstructure:"log"`
 	// Sources turn on the formats of off-the-shelf devices (CONTRACT.md
 	// §14), each under its topic root.
 	Sources SourcesConfig `mapstructure:"sources"`
@@ -301,8 +301,8 @@ func DefaultConfig() Config {
 			ResolveDeadline: td.Resolve,
 		},
 		CareLevels: defaultCareLevels(),
-		Notify: NotifyConfig{MaxAttempts: 10, PushTimeout: 10 * time.Second, RateLimit: 10 * time.Minute, SMS: defaultSMSConfig()},
-		Ingest: IngestConfig{Workers: 8, EventWorkers: 2, QueueSize: 1024},
+		Notify:     NotifyConfig{MaxAttempts: 10, PushTimeout: 10 * time.Second, RateLimit: 10 * time.Minute, SMS: defaultSMSConfig()},
+		Ingest:     IngestConfig{Workers: 8, EventWorkers: 2, QueueSize: 1024},
 		Sources: SourcesConfig{
 			Zigbee2MQTT: SourceConfig{TopicRoot: "zigbee2mqtt"},
 			Tasmota:     SourceConfig{TopicRoot: "tele"},

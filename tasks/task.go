@@ -76,7 +76,7 @@ type Task struct {
 	// DueAt is when a routine visit is due; nil for tasks an alert opened.
 	DueAt   *time.Time `json:"due_at,omitempty"`
 	Outcome string     `json:"outcome,omitempty"`
-	Note        string     `json:"note,omitempty"`
+	Note    string     `json:"note,omitempty"`
 	// Evidence and Timeline are filled when a single task is loaded.
 	Evidence []rules.Evidence `json:"evidence,omitempty"`
 	Timeline []TimelineEntry  `json:"timeline,omitempty"`
