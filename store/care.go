@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -166,4 +167,33 @@ func (t *taskTx) InsertRating(ctx context.Context, r tasks.Rating) error {
 		return fmt.Errorf("insert rating of task %s: %w", r.TaskID, err)
 	}
 	return nil
+}
+
+// RatingsBy finds by's ratings of the tasks taskIDs, by task id.
+func (db *DB) RatingsBy(ctx context.Context, by string, taskIDs []string) (map[string]tasks.Rating, error) {
+	ids, err := json.Marshal(taskIDs)
+	if err != nil {
+		return nil, fmt.Errorf("ratings by %s: %w", by, err)
+	}
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT task_id, stars, comment, at FROM task_ratings
+		WHERE rated_by = ? AND task_id IN (`+db.dialect.jsonArray+`)`, by, string(ids))
+	if err != nil {
+		return nil, fmt.Errorf("ratings by %s: %w", by, err)
+	}
+	defer rows.Close()
+	out := map[string]tasks.Rating{}
+	for rows.Next() {
+		r := tasks.Rating{By: by}
+		var at int64
+		if err := rows.Scan(&r.TaskID, &r.Stars, &r.Comment, &at); err != nil {
+			return nil, fmt.Errorf("ratings by %s: %w", by, err)
+		}
+		r.At = fromMS(at)
+		out[r.TaskID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ratings by %s: %w", by, err)
+	}
+	return out, nil
 }

@@ -65,3 +65,49 @@ func (s *Service) Rate(ctx context.Context, taskID, by string, stars int, commen
 	s.opts.Changed(rated, ChangeUpdated)
 	return r, nil
 }
+
+// FamilyVisit is a resolved visit as the family sees it, with their rating.
+type FamilyVisit struct {
+	ID       string         `json:"id"`
+	Kind     rules.TaskKind `json:"kind"`
+	OpenedAt time.Time      `json:"opened_at"`
+	ClosedAt *time.Time     `json:"closed_at,omitempty"`
+	Outcome  string         `json:"outcome"`
+	// Rating is by's own, nil until they rate.
+	Rating *Rating `json:"rating"`
+}
+
+// familyVisitLimit is how many of the latest resolved visits FamilyVisits looks at.
+const familyVisitLimit = 50
+
+// FamilyVisits lists the latest resolved visits of household h that its
+// family was told of (the resident's privacy settings decide, as for
+// notices), newest first, each with by's rating if they gave one.
+func (s *Service) FamilyVisits(ctx context.Context, h registry.Household, by string) ([]FamilyVisit, error) {
+	list, err := s.opts.Store.Tasks(ctx, Filter{HouseholdID: h.ID, State: Resolved, Limit: familyVisitLimit})
+	if err != nil {
+		return nil, fmt.Errorf("visits of household %s: %w", h.ID, err)
+	}
+	visits := []FamilyVisit{}
+	var ids []string
+	for _, t := range list {
+		if !familyHears(t, NoticeResolved) || !familySees(h.Privacy, t.Rule) {
+			continue
+		}
+		visits = append(visits, FamilyVisit{ID: t.ID, Kind: t.Kind, OpenedAt: t.OpenedAt, ClosedAt: t.ClosedAt, Outcome: t.Outcome})
+		ids = append(ids, t.ID)
+	}
+	if len(ids) == 0 {
+		return visits, nil
+	}
+	rated, err := s.opts.Store.RatingsBy(ctx, by, ids)
+	if err != nil {
+		return nil, fmt.Errorf("visits of household %s: %w", h.ID, err)
+	}
+	for i := range visits {
+		if r, ok := rated[visits[i].ID]; ok {
+			visits[i].Rating = &r
+		}
+	}
+	return visits, nil
+}

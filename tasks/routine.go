@@ -209,24 +209,24 @@ func (s *Service) openRoutine(ctx context.Context, tx Tx, h registry.Household, 
 	return t, nil
 }
 
-// RoutineReport is, per grid, how many routine visits were due in month
+// RoutineReport is, with the month it covers, per grid how many routine visits were due in month
 // (YYYY-MM in the monitor's time zone; empty: the domain clock's month),
 // how many were done and how many are overdue at the domain clock's now.
 // Rows come by grid id; a grid with neither households nor visits has none.
-func (s *Service) RoutineReport(ctx context.Context, month string) ([]RoutineRow, error) {
+func (s *Service) RoutineReport(ctx context.Context, month string) ([]RoutineRow, string, error) {
 	now := s.opts.Clock.Now()
 	var start, end time.Time
 	if month == "" {
-		start, end, _ = monthBounds(now, s.opts.Location)
+		start, end, month = monthBounds(now, s.opts.Location)
 	} else {
 		var err error
 		if start, end, err = ParseMonth(month, s.opts.Location); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	samples, households, err := s.opts.Store.RoutineSamples(ctx, start, end)
 	if err != nil {
-		return nil, fmt.Errorf("routine report: %w", err)
+		return nil, "", fmt.Errorf("routine report: %w", err)
 	}
 	rows := map[string]*RoutineRow{}
 	row := func(grid string) *RoutineRow {
@@ -260,5 +260,5 @@ func (s *Service) RoutineReport(ctx context.Context, month string) ([]RoutineRow
 		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b RoutineRow) int { return cmp.Compare(a.GridID, b.GridID) })
-	return out, nil
+	return out, month, nil
 }

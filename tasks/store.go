@@ -32,6 +32,8 @@ type Store interface {
 	// RoutineSamples lists the routine visits due in [from, to) with their
 	// grid, and counts every grid's households.
 	RoutineSamples(ctx context.Context, from, to time.Time) ([]RoutineSample, map[string]int, error)
+	// RatingsBy finds by's ratings of the tasks taskIDs, by task id.
+	RatingsBy(ctx context.Context, by string, taskIDs []string) (map[string]Rating, error)
 }
 
 // Tx is what a task change may read and write inside one transaction.
