@@ -83,6 +83,10 @@ func (db *DB) Tasks(ctx context.Context, f tasks.Filter) ([]tasks.Task, error) {
 			args = append(args, c.val)
 		}
 	}
+	if f.Kind == "" && !f.WithRoutine && f.Rule != rules.RuleRoutineVisit {
+		where = append(where, "kind <> ?")
+		args = append(args, string(rules.RoutineVisit))
+	}
 	if !f.DueBefore.IsZero() {
 		where = append(where, "due_at < ?")
 		args = append(args, toMS(f.DueBefore))

@@ -84,7 +84,7 @@ const familyVisitLimit = 50
 // family was told of (the resident's privacy settings decide, as for
 // notices), newest first, each with by's rating if they gave one.
 func (s *Service) FamilyVisits(ctx context.Context, h registry.Household, by string) ([]FamilyVisit, error) {
-	list, err := s.opts.Store.Tasks(ctx, Filter{HouseholdID: h.ID, State: Resolved, Limit: familyVisitLimit})
+	list, err := s.opts.Store.Tasks(ctx, Filter{HouseholdID: h.ID, State: Resolved, WithRoutine: true, Limit: familyVisitLimit})
 	if err != nil {
 		return nil, fmt.Errorf("visits of household %s: %w", h.ID, err)
 	}

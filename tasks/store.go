@@ -70,7 +70,12 @@ type Filter struct {
 	HouseholdID string
 	Rule        string
 	AssigneeID  string
+	// Kind keeps the tasks of one kind. Empty lists the tasks alerts and
+	// people opened (visit and maintenance) and leaves out the routine
+	// visits, which would bury them (a household has up to 31 a month),
+	// unless Rule is routine_visit or WithRoutine is set.
 	Kind        rules.TaskKind
+	WithRoutine bool
 	// DueBefore, when set, keeps only tasks with a due_at before it (routine visits).
 	DueBefore time.Time
 	// GridIDs, when not nil, keeps only tasks of households in these grids.
