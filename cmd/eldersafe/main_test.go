@@ -234,3 +234,30 @@ func TestServeFlagBeatsEnvironment(t *testing.T) {
 	}
 	s.stop(t)
 }
+
+// TestConfigCheckNamesTheVariable: a wrong value from the environment is
+// blamed on its variable, not the file, and every error is printed once.
+func TestConfigCheckNamesTheVariable(t *testing.T) {
+	for _, c := range []struct{ env, value, want string }{
+		{"ELDERSAFE_NOTIFY_MAX_ATTEMPTS", "many", "'notify.max_attempts' cannot parse value as 'int'"},
+		{"ELDERSAFE_INGEST_WORKERS", "0", "ingest.workers: 0: want 1 to 1024"},
+		{"ELDERSAFE_RULES_NO_MOTION_HOURS", "100", "rules.no_motion.hours: must be between 0.5 and 24 hours"},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			t.Setenv(c.env, c.value)
+			cmd := configCommand()
+			cmd.SetArgs([]string{"check", "../../configs/eldersafe.yaml"})
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			err := cmd.Execute()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			if n := strings.Count(msg, c.want); n != 1 || !strings.Contains(msg, "(from environment variable "+c.env+")") ||
+				!strings.Contains(msg, "with the ELDERSAFE_* environment variables is not valid") {
+				t.Errorf("error names it %d times, want once, blaming %s:\n%s", n, c.env, msg)
+			}
+		})
+	}
+}
