@@ -154,7 +154,7 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 		return err
 	}
 	m.reg.MustRegister(&storeCollector{db: m.db, log: m.log})
-	if err := m.startTasks(); err != nil {
+	if err := m.startTasks(ctx); err != nil {
 		return err
 	}
 	if err := m.startDecisions(); err != nil {
@@ -205,7 +205,7 @@ func (m *Monitor) work(ctx context.Context) error {
 
 // startTasks sets up the task service with its outbox and change feed, and
 // runs the outbox.
-func (m *Monitor) startTasks() error {
+func (m *Monitor) startTasks(ctx context.Context) error {
 	templates, err := notify.NewTemplates()
 	if err != nil {
 		return fmt.Errorf("load templates: %w", err)
@@ -220,6 +220,8 @@ func (m *Monitor) startTasks() error {
 	}
 	if sms != nil {
 		senders[registry.ChannelSMS] = sms
+	} else {
+		m.warnNoSMS(ctx)
 	}
 	m.outbox, err = notify.NewDispatcher(notify.Options{
 		Outbox:      m.db,

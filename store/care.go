@@ -197,3 +197,13 @@ func (db *DB) RatingsBy(ctx context.Context, by string, taskIDs []string) (map[s
 	}
 	return out, nil
 }
+
+// WorkersWithOnlyAPhone counts the workers who have a phone and no push
+// URL: without an SMS provider their notices go to the log.
+func (db *DB) WorkersWithOnlyAPhone(ctx context.Context) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM workers WHERE phone <> '' AND push_url = ''`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count workers with only a phone: %w", err)
+	}
+	return n, nil
+}

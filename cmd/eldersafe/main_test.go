@@ -202,6 +202,9 @@ func TestServeGeneratesTokenAndStopsCleanly(t *testing.T) {
 	if token == "" {
 		t.Fatalf("serve printed no generated admin token:\n%s", s.stderr(t))
 	}
+	if want := "Console: http://" + s.addr + "/"; !strings.Contains(s.stderr(t), want) || !strings.Contains(s.stderr(t), "/api/v1/users") {
+		t.Errorf("serve did not say %q and how to get a log-in:\n%s", want, s.stderr(t))
+	}
 	if code := s.createGrid(t, token, "g1"); code != 201 {
 		t.Fatalf("create grid with the printed token: %d", code)
 	}
@@ -259,5 +262,17 @@ func TestConfigCheckNamesTheVariable(t *testing.T) {
 				t.Errorf("error names it %d times, want once, blaming %s:\n%s", n, c.env, msg)
 			}
 		})
+	}
+}
+
+func TestConsoleBanner(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080/",
+		"0.0.0.0:8080":   "http://localhost:8080/",
+		"[::]:9000":      "http://localhost:9000/",
+	} {
+		if got := consoleBanner(addr); !strings.Contains(got, "Console: "+want) {
+			t.Errorf("%s: %q, want the console at %s", addr, got, want)
+		}
 	}
 }
