@@ -276,3 +276,28 @@ func TestConsoleBanner(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigCheckCareLevels: a care level's thresholds are read from the
+// file and checked like the rules section.
+func TestConfigCheckCareLevels(t *testing.T) {
+	for _, c := range []struct{ name, yaml, want string }{
+		{"good", "care_levels:\n  semi:\n    rules:\n      no_motion:\n        hours: 4\n    routine_visits_per_month: 6\n", ""},
+		{"misspelt", "care_levels:\n  semi:\n    rules:\n      no_motion:\n        hourz: 4\n", "care_levels.semi.rules.no_motion.hourz: unknown parameter"},
+		{"unknown level", "care_levels:\n  bedridden:\n    routine_visits_per_month: 6\n", "bedridden"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(file, []byte(c.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := configCommand()
+			cmd.SetArgs([]string{"check", file})
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			err := cmd.Execute()
+			if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
+				t.Errorf("config check: %v, want %q", err, c.want)
+			}
+		})
+	}
+}
