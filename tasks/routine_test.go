@@ -3,6 +3,7 @@ package tasks_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,6 +123,9 @@ func TestRoutineVisit(t *testing.T) {
 	var roles []string
 	for _, n := range e.notices(t, first) {
 		roles = append(roles, n.Role+" "+n.Event)
+		if n.Lang == "en" && !strings.Contains(n.Message, "a community worker called in") {
+			t.Errorf("the family's notice says %q", n.Message)
+		}
 	}
 	if len(roles) == 0 || slices.ContainsFunc(roles, func(r string) bool { return r != tasks.RecipientFamily+" "+tasks.NoticeResolved }) {
 		t.Errorf("notices of a routine visit: %v; want the family's resolved only", roles)
