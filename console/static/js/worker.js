@@ -121,7 +121,8 @@ export function myTasks(root, _params, app) {
   load();
   return {
     onTask(change) {
-      if (change.event === 'opened') {
+      // A routine visit scheduled is no news to announce: it joins the list below.
+      if (change.event === 'opened' && change.task.kind !== 'routine_visit') {
         fresh.add(change.task.id);
         const hh = app.households.get(change.task.household_id);
         const msg = t('worker.new_task', {rule: tk.ruleName(change.task.rule), name: hh ? hh.name : change.task.household_id});
