@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,4 +157,15 @@ func TestRoutineAndRatings(t *testing.T) {
 			}
 		}},
 	})
+	entries, err := e.store.Audit(t.Context(), "fam1", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rated bool
+	for _, en := range entries {
+		rated = rated || (en.Action == "create" && strings.Contains(en.Object, t1))
+	}
+	if !rated {
+		t.Errorf("the rating is not in the audit log: %+v", entries)
+	}
 }
