@@ -39,6 +39,8 @@ type Registry interface {
 	CreateDevice(ctx context.Context, d registry.Device) error
 	Household(ctx context.Context, id string) (registry.Household, error)
 	DevicesOf(ctx context.Context, householdID string) ([]registry.Device, error)
+	// SetCareLevel changes a household's care level.
+	SetCareLevel(ctx context.Context, householdID string, level registry.CareLevel) error
 }
 
 // Tasks is the task lifecycle; *tasks.Service implements it.
@@ -52,6 +54,10 @@ type Tasks interface {
 	Cancel(ctx context.Context, id, actor, reason string) (tasks.Task, error)
 	OpenManual(ctx context.Context, householdID string, sev rules.Severity, reason, actor string) (tasks.Task, bool, error)
 	SLA(ctx context.Context, q tasks.SLAQuery) ([]tasks.SLARow, error)
+	Rate(ctx context.Context, taskID, by string, stars int, comment string) (tasks.Rating, error)
+	FamilyVisits(ctx context.Context, h registry.Household, by string) ([]tasks.FamilyVisit, error)
+	RoutineReport(ctx context.Context, month string) ([]tasks.RoutineRow, string, error)
+	ScheduleRoutineFor(ctx context.Context, householdID string) (int, error)
 }
 
 // Notifications lists the outbox notices of a task.
@@ -258,6 +264,7 @@ func (a *API) routeGroups() []func(*router) {
 		a.taskRoutes,
 		a.notificationRoutes,
 		a.reportRoutes,
+		a.careRoutes,
 		a.clockRoutes,
 		a.ruleRoutes,
 		a.chartRoutes,

@@ -179,7 +179,8 @@ func TestExportHousehold(t *testing.T) {
 	if len(doc.RuleState) != 2 || doc.RuleState[0]["status"] == nil || doc.RuleState[1]["status"] != nil {
 		t.Errorf("rule state %v", doc.RuleState)
 	}
-	if len(doc.Tasks) != 2 || doc.Tasks[0]["evidence"] == nil || doc.Tasks[1]["timeline"] == nil || len(doc.Notices) == 0 {
+	// Two tasks and the month's two routine visits.
+	if len(doc.Tasks) != 4 || doc.Tasks[0]["evidence"] == nil || doc.Tasks[1]["timeline"] == nil || len(doc.Notices) == 0 {
 		t.Errorf("tasks %v, notices %d", doc.Tasks, len(doc.Notices))
 	}
 	var audited []string
@@ -240,7 +241,7 @@ func TestDeleteHousehold(t *testing.T) {
 
 	const reason = "resident moved to a care home; daughter's request of 2026-03-01"
 	b := e.must(200, "DELETE", "/api/v1/households/h9", `{"reason":"`+reason+`"}`, as("op"))
-	if b["tasks_anonymised"] != 2.0 || b["tasks_cancelled"] != 1.0 || fmt.Sprint(b["device_ids"]) != "[d9-band d9-water]" || fmt.Sprint(b["user_ids"]) != "[fam9]" {
+	if b["tasks_anonymised"] != 4.0 || b["tasks_cancelled"] != 3.0 || fmt.Sprint(b["device_ids"]) != "[d9-band d9-water]" || fmt.Sprint(b["user_ids"]) != "[fam9]" {
 		t.Errorf("deletion answer %v", b)
 	}
 	x.mu.Lock()

@@ -46,6 +46,8 @@ var requestTypes = map[string]func() any{
 	"userRequest":       func() any { return new(userRequest) },
 	"loginRequest":      func() any { return new(loginRequest) },
 	"workerRequest":     func() any { return new(workerRequest) },
+	"householdPatch":    func() any { return new(householdPatch) },
+	"ratingRequest":     func() any { return new(ratingRequest) },
 }
 
 // bodyRoutes are the routes that read a body, with a valid body each (the
@@ -65,6 +67,8 @@ var bodyRoutes = []struct{ pattern, body string }{
 	{"POST /api/v1/tasks/{task}/resolve", `{"worker_id":"w1","outcome":"false_alarm","note":"fine","reason":"slept_late"}`},
 	{"POST /api/v1/tasks/{task}/handover", `{"from_worker_id":"w1","to_worker_id":"w2","reason":"closer"}`},
 	{"POST /api/v1/tasks/{task}/cancel", `{"reason":"duplicate"}`},
+	{"PATCH /api/v1/households/h1", `{"care_level":"semi"}`},
+	{"POST /api/v1/tasks/{task}/rating", `{"stars":4,"comment":"came fast"}`},
 	{"POST /api/v1/users", `{"id":"u7","password":"long-enough-password","role":"operator"}`},
 	{"POST /api/v1/login", `{"id":"u7","password":"long-enough-password"}`},
 	{"POST /api/v1/clock", `{"ts":"2026-03-01T10:00:00Z"}`},

@@ -121,10 +121,15 @@ func storeOptions(t *testing.T, db *store.DB) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Real, for registration schedules a household's routine visits.
+	svc, err := tasks.NewService(tasks.Options{Store: db, Clock: clock.Wall{}, Composer: plainComposer{}, Wall: clock.Wall{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return Options{
 		Registry: db, RuleSettings: db, Notifications: db, Users: db, AuditLog: db,
 		Grants: db, Privacy: db, Households: db, HouseholdList: db, Feedback: db,
-		Tasks: &tasks.Service{}, Rules: newRules(t, db, engine, clock.Wall{}), Clock: clock.Wall{},
+		Tasks: svc, Rules: newRules(t, db, engine, clock.Wall{}), Clock: clock.Wall{},
 		AdminToken: testToken,
 	}
 }

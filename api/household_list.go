@@ -46,6 +46,8 @@ type householdListItem struct {
 	Address  string `json:"address"`
 	GridID   string `json:"grid_id"`
 	Timezone string `json:"timezone,omitempty"`
+	// CareLevel is self_care, semi or dependent.
+	CareLevel registry.CareLevel `json:"care_level"`
 	// Devices say whether each device is online and when it last spoke;
 	// what it said is on GET /api/v1/households/{id}.
 	Devices []deviceListView `json:"devices"`
@@ -104,7 +106,7 @@ func (a *API) listHouseholds(w http.ResponseWriter, r *http.Request) error {
 		}
 		resp.Households = append(resp.Households, householdListItem{
 			ID: h.ID, Name: h.Name, Address: h.Address, GridID: h.GridID, Timezone: h.Timezone,
-			Devices: a.deviceLiveness(h.ID, devices),
+			CareLevel: h.CareLevel.OrDefault(), Devices: a.deviceLiveness(h.ID, devices),
 		})
 	}
 	a.writeJSON(w, r, http.StatusOK, resp)

@@ -27,6 +27,8 @@ type householdRequest struct {
 	// Privacy is the resident's word at registration (privacy.go); absent:
 	// the defaults.
 	Privacy registry.Privacy `json:"privacy"`
+	// CareLevel is self_care (the default), semi or dependent.
+	CareLevel string `json:"care_level"`
 }
 
 type contactRequest struct {
@@ -53,6 +55,7 @@ func (a *API) createHousehold(w http.ResponseWriter, r *http.Request) error {
 		Contacts:     make([]registry.Contact, 0, len(req.Contacts)),
 		MedicalNotes: req.MedicalNotes,
 		Privacy:      req.Privacy,
+		CareLevel:    registry.CareLevel(req.CareLevel).OrDefault(),
 	}
 	for _, c := range req.Contacts {
 		h.Contacts = append(h.Contacts, registry.Contact{
@@ -67,6 +70,7 @@ func (a *API) createHousehold(w http.ResponseWriter, r *http.Request) error {
 		return createError("household", h.ID, err)
 	}
 	a.householdRegistered(r.Context(), h)
+	a.routineFor(r.Context(), h.ID)
 	// The answer withholds sensitive fields like any read: what the
 	// operator just typed is not shown back without a grant.
 	d, err := a.disclose(r.Context(), h)

@@ -35,7 +35,7 @@ const (
 
 // importColumns are the columns an import file may have.
 var importColumns = []string{
-	"household_id", "name", "address", "grid_id", "timezone", "medical_notes",
+	"household_id", "name", "address", "grid_id", "timezone", "medical_notes", "care_level",
 	"contact_name", "contact_relation", "contact_phone", "contact_push_url", "contact_lang", "contact_channels", "contact_quiet_hours",
 	"device_id", "device_kind", "device_secret", "device_source", "device_source_topic", "device_gateway_id", "device_expected_every",
 }
@@ -186,9 +186,10 @@ func (a *API) importOne(r *http.Request, ih *importHousehold, resp *importRespon
 	if res.Created {
 		resp.Created++
 		a.householdRegistered(ctx, ih.h)
+		a.routineFor(ctx, id)
 	} else {
 		resp.Updated++
-		// The time zone may have changed, also to none.
+		// The time zone or care level may have changed, the zone also to none.
 		if err := a.opts.Rules.HouseholdChanged(ctx, id); err != nil {
 			a.log.Error("household imported but its rule settings are not applied until restart", "household_id", id, "err", err)
 		}
@@ -329,6 +330,18 @@ func parseImport(body []byte) (importFile, error) {
 		if msg := mergeHousehold(&ih.h, get); msg != "" {
 			fail("%s", msg)
 			continue
+		}
+		if v := get("care_level"); v != "" {
+			level, err := registry.ParseCareLevel(v)
+			switch {
+			case err != nil:
+				fail("%s", err)
+				continue
+			case ih.h.CareLevel != "" && ih.h.CareLevel != level:
+				fail("care_level differs from an earlier row of the household")
+				continue
+			}
+			ih.h.CareLevel = level
 		}
 		if c, ok := importContact(get); ok {
 			if err := c.Validate(); err != nil {

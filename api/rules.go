@@ -46,6 +46,8 @@ type Rules interface {
 	Baseline(householdID string) rules.Baseline
 	// Monitoring is how well a household is watched (sensor health).
 	Monitoring(householdID string) rules.Monitoring
+	// LevelThresholds is a care level's thresholds profile.
+	LevelThresholds(level registry.CareLevel) rules.Thresholds
 }
 
 func (a *API) ruleRoutes(rt *router) {
@@ -204,15 +206,15 @@ func parseTime(field, s string) (time.Time, error) {
 	return t.UTC().Truncate(time.Millisecond), nil
 }
 
-// householdRegistered tells the rules about a new household: only its time
-// zone can differ from the defaults. The household is created already, so a
-// failure is logged rather than answered.
+// householdRegistered tells the rules about a new household: its time zone
+// and its care level's thresholds can differ from the defaults. The
+// household is created already, so a failure is logged rather than answered.
 func (a *API) householdRegistered(ctx context.Context, h registry.Household) {
-	if h.Timezone == "" {
+	if h.Timezone == "" && len(a.opts.Rules.LevelThresholds(h.CareLevel)) == 0 {
 		return
 	}
 	if err := a.opts.Rules.HouseholdChanged(ctx, h.ID); err != nil {
-		a.log.Error("household registered but its time zone is not applied until restart", "household_id", h.ID, "err", err)
+		a.log.Error("household registered but its time zone and care level are not applied until restart", "household_id", h.ID, "err", err)
 	}
 }
 

@@ -193,15 +193,15 @@ func TestSLAReport(t *testing.T) {
 			}
 		}
 	}
-	g1 := `{"grid_id":"g1","severity":"critical","count":4,"ack_p50_s":240,"ack_p90_s":540,"resolve_p50_s":2400,"resolve_p90_s":6000,"ack_overdue":2,"resolve_overdue":0}`
-	g2 := `{"grid_id":"g2","severity":"critical","count":1,"ack_p50_s":null,"ack_p90_s":null,"resolve_p50_s":null,"resolve_p90_s":null,"ack_overdue":0,"resolve_overdue":0}`
+	g1 := `{"grid_id":"g1","severity":"critical","count":4,"ack_p50_s":240,"ack_p90_s":540,"resolve_p50_s":2400,"resolve_p90_s":6000,"ack_overdue":2,"resolve_overdue":0,"rating_avg":null,"ratings":0}`
+	g2 := `{"grid_id":"g2","severity":"critical","count":1,"ack_p50_s":null,"ack_p90_s":null,"resolve_p50_s":null,"resolve_p90_s":null,"ack_overdue":0,"resolve_overdue":0,"rating_avg":null,"ratings":0}`
 	e.run(t, []call{
 		{name: "last 30 days", method: "GET", path: "/api/v1/reports/sla", want: 200, check: rows("[" + g1 + "," + g2 + "]")},
 		{name: "one grid", method: "GET", path: "/api/v1/reports/sla?grid_id=g2", want: 200, check: rows("[" + g2 + "]")},
 		{name: "supervisor", method: "GET", path: "/api/v1/reports/sla?grid_id=g2", opts: []reqOption{withToken("sup-token")}, want: 200},
 		{name: "grid worker", method: "GET", path: "/api/v1/reports/sla", opts: []reqOption{withToken("worker-token")}, want: 403, wantCode: "forbidden"},
 		{name: "from and to", method: "GET", path: "/api/v1/reports/sla?from=2026-01-01T00:00:00Z&to=2026-03-01T09:12:00Z", want: 200, check: rows(`[
-			{"grid_id":"g2","severity":"critical","count":1,"ack_p50_s":null,"ack_p90_s":null,"resolve_p50_s":null,"resolve_p90_s":null,"ack_overdue":1,"resolve_overdue":1}]`)},
+			{"grid_id":"g2","severity":"critical","count":1,"ack_p50_s":null,"ack_p90_s":null,"resolve_p50_s":null,"resolve_p90_s":null,"ack_overdue":1,"resolve_overdue":1,"rating_avg":null,"ratings":0}]`)},
 		{name: "offset with unescaped plus", method: "GET", path: "/api/v1/reports/sla?from=2026-03-01T17:12:00+08:00&to=2026-03-01T17:13:00%2B08:00",
 			want: 200, check: rows("[" + g1 + "," + g2 + "]")},
 		{name: "nothing in range", method: "GET", path: "/api/v1/reports/sla?from=2025-01-01T00:00:00Z&to=2025-02-01T00:00:00Z", want: 200, check: rows(`[]`)},

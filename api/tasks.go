@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -34,10 +36,10 @@ type tasksResponse struct {
 	Tasks []tasks.Task `json:"tasks"`
 }
 
-// listTasks answers GET /api/v1/tasks?state=&household_id=&rule=&assignee_id=&limit=,
-// newest first.
+// listTasks answers GET /api/v1/tasks?state=&household_id=&rule=&assignee_id=&kind=&due_before=&limit=,
+// newest first; due_before keeps the routine visits due before it.
 func (a *API) listTasks(w http.ResponseWriter, r *http.Request) error {
-	q, err := queryParams(r, "state", "household_id", "rule", "assignee_id", "limit")
+	q, err := queryParams(r, "state", "household_id", "rule", "assignee_id", "kind", "due_before", "limit")
 	if err != nil {
 		return err
 	}
@@ -46,9 +48,21 @@ func (a *API) listTasks(w http.ResponseWriter, r *http.Request) error {
 		HouseholdID: q["household_id"],
 		Rule:        q["rule"],
 		AssigneeID:  q["assignee_id"],
+		Kind:        rules.TaskKind(q["kind"]),
 		GridIDs:     gridScope(principal(r.Context())),
 	}
 	var errs []error
+	if f.Kind != "" && !slices.Contains(tasks.Kinds, f.Kind) {
+		errs = append(errs, fmt.Errorf("kind %q: must be one of visit, maintenance, routine_visit", clip(string(f.Kind))))
+	}
+	if s, ok := q["due_before"]; ok {
+		// An offset's '+' sent unescaped arrives as a space.
+		t, err := time.Parse(time.RFC3339, strings.ReplaceAll(s, " ", "+"))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("due_before %q: want an RFC 3339 time such as 2026-03-08T00:00:00+08:00", clip(s)))
+		}
+		f.DueBefore = t
+	}
 	if f.State != "" && !f.State.Valid() {
 		errs = append(errs, fmt.Errorf("state %q: must be one of open, acknowledged, on_site, resolved, escalated, cancelled", clip(string(f.State))))
 	}

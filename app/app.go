@@ -154,7 +154,7 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 		return err
 	}
 	m.reg.MustRegister(&storeCollector{db: m.db, log: m.log})
-	if err := m.startTasks(); err != nil {
+	if err := m.startTasks(ctx); err != nil {
 		return err
 	}
 	if err := m.startDecisions(); err != nil {
@@ -205,7 +205,7 @@ func (m *Monitor) work(ctx context.Context) error {
 
 // startTasks sets up the task service with its outbox and change feed, and
 // runs the outbox.
-func (m *Monitor) startTasks() error {
+func (m *Monitor) startTasks(ctx context.Context) error {
 	templates, err := notify.NewTemplates()
 	if err != nil {
 		return fmt.Errorf("load templates: %w", err)
@@ -220,6 +220,8 @@ func (m *Monitor) startTasks() error {
 	}
 	if sms != nil {
 		senders[registry.ChannelSMS] = sms
+	} else {
+		m.warnNoSMS(ctx)
 	}
 	m.outbox, err = notify.NewDispatcher(notify.Options{
 		Outbox:      m.db,
@@ -236,18 +238,24 @@ func (m *Monitor) startTasks() error {
 	if m.feed, err = m.newFeed(); err != nil {
 		return err
 	}
+	zone, err := m.cfg.Location()
+	if err != nil {
+		return err
+	}
 	m.tasks, err = tasks.NewService(tasks.Options{
-		Store:      m.db,
-		Clock:      m.clock,
-		Composer:   templates,
-		Wall:       clock.Wall{},
-		Deadlines:  m.cfg.Deadlines(),
-		SMSEnabled: sms != nil,
-		Notified:   m.outbox.Wake,
-		RateLimit:  m.cfg.Notify.RateLimit,
-		AckOverdue: newAckOverdue(m.reg),
-		Changed:    m.changed,
-		Logger:     m.log,
+		Store:         m.db,
+		Clock:         m.clock,
+		Composer:      templates,
+		Wall:          clock.Wall{},
+		Deadlines:     m.cfg.Deadlines(),
+		SMSEnabled:    sms != nil,
+		Notified:      m.outbox.Wake,
+		RateLimit:     m.cfg.Notify.RateLimit,
+		AckOverdue:    newAckOverdue(m.reg),
+		Changed:       m.changed,
+		Logger:        m.log,
+		Location:      zone,
+		RoutineVisits: m.cfg.RoutineVisits(),
 	})
 	if err != nil {
 		return err
@@ -279,6 +287,7 @@ func (m *Monitor) startDecisions() error {
 		History:            &m.hist,
 		CheckpointInterval: m.cfg.Checkpoint.Interval,
 		MaxJump:            m.cfg.ClockMaxJump,
+		CareLevels:         m.cfg.CareLevelThresholds(),
 		Logger:             m.log,
 		Registerer:         m.reg,
 	})

@@ -38,9 +38,12 @@ type Config struct {
 	Clock    string         `mapstructure:"clock"`
 	Rules    RulesConfig    `mapstructure:"rules"`
 	Tasks    TasksConfig    `mapstructure:"tasks"`
-	Notify   NotifyConfig   `mapstructure:"notify"`
-	Ingest   IngestConfig   `mapstructure:"ingest"`
-	Log      LogConfig      `mapstructure:"log"`
+	// CareLevels tune each care level's thresholds, verification and
+	// routine visits (app/care.go).
+	CareLevels CareLevelsConfig `mapstructure:"care_levels"`
+	Notify     NotifyConfig     `mapstructure:"notify"`
+	Ingest     IngestConfig     `mapstructure:"ingest"`
+	Log        LogConfig        `mapstructure:"log"`
 	// Sources turn on the formats of off-the-shelf devices (CONTRACT.md
 	// §14), each under its topic root.
 	Sources SourcesConfig `mapstructure:"sources"`
@@ -297,8 +300,9 @@ func DefaultConfig() Config {
 			},
 			ResolveDeadline: td.Resolve,
 		},
-		Notify: NotifyConfig{MaxAttempts: 10, PushTimeout: 10 * time.Second, RateLimit: 10 * time.Minute, SMS: defaultSMSConfig()},
-		Ingest: IngestConfig{Workers: 8, EventWorkers: 2, QueueSize: 1024},
+		CareLevels: defaultCareLevels(),
+		Notify:     NotifyConfig{MaxAttempts: 10, PushTimeout: 10 * time.Second, RateLimit: 10 * time.Minute, SMS: defaultSMSConfig()},
+		Ingest:     IngestConfig{Workers: 8, EventWorkers: 2, QueueSize: 1024},
 		Sources: SourcesConfig{
 			Zigbee2MQTT: SourceConfig{TopicRoot: "zigbee2mqtt"},
 			Tasmota:     SourceConfig{TopicRoot: "tele"},
@@ -469,6 +473,7 @@ func (c Config) Validate() error {
 	if d.Resolve <= 0 {
 		bad("tasks.resolve_deadline", "must be positive")
 	}
+	errs = append(errs, c.CareLevels.validate()...)
 	if c.Notify.MaxAttempts < 1 || c.Notify.MaxAttempts > 100 {
 		bad("notify.max_attempts", "%d: want 1 to 100", c.Notify.MaxAttempts)
 	}

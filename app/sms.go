@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -108,4 +109,18 @@ func (c SMSConfig) sender(logger *slog.Logger) (notify.Sender, error) {
 		return s, nil
 	}
 	return nil, nil
+}
+
+// warnNoSMS says, when no SMS provider is configured, how many workers
+// have only a phone: their notices go to the log, where nobody reads them.
+func (m *Monitor) warnNoSMS(ctx context.Context) {
+	n, err := m.db.WorkersWithOnlyAPhone(ctx)
+	if err != nil {
+		m.log.Error("count workers without an SMS provider", "err", err)
+		return
+	}
+	if n > 0 {
+		m.log.Warn(fmt.Sprintf("no SMS provider is configured (notify.sms.provider): the notices of %d workers with a phone and no push_url go to the log", n),
+			"workers", n)
+	}
 }

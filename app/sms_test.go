@@ -1,11 +1,15 @@
 package app
 
 import (
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/eldersafe/eldersafe/notify"
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/store"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 func TestValidateSMS(t *testing.T) {
@@ -59,6 +63,55 @@ func TestValidateSMS(t *testing.T) {
 				t.Errorf("valid config, but sender: %v", serr)
 			case err == nil && (s != nil) != (cfg.Notify.SMS.Provider != ""):
 				t.Errorf("provider %q: sender %T", cfg.Notify.SMS.Provider, s)
+			}
+		})
+	}
+}
+
+// TestWarnNoSMS: at start without an SMS provider, the workers whose notices
+// go to the log for want of one are counted in one WARN.
+func TestWarnNoSMS(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		worker registry.Worker
+		sms    bool
+		want   string
+	}{
+		{"a phone only", registry.Worker{Phone: "+8613800000001"}, false, "the notices of 1 workers with a phone and no push_url go to the log"},
+		{"push too", registry.Worker{Phone: "+8613800000001", PushURL: "https://push.example/w1"}, false, ""},
+		{"an SMS provider", registry.Worker{Phone: "+8613800000001"}, true, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			db, err := store.Open(t.Context(), dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			must(db.CreateGrid(t.Context(), registry.Grid{ID: "g1", Name: "G"}))
+			w := c.worker
+			w.ID, w.Name, w.GridIDs, w.Role = "w1", "Wang", []string{"g1"}, registry.RoleGridWorker
+			must(db.CreateWorker(t.Context(), w))
+			must(db.Close())
+
+			cfg := DefaultConfig()
+			cfg.DataDir, cfg.HTTP.Addr, cfg.MQTT.Broker.Addr = dir, "127.0.0.1:0", "127.0.0.1:0"
+			if c.sms {
+				cfg.Notify.SMS.Provider = SMSTwilio
+				cfg.Notify.SMS.Twilio = TwilioConfig{BaseURL: notify.DefaultTwilioBaseURL, AccountSID: "AC1", AuthToken: "tok", From: "+15005550006"}
+			}
+			var logs testkit.SyncBuffer
+			m, err := Start(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), io.Discard)
+			must(err)
+			must(m.Close())
+			warned := strings.Contains(logs.String(), "level=WARN msg=\"no SMS provider is configured")
+			if warned != (c.want != "") || !strings.Contains(logs.String(), c.want) {
+				t.Errorf("logs:\n%s\nwant a WARN saying %q", logs.String(), c.want)
 			}
 		})
 	}

@@ -125,14 +125,21 @@ acl_file %s
 persistence true
 `, filepath.Join(abs, MosquittoPasswordFile), filepath.Join(abs, MosquittoACLFile))
 
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	// Mosquitto reads the files as its own user (it drops root before it
+	// reloads them on SIGHUP): it must be able to enter the directory.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("export to %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
 		return fmt.Errorf("export to %s: %w", dir, err)
 	}
 	for _, f := range []struct {
 		name, text string
 		mode       os.FileMode
 	}{
-		{MosquittoPasswordFile, pw.String(), 0o600},
+		// The hashes are for Mosquitto's eyes only: its group reads them
+		// (mosquitto_group), nobody else.
+		{MosquittoPasswordFile, pw.String(), 0o640},
 		{MosquittoACLFile, acl.String(), 0o644},
 		{MosquittoConfFile, conf, 0o644},
 	} {
@@ -146,8 +153,14 @@ persistence true
 	return nil
 }
 
+// mosquittoGroup is the group Debian's and the upstream packages run
+// Mosquitto as: a new password_file is given to it when root exports.
+const mosquittoGroup = "mosquitto"
+
 // writeFileAtomic replaces a file whole, so a broker reloading it never
-// reads half of it.
+// reads half of it. A file replaced keeps its owner and group (an operator
+// may have given it to Mosquitto's user); a new one written by root goes to
+// Mosquitto's group when the system has one.
 func writeFileAtomic(path, text string, mode os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
@@ -161,6 +174,12 @@ func writeFileAtomic(path, text string, mode os.FileMode) error {
 	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if uid, gid, ok := ownerFor(path); ok {
+		if err := tmp.Chown(uid, gid); err != nil {
+			tmp.Close()
+			return fmt.Errorf("write %s: keep its owner: %w", path, err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

@@ -90,7 +90,7 @@ func TestMosquittoExport_EnforcesDeviceRules(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(filepath.Join(dir, MosquittoPasswordFile)); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(filepath.Join(dir, MosquittoPasswordFile)); err != nil || fi.Mode().Perm() != 0o640 {
 		t.Fatalf("password_file: %v, mode %v", err, fi.Mode())
 	}
 	addr := startMosquitto(t, dir)

@@ -388,6 +388,10 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("task %s, outcome %s, note %q, worker's steps %v", got.State, got.Outcome, got.Note, steps)
 		}
 		w.do("back to my tasks", click(`.back a`), chromedp.WaitVisible(css(`#mine .empty`)))
+		w.do("routine visits apart", chromedp.WaitVisible(css(`#routine h2`)))
+		if s := w.text(`#routine`); !strings.Contains(s, "Routine visits") {
+			t.Errorf("routine visits section says %q", s)
+		}
 	})
 
 	t.Run("Operator", func(t *testing.T) {
@@ -515,6 +519,16 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("family page says %q", s)
 		}
 		f.shot("family-1-home")
+		f.do("rate the visit", click(`#visits button.star[data-stars="4"]`), chromedp.WaitVisible(css(`#visits .rated`)))
+		if s := f.text(`#visits .rated`); !strings.Contains(s, "4") {
+			t.Errorf("the rating shows as %q", s)
+		}
+		var sla struct{ Rows []struct{ Ratings int } }
+		m.MustCall("GET", "/api/v1/reports/sla?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", nil, 200, &sla)
+		if len(sla.Rows) == 0 || sla.Rows[0].Ratings != 1 {
+			t.Errorf("SLA rows after the rating: %+v", sla.Rows)
+		}
+		f.shot("family-2-rated")
 	})
 	b.noErrors()
 }

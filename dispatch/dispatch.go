@@ -34,12 +34,16 @@ type Tasks interface {
 	Raise(ctx context.Context, a rules.Alert) (t tasks.Task, opened bool, err error)
 	// Escalate escalates the tasks whose deadlines now has passed.
 	Escalate(ctx context.Context) (int, error)
+	// ScheduleRoutine schedules the month's routine visits of every
+	// household that has none yet; it is cheap once the month is done.
+	ScheduleRoutine(ctx context.Context) (int, error)
 }
 
 // Store keeps what the engine needs across restarts: households' settings,
 // the engine's saved state and the event clock. *store.DB implements it.
 type Store interface {
 	HouseholdTimezones(ctx context.Context) (map[string]string, error)
+	HouseholdCareLevels(ctx context.Context) (map[string]registry.CareLevel, error)
 	Household(ctx context.Context, id string) (registry.Household, error)
 	AllHouseholdThresholds(ctx context.Context) (map[string]rules.Thresholds, error)
 	// HouseholdThresholds is nil for a household without overrides.
@@ -85,7 +89,11 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// MaxJump bounds how far past now one device's reading may move the
 	// event clock (Handle); ticks are not bound by it. Zero: DefaultMaxJump.
-	MaxJump    time.Duration
+	MaxJump time.Duration
+	// CareLevels are the thresholds of each care level's profile: they
+	// replace the global ones for its households, and a household's own
+	// overrides replace them in turn. Nil: no profiles.
+	CareLevels map[registry.CareLevel]rules.Thresholds
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -105,6 +113,7 @@ type Dispatcher struct {
 	history   History
 	every     time.Duration
 	maxJump   time.Duration
+	levels    map[registry.CareLevel]rules.Thresholds
 	log       *slog.Logger
 	fired     *prometheus.CounterVec
 	// jumps counts readings that would have moved the event clock more than
@@ -159,6 +168,7 @@ func New(opts Options) (*Dispatcher, error) {
 		history:   opts.History,
 		every:     opts.CheckpointInterval,
 		maxJump:   opts.MaxJump,
+		levels:    opts.CareLevels,
 		log:       opts.Logger,
 		commits:   newCommits(),
 	}
@@ -436,5 +446,10 @@ func (d *Dispatcher) raise(ctx context.Context, alerts []rules.Alert) error {
 func (d *Dispatcher) escalate(ctx context.Context) {
 	if _, err := d.tasks.Escalate(ctx); err != nil {
 		d.log.Error("escalate overdue tasks", "err", err)
+	}
+	// The month's routine visits follow the same clock: a simulation
+	// schedules them when its event time enters a month.
+	if _, err := d.tasks.ScheduleRoutine(ctx); err != nil {
+		d.log.Error("schedule routine visits", "err", err)
 	}
 }

@@ -36,6 +36,10 @@ func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
 	if err != nil {
 		return nil, err
 	}
+	levels, err := d.store.HouseholdCareLevels(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var since time.Time
 	if !now.IsZero() {
 		since = now.Add(-awayLookback)
@@ -49,10 +53,10 @@ func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
 		away[p.HouseholdID] = append(away[p.HouseholdID], p)
 	}
 	for id, tz := range zones {
-		if tz == "" && len(overrides[id]) == 0 && len(away[id]) == 0 {
+		if tz == "" && len(overrides[id]) == 0 && len(away[id]) == 0 && len(d.levels[levels[id].OrDefault()]) == 0 {
 			continue
 		}
-		if err := d.apply(id, tz, overrides[id], away[id]); err != nil {
+		if err := d.apply(id, tz, levels[id], overrides[id], away[id]); err != nil {
 			return nil, err
 		}
 	}
@@ -92,12 +96,13 @@ func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
 }
 
 // apply hands the engine a household's settings: its time zone (empty: the
-// monitor's default), threshold overrides and away periods. A time zone this
-// machine does not know, or overrides out of today's ranges (stored by an
-// earlier version), are logged and left out: the household keeps being
-// watched on the defaults rather than not at all.
-func (d *Dispatcher) apply(id, tz string, overrides rules.Thresholds, away []registry.AwayPeriod) error {
-	st := rules.Settings{Overrides: overrides}
+// monitor's default), its care level's thresholds under its own overrides,
+// and away periods. A time zone this machine does not know, or overrides
+// out of today's ranges (stored by an earlier version), are logged and left
+// out: the household keeps being watched on the defaults rather than not at
+// all.
+func (d *Dispatcher) apply(id, tz string, level registry.CareLevel, overrides rules.Thresholds, away []registry.AwayPeriod) error {
+	st := rules.Settings{Overrides: d.withLevel(level, overrides)}
 	if tz != "" {
 		loc, err := time.LoadLocation(tz)
 		if err != nil {
@@ -111,6 +116,11 @@ func (d *Dispatcher) apply(id, tz string, overrides rules.Thresholds, away []reg
 	if err := d.engine.SetHousehold(id, st); err != nil {
 		d.log.Error("household threshold overrides refused; it runs on the global thresholds until they are put again",
 			"household_id", id, "err", err)
+		// The level's profile was checked at start: keep it if it alone is good.
+		st.Overrides = d.withLevel(level, nil)
+		if err := d.engine.SetHousehold(id, st); err == nil {
+			return nil
+		}
 		st.Overrides = nil
 		if err := d.engine.SetHousehold(id, st); err != nil {
 			return fmt.Errorf("apply rule settings of household %s: %w", id, err)
@@ -145,7 +155,38 @@ func (d *Dispatcher) HouseholdChanged(ctx context.Context, householdID string) e
 	if err != nil {
 		return err
 	}
-	return d.apply(householdID, h.Timezone, overrides, away)
+	return d.apply(householdID, h.Timezone, h.CareLevel, overrides, away)
+}
+
+// withLevel is a household's thresholds over the global ones: its care
+// level's profile with its own overrides on top, parameter by parameter.
+func (d *Dispatcher) withLevel(level registry.CareLevel, overrides rules.Thresholds) rules.Thresholds {
+	profile := d.levels[level.OrDefault()]
+	if len(profile) == 0 {
+		return overrides
+	}
+	merged := make(rules.Thresholds, len(profile)+len(overrides))
+	for _, t := range []rules.Thresholds{profile, overrides} {
+		for rule, params := range t {
+			if merged[rule] == nil {
+				merged[rule] = make(map[string]any, len(params))
+			}
+			for name, v := range params {
+				merged[rule][name] = v
+			}
+		}
+	}
+	return merged
+}
+
+// LevelThresholds is the thresholds profile of a care level: what its
+// households' rules run with where they have no override of their own.
+func (d *Dispatcher) LevelThresholds(level registry.CareLevel) rules.Thresholds {
+	profile := d.levels[level.OrDefault()]
+	if profile == nil {
+		return rules.Thresholds{}
+	}
+	return profile
 }
 
 // DeviceRegistered makes the engine expect messages from a new device from

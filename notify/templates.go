@@ -66,6 +66,7 @@ var vocabulary = map[string]words{
 			rules.RuleBatteryLow:          "设备电量低",
 			rules.RuleUnmonitored:         "所有看护传感器均已失联，无法看护",
 			rules.RuleManual:              "人工上报（居民来电）",
+			rules.RuleRoutineVisit:        "例行走访",
 		},
 		severities: map[rules.Severity]string{
 			rules.Critical: "紧急",
@@ -80,6 +81,8 @@ var vocabulary = map[string]words{
 			"false_alarm":  "误报",
 			"deceased":     "已故",
 			"other":        "其他",
+			"visited":      "已走访",
+			"not_home":     "无人在家",
 		},
 		familyOutcomes: map[string]string{
 			"safe":         "老人平安",
@@ -88,6 +91,8 @@ var vocabulary = map[string]words{
 			"false_alarm":  "一切正常，系误报",
 			"deceased":     "社区工作人员会尽快与您电话联系", // such news is told in person, never by SMS
 			"other":        "详情请联系社区",
+			"visited":      "社区工作人员已上门走访",
+			"not_home":     "上门时无人在家，社区工作人员将在三天内再次走访",
 		},
 		when:      "1月2日 15:04",
 		separator: "、",
@@ -107,6 +112,7 @@ var vocabulary = map[string]words{
 			rules.RuleBatteryLow:          "a device's battery is low",
 			rules.RuleUnmonitored:         "every welfare sensor is silent: the home is not watched",
 			rules.RuleManual:              "reported by phone",
+			rules.RuleRoutineVisit:        "a routine visit",
 		},
 		severities: map[rules.Severity]string{
 			rules.Critical: "Critical",
@@ -121,6 +127,8 @@ var vocabulary = map[string]words{
 			"false_alarm":  "false alarm",
 			"deceased":     "deceased",
 			"other":        "other",
+			"visited":      "visited",
+			"not_home":     "nobody at home",
 		},
 		familyOutcomes: map[string]string{
 			"safe":         "all is well",
@@ -129,6 +137,8 @@ var vocabulary = map[string]words{
 			"false_alarm":  "a false alarm, all is well",
 			"deceased":     "the community office will call you shortly", // such news is told in person, never by SMS
 			"other":        "please ask the community office for details",
+			"visited":      "a community worker called in",
+			"not_home":     "nobody was at home when the community worker called; they will call again within 3 days",
 		},
 		when:      "Jan 2, 15:04",
 		separator: ", ",

@@ -124,6 +124,8 @@ type Household struct {
 	// Privacy is the resident's word on who sees which signal; nil or a
 	// signal left out: DefaultPrivacy.
 	Privacy Privacy `json:"privacy,omitempty"`
+	// CareLevel grades the attention the resident needs; empty is self_care.
+	CareLevel CareLevel `json:"care_level,omitempty"`
 }
 
 type Device struct {
@@ -257,6 +259,9 @@ func (h Household) Validate() error {
 		}
 	}
 	errs = append(errs, h.Privacy.Validate())
+	if _, err := ParseCareLevel(string(h.CareLevel)); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

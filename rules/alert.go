@@ -31,6 +31,9 @@ type TaskKind string
 const (
 	Visit       TaskKind = "visit"
 	Maintenance TaskKind = "maintenance"
+	// RoutineVisit is a scheduled call on a resident, due by a date rather
+	// than opened by an alert (CONTRACT.md §13).
+	RoutineVisit TaskKind = "routine_visit"
 )
 
 // Rule names, as in the contract and the config file. Table describes each.
@@ -49,6 +52,8 @@ const (
 	RuleUnmonitored         = "unmonitored"
 	// RuleManual is a task opened by a person, not by a rule.
 	RuleManual = "manual"
+	// RuleRoutineVisit is a routine visit, scheduled every month.
+	RuleRoutineVisit = "routine_visit"
 )
 
 // Evidence is what a rule saw: a reading or a fact with its event time.

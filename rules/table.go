@@ -18,6 +18,9 @@ const (
 	ClassWelfare Class = "welfare"
 	// ClassMaintenance is the equipment's upkeep, not the resident.
 	ClassMaintenance Class = "maintenance"
+	// ClassRoutine is scheduled work, not an alert: nothing to verify or
+	// dispatch at once, and no false alarm.
+	ClassRoutine Class = "routine"
 )
 
 // SignalNone is the signal of a rule whose task tells nothing the home's
@@ -102,6 +105,8 @@ var Table = withRuleNames([]Rule{
 	// to verify, so it is dispatched at once like an alarm. What it says is
 	// the reason someone typed, not what a device saw.
 	{Name: RuleManual, Kind: Visit, Class: ClassAlarm, Signal: SignalNone},
+	// The month's routine visits (CONTRACT.md §13), scheduled by tasks.
+	{Name: RuleRoutineVisit, Severity: Low, Kind: RoutineVisit, Class: ClassRoutine, Signal: SignalNone},
 })
 
 // withRuleNames sets each parameter's Rule, so that the table says it once.

@@ -77,13 +77,13 @@ func TestTable(t *testing.T) {
 			t.Errorf("%s: not in Table", name)
 			continue
 		}
-		if !slices.Contains([]Class{ClassAlarm, ClassWelfare, ClassMaintenance}, r.Class) {
+		if !slices.Contains([]Class{ClassAlarm, ClassWelfare, ClassMaintenance, ClassRoutine}, r.Class) {
 			t.Errorf("%s: class %q", name, r.Class)
 		}
 		if r.Signal != SignalNone && !slices.Contains(registry.Signals, r.Signal) {
 			t.Errorf("%s: signal %q, want one of registry.Signals or SignalNone", name, r.Signal)
 		}
-		if r.Kind != Visit && r.Kind != Maintenance {
+		if r.Kind != Visit && r.Kind != Maintenance && r.Kind != RoutineVisit {
 			t.Errorf("%s: task kind %q", name, r.Kind)
 		}
 		if valid := r.Severity.Valid(); valid == (name == RuleManual) {
@@ -117,6 +117,7 @@ func TestTableIsTheContract(t *testing.T) {
 		RuleBatteryLow:          "low maintenance maintenance none",
 		RuleUnmonitored:         "high maintenance maintenance none",
 		RuleManual:              " visit alarm none",
+		RuleRoutineVisit:        "low routine_visit routine none",
 	}
 	for _, r := range Table {
 		got := strings.Join([]string{string(r.Severity), string(r.Kind), string(r.Class), r.Signal}, " ")
@@ -146,8 +147,8 @@ func TestTableIsTheContract(t *testing.T) {
 func TestAlertFromTable(t *testing.T) {
 	h := household{id: "h1"}
 	for _, r := range Table {
-		if r.Name == RuleManual {
-			continue // opened by a person, never by the engine
+		if r.Name == RuleManual || r.Name == RuleRoutineVisit {
+			continue // opened by a person or a schedule, never by the engine
 		}
 		a := h.alert(r.Name, t0, "d1", "seen", nil)
 		if a.Severity != r.Severity || a.Kind != r.Kind || a.Rule != r.Name {

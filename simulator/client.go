@@ -272,3 +272,10 @@ func (c *Client) Resolve(ctx context.Context, taskID, workerID, outcome, note st
 	return c.do(ctx, http.MethodPost, "/api/v1/tasks/"+url.PathEscape(taskID)+"/resolve",
 		map[string]string{"worker_id": workerID, "outcome": outcome, "note": note}, nil)
 }
+
+// CreateUser registers a console user (POST /api/v1/users): u holds id,
+// password, role and, as the role needs, worker_id or household_id. existed
+// reports a user of that id registered before, whose password stays.
+func (c *Client) CreateUser(ctx context.Context, u map[string]string) (existed bool, err error) {
+	return c.create(ctx, "/api/v1/users", u)
+}

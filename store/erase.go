@@ -139,6 +139,13 @@ func anonymiseTasks(ctx context.Context, tx *sql.Tx, id, anon string, at time.Ti
 	if _, err := tx.ExecContext(ctx, `UPDATE task_timeline SET message = '', data_json = NULL WHERE `+ofTombstone, anon); err != nil {
 		return fmt.Errorf("clear timelines: %w", err)
 	}
+	// A family's words about a visit could name them; the stars stay for the report.
+	if _, err := tx.ExecContext(ctx, `UPDATE task_ratings SET comment = '' WHERE `+ofTombstone, anon); err != nil {
+		return fmt.Errorf("clear ratings: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM routine_months WHERE household_id = ?`, id); err != nil {
+		return fmt.Errorf("forget routine months: %w", err)
+	}
 	for _, taskID := range open {
 		e := tasks.TimelineEntry{At: at, Actor: actor, Type: tasks.EntryCancelled, Message: deletionNote}
 		// No cipher: the entry has no data, nothing in it to seal.

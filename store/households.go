@@ -19,7 +19,7 @@ func (db *DB) Households(ctx context.Context, gridIDs []string, limit int) ([]re
 	if gridIDs != nil && len(gridIDs) == 0 {
 		return list, nil
 	}
-	query := `SELECT id, name, address, grid_id, timezone FROM households WHERE deleted_at IS NULL`
+	query := `SELECT id, name, address, grid_id, timezone, care_level FROM households WHERE deleted_at IS NULL`
 	var args []any
 	if gridIDs != nil {
 		grids := uniqueStrings(gridIDs)
@@ -40,10 +40,14 @@ func (db *DB) Households(ctx context.Context, gridIDs []string, limit int) ([]re
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var h registry.Household
-			if err := rows.Scan(&h.ID, &h.Name, &h.Address, &h.GridID, &h.Timezone); err != nil {
+			var (
+				h     registry.Household
+				level string
+			)
+			if err := rows.Scan(&h.ID, &h.Name, &h.Address, &h.GridID, &h.Timezone, &level); err != nil {
 				return err
 			}
+			h.CareLevel = registry.CareLevel(level)
 			list = append(list, h)
 		}
 		return rows.Err()

@@ -12,8 +12,8 @@ import (
 )
 
 // ImportHousehold creates a household with its devices, or updates an
-// existing one, in one transaction: its name, address, grid, time zone and
-// contacts are replaced (privacy settings and, unless SetMedicalNotes, medical
+// existing one, in one transaction: its name, address, grid, time zone,
+// contacts and (when given) care level are replaced (privacy settings and, unless SetMedicalNotes, medical
 // notes are kept); devices are added, never removed. A device of another
 // household, or one whose kind differs from the registered one, is a
 // *registry.DeviceError; an unknown grid registry.ErrUnknownReference.
@@ -61,9 +61,9 @@ func (db *DB) ImportHousehold(ctx context.Context, in registry.HouseholdImport) 
 		case !found:
 			res.Created = true
 			_, err = tx.ExecContext(ctx,
-				`INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				h.ID, h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, privacy, toMS(db.now()))
+				`INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, care_level, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				h.ID, h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, privacy, string(h.CareLevel.OrDefault()), toMS(db.now()))
 		case in.SetMedicalNotes:
 			_, err = tx.ExecContext(ctx,
 				`UPDATE households SET name = ?, address = ?, grid_id = ?, timezone = ?, contacts = ?, medical_notes = ? WHERE id = ?`,
@@ -72,6 +72,10 @@ func (db *DB) ImportHousehold(ctx context.Context, in registry.HouseholdImport) 
 			_, err = tx.ExecContext(ctx,
 				`UPDATE households SET name = ?, address = ?, grid_id = ?, timezone = ?, contacts = ? WHERE id = ?`,
 				h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, h.ID)
+		}
+		if err == nil && !res.Created && h.CareLevel != "" {
+			// A file without the care_level column keeps the level set before.
+			_, err = tx.ExecContext(ctx, `UPDATE households SET care_level = ? WHERE id = ?`, string(h.CareLevel), h.ID)
 		}
 		if err != nil {
 			return insertError(err)

@@ -101,9 +101,9 @@ func (db *DB) CreateHousehold(ctx context.Context, h registry.Household) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			h.ID, h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, privacy, toMS(db.now()))
+			`INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, care_level, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			h.ID, h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, privacy, string(h.CareLevel.OrDefault()), toMS(db.now()))
 		return insertError(err)
 	})
 	if err != nil {
@@ -400,12 +400,13 @@ func primaryWorker(ctx context.Context, q querier, gridID string) (registry.Work
 // getHousehold loads a household and decrypts its sensitive fields with c.
 func getHousehold(ctx context.Context, q querier, c *fieldCipher, id string) (registry.Household, error) {
 	var (
-		h                        registry.Household
-		contacts, notes, privacy string
+		h                               registry.Household
+		contacts, notes, privacy, level string
 	)
 	err := q.QueryRowContext(ctx,
-		`SELECT id, name, address, grid_id, timezone, contacts, medical_notes, privacy FROM households WHERE id = ? AND deleted_at IS NULL`, id).
-		Scan(&h.ID, &h.Name, &h.Address, &h.GridID, &h.Timezone, &contacts, &notes, &privacy)
+		`SELECT id, name, address, grid_id, timezone, contacts, medical_notes, privacy, care_level FROM households WHERE id = ? AND deleted_at IS NULL`, id).
+		Scan(&h.ID, &h.Name, &h.Address, &h.GridID, &h.Timezone, &contacts, &notes, &privacy, &level)
+	h.CareLevel = registry.CareLevel(level)
 	if errors.Is(err, sql.ErrNoRows) {
 		return registry.Household{}, fmt.Errorf("household %s: %w", id, registry.ErrNotFound)
 	}

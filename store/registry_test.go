@@ -19,7 +19,7 @@ func TestRegistry_CreateAndLookup(t *testing.T) {
 
 	grid := registry.Grid{ID: "g2", Name: "Grid two", SupervisorID: "not-yet-registered"}
 	worker := registry.Worker{ID: "w9", Name: "Zhao", Phone: "+8613900000001", GridIDs: []string{"g2", "g1"}, Role: registry.RoleGridWorker, PushURL: "https://push.example/w9", Lang: "en", CreatedAt: t0}
-	household := registry.Household{ID: "h9", Name: "Chen", Address: "9 Lane", GridID: "g2", Timezone: "Europe/Paris",
+	household := registry.Household{ID: "h9", Name: "Chen", Address: "9 Lane", GridID: "g2", Timezone: "Europe/Paris", CareLevel: registry.CareSemi,
 		Contacts: []registry.Contact{
 			{Name: "Son", Relation: "son", Phone: "+8613700000001", Lang: "en", Channels: []string{registry.ChannelSMS, registry.ChannelLog}},
 			{Name: "Niece", Relation: "niece", PushURL: "https://ntfy.example/x", Channels: []string{registry.ChannelPush}},

@@ -76,11 +76,20 @@ func (db *DB) Tasks(ctx context.Context, f tasks.Filter) ([]tasks.Task, error) {
 		{"household_id", f.HouseholdID},
 		{"rule", f.Rule},
 		{"assignee_id", f.AssigneeID},
+		{"kind", string(f.Kind)},
 	} {
 		if c.val != "" {
 			where = append(where, c.col+" = ?")
 			args = append(args, c.val)
 		}
+	}
+	if f.Kind == "" && !f.WithRoutine && f.Rule != rules.RuleRoutineVisit {
+		where = append(where, "kind <> ?")
+		args = append(args, string(rules.RoutineVisit))
+	}
+	if !f.DueBefore.IsZero() {
+		where = append(where, "due_at < ?")
+		args = append(args, toMS(f.DueBefore))
 	}
 	if f.GridIDs != nil {
 		// A caller scoped to some grids; none at all sees nothing.
@@ -200,11 +209,15 @@ func (db *DB) DueForEscalation(ctx context.Context, now time.Time, limit int) ([
 // SLASamples lists the tasks opened in [from, to), with the grid of their
 // household, in grid gridID only unless it is empty. Order is unspecified.
 func (db *DB) SLASamples(ctx context.Context, from, to time.Time, gridID string) ([]tasks.SLASample, error) {
+	// Routine visits have a report of their own (RoutineSamples): a planned
+	// call is not measured against an alarm's deadlines.
 	query := `
-		SELECT h.grid_id, t.severity, t.state, t.opened_at, t.ack_due_at, t.resolve_due_at, t.acked_at, t.closed_at
+		SELECT h.grid_id, t.severity, t.state, t.opened_at, t.ack_due_at, t.resolve_due_at, t.acked_at, t.closed_at,
+			COALESCE(r.n, 0), COALESCE(r.stars, 0)
 		FROM tasks t JOIN households h ON h.id = t.household_id
-		WHERE t.opened_at >= ? AND t.opened_at < ?`
-	args := []any{toMS(from), toMS(to)}
+		LEFT JOIN (SELECT task_id, COUNT(*) AS n, SUM(stars) AS stars FROM task_ratings GROUP BY task_id) r ON r.task_id = t.id
+		WHERE t.opened_at >= ? AND t.opened_at < ? AND t.kind <> ?`
+	args := []any{toMS(from), toMS(to), string(rules.RoutineVisit)}
 	if gridID != "" {
 		query += ` AND h.grid_id = ?`
 		args = append(args, gridID)
@@ -222,7 +235,7 @@ func (db *DB) SLASamples(ctx context.Context, from, to time.Time, gridID string)
 			opened, ackDue, resolveDue int64
 			acked, closed              sql.NullInt64
 		)
-		if err := rows.Scan(&s.GridID, &severity, &state, &opened, &ackDue, &resolveDue, &acked, &closed); err != nil {
+		if err := rows.Scan(&s.GridID, &severity, &state, &opened, &ackDue, &resolveDue, &acked, &closed, &s.Ratings, &s.RatingStars); err != nil {
 			return nil, fmt.Errorf("list SLA samples: %w", err)
 		}
 		s.Severity, s.State = rules.Severity(severity), tasks.State(state)
@@ -273,7 +286,7 @@ func (t *taskTx) InsertTask(ctx context.Context, task tasks.Task) error {
 		return fmt.Errorf("insert task %s: %w", task.ID, err)
 	}
 	err := savepoint(ctx, t.tx, func() error {
-		_, err := t.tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, taskArgs(task)...)
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, taskArgs(task)...)
 		return err
 	})
 	if err != nil {
@@ -291,7 +304,7 @@ func (t *taskTx) UpdateTask(ctx context.Context, task tasks.Task) error {
 		res, err = t.tx.ExecContext(ctx, `
 			UPDATE tasks SET household_id = ?, rule = ?, severity = ?, kind = ?, state = ?, assignee_id = ?,
 				opened_at = ?, ack_due_at = ?, resolve_due_at = ?, acked_at = ?, on_site_at = ?, closed_at = ?,
-				escalated_at = ?, outcome = ?, note = ?
+				escalated_at = ?, outcome = ?, note = ?, due_at = ?
 			WHERE id = ?`, append(append([]any{}, args[1:]...), args[0])...)
 		return err
 	})
@@ -436,7 +449,7 @@ func (t *taskTx) PrimaryWorker(ctx context.Context, gridID string) (registry.Wor
 	return primaryWorker(ctx, t.tx, gridID)
 }
 
-const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, escalated_at, outcome, note`
+const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, escalated_at, outcome, note, due_at`
 
 // taskArgs are a task's values in taskCols order.
 func taskArgs(t tasks.Task) []any {
@@ -444,7 +457,7 @@ func taskArgs(t tasks.Task) []any {
 		t.ID, t.HouseholdID, t.Rule, string(t.Severity), string(t.Kind), string(t.State), t.AssigneeID,
 		toMS(t.OpenedAt), toMS(t.AckDueAt), toMS(t.ResolveDueAt),
 		toNullMS(t.AckedAt), toNullMS(t.OnSiteAt), toNullMS(t.ClosedAt), toNullMS(t.EscalatedAt),
-		t.Outcome, t.Note,
+		t.Outcome, t.Note, toNullMS(t.DueAt),
 	}
 }
 
@@ -454,16 +467,17 @@ func scanTask(s scanner) (tasks.Task, error) {
 		severity, kind, state                  string
 		opened, ackDue, resolveDue             int64
 		ackedAt, onSiteAt, closedAt, escalated sql.NullInt64
+		dueAt                                  sql.NullInt64
 	)
 	err := s.Scan(&t.ID, &t.HouseholdID, &t.Rule, &severity, &kind, &state, &t.AssigneeID,
-		&opened, &ackDue, &resolveDue, &ackedAt, &onSiteAt, &closedAt, &escalated, &t.Outcome, &t.Note)
+		&opened, &ackDue, &resolveDue, &ackedAt, &onSiteAt, &closedAt, &escalated, &t.Outcome, &t.Note, &dueAt)
 	if err != nil {
 		return tasks.Task{}, err
 	}
 	t.Severity, t.Kind, t.State = rules.Severity(severity), rules.TaskKind(kind), tasks.State(state)
 	t.OpenedAt, t.AckDueAt, t.ResolveDueAt = fromMS(opened), fromMS(ackDue), fromMS(resolveDue)
 	t.AckedAt, t.OnSiteAt, t.ClosedAt = fromNullMS(ackedAt), fromNullMS(onSiteAt), fromNullMS(closedAt)
-	t.EscalatedAt = fromNullMS(escalated)
+	t.EscalatedAt, t.DueAt = fromNullMS(escalated), fromNullMS(dueAt)
 	return t, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
 )
 
 // Ack records that a worker has seen the task and will act. The first worker
@@ -43,6 +44,14 @@ func (s *Service) CheckIn(ctx context.Context, id, workerID string, lat, lon *fl
 		return Task{}, invalidf("lat must be within [-90, 90] and lon within [-180, 180]")
 	}
 	return s.byWorker(ctx, id, workerID, "check in to", func(_ Tx, t *Task, w registry.Worker, now time.Time) (change, error) {
+		if t.Kind == rules.RoutineVisit && (t.State == Open || t.State == Escalated) {
+			// A routine visit is planned: the worker at the door has taken it
+			// on by being there, with no acknowledgement first.
+			t.State, t.AssigneeID = Acknowledged, w.ID
+			if t.AckedAt == nil {
+				t.AckedAt = &now
+			}
+		}
 		if t.State != Acknowledged {
 			return change{}, &TransitionError{Action: "check in to", State: t.State, Reason: hint(t.State, "acknowledge it first", Open, Escalated)}
 		}
@@ -62,13 +71,20 @@ func (s *Service) CheckIn(ctx context.Context, id, workerID string, lat, lon *fl
 // Resolve closes the task with an outcome, by its owner, once on site. The
 // family of a visit is told.
 func (s *Service) Resolve(ctx context.Context, id, workerID, outcome, note string) (Task, error) {
-	if !slices.Contains(Outcomes, outcome) {
-		return Task{}, invalidf("outcome %q: must be one of safe, needs_help, hospitalized, false_alarm, deceased, other", outcome)
+	if !slices.Contains(Outcomes, outcome) && !slices.Contains(RoutineOutcomes, outcome) {
+		return Task{}, invalidf("outcome %q: must be one of safe, needs_help, hospitalized, false_alarm, deceased, other (visited, not_home for a routine visit)", outcome)
 	}
 	if len(note) > maxText {
 		return Task{}, invalidf("note: at most %d bytes", maxText)
 	}
-	return s.byWorker(ctx, id, workerID, "resolve", func(_ Tx, t *Task, w registry.Worker, now time.Time) (change, error) {
+	return s.byWorker(ctx, id, workerID, "resolve", func(tx Tx, t *Task, w registry.Worker, now time.Time) (change, error) {
+		routine := t.Kind == rules.RoutineVisit
+		if routine != slices.Contains(RoutineOutcomes, outcome) {
+			if routine {
+				return change{}, invalidf("outcome %q: a routine visit is resolved visited or not_home", outcome)
+			}
+			return change{}, invalidf("outcome %q: only a routine visit is resolved visited or not_home", outcome)
+		}
 		if t.State != OnSite {
 			return change{}, &TransitionError{Action: "resolve", State: t.State, Reason: hint(t.State, "check in on site first", Open, Escalated, Acknowledged)}
 		}
@@ -79,13 +95,32 @@ func (s *Service) Resolve(ctx context.Context, id, workerID, outcome, note strin
 		t.ClosedAt = &now
 		t.Outcome = outcome
 		t.Note = note
+		entry := TimelineEntry{Type: EntryResolved, Message: w.Name + " resolved: " + outcome, Data: map[string]any{"outcome": outcome}}
+		if outcome == OutcomeNotHome {
+			retry, err := s.retryRoutine(ctx, tx, *t, w, now)
+			if err != nil {
+				return change{}, err
+			}
+			entry.Message += "; another visit is due by " + retry.DueAt.UTC().Format(time.RFC3339)
+			entry.Data["next_task_id"] = retry.ID
+		}
 		return change{
-			entry: TimelineEntry{Type: EntryResolved, Message: w.Name + " resolved: " + outcome, Data: map[string]any{"outcome": outcome}},
+			entry: entry,
 			notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
 				return s.tell(ctx, tx, t, Message{Event: NoticeResolved, Assignee: w.Name}, nil, true)
 			},
 		}, nil
 	})
+}
+
+// retryRoutine schedules another routine visit when nobody was home for t:
+// due within RoutineGrace, with the worker who came.
+func (s *Service) retryRoutine(ctx context.Context, tx Tx, t Task, w registry.Worker, now time.Time) (Task, error) {
+	h, err := tx.Household(ctx, t.HouseholdID)
+	if err != nil {
+		return Task{}, fmt.Errorf("load household: %w", err)
+	}
+	return s.openRoutine(ctx, tx, h, now.Add(RoutineGrace), "routine visit again: nobody was home at "+t.ID, w.ID)
 }
 
 // Handover passes a task from its owner to another registered worker, who

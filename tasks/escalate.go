@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
 )
 
 // Deadlines a task escalates at, as recorded in its escalated timeline entry.
@@ -70,7 +71,8 @@ func (s *Service) escalateDue(ctx context.Context, now time.Time) (int, error) {
 				errs = append(errs, err)
 			case deadline != "":
 				batch++
-				if deadline == DeadlineAck {
+				// An overdue routine visit is no alarm left unacknowledged.
+				if deadline == DeadlineAck && t.Kind != rules.RoutineVisit {
 					s.opts.AckOverdue()
 				}
 			}
@@ -104,7 +106,10 @@ func (s *Service) escalate(ctx context.Context, id string) (string, error) {
 		t.State = Escalated
 		t.EscalatedAt = &now
 		what := "not acknowledged by " + due.Format(time.RFC3339)
-		if deadline == DeadlineResolve {
+		switch {
+		case t.Kind == rules.RoutineVisit && t.DueAt != nil:
+			what = "routine visit due " + t.DueAt.Format(time.RFC3339) + " not made by " + due.Format(time.RFC3339)
+		case deadline == DeadlineResolve:
 			what = "nobody on site by " + due.Format(time.RFC3339)
 		}
 		msg := what + "; escalated to nobody: the grid has no backup worker or supervisor"
@@ -139,9 +144,11 @@ func (s *Service) escalate(ctx context.Context, id string) (string, error) {
 
 // dueGate holds the earliest deadline of any task, so that Escalate asks the
 // store only once it has passed. Escalate learns it from the store after
-// escalating; every committed task change lowers it to the task's own
-// deadline. A change during Escalate's search may be missing from what the
-// search found: then the gate forgets, and the next Escalate asks again.
+// escalating; every committed task change makes the gate forget it (a change
+// may set deadlines on other tasks too: a routine visit nobody was home for
+// schedules the next), so the next Escalate asks again. A change during
+// Escalate's search may be missing from what the search found: then the
+// gate forgets too.
 type dueGate struct {
 	mu    sync.Mutex
 	next  time.Time // no deadline before it; valid when known
@@ -172,14 +179,12 @@ func (g *dueGate) found(gen uint64, earliest []Task) {
 	}
 }
 
-// lower takes a changed task's deadline into account.
-func (g *dueGate) lower(t Task) {
+// forget follows a committed change of a task.
+func (g *dueGate) forget() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.gen++
-	if deadline, at := overdue(t, endOfTime); deadline != "" && at.Before(g.next) {
-		g.next = at
-	}
+	g.known = false
 }
 
 // overdue says which deadline t has missed at now, if any, and when it was.

@@ -263,17 +263,23 @@ func (c *dueCounter) DueForEscalation(ctx context.Context, now time.Time, limit 
 
 // TestEscalate_AsksTheStoreOnlyOnceADeadlinePassed: Escalate, called at
 // every move of the clock, leaves the store alone until the earliest
-// deadline it knows of passes, and learns each new task's deadline as the
-// task is stored, however early it falls.
+// deadline it knows of passes, and learns each new task's deadline,
+// however early it falls.
 func TestEscalate_AsksTheStoreOnlyOnceADeadlinePassed(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	counter := &dueCounter{Store: e.db}
 	e.svc = e.newService(t, envOptions{store: counter})
 	e.escalate(t) // nothing open: it learns there is no deadline
 	asked := counter.calls.Load()
+	e.advance(time.Minute)
+	if e.escalate(t); counter.calls.Load() != asked {
+		t.Errorf("with no task at all, the store was asked again")
+	}
 
 	low, _ := e.raise(t, alert(hhMain, rules.RuleBatteryLow, rules.Low, rules.Maintenance, e.clk.Now(), "battery 9%")) // 24 h
 	fall := e.openFall(t)                                                                                              // 5 min
+	e.escalate(t)                                                                                                      // learns the fall's deadline
+	asked = counter.calls.Load()
 	for range 4 {
 		e.advance(time.Minute)
 		if n := e.escalate(t); n != 0 {

@@ -55,7 +55,7 @@ func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers 
 	}
 	// The resident's privacy settings: the family is not told of a rule
 	// about a signal they may not see. Workers are always told: they visit.
-	if family && t.Kind == rules.Visit && familySees(h.Privacy, t.Rule) {
+	if family && familyHears(t, msg.Event) && familySees(h.Privacy, t.Rule) {
 		for _, c := range h.Contacts {
 			for _, ch := range c.Channels {
 				recipients = append(recipients, s.contactRecipient(c, ch))
@@ -75,6 +75,20 @@ func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers 
 		written = written || ok
 	}
 	return written, nil
+}
+
+// familyHears reports whether the family is told of event on t: of every
+// event of a visit, and of a routine visit only its resolution. A planned
+// call is no news until it was made (or nobody was home); its scheduling and
+// any delay are the office's business.
+func familyHears(t Task, event string) bool {
+	switch t.Kind {
+	case rules.Visit:
+		return true
+	case rules.RoutineVisit:
+		return event == NoticeResolved
+	}
+	return false
 }
 
 // familySees reports whether the family may be told of a task of rule: only

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
 
@@ -59,13 +62,22 @@ type Options struct {
 	// and what happened (ChangeOpened, ChangeAcknowledged, ...): a Feed's
 	// Publish. It must not block. Nil: nobody is told.
 	Changed func(t Task, event string)
-	Logger  *slog.Logger
+	// Location is the monitor's time zone: routine visits are scheduled and
+	// reported by its months. Nil: registry.DefaultTimezone.
+	Location *time.Location
+	// RoutineVisits is how many routine visits a month each care level
+	// gets. Nil: DefaultRoutineVisits.
+	RoutineVisits map[registry.CareLevel]int
+	Logger        *slog.Logger
 }
 
 // Service is the task lifecycle.
 type Service struct {
 	opts Options
 	due  dueGate
+	// routineMonth is the month (YYYY-MM) whose routine visits every
+	// household has: ScheduleRoutine asks the store nothing until the next.
+	routineMonth atomic.Value
 }
 
 // NewService checks the options and returns a Service.
@@ -91,12 +103,27 @@ func NewService(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Location == nil {
+		loc, err := time.LoadLocation(registry.DefaultTimezone)
+		if err != nil {
+			return nil, fmt.Errorf("tasks: load default time zone: %w", err)
+		}
+		opts.Location = loc
+	}
+	if opts.RoutineVisits == nil {
+		opts.RoutineVisits = DefaultRoutineVisits()
+	}
+	for level, n := range opts.RoutineVisits {
+		if n < 0 {
+			return nil, fmt.Errorf("tasks: routine visits of care level %s must not be negative", level)
+		}
+	}
 	s := &Service{opts: opts}
 	changed := opts.Changed
 	s.opts.Changed = func(t Task, event string) {
 		// Every committed change passes here: a deadline it set is one the
 		// gate must know before Escalate next asks it.
-		s.due.lower(t)
+		s.due.forget()
 		if changed != nil {
 			changed(t, event)
 		}
@@ -266,6 +293,9 @@ func (s *Service) Task(ctx context.Context, id string) (Task, error) {
 func (s *Service) Tasks(ctx context.Context, f Filter) ([]Task, error) {
 	if f.State != "" && !f.State.Valid() {
 		return nil, invalidf("state %q: unknown", f.State)
+	}
+	if f.Kind != "" && !slices.Contains(Kinds, f.Kind) {
+		return nil, invalidf("kind %q: must be one of visit, maintenance, routine_visit", f.Kind)
 	}
 	return s.opts.Store.Tasks(ctx, f)
 }

@@ -28,6 +28,8 @@ type SLASample struct {
 	State                            State
 	OpenedAt, AckDueAt, ResolveDueAt time.Time
 	AckedAt, ClosedAt                *time.Time
+	// Ratings and RatingStars are how many ratings the task has and their stars' sum.
+	Ratings, RatingStars int
 }
 
 // SLARow is how one grid met its deadlines for tasks of one severity.
@@ -51,6 +53,10 @@ type SLARow struct {
 	// ResolveOverdue counts tasks closed after resolve_due_at, or still open
 	// with resolve_due_at before now.
 	ResolveOverdue int `json:"resolve_overdue"`
+	// Ratings counts the families' ratings of the tasks, RatingAvg is
+	// their mean stars (null without ratings).
+	RatingAvg *float64 `json:"rating_avg"`
+	Ratings   int      `json:"ratings"`
 }
 
 // SLA reports, per grid and severity, how fast tasks were acknowledged and
@@ -79,6 +85,7 @@ func slaRows(samples []SLASample, now time.Time) []SLARow {
 	type group struct {
 		row           SLARow
 		ack, resolved []float64
+		stars         int
 	}
 	groups := map[[2]string]*group{}
 	for _, x := range samples {
@@ -89,6 +96,8 @@ func slaRows(samples []SLASample, now time.Time) []SLARow {
 			groups[key] = g
 		}
 		g.row.Count++
+		g.row.Ratings += x.Ratings
+		g.stars += x.RatingStars
 		// A deadline is missed when the task was still waiting for the step
 		// after it: until the step was taken, the task closed, or now.
 		ackEnd := cmp.Or(x.AckedAt, x.ClosedAt, &now)
@@ -111,6 +120,10 @@ func slaRows(samples []SLASample, now time.Time) []SLARow {
 		slices.Sort(g.resolved)
 		g.row.AckP50, g.row.AckP90 = percentile(g.ack, 50), percentile(g.ack, 90)
 		g.row.ResolveP50, g.row.ResolveP90 = percentile(g.resolved, 50), percentile(g.resolved, 90)
+		if g.row.Ratings > 0 {
+			avg := float64(g.stars) / float64(g.row.Ratings)
+			g.row.RatingAvg = &avg
+		}
 		rows = append(rows, g.row)
 	}
 	slices.SortFunc(rows, func(a, b SLARow) int {

@@ -87,9 +87,9 @@ func TestSLA(t *testing.T) {
 	// g1 critical ack samples (s): 60 120 180 240 300 600 → p50 rank 3 = 180, p90 rank 6 = 600.
 	// Resolve samples: 1800 3600 264000 → p50 rank 2 = 3600, p90 rank 3 = 264000.
 	want := `[
-		{"grid_id":"g1","severity":"critical","count":10,"ack_p50_s":180,"ack_p90_s":600,"resolve_p50_s":3600,"resolve_p90_s":264000,"ack_overdue":3,"resolve_overdue":3},
-		{"grid_id":"g1","severity":"high","count":1,"ack_p50_s":2700,"ack_p90_s":2700,"resolve_p50_s":5400,"resolve_p90_s":5400,"ack_overdue":1,"resolve_overdue":0},
-		{"grid_id":"g2","severity":"critical","count":1,"ack_p50_s":360,"ack_p90_s":360,"resolve_p50_s":7200,"resolve_p90_s":7200,"ack_overdue":1,"resolve_overdue":0}
+		{"grid_id":"g1","severity":"critical","count":10,"ack_p50_s":180,"ack_p90_s":600,"resolve_p50_s":3600,"resolve_p90_s":264000,"ack_overdue":3,"resolve_overdue":3,"rating_avg":null,"ratings":0},
+		{"grid_id":"g1","severity":"high","count":1,"ack_p50_s":2700,"ack_p90_s":2700,"resolve_p50_s":5400,"resolve_p90_s":5400,"ack_overdue":1,"resolve_overdue":0,"rating_avg":null,"ratings":0},
+		{"grid_id":"g2","severity":"critical","count":1,"ack_p50_s":360,"ack_p90_s":360,"resolve_p50_s":7200,"resolve_p90_s":7200,"ack_overdue":1,"resolve_overdue":0,"rating_avg":null,"ratings":0}
 	]`
 	jsonEq(t, got, want)
 
@@ -99,13 +99,13 @@ func TestSLA(t *testing.T) {
 		want string
 	}{
 		{"OneGrid", tasks.SLAQuery{GridID: gridNoStaf},
-			`[{"grid_id":"g2","severity":"critical","count":1,"ack_p50_s":360,"ack_p90_s":360,"resolve_p50_s":7200,"resolve_p90_s":7200,"ack_overdue":1,"resolve_overdue":0}]`},
+			`[{"grid_id":"g2","severity":"critical","count":1,"ack_p50_s":360,"ack_p90_s":360,"resolve_p50_s":7200,"resolve_p90_s":7200,"ack_overdue":1,"resolve_overdue":0,"rating_avg":null,"ratings":0}]`},
 		{"UnknownGrid", tasks.SLAQuery{GridID: "g404"}, `[]`},
 		// [from, to): the task opened at to is left out.
 		{"Window", tasks.SLAQuery{From: t0.Add(79 * h), To: t0.Add(79*h + 58*m)},
-			`[{"grid_id":"g1","severity":"critical","count":1,"ack_p50_s":null,"ack_p90_s":null,"resolve_p50_s":null,"resolve_p90_s":null,"ack_overdue":1,"resolve_overdue":0}]`},
+			`[{"grid_id":"g1","severity":"critical","count":1,"ack_p50_s":null,"ack_p90_s":null,"resolve_p50_s":null,"resolve_p90_s":null,"ack_overdue":1,"resolve_overdue":0,"rating_avg":null,"ratings":0}]`},
 		{"LongAgo", tasks.SLAQuery{From: t0.Add(-41 * 24 * h), To: t0.Add(-39 * 24 * h)},
-			`[{"grid_id":"g1","severity":"critical","count":1,"ack_p50_s":60,"ack_p90_s":60,"resolve_p50_s":120,"resolve_p90_s":120,"ack_overdue":0,"resolve_overdue":0}]`},
+			`[{"grid_id":"g1","severity":"critical","count":1,"ack_p50_s":60,"ack_p90_s":60,"resolve_p50_s":120,"resolve_p90_s":120,"ack_overdue":0,"resolve_overdue":0,"rating_avg":null,"ratings":0}]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := e.svc.SLA(ctx, tc.q)
@@ -130,7 +130,7 @@ func TestSLA_Percentiles(t *testing.T) {
 	got, err := e.svc.SLA(context.Background(), tasks.SLAQuery{})
 	must(t, err)
 	// p50: rank ⌈5⌉ = 5 → 300 s; p90: rank ⌈9⌉ = 9 → 540 s. Resolve: all 6000 s.
-	jsonEq(t, got, `[{"grid_id":"g1","severity":"low","count":10,"ack_p50_s":300,"ack_p90_s":540,"resolve_p50_s":6000,"resolve_p90_s":6000,"ack_overdue":0,"resolve_overdue":0}]`)
+	jsonEq(t, got, `[{"grid_id":"g1","severity":"low","count":10,"ack_p50_s":300,"ack_p90_s":540,"resolve_p50_s":6000,"resolve_p90_s":6000,"ack_overdue":0,"resolve_overdue":0,"rating_avg":null,"ratings":0}]`)
 }
 
 // jsonEq compares v, encoded as JSON, with want.

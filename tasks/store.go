@@ -26,6 +26,14 @@ type Store interface {
 	// SLASamples lists the tasks opened in [from, to) with their grid, in the
 	// grid gridID only unless it is empty.
 	SLASamples(ctx context.Context, from, to time.Time, gridID string) ([]SLASample, error)
+	// RoutineHouseholds lists the households whose routine visits of month
+	// (YYYY-MM) are not scheduled yet, by id.
+	RoutineHouseholds(ctx context.Context, month string) ([]RoutineHousehold, error)
+	// RoutineSamples lists the routine visits due in [from, to) with their
+	// grid, and counts every grid's households.
+	RoutineSamples(ctx context.Context, from, to time.Time) ([]RoutineSample, map[string]int, error)
+	// RatingsBy finds by's ratings of the tasks taskIDs, by task id.
+	RatingsBy(ctx context.Context, by string, taskIDs []string) (map[string]Rating, error)
 }
 
 // Tx is what a task change may read and write inside one transaction.
@@ -48,6 +56,12 @@ type Tx interface {
 	Worker(ctx context.Context, id string) (registry.Worker, error)
 	// PrimaryWorker is the first grid worker registered with the grid.
 	PrimaryWorker(ctx context.Context, gridID string) (registry.Worker, error)
+	// MarkRoutineMonth records that a household's routine visits of month
+	// (YYYY-MM) are scheduled; false when they were already.
+	MarkRoutineMonth(ctx context.Context, householdID, month string, visits int, at time.Time) (bool, error)
+	// InsertRating stores a rating; a second one of the same task by the
+	// same rater is registry.ErrConflict.
+	InsertRating(ctx context.Context, r Rating) error
 }
 
 // Filter selects tasks for listing; empty fields match everything.
@@ -56,6 +70,14 @@ type Filter struct {
 	HouseholdID string
 	Rule        string
 	AssigneeID  string
+	// Kind keeps the tasks of one kind. Empty lists the tasks alerts and
+	// people opened (visit and maintenance) and leaves out the routine
+	// visits, which would bury them (a household has up to 31 a month),
+	// unless Rule is routine_visit or WithRoutine is set.
+	Kind        rules.TaskKind
+	WithRoutine bool
+	// DueBefore, when set, keeps only tasks with a due_at before it (routine visits).
+	DueBefore time.Time
 	// GridIDs, when not nil, keeps only tasks of households in these grids.
 	GridIDs []string
 	Limit   int

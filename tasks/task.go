@@ -39,8 +39,21 @@ func (s State) Valid() bool {
 // Closed reports whether no more work is expected on a task in state s.
 func (s State) Closed() bool { return s == Resolved || s == Cancelled }
 
-// Outcomes a resolution may record.
+// Kinds lists every kind of task.
+var Kinds = []rules.TaskKind{rules.Visit, rules.Maintenance, rules.RoutineVisit}
+
+// Outcomes a resolution of a visit or maintenance task may record.
 var Outcomes = []string{"safe", "needs_help", "hospitalized", "false_alarm", "deceased", "other"}
+
+// Outcomes of a routine visit.
+const (
+	OutcomeVisited = "visited"
+	// OutcomeNotHome schedules another visit within RoutineRetry.
+	OutcomeNotHome = "not_home"
+)
+
+// RoutineOutcomes lists the outcomes a routine visit may record.
+var RoutineOutcomes = []string{OutcomeVisited, OutcomeNotHome}
 
 // Task is one piece of work for a person: visit a resident or fix a device.
 type Task struct {
@@ -60,8 +73,10 @@ type Task struct {
 	// EscalatedAt is when the task last escalated; it keeps a task from
 	// escalating twice for the same missed deadline.
 	EscalatedAt *time.Time `json:"escalated_at,omitempty"`
-	Outcome     string     `json:"outcome,omitempty"`
-	Note        string     `json:"note,omitempty"`
+	// DueAt is when a routine visit is due; nil for tasks an alert opened.
+	DueAt   *time.Time `json:"due_at,omitempty"`
+	Outcome string     `json:"outcome,omitempty"`
+	Note    string     `json:"note,omitempty"`
 	// Evidence and Timeline are filled when a single task is loaded.
 	Evidence []rules.Evidence `json:"evidence,omitempty"`
 	Timeline []TimelineEntry  `json:"timeline,omitempty"`
@@ -85,6 +100,8 @@ const (
 	EntryNoticeSkipped = "notice_skipped"
 	// EntryNoticeDeferred: a family notice waits for the end of the contact's quiet hours.
 	EntryNoticeDeferred = "notice_deferred"
+	// EntryRated: the family rated a resolved visit.
+	EntryRated = "rated"
 )
 
 // TimelineEntry records a state change, a notice or a note, with its time and actor.

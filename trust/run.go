@@ -19,6 +19,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/ingest"
+	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/simulator"
 	"github.com/eldersafe/eldersafe/tasks"
 )
@@ -250,6 +251,9 @@ func (w *watcher) due(now time.Time) []action {
 }
 
 func (w *watcher) change(t tasks.Task, event string, now time.Time) {
+	if t.Kind == rules.RoutineVisit {
+		return // scheduled, not raised: neither a true nor a false alarm
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.seen == nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -208,20 +210,87 @@ func (h minLevel) WithGroup(name string) slog.Handler {
 }
 
 // decode refuses unknown keys: a misspelt threshold must not silently fall
-// back to its default. It reports unknown keys and invalid values together.
+// back to its default. It reports unknown keys and invalid values together,
+// each once, and names the environment variable a wrong value came from.
 func decode(v *viper.Viper) (app.Config, error) {
 	var cfg app.Config
 	exactErr := v.UnmarshalExact(&cfg)
 	if exactErr != nil {
+		// A mistyped value fails both decodings with the same words.
 		if err := v.Unmarshal(&cfg); err != nil {
-			return app.Config{}, fmt.Errorf("config: %w", errors.Join(exactErr, err))
+			return app.Config{}, settingErrors(exactErr, err)
 		}
-		exactErr = fmt.Errorf("unknown or mistyped settings: %w", exactErr)
 	}
-	if err := errors.Join(exactErr, cfg.Validate()); err != nil {
+	if err := settingErrors(exactErr, cfg.Validate()); err != nil {
 		return app.Config{}, err
 	}
 	return cfg, nil
+}
+
+// settingErrors is one line per wrong setting, each once, without the
+// decoder's headings; a setting an ELDERSAFE_* variable gave is blamed on
+// it, not on the file.
+func settingErrors(errs ...error) error {
+	var lines []string
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		for line := range strings.Lines(err.Error()) {
+			line = strings.TrimSpace(strings.TrimPrefix(line, "config: "))
+			if line == "" || strings.HasPrefix(line, "decoding failed due to the following error(s)") || slices.Contains(lines, line) {
+				continue
+			}
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	out := make([]error, len(lines))
+	for i, line := range lines {
+		if name, ok := envOf(line); ok {
+			line += " (from environment variable " + name + ")"
+		}
+		out[i] = errors.New(line)
+	}
+	return &configError{errors.Join(out...)}
+}
+
+// settingKey is the key an error line starts with: 'notify.max_attempts'
+// (the decoder's) or ingest.workers: (validation's).
+var settingKey = regexp.MustCompile(`^'?([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*)'?[: ]`)
+
+// envOf names the ELDERSAFE_* variable set for the setting a line is about.
+func envOf(line string) (string, bool) {
+	m := settingKey.FindStringSubmatch(line)
+	if m == nil {
+		return "", false
+	}
+	// The longest key first: "rules.no_motion.hours: ..." names its own.
+	for key := m[1]; key != ""; {
+		name := "ELDERSAFE_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		if _, set := os.LookupEnv(name); set {
+			return name, true
+		}
+		i := strings.LastIndex(key, ".")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return "", false
+}
+
+// configError is a configuration's wrong settings; fromEnv says whether an
+// environment variable gave any of them.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+func (e *configError) fromEnv() bool {
+	return strings.Contains(e.err.Error(), "(from environment variable ELDERSAFE_")
 }
 
 func newLogger(cfg app.Config) *slog.Logger {
@@ -246,6 +315,9 @@ func configCommand() *cobra.Command {
 				return err
 			}
 			if _, err := decode(v); err != nil {
+				if ce, ok := errors.AsType[*configError](err); ok && ce.fromEnv() {
+					return fmt.Errorf("%s with the ELDERSAFE_* environment variables is not valid:\n%w", args[0], err)
+				}
 				return fmt.Errorf("%s is not valid:\n%w", args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok\n", args[0])

@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/simulator"
 )
 
@@ -34,7 +38,10 @@ broker, SQLite in a temporary directory unless --data-dir is given) and, in
 the same process, the simulator with the built-in demo scenario: 20 households
 over one simulated day at an hour a second, with a fall, an SOS press, a tap
 left running and a resident who stops moving. Notices go to the log. It prints
-the console's address and the admin token, and serves until Ctrl-C.`,
+the console's address, log-ins for a demo operator, grid worker and family
+member, and the admin token, and serves until Ctrl-C. Task deadlines are
+multiplied by --speed, so a task stays acknowledgeable for as long in real
+time as it would in production.`,
 		Args: cobra.NoArgs,
 		// Errors are printed once, by main; a usage text would bury them.
 		SilenceUsage:  true,
@@ -53,6 +60,9 @@ the console's address and the admin token, and serves until Ctrl-C.`,
 func runDemo(cmd *cobra.Command, f demoFlags) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
+	if !(f.speed >= 0) || math.IsInf(f.speed, 0) { // NaN fails too
+		return fmt.Errorf("demo: --speed %g: want 0 (as fast as possible) or more", f.speed)
+	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	sc, err := simulator.Load(f.scenario)
 	if err != nil {
@@ -75,6 +85,10 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	cfg.MQTT.Broker.Addr = f.brokerAddr
 	cfg.DataDir = dir
 	cfg.Auth.AdminToken = token
+	cfg.Tasks = demoDeadlines(cfg.Tasks, f.speed)
+	// Ctrl-C: say so at once, for stopping takes a moment.
+	interrupted := context.AfterFunc(ctx, func() { fmt.Fprintln(out, "\nShutting down...") })
+	defer interrupted()
 	// A simulation that fails stops the demo.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -93,30 +107,80 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 	if err = errors.Join(simErr, err); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
+	fmt.Fprintln(out, "Stopped.")
 	return nil
 }
 
-// simulate prints where everything is and runs the scenario against m; once
+// maxDemoDeadline bounds a scaled deadline, far beyond any demo's length.
+const maxDemoDeadline = 10 * 365 * 24 * time.Hour
+
+// demoDeadlines multiplies the task deadlines by the demo's speed, so that a
+// task waits as long in real time as it would in production: at 3600× a
+// critical task's 5 minutes would pass in a twelfth of a second, before
+// anyone could acknowledge it in the console. At speed 0 (as fast as
+// possible) and up to 1× they stay.
+func demoDeadlines(t app.TasksConfig, speed float64) app.TasksConfig {
+	if speed <= 1 {
+		return t
+	}
+	scale := func(d time.Duration) time.Duration {
+		return time.Duration(min(float64(d)*speed, float64(maxDemoDeadline)))
+	}
+	a := &t.AckDeadline
+	a.Critical, a.High, a.Medium, a.Low = scale(a.Critical), scale(a.High), scale(a.Medium), scale(a.Low)
+	t.ResolveDeadline = scale(t.ResolveDeadline)
+	return t
+}
+
+// simulate registers the neighbourhood and the demo's users, prints where
+// everything is and how to log in, and runs the scenario against m; once
 // the simulated day is over the monitor keeps serving until Ctrl-C.
 func simulate(ctx context.Context, m *app.Monitor, sc *simulator.Scenario, cfg app.Config, token string, speed float64, out io.Writer, log *slog.Logger) error {
 	api := "http://" + m.HTTPAddr()
+	const idPrefix = "sim-"
+	client, err := simulator.NewClient(api, token)
+	if err != nil {
+		return err
+	}
+	w, err := simulator.NewWorld(sc, cfg.MQTT.Prefix, idPrefix)
+	if err != nil {
+		return err
+	}
+	// The clock first: devices registered next are expected from the start.
+	if _, err := client.Clock(ctx, w.Start()); err != nil {
+		return fmt.Errorf("set the monitor's clock: %w", err)
+	}
+	n := w.Neighbourhood()
+	if err := simulator.Provision(ctx, client, n, sc.Seed, 16, log); err != nil {
+		return err
+	}
+	logins, err := demoUsers(ctx, client, n, sc)
+	if err != nil {
+		return err
+	}
+	deadlines := "Deadlines are multiplied by the speed: a task waits as long in real time as it would in production."
+	if speed <= 1 {
+		deadlines = "Deadlines run on simulated time."
+	}
 	fmt.Fprintf(out, `
 eldersafe demo: the monitor and %d simulated households, %s at %gx
 
     console      %s/
+    log in as    %s
     API          %s/api/v1  (Authorization: Bearer %s)
     admin token  %s
     broker       tcp://%s
     data         %s
 
-Tasks open within a minute; notices are written to the log below. Ctrl-C stops.
+Tasks open within a minute; notices are written to the log below. %s Ctrl-C stops.
 
-`, len(sc.HouseholdIDs()), simulator.FormatDuration(sc.Duration), speed, api, api, token, token, m.BrokerAddr(), cfg.DataDir)
+`, len(sc.HouseholdIDs()), simulator.FormatDuration(sc.Duration), speed, api, strings.Join(logins, "\n                 "),
+		api, token, token, m.BrokerAddr(), cfg.DataDir, deadlines)
 
 	res, err := simulator.Simulate(ctx, simulator.Config{
 		Scenario: sc, MQTTURL: "tcp://" + m.BrokerAddr(), APIURL: api, Token: token,
-		TopicPrefix: cfg.MQTT.Prefix, IDPrefix: "sim-", Auth: simulator.AuthDevices,
-		Speed: speed, Sync: speed == 0, Provision: true, Expect: true,
+		TopicPrefix: cfg.MQTT.Prefix, IDPrefix: idPrefix, Auth: simulator.AuthDevices,
+		Speed: speed, Sync: speed == 0, Expect: true,
 		Out: out, Logger: log,
 	})
 	if err != nil || ctx.Err() != nil {
@@ -124,6 +188,52 @@ Tasks open within a minute; notices are written to the log below. Ctrl-C stops.
 	}
 	fmt.Fprintf(out, "\nThe simulated day is over (%d device messages). Still serving %s/ until Ctrl-C.\n", res.Result.Messages, api)
 	return nil
+}
+
+// demoUsers registers an operator, the first grid's worker and a family
+// member of the household the scenario expects the first task of, each
+// with a fresh password, and returns how to log in as each.
+func demoUsers(ctx context.Context, c *simulator.Client, n simulator.Neighbourhood, sc *simulator.Scenario) ([]string, error) {
+	grids := n.Grids()
+	if len(grids) == 0 || len(n.Households) == 0 {
+		return nil, nil
+	}
+	household := n.Households[0].FullID
+	if len(sc.Expect) > 0 {
+		for _, h := range n.Households {
+			if h.ID == sc.Expect[0].Household {
+				household = h.FullID
+			}
+		}
+	}
+	users := []struct{ id, role, link, what string }{
+		{"demo-operator", registry.RoleOperator, "", "operator: the whole neighbourhood"},
+		{"demo-worker", registry.RoleGridWorker, grids[0].WorkerID, "grid worker " + grids[0].WorkerID + " of " + grids[0].ID},
+		{"demo-family", registry.RoleFamily, household, "family of " + household},
+	}
+	var logins []string
+	for _, u := range users {
+		password, err := newToken()
+		if err != nil {
+			return nil, err
+		}
+		body := map[string]string{"id": u.id, "password": password, "role": u.role}
+		switch u.role {
+		case registry.RoleGridWorker:
+			body["worker_id"] = u.link
+		case registry.RoleFamily:
+			body["household_id"] = u.link
+		}
+		existed, err := c.CreateUser(ctx, body)
+		if err != nil {
+			return nil, fmt.Errorf("register demo user %s: %w", u.id, err)
+		}
+		if existed {
+			password = "(the one printed when this data directory was new)"
+		}
+		logins = append(logins, fmt.Sprintf("%-14s password %s  (%s)", u.id, password, u.what))
+	}
+	return logins, nil
 }
 
 func newToken() (string, error) {

@@ -202,6 +202,9 @@ func TestServeGeneratesTokenAndStopsCleanly(t *testing.T) {
 	if token == "" {
 		t.Fatalf("serve printed no generated admin token:\n%s", s.stderr(t))
 	}
+	if want := "Console: http://" + s.addr + "/"; !strings.Contains(s.stderr(t), want) || !strings.Contains(s.stderr(t), "/api/v1/users") {
+		t.Errorf("serve did not say %q and how to get a log-in:\n%s", want, s.stderr(t))
+	}
 	if code := s.createGrid(t, token, "g1"); code != 201 {
 		t.Fatalf("create grid with the printed token: %d", code)
 	}
@@ -233,4 +236,68 @@ func TestServeFlagBeatsEnvironment(t *testing.T) {
 		t.Error("a token was generated although the environment set one")
 	}
 	s.stop(t)
+}
+
+// TestConfigCheckNamesTheVariable: a wrong value from the environment is
+// blamed on its variable, not the file, and every error is printed once.
+func TestConfigCheckNamesTheVariable(t *testing.T) {
+	for _, c := range []struct{ env, value, want string }{
+		{"ELDERSAFE_NOTIFY_MAX_ATTEMPTS", "many", "'notify.max_attempts' cannot parse value as 'int'"},
+		{"ELDERSAFE_INGEST_WORKERS", "0", "ingest.workers: 0: want 1 to 1024"},
+		{"ELDERSAFE_RULES_NO_MOTION_HOURS", "100", "rules.no_motion.hours: must be between 0.5 and 24 hours"},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			t.Setenv(c.env, c.value)
+			cmd := configCommand()
+			cmd.SetArgs([]string{"check", "../../configs/eldersafe.yaml"})
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			err := cmd.Execute()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			if n := strings.Count(msg, c.want); n != 1 || !strings.Contains(msg, "(from environment variable "+c.env+")") ||
+				!strings.Contains(msg, "with the ELDERSAFE_* environment variables is not valid") {
+				t.Errorf("error names it %d times, want once, blaming %s:\n%s", n, c.env, msg)
+			}
+		})
+	}
+}
+
+func TestConsoleBanner(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080/",
+		"0.0.0.0:8080":   "http://localhost:8080/",
+		"[::]:9000":      "http://localhost:9000/",
+	} {
+		if got := consoleBanner(addr); !strings.Contains(got, "Console: "+want) {
+			t.Errorf("%s: %q, want the console at %s", addr, got, want)
+		}
+	}
+}
+
+// TestConfigCheckCareLevels: a care level's thresholds are read from the
+// file and checked like the rules section.
+func TestConfigCheckCareLevels(t *testing.T) {
+	for _, c := range []struct{ name, yaml, want string }{
+		{"good", "care_levels:\n  semi:\n    rules:\n      no_motion:\n        hours: 4\n    routine_visits_per_month: 6\n", ""},
+		{"misspelt", "care_levels:\n  semi:\n    rules:\n      no_motion:\n        hourz: 4\n", "care_levels.semi.rules.no_motion.hourz: unknown parameter"},
+		{"unknown level", "care_levels:\n  bedridden:\n    routine_visits_per_month: 6\n", "bedridden"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(file, []byte(c.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := configCommand()
+			cmd.SetArgs([]string{"check", file})
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			err := cmd.Execute()
+			if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
+				t.Errorf("config check: %v, want %q", err, c.want)
+			}
+		})
+	}
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"net"
+
 	"github.com/spf13/cobra"
 
 	"github.com/eldersafe/eldersafe/app"
@@ -28,6 +31,7 @@ it would let any device move the monitor's time.`,
 			}
 			logger := newLogger(cfg)
 			return app.Run(cmd.Context(), cfg, logger, cmd.ErrOrStderr(), func(m *app.Monitor) {
+				fmt.Fprint(cmd.ErrOrStderr(), consoleBanner(m.HTTPAddr()))
 				if file, ok := configFile(cmd); ok {
 					watchConfig(cmd.Context(), file, func() (app.Config, error) { return loadConfig(cmd) }, m.Reload, logger)
 				}
@@ -37,4 +41,21 @@ it would let any device move the monitor's time.`,
 	addConfigFlags(cmd.Flags())
 	cmd.Flags().Bool(simulationFlag, false, "allow --clock event, for a simulation (eldersafe simulate); never in production")
 	return cmd
+}
+
+// consoleBanner says where the console is and how to get a log-in: the
+// console has no user until someone registers one with the admin token.
+func consoleBanner(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && (host == "" || net.ParseIP(host).IsUnspecified()) {
+		addr = net.JoinHostPort("localhost", port) // listening on every address
+	}
+	return fmt.Sprintf(`
+Console: http://%[1]s/
+Log in with a user registered by an operator or with the admin token
+(auth.admin_token, or the one printed at the first start), e.g.:
+
+    curl -H "Authorization: Bearer $ADMIN_TOKEN" -d '{"id":"op1","password":"at-least-12-chars","role":"operator"}' http://%[1]s/api/v1/users
+
+`, addr)
 }

@@ -163,6 +163,24 @@ func TestDemoServesUntilInterrupted(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// Each demo user logs in with the password printed.
+	for _, id := range []string{"demo-operator", "demo-worker", "demo-family"} {
+		password := strings.Fields(between(text, id+" ", "\n"))
+		if len(password) < 2 || password[0] != "password" {
+			t.Errorf("no password printed for %s:\n%s", id, text)
+			continue
+		}
+		body := `{"id":"` + id + `","password":"` + password[1] + `"}`
+		resp, err := http.Post(api+"/api/v1/login", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("log-in as %s: %d", id, resp.StatusCode)
+		}
+	}
+
 	cancel()
 	select {
 	case err := <-done:
@@ -172,10 +190,43 @@ func TestDemoServesUntilInterrupted(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("demo did not stop within 15 s of Ctrl-C")
 	}
+	if after := strings.TrimPrefix(out.String(), text); !strings.Contains(after, "Shutting down...") || !strings.HasSuffix(after, "Stopped.\n") {
+		t.Errorf("Ctrl-C: the demo said %q; want it to say it is shutting down, then that it stopped", after)
+	}
 	if dir := strings.TrimSpace(between(text, "data         ", "\n")); dir == "" {
 		t.Error("demo did not print its data directory")
 	} else if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the temporary data directory %s is still there: %v", dir, err)
+	}
+}
+
+// TestDemoRefusesBadSpeed: the demo takes the speeds simulate takes.
+func TestDemoRefusesBadSpeed(t *testing.T) {
+	for _, speed := range []string{"-1", "NaN", "+Inf"} {
+		_, err := execute(t, t.Context(), "demo", "--http-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0", "--speed", speed)
+		if err == nil || !strings.Contains(err.Error(), "--speed") {
+			t.Errorf("--speed %s: %v, want it refused", speed, err)
+		}
+	}
+}
+
+// TestDemoDeadlines: at 3600× a critical task waits 5 real minutes, not a
+// twelfth of a second; at speed 0 or 1 nothing changes.
+func TestDemoDeadlines(t *testing.T) {
+	base := app.DefaultConfig().Tasks
+	for _, c := range []struct {
+		speed             float64
+		critical, resolve time.Duration
+	}{
+		{0, 5 * time.Minute, 72 * time.Hour},
+		{1, 5 * time.Minute, 72 * time.Hour},
+		{3600, 300 * time.Hour, maxDemoDeadline}, // 72 h × 3600 is 30 years
+		{1e9, maxDemoDeadline, maxDemoDeadline},
+	} {
+		got := demoDeadlines(base, c.speed)
+		if got.AckDeadline.Critical != c.critical || got.ResolveDeadline != c.resolve {
+			t.Errorf("speed %g: critical %s, resolve %s; want %s, %s", c.speed, got.AckDeadline.Critical, got.ResolveDeadline, c.critical, c.resolve)
+		}
 	}
 }
 

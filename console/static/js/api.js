@@ -67,6 +67,7 @@ export async function request(method, path, body, contentType) {
 export const get = (path) => request('GET', path);
 export const post = (path, body, contentType) => request('POST', path, body, contentType);
 export const put = (path, body) => request('PUT', path, body);
+export const patch = (path, body) => request('PATCH', path, body);
 export const del = (path) => request('DELETE', path);
 
 // query builds "?a=1&b=2" from the set values of params.

@@ -8,12 +8,45 @@ import {t, tOr} from './i18n.js';
 
 export function home(root, _params, app) {
   const body = h('div', {class: 'family'});
+  const visitsBox = h('section', {class: 'card', id: 'visits'});
   root.append(body);
   let disposed = false;
+  const path = '/api/v1/households/' + encodeURIComponent(app.me.household_id);
+
+  // The visits that were made, each to rate once with one to five stars.
+  async function loadVisits() {
+    try {
+      const {visits} = await api.get(path + '/visits');
+      if (disposed) return;
+      visitsBox.replaceChildren(h('h2', {}, t('family.visits')),
+        visits.length ? h('ul', {class: 'plain'}, visits.map((v) => h('li', {'data-task-id': v.id},
+          h('strong', {}, v.kind === 'routine_visit' ? t('rule.routine_visit') : t('family.visit')), ' ',
+          h('span', {class: 'muted'}, i18n.dateTime(v.closed_at)), ' ', tOr('outcome.' + v.outcome, v.outcome),
+          v.rating ? h('p', {class: 'rated'}, t('family.rated', {n: v.rating.stars})) : stars(v)))) : h('p', {class: 'empty'}, t('family.no_visits')));
+    } catch (err) {
+      visitsBox.replaceChildren(h('h2', {}, t('family.visits')), h('p', {class: 'error'}, err.message));
+    }
+  }
+
+  function stars(v) {
+    const msg = h('span', {class: 'error', role: 'alert'});
+    const buttons = [1, 2, 3, 4, 5].map((n) => h('button', {type: 'button', class: 'star', 'data-stars': n, 'aria-label': t('family.stars', {n}),
+      onclick: async () => {
+        buttons.forEach((b) => (b.disabled = true));
+        try {
+          await api.post(`/api/v1/tasks/${encodeURIComponent(v.id)}/rating`, {stars: n});
+          await loadVisits();
+        } catch (err) {
+          msg.textContent = err.message;
+          buttons.forEach((b) => (b.disabled = false));
+        }
+      }}, '★'));
+    return h('div', {class: 'stars', role: 'group', 'aria-label': t('family.rate')}, t('family.rate'), ' ', ...buttons, msg);
+  }
 
   async function load() {
     try {
-      const hh = await api.get('/api/v1/households/' + encodeURIComponent(app.me.household_id));
+      const hh = await api.get(path);
       if (disposed) return;
       body.replaceChildren(
         h('h1', {}, hh.name),
@@ -26,7 +59,9 @@ export function home(root, _params, app) {
             st ? h('div', {class: 'muted'}, t('devices.last_seen'), ': ', h('span', {'data-ago': st.last_seen}, i18n.ago(st.last_seen, app.now()))) : null);
         })),
         h('p', {class: 'muted'}, t('family.help')),
+        visitsBox,
       );
+      loadVisits();
     } catch (err) {
       body.replaceChildren(h('p', {class: 'error', role: 'alert'}, err.message));
     }

@@ -164,6 +164,28 @@ export function households(root, _params, app) {
 
 // ---- one household --------------------------------------------------------
 
+// CARE_LEVELS are a household's care levels (自理, 半自理, 失能), least care first.
+const CARE_LEVELS = ['self_care', 'semi', 'dependent'];
+
+// careLevel shows a household's care level; the office changes it
+// (PATCH), which brings the level's thresholds and routine visits.
+function careLevel(hh, office, reload) {
+  const level = hh.care_level || 'self_care';
+  if (!office) return h('p', {id: 'care-level'}, t('care.title'), ': ', h('strong', {}, t('care.' + level)));
+  const msg = h('span', {class: 'muted', role: 'status'});
+  const select = h('select', {name: 'care_level', 'data-action': 'care-level', onchange: async () => {
+    select.disabled = true;
+    try {
+      await api.patch('/api/v1/households/' + encodeURIComponent(hh.id), {care_level: select.value});
+      await reload();
+    } catch (err) {
+      msg.textContent = err.message;
+      select.disabled = false;
+    }
+  }}, CARE_LEVELS.map((l) => h('option', {value: l, selected: l === level}, t('care.' + l))));
+  return h('p', {id: 'care-level'}, h('label', {}, t('care.title'), ': ', select), ' ', msg);
+}
+
 // PARAMS orders the threshold parameters and gives their units, as rules.Table
 // in rules/table.go does (TestThresholdParams holds them together).
 const PARAMS = [
@@ -203,6 +225,7 @@ export function household(root, [id], app) {
     body.replaceChildren(
       h('h1', {}, hh.name),
       h('p', {class: 'muted'}, [hh.address, hh.grid_id && t('households.grid') + ' ' + hh.grid_id, hh.id].filter(Boolean).join(' · ')),
+      careLevel(hh, office, load),
       devicesBox,
       tasksBox,
       office && hh.thresholds ? thresholdEditor(hh) : null,

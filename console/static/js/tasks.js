@@ -7,6 +7,10 @@ import * as api from './api.js';
 export const SEVERITY_RANK = {critical: 0, high: 1, medium: 2, low: 3};
 export const OPEN_STATES = ['open', 'escalated', 'acknowledged', 'on_site'];
 export const OUTCOMES = ['safe', 'needs_help', 'hospitalized', 'false_alarm', 'deceased', 'other'];
+export const ROUTINE_OUTCOMES = ['visited', 'not_home'];
+
+// outcomesOf is what a task may be resolved with: a routine visit has its own.
+export const outcomesOf = (task) => (task.kind === 'routine_visit' ? ROUTINE_OUTCOMES : OUTCOMES);
 
 // due is the deadline a task is working towards: acknowledgement while
 // nobody has it, resolution once someone does.

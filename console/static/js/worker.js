@@ -16,6 +16,8 @@ const REASONS = ['was_out', 'slept_late', 'visitor', 'sensor_fault', 'other'];
 export function myTasks(root, _params, app) {
   const mine = h('section', {class: 'task-list', id: 'mine', 'aria-live': 'polite'});
   const others = h('section', {class: 'task-list', id: 'others'});
+  // The month's planned calls, apart from the alarms: today's, then the week's.
+  const routine = h('section', {class: 'task-list', id: 'routine'});
   const error = h('p', {class: 'error', role: 'alert', hidden: true});
   const fresh = new Set();
   let shown = '';
@@ -25,6 +27,7 @@ export function myTasks(root, _params, app) {
     mine,
     h('h2', {class: 'others-title'}, t('worker.others')),
     others,
+    routine,
   );
   let disposed = false;
 
@@ -56,6 +59,38 @@ export function myTasks(root, _params, app) {
       error.textContent = err.message;
       error.hidden = false;
     }
+    loadRoutine();
+  }
+
+  async function loadRoutine() {
+    try {
+      const now = app.now();
+      const week = new Date(now + 7 * 24 * 3600 * 1000);
+      const endOfDay = new Date(now);
+      endOfDay.setHours(24, 0, 0, 0);
+      const me = app.me.worker_id;
+      const visits = (await tk.openTasks({kind: 'routine_visit', due_before: week.toISOString()}))
+        .filter((x) => app.me.role !== 'grid_worker' || !me || !x.assignee_id || x.assignee_id === me)
+        .sort((a, b) => new Date(a.due_at) - new Date(b.due_at));
+      await Promise.all([...new Set(visits.map((x) => x.household_id))].map(app.household));
+      if (disposed) return;
+      const today = visits.filter((x) => new Date(x.due_at) < endOfDay);
+      const later = visits.filter((x) => new Date(x.due_at) >= endOfDay);
+      const group = (key, list) => list.length ? [h('h3', {}, t(key)), ...list.map((x) => routineCard(x))] : [];
+      routine.replaceChildren(h('h2', {}, t('routine.title')),
+        ...(visits.length ? [...group('routine.today', today), ...group('routine.week', later)] : [h('p', {class: 'empty'}, t('routine.none'))]));
+    } catch (err) {
+      routine.replaceChildren(h('h2', {}, t('routine.title')), h('p', {class: 'error'}, err.message));
+    }
+  }
+
+  function routineCard(task) {
+    const hh = app.households.get(task.household_id) || {name: task.household_id, address: ''};
+    return h('article', {class: ['task-card', 'routine'], 'data-task-id': task.id, 'data-state': task.state, tabindex: 0, role: 'link',
+      onclick: () => app.navigate('#/tasks/' + encodeURIComponent(task.id))},
+    h('div', {class: 'task-head'}, h('strong', {class: 'rule'}, tk.ruleName(task.rule)), ' ', h('span', {class: 'muted'}, t('routine.due', {at: i18n.dateTime(task.due_at)}))),
+    h('div', {class: 'task-who'}, h('span', {class: 'name'}, hh.name), ' ', h('span', {class: 'address'}, hh.address)),
+    h('div', {class: 'task-meta'}, tk.stateBadge(task.state)));
   }
 
   function card(task) {
@@ -86,7 +121,8 @@ export function myTasks(root, _params, app) {
   load();
   return {
     onTask(change) {
-      if (change.event === 'opened') {
+      // A routine visit scheduled is no news to announce: it joins the list below.
+      if (change.event === 'opened' && change.task.kind !== 'routine_visit') {
         fresh.add(change.task.id);
         const hh = app.households.get(change.task.household_id);
         const msg = t('worker.new_task', {rule: tk.ruleName(change.task.rule), name: hh ? hh.name : change.task.household_id});
@@ -175,7 +211,9 @@ export function taskDetail(root, [id], app) {
     if (app.canAct() && (task.state === 'open' || task.state === 'escalated')) {
       actions.append(h('button', {class: 'big primary', type: 'button', 'data-action': 'ack', onclick: post('ack', () => ({worker_id: app.me.worker_id}))}, t('action.ack')));
     }
-    if (mine && task.state === 'acknowledged') {
+    // A routine visit needs no acknowledgement: the worker at the door checks in.
+    const routineOpen = task.kind === 'routine_visit' && (task.state === 'open' || task.state === 'escalated');
+    if ((mine && task.state === 'acknowledged') || (app.canAct() && routineOpen)) {
       actions.append(h('button', {class: 'big primary', type: 'button', 'data-action': 'checkin', onclick: (e) => {
         const button = e.currentTarget;
         act(button, async () => {
@@ -194,7 +232,7 @@ export function taskDetail(root, [id], app) {
       const reason = h('select', {name: 'reason'}, h('option', {value: ''}, t('reason.none')),
         REASONS.map((r) => h('option', {value: r}, t('reason.' + r))));
       const reasonBox = h('label', {class: 'reason', hidden: outcome !== 'false_alarm'}, t('reason.title'), reason);
-      const choices = tk.OUTCOMES.map((o) => h('button', {
+      const choices = tk.outcomesOf(task).map((o) => h('button', {
         type: 'button', class: ['outcome', o === outcome && 'chosen', 'outcome-' + o], 'data-outcome': o, 'aria-pressed': String(o === outcome),
         onclick: (e) => {
           outcome = o;

@@ -1,0 +1,73 @@
+package dispatch_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/dispatch"
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/store"
+	"github.com/eldersafe/eldersafe/tasks"
+)
+
+// TestCareLevelThresholds: at start and after a change, a household runs on
+// its care level's profile, under its own overrides, over the global values.
+func TestCareLevelThresholds(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "Grid 1"}))
+	for id, level := range map[string]registry.CareLevel{"self": "", "semi": registry.CareSemi, "dep": registry.CareDependent, "own": registry.CareSemi} {
+		must(db.CreateHousehold(ctx, registry.Household{ID: id, Name: "N", Address: "A", GridID: "g1", CareLevel: level}))
+	}
+	must(db.SetHouseholdThresholds(ctx, "own", rules.Thresholds{"no_motion": {"hours": 5.0}}))
+	levels := map[registry.CareLevel]rules.Thresholds{
+		registry.CareSemi:      {"no_motion": {"hours": 4.0}},
+		registry.CareDependent: {"no_motion": {"hours": 3.0}, "no_exit": {"hours": 720.0}},
+	}
+	newDispatcher := func() *dispatch.Dispatcher {
+		engine, err := rules.NewEngine(rules.DefaultConfig(), time.UTC)
+		must(err)
+		d, err := dispatch.New(dispatch.Options{Engine: engine, Tasks: &tasks.Service{}, Store: db, Clock: clock.NewEvent(t0), CareLevels: levels})
+		must(err)
+		_, err = d.Load(ctx)
+		must(err)
+		return d
+	}
+	d := newDispatcher()
+	check := func(when, id string, noMotion, noExit float64) {
+		t.Helper()
+		th := d.Thresholds(id)
+		if th["no_motion"]["hours"] != noMotion || th["no_exit"]["hours"] != noExit {
+			t.Errorf("%s, %s: no_motion %v, no_exit %v; want %v, %v", when, id, th["no_motion"]["hours"], th["no_exit"]["hours"], noMotion, noExit)
+		}
+	}
+	for _, c := range []struct {
+		id               string
+		noMotion, noExit float64
+	}{{"self", 6, 72}, {"semi", 4, 72}, {"dep", 3, 720}, {"own", 5, 72}} {
+		check("at start", c.id, c.noMotion, c.noExit)
+	}
+	must(db.SetCareLevel(ctx, "own", registry.CareDependent))
+	must(d.HouseholdChanged(ctx, "own"))
+	check("after a change of level", "own", 5, 720)
+	must(d.SetConfig(func() rules.Config {
+		c, err := rules.DefaultConfig().With(rules.Thresholds{"no_exit": {"hours": 48.0}})
+		must(err)
+		return c
+	}()))
+	check("after a reload", "self", 6, 48)
+	check("after a reload", "dep", 3, 720)
+}

@@ -1,0 +1,209 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/tasks"
+)
+
+// SetCareLevel changes a household's care level. An unknown household is
+// registry.ErrNotFound.
+func (db *DB) SetCareLevel(ctx context.Context, householdID string, level registry.CareLevel) error {
+	if !level.Valid() {
+		return fmt.Errorf("care_level %q: must be one of self_care, semi, dependent", level)
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE households SET care_level = ? WHERE id = ? AND deleted_at IS NULL`, string(level), householdID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("household %s: %w", householdID, registry.ErrNotFound)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set care level of household %s: %w", householdID, err)
+	}
+	return nil
+}
+
+// HouseholdCareLevels maps every registered household to its care level.
+func (db *DB) HouseholdCareLevels(ctx context.Context) (map[string]registry.CareLevel, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, care_level FROM households WHERE deleted_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("household care levels: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]registry.CareLevel{}
+	for rows.Next() {
+		var id, level string
+		if err := rows.Scan(&id, &level); err != nil {
+			return nil, fmt.Errorf("household care levels: %w", err)
+		}
+		out[id] = registry.CareLevel(level)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("household care levels: %w", err)
+	}
+	return out, nil
+}
+
+// RoutineHouseholds lists the registered households without a record of
+// month's routine visits, by id.
+func (db *DB) RoutineHouseholds(ctx context.Context, month string) ([]tasks.RoutineHousehold, error) {
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT h.id, h.care_level FROM households h
+		WHERE h.deleted_at IS NULL
+			AND NOT EXISTS (SELECT 1 FROM routine_months m WHERE m.household_id = h.id AND m.month = ?)
+		ORDER BY h.id`, month)
+	if err != nil {
+		return nil, fmt.Errorf("households without routine visits of %s: %w", month, err)
+	}
+	defer rows.Close()
+	list := []tasks.RoutineHousehold{}
+	for rows.Next() {
+		var h tasks.RoutineHousehold
+		var level string
+		if err := rows.Scan(&h.ID, &level); err != nil {
+			return nil, fmt.Errorf("households without routine visits of %s: %w", month, err)
+		}
+		h.CareLevel = registry.CareLevel(level)
+		list = append(list, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("households without routine visits of %s: %w", month, err)
+	}
+	return list, nil
+}
+
+// RoutineSamples lists the routine visits due in [from, to) with their
+// household's grid, and counts the registered households of every grid.
+func (db *DB) RoutineSamples(ctx context.Context, from, to time.Time) ([]tasks.RoutineSample, map[string]int, error) {
+	list := []tasks.RoutineSample{}
+	households := map[string]int{}
+	err := db.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT h.grid_id, t.state, t.outcome, t.due_at
+			FROM tasks t JOIN households h ON h.id = t.household_id
+			WHERE t.kind = ? AND t.due_at >= ? AND t.due_at < ?`,
+			string(rules.RoutineVisit), toMS(from), toMS(to))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				s     tasks.RoutineSample
+				state string
+				due   int64
+			)
+			if err := rows.Scan(&s.GridID, &state, &s.Outcome, &due); err != nil {
+				return err
+			}
+			s.State, s.DueAt = tasks.State(state), fromMS(due)
+			list = append(list, s)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		grids, err := tx.QueryContext(ctx, `SELECT grid_id, COUNT(*) FROM households WHERE deleted_at IS NULL GROUP BY grid_id`)
+		if err != nil {
+			return err
+		}
+		defer grids.Close()
+		for grids.Next() {
+			var (
+				grid string
+				n    int
+			)
+			if err := grids.Scan(&grid, &n); err != nil {
+				return err
+			}
+			households[grid] = n
+		}
+		return grids.Err()
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("routine visits due from %s: %w", from.Format(time.RFC3339), err)
+	}
+	return list, households, nil
+}
+
+func (t *taskTx) MarkRoutineMonth(ctx context.Context, householdID, month string, visits int, at time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `
+		INSERT INTO routine_months (household_id, month, visits, scheduled_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (household_id, month) DO NOTHING`, householdID, month, visits, toMS(at))
+	if err != nil {
+		return false, fmt.Errorf("mark routine visits of household %s for %s: %w", householdID, month, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("mark routine visits of household %s for %s: %w", householdID, month, err)
+	}
+	return n == 1, nil
+}
+
+func (t *taskTx) InsertRating(ctx context.Context, r tasks.Rating) error {
+	err := savepoint(ctx, t.tx, func() error {
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO task_ratings (task_id, rated_by, stars, comment, at) VALUES (?, ?, ?, ?, ?)`,
+			r.TaskID, r.By, r.Stars, r.Comment, toMS(r.At))
+		return err
+	})
+	if isUniqueViolation(err) {
+		return fmt.Errorf("rating of task %s by %s: %w", r.TaskID, r.By, registry.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("insert rating of task %s: %w", r.TaskID, err)
+	}
+	return nil
+}
+
+// RatingsBy finds by's ratings of the tasks taskIDs, by task id.
+func (db *DB) RatingsBy(ctx context.Context, by string, taskIDs []string) (map[string]tasks.Rating, error) {
+	ids, err := json.Marshal(taskIDs)
+	if err != nil {
+		return nil, fmt.Errorf("ratings by %s: %w", by, err)
+	}
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT task_id, stars, comment, at FROM task_ratings
+		WHERE rated_by = ? AND task_id IN (`+db.dialect.jsonArray+`)`, by, string(ids))
+	if err != nil {
+		return nil, fmt.Errorf("ratings by %s: %w", by, err)
+	}
+	defer rows.Close()
+	out := map[string]tasks.Rating{}
+	for rows.Next() {
+		r := tasks.Rating{By: by}
+		var at int64
+		if err := rows.Scan(&r.TaskID, &r.Stars, &r.Comment, &at); err != nil {
+			return nil, fmt.Errorf("ratings by %s: %w", by, err)
+		}
+		r.At = fromMS(at)
+		out[r.TaskID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ratings by %s: %w", by, err)
+	}
+	return out, nil
+}
+
+// WorkersWithOnlyAPhone counts the workers who have a phone and no push
+// URL: without an SMS provider their notices go to the log.
+func (db *DB) WorkersWithOnlyAPhone(ctx context.Context) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM workers WHERE phone <> '' AND push_url = ''`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count workers with only a phone: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,264 @@
+package tasks
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// RoutineGrace is how long a routine visit may be overdue before it
+// escalates to the grid's backup worker and supervisor; a not_home visit is
+// tried again within it too.
+const RoutineGrace = 3 * 24 * time.Hour
+
+// DefaultRoutineVisits are the routine visits a month per care level (CONTRACT.md §13).
+func DefaultRoutineVisits() map[registry.CareLevel]int {
+	return map[registry.CareLevel]int{registry.CareSelfCare: 2, registry.CareSemi: 4, registry.CareDependent: 8}
+}
+
+// RoutineHousehold is what scheduling needs of a household.
+type RoutineHousehold struct {
+	ID        string
+	CareLevel registry.CareLevel
+}
+
+// RoutineSample is what the routine report needs of one routine visit.
+type RoutineSample struct {
+	GridID  string
+	State   State
+	Outcome string
+	DueAt   time.Time
+}
+
+// RoutineRow is how one grid kept up its routine visits in a month.
+type RoutineRow struct {
+	GridID string `json:"grid_id"`
+	// Households is the grid's registered households today.
+	Households int `json:"households"`
+	// Due counts the routine visits due in the month, but those cancelled
+	// and those nobody was home for (another one was scheduled instead).
+	Due int `json:"due"`
+	// Done counts the visits resolved visited.
+	Done int `json:"done"`
+	// Overdue counts the visits not closed whose due time has passed.
+	Overdue int `json:"overdue"`
+	// CoveragePct is 100 × done / due; null when nothing was due.
+	CoveragePct *float64 `json:"coverage_pct"`
+}
+
+// monthKey is how a month is spelt: YYYY-MM.
+const monthKey = "2006-01"
+
+// monthBounds is the month of t in loc: its first instant, the next month's
+// first instant, and its key.
+func monthBounds(t time.Time, loc *time.Location) (start, end time.Time, key string) {
+	l := t.In(loc)
+	start = time.Date(l.Year(), l.Month(), 1, 0, 0, 0, 0, loc)
+	return start, start.AddDate(0, 1, 0), start.Format(monthKey)
+}
+
+// ParseMonth reads YYYY-MM as a month in loc.
+func ParseMonth(s string, loc *time.Location) (start, end time.Time, err error) {
+	m, err := time.ParseInLocation(monthKey, s, loc)
+	if err != nil {
+		return time.Time{}, time.Time{}, invalidf("month %q: want YYYY-MM, e.g. 2026-03", s)
+	}
+	start, end, _ = monthBounds(m, loc)
+	return start, end, nil
+}
+
+// ScheduleRoutine schedules the routine visits of the domain clock's month
+// for every household that has none scheduled for it yet: at the first
+// moment the clock is in a new month, and after a restart. It is cheap to
+// call at every tick: once a month is done it asks the store nothing until
+// the next. It returns how many visits it scheduled.
+func (s *Service) ScheduleRoutine(ctx context.Context) (int, error) {
+	now := s.opts.Clock.Now()
+	if now.IsZero() {
+		return 0, nil // the event clock has not started: no month yet
+	}
+	_, _, month := monthBounds(now, s.opts.Location)
+	if s.routineMonth.Load() == month {
+		return 0, nil
+	}
+	list, err := s.opts.Store.RoutineHouseholds(ctx, month)
+	if err != nil {
+		return 0, fmt.Errorf("schedule routine visits of %s: %w", month, err)
+	}
+	n := 0
+	var errs []error
+	for _, h := range list {
+		k, err := s.scheduleRoutine(ctx, h.ID, now)
+		n += k
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, err // the next call tries the rest again
+	}
+	s.routineMonth.Store(month)
+	if n > 0 {
+		s.opts.Logger.Info("routine visits scheduled", "month", month, "households", len(list), "visits", n)
+	}
+	return n, nil
+}
+
+// ScheduleRoutineFor schedules a household's routine visits for the rest of
+// the domain clock's month, pro rata, unless they are scheduled already:
+// call it when a household is registered. Before the event clock starts it
+// does nothing; ScheduleRoutine catches up then.
+func (s *Service) ScheduleRoutineFor(ctx context.Context, householdID string) (int, error) {
+	now := s.opts.Clock.Now()
+	if now.IsZero() {
+		return 0, nil
+	}
+	return s.scheduleRoutine(ctx, householdID, now)
+}
+
+// scheduleRoutine opens a household's routine visits for the rest of now's
+// month: its care level's visits a month, pro rata for what is left of it,
+// due at the middles of equal slots of the rest of the month. The month is
+// recorded in the same transaction, so no visit is ever scheduled twice.
+func (s *Service) scheduleRoutine(ctx context.Context, householdID string, now time.Time) (int, error) {
+	start, end, month := monthBounds(now, s.opts.Location)
+	var opened []Task
+	err := s.opts.Store.Update(ctx, func(tx Tx) error {
+		opened = nil
+		h, err := tx.Household(ctx, householdID)
+		if err != nil {
+			return fmt.Errorf("load household: %w", err)
+		}
+		perMonth := s.opts.RoutineVisits[h.CareLevel.OrDefault()]
+		left := end.Sub(now)
+		// Rounded up: a household registered on the 20th still gets one visit.
+		n := int((int64(perMonth)*int64(left) + int64(end.Sub(start)) - 1) / int64(end.Sub(start)))
+		fresh, err := tx.MarkRoutineMonth(ctx, householdID, month, n, now)
+		if err != nil || !fresh {
+			return err
+		}
+		for i := range n {
+			due := now.Add(time.Duration(int64(left) * int64(2*i+1) / int64(2*n)))
+			t, err := s.openRoutine(ctx, tx, h, due, fmt.Sprintf("routine visit %d of %d for %s", i+1, n, month), "")
+			if err != nil {
+				return err
+			}
+			opened = append(opened, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("schedule routine visits of household %s for %s: %w", householdID, month, err)
+	}
+	for _, t := range opened {
+		s.opts.Changed(t, ChangeOpened)
+	}
+	return len(opened), nil
+}
+
+// openRoutine inserts one routine visit of h due at due, assigned as a
+// visit is, to assignee when given (a retry goes to who found nobody home).
+// Nobody is notified: the visit is on the worker's list, and the family
+// hears of it once it is resolved.
+func (s *Service) openRoutine(ctx context.Context, tx Tx, h registry.Household, due time.Time, summary, assignee string) (Task, error) {
+	now := s.opts.Clock.Now()
+	t := Task{
+		ID:           uuid.Must(uuid.NewV7()).String(),
+		HouseholdID:  h.ID,
+		Rule:         rules.RuleRoutineVisit,
+		Severity:     rules.Low,
+		Kind:         rules.RoutineVisit,
+		State:        Open,
+		AssigneeID:   assignee,
+		OpenedAt:     now,
+		DueAt:        &due,
+		AckDueAt:     due.Add(RoutineGrace),
+		ResolveDueAt: due.Add(RoutineGrace),
+	}
+	if t.AssigneeID == "" {
+		w, err := tx.PrimaryWorker(ctx, h.GridID)
+		switch {
+		case err == nil:
+			t.AssigneeID = w.ID
+		case !errors.Is(err, ErrNotFound):
+			return Task{}, fmt.Errorf("find grid worker: %w", err)
+		}
+	}
+	if err := tx.InsertTask(ctx, t); err != nil {
+		return Task{}, fmt.Errorf("insert routine visit: %w", err)
+	}
+	ev := rules.Evidence{At: now, Summary: summary}
+	if err := tx.AddEvidence(ctx, t.ID, ev); err != nil {
+		return Task{}, err
+	}
+	entry := TimelineEntry{At: now, Actor: ActorSystem, Type: EntryOpened, Message: summary,
+		Data: map[string]any{"due_at": due.UTC().Format(time.RFC3339)}}
+	if t.AssigneeID != "" {
+		entry.Data["assignee_id"] = t.AssigneeID
+	}
+	if err := tx.AddTimeline(ctx, t.ID, entry); err != nil {
+		return Task{}, err
+	}
+	t.Evidence = []rules.Evidence{ev}
+	return t, nil
+}
+
+// RoutineReport is, with the month it covers, per grid how many routine visits were due in month
+// (YYYY-MM in the monitor's time zone; empty: the domain clock's month),
+// how many were done and how many are overdue at the domain clock's now.
+// Rows come by grid id; a grid with neither households nor visits has none.
+func (s *Service) RoutineReport(ctx context.Context, month string) ([]RoutineRow, string, error) {
+	now := s.opts.Clock.Now()
+	var start, end time.Time
+	if month == "" {
+		start, end, month = monthBounds(now, s.opts.Location)
+	} else {
+		var err error
+		if start, end, err = ParseMonth(month, s.opts.Location); err != nil {
+			return nil, "", err
+		}
+	}
+	samples, households, err := s.opts.Store.RoutineSamples(ctx, start, end)
+	if err != nil {
+		return nil, "", fmt.Errorf("routine report: %w", err)
+	}
+	rows := map[string]*RoutineRow{}
+	row := func(grid string) *RoutineRow {
+		if rows[grid] == nil {
+			rows[grid] = &RoutineRow{GridID: grid, Households: households[grid]}
+		}
+		return rows[grid]
+	}
+	for grid := range households {
+		row(grid)
+	}
+	for _, x := range samples {
+		r := row(x.GridID)
+		if x.State == Cancelled || x.Outcome == OutcomeNotHome {
+			continue
+		}
+		r.Due++
+		switch {
+		case x.State == Resolved:
+			r.Done++
+		case x.DueAt.Before(now):
+			r.Overdue++
+		}
+	}
+	out := make([]RoutineRow, 0, len(rows))
+	for _, r := range rows {
+		if r.Due > 0 {
+			pct := 100 * float64(r.Done) / float64(r.Due)
+			r.CoveragePct = &pct
+		}
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b RoutineRow) int { return cmp.Compare(a.GridID, b.GridID) })
+	return out, month, nil
+}

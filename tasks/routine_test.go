@@ -1,0 +1,200 @@
+package tasks_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/tasks"
+)
+
+var shanghai = func() *time.Location {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// routineOf lists the routine visits of a household, earliest due first.
+func (e *env) routineOf(t *testing.T, household string) []tasks.Task {
+	t.Helper()
+	list, err := e.db.Tasks(context.Background(), tasks.Filter{HouseholdID: household, Kind: rules.RoutineVisit})
+	must(t, err)
+	slices.SortFunc(list, func(a, b tasks.Task) int { return a.DueAt.Compare(*b.DueAt) })
+	return list
+}
+
+// TestScheduleRoutine: the month's visits, pro rata from the clock's now,
+// spread evenly, assigned as visits are, scheduled once however often it
+// runs (a restart included), and a new month's in full on its first day.
+func TestScheduleRoutine(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	must(t, e.db.SetCareLevel(ctx, hhNoWorker, registry.CareDependent))
+
+	// t0 is 2025-03-10 09:12 in Shanghai: 21.6 of March's 31 days are left.
+	n, err := e.svc.ScheduleRoutine(ctx)
+	must(t, err)
+	if n != 2+6 {
+		t.Fatalf("scheduled %d, want 2 (self_care: ⌈2 × 21.6/31⌉) + 6 (dependent: ⌈8 × 21.6/31⌉)", n)
+	}
+	for name, svc := range map[string]*tasks.Service{"again": e.svc, "after a restart": e.newService(t, envOptions{})} {
+		if n, err := svc.ScheduleRoutine(ctx); err != nil || n != 0 {
+			t.Errorf("%s: scheduled %d (%v), want none", name, n, err)
+		}
+	}
+	if n, err := e.svc.ScheduleRoutineFor(ctx, hhMain); err != nil || n != 0 {
+		t.Errorf("ScheduleRoutineFor a household scheduled: %d (%v), want none", n, err)
+	}
+	left := time.Date(2025, 4, 1, 0, 0, 0, 0, shanghai).Sub(t0)
+	h1 := e.routineOf(t, hhMain)
+	for i, want := range []time.Time{t0.Add(left / 4), t0.Add(3 * left / 4)} {
+		task := h1[i]
+		if task.Rule != rules.RuleRoutineVisit || task.Severity != rules.Low || task.State != tasks.Open ||
+			task.AssigneeID != ownerID || !task.DueAt.Equal(want) || !task.AckDueAt.Equal(want.Add(tasks.RoutineGrace)) {
+			t.Errorf("visit %d: %+v, due %v; want open, low, for %s, due %v, acknowledged by 3 days later", i, task, task.DueAt, ownerID, want)
+		}
+	}
+	if h2 := e.routineOf(t, hhNoWorker); len(h2) != 6 || h2[0].AssigneeID != "" {
+		t.Errorf("h2 (no grid worker): %d visits, first assigned to %q; want 6, unassigned", len(h2), h2[0].AssigneeID)
+	}
+	if ns := e.allNotices(t); len(ns) != 0 {
+		t.Errorf("scheduling sent %d notices, want none: a visit on the list is no alarm", len(ns))
+	}
+
+	// April begins at midnight in Shanghai: two visits each, in the middles of its halves.
+	april := time.Date(2025, 4, 1, 0, 0, 0, 0, shanghai)
+	e.clk.Advance(april)
+	n, err = e.svc.ScheduleRoutine(ctx)
+	must(t, err)
+	if n != 2+8 {
+		t.Fatalf("April: scheduled %d, want 10", n)
+	}
+	var due []time.Time
+	for _, task := range e.routineOf(t, hhMain)[2:] {
+		due = append(due, task.DueAt.In(shanghai))
+	}
+	if want := []time.Time{april.Add(7*24*time.Hour + 12*time.Hour), april.Add(22*24*time.Hour + 12*time.Hour)}; !slices.EqualFunc(due, want, time.Time.Equal) {
+		t.Errorf("April's visits due %v, want %v", due, want)
+	}
+}
+
+// TestRoutineVisit: checked in from open, resolved visited or not_home
+// (another visit within 3 days); the family hears only of the resolution;
+// overdue by 3 days it escalates without counting as an unacknowledged
+// alarm; the report counts by months of the monitor's time zone.
+func TestRoutineVisit(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	_, err := e.svc.ScheduleRoutine(ctx)
+	must(t, err)
+	h1 := e.routineOf(t, hhMain)
+	first, second := h1[0].ID, h1[1].ID
+
+	e.clk.Advance(*h1[0].DueAt)
+	for _, c := range []struct {
+		name, id, outcome, want string
+	}{
+		{"visit outcome on a routine visit", first, "safe", "invalid"},
+		{"unknown outcome", first, "asleep", "invalid"},
+		{"before check-in", first, tasks.OutcomeVisited, "transition"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.task(t, c.id)
+			_, err := e.svc.Resolve(ctx, c.id, ownerID, c.outcome, "")
+			wantError(t, err, c.want)
+			assertUnchanged(t, before, e.task(t, c.id))
+		})
+	}
+	if _, err := e.svc.CheckIn(ctx, first, otherID, nil, nil); err != nil {
+		t.Fatalf("check in from open, by another worker of the grid: %v", err)
+	}
+	done, err := e.svc.Resolve(ctx, first, otherID, tasks.OutcomeVisited, "tea and a chat")
+	must(t, err)
+	if done.State != tasks.Resolved || done.AssigneeID != otherID || done.AckedAt == nil {
+		t.Errorf("visited: %+v", done)
+	}
+	var roles []string
+	for _, n := range e.notices(t, first) {
+		roles = append(roles, n.Role+" "+n.Event)
+		if n.Lang == "en" && !strings.Contains(n.Message, "a community worker called in") {
+			t.Errorf("the family's notice says %q", n.Message)
+		}
+	}
+	if len(roles) == 0 || slices.ContainsFunc(roles, func(r string) bool { return r != tasks.RecipientFamily+" "+tasks.NoticeResolved }) {
+		t.Errorf("notices of a routine visit: %v; want the family's resolved only", roles)
+	}
+
+	// Nobody home just before midnight on 28 March: the next visit is due
+	// on 1 April in Shanghai, still 31 March in UTC.
+	e.clk.Advance(time.Date(2025, 3, 29, 0, 30, 0, 0, shanghai))
+	_, err = e.svc.CheckIn(ctx, second, ownerID, nil, nil)
+	must(t, err)
+	missed, err := e.svc.Resolve(ctx, second, ownerID, tasks.OutcomeNotHome, "")
+	must(t, err)
+	retryID, _ := lastEntry(t, missed).Data["next_task_id"].(string)
+	retry := e.task(t, retryID)
+	if retry.Kind != rules.RoutineVisit || retry.AssigneeID != ownerID || !retry.DueAt.Equal(e.clk.Now().Add(tasks.RoutineGrace)) {
+		t.Errorf("visit after not_home: %+v; want one for %s due in 3 days", retry, ownerID)
+	}
+
+	// h2's first visit (no grid worker) is overdue by more than 3 days.
+	n, err := e.svc.Escalate(ctx)
+	must(t, err)
+	h2 := e.routineOf(t, hhNoWorker)
+	if n != 1 || e.task(t, h2[0].ID).State != tasks.Escalated || e.ackOverdue.Load() != 0 {
+		t.Errorf("escalated %d, h2's first visit %s, ack overdue counted %d; want 1, escalated, 0", n, e.task(t, h2[0].ID).State, e.ackOverdue.Load())
+	}
+	for _, ns := range e.notices(t, h2[0].ID) {
+		if ns.Role == tasks.RecipientFamily {
+			t.Errorf("the family was told of an overdue routine visit: %+v", ns)
+		}
+	}
+
+	utc, err := tasks.NewService(tasks.Options{Store: e.db, Clock: e.clk, Composer: mustTemplates(t), Wall: clock.Wall{}, Location: time.UTC})
+	must(t, err)
+	pct := func(f float64) *float64 { return &f }
+	for _, c := range []struct {
+		name  string
+		svc   *tasks.Service
+		month string
+		want  []tasks.RoutineRow
+	}{
+		{"March", e.svc, "2025-03", []tasks.RoutineRow{
+			{GridID: gridMain, Households: 1, Due: 1, Done: 1, CoveragePct: pct(100)},
+			{GridID: gridNoStaf, Households: 1, Due: 2, Overdue: 2, CoveragePct: pct(0)},
+		}},
+		{"April", e.svc, "2025-04", []tasks.RoutineRow{
+			{GridID: gridMain, Households: 1, Due: 1, CoveragePct: pct(0)},
+			{GridID: gridNoStaf, Households: 1},
+		}},
+		{"March in UTC", utc, "2025-03", []tasks.RoutineRow{
+			{GridID: gridMain, Households: 1, Due: 2, Done: 1, CoveragePct: pct(50)},
+			{GridID: gridNoStaf, Households: 1, Due: 2, Overdue: 2, CoveragePct: pct(0)},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, month, err := c.svc.RoutineReport(ctx, c.month)
+			must(t, err)
+			if month != c.month || len(rows) != len(c.want) {
+				t.Fatalf("%s: %+v", month, rows)
+			}
+			for i, r := range rows {
+				w := c.want[i]
+				if r.GridID != w.GridID || r.Households != w.Households || r.Due != w.Due || r.Done != w.Done || r.Overdue != w.Overdue ||
+					(r.CoveragePct == nil) != (w.CoveragePct == nil) || (r.CoveragePct != nil && *r.CoveragePct != *w.CoveragePct) {
+					t.Errorf("row %d: %+v (coverage %v), want %+v (coverage %v)", i, r, r.CoveragePct, w, w.CoveragePct)
+				}
+			}
+		})
+	}
+	if _, _, err := e.svc.RoutineReport(ctx, "2025-13"); err == nil {
+		t.Error("month 2025-13 accepted")
+	}
+}
