@@ -82,6 +82,7 @@ type Options struct {
 	Privacy       PrivacySettings
 	Households    HouseholdData
 	HouseholdList HouseholdLister
+	Directory     Directory
 	// Feedback keeps false alarms' reasons and suggestions; required.
 	Feedback Feedback
 	// Tasks is the task lifecycle; required.
@@ -153,6 +154,7 @@ func (o *Options) validate() error {
 		{"privacy", o.Privacy != nil},
 		{"households", o.Households != nil},
 		{"household list", o.HouseholdList != nil},
+		{"directory", o.Directory != nil},
 		{"feedback", o.Feedback != nil},
 		{"tasks", o.Tasks != nil},
 		{"rules", o.Rules != nil},
@@ -267,6 +269,7 @@ func (a *API) routeGroups() []func(*router) {
 		a.erasureRoutes,
 		a.importRoutes,
 		a.suggestionRoutes,
+		a.directoryRoutes,
 	}
 }
 
