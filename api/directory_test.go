@@ -26,7 +26,7 @@ func listed(key string, want ...string) func(t *testing.T, b map[string]any) {
 
 func TestDirectory(t *testing.T) {
 	e := newEnv(t)
-	tok, _, _ := e.people()
+	tok, t1, t2 := e.people()
 	as := func(user string) []reqOption { return []reqOption{withToken(tok[user])} }
 	e.run(t, []call{
 		{name: "operator lists grids", method: "GET", path: "/api/v1/grids", opts: as("op"), want: 200, check: listed("grids", "g1", "g2")},
@@ -127,10 +127,38 @@ func TestDirectory(t *testing.T) {
 					t.Errorf("family sees evidence: %v", task)
 				}
 			}},
+
+		// The office moves a task its worker cannot take (no handover from them).
+		{name: "operator reassigns an open task", method: "POST", path: "/api/v1/tasks/" + t1 + "/reassign", body: `{"to_worker_id":"w2","reason":"Wang is ill"}`, opts: as("op"), want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if b["assignee_id"] != "w2" || b["state"] != "open" {
+					t.Errorf("task = %v", b)
+				}
+			}},
+		{name: "family sees who comes now", method: "GET", path: "/api/v1/households/h1", opts: as("fam1"), want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if task := b["open_tasks"].([]any)[0].(map[string]any); task["assignee"] != "Li Na" {
+					t.Errorf("open task = %v", task)
+				}
+			}},
+		{name: "reassign to the same worker", method: "POST", path: "/api/v1/tasks/" + t1 + "/reassign", body: `{"to_worker_id":"w2","reason":"x"}`, opts: as("op"), want: 400, wantCode: "invalid", wantMsg: "already"},
+		{name: "reassign to nobody", method: "POST", path: "/api/v1/tasks/" + t1 + "/reassign", body: `{"reason":"x"}`, opts: as("op"), want: 400, wantCode: "invalid", wantMsg: "to_worker_id is required"},
+		{name: "reassign to an unknown worker", method: "POST", path: "/api/v1/tasks/" + t1 + "/reassign", body: `{"to_worker_id":"w404","reason":"x"}`, opts: as("op"), want: 400, wantCode: "invalid"},
+		{name: "grid worker does not reassign", method: "POST", path: "/api/v1/tasks/" + t2 + "/reassign", body: `{"to_worker_id":"w3","reason":"x"}`, opts: as("gw3"), want: 403, wantCode: "forbidden"},
+		{name: "a cancelled task is not reassigned", method: "POST", path: "/api/v1/tasks/" + t2 + "/cancel", body: `{"reason":"called back: fine"}`, opts: as("op"), want: 200},
+		{name: "reassign a closed task", method: "POST", path: "/api/v1/tasks/" + t2 + "/reassign", body: `{"to_worker_id":"w2","reason":"x"}`, opts: as("op"), want: 409, wantCode: "invalid_transition"},
+		{name: "the timeline names the office", method: "GET", path: "/api/v1/tasks/" + t1, opts: as("op"), want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				tl := b["timeline"].([]any)
+				last := tl[len(tl)-1].(map[string]any)
+				if last["type"] != "handed_over" || last["actor"] != "op" {
+					t.Errorf("last timeline entry = %v", last)
+				}
+			}},
 	})
 	// Every listing and edit is in the audit log, by whom.
 	audit := e.must(200, "GET", "/api/v1/audit?actor=op&limit=1000", "")
-	for _, object := range []string{"grids", "workers", "users", "grids/g2", "workers/w2", "households/h1"} {
+	for _, object := range []string{"grids", "workers", "users", "grids/g2", "workers/w2", "households/h1", "tasks/" + t1 + "/reassign"} {
 		if !strings.Contains(fmt.Sprint(audit["entries"]), "object:"+object+" ") {
 			t.Errorf("no audit entry of op on %s", object)
 		}
