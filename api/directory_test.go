@@ -164,3 +164,4 @@ func TestDirectory(t *testing.T) {
 		}
 	}
 }
+
