@@ -164,4 +164,3 @@ func TestDirectory(t *testing.T) {
 		}
 	}
 }
-
