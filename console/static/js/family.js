@@ -20,13 +20,13 @@ export function home(root, _params, app) {
       const open = hh.open_tasks || [];
       body.replaceChildren(
         h('h1', {}, hh.name),
-        open.map((task) => h('section', {class: ['card', 'family-task', 'sev-' + task.severity], role: 'alert', 'data-family-task': task.id},
+        ...open.map((task) => h('section', {class: ['card', 'family-task', 'sev-' + task.severity], role: 'alert', 'data-family-task': task.id},
           h('h2', {}, t('family.open_task', {rule: tOr('rule.' + task.rule, task.rule), state: tOr('state.' + task.state, task.state)})),
           h('p', {}, task.assignee ? t('family.coming', {name: task.assignee}) : t('family.arranging')),
           h('p', {class: 'muted'}, t('family.opened', {at: i18n.dateTime(task.opened_at)})))),
         h('h2', {}, t('family.devices')),
         // While an alarm is open, "online" must not read as "all is well".
-        open.length ? h('p', {class: 'muted', 'data-connection-only': ''}, t('family.connection_only')) : null,
+        open.length ? h('p', {class: 'muted', 'data-connection-only': ''}, t('family.connection_only')) : '',
         h('ul', {class: 'plain family-devices'}, (hh.devices || []).map((d) => {
           const st = d.status;
           const state = !st ? 'never' : st.online ? 'online' : 'offline';

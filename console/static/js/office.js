@@ -24,9 +24,10 @@ function input(name, attrs = {}) {
   return h('input', {name, autocomplete: 'off', ...attrs});
 }
 
-function select(name, options, value = '') {
+// select offers [value, label] options, value chosen (else the first).
+function select(name, options, value) {
   const el = h('select', {name}, options.map(([v, label]) => h('option', {value: v}, label)));
-  el.value = value;
+  if (value !== undefined) el.value = value;
   return el;
 }
 

@@ -210,8 +210,8 @@ export function household(root, [id], app) {
       hh.away ? awayEditor(hh) : null,
       chartBox,
       // The office's records: only an operator edits them (the API says so too).
-      ['operator', 'admin'].includes(app.me.role) ? [privacyEditor(hh, app, load), householdEditor(hh, app, load)] : null,
-      ['operator', 'admin'].includes(app.me.role) ? h('p', {}, h('a', {href: '#/office/device/' + encodeURIComponent(hh.id)}, t('office.add_device'))) : null,
+      ['operator', 'admin'].includes(app.me.role) ? h('div', {class: 'office-records'}, privacyEditor(hh, app, load), householdEditor(hh, app, load),
+        h('p', {}, h('a', {href: '#/office/device/' + encodeURIComponent(hh.id)}, t('office.add_device')))) : '',
     );
     renderDevices(hh);
     loadTasks();
