@@ -33,8 +33,8 @@ type officeWalk struct {
 	shots int
 	// Ids of the walk's objects.
 	grid, workerA, workerB, household, device, worker, family string
-	secret                                                     string
-	taskID                                                     string
+	secret                                                    string
+	taskID                                                    string
 }
 
 type officeStep struct {
