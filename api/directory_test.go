@@ -128,6 +128,21 @@ func TestDirectory(t *testing.T) {
 				}
 			}},
 
+		// Devices say where in the home they are: a home's motion sensors differ.
+		{name: "a device with its room", method: "POST", path: "/api/v1/devices", body: `{"id":"pir-k","kind":"motion_sensor","household_id":"h1","location":"厨房"}`, opts: as("op"), want: 201,
+			check: func(t *testing.T, b map[string]any) {
+				if b["location"] != "厨房" || b["secret"] == "" {
+					t.Errorf("device = %v", b)
+				}
+			}},
+		{name: "the list names the room", method: "GET", path: "/api/v1/households?grid_id=g2", opts: as("op"), want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if !strings.Contains(fmt.Sprint(b["households"]), "location:厨房") {
+					t.Errorf("households = %v", b["households"])
+				}
+			}},
+		{name: "a room too long", method: "POST", path: "/api/v1/devices", body: `{"id":"pir-x","kind":"motion_sensor","household_id":"h1","location":"` + strings.Repeat("x", 201) + `"}`, opts: as("op"), want: 400, wantCode: "invalid", wantMsg: "location"},
+
 		// The office moves a task its worker cannot take (no handover from them).
 		{name: "operator reassigns an open task", method: "POST", path: "/api/v1/tasks/" + t1 + "/reassign", body: `{"to_worker_id":"w2","reason":"Wang is ill"}`, opts: as("op"), want: 200,
 			check: func(t *testing.T, b map[string]any) {

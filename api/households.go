@@ -98,6 +98,7 @@ type deviceStatusView struct {
 	Kind registry.DeviceKind `json:"kind"`
 	// ExpectedEvery is set when the device reports at its own interval.
 	ExpectedEvery string `json:"expected_every,omitempty"`
+	Location      string `json:"location,omitempty"`
 	// Status is null for a device never heard from.
 	Status *statusView `json:"status"`
 }
@@ -140,7 +141,7 @@ func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
 		resp.householdOut = disc.household(h)
 	}
 	for _, d := range devices {
-		v := deviceStatusView{ID: d.ID, Kind: d.Kind, ExpectedEvery: registry.FormatEvery(d.ExpectedEvery)}
+		v := deviceStatusView{ID: d.ID, Kind: d.Kind, ExpectedEvery: registry.FormatEvery(d.ExpectedEvery), Location: d.Location}
 		// The engine knows a registered device before it speaks (it expects
 		// its messages); until then it has no status to show.
 		if st, ok := statuses[d.ID]; ok && !st.LastSeen.IsZero() {

@@ -98,6 +98,7 @@ var officeSteps = []officeStep{
 		w.o.do("register it",
 			chromedp.SendKeys(css(`form[data-form="device"] input[name="id"]`), w.device),
 			chromedp.SetValue(css(`form[data-form="device"] select[name="kind"]`), "motion_sensor"),
+			chromedp.SendKeys(css(`form[data-form="device"] input[name="location"]`), w.text("厨房", "kitchen")),
 			click(`button[data-action="device"]`),
 			chromedp.WaitVisible(css(`code[data-secret]`)),
 		)
@@ -178,6 +179,10 @@ var officeSteps = []officeStep{
 	}},
 	{"the office's other pages", func(w *officeWalk) {
 		w.o.do("households", click(`#nav a[data-nav="#/households"]`), chromedp.WaitVisible(css(`tr[data-household-id="`+w.household+`"]`)))
+		// The device is named by its room: a home's motion sensors differ.
+		if s := w.o.text(`tr[data-household-id="` + w.household + `"] .chip[data-device="` + w.device + `"]`); !strings.Contains(s, w.text("厨房", "kitchen")) {
+			w.t.Errorf("device chip %q does not name its room", s)
+		}
 		w.check(w.o, "operator-households")
 		w.o.do("household", click(`tr[data-household-id="`+w.household+`"] a`), chromedp.WaitVisible(css(`#privacy`)))
 		w.check(w.o, "operator-household")

@@ -31,7 +31,7 @@ export function home(root, _params, app) {
           const st = d.status;
           const state = !st ? 'never' : st.online ? 'online' : 'offline';
           return h('li', {class: 'card'},
-            h('strong', {}, tOr('kind.' + d.kind, d.kind)), ' ', h('span', {class: 'muted'}, d.id), ' ',
+            h('strong', {}, tOr('kind.' + d.kind, d.kind)), ' ', h('span', {class: 'muted'}, d.location || d.id), ' ',
             h('span', {class: ['chip', state]}, h('span', {class: 'dot', 'aria-hidden': 'true'}), t('device.' + state)),
             st ? h('div', {class: 'muted'}, t('devices.last_seen'), ': ', h('span', {'data-ago': st.last_seen}, i18n.ago(st.last_seen, app.now()))) : null);
         })),

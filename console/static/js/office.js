@@ -249,14 +249,17 @@ async function newDevice(body, app, householdID) {
   const kind = select('kind', KINDS.map((k) => [k, tOr('kind.' + k, k)]));
   const [household, householdList] = householdPicker(app, 'household_id', householdID);
   const every = input('expected_every', {placeholder: '4h'});
+  const location = input('location', {placeholder: t('office.location_example')});
   const result = h('div', {'aria-live': 'polite'});
   const form = submitForm({'data-form': 'device'}, [
     h('h2', {}, t('office.device')),
     h('div', {class: 'row'}, field(t('office.id'), id), field(t('office.kind'), kind)),
     field(t('office.household_id'), [household, householdList]),
+    field(t('office.location'), location),
     field(t('office.expected_every'), every)],
   t('office.register'),
-  () => api.post('/api/v1/devices', {id: id.value.trim(), kind: kind.value, household_id: household.value.trim(), expected_every: optional(every.value)}),
+  () => api.post('/api/v1/devices', {id: id.value.trim(), kind: kind.value, household_id: household.value.trim(), location: optional(location.value),
+    expected_every: optional(every.value)}),
   (d) => {
     // The secret is in this answer only: shown now, never again.
     result.replaceChildren(h('section', {class: 'card secrets', 'data-device-registered': d.id},
@@ -264,6 +267,7 @@ async function newDevice(body, app, householdID) {
       d.secret ? [h('p', {}, t('office.secret')), h('p', {}, h('code', {class: 'secret-once', 'data-secret': ''}, d.secret)), h('p', {class: 'warn'}, t('office.secret_once'))] : null));
     id.value = '';
     every.value = '';
+    location.value = '';
   });
   body.replaceChildren(form, result);
 }

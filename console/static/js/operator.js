@@ -90,7 +90,7 @@ function deviceChip(d) {
   const online = d.status ? d.status.online : d.online;
   const state = !seen ? 'never' : online ? 'online' : 'offline';
   return h('span', {class: ['chip', state], 'data-device': d.id, 'data-device-state': state, title: `${d.id}: ${t('device.' + state)}${seen ? ' · ' + i18n.dateTime(seen) : ''}`},
-    h('span', {class: 'dot', 'aria-hidden': 'true'}), kindName(d.kind), ' ', h('span', {class: 'device-id'}, d.id), ' ',
+    h('span', {class: 'dot', 'aria-hidden': 'true'}), kindName(d.kind), ' ', h('span', {class: 'device-id'}, d.location || d.id), ' ',
     seen ? h('span', {class: 'ago', 'data-ago': seen}) : h('span', {class: 'ago'}, t('device.never')));
 }
 
@@ -232,7 +232,7 @@ export function household(root, [id], app) {
       const st = d.status;
       const state = !st ? 'never' : st.online ? 'online' : 'offline';
       return h('tr', {'data-device': d.id},
-        h('td', {}, kindName(d.kind), h('div', {class: 'muted'}, d.id)),
+        h('td', {}, kindName(d.kind), d.location ? ' · ' + d.location : '', h('div', {class: 'muted'}, d.id)),
         h('td', {}, h('span', {class: ['chip', state], 'data-device-state': state}, h('span', {class: 'dot', 'aria-hidden': 'true'}), t('device.' + state))),
         h('td', {}, st ? [i18n.dateTime(st.last_seen), h('div', {class: 'muted', 'data-ago': st.last_seen})] : t('device.never')),
         h('td', {class: 'num'}, st?.battery_pct != null ? i18n.number(st.battery_pct, 0) + '%' : '—'),

@@ -320,7 +320,11 @@ function evidenceText(rule, ev, zone) {
 function evidenceList(task, hh, app) {
   const evidence = task.evidence || [];
   if (!evidence.length) return h('p', {class: 'empty'}, t('task.no_evidence'));
-  const kinds = new Map((hh?.devices || []).map((d) => [d.id, d.kind]));
+  const devices = new Map((hh?.devices || []).map((d) => [d.id, d]));
+  const deviceName = (id) => {
+    const d = devices.get(id);
+    return d ? [tOr('kind.' + d.kind, ''), d.location, id].filter(Boolean).join(' ') : id;
+  };
   return h('ul', {class: 'evidence'}, evidence.map((ev) => {
     const values = ev.values || {};
     const lat = Number(values.lat);
@@ -331,7 +335,7 @@ function evidenceList(task, hh, app) {
     const hidden = Array.isArray(values.redacted) ? values.redacted : [];
     return h('li', {},
       h('time', {datetime: ev.at}, i18n.dateTime(ev.at, hh?.timezone)), ' ',
-      ev.device_id ? h('span', {class: 'device'}, kinds.has(ev.device_id) ? `${tOr('kind.' + kinds.get(ev.device_id), '')} ${ev.device_id}`.trim() : ev.device_id) : null, ' ',
+      ev.device_id ? h('span', {class: 'device'}, deviceName(ev.device_id)) : null, ' ',
       h('span', {class: 'summary'}, evidenceText(task.rule, ev, hh?.timezone)),
       shown.length ? h('div', {class: 'values'}, shown.map(([k, v]) => h('span', {class: 'kv'}, `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`))) : null,
       hasPos ? mapLinks(lat, lon, values.accuracy_m) : null,
