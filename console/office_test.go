@@ -32,9 +32,9 @@ type officeWalk struct {
 	lang  string
 	shots int
 	// Ids of the walk's objects.
-	grid, workerA, workerB, household, device, worker, family string
-	secret                                                    string
-	taskID                                                    string
+	grid, workerA, workerB, household, device, worker, family, supervisor string
+	secret                                                                string
+	taskID                                                                string
 }
 
 type officeStep struct {
@@ -191,12 +191,39 @@ var officeSteps = []officeStep{
 			w.t.Errorf("board card %q does not name the worker", s)
 		}
 		w.check(w.o, "operator-board")
+		w.o.do("SLA report", click(`#nav a[data-nav="#/sla"]`), chromedp.WaitVisible(css(`table.sla`)))
+		w.check(w.o, "operator-sla")
+		w.o.do("import", click(`#nav a[data-nav="#/import"]`), chromedp.WaitVisible(css(`textarea[name="csv"]`)))
+		w.check(w.o, "operator-import")
+	}},
+	{"a supervisor lets the worker call the family", func(w *officeWalk) {
+		// Supervisors are made by the admin (docs/api.md, "Who registers whom").
+		w.m.MustCall("POST", "/api/v1/workers", map[string]any{"id": w.supervisor, "name": w.text("赵主任", "Director Zhao"), "grid_ids": []string{w.grid}, "role": "supervisor"}, 201, nil)
+		w.m.MustCall("POST", "/api/v1/users", map[string]any{"id": w.supervisor, "password": workerPassword, "role": "supervisor", "worker_id": w.supervisor}, 201, nil)
+		s := w.phoneTab(w.t, w.supervisor, workerPassword)
+		s.do("grants",
+			click(`#nav a[data-nav="#/grants"]`),
+			chromedp.WaitVisible(css(`form[data-form="grant"]`)),
+			chromedp.SendKeys(css(`form.filters input[name="household_id"]`), w.household),
+			click(`form.filters button[type="submit"]`),
+			chromedp.WaitVisible(css(`#grant-list table`)),
+			chromedp.SendKeys(css(`form[data-form="grant"] input[name="user_id"]`), w.worker),
+			click(`form[data-form="grant"] input[name="fields"][value="phone"]`),
+			chromedp.SendKeys(css(`form[data-form="grant"] input[name="reason"]`), w.text("上门前联系家属", "to call the family before the visit")),
+			click(`button[data-action="grant"]`),
+			chromedp.WaitVisible(css(`#grant-list tr[data-grant] button[data-action="revoke"]`)),
+		)
+		w.check(s, "supervisor-grants")
+		s.do("audit log", click(`#nav a[data-nav="#/audit"]`), chromedp.WaitVisible(css(`table.audit tbody tr td code`)))
+		w.check(s, "supervisor-audit")
 	}},
 	{"the worker's phone", func(w *officeWalk) {
 		g := w.phoneTab(w.t, w.worker, workerPassword)
 		g.do("my tasks", chromedp.WaitVisible(css(`#mine .task-card[data-task-id="`+w.taskID+`"]`)))
 		w.check(g, "worker-tasks")
-		g.do("the task", click(`#mine .task-card .rule`), chromedp.WaitVisible(css(`.task-detail button[data-action="ack"]`)))
+		// Under the supervisor's grant, the son's number is a tap away.
+		g.do("the task", click(`#mine .task-card .rule`), chromedp.WaitVisible(css(`.task-detail button[data-action="ack"]`)),
+			chromedp.WaitVisible(css(`.task-detail .contacts a.tel[href="tel:+8613900000002"]`)))
 		w.check(g, "worker-task")
 	}},
 	{"the family's phone", func(w *officeWalk) {
@@ -219,7 +246,7 @@ func TestOfficeFirstHour(t *testing.T) {
 			m.MustCall("POST", "/api/v1/users", map[string]any{"id": "op-" + lang, "password": operatorPassword, "role": "operator"}, 201, nil)
 			w := &officeWalk{t: t, m: m, b: b, lang: lang,
 				grid: "g-" + s, workerA: "wa-" + s, workerB: "wb-" + s, household: "h-" + s, device: "pir-" + s,
-				worker: "gw-" + s, family: "fam-" + s}
+				worker: "gw-" + s, family: "fam-" + s, supervisor: "sup-" + s}
 			for _, step := range officeSteps {
 				step.run(w)
 				if t.Failed() {

@@ -409,7 +409,7 @@ export function grants(root, _params, app) {
 export function audit(root) {
   const actor = input('actor');
   const object = input('object', {placeholder: 'households/h1'});
-  const limit = select('limit', ['50', '100', '500'].map((n) => [n, n]), '100');
+  const limit = select('limit', ['20', '100', '500'].map((n) => [n, n]), '20');
   const tbody = h('tbody');
   const error = h('p', {class: 'error', role: 'alert', hidden: true});
 
