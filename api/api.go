@@ -51,6 +51,7 @@ type Tasks interface {
 	CheckIn(ctx context.Context, id, workerID string, lat, lon *float64) (tasks.Task, error)
 	Resolve(ctx context.Context, id, workerID, outcome, note string) (tasks.Task, error)
 	Handover(ctx context.Context, id, fromID, toID, reason string) (tasks.Task, error)
+	Reassign(ctx context.Context, id, toID, reason, actor string) (tasks.Task, error)
 	Cancel(ctx context.Context, id, actor, reason string) (tasks.Task, error)
 	OpenManual(ctx context.Context, householdID string, sev rules.Severity, reason, actor string) (tasks.Task, bool, error)
 	SLA(ctx context.Context, q tasks.SLAQuery) ([]tasks.SLARow, error)
@@ -88,6 +89,7 @@ type Options struct {
 	Privacy       PrivacySettings
 	Households    HouseholdData
 	HouseholdList HouseholdLister
+	Directory     Directory
 	// Feedback keeps false alarms' reasons and suggestions; required.
 	Feedback Feedback
 	// Tasks is the task lifecycle; required.
@@ -159,6 +161,7 @@ func (o *Options) validate() error {
 		{"privacy", o.Privacy != nil},
 		{"households", o.Households != nil},
 		{"household list", o.HouseholdList != nil},
+		{"directory", o.Directory != nil},
 		{"feedback", o.Feedback != nil},
 		{"tasks", o.Tasks != nil},
 		{"rules", o.Rules != nil},
@@ -274,6 +277,7 @@ func (a *API) routeGroups() []func(*router) {
 		a.erasureRoutes,
 		a.importRoutes,
 		a.suggestionRoutes,
+		a.directoryRoutes,
 	}
 }
 

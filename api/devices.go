@@ -28,6 +28,8 @@ type deviceRequest struct {
 	// ExpectedEvery is how often the device reports, e.g. "4h"; absent:
 	// its kind's interval.
 	ExpectedEvery string `json:"expected_every"`
+	// Location is where in the home it is, e.g. "kitchen".
+	Location string `json:"location"`
 }
 
 // deviceResponse is a registered device. Secret is set only when the API
@@ -41,6 +43,7 @@ type deviceResponse struct {
 	SourceTopic   string              `json:"source_topic,omitempty"`
 	GatewayID     string              `json:"gateway_id,omitempty"`
 	ExpectedEvery string              `json:"expected_every,omitempty"`
+	Location      string              `json:"location,omitempty"`
 }
 
 func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
@@ -49,7 +52,7 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := registry.Device{ID: req.ID, Kind: registry.DeviceKind(req.Kind), HouseholdID: req.HouseholdID,
-		Source: cmp.Or(req.Source, registry.SourceNative), SourceTopic: req.SourceTopic, GatewayID: req.GatewayID}
+		Source: cmp.Or(req.Source, registry.SourceNative), SourceTopic: req.SourceTopic, GatewayID: req.GatewayID, Location: req.Location}
 	var secretErr, everyErr error
 	if req.Secret != nil {
 		secretErr = registry.ValidateSecret(*req.Secret)
@@ -60,7 +63,7 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	resp := deviceResponse{ID: d.ID, Kind: d.Kind, HouseholdID: d.HouseholdID, Source: d.Source, SourceTopic: d.SourceTopic, GatewayID: d.GatewayID,
-		ExpectedEvery: registry.FormatEvery(d.ExpectedEvery)}
+		ExpectedEvery: registry.FormatEvery(d.ExpectedEvery), Location: d.Location}
 	var secret string
 	if req.Secret != nil {
 		secret = *req.Secret

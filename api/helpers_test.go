@@ -70,6 +70,7 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 		Privacy:       e.store,
 		Households:    e.store,
 		HouseholdList: e.store,
+		Directory:     e.store,
 		Feedback:      e.store,
 		Tasks:         svc,
 		Clock:         clock.Wall{},
@@ -128,7 +129,7 @@ func storeOptions(t *testing.T, db *store.DB) Options {
 	}
 	return Options{
 		Registry: db, RuleSettings: db, Notifications: db, Users: db, AuditLog: db,
-		Grants: db, Privacy: db, Households: db, HouseholdList: db, Feedback: db,
+		Grants: db, Privacy: db, Households: db, HouseholdList: db, Directory: db, Feedback: db,
 		Tasks: svc, Rules: newRules(t, db, engine, clock.Wall{}), Clock: clock.Wall{},
 		AdminToken: testToken,
 	}

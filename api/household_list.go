@@ -54,8 +54,9 @@ type householdListItem struct {
 }
 
 type deviceListView struct {
-	ID   string              `json:"id"`
-	Kind registry.DeviceKind `json:"kind"`
+	ID       string              `json:"id"`
+	Kind     registry.DeviceKind `json:"kind"`
+	Location string              `json:"location,omitempty"`
 	// LastSeen is null for a device never heard from.
 	LastSeen   *time.Time `json:"last_seen"`
 	Online     bool       `json:"online"`
@@ -122,7 +123,7 @@ func (a *API) deviceLiveness(householdID string, devices []registry.Device) []de
 	}
 	out := make([]deviceListView, 0, len(devices))
 	for _, d := range devices {
-		v := deviceListView{ID: d.ID, Kind: d.Kind}
+		v := deviceListView{ID: d.ID, Kind: d.Kind, Location: d.Location}
 		if st, ok := statuses[d.ID]; ok && !st.LastSeen.IsZero() {
 			seen := st.LastSeen
 			v.LastSeen, v.Online, v.BatteryPct = &seen, st.Online, st.BatteryPct

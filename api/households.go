@@ -1,12 +1,15 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/tasks"
 )
 
 func (a *API) householdRoutes(rt *router) {
@@ -99,6 +102,7 @@ type deviceStatusView struct {
 	Kind registry.DeviceKind `json:"kind"`
 	// ExpectedEvery is set when the device reports at its own interval.
 	ExpectedEvery string `json:"expected_every,omitempty"`
+	Location      string `json:"location,omitempty"`
 	// Status is null for a device never heard from.
 	Status *statusView `json:"status"`
 }
@@ -141,7 +145,7 @@ func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
 		resp.householdOut = disc.household(h)
 	}
 	for _, d := range devices {
-		v := deviceStatusView{ID: d.ID, Kind: d.Kind, ExpectedEvery: registry.FormatEvery(d.ExpectedEvery)}
+		v := deviceStatusView{ID: d.ID, Kind: d.Kind, ExpectedEvery: registry.FormatEvery(d.ExpectedEvery), Location: d.Location}
 		// The engine knows a registered device before it speaks (it expects
 		// its messages); until then it has no status to show.
 		if st, ok := statuses[d.ID]; ok && !st.LastSeen.IsZero() {
@@ -155,7 +159,11 @@ func (a *API) getHousehold(w http.ResponseWriter, r *http.Request) error {
 	if family {
 		// A family sees how the home is doing, not the office's records:
 		// no contacts' numbers, thresholds or away reasons.
-		a.writeJSON(w, r, http.StatusOK, familyHouseholdResponse{ID: h.ID, Name: h.Name, Devices: resp.Devices, Monitoring: resp.Monitoring})
+		open, err := a.familyTasks(r.Context(), h.ID)
+		if err != nil {
+			return err
+		}
+		a.writeJSON(w, r, http.StatusOK, familyHouseholdResponse{ID: h.ID, Name: h.Name, Devices: resp.Devices, Monitoring: resp.Monitoring, OpenTasks: open})
 		return nil
 	}
 	a.writeJSON(w, r, http.StatusOK, resp)
@@ -168,6 +176,46 @@ type familyHouseholdResponse struct {
 	Name    string             `json:"name"`
 	Devices []deviceStatusView `json:"devices"`
 	rules.Monitoring
+	// OpenTasks are what the office is doing about the home now, so that
+	// a family is never shown "all devices online" alone during an alarm.
+	OpenTasks []familyTask `json:"open_tasks"`
+}
+
+// familyTask is an open task as its family sees it: what happened, how far
+// it got and who is coming; not the evidence, notes or position.
+type familyTask struct {
+	ID       string         `json:"id"`
+	Rule     string         `json:"rule"`
+	Severity rules.Severity `json:"severity"`
+	State    tasks.State    `json:"state"`
+	OpenedAt time.Time      `json:"opened_at"`
+	// Assignee is the name of the worker on the way; empty while the office
+	// arranges it.
+	Assignee string `json:"assignee,omitempty"`
+}
+
+// familyTasks lists a household's open tasks, newest first.
+func (a *API) familyTasks(ctx context.Context, householdID string) ([]familyTask, error) {
+	list, err := a.opts.Tasks.Tasks(ctx, tasks.Filter{HouseholdID: householdID, Limit: 50})
+	if err != nil {
+		return nil, fmt.Errorf("load tasks of household %s: %w", householdID, err)
+	}
+	out := []familyTask{}
+	for _, t := range list {
+		if t.State.Closed() {
+			continue
+		}
+		ft := familyTask{ID: t.ID, Rule: t.Rule, Severity: t.Severity, State: t.State, OpenedAt: t.OpenedAt}
+		if t.AssigneeID != "" {
+			wk, err := a.opts.Users.Worker(ctx, t.AssigneeID)
+			if err != nil && !errors.Is(err, registry.ErrNotFound) {
+				return nil, fmt.Errorf("load worker %s: %w", t.AssigneeID, err)
+			}
+			ft.Assignee = wk.Name
+		}
+		out = append(out, ft)
+	}
+	return out, nil
 }
 
 // householdView makes empty lists encode as [] rather than null.

@@ -29,6 +29,7 @@ func (a *API) taskRoutes(rt *router) {
 	rt.handle("POST /api/v1/tasks/{id}/checkin", a.checkInTask, field)
 	rt.handle("POST /api/v1/tasks/{id}/resolve", a.resolveTask, field)
 	rt.handle("POST /api/v1/tasks/{id}/handover", a.handoverTask, field)
+	rt.handle("POST /api/v1/tasks/{id}/reassign", a.reassignTask, allow(registry.RoleOperator, registry.RoleSupervisor))
 	rt.handle("POST /api/v1/tasks/{id}/cancel", a.cancelTask, allow(registry.RoleOperator, registry.RoleSupervisor))
 }
 
@@ -233,6 +234,31 @@ func (a *API) handoverTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, err := a.opts.Tasks.Handover(r.Context(), r.PathValue("id"), req.FromWorkerID, req.ToWorkerID, req.Reason)
+	if err != nil {
+		return err
+	}
+	return a.writeTask(w, r, http.StatusOK, t)
+}
+
+type reassignRequest struct {
+	ToWorkerID string `json:"to_worker_id"`
+	Reason     string `json:"reason"`
+}
+
+// reassignTask moves a task to another worker on the office's word, who is
+// named on its timeline: a handover the task's worker cannot make.
+func (a *API) reassignTask(w http.ResponseWriter, r *http.Request) error {
+	var req reassignRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := validation(requiredID("to_worker_id", req.ToWorkerID), registry.CheckField("reason", registry.KindReason, req.Reason)); err != nil {
+		return err
+	}
+	if _, err := a.scopedTask(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	t, err := a.opts.Tasks.Reassign(r.Context(), r.PathValue("id"), req.ToWorkerID, req.Reason, principal(r.Context()).ID)
 	if err != nil {
 		return err
 	}

@@ -518,6 +518,7 @@ func (m *Monitor) startHTTP() error {
 		Privacy:       m.db,
 		Households:    m.db,
 		HouseholdList: m.db,
+		Directory:     m.db,
 		Feedback:      m.db,
 		Tasks:         m.tasks,
 		Rules:         m.decide,

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -142,6 +143,7 @@ var vocabulary = map[string]words{
 		},
 		when:      "Jan 2, 15:04",
 		separator: ", ",
+		zone:      true,
 	},
 }
 
@@ -155,6 +157,9 @@ type words struct {
 	when string
 	// separator joins names in a list.
 	separator string
+	// zone: times name their zone ("UTC+8"), for readers who may be
+	// elsewhere; a Chinese notice is read where the resident lives.
+	zone bool
 }
 
 // maxDetails bounds how many pieces of evidence a worker's text lists.
@@ -313,10 +318,13 @@ func (t *Templates) view(lang string, m tasks.Message) view {
 	}
 	if !m.Task.OpenedAt.IsZero() {
 		v.When = m.Task.OpenedAt.In(loc).Format(w.when)
+		if w.zone {
+			v.When += " " + zoneLabel(m.Task.OpenedAt.In(loc))
+		}
 	}
 	if v.Worker {
 		for _, ev := range m.Task.Evidence {
-			if s := oneLine(ev.Summary); s != "" && len(v.Details) < maxDetails {
+			if s := detail(lang, m.Task.Rule, ev, loc, w.when); s != "" && len(v.Details) < maxDetails && !slices.Contains(v.Details, s) {
 				v.Details = append(v.Details, s)
 			}
 		}

@@ -88,6 +88,7 @@ func goldenMessages(t *testing.T) map[string]tasks.Message {
 				Evidence: []rules.Evidence{{
 					At: time.Date(2024, 3, 6, 14, 5, 0, 0, time.UTC), DeviceID: "wm-2",
 					Summary: "total_liters stayed at 1532.5 for 12h since 2024-03-06 10:05",
+					Values:  map[string]any{"since": "2024-03-06T02:05:00Z", "total_liters": 1532.5, "threshold_hours": 12.0},
 				}},
 			}},
 		}
@@ -232,7 +233,7 @@ func TestTemplates_WorkerGetsWhatToActOn(t *testing.T) {
 		}
 		common := []string{p.household, vocabulary[lang].rules[rules.RuleFall], p.address}
 		for ev, want := range map[string][]string{
-			tasks.NoticeOpened:    {mapLink, "wristband wb-1 reported a fall", p.owner},
+			tasks.NoticeOpened:    {mapLink, phrasebooks[lang].fall, p.owner},
 			tasks.NoticeEscalated: {mapLink, p.backup, p.supervisor, p.owner},
 			tasks.NoticeHandover:  {mapLink, p.backup, p.reason},
 			tasks.NoticeResolved:  {vocabulary[lang].outcomes["hospitalized"], p.owner, p.note},
@@ -418,10 +419,11 @@ func TestTemplates_TimeInHouseholdZone(t *testing.T) {
 		loc  *time.Location
 		want string
 	}{
-		{shanghai(t), "(Mar 5, 09:12)"},
-		{nil, "(Mar 5, 09:12)"}, // no zone: the registry's default, Asia/Shanghai
-		{time.UTC, "(Mar 5, 01:12)"},
-		{time.FixedZone("", -5*3600), "(Mar 4, 20:12)"},
+		{shanghai(t), "(Mar 5, 09:12 UTC+8)"},
+		{nil, "(Mar 5, 09:12 UTC+8)"}, // no zone: the registry's default, Asia/Shanghai
+		{time.UTC, "(Mar 5, 01:12 UTC)"},
+		{time.FixedZone("", -5*3600), "(Mar 4, 20:12 UTC-5)"},
+		{time.FixedZone("", 5*3600+1800), "(Mar 5, 06:42 UTC+5:30)"},
 	} {
 		m.Household.Location = tt.loc
 		_, text, err := tpl.Compose(m)

@@ -83,6 +83,7 @@ func TestBoundsEverywhere(t *testing.T) {
 		{"worker without a phone", Worker{ID: "w1", Name: "Wang", Role: RoleGridWorker}.Validate(), ""},
 		{"worker role", Worker{ID: "w1", Name: "Wang", Role: huge}.Validate(), "role"},
 		{"worker grids", Worker{ID: "w1", Name: "Wang", Role: RoleGridWorker, GridIDs: make([]string, MaxGridIDs+1)}.Validate(), "grid_ids: at most 100"},
+		{"device location", Device{ID: "d1", Kind: MotionSensor, HouseholdID: "h1", Location: huge}.Validate(), "location: at most 200"},
 		{"household address", household(func(h *Household) { h.Address = huge }), "address: at most 500"},
 		{"household time zone", household(func(h *Household) { h.Timezone = huge }), "timezone: at most 64"},
 		{"household contacts", household(func(h *Household) { h.Contacts = make([]Contact, MaxContacts+1) }), "contacts: at most 20, got 21"},

@@ -145,6 +145,9 @@ type Device struct {
 	// usual (docs/rules.md#sensor-health); zero: its kind's. The API spells
 	// it as FormatEvery does.
 	ExpectedEvery time.Duration `json:"-"`
+	// Location is where in the home the device is ("kitchen"), so that
+	// several of one kind can be told apart; empty: not said.
+	Location string `json:"location,omitempty"`
 }
 
 // Bounds of a device's expected_every.
@@ -314,7 +317,7 @@ func (c Contact) validate() error {
 }
 
 func (d Device) Validate() error {
-	errs := []error{ValidateID("id", d.ID), ValidateID("household_id", d.HouseholdID)}
+	errs := []error{ValidateID("id", d.ID), ValidateID("household_id", d.HouseholdID), CheckField("location", KindName, d.Location)}
 	if !d.Kind.Valid() && d.Kind != Gateway {
 		errs = append(errs, fmt.Errorf("kind %s: must be one of water_meter, motion_sensor, door_sensor, wristband, power_meter, gateway", quote(string(d.Kind))))
 	}

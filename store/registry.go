@@ -150,8 +150,8 @@ func insertDevice(ctx context.Context, tx *sql.Tx, d registry.Device, now int64)
 		}
 	}
 	_, err := tx.ExecContext(ctx,
-		`INSERT INTO devices (id, kind, household_id, secret_hash, source, source_topic, gateway_id, expected_every_min, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, string(d.Kind), d.HouseholdID, d.SecretHash, string(sourceOf(d)), d.SourceTopic, d.GatewayID, int64(d.ExpectedEvery/time.Minute), now)
+		`INSERT INTO devices (id, kind, household_id, secret_hash, source, source_topic, gateway_id, expected_every_min, location, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, string(d.Kind), d.HouseholdID, d.SecretHash, string(sourceOf(d)), d.SourceTopic, d.GatewayID, int64(d.ExpectedEvery/time.Minute), d.Location, now)
 	return insertError(err)
 }
 
@@ -431,7 +431,7 @@ func getHousehold(ctx context.Context, q querier, c *fieldCipher, id string) (re
 	return h, nil
 }
 
-const deviceCols = `id, kind, household_id, secret_hash, source, source_topic, gateway_id, expected_every_min`
+const deviceCols = `id, kind, household_id, secret_hash, source, source_topic, gateway_id, expected_every_min, location`
 
 func scanDevice(s scanner, extra ...any) (registry.Device, error) {
 	var (
@@ -439,7 +439,7 @@ func scanDevice(s scanner, extra ...any) (registry.Device, error) {
 		kind, source string
 		everyMin     int64
 	)
-	if err := s.Scan(append([]any{&d.ID, &kind, &d.HouseholdID, &d.SecretHash, &source, &d.SourceTopic, &d.GatewayID, &everyMin}, extra...)...); err != nil {
+	if err := s.Scan(append([]any{&d.ID, &kind, &d.HouseholdID, &d.SecretHash, &source, &d.SourceTopic, &d.GatewayID, &everyMin, &d.Location}, extra...)...); err != nil {
 		return registry.Device{}, err
 	}
 	d.Kind, d.Source, d.ExpectedEvery = registry.DeviceKind(kind), registry.Source(source), time.Duration(everyMin)*time.Minute

@@ -24,7 +24,7 @@ func TestRegistry_CreateAndLookup(t *testing.T) {
 			{Name: "Son", Relation: "son", Phone: "+8613700000001", Lang: "en", Channels: []string{registry.ChannelSMS, registry.ChannelLog}},
 			{Name: "Niece", Relation: "niece", PushURL: "https://ntfy.example/x", Channels: []string{registry.ChannelPush}},
 		}}
-	device := registry.Device{ID: "d9", Kind: registry.Wristband, HouseholdID: "h9", SecretHash: "$2a$10$hash", Source: registry.SourceNative}
+	device := registry.Device{ID: "d9", Kind: registry.Wristband, HouseholdID: "h9", SecretHash: "$2a$10$hash", Source: registry.SourceNative, Location: "卧室"}
 
 	tests := []struct {
 		name   string

@@ -230,7 +230,7 @@ func TestRaise_NoticeText(t *testing.T) {
 	if !ok {
 		t.Fatalf("no family push notice in %v", byKey)
 	}
-	for _, want := range []string{"Wang Xiuying", "a fall", "Assigned to Wang Fang", "wristband wb-1 reported a fall", "openstreetmap.org"} {
+	for _, want := range []string{"Wang Xiuying", "a fall", "Assigned to Wang Fang", "the wristband detected a fall", "openstreetmap.org"} {
 		if !strings.Contains(w.Message, want) {
 			t.Errorf("worker message %q lacks %q", w.Message, want)
 		}
@@ -240,7 +240,7 @@ func TestRaise_NoticeText(t *testing.T) {
 			t.Errorf("family message %q lacks %q", f.Message, want)
 		}
 	}
-	if strings.Contains(f.Message, "openstreetmap") || strings.Contains(f.Message, "wristband wb-1") {
+	if strings.Contains(f.Message, "openstreetmap") || strings.Contains(f.Message, "wristband") {
 		t.Errorf("family message %q carries worker details", f.Message)
 	}
 	// The son has no language: the default, Chinese.

@@ -10,6 +10,7 @@ import {t} from './i18n.js';
 import * as worker from './worker.js';
 import * as operator from './operator.js';
 import * as family from './family.js';
+import * as office from './office.js';
 
 const OFFICE = ['operator', 'supervisor', 'admin'];
 const FIELD = ['grid_worker', 'supervisor', 'admin'];
@@ -23,6 +24,9 @@ const ROUTES = [
   {path: /^\/import$/, page: operator.importPage, roles: ['operator', 'admin'], nav: 'nav.import', href: '#/import'},
   {path: /^\/sla$/, page: operator.sla, roles: OFFICE, nav: 'nav.sla', href: '#/sla'},
   {path: /^\/suggestions$/, page: operator.suggestions, roles: ['operator', 'admin'], nav: 'nav.suggestions', href: '#/suggestions'},
+  {path: /^\/office(?:\/([a-z]+)(?:\/(.+))?)?$/, page: office.office, roles: ['operator', 'admin'], nav: 'nav.office', href: '#/office'},
+  {path: /^\/grants$/, page: office.grants, roles: ['supervisor', 'admin'], nav: 'nav.grants', href: '#/grants'},
+  {path: /^\/audit$/, page: office.audit, roles: ['supervisor', 'admin'], nav: 'nav.audit', href: '#/audit'},
   {path: /^\/tasks\/([^/]+)$/, page: worker.taskDetail, roles: STAFF},
   {path: /^\/households\/([^/]+)$/, page: operator.household, roles: STAFF},
   {path: /^\/home$/, page: family.home, roles: ['family']},
@@ -38,6 +42,9 @@ const app = {
   // on the monitor's time (the event clock in a simulation).
   skew: 0,
   households: new Map(),
+  // workers by id, to name a task's assignee.
+  workers: new Map(),
+  workerName: (id) => app.workers.get(id)?.name || id,
   now: () => Date.now() + app.skew,
   navigate: (hash) => {
     if (location.hash === hash) render();
@@ -47,6 +54,7 @@ const app = {
   announce,
   household,
   loadHouseholds,
+  loadWorkers,
   canAct: () => app.me && app.me.worker_id,
   isOffice: () => app.me && OFFICE.includes(app.me.role),
 };
@@ -74,6 +82,15 @@ async function loadHouseholds() {
   const res = await api.get('/api/v1/households');
   app.households.clear();
   for (const hh of res.households) app.households.set(hh.id, hh);
+}
+
+// loadWorkers fills the worker cache from GET /api/v1/workers (a grid
+// worker's colleagues).
+async function loadWorkers() {
+  if (!app.me || app.me.role === 'family') return;
+  const res = await api.get('/api/v1/workers');
+  app.workers.clear();
+  for (const w of res.workers) app.workers.set(w.id, w);
 }
 
 // household names a household: from the cache, else loaded on its own (one
@@ -120,7 +137,7 @@ async function whoami() {
   // Under the wall clock the two agree to within a request's time.
   if (Math.abs(app.skew) < 5000) app.skew = 0;
   if (app.me.role !== 'family') {
-    await loadHouseholds().catch(() => {});
+    await Promise.all([loadHouseholds().catch(() => {}), loadWorkers().catch(() => {})]);
     startStream();
   }
 }
@@ -147,6 +164,7 @@ function logout(message) {
   api.clearToken();
   app.me = null;
   app.households.clear();
+  app.workers.clear();
   $('#live').hidden = true;
   renderChrome();
   app.navigate('#/login');
@@ -192,7 +210,7 @@ function render() {
     if (!m) continue;
     if (!r.roles.includes(app.me.role)) break;
     markNav();
-    view = r.page(main, m.slice(1).map(decodeURIComponent), app) || null;
+    view = r.page(main, m.slice(1).map((x) => (x === undefined ? undefined : decodeURIComponent(x))), app) || null;
     return;
   }
   history.replaceState(null, '', HOME[app.me.role] || '#/households');

@@ -1,5 +1,7 @@
-// A family member's page: how their relative's home is doing, device by
-// device, as far as the resident's privacy settings let them see.
+// A family member's page: what the office is doing about their relative's
+// home right now (an open alarm: what happened, how far it got, who is
+// coming), then the home device by device, as far as the resident's privacy
+// settings let them see.
 
 import * as api from './api.js';
 import {h} from './dom.js';
@@ -48,13 +50,21 @@ export function home(root, _params, app) {
     try {
       const hh = await api.get(path);
       if (disposed) return;
+      const open = hh.open_tasks || [];
       body.replaceChildren(
         h('h1', {}, hh.name),
+        ...open.map((task) => h('section', {class: ['card', 'family-task', 'sev-' + task.severity], role: 'alert', 'data-family-task': task.id},
+          h('h2', {}, t('family.open_task', {rule: tOr('rule.' + task.rule, task.rule), state: tOr('state.' + task.state, task.state)})),
+          h('p', {}, task.assignee ? t('family.coming', {name: task.assignee}) : t('family.arranging')),
+          h('p', {class: 'muted'}, t('family.opened', {at: i18n.dateTime(task.opened_at)})))),
+        h('h2', {}, t('family.devices')),
+        // While an alarm is open, "online" must not read as "all is well".
+        open.length ? h('p', {class: 'muted', 'data-connection-only': ''}, t('family.connection_only')) : '',
         h('ul', {class: 'plain family-devices'}, (hh.devices || []).map((d) => {
           const st = d.status;
           const state = !st ? 'never' : st.online ? 'online' : 'offline';
           return h('li', {class: 'card'},
-            h('strong', {}, tOr('kind.' + d.kind, d.kind)), ' ',
+            h('strong', {}, tOr('kind.' + d.kind, d.kind)), ' ', h('span', {class: 'muted'}, d.location || d.id), ' ',
             h('span', {class: ['chip', state]}, h('span', {class: 'dot', 'aria-hidden': 'true'}), t('device.' + state)),
             st ? h('div', {class: 'muted'}, t('devices.last_seen'), ': ', h('span', {'data-ago': st.last_seen}, i18n.ago(st.last_seen, app.now()))) : null);
         })),

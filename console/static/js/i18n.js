@@ -53,10 +53,36 @@ export function time(iso) {
   return new Intl.DateTimeFormat(lang, {month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit'}).format(new Date(iso));
 }
 
-export function dateTime(iso) {
+// dateTime formats a moment; with timeZone (a household's), in that zone
+// and naming it, so that an office in another zone reads the resident's
+// local time.
+export function dateTime(iso, timeZone) {
   if (!iso) return '—';
-  return new Intl.DateTimeFormat(lang, {dateStyle: 'medium', timeStyle: 'short'}).format(new Date(iso));
+  if (!timeZone) return new Intl.DateTimeFormat(lang, {dateStyle: 'medium', timeStyle: 'short'}).format(new Date(iso));
+  try {
+    return new Intl.DateTimeFormat(lang, {month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZone, timeZoneName: 'short'}).format(new Date(iso));
+  } catch {
+    return dateTime(iso); // a zone this browser does not know
+  }
 }
+
+// duration says how long ms is in words: "6 h 5 min", "6小时5分钟"; whole
+// days drop the minutes.
+export function duration(ms) {
+  const mins = Math.round(Math.abs(ms) / 60000);
+  const d = Math.floor(mins / 1440);
+  const hh = Math.floor((mins % 1440) / 60);
+  const m = mins % 60;
+  const parts = [];
+  if (d) parts.push(t('dur.d', {n: d}));
+  if (hh) parts.push(t('dur.h', {n: hh}));
+  if (m && !d) parts.push(t('dur.m', {n: m}));
+  if (!parts.length) parts.push(t('dur.m', {n: 0}));
+  return parts.join(lang === 'en' ? ' ' : '');
+}
+
+// byNumbers compares ids and names as people count: h2 before h10.
+export const byNumbers = new Intl.Collator(undefined, {numeric: true}).compare;
 
 // ago says how long before now iso was: "5 minutes ago".
 export function ago(iso, now) {

@@ -8,6 +8,7 @@ import * as i18n from './i18n.js';
 import {t, tOr} from './i18n.js';
 import * as tk from './tasks.js';
 import {charts} from './charts.js';
+import {householdEditor, privacyEditor} from './office.js';
 
 const kindName = (k) => tOr('kind.' + k, k);
 
@@ -58,7 +59,7 @@ export function board(root, _params, app) {
     return h('a', {class: ['board-card', 'sev-' + task.severity, fresh.has(task.id) && 'fresh'], href: '#/tasks/' + encodeURIComponent(task.id), 'data-task-id': task.id},
       h('div', {class: 'task-head'}, tk.severityBadge(task.severity), h('strong', {}, tk.ruleName(task.rule))),
       h('div', {}, hh.name),
-      h('div', {class: 'muted'}, task.assignee_id ? t('task.assigned_to', {id: task.assignee_id}) : t('task.unassigned')),
+      h('div', {class: 'muted'}, task.assignee_id ? t('task.assigned_to', {id: app.workerName(task.assignee_id)}) : t('task.unassigned')),
       task.outcome ? h('div', {class: 'muted'}, tk.outcomeName(task.outcome)) : tk.countdown(task));
   }
 
@@ -89,7 +90,7 @@ function deviceChip(d) {
   const online = d.status ? d.status.online : d.online;
   const state = !seen ? 'never' : online ? 'online' : 'offline';
   return h('span', {class: ['chip', state], 'data-device': d.id, 'data-device-state': state, title: `${d.id}: ${t('device.' + state)}${seen ? ' · ' + i18n.dateTime(seen) : ''}`},
-    h('span', {class: 'dot', 'aria-hidden': 'true'}), kindName(d.kind), ' ',
+    h('span', {class: 'dot', 'aria-hidden': 'true'}), kindName(d.kind), ' ', h('span', {class: 'device-id'}, d.location || d.id), ' ',
     seen ? h('span', {class: 'ago', 'data-ago': seen}) : h('span', {class: 'ago'}, t('device.never')));
 }
 
@@ -130,11 +131,11 @@ export function households(root, _params, app) {
       const [res, open] = await Promise.all([api.get('/api/v1/households'), tk.openTasks()]);
       if (disposed) return;
       error.hidden = true;
-      list = res.households;
+      list = res.households.sort((a, b) => i18n.byNumbers(a.id, b.id));
       for (const hh of list) app.households.set(hh.id, {...app.households.get(hh.id), ...hh});
       counts.clear();
       for (const x of open) counts.set(x.household_id, (counts.get(x.household_id) || 0) + 1);
-      const grids = [...new Set(list.map((hh) => hh.grid_id))].sort();
+      const grids = [...new Set(list.map((hh) => hh.grid_id))].sort(i18n.byNumbers);
       const chosen = grid.value;
       grid.replaceChildren(h('option', {value: ''}, t('households.all_grids')), ...grids.map((g) => h('option', {value: g}, g)));
       grid.value = grids.includes(chosen) ? chosen : '';
@@ -231,6 +232,9 @@ export function household(root, [id], app) {
       office && hh.thresholds ? thresholdEditor(hh) : null,
       hh.away ? awayEditor(hh) : null,
       chartBox,
+      // The office's records: only an operator edits them (the API says so too).
+      ['operator', 'admin'].includes(app.me.role) ? h('div', {class: 'office-records'}, privacyEditor(hh, app, load), householdEditor(hh, app, load),
+        h('p', {}, h('a', {href: '#/office/device/' + encodeURIComponent(hh.id)}, t('office.add_device')))) : '',
     );
     renderDevices(hh);
     loadTasks();
@@ -251,7 +255,7 @@ export function household(root, [id], app) {
       const st = d.status;
       const state = !st ? 'never' : st.online ? 'online' : 'offline';
       return h('tr', {'data-device': d.id},
-        h('td', {}, kindName(d.kind), h('div', {class: 'muted'}, d.id)),
+        h('td', {}, kindName(d.kind), d.location ? ' · ' + d.location : '', h('div', {class: 'muted'}, d.id)),
         h('td', {}, h('span', {class: ['chip', state], 'data-device-state': state}, h('span', {class: 'dot', 'aria-hidden': 'true'}), t('device.' + state))),
         h('td', {}, st ? [i18n.dateTime(st.last_seen), h('div', {class: 'muted', 'data-ago': st.last_seen})] : t('device.never')),
         h('td', {class: 'num'}, st?.battery_pct != null ? i18n.number(st.battery_pct, 0) + '%' : '—'),

@@ -108,7 +108,7 @@ export function myTasks(root, _params, app) {
     h('div', {class: 'task-head'}, tk.severityBadge(task.severity), h('strong', {class: 'rule'}, tk.ruleName(task.rule)), tk.countdown(task)),
     h('div', {class: 'task-who'}, h('span', {class: 'name'}, hh.name), ' ', h('span', {class: 'address'}, hh.address)),
     h('div', {class: 'task-meta'}, tk.stateBadge(task.state),
-      task.assignee_id && task.assignee_id !== app.me.worker_id ? h('span', {class: 'assignee'}, t('task.assigned_to', {id: task.assignee_id})) : null),
+      task.assignee_id && task.assignee_id !== app.me.worker_id ? h('span', {class: 'assignee'}, t('task.assigned_to', {id: app.workerName(task.assignee_id)})) : null),
     canAck ? h('button', {class: 'big primary', type: 'button', 'data-action': 'ack', onclick: (e) => {
       e.stopPropagation();
       act(e.currentTarget, () => api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/ack`, {worker_id: app.me.worker_id}), load);
@@ -256,6 +256,15 @@ export function taskDetail(root, [id], app) {
       actions.append(h('fieldset', {class: 'resolve'}, h('legend', {}, t('resolve.title')), h('div', {class: 'outcomes'}, choices), reasonBox, note, resolve));
     }
     if (app.isOffice() && !['resolved', 'cancelled'].includes(task.state)) {
+      // The office moves the task to another worker (ill, far away).
+      const others = [...app.workers.values()].filter((w) => w.id !== task.assignee_id && w.role !== 'operator' &&
+        (!hh?.grid_id || w.role === 'supervisor' || w.grid_ids.includes(hh.grid_id)));
+      const to = h('select', {name: 'to_worker_id'}, others.map((w) => h('option', {value: w.id}, `${w.name} (${t('role.' + w.role)})`)));
+      const why = h('input', {name: 'reassign_reason', placeholder: t('reassign.reason')});
+      actions.append(h('details', {class: 'cancel reassign'}, h('summary', {}, t('reassign.title')),
+        h('label', {}, t('reassign.to'), to), h('label', {}, t('reassign.reason'), why),
+        h('button', {type: 'button', class: 'primary', 'data-action': 'reassign', disabled: !others.length,
+          onclick: post('reassign', () => ({to_worker_id: to.value, reason: why.value}))}, t('reassign.submit'))));
       const reason = h('input', {name: 'reason', placeholder: t('cancel.reason')});
       actions.append(h('details', {class: 'cancel'}, h('summary', {}, t('action.cancel')), reason,
         h('button', {type: 'button', class: 'danger', 'data-action': 'cancel', onclick: post('cancel', () => ({reason: reason.value}))}, t('action.cancel_confirm'))));
@@ -263,7 +272,8 @@ export function taskDetail(root, [id], app) {
 
     const contacts = (hh?.contacts || []).map((c) => h('li', {},
       `${c.name} (${tOr('relation.' + c.relation, c.relation)})`, ' ',
-      c.phone ? h('a', {href: 'tel:' + c.phone, class: 'tel'}, c.phone) : null));
+      c.phone ? h('a', {href: 'tel:' + c.phone, class: 'tel'}, c.phone)
+        : c.redacted?.includes('phone') ? h('span', {class: 'muted'}, t('task.phone_withheld')) : null));
 
     body.replaceChildren(
       h('header', {class: ['task-title', 'sev-' + task.severity]},
@@ -278,10 +288,10 @@ export function taskDetail(root, [id], app) {
         hh?.address ? h('p', {class: 'address'}, hh.address) : null,
         contacts.length ? h('ul', {class: 'contacts'}, contacts) : null,
         h('p', {class: 'muted'}, t('task.opened_at', {at: i18n.dateTime(task.opened_at)}),
-          task.assignee_id ? ' · ' + t('task.assigned_to', {id: task.assignee_id}) : ''),
+          task.assignee_id ? ' · ' + t('task.assigned_to', {id: app.workerName(task.assignee_id)}) : ''),
         task.outcome ? h('p', {}, t('task.outcome', {o: tk.outcomeName(task.outcome)}), task.note ? ' — ' + task.note : '') : null),
-      h('section', {class: 'card'}, h('h2', {}, t('task.evidence')), evidenceList(task.evidence || [])),
-      h('section', {class: 'card'}, h('h2', {}, t('task.timeline')), timeline(task.timeline || [])),
+      h('section', {class: 'card'}, h('h2', {}, t('task.evidence')), evidenceList(task, hh, app)),
+      h('section', {class: 'card'}, h('h2', {}, t('task.timeline')), timeline(task, hh, app)),
     );
   }
 
@@ -317,8 +327,42 @@ function position() {
   });
 }
 
-function evidenceList(evidence) {
+// evidenceText says what a piece of evidence shows in the reader's
+// language, from the rule and the evidence's values; the engine's own
+// summary (English) only where no phrase fits, and for a manual task,
+// whose summary is what the office wrote.
+function evidenceText(rule, ev, zone) {
+  const v = ev.values || {};
+  const key = 'evidence.' + rule;
+  if (rule === 'manual' || tOr(key, null) === null) return ev.summary;
+  const at = new Date(ev.at).getTime();
+  const p = {};
+  const since = v.since || v.flowing_since;
+  if (since) {
+    p.since = i18n.dateTime(since, zone);
+    p.for = i18n.duration(at - new Date(since).getTime());
+  }
+  if (v.last_seen) {
+    p.last_seen = i18n.dateTime(v.last_seen, zone);
+    p.for = i18n.duration(at - new Date(v.last_seen).getTime());
+  }
+  if (v.battery_pct != null) p.pct = i18n.number(v.battery_pct, 0);
+  if (v.used_kwh != null) p.kwh = i18n.number(v.used_kwh, 2);
+  if (v.usual_wake) p.wake = v.usual_wake;
+  const text = t(key, p);
+  // A cleared condition or another shape of values: the phrase would show
+  // a placeholder, so the summary it stands for is shown instead.
+  return /\{\w+\}/.test(text) ? ev.summary : text;
+}
+
+function evidenceList(task, hh, app) {
+  const evidence = task.evidence || [];
   if (!evidence.length) return h('p', {class: 'empty'}, t('task.no_evidence'));
+  const devices = new Map((hh?.devices || []).map((d) => [d.id, d]));
+  const deviceName = (id) => {
+    const d = devices.get(id);
+    return d ? [tOr('kind.' + d.kind, ''), d.location, id].filter(Boolean).join(' ') : id;
+  };
   return h('ul', {class: 'evidence'}, evidence.map((ev) => {
     const values = ev.values || {};
     const lat = Number(values.lat);
@@ -328,9 +372,9 @@ function evidenceList(evidence) {
     // Values the resident's privacy settings keep from the caller.
     const hidden = Array.isArray(values.redacted) ? values.redacted : [];
     return h('li', {},
-      h('time', {datetime: ev.at}, i18n.time(ev.at)), ' ',
-      ev.device_id ? h('span', {class: 'device'}, ev.device_id) : null, ' ',
-      h('span', {}, ev.summary),
+      h('time', {datetime: ev.at}, i18n.dateTime(ev.at, hh?.timezone)), ' ',
+      ev.device_id ? h('span', {class: 'device'}, deviceName(ev.device_id)) : null, ' ',
+      h('span', {class: 'summary'}, evidenceText(task.rule, ev, hh?.timezone)),
       shown.length ? h('div', {class: 'values'}, shown.map(([k, v]) => h('span', {class: 'kv'}, `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`))) : null,
       hasPos ? mapLinks(lat, lon, values.accuracy_m) : null,
       hidden.length ? h('div', {class: 'muted redacted'}, t('task.redacted', {fields: hidden.join(', ')})) : null);
@@ -348,9 +392,48 @@ function mapLinks(lat, lon, accuracy) {
     h('span', {class: 'muted'}, ` ${lat.toFixed(5)}, ${lon.toFixed(5)}${acc}`));
 }
 
-function timeline(entries) {
-  return h('ol', {class: 'timeline'}, entries.map((e) => h('li', {class: 'tl-' + e.type},
-    h('time', {datetime: e.at}, i18n.time(e.at)), ' ',
-    h('strong', {}, tOr('timeline.' + e.type, e.type)), ' ',
-    h('span', {class: 'actor'}, e.actor), e.message ? ' — ' + e.message : '')));
+// timelineText words an entry in the reader's language from its data where
+// the entry has any (names from the worker list); the monitor's message
+// (English) only where it has none.
+function timelineText(task, e, zone, app) {
+  const d = e.data || {};
+  const name = (id) => (id ? app.workerName(id) : '—');
+  switch (e.type) {
+    case 'opened':
+    case 'evidence': {
+      // The opening entry carries no values: they are the first evidence's.
+      const first = e.type === 'opened' && !Object.keys(d).length ? task.evidence?.[0] : null;
+      return evidenceText(task.rule, first || {at: e.at, summary: e.message, values: d}, zone);
+    }
+    case 'acknowledged':
+    case 'checked_in':
+      return '';
+    case 'resolved':
+      return d.outcome ? tOr('outcome.' + d.outcome, d.outcome) : e.message;
+    case 'handed_over':
+      return t('tl.handed_over', {from: name(d.from_worker_id), to: name(d.to_worker_id), reason: d.reason || ''});
+    case 'cancelled':
+      return d.reason ?? e.message;
+    case 'escalated': {
+      if (!d.due_at) return e.message;
+      const to = (d.escalated_to || []).map(name).join(i18n.current() === 'en' ? ', ' : '、') || t('tl.nobody');
+      return t(d.deadline === 'resolve' ? 'tl.escalated_resolve' : 'tl.escalated_ack', {due: i18n.dateTime(d.due_at, zone), to});
+    }
+    case 'notice':
+    case 'notice_failed':
+    case 'notice_skipped':
+    case 'notice_deferred':
+      return d.channel ? t('tl.notice', {channel: tOr('channel.' + d.channel, d.channel), recipient: d.recipient || ''}) : e.message;
+  }
+  return e.message;
+}
+
+function timeline(task, hh, app) {
+  return h('ol', {class: 'timeline'}, (task.timeline || []).map((e) => {
+    const text = timelineText(task, e, hh?.timezone, app);
+    return h('li', {class: 'tl-' + e.type},
+      h('time', {datetime: e.at}, i18n.dateTime(e.at, hh?.timezone)), ' ',
+      h('strong', {}, tOr('timeline.' + e.type, e.type)), ' ',
+      h('span', {class: 'actor'}, e.actor === 'system' ? '' : app.workerName(e.actor)), text ? ' — ' + text : '');
+  }));
 }

@@ -1,0 +1,339 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/eldersafe/eldersafe/app/apptest"
+)
+
+// The office's first hour, on a phone (390 px), in Chinese and in English:
+// an operator registers a grid, two workers, a household, a device (its
+// secret shown once) and the log-ins, opens a task for a resident who
+// phoned in and hands it to the other worker; then the worker and the
+// family see it on their phones. Every page is checked to fit the screen.
+// The walk is a list of steps sharing one officeWalk, so a later feature
+// (care levels, routine visits) is a step added where it belongs.
+
+// officeWalk is what the steps share: the monitor, the operator's tab, the
+// language and the ids of what the walk registered (suffixed by language,
+// so both walks share one monitor).
+type officeWalk struct {
+	t     *testing.T
+	m     *monitor
+	b     *browser
+	o     *tab
+	lang  string
+	shots int
+	// Ids of the walk's objects.
+	grid, workerA, workerB, household, device, worker, family, supervisor string
+	secret                                                                string
+	taskID                                                                string
+}
+
+type officeStep struct {
+	name string
+	run  func(w *officeWalk)
+}
+
+// officeSteps is the first hour, in order.
+var officeSteps = []officeStep{
+	{"log in", func(w *officeWalk) {
+		w.o = w.phoneTab(w.t, "op-"+w.lang, operatorPassword)
+		w.o.do("office", click(`#nav a[data-nav="#/office"]`), chromedp.WaitVisible(css(`form[data-form="grid"]`)))
+		w.check(w.o, "office-grids-empty")
+	}},
+	{"register a grid", func(w *officeWalk) {
+		w.o.do("grid form",
+			chromedp.SendKeys(css(`form[data-form="grid"] input[name="id"]`), w.grid),
+			chromedp.SendKeys(css(`form[data-form="grid"] input[name="name"]`), w.text("幸福路网格", "Xingfu Road")),
+			click(`button[data-action="grid"]`),
+			chromedp.WaitVisible(css(`tr[data-grid="`+w.grid+`"]`)),
+		)
+		w.check(w.o, "office-grid")
+	}},
+	{"register two workers", func(w *officeWalk) {
+		w.o.do("workers", click(`a[data-office="workers"]`), chromedp.WaitVisible(css(`form[data-form="worker"]`)))
+		for i, id := range []string{w.workerA, w.workerB} {
+			w.o.do("worker "+id,
+				chromedp.SendKeys(css(`form[data-form="worker"] input[name="id"]`), id),
+				chromedp.SendKeys(css(`form[data-form="worker"] input[name="name"]`), w.text([]string{"王芳", "李明"}[i], []string{"Wang Fang", "Li Ming"}[i])),
+				chromedp.SendKeys(css(`form[data-form="worker"] input[name="phone"]`), fmt.Sprintf("+86138000000%02d", i+1)),
+				click(`form[data-form="worker"] input[name="grid_ids"][value="`+w.grid+`"]`),
+				click(`button[data-action="worker"]`),
+				chromedp.WaitVisible(css(`tr[data-worker="`+id+`"]`)),
+			)
+		}
+		w.check(w.o, "office-workers")
+	}},
+	{"register a household", func(w *officeWalk) {
+		w.o.do("household form",
+			click(`a[data-office="household"]`),
+			chromedp.WaitReady(css(`form[data-form="household"] select[name="grid_id"] option[value="`+w.grid+`"]`)),
+			chromedp.SendKeys(css(`form[data-form="household"] input[name="id"]`), w.household),
+			chromedp.SendKeys(css(`form[data-form="household"] input[name="name"]`), w.text("李桂英", "Li Guiying")),
+			chromedp.SendKeys(css(`form[data-form="household"] input[name="address"]`), w.text("幸福路3号楼2单元401", "Building 3, Unit 2, Room 401")),
+			chromedp.SetValue(css(`form[data-form="household"] select[name="grid_id"]`), w.grid),
+			chromedp.SendKeys(css(`form[data-form="household"] input[name="contact_name"]`), w.text("李伟", "Li Wei")),
+			chromedp.SendKeys(css(`form[data-form="household"] input[name="relation"]`), w.text("儿子", "son")),
+			chromedp.SendKeys(css(`form[data-form="household"] input[name="contact_phone"]`), "+8613900000002"),
+		)
+		w.check(w.o, "office-household-form")
+		w.o.do("register it", click(`button[data-action="household"]`), chromedp.WaitVisible(css(`[data-registered="`+w.household+`"]`)))
+	}},
+	{"register a device, its secret shown once", func(w *officeWalk) {
+		w.o.do("device form for the household",
+			click(`a[data-next="device"]`),
+			chromedp.WaitVisible(css(`form[data-form="device"]`)),
+		)
+		if !w.o.eval(`document.querySelector('form[data-form="device"] input[name="household_id"]').value === ` + jsString(w.household)) {
+			w.t.Error("the device form does not name the household just registered")
+		}
+		w.o.do("register it",
+			chromedp.SendKeys(css(`form[data-form="device"] input[name="id"]`), w.device),
+			chromedp.SetValue(css(`form[data-form="device"] select[name="kind"]`), "motion_sensor"),
+			chromedp.SendKeys(css(`form[data-form="device"] input[name="location"]`), w.text("厨房", "kitchen")),
+			click(`button[data-action="device"]`),
+			chromedp.WaitVisible(css(`code[data-secret]`)),
+		)
+		w.secret = w.o.text(`code[data-secret]`)
+		w.check(w.o, "office-device-secret")
+		// The secret works: the device connects with it and is heard.
+		dev := w.m.Device(w.device, w.secret)
+		apptest.Publish(w.t, dev, "eldersafe/v1/devices/"+w.device+"/telemetry", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339), "motion": true, "battery_pct": 95})
+		// ... and is never shown again: not by the form, nor by the API.
+		w.o.do("the form again", click(`a[data-office="device"]`), chromedp.WaitVisible(css(`form[data-form="device"]`)))
+		if w.o.eval(`!!document.querySelector('code[data-secret]')`) {
+			w.t.Error("the secret is shown again")
+		}
+		var raw json.RawMessage
+		w.m.MustCall("GET", "/api/v1/households/"+w.household, nil, 200, &raw)
+		if strings.Contains(string(raw), w.secret) {
+			w.t.Error("the API shows the device's secret")
+		}
+	}},
+	{"register log-ins", func(w *officeWalk) {
+		w.o.do("users", click(`a[data-office="users"]`), chromedp.WaitVisible(css(`form[data-form="user"]`)))
+		for _, u := range []struct{ id, role, field, value string }{
+			{w.worker, "grid_worker", "worker_id", w.workerB},
+			{w.family, "family", "household_id", w.household},
+		} {
+			w.o.do("log-in "+u.id,
+				chromedp.SendKeys(css(`form[data-form="user"] input[name="id"]`), u.id),
+				chromedp.SendKeys(css(`form[data-form="user"] input[name="password"]`), workerPassword),
+				chromedp.SetValue(css(`form[data-form="user"] select[name="role"]`), u.role),
+				chromedp.Evaluate[chromedp.Void](`document.querySelector('form[data-form="user"] select[name="role"]').dispatchEvent(new Event('change')); undefined`),
+				chromedp.SetValue(css(`form[data-form="user"] [name="`+u.field+`"]`), u.value),
+				click(`button[data-action="user"]`),
+				chromedp.WaitVisible(css(`tr[data-user="`+u.id+`"]`)),
+			)
+		}
+		w.check(w.o, "office-users")
+	}},
+	{"open a task for a resident who phoned in", func(w *officeWalk) {
+		w.o.do("phoned-in form",
+			click(`a[data-office="task"]`),
+			chromedp.WaitVisible(css(`form[data-form="task"]`)),
+			chromedp.SetValue(css(`form[data-form="task"] input[name="household_id"]`), w.household),
+			chromedp.SetValue(css(`form[data-form="task"] select[name="severity"]`), "high"),
+			chromedp.SendKeys(css(`form[data-form="task"] textarea[name="reason"]`), w.text("老人来电：头晕", "phoned: feels dizzy")),
+		)
+		w.check(w.o, "office-phoned-in")
+		w.o.do("open it", click(`button[data-action="task"]`), chromedp.WaitVisible(css(`.task-detail details.reassign`)))
+		var tasks struct{ Tasks []task }
+		w.m.MustCall("GET", "/api/v1/tasks?household_id="+w.household, nil, 200, &tasks)
+		if len(tasks.Tasks) != 1 || tasks.Tasks[0].Rule != "manual" {
+			w.t.Fatalf("tasks of %s: %+v", w.household, tasks.Tasks)
+		}
+		w.taskID = tasks.Tasks[0].ID
+		// Assigned to the grid's first worker, by name.
+		if s := w.o.text(`.task-detail`); !strings.Contains(s, w.text("王芳", "Wang Fang")) {
+			w.t.Errorf("the task does not name its worker: %q", s)
+		}
+	}},
+	{"hand it over", func(w *officeWalk) {
+		w.o.do("reassign",
+			click(`.task-detail details.reassign summary`),
+			chromedp.SetValue(css(`.task-detail select[name="to_worker_id"]`), w.workerB),
+			chromedp.SendKeys(css(`.task-detail input[name="reassign_reason"]`), w.text("王芳病假", "Wang Fang is ill")),
+		)
+		w.check(w.o, "office-handover")
+		w.o.do("hand over", click(`.task-detail button[data-action="reassign"]`), chromedp.WaitVisible(css(`.timeline li.tl-handed_over`)))
+		var got struct {
+			AssigneeID string `json:"assignee_id"`
+		}
+		w.m.MustCall("GET", "/api/v1/tasks/"+w.taskID, nil, 200, &got)
+		if got.AssigneeID != w.workerB {
+			w.t.Errorf("assignee %q, want %q", got.AssigneeID, w.workerB)
+		}
+		if s := w.o.text(`.timeline li.tl-handed_over`); !strings.Contains(s, w.text("李明", "Li Ming")) {
+			w.t.Errorf("handover entry %q does not name the new worker", s)
+		}
+		w.check(w.o, "office-handed-over")
+	}},
+	{"the office's other pages", func(w *officeWalk) {
+		w.o.do("households", click(`#nav a[data-nav="#/households"]`), chromedp.WaitVisible(css(`tr[data-household-id="`+w.household+`"]`)))
+		// The device is named by its room: a home's motion sensors differ.
+		if s := w.o.text(`tr[data-household-id="` + w.household + `"] .chip[data-device="` + w.device + `"]`); !strings.Contains(s, w.text("厨房", "kitchen")) {
+			w.t.Errorf("device chip %q does not name its room", s)
+		}
+		w.check(w.o, "operator-households")
+		w.o.do("household", click(`tr[data-household-id="`+w.household+`"] a`), chromedp.WaitVisible(css(`#privacy`)))
+		w.check(w.o, "operator-household")
+		w.o.do("board", click(`#nav a[data-nav="#/board"]`), chromedp.WaitVisible(css(`.board-card[data-task-id="`+w.taskID+`"]`)))
+		if s := w.o.text(`.board-card[data-task-id="` + w.taskID + `"]`); !strings.Contains(s, w.text("李明", "Li Ming")) {
+			w.t.Errorf("board card %q does not name the worker", s)
+		}
+		w.check(w.o, "operator-board")
+		w.o.do("SLA report", click(`#nav a[data-nav="#/sla"]`), chromedp.WaitVisible(css(`table.sla`)))
+		w.check(w.o, "operator-sla")
+		w.o.do("import", click(`#nav a[data-nav="#/import"]`), chromedp.WaitVisible(css(`textarea[name="csv"]`)))
+		w.check(w.o, "operator-import")
+	}},
+	{"a supervisor lets the worker call the family", func(w *officeWalk) {
+		// Supervisors are made by the admin (docs/api.md, "Who registers whom").
+		w.m.MustCall("POST", "/api/v1/workers", map[string]any{"id": w.supervisor, "name": w.text("赵主任", "Director Zhao"), "grid_ids": []string{w.grid}, "role": "supervisor"}, 201, nil)
+		w.m.MustCall("POST", "/api/v1/users", map[string]any{"id": w.supervisor, "password": workerPassword, "role": "supervisor", "worker_id": w.supervisor}, 201, nil)
+		s := w.phoneTab(w.t, w.supervisor, workerPassword)
+		s.do("grants",
+			click(`#nav a[data-nav="#/grants"]`),
+			chromedp.WaitVisible(css(`form[data-form="grant"]`)),
+			chromedp.SendKeys(css(`form.filters input[name="household_id"]`), w.household),
+			click(`form.filters button[type="submit"]`),
+			chromedp.WaitVisible(css(`#grant-list table`)),
+			chromedp.SendKeys(css(`form[data-form="grant"] input[name="user_id"]`), w.worker),
+			click(`form[data-form="grant"] input[name="fields"][value="phone"]`),
+			chromedp.SendKeys(css(`form[data-form="grant"] input[name="reason"]`), w.text("上门前联系家属", "to call the family before the visit")),
+			click(`button[data-action="grant"]`),
+			chromedp.WaitVisible(css(`#grant-list tr[data-grant] button[data-action="revoke"]`)),
+		)
+		w.check(s, "supervisor-grants")
+		s.do("audit log", click(`#nav a[data-nav="#/audit"]`), chromedp.WaitVisible(css(`table.audit tbody tr td code`)))
+		w.check(s, "supervisor-audit")
+	}},
+	{"the worker's phone", func(w *officeWalk) {
+		g := w.phoneTab(w.t, w.worker, workerPassword)
+		g.do("my tasks", chromedp.WaitVisible(css(`#mine .task-card[data-task-id="`+w.taskID+`"]`)))
+		w.check(g, "worker-tasks")
+		// Under the supervisor's grant, the son's number is a tap away.
+		g.do("the task", click(`#mine .task-card .rule`), chromedp.WaitVisible(css(`.task-detail button[data-action="ack"]`)),
+			chromedp.WaitVisible(css(`.task-detail .contacts a.tel[href="tel:+8613900000002"]`)))
+		w.check(g, "worker-task")
+	}},
+	{"the family's phone", func(w *officeWalk) {
+		f := w.phoneTab(w.t, w.family, workerPassword)
+		f.do("home", chromedp.WaitVisible(css(`[data-family-task="`+w.taskID+`"]`)), chromedp.WaitVisible(css(`[data-connection-only]`)))
+		if s := f.text(`[data-family-task]`); !strings.Contains(s, w.text("李明", "Li Ming")) {
+			w.t.Errorf("the family is not told who is coming: %q", s)
+		}
+		w.check(f, "family-home")
+	}},
+}
+
+func TestOfficeFirstHour(t *testing.T) {
+	b := newBrowser(t)
+	m := startMonitor(t)
+	m.MustCall("POST", "/api/v1/clock", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339)}, 200, nil)
+	for _, lang := range []string{"zh-CN", "en"} {
+		t.Run(lang, func(t *testing.T) {
+			s := strings.ToLower(lang[:2])
+			m.MustCall("POST", "/api/v1/users", map[string]any{"id": "op-" + lang, "password": operatorPassword, "role": "operator"}, 201, nil)
+			w := &officeWalk{t: t, m: m, b: b, lang: lang,
+				grid: "g-" + s, workerA: "wa-" + s, workerB: "wb-" + s, household: "h-" + s, device: "pir-" + s,
+				worker: "gw-" + s, family: "fam-" + s, supervisor: "sup-" + s}
+			for _, step := range officeSteps {
+				step.run(w)
+				if t.Failed() {
+					t.Fatalf("step %q failed", step.name)
+				}
+			}
+		})
+	}
+	b.noErrors()
+}
+
+// phoneTab opens a tab the size of a phone in the walk's language and logs in.
+func (w *officeWalk) phoneTab(t *testing.T, id, password string) *tab {
+	tb := w.b.tab(t)
+	tb.do("phone screen in "+w.lang,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+		chromedp.Navigate(w.m.APIURL+"/"),
+		chromedp.Evaluate[chromedp.Void](`localStorage.setItem('eldersafe.lang', `+jsString(w.lang)+`); undefined`),
+	)
+	tb.login(w.m.APIURL, id, password)
+	tb.do("language", chromedp.WaitVisible(css(`html[lang="`+w.lang+`"]`)))
+	return tb
+}
+
+// text is the walk's wording of a value in its language.
+func (w *officeWalk) text(zh, en string) string {
+	if w.lang == "zh-CN" {
+		return zh
+	}
+	return en
+}
+
+// layoutProbe measures the page as laid out: how far it overflows the
+// screen sideways (and which elements do), on how many rows the top bar's
+// items lie, and which menu entries wrap inside themselves.
+const layoutProbe = `(() => {
+  const vw = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll('body *')]
+    .filter((el) => el.getClientRects().length && !el.closest('.table-wrap, #nav, .visually-hidden') && el.getBoundingClientRect().right > vw + 1)
+    .slice(0, 5).map((el) => el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).replace(/ /g, '.') : ''));
+  const items = [...document.querySelectorAll('.topbar .brand, #nav a, .topbar-end > *')]
+    .filter((el) => el.getClientRects().length && !el.hidden)
+    .map((el) => el.getBoundingClientRect()).sort((a, b) => a.top - b.top);
+  let rows = 0, bottom = -Infinity;
+  for (const r of items) {
+    if (r.top >= bottom - 2) { rows++; bottom = r.bottom; } else { bottom = Math.max(bottom, r.bottom); }
+  }
+  const one = document.querySelector('#nav a');
+  const lh = one ? parseFloat(getComputedStyle(one).lineHeight) || 24 : 24;
+  const wrapped = [...document.querySelectorAll('#nav a')].filter((a) => a.getClientRects().length > 1 || a.getBoundingClientRect().height > 1.8 * lh).map((a) => a.textContent);
+  return JSON.stringify({overflow: document.documentElement.scrollWidth - vw, wide, rows, wrapped});
+})()`
+
+// check saves a screenshot of the page and fails the walk if it does not
+// fit a phone: a sideways scroll, a top bar on more than two rows, or a
+// menu entry wrapped inside itself (a Chinese word one character a line).
+func (w *officeWalk) check(tb *tab, name string) {
+	w.t.Helper()
+	w.shots++
+	tb.shot(fmt.Sprintf("office-%s-%02d-%s", w.lang, w.shots, name))
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	probe, err := chromedp.Run(ctx, chromedp.Evaluate[string](layoutProbe))
+	if err != nil {
+		w.t.Fatalf("measure %s: %v", name, err)
+	}
+	var got struct {
+		Overflow float64  `json:"overflow"`
+		Wide     []string `json:"wide"`
+		Rows     int      `json:"rows"`
+		Wrapped  []string `json:"wrapped"`
+	}
+	if err := json.Unmarshal([]byte(probe), &got); err != nil {
+		w.t.Fatalf("layout of %s: %v (%s)", name, err, probe)
+	}
+	if got.Overflow > 0 {
+		w.t.Errorf("%s (%s): the page is %.0f px wider than the screen; too wide: %v", name, w.lang, got.Overflow, got.Wide)
+	}
+	if got.Rows > 2 {
+		w.t.Errorf("%s (%s): the top bar takes %d rows, want at most 2", name, w.lang, got.Rows)
+	}
+	if len(got.Wrapped) > 0 {
+		w.t.Errorf("%s (%s): menu entries wrap: %q", name, w.lang, got.Wrapped)
+	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
