@@ -236,6 +236,7 @@ func (m *Monitor) startTasks() error {
 	if m.feed, err = m.newFeed(); err != nil {
 		return err
 	}
+	verifyWindow := m.cfg.Tasks.VerifyWindow
 	m.tasks, err = tasks.NewService(tasks.Options{
 		Store:      m.db,
 		Clock:      m.clock,
@@ -247,12 +248,23 @@ func (m *Monitor) startTasks() error {
 		RateLimit:  m.cfg.Notify.RateLimit,
 		AckOverdue: newAckOverdue(m.reg),
 		Changed:    m.changed,
-		Logger:     m.log,
+		// One window for all for now; care levels (§13) make it per household.
+		VerifyWindow: func(string) time.Duration { return verifyWindow },
+		AwayChanged:  m.awayChanged,
+		Logger:       m.log,
 	})
 	if err != nil {
 		return err
 	}
 	return nil
+}
+
+// awayChanged has the decision step re-read a household's settings after an
+// answer recorded it away; the answer stands even when that fails.
+func (m *Monitor) awayChanged(householdID string) {
+	if err := m.decide.HouseholdChanged(context.Background(), householdID); err != nil {
+		m.log.Error("re-read household settings after a with_me answer", "household_id", householdID, "err", err)
+	}
 }
 
 // startDecisions sets up the rules engine and the decision step; work gives

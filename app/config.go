@@ -175,6 +175,9 @@ type CheckpointConfig struct {
 type TasksConfig struct {
 	AckDeadline     AckDeadlines  `mapstructure:"ack_deadline"`
 	ResolveDeadline time.Duration `mapstructure:"resolve_deadline"`
+	// VerifyWindow is how long a welfare task one signal supports waits
+	// verifying for an answer before a worker is sent; 0 sends at once.
+	VerifyWindow time.Duration `mapstructure:"verify_window"`
 }
 
 type AckDeadlines struct {
@@ -296,6 +299,7 @@ func DefaultConfig() Config {
 				Low:      td.Ack[rules.Low],
 			},
 			ResolveDeadline: td.Resolve,
+			VerifyWindow:    tasks.DefaultVerifyWindow,
 		},
 		Notify: NotifyConfig{MaxAttempts: 10, PushTimeout: 10 * time.Second, RateLimit: 10 * time.Minute, SMS: defaultSMSConfig()},
 		Ingest: IngestConfig{Workers: 8, EventWorkers: 2, QueueSize: 1024},
@@ -468,6 +472,9 @@ func (c Config) Validate() error {
 	}
 	if d.Resolve <= 0 {
 		bad("tasks.resolve_deadline", "must be positive")
+	}
+	if w := c.Tasks.VerifyWindow; w < 0 || w > tasks.MaxVerifyWindow {
+		bad("tasks.verify_window", "%s: want 0s (no verification) to %s", w, tasks.MaxVerifyWindow)
 	}
 	if c.Notify.MaxAttempts < 1 || c.Notify.MaxAttempts > 100 {
 		bad("notify.max_attempts", "%d: want 1 to 100", c.Notify.MaxAttempts)

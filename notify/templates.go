@@ -44,7 +44,8 @@ import (
 var templateFiles embed.FS
 
 // events are the notice events every language must have templates for.
-var events = []string{tasks.NoticeOpened, tasks.NoticeEscalated, tasks.NoticeHandover, tasks.NoticeResolved, tasks.NoticeCancelled}
+var events = []string{tasks.NoticeOpened, tasks.NoticeEscalated, tasks.NoticeHandover, tasks.NoticeResolved, tasks.NoticeCancelled,
+	tasks.NoticeVerifying, tasks.NoticeAcknowledged, tasks.NoticeOnSite}
 
 // roles are the recipient roles every event must have a text for.
 var roles = []string{tasks.RecipientWorker, tasks.RecipientFamily}
@@ -261,6 +262,9 @@ type view struct {
 	// FamilyOutcome tells a family the outcome.
 	FamilyOutcome string
 	Note          string // the resolution note; workers only
+	// Link is where a family answers a check (its answer page); empty
+	// without notify.public_url. An SMS carries this one short link.
+	Link string
 }
 
 func (t *Templates) view(lang string, m tasks.Message) view {
@@ -277,6 +281,9 @@ func (t *Templates) view(lang string, m tasks.Message) view {
 		Visit:    m.Task.Kind != rules.Maintenance,
 		Assignee: oneLine(m.Assignee),
 		Acked:    m.Task.AckedAt != nil,
+	}
+	if len(m.Actions) > 0 {
+		v.Link = m.Actions[0].URL
 	}
 	if v.What == "" {
 		v.What = m.Task.Rule

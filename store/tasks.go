@@ -58,6 +58,7 @@ func (db *DB) Task(ctx context.Context, id string) (tasks.Task, error) {
 		if t.Timeline, err = taskTimeline(ctx, tx, db.fields, id); err != nil {
 			return fmt.Errorf("load timeline of task %s: %w", id, err)
 		}
+		t.Answers = tasks.AnswersOf(t.Timeline)
 		return nil
 	})
 	return t, err
@@ -156,6 +157,9 @@ const dueForEscalationQuery = `
 		SELECT ` + taskCols + `, ack_due_at AS due, seq FROM tasks
 		WHERE state = ? AND ack_due_at <= ?
 		UNION ALL
+		SELECT ` + taskCols + `, ack_due_at AS due, seq FROM tasks
+		WHERE state = ? AND ack_due_at <= ?
+		UNION ALL
 		SELECT ` + taskCols + `, resolve_due_at AS due, seq FROM tasks
 		WHERE state = ? AND resolve_due_at <= ? AND (escalated_at IS NULL OR escalated_at < resolve_due_at)
 	) AS due_tasks
@@ -178,7 +182,7 @@ func (db *DB) DueForEscalation(ctx context.Context, now time.Time, limit int) ([
 	}
 	limit = min(limit, MaxEscalationLimit)
 	rows, err := db.r.QueryContext(ctx, dueForEscalationQuery,
-		string(tasks.Open), toMS(now), string(tasks.Acknowledged), toMS(now), limit)
+		string(tasks.Open), toMS(now), string(tasks.Verifying), toMS(now), string(tasks.Acknowledged), toMS(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks due for escalation: %w", err)
 	}
@@ -273,7 +277,7 @@ func (t *taskTx) InsertTask(ctx context.Context, task tasks.Task) error {
 		return fmt.Errorf("insert task %s: %w", task.ID, err)
 	}
 	err := savepoint(ctx, t.tx, func() error {
-		_, err := t.tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, taskArgs(task)...)
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, taskArgs(task)...)
 		return err
 	})
 	if err != nil {
@@ -291,7 +295,7 @@ func (t *taskTx) UpdateTask(ctx context.Context, task tasks.Task) error {
 		res, err = t.tx.ExecContext(ctx, `
 			UPDATE tasks SET household_id = ?, rule = ?, severity = ?, kind = ?, state = ?, assignee_id = ?,
 				opened_at = ?, ack_due_at = ?, resolve_due_at = ?, acked_at = ?, on_site_at = ?, closed_at = ?,
-				escalated_at = ?, outcome = ?, note = ?
+				escalated_at = ?, outcome = ?, note = ?, verify_until = ?
 			WHERE id = ?`, append(append([]any{}, args[1:]...), args[0])...)
 		return err
 	})
@@ -420,6 +424,16 @@ func (t *taskTx) LastNoticeAt(ctx context.Context, k tasks.NoticeKey) (time.Time
 	return time.Time{}, false, nil
 }
 
+func (t *taskTx) AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := insertAwayPeriod(ctx, t.tx, p); err != nil {
+		return fmt.Errorf("add away period %s: %w", p.ID, err)
+	}
+	return nil
+}
+
 func (t *taskTx) Household(ctx context.Context, id string) (registry.Household, error) {
 	return getHousehold(ctx, t.tx, t.fields, id)
 }
@@ -436,7 +450,7 @@ func (t *taskTx) PrimaryWorker(ctx context.Context, gridID string) (registry.Wor
 	return primaryWorker(ctx, t.tx, gridID)
 }
 
-const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, escalated_at, outcome, note`
+const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, escalated_at, outcome, note, verify_until`
 
 // taskArgs are a task's values in taskCols order.
 func taskArgs(t tasks.Task) []any {
@@ -444,7 +458,7 @@ func taskArgs(t tasks.Task) []any {
 		t.ID, t.HouseholdID, t.Rule, string(t.Severity), string(t.Kind), string(t.State), t.AssigneeID,
 		toMS(t.OpenedAt), toMS(t.AckDueAt), toMS(t.ResolveDueAt),
 		toNullMS(t.AckedAt), toNullMS(t.OnSiteAt), toNullMS(t.ClosedAt), toNullMS(t.EscalatedAt),
-		t.Outcome, t.Note,
+		t.Outcome, t.Note, toNullMS(t.VerifyUntil),
 	}
 }
 
@@ -454,9 +468,10 @@ func scanTask(s scanner) (tasks.Task, error) {
 		severity, kind, state                  string
 		opened, ackDue, resolveDue             int64
 		ackedAt, onSiteAt, closedAt, escalated sql.NullInt64
+		verifyUntil                            sql.NullInt64
 	)
 	err := s.Scan(&t.ID, &t.HouseholdID, &t.Rule, &severity, &kind, &state, &t.AssigneeID,
-		&opened, &ackDue, &resolveDue, &ackedAt, &onSiteAt, &closedAt, &escalated, &t.Outcome, &t.Note)
+		&opened, &ackDue, &resolveDue, &ackedAt, &onSiteAt, &closedAt, &escalated, &t.Outcome, &t.Note, &verifyUntil)
 	if err != nil {
 		return tasks.Task{}, err
 	}
@@ -464,6 +479,7 @@ func scanTask(s scanner) (tasks.Task, error) {
 	t.OpenedAt, t.AckDueAt, t.ResolveDueAt = fromMS(opened), fromMS(ackDue), fromMS(resolveDue)
 	t.AckedAt, t.OnSiteAt, t.ClosedAt = fromNullMS(ackedAt), fromNullMS(onSiteAt), fromNullMS(closedAt)
 	t.EscalatedAt = fromNullMS(escalated)
+	t.VerifyUntil = fromNullMS(verifyUntil)
 	return t, nil
 }
 

@@ -22,7 +22,8 @@ const (
 const escalateBatch = 100
 
 // Escalate escalates every task whose deadline has passed at the domain
-// clock's now: an open task at its ack_due_at, an acknowledged one (owned, but
+// clock's now (and dispatches every verifying task nobody answered for by
+// its verify_until, which it does not count): an open task at its ack_due_at, an acknowledged one (owned, but
 // nobody on site) at its resolve_due_at. Each reaches the grid's backup worker
 // and supervisor; they, the assignee and the family of a visit are notified.
 // A task escalates once per deadline, however often Escalate runs. It returns
@@ -36,12 +37,15 @@ func (s *Service) Escalate(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("escalate: %w", err)
 		}
 		var errs []error
-		batch := 0
+		batch, progress := 0, 0
 		for _, t := range due {
 			deadline, err := s.escalate(ctx, t.ID)
 			switch {
 			case err != nil:
 				errs = append(errs, err)
+			case deadline == DeadlineVerify:
+				// Dispatched, not escalated: progress, not counted.
+				progress++
 			case deadline != "":
 				batch++
 				if deadline == DeadlineAck {
@@ -51,7 +55,7 @@ func (s *Service) Escalate(ctx context.Context) (int, error) {
 		}
 		n += batch
 		// A batch that made no progress would come back the same: stop.
-		if len(errs) > 0 || len(due) < escalateBatch || batch == 0 {
+		if len(errs) > 0 || len(due) < escalateBatch || batch+progress == 0 {
 			return n, errors.Join(errs...)
 		}
 	}
@@ -66,6 +70,9 @@ func (s *Service) escalate(ctx context.Context, id string) (string, error) {
 		deadline, due = overdue(*t, now)
 		if deadline == "" {
 			return change{}, nil
+		}
+		if deadline == DeadlineVerify {
+			return s.dispatchVerifying(ctx, tx, t, now, "nobody answered by "+due.Format(time.RFC3339))
 		}
 		reached, err := s.escalationWorkers(ctx, tx, *t)
 		if err != nil {
@@ -105,7 +112,7 @@ func (s *Service) escalate(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("escalate task %s: %w", id, err)
 	}
-	if deadline != "" {
+	if deadline != "" && deadline != DeadlineVerify {
 		s.opts.Logger.Info("task escalated", "task_id", id, "deadline", deadline)
 	}
 	return deadline, nil
@@ -115,6 +122,8 @@ func (s *Service) escalate(ctx context.Context, id string) (string, error) {
 // It is the store's DueForEscalation condition.
 func overdue(t Task, now time.Time) (string, time.Time) {
 	switch {
+	case t.State == Verifying && !now.Before(t.AckDueAt):
+		return DeadlineVerify, t.AckDueAt
 	case t.State == Open && !now.Before(t.AckDueAt):
 		return DeadlineAck, t.AckDueAt
 	case t.State == Acknowledged && !now.Before(t.ResolveDueAt) && (t.EscalatedAt == nil || t.EscalatedAt.Before(t.ResolveDueAt)):

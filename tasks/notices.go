@@ -23,6 +23,10 @@ type recipient struct {
 // noticeOpened enqueues the notices of a newly opened task: its assignee and
 // every family contact on each channel the contact chose.
 func (s *Service) noticeOpened(ctx context.Context, tx Tx, t Task, ev rules.Evidence) (bool, error) {
+	if t.State == Verifying {
+		// Only the family is asked; no worker hears of it unless it is dispatched.
+		return s.tell(ctx, tx, t, Message{Event: NoticeVerifying}, nil, true)
+	}
 	var workers []registry.Worker
 	msg := Message{Event: NoticeOpened}
 	if t.AssigneeID != "" {

@@ -18,7 +18,8 @@ type Store interface {
 	// Tasks lists tasks matching f, newest first, without evidence and timeline.
 	Tasks(ctx context.Context, f Filter) ([]Task, error)
 	// DueForEscalation lists, without evidence and timeline, at most limit
-	// tasks that must escalate at now: open ones whose ack_due_at has passed,
+	// tasks that must escalate at now: open and verifying ones whose
+	// ack_due_at has passed (a verifying task's is its verify_until),
 	// and acknowledged ones whose resolve_due_at has passed and that have not
 	// escalated since (escalated_at absent or before resolve_due_at). Earliest
 	// deadline first. It must not scan every task.
@@ -39,6 +40,8 @@ type Tx interface {
 	AddEvidence(ctx context.Context, taskID string, ev rules.Evidence) error
 	AddTimeline(ctx context.Context, taskID string, e TimelineEntry) error
 	Enqueue(ctx context.Context, n Notice) error
+	// AddAwayPeriod records a household away (a with_me answer).
+	AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error
 	// LastNoticeAt is the CreatedAt of the newest notice with key k that has
 	// not failed; false when there is none.
 	LastNoticeAt(ctx context.Context, k NoticeKey) (time.Time, bool, error)
