@@ -74,6 +74,9 @@ type AnswerRequest struct {
 	// Until, with with_me, is when the resident comes home: the household
 	// is away until then. Zero: no away period.
 	Until time.Time
+	// HouseholdID, when set, is the household the answer comes from (a
+	// wristband's): a task of another household is not found.
+	HouseholdID string
 }
 
 // verifying reports whether an alert's task opens verifying, and until when.
@@ -112,6 +115,9 @@ func (s *Service) AnswerCheck(ctx context.Context, id string, req AnswerRequest)
 	}
 	away := ""
 	t, err := s.apply(ctx, id, req.By, func(tx Tx, t *Task, now time.Time) (change, error) {
+		if req.HouseholdID != "" && req.HouseholdID != t.HouseholdID {
+			return change{}, fmt.Errorf("task %s of household %s: %w", id, req.HouseholdID, ErrNotFound)
+		}
 		if t.State.Closed() {
 			return change{}, &TransitionError{Action: "answer", State: t.State}
 		}
