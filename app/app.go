@@ -221,6 +221,7 @@ func (m *Monitor) startTasks() error {
 	if sms != nil {
 		senders[registry.ChannelSMS] = sms
 	}
+	senders[registry.ChannelDevice] = notify.Device{Prefix: m.cfg.MQTT.Prefix, Publish: m.publishCommand}
 	m.outbox, err = notify.NewDispatcher(notify.Options{
 		Outbox:      m.db,
 		Senders:     senders,
@@ -257,6 +258,22 @@ func (m *Monitor) startTasks() error {
 		return err
 	}
 	return nil
+}
+
+// publishCommand sends a command to a device on the broker the monitor
+// takes messages from: the embedded one, or the external one's main session.
+func (m *Monitor) publishCommand(ctx context.Context, topic string, payload []byte) error {
+	// working is set after the broker or its sessions: it orders their reads.
+	if !m.working.Load() {
+		return errors.New("not taking device messages yet: no broker to publish on")
+	}
+	if m.broker != nil {
+		return m.broker.Publish(topic, payload)
+	}
+	if len(m.subs) == 0 {
+		return errors.New("no broker to publish on")
+	}
+	return m.subs[0].Publish(ctx, topic, payload)
 }
 
 // awayChanged has the decision step re-read a household's settings after an

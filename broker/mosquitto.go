@@ -83,6 +83,8 @@ func WriteMosquittoFiles(dir string, c MosquittoCredentials) error {
 user %[1]s
 topic read %[2]s/devices/#
 topic read %[2]s/sim/clock
+# It sends devices their commands (a wristband's check).
+topic write %[2]s/devices/+/command
 `, c.MonitorUsername, c.Prefix)
 	for _, f := range c.SourceFilters {
 		fmt.Fprintf(&acl, "topic read %s\n", f)
@@ -108,8 +110,9 @@ topic write %s/sim/clock
 	}
 	fmt.Fprintf(&acl, `
 # Every device (username = device id) publishes under its own id only and
-# subscribes to nothing.
-pattern write %s/devices/%%u/#
+# reads only its own commands.
+pattern write %[1]s/devices/%%u/#
+pattern read %[1]s/devices/%%u/command
 `, c.Prefix)
 
 	abs, err := filepath.Abs(dir)

@@ -424,6 +424,24 @@ func (t *taskTx) LastNoticeAt(ctx context.Context, k tasks.NoticeKey) (time.Time
 	return time.Time{}, false, nil
 }
 
+func (t *taskTx) Wristbands(ctx context.Context, householdID string) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id FROM devices WHERE household_id = ? AND kind = ? ORDER BY id`,
+		householdID, string(registry.Wristband))
+	if err != nil {
+		return nil, fmt.Errorf("list wristbands of household %s: %w", householdID, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list wristbands of household %s: %w", householdID, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 func (t *taskTx) AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error {
 	if err := p.Validate(); err != nil {
 		return err

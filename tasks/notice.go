@@ -13,6 +13,8 @@ const (
 const (
 	RecipientWorker = "worker"
 	RecipientFamily = "family"
+	// RecipientResident is the resident's own device: a check to answer.
+	RecipientResident = "resident"
 )
 
 // Notice is one message to one recipient on one channel, written to the durable

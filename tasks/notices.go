@@ -24,8 +24,14 @@ type recipient struct {
 // every family contact on each channel the contact chose.
 func (s *Service) noticeOpened(ctx context.Context, tx Tx, t Task, ev rules.Evidence) (bool, error) {
 	if t.State == Verifying {
-		// Only the family is asked; no worker hears of it unless it is dispatched.
-		return s.tell(ctx, tx, t, Message{Event: NoticeVerifying}, nil, true)
+		// The resident and the family are asked; no worker hears of it
+		// unless it is dispatched.
+		checked, err := s.checkResident(ctx, tx, t)
+		if err != nil {
+			return false, err
+		}
+		told, err := s.tell(ctx, tx, t, Message{Event: NoticeVerifying}, nil, true)
+		return checked || told, err
 	}
 	var workers []registry.Worker
 	msg := Message{Event: NoticeOpened}

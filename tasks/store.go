@@ -49,6 +49,8 @@ type Tx interface {
 	Household(ctx context.Context, id string) (registry.Household, error)
 	Grid(ctx context.Context, id string) (registry.Grid, error)
 	Worker(ctx context.Context, id string) (registry.Worker, error)
+	// Wristbands lists the ids of a household's wristbands.
+	Wristbands(ctx context.Context, householdID string) ([]string, error)
 	// PrimaryWorker is the first grid worker registered with the grid.
 	PrimaryWorker(ctx context.Context, gridID string) (registry.Worker, error)
 }
