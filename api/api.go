@@ -52,6 +52,9 @@ type Tasks interface {
 	Cancel(ctx context.Context, id, actor, reason string) (tasks.Task, error)
 	OpenManual(ctx context.Context, householdID string, sev rules.Severity, reason, actor string) (tasks.Task, bool, error)
 	SLA(ctx context.Context, q tasks.SLAQuery) ([]tasks.SLARow, error)
+	// ByToken and AnswerByToken serve a family's answer links.
+	ByToken(ctx context.Context, token string) (tasks.Task, tasks.AnswerToken, error)
+	AnswerByToken(ctx context.Context, token, answer string, until time.Time) (tasks.Task, tasks.AnswerToken, error)
 }
 
 // Notifications lists the outbox notices of a task.
@@ -267,6 +270,7 @@ func (a *API) routeGroups() []func(*router) {
 		a.erasureRoutes,
 		a.importRoutes,
 		a.suggestionRoutes,
+		a.answerRoutes,
 	}
 }
 

@@ -252,6 +252,7 @@ func (m *Monitor) startTasks() error {
 		// One window for all for now; care levels (§13) make it per household.
 		VerifyWindow: func(string) time.Duration { return verifyWindow },
 		AwayChanged:  m.awayChanged,
+		PublicURL:    m.cfg.Notify.PublicURL,
 		Logger:       m.log,
 	})
 	if err != nil {

@@ -195,6 +195,9 @@ type NotifyConfig struct {
 	RateLimit time.Duration `mapstructure:"rate_limit"`
 	// SMS is the SMS provider (app/sms.go).
 	SMS SMSConfig `mapstructure:"sms"`
+	// PublicURL is where families reach the monitor's answer pages
+	// (<public_url>/a/<token>); empty: notices carry no links.
+	PublicURL string `mapstructure:"public_url"`
 }
 
 type IngestConfig struct {
@@ -478,6 +481,11 @@ func (c Config) Validate() error {
 	}
 	if c.Notify.MaxAttempts < 1 || c.Notify.MaxAttempts > 100 {
 		bad("notify.max_attempts", "%d: want 1 to 100", c.Notify.MaxAttempts)
+	}
+	if u := c.Notify.PublicURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" {
+			bad("notify.public_url", "%q: want an http or https URL without a query", u)
+		}
 	}
 	if c.Notify.PushTimeout <= 0 {
 		bad("notify.push_timeout", "must be positive")

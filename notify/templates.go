@@ -364,3 +364,17 @@ func coord(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 // oneLine folds runs of whitespace, newlines included, into single spaces, so
 // that a name or a summary cannot break a template's layout.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// RulePhrase is a rule's words in lang (the default language for one
+// without a vocabulary), or its name when no language names it: an answer
+// page says what happened as the notice did.
+func RulePhrase(lang, rule string) string {
+	w, ok := vocabulary[lang]
+	if !ok {
+		w = vocabulary[registry.DefaultLanguage]
+	}
+	if p := w.rules[rule]; p != "" {
+		return p
+	}
+	return rule
+}

@@ -424,6 +424,33 @@ func (t *taskTx) LastNoticeAt(ctx context.Context, k tasks.NoticeKey) (time.Time
 	return time.Time{}, false, nil
 }
 
+func (t *taskTx) AddAnswerToken(ctx context.Context, tok tasks.AnswerToken) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO answer_tokens (hash, task_id, household_id, contact, lang, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		tok.Hash, tok.TaskID, tok.HouseholdID, tok.Contact, tok.Lang, toMS(tok.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("add answer token of task %s: %w", tok.TaskID, insertError(err))
+	}
+	return nil
+}
+
+// AnswerToken finds an answer link's token by its hash.
+func (db *DB) AnswerToken(ctx context.Context, hash string) (tasks.AnswerToken, error) {
+	var (
+		tok     tasks.AnswerToken
+		created int64
+	)
+	err := db.r.QueryRowContext(ctx, `SELECT hash, task_id, household_id, contact, lang, created_at FROM answer_tokens WHERE hash = ?`, hash).
+		Scan(&tok.Hash, &tok.TaskID, &tok.HouseholdID, &tok.Contact, &tok.Lang, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tasks.AnswerToken{}, fmt.Errorf("answer token: %w", registry.ErrNotFound)
+	}
+	if err != nil {
+		return tasks.AnswerToken{}, fmt.Errorf("find answer token: %w", err)
+	}
+	tok.CreatedAt = fromMS(created)
+	return tok, nil
+}
+
 func (t *taskTx) Wristbands(ctx context.Context, householdID string) ([]string, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT id FROM devices WHERE household_id = ? AND kind = ? ORDER BY id`,
 		householdID, string(registry.Wristband))

@@ -35,6 +35,10 @@ type Notice struct {
 	Title       string    `json:"title"`
 	Message     string    `json:"message"`
 	OpenedAt    time.Time `json:"opened_at"`
+	// State is the task's when the notice was written; Actions the answers
+	// it offers (a verifying task's, to a family), with their links.
+	State   string   `json:"state"`
+	Actions []Action `json:"actions,omitempty"`
 	// CreatedAt is wall time, for delivery latency and retries.
 	CreatedAt     time.Time  `json:"created_at"`
 	Status        string     `json:"status"`

@@ -78,6 +78,11 @@ func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers 
 		if !h.Privacy.Visible(registry.SignalLocation, audience(r.role)) {
 			m = withoutLocation(m)
 		}
+		if m.Event == NoticeVerifying && r.role == RecipientFamily {
+			if m.Actions, err = s.answerLinks(ctx, tx, t, r); err != nil {
+				return false, err
+			}
+		}
 		ok, err := s.enqueue(ctx, tx, t, m, r)
 		if err != nil {
 			return false, err
@@ -189,6 +194,8 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r rec
 		Address:       r.address,
 		Lang:          msg.Lang,
 		OpenedAt:      t.OpenedAt,
+		State:         string(t.State),
+		Actions:       msg.Actions,
 		CreatedAt:     now,
 		Status:        NoticePending,
 		NextAttemptAt: now,

@@ -67,7 +67,11 @@ type Options struct {
 	// AwayChanged is called after the commit when an answer recorded a
 	// household away (with_me until), so the rules re-read its settings.
 	AwayChanged func(householdID string)
-	Logger      *slog.Logger
+	// PublicURL is where families reach the monitor's answer pages
+	// (notify.public_url): a verifying task's family notices link to
+	// PublicURL/a/<token>. Empty: the notices offer the answers without links.
+	PublicURL string
+	Logger    *slog.Logger
 }
 
 // Service is the task lifecycle.

@@ -24,6 +24,8 @@ type Store interface {
 	// escalated since (escalated_at absent or before resolve_due_at). Earliest
 	// deadline first. It must not scan every task.
 	DueForEscalation(ctx context.Context, now time.Time, limit int) ([]Task, error)
+	// AnswerToken finds an answer link's token by its hash.
+	AnswerToken(ctx context.Context, hash string) (AnswerToken, error)
 	// SLASamples lists the tasks opened in [from, to) with their grid, in the
 	// grid gridID only unless it is empty.
 	SLASamples(ctx context.Context, from, to time.Time, gridID string) ([]SLASample, error)
@@ -40,6 +42,8 @@ type Tx interface {
 	AddEvidence(ctx context.Context, taskID string, ev rules.Evidence) error
 	AddTimeline(ctx context.Context, taskID string, e TimelineEntry) error
 	Enqueue(ctx context.Context, n Notice) error
+	// AddAnswerToken stores an answer link's token (hashed).
+	AddAnswerToken(ctx context.Context, tok AnswerToken) error
 	// AddAwayPeriod records a household away (a with_me answer).
 	AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error
 	// LastNoticeAt is the CreatedAt of the newest notice with key k that has
