@@ -83,12 +83,12 @@ func WriteMosquittoFiles(dir string, c MosquittoCredentials) error {
 user %[1]s
 topic read %[2]s/devices/#
 topic read %[2]s/sim/clock
-# It sends devices their commands (a wristband's check).
-topic write %[2]s/devices/+/command
 `, c.MonitorUsername, c.Prefix)
 	for _, f := range c.SourceFilters {
 		fmt.Fprintf(&acl, "topic read %s\n", f)
 	}
+	// It sends devices their commands (a wristband's check).
+	fmt.Fprintf(&acl, "topic write %s/devices/+/command\n", c.Prefix)
 	if c.SimPassword != "" {
 		fmt.Fprintf(&acl, `
 # The simulator sends clock ticks.
