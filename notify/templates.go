@@ -283,7 +283,8 @@ func (t *Templates) view(lang string, m tasks.Message) view {
 		Acked:    m.Task.AckedAt != nil,
 	}
 	if len(m.Actions) > 0 {
-		v.Link = m.Actions[0].URL
+		// The page itself, not one answer's: it offers them all.
+		v.Link, _, _ = strings.Cut(m.Actions[0].URL, "?")
 	}
 	if v.What == "" {
 		v.What = m.Task.Rule
