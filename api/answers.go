@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -109,6 +111,14 @@ func (a *API) answerPage(w http.ResponseWriter, r *http.Request) error {
 	for _, ans := range tasks.AnswerChoices {
 		v.Answers = append(v.Answers, tasks.Action{Answer: ans, Label: tasks.AnswerLabel(tok.Lang, ans)})
 	}
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return fmt.Errorf("answer page nonce: %w", err)
+	}
+	v.Nonce = base64.StdEncoding.EncodeToString(nonce)
+	// Nothing but this page's own script and its answer to the monitor.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+v.Nonce+
+		"'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
@@ -124,10 +134,10 @@ func (a *API) answerPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 type pageView struct {
-	Lang, Name, What, When, Preset string
-	Words                          map[string]string
-	Closed                         bool
-	Answers                        []tasks.Action
+	Lang, Name, What, When, Preset, Nonce string
+	Words                                 map[string]string
+	Closed                                bool
+	Answers                               []tasks.Action
 }
 
 // pageWords are the page's own words, by language.
@@ -156,7 +166,7 @@ button.preset{border:2px solid #1a5fb4} label{display:block;margin-top:8px} inpu
 <label>{{index $.Words "until"}}<input type="datetime-local" id="until"></label>{{end}}{{end}}
 </div>
 <p id="msg" role="status"></p>
-<script>
+<script nonce="{{.Nonce}}">
 document.querySelectorAll('button[data-answer]').forEach(function (b) {
   b.addEventListener('click', function () {
     var body = {answer: b.dataset.answer};
