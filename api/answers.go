@@ -142,8 +142,8 @@ type pageView struct {
 
 // pageWords are the page's own words, by language.
 var pageWords = map[string]map[string]string{
-	"zh-CN": {"title": "请确认老人是否平安", "ask": "请选择：", "until": "在您那里住到（可选）", "done": "谢谢，已收到您的回复。", "closed": "此事已处理完毕，无需再回复。", "failed": "提交失败，请重试。"},
-	"en":    {"title": "Please check on them", "ask": "Please choose:", "until": "Staying with you until (optional)", "done": "Thank you, your answer is in.", "closed": "This has been settled; no answer is needed.", "failed": "Sending failed; please try again."},
+	"zh-CN": {"title": "请确认老人是否平安", "ask": "请选择：", "until": "在您那里住到（可选）", "done": "谢谢，已收到您的回复。", "closed": "此事已处理完毕，无需再回复。", "failed": "提交失败，请重试。", "colon": "：", "open": "（", "close": "）"},
+	"en":    {"title": "Please check on them", "ask": "Please choose:", "until": "Staying with you until (optional)", "done": "Thank you, your answer is in.", "closed": "This has been settled; no answer is needed.", "failed": "Sending failed; please try again.", "colon": ": ", "open": " (", "close": ")"},
 }
 
 var answerTemplate = template.Must(template.New("answer").Parse(`<!doctype html>
@@ -151,14 +151,14 @@ var answerTemplate = template.Must(template.New("answer").Parse(`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{index .Words "title"}}</title>
 <style>
-body{font:18px/1.4 system-ui,sans-serif;margin:0;padding:16px;max-width:480px}
+*{box-sizing:border-box} body{font:18px/1.4 system-ui,sans-serif;margin:0;padding:16px;max-width:480px}
 h1{font-size:20px;margin:0 0 8px} p{margin:8px 0}
 button{display:block;width:100%;font-size:18px;padding:14px;margin:10px 0;border-radius:8px;border:1px solid #888;background:#f4f4f4}
 button.preset{border:2px solid #1a5fb4} label{display:block;margin-top:8px} input{font-size:16px;width:100%}
 #msg{font-weight:bold}
 </style></head><body>
 <h1>{{index .Words "title"}}</h1>
-<p>{{.Name}}：{{.What}}（{{.When}}）</p>
+<p>{{.Name}}{{index .Words "colon"}}{{.What}}{{index .Words "open"}}{{.When}}{{index .Words "close"}}</p>
 {{if .Closed}}<p id="msg">{{index .Words "closed"}}</p>{{else}}
 <p>{{index .Words "ask"}}</p>
 <div id="answers">{{range .Answers}}
