@@ -59,6 +59,9 @@ type Tasks interface {
 	FamilyVisits(ctx context.Context, h registry.Household, by string) ([]tasks.FamilyVisit, error)
 	RoutineReport(ctx context.Context, month string) ([]tasks.RoutineRow, string, error)
 	ScheduleRoutineFor(ctx context.Context, householdID string) (int, error)
+	// ByToken and AnswerByToken serve a family's answer links.
+	ByToken(ctx context.Context, token string) (tasks.Task, tasks.AnswerToken, error)
+	AnswerByToken(ctx context.Context, token, answer string, until time.Time) (tasks.Task, tasks.AnswerToken, error)
 }
 
 // Notifications lists the outbox notices of a task.
@@ -278,6 +281,7 @@ func (a *API) routeGroups() []func(*router) {
 		a.importRoutes,
 		a.suggestionRoutes,
 		a.directoryRoutes,
+		a.answerRoutes,
 	}
 }
 

@@ -48,6 +48,7 @@ var requestTypes = map[string]func() any{
 	"workerRequest":     func() any { return new(workerRequest) },
 	"householdPatch":    func() any { return new(householdPatch) },
 	"ratingRequest":     func() any { return new(ratingRequest) },
+	"answerRequest":     func() any { return new(answerRequest) },
 }
 
 // bodyRoutes are the routes that read a body, with a valid body each (the
@@ -78,6 +79,7 @@ var bodyRoutes = []struct{ pattern, body string }{
 	{"DELETE /api/v1/households/h1/away/{other}", ``},
 	{"POST /api/v1/suggestions/{other}/approve", ``},
 	{"POST /api/v1/suggestions/{other}/reject", ``},
+	{"POST /a/{other}", `{"answer":"with_me","until":"2026-03-03T00:00:00Z"}`},
 	{"POST /api/v1/import/households", "household_id,name,address,grid_id\nh8,Qin,8 Lane,g1\n"},
 }
 

@@ -134,7 +134,8 @@ func TestHandoverAndCancel(t *testing.T) {
 		{name: "cancel again", method: "POST", path: path + "/cancel", body: `{"reason":"r"}`,
 			want: 409, wantCode: "invalid_transition", wantMsg: "cannot cancel a task that is cancelled"},
 	})
-	// The new owner was told of the handover, the owner and the family of the cancellation.
+	// The family heard of the acknowledgement, the new owner of the
+	// handover, the owner and the family of the cancellation.
 	ns, err := e.store.Notifications(context.Background(), fall.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +144,7 @@ func TestHandoverAndCancel(t *testing.T) {
 	for _, n := range ns {
 		got = append(got, n.Event+":"+n.Recipient)
 	}
-	want := []string{"opened:Wang", "opened:Zhang Min", "handover:Li", "cancelled:Li", "cancelled:Zhang Min"}
+	want := []string{"opened:Wang", "opened:Zhang Min", "acknowledged:Zhang Min", "handover:Li", "cancelled:Li", "cancelled:Zhang Min"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("notices %v, want %v", got, want)
 	}

@@ -223,6 +223,7 @@ func (m *Monitor) startTasks(ctx context.Context) error {
 	} else {
 		m.warnNoSMS(ctx)
 	}
+	senders[registry.ChannelDevice] = notify.Device{Prefix: m.cfg.MQTT.Prefix, Publish: m.publishCommand}
 	m.outbox, err = notify.NewDispatcher(notify.Options{
 		Outbox:      m.db,
 		Senders:     senders,
@@ -253,14 +254,41 @@ func (m *Monitor) startTasks(ctx context.Context) error {
 		RateLimit:     m.cfg.Notify.RateLimit,
 		AckOverdue:    newAckOverdue(m.reg),
 		Changed:       m.changed,
-		Logger:        m.log,
 		Location:      zone,
 		RoutineVisits: m.cfg.RoutineVisits(),
+		VerifyWindow:  m.cfg.VerifyWindow,
+		AwayChanged:   m.awayChanged,
+		PublicURL:     m.cfg.Notify.PublicURL,
+		Logger:        m.log,
 	})
 	if err != nil {
 		return err
 	}
 	return nil
+}
+
+// publishCommand sends a command to a device on the broker the monitor
+// takes messages from: the embedded one, or the external one's main session.
+func (m *Monitor) publishCommand(ctx context.Context, topic string, payload []byte) error {
+	// working is set after the broker or its sessions: it orders their reads.
+	if !m.working.Load() {
+		return errors.New("not taking device messages yet: no broker to publish on")
+	}
+	if m.broker != nil {
+		return m.broker.Publish(topic, payload)
+	}
+	if len(m.subs) == 0 {
+		return errors.New("no broker to publish on")
+	}
+	return m.subs[0].Publish(ctx, topic, payload)
+}
+
+// awayChanged has the decision step re-read a household's settings after an
+// answer recorded it away; the answer stands even when that fails.
+func (m *Monitor) awayChanged(householdID string) {
+	if err := m.decide.HouseholdChanged(context.Background(), householdID); err != nil {
+		m.log.Error("re-read household settings after a with_me answer", "household_id", householdID, "err", err)
+	}
 }
 
 // startDecisions sets up the rules engine and the decision step; work gives

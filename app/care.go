@@ -25,16 +25,12 @@ type CareLevelConfig struct {
 	// from the file only: a map has no fixed environment variable names.
 	Rules map[string]map[string]any `mapstructure:"rules"`
 	// VerifyWindow is how long a welfare alert of the level's households is
-	// verified before a worker is sent; zero: DefaultVerifyWindow.
+	// verified before a worker is sent; zero: tasks.verify_window.
 	VerifyWindow time.Duration `mapstructure:"verify_window"`
 	// RoutineVisitsPerMonth is how many routine visits a household of the
 	// level gets a month; 0 schedules none.
 	RoutineVisitsPerMonth int `mapstructure:"routine_visits_per_month"`
 }
-
-// DefaultVerifyWindow is the verification window of a care level that sets
-// none (CONTRACT.md §12: tasks.verify_window's default).
-const DefaultVerifyWindow = 20 * time.Minute
 
 // maxRoutineVisits bounds routine_visits_per_month: one a day.
 const maxRoutineVisits = 31
@@ -65,7 +61,7 @@ func (c Config) VerifyWindow(l registry.CareLevel) time.Duration {
 	if w := c.CareLevels.level(l).VerifyWindow; w > 0 {
 		return w
 	}
-	return DefaultVerifyWindow
+	return c.Tasks.VerifyWindow
 }
 
 // CareLevelThresholds is each care level's thresholds profile, as the
@@ -100,8 +96,8 @@ func (c CareLevelsConfig) validate() []error {
 				errs = append(errs, underKey(key+".rules.", err))
 			}
 		}
-		if lc.VerifyWindow < 0 || lc.VerifyWindow > 24*time.Hour {
-			errs = append(errs, fmt.Errorf("%s.verify_window: %s: want 0 (tasks' default) to 24h", key, lc.VerifyWindow))
+		if lc.VerifyWindow < 0 || lc.VerifyWindow > tasks.MaxVerifyWindow {
+			errs = append(errs, fmt.Errorf("%s.verify_window: %s: want 0 (tasks.verify_window) to %s", key, lc.VerifyWindow, tasks.MaxVerifyWindow))
 		}
 		if lc.RoutineVisitsPerMonth < 0 || lc.RoutineVisitsPerMonth > maxRoutineVisits {
 			errs = append(errs, fmt.Errorf("%s.routine_visits_per_month: %d: want 0 to %d", key, lc.RoutineVisitsPerMonth, maxRoutineVisits))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/tasks"
 )
 
 func TestCareLevelsConfig(t *testing.T) {
@@ -39,7 +40,7 @@ func TestCareLevelsConfig(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.CareLevels.Dependent.VerifyWindow = 5 * time.Minute
 	cfg.CareLevels.Semi.Rules = map[string]map[string]any{"no_motion": {"hours": 4}}
-	for level, want := range map[registry.CareLevel]time.Duration{"": DefaultVerifyWindow, registry.CareSemi: DefaultVerifyWindow, registry.CareDependent: 5 * time.Minute} {
+	for level, want := range map[registry.CareLevel]time.Duration{"": tasks.DefaultVerifyWindow, registry.CareSemi: tasks.DefaultVerifyWindow, registry.CareDependent: 5 * time.Minute} {
 		if got := cfg.VerifyWindow(level); got != want {
 			t.Errorf("VerifyWindow(%q) = %s, want %s", level, got, want)
 		}

@@ -178,6 +178,9 @@ type CheckpointConfig struct {
 type TasksConfig struct {
 	AckDeadline     AckDeadlines  `mapstructure:"ack_deadline"`
 	ResolveDeadline time.Duration `mapstructure:"resolve_deadline"`
+	// VerifyWindow is how long a welfare task one signal supports waits
+	// verifying for an answer before a worker is sent; 0 sends at once.
+	VerifyWindow time.Duration `mapstructure:"verify_window"`
 }
 
 type AckDeadlines struct {
@@ -195,6 +198,9 @@ type NotifyConfig struct {
 	RateLimit time.Duration `mapstructure:"rate_limit"`
 	// SMS is the SMS provider (app/sms.go).
 	SMS SMSConfig `mapstructure:"sms"`
+	// PublicURL is where families reach the monitor's answer pages
+	// (<public_url>/a/<token>); empty: notices carry no links.
+	PublicURL string `mapstructure:"public_url"`
 }
 
 type IngestConfig struct {
@@ -299,6 +305,7 @@ func DefaultConfig() Config {
 				Low:      td.Ack[rules.Low],
 			},
 			ResolveDeadline: td.Resolve,
+			VerifyWindow:    tasks.DefaultVerifyWindow,
 		},
 		CareLevels: defaultCareLevels(),
 		Notify:     NotifyConfig{MaxAttempts: 10, PushTimeout: 10 * time.Second, RateLimit: 10 * time.Minute, SMS: defaultSMSConfig()},
@@ -474,8 +481,16 @@ func (c Config) Validate() error {
 		bad("tasks.resolve_deadline", "must be positive")
 	}
 	errs = append(errs, c.CareLevels.validate()...)
+	if w := c.Tasks.VerifyWindow; w < 0 || w > tasks.MaxVerifyWindow {
+		bad("tasks.verify_window", "%s: want 0s (no verification) to %s", w, tasks.MaxVerifyWindow)
+	}
 	if c.Notify.MaxAttempts < 1 || c.Notify.MaxAttempts > 100 {
 		bad("notify.max_attempts", "%d: want 1 to 100", c.Notify.MaxAttempts)
+	}
+	if u := c.Notify.PublicURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" {
+			bad("notify.public_url", "%q: want an http or https URL without a query", u)
+		}
 	}
 	if c.Notify.PushTimeout <= 0 {
 		bad("notify.push_timeout", "must be positive")

@@ -160,8 +160,9 @@ func TestFallOpensTaskAndPushesFamily(t *testing.T) {
 		if push.Body["task_id"] != got.ID || push.Body["rule"] != "fall" || push.Body["severity"] != "critical" || push.Body["lang"] != "en" || push.IdempotencyKey == "" {
 			t.Errorf("push = %+v", push)
 		}
-		if msg, _ := push.Body["message"].(string); !strings.Contains(msg, "Wang Fang") {
-			t.Errorf("family message does not say who is on the way: %q", msg)
+		// Who is on the way the family hears once a worker acknowledged.
+		if msg, _ := push.Body["message"].(string); strings.Contains(msg, "Wang Fang") || !strings.Contains(msg, "A visit is being arranged") || push.Body["event"] != "opened" {
+			t.Errorf("family push %v: want an opened notice that a visit is being arranged, naming nobody yet", push.Body)
 		}
 		apptest.Eventually(t, "worker push", func() bool { return len(worker.requests()) > 0 })
 		if lang := worker.requests()[0].Body["lang"]; lang != "zh-CN" {

@@ -37,3 +37,13 @@ func (m *Monitor) WatchTasks(fn func(t tasks.Task, event string, now time.Time))
 	}
 	m.watch.Store(&fn)
 }
+
+// AnswerCheck answers a task's check in process, as a family contact's
+// answer link or a resident's wristband would: the trust report's simulated
+// families and residents answer this way. Only in a simulation.
+func (m *Monitor) AnswerCheck(ctx context.Context, taskID string, req tasks.AnswerRequest) (tasks.Task, error) {
+	if !m.cfg.Simulation || !m.decide.EventClock() {
+		return tasks.Task{}, errNotSimulation
+	}
+	return m.tasks.AnswerCheck(ctx, taskID, req)
+}

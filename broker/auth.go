@@ -161,7 +161,9 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	}
 	user := string(cl.Properties.Username)
 	r := h.roleOf(user)
-	ok := write && h.mayPublish(r, user, topic)
+	ok := write && h.mayPublish(r, user, topic) ||
+		// A device reads its own commands (a wristband's check), nothing else.
+		!write && r == roleDevice && topic == h.prefix+"/devices/"+user+"/command"
 	if !ok {
 		action := "subscribe"
 		if write {

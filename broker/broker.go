@@ -177,6 +177,8 @@ func New(opts Options) (*Broker, error) {
 	// The contract takes QoS 0 and 1; the intake acknowledges with PUBACK.
 	caps.MaximumQos = 1
 	b.srv = mqtt.New(&mqtt.Options{
+		// The monitor publishes commands to devices (a wristband's check).
+		InlineClient: true,
 		Capabilities: caps,
 		Logger:       slog.New(&mochiHandler{h: opts.Logger.Handler()}).With("component", "mqtt-broker"),
 	})
@@ -320,6 +322,15 @@ func (b *Broker) Start() error {
 		attrs = append(attrs, "tls_addr", tlsLn.Addr().String())
 	}
 	b.log.Info("mqtt broker listening", attrs...)
+	return nil
+}
+
+// Publish sends a message to the devices subscribed to topic, QoS 1, from
+// the monitor itself (a wristband's check): no session, no credentials.
+func (b *Broker) Publish(topic string, payload []byte) error {
+	if err := b.srv.Publish(topic, payload, false, 1); err != nil {
+		return fmt.Errorf("broker publish %s: %w", topic, err)
+	}
 	return nil
 }
 

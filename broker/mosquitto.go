@@ -87,6 +87,8 @@ topic read %[2]s/sim/clock
 	for _, f := range c.SourceFilters {
 		fmt.Fprintf(&acl, "topic read %s\n", f)
 	}
+	// It sends devices their commands (a wristband's check).
+	fmt.Fprintf(&acl, "topic write %s/devices/+/command\n", c.Prefix)
 	if c.SimPassword != "" {
 		fmt.Fprintf(&acl, `
 # The simulator sends clock ticks.
@@ -108,8 +110,9 @@ topic write %s/sim/clock
 	}
 	fmt.Fprintf(&acl, `
 # Every device (username = device id) publishes under its own id only and
-# subscribes to nothing.
-pattern write %s/devices/%%u/#
+# reads only its own commands.
+pattern write %[1]s/devices/%%u/#
+pattern read %[1]s/devices/%%u/command
 `, c.Prefix)
 
 	abs, err := filepath.Abs(dir)

@@ -37,6 +37,8 @@ type Tasks interface {
 	// ScheduleRoutine schedules the month's routine visits of every
 	// household that has none yet; it is cheap once the month is done.
 	ScheduleRoutine(ctx context.Context) (int, error)
+	// AnswerCheck records a resident's answer to a check.
+	AnswerCheck(ctx context.Context, id string, req tasks.AnswerRequest) (tasks.Task, error)
 }
 
 // Store keeps what the engine needs across restarts: households' settings,
@@ -244,6 +246,9 @@ func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct
 		alerts = append(alerts, d.engine.Advance(d.firingNow())...)
 	}
 	err := d.raise(ctx, alerts)
+	if err == nil && r.Event == rules.EventOK {
+		err = d.answer(ctx, r)
+	}
 	if moved {
 		d.escalate(ctx)
 	}
@@ -252,6 +257,27 @@ func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct
 	}
 	d.history.Reading(r)
 	return d.commits.durable(), nil
+}
+
+// answer records a wristband's ok to the check it names. A check that is
+// no longer open (answered, dispatched, another household's) is logged and
+// dropped: the device must not resend it. Only a store failure is an error.
+func (d *Dispatcher) answer(ctx context.Context, r rules.Reading) error {
+	_, err := d.tasks.AnswerCheck(ctx, r.CheckID, tasks.AnswerRequest{
+		By: r.DeviceID, Role: tasks.ByResident, Answer: tasks.AnswerOK, HouseholdID: r.HouseholdID})
+	var (
+		te *tasks.TransitionError
+		ie *tasks.InvalidError
+	)
+	switch {
+	case err == nil:
+		d.log.Info("resident answered a check", "task_id", r.CheckID, "device_id", r.DeviceID)
+	case errors.Is(err, registry.ErrNotFound), errors.As(err, &te), errors.As(err, &ie):
+		d.log.Warn("wristband answered a check that is not open", "check_id", r.CheckID, "device_id", r.DeviceID, "err", err)
+	default:
+		return err
+	}
+	return nil
 }
 
 // closed is a durable channel for what changed nothing.

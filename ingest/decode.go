@@ -124,6 +124,7 @@ type wire struct {
 	Room        json.RawMessage `json:"room"`
 	Open        json.RawMessage `json:"open"`
 	Event       json.RawMessage `json:"event"`
+	CheckID     json.RawMessage `json:"check_id"`
 	Lat         json.RawMessage `json:"lat"`
 	Lon         json.RawMessage `json:"lon"`
 	AccuracyM   json.RawMessage `json:"accuracy_m"`
@@ -243,8 +244,14 @@ func decodeFields(w *wire, r *rules.Reading) error {
 			r.Open = f.boolean("open", w.Open, required)
 		case registry.Wristband:
 			r.Event = f.str("event", w.Event, required)
-			if f.err == nil && r.Event != rules.EventFall && r.Event != rules.EventSOS {
-				f.fail("event %q: must be %q or %q", r.Event, rules.EventFall, rules.EventSOS)
+			if f.err == nil && r.Event != rules.EventFall && r.Event != rules.EventSOS && r.Event != rules.EventOK {
+				f.fail("event %q: must be %q, %q or %q", r.Event, rules.EventFall, rules.EventSOS, rules.EventOK)
+			}
+			if r.Event == rules.EventOK {
+				r.CheckID = f.str("check_id", w.CheckID, required)
+				if f.err == nil && (len(r.CheckID) > maxCheckID || strings.TrimSpace(r.CheckID) == "") {
+					f.fail("check_id: 1 to %d bytes", maxCheckID)
+				}
 			}
 			r.Lat = f.number("lat", w.Lat, optional, -90, 90)
 			r.Lon = f.number("lon", w.Lon, optional, -180, 180)
@@ -257,6 +264,10 @@ func decodeFields(w *wire, r *rules.Reading) error {
 	}
 	return f.err
 }
+
+// maxCheckID bounds a check's id as a wristband echoes it: the monitor's
+// are task ids (UUIDs, 36 bytes).
+const maxCheckID = 64
 
 type presence bool
 

@@ -43,6 +43,9 @@ func FuzzDecode(f *testing.F) {
 		if r.TS.IsZero() || r.TS.Before(y2000) || r.TS.After(testNow.Add(clock.MaxFuture)) || r.TS.Location() != time.UTC {
 			t.Fatalf("accepted ts %v out of bounds", r.TS)
 		}
+		if (r.Event == rules.EventOK) != (r.CheckID != "") || len(r.CheckID) > 64 {
+			t.Fatalf("accepted event %q with check_id %q", r.Event, r.CheckID)
+		}
 		if r.Kind != kind || r.Stream != stream || r.DeviceID != "" || r.HouseholdID != "" {
 			t.Fatalf("accepted reading %+v does not match %s %s", r, kind, stream)
 		}

@@ -126,8 +126,16 @@ func (in *Intake) sources() Sources { return in.opts.Pipeline.opts.Sources }
 // ticks, and the readings of an enabled source. A source's other topics (a
 // gateway's state, availability) are none of ingest's business.
 func (in *Intake) Takes(topic string) bool {
-	return strings.HasPrefix(topic, in.opts.Prefix+devicesPath) || topic == in.ClockTopic() || in.sources().Reading(topic)
+	if strings.HasPrefix(topic, in.opts.Prefix+devicesPath) {
+		// The monitor's own commands to devices come back on devices/#.
+		return !strings.HasSuffix(topic, "/"+CommandStream)
+	}
+	return topic == in.ClockTopic() || in.sources().Reading(topic)
 }
+
+// CommandStream is the topic level the monitor sends devices commands on
+// (a wristband's check): {prefix}/devices/{id}/command.
+const CommandStream = "command"
 
 // IsEvent reports whether a topic is on the alarm lane: a native device's
 // event stream, or a source's alarm topics (Sources.Alarm).

@@ -22,6 +22,12 @@ type PushPayload struct {
 	Message     string `json:"message"`
 	Lang        string `json:"lang"`
 	OpenedAt    string `json:"opened_at"` // RFC 3339
+	// Event is what happened (opened, verifying, acknowledged, on_site,
+	// resolved, escalated, cancelled, handover), State the task's state
+	// then, Actions the answers a family may give (CONTRACT.md §12).
+	Event   string         `json:"event"`
+	State   string         `json:"state"`
+	Actions []tasks.Action `json:"actions"`
 }
 
 // Push delivers a notice as an HTTP POST of JSON to the recipient's push URL
@@ -57,6 +63,9 @@ func (p *Push) Send(ctx context.Context, n tasks.Notice) (retry bool, err error)
 		Message:     n.Message,
 		Lang:        n.Lang,
 		OpenedAt:    n.OpenedAt.Format(time.RFC3339),
+		Event:       n.Event,
+		State:       n.State,
+		Actions:     append([]tasks.Action{}, n.Actions...), // [] rather than null
 	})
 	if err != nil {
 		return false, fmt.Errorf("encode: %w", err)

@@ -33,6 +33,8 @@ func TestPush_RequestMatchesContract(t *testing.T) {
 
 	n := testNotice("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "push", srv.URL+"/hooks/eldersafe?x=1")
 	n.OpenedAt = time.Date(2024, 3, 5, 9, 12, 0, 0, time.FixedZone("CST", 8*3600))
+	n.Event, n.State = tasks.NoticeVerifying, "verifying"
+	n.Actions = []tasks.Action{{Answer: "ok", Label: "平安无事", URL: "https://care.example/a/tok?answer=ok"}}
 	retry, err := NewPush(time.Second).Send(context.Background(), n)
 	if err != nil || retry {
 		t.Fatalf("Send = %v, %v; want success", retry, err)
@@ -60,6 +62,9 @@ func TestPush_RequestMatchesContract(t *testing.T) {
 		"message":      "住户：王秀英",
 		"lang":         "zh-CN",
 		"opened_at":    "2024-03-05T09:12:00+08:00",
+		"event":        "verifying",
+		"state":        "verifying",
+		"actions":      []any{map[string]any{"answer": "ok", "label": "平安无事", "url": "https://care.example/a/tok?answer=ok"}},
 	}
 	if !reflect.DeepEqual(body, want) {
 		t.Errorf("body = %v\nwant   %v", body, want)

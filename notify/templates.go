@@ -45,7 +45,8 @@ import (
 var templateFiles embed.FS
 
 // events are the notice events every language must have templates for.
-var events = []string{tasks.NoticeOpened, tasks.NoticeEscalated, tasks.NoticeHandover, tasks.NoticeResolved, tasks.NoticeCancelled}
+var events = []string{tasks.NoticeOpened, tasks.NoticeEscalated, tasks.NoticeHandover, tasks.NoticeResolved, tasks.NoticeCancelled,
+	tasks.NoticeVerifying, tasks.NoticeAcknowledged, tasks.NoticeOnSite}
 
 // roles are the recipient roles every event must have a text for.
 var roles = []string{tasks.RecipientWorker, tasks.RecipientFamily}
@@ -276,6 +277,9 @@ type view struct {
 	// FamilyOutcome tells a family the outcome.
 	FamilyOutcome string
 	Note          string // the resolution note; workers only
+	// Link is where a family answers a check (its answer page); empty
+	// without notify.public_url. An SMS carries this one short link.
+	Link string
 }
 
 func (t *Templates) view(lang string, m tasks.Message) view {
@@ -292,6 +296,10 @@ func (t *Templates) view(lang string, m tasks.Message) view {
 		Visit:    m.Task.Kind != rules.Maintenance,
 		Assignee: oneLine(m.Assignee),
 		Acked:    m.Task.AckedAt != nil,
+	}
+	if len(m.Actions) > 0 {
+		// The page itself, not one answer's: it offers them all.
+		v.Link, _, _ = strings.Cut(m.Actions[0].URL, "?")
 	}
 	if v.What == "" {
 		v.What = m.Task.Rule
@@ -375,3 +383,17 @@ func coord(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 // oneLine folds runs of whitespace, newlines included, into single spaces, so
 // that a name or a summary cannot break a template's layout.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// RulePhrase is a rule's words in lang (the default language for one
+// without a vocabulary), or its name when no language names it: an answer
+// page says what happened as the notice did.
+func RulePhrase(lang, rule string) string {
+	w, ok := vocabulary[lang]
+	if !ok {
+		w = vocabulary[registry.DefaultLanguage]
+	}
+	if p := w.rules[rule]; p != "" {
+		return p
+	}
+	return rule
+}

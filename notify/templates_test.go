@@ -73,15 +73,22 @@ func goldenMessages(t *testing.T) map[string]tasks.Message {
 			}},
 		}
 		home := tasks.HouseholdInfo{Name: p.household, Address: p.address, Location: loc}
+		verifying := tasks.Task{
+			ID: "t-3", HouseholdID: "hh-1", Rule: rules.RuleWaterNoUse, Severity: rules.High, Kind: rules.Visit, State: tasks.Verifying,
+			OpenedAt: time.Date(2024, 3, 6, 14, 5, 0, 0, time.UTC), // 22:05 in Shanghai
+		}
 		resolved := fall
 		resolved.State, resolved.AckedAt, resolved.Outcome, resolved.Note = tasks.Resolved, &acked, "hospitalized", p.note
 		cases := map[string]tasks.Message{
 			// The opening notice carries the wristband's position; later ones find it in the evidence.
-			tasks.NoticeOpened:    {Event: tasks.NoticeOpened, Task: fall, Assignee: p.owner, Lat: ptr(31.2304), Lon: ptr(121.4737)},
-			tasks.NoticeEscalated: {Event: tasks.NoticeEscalated, Task: fall, Assignee: p.owner, EscalatedTo: []string{p.backup, p.supervisor}},
-			tasks.NoticeHandover:  {Event: tasks.NoticeHandover, Task: fall, Assignee: p.backup, Reason: p.reason},
-			tasks.NoticeResolved:  {Event: tasks.NoticeResolved, Task: resolved, Assignee: p.owner},
-			tasks.NoticeCancelled: {Event: tasks.NoticeCancelled, Task: fall, Reason: p.cancel},
+			tasks.NoticeOpened:       {Event: tasks.NoticeOpened, Task: fall, Assignee: p.owner, Lat: ptr(31.2304), Lon: ptr(121.4737)},
+			tasks.NoticeEscalated:    {Event: tasks.NoticeEscalated, Task: fall, Assignee: p.owner, EscalatedTo: []string{p.backup, p.supervisor}},
+			tasks.NoticeHandover:     {Event: tasks.NoticeHandover, Task: fall, Assignee: p.backup, Reason: p.reason},
+			tasks.NoticeResolved:     {Event: tasks.NoticeResolved, Task: resolved, Assignee: p.owner},
+			tasks.NoticeCancelled:    {Event: tasks.NoticeCancelled, Task: fall, Reason: p.cancel},
+			tasks.NoticeVerifying:    {Event: tasks.NoticeVerifying, Task: verifying},
+			tasks.NoticeAcknowledged: {Event: tasks.NoticeAcknowledged, Task: fall, Assignee: p.owner},
+			tasks.NoticeOnSite:       {Event: tasks.NoticeOnSite, Task: fall, Assignee: p.owner},
 			"opened_unassigned": {Event: tasks.NoticeOpened, Task: tasks.Task{
 				ID: "t-2", HouseholdID: "hh-1", Rule: rules.RuleWaterNoUse, Severity: rules.High, Kind: rules.Visit,
 				OpenedAt: time.Date(2024, 3, 6, 14, 5, 0, 0, time.UTC), // 22:05 in Shanghai

@@ -72,6 +72,11 @@ const (
 // Channels lists every channel.
 var Channels = []string{ChannelPush, ChannelSMS, ChannelLog}
 
+// ChannelDevice carries a command to a device over MQTT (a wristband's
+// check, CONTRACT.md §12) through the outbox, so it is durable and retried.
+// No contact lists it: it is not one of Channels.
+const ChannelDevice = "device"
+
 // DefaultTimezone is where households are unless registered otherwise.
 const DefaultTimezone = "Asia/Shanghai"
 

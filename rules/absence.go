@@ -130,7 +130,7 @@ func (a absence) alert(h *household, now int64, cfg *Config, loc *time.Location)
 		values["used_kwh"], values["floor_kwh"], values["threshold_hours"] = h.powerUsed, cfg.PowerNoUseFloorKWh, cfg.PowerNoUse.Hours()
 		summary = fmt.Sprintf("%.2f kWh used since %s, under the floor of %.2f kWh", h.powerUsed, sinceText, cfg.PowerNoUseFloorKWh)
 	}
-	return h.alert(a.rule, at, h.deviceOf(a.sensor).id, summary, values)
+	return a.corroborated(h.alert(a.rule, at, h.deviceOf(a.sensor).id, summary, values), h, a.base(h), now)
 }
 
 // deviceOf is the household's first device of kind, preferring one that is

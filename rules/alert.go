@@ -74,4 +74,12 @@ type Alert struct {
 	At       time.Time
 	Cleared  bool
 	Evidence Evidence
+	// Signals are the kinds of signal (registry.Signals) that agree on a
+	// welfare alert over the same span: its own, and any that corroborate
+	// it (corroborate.go). Empty for other alerts.
+	Signals []string
 }
+
+// Corroborated reports whether a second, independent kind of signal agrees
+// with a welfare alert: its task is dispatched at once, not verified first.
+func (a Alert) Corroborated() bool { return len(a.Signals) > 1 }

@@ -19,6 +19,9 @@ const (
 const (
 	EventFall = "fall"
 	EventSOS  = "sos"
+	// EventOK answers a check the monitor sent the wristband (CONTRACT.md
+	// §12): the resident pressed "I am fine". It carries the check's id.
+	EventOK = "ok"
 )
 
 // Reading is one validated device message, already tied to its household.
@@ -36,7 +39,8 @@ type Reading struct {
 	Motion      *bool // motion_sensor event
 	Room        string
 	Open        *bool  // door_sensor event
-	Event       string // wristband event: fall or sos
+	Event       string // wristband event: fall, sos or ok
+	CheckID     string // wristband ok: the check it answers
 	Lat         *float64
 	Lon         *float64
 	AccuracyM   *float64

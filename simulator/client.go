@@ -269,8 +269,17 @@ func (c *Client) CheckIn(ctx context.Context, taskID, workerID string) error {
 }
 
 func (c *Client) Resolve(ctx context.Context, taskID, workerID, outcome, note string) error {
-	return c.do(ctx, http.MethodPost, "/api/v1/tasks/"+url.PathEscape(taskID)+"/resolve",
-		map[string]string{"worker_id": workerID, "outcome": outcome, "note": note}, nil)
+	return c.ResolveFor(ctx, taskID, workerID, outcome, "", note)
+}
+
+// ResolveFor resolves a task with a reason (a false alarm's: was_out,
+// slept_late, visitor, sensor_fault, other), which feeds outcome feedback.
+func (c *Client) ResolveFor(ctx context.Context, taskID, workerID, outcome, reason, note string) error {
+	body := map[string]string{"worker_id": workerID, "outcome": outcome, "note": note}
+	if reason != "" {
+		body["reason"] = reason
+	}
+	return c.do(ctx, http.MethodPost, "/api/v1/tasks/"+url.PathEscape(taskID)+"/resolve", body, nil)
 }
 
 // CreateUser registers a console user (POST /api/v1/users): u holds id,

@@ -62,3 +62,64 @@ func (w *World) Truth() []Truth {
 	}
 	return out
 }
+
+// Life is a span of a resident's everyday life that is no incident but
+// decides how a check of the monitor's would be answered (docs/trust.md):
+// away from home, at the family's, the wristband left on its charger, a
+// visitor in.
+type Life struct {
+	HouseholdID string    `json:"household_id"`
+	Kind        string    `json:"kind"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+}
+
+// Kinds of Life.
+const (
+	// LifeOut: a day out, a trip; nobody at home knows where.
+	LifeOut = "out"
+	// LifeWithFamily: a weekend or more at the children's (or a hospital
+	// stay nobody told the office of, which the family knows of).
+	LifeWithFamily = "with_family"
+	// LifeAwayTold: an away period the office was told of.
+	LifeAwayTold = "away_told"
+	LifeBandOff  = "band_off"
+	LifeVisitor  = "visitor"
+)
+
+// withFamilyAfter tells a stay with family from a day out: a day out
+// lasts 8 to 12 hours, a weekend away 30 or more (population.go).
+const withFamilyAfter = 24 * 3600
+
+// Lives lists every span of everyday life of every household, by household
+// and time.
+func (w *World) Lives() []Life {
+	var out []Life
+	for _, h := range w.households {
+		for _, in := range h.incidents {
+			end := in.until
+			if end == 0 || end > w.end {
+				end = w.end
+			}
+			var kind string
+			switch in.action {
+			case ActionLeaves:
+				kind = LifeOut
+				if end-in.at >= withFamilyAfter {
+					kind = LifeWithFamily
+				}
+			case ActionHospital:
+				kind = LifeAwayTold
+			case ActionBandOff:
+				kind = LifeBandOff
+			case ActionVisitor:
+				kind = LifeVisitor
+			default:
+				continue
+			}
+			out = append(out, Life{HouseholdID: h.fullID, Kind: kind,
+				Start: time.Unix(in.at, 0).In(w.sc.Location), End: time.Unix(end, 0).In(w.sc.Location)})
+		}
+	}
+	return out
+}

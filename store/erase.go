@@ -154,7 +154,7 @@ func anonymiseTasks(ctx context.Context, tx *sql.Tx, id, anon string, at time.Ti
 		}
 	}
 	// A pending notice would go to an address that is no longer there.
-	res, err = tx.ExecContext(ctx, `UPDATE notices SET household_id = ?, recipient = '', address = '', title = '', message = '',
+	res, err = tx.ExecContext(ctx, `UPDATE notices SET household_id = ?, recipient = '', address = '', title = '', message = '', actions = '',
 			last_error = CASE WHEN status = ? THEN ? ELSE '' END,
 			status = CASE WHEN status = ? THEN ? ELSE status END
 		WHERE household_id = ? OR `+ofTombstone,

@@ -205,6 +205,7 @@ func contactsAAD(householdID string) string { return "households.contacts:" + ho
 func notesAAD(householdID string) string    { return "households.medical_notes:" + householdID }
 func addressAAD(noticeID string) string     { return "notices.address:" + noticeID }
 func messageAAD(noticeID string) string     { return "notices.message:" + noticeID }
+func actionsAAD(noticeID string) string     { return "notices.actions:" + noticeID }
 func ruleStateAAD(householdID string) string {
 	return "rule_state.data:" + householdID
 }

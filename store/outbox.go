@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,7 +19,7 @@ const (
 )
 
 const noticeCols = `id, task_id, household_id, rule, severity, channel, role, recipient, address, lang, title, message,
-	opened_at, created_at, status, attempts, next_attempt_at, last_error, sent_at, event`
+	opened_at, created_at, status, attempts, next_attempt_at, last_error, sent_at, event, state, actions`
 
 // enqueue writes a notice to the outbox, its address and message (a
 // worker's carries the map link to a fall's position) encrypted with c. An
@@ -38,35 +39,47 @@ func enqueue(ctx context.Context, q querier, c *fieldCipher, n tasks.Notice) err
 	if err != nil {
 		return err
 	}
+	actions := ""
+	if len(n.Actions) > 0 {
+		// The links carry tokens: sealed like the message.
+		data, err := json.Marshal(n.Actions)
+		if err != nil {
+			return fmt.Errorf("encode actions: %w", err)
+		}
+		if actions, err = c.seal(string(data), actionsAAD(n.ID)); err != nil {
+			return err
+		}
+	}
 	if err := conflict(ctx, q, `SELECT 1 FROM notices WHERE id = ?`, n.ID); err != nil {
 		return err
 	}
 	_, err = q.ExecContext(ctx, `INSERT INTO notices (`+noticeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		n.ID, n.TaskID, n.HouseholdID, n.Rule, n.Severity, n.Channel, n.Role, n.Recipient, address, n.Lang,
 		n.Title, message, toMS(n.OpenedAt), toMS(n.CreatedAt), n.Status, n.Attempts, toMS(n.NextAttemptAt),
-		n.LastError, toNullMS(n.SentAt), n.Event)
+		n.LastError, toNullMS(n.SentAt), n.Event, n.State, actions)
 	if isForeignKeyViolation(err) {
 		return fmt.Errorf("task_id %q: %w", n.TaskID, registry.ErrUnknownReference)
 	}
 	return insertError(err)
 }
 
-func scanNotice(s scanner) (tasks.Notice, error) {
+func scanNotice(s scanner) (tasks.Notice, string, error) {
 	var (
 		n                            tasks.Notice
 		opened, created, nextAttempt int64
 		sent                         sql.NullInt64
+		actions                      string
 	)
 	err := s.Scan(&n.ID, &n.TaskID, &n.HouseholdID, &n.Rule, &n.Severity, &n.Channel, &n.Role, &n.Recipient,
 		&n.Address, &n.Lang, &n.Title, &n.Message, &opened, &created, &n.Status, &n.Attempts, &nextAttempt,
-		&n.LastError, &sent, &n.Event)
+		&n.LastError, &sent, &n.Event, &n.State, &actions)
 	if err != nil {
-		return tasks.Notice{}, err
+		return tasks.Notice{}, "", err
 	}
 	n.OpenedAt, n.CreatedAt, n.NextAttemptAt = fromMS(opened), fromMS(created), fromMS(nextAttempt)
 	n.SentAt = fromNullMS(sent)
-	return n, nil
+	return n, actions, nil
 }
 
 func (db *DB) notices(ctx context.Context, query string, args ...any) ([]tasks.Notice, error) {
@@ -77,7 +90,7 @@ func (db *DB) notices(ctx context.Context, query string, args ...any) ([]tasks.N
 	defer rows.Close()
 	list := []tasks.Notice{}
 	for rows.Next() {
-		n, err := scanNotice(rows)
+		n, actions, err := scanNotice(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -86,6 +99,14 @@ func (db *DB) notices(ctx context.Context, query string, args ...any) ([]tasks.N
 		}
 		if n.Message, err = db.fields.open(n.Message, messageAAD(n.ID)); err != nil {
 			return nil, err
+		}
+		if actions != "" {
+			if actions, err = db.fields.open(actions, actionsAAD(n.ID)); err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal([]byte(actions), &n.Actions); err != nil {
+				return nil, fmt.Errorf("decode actions of notice %s: %w", n.ID, err)
+			}
 		}
 		list = append(list, n)
 	}

@@ -186,22 +186,25 @@ func (db *DB) AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error {
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = db.now()
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		if err := conflict(ctx, tx, `SELECT 1 FROM away_periods WHERE id = ?`, p.ID); err != nil {
-			return err
-		}
-		if err := reference(ctx, tx, "household_id", p.HouseholdID, `SELECT 1 FROM households WHERE id = ?`); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO away_periods (id, household_id, from_at, until_at, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			p.ID, p.HouseholdID, toMS(p.From), toMS(p.Until), p.Reason, toMS(p.CreatedAt))
-		return insertError(err)
-	})
+	err := db.write(ctx, func(tx *sql.Tx) error { return insertAwayPeriod(ctx, tx, p) })
 	if err != nil {
 		return fmt.Errorf("add away period %s: %w", p.ID, err)
 	}
 	return nil
+}
+
+// insertAwayPeriod stores a checked away period in tx.
+func insertAwayPeriod(ctx context.Context, tx *sql.Tx, p registry.AwayPeriod) error {
+	if err := conflict(ctx, tx, `SELECT 1 FROM away_periods WHERE id = ?`, p.ID); err != nil {
+		return err
+	}
+	if err := reference(ctx, tx, "household_id", p.HouseholdID, `SELECT 1 FROM households WHERE id = ?`); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO away_periods (id, household_id, from_at, until_at, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.ID, p.HouseholdID, toMS(p.From), toMS(p.Until), p.Reason, toMS(p.CreatedAt))
+	return insertError(err)
 }
 
 // EndAwayPeriod ends a household's away period at at, because the resident

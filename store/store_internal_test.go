@@ -48,7 +48,7 @@ func TestDueForEscalationUsesIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+dueForEscalationQuery, "open", 0, "acknowledged", 0, 100)
+	rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+dueForEscalationQuery, "open", 0, "verifying", 0, "acknowledged", 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,7 @@ func (db *DB) Task(ctx context.Context, id string) (tasks.Task, error) {
 		if t.Timeline, err = taskTimeline(ctx, tx, db.fields, id); err != nil {
 			return fmt.Errorf("load timeline of task %s: %w", id, err)
 		}
+		t.Answers = tasks.AnswersOf(t.Timeline)
 		return nil
 	})
 	return t, err
@@ -165,6 +166,9 @@ const dueForEscalationQuery = `
 		SELECT ` + taskCols + `, ack_due_at AS due, seq FROM tasks
 		WHERE state = ? AND ack_due_at <= ?
 		UNION ALL
+		SELECT ` + taskCols + `, ack_due_at AS due, seq FROM tasks
+		WHERE state = ? AND ack_due_at <= ?
+		UNION ALL
 		SELECT ` + taskCols + `, resolve_due_at AS due, seq FROM tasks
 		WHERE state = ? AND resolve_due_at <= ? AND (escalated_at IS NULL OR escalated_at < resolve_due_at)
 	) AS due_tasks
@@ -187,7 +191,7 @@ func (db *DB) DueForEscalation(ctx context.Context, now time.Time, limit int) ([
 	}
 	limit = min(limit, MaxEscalationLimit)
 	rows, err := db.r.QueryContext(ctx, dueForEscalationQuery,
-		string(tasks.Open), toMS(now), string(tasks.Acknowledged), toMS(now), limit)
+		string(tasks.Open), toMS(now), string(tasks.Verifying), toMS(now), string(tasks.Acknowledged), toMS(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks due for escalation: %w", err)
 	}
@@ -304,7 +308,7 @@ func (t *taskTx) UpdateTask(ctx context.Context, task tasks.Task) error {
 		res, err = t.tx.ExecContext(ctx, `
 			UPDATE tasks SET household_id = ?, rule = ?, severity = ?, kind = ?, state = ?, assignee_id = ?,
 				opened_at = ?, ack_due_at = ?, resolve_due_at = ?, acked_at = ?, on_site_at = ?, closed_at = ?,
-				escalated_at = ?, outcome = ?, note = ?, due_at = ?
+				escalated_at = ?, outcome = ?, note = ?, due_at = ?, verify_until = ?
 			WHERE id = ?`, append(append([]any{}, args[1:]...), args[0])...)
 		return err
 	})
@@ -433,6 +437,61 @@ func (t *taskTx) LastNoticeAt(ctx context.Context, k tasks.NoticeKey) (time.Time
 	return time.Time{}, false, nil
 }
 
+func (t *taskTx) AddAnswerToken(ctx context.Context, tok tasks.AnswerToken) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO answer_tokens (hash, task_id, household_id, contact, lang, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		tok.Hash, tok.TaskID, tok.HouseholdID, tok.Contact, tok.Lang, toMS(tok.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("add answer token of task %s: %w", tok.TaskID, insertError(err))
+	}
+	return nil
+}
+
+// AnswerToken finds an answer link's token by its hash.
+func (db *DB) AnswerToken(ctx context.Context, hash string) (tasks.AnswerToken, error) {
+	var (
+		tok     tasks.AnswerToken
+		created int64
+	)
+	err := db.r.QueryRowContext(ctx, `SELECT hash, task_id, household_id, contact, lang, created_at FROM answer_tokens WHERE hash = ?`, hash).
+		Scan(&tok.Hash, &tok.TaskID, &tok.HouseholdID, &tok.Contact, &tok.Lang, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tasks.AnswerToken{}, fmt.Errorf("answer token: %w", registry.ErrNotFound)
+	}
+	if err != nil {
+		return tasks.AnswerToken{}, fmt.Errorf("find answer token: %w", err)
+	}
+	tok.CreatedAt = fromMS(created)
+	return tok, nil
+}
+
+func (t *taskTx) Wristbands(ctx context.Context, householdID string) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT id FROM devices WHERE household_id = ? AND kind = ? ORDER BY id`,
+		householdID, string(registry.Wristband))
+	if err != nil {
+		return nil, fmt.Errorf("list wristbands of household %s: %w", householdID, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list wristbands of household %s: %w", householdID, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func (t *taskTx) AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := insertAwayPeriod(ctx, t.tx, p); err != nil {
+		return fmt.Errorf("add away period %s: %w", p.ID, err)
+	}
+	return nil
+}
+
 func (t *taskTx) Household(ctx context.Context, id string) (registry.Household, error) {
 	return getHousehold(ctx, t.tx, t.fields, id)
 }
@@ -449,7 +508,7 @@ func (t *taskTx) PrimaryWorker(ctx context.Context, gridID string) (registry.Wor
 	return primaryWorker(ctx, t.tx, gridID)
 }
 
-const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, escalated_at, outcome, note, due_at`
+const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, escalated_at, outcome, note, due_at, verify_until`
 
 // taskArgs are a task's values in taskCols order.
 func taskArgs(t tasks.Task) []any {
@@ -457,7 +516,7 @@ func taskArgs(t tasks.Task) []any {
 		t.ID, t.HouseholdID, t.Rule, string(t.Severity), string(t.Kind), string(t.State), t.AssigneeID,
 		toMS(t.OpenedAt), toMS(t.AckDueAt), toMS(t.ResolveDueAt),
 		toNullMS(t.AckedAt), toNullMS(t.OnSiteAt), toNullMS(t.ClosedAt), toNullMS(t.EscalatedAt),
-		t.Outcome, t.Note, toNullMS(t.DueAt),
+		t.Outcome, t.Note, toNullMS(t.DueAt), toNullMS(t.VerifyUntil),
 	}
 }
 
@@ -467,10 +526,10 @@ func scanTask(s scanner) (tasks.Task, error) {
 		severity, kind, state                  string
 		opened, ackDue, resolveDue             int64
 		ackedAt, onSiteAt, closedAt, escalated sql.NullInt64
-		dueAt                                  sql.NullInt64
+		dueAt, verifyUntil                     sql.NullInt64
 	)
 	err := s.Scan(&t.ID, &t.HouseholdID, &t.Rule, &severity, &kind, &state, &t.AssigneeID,
-		&opened, &ackDue, &resolveDue, &ackedAt, &onSiteAt, &closedAt, &escalated, &t.Outcome, &t.Note, &dueAt)
+		&opened, &ackDue, &resolveDue, &ackedAt, &onSiteAt, &closedAt, &escalated, &t.Outcome, &t.Note, &dueAt, &verifyUntil)
 	if err != nil {
 		return tasks.Task{}, err
 	}
@@ -478,6 +537,7 @@ func scanTask(s scanner) (tasks.Task, error) {
 	t.OpenedAt, t.AckDueAt, t.ResolveDueAt = fromMS(opened), fromMS(ackDue), fromMS(resolveDue)
 	t.AckedAt, t.OnSiteAt, t.ClosedAt = fromNullMS(ackedAt), fromNullMS(onSiteAt), fromNullMS(closedAt)
 	t.EscalatedAt, t.DueAt = fromNullMS(escalated), fromNullMS(dueAt)
+	t.VerifyUntil = fromNullMS(verifyUntil)
 	return t, nil
 }
 

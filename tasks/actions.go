@@ -31,7 +31,13 @@ func (s *Service) Ack(ctx context.Context, id, workerID string) (Task, error) {
 		if t.AckedAt == nil {
 			t.AckedAt = &now
 		}
-		return change{entry: TimelineEntry{Type: EntryAcknowledged, Message: w.Name + " acknowledged"}}, nil
+		return change{
+			entry: TimelineEntry{Type: EntryAcknowledged, Message: w.Name + " acknowledged"},
+			// The family hears someone is on the way only now (CONTRACT.md §12).
+			notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
+				return s.tell(ctx, tx, t, Message{Event: NoticeAcknowledged, Assignee: w.Name}, nil, true)
+			},
+		}, nil
 	})
 }
 
@@ -64,7 +70,9 @@ func (s *Service) CheckIn(ctx context.Context, id, workerID string, lat, lon *fl
 		if lat != nil {
 			e.Data = map[string]any{"lat": *lat, "lon": *lon}
 		}
-		return change{entry: e}, nil
+		return change{entry: e, notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
+			return s.tell(ctx, tx, t, Message{Event: NoticeOnSite, Assignee: w.Name}, nil, true)
+		}}, nil
 	})
 }
 

@@ -24,7 +24,8 @@ const (
 const escalateBatch = 100
 
 // Escalate escalates every task whose deadline has passed at the domain
-// clock's now: an open task at its ack_due_at, an acknowledged one (owned, but
+// clock's now (and dispatches every verifying task nobody answered for by
+// its verify_until, which it does not count): an open task at its ack_due_at, an acknowledged one (owned, but
 // nobody on site) at its resolve_due_at. Each reaches the grid's backup worker
 // and supervisor; they, the assignee and the family of a visit are notified.
 // A task escalates once per deadline, however often Escalate runs. It returns
@@ -63,12 +64,15 @@ func (s *Service) escalateDue(ctx context.Context, now time.Time) (int, error) {
 			return n, fmt.Errorf("escalate: %w", err)
 		}
 		var errs []error
-		batch := 0
+		batch, progress := 0, 0
 		for _, t := range due {
 			deadline, err := s.escalate(ctx, t.ID)
 			switch {
 			case err != nil:
 				errs = append(errs, err)
+			case deadline == DeadlineVerify:
+				// Dispatched, not escalated: progress, not counted.
+				progress++
 			case deadline != "":
 				batch++
 				// An overdue routine visit is no alarm left unacknowledged.
@@ -79,7 +83,7 @@ func (s *Service) escalateDue(ctx context.Context, now time.Time) (int, error) {
 		}
 		n += batch
 		// A batch that made no progress would come back the same: stop.
-		if len(errs) > 0 || len(due) < escalateBatch || batch == 0 {
+		if len(errs) > 0 || len(due) < escalateBatch || batch+progress == 0 {
 			return n, errors.Join(errs...)
 		}
 	}
@@ -94,6 +98,9 @@ func (s *Service) escalate(ctx context.Context, id string) (string, error) {
 		deadline, due = overdue(*t, now)
 		if deadline == "" {
 			return change{}, nil
+		}
+		if deadline == DeadlineVerify {
+			return s.dispatchVerifying(ctx, tx, t, now, "nobody answered by "+due.Format(time.RFC3339))
 		}
 		reached, err := s.escalationWorkers(ctx, tx, *t)
 		if err != nil {
@@ -136,7 +143,7 @@ func (s *Service) escalate(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("escalate task %s: %w", id, err)
 	}
-	if deadline != "" {
+	if deadline != "" && deadline != DeadlineVerify {
 		s.opts.Logger.Info("task escalated", "task_id", id, "deadline", deadline)
 	}
 	return deadline, nil
@@ -191,6 +198,8 @@ func (g *dueGate) forget() {
 // It is the store's DueForEscalation condition.
 func overdue(t Task, now time.Time) (string, time.Time) {
 	switch {
+	case t.State == Verifying && !now.Before(t.AckDueAt):
+		return DeadlineVerify, t.AckDueAt
 	case t.State == Open && !now.Before(t.AckDueAt):
 		return DeadlineAck, t.AckDueAt
 	case t.State == Acknowledged && !now.Before(t.ResolveDueAt) && (t.EscalatedAt == nil || t.EscalatedAt.Before(t.ResolveDueAt)):

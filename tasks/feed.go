@@ -21,6 +21,8 @@ const (
 	ChangeEscalated    = "escalated"
 	ChangeCancelled    = "cancelled"
 	ChangeHandedOver   = "handed_over"
+	// ChangeDispatched: a verifying task went to a worker (state open).
+	ChangeDispatched = "dispatched"
 	// ChangeResync is no change of one task: changes were dropped because a
 	// subscriber fell behind, so whatever it shows must be loaded again.
 	ChangeResync = "resync"
@@ -41,6 +43,8 @@ func changeOf(entryType string) string {
 		return ChangeCancelled
 	case EntryHandedOver:
 		return ChangeHandedOver
+	case EntryDispatched:
+		return ChangeDispatched
 	}
 	return ChangeUpdated
 }

@@ -77,6 +77,8 @@ type envOptions struct {
 	store     tasks.Store    // nil: the env's store
 	primary   registry.Worker
 	changed   func(tasks.Task, string) // Options.Changed
+	// verifyWindow is every household's; zero: welfare tasks open at once.
+	verifyWindow time.Duration
 }
 
 // defaultPrimary is gridMain's primary worker: a push URL, a phone and no language.
@@ -113,14 +115,15 @@ func (e *env) newService(t *testing.T, o envOptions) *tasks.Service {
 		st = o.store
 	}
 	svc, err := tasks.NewService(tasks.Options{
-		Store:      st,
-		Clock:      e.clk,
-		Composer:   comp,
-		Wall:       clock.Func(func() time.Time { return *e.wall.Load() }),
-		SMSEnabled: o.sms,
-		RateLimit:  o.rateLimit,
-		AckOverdue: func() { e.ackOverdue.Add(1) },
-		Changed:    o.changed,
+		Store:        st,
+		Clock:        e.clk,
+		Composer:     comp,
+		Wall:         clock.Func(func() time.Time { return *e.wall.Load() }),
+		SMSEnabled:   o.sms,
+		RateLimit:    o.rateLimit,
+		AckOverdue:   func() { e.ackOverdue.Add(1) },
+		Changed:      o.changed,
+		VerifyWindow: func(registry.CareLevel) time.Duration { return o.verifyWindow },
 		Notified: func() {
 			e.notified.Add(1)
 			e.atCall = append(e.atCall, committed{len(e.allTasks(t)), len(e.allNotices(t))})
@@ -182,6 +185,13 @@ func alert(household, rule string, sev rules.Severity, kind rules.TaskKind, at t
 
 func fallAlert(at time.Time) rules.Alert {
 	return alert(hhMain, rules.RuleFall, rules.Critical, rules.Visit, at, "wristband wb-1 reported a fall")
+}
+
+// waterAlert is a welfare alert that one signal supports: h1's water meter.
+func waterAlert(at time.Time) rules.Alert {
+	a := alert(hhMain, rules.RuleWaterNoUse, rules.High, rules.Visit, at, "water register unchanged for 12h")
+	a.Signals = []string{"water"}
+	return a
 }
 
 func (e *env) setWall(t time.Time) { e.wall.Store(&t) }

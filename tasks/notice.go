@@ -13,6 +13,8 @@ const (
 const (
 	RecipientWorker = "worker"
 	RecipientFamily = "family"
+	// RecipientResident is the resident's own device: a check to answer.
+	RecipientResident = "resident"
 )
 
 // Notice is one message to one recipient on one channel, written to the durable
@@ -33,6 +35,10 @@ type Notice struct {
 	Title       string    `json:"title"`
 	Message     string    `json:"message"`
 	OpenedAt    time.Time `json:"opened_at"`
+	// State is the task's when the notice was written; Actions the answers
+	// it offers (a verifying task's, to a family), with their links.
+	State   string   `json:"state"`
+	Actions []Action `json:"actions,omitempty"`
 	// CreatedAt is wall time, for delivery latency and retries.
 	CreatedAt     time.Time  `json:"created_at"`
 	Status        string     `json:"status"`
@@ -68,6 +74,16 @@ type Message struct {
 	Reason string
 	// Location is where the wristband was, when it said.
 	Lat, Lon *float64
+	// Actions are the answers a family contact may give to a verifying
+	// task, each with its link when the monitor has a public URL.
+	Actions []Action
+}
+
+// Action is one answer a notice offers.
+type Action struct {
+	Answer string `json:"answer"`
+	Label  string `json:"label"`
+	URL    string `json:"url,omitempty"`
 }
 
 // HouseholdInfo is the part of a household a message may mention.
@@ -89,6 +105,13 @@ const (
 	NoticeResolved = "resolved"
 	// NoticeCancelled tells those already told that no visit will follow.
 	NoticeCancelled = "cancelled"
+	// NoticeVerifying asks the family to answer for the resident before
+	// anyone is sent.
+	NoticeVerifying = "verifying"
+	// NoticeAcknowledged tells the family a worker is on the way.
+	NoticeAcknowledged = "acknowledged"
+	// NoticeOnSite tells the family the worker has arrived.
+	NoticeOnSite = "on_site"
 )
 
 // Composer writes the title and text of a notice in the recipient's language.

@@ -23,6 +23,16 @@ type recipient struct {
 // noticeOpened enqueues the notices of a newly opened task: its assignee and
 // every family contact on each channel the contact chose.
 func (s *Service) noticeOpened(ctx context.Context, tx Tx, t Task, ev rules.Evidence) (bool, error) {
+	if t.State == Verifying {
+		// The resident and the family are asked; no worker hears of it
+		// unless it is dispatched.
+		checked, err := s.checkResident(ctx, tx, t)
+		if err != nil {
+			return false, err
+		}
+		told, err := s.tell(ctx, tx, t, Message{Event: NoticeVerifying}, nil, true)
+		return checked || told, err
+	}
 	var workers []registry.Worker
 	msg := Message{Event: NoticeOpened}
 	if t.AssigneeID != "" {
@@ -67,6 +77,11 @@ func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers 
 		m := msg
 		if !h.Privacy.Visible(registry.SignalLocation, audience(r.role)) {
 			m = withoutLocation(m)
+		}
+		if m.Event == NoticeVerifying && r.role == RecipientFamily {
+			if m.Actions, err = s.answerLinks(ctx, tx, t, r); err != nil {
+				return false, err
+			}
 		}
 		ok, err := s.enqueue(ctx, tx, t, m, r)
 		if err != nil {
@@ -193,6 +208,8 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r rec
 		Address:       r.address,
 		Lang:          msg.Lang,
 		OpenedAt:      t.OpenedAt,
+		State:         string(t.State),
+		Actions:       msg.Actions,
 		CreatedAt:     now,
 		Status:        NoticePending,
 		NextAttemptAt: now,

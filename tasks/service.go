@@ -68,7 +68,19 @@ type Options struct {
 	// RoutineVisits is how many routine visits a month each care level
 	// gets. Nil: DefaultRoutineVisits.
 	RoutineVisits map[registry.CareLevel]int
-	Logger        *slog.Logger
+	// VerifyWindow is how long a welfare task that one kind of signal
+	// supports waits verifying for an answer before a worker is sent, by
+	// the household's care level (care_levels.<level>.verify_window, else
+	// tasks.verify_window). Nil or zero: every task is dispatched at once.
+	VerifyWindow func(registry.CareLevel) time.Duration
+	// AwayChanged is called after the commit when an answer recorded a
+	// household away (with_me until), so the rules re-read its settings.
+	AwayChanged func(householdID string)
+	// PublicURL is where families reach the monitor's answer pages
+	// (notify.public_url): a verifying task's family notices link to
+	// PublicURL/a/<token>. Empty: the notices offer the answers without links.
+	PublicURL string
+	Logger    *slog.Logger
 }
 
 // Service is the task lifecycle.
@@ -96,6 +108,9 @@ func NewService(opts Options) (*Service, error) {
 	}
 	if opts.AckOverdue == nil {
 		opts.AckOverdue = func() {}
+	}
+	if opts.AwayChanged == nil {
+		opts.AwayChanged = func(string) {}
 	}
 	if opts.RateLimit < 0 {
 		return nil, errors.New("tasks: rate limit must not be negative")
@@ -257,15 +272,18 @@ func (s *Service) open(ctx context.Context, tx Tx, a rules.Alert, actor string) 
 		AckDueAt:     now.Add(s.opts.Deadlines.Ack[a.Severity]),
 		ResolveDueAt: now.Add(s.opts.Deadlines.Resolve),
 	}
-	w, err := tx.PrimaryWorker(ctx, h.GridID)
-	switch {
-	case err == nil:
-		t.AssigneeID = w.ID
-	case errors.Is(err, ErrNotFound):
-		// An unstaffed grid must not lose the task: it stays unassigned and escalates.
-		s.opts.Logger.Warn("no grid worker for household's grid; task opened unassigned", "household_id", h.ID, "grid_id", h.GridID)
-	default:
-		return Task{}, fmt.Errorf("find grid worker: %w", err)
+	if until, ok := s.verifying(a, h.CareLevel, now); ok {
+		// Nobody is assigned or told yet; the deadline machinery picks the
+		// task up at verify_until through ack_due_at.
+		t.State, t.VerifyUntil, t.AckDueAt = Verifying, &until, until
+	} else {
+		w, assigned, err := s.primary(ctx, tx, h)
+		if err != nil {
+			return Task{}, err
+		}
+		if assigned {
+			t.AssigneeID = w.ID
+		}
 	}
 	if err := tx.InsertTask(ctx, t); err != nil {
 		return Task{}, fmt.Errorf("insert task: %w", err)
@@ -274,7 +292,10 @@ func (s *Service) open(ctx context.Context, tx Tx, a rules.Alert, actor string) 
 		return Task{}, err
 	}
 	entry := TimelineEntry{At: now, Actor: actor, Type: EntryOpened, Message: a.Evidence.Summary}
-	if t.AssigneeID != "" {
+	switch {
+	case t.State == Verifying:
+		entry.Data = map[string]any{"state": string(Verifying), "verify_until": t.VerifyUntil.UTC().Format(time.RFC3339)}
+	case t.AssigneeID != "":
 		entry.Data = map[string]any{"assignee_id": t.AssigneeID}
 	}
 	if err := tx.AddTimeline(ctx, t.ID, entry); err != nil {

@@ -18,11 +18,14 @@ type Store interface {
 	// Tasks lists tasks matching f, newest first, without evidence and timeline.
 	Tasks(ctx context.Context, f Filter) ([]Task, error)
 	// DueForEscalation lists, without evidence and timeline, at most limit
-	// tasks that must escalate at now: open ones whose ack_due_at has passed,
+	// tasks that must escalate at now: open and verifying ones whose
+	// ack_due_at has passed (a verifying task's is its verify_until),
 	// and acknowledged ones whose resolve_due_at has passed and that have not
 	// escalated since (escalated_at absent or before resolve_due_at). Earliest
 	// deadline first. It must not scan every task.
 	DueForEscalation(ctx context.Context, now time.Time, limit int) ([]Task, error)
+	// AnswerToken finds an answer link's token by its hash.
+	AnswerToken(ctx context.Context, hash string) (AnswerToken, error)
 	// SLASamples lists the tasks opened in [from, to) with their grid, in the
 	// grid gridID only unless it is empty.
 	SLASamples(ctx context.Context, from, to time.Time, gridID string) ([]SLASample, error)
@@ -47,6 +50,10 @@ type Tx interface {
 	AddEvidence(ctx context.Context, taskID string, ev rules.Evidence) error
 	AddTimeline(ctx context.Context, taskID string, e TimelineEntry) error
 	Enqueue(ctx context.Context, n Notice) error
+	// AddAnswerToken stores an answer link's token (hashed).
+	AddAnswerToken(ctx context.Context, tok AnswerToken) error
+	// AddAwayPeriod records a household away (a with_me answer).
+	AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error
 	// LastNoticeAt is the CreatedAt of the newest notice with key k that has
 	// not failed; false when there is none.
 	LastNoticeAt(ctx context.Context, k NoticeKey) (time.Time, bool, error)
@@ -54,6 +61,8 @@ type Tx interface {
 	Household(ctx context.Context, id string) (registry.Household, error)
 	Grid(ctx context.Context, id string) (registry.Grid, error)
 	Worker(ctx context.Context, id string) (registry.Worker, error)
+	// Wristbands lists the ids of a household's wristbands.
+	Wristbands(ctx context.Context, householdID string) ([]string, error)
 	// PrimaryWorker is the first grid worker registered with the grid.
 	PrimaryWorker(ctx context.Context, gridID string) (registry.Worker, error)
 	// MarkRoutineMonth records that a household's routine visits of month

@@ -15,6 +15,9 @@ import (
 type State string
 
 const (
+	// Verifying: a welfare task waits for the resident or the family to
+	// answer before anyone is sent (CONTRACT.md §12).
+	Verifying    State = "verifying"
 	Open         State = "open"
 	Acknowledged State = "acknowledged"
 	OnSite       State = "on_site"
@@ -24,7 +27,7 @@ const (
 )
 
 // States lists every state.
-var States = []State{Open, Acknowledged, OnSite, Resolved, Escalated, Cancelled}
+var States = []State{Verifying, Open, Acknowledged, OnSite, Resolved, Escalated, Cancelled}
 
 // Valid reports whether s is a known state.
 func (s State) Valid() bool {
@@ -55,6 +58,11 @@ const (
 // RoutineOutcomes lists the outcomes a routine visit may record.
 var RoutineOutcomes = []string{OutcomeVisited, OutcomeNotHome}
 
+// OutcomeVerifiedOK closes a verifying task the resident or the family
+// answered for: nobody was sent. It is not one of Outcomes: no worker
+// resolves a visit with it.
+const OutcomeVerifiedOK = "verified_ok"
+
 // Task is one piece of work for a person: visit a resident or fix a device.
 type Task struct {
 	ID           string         `json:"id"`
@@ -77,6 +85,12 @@ type Task struct {
 	DueAt   *time.Time `json:"due_at,omitempty"`
 	Outcome string     `json:"outcome,omitempty"`
 	Note    string     `json:"note,omitempty"`
+	// VerifyUntil is when a task opened verifying goes to a worker unless
+	// someone answers first; nil for a task dispatched at once.
+	VerifyUntil *time.Time `json:"verify_until,omitempty"`
+	// Answers are the resident's and the family's answers to the check,
+	// from the timeline; filled when a single task is loaded.
+	Answers []Answer `json:"answers,omitempty"`
 	// Evidence and Timeline are filled when a single task is loaded.
 	Evidence []rules.Evidence `json:"evidence,omitempty"`
 	Timeline []TimelineEntry  `json:"timeline,omitempty"`
@@ -94,7 +108,11 @@ const (
 	EntryCancelled        = "cancelled"
 	EntryEscalated        = "escalated"
 	EntryNotice           = "notice"
-	EntryNoticeFailed     = "notice_failed"
+	// EntryAnswered: the resident or a family contact answered a check.
+	EntryAnswered = "answered"
+	// EntryDispatched: a verifying task went to a worker.
+	EntryDispatched   = "dispatched"
+	EntryNoticeFailed = "notice_failed"
 	// EntryNoticeSkipped: a notice was not sent because the same one reached
 	// the same person on the same channel within the rate limit.
 	EntryNoticeSkipped = "notice_skipped"

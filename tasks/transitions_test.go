@@ -47,6 +47,13 @@ var actionActors = map[string][]string{
 func (e *env) into(t *testing.T, st tasks.State) string {
 	t.Helper()
 	ctx := context.Background()
+	if st == tasks.Verifying {
+		task, opened := e.raise(t, waterAlert(e.clk.Now()))
+		if !opened || task.State != tasks.Verifying {
+			t.Fatalf("into %s: raised %s task, opened %v", st, task.State, opened)
+		}
+		return task.ID
+	}
 	id := e.openFall(t)
 	step := func(name string, err error) {
 		t.Helper()
@@ -155,6 +162,22 @@ func TestTransitions(t *testing.T) {
 		{tasks.Open, actCancel, "operator", to(tasks.Cancelled, ownerID)},
 		{tasks.Open, actEscalate, "system", to(tasks.Escalated, ownerID)},
 
+		// Nobody owns a verifying task; only its deadline sends a worker.
+		{tasks.Verifying, actAck, "owner", refused},
+		{tasks.Verifying, actAck, "other", refused},
+		{tasks.Verifying, actAck, "unknown", invalid},
+		{tasks.Verifying, actCheckIn, "owner", refused},
+		{tasks.Verifying, actCheckIn, "other", refused},
+		{tasks.Verifying, actCheckIn, "unknown", invalid},
+		{tasks.Verifying, actResolve, "owner", refused},
+		{tasks.Verifying, actResolve, "other", refused},
+		{tasks.Verifying, actResolve, "unknown", invalid},
+		{tasks.Verifying, actHandover, "owner", refused},
+		{tasks.Verifying, actHandover, "other", refused},
+		{tasks.Verifying, actHandover, "unknown", invalid},
+		{tasks.Verifying, actCancel, "operator", to(tasks.Cancelled, "")},
+		{tasks.Verifying, actEscalate, "system", to(tasks.Open, ownerID)}, // dispatched at verify_until
+
 		{tasks.Acknowledged, actAck, "owner", same},    // a retry: nothing to do
 		{tasks.Acknowledged, actAck, "other", refused}, // no taking over by acking again
 		{tasks.Acknowledged, actAck, "unknown", invalid},
@@ -250,7 +273,7 @@ func TestTransitions(t *testing.T) {
 	for _, tc := range table {
 		t.Run(string(tc.state)+"/"+tc.action+"/"+tc.by, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envOptions{})
+			e := newEnv(t, envOptions{verifyWindow: 20 * time.Minute})
 			id := e.into(t, tc.state)
 			before := e.task(t, id)
 			step := 7 * time.Minute
@@ -293,28 +316,31 @@ func TestTransitions(t *testing.T) {
 			want := before
 			want.State, want.AssigneeID, want.Timeline = after.State, tc.want.assignee, after.Timeline
 			var wantEntry tasks.TimelineEntry
-			switch tc.action {
-			case actAck:
+			switch {
+			case tc.action == actAck:
 				if want.AckedAt == nil { // the first acknowledgement stays
 					want.AckedAt = &now
 				}
 				wantEntry = tasks.TimelineEntry{Type: tasks.EntryAcknowledged}
-			case actCheckIn:
+			case tc.action == actCheckIn:
 				want.OnSiteAt = &now
 				wantEntry = tasks.TimelineEntry{Type: tasks.EntryCheckedIn}
-			case actResolve:
+			case tc.action == actResolve:
 				want.ClosedAt, want.Outcome, want.Note = &now, "needs_help", "took her to the clinic"
 				wantEntry = tasks.TimelineEntry{Type: tasks.EntryResolved, Data: map[string]any{"outcome": "needs_help"}}
-			case actHandover:
+			case tc.action == actHandover:
 				if want.AckedAt == nil { // the handover is the acknowledgement
 					want.AckedAt = &now
 				}
 				wantEntry = tasks.TimelineEntry{Type: tasks.EntryHandedOver,
 					Data: map[string]any{"from_worker_id": ownerID, "to_worker_id": otherID, "reason": "my shift ends"}}
-			case actCancel:
+			case tc.action == actCancel:
 				want.ClosedAt = &now
 				wantEntry = tasks.TimelineEntry{Type: tasks.EntryCancelled, Data: map[string]any{"reason": "duplicate of a phone report"}}
-			case actEscalate:
+			case tc.action == actEscalate && tc.state == tasks.Verifying:
+				want.AckDueAt = now.Add(30 * time.Minute) // high: the acknowledgement deadline starts now
+				wantEntry = tasks.TimelineEntry{Type: tasks.EntryDispatched, Data: map[string]any{"assignee_id": ownerID}}
+			case tc.action == actEscalate:
 				want.EscalatedAt = &now
 				deadline, due := tasks.DeadlineAck, before.AckDueAt
 				if tc.state == tasks.Acknowledged {

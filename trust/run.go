@@ -107,8 +107,10 @@ func run(ctx context.Context, m *app.Monitor, w *watcher, prefix, token string, 
 	if err := simulator.Provision(ctx, api, n, sc.Seed, 4, log); err != nil {
 		return Observed{}, err
 	}
-	pub := &direct{m: m, w: w, workers: workers{api: api, truth: world.Truth(), log: log}}
+	pub := &direct{m: m, w: w, workers: workers{api: api, m: m, truth: world.Truth(), log: log}}
 	pub.workers.byHousehold = indexTruth(pub.workers.truth)
+	pub.workers.answers = newAnswerer(sc.Seed, pub.workers.truth, world.Lives())
+	w.setAnswerer(pub.workers.answers)
 	res, err := simulator.Run(ctx, simulator.RunOptions{
 		World: world, Publisher: pub, Monitor: api, TopicPrefix: prefix, Logger: log,
 		Progress: progress, ReportEvery: 30 * time.Second,
@@ -175,6 +177,8 @@ const (
 // only add evidence to the first and go uncounted.
 type workers struct {
 	api         *simulator.Client
+	m           *app.Monitor
+	answers     *answerer
 	truth       []simulator.Truth
 	byHousehold map[string][]int
 	log         *slog.Logger
@@ -187,19 +191,24 @@ func (ws *workers) act(ctx context.Context, due []action) {
 	for _, a := range due {
 		var err error
 		switch {
+		case a.check != nil:
+			_, err = ws.m.AnswerCheck(ctx, a.task.ID, *a.check)
 		case !a.visit:
 			err = ws.api.Ack(ctx, a.task.ID, a.task.assignee)
 		default:
-			outcome, note := "false_alarm", "nothing wrong found (simulated)"
+			outcome, note, reason := "false_alarm", "nothing wrong found (simulated)", ""
 			switch {
 			case cause(ws.truth, ws.byHousehold, a.task) < 0:
+				if a.task.Visit() {
+					reason = ws.answers.reason(a.task)
+				}
 			case a.task.Visit():
 				outcome, note = "needs_help", "found in need (simulated)"
 			default:
 				outcome, note = "other", "device seen to (simulated)"
 			}
 			if err = ws.api.CheckIn(ctx, a.task.ID, a.task.assignee); err == nil {
-				err = ws.api.Resolve(ctx, a.task.ID, a.task.assignee, outcome, note)
+				err = ws.api.ResolveFor(ctx, a.task.ID, a.task.assignee, outcome, reason, note)
 			}
 		}
 		if err != nil {
@@ -209,11 +218,14 @@ func (ws *workers) act(ctx context.Context, due []action) {
 	}
 }
 
-// action is what a worker does next about a task.
+// action is what a worker (or the resident, or the family) does next about
+// a task.
 type action struct {
 	at    time.Time
 	task  Task
 	visit bool // on site and resolve; else acknowledge
+	// check, when set, answers a verifying task's check instead.
+	check *tasks.AnswerRequest
 }
 
 func (d *direct) Flush(ctx context.Context) error {
@@ -231,6 +243,7 @@ func (d *direct) Flush(ctx context.Context) error {
 // watcher keeps what the monitor reports of each task, and what the workers
 // sent to them have to do.
 type watcher struct {
+	answers *answerer
 	mu      sync.Mutex
 	seen    map[string]*Task
 	ids     []string
@@ -265,6 +278,11 @@ func (w *watcher) change(t tasks.Task, event string, now time.Time) {
 		w.seen[t.ID] = seen
 		w.ids = append(w.ids, t.ID)
 	}
+	if !ok && t.State == tasks.Verifying && w.answers != nil && t.VerifyUntil != nil {
+		if at, req, answered := w.answers.answer(*seen, *t.VerifyUntil); answered {
+			w.schedule(action{at: at, task: *seen, check: &req})
+		}
+	}
 	if seen.Sent.IsZero() && t.State == tasks.Open {
 		seen.Sent = now
 		if event == tasks.ChangeOpened {
@@ -275,6 +293,12 @@ func (w *watcher) change(t tasks.Task, event string, now time.Time) {
 			w.schedule(action{at: seen.Sent.Add(visitAfter), task: *seen, visit: true})
 		}
 	}
+}
+
+func (w *watcher) setAnswerer(a *answerer) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.answers = a
 }
 
 func (w *watcher) schedule(a action) {

@@ -206,6 +206,24 @@ func (s *Subscriber) submit(_ paho.Client, m paho.Message) {
 	_, _ = s.opts.Intake.Submit(s.ctx, m.Topic(), m.Payload(), m.Ack)
 }
 
+// Publish sends one message, QoS 1, on this session (a command to a
+// device), and waits until the broker has it or ctx ends.
+func (s *Subscriber) Publish(ctx context.Context, topic string, payload []byte) error {
+	if !s.connected.Load() {
+		return fmt.Errorf("mqtt publish %s: not connected to %s", topic, s.opts.URL)
+	}
+	tok := s.client.Publish(topic, 1, false, payload)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("mqtt publish %s: %w", topic, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("mqtt publish %s: %w", topic, ctx.Err())
+	}
+}
+
 // warnEvery is how often an unreachable broker is logged.
 const warnEvery = 10 * time.Second
 

@@ -1,0 +1,64 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+)
+
+// corroborate lists the kinds of signal that agree with welfare rule a over
+// its span, from base to now: its own sensor's signal first, then each
+// independent one that has been as quiet since base (CONTRACT.md §12). A
+// welfare alert with more than one is dispatched at once; with one it is
+// verified first. Only fresh sensors count: a stale one proves nothing.
+//
+// The pairs are those that say the resident is at home and not living: no
+// water and no motion, no motion and no door opening since the last motion,
+// no power and no motion. Motion corroborates only while the resident is
+// not presumed out (the door opened after the last motion): a day out is
+// quiet on every sensor, and that is what verification is for.
+func (a absence) corroborate(h *household, base, now int64) []string {
+	signals := []string{registry.KindSignal(a.sensor.name())}
+	motion := func() bool {
+		return !h.out() && h.reporting(motionSensor, now) && h.motionSince != 0 &&
+			h.motionSince <= base && h.lastMotion <= base
+	}
+	water := func() bool {
+		return h.reporting(waterMeter, now) && h.lastUse != 0 && h.lastUse <= base
+	}
+	door := func() bool {
+		return h.reporting(doorSensor, now) && h.doorSince != 0 && h.doorSince <= base && h.lastOpen <= base
+	}
+	var others []kind
+	switch a.rule {
+	case RuleWaterNoUse, RulePowerNoUse, RuleNoExit:
+		if motion() {
+			others = append(others, motionSensor)
+		}
+	case RuleNoMotion, RuleUnusualQuiet, RuleLateWake:
+		if water() {
+			others = append(others, waterMeter)
+		}
+		if door() {
+			others = append(others, doorSensor)
+		}
+	}
+	for _, k := range others {
+		signals = append(signals, registry.KindSignal(k.name()))
+	}
+	return signals
+}
+
+// corroborated adds to a welfare alert the signals that agree with it, in
+// its evidence too, so a worker sent at once sees why.
+func (a absence) corroborated(alert Alert, h *household, base, now int64) Alert {
+	alert.Signals = a.corroborate(h, base, now)
+	if !alert.Corroborated() {
+		return alert
+	}
+	alert.Evidence.Values["signals"] = alert.Signals
+	alert.Evidence.Summary += fmt.Sprintf("; corroborated: %v quiet since %s too", alert.Signals[1:],
+		time.Unix(0, base).UTC().Format(time.RFC3339))
+	return alert
+}

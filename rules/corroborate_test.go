@@ -1,0 +1,67 @@
+package rules
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+)
+
+// TestCorroboration: which signals agree with a welfare alert over its span
+// (CONTRACT.md §12). The first alert of the rule is judged.
+func TestCorroboration(t *testing.T) {
+	pirAlive := func(at time.Duration) Reading { return heartbeat("pir-1", registry.MotionSensor, at) }
+	doorAlive := func(at time.Duration) Reading { return heartbeat("door-1", registry.DoorSensor, at) }
+	powerFlat := func(at time.Duration) Reading { return power(at, 10) }
+	cases := []struct {
+		name  string
+		rule  string
+		steps []step
+		want  []string
+	}{
+		{"water and motion quiet together", RuleWaterNoUse,
+			steps(read(pir(0)), every(0, 12*h, 15*m, unchanged(100), pirAlive)),
+			[]string{"water", "motion"}},
+		{"motion after the water stopped: one signal", RuleWaterNoUse,
+			steps(read(pir(0)), every(0, 3*h, 15*m, unchanged(100), pirAlive), read(pir(3*h+1)), every(3*h+15*m, 12*h, 15*m, unchanged(100), pirAlive)),
+			[]string{"water"}},
+		{"the door opened after the last motion: out, not corroborated", RuleWaterNoUse,
+			steps(read(pir(0), door(m)), every(0, 12*h, 15*m, unchanged(100), pirAlive, doorAlive)),
+			[]string{"water"}},
+		{"water alone in the home", RuleWaterNoUse,
+			every(0, 12*h, 15*m, unchanged(100)),
+			[]string{"water"}},
+		{"no motion, no water, door shut", RuleNoMotion,
+			steps(read(pir(0)), every(0, 6*h, 15*m, unchanged(100), pirAlive, doorAlive)),
+			[]string{"motion", "water", "door"}},
+		{"no motion, water used since, door shut", RuleNoMotion,
+			steps(read(pir(0)), every(0, 2*h, 15*m, unchanged(100), pirAlive, doorAlive), every(2*h+15*m, 6*h, 15*m, unchanged(101), pirAlive, doorAlive)),
+			[]string{"motion", "door"}},
+		{"no motion and no other sensor", RuleNoMotion,
+			steps(read(pir(0)), every(0, 6*h, 15*m, pirAlive)),
+			[]string{"motion"}},
+		{"no power and no motion", RulePowerNoUse,
+			steps(read(pir(0)), every(0, 24*h, 15*m, powerFlat, pirAlive)),
+			[]string{"power", "motion"}},
+		{"no power but motion", RulePowerNoUse,
+			steps(read(pir(0)), every(0, 24*h, 15*m, powerFlat, pir)),
+			[]string{"power"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			alerts := runAlerts(newEngine(t), tc.steps)
+			i := slices.IndexFunc(alerts, func(a Alert) bool { return a.Rule == tc.rule && !a.Cleared })
+			if i < 0 {
+				t.Fatalf("no %s alert in %v", tc.rule, names(alerts))
+			}
+			a := alerts[i]
+			if !slices.Equal(a.Signals, tc.want) || a.Corroborated() != (len(tc.want) > 1) {
+				t.Fatalf("signals %v (corroborated %v), want %v", a.Signals, a.Corroborated(), tc.want)
+			}
+			if got, _ := a.Evidence.Values["signals"].([]string); a.Corroborated() && !slices.Equal(got, tc.want) {
+				t.Errorf("evidence signals %v, want %v", a.Evidence.Values["signals"], tc.want)
+			}
+		})
+	}
+}
