@@ -45,7 +45,8 @@ func (db *DB) AddSuggestion(ctx context.Context, s feedback.Suggestion) (feedbac
 	if err != nil {
 		return s, false, fmt.Errorf("add suggestion: %w", err)
 	}
-	s.ID, s.Status = uuid.NewString(), feedback.Pending
+	// v7 ids sort by creation, so (created_at, id) lists them in the order made.
+	s.ID, s.Status = uuid.Must(uuid.NewV7()).String(), feedback.Pending
 	var added bool
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO suggestions (id, household_id, rule, param, from_value, to_value, because, status, created_at)
