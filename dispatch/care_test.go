@@ -71,3 +71,22 @@ func TestCareLevelThresholds(t *testing.T) {
 	check("after a reload", "self", 6, 48)
 	check("after a reload", "dep", 3, 720)
 }
+
+// TestRunSchedulesRoutineVisits: the running decision step schedules the
+// month's routine visits of a household registered before the clock
+// reached the month (tasks' tests hold that it happens once).
+func TestRunSchedulesRoutineVisits(t *testing.T) {
+	e := newEnv(t)
+	e.run(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.tasksOf(t, rules.RuleRoutineVisit)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no routine visit scheduled within 10 s of running")
+		}
+		time.Sleep(20 * time.Millisecond) // waits for Run's goroutine, not for time to pass in the domain
+	}
+	// t0 is 2 March, 09:00 in Shanghai: both of self_care's visits.
+	if got := e.tasksOf(t, rules.RuleRoutineVisit); len(got) != 2 || got[0].DueAt == nil {
+		t.Errorf("routine visits %+v, want 2 with a due time", got)
+	}
+}

@@ -35,7 +35,8 @@ type Tasks interface {
 	// Escalate escalates the tasks whose deadlines now has passed.
 	Escalate(ctx context.Context) (int, error)
 	// ScheduleRoutine schedules the month's routine visits of every
-	// household that has none yet; it is cheap once the month is done.
+	// household that has none yet; it is cheap once the month is done. Run
+	// calls it every second, apart from the ticks.
 	ScheduleRoutine(ctx context.Context) (int, error)
 	// AnswerCheck records a resident's answer to a check.
 	AnswerCheck(ctx context.Context, id string, req tasks.AnswerRequest) (tasks.Task, error)
@@ -472,10 +473,5 @@ func (d *Dispatcher) raise(ctx context.Context, alerts []rules.Alert) error {
 func (d *Dispatcher) escalate(ctx context.Context) {
 	if _, err := d.tasks.Escalate(ctx); err != nil {
 		d.log.Error("escalate overdue tasks", "err", err)
-	}
-	// The month's routine visits follow the same clock: a simulation
-	// schedules them when its event time enters a month.
-	if _, err := d.tasks.ScheduleRoutine(ctx); err != nil {
-		d.log.Error("schedule routine visits", "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,10 +19,17 @@ import (
 // escalation follows the same clock: every wall tick, or every move of the
 // event clock, so a simulation escalates at the same event times however
 // fast it runs.
+//
+// Every second it also has the month's routine visits scheduled, under
+// either clock, apart from the ticks: on the first day of a month that is a
+// transaction per household, which must hold up neither a deadline nor a
+// device's message.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	var commits sync.WaitGroup
+	var commits, routine sync.WaitGroup
 	commits.Go(func() { d.runCommits(ctx) })
 	defer commits.Wait()
+	defer routine.Wait()
+	var scheduling atomic.Bool
 	timer := time.NewTicker(time.Second)
 	defer timer.Stop()
 	for {
@@ -30,6 +38,14 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			return nil
 		case <-timer.C:
 			d.tick(ctx)
+			if scheduling.CompareAndSwap(false, true) {
+				routine.Go(func() {
+					defer scheduling.Store(false)
+					if _, err := d.tasks.ScheduleRoutine(ctx); err != nil && ctx.Err() == nil {
+						d.log.Error("schedule routine visits", "err", err)
+					}
+				})
+			}
 		}
 	}
 }

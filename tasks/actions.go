@@ -85,7 +85,8 @@ func (s *Service) Resolve(ctx context.Context, id, workerID, outcome, note strin
 	if len(note) > maxText {
 		return Task{}, invalidf("note: at most %d bytes", maxText)
 	}
-	return s.byWorker(ctx, id, workerID, "resolve", func(tx Tx, t *Task, w registry.Worker, now time.Time) (change, error) {
+	var retry Task // the routine visit that replaces one nobody was home for
+	resolved, err := s.byWorker(ctx, id, workerID, "resolve", func(tx Tx, t *Task, w registry.Worker, now time.Time) (change, error) {
 		routine := t.Kind == rules.RoutineVisit
 		if routine != slices.Contains(RoutineOutcomes, outcome) {
 			if routine {
@@ -105,8 +106,8 @@ func (s *Service) Resolve(ctx context.Context, id, workerID, outcome, note strin
 		t.Note = note
 		entry := TimelineEntry{Type: EntryResolved, Message: w.Name + " resolved: " + outcome, Data: map[string]any{"outcome": outcome}}
 		if outcome == OutcomeNotHome {
-			retry, err := s.retryRoutine(ctx, tx, *t, w, now)
-			if err != nil {
+			var err error
+			if retry, err = s.retryRoutine(ctx, tx, *t, w, now); err != nil {
 				return change{}, err
 			}
 			entry.Message += "; another visit is due by " + retry.DueAt.UTC().Format(time.RFC3339)
@@ -119,6 +120,10 @@ func (s *Service) Resolve(ctx context.Context, id, workerID, outcome, note strin
 			},
 		}, nil
 	})
+	if err == nil && retry.ID != "" {
+		s.opts.Changed(retry, ChangeOpened)
+	}
+	return resolved, err
 }
 
 // retryRoutine schedules another routine visit when nobody was home for t:
