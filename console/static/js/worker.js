@@ -249,7 +249,7 @@ export function taskDetail(root, [id], app) {
         h('p', {class: 'name'}, hh?.name || task.household_id),
         hh?.address ? h('p', {class: 'address'}, hh.address) : null,
         contacts.length ? h('ul', {class: 'contacts'}, contacts) : null,
-        h('p', {class: 'muted'}, t('task.opened_at', {at: i18n.dateTime(task.opened_at)}),
+        h('p', {class: 'muted'}, t('task.opened_at', {at: i18n.dateTime(task.opened_at, zoneOf(hh, app))}),
           task.assignee_id ? ' · ' + t('task.assigned_to', {id: app.workerName(task.assignee_id)}) : ''),
         task.outcome ? h('p', {}, t('task.outcome', {o: tk.outcomeName(task.outcome)}), task.note ? ' — ' + task.note : '') : null),
       h('section', {class: 'card'}, h('h2', {}, t('task.evidence')), evidenceList(task, hh, app)),
@@ -288,6 +288,10 @@ function position() {
     );
   });
 }
+
+// zoneOf is the time zone a household lives in: its own, else the
+// monitor's configured location.
+const zoneOf = (hh, app) => hh?.timezone || app.me?.timezone;
 
 // evidenceText says what a piece of evidence shows in the reader's
 // language, from the rule and the evidence's values; the engine's own
@@ -334,9 +338,9 @@ function evidenceList(task, hh, app) {
     // Values the resident's privacy settings keep from the caller.
     const hidden = Array.isArray(values.redacted) ? values.redacted : [];
     return h('li', {},
-      h('time', {datetime: ev.at}, i18n.dateTime(ev.at, hh?.timezone)), ' ',
+      h('time', {datetime: ev.at}, i18n.dateTime(ev.at, zoneOf(hh, app))), ' ',
       ev.device_id ? h('span', {class: 'device'}, deviceName(ev.device_id)) : null, ' ',
-      h('span', {class: 'summary'}, evidenceText(task.rule, ev, hh?.timezone)),
+      h('span', {class: 'summary'}, evidenceText(task.rule, ev, zoneOf(hh, app))),
       shown.length ? h('div', {class: 'values'}, shown.map(([k, v]) => h('span', {class: 'kv'}, `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`))) : null,
       hasPos ? mapLinks(lat, lon, values.accuracy_m) : null,
       hidden.length ? h('div', {class: 'muted redacted'}, t('task.redacted', {fields: hidden.join(', ')})) : null);
@@ -392,9 +396,9 @@ function timelineText(task, e, zone, app) {
 
 function timeline(task, hh, app) {
   return h('ol', {class: 'timeline'}, (task.timeline || []).map((e) => {
-    const text = timelineText(task, e, hh?.timezone, app);
+    const text = timelineText(task, e, zoneOf(hh, app), app);
     return h('li', {class: 'tl-' + e.type},
-      h('time', {datetime: e.at}, i18n.dateTime(e.at, hh?.timezone)), ' ',
+      h('time', {datetime: e.at}, i18n.dateTime(e.at, zoneOf(hh, app))), ' ',
       h('strong', {}, tOr('timeline.' + e.type, e.type)), ' ',
       h('span', {class: 'actor'}, e.actor === 'system' ? '' : app.workerName(e.actor)), text ? ' — ' + text : '');
   }));
