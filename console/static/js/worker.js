@@ -217,6 +217,16 @@ export function taskDetail(root, [id], app) {
       });
       actions.append(h('fieldset', {class: 'resolve'}, h('legend', {}, t('resolve.title')), h('div', {class: 'outcomes'}, choices), reasonBox, note, resolve));
     }
+    if (mine && ['acknowledged', 'on_site', 'escalated'].includes(task.state)) {
+      // The worker passes their task to a colleague (called to another).
+      const others = [...app.workers.values()].filter((w) => w.id !== app.me.worker_id && w.role !== 'operator');
+      const to = h('select', {name: 'handover_to'}, others.map((w) => h('option', {value: w.id}, `${w.name} (${t('role.' + w.role)})`)));
+      const why = h('input', {name: 'handover_reason', placeholder: t('reassign.reason')});
+      actions.append(h('details', {class: 'cancel handover'}, h('summary', {}, t('reassign.title')),
+        h('label', {}, t('reassign.to'), to), h('label', {}, t('reassign.reason'), why),
+        h('button', {type: 'button', class: 'primary', 'data-action': 'handover', disabled: !others.length,
+          onclick: post('handover', () => ({from_worker_id: app.me.worker_id, to_worker_id: to.value, reason: why.value}))}, t('reassign.submit'))));
+    }
     if (app.isOffice() && !['resolved', 'cancelled'].includes(task.state)) {
       // The office moves the task to another worker (ill, far away).
       const others = [...app.workers.values()].filter((w) => w.id !== task.assignee_id && w.role !== 'operator' &&
