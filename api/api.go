@@ -107,6 +107,10 @@ type Options struct {
 	// Status reports the live status of a household's devices, from the rules
 	// engine. Nil: every device shows as never heard.
 	Status func(householdID string) []rules.DeviceStatus
+	// Timezone names the monitor's configured location (an IANA name), in
+	// which a household without its own zone lives; GET /api/v1/me tells
+	// the console. Empty: not told.
+	Timezone string
 	// EventClock is nil when the monitor runs on the wall clock; POST
 	// /api/v1/clock then answers 409 wall_clock.
 	EventClock EventClock

@@ -38,12 +38,15 @@ type meResponse struct {
 	// before the event clock has started; the console counts deadlines
 	// down from it.
 	Now *time.Time `json:"now"`
+	// Timezone is the monitor's configured location: the zone of a
+	// household without its own, in which the console shows its times.
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // me answers GET /api/v1/me: the caller's id, role and what they act as.
 func (a *API) me(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
-	resp := meResponse{ID: p.ID, Role: p.Role, WorkerID: p.WorkerID, GridIDs: p.GridIDs, HouseholdID: p.HouseholdID}
+	resp := meResponse{ID: p.ID, Role: p.Role, WorkerID: p.WorkerID, GridIDs: p.GridIDs, HouseholdID: p.HouseholdID, Timezone: a.opts.Timezone}
 	if now := a.opts.Clock.Now(); !now.IsZero() {
 		now = now.UTC()
 		resp.Now = &now

@@ -179,3 +179,12 @@ func TestDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestMeNamesTheZone: the console learns the monitor's configured location,
+// the zone of a household without its own.
+func TestMeNamesTheZone(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.Timezone = "Asia/Shanghai" })
+	if me := e.must(200, "GET", "/api/v1/me", ""); me["timezone"] != "Asia/Shanghai" {
+		t.Errorf("me = %v, want timezone Asia/Shanghai", me)
+	}
+}

@@ -49,6 +49,10 @@ var requestTypes = map[string]func() any{
 	"householdPatch":    func() any { return new(householdPatch) },
 	"ratingRequest":     func() any { return new(ratingRequest) },
 	"answerRequest":     func() any { return new(answerRequest) },
+	"gridUpdate":        func() any { return new(gridUpdate) },
+	"workerUpdate":      func() any { return new(workerUpdate) },
+	"householdUpdate":   func() any { return new(householdUpdate) },
+	"reassignRequest":   func() any { return new(reassignRequest) },
 }
 
 // bodyRoutes are the routes that read a body, with a valid body each (the
@@ -67,9 +71,13 @@ var bodyRoutes = []struct{ pattern, body string }{
 	{"POST /api/v1/tasks/{task}/checkin", `{"worker_id":"w1","lat":31.2,"lon":121.5}`},
 	{"POST /api/v1/tasks/{task}/resolve", `{"worker_id":"w1","outcome":"false_alarm","note":"fine","reason":"slept_late"}`},
 	{"POST /api/v1/tasks/{task}/handover", `{"from_worker_id":"w1","to_worker_id":"w2","reason":"closer"}`},
+	{"POST /api/v1/tasks/{task}/reassign", `{"to_worker_id":"w2","reason":"ill"}`},
 	{"POST /api/v1/tasks/{task}/cancel", `{"reason":"duplicate"}`},
 	{"PATCH /api/v1/households/h1", `{"care_level":"semi"}`},
 	{"POST /api/v1/tasks/{task}/rating", `{"stars":4,"comment":"came fast"}`},
+	{"PUT /api/v1/grids/{other}", `{"name":"Grid one","supervisor_id":"w2"}`},
+	{"PUT /api/v1/workers/{other}", `{"name":"Li","phone":"+8613800000002","grid_ids":["g1"]}`},
+	{"PUT /api/v1/households/h1", `{"name":"Zhang","address":"2 Lane","grid_id":"g1","contacts":[{"name":"Min","relation":"daughter","channels":["log"]}]}`},
 	{"POST /api/v1/users", `{"id":"u7","password":"long-enough-password","role":"operator"}`},
 	{"POST /api/v1/login", `{"id":"u7","password":"long-enough-password"}`},
 	{"POST /api/v1/clock", `{"ts":"2026-03-01T10:00:00Z"}`},

@@ -536,7 +536,12 @@ func (m *Monitor) startHTTP() error {
 	if m.decide.EventClock() {
 		eventClock = m.decide
 	}
+	zone, err := m.cfg.Location()
+	if err != nil {
+		return err
+	}
 	a, err := api.New(api.Options{
+		Timezone:      zone.String(),
 		Registry:      m.db,
 		RuleSettings:  m.db,
 		Notifications: m.db,

@@ -56,7 +56,7 @@ export function home(root, _params, app) {
         ...open.map((task) => h('section', {class: ['card', 'family-task', 'sev-' + task.severity], role: 'alert', 'data-family-task': task.id},
           h('h2', {}, t('family.open_task', {rule: tOr('rule.' + task.rule, task.rule), state: tOr('state.' + task.state, task.state)})),
           h('p', {}, task.assignee ? t('family.coming', {name: task.assignee}) : t('family.arranging')),
-          h('p', {class: 'muted'}, t('family.opened', {at: i18n.dateTime(task.opened_at)})))),
+          h('p', {class: 'muted'}, t('family.opened', {at: i18n.dateTime(task.opened_at, app.me.timezone)})))),
         h('h2', {}, t('family.devices')),
         // While an alarm is open, "online" must not read as "all is well".
         open.length ? h('p', {class: 'muted', 'data-connection-only': ''}, t('family.connection_only')) : '',

@@ -255,6 +255,16 @@ export function taskDetail(root, [id], app) {
       });
       actions.append(h('fieldset', {class: 'resolve'}, h('legend', {}, t('resolve.title')), h('div', {class: 'outcomes'}, choices), reasonBox, note, resolve));
     }
+    if (mine && ['acknowledged', 'on_site', 'escalated'].includes(task.state)) {
+      // The worker passes their task to a colleague (called to another).
+      const others = [...app.workers.values()].filter((w) => w.id !== app.me.worker_id && w.role !== 'operator');
+      const to = h('select', {name: 'handover_to'}, others.map((w) => h('option', {value: w.id}, `${w.name} (${t('role.' + w.role)})`)));
+      const why = h('input', {name: 'handover_reason', placeholder: t('reassign.reason')});
+      actions.append(h('details', {class: 'cancel handover'}, h('summary', {}, t('reassign.title')),
+        h('label', {}, t('reassign.to'), to), h('label', {}, t('reassign.reason'), why),
+        h('button', {type: 'button', class: 'primary', 'data-action': 'handover', disabled: !others.length,
+          onclick: post('handover', () => ({from_worker_id: app.me.worker_id, to_worker_id: to.value, reason: why.value}))}, t('reassign.submit'))));
+    }
     if (app.isOffice() && !['resolved', 'cancelled'].includes(task.state)) {
       // The office moves the task to another worker (ill, far away).
       const others = [...app.workers.values()].filter((w) => w.id !== task.assignee_id && w.role !== 'operator' &&
@@ -287,7 +297,7 @@ export function taskDetail(root, [id], app) {
         h('p', {class: 'name'}, hh?.name || task.household_id),
         hh?.address ? h('p', {class: 'address'}, hh.address) : null,
         contacts.length ? h('ul', {class: 'contacts'}, contacts) : null,
-        h('p', {class: 'muted'}, t('task.opened_at', {at: i18n.dateTime(task.opened_at)}),
+        h('p', {class: 'muted'}, t('task.opened_at', {at: i18n.dateTime(task.opened_at, zoneOf(hh, app))}),
           task.assignee_id ? ' · ' + t('task.assigned_to', {id: app.workerName(task.assignee_id)}) : ''),
         task.outcome ? h('p', {}, t('task.outcome', {o: tk.outcomeName(task.outcome)}), task.note ? ' — ' + task.note : '') : null),
       h('section', {class: 'card'}, h('h2', {}, t('task.evidence')), evidenceList(task, hh, app)),
@@ -326,6 +336,10 @@ function position() {
     );
   });
 }
+
+// zoneOf is the time zone a household lives in: its own, else the
+// monitor's configured location.
+const zoneOf = (hh, app) => hh?.timezone || app.me?.timezone;
 
 // evidenceText says what a piece of evidence shows in the reader's
 // language, from the rule and the evidence's values; the engine's own
@@ -372,9 +386,9 @@ function evidenceList(task, hh, app) {
     // Values the resident's privacy settings keep from the caller.
     const hidden = Array.isArray(values.redacted) ? values.redacted : [];
     return h('li', {},
-      h('time', {datetime: ev.at}, i18n.dateTime(ev.at, hh?.timezone)), ' ',
+      h('time', {datetime: ev.at}, i18n.dateTime(ev.at, zoneOf(hh, app))), ' ',
       ev.device_id ? h('span', {class: 'device'}, deviceName(ev.device_id)) : null, ' ',
-      h('span', {class: 'summary'}, evidenceText(task.rule, ev, hh?.timezone)),
+      h('span', {class: 'summary'}, evidenceText(task.rule, ev, zoneOf(hh, app))),
       shown.length ? h('div', {class: 'values'}, shown.map(([k, v]) => h('span', {class: 'kv'}, `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`))) : null,
       hasPos ? mapLinks(lat, lon, values.accuracy_m) : null,
       hidden.length ? h('div', {class: 'muted redacted'}, t('task.redacted', {fields: hidden.join(', ')})) : null);
@@ -430,9 +444,9 @@ function timelineText(task, e, zone, app) {
 
 function timeline(task, hh, app) {
   return h('ol', {class: 'timeline'}, (task.timeline || []).map((e) => {
-    const text = timelineText(task, e, hh?.timezone, app);
+    const text = timelineText(task, e, zoneOf(hh, app), app);
     return h('li', {class: 'tl-' + e.type},
-      h('time', {datetime: e.at}, i18n.dateTime(e.at, hh?.timezone)), ' ',
+      h('time', {datetime: e.at}, i18n.dateTime(e.at, zoneOf(hh, app))), ' ',
       h('strong', {}, tOr('timeline.' + e.type, e.type)), ' ',
       h('span', {class: 'actor'}, e.actor === 'system' ? '' : app.workerName(e.actor)), text ? ' — ' + text : '');
   }));
