@@ -559,8 +559,21 @@ func TestService(t *testing.T) {
 	}
 	ns, err := db.Notifications(ctx, task.ID)
 	must(t, err)
-	if len(ns) != 2 || ns[0].Role != tasks.RecipientWorker || ns[1].Role != tasks.RecipientFamily {
-		t.Errorf("notifications = %+v, want the worker's then the family's", ns)
+	// The opening's to the worker and the family, then the family's of the
+	// acknowledgement, each with the task's state then.
+	if len(ns) != 3 || ns[0].Role != tasks.RecipientWorker || ns[1].Role != tasks.RecipientFamily ||
+		ns[2].Event != tasks.NoticeAcknowledged || ns[2].State != string(tasks.Acknowledged) || ns[0].State != string(tasks.Open) {
+		t.Errorf("notifications = %+v, want the worker's and the family's opening, then the family's acknowledgement", ns)
+	}
+
+	// An answer link's token, found by its hash only.
+	tok := tasks.AnswerToken{Hash: tasks.HashToken("secret-token"), TaskID: task.ID, HouseholdID: "h1", Contact: "Daughter", Lang: "en", CreatedAt: now}
+	must(t, db.Update(ctx, func(tx tasks.Tx) error { return tx.AddAnswerToken(ctx, tok) }))
+	if got, err := db.AnswerToken(ctx, tasks.HashToken("secret-token")); err != nil || got != tok {
+		t.Errorf("AnswerToken = %+v, %v; want %+v", got, err, tok)
+	}
+	if _, err := db.AnswerToken(ctx, tasks.HashToken("guess")); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("AnswerToken of an unknown token: %v, want ErrNotFound", err)
 	}
 }
 
