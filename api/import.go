@@ -141,7 +141,7 @@ func (a *API) importOne(r *http.Request, ih *importHousehold, resp *importRespon
 			}
 			secret, generated[d.d.ID] = s, s
 		}
-		hash, err := registry.HashSecret(secret)
+		hash, err := registry.HashDeviceSecret(secret)
 		if err != nil {
 			fail(d.line, "device %s: %v", d.d.ID, err)
 			return
