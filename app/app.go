@@ -516,8 +516,8 @@ func (m *Monitor) startHTTP() error {
 		Status:        m.decide.Status,
 		EventClock:    eventClock,
 		AdminToken:    m.token,
-		Audit: func(ctx context.Context, e audit.Entry) error {
-			_, err := m.db.AppendAudit(ctx, m.keys.Audit, e)
+		Audit: func(ctx context.Context, entries ...audit.Entry) error {
+			_, err := m.db.AppendAudit(ctx, m.keys.Audit, entries...)
 			return err
 		},
 		Forget:     m.forget,
