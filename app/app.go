@@ -562,7 +562,7 @@ func (m *Monitor) startHTTP() error {
 		return err
 	})
 	m.log.Info("HTTP API listening", "addr", ln.Addr().String())
-	return nil
+	return m.startPprof()
 }
 
 func (m *Monitor) ready(ctx context.Context) error {
