@@ -6,12 +6,17 @@
 #
 #   BIN=./eldersafe HOUSEHOLDS=20000 scripts/scale.sh
 #
+# PPROF=127.0.0.1:6061 also saves, in $WORK, a CPU profile of the import's
+# first 20 s (cpu-import.pprof) and heap profiles after the import and after
+# the restart (heap-import.pprof, heap-restart.pprof).
+#
 # Output: one line per step, "key value", for docs/performance.md.
 set -euo pipefail
 
 BIN=${BIN:?the eldersafe binary to measure}
 HOUSEHOLDS=${HOUSEHOLDS:-20000}
 CHUNK=${CHUNK:-1000}       # households per import request (5,000 device rows)
+PPROF=${PPROF:-}
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 TOKEN=scale-token
@@ -27,7 +32,7 @@ api="http://127.0.0.1:$http_port"
 monitor_pid=
 
 start_monitor() {
-	ELDERSAFE_AUTH_ADMIN_TOKEN=$TOKEN ELDERSAFE_LOG_LEVEL=warn ELDERSAFE_MQTT_BROKER_AUTH=none \
+	ELDERSAFE_AUTH_ADMIN_TOKEN=$TOKEN ELDERSAFE_LOG_LEVEL=warn ELDERSAFE_MQTT_BROKER_AUTH=none ELDERSAFE_HTTP_PPROF_ADDR=$PPROF \
 		"$BIN" serve --clock event --simulation --data-dir "$WORK/data" \
 		--http-addr "127.0.0.1:$http_port" --broker-addr "127.0.0.1:$broker_port" >>"$WORK/eldersafe.log" 2>&1 &
 	monitor_pid=$!
@@ -70,6 +75,12 @@ start_monitor
 post /api/v1/grids '{"id":"g1","name":"Grid one"}'
 post /api/v1/workers '{"id":"w1","name":"Wang","phone":"+8613800000001","grid_ids":["g1"],"role":"grid_worker"}'
 
+profile() { # name, path
+	[ -n "$PPROF" ] && curl -fsS -o "$WORK/$1.pprof" "http://$PPROF/debug/pprof/$2"
+	true
+}
+profile cpu-import 'profile?seconds=20' &
+profiling=$!
 t0=$(date +%s.%N)
 for ((from = 0; from < HOUSEHOLDS; from += CHUNK)); do
 	to=$((from + CHUNK < HOUSEHOLDS ? from + CHUNK : HOUSEHOLDS))
@@ -90,10 +101,13 @@ for ((from = 0; from < HOUSEHOLDS; from += CHUNK)); do
 done
 echo "import_households_per_s $(echo "$HOUSEHOLDS / ($(date +%s.%N) - $t0)" | bc)"
 echo "rss_kb_after_import $(rss_kb)"
+wait "$profiling"
+profile heap-import 'heap?gc=1'
 scrape
 stop_monitor
 start_monitor
 echo "rss_kb_after_restart $(rss_kb)"
+profile heap-restart 'heap?gc=1'
 scrape
 stop_monitor
 monitor_pid=

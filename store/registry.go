@@ -124,7 +124,7 @@ func (db *DB) CreateDevice(ctx context.Context, d registry.Device) error {
 		if err := reference(ctx, tx, "household_id", d.HouseholdID, `SELECT 1 FROM households WHERE id = ?`); err != nil {
 			return err
 		}
-		return insertDevice(ctx, tx, d, toMS(db.now()))
+		return insertDevice(ctx, tx, nil, d, toMS(db.now()))
 	})
 	if err != nil {
 		return fmt.Errorf("create device %s: %w", d.ID, err)
@@ -132,8 +132,12 @@ func (db *DB) CreateDevice(ctx context.Context, d registry.Device) error {
 	return nil
 }
 
-// insertDevice checks what a device's source fields refer to and inserts it.
-func insertDevice(ctx context.Context, tx *sql.Tx, d registry.Device, now int64) error {
+// insertDeviceQuery inserts a device.
+const insertDeviceQuery = `INSERT INTO devices (id, kind, household_id, secret_hash, source, source_topic, gateway_id, expected_every_min, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertDevice checks what a device's source fields refer to and inserts
+// it, with insert (insertDeviceQuery prepared) when not nil.
+func insertDevice(ctx context.Context, tx *sql.Tx, insert *sql.Stmt, d registry.Device, now int64) error {
 	if !d.Native() {
 		var other string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM devices WHERE source = ? AND source_topic = ? AND source_topic <> ''`, string(d.Source), d.SourceTopic).Scan(&other)
@@ -149,9 +153,13 @@ func insertDevice(ctx context.Context, tx *sql.Tx, d registry.Device, now int64)
 			return err
 		}
 	}
-	_, err := tx.ExecContext(ctx,
-		`INSERT INTO devices (id, kind, household_id, secret_hash, source, source_topic, gateway_id, expected_every_min, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, string(d.Kind), d.HouseholdID, d.SecretHash, string(sourceOf(d)), d.SourceTopic, d.GatewayID, int64(d.ExpectedEvery/time.Minute), now)
+	args := []any{d.ID, string(d.Kind), d.HouseholdID, d.SecretHash, string(sourceOf(d)), d.SourceTopic, d.GatewayID, int64(d.ExpectedEvery / time.Minute), now}
+	var err error
+	if insert != nil {
+		_, err = insert.ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, insertDeviceQuery, args...)
+	}
 	return insertError(err)
 }
 
