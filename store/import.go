@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -110,7 +111,7 @@ func (db *DB) prepareImport(in registry.HouseholdImport) (storedHousehold, strin
 // device, prepared once per transaction: parsing them again for each was a
 // quarter of an import's CPU.
 type importStmts struct {
-	household, grid, insertHousehold, device, insertDevice *sql.Stmt
+	household, grid, insertHousehold, device, insertDevice, insertNative *sql.Stmt
 }
 
 func prepareImportStmts(ctx context.Context, tx *sql.Tx) (*importStmts, error) {
@@ -129,6 +130,7 @@ func prepareImportStmts(ctx context.Context, tx *sql.Tx) (*importStmts, error) {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	prep(&st.device, `SELECT `+deviceCols+` FROM devices WHERE id = ?`)
 	prep(&st.insertDevice, insertDeviceQuery)
+	prep(&st.insertNative, insertDeviceQuery+` ON CONFLICT (id) DO NOTHING`)
 	if err := errors.Join(errs...); err != nil {
 		st.close()
 		return nil, fmt.Errorf("prepare: %w", err)
@@ -137,7 +139,7 @@ func prepareImportStmts(ctx context.Context, tx *sql.Tx) (*importStmts, error) {
 }
 
 func (st *importStmts) close() {
-	for _, s := range []*sql.Stmt{st.household, st.grid, st.insertHousehold, st.device, st.insertDevice} {
+	for _, s := range []*sql.Stmt{st.household, st.grid, st.insertHousehold, st.device, st.insertDevice, st.insertNative} {
 		if s != nil {
 			s.Close()
 		}
@@ -186,6 +188,17 @@ func importOne(ctx context.Context, tx *sql.Tx, st *importStmts, in registry.Hou
 // or, when the household has it already, replaces its secret's hash if one
 // is given.
 func importDevice(ctx context.Context, tx *sql.Tx, st *importStmts, d registry.Device, newHash string, now int64) (added bool, err error) {
+	if d.Native() && d.GatewayID == "" && cmp.Or(d.SecretHash, newHash) != "" {
+		// Nothing to check before the insert: try it first, and look the
+		// device up only if its id is taken (an import is mostly new devices).
+		res, err := st.insertNative.ExecContext(ctx, d.ID, string(d.Kind), d.HouseholdID, cmp.Or(d.SecretHash, newHash), string(sourceOf(d)), d.SourceTopic, d.GatewayID, int64(d.ExpectedEvery/time.Minute), now)
+		if err != nil {
+			return false, &registry.DeviceError{DeviceID: d.ID, Err: insertError(err)}
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err == nil, err
+		}
+	}
 	old, err := scanDevice(st.device.QueryRowContext(ctx, d.ID))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
