@@ -32,8 +32,10 @@ api="http://127.0.0.1:$http_port"
 monitor_pid=
 
 start_monitor() {
-	ELDERSAFE_AUTH_ADMIN_TOKEN=$TOKEN ELDERSAFE_LOG_LEVEL=warn ELDERSAFE_MQTT_BROKER_AUTH=none ELDERSAFE_HTTP_PPROF_ADDR=$PPROF \
-		"$BIN" serve --clock event --simulation --data-dir "$WORK/data" \
+	# Run from $WORK: no configs/eldersafe.yaml there, so embedded defaults.
+	cd "$WORK"
+	env ELDERSAFE_AUTH_ADMIN_TOKEN=$TOKEN ELDERSAFE_LOG_LEVEL=warn ELDERSAFE_MQTT_BROKER_AUTH=none ${PPROF:+ELDERSAFE_HTTP_PPROF_ADDR=$PPROF} \
+		"$(realpath "$BIN")" serve --clock event --simulation --data-dir "$WORK/data" \
 		--http-addr "127.0.0.1:$http_port" --broker-addr "127.0.0.1:$broker_port" >>"$WORK/eldersafe.log" 2>&1 &
 	monitor_pid=$!
 	local t0
