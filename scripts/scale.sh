@@ -58,6 +58,8 @@ stop_monitor() {
 trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
+# cpu_ticks is the monitor's user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$monitor_pid/stat"; }
 
 scrape() {
 	# Five scrapes; the best and the worst, in ms.
@@ -84,6 +86,7 @@ profile() { # name, path
 profile cpu-import 'profile?seconds=20' &
 profiling=$!
 t0=$(date +%s.%N)
+cpu0=$(cpu_ticks)
 for ((from = 0; from < HOUSEHOLDS; from += CHUNK)); do
 	to=$((from + CHUNK < HOUSEHOLDS ? from + CHUNK : HOUSEHOLDS))
 	awk -v from="$from" -v to="$to" 'BEGIN {
@@ -102,6 +105,9 @@ for ((from = 0; from < HOUSEHOLDS; from += CHUNK)); do
 	fi
 done
 echo "import_households_per_s $(echo "$HOUSEHOLDS / ($(date +%s.%N) - $t0)" | bc)"
+# The CPU the monitor spent per household: on a shared machine, steadier
+# than the rate.
+echo "import_cpu_us_per_household $(echo "($(cpu_ticks) - $cpu0) * 1000000 / $(getconf CLK_TCK) / $HOUSEHOLDS" | bc)"
 echo "rss_kb_after_import $(rss_kb)"
 wait "$profiling"
 profile heap-import 'heap?gc=1'
