@@ -3,10 +3,8 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/eldersafe/eldersafe/ingest"
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
@@ -19,27 +17,13 @@ import (
 // bypasses the broker's authentication.
 var errNotSimulation = errors.New("in-process delivery is only for a simulation on the event clock (clock: event, --simulation)")
 
-// Deliver hands one message to ingest as the broker would: a device's message
-// or a clock tick on {prefix}/sim/clock. It returns once the message is
-// applied and its tasks are stored; the channel closes once the rules' state
-// it changed is stored too. A rejected message returns an *ingest.RejectError
-// and changes nothing.
+// Deliver hands one message to ingest as the broker would (ingest.Intake's
+// Handle): a device's message or a clock tick on {prefix}/sim/clock.
 func (m *Monitor) Deliver(ctx context.Context, topic string, payload []byte) (<-chan struct{}, error) {
 	if !m.cfg.Simulation || !m.decide.EventClock() {
 		return nil, errNotSimulation
 	}
-	if topic != m.intake.ClockTopic() {
-		return m.pipeline.Ingest(ctx, topic, payload)
-	}
-	ts, err := ingest.DecodeTick(payload, m.decide.FutureBound())
-	if err != nil {
-		return nil, err
-	}
-	durable, err := m.decide.Advance(ctx, ts)
-	if err != nil {
-		return nil, fmt.Errorf("tick: %w", err)
-	}
-	return durable, nil
+	return m.intake.Handle(ctx, topic, payload)
 }
 
 // WatchTasks has fn called with every committed change of a task (the

@@ -115,9 +115,6 @@ type Dispatcher struct {
 	commits *commits
 	// savedClock is the event clock last written; runCommits owns it.
 	savedClock time.Time
-	// escalatedMinute is the event clock's minute (Unix minutes) in which a
-	// reading last looked for overdue tasks (newMinute).
-	escalatedMinute atomic.Int64
 	// retrying counts readings and ticks whose alerts the store refused
 	// and that are being tried again.
 	retrying atomic.Int64
@@ -237,7 +234,7 @@ func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct
 		alerts = append(alerts, d.engine.Advance(d.firingNow())...)
 	}
 	err := d.raise(ctx, alerts)
-	if moved && d.newMinute() {
+	if moved {
 		d.escalate(ctx)
 	}
 	if err != nil {
@@ -431,17 +428,6 @@ func (d *Dispatcher) raise(ctx context.Context, alerts []rules.Alert) error {
 		}
 	}
 	return nil
-}
-
-// newMinute reports whether the event clock has moved into another minute
-// since a reading last asked. A reading escalates only then: looking for
-// overdue tasks costs a query, and a simulation's every message moves the
-// clock by seconds (a month of a thousand homes spent two thirds of its time
-// there). A deadline passed by a reading is thus escalated by the first
-// reading or tick of the next minute; ticks (Advance) always look.
-func (d *Dispatcher) newMinute() bool {
-	m := d.event.Now().Unix() / 60
-	return d.escalatedMinute.Swap(m) != m
 }
 
 // escalate escalates the tasks whose deadlines the clock has passed. A

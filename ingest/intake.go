@@ -276,15 +276,7 @@ func (in *Intake) process(ctx context.Context, d delivery) {
 			ackQuietly(d.ack)
 		}
 	}()
-	var (
-		durable <-chan struct{}
-		err     error
-	)
-	if d.topic == in.ClockTopic() {
-		durable, err = in.tick(ctx, d.payload)
-	} else {
-		durable, err = in.opts.Pipeline.Ingest(ctx, d.topic, d.payload)
-	}
+	durable, err := in.Handle(ctx, d.topic, d.payload)
 	switch {
 	case err != nil && ReasonOf(err) == "":
 		// Not stored: left unacknowledged, it comes again.
@@ -299,6 +291,19 @@ func (in *Intake) process(ctx context.Context, d delivery) {
 		case <-ctx.Done(): // stopping: unacknowledged, it comes again
 		}
 	}
+}
+
+// Handle applies one message, a device's or a clock tick, in the calling
+// goroutine: what each worker does with what the broker hands it, and the
+// entry of a simulation that drives the monitor in process. It returns once
+// the message is applied and its tasks are stored; the channel closes once
+// the rules' state it changed is stored too. A message refused for good
+// returns a *RejectError and changes nothing.
+func (in *Intake) Handle(ctx context.Context, topic string, payload []byte) (<-chan struct{}, error) {
+	if topic == in.ClockTopic() {
+		return in.tick(ctx, payload)
+	}
+	return in.opts.Pipeline.Ingest(ctx, topic, payload)
 }
 
 // ackQuietly acknowledges a message whose handling panicked; a panic of the

@@ -21,7 +21,7 @@ import (
 //
 //   - placeholders: the store writes ?; PostgreSQL connections rewrite them to
 //     $1, $2… (rebind) before pgx sees the statement;
-//   - the schema: the twins of the SQLite migrations in migrations_postgres/;
+//   - the schema: the same migrations, their types translated (migrate.go);
 //   - what SQLite spells with its own functions and pragmas: the dialect;
 //   - errors: constraint violations by SQLSTATE instead of SQLite codes.
 

@@ -6,8 +6,8 @@
 // the pure-Go driver modernc.org/sqlite in WAL mode. WithURL names a
 // PostgreSQL database instead (postgres.go), which several monitors can share
 // for high availability (lease.go). The schema is managed by goose migrations
-// embedded in the binary (migrations/, and their PostgreSQL twins in
-// migrations_postgres/) and applied by Open.
+// embedded in the binary (migrations/: one source for both databases,
+// migrate.go) and applied by Open.
 //
 // Times are stored as INTEGER Unix milliseconds UTC and come back in UTC,
 // truncated to the millisecond: a time round-trips equal once the caller has
@@ -36,7 +36,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -45,8 +44,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -54,7 +51,7 @@ import (
 // FileName is the database file inside the data directory.
 const FileName = "eldersafe.db"
 
-//go:embed migrations/*.sql migrations_postgres/*.sql
+//go:embed migrations/*.sql
 var migrations embed.FS
 
 // DB is eldersafe's store, on SQLite or PostgreSQL. It is safe for concurrent use.
@@ -185,37 +182,6 @@ func dsn(path string, readOnly bool) string {
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	return u.String()
-}
-
-func migrate(ctx context.Context, db *sql.DB, d *dialect, logger *slog.Logger) error {
-	dir, gd := "migrations", goose.DialectSQLite3
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger())}
-	if d.postgres {
-		dir, gd = "migrations_postgres", goose.DialectPostgres
-		// Monitors sharing the database may start together: one migrates.
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	fsys, err := fs.Sub(migrations, dir)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	p, err := goose.NewProvider(gd, db, fsys, opts...)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	// p.Close would close db: the provider is simply dropped.
-	results, err := p.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, res := range results {
-		logger.Info("store migration applied", "migration", res.Source.Path, "version", res.Source.Version, "duration", res.Duration)
-	}
-	return nil
 }
 
 // Close closes the database.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
@@ -27,8 +28,33 @@ const escalateBatch = 100
 // and supervisor; they, the assignee and the family of a visit are notified.
 // A task escalates once per deadline, however often Escalate runs. It returns
 // how many tasks escalated; one task failing does not stop the others.
+//
+// It is called at every move of the clock, so it asks the store only once
+// the earliest deadline it knows of has passed (dueGate).
 func (s *Service) Escalate(ctx context.Context) (int, error) {
 	now := s.opts.Clock.Now()
+	gen, due := s.due.check(now)
+	if !due {
+		return 0, nil
+	}
+	n, err := s.escalateDue(ctx, now)
+	if err != nil {
+		return n, err
+	}
+	next, err := s.opts.Store.DueForEscalation(ctx, endOfTime, 1)
+	if err != nil {
+		return n, fmt.Errorf("escalate: find the next deadline: %w", err)
+	}
+	s.due.found(gen, next)
+	return n, nil
+}
+
+// endOfTime is later than any deadline: the tasks due by then are every
+// task with a deadline ahead, earliest first.
+var endOfTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// escalateDue escalates the tasks due at now, a batch at a time.
+func (s *Service) escalateDue(ctx context.Context, now time.Time) (int, error) {
 	n := 0
 	for {
 		due, err := s.opts.Store.DueForEscalation(ctx, now, escalateBatch)
@@ -109,6 +135,51 @@ func (s *Service) escalate(ctx context.Context, id string) (string, error) {
 		s.opts.Logger.Info("task escalated", "task_id", id, "deadline", deadline)
 	}
 	return deadline, nil
+}
+
+// dueGate holds the earliest deadline of any task, so that Escalate asks the
+// store only once it has passed. Escalate learns it from the store after
+// escalating; every committed task change lowers it to the task's own
+// deadline. A change during Escalate's search may be missing from what the
+// search found: then the gate forgets, and the next Escalate asks again.
+type dueGate struct {
+	mu    sync.Mutex
+	next  time.Time // no deadline before it; valid when known
+	known bool
+	gen   uint64 // counts changes, so that a search that raced one is not trusted
+}
+
+// check reports whether a deadline may have passed at now, and the count of
+// changes the search that follows must be checked against.
+func (g *dueGate) check(now time.Time) (uint64, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.gen, !g.known || !now.Before(g.next)
+}
+
+// found records what a search begun after check returned gen found: the
+// task with the earliest deadline, if any.
+func (g *dueGate) found(gen uint64, earliest []Task) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gen != gen {
+		g.known = false
+		return
+	}
+	g.next, g.known = endOfTime, true
+	if len(earliest) > 0 {
+		_, g.next = overdue(earliest[0], endOfTime)
+	}
+}
+
+// lower takes a changed task's deadline into account.
+func (g *dueGate) lower(t Task) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gen++
+	if deadline, at := overdue(t, endOfTime); deadline != "" && at.Before(g.next) {
+		g.next = at
+	}
 }
 
 // overdue says which deadline t has missed at now, if any, and when it was.

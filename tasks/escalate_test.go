@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -246,5 +247,61 @@ func TestEscalate_ManyTasks(t *testing.T) {
 	must(t, err)
 	if len(open) != 0 || e.ackOverdue.Load() != n {
 		t.Errorf("%d tasks still open, AckOverdue called %d times; want 0 and %d", len(open), e.ackOverdue.Load(), n)
+	}
+}
+
+// dueCounter counts the store's DueForEscalation calls.
+type dueCounter struct {
+	tasks.Store
+	calls atomic.Int32
+}
+
+func (c *dueCounter) DueForEscalation(ctx context.Context, now time.Time, limit int) ([]tasks.Task, error) {
+	c.calls.Add(1)
+	return c.Store.DueForEscalation(ctx, now, limit)
+}
+
+// TestEscalate_AsksTheStoreOnlyOnceADeadlinePassed: Escalate, called at
+// every move of the clock, leaves the store alone until the earliest
+// deadline it knows of passes, and learns each new task's deadline as the
+// task is stored, however early it falls.
+func TestEscalate_AsksTheStoreOnlyOnceADeadlinePassed(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	counter := &dueCounter{Store: e.db}
+	e.svc = e.newService(t, envOptions{store: counter})
+	e.escalate(t) // nothing open: it learns there is no deadline
+	asked := counter.calls.Load()
+
+	low, _ := e.raise(t, alert(hhMain, rules.RuleBatteryLow, rules.Low, rules.Maintenance, e.clk.Now(), "battery 9%")) // 24 h
+	fall := e.openFall(t)                                                                                              // 5 min
+	for range 4 {
+		e.advance(time.Minute)
+		if n := e.escalate(t); n != 0 {
+			t.Fatalf("%d escalated before any deadline", n)
+		}
+	}
+	if got := counter.calls.Load(); got != asked {
+		t.Errorf("the store was asked %d times before any deadline passed", got-asked)
+	}
+	e.advance(time.Minute)
+	if n := e.escalate(t); n != 1 || e.task(t, fall).State != tasks.Escalated {
+		t.Fatalf("at the fall's deadline: %d escalated, fall %s", n, e.task(t, fall).State)
+	}
+	asked = counter.calls.Load()
+	e.advance(time.Hour)
+	if e.escalate(t); counter.calls.Load() > asked+2 {
+		// At most: once to escalate (the gate forgot while the fall
+		// escalated), once to find the next deadline.
+		t.Errorf("an hour later, with the next deadline a day away, the store was asked %d times", counter.calls.Load()-asked)
+	}
+	asked = counter.calls.Load()
+	e.advance(time.Hour)
+	e.escalate(t)
+	if counter.calls.Load() != asked {
+		t.Errorf("two hours later the store was asked again, with the next deadline a day away")
+	}
+	e.advance(22 * time.Hour)
+	if n := e.escalate(t); n != 1 || e.task(t, low.ID).State != tasks.Escalated {
+		t.Errorf("at the battery task's deadline: %d escalated, task %s", n, e.task(t, low.ID).State)
 	}
 }

@@ -65,6 +65,7 @@ type Options struct {
 // Service is the task lifecycle.
 type Service struct {
 	opts Options
+	due  dueGate
 }
 
 // NewService checks the options and returns a Service.
@@ -84,16 +85,23 @@ func NewService(opts Options) (*Service, error) {
 	if opts.AckOverdue == nil {
 		opts.AckOverdue = func() {}
 	}
-	if opts.Changed == nil {
-		opts.Changed = func(Task, string) {}
-	}
 	if opts.RateLimit < 0 {
 		return nil, errors.New("tasks: rate limit must not be negative")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{opts: opts}, nil
+	s := &Service{opts: opts}
+	changed := opts.Changed
+	s.opts.Changed = func(t Task, event string) {
+		// Every committed change passes here: a deadline it set is one the
+		// gate must know before Escalate next asks it.
+		s.due.lower(t)
+		if changed != nil {
+			changed(t, event)
+		}
+	}
+	return s, nil
 }
 
 // Raise handles an alert: it opens a task, or attaches the evidence to the open

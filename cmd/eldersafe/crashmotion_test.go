@@ -19,30 +19,19 @@ import (
 // on to 19:00, a tick at 19:02 must find it open (due at 19:01). That it
 // opens also shows the first check can fail.
 func TestCrashMotion(t *testing.T) {
-	settings := crashSettingsFromEnv(t)
-	settings.log(t)
-	bin := binary(t)
-	for i, name := range crashBrokerNames {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel() // each broker has its own monitor, data directory, ports and prefix
-			b := newCrashBroker(t, name)
-			rng := settings.rng(i)
-			push := newPushReceiver(t)
-			m := startCrashMonitor(t, bin, t.TempDir(), b, "--clock", "event", "--simulation")
-			m.api.setUpGrid(push)
-			var tally motionTally
-			for run := range settings.runs {
-				// The household registered at 07:00 starts its countdown then.
-				day := motionDay0.AddDate(0, 0, run)
-				m.tick(at(day, 7, 0))
-				tally.add(t, m.motionRun(b, push, run, day, nextMotionKill(rng, run)))
-			}
-			t.Logf("%s: %s", name, tally)
-			if tally.falseAlarms+tally.late > 0 {
-				t.Errorf("%s: acknowledged messages were forgotten (seed %d): %s", name, settings.seed, tally)
-			}
-		})
-	}
+	eachCrashBroker(t, []string{"--clock", "event", "--simulation"}, func(t *testing.T, r crashRig) {
+		var tally motionTally
+		for run := range r.settings.runs {
+			// The household registered at 07:00 starts its countdown then.
+			day := motionDay0.AddDate(0, 0, run)
+			r.m.tick(at(day, 7, 0))
+			tally.add(t, r.m.motionRun(r.b, r.push, run, day, nextMotionKill(r.rng, run)))
+		}
+		t.Logf("%s: %s", r.b.name, tally)
+		if tally.falseAlarms+tally.late > 0 {
+			t.Errorf("%s: acknowledged messages were forgotten (seed %d): %s", r.b.name, r.settings.seed, tally)
+		}
+	})
 }
 
 // motionDay0 is the first run's day. Each run is one day later; a start in

@@ -228,6 +228,35 @@ func (c apiClient) tasks(householdID, rule string) []taskSummary {
 // back, kills the monitor at the run's instant, restarts it, and lets the
 // devices resend what they never had acknowledged.
 func TestCrashFalls(t *testing.T) {
+	eachCrashBroker(t, nil, func(t *testing.T, r crashRig) {
+		var tally fallTally
+		for run := range r.settings.runs {
+			plan := nextKill(r.rng, run)
+			falls := killDuringNewFalls(t, r.m, r.b, r.push, run, plan)
+			r.m.restart()
+			resendUnacked(t, r.b, falls)
+			tally.add(t, run, plan, falls, r.m.settle(r.push, falls, r.b.monitorAcks))
+		}
+		t.Logf("%s: %s", r.b.name, tally)
+		if !tally.clean() {
+			t.Errorf("%s: acknowledged falls were lost or duplicated (seed %d): %s", r.b.name, r.settings.seed, tally)
+		}
+	})
+}
+
+// crashRig is one broker's part of a crash test: its broker, its monitor
+// (started, with the grid set up to notify push), and its own random source.
+type crashRig struct {
+	settings crashSettings
+	b        crashBroker
+	m        *crashMonitor
+	push     *pushReceiver
+	rng      *rand.Rand
+}
+
+// eachCrashBroker runs test once per broker of crashBrokerNames, in
+// parallel subtests, each on a rig of its own; flags go to serve.
+func eachCrashBroker(t *testing.T, flags []string, test func(t *testing.T, r crashRig)) {
 	settings := crashSettingsFromEnv(t)
 	settings.log(t)
 	bin := binary(t)
@@ -235,30 +264,10 @@ func TestCrashFalls(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel() // each broker has its own monitor, data directory, ports and prefix
 			b := newCrashBroker(t, name)
-			rng := settings.rng(i)
-			push := newPushReceiver(t)
-			m := startCrashMonitor(t, bin, t.TempDir(), b)
-			m.api.setUpGrid(push)
-			var tally fallTally
-			for run := range settings.runs {
-				plan := nextKill(rng, run)
-				falls := make([]*fall, plan.falls)
-				for i := range falls {
-					falls[i] = newFall(m.api, push, fmt.Sprintf("h%d-%d", run, i), fmt.Sprintf("wb%d-%d", run, i))
-				}
-				killDuringFalls(t, m, b, falls, plan)
-				m.restart()
-				for _, f := range falls {
-					if !f.acked {
-						f.resend(t, b)
-					}
-				}
-				tally.add(t, run, plan, falls, m.settle(push, falls, b.monitorAcks))
-			}
-			t.Logf("%s: %s", name, tally)
-			if !tally.clean() {
-				t.Errorf("%s: acknowledged falls were lost or duplicated (seed %d): %s", name, settings.seed, tally)
-			}
+			r := crashRig{settings: settings, b: b, rng: settings.rng(i), push: newPushReceiver(t)}
+			r.m = startCrashMonitor(t, bin, t.TempDir(), b, flags...)
+			r.m.api.setUpGrid(r.push)
+			test(t, r)
 		})
 	}
 }
@@ -354,6 +363,29 @@ func killDuringFalls(t *testing.T, m *crashMonitor, b crashBroker, falls []*fall
 	for i, f := range falls {
 		f.acked = acked[i]
 		clients[i].Disconnect(0)
+	}
+}
+
+// killDuringNewFalls registers plan.falls fresh households of run, with a
+// wristband each, through m, and kills m during their falls as plan says.
+func killDuringNewFalls(t *testing.T, m *crashMonitor, b crashBroker, push *pushReceiver, run int, plan killPlan) []*fall {
+	t.Helper()
+	falls := make([]*fall, plan.falls)
+	for i := range falls {
+		falls[i] = newFall(m.api, push, fmt.Sprintf("h%d-%d", run, i), fmt.Sprintf("wb%d-%d", run, i))
+	}
+	killDuringFalls(t, m, b, falls, plan)
+	return falls
+}
+
+// resendUnacked has each device whose fall was never acknowledged send it
+// again, as a device does after reconnecting.
+func resendUnacked(t *testing.T, b crashBroker, falls []*fall) {
+	t.Helper()
+	for _, f := range falls {
+		if !f.acked {
+			f.resend(t, b)
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -74,20 +73,12 @@ func testFailover(t *testing.T, b crashBroker, between func(run int)) {
 			between(run)
 		}
 		plan := nextKill(rng, run)
-		falls := make([]*fall, plan.falls)
-		for i := range falls {
-			falls[i] = newFall(leader.api, push, fmt.Sprintf("h%d-%d", run, i), fmt.Sprintf("wb%d-%d", run, i))
-		}
-		killDuringFalls(t, leader, b, falls, plan)
+		falls := killDuringNewFalls(t, leader, b, push, run, plan)
 		waitStatus(t, standby, "ready")
 		took := time.Since(leader.killedAt)
 		takeovers = append(takeovers, took)
 		t.Logf("run %d (%s): takeover in %v", run, plan.what, took.Round(time.Millisecond))
-		for _, f := range falls {
-			if !f.acked {
-				f.resend(t, b)
-			}
-		}
+		resendUnacked(t, b, falls)
 		tally.add(t, run, plan, falls, standby.settle(push, falls, false))
 		// The killed monitor comes back, as the standby now.
 		leader.restart()
