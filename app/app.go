@@ -122,6 +122,10 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	if m.unlock, err = lockDataDir(m.cfg.DataDir); err != nil {
 		return err
 	}
+	// First, so that profiles cover loading the store at start too.
+	if err := m.startPprof(); err != nil {
+		return err
+	}
 	// The keys come first: the store encrypts sensitive fields with one.
 	if m.keys, err = keyring.Load(m.cfg.Security.Key, m.cfg.DataDir); err != nil {
 		return err
@@ -562,7 +566,7 @@ func (m *Monitor) startHTTP() error {
 		return err
 	})
 	m.log.Info("HTTP API listening", "addr", ln.Addr().String())
-	return m.startPprof()
+	return nil
 }
 
 func (m *Monitor) ready(ctx context.Context) error {
