@@ -121,9 +121,10 @@ type Options struct {
 	// PasswordCost is bcrypt's cost for new passwords. Zero:
 	// registry.PasswordCost.
 	PasswordCost int
-	// Audit records an access to personal data before it is served; an
-	// error refuses the request. Nil: nothing is recorded.
-	Audit func(ctx context.Context, e audit.Entry) error
+	// Audit records accesses to personal data before they are served, in
+	// one write (an import records hundreds at once); an error refuses the
+	// request. Nil: nothing is recorded.
+	Audit func(ctx context.Context, entries ...audit.Entry) error
 	// Forget is called once a household is deleted, with the ids its
 	// devices had, so the monitor drops them from the rules engine, ingest
 	// and the broker. Nil: nothing is told.

@@ -74,7 +74,7 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) error {
 		}
 		secret, resp.Secret = s, s
 	}
-	hash, err := registry.HashSecret(secret)
+	hash, err := registry.HashDeviceSecret(secret)
 	if err != nil {
 		return fmt.Errorf("device %s: %w", d.ID, err)
 	}

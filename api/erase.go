@@ -36,9 +36,14 @@ type HouseholdData interface {
 	// DeleteHousehold erases a household; at closes its open tasks, actor
 	// is who asked. Unknown: registry.ErrNotFound.
 	DeleteHousehold(ctx context.Context, id string, at time.Time, actor string) (registry.Erasure, error)
-	// ImportHousehold creates or updates a household with its devices, in
-	// one transaction.
+	// ImportHousehold creates or updates one household with its devices.
 	ImportHousehold(ctx context.Context, in registry.HouseholdImport) (registry.ImportResult, error)
+	// ImportHouseholds creates or updates households with their devices,
+	// in one transaction with a savepoint each: errs[i] refuses in[i]
+	// alone; err means nothing was stored.
+	ImportHouseholds(ctx context.Context, in []registry.HouseholdImport) (results []registry.ImportResult, errs []error, err error)
+	// ExistingHouseholds says which of ids are registered households.
+	ExistingHouseholds(ctx context.Context, ids []string) (map[string]bool, error)
 }
 
 func (a *API) erasureRoutes(rt *router) {

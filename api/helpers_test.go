@@ -75,8 +75,8 @@ func newEnv(t *testing.T, configure ...func(*Options)) *testEnv {
 		Tasks:         svc,
 		Clock:         clock.Wall{},
 		PasswordCost:  bcrypt.MinCost,
-		Audit: func(ctx context.Context, en audit.Entry) error {
-			_, err := e.store.AppendAudit(ctx, testAuditKey, en)
+		Audit: func(ctx context.Context, entries ...audit.Entry) error {
+			_, err := e.store.AppendAudit(ctx, testAuditKey, entries...)
 			return err
 		},
 		Status: func(id string) []rules.DeviceStatus {

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -22,9 +23,10 @@ import (
 // "CSV import"). The file has a header row naming its columns in any order;
 // every other row is a household, one of its contacts, one of its devices,
 // or both a contact and a device: rows of the same household_id are merged.
-// Each household is applied in its own transaction, whole or not at all; a
-// bad row is answered with its line number and keeps its household out,
-// and every other household still applies.
+// Each household is applied whole or not at all; a bad row is answered
+// with its line number and keeps its household out, and every other
+// household still applies. Households are written importChunk at a time:
+// one audit write, one transaction with a savepoint per household.
 
 // Import limits. Each field is bounded by the registry's table
 // (registry.MaxLen), as in the JSON API.
@@ -32,6 +34,12 @@ const (
 	maxImportBody = 5 << 20
 	maxImportRows = 10_000
 )
+
+// importChunk is how many households share a transaction and an audit
+// write: a transaction each made an import of a million households take
+// hours (docs/performance.md); a chunk keeps one transaction's work, and
+// the writer connection it holds, to some tens of milliseconds.
+const importChunk = 500
 
 // importColumns are the columns an import file may have.
 var importColumns = []string{
@@ -105,26 +113,89 @@ func (a *API) importHouseholds(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp := importResponse{Errors: f.errors, Secrets: []importSecret{}}
+	var ok []*importHousehold
 	for _, ih := range f.households {
 		if !ih.failed {
-			a.importOne(r, ih, &resp)
+			ok = append(ok, ih)
 		}
+	}
+	for chunk := range slices.Chunk(ok, importChunk) {
+		a.importChunk(r, chunk, &resp)
 	}
 	slices.SortStableFunc(resp.Errors, func(x, y importError) int { return cmp.Compare(x.Line, y.Line) })
 	a.writeJSON(w, r, http.StatusOK, resp)
 	return nil
 }
 
-// importOne applies one household, recording it in the audit log first, and
-// tells the rules engine what changed.
-func (a *API) importOne(r *http.Request, ih *importHousehold, resp *importResponse) {
+// importChunk applies households, recording them in the audit log first,
+// and tells the rules engine what changed.
+func (a *API) importChunk(r *http.Request, chunk []*importHousehold, resp *importResponse) {
 	ctx := r.Context()
-	id := ih.h.ID
-	fail := func(line int, format string, args ...any) {
-		resp.Errors = append(resp.Errors, importError{Line: line, Message: "household " + id + " not imported: " + fmt.Sprintf(format, args...)})
+	fail := func(ih *importHousehold, line int, format string, args ...any) {
+		resp.Errors = append(resp.Errors, importError{Line: line, Message: "household " + ih.h.ID + " not imported: " + fmt.Sprintf(format, args...)})
 	}
+	var (
+		todo      []*importHousehold
+		ins       []registry.HouseholdImport
+		generated = map[string]string{} // by device id
+	)
+	for _, ih := range chunk {
+		in, err := a.importInput(ih, generated)
+		if err != nil {
+			fail(ih, err.line, "%s", err.msg)
+			continue
+		}
+		todo, ins = append(todo, ih), append(ins, in)
+	}
+	if len(todo) == 0 {
+		return
+	}
+	ids := make([]string, len(todo))
+	for i, ih := range todo {
+		ids[i] = ih.h.ID
+	}
+	existing, err := a.opts.Households.ExistingHouseholds(ctx, ids)
+	if err != nil {
+		a.log.Error("import: look up households", "err", err)
+		for _, ih := range todo {
+			fail(ih, ih.line, "internal error")
+		}
+		return
+	}
+	if err := a.recordImport(r, todo, existing); err != nil {
+		a.log.Error("import: audit log", "households", len(todo), "err", err)
+		for _, ih := range todo {
+			fail(ih, ih.line, "the audit log cannot be written; try again later")
+		}
+		return
+	}
+	results, errs, err := a.opts.Households.ImportHouseholds(ctx, ins)
+	if err != nil {
+		a.log.Error("import households", "households", len(todo), "err", err)
+		for _, ih := range todo {
+			fail(ih, ih.line, "internal error")
+		}
+		return
+	}
+	for i, ih := range todo {
+		if errs[i] != nil {
+			a.importRefused(ih, errs[i], fail)
+			continue
+		}
+		a.imported(ctx, ih, ins[i], results[i], generated, resp)
+	}
+}
+
+// lineError is a problem of an import file's line.
+type lineError struct {
+	line int
+	msg  string
+}
+
+// importInput hashes the secrets of a household's devices, generating
+// those not given (into generated, by device id).
+func (a *API) importInput(ih *importHousehold, generated map[string]string) (registry.HouseholdImport, *lineError) {
 	in := registry.HouseholdImport{Household: ih.h, SetMedicalNotes: ih.setNotes, NewSecretHashes: map[string]string{}}
-	generated := map[string]string{}
 	// Gateways first: a device naming one is registered after it, whatever
 	// the order of the rows.
 	slices.SortStableFunc(ih.devices, func(x, y importDevice) int {
@@ -136,15 +207,13 @@ func (a *API) importOne(r *http.Request, ih *importHousehold, resp *importRespon
 			s, err := registry.NewSecret()
 			if err != nil {
 				a.log.Error("import: generate a device secret", "err", err)
-				fail(d.line, "internal error")
-				return
+				return registry.HouseholdImport{}, &lineError{d.line, "internal error"}
 			}
 			secret, generated[d.d.ID] = s, s
 		}
-		hash, err := registry.HashSecret(secret)
+		hash, err := registry.HashDeviceSecret(secret)
 		if err != nil {
-			fail(d.line, "device %s: %v", d.d.ID, err)
-			return
+			return registry.HouseholdImport{}, &lineError{d.line, fmt.Sprintf("device %s: %v", d.d.ID, err)}
 		}
 		dev := d.d
 		if d.secret == "" {
@@ -154,35 +223,33 @@ func (a *API) importOne(r *http.Request, ih *importHousehold, resp *importRespon
 		}
 		in.Devices = append(in.Devices, dev)
 	}
+	return in, nil
+}
 
-	action := audit.Update
-	if _, err := a.opts.Registry.Household(ctx, id); errors.Is(err, registry.ErrNotFound) {
-		action = audit.Create
-	}
-	if err := a.recordImport(r, action, id, ih.line); err != nil {
-		a.log.Error("import: audit log", "household_id", id, "err", err)
-		fail(ih.line, "the audit log cannot be written; try again later")
-		return
-	}
-	res, err := a.opts.Households.ImportHousehold(ctx, in)
-	if err != nil {
-		line := ih.line
-		if de, ok := errors.AsType[*registry.DeviceError](err); ok {
-			for _, d := range ih.devices {
-				if d.d.ID == de.DeviceID {
-					line = d.line
-					break
-				}
+// importRefused reports why the store refused a household, on the line of
+// the device at fault when one is.
+func (a *API) importRefused(ih *importHousehold, err error, fail func(*importHousehold, int, string, ...any)) {
+	line := ih.line
+	if de, ok := errors.AsType[*registry.DeviceError](err); ok {
+		for _, d := range ih.devices {
+			if d.d.ID == de.DeviceID {
+				line = d.line
+				break
 			}
 		}
-		if ae := classify(err); ae.status >= 500 {
-			a.log.Error("import household", "household_id", id, "err", err)
-			fail(line, "internal error")
-			return
-		}
-		fail(line, "%s", strings.TrimPrefix(oneLine(err), "import household "+id+": "))
+	}
+	if ae := classify(err); ae.status >= 500 {
+		a.log.Error("import household", "household_id", ih.h.ID, "err", err)
+		fail(ih, line, "internal error")
 		return
 	}
+	fail(ih, line, "%s", strings.TrimPrefix(oneLine(err), "import household "+ih.h.ID+": "))
+}
+
+// imported counts a household stored, shows its generated secrets and tells
+// the rules engine.
+func (a *API) imported(ctx context.Context, ih *importHousehold, in registry.HouseholdImport, res registry.ImportResult, generated map[string]string, resp *importResponse) {
+	id := ih.h.ID
 	if res.Created {
 		resp.Created++
 		a.householdRegistered(ctx, ih.h)
@@ -216,16 +283,23 @@ func gatewaysFirst(k registry.DeviceKind) int {
 	return 1
 }
 
-// recordImport records in the audit log that an import writes a household,
-// before it does.
-func (a *API) recordImport(r *http.Request, action, householdID string, line int) error {
+// recordImport records in the audit log that an import writes households,
+// in one write, before it does.
+func (a *API) recordImport(r *http.Request, hs []*importHousehold, existing map[string]bool) error {
 	if a.opts.Audit == nil {
 		return nil
 	}
 	p := principal(r.Context())
-	e := audit.Entry{At: a.wall.Now(), Actor: p.ID, Role: p.Role, Action: action, Object: "households/" + householdID,
-		Remote: remoteHost(r), Reason: fmt.Sprintf("csv import, line %d", line)}
-	return a.opts.Audit(r.Context(), e)
+	entries := make([]audit.Entry, len(hs))
+	for i, ih := range hs {
+		action := audit.Create
+		if existing[ih.h.ID] {
+			action = audit.Update
+		}
+		entries[i] = audit.Entry{At: a.wall.Now(), Actor: p.ID, Role: p.Role, Action: action, Object: "households/" + ih.h.ID,
+			Remote: remoteHost(r), Reason: fmt.Sprintf("csv import, line %d", ih.line)}
+	}
+	return a.opts.Audit(r.Context(), entries...)
 }
 
 // requireCSV accepts Content-Type text/csv, in UTF-8 when a charset is given.

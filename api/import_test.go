@@ -173,6 +173,77 @@ func TestImportBadLines(t *testing.T) {
 	}
 }
 
+// TestImportChunks: households share transactions and audit writes
+// importChunk at a time; one the store refuses, anywhere in a chunk, keeps
+// only itself out, and each household written has its own audit entry.
+func TestImportChunks(t *testing.T) {
+	e, engine := newImportEnv(t)
+	n := 2*importChunk + 3
+	refused := map[int]string{ // row index → the error it must cause
+		0:               "grid_id \"g404\": refers to an unknown object",
+		importChunk - 1: "device d-water: registered to another household: already exists",
+		importChunk:     "grid_id \"g404\": refers to an unknown object",
+		n - 1:           "grid_id \"g404\": refers to an unknown object",
+	}
+	var body strings.Builder
+	body.WriteString(importHeader)
+	var want []string
+	for i := range n {
+		grid, device, secret := "g1", fmt.Sprintf("c%d-pir", i), fmt.Sprintf("c%d-secret-0123456789", i)
+		if msg, ok := refused[i]; ok {
+			if strings.Contains(msg, "grid") {
+				grid = "g404"
+			} else {
+				device = "d-water"
+			}
+			want = append(want, fmt.Sprintf("%d: household c%d not imported: %s", i+2, i, msg))
+		}
+		fmt.Fprintf(&body, "c%d,Resident %d,%d Road,%s,,,,,,,,%s,motion_sensor,%s\n", i, i, i, grid, device, secret)
+	}
+	b := e.importCSV(body.String())
+	if got := importErrors(b); !slices.Equal(got, want) {
+		t.Errorf("errors:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if b["created"] != float64(n-len(refused)) {
+		t.Errorf("created %v, want %d", b["created"], n-len(refused))
+	}
+	for _, i := range []int{1, importChunk - 2, importChunk + 1, n - 2} {
+		id := fmt.Sprintf("c%d", i)
+		e.must(200, "GET", "/api/v1/households/"+id, "")
+		if st := engine.Status(id, t0); len(st) != 1 {
+			t.Errorf("the rules engine knows %d devices of %s, want 1", len(st), id)
+		}
+		if got, want := importAudit(e, id), []string{fmt.Sprintf("create csv import, line %d", i+2)}; !slices.Equal(got, want) {
+			t.Errorf("audit of %s: %q, want %q", id, got, want)
+		}
+	}
+	for i := range refused {
+		e.must(404, "GET", fmt.Sprintf("/api/v1/households/c%d", i), "")
+	}
+
+	// Again: every household is an update, audited as one.
+	b = e.importCSV(body.String())
+	if b["updated"] != float64(n-len(refused)) || len(importErrors(b)) != len(refused) {
+		t.Errorf("second import: updated %v, errors %v", b["updated"], importErrors(b))
+	}
+	if got, want := importAudit(e, "c1"), []string{"update csv import, line 3", "create csv import, line 3"}; !slices.Equal(got, want) {
+		t.Errorf("audit of c1 after two imports: %q, want %q", got, want)
+	}
+}
+
+// importAudit lists the import's audit entries of a household, newest
+// first, as "action reason".
+func importAudit(e *testEnv, id string) []string {
+	var out []string
+	for _, x := range e.must(200, "GET", "/api/v1/audit?object=households/"+id, "")["entries"].([]any) {
+		m := x.(map[string]any)
+		if r := fmt.Sprint(m["reason"]); strings.HasPrefix(r, "csv import") {
+			out = append(out, fmt.Sprint(m["action"], " ", r))
+		}
+	}
+	return out
+}
+
 // TestImportSources: the optional source columns register devices that speak
 // their own formats; a gateway listed after the devices that name it is
 // registered first.

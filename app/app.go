@@ -122,6 +122,10 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 	if m.unlock, err = lockDataDir(m.cfg.DataDir); err != nil {
 		return err
 	}
+	// First, so that profiles cover loading the store at start too.
+	if err := m.startPprof(); err != nil {
+		return err
+	}
 	// The keys come first: the store encrypts sensitive fields with one.
 	if m.keys, err = keyring.Load(m.cfg.Security.Key, m.cfg.DataDir); err != nil {
 		return err
@@ -559,8 +563,8 @@ func (m *Monitor) startHTTP() error {
 		Status:        m.decide.Status,
 		EventClock:    eventClock,
 		AdminToken:    m.token,
-		Audit: func(ctx context.Context, e audit.Entry) error {
-			_, err := m.db.AppendAudit(ctx, m.keys.Audit, e)
+		Audit: func(ctx context.Context, entries ...audit.Entry) error {
+			_, err := m.db.AppendAudit(ctx, m.keys.Audit, entries...)
 			return err
 		},
 		Forget:     m.forget,

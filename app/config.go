@@ -69,6 +69,9 @@ type Config struct {
 
 type HTTPConfig struct {
 	Addr string `mapstructure:"addr"`
+	// PprofAddr serves Go's profiles (net/http/pprof) on a listener of
+	// their own, loopback only; empty (the default) serves none.
+	PprofAddr string `mapstructure:"pprof_addr"`
 }
 
 type MQTTConfig struct {
@@ -391,6 +394,9 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.Addr == "" {
 		bad("http.addr", "required")
+	}
+	if err := checkPprofAddr(c.HTTP.PprofAddr); err != nil {
+		bad("http.pprof_addr", "%v", err)
 	}
 	if c.MQTT.URL != "" {
 		// Several URLs, comma-separated: the nodes of a broker cluster.

@@ -205,3 +205,26 @@ func TestValidateSources(t *testing.T) {
 		t.Errorf("Ingest() = %+v, want tasmota alone", got)
 	}
 }
+
+func TestValidatePprofAddr(t *testing.T) {
+	for _, tt := range []struct {
+		addr  string
+		valid bool
+	}{
+		{"", true}, // off, the default
+		{"127.0.0.1:6060", true},
+		{"[::1]:6060", true},
+		{"localhost:6060", true},
+		{"0.0.0.0:6060", false},
+		{":6060", false},
+		{"10.0.0.5:6060", false},
+		{"127.0.0.1", false},
+	} {
+		cfg := DefaultConfig()
+		cfg.HTTP.PprofAddr = tt.addr
+		err := cfg.Validate()
+		if tt.valid != (err == nil) || (err != nil && !strings.Contains(err.Error(), "http.pprof_addr")) {
+			t.Errorf("http.pprof_addr %q: error %v, want valid=%v", tt.addr, err, tt.valid)
+		}
+	}
+}

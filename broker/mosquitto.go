@@ -17,7 +17,7 @@ import (
 type MosquittoCredentials struct {
 	Prefix string
 	// Devices map a device id to its secret's hash, already in Mosquitto's
-	// password_file form (registry.HashSecret).
+	// password_file form (registry.HashDeviceSecret, or HashSecret before it).
 	Devices map[string]string
 	// The monitor's own credential, in plain text; it is hashed here.
 	MonitorUsername, MonitorPassword string

@@ -187,8 +187,8 @@ func New(opts Options) (*Dispatcher, error) {
 	})
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "eldersafe_devices_online",
-		Help: "Devices heard from within their offline threshold.",
-	}, func() float64 { return float64(d.engine.OnlineDevices(d.clock.Now())) })
+		Help: "Devices heard from within their offline threshold (as of the rules' last clock step).",
+	}, func() float64 { return float64(d.engine.OnlineDevices()) })
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "eldersafe_ingest_retrying",
 		Help: "Device messages and clock ticks held unacknowledged while the store refuses to write what they changed; it retries them in place.",

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -28,40 +30,21 @@ func (d *Dispatcher) Load(ctx context.Context) ([]registry.Device, error) {
 
 func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
 	now := d.clock.Now() // zero while the event clock has not started
-	zones, err := d.store.HouseholdTimezones(ctx)
-	if err != nil {
-		return nil, err
+	// The two big reads (every household's state, decrypted; every device)
+	// run beside the settings' and each other: with a million households
+	// each takes seconds, and the store answers them on separate
+	// connections. They are applied in order below.
+	var (
+		g          errgroup.Group
+		states     []rules.State
+		registered []registry.RegisteredDevice
+	)
+	g.Go(func() (err error) { states, err = d.store.RuleStates(ctx); return err })
+	g.Go(func() (err error) { registered, err = d.store.RegisteredDevices(ctx); return err })
+	err := d.loadSettings(ctx, now)
+	if werr := g.Wait(); err == nil {
+		err = werr
 	}
-	overrides, err := d.store.AllHouseholdThresholds(ctx)
-	if err != nil {
-		return nil, err
-	}
-	levels, err := d.store.HouseholdCareLevels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var since time.Time
-	if !now.IsZero() {
-		since = now.Add(-awayLookback)
-	}
-	periods, err := d.store.AwayPeriodsEndingAfter(ctx, since)
-	if err != nil {
-		return nil, err
-	}
-	away := make(map[string][]registry.AwayPeriod)
-	for _, p := range periods {
-		away[p.HouseholdID] = append(away[p.HouseholdID], p)
-	}
-	for id, tz := range zones {
-		if tz == "" && len(overrides[id]) == 0 && len(away[id]) == 0 && len(d.levels[levels[id].OrDefault()]) == 0 {
-			continue
-		}
-		if err := d.apply(id, tz, levels[id], overrides[id], away[id]); err != nil {
-			return nil, err
-		}
-	}
-
-	states, err := d.store.RuleStates(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +55,6 @@ func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
 			continue
 		}
 		restored++
-	}
-
-	registered, err := d.store.RegisteredDevices(ctx)
-	if err != nil {
-		return nil, err
 	}
 	devices := make([]registry.Device, 0, len(registered))
 	for _, rd := range registered {
@@ -90,9 +68,47 @@ func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
 		d.engine.SetExpected(rd.HouseholdID, rd.ID, rd.ExpectedEvery)
 		devices = append(devices, rd.Device)
 	}
-	d.log.Info("rules state loaded", "households", len(zones), "restored", restored, "devices", len(devices),
-		"overrides", len(overrides), "away_periods", len(periods))
+	d.log.Info("rules state loaded", "restored", restored, "devices", len(devices))
 	return devices, nil
+}
+
+// loadSettings applies every household's time zone, care level, overrides
+// and away periods.
+func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
+	zones, err := d.store.HouseholdTimezones(ctx)
+	if err != nil {
+		return err
+	}
+	overrides, err := d.store.AllHouseholdThresholds(ctx)
+	if err != nil {
+		return err
+	}
+	levels, err := d.store.HouseholdCareLevels(ctx)
+	if err != nil {
+		return err
+	}
+	var since time.Time
+	if !now.IsZero() {
+		since = now.Add(-awayLookback)
+	}
+	periods, err := d.store.AwayPeriodsEndingAfter(ctx, since)
+	if err != nil {
+		return err
+	}
+	away := make(map[string][]registry.AwayPeriod)
+	for _, p := range periods {
+		away[p.HouseholdID] = append(away[p.HouseholdID], p)
+	}
+	for id, tz := range zones {
+		if tz == "" && len(overrides[id]) == 0 && len(away[id]) == 0 && len(d.levels[levels[id].OrDefault()]) == 0 {
+			continue
+		}
+		if err := d.apply(id, tz, levels[id], overrides[id], away[id]); err != nil {
+			return err
+		}
+	}
+	d.log.Info("rules settings loaded", "households", len(zones), "overrides", len(overrides), "away_periods", len(periods))
+	return nil
 }
 
 // apply hands the engine a household's settings: its time zone (empty: the

@@ -52,8 +52,8 @@ type PipelineOptions struct {
 type Pipeline struct {
 	opts     PipelineOptions
 	dedup    Dedup
-	devices  sync.Map // device id → registry.Device, positive lookups only
-	bySource sync.Map // sourceKey → registry.Device, the same devices
+	devices  *deviceCache // positive lookups only
+	bySource sync.Map     // sourceKey → registry.Device, the same devices
 	accepted *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	logs     rejectLog
@@ -75,7 +75,8 @@ func NewPipeline(opts PipelineOptions) (*Pipeline, error) {
 	}
 	f := promauto.With(opts.Registerer)
 	p := &Pipeline{
-		opts: opts,
+		opts:    opts,
+		devices: newDeviceCache(),
 		accepted: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "eldersafe_ingest_messages_total",
 			Help: "Device messages accepted, by device kind and stream.",
@@ -100,7 +101,7 @@ func NewPipeline(opts PipelineOptions) (*Pipeline, error) {
 // source, not its secret's hash.
 func (p *Pipeline) remember(d registry.Device) {
 	d.SecretHash = ""
-	p.devices.Store(d.ID, d)
+	p.devices.store(d)
 	if !d.Native() {
 		p.bySource.Store(sourceKey(d.Source, d.SourceTopic), d)
 	}
@@ -227,8 +228,8 @@ func (p *Pipeline) MayPublish(ctx context.Context, id, topic string) bool {
 }
 
 func (p *Pipeline) device(ctx context.Context, id string) (registry.Device, error) {
-	if d, ok := p.devices.Load(id); ok {
-		return d.(registry.Device), nil
+	if d, ok := p.devices.load(id); ok {
+		return d, nil
 	}
 	d, err := p.opts.Devices.Device(ctx, id)
 	if errors.Is(err, registry.ErrNotFound) {
@@ -271,10 +272,8 @@ func (l *rejectLog) log(reason Reason, topic string, err error) {
 // message is looked up again, and rejected as unknown_device.
 func (p *Pipeline) ForgetDevices(ids ...string) {
 	for _, id := range ids {
-		if d, ok := p.devices.LoadAndDelete(id); ok {
-			if d := d.(registry.Device); !d.Native() {
-				p.bySource.Delete(sourceKey(d.Source, d.SourceTopic))
-			}
+		if d, ok := p.devices.remove(id); ok && !d.Native() {
+			p.bySource.Delete(sourceKey(d.Source, d.SourceTopic))
 		}
 	}
 	p.dedup.Forget(ids...)

@@ -59,10 +59,26 @@ func TestPipelineKnownDevices(t *testing.T) {
 	if want := []string{"h1", "h1", "h-wb-2", "h-wb-2"}; len(households) != 4 || households[0] != want[0] || households[2] != want[2] {
 		t.Errorf("households %v, want %v", households, want)
 	}
-	p.devices.Range(func(_, v any) bool {
-		if v.(registry.Device).SecretHash != "" {
-			t.Errorf("the cache holds a secret's hash: %+v", v)
+	n := 0
+	p.devices.each(func(d registry.Device) {
+		n++
+		if d.SecretHash != "" {
+			t.Errorf("the cache holds a secret's hash: %+v", d)
 		}
-		return true
 	})
+	if n != 2 {
+		t.Errorf("%d devices cached, want 2", n)
+	}
+}
+
+// each calls fn with every cached device.
+func (c *deviceCache) each(fn func(registry.Device)) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		for id, cd := range s.m {
+			fn(cd.device(id))
+		}
+		s.mu.RUnlock()
+	}
 }

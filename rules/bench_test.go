@@ -160,8 +160,8 @@ func BenchmarkRestore(b *testing.B) {
 	}
 }
 
-// BenchmarkOnlineDevices measures eldersafe_devices_online's walk, done at
-// every /metrics scrape. Run with
+// BenchmarkOnlineDevices measures eldersafe_devices_online, read at every
+// /metrics scrape (a walk of every household until it became a counter). Run with
 // go test -run=^$ -bench=BenchmarkOnlineDevices -benchtime=10x ./rules/
 func BenchmarkOnlineDevices(b *testing.B) {
 	const n = 100_000
@@ -177,9 +177,10 @@ func BenchmarkOnlineDevices(b *testing.B) {
 		e.Process(r)
 		last = r.TS
 	}
+	e.Advance(last)
 	b.ResetTimer()
 	for range b.N {
-		if got := e.OnlineDevices(last); got != 5*n {
+		if got := e.OnlineDevices(); got != 5*n {
 			b.Fatalf("%d online, want %d", got, 5*n)
 		}
 	}

@@ -505,6 +505,19 @@ func (d *device) setA(v float64) { d.a = v; d.flags |= hasA }
 func (d *device) setB(v float64) { d.b = v; d.flags |= hasB }
 func (d *device) setBool(v bool) { d.flags |= hasBool; d.setFlag(boolValue, v) }
 
+// online counts the household's devices that are up for
+// eldersafe_devices_online: heard from, not saying they are offline, and not
+// yet found silent past their threshold (device_offline, fired by Advance).
+func (h *household) online() int {
+	n := 0
+	for i := range h.devices {
+		if d := &h.devices[i]; d.lastSeen != 0 && d.flags&(saidOffline|firingOffline) == 0 {
+			n++
+		}
+	}
+	return n
+}
+
 func (d *device) online(now int64, cfg *Config) bool {
 	// A registered device that never spoke is expected, not online.
 	return d.flags&saidOffline == 0 && d.lastSeen != 0 && now-d.lastAlive < d.offlineAfter(cfg)

@@ -222,10 +222,12 @@ func (e *Engine) Restore(st State, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.household(st.HouseholdID)
+	up := h.online()
 	h.newest, h.firing, h.lastUse = restored.newest, restored.firing, restored.lastUse
 	h.lastMotion, h.motionSince, h.lastOpen, h.doorSince = restored.lastMotion, restored.motionSince, restored.lastOpen, restored.doorSince
 	h.powerStart, h.powerUsed, h.devices = restored.powerStart, restored.powerUsed, restored.devices
 	h.learned = restored.learned
+	s.online.Add(int64(h.online() - up))
 	h.armed = 0
 	e.rearm(s, h, max(h.newest, now.UnixNano()), global)
 	return nil

@@ -192,16 +192,101 @@ func TestRetractFiresAgain(t *testing.T) {
 }
 
 func TestOnlineDevices(t *testing.T) {
-	e := newEngine(t)
-	run(e, read(meter(0, 1), band(0, EventSOS), heartbeat("wb-1", registry.Wristband, 0)))
-	for _, c := range []struct {
-		at   time.Duration
-		want int
-	}{{time.Hour, 2}, {3 * h, 1}, {7 * h, 0}} {
-		if got := e.OnlineDevices(t0.Add(c.at)); got != c.want {
-			t.Errorf("online devices after %v: %d, want %d (wristbands go offline after 2h, meters after 6h)", c.at, got, c.want)
+	t.Run("WentOffline", func(t *testing.T) {
+		e := newEngine(t)
+		run(e, read(meter(0, 1), band(0, EventSOS), heartbeat("wb-1", registry.Wristband, 0)))
+		for _, c := range []struct {
+			at   time.Duration
+			want int
+		}{{time.Hour, 2}, {3 * h, 1}, {7 * h, 0}} {
+			e.Advance(t0.Add(c.at))
+			if got := e.OnlineDevices(); got != c.want {
+				t.Errorf("online devices after %v: %d, want %d (wristbands go offline after 2h, meters after 6h)", c.at, got, c.want)
+			}
 		}
+	})
+	// The counter kept per shard must agree, after every step, with a walk
+	// asking each device whether it is online as of the clock's now.
+	for _, c := range []struct {
+		name  string
+		steps []step
+		// then runs after the steps, returning the engine to check.
+		then func(t *testing.T, e *Engine) *Engine
+	}{
+		{"readings and silence", steps(every(0, 3*h, 15*m, unchanged(100), heartbeat1("pir-1", registry.MotionSensor)),
+			read(band(h, EventSOS)), ticks(3*h, 10*h, 30*m), read(meter(10*h+m, 200))), nil},
+		{"a last will, then back", steps(read(meter(0, 1), heartbeat("pir-1", registry.MotionSensor, 0),
+			Reading{DeviceID: "wm-1", HouseholdID: "h1", Kind: registry.WaterMeter, Stream: Status, TS: t0.Add(h), Online: ptr(false)}),
+			ticks(h, 2*h, 30*m), read(meter(2*h+m, 2))), nil},
+		{"across a restart", steps(read(meter(0, 1), band(0, EventSOS)), ticks(0, 3*h, h)),
+			func(t *testing.T, e *Engine) *Engine { return restart(t, e, map[string][]byte{}, t0.Add(3*h)) }},
+		{"a retracted device_offline", steps(read(meter(0, 1), band(0, EventSOS))),
+			func(t *testing.T, e *Engine) *Engine {
+				for _, a := range e.Advance(t0.Add(3 * h)) {
+					if a.Rule == RuleDeviceOffline {
+						e.Retract(a, t0.Add(4*h))
+					}
+				}
+				return e
+			}},
+		{"a household removed", steps(read(meter(0, 1), band(0, EventSOS))),
+			func(t *testing.T, e *Engine) *Engine { e.Remove("h1"); return e }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEngine(t)
+			now := t0.Add(-time.Hour)
+			for i, s := range c.steps {
+				at := t0.Add(s.tick)
+				if s.reading != nil {
+					e.Process(*s.reading)
+					at = s.reading.TS
+				}
+				now = maxTime(now, at)
+				e.Advance(now)
+				if got, want := e.OnlineDevices(), walkOnline(e, now); got != want {
+					t.Fatalf("step %d (%v): %d devices online, a walk finds %d", i, at.Sub(t0), got, want)
+				}
+			}
+			if c.then != nil {
+				e = c.then(t, e)
+				if got, want := e.OnlineDevices(), walkOnline(e, now); got != want {
+					t.Fatalf("at the end: %d devices online, a walk finds %d", got, want)
+				}
+			}
+		})
 	}
+}
+
+// heartbeat1 is heartbeat as a device of every().
+func heartbeat1(id string, kind registry.DeviceKind) func(time.Duration) Reading {
+	return func(at time.Duration) Reading { return heartbeat(id, kind, at) }
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// walkOnline counts online devices the way eldersafe_devices_online did
+// before it was a counter: every device of every household, as of now.
+func walkOnline(e *Engine, now time.Time) int {
+	global := e.cfg.Load()
+	n := 0
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.mu.Lock()
+		for _, h := range s.households {
+			for j := range h.devices {
+				if h.devices[j].online(now.UnixNano(), h.config(global)) {
+					n++
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	return n
 }
 
 func TestRemoveForgetsAHousehold(t *testing.T) {

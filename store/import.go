@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -13,11 +14,68 @@ import (
 
 // ImportHousehold creates a household with its devices, or updates an
 // existing one, in one transaction: its name, address, grid, time zone,
-// contacts and (when given) care level are replaced (privacy settings and, unless SetMedicalNotes, medical
-// notes are kept); devices are added, never removed. A device of another
+// contacts and (when given) care level are replaced (privacy settings and,
+// unless SetMedicalNotes, medical notes are kept); devices are added, never
+// removed. A device of another
 // household, or one whose kind differs from the registered one, is a
 // *registry.DeviceError; an unknown grid registry.ErrUnknownReference.
 func (db *DB) ImportHousehold(ctx context.Context, in registry.HouseholdImport) (registry.ImportResult, error) {
+	res, errs, err := db.ImportHouseholds(ctx, []registry.HouseholdImport{in})
+	if err != nil {
+		return registry.ImportResult{}, err
+	}
+	return res[0], errs[0]
+}
+
+// ImportHouseholds imports households as ImportHousehold does, all in one
+// transaction, each in a savepoint of its own: a household refused (errs[i],
+// ImportHousehold's error) leaves the others to be stored. One transaction
+// for hundreds of households instead of one each is what lets an import
+// keep up thousands a second (docs/performance.md). A non-nil err means
+// nothing was stored.
+func (db *DB) ImportHouseholds(ctx context.Context, in []registry.HouseholdImport) (results []registry.ImportResult, errs []error, err error) {
+	type prepared struct {
+		stored  storedHousehold
+		privacy string
+	}
+	preps := make([]prepared, len(in))
+	errs = make([]error, len(in))
+	for i := range in {
+		preps[i].stored, preps[i].privacy, errs[i] = db.prepareImport(in[i])
+	}
+	results = make([]registry.ImportResult, len(in))
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		st, err := prepareImportStmts(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer st.close()
+		now := toMS(db.now())
+		for i := range in {
+			if errs[i] != nil {
+				continue // refused before the transaction
+			}
+			errs[i] = savepoint(ctx, tx, func() error {
+				return importOne(ctx, tx, st, in[i], preps[i].stored, preps[i].privacy, now, &results[i])
+			})
+			if errs[i] != nil {
+				results[i] = registry.ImportResult{}
+				errs[i] = wrapImport(in[i].Household.ID, errs[i])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("import %d households: %w", len(in), err)
+	}
+	return results, errs, nil
+}
+
+func wrapImport(id string, err error) error { return fmt.Errorf("import household %s: %w", id, err) }
+
+// prepareImport checks a household of an import (its errors as they are)
+// and encodes what it stores.
+func (db *DB) prepareImport(in registry.HouseholdImport) (storedHousehold, string, error) {
 	h := in.Household
 	errs := []error{h.Validate()}
 	for _, d := range in.Devices {
@@ -29,7 +87,7 @@ func (db *DB) ImportHousehold(ctx context.Context, in registry.HouseholdImport) 
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return registry.ImportResult{}, err
+		return storedHousehold{}, "", err
 	}
 	contacts := h.Contacts
 	if contacts == nil {
@@ -37,71 +95,116 @@ func (db *DB) ImportHousehold(ctx context.Context, in registry.HouseholdImport) 
 	}
 	cj, err := json.Marshal(contacts)
 	if err != nil {
-		return registry.ImportResult{}, fmt.Errorf("import household %s: encode contacts: %w", h.ID, err)
+		return storedHousehold{}, "", wrapImport(h.ID, fmt.Errorf("encode contacts: %w", err))
 	}
 	stored, err := db.sealHousehold(h.ID, string(cj), h.MedicalNotes)
 	if err != nil {
-		return registry.ImportResult{}, fmt.Errorf("import household %s: %w", h.ID, err)
+		return storedHousehold{}, "", wrapImport(h.ID, err)
 	}
 	privacy, err := encodePrivacy(h.Privacy)
 	if err != nil {
-		return registry.ImportResult{}, fmt.Errorf("import household %s: %w", h.ID, err)
+		return storedHousehold{}, "", wrapImport(h.ID, err)
 	}
-	var res registry.ImportResult
-	err = db.write(ctx, func(tx *sql.Tx) error {
-		res = registry.ImportResult{}
-		found, err := exists(ctx, tx, `SELECT 1 FROM households WHERE id = ? AND deleted_at IS NULL`, h.ID)
-		if err != nil {
-			return err
+	return stored, privacy, nil
+}
+
+// importStmts are the statements an import runs for every household and
+// device, prepared once per transaction: parsing them again for each was a
+// quarter of an import's CPU.
+type importStmts struct {
+	household, grid, insertHousehold, device, insertDevice, insertNative *sql.Stmt
+}
+
+func prepareImportStmts(ctx context.Context, tx *sql.Tx) (*importStmts, error) {
+	var (
+		st   importStmts
+		errs []error
+	)
+	prep := func(dst **sql.Stmt, query string) {
+		var err error
+		*dst, err = tx.PrepareContext(ctx, query)
+		errs = append(errs, err)
+	}
+	prep(&st.household, `SELECT 1 FROM households WHERE id = ? AND deleted_at IS NULL`)
+	prep(&st.grid, `SELECT 1 FROM grids WHERE id = ?`)
+	prep(&st.insertHousehold, `INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, care_level, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	prep(&st.device, `SELECT `+deviceCols+` FROM devices WHERE id = ?`)
+	prep(&st.insertDevice, insertDeviceQuery)
+	prep(&st.insertNative, insertDeviceQuery+` ON CONFLICT (id) DO NOTHING`)
+	if err := errors.Join(errs...); err != nil {
+		st.close()
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	return &st, nil
+}
+
+func (st *importStmts) close() {
+	for _, s := range []*sql.Stmt{st.household, st.grid, st.insertHousehold, st.device, st.insertDevice, st.insertNative} {
+		if s != nil {
+			s.Close()
 		}
-		if err := reference(ctx, tx, "grid_id", h.GridID, `SELECT 1 FROM grids WHERE id = ?`); err != nil {
-			return err
-		}
-		switch {
-		case !found:
-			res.Created = true
-			_, err = tx.ExecContext(ctx,
-				`INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, care_level, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				h.ID, h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, privacy, string(h.CareLevel.OrDefault()), toMS(db.now()))
-		case in.SetMedicalNotes:
-			_, err = tx.ExecContext(ctx,
-				`UPDATE households SET name = ?, address = ?, grid_id = ?, timezone = ?, contacts = ?, medical_notes = ? WHERE id = ?`,
-				h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, h.ID)
-		default:
-			_, err = tx.ExecContext(ctx,
-				`UPDATE households SET name = ?, address = ?, grid_id = ?, timezone = ?, contacts = ? WHERE id = ?`,
-				h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, h.ID)
-		}
-		if err == nil && !res.Created && h.CareLevel != "" {
-			// A file without the care_level column keeps the level set before.
-			_, err = tx.ExecContext(ctx, `UPDATE households SET care_level = ? WHERE id = ?`, string(h.CareLevel), h.ID)
-		}
-		if err != nil {
-			return insertError(err)
-		}
-		for _, d := range in.Devices {
-			added, err := importDevice(ctx, tx, d, in.NewSecretHashes[d.ID], toMS(db.now()))
-			if err != nil {
-				return err
-			}
-			if added {
-				res.Added = append(res.Added, d)
-			}
-		}
-		return nil
-	})
+	}
+}
+
+// importOne writes one household of an import and its devices in tx.
+func importOne(ctx context.Context, tx *sql.Tx, st *importStmts, in registry.HouseholdImport, stored storedHousehold, privacy string, now int64, res *registry.ImportResult) error {
+	h := in.Household
+	found, err := exists(ctx, stmtQuerier{st.household}, "", h.ID)
 	if err != nil {
-		return registry.ImportResult{}, fmt.Errorf("import household %s: %w", h.ID, err)
+		return err
 	}
-	return res, nil
+	if err := reference(ctx, stmtQuerier{st.grid}, "grid_id", h.GridID, ""); err != nil {
+		return err
+	}
+	switch {
+	case !found:
+		res.Created = true
+		_, err = st.insertHousehold.ExecContext(ctx, h.ID, h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, privacy, string(h.CareLevel.OrDefault()), now)
+	case in.SetMedicalNotes:
+		_, err = tx.ExecContext(ctx,
+			`UPDATE households SET name = ?, address = ?, grid_id = ?, timezone = ?, contacts = ?, medical_notes = ? WHERE id = ?`,
+			h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, h.ID)
+	default:
+		_, err = tx.ExecContext(ctx,
+			`UPDATE households SET name = ?, address = ?, grid_id = ?, timezone = ?, contacts = ? WHERE id = ?`,
+			h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, h.ID)
+	}
+	if err == nil && !res.Created && h.CareLevel != "" {
+		// A file without the care_level column keeps the level set before.
+		_, err = tx.ExecContext(ctx, `UPDATE households SET care_level = ? WHERE id = ?`, string(h.CareLevel), h.ID)
+	}
+	if err != nil {
+		return insertError(err)
+	}
+	for _, d := range in.Devices {
+		added, err := importDevice(ctx, tx, st, d, in.NewSecretHashes[d.ID], now)
+		if err != nil {
+			return err
+		}
+		if added {
+			res.Added = append(res.Added, d)
+		}
+	}
+	return nil
 }
 
 // importDevice registers a device (with newHash when it has no SecretHash)
 // or, when the household has it already, replaces its secret's hash if one
 // is given.
-func importDevice(ctx context.Context, tx *sql.Tx, d registry.Device, newHash string, now int64) (added bool, err error) {
-	old, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, d.ID))
+func importDevice(ctx context.Context, tx *sql.Tx, st *importStmts, d registry.Device, newHash string, now int64) (added bool, err error) {
+	if d.Native() && d.GatewayID == "" && cmp.Or(d.SecretHash, newHash) != "" {
+		// Nothing to check before the insert: try it first, and look the
+		// device up only if its id is taken (an import is mostly new devices).
+		res, err := st.insertNative.ExecContext(ctx, deviceArgs(d, cmp.Or(d.SecretHash, newHash), now)...)
+		if err != nil {
+			return false, &registry.DeviceError{DeviceID: d.ID, Err: insertError(err)}
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err == nil, err
+		}
+	}
+	old, err := scanDevice(st.device.QueryRowContext(ctx, d.ID))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if d.SecretHash == "" {
@@ -110,7 +213,7 @@ func importDevice(ctx context.Context, tx *sql.Tx, d registry.Device, newHash st
 		if d.SecretHash == "" {
 			return false, &registry.DeviceError{DeviceID: d.ID, Err: errors.New("a new device needs a secret")}
 		}
-		if err := insertDevice(ctx, tx, d, now); err != nil {
+		if err := insertDevice(ctx, tx, st.insertDevice, d, now); err != nil {
 			return false, &registry.DeviceError{DeviceID: d.ID, Err: err}
 		}
 		return true, nil
@@ -135,4 +238,39 @@ func importDevice(ctx context.Context, tx *sql.Tx, d registry.Device, newHash st
 		return false, err
 	}
 	return false, nil
+}
+
+// ExistingHouseholds says which of ids are registered households (deleted
+// ones are not), in one query: an import tells creations from updates
+// before it writes, for the audit log.
+func (db *DB) ExistingHouseholds(ctx context.Context, ids []string) (map[string]bool, error) {
+	arr, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("existing households: %w", err)
+	}
+	found, err := strings1(ctx, db.r, `SELECT id FROM households WHERE deleted_at IS NULL AND id IN (`+db.dialect.jsonArray+`)`, string(arr))
+	if err != nil {
+		return nil, fmt.Errorf("existing households: %w", err)
+	}
+	out := make(map[string]bool, len(found))
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// stmtQuerier runs a prepared statement where a querier is asked for; the
+// query text given is ignored.
+type stmtQuerier struct{ s *sql.Stmt }
+
+func (q stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return q.s.ExecContext(ctx, args...)
+}
+
+func (q stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return q.s.QueryContext(ctx, args...)
+}
+
+func (q stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return q.s.QueryRowContext(ctx, args...)
 }

@@ -86,6 +86,15 @@ func (translatedFile) Close() error                 { return nil }
 // comment.
 const postgresOnly = "--postgres "
 
+// sqliteOnly opens and sqliteOnlyEnd closes lines PostgreSQL never reads:
+// statements with no common spelling, such as triggers (SQLite's bodies are
+// statements, PostgreSQL's a function), written for PostgreSQL on
+// postgresOnly lines beside them.
+const (
+	sqliteOnly    = "-- sqlite only {"
+	sqliteOnlyEnd = "-- } sqlite only"
+)
+
 // postgresTypes are SQLite's spellings of the schema's types and
 // PostgreSQL's, most specific first: times are Unix milliseconds, which need
 // 64 bits.
@@ -99,19 +108,31 @@ var postgresTypes = []struct {
 	{regexp.MustCompile(`\bBLOB\b`), "BYTEA"},
 }
 
-// toPostgres translates a migration written for SQLite: its types, and its
-// PostgreSQL-only lines uncommented.
+// toPostgres translates a migration written for SQLite: its types, its
+// PostgreSQL-only lines uncommented, its SQLite-only blocks left out.
 func toPostgres(sqlite string) string {
 	lines := strings.Split(sqlite, "\n")
-	for i, line := range lines {
+	out := lines[:0]
+	skipping := false
+	for _, line := range lines {
+		switch trimmed := strings.TrimSpace(line); {
+		case trimmed == sqliteOnly:
+			skipping = true
+			continue
+		case trimmed == sqliteOnlyEnd:
+			skipping = false
+			continue
+		case skipping:
+			continue
+		}
 		if only, ok := strings.CutPrefix(line, postgresOnly); ok {
-			lines[i] = only
+			out = append(out, only)
 			continue
 		}
 		for _, t := range postgresTypes {
 			line = t.sqlite.ReplaceAllLiteralString(line, t.pg)
 		}
-		lines[i] = line
+		out = append(out, line)
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(out, "\n")
 }

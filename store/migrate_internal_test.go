@@ -76,6 +76,8 @@ func TestToPostgres(t *testing.T) {
 		{"PostgresOnly", "--postgres CREATE TABLE ha_lease (epoch BIGINT);", "CREATE TABLE ha_lease (epoch BIGINT);"},
 		{"PostgresOnlyKeptVerbatim", "--postgres x INTEGER", "x INTEGER"},
 		{"Lines", "a INTEGER,\n--postgres b TEXT\n-- c", "a BIGINT,\nb TEXT\n-- c"},
+		{"SQLiteOnly", "a INTEGER;\n-- sqlite only {\nCREATE TRIGGER t BEGIN x; END;\n-- } sqlite only\n--postgres CREATE FUNCTION f();\nb TEXT",
+			"a BIGINT;\nCREATE FUNCTION f();\nb TEXT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -262,3 +262,57 @@ func TestRegistry_TxLookups(t *testing.T) {
 	})
 	must(t, err)
 }
+
+// TestRegistry_CountsFollowWrites: the counts the triggers keep agree with
+// the registry after every kind of write, failed ones included.
+func TestRegistry_CountsFollowWrites(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db) // h1
+	dev := func(id, household string) registry.Device {
+		return registry.Device{ID: id, Kind: registry.MotionSensor, HouseholdID: household, SecretHash: "s"}
+	}
+	for _, step := range []struct {
+		name                string
+		write               func() error
+		households, devices int
+		wantErr             bool
+	}{
+		{"household created", func() error {
+			return db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "x", Address: "y", GridID: "g1"})
+		}, 2, 0, false},
+		{"devices created", func() error {
+			return errors.Join(db.CreateDevice(ctx, dev("d1", "h1")), db.CreateDevice(ctx, dev("d2", "h2")))
+		}, 2, 2, false},
+		{"household imported with devices", func() error {
+			return second(db.ImportHousehold(ctx, registry.HouseholdImport{
+				Household: registry.Household{ID: "h3", Name: "x", Address: "y", GridID: "g1"},
+				Devices:   []registry.Device{dev("d3", "h3"), dev("d4", "h3")}}))
+		}, 3, 4, false},
+		{"household imported again: an update", func() error {
+			return second(db.ImportHousehold(ctx, registry.HouseholdImport{
+				Household: registry.Household{ID: "h3", Name: "z", Address: "y", GridID: "g1"},
+				Devices:   []registry.Device{dev("d5", "h3")}}))
+		}, 3, 5, false},
+		{"an import refused whole (a device of another household)", func() error {
+			return second(db.ImportHousehold(ctx, registry.HouseholdImport{
+				Household: registry.Household{ID: "h4", Name: "x", Address: "y", GridID: "g1"},
+				Devices:   []registry.Device{dev("d6", "h4"), dev("d1", "h4")}}))
+		}, 3, 5, true},
+		{"household deleted with its device", func() error {
+			return second(db.DeleteHousehold(ctx, "h2", time.Time{}, "admin"))
+		}, 2, 4, false},
+		{"a missing household deleted", func() error {
+			return second(db.DeleteHousehold(ctx, "h2", time.Time{}, "admin"))
+		}, 2, 4, true},
+	} {
+		err := step.write()
+		if (err != nil) != step.wantErr {
+			t.Fatalf("%s: err = %v, want an error: %v", step.name, err, step.wantErr)
+		}
+		hh, dd, err := db.Counts(ctx)
+		if err != nil || hh != step.households || dd != step.devices {
+			t.Errorf("%s: Counts = %d, %d, %v; want %d, %d", step.name, hh, dd, err, step.households, step.devices)
+		}
+	}
+}

@@ -320,12 +320,19 @@ func (db *DB) HouseholdTimezones(ctx context.Context) (map[string]string, error)
 
 // RegisteredDevices lists every device with the time it was registered, ordered by id.
 func (db *DB) RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevice, error) {
+	// Sized first: growing a slice of five million devices by doubling,
+	// copying it each time, was two thirds of a restart's CPU at a million
+	// households (docs/performance.md). The count is a hint only.
+	_, n, err := db.Counts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
 	rows, err := db.r.QueryContext(ctx, `SELECT `+deviceCols+`, created_at FROM devices ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
 	defer rows.Close()
-	out := []registry.RegisteredDevice{}
+	out := make([]registry.RegisteredDevice, 0, n)
 	for rows.Next() {
 		var created int64
 		d, err := scanDevice(rows, &created)

@@ -171,6 +171,10 @@ func dsn(path string, readOnly bool) string {
 	// value replaced by its encrypted form leaves no plaintext behind, and
 	// an erased household's details do not linger (store/erase.go).
 	q.Add("_pragma", "secure_delete(ON)")
+	// Savepoints' journals in memory, not in a temporary file: an import
+	// takes one per household, and their writes were a quarter of its CPU
+	// (docs/performance.md). They hold the pages one savepoint changed.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	if readOnly {
 		// Applied after the pragmas above; a reader can then write nothing.

@@ -290,7 +290,7 @@ func (t *taskTx) InsertTask(ctx context.Context, task tasks.Task) error {
 		return fmt.Errorf("insert task %s: %w", task.ID, err)
 	}
 	err := savepoint(ctx, t.tx, func() error {
-		_, err := t.tx.ExecContext(ctx, `INSERT INTO tasks (`+taskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, taskArgs(task)...)
+		_, err := t.tx.ExecContext(ctx, insertTaskQuery, taskArgs(task)...)
 		return err
 	})
 	if err != nil {
@@ -509,6 +509,10 @@ func (t *taskTx) PrimaryWorker(ctx context.Context, gridID string) (registry.Wor
 }
 
 const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, escalated_at, outcome, note, due_at, verify_until`
+
+// insertTaskQuery inserts a task's taskArgs: one placeholder per column,
+// counted so that a column added to taskCols cannot be missed here.
+var insertTaskQuery = `INSERT INTO tasks (` + taskCols + `) VALUES (?` + strings.Repeat(", ?", strings.Count(taskCols, ",")) + `)`
 
 // taskArgs are a task's values in taskCols order.
 func taskArgs(t tasks.Task) []any {

@@ -12,7 +12,9 @@
 --     PRIMARY KEY. The public id of such a table is then TEXT NOT NULL
 --     UNIQUE, which foreign keys refer to;
 --   * a line beginning "--postgres " is PostgreSQL's alone (SQLite sees a
---     comment): what only high availability needs.
+--     comment): what only high availability needs;
+--   * lines between "-- sqlite only {" and "-- } sqlite only" are SQLite's
+--     alone: what has no common spelling, such as triggers (00038).
 
 -- +goose Up
 

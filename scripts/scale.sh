@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# scale.sh measures what issue 17 asks of one monitor with many households,
+# from outside, on one binary: CSV import of households with five devices
+# each (households/s per chunk), a /metrics scrape, the resident set, and a
+# restart until /readyz answers 200.
+#
+#   BIN=./eldersafe HOUSEHOLDS=20000 scripts/scale.sh
+#
+# PPROF=127.0.0.1:6061 also saves, in $WORK, a CPU profile of the import's
+# first 20 s (cpu-import.pprof) and heap profiles after the import and after
+# the restart (heap-import.pprof, heap-restart.pprof).
+#
+# Output: one line per step, "key value", for docs/performance.md.
+set -euo pipefail
+
+BIN=${BIN:?the eldersafe binary to measure}
+HOUSEHOLDS=${HOUSEHOLDS:-20000}
+CHUNK=${CHUNK:-1000}       # households per import request (5,000 device rows)
+PPROF=${PPROF:-}
+WORK=${WORK:-$(mktemp -d)}
+mkdir -p "$WORK"
+TOKEN=scale-token
+root=$(cd "$(dirname "$0")/.." && pwd)
+log() { echo "# $*" >&2; }
+die() { echo "scale.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+
+http_port=$(free_port)
+broker_port=$(free_port)
+api="http://127.0.0.1:$http_port"
+monitor_pid=
+
+start_monitor() {
+	# Run from $WORK: no configs/eldersafe.yaml there, so embedded defaults.
+	cd "$WORK"
+	env ELDERSAFE_AUTH_ADMIN_TOKEN=$TOKEN ELDERSAFE_LOG_LEVEL=warn ELDERSAFE_MQTT_BROKER_AUTH=none ${PPROF:+ELDERSAFE_HTTP_PPROF_ADDR=$PPROF} \
+		"$(realpath "$BIN")" serve --clock event --simulation --data-dir "$WORK/data" \
+		--http-addr "127.0.0.1:$http_port" --broker-addr "127.0.0.1:$broker_port" >>"$WORK/eldersafe.log" 2>&1 &
+	monitor_pid=$!
+	local t0
+	t0=$(date +%s.%N)
+	for _ in $(seq 1 6000); do
+		if curl -fsS -o /dev/null "$api/readyz" 2>/dev/null; then
+			echo "ready_seconds $(echo "$(date +%s.%N) - $t0" | bc)"
+			return 0
+		fi
+		kill -0 "$monitor_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	tail -n 20 "$WORK/eldersafe.log" >&2
+	die "the monitor did not become ready"
+}
+stop_monitor() {
+	kill -TERM "$monitor_pid"
+	wait "$monitor_pid" || true
+}
+trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
+# cpu_ticks is the monitor's user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$monitor_pid/stat"; }
+
+scrape() {
+	# Five scrapes; the best and the worst, in ms.
+	local best=999999 worst=0 ms
+	for _ in 1 2 3 4 5; do
+		ms=$(curl -fsS -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $TOKEN" "$api/metrics" | awk '{printf "%d", $1*1000}')
+		best=$((ms < best ? ms : best)); worst=$((ms > worst ? ms : worst))
+	done
+	echo "scrape_ms $best-$worst"
+}
+
+post() {
+	curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$2" "$api$1" >/dev/null
+}
+
+start_monitor
+post /api/v1/grids '{"id":"g1","name":"Grid one"}'
+post /api/v1/workers '{"id":"w1","name":"Wang","phone":"+8613800000001","grid_ids":["g1"],"role":"grid_worker"}'
+
+profile() { # name, path
+	[ -n "$PPROF" ] && curl -fsS -o "$WORK/$1.pprof" "http://$PPROF/debug/pprof/$2"
+	true
+}
+profile cpu-import 'profile?seconds=20' &
+profiling=$!
+t0=$(date +%s.%N)
+cpu0=$(cpu_ticks)
+for ((from = 0; from < HOUSEHOLDS; from += CHUNK)); do
+	to=$((from + CHUNK < HOUSEHOLDS ? from + CHUNK : HOUSEHOLDS))
+	awk -v from="$from" -v to="$to" 'BEGIN {
+		split("water_meter motion_sensor door_sensor wristband power_meter", k, " ")
+		print "household_id,name,address,grid_id,contact_name,contact_relation,contact_channels,device_id,device_kind,device_secret"
+		for (i = from; i < to; i++)
+			for (j = 1; j <= 5; j++)
+				printf "h%d,Resident %d,%d Road,g1,%s,%s,%s,h%d-d%d,%s,secret-of-h%d-d%d-0123456789\n",
+					i, i, i, (j == 1 ? "Child" : ""), (j == 1 ? "daughter" : ""), (j == 1 ? "log" : ""), i, j, k[j], i, j
+	}' >"$WORK/chunk.csv"
+	c0=$(date +%s.%N)
+	out=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: text/csv' --data-binary @"$WORK/chunk.csv" "$api/api/v1/import/households")
+	case $out in *'"errors":[]'*) ;; *) die "import $from: ${out:0:300}" ;; esac
+	if (((to / CHUNK) % 10 == 0)) || ((to == HOUSEHOLDS)); then
+		echo "import_chunk_per_s_at_$to $(echo "($to - $from) / ($(date +%s.%N) - $c0)" | bc)"
+	fi
+done
+echo "import_households_per_s $(echo "$HOUSEHOLDS / ($(date +%s.%N) - $t0)" | bc)"
+# The CPU the monitor spent per household: on a shared machine, steadier
+# than the rate.
+echo "import_cpu_us_per_household $(echo "($(cpu_ticks) - $cpu0) * 1000000 / $(getconf CLK_TCK) / $HOUSEHOLDS" | bc)"
+echo "rss_kb_after_import $(rss_kb)"
+wait "$profiling"
+profile heap-import 'heap?gc=1'
+scrape
+stop_monitor
+start_monitor
+echo "rss_kb_after_restart $(rss_kb)"
+profile heap-restart 'heap?gc=1'
+scrape
+stop_monitor
+monitor_pid=
