@@ -438,8 +438,8 @@ func (t *taskTx) LastNoticeAt(ctx context.Context, k tasks.NoticeKey) (time.Time
 }
 
 func (t *taskTx) AddAnswerToken(ctx context.Context, tok tasks.AnswerToken) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO answer_tokens (hash, task_id, household_id, contact, lang, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		tok.Hash, tok.TaskID, tok.HouseholdID, tok.Contact, tok.Lang, toMS(tok.CreatedAt))
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO answer_tokens (hash, task_id, household_id, contact, lang, purpose, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		tok.Hash, tok.TaskID, tok.HouseholdID, tok.Contact, tok.Lang, tok.Purpose, toMS(tok.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("add answer token of task %s: %w", tok.TaskID, insertError(err))
 	}
@@ -452,8 +452,8 @@ func (db *DB) AnswerToken(ctx context.Context, hash string) (tasks.AnswerToken, 
 		tok     tasks.AnswerToken
 		created int64
 	)
-	err := db.r.QueryRowContext(ctx, `SELECT hash, task_id, household_id, contact, lang, created_at FROM answer_tokens WHERE hash = ?`, hash).
-		Scan(&tok.Hash, &tok.TaskID, &tok.HouseholdID, &tok.Contact, &tok.Lang, &created)
+	err := db.r.QueryRowContext(ctx, `SELECT hash, task_id, household_id, contact, lang, purpose, created_at FROM answer_tokens WHERE hash = ?`, hash).
+		Scan(&tok.Hash, &tok.TaskID, &tok.HouseholdID, &tok.Contact, &tok.Lang, &tok.Purpose, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tasks.AnswerToken{}, fmt.Errorf("answer token: %w", registry.ErrNotFound)
 	}

@@ -566,11 +566,14 @@ func TestService(t *testing.T) {
 		t.Errorf("notifications = %+v, want the worker's and the family's opening, then the family's acknowledgement", ns)
 	}
 
-	// An answer link's token, found by its hash only.
-	tok := tasks.AnswerToken{Hash: tasks.HashToken("secret-token"), TaskID: task.ID, HouseholdID: "h1", Contact: "Daughter", Lang: "en", CreatedAt: now}
-	must(t, db.Update(ctx, func(tx tasks.Tx) error { return tx.AddAnswerToken(ctx, tok) }))
-	if got, err := db.AnswerToken(ctx, tasks.HashToken("secret-token")); err != nil || got != tok {
-		t.Errorf("AnswerToken = %+v, %v; want %+v", got, err, tok)
+	// A link's token, found by its hash only, with its purpose.
+	for _, purpose := range []string{tasks.PurposeAnswer, tasks.PurposeRating} {
+		tok := tasks.AnswerToken{Hash: tasks.HashToken(purpose + "-token"), TaskID: task.ID, HouseholdID: "h1", Contact: "Daughter", Lang: "en",
+			Purpose: purpose, CreatedAt: now}
+		must(t, db.Update(ctx, func(tx tasks.Tx) error { return tx.AddAnswerToken(ctx, tok) }))
+		if got, err := db.AnswerToken(ctx, tasks.HashToken(purpose+"-token")); err != nil || got != tok {
+			t.Errorf("AnswerToken = %+v, %v; want %+v", got, err, tok)
+		}
 	}
 	if _, err := db.AnswerToken(ctx, tasks.HashToken("guess")); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("AnswerToken of an unknown token: %v, want ErrNotFound", err)

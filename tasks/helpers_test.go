@@ -79,6 +79,8 @@ type envOptions struct {
 	changed   func(tasks.Task, string) // Options.Changed
 	// verifyWindow is every household's; zero: welfare tasks open at once.
 	verifyWindow time.Duration
+	// publicURL is Options.PublicURL: links in family notices.
+	publicURL string
 }
 
 // defaultPrimary is gridMain's primary worker: a push URL, a phone and no language.
@@ -124,6 +126,7 @@ func (e *env) newService(t *testing.T, o envOptions) *tasks.Service {
 		AckOverdue:   func() { e.ackOverdue.Add(1) },
 		Changed:      o.changed,
 		VerifyWindow: func(registry.CareLevel) time.Duration { return o.verifyWindow },
+		PublicURL:    o.publicURL,
 		Notified: func() {
 			e.notified.Add(1)
 			e.atCall = append(e.atCall, committed{len(e.allTasks(t)), len(e.allNotices(t))})

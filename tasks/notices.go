@@ -78,8 +78,14 @@ func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers 
 		if !h.Privacy.Visible(registry.SignalLocation, audience(r.role)) {
 			m = withoutLocation(m)
 		}
-		if m.Event == NoticeVerifying && r.role == RecipientFamily {
-			if m.Actions, err = s.answerLinks(ctx, tx, t, r); err != nil {
+		if r.role == RecipientFamily {
+			switch m.Event {
+			case NoticeVerifying:
+				m.Actions, err = s.answerLinks(ctx, tx, t, r)
+			case NoticeResolved:
+				m.Actions, err = s.ratingLink(ctx, tx, t, r)
+			}
+			if err != nil {
 				return false, err
 			}
 		}

@@ -2,6 +2,8 @@ package tasks_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +79,115 @@ func TestRate(t *testing.T) {
 	must(t, err)
 	if len(visits) != 1 || visits[0].ID != resolved || visits[0].Rating == nil || visits[0].Rating.Stars != 4 {
 		t.Errorf("family visits %+v; want the resolved fall rated 4 (no maintenance, nothing open)", visits)
+	}
+}
+
+// ratingLinks are the rating links of task id's resolved notices, by the
+// contact each was sent to.
+func (e *env) ratingLinks(t *testing.T, id string) map[string]string {
+	t.Helper()
+	links := map[string]string{}
+	for _, n := range e.allNotices(t) {
+		if n.TaskID != id || n.Event != tasks.NoticeResolved {
+			continue
+		}
+		if n.Role != tasks.RecipientFamily && len(n.Actions) > 0 {
+			t.Errorf("a %s's resolved notice offers %+v", n.Role, n.Actions)
+		}
+		for _, a := range n.Actions {
+			if a.Answer != tasks.ActionRate {
+				t.Errorf("resolved notice action %+v, want %s", a, tasks.ActionRate)
+			}
+			links[n.Recipient] = a.URL
+		}
+	}
+	return links
+}
+
+// TestRatingLink: a resolved visit's family notices carry a link to rate
+// it, one token per notice; the token rates that visit once per contact,
+// does nothing else, and dies after RatingLinkLifetime.
+func TestRatingLink(t *testing.T) {
+	ctx := context.Background()
+	const public = "https://care.example/"
+	e := newEnv(t, envOptions{publicURL: public})
+	resolved := e.resolvedFall(t)
+	links := e.ratingLinks(t, resolved)
+	// Every contact hears on each of their channels: Daughter by push and SMS.
+	if len(links) != len(contacts) {
+		t.Fatalf("rating links %v, want one per contact", links)
+	}
+	token := func(contact string) string {
+		t.Helper()
+		tok, ok := strings.CutPrefix(links[contact], "https://care.example/r/")
+		if !ok || len(tok) < 22 {
+			t.Fatalf("%s's link %q, want %sr/<token>", contact, links[contact], public)
+		}
+		return tok
+	}
+	daughter, son := token("Daughter"), token("Son")
+
+	if _, _, err := e.svc.ByToken(ctx, daughter); !errors.Is(err, tasks.ErrNotFound) {
+		t.Errorf("a rating link as an answer link: %v, want ErrNotFound", err)
+	}
+	for _, c := range []struct {
+		name, token string
+		stars       int
+		want        string
+	}{
+		{"rated", daughter, 4, ""},
+		{"twice", daughter, 5, "transition"},
+		{"another contact", son, 2, ""},
+		{"too many stars", token("Neighbour"), 6, "invalid"},
+		{"unknown token", "AAAAAAAAAAAAAAAAAAAAAA", 3, "not_found"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, _, err := e.svc.RateByToken(ctx, c.token, c.stars, "")
+			wantError(t, err, c.want)
+			if err == nil && (r.TaskID != resolved || r.Stars != c.stars || !strings.HasPrefix(r.By, "contact:")) {
+				t.Errorf("rating %+v", r)
+			}
+		})
+	}
+	task, tok, rated, err := e.svc.ByRatingToken(ctx, daughter)
+	if err != nil || task.ID != resolved || tok.Contact != "Daughter" || tok.Lang != "en" || rated == nil || rated.Stars != 4 {
+		t.Errorf("ByRatingToken = %s, %+v, %+v, %v; want the fall, Daughter's token and her 4 stars", task.ID, tok, rated, err)
+	}
+	if _, _, rated, err := e.svc.ByRatingToken(ctx, token("Neighbour")); err != nil || rated != nil {
+		t.Errorf("the neighbour's link: rated %+v, %v; want not rated yet", rated, err)
+	}
+
+	e.setWall(wall0.Add(tasks.RatingLinkLifetime + time.Minute))
+	if _, _, _, err := e.svc.ByRatingToken(ctx, token("Neighbour")); !errors.Is(err, tasks.ErrLinkExpired) {
+		t.Errorf("after %s: %v, want ErrLinkExpired", tasks.RatingLinkLifetime, err)
+	}
+	if _, _, err := e.svc.RateByToken(ctx, token("Neighbour"), 5, ""); !errors.Is(err, tasks.ErrLinkExpired) {
+		t.Errorf("rating after %s: %v, want ErrLinkExpired", tasks.RatingLinkLifetime, err)
+	}
+}
+
+// TestRatingLink_NotOffered: no rating link without a public URL, nor in
+// the notice of a death, which the office tells in person.
+func TestRatingLink_NotOffered(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, publicURL, outcome string
+	}{
+		{"no public URL", "", "safe"},
+		{"deceased", "https://care.example", tasks.OutcomeDeceased},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{publicURL: c.publicURL})
+			id := e.openFall(t)
+			_, err := e.svc.Ack(ctx, id, ownerID)
+			must(t, err)
+			_, err = e.svc.CheckIn(ctx, id, ownerID, nil, nil)
+			must(t, err)
+			_, err = e.svc.Resolve(ctx, id, ownerID, c.outcome, "")
+			must(t, err)
+			if links := e.ratingLinks(t, id); len(links) != 0 {
+				t.Errorf("rating links %v, want none", links)
+			}
+		})
 	}
 }

@@ -78,7 +78,9 @@ type Options struct {
 	AwayChanged func(householdID string)
 	// PublicURL is where families reach the monitor's answer pages
 	// (notify.public_url): a verifying task's family notices link to
-	// PublicURL/a/<token>. Empty: the notices offer the answers without links.
+	// PublicURL/a/<token>, a resolved visit's to PublicURL/r/<token> to
+	// rate it. Empty: the notices offer the answers without links, and no
+	// rating link.
 	PublicURL string
 	Logger    *slog.Logger
 }

@@ -46,7 +46,10 @@ func (s State) Closed() bool { return s == Resolved || s == Cancelled }
 var Kinds = []rules.TaskKind{rules.Visit, rules.Maintenance, rules.RoutineVisit}
 
 // Outcomes a resolution of a visit or maintenance task may record.
-var Outcomes = []string{"safe", "needs_help", "hospitalized", "false_alarm", "deceased", "other"}
+var Outcomes = []string{"safe", "needs_help", "hospitalized", "false_alarm", OutcomeDeceased, "other"}
+
+// OutcomeDeceased is told to a family in person, never by a notice's words.
+const OutcomeDeceased = "deceased"
 
 // Outcomes of a routine visit.
 const (
