@@ -19,10 +19,13 @@ import (
 // task's check from a link in their notice, without logging in. The token
 // in the path is the only credential: bound to one task and contact, dead
 // once the task is closed, every use audited with the contact as actor.
+// Rating links (§13, ratinglinks.go) work the same way at /r/.
 
 func (a *API) answerRoutes(rt *router) {
 	rt.handle("GET /a/{token}", a.answerPage)
 	rt.handle("POST /a/{token}", a.answer)
+	rt.handle("GET /r/{token}", a.ratingPage)
+	rt.handle("POST /r/{token}", a.rateByLink)
 }
 
 // answerRequest is the body of POST /a/{token}.
@@ -36,25 +39,29 @@ type answerResponse struct {
 	Outcome string      `json:"outcome,omitempty"`
 }
 
-// answerError maps what an answer link's lookup says to an HTTP error: an
-// unknown token is 404, a closed task's 410.
+// answerError maps what a link's lookup says to an HTTP error: an unknown
+// token (or one of another purpose) is 404, a closed task's or an expired
+// rating link's 410.
 func answerError(err error) error {
-	switch {
-	case errors.Is(err, tasks.ErrTokenDead):
-		return errorf(http.StatusGone, codeConflict, "%s", tasks.ErrTokenDead.Error())
-	case errors.Is(err, registry.ErrNotFound):
-		return errorf(http.StatusNotFound, codeNotFound, "no such answer link")
+	for _, gone := range []error{tasks.ErrTokenDead, tasks.ErrLinkExpired} {
+		if errors.Is(err, gone) {
+			return errorf(http.StatusGone, codeConflict, "%s", gone.Error())
+		}
+	}
+	if errors.Is(err, registry.ErrNotFound) {
+		return errorf(http.StatusNotFound, codeNotFound, "no such link")
 	}
 	return err
 }
 
-// auditAnswer records a use of an answer link, the contact as actor.
+// auditAnswer records a use of a link, the contact as actor, on the
+// object its purpose names: tasks/{id}/answer or tasks/{id}/rating.
 func (a *API) auditAnswer(r *http.Request, tok tasks.AnswerToken, action, what string) error {
 	if a.opts.Audit == nil {
 		return nil
 	}
-	e := audit.Entry{At: a.wall.Now(), Actor: clip("contact:" + tok.Contact), Role: registry.RoleFamily, Action: action,
-		Object: "tasks/" + tok.TaskID + "/answer", Remote: remoteHost(r), Reason: what}
+	e := audit.Entry{At: a.wall.Now(), Actor: clip(tok.Actor()), Role: registry.RoleFamily, Action: action,
+		Object: "tasks/" + tok.TaskID + "/" + tok.Purpose, Remote: remoteHost(r), Reason: what}
 	if err := a.opts.Audit(r.Context(), e); err != nil {
 		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "the audit log cannot be written; try again later", err: err}
 	}
@@ -111,24 +118,36 @@ func (a *API) answerPage(w http.ResponseWriter, r *http.Request) error {
 	for _, ans := range tasks.AnswerChoices {
 		v.Answers = append(v.Answers, tasks.Action{Answer: ans, Label: tasks.AnswerLabel(tok.Lang, ans)})
 	}
-	nonce := make([]byte, 16)
-	if _, err := rand.Read(nonce); err != nil {
-		return fmt.Errorf("answer page nonce: %w", err)
-	}
-	v.Nonce = base64.StdEncoding.EncodeToString(nonce)
-	// Nothing but this page's own script and its answer to the monitor.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+v.Nonce+
-		"'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
 	status := http.StatusOK
 	if v.Closed {
 		status = http.StatusGone
 	}
+	if v.Nonce, err = pageNonce(); err != nil {
+		return err
+	}
+	return a.linkPage(w, answerTemplate, status, v.Nonce, tok, v)
+}
+
+// pageNonce is a fresh nonce for a link page's one script.
+func pageNonce() (string, error) {
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("link page nonce: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(raw), nil
+}
+
+// linkPage writes a link's page, tmpl with data, and headers that allow
+// nothing but its script (by nonce) and that script's request to the monitor.
+func (a *API) linkPage(w http.ResponseWriter, tmpl *template.Template, status int, nonce string, tok tasks.AnswerToken, data any) error {
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+nonce+
+		"'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
-	if err := answerTemplate.Execute(w, v); err != nil {
-		a.log.Error("render answer page", "task_id", tok.TaskID, "err", err)
+	if err := tmpl.Execute(w, data); err != nil {
+		a.log.Error("render link page", "purpose", tok.Purpose, "task_id", tok.TaskID, "err", err)
 	}
 	return nil
 }

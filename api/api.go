@@ -62,6 +62,9 @@ type Tasks interface {
 	// ByToken and AnswerByToken serve a family's answer links.
 	ByToken(ctx context.Context, token string) (tasks.Task, tasks.AnswerToken, error)
 	AnswerByToken(ctx context.Context, token, answer string, until time.Time) (tasks.Task, tasks.AnswerToken, error)
+	// ByRatingToken and RateByToken serve a family's rating links.
+	ByRatingToken(ctx context.Context, token string) (tasks.Task, tasks.AnswerToken, *tasks.Rating, error)
+	RateByToken(ctx context.Context, token string, stars int, comment string) (tasks.Rating, tasks.AnswerToken, error)
 }
 
 // Notifications lists the outbox notices of a task.

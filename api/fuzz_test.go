@@ -88,6 +88,7 @@ var bodyRoutes = []struct{ pattern, body string }{
 	{"POST /api/v1/suggestions/{other}/approve", ``},
 	{"POST /api/v1/suggestions/{other}/reject", ``},
 	{"POST /a/{other}", `{"answer":"with_me","until":"2026-03-03T00:00:00Z"}`},
+	{"POST /r/{other}", `{"stars":5,"comment":"kind"}`},
 	{"POST /api/v1/import/households", "household_id,name,address,grid_id\nh8,Qin,8 Lane,g1\n"},
 }
 
