@@ -30,7 +30,8 @@ import (
 // An SMS is the text alone (smsBody): a text starts with who, what and when,
 // so that it stands without the title, and a family's text about a household
 // with an everyday name and address fits one SMS (70 Chinese characters, 160
-// GSM ones). The tests hold the templates to that.
+// GSM ones), or two joined (134, 306) when it carries a link (an answer or
+// rating page). The tests hold the templates to that.
 //
 // What a family is told is less than what a worker is told: who, what, when,
 // where and who is coming, and for a resolved task the outcome in kind words.
@@ -277,8 +278,9 @@ type view struct {
 	// FamilyOutcome tells a family the outcome.
 	FamilyOutcome string
 	Note          string // the resolution note; workers only
-	// Link is where a family answers a check (its answer page); empty
-	// without notify.public_url. An SMS carries this one short link.
+	// Link is where a family answers a check (its answer page) or rates a
+	// resolved visit (its rating page); empty without notify.public_url.
+	// An SMS carries this one short link.
 	Link string
 }
 
