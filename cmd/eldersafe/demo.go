@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eldersafe/eldersafe/app"
-	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/simulator"
 )
 
@@ -75,7 +72,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-	token, err := newToken()
+	token, err := simulator.NewSecret()
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -137,26 +134,21 @@ func demoDeadlines(t app.TasksConfig, speed float64) app.TasksConfig {
 // the simulated day is over the monitor keeps serving until Ctrl-C.
 func simulate(ctx context.Context, m *app.Monitor, sc *simulator.Scenario, cfg app.Config, token string, speed float64, out io.Writer, log *slog.Logger) error {
 	api := "http://" + m.HTTPAddr()
-	const idPrefix = "sim-"
 	client, err := simulator.NewClient(api, token)
 	if err != nil {
 		return err
 	}
-	w, err := simulator.NewWorld(sc, cfg.MQTT.Prefix, idPrefix)
+	w, err := simulator.NewWorld(sc, cfg.MQTT.Prefix, simulator.DemoIDPrefix)
 	if err != nil {
 		return err
 	}
-	// The clock first: devices registered next are expected from the start.
-	if _, err := client.Clock(ctx, w.Start()); err != nil {
-		return fmt.Errorf("set the monitor's clock: %w", err)
-	}
-	n := w.Neighbourhood()
-	if err := simulator.Provision(ctx, client, n, sc.Seed, 16, log); err != nil {
-		return err
-	}
-	logins, err := demoUsers(ctx, client, n, sc)
+	users, err := simulator.SetUpDemo(ctx, client, w, sc, log)
 	if err != nil {
 		return err
+	}
+	logins := make([]string, len(users))
+	for i, u := range users {
+		logins[i] = u.String()
 	}
 	deadlines := "Deadlines are multiplied by the speed: a task waits as long in real time as it would in production."
 	if speed <= 1 {
@@ -179,7 +171,7 @@ Tasks open within a minute; notices are written to the log below. %s Ctrl-C stop
 
 	res, err := simulator.Simulate(ctx, simulator.Config{
 		Scenario: sc, MQTTURL: "tcp://" + m.BrokerAddr(), APIURL: api, Token: token,
-		TopicPrefix: cfg.MQTT.Prefix, IDPrefix: idPrefix, Auth: simulator.AuthDevices,
+		TopicPrefix: cfg.MQTT.Prefix, IDPrefix: simulator.DemoIDPrefix, Auth: simulator.AuthDevices,
 		Speed: speed, Sync: speed == 0, Expect: true,
 		Out: out, Logger: log,
 	})
@@ -188,58 +180,4 @@ Tasks open within a minute; notices are written to the log below. %s Ctrl-C stop
 	}
 	fmt.Fprintf(out, "\nThe simulated day is over (%d device messages). Still serving %s/ until Ctrl-C.\n", res.Result.Messages, api)
 	return nil
-}
-
-// demoUsers registers an operator, the first grid's worker and a family
-// member of the household the scenario expects the first task of, each
-// with a fresh password, and returns how to log in as each.
-func demoUsers(ctx context.Context, c *simulator.Client, n simulator.Neighbourhood, sc *simulator.Scenario) ([]string, error) {
-	grids := n.Grids()
-	if len(grids) == 0 || len(n.Households) == 0 {
-		return nil, nil
-	}
-	household := n.Households[0].FullID
-	if len(sc.Expect) > 0 {
-		for _, h := range n.Households {
-			if h.ID == sc.Expect[0].Household {
-				household = h.FullID
-			}
-		}
-	}
-	users := []struct{ id, role, link, what string }{
-		{"demo-operator", registry.RoleOperator, "", "operator: the whole neighbourhood"},
-		{"demo-worker", registry.RoleGridWorker, grids[0].WorkerID, "grid worker " + grids[0].WorkerID + " of " + grids[0].ID},
-		{"demo-family", registry.RoleFamily, household, "family of " + household},
-	}
-	var logins []string
-	for _, u := range users {
-		password, err := newToken()
-		if err != nil {
-			return nil, err
-		}
-		body := map[string]string{"id": u.id, "password": password, "role": u.role}
-		switch u.role {
-		case registry.RoleGridWorker:
-			body["worker_id"] = u.link
-		case registry.RoleFamily:
-			body["household_id"] = u.link
-		}
-		existed, err := c.CreateUser(ctx, body)
-		if err != nil {
-			return nil, fmt.Errorf("register demo user %s: %w", u.id, err)
-		}
-		if existed {
-			password = "(the one printed when this data directory was new)"
-		}
-		logins = append(logins, fmt.Sprintf("%-14s password %s  (%s)", u.id, password, u.what))
-	}
-	return logins, nil
-}
-
-func newToken() (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
