@@ -17,6 +17,8 @@ const AUDIENCES = ['worker', 'family'];
 const FIELDS = ['phone', 'medical_notes', 'heart_rate', 'location'];
 const SEVERITIES = ['critical', 'high', 'medium', 'low'];
 const SECTIONS = ['grids', 'workers', 'users', 'household', 'device', 'task'];
+// CARE_LEVELS are a household's care levels (自理, 半自理, 失能), least care first.
+export const CARE_LEVELS = ['self_care', 'semi', 'dependent'];
 
 // ---- small form helpers ----------------------------------------------------
 
@@ -213,6 +215,8 @@ async function newHousehold(body, app) {
   const address = input('address', {required: true});
   const grid = select('grid_id', gridList.map((g) => [g.id, `${g.name} (${g.id})`]));
   const zone = input('timezone', {placeholder: 'Asia/Shanghai'});
+  // The care level decides the routine visits a month and the thresholds.
+  const care = select('care_level', CARE_LEVELS.map((l) => [l, t('care.' + l)]));
   const cName = input('contact_name');
   const relation = input('relation', {placeholder: t('office.relation')});
   const cPhone = input('contact_phone', {type: 'tel', placeholder: '+8613800000000'});
@@ -224,13 +228,14 @@ async function newHousehold(body, app) {
     h('div', {class: 'row'}, field(t('office.id'), id), field(t('office.name'), name)),
     field(t('office.address'), address),
     h('div', {class: 'row'}, field(t('households.grid'), grid), field(t('office.timezone'), zone)),
+    field(t('care.title'), care),
     h('fieldset', {}, h('legend', {}, t('office.contact')),
       h('div', {class: 'row'}, field(t('office.contact_name'), cName), field(t('office.relation'), relation)),
       h('div', {class: 'row'}, field(t('office.phone'), cPhone), field(t('office.lang'), cLang)),
       h('p', {class: 'muted'}, t('office.channels')), channels)],
   t('office.register'),
   () => api.post('/api/v1/households', {
-    id: id.value.trim(), name: name.value.trim(), address: address.value.trim(), grid_id: grid.value, timezone: optional(zone.value),
+    id: id.value.trim(), name: name.value.trim(), address: address.value.trim(), grid_id: grid.value, timezone: optional(zone.value), care_level: care.value,
     contacts: cName.value.trim() ? [{name: cName.value.trim(), relation: relation.value.trim(), phone: optional(cPhone.value), lang: cLang.value, channels: checked(channels)}] : [],
   }),
   async (hh) => {

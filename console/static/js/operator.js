@@ -8,7 +8,7 @@ import * as i18n from './i18n.js';
 import {t, tOr} from './i18n.js';
 import * as tk from './tasks.js';
 import {charts} from './charts.js';
-import {householdEditor, privacyEditor} from './office.js';
+import {CARE_LEVELS, householdEditor, privacyEditor} from './office.js';
 
 const kindName = (k) => tOr('kind.' + k, k);
 
@@ -165,8 +165,6 @@ export function households(root, _params, app) {
 
 // ---- one household --------------------------------------------------------
 
-// CARE_LEVELS are a household's care levels (自理, 半自理, 失能), least care first.
-const CARE_LEVELS = ['self_care', 'semi', 'dependent'];
 
 // careLevel shows a household's care level; the office changes it
 // (PATCH), which brings the level's thresholds and routine visits.

@@ -16,7 +16,7 @@ const REASONS = ['was_out', 'slept_late', 'visitor', 'sensor_fault', 'other'];
 export function myTasks(root, _params, app) {
   const mine = h('section', {class: 'task-list', id: 'mine', 'aria-live': 'polite'});
   const others = h('section', {class: 'task-list', id: 'others'});
-  // The month's planned calls, apart from the alarms: today's, then the week's.
+  // The month's planned calls, apart from the alarms: today's, the week's, then the rest of the month's.
   const routine = h('section', {class: 'task-list', id: 'routine'});
   const error = h('p', {class: 'error', role: 'alert', hidden: true});
   const fresh = new Set();
@@ -68,17 +68,23 @@ export function myTasks(root, _params, app) {
       const week = new Date(now + 7 * 24 * 3600 * 1000);
       const endOfDay = new Date(now);
       endOfDay.setHours(24, 0, 0, 0);
+      const endOfMonth = new Date(now);
+      endOfMonth.setMonth(endOfMonth.getMonth() + 1, 1);
+      endOfMonth.setHours(0, 0, 0, 0);
+      const until = new Date(Math.max(week, endOfMonth));
       const me = app.me.worker_id;
-      const visits = (await tk.openTasks({kind: 'routine_visit', due_before: week.toISOString()}))
+      const visits = (await tk.openTasks({kind: 'routine_visit', due_before: until.toISOString()}))
         .filter((x) => app.me.role !== 'grid_worker' || !me || !x.assignee_id || x.assignee_id === me)
         .sort((a, b) => new Date(a.due_at) - new Date(b.due_at));
       await Promise.all([...new Set(visits.map((x) => x.household_id))].map(app.household));
       if (disposed) return;
-      const today = visits.filter((x) => new Date(x.due_at) < endOfDay);
-      const later = visits.filter((x) => new Date(x.due_at) >= endOfDay);
-      const group = (key, list) => list.length ? [h('h3', {}, t(key)), ...list.map((x) => routineCard(x))] : [];
+      const due = (x) => new Date(x.due_at);
+      const today = visits.filter((x) => due(x) < endOfDay);
+      const thisWeek = visits.filter((x) => due(x) >= endOfDay && due(x) < week);
+      const later = visits.filter((x) => due(x) >= week);
+      const group = (key, list) => list.length ? [h('h3', {'data-routine': key.slice('routine.'.length)}, t(key)), ...list.map((x) => routineCard(x))] : [];
       routine.replaceChildren(h('h2', {}, t('routine.title')),
-        ...(visits.length ? [...group('routine.today', today), ...group('routine.week', later)] : [h('p', {class: 'empty'}, t('routine.none'))]));
+        ...(visits.length ? [...group('routine.today', today), ...group('routine.week', thisWeek), ...group('routine.month', later)] : [h('p', {class: 'empty'}, t('routine.none'))]));
     } catch (err) {
       routine.replaceChildren(h('h2', {}, t('routine.title')), h('p', {class: 'error'}, err.message));
     }
