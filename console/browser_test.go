@@ -22,9 +22,10 @@ import (
 // Browser tests: the console in Debian's headless Chromium, driven by
 // chromedp, against the whole monitor started in process (event clock,
 // embedded broker), with devices publishing over MQTT. Screenshots go to
-// $ELDERSAFE_TEST_ARTIFACTS/browser (default: the test's temporary
-// directory). Without Chromium the tests skip, unless ELDERSAFE_TEST_BROWSER=1
-// (set by scripts/test.sh), which makes its absence a failure.
+// $ELDERSAFE_TEST_ARTIFACTS/browser (default: test-artifacts/browser at the
+// repository's root, which git ignores). Without Chromium the tests skip,
+// unless ELDERSAFE_TEST_BROWSER=1 (set by scripts/test.sh), which makes its
+// absence a failure.
 
 const adminToken = apptest.AdminToken
 
@@ -51,7 +52,7 @@ func artifacts(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("ELDERSAFE_TEST_ARTIFACTS")
 	if dir == "" {
-		dir = t.TempDir()
+		dir = filepath.Join("..", "test-artifacts") // go test runs in console/
 	}
 	dir = filepath.Join(dir, "browser")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -227,6 +228,18 @@ func (tb *tab) text(sel string) string {
 		tb.t.Fatalf("read %s: %v", sel, err)
 	}
 	return s
+}
+
+// attr is the attribute name of the first element matching sel.
+func (tb *tab) attr(sel, name string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(`+jsString(sel)+`).getAttribute(`+jsString(name)+`)`))
+	if err != nil {
+		tb.t.Fatalf("read %s of %s: %v", name, sel, err)
+	}
+	return v
 }
 
 func (tb *tab) eval(expr string) bool {

@@ -4,22 +4,35 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/app/apptest"
+	"github.com/eldersafe/eldersafe/simulator"
 )
 
-// The office's first hour, on a phone (390 px), in Chinese and in English:
-// an operator registers a grid, two workers, a household, a device (its
-// secret shown once) and the log-ins, opens a task for a resident who
-// phoned in and hands it to the other worker; then the worker and the
-// family see it on their phones. Every page is checked to fit the screen.
-// The walk is a list of steps sharing one officeWalk, so a later feature
-// (care levels, routine visits) is a step added where it belongs.
+// The office's first hour (issue 15's "Done when"), on a phone (390 px), in
+// Chinese and in English. The monitor is set up as `eldersafe demo` sets it
+// up (simulator.SetUpDemo: its neighbourhood and its log-ins), and the
+// operator logs in as the demo printed. From the console alone the office
+// registers a grid, two workers, a household of care level 半自理 (semi), a
+// device (its secret shown once) and the log-ins, opens a task for a
+// resident who phoned in and hands it to the other worker. The grid's worker
+// sees the household's two routine visits this month on their phone and
+// resolves one; the family rates it on the family page, and again through
+// the link in the SMS that told them of it. Every page is checked to fit
+// the screen. The walk is a list of steps sharing one officeWalk, so a later
+// feature is a step added where it belongs.
 
 // officeWalk is what the steps share: the monitor, the operator's tab, the
 // language and the ids of what the walk registered (suffixed by language,
@@ -31,10 +44,19 @@ type officeWalk struct {
 	o     *tab
 	lang  string
 	shots int
-	// Ids of the walk's objects.
-	grid, workerA, workerB, household, device, worker, family, supervisor string
-	secret                                                                string
-	taskID                                                                string
+	// operator is the demo's operator, as the demo printed it.
+	operator simulator.DemoLogin
+	// sms is what the SMS provider was asked to send.
+	sms *smsOutbox
+	// Ids of the walk's objects; workerLogin is workerA's log-in, worker
+	// workerB's.
+	grid, workerA, workerB, household, device, worker, workerLogin, family, supervisor string
+	familyPhone                                                                        string
+	secret                                                                             string
+	taskID                                                                             string
+	// routine are the household's routine visits this month; visited the one resolved.
+	routine []string
+	visited string
 }
 
 type officeStep struct {
@@ -44,8 +66,8 @@ type officeStep struct {
 
 // officeSteps is the first hour, in order.
 var officeSteps = []officeStep{
-	{"log in", func(w *officeWalk) {
-		w.o = w.phoneTab(w.t, "op-"+w.lang, operatorPassword)
+	{"log in as the demo printed", func(w *officeWalk) {
+		w.o = w.phoneTab(w.t, w.operator.ID, w.operator.Password)
 		w.o.do("office", click(`#nav a[data-nav="#/office"]`), chromedp.WaitVisible(css(`form[data-form="grid"]`)))
 		w.check(w.o, "office-grids-empty")
 	}},
@@ -82,10 +104,22 @@ var officeSteps = []officeStep{
 			chromedp.SetValue(css(`form[data-form="household"] select[name="grid_id"]`), w.grid),
 			chromedp.SendKeys(css(`form[data-form="household"] input[name="contact_name"]`), w.text("李伟", "Li Wei")),
 			chromedp.SendKeys(css(`form[data-form="household"] input[name="relation"]`), w.text("儿子", "son")),
-			chromedp.SendKeys(css(`form[data-form="household"] input[name="contact_phone"]`), "+8613900000002"),
+			chromedp.SendKeys(css(`form[data-form="household"] input[name="contact_phone"]`), w.familyPhone),
+			chromedp.SetValue(css(`form[data-form="household"] select[name="contact_lang"]`), w.lang),
+			chromedp.SetValue(css(`form[data-form="household"] select[name="care_level"]`), "semi"),
 		)
+		if !w.o.eval(`document.querySelector('form[data-form="household"] select[name="care_level"]').selectedOptions[0].textContent === ` + jsString(w.text("半自理", "Partly dependent"))) {
+			w.t.Error("the care level chosen does not read 半自理 (Partly dependent)")
+		}
 		w.check(w.o, "office-household-form")
 		w.o.do("register it", click(`button[data-action="household"]`), chromedp.WaitVisible(css(`[data-registered="`+w.household+`"]`)))
+		var hh struct {
+			CareLevel string `json:"care_level"`
+		}
+		w.m.MustCall("GET", "/api/v1/households/"+w.household, nil, 200, &hh)
+		if hh.CareLevel != "semi" {
+			w.t.Errorf("care level %q, want semi", hh.CareLevel)
+		}
 	}},
 	{"register a device, its secret shown once", func(w *officeWalk) {
 		w.o.do("device form for the household",
@@ -106,7 +140,7 @@ var officeSteps = []officeStep{
 		w.check(w.o, "office-device-secret")
 		// The secret works: the device connects with it and is heard.
 		dev := w.m.Device(w.device, w.secret)
-		apptest.Publish(w.t, dev, "eldersafe/v1/devices/"+w.device+"/telemetry", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339), "motion": true, "battery_pct": 95})
+		apptest.Publish(w.t, dev, "eldersafe/v1/devices/"+w.device+"/telemetry", map[string]any{"ts": officeNow.Format(time.RFC3339), "motion": true, "battery_pct": 95})
 		// ... and is never shown again: not by the form, nor by the API.
 		w.o.do("the form again", click(`a[data-office="device"]`), chromedp.WaitVisible(css(`form[data-form="device"]`)))
 		if w.o.eval(`!!document.querySelector('code[data-secret]')`) {
@@ -121,6 +155,7 @@ var officeSteps = []officeStep{
 	{"register log-ins", func(w *officeWalk) {
 		w.o.do("users", click(`a[data-office="users"]`), chromedp.WaitVisible(css(`form[data-form="user"]`)))
 		for _, u := range []struct{ id, role, field, value string }{
+			{w.workerLogin, "grid_worker", "worker_id", w.workerA},
 			{w.worker, "grid_worker", "worker_id", w.workerB},
 			{w.family, "family", "household_id", w.household},
 		} {
@@ -223,8 +258,45 @@ var officeSteps = []officeStep{
 		w.check(g, "worker-tasks")
 		// Under the supervisor's grant, the son's number is a tap away.
 		g.do("the task", click(`#mine .task-card .rule`), chromedp.WaitVisible(css(`.task-detail button[data-action="ack"]`)),
-			chromedp.WaitVisible(css(`.task-detail .contacts a.tel[href="tel:+8613900000002"]`)))
+			chromedp.WaitVisible(css(`.task-detail .contacts a.tel[href="tel:`+w.familyPhone+`"]`)))
 		w.check(g, "worker-task")
+	}},
+	{"the grid's worker sees the household's two routine visits this month", func(w *officeWalk) {
+		// Registered with half the month left, the household has half of
+		// 半自理's four visits a month: one due within the week, one later.
+		var list struct{ Tasks []task }
+		w.m.MustCall("GET", "/api/v1/tasks?kind=routine_visit&household_id="+w.household, nil, 200, &list)
+		if len(list.Tasks) != 2 {
+			w.t.Fatalf("routine visits of %s: %+v, want 2 this month", w.household, list.Tasks)
+		}
+		for _, x := range list.Tasks {
+			w.routine = append(w.routine, x.ID)
+		}
+		g := w.phoneTab(w.t, w.workerLogin, workerPassword)
+		for _, id := range w.routine {
+			g.do("routine visit "+id, chromedp.WaitVisible(css(`#routine .task-card.routine[data-task-id="`+id+`"]`)))
+		}
+		if !g.eval(`!!document.querySelector('#routine h3[data-routine="week"]') && !!document.querySelector('#routine h3[data-routine="month"]')`) {
+			w.t.Errorf("routine visits %q, want one in the next 7 days and one later this month", g.text(`#routine`))
+		}
+		w.check(g, "worker-routine-visits")
+		// The week's visit, the one to go to now.
+		week := `#routine h3[data-routine="week"] + .task-card.routine`
+		w.visited = g.attr(week, "data-task-id")
+		g.do("the week's visit", click(week), chromedp.WaitVisible(css(`.task-detail button[data-action="checkin"]`)))
+		w.check(g, "worker-routine-visit")
+		g.do("check in",
+			click(`.task-detail button[data-action="checkin"]`),
+			chromedp.WaitVisible(css(`.task-detail button[data-outcome="visited"]`)))
+		g.do("visited", click(`.task-detail button[data-outcome="visited"]`))
+		w.check(g, "worker-routine-resolve")
+		g.do("resolve", click(`.task-detail button[data-action="resolve"]`), chromedp.WaitVisible(css(`.task-detail [data-state="resolved"]`)))
+		var got task
+		w.m.MustCall("GET", "/api/v1/tasks/"+w.visited, nil, 200, &got)
+		if got.State != "resolved" || got.Outcome != "visited" {
+			w.t.Errorf("routine visit %s: %s %s, want resolved visited", w.visited, got.State, got.Outcome)
+		}
+		w.check(g, "worker-routine-resolved")
 	}},
 	{"the family's phone", func(w *officeWalk) {
 		f := w.phoneTab(w.t, w.family, workerPassword)
@@ -233,20 +305,107 @@ var officeSteps = []officeStep{
 			w.t.Errorf("the family is not told who is coming: %q", s)
 		}
 		w.check(f, "family-home")
+		f.do("the visit to rate", chromedp.WaitVisible(css(`#visits li[data-task-id="`+w.visited+`"] button[data-stars="4"]`)))
+		w.check(f, "family-visits")
+		f.do("four stars",
+			click(`#visits li[data-task-id="`+w.visited+`"] button[data-stars="4"]`),
+			chromedp.WaitVisible(css(`#visits li[data-task-id="`+w.visited+`"] .rated`)))
+		w.check(f, "family-rated")
+	}},
+	{"the family rates it through the link in their SMS", func(w *officeWalk) {
+		var link string
+		apptest.Eventually(w.t, "the SMS of the resolved visit", func() bool {
+			link = w.sms.link(w.familyPhone, "/r/")
+			return link != ""
+		})
+		page, err := url.Parse(link)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		f := w.b.tab(w.t)
+		f.do("open the link on a phone",
+			chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile),
+			chromedp.Navigate(w.m.APIURL+page.Path),
+			chromedp.WaitVisible(css(`#stars button[data-stars="5"]`)))
+		if s := f.text(`body`); !strings.Contains(s, w.text("李桂英", "Li Guiying")) || !strings.Contains(s, w.text("例行走访", "a routine visit")) {
+			w.t.Errorf("rating page says %q, want whose visit", s)
+		}
+		f.do("five stars and a word",
+			click(`#stars button[data-stars="5"]`),
+			chromedp.SendKeys(css(`#comment`), w.text("王芳很耐心", "Wang Fang was very patient")))
+		w.check(f, "family-rating-link")
+		f.do("send", click(`#send`))
+		apptest.Eventually(w.t, "the page says thank you", func() bool { return f.eval(`document.getElementById('form').hidden`) })
+		w.check(f, "family-rating-link-sent")
+		var got task
+		w.m.MustCall("GET", "/api/v1/tasks/"+w.visited, nil, 200, &got)
+		var raters []string
+		for _, e := range got.Timeline {
+			if e.Type == "rated" {
+				raters = append(raters, e.Actor)
+			}
+		}
+		if want := []string{w.family, "contact:" + w.text("李伟", "Li Wei")}; strings.Join(raters, ",") != strings.Join(want, ",") {
+			w.t.Errorf("rated by %q, want %q", raters, want)
+		}
 	}},
 }
 
+// officeNow is the monitor's clock during the walk: the demo's month, with
+// half of it left (the demo's day is 2 March 2026).
+var officeNow = time.Date(2026, 3, 17, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
 func TestOfficeFirstHour(t *testing.T) {
 	b := newBrowser(t)
-	m := startMonitor(t)
-	m.MustCall("POST", "/api/v1/clock", map[string]any{"ts": time.Now().UTC().Format(time.RFC3339)}, 200, nil)
-	for _, lang := range []string{"zh-CN", "en"} {
+	sms := newSMSOutbox(t)
+	m := &monitor{t: t, Monitor: apptest.Start(t, func(cfg *app.Config) {
+		cfg.Clock, cfg.Simulation = app.ClockEvent, true
+		cfg.Notify.PublicURL = "https://care.example/"
+		cfg.Notify.SMS.Provider = app.SMSTwilio
+		cfg.Notify.SMS.Twilio = app.TwilioConfig{BaseURL: sms.URL, AccountSID: "AC1", AuthToken: "twilio-token", From: "+15005550006"}
+	})}
+	// As `eldersafe demo` does before its simulated day, with what it prints.
+	sc, err := simulator.Load("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	world, err := simulator.NewWorld(sc, "eldersafe/v1", simulator.DemoIDPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := simulator.NewClient(m.APIURL, adminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logins, err := simulator.SetUpDemo(t.Context(), client, world, sc, apptest.Logger(t, slog.LevelWarn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var operator simulator.DemoLogin
+	for _, l := range logins {
+		t.Logf("the demo prints: log in as %s", l)
+		if l.ID == simulator.DemoOperator {
+			operator = l
+		}
+	}
+	if operator.Password == "" {
+		t.Fatalf("the demo printed no operator's log-in: %v", logins)
+	}
+	// The office starts a fortnight after the demo's day; the clock moves at
+	// most a week a tick.
+	for at := world.Start(); at.Before(officeNow); {
+		if at = at.Add(7 * 24 * time.Hour); at.After(officeNow) {
+			at = officeNow
+		}
+		m.MustCall("POST", "/api/v1/clock", map[string]any{"ts": at.Format(time.RFC3339)}, 200, nil)
+	}
+	for i, lang := range []string{"zh-CN", "en"} {
 		t.Run(lang, func(t *testing.T) {
 			s := strings.ToLower(lang[:2])
-			m.MustCall("POST", "/api/v1/users", map[string]any{"id": "op-" + lang, "password": operatorPassword, "role": "operator"}, 201, nil)
-			w := &officeWalk{t: t, m: m, b: b, lang: lang,
+			w := &officeWalk{t: t, m: m, b: b, lang: lang, operator: operator, sms: sms,
 				grid: "g-" + s, workerA: "wa-" + s, workerB: "wb-" + s, household: "h-" + s, device: "pir-" + s,
-				worker: "gw-" + s, family: "fam-" + s, supervisor: "sup-" + s}
+				worker: "gw-" + s, workerLogin: "gwa-" + s, family: "fam-" + s, supervisor: "sup-" + s,
+				familyPhone: fmt.Sprintf("+86139000000%02d", i+2)}
 			for _, step := range officeSteps {
 				step.run(w)
 				if t.Failed() {
@@ -256,6 +415,53 @@ func TestOfficeFirstHour(t *testing.T) {
 		})
 	}
 	b.noErrors()
+}
+
+// smsOutbox is an SMS provider on loopback that speaks Twilio's Messages
+// API and keeps what it was asked to send.
+type smsOutbox struct {
+	*httptest.Server
+	mu   sync.Mutex
+	sent []url.Values
+}
+
+func newSMSOutbox(t *testing.T) *smsOutbox {
+	o := &smsOutbox{}
+	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || !strings.HasSuffix(r.URL.Path, "/Messages.json") {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		o.mu.Lock()
+		o.sent = append(o.sent, r.PostForm)
+		o.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"sid":"SM%d","status":"queued"}`, len(o.sent))
+	}))
+	t.Cleanup(o.Close)
+	return o
+}
+
+// linkPattern finds a link in an SMS.
+var linkPattern = regexp.MustCompile(`https?://\S+`)
+
+// link is the newest link under path (e.g. /r/) in an SMS sent to phone;
+// "" if none was.
+func (o *smsOutbox) link(phone, path string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := len(o.sent) - 1; i >= 0; i-- {
+		if o.sent[i].Get("To") != phone {
+			continue
+		}
+		for _, l := range linkPattern.FindAllString(o.sent[i].Get("Body"), -1) {
+			if strings.Contains(l, path) {
+				return l
+			}
+		}
+	}
+	return ""
 }
 
 // phoneTab opens a tab the size of a phone in the walk's language and logs in.
