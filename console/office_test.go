@@ -434,10 +434,11 @@ func newSMSOutbox(t *testing.T) *smsOutbox {
 		}
 		o.mu.Lock()
 		o.sent = append(o.sent, r.PostForm)
+		n := len(o.sent)
 		o.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		fmt.Fprintf(w, `{"sid":"SM%d","status":"queued"}`, len(o.sent))
+		fmt.Fprintf(w, `{"sid":"SM%d","status":"queued"}`, n)
 	}))
 	t.Cleanup(o.Close)
 	return o
