@@ -102,16 +102,9 @@ func (a *API) answerPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && !errors.Is(err, tasks.ErrTokenDead) {
 		return answerError(err)
 	}
-	if err := a.auditAnswer(r, tok, audit.Read, "answer link opened"); err != nil {
+	h, words, err := a.linkOpened(r, tok, pageWords)
+	if err != nil {
 		return err
-	}
-	h, herr := a.opts.Registry.Household(r.Context(), tok.HouseholdID)
-	if herr != nil {
-		return fmt.Errorf("answer page of task %s: %w", tok.TaskID, herr)
-	}
-	words := pageWords[tok.Lang]
-	if words == nil {
-		words = pageWords[registry.DefaultLanguage]
 	}
 	v := pageView{Lang: tok.Lang, Words: words, Name: h.Name, What: notify.RulePhrase(tok.Lang, t.Rule),
 		When: t.OpenedAt.In(h.Location()).Format("2006-01-02 15:04"), Closed: t.State.Closed(), Preset: r.URL.Query().Get("answer")}
@@ -126,6 +119,22 @@ func (a *API) answerPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return a.linkPage(w, answerTemplate, status, v.Nonce, tok, v)
+}
+
+// linkOpened audits a link's page being opened and loads what every link
+// page says: the household, and the page's words in the contact's language.
+func (a *API) linkOpened(r *http.Request, tok tasks.AnswerToken, words map[string]map[string]string) (registry.Household, map[string]string, error) {
+	if err := a.auditAnswer(r, tok, audit.Read, tok.Purpose+" link opened"); err != nil {
+		return registry.Household{}, nil, err
+	}
+	h, err := a.opts.Registry.Household(r.Context(), tok.HouseholdID)
+	if err != nil {
+		return registry.Household{}, nil, fmt.Errorf("%s page of task %s: %w", tok.Purpose, tok.TaskID, err)
+	}
+	if w := words[tok.Lang]; w != nil {
+		return h, w, nil
+	}
+	return h, words[registry.DefaultLanguage], nil
 }
 
 // pageNonce is a fresh nonce for a link page's one script.

@@ -28,16 +28,9 @@ func (a *API) ratingPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && !expired {
 		return answerError(err)
 	}
-	if err := a.auditAnswer(r, tok, audit.Read, "rating link opened"); err != nil {
-		return err
-	}
-	h, err := a.opts.Registry.Household(r.Context(), tok.HouseholdID)
+	h, words, err := a.linkOpened(r, tok, ratingWords)
 	if err != nil {
-		return fmt.Errorf("rating page of task %s: %w", tok.TaskID, err)
-	}
-	words := ratingWords[tok.Lang]
-	if words == nil {
-		words = ratingWords[registry.DefaultLanguage]
+		return err
 	}
 	v := ratingView{Lang: tok.Lang, Words: words, Name: h.Name, What: notify.RulePhrase(tok.Lang, t.Rule), Expired: expired}
 	if t.ClosedAt != nil {

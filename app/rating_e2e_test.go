@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/app/apptest"
 )
 
@@ -15,12 +14,7 @@ import (
 // task's and the SLA report's, every use is audited, and the link rates
 // once and does nothing else.
 func TestRatingLinkEndToEnd(t *testing.T) {
-	m := startMonitor(t, "", func(c *app.Config) {
-		c.Clock, c.Simulation = app.ClockEvent, true
-		c.Notify.PublicURL = "https://care.example/"
-	})
-	w1, w2, s1, family := newPushServer(t), newPushServer(t), newPushServer(t), newPushServer(t)
-	m.staffedHousehold(w1, w2, s1, family)
+	m, _, family := startLinkMonitor(t)
 	m.MustCall("POST", "/api/v1/clock", map[string]any{"ts": "2026-11-20T08:00:00Z"}, 200, nil)
 	var opened struct {
 		ID string `json:"id"`

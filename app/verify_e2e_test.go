@@ -92,17 +92,25 @@ func TestVerificationOverMQTT(t *testing.T) {
 	}
 }
 
+// startLinkMonitor runs a monitor whose family notices carry links
+// (public URL https://care.example/) with staffedHousehold's h1, and
+// returns it, h1's primary worker's push endpoint and the family's.
+func startLinkMonitor(t *testing.T) (m *monitor, w1, family *pushServer) {
+	m = startMonitor(t, "", func(c *app.Config) {
+		c.Clock, c.Simulation = app.ClockEvent, true
+		c.Notify.PublicURL = "https://care.example/"
+	})
+	w1, family = newPushServer(t), newPushServer(t)
+	m.staffedHousehold(w1, newPushServer(t), newPushServer(t), family)
+	return m, w1, family
+}
+
 // TestAnswerLink: with notify.public_url, the family's verifying notice
 // carries answer links; the page opens without logging in, a with_me
 // answer resolves the task and records the household away, each use is
 // audited as the contact, and the link is dead afterwards.
 func TestAnswerLink(t *testing.T) {
-	m := startMonitor(t, "", func(c *app.Config) {
-		c.Clock, c.Simulation = app.ClockEvent, true
-		c.Notify.PublicURL = "https://care.example/"
-	})
-	w1, w2, s1, family := newPushServer(t), newPushServer(t), newPushServer(t), newPushServer(t)
-	m.staffedHousehold(w1, w2, s1, family)
+	m, w1, family := startLinkMonitor(t)
 	var meterDev struct {
 		Secret string `json:"secret"`
 	}
