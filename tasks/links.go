@@ -74,7 +74,7 @@ var ratingLabels = map[string]string{"zh-CN": "评价这次走访", "en": "Rate 
 const ActionRate = "rate"
 
 // link makes a new token of purpose for t and the family contact r, and
-// returns its URL under path (PublicURL/<path>/<token>); "" without a
+// returns its URL, PublicURL + path (e.g. /r/) + token; "" without a
 // public URL.
 func (s *Service) link(ctx context.Context, tx Tx, t Task, r recipient, purpose, path string) (string, error) {
 	if s.opts.PublicURL == "" {

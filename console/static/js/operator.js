@@ -165,7 +165,6 @@ export function households(root, _params, app) {
 
 // ---- one household --------------------------------------------------------
 
-
 // careLevel shows a household's care level; the office changes it
 // (PATCH), which brings the level's thresholds and routine visits.
 function careLevel(hh, office, reload) {
