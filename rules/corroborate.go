@@ -15,26 +15,30 @@ import (
 //
 // The pairs are those that say the resident is at home and not living: no
 // water and no motion, no motion and no door opening since the last motion,
-// no power and no motion. Motion corroborates only while the resident is
-// not presumed out (the door opened after the last motion): a day out is
-// quiet on every sensor, and that is what verification is for.
+// no power and no motion. Nothing corroborates while the resident is
+// presumed out (the door opened after the last motion; an alert then comes
+// only after outCeiling): a weekend away is quiet on every sensor, and that
+// is what verification is for.
 //
 // The learned baselines (unusual_quiet, late_wake) are never corroborated:
 // they fire on a quiet unusual for the hour, mostly at night or early
 // morning, when water and the door are quiet in every home. Counting those
 // as agreement sent a worker at once for 7,463 false alarms in a month of
 // 1,000 homes (docs/trust.md).
-func (a absence) corroborate(h *household, base, now int64) []string {
+func (a absence) corroborate(h *household, base, now int64, cfg *Config) []string {
 	signals := []string{registry.KindSignal(a.sensor.name())}
+	if h.out() {
+		return signals
+	}
 	motion := func() bool {
-		return !h.out() && h.reporting(motionSensor, now) && h.motionSince != 0 &&
+		return h.reporting(motionSensor, now, cfg) && h.motionSince != 0 &&
 			h.motionSince <= base && h.lastMotion <= base
 	}
 	water := func() bool {
-		return h.reporting(waterMeter, now) && h.lastUse != 0 && h.lastUse <= base
+		return h.reporting(waterMeter, now, cfg) && h.lastUse != 0 && h.lastUse <= base
 	}
 	door := func() bool {
-		return h.reporting(doorSensor, now) && h.doorSince != 0 && h.doorSince <= base && h.lastOpen <= base
+		return h.reporting(doorSensor, now, cfg) && h.doorSince != 0 && h.doorSince <= base && h.lastOpen <= base
 	}
 	var others []kind
 	switch a.rule {
@@ -58,8 +62,8 @@ func (a absence) corroborate(h *household, base, now int64) []string {
 
 // corroborated adds to a welfare alert the signals that agree with it, in
 // its evidence too, so a worker sent at once sees why.
-func (a absence) corroborated(alert Alert, h *household, base, now int64) Alert {
-	alert.Signals = a.corroborate(h, base, now)
+func (a absence) corroborated(alert Alert, h *household, base, now int64, cfg *Config) Alert {
+	alert.Signals = a.corroborate(h, base, now, cfg)
 	if !alert.Corroborated() {
 		return alert
 	}
