@@ -152,7 +152,7 @@ func (a absence) alert(h *household, now int64, cfg *Config, loc *time.Location)
 		values["out_since"] = out
 		summary += fmt.Sprintf("; the door opened at %s and nobody has been seen since", out)
 	}
-	return a.corroborated(h.alert(a.rule, at, h.deviceOf(a.sensor).id, summary, values), h, a.base(h), now, cfg)
+	return a.corroborated(h.alert(a.rule, at, h.deviceOf(a.sensor).id, summary, values), h, a.base(h), now, cfg, loc)
 }
 
 // deviceOf is the household's first device of kind, preferring one that is

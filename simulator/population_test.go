@@ -72,12 +72,15 @@ func TestPopulationRates(t *testing.T) {
 	}
 	perDay := float64(households * days)
 	worn := 1 - (forgetsBandShare*bandOffDayOften + (1-forgetsBandShare)*bandOffDaySeldom)
+	// The share of taps that run tapIncident or longer: whole minutes, uniform.
+	tapLong := float64(tapMaxMinutes-tapIncident/minute+1) / float64(tapMaxMinutes-tapMinMinutes+1)
 	for _, c := range []struct {
 		kind string
 		want float64
 	}{
 		{ActionFall, perDay * fallsPerYear / 365 * fallDetected * worn},
-		{ActionTapRunning, perDay * tapsPerYear / 365},
+		{ActionTapRunning, perDay * tapsPerYear / 365 * tapLong},
+		{ActionTapRunning + " (nothing wrong)", perDay * tapsPerYear / 365 * (1 - tapLong)},
 		{ActionFall + " (nothing wrong)", perDay * falseFallPerMonth / 30},
 		{ActionVisitor + " (nothing wrong)", perDay * visitorPerDay},
 		{ActionDeviceOffline, households * unpluggedPerMonth},
