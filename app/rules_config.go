@@ -16,6 +16,7 @@ type RulesConfig struct {
 	DeviceOffline       DeviceOfflineParams       `mapstructure:"device_offline"`
 	BatteryLow          BatteryLowParams          `mapstructure:"battery_low"`
 	SensorHealth        SensorHealthParams        `mapstructure:"sensor_health"`
+	PresumedOut         PresumedOutParams         `mapstructure:"presumed_out"`
 }
 
 // WaterNoUseParams are the switch and thresholds of water_no_use.
@@ -100,6 +101,12 @@ type BatteryLowParams struct {
 
 // SensorHealthParams are the switch and thresholds of sensor_health.
 type SensorHealthParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
+}
+
+// PresumedOutParams are the switch and thresholds of presumed_out.
+type PresumedOutParams struct {
 	// enabled (default true): false turns it off.
 	Enabled bool `mapstructure:"enabled"`
 }

@@ -27,19 +27,25 @@ var absences = []absence{
 	{RuleLateWake, firingLateWake, motionSensor, false},
 }
 
-// outCeiling is how long a resident presumed out is believed out: a day out
-// (8 to 12 hours) never reaches it, and a door opened by someone who then
-// collapsed in the hall, out of the PIRs' sight, is looked at after it. A
-// weekend away reaches it too; those alerts carry no corroboration, so the
-// family is asked before anyone is sent.
-const outCeiling = 24 * time.Hour
+// outCeiling is how long a resident presumed out is believed out. A day
+// out, a morning to the evening, stays under it; past it, out overnight or
+// from the morning to past 22:00 without anyone told, is worth a question:
+// a resident may have fallen on a walk (a fall out of doors leaves the home
+// looking left), or opened the door and collapsed in the hall, out of the
+// PIRs' sight. The alerts it brings carry no corroboration, so the family
+// is asked first, and answers for a weekend at theirs.
+const outCeiling = 14 * time.Hour
 
 // base is when the countdown started, 0 when it is not running.
-func (a absence) base(h *household) int64 {
+func (a absence) base(h *household, cfg *Config) int64 {
+	presumed := cfg.Enabled(SwitchPresumedOut)
 	switch a.rule {
 	case RuleWaterNoUse:
-		return h.sinceBack(h.lastUse)
+		return h.sinceBack(h.lastUse, presumed)
 	case RuleNoMotion:
+		if h.out() && !presumed {
+			return 0 // as before the ceiling: paused for as long as it lasts
+		}
 		return max(h.lastMotion, h.motionSince)
 	case RuleNoExit:
 		if h.doorSince == 0 {
@@ -54,15 +60,16 @@ func (a absence) base(h *household) int64 {
 		}
 		return h.lastMotion
 	default:
-		return h.sinceBack(h.powerStart)
+		return h.sinceBack(h.powerStart, presumed)
 	}
 }
 
 // sinceBack is a running countdown's start, or the resident's return home if
-// later: what went unused while they were out says nothing of them.
-func (h *household) sinceBack(start int64) int64 {
-	if start == 0 {
-		return 0
+// later (unless presumed out is turned off): what went unused while they
+// were out says nothing of them.
+func (h *household) sinceBack(start int64, presumed bool) int64 {
+	if start == 0 || !presumed {
+		return start
 	}
 	return max(start, h.back)
 }
@@ -97,7 +104,7 @@ func (a absence) threshold(h *household, cfg *Config, loc *time.Location, base i
 // due is when the rule fires unless something happens first, or never. An
 // away period that overlaps the countdown restarts it from the period's end.
 func (a absence) due(h *household, cfg *Config, loc *time.Location) int64 {
-	base := a.base(h)
+	base := a.base(h, cfg)
 	if base == 0 {
 		return never
 	}
@@ -112,7 +119,7 @@ func (a absence) due(h *household, cfg *Config, loc *time.Location) int64 {
 		base = p.until
 		due = a.threshold(h, cfg, loc, base)
 	}
-	if a.athome && h.out() {
+	if a.athome && h.out() && cfg.Enabled(SwitchPresumedOut) {
 		due = max(due, h.lastOpen+int64(outCeiling))
 	}
 	return due
@@ -120,7 +127,7 @@ func (a absence) due(h *household, cfg *Config, loc *time.Location) int64 {
 
 func (a absence) alert(h *household, now int64, cfg *Config, loc *time.Location) Alert {
 	at := time.Unix(0, now).UTC()
-	since := time.Unix(0, a.base(h)).UTC()
+	since := time.Unix(0, a.base(h, cfg)).UTC()
 	sinceText := since.Format(time.RFC3339)
 	values := map[string]any{"since": sinceText}
 	var summary string
@@ -152,7 +159,7 @@ func (a absence) alert(h *household, now int64, cfg *Config, loc *time.Location)
 		values["out_since"] = out
 		summary += fmt.Sprintf("; the door opened at %s and nobody has been seen since", out)
 	}
-	return a.corroborated(h.alert(a.rule, at, h.deviceOf(a.sensor).id, summary, values), h, a.base(h), now, cfg, loc)
+	return a.corroborated(h.alert(a.rule, at, h.deviceOf(a.sensor).id, summary, values), h, a.base(h, cfg), now, cfg, loc)
 }
 
 // deviceOf is the household's first device of kind, preferring one that is

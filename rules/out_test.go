@@ -24,8 +24,8 @@ func TestPresumedOut(t *testing.T) {
 	flat := func(at time.Duration) Reading { return power(at, 10) }
 	runCases(t, nil, []ruleCase{
 		{"a day out: no water for 12 h while out is no concern",
-			// The register rose last at 08:15, before the resident left.
-			steps(read(meter(0, 99), pir(m), door(2*m)), quiet(15*m, 13*h)), nil},
+			// The register rose last at 08:15, after the resident left.
+			steps(read(meter(0, 99), pir(m), door(2*m)), quiet(15*m, 14*h)), nil},
 		{"back home, the countdown restarts from the return",
 			// Out 08:02-20:00; back at 20:00 (door, then motion): no water
 			// until 08:00 the next day.
@@ -36,12 +36,12 @@ func TestPresumedOut(t *testing.T) {
 			steps(read(meter(0, 99), pir(m), door(2*m)), quiet(15*m, 12*h-15*m),
 				read(door(12*h), pir(12*h+m), meter(12*h+30*m, 104)), every(12*h+45*m, 25*h, 15*m, unchanged(104), pirBeat, doorBeat)),
 			[]string{"24h30m0s water_no_use"}},
-		{"a door that opens without a motion after it is looked at after 24 h",
+		{"a door that opens without a motion after it is looked at after 14 h",
 			// A resident who opened the door and collapsed in the hall, out
 			// of the PIRs' sight, looks out: both rules of the home fire at
 			// the ceiling.
-			steps(read(meter(0, 99), pir(m), door(2*m)), quiet(15*m, 26*h)),
-			[]string{"24h15m0s water_no_use", "24h15m0s no_motion"}},
+			steps(read(meter(0, 99), pir(m), door(2*m)), quiet(15*m, 16*h)),
+			[]string{"14h15m0s water_no_use", "14h15m0s no_motion"}},
 		{"a resident who comes home and collapses is looked for at once",
 			// Back at 12:00, never seen again: no_motion 6 h of the waking
 			// window later; water 12 h after the return (stamped at the
@@ -50,8 +50,11 @@ func TestPresumedOut(t *testing.T) {
 				read(door(4*h), pir(4*h+m)), quiet(4*h, 17*h)),
 			[]string{"10h15m0s no_motion", "16h15m0s water_no_use"}},
 		{"no power used while out is no concern either",
-			steps(read(pir(m), door(2*m)), every(0, 23*h, 30*m, flat, pirBeat, doorBeat),
-				read(door(23*h), pir(23*h+m)), every(23*h, 28*h, 30*m, flat, pirBeat, doorBeat)),
+			// Out 13 hours, then at home and moving: the window that began
+			// at 08:00 would end at 08:00 the next day (24h); it ends 24
+			// hours after the return instead.
+			steps(read(pir(m), door(2*m)), every(0, 13*h, 30*m, flat, pirBeat, doorBeat),
+				read(door(13*h), pir(13*h+m)), every(13*h+30*m, 36*h, 30*m, flat, pir, doorBeat)),
 			nil},
 		{"a home without a PIR cannot tell who is out",
 			steps(read(meter(0, 99), door(2*m)), every(15*m, 12*h+15*m, 15*m, unchanged(100), doorBeat)),

@@ -11,9 +11,15 @@ import (
 // than from the moment it is stale, and no home is called unmonitored.
 const SwitchSensorHealth = "sensor_health"
 
+// SwitchPresumedOut names the pause of the rules that watch a resident at
+// home while the resident is presumed out (absence.go): off, water_no_use
+// and power_no_use count on while the home looks left, and no_motion waits
+// for as long as it does, as before there was a ceiling.
+const SwitchPresumedOut = "presumed_out"
+
 // Switches lists what `rules.<name>.enabled` turns off: every rule the
-// engine raises from its own state (those of Table with thresholds), and
-// sensor health. The alarms a resident or a device raises on purpose (fall,
+// engine raises from its own state (those of Table with thresholds), sensor
+// health and the presumed-out pause. The alarms a resident or a device raises on purpose (fall,
 // sos) have no switch: a slip in a config file must never silence them.
 var Switches = func() []string {
 	var names []string
@@ -22,7 +28,7 @@ var Switches = func() []string {
 			names = append(names, r.Name)
 		}
 	}
-	return append(names, SwitchSensorHealth)
+	return append(names, SwitchSensorHealth, SwitchPresumedOut)
 }()
 
 // Enabled reports whether the switch called name is on; anything that is not

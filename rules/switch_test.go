@@ -43,6 +43,13 @@ func TestSwitches(t *testing.T) {
 			steps: steps(read(pir(0)), every(0, 30*m, 15*m, pirBeat), ticks(0, 10*h, 15*m)),
 			on:    []string{"3h30m0s unmonitored", "6h30m0s device_offline"},
 			off:   []string{"6h0m0s no_motion", "6h30m0s device_offline"}},
+		{name: SwitchPresumedOut,
+			// Out from 08:02 with the water last used at 08:15: on, the
+			// ceiling (14 h) brings both rules; off, water_no_use counts on
+			// and no_motion waits for good.
+			steps: steps(read(meter(0, 99), pir(m), door(2*m)), every(15*m, 16*h, 15*m, unchanged(100), pirBeat, doorBeat)),
+			on:    []string{"14h15m0s water_no_use", "14h15m0s no_motion"},
+			off:   []string{"12h15m0s water_no_use"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, on := range []bool{true, false} {
