@@ -20,10 +20,10 @@ import (
 // only after outCeiling): a weekend away is quiet on every sensor, and that
 // is what verification is for.
 //
-// Where the home's baseline is learned, motion agrees only with a quiet that
-// is unusual for it (unusual_quiet or late_wake would fire on it): a night's
-// sleep, a Sunday's lie-in, is quiet too, and 12 hours without water from a
-// 21:30 wash to a 09:30 lie-in sent a worker at once.
+// Motion agrees only with a quiet that is unusual for the home (unusual_quiet
+// or late_wake would fire on it, or before the baseline is learned,
+// no_motion): a night's sleep, a Sunday's lie-in, is quiet too, and 12 hours
+// without water from a 21:30 wash to a 09:30 lie-in sent a worker at once.
 //
 // The learned baselines (unusual_quiet, late_wake) are never corroborated:
 // they fire on a quiet unusual for the hour, mostly at night or early
@@ -66,12 +66,12 @@ func (a absence) corroborate(h *household, base, now int64, cfg *Config, loc *ti
 }
 
 // quietUnusual reports whether the quiet since the last motion is unusual
-// for the home by its learned baseline: past when unusual_quiet or late_wake
-// would fire on it. A home not learned yet has the fixed thresholds alone:
-// any quiet counts.
+// for the home: past when unusual_quiet or late_wake would fire on it, by
+// its learned baseline, or before that is learned past no_motion's own
+// threshold (hours of the waking window only).
 func (h *household) quietUnusual(now int64, cfg *Config, loc *time.Location) bool {
 	if !h.learned.ready() {
-		return true
+		return cfg.NoMotionWindow.after(time.Unix(0, h.lastMotion), cfg.NoMotion, loc).UnixNano() <= now
 	}
 	return min(h.learned.quietDue(h.lastMotion, cfg, loc), h.learned.wakeDue(h.lastMotion, cfg, loc)) <= now
 }

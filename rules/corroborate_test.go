@@ -81,17 +81,21 @@ func TestMotionAgreesOnlyWithUnusualQuiet(t *testing.T) {
 		}
 		return out
 	}
+	water := map[string]any{"hours": 8.5}
 	for _, tc := range []struct {
 		name    string
 		learned bool
+		over    Thresholds
 		want    []string
 	}{
-		{"learned: asleep until the usual 07:00 and its margin", true, []string{"water"}},
-		{"not learned: any quiet agrees", false, []string{"water", "motion"}},
+		{"learned: asleep until the usual 07:00 and its margin", true, Thresholds{RuleWaterNoUse: water}, []string{"water"}},
+		{"not learned: the night is no 6 h of the waking window", false, Thresholds{RuleWaterNoUse: water}, []string{"water"}},
+		{"not learned: past no_motion's threshold, it agrees", false,
+			Thresholds{RuleWaterNoUse: water, RuleNoMotion: {"hours": 0.5, "window": "00:00-24:00"}}, []string{"water", "motion"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngine(t)
-			if err := e.SetHousehold("h1", Settings{Overrides: Thresholds{RuleWaterNoUse: {"hours": 8.5}}}); err != nil {
+			if err := e.SetHousehold("h1", Settings{Overrides: tc.over}); err != nil {
 				t.Fatal(err)
 			}
 			first := 0

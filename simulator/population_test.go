@@ -139,3 +139,22 @@ func TestPopulationActions(t *testing.T) {
 		})
 	}
 }
+
+// TestLeavingOnTheWayOut: a resident who leaves for the day (or for
+// hospital) while already walking out still opens the door, so the monitor
+// sees the home left.
+func TestLeavingOnTheWayOut(t *testing.T) {
+	for _, action := range []string{ActionLeaves, ActionHospital, ActionImmobile} {
+		t.Run(action, func(t *testing.T) {
+			h := &household{place: hall, loc: time.UTC}
+			const t0 = 1_000_000
+			h.enter(t0, segment{start: t0, place: outside})
+			var out []Message
+			h.apply(incident{at: t0 + 23, until: t0 + 3600, action: action}, &out)
+			opens := slices.ContainsFunc(h.pending, func(p pend) bool { return p.what == doorOpen })
+			if want := action != ActionImmobile; opens != want {
+				t.Errorf("the door opens: %v, want %v (pending %+v)", opens, want, h.pending)
+			}
+		})
+	}
+}
