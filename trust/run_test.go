@@ -89,8 +89,9 @@ func TestMeasureSameSeedSameTasks(t *testing.T) {
 	}
 	skipUnderRace(t)
 	tasks := func() []string {
-		sc := simulator.NewScenario(12)
-		sc.Population, sc.Seed, sc.Duration = true, 3, 3*24*time.Hour
+		// Large enough to raise tasks now that a day out raises none.
+		sc := simulator.NewScenario(30)
+		sc.Population, sc.Seed, sc.Duration = true, 3, 4*24*time.Hour
 		obs, err := Measure(t.Context(), app.DefaultConfig(), sc, apptest.Logger(t, slog.LevelError), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +105,7 @@ func TestMeasureSameSeedSameTasks(t *testing.T) {
 	}
 	first, second := tasks(), tasks()
 	if len(first) == 0 {
-		t.Fatal("12 households lived 3 days without a task: the population is too quiet to compare")
+		t.Fatal("30 households lived 4 days without a task: the population is too quiet to compare")
 	}
 	if !slices.Equal(first, second) {
 		t.Errorf("two runs of one seed differ:\n%v\n%v", first, second)
