@@ -145,23 +145,56 @@ type AuthConfig struct {
 //go:generate go run ./internal/genrules
 
 // Thresholds spells the thresholds as rules.Config.With takes them, the
-// same validation a household override goes through.
+// same validation a household override goes through; the switches are not
+// thresholds (Enabled has them).
 func (r RulesConfig) Thresholds() rules.Thresholds {
-	var byRule map[string]any
-	if err := mapstructure.Decode(r, &byRule); err != nil {
-		panic(fmt.Sprintf("encode rules config: %v", err)) // a programming error, caught by any test
-	}
-	t := make(rules.Thresholds, len(byRule))
-	for rule, params := range byRule {
-		t[rule] = params.(map[string]any)
+	t := make(rules.Thresholds)
+	for name, params := range r.byName() {
+		delete(params, enabledKey)
+		if len(params) > 0 {
+			t[name] = params
+		}
 	}
 	return t
 }
 
-// rulesConfigFrom is the inverse of Thresholds, for the defaults. Every
-// parameter of t must have its field and every field its parameter: a
-// mismatch is a rules_config.go older than rules.Table.
-func rulesConfigFrom(t rules.Thresholds) RulesConfig {
+// Enabled is each switch of rules.Switches, on or off.
+func (r RulesConfig) Enabled() map[string]bool {
+	on := make(map[string]bool)
+	for name, params := range r.byName() {
+		on[name] = params[enabledKey].(bool)
+	}
+	return on
+}
+
+// enabledKey is a switch's key below rules.<name>.
+const enabledKey = "enabled"
+
+// byName is every rule's settings, switch and thresholds, by their keys.
+func (r RulesConfig) byName() map[string]map[string]any {
+	var encoded map[string]any
+	if err := mapstructure.Decode(r, &encoded); err != nil {
+		panic(fmt.Sprintf("encode rules config: %v", err)) // a programming error, caught by any test
+	}
+	byName := make(map[string]map[string]any, len(encoded))
+	for name, settings := range encoded {
+		byName[name] = settings.(map[string]any)
+	}
+	return byName
+}
+
+// rulesConfigFrom is the inverse of RulesEngineConfig, for the defaults.
+// Every parameter and switch of c must have its field and every field its
+// parameter or switch: a mismatch is a rules_config.go older than
+// rules.Table.
+func rulesConfigFrom(c rules.Config) RulesConfig {
+	t := c.Thresholds()
+	for _, name := range rules.Switches {
+		if t[name] == nil {
+			t[name] = map[string]any{}
+		}
+		t[name][enabledKey] = c.Enabled(name)
+	}
 	var r RulesConfig
 	d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &r, ErrorUnused: true, ErrorUnset: true})
 	if err == nil {
@@ -299,7 +332,7 @@ func DefaultConfig() Config {
 		DataDir: "./data",
 		HA:      HAConfig{LeaseTTL: 10 * time.Second},
 		Clock:   ClockWall,
-		Rules:   rulesConfigFrom(rules.DefaultConfig().Thresholds()),
+		Rules:   rulesConfigFrom(rules.DefaultConfig()),
 		Tasks: TasksConfig{
 			AckDeadline: AckDeadlines{
 				Critical: td.Ack[rules.Critical],
@@ -333,6 +366,11 @@ func (c Config) RulesEngineConfig() (rules.Config, error) {
 	rc, err := rules.DefaultConfig().With(c.Rules.Thresholds())
 	if err != nil {
 		return rules.Config{}, underKey("rules.", err)
+	}
+	for name, on := range c.Rules.Enabled() {
+		if rc, err = rc.WithEnabled(name, on); err != nil {
+			return rules.Config{}, underKey("rules.", err)
+		}
 	}
 	return rc, nil
 }

@@ -3,7 +3,8 @@
 package app
 
 // RulesConfig holds every rule threshold of rules.Table under its config key,
-// rules.<rule>.<param>, in the unit the contract gives it.
+// rules.<rule>.<param>, in the unit the contract gives it, and every switch
+// of rules.Switches, rules.<name>.enabled.
 type RulesConfig struct {
 	WaterNoUse          WaterNoUseParams          `mapstructure:"water_no_use"`
 	WaterContinuousFlow WaterContinuousFlowParams `mapstructure:"water_continuous_flow"`
@@ -14,66 +15,98 @@ type RulesConfig struct {
 	LateWake            LateWakeParams            `mapstructure:"late_wake"`
 	DeviceOffline       DeviceOfflineParams       `mapstructure:"device_offline"`
 	BatteryLow          BatteryLowParams          `mapstructure:"battery_low"`
+	SensorHealth        SensorHealthParams        `mapstructure:"sensor_health"`
+	PresumedOut         PresumedOutParams         `mapstructure:"presumed_out"`
 }
 
-// WaterNoUseParams are the thresholds of rule water_no_use.
+// WaterNoUseParams are the switch and thresholds of water_no_use.
 type WaterNoUseParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
 	// hours (1 to 168 hours, default 12): the water meter keeps reporting but its register has not risen for this long.
 	Hours float64 `mapstructure:"hours"`
 }
 
-// WaterContinuousFlowParams are the thresholds of rule water_continuous_flow.
+// WaterContinuousFlowParams are the switch and thresholds of water_continuous_flow.
 type WaterContinuousFlowParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
 	// hours (0.25 to 48 hours, default 2): water has flowed without a pause for this long.
 	Hours float64 `mapstructure:"hours"`
 }
 
-// NoMotionParams are the thresholds of rule no_motion.
+// NoMotionParams are the switch and thresholds of no_motion.
 type NoMotionParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
 	// hours (0.5 to 24 hours, default 6): no motion anywhere in the home for this long, counted only inside the waking window.
 	Hours float64 `mapstructure:"hours"`
 	// window (HH:MM-HH:MM, default "07:00-22:00"): the waking window in the household's local time; may cross midnight.
 	Window string `mapstructure:"window"`
 }
 
-// NoExitParams are the thresholds of rule no_exit.
+// NoExitParams are the switch and thresholds of no_exit.
 type NoExitParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
 	// hours (12 to 720 hours, default 72): the entrance door has not opened for this long.
 	Hours float64 `mapstructure:"hours"`
 }
 
-// PowerNoUseParams are the thresholds of rule power_no_use.
+// PowerNoUseParams are the switch and thresholds of power_no_use.
 type PowerNoUseParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
 	// hours (1 to 168 hours, default 24): the window over which power use must reach the floor.
 	Hours float64 `mapstructure:"hours"`
 	// floor_kwh (0.01 to 100 kWh, default 1.2): less than this used over the whole window fires.
 	FloorKWh float64 `mapstructure:"floor_kwh"`
 }
 
-// UnusualQuietParams are the thresholds of rule unusual_quiet.
+// UnusualQuietParams are the switch and thresholds of unusual_quiet.
 type UnusualQuietParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
 	// factor (1.1 to 10 factor, default 1.5): fires when the quiet exceeds the household's usual longest quiet span for that hour of the week times this.
 	Factor float64 `mapstructure:"factor"`
 	// min_hours (0.5 to 24 hours, default 2): never fires on a quiet shorter than this.
 	MinHours float64 `mapstructure:"min_hours"`
 }
 
-// LateWakeParams are the thresholds of rule late_wake.
+// LateWakeParams are the switch and thresholds of late_wake.
 type LateWakeParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
 	// margin (15 to 360 minutes, default 90): fires when no motion is seen by the household's usual first activity of that weekday plus this.
 	Margin float64 `mapstructure:"margin"`
 }
 
-// DeviceOfflineParams are the thresholds of rule device_offline.
+// DeviceOfflineParams are the switch and thresholds of device_offline.
 type DeviceOfflineParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
 	// hours (0.25 to 168 hours, default 6): a device silent this long is offline.
 	Hours float64 `mapstructure:"hours"`
 	// wristband_hours (0.25 to 168 hours, default 2): a wristband silent this long is offline.
 	WristbandHours float64 `mapstructure:"wristband_hours"`
 }
 
-// BatteryLowParams are the thresholds of rule battery_low.
+// BatteryLowParams are the switch and thresholds of battery_low.
 type BatteryLowParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
 	// pct (1 to 90 percent, default 15): a battery below this is low.
 	Pct float64 `mapstructure:"pct"`
+}
+
+// SensorHealthParams are the switch and thresholds of sensor_health.
+type SensorHealthParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
+}
+
+// PresumedOutParams are the switch and thresholds of presumed_out.
+type PresumedOutParams struct {
+	// enabled (default true): false turns it off.
+	Enabled bool `mapstructure:"enabled"`
 }

@@ -13,25 +13,38 @@ type absence struct {
 	// sensor must keep reporting for the rule to fire: silence is
 	// device_offline's business, never evidence of inactivity.
 	sensor kind
+	// athome: the rule watches a resident at home, so it waits while they
+	// are presumed out, until they come back or outCeiling passes.
+	athome bool
 }
 
 var absences = []absence{
-	{RuleWaterNoUse, firingWaterNoUse, waterMeter},
-	{RuleNoMotion, firingNoMotion, motionSensor},
-	{RuleNoExit, firingNoExit, doorSensor},
-	{RulePowerNoUse, firingPowerNoUse, powerMeter},
-	{RuleUnusualQuiet, firingUnusualQuiet, motionSensor},
-	{RuleLateWake, firingLateWake, motionSensor},
+	{RuleWaterNoUse, firingWaterNoUse, waterMeter, true},
+	{RuleNoMotion, firingNoMotion, motionSensor, true},
+	{RuleNoExit, firingNoExit, doorSensor, false},
+	{RulePowerNoUse, firingPowerNoUse, powerMeter, true},
+	{RuleUnusualQuiet, firingUnusualQuiet, motionSensor, false},
+	{RuleLateWake, firingLateWake, motionSensor, false},
 }
 
+// outCeiling is how long a resident presumed out is believed out. A day
+// out, a morning to the evening, stays under it; past it, out overnight or
+// from the morning to past 22:00 without anyone told, is worth a question:
+// a resident may have fallen on a walk (a fall out of doors leaves the home
+// looking left), or opened the door and collapsed in the hall, out of the
+// PIRs' sight. The alerts it brings carry no corroboration, so the family
+// is asked first, and answers for a weekend at theirs.
+const outCeiling = 14 * time.Hour
+
 // base is when the countdown started, 0 when it is not running.
-func (a absence) base(h *household) int64 {
+func (a absence) base(h *household, cfg *Config) int64 {
+	presumed := cfg.Enabled(SwitchPresumedOut)
 	switch a.rule {
 	case RuleWaterNoUse:
-		return h.lastUse
+		return h.sinceBack(h.lastUse, presumed)
 	case RuleNoMotion:
-		if h.out() {
-			return 0
+		if h.out() && !presumed {
+			return 0 // as before the ceiling: paused for as long as it lasts
 		}
 		return max(h.lastMotion, h.motionSince)
 	case RuleNoExit:
@@ -47,15 +60,26 @@ func (a absence) base(h *household) int64 {
 		}
 		return h.lastMotion
 	default:
-		return h.powerStart
+		return h.sinceBack(h.powerStart, presumed)
 	}
+}
+
+// sinceBack is a running countdown's start, or the resident's return home if
+// later (unless presumed out is turned off): what went unused while they
+// were out says nothing of them.
+func (h *household) sinceBack(start int64, presumed bool) int64 {
+	if start == 0 || !presumed {
+		return start
+	}
+	return max(start, h.back)
 }
 
 // out reports whether the resident is presumed out: the door opened after the
 // last motion. Nobody moving in an empty home is not a welfare concern; the
-// next motion (coming home) restarts the countdown.
+// next motion (coming home) restarts the countdown. A home without a PIR
+// cannot tell.
 func (h *household) out() bool {
-	return h.lastOpen > h.lastMotion
+	return h.motionSince != 0 && h.lastOpen > h.lastMotion
 }
 
 // threshold is how long the countdown runs from base, counting only waking
@@ -80,15 +104,12 @@ func (a absence) threshold(h *household, cfg *Config, loc *time.Location, base i
 // due is when the rule fires unless something happens first, or never. An
 // away period that overlaps the countdown restarts it from the period's end.
 func (a absence) due(h *household, cfg *Config, loc *time.Location) int64 {
-	base := a.base(h)
+	base := a.base(h, cfg)
 	if base == 0 {
 		return never
 	}
 	due := a.threshold(h, cfg, loc, base)
-	if h.settings == nil {
-		return due
-	}
-	for _, p := range h.settings.away {
+	for _, p := range h.awayPeriods() {
 		if p.until <= base {
 			continue
 		}
@@ -98,12 +119,15 @@ func (a absence) due(h *household, cfg *Config, loc *time.Location) int64 {
 		base = p.until
 		due = a.threshold(h, cfg, loc, base)
 	}
+	if a.athome && h.out() && cfg.Enabled(SwitchPresumedOut) {
+		due = max(due, h.lastOpen+int64(outCeiling))
+	}
 	return due
 }
 
 func (a absence) alert(h *household, now int64, cfg *Config, loc *time.Location) Alert {
 	at := time.Unix(0, now).UTC()
-	since := time.Unix(0, a.base(h)).UTC()
+	since := time.Unix(0, a.base(h, cfg)).UTC()
 	sinceText := since.Format(time.RFC3339)
 	values := map[string]any{"since": sinceText}
 	var summary string
@@ -119,7 +143,7 @@ func (a absence) alert(h *household, now int64, cfg *Config, loc *time.Location)
 		values["threshold_hours"] = cfg.NoExit.Hours()
 		summary = fmt.Sprintf("the entrance door has not opened since %s (%s)", sinceText, at.Sub(since).Round(time.Minute))
 	case RuleUnusualQuiet:
-		usual := time.Duration(h.learned.quiet[weekHour(now, loc)]) * quantum
+		usual := time.Duration(h.learned.quiet[hourOf(now, loc)]) * quantum
 		values["usual_hours"], values["factor"], values["quiet_hours"] = usual.Hours(), cfg.UnusualQuietFactor, at.Sub(since).Hours()
 		summary = fmt.Sprintf("no motion since %s (%s); at this hour the home is usually quiet at most %s", sinceText, at.Sub(since).Round(time.Minute), usual)
 	case RuleLateWake:
@@ -130,7 +154,12 @@ func (a absence) alert(h *household, now int64, cfg *Config, loc *time.Location)
 		values["used_kwh"], values["floor_kwh"], values["threshold_hours"] = h.powerUsed, cfg.PowerNoUseFloorKWh, cfg.PowerNoUse.Hours()
 		summary = fmt.Sprintf("%.2f kWh used since %s, under the floor of %.2f kWh", h.powerUsed, sinceText, cfg.PowerNoUseFloorKWh)
 	}
-	return a.corroborated(h.alert(a.rule, at, h.deviceOf(a.sensor).id, summary, values), h, a.base(h), now)
+	if h.out() {
+		out := time.Unix(0, h.lastOpen).UTC().Format(time.RFC3339)
+		values["out_since"] = out
+		summary += fmt.Sprintf("; the door opened at %s and nobody has been seen since", out)
+	}
+	return a.corroborated(h.alert(a.rule, at, h.deviceOf(a.sensor).id, summary, values), h, a.base(h, cfg), now, cfg, loc)
 }
 
 // deviceOf is the household's first device of kind, preferring one that is
@@ -150,10 +179,12 @@ func (h *household) deviceOf(k kind) *device {
 }
 
 // reporting reports whether a device of kind k is fresh: a welfare rule
-// never fires on stale input (health.go).
-func (h *household) reporting(k kind, now int64) bool {
+// never fires on stale input (health.go). With sensor health turned off it
+// is enough that device_offline has not found them all silent.
+func (h *household) reporting(k kind, now int64, cfg *Config) bool {
+	health := cfg.Enabled(SwitchSensorHealth)
 	for i := range h.devices {
-		if d := &h.devices[i]; d.kind == k && d.fresh(now) {
+		if d := &h.devices[i]; d.kind == k && (d.fresh(now) || !health && d.lastAlive != 0 && now-d.lastAlive < d.offlineAfter(cfg)) {
 			return true
 		}
 	}
@@ -164,7 +195,7 @@ func (h *household) reporting(k kind, now int64) bool {
 func (h *household) evaluate(now, since int64, cfg *Config, loc *time.Location) []Alert {
 	var alerts []Alert
 	for _, a := range absences {
-		if h.firing&a.bit != 0 || a.due(h, cfg, loc) > now || !h.reporting(a.sensor, now) {
+		if !cfg.Enabled(a.rule) || h.firing&a.bit != 0 || a.due(h, cfg, loc) > now || !h.reporting(a.sensor, now, cfg) {
 			continue
 		}
 		h.firing |= a.bit
@@ -176,7 +207,7 @@ func (h *household) evaluate(now, since int64, cfg *Config, loc *time.Location) 
 	}
 	for i := range h.devices {
 		d := &h.devices[i]
-		if d.flags&firingOffline != 0 || d.lastAlive == 0 || now-d.lastAlive < d.offlineAfter(cfg) {
+		if !cfg.Enabled(RuleDeviceOffline) || d.flags&firingOffline != 0 || d.lastAlive == 0 || now-d.lastAlive < d.offlineAfter(cfg) {
 			continue
 		}
 		d.flags |= firingOffline
@@ -185,7 +216,7 @@ func (h *household) evaluate(now, since int64, cfg *Config, loc *time.Location) 
 			fmt.Sprintf("%s %s silent since %s", d.kind.name(), d.id, last.Format(time.RFC3339)),
 			map[string]any{"last_seen": last.Format(time.RFC3339), "kind": string(d.kind.name())}))
 	}
-	if a, ok := h.unmonitored(now, since); ok {
+	if a, ok := h.unmonitored(now, since); ok && cfg.Enabled(SwitchSensorHealth) {
 		alerts = append(alerts, a)
 	}
 	return alerts
@@ -196,21 +227,21 @@ func (h *household) evaluate(now, since int64, cfg *Config, loc *time.Location) 
 func (h *household) nextDue(now, since int64, cfg *Config, loc *time.Location) int64 {
 	next := int64(never)
 	for _, a := range absences {
-		if h.firing&a.bit != 0 {
+		if !cfg.Enabled(a.rule) || h.firing&a.bit != 0 {
 			continue
 		}
 		due := a.due(h, cfg, loc)
-		if due <= now && !h.reporting(a.sensor, now) {
+		if due <= now && !h.reporting(a.sensor, now, cfg) {
 			continue
 		}
 		next = min(next, due)
 	}
 	for i := range h.devices {
-		if d := &h.devices[i]; d.flags&firingOffline == 0 && d.lastAlive != 0 {
+		if d := &h.devices[i]; cfg.Enabled(RuleDeviceOffline) && d.flags&firingOffline == 0 && d.lastAlive != 0 {
 			next = min(next, d.lastAlive+d.offlineAfter(cfg))
 		}
 	}
-	if h.firing&firingUnmonitored == 0 {
+	if h.firing&firingUnmonitored == 0 && cfg.Enabled(SwitchSensorHealth) {
 		if present, _, allStaleAt := h.watch(now, since); present > 0 {
 			next = min(next, max(allStaleAt, now))
 		}

@@ -10,11 +10,13 @@ import (
 // unusual_quiet and late_wake compare a home with itself rather than with a
 // fixed threshold (CONTRACT.md §12, docs/rules.md#learned-baselines).
 //
-// A household's baseline is allocated at its first motion and stays 208
+// A household's baseline is allocated at its first motion and stays 56
 // bytes, whatever its age:
-//   - quiet: for each of the 168 hours of the week (local time, Monday 00:00
-//     first), the usual longest quiet span (time since the last motion) seen
-//     in that hour, in 6-minute steps;
+//   - quiet: for each of the 24 hours of the day (local time), the usual
+//     longest quiet span (time since the last motion) seen in that hour, in
+//     6-minute steps. Pooled over the weekdays: an hour of the week is seen
+//     once a week, so two weeks would learn it from two samples, and a night
+//     without a trip to the toilet after two with one looked unusual;
 //   - wake: for each weekday, the usual first activity of the day in 6-minute
 //     steps after 04:00: the last motion before noon that ended a quiet of at
 //     least two hours, i.e. the end of the night's sleep (a trip to the
@@ -24,7 +26,7 @@ import (
 // counts one half, one below one eighth): nearer a high percentile than a
 // mean, since a baseline set too low sends workers to homes where all is well.
 type baseline struct {
-	quiet   [hoursPerWeek]uint8
+	quiet   [hoursPerDay]uint8
 	wake    [7]uint8
 	hourMax uint8  // longest quiet so far in the hour of the last motion
 	today   uint8  // the current day's wake so far, or unlearned
@@ -34,7 +36,7 @@ type baseline struct {
 }
 
 const (
-	hoursPerWeek = 7 * 24
+	hoursPerDay = 24
 	// quantum is the step of learned spans and times: a byte holds 25.4 h.
 	quantum         = 6 * time.Minute
 	unlearned uint8 = math.MaxUint8
@@ -101,11 +103,9 @@ func (b *baseline) learn(prev, ts int64, loc *time.Location, learnable bool) boo
 	}
 	if learnable {
 		// Each hour from the last motion's to ts's saw the quiet grow to its end.
-		slot := weekHour(prev, loc)
-		fold(&b.quiet[slot], max(b.hourMax, quantise(b.hourEnd-prev)))
+		fold(&b.quiet[hourOf(prev, loc)], max(b.hourMax, quantise(b.hourEnd-prev)))
 		for end := b.hourEnd + int64(time.Hour); end <= ts; end += int64(time.Hour) {
-			slot = (slot + 1) % hoursPerWeek
-			fold(&b.quiet[slot], quantise(end-prev))
+			fold(&b.quiet[hourOf(end-1, loc)], quantise(end-prev))
 		}
 	}
 	b.hourEnd = hourEnd(ts, loc)
@@ -145,21 +145,34 @@ func (b *baseline) sawWake(prev, ts int64) bool {
 
 // quietDue is when unusual_quiet fires for a quiet that began at base: the
 // first moment the quiet exceeds, times factor and at least the minimum, the
-// usual longest quiet of the hour it is in; never if no hour of the coming
-// week would see that.
+// usual longest quiet of the hour it is in; never if that does not happen
+// before the day ends (dayStartHour). The rule watches the resident's day,
+// not the night: a quiet that began in a sleeping hour (whose usual longest
+// quiet is a sleep, sleepAtLeast or more) is the night, late_wake's to judge
+// in the morning, and sleeping hours are passed over, so that going to bed
+// early or sleeping in is not unusual quiet.
 func (b *baseline) quietDue(base int64, cfg *Config, loc *time.Location) int64 {
-	start := hourEnd(base, loc) - int64(time.Hour)
-	slot := weekHour(base, loc)
-	for range hoursPerWeek {
-		if u := b.quiet[slot]; u != unlearned {
-			if at := base + b.quietNeed(u, cfg); at < start+int64(time.Hour) {
-				return max(at, start)
-			}
+	if !b.awake(hourOf(base, loc)) {
+		return never
+	}
+	end := dayEnd(base, loc)
+	for start := hourEnd(base, loc) - int64(time.Hour); start < end; start += int64(time.Hour) {
+		hr := hourOf(start, loc)
+		if !b.awake(hr) {
+			continue
 		}
-		slot = (slot + 1) % hoursPerWeek
-		start += int64(time.Hour)
+		if at := base + b.quietNeed(b.quiet[hr], cfg); at < start+int64(time.Hour) {
+			return max(at, start)
+		}
 	}
 	return never
+}
+
+// awake reports whether the resident is usually up in hour hr: it was
+// learned, and its usual longest quiet is shorter than a sleep.
+func (b *baseline) awake(hr int) bool {
+	u := b.quiet[hr]
+	return u != unlearned && int64(u)*int64(quantum) < int64(sleepAtLeast)
 }
 
 // quietNeed is the quiet that is unusual in an hour whose usual longest is u.
@@ -196,11 +209,8 @@ func (b *baseline) usualWake(t int64, loc *time.Location) time.Time {
 	return start.Add(time.Duration(w) * quantum)
 }
 
-// weekHour is the hour of the week of t in loc, Monday 00:00 first.
-func weekHour(t int64, loc *time.Location) int {
-	lt := time.Unix(0, t).In(loc)
-	return monday(lt.Weekday())*24 + lt.Hour()
-}
+// hourOf is the hour of the day of t in loc.
+func hourOf(t int64, loc *time.Location) int { return time.Unix(0, t).In(loc).Hour() }
 
 func weekdayOf(t int64, loc *time.Location) int { return monday(time.Unix(0, t).In(loc).Weekday()) }
 
@@ -227,10 +237,15 @@ func dayEnd(t int64, loc *time.Location) int64 {
 type Baseline struct {
 	// DaysLearned counts days whose first activity was learned; the rules
 	// speak from ReadyAfterDays on.
-	DaysLearned    int           `json:"days_learned"`
-	ReadyAfterDays int           `json:"ready_after_days"`
-	Ready          bool          `json:"ready"`
-	Weekdays       []BaselineDay `json:"weekdays"`
+	DaysLearned    int  `json:"days_learned"`
+	ReadyAfterDays int  `json:"ready_after_days"`
+	Ready          bool `json:"ready"`
+	// QuietHours is, for each hour of the day from 00:00, the usual longest
+	// quiet span in hours; null until learned. unusual_quiet watches the
+	// hours under SleepHours.
+	QuietHours []*float64    `json:"quiet_hours"`
+	SleepHours float64       `json:"sleep_hours"`
+	Weekdays   []BaselineDay `json:"weekdays"`
 }
 
 // BaselineDay is one weekday of a baseline, in the household's local time.
@@ -238,9 +253,6 @@ type BaselineDay struct {
 	Day string `json:"day"`
 	// UsualWake is the usual first activity, "HH:MM"; empty until learned.
 	UsualWake string `json:"usual_wake,omitempty"`
-	// QuietHours is, for each hour of the day from 00:00, the usual longest
-	// quiet span in hours; null until learned.
-	QuietHours []*float64 `json:"quiet_hours"`
 }
 
 // Baseline reports what the engine learned of a household's motion.
@@ -252,22 +264,23 @@ func (e *Engine) Baseline(householdID string) Baseline {
 	if h := s.households[householdID]; h != nil {
 		b = h.learned
 	}
-	out := Baseline{ReadyAfterDays: learnDays, Ready: b.ready(), Weekdays: make([]BaselineDay, 7)}
+	out := Baseline{ReadyAfterDays: learnDays, Ready: b.ready(), SleepHours: sleepAtLeast.Hours(),
+		QuietHours: make([]*float64, hoursPerDay), Weekdays: make([]BaselineDay, 7)}
 	if b == nil {
 		b = newBaseline()
 	}
 	out.DaysLearned = int(b.days)
+	for hr, u := range b.quiet {
+		if u != unlearned {
+			v := (time.Duration(u) * quantum).Hours()
+			out.QuietHours[hr] = &v
+		}
+	}
 	for d := range out.Weekdays {
-		day := BaselineDay{Day: time.Weekday((d + 1) % 7).String(), QuietHours: make([]*float64, 24)}
+		day := BaselineDay{Day: time.Weekday((d + 1) % 7).String()}
 		if w := b.wake[d]; w != unlearned {
 			m := dayStartHour*60 + int(w)*int(quantum/time.Minute)
 			day.UsualWake = fmt.Sprintf("%02d:%02d", m/60%24, m%60)
-		}
-		for hr := range day.QuietHours {
-			if u := b.quiet[d*24+hr]; u != unlearned {
-				v := (time.Duration(u) * quantum).Hours()
-				day.QuietHours[hr] = &v
-			}
 		}
 		out.Weekdays[d] = day
 	}

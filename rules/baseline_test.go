@@ -79,19 +79,33 @@ func TestLearnedBaselines(t *testing.T) {
 			nil},
 		{"not up by the usual 07:00 plus 90 minutes",
 			steps(life(0, tuesday, usualWeek), life(tuesday, tuesday+1, func(int) day { return day{11 * h, 22 * h} })),
-			// 08:00: 10 h of quiet where 18 minutes are usual (the 2 h minimum);
-			// 08:30: 07:00 and the margin.
-			mornings(tuesday, "8h0m0s unusual_quiet", "8h30m0s late_wake", "11h0m0s !unusual_quiet", "11h0m0s !late_wake")},
+			// 08:30: 07:00 and the margin. The quiet began in the night, so it
+			// is late_wake's alone, however short the usual quiet at 08:00.
+			mornings(tuesday, "8h30m0s late_wake", "11h0m0s !late_wake")},
 		{"sleeping late on a Sunday is usual",
 			steps(life(0, 20, usualWeek), life(20, 21, func(int) day { return day{9 * h, 22 * h} })),
 			nil},
 		{"sleeping late on a Sunday is not usual on a Monday",
 			steps(life(0, 21, usualWeek), life(21, 22, func(int) day { return day{9 * h, 22 * h} })),
-			mornings(21, "8h0m0s unusual_quiet", "8h30m0s late_wake", "9h0m0s !unusual_quiet", "9h0m0s !late_wake")},
+			mornings(21, "8h30m0s late_wake", "9h0m0s !late_wake")},
+		{"going to bed an hour early is not unusual",
+			steps(life(0, tuesday, usualWeek), life(tuesday, tuesday+1, func(int) day { return day{7 * h, 21 * h} })),
+			nil},
+		{"three hours early is",
+			steps(life(0, tuesday, usualWeek), life(tuesday, tuesday+1, func(int) day { return day{7 * h, 19 * h} })),
+			mornings(tuesday, "21h0m0s unusual_quiet")},
 		{"an afternoon quiet longer than usual",
 			steps(life(0, tuesday, usualWeek), life(tuesday, tuesday+1, func(int) day { return day{7 * h, 13 * h} })),
 			// In the afternoon quiet spans are 20 minutes: the 2 h minimum fires at 15:00.
 			mornings(tuesday, "15h0m0s unusual_quiet")},
+		{"an evening quiet runs until the usual night",
+			steps(life(0, tuesday, usualWeek), life(tuesday, tuesday+1, func(int) day { return day{7 * h, 20*h + 20*m} })),
+			// In bed at 22:00, the usual longest quiet of 22:00-23:00 is an
+			// hour: still awake. The night's hours begin at 23:00.
+			mornings(tuesday, "22h20m0s unusual_quiet")},
+		{"an evening quiet that would be unusual only in the night is not",
+			steps(life(0, tuesday, usualWeek), life(tuesday, tuesday+1, func(int) day { return day{7 * h, 21 * h} })),
+			nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngine(t)
@@ -105,22 +119,30 @@ func TestLearnedBaselines(t *testing.T) {
 // TestBaselineThresholds: a household's factor, minimum and margin apply.
 func TestBaselineThresholds(t *testing.T) {
 	const tuesday = 15
+	next := (midnight(tuesday+1) + 7*h).String() + " !late_wake" // up the next morning
 	for _, tc := range []struct {
 		name string
 		over Thresholds
 		want []string
 	}{
-		{"defaults", nil, []string{(midnight(tuesday) + 8*h).String() + " unusual_quiet", (midnight(tuesday) + 8*h + 30*m).String() + " late_wake"}},
-		// 12 h from 22:00; 07:00 and 150 minutes.
-		{"a longer minimum and margin", Thresholds{"unusual_quiet": {"min_hours": 12}, "late_wake": {"margin": 150}},
-			[]string{(midnight(tuesday) + 9*h + 30*m).String() + " late_wake", (midnight(tuesday) + 10*h).String() + " unusual_quiet"}},
+		// Not up: 07:00 and 90 minutes. Quiet from 12:00: 2 h where 20
+		// minutes are usual.
+		{"defaults", nil, []string{(midnight(tuesday) + 8*h + 30*m).String() + " late_wake", next, (midnight(tuesday+1) + 14*h).String() + " unusual_quiet"}},
+		// 07:00 and 150 minutes; 12:00 and 4 h, or 5 times the usual 20
+		// minutes (18 in 6-minute steps): 4 h.
+		{"a longer minimum and margin", Thresholds{"unusual_quiet": {"min_hours": 4}, "late_wake": {"margin": 150}},
+			[]string{(midnight(tuesday) + 9*h + 30*m).String() + " late_wake", next, (midnight(tuesday+1) + 16*h).String() + " unusual_quiet"}},
+		// 8 times 18 minutes: 14:24, stamped at the next tick.
+		{"a larger factor", Thresholds{"unusual_quiet": {"factor": 8}},
+			[]string{(midnight(tuesday) + 8*h + 30*m).String() + " late_wake", next, (midnight(tuesday+1) + 14*h + 30*m).String() + " unusual_quiet"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngine(t)
 			if err := e.SetHousehold("h1", Settings{Overrides: tc.over}); err != nil {
 				t.Fatal(err)
 			}
-			got := learned(run(e, steps(life(0, tuesday, usualWeek), life(tuesday, tuesday+1, func(int) day { return day{24 * h, 0} }))))
+			got := learned(run(e, steps(life(0, tuesday, usualWeek), life(tuesday, tuesday+1, func(int) day { return day{24 * h, 0} }),
+				life(tuesday+1, tuesday+2, func(int) day { return day{7 * h, 12 * h} }))))
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("alerts:\n got %q\nwant %q", got, tc.want)
 			}
@@ -159,8 +181,8 @@ func TestBaselineReport(t *testing.T) {
 	}
 	// At 06:00 the night's quiet has lasted 8 hours; at 12:00, 20 minutes
 	// (18 in 6-minute steps).
-	if q := b.Weekdays[0].QuietHours; q[5] == nil || *q[5] != 8 || q[12] == nil || *q[12] != 0.3 {
-		t.Errorf("Monday's quiet hours: 05:00 %v, 12:00 %v", deref(q[5]), deref(q[12]))
+	if q := b.QuietHours; len(q) != 24 || q[5] == nil || *q[5] != 8 || q[12] == nil || *q[12] != 0.3 {
+		t.Errorf("quiet hours: 05:00 %v, 12:00 %v", deref(q[5]), deref(q[12]))
 	}
 }
 
@@ -183,7 +205,7 @@ func TestBaselineAcrossRestart(t *testing.T) {
 		t.Errorf("baseline changed across the restart:\n%+v\n%+v", before, after)
 	}
 	got := learned(run(e, life(tuesday, tuesday+1, func(int) day { return day{24 * h, 0} })))
-	want := []string{(midnight(tuesday) + 8*h).String() + " unusual_quiet", (midnight(tuesday) + 8*h + 30*m).String() + " late_wake"}
+	want := []string{(midnight(tuesday) + 8*h + 30*m).String() + " late_wake"}
 	if !slices.Equal(got, want) {
 		t.Errorf("after the restart: %q, want %q", got, want)
 	}
@@ -200,12 +222,67 @@ func TestRestoreVersion2(t *testing.T) {
 	if data[len(data)-1] != 0 {
 		t.Fatalf("a household without motion saved a baseline: % x", data)
 	}
-	v2 := append([]byte{2}, data[1:len(data)-1]...)
+	// Version 2 had neither the return home (0, one byte after the other
+	// times) nor the baseline's byte.
+	d := decoder{b: data[2:]}
+	for range 7 {
+		d.varint("times")
+	}
+	back := len(data) - len(d.b)
+	if data[back] != 0 {
+		t.Fatalf("a household without motion came back home: % x", data)
+	}
+	v2 := slices.Concat([]byte{2}, data[1:back], data[back+1:len(data)-1])
 	fresh := newEngine(t)
 	if err := fresh.Restore(State{HouseholdID: "h1", Data: v2}, t0); err != nil {
 		t.Fatalf("version 2: %v", err)
 	}
 	if got := run(fresh, every(15*m, 13*h, 15*m, unchanged(1))); !slices.Equal(got, []string{"12h0m0s water_no_use"}) {
 		t.Errorf("after restoring version 2: %q", got)
+	}
+}
+
+// TestRestoreVersion3: a baseline saved by hour of the week keeps, for each
+// hour of the day, its longest over the weekdays.
+func TestRestoreVersion3(t *testing.T) {
+	e := newEngine(t)
+	run(e, life(0, 15, usualWeek))
+	var data []byte
+	if err := e.Checkpoint(func(b []State) error { data = b[0].Data; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	d := decoder{b: data[2:]}
+	for range 8 {
+		d.varint("times")
+	}
+	back := len(data) - len(d.b) - 1 // the last of the times, one byte: never out
+	// Skip the devices to the baseline's byte.
+	d.float64("power used")
+	for range d.uvarint("devices", maxDevices) {
+		d.string("id")
+		d.string("room")
+		d.fixed("kind and flags", 2)
+		for range 4 {
+			d.varint("times")
+		}
+		d.fixed("values", 20)
+	}
+	quiet := len(data) - len(d.b) + 1
+	week := make([]byte, baselineV3Hours)
+	for i := range week {
+		week[i] = unlearned
+	}
+	week[0*hoursPerDay+5], week[1*hoursPerDay+5] = 10, 20 // 05:00 on Monday, Tuesday
+	v3 := slices.Concat([]byte{3}, data[1:back], data[back+1:quiet], week, data[quiet+hoursPerDay:])
+	fresh := newEngine(t)
+	if err := fresh.Restore(State{HouseholdID: "h1", Data: v3}, t0); err != nil {
+		t.Fatalf("version 3: %v", err)
+	}
+	b := fresh.Baseline("h1")
+	if q := b.QuietHours; q[5] == nil || *q[5] != 2 || q[6] != nil {
+		t.Errorf("quiet hours from version 3: 05:00 %v, 06:00 %v; want 2, nil", deref(q[5]), deref(q[6]))
+	}
+	if want := e.Baseline("h1"); b.DaysLearned != want.DaysLearned || !reflect.DeepEqual(b.Weekdays, want.Weekdays) {
+		t.Errorf("wakes from version 3: %+v, want %+v", b.Weekdays, want.Weekdays)
 	}
 }

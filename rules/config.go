@@ -27,6 +27,9 @@ type Config struct {
 	UnusualQuietFactor  float64
 	UnusualQuietMin     time.Duration
 	LateWakeMargin      time.Duration
+	// off has a bit per entry of Switches that is turned off: the zero
+	// value runs everything.
+	off uint16
 }
 
 // DefaultConfig holds the contract's defaults, as Table gives them.

@@ -67,6 +67,7 @@ type household struct {
 	motionSince int64     // the first PIR was heard
 	lastOpen    int64     // the entrance door opened
 	doorSince   int64     // the first door sensor was heard
+	back        int64     // the resident came home: the first motion after the door opened
 	powerStart  int64     // start of the current power_no_use window
 	powerUsed   float64   // kWh used since powerStart
 	learned     *baseline // nil until the first motion
@@ -245,6 +246,9 @@ func (h *household) apply(r Reading, cfg *Config, loc *time.Location) (alerts []
 			learnable := !returned && !silent && h.firing&firingMotion == 0 && !h.awayDuring(h.lastMotion, ts)
 			ready := h.learned.learn(h.lastMotion, ts, loc, learnable)
 			h.lastMotion = ts
+			if returned {
+				h.back = ts
+			}
 			rearm = rearm || returned || ready
 			alerts = h.clear(alerts, firingNoMotion, RuleNoMotion, r, "motion seen again")
 			alerts = h.clear(alerts, firingUnusualQuiet, RuleUnusualQuiet, r, "motion seen again")
@@ -319,7 +323,7 @@ func (h *household) water(alerts []Alert, d *device, r Reading, ts int64, cfg *C
 	if d.flowStart == 0 {
 		d.flowStart = prevTS
 	}
-	if h.firing&firingContinuousFlow == 0 && ts-d.flowStart >= int64(cfg.WaterContinuousFlow) {
+	if h.firing&firingContinuousFlow == 0 && ts-d.flowStart >= int64(cfg.WaterContinuousFlow) && cfg.Enabled(RuleWaterContinuousFlow) {
 		h.firing |= firingContinuousFlow
 		since := time.Unix(0, d.flowStart).UTC()
 		alerts = append(alerts, h.alert(RuleWaterContinuousFlow, r.TS, d.id,
@@ -364,7 +368,7 @@ func (h *household) battery(alerts []Alert, d *device, r Reading, cfg *Config) [
 	pct := *r.BatteryPct
 	d.battery = float32(pct)
 	switch {
-	case pct < cfg.BatteryLowPct && d.flags&firingBattery == 0:
+	case pct < cfg.BatteryLowPct && d.flags&firingBattery == 0 && cfg.Enabled(RuleBatteryLow):
 		d.flags |= firingBattery
 		alerts = append(alerts, h.alert(RuleBatteryLow, r.TS, d.id,
 			fmt.Sprintf("battery of %s %s at %.0f%%", d.kind.name(), d.id, pct),
@@ -480,12 +484,17 @@ func (h *household) unfire(rule, deviceID string) bool {
 	return true
 }
 
+// awayPeriods are the household's away periods, sorted by start.
+func (h *household) awayPeriods() []span {
+	if h.settings == nil {
+		return nil
+	}
+	return h.settings.away
+}
+
 // awayDuring reports whether an away period overlaps from–to.
 func (h *household) awayDuring(from, to int64) bool {
-	if h.settings == nil {
-		return false
-	}
-	for _, p := range h.settings.away {
+	for _, p := range h.awayPeriods() {
 		if p.from < to && p.until > from {
 			return true
 		}

@@ -10,8 +10,11 @@ import (
 
 // stateVersion is the first byte of every saved state, so a later format
 // can still read an older one. Version 3 added the learned baseline; a
-// version 2 state restores without one.
-const stateVersion = 3
+// version 2 state restores without one. Version 4 added the return home
+// (household.back) and learns quiet by hour of the day rather than of the
+// week: a version 3 baseline keeps, for each hour, its longest over the
+// weekdays.
+const stateVersion = 4
 
 // State is one household's saved rule state.
 type State struct {
@@ -61,7 +64,7 @@ func (e *Engine) Checkpoint(save func([]State) error) error {
 func (h *household) save() []byte {
 	b := make([]byte, 0, 64+48*len(h.devices))
 	b = append(b, stateVersion, h.firing)
-	for _, v := range []int64{h.newest, h.lastUse, h.lastMotion, h.motionSince, h.lastOpen, h.doorSince, h.powerStart} {
+	for _, v := range []int64{h.newest, h.lastUse, h.lastMotion, h.motionSince, h.lastOpen, h.doorSince, h.powerStart, h.back} {
 		b = binary.AppendVarint(b, v)
 	}
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(h.powerUsed))
@@ -95,17 +98,41 @@ func (l *baseline) append(b []byte) []byte {
 	return binary.AppendVarint(b, l.dayEnd)
 }
 
-func (d *decoder) baseline() *baseline {
+// baselineV3Hours is how many hours of quiet a version 3 baseline has: one
+// per hour of the week, Monday 00:00 first.
+const baselineV3Hours = 7 * hoursPerDay
+
+func (d *decoder) baseline(version byte) *baseline {
 	if d.byte("baseline") == 0 {
 		return nil
 	}
 	l := &baseline{}
-	copy(l.quiet[:], d.fixed("baseline quiet", hoursPerWeek))
+	if version == 3 {
+		l.quiet = longestByHour(d.fixed("baseline quiet", baselineV3Hours))
+	} else {
+		copy(l.quiet[:], d.fixed("baseline quiet", hoursPerDay))
+	}
 	copy(l.wake[:], d.fixed("baseline wake", len(l.wake)))
 	l.hourMax, l.today = d.byte("baseline hour"), d.byte("baseline today")
 	l.days = uint16(d.uvarint("baseline days", math.MaxUint16))
 	l.hourEnd, l.dayEnd = d.varint("baseline times"), d.varint("baseline times")
 	return l
+}
+
+// longestByHour folds a week of hours into a day's, keeping each hour's
+// longest learned quiet: too long a usual quiet misses an unusual one, too
+// short a one sends a worker to a home where all is well.
+func longestByHour(week []byte) [hoursPerDay]uint8 {
+	var day [hoursPerDay]uint8
+	for hr := range day {
+		day[hr] = unlearned
+		for d := range 7 {
+			if u := week[d*hoursPerDay+hr]; u != unlearned && (day[hr] == unlearned || u > day[hr]) {
+				day[hr] = u
+			}
+		}
+	}
+	return day
 }
 
 func appendString(b []byte, s string) []byte {
@@ -179,11 +206,15 @@ const maxDevices = 256
 func decodeHousehold(h *household, data []byte) error {
 	d := decoder{b: data}
 	v := d.byte("version")
-	if v != 2 && v != stateVersion {
+	if v < 2 || v > stateVersion {
 		return fmt.Errorf("unknown version %d", v)
 	}
 	h.firing = d.byte("firing")
-	for _, p := range []*int64{&h.newest, &h.lastUse, &h.lastMotion, &h.motionSince, &h.lastOpen, &h.doorSince, &h.powerStart} {
+	times := []*int64{&h.newest, &h.lastUse, &h.lastMotion, &h.motionSince, &h.lastOpen, &h.doorSince, &h.powerStart}
+	if v >= 4 {
+		times = append(times, &h.back)
+	}
+	for _, p := range times {
 		*p = d.varint("household times")
 	}
 	h.powerUsed = d.float64("power used")
@@ -199,7 +230,7 @@ func decodeHousehold(h *household, data []byte) error {
 		dev.battery = math.Float32frombits(binary.LittleEndian.Uint32(d.fixed("battery", 4)))
 	}
 	if v >= 3 {
-		h.learned = d.baseline()
+		h.learned = d.baseline(v)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errors.New("trailing bytes")
@@ -225,7 +256,7 @@ func (e *Engine) Restore(st State, now time.Time) error {
 	up := h.online()
 	h.newest, h.firing, h.lastUse = restored.newest, restored.firing, restored.lastUse
 	h.lastMotion, h.motionSince, h.lastOpen, h.doorSince = restored.lastMotion, restored.motionSince, restored.lastOpen, restored.doorSince
-	h.powerStart, h.powerUsed, h.devices = restored.powerStart, restored.powerUsed, restored.devices
+	h.powerStart, h.powerUsed, h.devices, h.back = restored.powerStart, restored.powerUsed, restored.devices, restored.back
 	h.learned = restored.learned
 	s.online.Add(int64(h.online() - up))
 	h.armed = 0

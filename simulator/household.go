@@ -400,11 +400,12 @@ func (h *household) pushPend(p pend) {
 }
 
 // halt stops the routine at t until `until` (never: for good): no more
-// motion or door from the resident, no water, appliances off.
-func (h *household) halt(t, until int64) {
+// motion or door from the resident, no water, appliances off. A resident
+// leaving who is already on the way out still opens the door.
+func (h *household) halt(t, until int64, leaving bool) {
 	h.halted = until
 	h.pending = slices.DeleteFunc(h.pending, func(p pend) bool {
-		return p.at >= t && (p.what == motionOn || p.what == doorOpen)
+		return p.at >= t && (p.what == motionOn || p.what == doorOpen && !leaving)
 	})
 	h.plan.uses = h.plan.uses[:max(h.use, sortSearch(len(h.plan.uses), func(i int) bool { return h.plan.uses[i].at >= t }))]
 	h.powerTo(t)
@@ -427,9 +428,9 @@ func (h *household) apply(in incident, out *[]Message) {
 	case ActionSOS:
 		h.push(t, wristband, sosEvent)
 	case ActionImmobile:
-		h.halt(t, until)
+		h.halt(t, until, false)
 	case ActionHospital, ActionLeaves:
-		h.halt(t, until)
+		h.halt(t, until, h.place == outside)
 		if h.place != outside {
 			h.enter(t, segment{start: t, place: outside})
 		}

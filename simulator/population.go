@@ -45,6 +45,16 @@ const (
 	tapsPerYear       = 0.1  // assumed
 	falseFallPerMonth = 0.02 // a wristband knocked or dropped (assumed; see docs/trust.md)
 	falseSOSPerMonth  = 0.02 // the button pressed by mistake (assumed)
+
+	// A tap left running runs from tapMinMinutes to tapMaxMinutes, until the
+	// resident closes it; one they close within tapIncident is no incident
+	// (docs/trust.md#a-tap-closed-within-two-hours): the resident's own
+	// busy hours (a shower, a load of washing, the dishes) show up to six
+	// quarters of flow (maxHeavyRun), so no meter can tell it apart, and the
+	// resident has seen to it before anyone could come.
+	tapMinMinutes = 60
+	tapMaxMinutes = 240
+	tapIncident   = 2 * 3600 // seconds
 )
 
 const daySeconds = 24 * 3600
@@ -115,7 +125,12 @@ func populate(seed uint64, idx int, loc *time.Location, start, end int64) (habit
 		}
 		if r.Float64() < tapsPerYear/365 {
 			at := d + l.clock(7, 21)
-			l.add(incident{at: at, until: at + int64(60+r.IntN(181))*minute, action: ActionTapRunning, truth: ActionTapRunning}, false)
+			until := at + int64(tapMinMinutes+r.IntN(tapMaxMinutes-tapMinMinutes+1))*minute
+			truth := ActionTapRunning
+			if until-at < tapIncident {
+				truth = "" // closed by the resident: see tapIncident
+			}
+			l.add(incident{at: at, until: until, action: ActionTapRunning, truth: truth}, false)
 		}
 		if r.Float64() < falseFallPerMonth/30 && !off {
 			l.add(incident{at: d + l.clock(8, 20), action: ActionFall}, false)

@@ -72,12 +72,15 @@ func TestPopulationRates(t *testing.T) {
 	}
 	perDay := float64(households * days)
 	worn := 1 - (forgetsBandShare*bandOffDayOften + (1-forgetsBandShare)*bandOffDaySeldom)
+	// The share of taps that run tapIncident or longer: whole minutes, uniform.
+	tapLong := float64(tapMaxMinutes-tapIncident/minute+1) / float64(tapMaxMinutes-tapMinMinutes+1)
 	for _, c := range []struct {
 		kind string
 		want float64
 	}{
 		{ActionFall, perDay * fallsPerYear / 365 * fallDetected * worn},
-		{ActionTapRunning, perDay * tapsPerYear / 365},
+		{ActionTapRunning, perDay * tapsPerYear / 365 * tapLong},
+		{ActionTapRunning + " (nothing wrong)", perDay * tapsPerYear / 365 * (1 - tapLong)},
 		{ActionFall + " (nothing wrong)", perDay * falseFallPerMonth / 30},
 		{ActionVisitor + " (nothing wrong)", perDay * visitorPerDay},
 		{ActionDeviceOffline, households * unpluggedPerMonth},
@@ -132,6 +135,25 @@ func TestPopulationActions(t *testing.T) {
 			}
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("fired %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLeavingOnTheWayOut: a resident who leaves for the day (or for
+// hospital) while already walking out still opens the door, so the monitor
+// sees the home left.
+func TestLeavingOnTheWayOut(t *testing.T) {
+	for _, action := range []string{ActionLeaves, ActionHospital, ActionImmobile} {
+		t.Run(action, func(t *testing.T) {
+			h := &household{place: hall, loc: time.UTC}
+			const t0 = 1_000_000
+			h.enter(t0, segment{start: t0, place: outside})
+			var out []Message
+			h.apply(incident{at: t0 + 23, until: t0 + 3600, action: action}, &out)
+			opens := slices.ContainsFunc(h.pending, func(p pend) bool { return p.what == doorOpen })
+			if want := action != ActionImmobile; opens != want {
+				t.Errorf("the door opens: %v, want %v (pending %+v)", opens, want, h.pending)
 			}
 		})
 	}

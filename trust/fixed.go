@@ -19,4 +19,5 @@ var FixedRules = []Switch{
 	{Key: "rules.unusual_quiet.enabled", Value: false, Off: "the learned baseline unusual_quiet"},
 	{Key: "rules.late_wake.enabled", Value: false, Off: "the learned baseline late_wake"},
 	{Key: "rules.sensor_health.enabled", Value: false, Off: "sensor health: stale inputs silencing welfare rules"},
+	{Key: "rules.presumed_out.enabled", Value: false, Off: "the presumed-out pause of water_no_use and power_no_use, and no_motion's ceiling"},
 }

@@ -35,9 +35,19 @@ func TestEveryThresholdIsASetting(t *testing.T) {
 			t.Errorf("%s: no default, so ELDERSAFE_%s is not read", key, strings.ToUpper(strings.ReplaceAll(key, ".", "_")))
 		}
 	}
+	for _, name := range rules.Switches {
+		if key := "rules." + name + ".enabled"; !v.IsSet(key) {
+			t.Errorf("%s: no default, so ELDERSAFE_%s is not read", key, strings.ToUpper(strings.ReplaceAll(key, ".", "_")))
+		}
+	}
 	cfg, err := loadWith(t, "../../configs/eldersafe.yaml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for name, on := range cfg.Rules.Enabled() {
+		if !on {
+			t.Errorf("configs/eldersafe.yaml: rules.%s.enabled is false, want the default true", name)
+		}
 	}
 	got := cfg.Rules.Thresholds()
 	for _, p := range rules.Params {
@@ -57,6 +67,8 @@ func TestThresholdsFromEnvironment(t *testing.T) {
 	t.Setenv("ELDERSAFE_RULES_DEVICE_OFFLINE_WRISTBAND_HOURS", "1.5")
 	t.Setenv("ELDERSAFE_TIMEZONE", "Europe/Paris")
 	t.Setenv("ELDERSAFE_CHECKPOINT_INTERVAL", "250ms")
+	t.Setenv("ELDERSAFE_RULES_UNUSUAL_QUIET_ENABLED", "false")
+	t.Setenv("ELDERSAFE_RULES_SENSOR_HEALTH_ENABLED", "false")
 	for _, file := range []string{"", "../../configs/eldersafe.yaml"} {
 		cfg, err := loadWith(t, file)
 		if err != nil {
@@ -70,6 +82,10 @@ func TestThresholdsFromEnvironment(t *testing.T) {
 			rc.WristbandOffline != 90*time.Minute || rc.NoExit != 72*time.Hour {
 			t.Errorf("config %q: engine config %+v", file, rc)
 		}
+		if rc.Enabled(rules.RuleUnusualQuiet) || rc.Enabled(rules.SwitchSensorHealth) || !rc.Enabled(rules.RuleLateWake) {
+			t.Errorf("config %q: unusual_quiet %v, sensor_health %v, late_wake %v; want off, off, on", file,
+				rc.Enabled(rules.RuleUnusualQuiet), rc.Enabled(rules.SwitchSensorHealth), rc.Enabled(rules.RuleLateWake))
+		}
 		if cfg.Timezone != "Europe/Paris" || cfg.Checkpoint.Interval != 250*time.Millisecond {
 			t.Errorf("config %q: timezone %q, checkpoint.interval %v", file, cfg.Timezone, cfg.Checkpoint.Interval)
 		}
@@ -82,5 +98,10 @@ func TestThresholdsFromEnvironment(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want it to name %q", err, want)
 		}
+	}
+
+	t.Setenv("ELDERSAFE_RULES_LATE_WAKE_ENABLED", "maybe")
+	if _, err := loadWith(t, ""); err == nil || !strings.Contains(err.Error(), "rules.late_wake.enabled") {
+		t.Errorf("error %v, want it to name rules.late_wake.enabled", err)
 	}
 }
