@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"math"
 	"os"
 	"path/filepath"
@@ -55,10 +54,11 @@ const maxChunk = 64 << 20
 // was written since it was taken.
 var ErrStale = errors.New("snapshot is stale")
 
-// Write saves households (each state with its household's registered
-// devices) as a snapshot of generation to path, atomically: a file that is
-// not complete is never there under path.
-func Write(path string, key []byte, generation uint64, households iter.Seq2[rules.State, []registry.Device]) (err error) {
+// Write saves what households hands to its yield (each household's state
+// with its registered devices) as a snapshot of generation to path,
+// atomically: a file that is not complete is never there under path, and
+// nothing is written when households returns an error.
+func Write(path string, key []byte, generation uint64, households func(yield func(rules.State, []registry.Device)) error) (err error) {
 	aead, err := newAEAD(key)
 	if err != nil {
 		return err
@@ -75,11 +75,13 @@ func Write(path string, key []byte, generation uint64, households iter.Seq2[rule
 	}()
 	w := &writer{out: bufio.NewWriterSize(tmp, 1<<20), aead: aead, generation: generation}
 	w.header()
-	for st, devices := range households {
+	if err := households(func(st rules.State, devices []registry.Device) {
 		w.plain = appendHousehold(w.plain, st, devices)
 		if len(w.plain) >= chunkTarget {
 			w.seal(false)
 		}
+	}); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
 	}
 	w.seal(true)
 	if w.err == nil {

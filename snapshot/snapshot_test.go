@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,13 +46,12 @@ func households(n int) []saved {
 	return out
 }
 
-func seq(hs []saved) iter.Seq2[rules.State, []registry.Device] {
-	return func(yield func(rules.State, []registry.Device) bool) {
+func seq(hs []saved) func(func(rules.State, []registry.Device)) error {
+	return func(yield func(rules.State, []registry.Device)) error {
 		for _, h := range hs {
-			if !yield(h.state, h.devices) {
-				return
-			}
+			yield(h.state, h.devices)
 		}
+		return nil
 	}
 }
 
@@ -185,7 +183,9 @@ func TestRefused(t *testing.T) {
 	}
 }
 
-func le32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
 
 func flip(b []byte, at int) []byte {
 	out := slices.Clone(b)
@@ -217,6 +217,18 @@ func TestWriteReplacesAtomically(t *testing.T) {
 	got, err := readAll(t, path, 2)
 	if err != nil || len(got) != 20 {
 		t.Fatalf("%d households, err %v; want 20", len(got), err)
+	}
+	failing := func(yield func(rules.State, []registry.Device)) error {
+		for _, h := range households(30_000) {
+			yield(h.state, h.devices)
+		}
+		return errors.New("a device lookup failed")
+	}
+	if err := Write(path, testKey, 3, failing); err == nil {
+		t.Fatal("a failed snapshot written")
+	}
+	if _, err := readAll(t, path, 2); err != nil {
+		t.Fatalf("the snapshot before a failed one: %v", err)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
