@@ -38,7 +38,7 @@ type PipelineOptions struct {
 	Sources Sources
 	// Zone is a household's time zone, in which a Tasmota Time without
 	// offset is read. Nil: UTC.
-	Zone func(householdID string) *time.Location
+	Zone       func(householdID string) *time.Location
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
