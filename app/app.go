@@ -61,6 +61,7 @@ type Monitor struct {
 	hist     historyParts
 	broker   *broker.Broker // nil with an external broker
 	pipeline *ingest.Pipeline
+	engine   *rules.Engine
 	intake   *ingest.Intake
 	subs     []*ingestmqtt.Subscriber // with an external broker
 	httpLn   net.Listener
@@ -200,6 +201,12 @@ func (m *Monitor) work(ctx context.Context) error {
 	if err := m.newPipeline(logger); err != nil {
 		return err
 	}
+	households, devices, err := m.db.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	m.engine.Reserve(households)
+	m.pipeline.Reserve(devices)
 	if err := m.decide.Load(ctx, m.pipeline.Remember); err != nil {
 		return err
 	}
@@ -309,12 +316,11 @@ func (m *Monitor) startDecisions() error {
 	if err != nil {
 		return err
 	}
-	engine, err := rules.NewEngine(rc, zone)
-	if err != nil {
+	if m.engine, err = rules.NewEngine(rc, zone); err != nil {
 		return err
 	}
 	m.decide, err = dispatch.New(dispatch.Options{
-		Engine:             engine,
+		Engine:             m.engine,
 		Tasks:              m.tasks,
 		Store:              m.db,
 		Clock:              m.clock,

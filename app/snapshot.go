@@ -25,7 +25,7 @@ func (m *Monitor) snapshotFile() snapshotFile {
 	return snapshotFile{path: filepath.Join(m.cfg.DataDir, snapshot.FileName), key: m.keys.Snapshot}
 }
 
-func (f snapshotFile) Read(ctx context.Context, generation uint64, restore func([]rules.State, []registry.Device) error) error {
+func (f snapshotFile) Read(ctx context.Context, generation uint64, restore func(rules.State, []registry.Device) error) error {
 	return snapshot.Read(ctx, f.path, f.key, generation, runtime.GOMAXPROCS(0), restore)
 }
 

@@ -68,11 +68,11 @@ type Store interface {
 // Snapshot is a copy of the rules' states and the registered devices taken
 // at a clean stop, faster to read than the store's rows.
 type Snapshot interface {
-	// Read hands every household's state and its devices to restore, a
-	// batch at a time and from several goroutines at once, if the snapshot
+	// Read hands every household's state and its devices (a slice not to
+	// keep) to restore, from several goroutines at once, if the snapshot
 	// was taken at generation. An error means it is not usable: missing or
-	// stale (nothing handed over), or corrupt (maybe after some batches).
-	Read(ctx context.Context, generation uint64, restore func([]rules.State, []registry.Device) error) error
+	// stale (nothing handed over), or corrupt (maybe after some households).
+	Read(ctx context.Context, generation uint64, restore func(rules.State, []registry.Device) error) error
 }
 
 // History keeps the readings behind the charts. Neither method may block

@@ -70,11 +70,10 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, remember f
 		return err
 	}
 	var restored, devices atomic.Int64
-	err = d.snapshot.Read(ctx, generation, func(states []rules.State, known []registry.Device) error {
-		for _, st := range states {
-			if len(st.Data) == 0 {
-				continue // registered, no state saved yet: its devices follow
-			}
+	err = d.snapshot.Read(ctx, generation, func(st rules.State, known []registry.Device) error {
+		// A household registered, with no state saved yet, has only its
+		// devices.
+		if len(st.Data) > 0 {
 			if err := d.engine.Restore(st, now); err != nil {
 				return err
 			}

@@ -89,6 +89,10 @@ func NewPipeline(opts PipelineOptions) (*Pipeline, error) {
 	return p, nil
 }
 
+// Reserve sizes the device cache for about n devices, before start-up
+// hands them to Remember.
+func (p *Pipeline) Reserve(n int) { p.devices.reserve(n) }
+
 // Remember caches what ingest needs of a device: its kind, household and
 // source, not its secret's hash. Start-up hands it every registered device,
 // so that after a restart a device's first message costs no store lookup

@@ -176,14 +176,14 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// Read hands every household of the snapshot at path to restore, a chunk at
-// a time (the states of a few thousand households and all their devices),
-// from workers goroutines at once. A missing file is os.ErrNotExist, a
+// Read hands every household of the snapshot at path to restore (its state
+// and its devices, in a slice restore must not keep), from workers
+// goroutines at once. A missing file is os.ErrNotExist, a
 // snapshot of another generation ErrStale, both before anything is handed
 // over; a corrupt or truncated one is an error that may come after some
 // chunks were: the caller must then load everything from the store again,
 // over what was restored.
-func Read(ctx context.Context, path string, key []byte, generation uint64, workers int, restore func([]rules.State, []registry.Device) error) error {
+func Read(ctx context.Context, path string, key []byte, generation uint64, workers int, restore func(rules.State, []registry.Device) error) error {
 	aead, err := newAEAD(key)
 	if err != nil {
 		return err
@@ -243,12 +243,8 @@ func Read(ctx context.Context, path string, key []byte, generation uint64, worke
 				if err != nil {
 					return fmt.Errorf("chunk %d: %w", c.index, err)
 				}
-				states, devices, err := decodeChunk(plain)
-				if err != nil {
+				if err := decodeChunk(plain, restore); err != nil {
 					return fmt.Errorf("chunk %d: %w", c.index, err)
-				}
-				if err := restore(states, devices); err != nil {
-					return err
 				}
 			}
 			return nil
@@ -342,32 +338,30 @@ func appendBytes(b []byte, p []byte) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(p))), p...)
 }
 
-// decodeChunk reads a chunk's households. States' data point into plain.
-func decodeChunk(plain []byte) ([]rules.State, []registry.Device, error) {
+// decodeChunk hands each household of a chunk to restore, its state's data
+// pointing into plain and its devices in a slice reused for the next one.
+func decodeChunk(plain []byte, restore func(rules.State, []registry.Device) error) error {
 	d := decoder{b: plain}
-	var (
-		states  []rules.State
-		devices []registry.Device
-	)
-	for len(d.b) > 0 && d.err == nil {
-		id := d.string()
-		states = append(states, rules.State{HouseholdID: id, Data: d.bytes()})
+	var devices []registry.Device
+	for len(d.b) > 0 {
+		st := rules.State{HouseholdID: d.string(), Data: d.bytes()}
+		devices = devices[:0]
 		n := d.uvarint(uint64(len(d.b))) // each device takes a byte at least
 		for range n {
-			dev := registry.Device{ID: d.string(), Kind: d.kind(), HouseholdID: id}
+			dev := registry.Device{ID: d.string(), Kind: d.kind(), HouseholdID: st.HouseholdID}
 			dev.Source = registry.Source(d.string())
 			dev.SourceTopic, dev.GatewayID, dev.Location = d.string(), d.string(), d.string()
 			dev.ExpectedEvery = time.Duration(d.uvarint(uint64(math.MaxInt64/time.Minute))) * time.Minute
-			if d.err != nil {
-				break
-			}
 			devices = append(devices, dev)
 		}
+		if d.err != nil {
+			return d.err
+		}
+		if err := restore(st, devices); err != nil {
+			return err
+		}
 	}
-	if d.err != nil {
-		return nil, nil, d.err
-	}
-	return states, devices, nil
+	return nil
 }
 
 // decoder reads a chunk; the first problem sticks.

@@ -62,22 +62,13 @@ func readAll(t *testing.T, path string, generation uint64) ([]saved, error) {
 		mu  sync.Mutex
 		out = map[string]*saved{}
 	)
-	err := Read(context.Background(), path, testKey, generation, 2, func(states []rules.State, devices []registry.Device) error {
+	err := Read(context.Background(), path, testKey, generation, 2, func(st rules.State, devices []registry.Device) error {
 		mu.Lock()
 		defer mu.Unlock()
-		for _, st := range states {
-			if len(st.Data) == 0 {
-				st.Data = nil
-			}
-			out[st.HouseholdID] = &saved{state: rules.State{HouseholdID: st.HouseholdID, Data: bytes.Clone(st.Data)}}
+		if len(st.Data) == 0 {
+			st.Data = nil
 		}
-		for _, d := range devices {
-			h := out[d.HouseholdID]
-			if h == nil {
-				return fmt.Errorf("device %s of a household not in its chunk", d.ID)
-			}
-			h.devices = append(h.devices, d)
-		}
+		out[st.HouseholdID] = &saved{state: rules.State{HouseholdID: st.HouseholdID, Data: bytes.Clone(st.Data)}, devices: slices.Clone(devices)}
 		return nil
 	})
 	ids := make([]string, 0, len(out))
@@ -158,7 +149,7 @@ func TestRefused(t *testing.T) {
 		}
 	})
 	t.Run("WrongKey", func(t *testing.T) {
-		err := Read(context.Background(), path, bytes.Repeat([]byte{8}, 32), 42, 2, func([]rules.State, []registry.Device) error { return nil })
+		err := Read(context.Background(), path, bytes.Repeat([]byte{8}, 32), 42, 2, func(rules.State, []registry.Device) error { return nil })
 		if err == nil {
 			t.Fatal("read with another key")
 		}
@@ -253,28 +244,27 @@ func FuzzDecodeChunk(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{1, 'h', 0, 1, 1, 'd', 1, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		states, devices, err := decodeChunk(b)
-		if err != nil {
+		var first, again []saved
+		collect := func(into *[]saved) func(rules.State, []registry.Device) error {
+			return func(st rules.State, devices []registry.Device) error {
+				*into = append(*into, saved{state: st, devices: slices.Clone(devices)})
+				return nil
+			}
+		}
+		if err := decodeChunk(b, collect(&first)); err != nil {
 			return
 		}
-		var again []byte
-		next := 0
-		for _, st := range states {
-			// A household's devices follow it in the chunk.
-			own := next
-			for next < len(devices) && devices[next].HouseholdID == st.HouseholdID && (next == own || devices[next-1].HouseholdID == st.HouseholdID) {
-				next++
-			}
-			again = appendHousehold(again, st, devices[own:next])
+		var plain []byte
+		for _, h := range first {
+			plain = appendHousehold(plain, h.state, h.devices)
 		}
-		states2, devices2, err := decodeChunk(again)
-		if err != nil {
+		if err := decodeChunk(plain, collect(&again)); err != nil {
 			t.Fatalf("re-encoded chunk does not decode: %v", err)
 		}
-		if !slices.EqualFunc(states, states2, func(a, b rules.State) bool {
-			return a.HouseholdID == b.HouseholdID && bytes.Equal(a.Data, b.Data)
-		}) || !slices.Equal(devices, devices2) {
-			t.Fatalf("decoded %x, then %+v %+v, then %+v %+v", b, states, devices, states2, devices2)
+		if !slices.EqualFunc(first, again, func(a, b saved) bool {
+			return a.state.HouseholdID == b.state.HouseholdID && bytes.Equal(a.state.Data, b.state.Data) && slices.Equal(a.devices, b.devices)
+		}) {
+			t.Fatalf("decoded %x to %+v, then %+v", b, first, again)
 		}
 	})
 }
