@@ -570,7 +570,7 @@ func (m *Monitor) startHTTP() error {
 		Directory:     m.db,
 		Feedback:      m.db,
 		Tasks:         m.tasks,
-		Rules:         m.decide,
+		Rules:         registering{m.decide, m},
 		Clock:         m.clock,
 		Status:        m.decide.Status,
 		EventClock:    eventClock,

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/eldersafe/eldersafe/dispatch"
 	"github.com/eldersafe/eldersafe/ingest"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -84,4 +85,23 @@ func (m *Monitor) saveSnapshot() {
 		return
 	}
 	m.log.Info("rules state snapshot written", "households", households, "devices", written, "generation", generation, "took", time.Since(start))
+}
+
+// registering is the decision step as the API sees it, with ingest told of
+// every device registered too: its first message then costs no store
+// lookup, and the snapshot at a clean stop finds it in ingest's cache
+// rather than asking the store for each of the devices imported since the
+// start (five million after importing a million households).
+type registering struct {
+	*dispatch.Dispatcher
+	m *Monitor
+}
+
+func (r registering) DeviceRegistered(d registry.Device) {
+	r.Dispatcher.DeviceRegistered(d)
+	// working orders the read of the pipeline, made before it is set; a
+	// standby registers nothing.
+	if r.m.working.Load() {
+		r.m.pipeline.Remember(d)
+	}
 }
