@@ -61,6 +61,7 @@ type Monitor struct {
 	hist     historyParts
 	broker   *broker.Broker // nil with an external broker
 	pipeline *ingest.Pipeline
+	engine   *rules.Engine
 	intake   *ingest.Intake
 	subs     []*ingestmqtt.Subscriber // with an external broker
 	httpLn   net.Listener
@@ -196,11 +197,20 @@ func (m *Monitor) work(ctx context.Context) error {
 		return err
 	}
 	m.parts.run("outbox", m.outbox.Run)
-	known, err := m.decide.Load(ctx)
+	logger := m.log.With("component", "ingest")
+	if err := m.newPipeline(logger); err != nil {
+		return err
+	}
+	households, devices, err := m.db.Counts(ctx)
 	if err != nil {
 		return err
 	}
-	if err := m.startMQTT(known); err != nil {
+	m.engine.Reserve(households)
+	m.pipeline.Reserve(devices)
+	if err := m.decide.Load(ctx, m.pipeline.Remember); err != nil {
+		return err
+	}
+	if err := m.startMQTT(logger); err != nil {
 		return err
 	}
 	m.working.Store(true)
@@ -306,17 +316,17 @@ func (m *Monitor) startDecisions() error {
 	if err != nil {
 		return err
 	}
-	engine, err := rules.NewEngine(rc, zone)
-	if err != nil {
+	if m.engine, err = rules.NewEngine(rc, zone); err != nil {
 		return err
 	}
 	m.decide, err = dispatch.New(dispatch.Options{
-		Engine:             engine,
+		Engine:             m.engine,
 		Tasks:              m.tasks,
 		Store:              m.db,
 		Clock:              m.clock,
 		Watermark:          m.watermark,
 		History:            &m.hist,
+		Snapshot:           m.snapshotFile(),
 		CheckpointInterval: m.cfg.Checkpoint.Interval,
 		MaxJump:            m.cfg.ClockMaxJump,
 		CareLevels:         m.cfg.CareLevelThresholds(),
@@ -361,12 +371,9 @@ func randomToken() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// startMQTT starts the decision step and ingest: on the embedded broker,
-// which hands every device message to it in process; or on two sessions with
-// an external broker, one for the event stream (the alarm lane) and one for
-// the rest.
-func (m *Monitor) startMQTT(known []registry.Device) error {
-	logger := m.log.With("component", "ingest")
+// newPipeline sets up ingest's pipeline, whose device cache the decision
+// step fills as it loads.
+func (m *Monitor) newPipeline(logger *slog.Logger) error {
 	var err error
 	m.pipeline, err = ingest.NewPipeline(ingest.PipelineOptions{
 		Prefix:     m.cfg.MQTT.Prefix,
@@ -375,13 +382,18 @@ func (m *Monitor) startMQTT(known []registry.Device) error {
 		Bound:      clock.Func(m.decide.FutureBound),
 		Sources:    m.cfg.Sources.Ingest(),
 		Zone:       m.decide.Location,
-		Known:      known,
 		Logger:     logger,
 		Registerer: m.reg,
 	})
-	if err != nil {
-		return err
-	}
+	return err
+}
+
+// startMQTT starts the decision step and ingest: on the embedded broker,
+// which hands every device message to it in process; or on two sessions with
+// an external broker, one for the event stream (the alarm lane) and one for
+// the rest.
+func (m *Monitor) startMQTT(logger *slog.Logger) error {
+	var err error
 	opts := ingest.IntakeOptions{
 		Prefix:       m.cfg.MQTT.Prefix,
 		Pipeline:     m.pipeline,
@@ -558,7 +570,7 @@ func (m *Monitor) startHTTP() error {
 		Directory:     m.db,
 		Feedback:      m.db,
 		Tasks:         m.tasks,
-		Rules:         m.decide,
+		Rules:         registering{m.decide, m},
 		Clock:         m.clock,
 		Status:        m.decide.Status,
 		EventClock:    eventClock,
@@ -648,6 +660,9 @@ func (m *Monitor) AdminToken() string { return m.token }
 func (m *Monitor) Close() error {
 	m.closeOnce.Do(func() {
 		errs := []error{m.parts.stop()}
+		if errs[0] == nil {
+			m.saveSnapshot()
+		}
 		m.closeHistory()
 		if m.db != nil {
 			errs = append(errs, m.db.Close())

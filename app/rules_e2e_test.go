@@ -3,6 +3,8 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/app/apptest"
+	"github.com/eldersafe/eldersafe/snapshot"
 )
 
 const waterTelemetry = `eldersafe_ingest_messages_total{kind="water_meter",stream="telemetry"}`
@@ -59,7 +62,37 @@ func (m *monitor) tasksOf(household, rule string) []taskTimes {
 // into water_no_use and another whose water_no_use fired (and was resolved),
 // starts it again on the same data, and goes on: the first fires at 12 h,
 // once; the second does not fire again. Overrides and away periods come back too.
+//
+// It is run three times: restarting from the snapshot the clean stop wrote,
+// without it, and from a corrupt one, which must fall back to the store.
 func TestRuleStateSurvivesRestart(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		leave        func(t *testing.T, path string)
+		fromSnapshot float64
+	}{
+		{"Snapshot", func(*testing.T, string) {}, 1},
+		{"NoSnapshot", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, 0},
+		{"CorruptSnapshot", func(t *testing.T, path string) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)-20] ^= 1
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) { ruleStateSurvivesRestart(t, c.leave, c.fromSnapshot) })
+	}
+}
+
+func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), fromSnapshot float64) {
 	dir := t.TempDir()
 	onEventClock := func(c *app.Config) {
 		c.Clock, c.Simulation = app.ClockEvent, true
@@ -111,8 +144,12 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
+	leave(t, filepath.Join(dir, snapshot.FileName))
 
 	m = startMonitor(t, "", onEventClock)
+	if got := m.Metric("eldersafe_rules_loaded_from_snapshot"); got != fromSnapshot {
+		t.Fatalf("eldersafe_rules_loaded_from_snapshot = %v, want %v", got, fromSnapshot)
+	}
 	ms.connect(m, secrets)
 	for at := start.Add(11*time.Hour + step); !at.After(start.Add(24 * time.Hour)); at = at.Add(step) {
 		ms.read("fired", at, 500)

@@ -42,7 +42,7 @@ func TestCareLevelThresholds(t *testing.T) {
 		must(err)
 		d, err := dispatch.New(dispatch.Options{Engine: engine, Tasks: &tasks.Service{}, Store: db, Clock: clock.NewEvent(t0), CareLevels: levels})
 		must(err)
-		_, err = d.Load(ctx)
+		err = d.Load(ctx, func(registry.Device) {})
 		must(err)
 		return d
 	}

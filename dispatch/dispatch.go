@@ -61,6 +61,18 @@ type Store interface {
 	// event clock, in one transaction.
 	SaveCheckpoint(ctx context.Context, states []rules.State, eventClock time.Time) error
 	DeleteRuleState(ctx context.Context, householdID string) error
+	// StateGeneration changes with every write of a rule state or a device.
+	StateGeneration(ctx context.Context) (uint64, error)
+}
+
+// Snapshot is a copy of the rules' states and the registered devices taken
+// at a clean stop, faster to read than the store's rows.
+type Snapshot interface {
+	// Read hands every household's state and its devices (a slice not to
+	// keep) to restore, from several goroutines at once, if the snapshot
+	// was taken at generation. An error means it is not usable: missing or
+	// stale (nothing handed over), or corrupt (maybe after some households).
+	Read(ctx context.Context, generation uint64, restore func(rules.State, []registry.Device) error) error
 }
 
 // History keeps the readings behind the charts. Neither method may block
@@ -86,6 +98,8 @@ type Options struct {
 	Watermark func() (wm time.Time, bounded bool)
 	// History records readings; nil keeps none.
 	History History
+	// Snapshot, when not nil, is tried before the store at Load.
+	Snapshot Snapshot
 	// CheckpointInterval is how often what the clock changed in the engine's
 	// state is saved; what a reading changed is saved before its message is
 	// acknowledged (see Durable).
@@ -114,11 +128,14 @@ type Dispatcher struct {
 	event     *clock.Event // nil under the wall clock
 	watermark func() (time.Time, bool)
 	history   History
+	snapshot  Snapshot
 	every     time.Duration
 	maxJump   time.Duration
 	levels    map[registry.CareLevel]rules.Thresholds
 	log       *slog.Logger
 	fired     *prometheus.CounterVec
+	// fromSnapshot says where Load found the rules' state.
+	fromSnapshot prometheus.Gauge
 	// jumps counts readings that would have moved the event clock more than
 	// maxJump; jumpLog says so at most once a minute.
 	jumps   prometheus.Counter
@@ -166,6 +183,7 @@ func New(opts Options) (*Dispatcher, error) {
 		engine:    opts.Engine,
 		tasks:     opts.Tasks,
 		store:     opts.Store,
+		snapshot:  opts.Snapshot,
 		clock:     opts.Clock,
 		watermark: opts.Watermark,
 		history:   opts.History,
@@ -177,6 +195,10 @@ func New(opts Options) (*Dispatcher, error) {
 	}
 	d.event, _ = opts.Clock.(*clock.Event)
 	f := promauto.With(opts.Registerer)
+	d.fromSnapshot = f.NewGauge(prometheus.GaugeOpts{
+		Name: "eldersafe_rules_loaded_from_snapshot",
+		Help: "1 when the rules' state and the devices were loaded at start from the snapshot of the last clean stop, 0 when from the store.",
+	})
 	d.fired = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "eldersafe_rule_fired_total",
 		Help: "Times a rule fired, by rule.",

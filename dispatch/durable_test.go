@@ -90,7 +90,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.d.Load(ctx); err != nil {
+	if err := e.d.Load(ctx, func(registry.Device) {}); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -2,7 +2,10 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -18,22 +21,85 @@ const awayLookback = 30 * 24 * time.Hour
 
 // Load gives the engine what it had before the last stop: every household's
 // settings (time zone, overrides, away periods), its saved state, and the
-// registered devices, which it returns so ingest can know them too. It must
-// run before readings arrive, on the clock restored.
-func (d *Dispatcher) Load(ctx context.Context) ([]registry.Device, error) {
-	devices, err := d.load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load rules state: %w", err)
+// registered devices, each of which it hands to remember too (ingest's
+// device cache), from several goroutines at once. The states and devices
+// come from the snapshot of the last clean stop when it matches the store,
+// else from the store. It must run before readings arrive, on the clock
+// restored.
+func (d *Dispatcher) Load(ctx context.Context, remember func(registry.Device)) error {
+	if err := d.load(ctx, remember); err != nil {
+		return fmt.Errorf("load rules state: %w", err)
 	}
-	return devices, nil
+	return nil
 }
 
-func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
+func (d *Dispatcher) load(ctx context.Context, remember func(registry.Device)) error {
 	now := d.clock.Now() // zero while the event clock has not started
+	if d.snapshot != nil {
+		if err := d.loadSettings(ctx, now); err != nil {
+			return err
+		}
+		err := d.loadSnapshot(ctx, now, remember)
+		if err == nil {
+			return nil
+		}
+		// Whatever the snapshot restored is restored again from the store,
+		// which holds the same or newer: a household's Restore replaces its
+		// state, and a device known is not added twice.
+		if errors.Is(err, fs.ErrNotExist) {
+			d.log.Info("no rules state snapshot; loading it from the store")
+		} else {
+			d.log.Warn("rules state snapshot not used; loading it from the store", "err", err)
+		}
+		return d.loadStore(ctx, now, remember, nil)
+	}
 	// The two big reads (every household's state, decrypted; every device)
 	// run beside the settings' and each other: with a million households
 	// each takes seconds, and the store answers them on separate
 	// connections. They are applied in order below.
+	var g errgroup.Group
+	g.Go(func() error { return d.loadSettings(ctx, now) })
+	return d.loadStore(ctx, now, remember, &g)
+}
+
+// loadSnapshot restores the states and devices of the snapshot that
+// matches the store's generation.
+func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, remember func(registry.Device)) error {
+	generation, err := d.store.StateGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	var restored, devices atomic.Int64
+	err = d.snapshot.Read(ctx, generation, func(st rules.State, known []registry.Device) error {
+		// A household registered, with no state saved yet, has only its
+		// devices.
+		if len(st.Data) > 0 {
+			if err := d.engine.Restore(st, now); err != nil {
+				return err
+			}
+			restored.Add(1)
+		}
+		for _, dev := range known {
+			// Every device of the snapshot is in its household's state:
+			// under either clock it is expected from now if it is not.
+			d.engine.AddDevice(dev.HouseholdID, dev.ID, dev.Kind, now)
+			d.engine.SetExpected(dev.HouseholdID, dev.ID, dev.ExpectedEvery)
+			remember(dev)
+		}
+		devices.Add(int64(len(known)))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.fromSnapshot.Set(1)
+	d.log.Info("rules state loaded from the snapshot", "generation", generation, "restored", restored.Load(), "devices", devices.Load())
+	return nil
+}
+
+// loadStore reads every household's state and every device from the store
+// and restores them, once settings (if not nil) has loaded the settings.
+func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, remember func(registry.Device), settings *errgroup.Group) error {
 	var (
 		g          errgroup.Group
 		states     []rules.State
@@ -41,12 +107,12 @@ func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
 	)
 	g.Go(func() (err error) { states, err = d.store.RuleStates(ctx); return err })
 	g.Go(func() (err error) { registered, err = d.store.RegisteredDevices(ctx); return err })
-	err := d.loadSettings(ctx, now)
-	if werr := g.Wait(); err == nil {
-		err = werr
+	err := g.Wait()
+	if settings != nil {
+		err = errors.Join(settings.Wait(), err)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	restored := 0
 	for _, st := range states {
@@ -56,7 +122,6 @@ func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
 		}
 		restored++
 	}
-	devices := make([]registry.Device, 0, len(registered))
 	for _, rd := range registered {
 		// A device is expected to speak from its registration on: under the
 		// event clock from now, or its first message before the clock starts.
@@ -66,10 +131,22 @@ func (d *Dispatcher) load(ctx context.Context) ([]registry.Device, error) {
 		}
 		d.engine.AddDevice(rd.HouseholdID, rd.ID, rd.Kind, at)
 		d.engine.SetExpected(rd.HouseholdID, rd.ID, rd.ExpectedEvery)
-		devices = append(devices, rd.Device)
+		remember(rd.Device)
 	}
-	d.log.Info("rules state loaded", "restored", restored, "devices", len(devices))
-	return devices, nil
+	d.log.Info("rules state loaded", "restored", restored, "devices", len(registered))
+	return nil
+}
+
+// SaveAll hands every household's state with its devices, for a snapshot
+// at a clean stop, once the decision step has stopped; false (and nothing
+// handed) when the last write of the rules' state failed: the store does
+// not hold what the engine does, and a snapshot would claim it did.
+func (d *Dispatcher) SaveAll(yield func(rules.State, []rules.SavedDevice) bool) bool {
+	if d.commits.failing.Load() {
+		return false
+	}
+	d.engine.SaveAll(yield)
+	return true
 }
 
 // loadSettings applies every household's time zone, care level, overrides

@@ -94,3 +94,15 @@ func (cd cachedDevice) device(id string) registry.Device {
 	}
 	return d
 }
+
+// reserve sizes the cache for about n devices before they are loaded.
+func (c *deviceCache) reserve(n int) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		if len(s.m) == 0 {
+			s.m = make(map[string]cachedDevice, n/len(c.shards))
+		}
+		s.mu.Unlock()
+	}
+}

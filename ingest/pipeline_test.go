@@ -37,7 +37,6 @@ func TestPipelineKnownDevices(t *testing.T) {
 	p, err := NewPipeline(PipelineOptions{
 		Prefix:  "eldersafe/v1",
 		Devices: devices,
-		Known:   []registry.Device{{ID: "wb-1", Kind: registry.Wristband, HouseholdID: "h1", SecretHash: "$sha256$salt$hash"}},
 		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
 			households = append(households, r.HouseholdID)
 			return stored(), nil
@@ -47,6 +46,7 @@ func TestPipelineKnownDevices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.Remember(registry.Device{ID: "wb-1", Kind: registry.Wristband, HouseholdID: "h1", SecretHash: "$sha256$salt$hash"})
 	payload := []byte(`{"ts":"` + testNow.Format(time.RFC3339) + `","battery_pct":80}`)
 	for _, id := range []string{"wb-1", "wb-1", "wb-2", "wb-2"} {
 		if _, err := p.Ingest(context.Background(), "eldersafe/v1/devices/"+id+"/telemetry", payload); err != nil {

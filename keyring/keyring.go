@@ -27,6 +27,9 @@ type Keys struct {
 	Audit []byte
 	// Fields encrypts sensitive columns (AES-256-GCM).
 	Fields []byte
+	// Snapshot encrypts the restart snapshot of the rules' state and the
+	// device cache (AES-256-GCM).
+	Snapshot []byte
 	// Generated is true when the master key was made and saved by Load.
 	Generated bool
 }
@@ -52,6 +55,9 @@ func Load(configured, dataDir string) (Keys, error) {
 		return Keys{}, err
 	}
 	if keys.Fields, err = derive("eldersafe field encryption v1"); err != nil {
+		return Keys{}, err
+	}
+	if keys.Snapshot, err = derive("eldersafe snapshot v1"); err != nil {
 		return Keys{}, err
 	}
 	return keys, nil

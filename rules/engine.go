@@ -349,3 +349,17 @@ func periods(ps []Period) []span {
 	})
 	return out
 }
+
+// Reserve sizes the engine for about n households before they are loaded,
+// so that a million are not inserted into maps that grow by doubling and
+// rehash every household each time.
+func (e *Engine) Reserve(n int) {
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.mu.Lock()
+		if len(s.households) == 0 {
+			s.households = make(map[string]*household, n/shardCount)
+		}
+		s.mu.Unlock()
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
 )
 
 // stateVersion is the first byte of every saved state, so a later format
@@ -262,4 +264,36 @@ func (e *Engine) Restore(st State, now time.Time) error {
 	h.armed = 0
 	e.rearm(s, h, max(h.newest, now.UnixNano()), global)
 	return nil
+}
+
+// SavedDevice is what the engine knows of a device beyond its saved state:
+// its kind and how often it is expected to report (zero: its kind's).
+type SavedDevice struct {
+	ID    string
+	Kind  registry.DeviceKind
+	Every time.Duration
+}
+
+// SaveAll hands every household's state, as Checkpoint would save it, with
+// its devices, one shard at a time under the shard's lock: for a snapshot
+// taken when nothing else runs (a clean stop). The slice handed over is
+// reused between calls.
+func (e *Engine) SaveAll(yield func(State, []SavedDevice) bool) {
+	var devices []SavedDevice
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.mu.Lock()
+		for id, h := range s.households {
+			devices = devices[:0]
+			for j := range h.devices {
+				d := &h.devices[j]
+				devices = append(devices, SavedDevice{ID: d.id, Kind: d.kind.name(), Every: time.Duration(d.every) * time.Minute})
+			}
+			if !yield(State{HouseholdID: id, Data: h.save()}, devices) {
+				s.mu.Unlock()
+				return
+			}
+		}
+		s.mu.Unlock()
+	}
 }

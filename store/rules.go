@@ -346,3 +346,14 @@ func (db *DB) RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevic
 	}
 	return out, nil
 }
+
+// StateGeneration is a number that changes with every write of a rule state
+// or a device (kept by triggers, migration 00070): a snapshot of both taken
+// at generation n is what the store holds while StateGeneration is still n.
+func (db *DB) StateGeneration(ctx context.Context) (uint64, error) {
+	var n uint64
+	if err := db.r.QueryRowContext(ctx, `SELECT n FROM state_generation WHERE id = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("state generation: %w", err)
+	}
+	return n, nil
+}

@@ -241,3 +241,45 @@ func TestRegisteredDevicesAndZones(t *testing.T) {
 		t.Errorf("HouseholdTimezones = %v, want %v", zones, want)
 	}
 }
+
+// TestStateGeneration: every write of a rule state or a device moves the
+// generation a restart snapshot is checked against; a read does not.
+func TestStateGeneration(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db) // h1
+	last, err := db.StateGeneration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name  string
+		write func() error
+		moves bool
+	}{
+		{"states read", func() error { _, err := db.RuleStates(ctx); return err }, false},
+		{"state saved", func() error {
+			return db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte{3}}}, time.Time{})
+		}, true},
+		{"state saved again", func() error {
+			return db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte{3, 1}}}, time.Time{})
+		}, true},
+		{"event clock alone", func() error { return db.SaveCheckpoint(ctx, nil, time.Unix(1e9, 0)) }, false},
+		{"device created", func() error {
+			return db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.MotionSensor, HouseholdID: "h1", SecretHash: "s"})
+		}, true},
+		{"state deleted", func() error { return db.DeleteRuleState(ctx, "h1") }, true},
+	} {
+		if err := step.write(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		n, err := db.StateGeneration(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if moved := n != last; moved != step.moves {
+			t.Errorf("%s: generation %d → %d, want moved=%v", step.name, last, n, step.moves)
+		}
+		last = n
+	}
+}

@@ -1,0 +1,422 @@
+// Package snapshot keeps a copy of what a restart loads in bulk, the rules'
+// saved states and the registered devices, in one encrypted file, so that
+// a million households come back in seconds instead of being read row by
+// row from the store (docs/performance.md, "Restart from a snapshot").
+//
+// A snapshot is written at a clean stop and records the store's state
+// generation (a counter that triggers move with every write of a rule state
+// or a device); it is read only while the store's generation is the same,
+// so it never holds anything the store does not. Every chunk is sealed with
+// AES-256-GCM, its number, the generation and whether it is the last bound
+// in: a corrupt, truncated, reordered or foreign file is an error, never a
+// silent loss, and the caller falls back to the store.
+package snapshot
+
+import (
+	"bufio"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// FileName is the snapshot's name in the data directory.
+const FileName = "rules.snapshot"
+
+// magic opens every snapshot; its last byte is the format's version.
+const magic = "ESSNAP\x00\x01"
+
+// headerLen is the magic and the generation.
+const headerLen = len(magic) + 8
+
+// chunkTarget is how much plaintext a chunk holds before it is sealed: small
+// enough that workers share the work evenly, large enough that sealing
+// costs nothing much per household.
+const chunkTarget = 1 << 20
+
+// maxChunk bounds what a corrupt length can make Read allocate.
+const maxChunk = 64 << 20
+
+// ErrStale is a snapshot of another generation than the store's: something
+// was written since it was taken.
+var ErrStale = errors.New("snapshot is stale")
+
+// Write saves what households hands to its yield (each household's state
+// with its registered devices) as a snapshot of generation to path,
+// atomically: a file that is not complete is never there under path, and
+// nothing is written when households returns an error.
+func Write(path string, key []byte, generation uint64, households func(yield func(rules.State, []registry.Device)) error) (err error) {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), FileName+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	w := &writer{out: bufio.NewWriterSize(tmp, 1<<20), aead: aead, generation: generation}
+	w.header()
+	if err := households(func(st rules.State, devices []registry.Device) {
+		w.plain = appendHousehold(w.plain, st, devices)
+		if len(w.plain) >= chunkTarget {
+			w.seal(false)
+		}
+	}); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	w.seal(true)
+	if w.err == nil {
+		w.err = w.out.Flush()
+	}
+	if w.err == nil {
+		w.err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); w.err == nil {
+		w.err = cerr
+	}
+	if w.err == nil {
+		w.err = os.Rename(tmp.Name(), path)
+	}
+	if w.err != nil {
+		return fmt.Errorf("write snapshot: %w", w.err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return nil
+}
+
+// Remove deletes the snapshot at path, if there is one.
+func Remove(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove snapshot: %w", err)
+	}
+	return nil
+}
+
+type writer struct {
+	out        *bufio.Writer
+	aead       cipher.AEAD
+	generation uint64
+	index      uint32
+	plain      []byte
+	sealed     []byte
+	err        error
+}
+
+func (w *writer) header() {
+	_, w.err = w.out.Write(binary.LittleEndian.AppendUint64([]byte(magic), w.generation))
+}
+
+// seal writes the plaintext gathered so far as one chunk: its length (the
+// top bit set on the last chunk), then a random nonce and the ciphertext.
+func (w *writer) seal(final bool) {
+	if w.err != nil {
+		return
+	}
+	nonce := make([]byte, w.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		w.err = err
+		return
+	}
+	w.sealed = append(w.sealed[:0], nonce...)
+	w.sealed = w.aead.Seal(w.sealed, nonce, w.plain, aad(w.generation, w.index, final))
+	var n [4]byte
+	binary.LittleEndian.PutUint32(n[:], uint32(len(w.sealed))|finalBit(final))
+	if _, w.err = w.out.Write(n[:]); w.err == nil {
+		_, w.err = w.out.Write(w.sealed)
+	}
+	w.index++
+	w.plain = w.plain[:0]
+}
+
+// aad binds a chunk to its place in its snapshot.
+func aad(generation uint64, index uint32, final bool) []byte {
+	b := binary.LittleEndian.AppendUint64([]byte(magic), generation)
+	b = binary.LittleEndian.AppendUint32(b, index)
+	if final {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot key: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// Read hands every household of the snapshot at path to restore (its state
+// and its devices, in a slice restore must not keep), from workers
+// goroutines at once. A missing file is os.ErrNotExist, a
+// snapshot of another generation ErrStale, both before anything is handed
+// over; a corrupt or truncated one is an error that may come after some
+// chunks were: the caller must then load everything from the store again,
+// over what was restored.
+func Read(ctx context.Context, path string, key []byte, generation uint64, workers int, restore func(rules.State, []registry.Device) error) error {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	header := make([]byte, headerLen)
+	if _, err := io.ReadFull(r, header); err != nil {
+		return fmt.Errorf("read snapshot header: %w", err)
+	}
+	if string(header[:len(magic)]) != magic {
+		return fmt.Errorf("read snapshot: not a snapshot of this version")
+	}
+	if got := binary.LittleEndian.Uint64(header[len(magic):]); got != generation {
+		return fmt.Errorf("snapshot of generation %d, the store is at %d: %w", got, generation, ErrStale)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	type chunk struct {
+		index  uint32
+		final  bool
+		sealed []byte
+	}
+	chunks := make(chan chunk, workers)
+	g.Go(func() error {
+		defer close(chunks)
+		for index := uint32(0); ; index++ {
+			sealed, final, err := readChunk(r)
+			if errors.Is(err, io.EOF) {
+				// The last chunk says it is the last: ending before it is
+				// a truncated file.
+				return errors.New("truncated: no final chunk")
+			}
+			if err != nil {
+				return err
+			}
+			select {
+			case chunks <- chunk{index, final, sealed}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if final {
+				if _, err := r.ReadByte(); !errors.Is(err, io.EOF) {
+					return errors.New("bytes after the final chunk")
+				}
+				return nil
+			}
+		}
+	})
+	for range max(workers, 1) {
+		g.Go(func() error {
+			for c := range chunks {
+				plain, err := open(aead, c.sealed, aad(generation, c.index, c.final))
+				if err != nil {
+					return fmt.Errorf("chunk %d: %w", c.index, err)
+				}
+				if err := decodeChunk(plain, restore); err != nil {
+					return fmt.Errorf("chunk %d: %w", c.index, err)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	return nil
+}
+
+// finalBit marks the last chunk in the top bit of its length. It is bound
+// into the chunk's additional data too, so flipping it fails to
+// authenticate.
+func finalBit(final bool) uint32 {
+	if final {
+		return 1 << 31
+	}
+	return 0
+}
+
+func readChunk(r *bufio.Reader) (sealed []byte, final bool, err error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, false, errors.New("truncated chunk length")
+		}
+		return nil, false, err
+	}
+	size := binary.LittleEndian.Uint32(n[:])
+	final, size = size&finalBit(true) != 0, size&^finalBit(true)
+	if size > maxChunk {
+		return nil, false, fmt.Errorf("chunk of %d bytes: corrupt", size)
+	}
+	sealed = make([]byte, size)
+	if _, err := io.ReadFull(r, sealed); err != nil {
+		return nil, false, fmt.Errorf("truncated chunk: %w", err)
+	}
+	return sealed, final, nil
+}
+
+// open authenticates and decrypts a chunk in place.
+func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
+	if len(sealed) < aead.NonceSize() {
+		return nil, errors.New("shorter than its nonce")
+	}
+	nonce, body := sealed[:aead.NonceSize()], sealed[aead.NonceSize():]
+	plain, err := aead.Open(body[:0], nonce, body, ad)
+	if err != nil {
+		return nil, errors.New("does not authenticate: corrupt, or sealed with another key")
+	}
+	return plain, nil
+}
+
+// A household in a chunk: its id, its state (possibly empty), then its
+// devices, each: id, kind (its index in registry.DeviceKinds, plus one),
+// source, source topic, gateway, location, expected interval in minutes.
+// Strings are a uvarint length and the bytes.
+
+func appendHousehold(b []byte, st rules.State, devices []registry.Device) []byte {
+	b = appendString(b, st.HouseholdID)
+	b = appendBytes(b, st.Data)
+	b = binary.AppendUvarint(b, uint64(len(devices)))
+	for i := range devices {
+		d := &devices[i]
+		b = appendString(b, d.ID)
+		b = append(b, kindByte(d.Kind))
+		b = appendString(b, string(d.Source))
+		b = appendString(b, d.SourceTopic)
+		b = appendString(b, d.GatewayID)
+		b = appendString(b, d.Location)
+		b = binary.AppendUvarint(b, uint64(d.ExpectedEvery/time.Minute))
+	}
+	return b
+}
+
+func kindByte(k registry.DeviceKind) byte {
+	for i, known := range registry.DeviceKinds {
+		if k == known {
+			return byte(i + 1)
+		}
+	}
+	return 0
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendBytes(b []byte, p []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(p))), p...)
+}
+
+// decodeChunk hands each household of a chunk to restore, its state's data
+// pointing into plain and its devices in a slice reused for the next one.
+func decodeChunk(plain []byte, restore func(rules.State, []registry.Device) error) error {
+	d := decoder{b: plain}
+	var devices []registry.Device
+	for len(d.b) > 0 {
+		st := rules.State{HouseholdID: d.string(), Data: d.bytes()}
+		devices = devices[:0]
+		n := d.uvarint(uint64(len(d.b))) // each device takes a byte at least
+		for range n {
+			dev := registry.Device{ID: d.string(), Kind: d.kind(), HouseholdID: st.HouseholdID}
+			dev.Source = registry.Source(d.string())
+			dev.SourceTopic, dev.GatewayID, dev.Location = d.string(), d.string(), d.string()
+			dev.ExpectedEvery = time.Duration(d.uvarint(uint64(math.MaxInt64/time.Minute))) * time.Minute
+			devices = append(devices, dev)
+		}
+		if d.err != nil {
+			return d.err
+		}
+		if err := restore(st, devices); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decoder reads a chunk; the first problem sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint(limit uint64) uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > limit {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint(maxChunk)
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.fail()
+	}
+	if d.err != nil {
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	if v := d.bytes(); len(v) > 0 {
+		return string(v)
+	}
+	return ""
+}
+
+func (d *decoder) kind() registry.DeviceKind {
+	if len(d.b) == 0 {
+		d.fail()
+		return ""
+	}
+	k := int(d.b[0])
+	d.b = d.b[1:]
+	if k == 0 || k > len(registry.DeviceKinds) {
+		d.fail()
+		return ""
+	}
+	return registry.DeviceKinds[k-1]
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errors.New("truncated or corrupt household")
+	}
+	d.b = nil
+}

@@ -1,0 +1,297 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+var testKey = bytes.Repeat([]byte{7}, 32)
+
+type saved struct {
+	state   rules.State
+	devices []registry.Device
+}
+
+// households makes n households: most with a state and five devices, some
+// without a state, one with a device of another format.
+func households(n int) []saved {
+	out := make([]saved, n)
+	for i := range out {
+		id := fmt.Sprintf("h%d", i)
+		s := saved{state: rules.State{HouseholdID: id}}
+		if i%7 != 0 {
+			s.state.Data = bytes.Repeat([]byte{byte(i)}, 40+i%300)
+		}
+		for j, k := range registry.DeviceKinds[:5] {
+			s.devices = append(s.devices, registry.Device{ID: fmt.Sprintf("%s-d%d", id, j), Kind: k, HouseholdID: id})
+		}
+		if i == 3 {
+			s.devices[0].Source, s.devices[0].SourceTopic, s.devices[0].GatewayID = registry.Source("zigbee2mqtt"), "hall/pir", "gw-1"
+			s.devices[0].Location, s.devices[0].ExpectedEvery = "hall", 90*time.Minute
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func seq(hs []saved) func(func(rules.State, []registry.Device)) error {
+	return func(yield func(rules.State, []registry.Device)) error {
+		for _, h := range hs {
+			yield(h.state, h.devices)
+		}
+		return nil
+	}
+}
+
+// readAll reads a snapshot back into households, ordered by id.
+func readAll(t *testing.T, path string, generation uint64) ([]saved, error) {
+	t.Helper()
+	var (
+		mu  sync.Mutex
+		out = map[string]*saved{}
+	)
+	err := Read(context.Background(), path, testKey, generation, 2, func(st rules.State, devices []registry.Device) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(st.Data) == 0 {
+			st.Data = nil
+		}
+		out[st.HouseholdID] = &saved{state: rules.State{HouseholdID: st.HouseholdID, Data: bytes.Clone(st.Data)}, devices: slices.Clone(devices)}
+		return nil
+	})
+	ids := make([]string, 0, len(out))
+	for id := range out {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var list []saved
+	for _, id := range ids {
+		list = append(list, *out[id])
+	}
+	return list, err
+}
+
+func sortedByID(hs []saved) []saved {
+	out := slices.Clone(hs)
+	slices.SortFunc(out, func(a, b saved) int {
+		if a.state.HouseholdID < b.state.HouseholdID {
+			return -1
+		}
+		if a.state.HouseholdID > b.state.HouseholdID {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func equal(t *testing.T, got, want []saved) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d households back, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.state.HouseholdID != w.state.HouseholdID || !bytes.Equal(g.state.Data, w.state.Data) || !slices.Equal(g.devices, w.devices) {
+			t.Fatalf("household %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, n := range []int{0, 1, 30_000} { // 30,000: several chunks
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), FileName)
+			hs := households(n)
+			if err := Write(path, testKey, 42, seq(hs)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := readAll(t, path, 42)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equal(t, got, sortedByID(hs))
+		})
+	}
+}
+
+func TestRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if err := Write(path, testKey, 42, seq(households(30_000))); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("Missing", func(t *testing.T) {
+		if _, err := readAll(t, filepath.Join(dir, "none"), 42); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("err = %v, want os.ErrNotExist", err)
+		}
+	})
+	t.Run("Stale", func(t *testing.T) {
+		got, err := readAll(t, path, 43)
+		if !errors.Is(err, ErrStale) || len(got) != 0 {
+			t.Fatalf("err = %v with %d households, want ErrStale and none", err, len(got))
+		}
+	})
+	t.Run("WrongKey", func(t *testing.T) {
+		err := Read(context.Background(), path, bytes.Repeat([]byte{8}, 32), 42, 2, func(rules.State, []registry.Device) error { return nil })
+		if err == nil {
+			t.Fatal("read with another key")
+		}
+	})
+	for name, broken := range map[string][]byte{
+		"Truncated":         good[:len(good)-100],
+		"CutAtChunk":        good[:headerLen+4+int(le32(good[headerLen:])&^finalBit(true))],
+		"FlippedByte":       flip(good, len(good)/2),
+		"FlippedGeneration": flip(good, len(magic)),
+		"Trailing":          append(slices.Clone(good), 0),
+		"NotFinal":          flip(good, lastLength(good)+3),
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, broken, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := readAll(t, p, 42); err == nil {
+				t.Fatal("a broken snapshot read without error")
+			}
+		})
+	}
+}
+
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+func flip(b []byte, at int) []byte {
+	out := slices.Clone(b)
+	out[at] ^= 0x80
+	return out
+}
+
+// lastLength is the offset of the final chunk's length.
+func lastLength(b []byte) int {
+	at := headerLen
+	for {
+		n := le32(b[at:])
+		if n&finalBit(true) != 0 {
+			return at
+		}
+		at += 4 + int(n)
+	}
+}
+
+func TestWriteReplacesAtomically(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if err := Write(path, testKey, 1, seq(households(10))); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(path, testKey, 2, seq(households(20))); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(t, path, 2)
+	if err != nil || len(got) != 20 {
+		t.Fatalf("%d households, err %v; want 20", len(got), err)
+	}
+	failing := func(yield func(rules.State, []registry.Device)) error {
+		for _, h := range households(30_000) {
+			yield(h.state, h.devices)
+		}
+		return errors.New("a device lookup failed")
+	}
+	if err := Write(path, testKey, 3, failing); err == nil {
+		t.Fatal("a failed snapshot written")
+	}
+	if _, err := readAll(t, path, 2); err != nil {
+		t.Fatalf("the snapshot before a failed one: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("files left in the data directory: %v", entries)
+	}
+	if err := Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(path); err != nil {
+		t.Fatalf("removing no snapshot: %v", err)
+	}
+}
+
+// FuzzDecodeChunk: whatever a chunk holds, decoding it never panics, and
+// what decodes encodes to bytes that decode to the same households.
+func FuzzDecodeChunk(f *testing.F) {
+	var plain []byte
+	for _, h := range households(8) {
+		plain = appendHousehold(plain, h.state, h.devices)
+	}
+	f.Add(plain)
+	f.Add([]byte{})
+	f.Add([]byte{1, 'h', 0, 1, 1, 'd', 1, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var first, again []saved
+		collect := func(into *[]saved) func(rules.State, []registry.Device) error {
+			return func(st rules.State, devices []registry.Device) error {
+				*into = append(*into, saved{state: st, devices: slices.Clone(devices)})
+				return nil
+			}
+		}
+		if err := decodeChunk(b, collect(&first)); err != nil {
+			return
+		}
+		var plain []byte
+		for _, h := range first {
+			plain = appendHousehold(plain, h.state, h.devices)
+		}
+		if err := decodeChunk(plain, collect(&again)); err != nil {
+			t.Fatalf("re-encoded chunk does not decode: %v", err)
+		}
+		if !slices.EqualFunc(first, again, func(a, b saved) bool {
+			return a.state.HouseholdID == b.state.HouseholdID && bytes.Equal(a.state.Data, b.state.Data) && slices.Equal(a.devices, b.devices)
+		}) {
+			t.Fatalf("decoded %x to %+v, then %+v", b, first, again)
+		}
+	})
+}
+
+// FuzzRead: a snapshot file's bytes, however damaged, are read or refused,
+// never a panic; what is read is what was written.
+func FuzzRead(f *testing.F) {
+	dir := f.TempDir()
+	path := filepath.Join(dir, FileName)
+	hs := households(5)
+	if err := Write(path, testKey, 9, seq(hs)); err != nil {
+		f.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:headerLen])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), FileName)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAll(t, p, 9)
+		if err == nil {
+			equal(t, got, sortedByID(hs))
+		}
+	})
+}
