@@ -547,6 +547,10 @@ func (m *Monitor) forget(householdID string, deviceIDs []string) {
 	}
 }
 
+// httpShutdownGrace is how long requests in flight may take to finish when
+// the monitor stops.
+const httpShutdownGrace = 5 * time.Second
+
 func (m *Monitor) startHTTP() error {
 	var eventClock api.EventClock
 	if m.decide.EventClock() {
@@ -613,10 +617,18 @@ func (m *Monitor) startHTTP() error {
 			return err
 		case <-ctx.Done():
 		}
-		// Requests in flight get 5 s to finish.
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Requests in flight get httpShutdownGrace to finish; what is still
+		// open then is cut, so that a stuck client cannot keep the monitor
+		// from stopping and writing its snapshot.
+		shutdown, cancel := context.WithTimeout(context.Background(), httpShutdownGrace)
 		defer cancel()
 		err := srv.Shutdown(shutdown)
+		if errors.Is(err, context.DeadlineExceeded) {
+			// Also a browser's speculative connection that never sent a
+			// request: net/http counts it as busy for its first 5 s.
+			m.log.Warn("HTTP connections still open at shutdown were cut", "grace", httpShutdownGrace)
+			err = srv.Close()
+		}
 		<-served
 		return err
 	})

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -258,5 +259,31 @@ func TestWallClockAppliesFutureReadingsAtNow(t *testing.T) {
 	})
 	if seen := out.Devices[0].Status.LastSeen; seen.Before(before.Add(-time.Second)) || seen.After(time.Now().Add(time.Second)) {
 		t.Errorf("reading stamped 2 h ahead applied at %v, want the wall clock's now (%v)", seen, before)
+	}
+}
+
+// TestStopCutsStuckHTTPClients: a client that sent half a request (or a
+// browser's speculative connection that sent none) holds its connection
+// open; the monitor still stops within its grace, without an error, and
+// writes its snapshot.
+func TestStopCutsStuckHTTPClients(t *testing.T) {
+	dir := t.TempDir()
+	m := startMonitor(t, "", func(c *app.Config) { c.DataDir = dir })
+	conn, err := net.Dial("tcp", m.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /readyz HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// Time for the server to read it, so the connection counts as busy
+	// (unread, it would too, for its first 5 s).
+	time.Sleep(200 * time.Millisecond)
+	if err := m.Close(); err != nil {
+		t.Fatalf("close with a stuck client: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, snapshot.FileName)); err != nil {
+		t.Fatalf("no snapshot after the stop: %v", err)
 	}
 }
