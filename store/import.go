@@ -127,8 +127,7 @@ func prepareImportStmts(ctx context.Context, tx *sql.Tx) (*importStmts, error) {
 	}
 	prep(&st.household, `SELECT 1 FROM households WHERE id = ? AND deleted_at IS NULL`)
 	prep(&st.grid, `SELECT 1 FROM grids WHERE id = ?`)
-	prep(&st.insertHousehold, `INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, care_level, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	prep(&st.insertHousehold, insertHouseholdQuery)
 	prep(&st.device, `SELECT `+deviceCols+` FROM devices WHERE id = ?`)
 	prep(&st.insertDevice, insertDeviceQuery)
 	prep(&st.insertNative, insertDeviceQuery+` ON CONFLICT (id) DO NOTHING`)
@@ -160,7 +159,7 @@ func importOne(ctx context.Context, tx *sql.Tx, st *importStmts, in registry.Hou
 	switch {
 	case !found:
 		res.Created = true
-		_, err = st.insertHousehold.ExecContext(ctx, h.ID, h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, privacy, string(h.CareLevel.OrDefault()), now)
+		_, err = st.insertHousehold.ExecContext(ctx, householdArgs(h, stored, privacy, now)...)
 	case in.SetMedicalNotes:
 		_, err = tx.ExecContext(ctx,
 			`UPDATE households SET name = ?, address = ?, grid_id = ?, timezone = ?, contacts = ?, medical_notes = ? WHERE id = ?`,

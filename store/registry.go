@@ -100,16 +100,22 @@ func (db *DB) CreateHousehold(ctx context.Context, h registry.Household) error {
 		if err := reference(ctx, tx, "grid_id", h.GridID, `SELECT 1 FROM grids WHERE id = ?`); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, care_level, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			h.ID, h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, privacy, string(h.CareLevel.OrDefault()), toMS(db.now()))
+		_, err := tx.ExecContext(ctx, insertHouseholdQuery, householdArgs(h, stored, privacy, toMS(db.now()))...)
 		return insertError(err)
 	})
 	if err != nil {
 		return fmt.Errorf("create household %s: %w", h.ID, err)
 	}
 	return nil
+}
+
+// insertHouseholdQuery inserts a household.
+const insertHouseholdQuery = `INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, care_level, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// householdArgs are insertHouseholdQuery's arguments for h, its contacts and
+// notes as stored and its encoded privacy settings.
+func householdArgs(h registry.Household, stored storedHousehold, privacy string, now int64) []any {
+	return []any{h.ID, h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, privacy, string(h.CareLevel.OrDefault()), now}
 }
 
 // CreateDevice registers a device of an existing household, with its secret's hash.
@@ -277,7 +283,7 @@ func (db *DB) SourceDevice(ctx context.Context, source registry.Source, topic st
 // DevicesOf lists the devices of a household, ordered by id. A household that
 // does not exist is registry.ErrNotFound; one without devices is an empty list.
 func (db *DB) DevicesOf(ctx context.Context, householdID string) ([]registry.Device, error) {
-	devices := []registry.Device{}
+	var devices []registry.Device
 	err := db.read(ctx, func(tx *sql.Tx) error {
 		found, err := exists(ctx, tx, `SELECT 1 FROM households WHERE id = ?`, householdID)
 		if err != nil {
@@ -286,19 +292,8 @@ func (db *DB) DevicesOf(ctx context.Context, householdID string) ([]registry.Dev
 		if !found {
 			return registry.ErrNotFound
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE household_id = ? ORDER BY id`, householdID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDevice(rows)
-			if err != nil {
-				return err
-			}
-			devices = append(devices, d)
-		}
-		return rows.Err()
+		devices, err = queryDevices(ctx, tx, `WHERE household_id = ? ORDER BY id`, householdID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("devices of household %s: %w", householdID, err)
@@ -310,24 +305,33 @@ func (db *DB) DevicesOf(ctx context.Context, householdID string) ([]registry.Dev
 func (db *DB) Devices(ctx context.Context) ([]registry.Device, error) {
 	var devices []registry.Device
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices ORDER BY id`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDevice(rows)
-			if err != nil {
-				return err
-			}
-			devices = append(devices, d)
-		}
-		return rows.Err()
+		var err error
+		devices, err = queryDevices(ctx, tx, `ORDER BY id`)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
 	return devices, nil
+}
+
+// queryDevices reads the devices that where (a WHERE and ORDER BY clause)
+// selects.
+func queryDevices(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]registry.Device, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	devices := []registry.Device{} // none is an empty list, not null
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, err
+		}
+		devices = append(devices, d)
+	}
+	return devices, rows.Err()
 }
 
 // Counts returns how many households and devices are registered. Triggers
