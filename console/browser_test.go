@@ -184,6 +184,11 @@ func (b *browser) noErrors() {
 	}
 }
 
+// stepTimeout bounds each step in a tab: generous, because a loaded machine
+// can take seconds to lay out and capture a full page; it only ends a test
+// that would otherwise hang.
+const stepTimeout = 45 * time.Second
+
 type tab struct {
 	b   *browser
 	t   *testing.T
@@ -193,7 +198,7 @@ type tab struct {
 // do runs steps with a time limit, with a screenshot if they fail.
 func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		tb.shot("failed-" + strings.ReplaceAll(what, " ", "-"))
@@ -204,7 +209,7 @@ func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 // shot saves a screenshot of the whole page as name.png.
 func (tb *tab) shot(name string) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -221,7 +226,7 @@ func (tb *tab) shot(name string) {
 
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
@@ -233,7 +238,7 @@ func (tb *tab) text(sel string) string {
 // attr is the attribute name of the first element matching sel.
 func (tb *tab) attr(sel, name string) string {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(`+jsString(sel)+`).getAttribute(`+jsString(name)+`)`))
 	if err != nil {
@@ -244,7 +249,7 @@ func (tb *tab) attr(sel, name string) string {
 
 func (tb *tab) eval(expr string) bool {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
 	if err != nil {

@@ -514,7 +514,7 @@ func (w *officeWalk) check(tb *tab, name string) {
 	w.t.Helper()
 	w.shots++
 	tb.shot(fmt.Sprintf("office-%s-%02d-%s", w.lang, w.shots, name))
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	probe, err := chromedp.Run(ctx, chromedp.Evaluate[string](layoutProbe))
 	if err != nil {

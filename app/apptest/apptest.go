@@ -87,10 +87,11 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Eventually polls cond until it holds, failing the test after 15 s.
+// Eventually polls cond until it holds, failing the test after 30 s (a
+// loaded machine can be that slow; a test that passes never waits it out).
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -186,8 +187,11 @@ func Metric(t testing.TB, apiURL, name string) float64 {
 // disconnects when the test ends.
 func (m *Monitor) Device(id, secret string) mqtt.Client {
 	m.t.Helper()
+	// Without reconnecting: a test that connects the same device again
+	// takes over its session, and the client taken over must not take it
+	// back and cut the new one off.
 	opts := mqtt.NewClientOptions().AddBroker(m.MQTTURL).SetClientID("dev-" + id).
-		SetUsername(id).SetPassword(secret).SetConnectTimeout(5 * time.Second)
+		SetUsername(id).SetPassword(secret).SetConnectTimeout(5 * time.Second).SetAutoReconnect(false)
 	c := mqtt.NewClient(opts)
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		m.t.Fatalf("device %s: connect: %v", id, tok.Error())
