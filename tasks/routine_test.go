@@ -123,7 +123,7 @@ func TestRoutineVisit(t *testing.T) {
 	var roles []string
 	for _, n := range e.notices(t, first) {
 		roles = append(roles, n.Role+" "+n.Event)
-		if n.Lang == "en" && !strings.Contains(n.Message, "a community worker called in") {
+		if n.Lang == "en" && !strings.Contains(n.Message, "from the community office called in.") {
 			t.Errorf("the family's notice says %q", n.Message)
 		}
 	}
