@@ -284,10 +284,21 @@ var officeSteps = []officeStep{
 		week := `#routine h3[data-routine="week"] + .task-card.routine`
 		w.visited = g.attr(week, "data-task-id")
 		g.do("the week's visit", click(week), chromedp.WaitVisible(css(`.task-detail button[data-action="checkin"]`)))
+		// A planned call is not acknowledged: the page gives its day and
+		// the check-in, and no acknowledgement or its countdown.
+		if g.eval(`!!document.querySelector('.task-detail button[data-action="ack"], .task-detail .countdown')`) {
+			w.t.Error("the routine visit's page offers an acknowledgement")
+		}
+		if s := g.text(`.task-detail`); strings.Contains(s, w.text("确认", "Acknowledge")) || !strings.Contains(g.text(`.task-title [data-state="open"]`), w.text("待走访", "To visit")) ||
+			!strings.Contains(g.text(`.task-detail [data-routine-due]`), w.text("前走访", "Visit by")) ||
+			!strings.Contains(g.text(`.task-detail [data-routine-hint]`), w.text("三天内", "within 3 days")) {
+			w.t.Errorf("the routine visit's page says %q, want its day and how it is resolved, nothing to acknowledge", s)
+		}
 		w.check(g, "worker-routine-visit")
 		g.do("check in",
 			click(`.task-detail button[data-action="checkin"]`),
-			chromedp.WaitVisible(css(`.task-detail button[data-outcome="visited"]`)))
+			chromedp.WaitVisible(css(`.task-detail button[data-outcome="visited"]`)),
+			chromedp.WaitVisible(css(`.task-detail button[data-outcome="not_home"]`)))
 		g.do("visited", click(`.task-detail button[data-outcome="visited"]`))
 		w.check(g, "worker-routine-resolve")
 		g.do("resolve", click(`.task-detail button[data-action="resolve"]`), chromedp.WaitVisible(css(`.task-detail [data-state="resolved"]`)))

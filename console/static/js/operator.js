@@ -275,7 +275,7 @@ export function household(root, [id], app) {
       if (disposed) return;
       tasksBox.replaceChildren(h('h2', {}, t('household.open_tasks')),
         tasks.length ? h('ul', {class: 'plain'}, tasks.map((x) => h('li', {},
-          h('a', {href: '#/tasks/' + encodeURIComponent(x.id)}, tk.severityBadge(x.severity), ' ', tk.ruleName(x.rule)), ' ', tk.stateBadge(x.state), ' ', tk.countdown(x))))
+          h('a', {href: '#/tasks/' + encodeURIComponent(x.id)}, tk.severityBadge(x.severity), ' ', tk.ruleName(x.rule)), ' ', tk.stateBadge(x.state, x.kind), ' ', tk.countdown(x))))
           : h('p', {class: 'empty'}, t('household.no_open_tasks')));
       app.tick();
     } catch (err) {
