@@ -30,9 +30,10 @@ import (
 // resident who phoned in and hands it to the other worker. The grid's worker
 // sees the household's two routine visits this month on their phone and
 // resolves one; the family rates it on the family page, and again through
-// the link in the SMS that told them of it. Every page is checked to fit
-// the screen. The walk is a list of steps sharing one officeWalk, so a later
-// feature is a step added where it belongs.
+// the link in the SMS that told them of it; the office reads the worker's
+// ratings in the SLA report. Every page is checked to fit the screen. The
+// walk is a list of steps sharing one officeWalk, so a later feature is a
+// step added where it belongs.
 
 // officeWalk is what the steps share: the monitor, the operator's tab, the
 // language and the ids of what the walk registered (suffixed by language,
@@ -359,6 +360,15 @@ var officeSteps = []officeStep{
 		if want := []string{w.family, "contact:" + w.text("李伟", "Li Wei")}; strings.Join(raters, ",") != strings.Join(want, ",") {
 			w.t.Errorf("rated by %q, want %q", raters, want)
 		}
+	}},
+	{"the office reads the worker's ratings in the SLA report", func(w *officeWalk) {
+		row := `table.sla-workers tr[data-worker="` + w.workerA + `"][data-grid="` + w.grid + `"]`
+		w.o.do("SLA report", click(`#nav a[data-nav="#/sla"]`), chromedp.WaitVisible(css(row)))
+		// The family's 4 stars and the son's 5, for the worker who called.
+		if s := w.o.text(row); !strings.Contains(s, w.text("王芳", "Wang Fang")) || !strings.Contains(s, w.text("4.5 ★（2 条）", "4.5 ★ (2)")) {
+			w.t.Errorf("the worker's ratings read %q, want Wang Fang's 4.5 stars of 2", s)
+		}
+		w.check(w.o, "operator-sla-ratings")
 	}},
 }
 
