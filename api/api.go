@@ -55,6 +55,7 @@ type Tasks interface {
 	Cancel(ctx context.Context, id, actor, reason string) (tasks.Task, error)
 	OpenManual(ctx context.Context, householdID string, sev rules.Severity, reason, actor string) (tasks.Task, bool, error)
 	SLA(ctx context.Context, q tasks.SLAQuery) ([]tasks.SLARow, error)
+	SLAWorkers(ctx context.Context, q tasks.SLAQuery) ([]tasks.SLAWorkerRow, error)
 	Rate(ctx context.Context, taskID, by string, stars int, comment string) (tasks.Rating, error)
 	FamilyVisits(ctx context.Context, h registry.Household, by string) ([]tasks.FamilyVisit, error)
 	RoutineReport(ctx context.Context, month string) ([]tasks.RoutineRow, string, error)

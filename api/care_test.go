@@ -156,6 +156,16 @@ func TestRoutineAndRatings(t *testing.T) {
 				t.Errorf("rows %v", rows)
 			}
 		}},
+		{name: "... and per worker", method: "GET", path: "/api/v1/reports/sla?from=2026-02-01T00:00:00Z&to=2026-03-02T00:00:00Z", opts: as("sv"), want: 200, check: func(t *testing.T, b map[string]any) {
+			if w := fmt.Sprint(b["workers"]); w != "[map[grid_id:g1 rating_avg:4 ratings:1 worker_id:w1]]" {
+				t.Errorf("workers %v, want w1's one rating of 4", w)
+			}
+		}},
+		{name: "... of the worker's grid", method: "GET", path: "/api/v1/reports/sla?grid_id=g2&from=2026-02-01T00:00:00Z&to=2026-03-02T00:00:00Z", opts: as("op"), want: 200, check: func(t *testing.T, b map[string]any) {
+			if w := fmt.Sprint(b["workers"]); w != "[]" {
+				t.Errorf("g2's workers %v, want none", w)
+			}
+		}},
 	})
 	entries, err := e.store.Audit(t.Context(), "fam1", "", 0)
 	if err != nil {

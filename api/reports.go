@@ -15,13 +15,14 @@ func (a *API) reportRoutes(rt *router) {
 }
 
 type slaResponse struct {
-	Rows []tasks.SLARow `json:"rows"`
+	Rows    []tasks.SLARow       `json:"rows"`
+	Workers []tasks.SLAWorkerRow `json:"workers"`
 }
 
 // slaReport answers GET /api/v1/reports/sla?grid_id=&from=&to=: how fast
 // tasks opened in [from, to) were acknowledged and resolved, per grid and
-// severity. from and to are RFC 3339; to defaults to the monitor's now, from
-// to 30 days before to.
+// severity, and how families rated them, per worker and grid. from and to
+// are RFC 3339; to defaults to the monitor's now, from to 30 days before to.
 func (a *API) slaReport(w http.ResponseWriter, r *http.Request) error {
 	q, err := queryParams(r, "grid_id", "from", "to")
 	if err != nil {
@@ -51,9 +52,13 @@ func (a *API) slaReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	workers, err := a.opts.Tasks.SLAWorkers(r.Context(), sq)
+	if err != nil {
+		return err
+	}
 	if rows == nil {
 		rows = []tasks.SLARow{}
 	}
-	a.writeJSON(w, r, http.StatusOK, slaResponse{Rows: rows})
+	a.writeJSON(w, r, http.StatusOK, slaResponse{Rows: rows, Workers: workers})
 	return nil
 }

@@ -338,6 +338,13 @@ func TestEventClockFollowsTicksAndStampsTasks(t *testing.T) {
 		m.MustCall("POST", "/api/v1/clock", map[string]any{"ts": start.Format(time.RFC3339)}, 200, &now)
 		return now.TS.Equal(start.Add(time.Hour))
 	})
+	// A tick more than 7 days ahead is refused, in one sentence.
+	var refused struct{ Error struct{ Message string } }
+	far := start.Add(9 * 24 * time.Hour)
+	if code := m.Call("POST", "/api/v1/clock", map[string]any{"ts": far.Format(time.RFC3339)}, &refused); code != http.StatusBadRequest ||
+		refused.Error.Message != "ts 2026-11-29T09:00:00Z is more than 7 days ahead of now (2026-11-20T10:00:00Z)" {
+		t.Errorf("a tick 9 days ahead: %d %q, want 400 naming the tick once", code, refused.Error.Message)
+	}
 
 	band := m.Device("wb-1", secrets["wb-1"])
 	fallAt := start.Add(2 * time.Hour)

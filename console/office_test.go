@@ -30,9 +30,10 @@ import (
 // resident who phoned in and hands it to the other worker. The grid's worker
 // sees the household's two routine visits this month on their phone and
 // resolves one; the family rates it on the family page, and again through
-// the link in the SMS that told them of it. Every page is checked to fit
-// the screen. The walk is a list of steps sharing one officeWalk, so a later
-// feature is a step added where it belongs.
+// the link in the SMS that told them of it; the office reads the worker's
+// ratings in the SLA report. Every page is checked to fit the screen. The
+// walk is a list of steps sharing one officeWalk, so a later feature is a
+// step added where it belongs.
 
 // officeWalk is what the steps share: the monitor, the operator's tab, the
 // language and the ids of what the walk registered (suffixed by language,
@@ -284,10 +285,21 @@ var officeSteps = []officeStep{
 		week := `#routine h3[data-routine="week"] + .task-card.routine`
 		w.visited = g.attr(week, "data-task-id")
 		g.do("the week's visit", click(week), chromedp.WaitVisible(css(`.task-detail button[data-action="checkin"]`)))
+		// A planned call is not acknowledged: the page gives its day and
+		// the check-in, and no acknowledgement or its countdown.
+		if g.eval(`!!document.querySelector('.task-detail button[data-action="ack"], .task-detail .countdown')`) {
+			w.t.Error("the routine visit's page offers an acknowledgement")
+		}
+		if s := g.text(`.task-detail`); strings.Contains(s, w.text("确认", "Acknowledge")) || !strings.Contains(g.text(`.task-title [data-state="open"]`), w.text("待走访", "To visit")) ||
+			!strings.Contains(g.text(`.task-detail [data-routine-due]`), w.text("前走访", "Visit by")) ||
+			!strings.Contains(g.text(`.task-detail [data-routine-hint]`), w.text("三天内", "within 3 days")) {
+			w.t.Errorf("the routine visit's page says %q, want its day and how it is resolved, nothing to acknowledge", s)
+		}
 		w.check(g, "worker-routine-visit")
 		g.do("check in",
 			click(`.task-detail button[data-action="checkin"]`),
-			chromedp.WaitVisible(css(`.task-detail button[data-outcome="visited"]`)))
+			chromedp.WaitVisible(css(`.task-detail button[data-outcome="visited"]`)),
+			chromedp.WaitVisible(css(`.task-detail button[data-outcome="not_home"]`)))
 		g.do("visited", click(`.task-detail button[data-outcome="visited"]`))
 		w.check(g, "worker-routine-resolve")
 		g.do("resolve", click(`.task-detail button[data-action="resolve"]`), chromedp.WaitVisible(css(`.task-detail [data-state="resolved"]`)))
@@ -348,6 +360,15 @@ var officeSteps = []officeStep{
 		if want := []string{w.family, "contact:" + w.text("李伟", "Li Wei")}; strings.Join(raters, ",") != strings.Join(want, ",") {
 			w.t.Errorf("rated by %q, want %q", raters, want)
 		}
+	}},
+	{"the office reads the worker's ratings in the SLA report", func(w *officeWalk) {
+		row := `table.sla-workers tr[data-worker="` + w.workerA + `"][data-grid="` + w.grid + `"]`
+		w.o.do("SLA report", click(`#nav a[data-nav="#/sla"]`), chromedp.WaitVisible(css(row)))
+		// The family's 4 stars and the son's 5, for the worker who called.
+		if s := w.o.text(row); !strings.Contains(s, w.text("王芳", "Wang Fang")) || !strings.Contains(s, w.text("4.5 ★（2 条）", "4.5 ★ (2)")) {
+			w.t.Errorf("the worker's ratings read %q, want Wang Fang's 4.5 stars of 2", s)
+		}
+		w.check(w.o, "operator-sla-ratings")
 	}},
 }
 

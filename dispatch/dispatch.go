@@ -374,8 +374,8 @@ func (d *Dispatcher) Advance(ctx context.Context, ts time.Time) (<-chan struct{}
 	if d.event == nil {
 		return nil, ErrWallClock
 	}
-	if ts.After(d.FutureBound().Add(clock.MaxFuture)) {
-		return nil, fmt.Errorf("tick %s: %w", ts.Format(time.RFC3339), ErrTooFarAhead)
+	if now := d.FutureBound(); ts.After(now.Add(clock.MaxFuture)) {
+		return nil, fmt.Errorf("ts %s is %w (%s)", ts.Format(time.RFC3339), ErrTooFarAhead, now.Format(time.RFC3339))
 	}
 	moved := d.event.Advance(ts)
 	err := d.raise(ctx, d.engine.Advance(d.firingNow()))
@@ -389,12 +389,13 @@ func (d *Dispatcher) Advance(ctx context.Context, ts time.Time) (<-chan struct{}
 }
 
 // Tick is Advance that returns once everything is stored, answering now.
+// Advance's errors come as they are: they already name the tick.
 func (d *Dispatcher) Tick(ctx context.Context, ts time.Time) (time.Time, error) {
 	durable, err := d.Advance(ctx, ts)
-	if err == nil {
-		err = d.commits.wait(ctx, durable)
-	}
 	if err != nil {
+		return time.Time{}, err
+	}
+	if err := d.commits.wait(ctx, durable); err != nil {
 		return time.Time{}, fmt.Errorf("tick %s: %w", ts.Format(time.RFC3339), err)
 	}
 	return d.event.Now(), nil

@@ -2,9 +2,12 @@ package dispatch_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/dispatch"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/tasks"
 	"github.com/eldersafe/eldersafe/testkit"
@@ -78,5 +81,11 @@ func TestHandle_EventClockJump(t *testing.T) {
 	// The simulator's tick moves the clock any distance (up to 7 days).
 	if at, err := e.d.Tick(ctx, t0.Add(3*24*time.Hour)); err != nil || !at.Equal(t0.Add(3*24*time.Hour)) {
 		t.Errorf("tick 3 days ahead: now %s, %v", at, err)
+	}
+	// ... and no further: the refusal says so once, with the now it is held to.
+	far := t0.Add(11 * 24 * time.Hour)
+	_, err := e.d.Tick(ctx, far)
+	if want := "ts 2026-03-13T01:00:00Z is more than 7 days ahead of now (2026-03-05T01:00:00Z)"; !errors.Is(err, dispatch.ErrTooFarAhead) || fmt.Sprint(err) != want {
+		t.Errorf("tick 11 days ahead: %v, want %q", err, want)
 	}
 }

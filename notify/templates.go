@@ -94,8 +94,9 @@ var vocabulary = map[string]words{
 			"false_alarm":  "一切正常，系误报",
 			"deceased":     "社区工作人员会尽快与您电话联系", // such news is told in person, never by SMS
 			"other":        "详情请联系社区",
-			"visited":      "社区工作人员已上门走访",
-			"not_home":     "上门时无人在家，社区工作人员将在三天内再次走访",
+			// A routine visit's outcome follows the worker's name.
+			"visited":  "已上门走访",
+			"not_home": "上门时家中无人，三天内会再来",
 		},
 		when:      "1月2日 15:04",
 		separator: "、",
@@ -140,8 +141,9 @@ var vocabulary = map[string]words{
 			"false_alarm":  "a false alarm, all is well",
 			"deceased":     "the community office will call you shortly", // such news is told in person, never by SMS
 			"other":        "please ask the community office for details",
-			"visited":      "a community worker called in",
-			"not_home":     "nobody was at home when the community worker called; they will call again within 3 days",
+			// A routine visit's outcome follows the worker's name.
+			"visited":  "called in",
+			"not_home": "called, but nobody was at home; they will call again within 3 days",
 		},
 		when:      "Jan 2, 15:04",
 		separator: ", ",

@@ -84,6 +84,8 @@ func goldenMessages(t *testing.T) map[string]tasks.Message {
 			ID: "t-4", HouseholdID: "hh-1", Rule: rules.RuleRoutineVisit, Severity: rules.Low, Kind: rules.RoutineVisit,
 			State: tasks.Resolved, Outcome: tasks.OutcomeVisited, OpenedAt: time.Date(2024, 3, 17, 1, 0, 0, 0, time.UTC), DueAt: &due, AckedAt: &acked,
 		}
+		notHome := routine
+		notHome.Outcome = tasks.OutcomeNotHome
 		// Links as a public URL of everyday length makes them, with a token of 22 characters.
 		const page = "https://care.example.org/"
 		answers := make([]tasks.Action, len(tasks.AnswerChoices))
@@ -103,6 +105,7 @@ func goldenMessages(t *testing.T) map[string]tasks.Message {
 			tasks.NoticeOnSite:       {Event: tasks.NoticeOnSite, Task: fall, Assignee: p.owner},
 			"verifying_link":         {Event: tasks.NoticeVerifying, Task: verifying, Actions: answers},
 			"resolved_rating_link":   {Event: tasks.NoticeResolved, Task: routine, Assignee: p.owner, Actions: rate},
+			"resolved_not_home":      {Event: tasks.NoticeResolved, Task: notHome, Assignee: p.owner},
 			"opened_unassigned": {Event: tasks.NoticeOpened, Task: tasks.Task{
 				ID: "t-2", HouseholdID: "hh-1", Rule: rules.RuleWaterNoUse, Severity: rules.High, Kind: rules.Visit,
 				OpenedAt: time.Date(2024, 3, 6, 14, 5, 0, 0, time.UTC), // 22:05 in Shanghai
@@ -385,6 +388,30 @@ func TestTemplates_FamilyOutcomes(t *testing.T) {
 		}
 		if !strings.Contains(text, tt.want) || (tt.not != "" && strings.Contains(text, tt.not)) {
 			t.Errorf("outcome %s: family text %q, want %q and not %q", tt.outcome, text, tt.want, tt.not)
+		}
+	}
+}
+
+// TestTemplates_RoutineVisitResolved: the family reads who called and what
+// came of it in one sentence, the visit said once.
+func TestTemplates_RoutineVisitResolved(t *testing.T) {
+	tpl := newTemplates(t)
+	for _, tt := range []struct{ lang, outcome, assignee, want string }{
+		{"zh-CN", tasks.OutcomeVisited, "李敏", "社区网格员李敏已上门走访。"},
+		{"zh-CN", tasks.OutcomeNotHome, "李敏", "社区网格员李敏上门时家中无人，三天内会再来。"},
+		{"zh-CN", tasks.OutcomeVisited, "", "社区工作人员已上门走访。"},
+		{"en", tasks.OutcomeVisited, "Li Min", "Li Min from the community office called in."},
+		{"en", tasks.OutcomeNotHome, "Li Min", "Li Min from the community office called, but nobody was at home; they will call again within 3 days."},
+		{"en", tasks.OutcomeNotHome, "", "The community office called, but nobody was at home; they will call again within 3 days."},
+	} {
+		m := goldenMessages(t)[tt.lang+"_family_resolved_rating_link"]
+		m.Task.Outcome, m.Assignee, m.Actions = tt.outcome, tt.assignee, nil
+		_, text, err := tpl.Compose(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got, _ := strings.Cut(text, "\n"); got != tt.want {
+			t.Errorf("%s %s by %q: %q, want %q", tt.lang, tt.outcome, tt.assignee, got, tt.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -131,6 +132,19 @@ func TestRoutineStore(t *testing.T) {
 	must(t, err)
 	if len(sla) != 1 || sla[0].Ratings != 2 || sla[0].RatingStars != 9 {
 		t.Errorf("SLA samples %+v; want the fall alone (no routine visits), 2 ratings of 9 stars", sla)
+	}
+	byWorker, err := db.SLAWorkerSamples(ctx, t0.Add(-time.Hour), t0.Add(time.Hour), "")
+	must(t, err)
+	if want := []tasks.SLAWorkerSample{{WorkerID: "w1", GridID: "g1", Ratings: 3, RatingStars: 11}}; !reflect.DeepEqual(byWorker, want) {
+		t.Errorf("SLA worker samples %+v; want %+v: the fall's and the routine visit's ratings", byWorker, want)
+	}
+	for _, q := range []struct {
+		from time.Time
+		grid string
+	}{{t0.Add(-time.Hour), "g2"}, {t0.Add(time.Millisecond), ""}} {
+		if got, err := db.SLAWorkerSamples(ctx, q.from, t0.Add(time.Hour), q.grid); err != nil || len(got) != 0 {
+			t.Errorf("SLA worker samples from %s in %q: %+v, %v; want none", q.from, q.grid, got, err)
+		}
 	}
 }
 

@@ -253,6 +253,39 @@ func (db *DB) SLASamples(ctx context.Context, from, to time.Time, gridID string)
 	return list, nil
 }
 
+// SLAWorkerSamples sums the ratings of the tasks opened in [from, to), per
+// assignee and the grid of the task's household, in grid gridID only unless
+// it is empty. Unlike SLASamples it counts routine visits: their ratings
+// are of the worker who called. Order is unspecified.
+func (db *DB) SLAWorkerSamples(ctx context.Context, from, to time.Time, gridID string) ([]tasks.SLAWorkerSample, error) {
+	query := `
+		SELECT t.assignee_id, h.grid_id, COUNT(*), SUM(r.stars)
+		FROM task_ratings r JOIN tasks t ON t.id = r.task_id JOIN households h ON h.id = t.household_id
+		WHERE t.opened_at >= ? AND t.opened_at < ? AND t.assignee_id <> ''`
+	args := []any{toMS(from), toMS(to)}
+	if gridID != "" {
+		query += ` AND h.grid_id = ?`
+		args = append(args, gridID)
+	}
+	rows, err := db.r.QueryContext(ctx, query+` GROUP BY t.assignee_id, h.grid_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list SLA worker samples: %w", err)
+	}
+	defer rows.Close()
+	list := []tasks.SLAWorkerSample{}
+	for rows.Next() {
+		var s tasks.SLAWorkerSample
+		if err := rows.Scan(&s.WorkerID, &s.GridID, &s.Ratings, &s.RatingStars); err != nil {
+			return nil, fmt.Errorf("list SLA worker samples: %w", err)
+		}
+		list = append(list, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list SLA worker samples: %w", err)
+	}
+	return list, nil
+}
+
 // taskTx is tasks.Tx on one SQL transaction.
 type taskTx struct {
 	tx     *sql.Tx

@@ -73,6 +73,17 @@ func TestRate(t *testing.T) {
 			t.Errorf("critical row: %d ratings, average %v; want 2 averaging 3", r.Ratings, r.RatingAvg)
 		}
 	}
+	workers, err := e.svc.SLAWorkers(ctx, tasks.SLAQuery{})
+	must(t, err)
+	jsonEq(t, workers, `[{"worker_id":"w1","grid_id":"g1","rating_avg":3,"ratings":2}]`)
+	// Another grid's, and a period after the fall opened.
+	for _, q := range []tasks.SLAQuery{{GridID: gridNoStaf}, {From: e.clk.Now().Add(-time.Second)}} {
+		workers, err := e.svc.SLAWorkers(ctx, q)
+		must(t, err)
+		jsonEq(t, workers, `[]`)
+	}
+	_, err = e.svc.SLAWorkers(ctx, tasks.SLAQuery{From: t0, To: t0})
+	wantError(t, err, "invalid")
 	h, err := e.db.Household(ctx, hhMain)
 	must(t, err)
 	visits, err := e.svc.FamilyVisits(ctx, h, "fam-1")

@@ -123,13 +123,23 @@ func TestRoutineVisit(t *testing.T) {
 	var roles []string
 	for _, n := range e.notices(t, first) {
 		roles = append(roles, n.Role+" "+n.Event)
-		if n.Lang == "en" && !strings.Contains(n.Message, "a community worker called in") {
+		if n.Lang == "en" && !strings.Contains(n.Message, "from the community office called in.") {
 			t.Errorf("the family's notice says %q", n.Message)
 		}
 	}
 	if len(roles) == 0 || slices.ContainsFunc(roles, func(r string) bool { return r != tasks.RecipientFamily+" "+tasks.NoticeResolved }) {
 		t.Errorf("notices of a routine visit: %v; want the family's resolved only", roles)
 	}
+	// The family's rating is the worker's who called, though the SLA rows,
+	// which measure alarms, leave the visit out.
+	_, err = e.svc.Rate(ctx, first, "fam-1", 5, "")
+	must(t, err)
+	sla, err := e.svc.SLA(ctx, tasks.SLAQuery{})
+	must(t, err)
+	jsonEq(t, sla, `[]`)
+	workers, err := e.svc.SLAWorkers(ctx, tasks.SLAQuery{})
+	must(t, err)
+	jsonEq(t, workers, `[{"worker_id":"w2","grid_id":"g1","rating_avg":5,"ratings":1}]`)
 
 	// Nobody home just before midnight on 28 March: the next visit is due
 	// on 1 April in Shanghai, still 31 March in UTC.

@@ -59,11 +59,71 @@ type SLARow struct {
 	Ratings   int      `json:"ratings"`
 }
 
+// SLAWorkerSample is how the families rated one worker's visits in one
+// grid: how many ratings and their stars' sum.
+type SLAWorkerSample struct {
+	WorkerID, GridID     string
+	Ratings, RatingStars int
+}
+
+// SLAWorkerRow is how the families rated one worker's visits, routine ones
+// included, in one grid (a worker may serve several).
+type SLAWorkerRow struct {
+	WorkerID string `json:"worker_id"`
+	GridID   string `json:"grid_id"`
+	// RatingAvg is the mean stars of the worker's Ratings.
+	RatingAvg *float64 `json:"rating_avg"`
+	Ratings   int      `json:"ratings"`
+}
+
 // SLA reports, per grid and severity, how fast tasks were acknowledged and
 // resolved and how many missed their deadlines, judged at the domain clock's
 // now. Rows come by grid id, then most severe first; a grid and severity
 // without tasks has no row.
 func (s *Service) SLA(ctx context.Context, q SLAQuery) ([]SLARow, error) {
+	q, now, err := s.slaPeriod(q)
+	if err != nil {
+		return nil, err
+	}
+	samples, err := s.opts.Store.SLASamples(ctx, q.From, q.To, q.GridID)
+	if err != nil {
+		return nil, fmt.Errorf("sla report: %w", err)
+	}
+	return slaRows(samples, now), nil
+}
+
+// SLAWorkers reports, per worker and grid, how the families rated the
+// visits of the tasks q selects, routine visits included: a worker's
+// planned calls are most of what families see of them. The worker is the
+// task's assignee, who resolved it. Rows come by grid id, then worker id; a
+// worker without ratings has no row.
+func (s *Service) SLAWorkers(ctx context.Context, q SLAQuery) ([]SLAWorkerRow, error) {
+	q, _, err := s.slaPeriod(q)
+	if err != nil {
+		return nil, err
+	}
+	samples, err := s.opts.Store.SLAWorkerSamples(ctx, q.From, q.To, q.GridID)
+	if err != nil {
+		return nil, fmt.Errorf("sla report, workers: %w", err)
+	}
+	rows := make([]SLAWorkerRow, 0, len(samples))
+	for _, x := range samples {
+		row := SLAWorkerRow{WorkerID: x.WorkerID, GridID: x.GridID, Ratings: x.Ratings}
+		if x.Ratings > 0 {
+			avg := float64(x.RatingStars) / float64(x.Ratings)
+			row.RatingAvg = &avg
+		}
+		rows = append(rows, row)
+	}
+	slices.SortFunc(rows, func(a, b SLAWorkerRow) int {
+		return cmp.Or(cmp.Compare(a.GridID, b.GridID), cmp.Compare(a.WorkerID, b.WorkerID))
+	})
+	return rows, nil
+}
+
+// slaPeriod fills q's defaults (see SLAQuery) and checks it, answering the
+// domain clock's now too.
+func (s *Service) slaPeriod(q SLAQuery) (SLAQuery, time.Time, error) {
 	now := s.opts.Clock.Now()
 	if q.To.IsZero() {
 		q.To = now
@@ -72,13 +132,9 @@ func (s *Service) SLA(ctx context.Context, q SLAQuery) ([]SLARow, error) {
 		q.From = q.To.Add(-DefaultSLAPeriod)
 	}
 	if !q.From.Before(q.To) {
-		return nil, invalidf("from %s must be before to %s", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
+		return q, now, invalidf("from %s must be before to %s", q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
 	}
-	samples, err := s.opts.Store.SLASamples(ctx, q.From, q.To, q.GridID)
-	if err != nil {
-		return nil, fmt.Errorf("sla report: %w", err)
-	}
-	return slaRows(samples, now), nil
+	return q, now, nil
 }
 
 func slaRows(samples []SLASample, now time.Time) []SLARow {

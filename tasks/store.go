@@ -29,6 +29,10 @@ type Store interface {
 	// SLASamples lists the tasks opened in [from, to) with their grid, in the
 	// grid gridID only unless it is empty.
 	SLASamples(ctx context.Context, from, to time.Time, gridID string) ([]SLASample, error)
+	// SLAWorkerSamples sums the ratings of the tasks opened in [from, to),
+	// routine visits included, per assignee and grid, in the grid gridID
+	// only unless it is empty. Order is unspecified.
+	SLAWorkerSamples(ctx context.Context, from, to time.Time, gridID string) ([]SLAWorkerSample, error)
 	// RoutineHouseholds lists the households whose routine visits of month
 	// (YYYY-MM) are not scheduled yet, by id.
 	RoutineHouseholds(ctx context.Context, month string) ([]RoutineHousehold, error)

@@ -275,7 +275,7 @@ export function household(root, [id], app) {
       if (disposed) return;
       tasksBox.replaceChildren(h('h2', {}, t('household.open_tasks')),
         tasks.length ? h('ul', {class: 'plain'}, tasks.map((x) => h('li', {},
-          h('a', {href: '#/tasks/' + encodeURIComponent(x.id)}, tk.severityBadge(x.severity), ' ', tk.ruleName(x.rule)), ' ', tk.stateBadge(x.state), ' ', tk.countdown(x))))
+          h('a', {href: '#/tasks/' + encodeURIComponent(x.id)}, tk.severityBadge(x.severity), ' ', tk.ruleName(x.rule)), ' ', tk.stateBadge(x.state, x.kind), ' ', tk.countdown(x))))
           : h('p', {class: 'empty'}, t('household.no_open_tasks')));
       app.tick();
     } catch (err) {
@@ -516,7 +516,10 @@ export function sla(root, _params, app) {
   const from = h('input', {type: 'date', name: 'from', value: day(new Date(now.getTime() - 30 * 86400000))});
   const to = h('input', {type: 'date', name: 'to', value: day(new Date(now.getTime() + 86400000))});
   const tbody = h('tbody');
+  const workers = h('tbody');
   const midnight = (v) => (v ? new Date(v + 'T00:00:00').toISOString() : undefined);
+  // stars is a mean rating and how many it is of: "4.5 (2)"; a dash without ratings.
+  const stars = (r) => (r.ratings ? t('sla.stars', {avg: i18n.number(r.rating_avg), n: r.ratings}) : '—');
 
   async function load() {
     error.hidden = true;
@@ -527,8 +530,12 @@ export function sla(root, _params, app) {
         h('td', {}, r.grid_id), h('td', {}, tk.severityBadge(r.severity)), h('td', {class: 'num'}, String(r.count)),
         h('td', {class: 'num'}, i18n.seconds(r.ack_p50_s)), h('td', {class: 'num'}, i18n.seconds(r.ack_p90_s)),
         h('td', {class: 'num'}, i18n.seconds(r.resolve_p50_s)), h('td', {class: 'num'}, i18n.seconds(r.resolve_p90_s)),
-        h('td', {class: ['num', r.ack_overdue && 'bad']}, String(r.ack_overdue)), h('td', {class: ['num', r.resolve_overdue && 'bad']}, String(r.resolve_overdue)))));
-      if (!rows.length) tbody.append(h('tr', {}, h('td', {colspan: 9, class: 'empty'}, t('sla.none'))));
+        h('td', {class: ['num', r.ack_overdue && 'bad']}, String(r.ack_overdue)), h('td', {class: ['num', r.resolve_overdue && 'bad']}, String(r.resolve_overdue)),
+        h('td', {class: 'num'}, stars(r)))));
+      if (!rows.length) tbody.append(h('tr', {}, h('td', {colspan: 10, class: 'empty'}, t('sla.none'))));
+      workers.replaceChildren(...res.workers.map((r) => h('tr', {'data-worker': r.worker_id, 'data-grid': r.grid_id},
+        h('td', {}, app.workerName(r.worker_id)), h('td', {}, r.grid_id), h('td', {class: 'num'}, stars(r)))));
+      if (!res.workers.length) workers.append(h('tr', {}, h('td', {colspan: 3, class: 'empty'}, t('sla.no_ratings'))));
     } catch (err) {
       error.textContent = err.message;
       error.hidden = false;
@@ -544,8 +551,14 @@ export function sla(root, _params, app) {
     h('button', {type: 'submit', class: 'primary'}, t('sla.show'))),
     error,
     h('div', {class: 'table-wrap'}, h('table', {class: 'sla'},
-      h('thead', {}, h('tr', {}, ['sla.grid', 'sla.severity', 'sla.count', 'sla.ack_p50', 'sla.ack_p90', 'sla.resolve_p50', 'sla.resolve_p90', 'sla.ack_overdue', 'sla.resolve_overdue'].map((k) => h('th', {}, t(k))))),
+      h('thead', {}, h('tr', {}, ['sla.grid', 'sla.severity', 'sla.count', 'sla.ack_p50', 'sla.ack_p90', 'sla.resolve_p50', 'sla.resolve_p90', 'sla.ack_overdue', 'sla.resolve_overdue', 'sla.rating'].map((k) => h('th', {}, t(k))))),
       tbody)),
+    // The families' ratings of each worker's visits, routine ones included.
+    h('h2', {}, t('sla.workers')),
+    h('p', {class: 'muted'}, t('sla.workers_note')),
+    h('div', {class: 'table-wrap'}, h('table', {class: 'sla-workers'},
+      h('thead', {}, h('tr', {}, ['sla.worker', 'sla.grid', 'sla.rating'].map((k) => h('th', {}, t(k))))),
+      workers)),
   );
   load();
 }

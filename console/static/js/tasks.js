@@ -13,8 +13,11 @@ export const ROUTINE_OUTCOMES = ['visited', 'not_home'];
 export const outcomesOf = (task) => (task.kind === 'routine_visit' ? ROUTINE_OUTCOMES : OUTCOMES);
 
 // due is the deadline a task is working towards: acknowledgement while
-// nobody has it, resolution once someone does.
+// nobody has it, resolution once someone does. A routine visit has neither
+// to count down: nobody acknowledges a planned call, and its day (due_at)
+// is shown as a date instead.
 export function due(task) {
+  if (task.kind === 'routine_visit') return null;
   if (task.state === 'open' || task.state === 'escalated') return {at: task.ack_due_at, label: 'countdown.ack'};
   if (task.state === 'acknowledged' || task.state === 'on_site') return {at: task.resolve_due_at, label: 'countdown.resolve'};
   return null;
@@ -38,8 +41,11 @@ export function severityBadge(sev) {
   return h('span', {class: 'badge sev-' + sev}, severityName(sev));
 }
 
-export function stateBadge(state) {
-  return h('span', {class: 'badge state-' + state, 'data-state': state}, stateName(state));
+// stateBadge names a task's state; a routine visit open is one to make, not
+// one to acknowledge (待走访, not 待确认).
+export function stateBadge(state, kind) {
+  const name = kind === 'routine_visit' && state === 'open' ? t('state.routine_open') : stateName(state);
+  return h('span', {class: 'badge state-' + state, 'data-state': state}, name);
 }
 
 // countdown is an element that app.js's ticker keeps counting down.

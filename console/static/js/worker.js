@@ -96,7 +96,7 @@ export function myTasks(root, _params, app) {
       onclick: () => app.navigate('#/tasks/' + encodeURIComponent(task.id))},
     h('div', {class: 'task-head'}, h('strong', {class: 'rule'}, tk.ruleName(task.rule)), ' ', h('span', {class: 'muted'}, t('routine.due', {at: i18n.dateTime(task.due_at)}))),
     h('div', {class: 'task-who'}, h('span', {class: 'name'}, hh.name), ' ', h('span', {class: 'address'}, hh.address)),
-    h('div', {class: 'task-meta'}, tk.stateBadge(task.state)));
+    h('div', {class: 'task-meta'}, tk.stateBadge(task.state, task.kind)));
   }
 
   function card(task) {
@@ -214,12 +214,13 @@ export function taskDetail(root, [id], app) {
     const post = (what, payload) => (e) =>
       act(e.currentTarget, () => api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/${what}`, payload()), load, error);
 
-    if (app.canAct() && (task.state === 'open' || task.state === 'escalated')) {
+    const routine = task.kind === 'routine_visit';
+    const waiting = task.state === 'open' || task.state === 'escalated';
+    if (app.canAct() && waiting && !routine) {
       actions.append(h('button', {class: 'big primary', type: 'button', 'data-action': 'ack', onclick: post('ack', () => ({worker_id: app.me.worker_id}))}, t('action.ack')));
     }
     // A routine visit needs no acknowledgement: the worker at the door checks in.
-    const routineOpen = task.kind === 'routine_visit' && (task.state === 'open' || task.state === 'escalated');
-    if ((mine && task.state === 'acknowledged') || (app.canAct() && routineOpen)) {
+    if ((mine && task.state === 'acknowledged') || (app.canAct() && routine && waiting)) {
       actions.append(h('button', {class: 'big primary', type: 'button', 'data-action': 'checkin', onclick: (e) => {
         const button = e.currentTarget;
         act(button, async () => {
@@ -293,9 +294,12 @@ export function taskDetail(root, [id], app) {
 
     body.replaceChildren(
       h('header', {class: ['task-title', 'sev-' + task.severity]},
-        h('div', {}, tk.severityBadge(task.severity), ' ', tk.stateBadge(task.state)),
+        h('div', {}, tk.severityBadge(task.severity), ' ', tk.stateBadge(task.state, task.kind)),
         h('h1', {}, tk.ruleName(task.rule)),
-        tk.countdown(task)),
+        tk.countdown(task),
+        routine ? h('p', {class: ['routine-due', waiting && new Date(task.due_at) < app.now() && 'overdue'], 'data-routine-due': task.due_at},
+          t('routine.due_on', {at: i18n.dateTime(task.due_at, zoneOf(hh, app))})) : null,
+        routine && waiting ? h('p', {class: 'muted', 'data-routine-hint': ''}, t('routine.hint')) : null),
       error,
       actions,
       h('section', {class: 'card'},
