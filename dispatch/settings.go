@@ -71,19 +71,25 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, remember f
 	}
 	var restored, devices atomic.Int64
 	err = d.snapshot.Read(ctx, generation, func(st rules.State, known []registry.Device) error {
-		// A household registered, with no state saved yet, has only its
-		// devices.
+		// On the stack for a household of up to eight devices: a million
+		// households must not cost a million allocations more.
+		var buf [8]rules.SavedDevice
+		saved := buf[:0]
+		for _, dev := range known {
+			saved = append(saved, rules.SavedDevice{ID: dev.ID, Kind: dev.Kind, Every: dev.ExpectedEvery})
+		}
+		// One step per household: its state (none yet for a household just
+		// registered), then every device of the snapshot, which under
+		// either clock is expected from now if the state lacks it. The
+		// engine keeps the device ids handed over, so ingest's cache below
+		// shares them.
+		if err := d.engine.RestoreHousehold(st, saved, now); err != nil {
+			return err
+		}
 		if len(st.Data) > 0 {
-			if err := d.engine.Restore(st, now); err != nil {
-				return err
-			}
 			restored.Add(1)
 		}
 		for _, dev := range known {
-			// Every device of the snapshot is in its household's state:
-			// under either clock it is expected from now if it is not.
-			d.engine.AddDevice(dev.HouseholdID, dev.ID, dev.Kind, now)
-			d.engine.SetExpected(dev.HouseholdID, dev.ID, dev.ExpectedEvery)
 			remember(dev)
 		}
 		devices.Add(int64(len(known)))
