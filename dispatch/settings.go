@@ -155,18 +155,17 @@ func (d *Dispatcher) SaveAll(yield func(rules.State, []rules.SavedDevice) bool) 
 	return true
 }
 
-// loadSettings applies every household's time zone, care level, overrides
-// and away periods.
+// loadSettings applies the time zone, care level, overrides and away
+// periods of every household that has any: the rest run on the defaults,
+// and a million of them are not read from the store to learn that.
 func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
-	zones, err := d.store.HouseholdTimezones(ctx)
+	// A self_care profile applies to every household that has no level
+	// set apart, so then every household is read.
+	fields, err := d.store.HouseholdRuleFields(ctx, len(d.levels[registry.CareSelfCare]) > 0)
 	if err != nil {
 		return err
 	}
 	overrides, err := d.store.AllHouseholdThresholds(ctx)
-	if err != nil {
-		return err
-	}
-	levels, err := d.store.HouseholdCareLevels(ctx)
 	if err != nil {
 		return err
 	}
@@ -182,15 +181,30 @@ func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
 	for _, p := range periods {
 		away[p.HouseholdID] = append(away[p.HouseholdID], p)
 	}
-	for id, tz := range zones {
-		if tz == "" && len(overrides[id]) == 0 && len(away[id]) == 0 && len(d.levels[levels[id].OrDefault()]) == 0 {
+	// Overrides and away periods belong to registered households only (a
+	// deletion sweeps them): one missing from fields has the defaults there.
+	ids := make(map[string]bool, len(fields)+len(overrides)+len(away))
+	for id := range fields {
+		ids[id] = true
+	}
+	for id := range overrides {
+		ids[id] = true
+	}
+	for id := range away {
+		ids[id] = true
+	}
+	applied := 0
+	for id := range ids {
+		f := fields[id]
+		if f.Timezone == "" && len(overrides[id]) == 0 && len(away[id]) == 0 && len(d.levels[f.CareLevel.OrDefault()]) == 0 {
 			continue
 		}
-		if err := d.apply(id, tz, levels[id], overrides[id], away[id]); err != nil {
+		if err := d.apply(id, f.Timezone, f.CareLevel, overrides[id], away[id]); err != nil {
 			return err
 		}
+		applied++
 	}
-	d.log.Info("rules settings loaded", "households", len(zones), "overrides", len(overrides), "away_periods", len(periods))
+	d.log.Info("rules settings loaded", "households", applied, "overrides", len(overrides), "away_periods", len(periods))
 	return nil
 }
 
