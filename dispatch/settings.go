@@ -143,15 +143,17 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, remember func
 	return nil
 }
 
-// SaveAll hands every household's state with its devices, for a snapshot
-// at a clean stop, once the decision step has stopped; false (and nothing
-// handed) when the last write of the rules' state failed: the store does
-// not hold what the engine does, and a snapshot would claim it did.
-func (d *Dispatcher) SaveAll(yield func(rules.State, []rules.SavedDevice) bool) bool {
+// SavePart hands the state of each household of one of parts disjoint
+// parts (part from 0 to parts-1) with its devices, for a snapshot at a
+// clean stop, once the decision step has stopped: parts goroutines save
+// every household at once. False (and nothing handed) when the last write
+// of the rules' state failed: the store does not hold what the engine
+// does, and a snapshot would claim it did.
+func (d *Dispatcher) SavePart(part, parts int, yield func(rules.State, []rules.SavedDevice) bool) bool {
 	if d.commits.failing.Load() {
 		return false
 	}
-	d.engine.SaveAll(yield)
+	d.engine.SavePart(part, parts, yield)
 	return true
 }
 

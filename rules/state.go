@@ -340,9 +340,14 @@ type SavedDevice struct {
 // its devices, one shard at a time under the shard's lock: for a snapshot
 // taken when nothing else runs (a clean stop). The slice handed over is
 // reused between calls.
-func (e *Engine) SaveAll(yield func(State, []SavedDevice) bool) {
+func (e *Engine) SaveAll(yield func(State, []SavedDevice) bool) { e.SavePart(0, 1, yield) }
+
+// SavePart is SaveAll for one of parts disjoint parts of the households
+// (part from 0 to parts-1): parts goroutines, one a part, save them all at
+// once, a million households in a fraction of the time one takes.
+func (e *Engine) SavePart(part, parts int, yield func(State, []SavedDevice) bool) {
 	var devices []SavedDevice
-	for i := range e.shards {
+	for i := part; i < len(e.shards); i += parts {
 		s := &e.shards[i]
 		s.mu.Lock()
 		for id, h := range s.households {
