@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/eldersafe/eldersafe/dispatch"
@@ -47,13 +48,14 @@ func (m *Monitor) saveSnapshot() {
 		m.log.Error("rules state snapshot not written; the next start reads the store", "err", err)
 		return
 	}
-	households, written := 0, 0
-	err = snapshot.Write(f.path, f.key, generation, func(yield func(rules.State, []registry.Device)) error {
+	var households, written atomic.Int64
+	parts := runtime.GOMAXPROCS(0)
+	err = snapshot.Write(f.path, f.key, generation, parts, func(part int, yield func(rules.State, []registry.Device)) error {
 		var (
 			devices []registry.Device
 			lookup  error
 		)
-		saved := m.decide.SaveAll(func(st rules.State, known []rules.SavedDevice) bool {
+		saved := m.decide.SavePart(part, parts, func(st rules.State, known []rules.SavedDevice) bool {
 			devices = devices[:0]
 			for _, sd := range known {
 				// Ingest knows its source fields; the engine the expected
@@ -69,9 +71,9 @@ func (m *Monitor) saveSnapshot() {
 				}
 				d.ExpectedEvery = sd.Every
 				devices = append(devices, d)
-				written++
 			}
-			households++
+			households.Add(1)
+			written.Add(int64(len(devices)))
 			yield(st, devices)
 			return true
 		})
@@ -84,7 +86,7 @@ func (m *Monitor) saveSnapshot() {
 		m.log.Error("rules state snapshot not written; the next start reads the store", "err", err)
 		return
 	}
-	m.log.Info("rules state snapshot written", "households", households, "devices", written, "generation", generation, "took", time.Since(start))
+	m.log.Info("rules state snapshot written", "households", households.Load(), "devices", written.Load(), "generation", generation, "took", time.Since(start))
 }
 
 // registering is the decision step as the API sees it, with ingest told of

@@ -29,10 +29,16 @@ func TestCareLevelThresholds(t *testing.T) {
 		}
 	}
 	must(db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "Grid 1"}))
-	for id, level := range map[string]registry.CareLevel{"self": "", "semi": registry.CareSemi, "dep": registry.CareDependent, "own": registry.CareSemi} {
-		must(db.CreateHousehold(ctx, registry.Household{ID: id, Name: "N", Address: "A", GridID: "g1", CareLevel: level}))
+	for id, level := range map[string]registry.CareLevel{"self": "", "semi": registry.CareSemi, "dep": registry.CareDependent, "own": registry.CareSemi, "selfown": "", "zoned": ""} {
+		h := registry.Household{ID: id, Name: "N", Address: "A", GridID: "g1", CareLevel: level}
+		if id == "zoned" {
+			h.Timezone = "Asia/Tokyo"
+		}
+		must(db.CreateHousehold(ctx, h))
 	}
 	must(db.SetHouseholdThresholds(ctx, "own", rules.Thresholds{"no_motion": {"hours": 5.0}}))
+	// self_care, no zone of its own: only its overrides set it apart.
+	must(db.SetHouseholdThresholds(ctx, "selfown", rules.Thresholds{"no_motion": {"hours": 7.0}}))
 	levels := map[registry.CareLevel]rules.Thresholds{
 		registry.CareSemi:      {"no_motion": {"hours": 4.0}},
 		registry.CareDependent: {"no_motion": {"hours": 3.0}, "no_exit": {"hours": 720.0}},
@@ -57,9 +63,23 @@ func TestCareLevelThresholds(t *testing.T) {
 	for _, c := range []struct {
 		id               string
 		noMotion, noExit float64
-	}{{"self", 6, 72}, {"semi", 4, 72}, {"dep", 3, 720}, {"own", 5, 72}} {
+	}{{"self", 6, 72}, {"semi", 4, 72}, {"dep", 3, 720}, {"own", 5, 72}, {"selfown", 7, 72}, {"zoned", 6, 72}} {
 		check("at start", c.id, c.noMotion, c.noExit)
 	}
+	if loc := d.Location("zoned"); loc.String() != "Asia/Tokyo" {
+		t.Errorf("at start, zoned is in %s, want Asia/Tokyo", loc)
+	}
+	// A self_care profile applies to every household of no other level.
+	levels[registry.CareSelfCare] = rules.Thresholds{"no_motion": {"hours": 8.0}}
+	d = newDispatcher()
+	for _, c := range []struct {
+		id               string
+		noMotion, noExit float64
+	}{{"self", 8, 72}, {"zoned", 8, 72}, {"selfown", 7, 72}, {"semi", 4, 72}} {
+		check("with a self_care profile", c.id, c.noMotion, c.noExit)
+	}
+	delete(levels, registry.CareSelfCare)
+	d = newDispatcher()
 	must(db.SetCareLevel(ctx, "own", registry.CareDependent))
 	must(d.HouseholdChanged(ctx, "own"))
 	check("after a change of level", "own", 5, 720)

@@ -71,19 +71,25 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, remember f
 	}
 	var restored, devices atomic.Int64
 	err = d.snapshot.Read(ctx, generation, func(st rules.State, known []registry.Device) error {
-		// A household registered, with no state saved yet, has only its
-		// devices.
+		// On the stack for a household of up to eight devices: a million
+		// households must not cost a million allocations more.
+		var buf [8]rules.SavedDevice
+		saved := buf[:0]
+		for _, dev := range known {
+			saved = append(saved, rules.SavedDevice{ID: dev.ID, Kind: dev.Kind, Every: dev.ExpectedEvery})
+		}
+		// One step per household: its state (none yet for a household just
+		// registered), then every device of the snapshot, which under
+		// either clock is expected from now if the state lacks it. The
+		// engine keeps the device ids handed over, so ingest's cache below
+		// shares them.
+		if err := d.engine.RestoreHousehold(st, saved, now); err != nil {
+			return err
+		}
 		if len(st.Data) > 0 {
-			if err := d.engine.Restore(st, now); err != nil {
-				return err
-			}
 			restored.Add(1)
 		}
 		for _, dev := range known {
-			// Every device of the snapshot is in its household's state:
-			// under either clock it is expected from now if it is not.
-			d.engine.AddDevice(dev.HouseholdID, dev.ID, dev.Kind, now)
-			d.engine.SetExpected(dev.HouseholdID, dev.ID, dev.ExpectedEvery)
 			remember(dev)
 		}
 		devices.Add(int64(len(known)))
@@ -137,30 +143,31 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, remember func
 	return nil
 }
 
-// SaveAll hands every household's state with its devices, for a snapshot
-// at a clean stop, once the decision step has stopped; false (and nothing
-// handed) when the last write of the rules' state failed: the store does
-// not hold what the engine does, and a snapshot would claim it did.
-func (d *Dispatcher) SaveAll(yield func(rules.State, []rules.SavedDevice) bool) bool {
+// SavePart hands the state of each household of one of parts disjoint
+// parts (part from 0 to parts-1) with its devices, for a snapshot at a
+// clean stop, once the decision step has stopped: parts goroutines save
+// every household at once. False (and nothing handed) when the last write
+// of the rules' state failed: the store does not hold what the engine
+// does, and a snapshot would claim it did.
+func (d *Dispatcher) SavePart(part, parts int, yield func(rules.State, []rules.SavedDevice) bool) bool {
 	if d.commits.failing.Load() {
 		return false
 	}
-	d.engine.SaveAll(yield)
+	d.engine.SavePart(part, parts, yield)
 	return true
 }
 
-// loadSettings applies every household's time zone, care level, overrides
-// and away periods.
+// loadSettings applies the time zone, care level, overrides and away
+// periods of every household that has any: the rest run on the defaults,
+// and a million of them are not read from the store to learn that.
 func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
-	zones, err := d.store.HouseholdTimezones(ctx)
+	// A self_care profile applies to every household that has no level
+	// set apart, so then every household is read.
+	fields, err := d.store.HouseholdRuleFields(ctx, len(d.levels[registry.CareSelfCare]) > 0)
 	if err != nil {
 		return err
 	}
 	overrides, err := d.store.AllHouseholdThresholds(ctx)
-	if err != nil {
-		return err
-	}
-	levels, err := d.store.HouseholdCareLevels(ctx)
 	if err != nil {
 		return err
 	}
@@ -176,15 +183,30 @@ func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
 	for _, p := range periods {
 		away[p.HouseholdID] = append(away[p.HouseholdID], p)
 	}
-	for id, tz := range zones {
-		if tz == "" && len(overrides[id]) == 0 && len(away[id]) == 0 && len(d.levels[levels[id].OrDefault()]) == 0 {
+	// Overrides and away periods belong to registered households only (a
+	// deletion sweeps them): one missing from fields has the defaults there.
+	ids := make(map[string]bool, len(fields)+len(overrides)+len(away))
+	for id := range fields {
+		ids[id] = true
+	}
+	for id := range overrides {
+		ids[id] = true
+	}
+	for id := range away {
+		ids[id] = true
+	}
+	applied := 0
+	for id := range ids {
+		f := fields[id]
+		if f.Timezone == "" && len(overrides[id]) == 0 && len(away[id]) == 0 && len(d.levels[f.CareLevel.OrDefault()]) == 0 {
 			continue
 		}
-		if err := d.apply(id, tz, levels[id], overrides[id], away[id]); err != nil {
+		if err := d.apply(id, f.Timezone, f.CareLevel, overrides[id], away[id]); err != nil {
 			return err
 		}
+		applied++
 	}
-	d.log.Info("rules settings loaded", "households", len(zones), "overrides", len(overrides), "away_periods", len(periods))
+	d.log.Info("rules settings loaded", "households", applied, "overrides", len(overrides), "away_periods", len(periods))
 	return nil
 }
 

@@ -15,6 +15,14 @@ const (
 	CareDependent CareLevel = "dependent"
 )
 
+// RuleFields are what of a household, apart from its threshold overrides
+// and away periods, its rules run by.
+type RuleFields struct {
+	// Timezone is the household's own; empty: the monitor's.
+	Timezone  string
+	CareLevel CareLevel
+}
+
 // CareLevels lists every care level, least care first.
 var CareLevels = []CareLevel{CareSelfCare, CareSemi, CareDependent}
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/eldersafe/eldersafe/registry"
 )
@@ -309,4 +310,67 @@ func TestRemoveForgetsAHousehold(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRestoreHouseholdIsRestoreThenAddDevice: restoring a household in one
+// step, as a start from a snapshot does, leaves the engine as Restore, then
+// AddDevice and SetExpected for each device did, and keeps the device ids
+// handed over rather than copies.
+func TestRestoreHouseholdIsRestoreThenAddDevice(t *testing.T) {
+	e := newEngine(t)
+	run(e, steps(read(pir(0), door(0), power(0, 5), band(0, EventFall)), every(0, 3*h, 15*m, unchanged(100))))
+	saved := map[string][]byte{}
+	restart(t, e, saved, t0.Add(3*h))
+	now := t0.Add(5 * h)
+	var devices []SavedDevice
+	e.SaveAll(func(_ State, known []SavedDevice) bool {
+		for _, d := range known {
+			devices = append(devices, SavedDevice{ID: strings.Clone(d.ID), Kind: d.Kind})
+		}
+		return true
+	})
+	devices[0].Every = 90 * time.Minute
+	// Registered, never heard from: in no state yet.
+	devices = append(devices, SavedDevice{ID: "new-pir", Kind: registry.MotionSensor, Every: 2 * time.Hour})
+	states := []State{{HouseholdID: "h1", Data: saved["h1"]}, {HouseholdID: "h2"}}
+	twoSteps, oneStep := newEngine(t), newEngine(t)
+	for _, st := range states {
+		if len(st.Data) > 0 {
+			if err := twoSteps.Restore(st, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, d := range devices {
+			twoSteps.AddDevice(st.HouseholdID, d.ID, d.Kind, now)
+			twoSteps.SetExpected(st.HouseholdID, d.ID, d.Every)
+		}
+		if err := oneStep.RestoreHousehold(st, devices, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"h1", "h2"} {
+		if a, b := twoSteps.Status(id, now), oneStep.Status(id, now); !reflect.DeepEqual(a, b) || len(b) != len(devices) {
+			t.Errorf("%s: status %+v in one step, want %+v", id, b, a)
+		}
+	}
+	if a, b := twoSteps.OnlineDevices(), oneStep.OnlineDevices(); a != b {
+		t.Errorf("%d devices online in one step, want %d", b, a)
+	}
+	later := steps(ticks(5*h, 80*h, 30*m))
+	// Sorted: the two engines' shards, and so h1 and h2, come in different orders.
+	a, b := run(twoSteps, later), run(oneStep, later)
+	slices.Sort(a)
+	slices.Sort(b)
+	if !slices.Equal(a, b) || len(b) == 0 {
+		t.Errorf("alerts after restoring in one step %q, want %q", b, a)
+	}
+	oneStep.SaveAll(func(st State, known []SavedDevice) bool {
+		for _, d := range known {
+			i := slices.IndexFunc(devices, func(h SavedDevice) bool { return h.ID == d.ID })
+			if i < 0 || unsafe.StringData(d.ID) != unsafe.StringData(devices[i].ID) {
+				t.Errorf("%s: device %s is a copy of the id handed over", st.HouseholdID, d.ID)
+			}
+		}
+		return true
+	})
 }

@@ -57,8 +57,11 @@ var ErrStale = errors.New("snapshot is stale")
 // Write saves what households hands to its yield (each household's state
 // with its registered devices) as a snapshot of generation to path,
 // atomically: a file that is not complete is never there under path, and
-// nothing is written when households returns an error.
-func Write(path string, key []byte, generation uint64, households func(yield func(rules.State, []registry.Device)) error) (err error) {
+// nothing is written when households returns an error. households is
+// called once for each part from 0 to parts-1, from as many goroutines at
+// once, and hands that part's households: encoding a million of them is
+// most of the work, and a clean stop should not keep a supervisor waiting.
+func Write(path string, key []byte, generation uint64, parts int, households func(part int, yield func(rules.State, []registry.Device)) error) (err error) {
 	aead, err := newAEAD(key)
 	if err != nil {
 		return err
@@ -75,15 +78,60 @@ func Write(path string, key []byte, generation uint64, households func(yield fun
 	}()
 	w := &writer{out: bufio.NewWriterSize(tmp, 1<<20), aead: aead, generation: generation}
 	w.header()
-	if err := households(func(st rules.State, devices []registry.Device) {
-		w.plain = appendHousehold(w.plain, st, devices)
-		if len(w.plain) >= chunkTarget {
-			w.seal(false)
+	// Each part fills chunks of its own; this goroutine seals and writes
+	// them in the order they come, holding the latest back until it knows
+	// whether it is the last.
+	plains := make(chan []byte, parts)
+	// Chunk buffers go round between the parts and this goroutine:
+	// allocating 300 of them for a million households cost more than
+	// encoding them.
+	free := make(chan []byte, 2*parts+2)
+	buffer := func() []byte {
+		select {
+		case b := <-free:
+			return b[:0]
+		default:
+			// Room for the household that takes a chunk past its target.
+			return make([]byte, 0, chunkTarget+chunkTarget/4)
 		}
-	}); err != nil {
+	}
+	var g errgroup.Group
+	for part := range max(parts, 1) {
+		g.Go(func() error {
+			plain := buffer()
+			err := households(part, func(st rules.State, devices []registry.Device) {
+				plain = appendHousehold(plain, st, devices)
+				if len(plain) >= chunkTarget {
+					plains <- plain
+					plain = buffer()
+				}
+			})
+			if len(plain) > 0 {
+				plains <- plain
+			}
+			return err
+		})
+	}
+	go func() {
+		// Every part has returned: nothing sends any more.
+		g.Wait()
+		close(plains)
+	}()
+	var held []byte
+	for plain := range plains {
+		if held != nil {
+			w.seal(held, false)
+			select {
+			case free <- held:
+			default:
+			}
+		}
+		held = plain
+	}
+	w.seal(held, true)
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
-	w.seal(true)
 	if w.err == nil {
 		w.err = w.out.Flush()
 	}
@@ -127,7 +175,6 @@ type writer struct {
 	aead       cipher.AEAD
 	generation uint64
 	index      uint32
-	plain      []byte
 	sealed     []byte
 	err        error
 }
@@ -136,9 +183,9 @@ func (w *writer) header() {
 	_, w.err = w.out.Write(binary.LittleEndian.AppendUint64([]byte(magic), w.generation))
 }
 
-// seal writes the plaintext gathered so far as one chunk: its length (the
-// top bit set on the last chunk), then a random nonce and the ciphertext.
-func (w *writer) seal(final bool) {
+// seal writes plain as one chunk: its length (the top bit set on the last
+// chunk), then a random nonce and the ciphertext.
+func (w *writer) seal(plain []byte, final bool) {
 	if w.err != nil {
 		return
 	}
@@ -148,14 +195,13 @@ func (w *writer) seal(final bool) {
 		return
 	}
 	w.sealed = append(w.sealed[:0], nonce...)
-	w.sealed = w.aead.Seal(w.sealed, nonce, w.plain, aad(w.generation, w.index, final))
+	w.sealed = w.aead.Seal(w.sealed, nonce, plain, aad(w.generation, w.index, final))
 	var n [4]byte
 	binary.LittleEndian.PutUint32(n[:], uint32(len(w.sealed))|finalBit(final))
 	if _, w.err = w.out.Write(n[:]); w.err == nil {
 		_, w.err = w.out.Write(w.sealed)
 	}
 	w.index++
-	w.plain = w.plain[:0]
 }
 
 // aad binds a chunk to its place in its snapshot.

@@ -46,10 +46,15 @@ func households(n int) []saved {
 	return out
 }
 
-func seq(hs []saved) func(func(rules.State, []registry.Device)) error {
-	return func(yield func(rules.State, []registry.Device)) error {
-		for _, h := range hs {
-			yield(h.state, h.devices)
+// testParts is how many goroutines write a test's snapshots: more than
+// one, so that chunks of several parts interleave.
+const testParts = 3
+
+// seq hands hs to Write, split into testParts parts.
+func seq(hs []saved) func(int, func(rules.State, []registry.Device)) error {
+	return func(part int, yield func(rules.State, []registry.Device)) error {
+		for i := part; i < len(hs); i += testParts {
+			yield(hs[i].state, hs[i].devices)
 		}
 		return nil
 	}
@@ -115,7 +120,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), FileName)
 			hs := households(n)
-			if err := Write(path, testKey, 42, seq(hs)); err != nil {
+			if err := Write(path, testKey, 42, testParts, seq(hs)); err != nil {
 				t.Fatal(err)
 			}
 			got, err := readAll(t, path, 42)
@@ -130,7 +135,7 @@ func TestRoundTrip(t *testing.T) {
 func TestRefused(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	if err := Write(path, testKey, 42, seq(households(30_000))); err != nil {
+	if err := Write(path, testKey, 42, testParts, seq(households(30_000))); err != nil {
 		t.Fatal(err)
 	}
 	good, err := os.ReadFile(path)
@@ -199,23 +204,25 @@ func lastLength(b []byte) int {
 func TestWriteReplacesAtomically(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	if err := Write(path, testKey, 1, seq(households(10))); err != nil {
+	if err := Write(path, testKey, 1, testParts, seq(households(10))); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(path, testKey, 2, seq(households(20))); err != nil {
+	if err := Write(path, testKey, 2, testParts, seq(households(20))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readAll(t, path, 2)
 	if err != nil || len(got) != 20 {
 		t.Fatalf("%d households, err %v; want 20", len(got), err)
 	}
-	failing := func(yield func(rules.State, []registry.Device)) error {
-		for _, h := range households(30_000) {
-			yield(h.state, h.devices)
+	all := seq(households(30_000))
+	failing := func(part int, yield func(rules.State, []registry.Device)) error {
+		all(part, yield)
+		if part == 1 {
+			return errors.New("a device lookup failed")
 		}
-		return errors.New("a device lookup failed")
+		return nil
 	}
-	if err := Write(path, testKey, 3, failing); err == nil {
+	if err := Write(path, testKey, 3, testParts, failing); err == nil {
 		t.Fatal("a failed snapshot written")
 	}
 	if _, err := readAll(t, path, 2); err != nil {
@@ -275,7 +282,7 @@ func FuzzRead(f *testing.F) {
 	dir := f.TempDir()
 	path := filepath.Join(dir, FileName)
 	hs := households(5)
-	if err := Write(path, testKey, 9, seq(hs)); err != nil {
+	if err := Write(path, testKey, 9, testParts, seq(hs)); err != nil {
 		f.Fatal(err)
 	}
 	good, err := os.ReadFile(path)

@@ -38,27 +38,6 @@ func (db *DB) SetCareLevel(ctx context.Context, householdID string, level regist
 	return nil
 }
 
-// HouseholdCareLevels maps every registered household to its care level.
-func (db *DB) HouseholdCareLevels(ctx context.Context) (map[string]registry.CareLevel, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, care_level FROM households WHERE deleted_at IS NULL`)
-	if err != nil {
-		return nil, fmt.Errorf("household care levels: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]registry.CareLevel{}
-	for rows.Next() {
-		var id, level string
-		if err := rows.Scan(&id, &level); err != nil {
-			return nil, fmt.Errorf("household care levels: %w", err)
-		}
-		out[id] = registry.CareLevel(level)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("household care levels: %w", err)
-	}
-	return out, nil
-}
-
 // RoutineHouseholds lists the registered households without a record of
 // month's routine visits, by id.
 func (db *DB) RoutineHouseholds(ctx context.Context, month string) ([]tasks.RoutineHousehold, error) {

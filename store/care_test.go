@@ -37,10 +37,10 @@ func TestCareLevel(t *testing.T) {
 			}
 		})
 	}
-	levels, err := db.HouseholdCareLevels(ctx)
+	fields, err := db.HouseholdRuleFields(ctx, true)
 	must(t, err)
-	if levels["h1"] != registry.CareDependent || levels["h2"] != registry.CareSemi || len(levels) != 2 {
-		t.Errorf("care levels %v", levels)
+	if fields["h1"].CareLevel != registry.CareDependent || fields["h2"].CareLevel != registry.CareSemi || len(fields) != 2 {
+		t.Errorf("care levels %v", fields)
 	}
 	h, err := db.Household(ctx, "h1")
 	must(t, err)

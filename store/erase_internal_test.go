@@ -88,10 +88,10 @@ func TestDeleteHouseholdSweepsTablesItDoesNotKnow(t *testing.T) {
 	if n, _, _ := db.Counts(ctx); n != 1 {
 		t.Errorf("Counts: %d households, want 1", n)
 	}
-	zones, err := db.HouseholdTimezones(ctx)
+	fields, err := db.HouseholdRuleFields(ctx, true)
 	mustDo(t, err)
-	if len(zones) != 1 || zones["h2"] != "Asia/Shanghai" {
-		t.Errorf("time zones %v", zones)
+	if len(fields) != 1 || fields["h2"].Timezone != "Asia/Shanghai" {
+		t.Errorf("time zones %v", fields)
 	}
 	if _, err := db.DeleteHousehold(ctx, "h1", time.Now(), "op"); !errors.Is(err, registry.ErrNotFound) {
 		t.Errorf("second deletion: %v, want not found", err)

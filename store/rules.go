@@ -296,24 +296,43 @@ func scanAwayPeriods(rows *sql.Rows, err error) ([]registry.AwayPeriod, error) {
 	return out, rows.Err()
 }
 
-// HouseholdTimezones maps every registered household to its time zone, empty
-// when it has none of its own.
-func (db *DB) HouseholdTimezones(ctx context.Context) (map[string]string, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, timezone FROM households WHERE deleted_at IS NULL`)
+// setApart is what sets a household's rules apart from the defaults in its
+// own row: a time zone of its own, a care level other than self_care. The
+// partial index households_rule_fields (migration 00071) holds exactly
+// these rows, and a query must spell the condition as the index does for
+// either database to use it.
+const setApart = `deleted_at IS NULL AND (timezone <> '' OR care_level NOT IN ('', 'self_care'))`
+
+const ruleFieldsQuery = `SELECT id, timezone, care_level FROM households WHERE `
+
+// HouseholdRuleFields maps each registered household with a time zone of
+// its own or a care level other than self_care to both; with
+// everyHousehold, every registered household. A start needs only the
+// former unless self_care has a thresholds profile: a million households'
+// rows are not read to learn that they have the defaults.
+func (db *DB) HouseholdRuleFields(ctx context.Context, everyHousehold bool) (map[string]registry.RuleFields, error) {
+	where := setApart
+	if everyHousehold {
+		where = `deleted_at IS NULL`
+	}
+	rows, err := db.r.QueryContext(ctx, ruleFieldsQuery+where)
 	if err != nil {
-		return nil, fmt.Errorf("household time zones: %w", err)
+		return nil, fmt.Errorf("household time zones and care levels: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]string{}
+	out := map[string]registry.RuleFields{}
 	for rows.Next() {
-		var id, tz string
-		if err := rows.Scan(&id, &tz); err != nil {
-			return nil, fmt.Errorf("household time zones: %w", err)
+		var (
+			id string
+			f  registry.RuleFields
+		)
+		if err := rows.Scan(&id, &f.Timezone, &f.CareLevel); err != nil {
+			return nil, fmt.Errorf("household time zones and care levels: %w", err)
 		}
-		out[id] = tz
+		out[id] = f
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("household time zones: %w", err)
+		return nil, fmt.Errorf("household time zones and care levels: %w", err)
 	}
 	return out, nil
 }

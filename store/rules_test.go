@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
@@ -234,11 +235,45 @@ func TestRegisteredDevicesAndZones(t *testing.T) {
 			t.Errorf("device %s created at %v, want now in UTC", d.ID, d.CreatedAt)
 		}
 	}
+}
 
-	zones, err := db.HouseholdTimezones(ctx)
-	must(t, err)
-	if want := map[string]string{"h1": "", "h2": "Europe/Paris"}; !reflect.DeepEqual(zones, want) {
-		t.Errorf("HouseholdTimezones = %v, want %v", zones, want)
+// TestHouseholdRuleFields: a start reads the time zone and care level of
+// the households set apart from the defaults, or of every household; a
+// deleted one is in neither.
+func TestHouseholdRuleFields(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db) // h1: no zone, self_care
+	for _, h := range []registry.Household{
+		{ID: "h2", Timezone: "Europe/Paris"},
+		{ID: "h3", CareLevel: registry.CareSemi},
+		{ID: "h4", CareLevel: registry.CareDependent, Timezone: "Asia/Tokyo"},
+		{ID: "h5", CareLevel: registry.CareSelfCare},
+		{ID: "h6", Timezone: "Asia/Shanghai"},
+	} {
+		h.Name, h.Address, h.GridID = "Wu", "2 Road", "g1"
+		must(t, db.CreateHousehold(ctx, h))
+	}
+	if _, err := db.DeleteHousehold(ctx, "h6", time.Now(), "op"); err != nil {
+		t.Fatal(err)
+	}
+	apart := map[string]registry.RuleFields{
+		"h2": {Timezone: "Europe/Paris", CareLevel: registry.CareSelfCare},
+		"h3": {CareLevel: registry.CareSemi},
+		"h4": {Timezone: "Asia/Tokyo", CareLevel: registry.CareDependent},
+	}
+	every := maps.Clone(apart)
+	every["h1"] = registry.RuleFields{CareLevel: registry.CareSelfCare}
+	every["h5"] = registry.RuleFields{CareLevel: registry.CareSelfCare}
+	for _, c := range []struct {
+		everyHousehold bool
+		want           map[string]registry.RuleFields
+	}{{false, apart}, {true, every}} {
+		got, err := db.HouseholdRuleFields(ctx, c.everyHousehold)
+		must(t, err)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("HouseholdRuleFields(%t) = %v, want %v", c.everyHousehold, got, c.want)
+		}
 	}
 }
 

@@ -75,3 +75,23 @@ func TestDueForEscalationUsesIndexes(t *testing.T) {
 		t.Errorf("query plan scans tasks:\n%s", joined)
 	}
 }
+
+// TestRuleFieldsUseTheirIndex: a start reads the households set apart from
+// the defaults through their partial index, not by scanning a million rows.
+func TestRuleFieldsUseTheirIndex(t *testing.T) {
+	SQLiteOnly(t)
+	ctx := context.Background()
+	db, err := OpenForTest(t, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var id, parent, unused int
+	var plan string
+	if err := db.r.QueryRowContext(ctx, "EXPLAIN QUERY PLAN "+ruleFieldsQuery+setApart).Scan(&id, &parent, &unused, &plan); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan, "USING INDEX households_rule_fields") {
+		t.Errorf("query plan %q, want the partial index households_rule_fields", plan)
+	}
+}
