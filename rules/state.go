@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unique"
 
 	"github.com/eldersafe/eldersafe/registry"
 )
@@ -74,7 +75,7 @@ func (h *household) save() []byte {
 	for i := range h.devices {
 		d := &h.devices[i]
 		b = appendString(b, d.id)
-		b = appendString(b, d.room)
+		b = appendString(b, d.roomName())
 		b = append(b, byte(d.kind), d.flags)
 		for _, v := range []int64{d.lastSeen, d.lastAlive, d.aAt, d.flowStart} {
 			b = binary.AppendVarint(b, v)
@@ -223,7 +224,10 @@ func decodeHousehold(h *household, data []byte) error {
 	devices := make([]device, d.uvarint("device count", maxDevices))
 	for i := range devices {
 		dev := &devices[i]
-		dev.id, dev.room = d.string("device id"), d.string("room")
+		dev.id = d.string("device id")
+		if room := d.string("room"); room != "" {
+			dev.room = unique.Make(room)
+		}
 		dev.kind, dev.flags = kind(d.byte("kind")), d.byte("flags")
 		for _, p := range []*int64{&dev.lastSeen, &dev.lastAlive, &dev.aAt, &dev.flowStart} {
 			*p = d.varint("device times")
