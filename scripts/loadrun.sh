@@ -49,6 +49,8 @@ now() { date +%s.%N; }
 mark() { echo "$(now) mark $*" >>"$samples"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$monitor_pid/status"; }
+# cpu_ticks is the monitor's user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$monitor_pid/stat"; }
 
 start_monitor() {
 	# Run from $WORK: no configs/eldersafe.yaml there, so embedded defaults.
@@ -95,6 +97,7 @@ trap '[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null; [ -n "$monitor_p
 start_monitor
 start_sampler
 t0=$(now)
+cpu0=$(cpu_ticks)
 # The simulator's progress lines (every 5 s) go into the samples with the
 # time they were printed; its other output only to the log.
 "$bin" simulate --load --auth none --households "$HOUSEHOLDS" --speed "$SPEED" --max-ahead 4000 \
@@ -104,6 +107,9 @@ t0=$(now)
 	echo "$(now) load $line" >>"$samples"
 done
 echo "load_seconds $(echo "$(now) - $t0" | bc)"
+# The monitor's CPU over provisioning and load: what a smaller heap
+# headroom costs in collections shows here.
+echo "load_cpu_seconds $(echo "($(cpu_ticks) - $cpu0) / $(getconf CLK_TCK)" | bc)"
 grep -E '^(sent|the monitor handled) ' "$WORK/simulate.log" | tail -n 2 | sed 's/^/# /'
 # The roll-up is written every 5 s; wait for two.
 sleep 12
