@@ -3,7 +3,6 @@ package ingest
 import (
 	"hash/maphash"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,7 +34,10 @@ type cachedDevice struct {
 	// native, a gateway, an expected interval, a kind not in cachedKinds.
 	// Nil for most.
 	other *otherFields
-	// seen is nil until the device's first accepted message with a seq.
+	// seen is allocated with the entry: filled at the first message, it
+	// would have to be stored again, which makes the map keep the id given
+	// (a substring of the message's topic, or a copy of it beside the one
+	// the rules engine holds), and every device speaks within the hour.
 	seen *seen
 	// kind is 1 + its index in cachedKinds; 0: other.kind. One byte
 	// rather than a string, which, cut from where the device was read (a
@@ -77,7 +79,9 @@ func (c *deviceCache) store(d registry.Device) {
 	s.mu.Lock()
 	// A device stored again (its expected interval changed) keeps what
 	// it sent.
-	cd.seen = s.m[d.ID].seen
+	if cd.seen = s.m[d.ID].seen; cd.seen == nil {
+		cd.seen = new(seen)
+	}
 	s.m[d.ID] = cd
 	s.mu.Unlock()
 }
@@ -88,8 +92,8 @@ func (c *deviceCache) duplicate(id string, fp uint64) bool {
 	s := c.shard(id)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	seen := s.m[id].seen
-	return seen != nil && seen.has(fp)
+	cd, ok := s.m[id]
+	return ok && cd.seen.has(fp)
 }
 
 // record notes that the device accepted a message of fingerprint fp. A
@@ -98,17 +102,9 @@ func (c *deviceCache) record(id string, fp uint64) {
 	s := c.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cd, ok := s.m[id]
-	if !ok {
-		return
+	if cd, ok := s.m[id]; ok {
+		cd.seen.add(fp)
 	}
-	if cd.seen == nil {
-		cd.seen = new(seen)
-		// Storing replaces the map's key with the one given, and id is cut
-		// from the message's topic: a copy, so the topic is not pinned.
-		s.m[strings.Clone(id)] = cd
-	}
-	cd.seen.add(fp)
 }
 
 func (c *deviceCache) load(id string) (registry.Device, bool) {
