@@ -203,6 +203,15 @@ func (d *decoder) string(what string) string {
 	return string(d.fixed(what, int(d.uvarint(what, 1024))))
 }
 
+// room is a PIR's room, interned (device.room); zero when empty.
+func (d *decoder) room(what string) unique.Handle[string] {
+	b := d.fixed(what, int(d.uvarint(what, 1024)))
+	if len(b) == 0 {
+		return unique.Handle[string]{}
+	}
+	return unique.Make(string(b))
+}
+
 // maxDevices bounds what a corrupt state can make us allocate.
 const maxDevices = 256
 
@@ -224,10 +233,7 @@ func decodeHousehold(h *household, data []byte) error {
 	devices := make([]device, d.uvarint("device count", maxDevices))
 	for i := range devices {
 		dev := &devices[i]
-		dev.id = d.string("device id")
-		if room := d.string("room"); room != "" {
-			dev.room = unique.Make(room)
-		}
+		dev.id, dev.room = d.string("device id"), d.room("room")
 		dev.kind, dev.flags = kind(d.byte("kind")), d.byte("flags")
 		for _, p := range []*int64{&dev.lastSeen, &dev.lastAlive, &dev.aAt, &dev.flowStart} {
 			*p = d.varint("device times")
