@@ -217,20 +217,18 @@ func plot(s samples, households int, title string) []byte {
 		fmt.Fprintf(&b, `<text x="%d" y="%.0f" text-anchor="end" fill="#555">per household</text>`+"\n", width-5, y0-8)
 	}
 	line(&b, s.rss, x, func(kb float64) float64 { return yRSS(kb * 1024 / 1e6) }, "#1565c0")
-	if peak.v > 0 {
-		label := fmt.Sprintf("peak %.0f MB", peak.v*1024/1e6)
-		if households > 0 {
-			label += fmt.Sprintf(" (%.2f KiB a household)", peak.v/float64(households))
-		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#1565c0">%s</text>`+"\n", min(x(peak.t)+4, width-right-200), yRSS(peak.v*1024/1e6)+14, label)
-	}
+	// The peak and the last sample, said above the panel rather than
+	// beside their points, where the marks' labels are.
 	if n := len(s.rss); n > 0 {
-		last := s.rss[n-1]
-		label := fmt.Sprintf("last %.0f MB", last.v*1024/1e6)
-		if households > 0 {
-			label += fmt.Sprintf(" (%.2f KiB)", last.v/float64(households))
+		perHousehold := func(kb float64) string {
+			if households == 0 {
+				return ""
+			}
+			return fmt.Sprintf(" (%.2f KiB a household)", kb/float64(households))
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" fill="#1565c0">%s</text>`+"\n", x(last.t), yRSS(last.v*1024/1e6)-6, label)
+		last := s.rss[n-1]
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#1565c0">resident set: peak %.0f MB%s at %.1f min; last %.0f MB%s</text>`+"\n",
+			left, top-8, peak.v*1024/1e6, perHousehold(peak.v), peak.t/60, last.v*1024/1e6, perHousehold(last.v))
 	}
 
 	// Bottom: messages per second.
@@ -252,11 +250,25 @@ func plot(s samples, households int, title string) []byte {
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">minutes since the monitor started</text>`+"\n", left+plotW/2, height-12)
 
-	// Marks across both panels.
-	for _, m := range s.marks {
-		mx := x(m.t)
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.0f" stroke="#888" stroke-dasharray="4 3"/>`+"\n", mx, top, mx, y1+panelH)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#555" font-size="10" transform="rotate(-90 %.1f %d)" text-anchor="end">%s</text>`+"\n", mx-3, top+4, mx-3, top+4, html.EscapeString(m.text))
+	// Before the simulator's first progress line it builds its households
+	// and provisions them through the monitor's API.
+	if len(s.sent) > 0 && x(s.sent[0].t) > left+120 {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle" fill="#555">provisioning</text>`+"\n", (left+x(s.sent[0].t))/2, y1+panelH/2)
+	}
+
+	// Marks across both panels; marks closer than a label's height share
+	// one label.
+	for i := 0; i < len(s.marks); {
+		j, texts := i, []string{}
+		for ; j < len(s.marks) && x(s.marks[j].t)-x(s.marks[i].t) < 12; j++ {
+			mx := x(s.marks[j].t)
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%.0f" stroke="#888" stroke-dasharray="4 3"/>`+"\n", mx, top, mx, y1+panelH)
+			texts = append(texts, s.marks[j].text)
+		}
+		mx := x(s.marks[i].t) - 3
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#555" font-size="10" transform="rotate(-90 %.1f %d)" text-anchor="end">%s</text>`+"\n",
+			mx, top+4, mx, top+4, html.EscapeString(strings.Join(texts, ", ")))
+		i = j
 	}
 	b.WriteString("</svg>\n")
 	return []byte(b.String())

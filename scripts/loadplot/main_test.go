@@ -111,9 +111,11 @@ func TestPlot(t *testing.T) {
 	}
 	all := strings.Join(texts, "\n")
 	for _, want := range []string{
-		"a <run> & more", "resident set (MB)", "messages/s", "ready", "load done",
-		"peak 2048 MB (2000.00 KiB a household)", // 2,000,000 KiB over 1,000 households
-		"last 1536 MB (1500.00 KiB)",
+		"a <run> & more", "resident set (MB)", "messages/s", "load done",
+		// Marks 1.5 s apart share a label.
+		"monitor started, ready",
+		// 2,000,000 KiB over 1,000 households, 12 s in.
+		"peak 2048 MB (2000.00 KiB a household) at 0.2 min; last 1536 MB (1500.00 KiB a household)",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the chart does not say %q:\n%s", want, all)
