@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -55,6 +56,10 @@ type Config struct {
 	Timezone string `mapstructure:"timezone"`
 	// Checkpoint is how often the rules' state is saved.
 	Checkpoint CheckpointConfig `mapstructure:"checkpoint"`
+	// Memory bounds the Go heap's growth between collections (package
+	// memlimit); `eldersafe serve` applies it, since the limit is the
+	// whole process's.
+	Memory MemoryConfig `mapstructure:"memory"`
 
 	// ClockMaxJump bounds how far past now one device's message may move
 	// the event clock. A key of its own beside clock, which stays the plain
@@ -65,6 +70,17 @@ type Config struct {
 	// simulate set it. Never read from the file or the environment, so no
 	// production config turns it on by accident.
 	Simulation bool `mapstructure:"-"`
+}
+
+// MemoryConfig is the heap's headroom over what it holds live: the more,
+// the fewer collections (CPU) and the larger the resident set.
+type MemoryConfig struct {
+	// HeadroomRatio is the headroom as a fraction of the live heap; 0
+	// leaves the Go runtime's default (the heap grows to twice its live
+	// size), as does GOMEMLIMIT set in the environment.
+	HeadroomRatio float64 `mapstructure:"headroom_ratio"`
+	// HeadroomMinMB is the least headroom, in MiB.
+	HeadroomMinMB int `mapstructure:"headroom_min_mb"`
 }
 
 type HTTPConfig struct {
@@ -355,6 +371,7 @@ func DefaultConfig() Config {
 
 		Timezone:   registry.DefaultTimezone,
 		Checkpoint: CheckpointConfig{Interval: time.Second},
+		Memory:     MemoryConfig{HeadroomRatio: 0.25, HeadroomMinMB: 64},
 
 		ClockMaxJump: time.Hour,
 	}
@@ -435,6 +452,12 @@ func (c Config) Validate() error {
 	}
 	if err := checkPprofAddr(c.HTTP.PprofAddr); err != nil {
 		bad("http.pprof_addr", "%v", err)
+	}
+	if r := c.Memory.HeadroomRatio; r < 0 || r > 4 || math.IsNaN(r) {
+		bad("memory.headroom_ratio", "%g: want 0 (the Go runtime's default) to 4", r)
+	}
+	if c.Memory.HeadroomMinMB < 0 {
+		bad("memory.headroom_min_mb", "%d: want 0 or more", c.Memory.HeadroomMinMB)
 	}
 	if c.MQTT.URL != "" {
 		// Several URLs, comma-separated: the nodes of a broker cluster.

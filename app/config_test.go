@@ -1,6 +1,7 @@
 package app
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +226,28 @@ func TestValidatePprofAddr(t *testing.T) {
 		err := cfg.Validate()
 		if tt.valid != (err == nil) || (err != nil && !strings.Contains(err.Error(), "http.pprof_addr")) {
 			t.Errorf("http.pprof_addr %q: error %v, want valid=%v", tt.addr, err, tt.valid)
+		}
+	}
+}
+
+func TestValidateMemory(t *testing.T) {
+	for _, tt := range []struct {
+		memory MemoryConfig
+		bad    string // the key named, or "" for valid
+	}{
+		{DefaultConfig().Memory, ""},
+		{MemoryConfig{}, ""}, // Go's default
+		{MemoryConfig{HeadroomRatio: 4, HeadroomMinMB: 0}, ""},
+		{MemoryConfig{HeadroomRatio: -0.1}, "memory.headroom_ratio"},
+		{MemoryConfig{HeadroomRatio: 5}, "memory.headroom_ratio"},
+		{MemoryConfig{HeadroomRatio: math.NaN()}, "memory.headroom_ratio"},
+		{MemoryConfig{HeadroomRatio: 0.25, HeadroomMinMB: -1}, "memory.headroom_min_mb"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Memory = tt.memory
+		err := cfg.Validate()
+		if (tt.bad == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.bad)) {
+			t.Errorf("memory %+v: error %v, want %q", tt.memory, err, tt.bad)
 		}
 	}
 }

@@ -219,7 +219,7 @@ func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
 func (d *Dispatcher) apply(id, tz string, level registry.CareLevel, overrides rules.Thresholds, away []registry.AwayPeriod) error {
 	st := rules.Settings{Overrides: d.withLevel(level, overrides)}
 	if tz != "" {
-		loc, err := time.LoadLocation(tz)
+		loc, err := registry.LoadLocation(tz)
 		if err != nil {
 			d.log.Error("household time zone unknown here; it runs on the default time zone", "household_id", id, "timezone", tz, "err", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,7 +173,9 @@ func (r *Rollup) Reading(rd rules.Reading) {
 		m := r.meters[rd.DeviceID]
 		if m == nil || m.field != field {
 			m = &meterState{field: field}
-			r.meters[rd.DeviceID] = m
+			// Kept as long as the monitor runs: a copy of the id, which
+			// ingest cut from the message's topic, so as not to pin it.
+			r.meters[strings.Clone(rd.DeviceID)] = m
 		}
 		m.household = rd.HouseholdID
 		before := m.At

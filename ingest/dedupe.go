@@ -21,6 +21,11 @@ const recent = 16
 // and is accepted; so is a message older or later than any seen, a fall or an
 // SOS among them. The zero value is ready to use; it must not be copied.
 //
+// The pipeline keeps the same record in its device cache instead, beside
+// what it knows of each device, so that a device costs one map entry and
+// one copy of its id (docs/performance.md, "Memory"); Dedup is the filter
+// on its own, for a caller without that cache (the simulator's replay).
+//
 // One mutex guards all devices rather than shards of them: the critical section
 // is a map lookup and a few integer operations, tens of nanoseconds, so even
 // thousands of messages a second keep it nearly always free, and the simpler
@@ -36,10 +41,23 @@ type Dedup struct {
 }
 
 // seen is a device's last accepted messages, each as one fingerprint of its
-// seq and ts: 136 bytes.
-type seen struct {
-	prints [recent]uint64
-	next   uint8
+// seq and ts, the newest first: 128 bytes, an allocation of exactly that
+// (a ring's index would make it 144).
+type seen [recent]uint64
+
+func (s *seen) has(fp uint64) bool {
+	for _, p := range s {
+		if p == fp {
+			return true
+		}
+	}
+	return false
+}
+
+// add puts fp first and forgets the oldest.
+func (s *seen) add(fp uint64) {
+	copy(s[1:], s[:recent-1])
+	s[0] = fp
 }
 
 // fingerprint mixes a seq and a ts in Unix milliseconds (the contract's
@@ -65,15 +83,7 @@ func (d *Dedup) Duplicate(deviceID string, seq uint64, ts time.Time) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.devices[deviceID]
-	if s == nil {
-		return false
-	}
-	for _, p := range s.prints {
-		if p == fp {
-			return true
-		}
-	}
-	return false
+	return s != nil && s.has(fp)
 }
 
 // Record notes that the device's message seq, stamped ts, was accepted.
@@ -90,15 +100,5 @@ func (d *Dedup) Record(deviceID string, seq uint64, ts time.Time) {
 		// Clone so the map does not pin the buffer deviceID was cut from.
 		d.devices[strings.Clone(deviceID)] = s
 	}
-	s.prints[s.next] = fp
-	s.next = (s.next + 1) % recent
-}
-
-// Forget drops what is remembered of devices, e.g. once they are deregistered.
-func (d *Dedup) Forget(deviceIDs ...string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, id := range deviceIDs {
-		delete(d.devices, id)
-	}
+	s.add(fp)
 }

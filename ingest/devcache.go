@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 
@@ -9,11 +10,11 @@ import (
 )
 
 // deviceCache holds what ingest needs of every registered device, by id:
-// with a million households, five million entries. A sync.Map of
+// with a million households, five to nine million entries. A sync.Map of
 // registry.Device took about 260 bytes a device (its nodes, and a 120-byte
-// boxed Device); a cached device is its household and kind, with a device
-// that speaks another format's fields apart (docs/performance.md, "Toward
-// a million households").
+// boxed Device); a cached device is its household, its kind as one byte and
+// its duplicate filter, with a device that speaks another format's fields
+// apart (docs/performance.md, "Toward a million households").
 type deviceCache struct {
 	seed   maphash.Seed
 	shards [64]deviceShard
@@ -25,20 +26,34 @@ type deviceShard struct {
 }
 
 // cachedDevice is a registry.Device without its id (the map's key) and its
-// secret's hash (never cached).
+// secret's hash (never cached), with the device's last accepted messages:
+// 40 bytes, as many as before it held the filter, with its kind a string.
 type cachedDevice struct {
 	householdID string
-	kind        registry.DeviceKind
 	// other holds what only some devices have: a source other than
-	// native, a gateway, an expected interval. Nil for most.
+	// native, a gateway, an expected interval, a kind not in cachedKinds.
+	// Nil for most.
 	other *otherFields
+	// seen is allocated with the entry: filled at the first message, it
+	// would have to be stored again, which makes the map keep the id given
+	// (a substring of the message's topic, or a copy of it beside the one
+	// the rules engine holds), and every device speaks within the hour.
+	seen *seen
+	// kind is 1 + its index in cachedKinds; 0: other.kind. One byte
+	// rather than a string, which, cut from where the device was read (a
+	// row, an import's CSV line), would cost 16 bytes and more.
+	kind uint8
 }
 
 type otherFields struct {
+	kind                   registry.DeviceKind
 	source                 registry.Source
 	sourceTopic, gatewayID string
 	expectedEvery          time.Duration
 }
+
+// cachedKinds are the kinds a cached device keeps as a byte.
+var cachedKinds = append(slices.Clone(registry.DeviceKinds), registry.Gateway)
 
 func newDeviceCache() *deviceCache {
 	c := &deviceCache{seed: maphash.MakeSeed()}
@@ -53,14 +68,43 @@ func (c *deviceCache) shard(id string) *deviceShard {
 }
 
 func (c *deviceCache) store(d registry.Device) {
-	cd := cachedDevice{householdID: d.HouseholdID, kind: d.Kind}
-	if !d.Native() || d.GatewayID != "" || d.ExpectedEvery != 0 {
+	cd := cachedDevice{householdID: d.HouseholdID, kind: uint8(slices.Index(cachedKinds, d.Kind) + 1)}
+	if cd.kind == 0 || !d.Native() || d.GatewayID != "" || d.ExpectedEvery != 0 {
 		cd.other = &otherFields{source: d.Source, sourceTopic: d.SourceTopic, gatewayID: d.GatewayID, expectedEvery: d.ExpectedEvery}
+		if cd.kind == 0 {
+			cd.other.kind = d.Kind
+		}
 	}
 	s := c.shard(d.ID)
 	s.mu.Lock()
+	// A device stored again (its expected interval changed) keeps what
+	// it sent.
+	if cd.seen = s.m[d.ID].seen; cd.seen == nil {
+		cd.seen = new(seen)
+	}
 	s.m[d.ID] = cd
 	s.mu.Unlock()
+}
+
+// duplicate reports whether the device accepted a message of fingerprint
+// fp (dedupe.go) among its last ones; an unknown device has accepted none.
+func (c *deviceCache) duplicate(id string, fp uint64) bool {
+	s := c.shard(id)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	cd, ok := s.m[id]
+	return ok && cd.seen.has(fp)
+}
+
+// record notes that the device accepted a message of fingerprint fp. A
+// device no longer cached (removed meanwhile) is not added back.
+func (c *deviceCache) record(id string, fp uint64) {
+	s := c.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cd, ok := s.m[id]; ok {
+		cd.seen.add(fp)
+	}
 }
 
 func (c *deviceCache) load(id string) (registry.Device, bool) {
@@ -88,9 +132,15 @@ func (c *deviceCache) remove(id string) (registry.Device, bool) {
 }
 
 func (cd cachedDevice) device(id string) registry.Device {
-	d := registry.Device{ID: id, HouseholdID: cd.householdID, Kind: cd.kind}
+	d := registry.Device{ID: id, HouseholdID: cd.householdID}
+	if cd.kind > 0 {
+		d.Kind = cachedKinds[cd.kind-1]
+	}
 	if o := cd.other; o != nil {
 		d.Source, d.SourceTopic, d.GatewayID, d.ExpectedEvery = o.source, o.sourceTopic, o.gatewayID, o.expectedEvery
+		if cd.kind == 0 {
+			d.Kind = o.kind
+		}
 	}
 	return d
 }

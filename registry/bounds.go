@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -82,7 +81,7 @@ func CheckField(field string, kind FieldKind, v string) error {
 			return fmt.Errorf("%s %s: must be an http or https URL", field, quote(v))
 		}
 	case KindTimezone:
-		if _, err := time.LoadLocation(v); err != nil {
+		if _, err := LoadLocation(v); err != nil {
 			return fmt.Errorf("%s %s: unknown", field, quote(v))
 		}
 	}

@@ -279,7 +279,7 @@ func (h Household) Location() *time.Location {
 	if tz == "" {
 		tz = DefaultTimezone
 	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := LoadLocation(tz)
 	if err != nil {
 		return time.UTC
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unique"
 
 	"github.com/eldersafe/eldersafe/registry"
 )
@@ -86,8 +87,11 @@ type span struct{ from, until int64 }
 // water total_liters and flow_lpm; power total_kwh and power_w; wristband
 // heart_rate.
 type device struct {
-	id        string
-	room      string
+	id string
+	// room is where a PIR said it is, one copy of each name for all
+	// devices (a million households' PIRs name a handful of rooms); zero
+	// until it says.
+	room      unique.Handle[string]
 	lastSeen  int64 // newest message applied, for ordering
 	lastAlive int64 // newest message that showed the device alive
 	a, b      float64
@@ -97,6 +101,14 @@ type device struct {
 	every     uint16 // expected_every in minutes; 0: the kind's (health.go)
 	kind      kind
 	flags     uint8
+}
+
+// roomName is the room the device last said it is in, or "".
+func (d *device) roomName() string {
+	if d.room == (unique.Handle[string]{}) {
+		return ""
+	}
+	return d.room.Value()
 }
 
 // kind is a device kind in one byte: registry.DeviceKinds[kind-1].
@@ -267,7 +279,7 @@ func (h *household) apply(r Reading, cfg *Config, loc *time.Location) (alerts []
 	if r.Motion != nil {
 		d.setBool(*r.Motion)
 		if r.Room != "" {
-			d.room = r.Room
+			d.room = unique.Make(r.Room)
 		}
 	}
 	if r.Open != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unique"
 
 	"github.com/eldersafe/eldersafe/registry"
 )
@@ -74,7 +75,7 @@ func (h *household) save() []byte {
 	for i := range h.devices {
 		d := &h.devices[i]
 		b = appendString(b, d.id)
-		b = appendString(b, d.room)
+		b = appendString(b, d.roomName())
 		b = append(b, byte(d.kind), d.flags)
 		for _, v := range []int64{d.lastSeen, d.lastAlive, d.aAt, d.flowStart} {
 			b = binary.AppendVarint(b, v)
@@ -215,6 +216,15 @@ func (d *decoder) id(what string, known []SavedDevice) string {
 	return string(b)
 }
 
+// room is a PIR's room, interned (device.room); zero when empty.
+func (d *decoder) room(what string) unique.Handle[string] {
+	b := d.fixed(what, int(d.uvarint(what, 1024)))
+	if len(b) == 0 {
+		return unique.Handle[string]{}
+	}
+	return unique.Make(string(b))
+}
+
 // maxDevices bounds what a corrupt state can make us allocate.
 const maxDevices = 256
 
@@ -238,7 +248,7 @@ func decodeHousehold(h *household, data []byte, known []SavedDevice) error {
 	devices := make([]device, d.uvarint("device count", maxDevices))
 	for i := range devices {
 		dev := &devices[i]
-		dev.id, dev.room = d.id("device id", known), d.string("room")
+		dev.id, dev.room = d.id("device id", known), d.room("room")
 		dev.kind, dev.flags = kind(d.byte("kind")), d.byte("flags")
 		for _, p := range []*int64{&dev.lastSeen, &dev.lastAlive, &dev.aAt, &dev.flowStart} {
 			*p = d.varint("device times")

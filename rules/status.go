@@ -66,8 +66,8 @@ func (d *device) values() map[string]any {
 	if d.flags&hasBool != 0 && names[2] != "" {
 		m[names[2]] = d.flags&boolValue != 0
 	}
-	if d.room != "" {
-		m["room"] = d.room
+	if room := d.roomName(); room != "" {
+		m["room"] = room
 	}
 	if len(m) == 0 {
 		return nil

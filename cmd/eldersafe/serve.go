@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/memlimit"
 )
 
 func serveCommand() *cobra.Command {
@@ -30,6 +35,7 @@ it would let any device move the monitor's time.`,
 				return err
 			}
 			logger := newLogger(cfg)
+			startMemoryLimit(cmd.Context(), cfg.Memory, logger)
 			return app.Run(cmd.Context(), cfg, logger, cmd.ErrOrStderr(), func(m *app.Monitor) {
 				fmt.Fprint(cmd.ErrOrStderr(), consoleBanner(m.HTTPAddr()))
 				if file, ok := configFile(cmd); ok {
@@ -41,6 +47,21 @@ it would let any device move the monitor's time.`,
 	addConfigFlags(cmd.Flags())
 	cmd.Flags().Bool(simulationFlag, false, "allow --clock event, for a simulation (eldersafe simulate); never in production")
 	return cmd
+}
+
+// startMemoryLimit keeps the heap's headroom at memory.headroom_ratio of
+// its live size until ctx ends, from before the store is loaded, whose
+// reading is the resident set's peak otherwise. Here and not in app: the
+// limit is the process's, and tests run several monitors in one.
+func startMemoryLimit(ctx context.Context, c app.MemoryConfig, logger *slog.Logger) {
+	if c.HeadroomRatio == 0 {
+		return
+	}
+	if os.Getenv("GOMEMLIMIT") != "" {
+		logger.Info("GOMEMLIMIT is set: memory.headroom_ratio is not applied")
+		return
+	}
+	go memlimit.Run(ctx, memlimit.Options{Ratio: c.HeadroomRatio, Min: uint64(c.HeadroomMinMB) << 20, Every: time.Second})
 }
 
 // consoleBanner says where the console is and how to get a log-in: the
