@@ -233,10 +233,12 @@ func (s *Service) Reschedule(ctx context.Context, id string, due time.Time, reas
 		if t.State.Closed() || t.State == OnSite {
 			return change{}, &TransitionError{Action: "reschedule", State: t.State, Reason: hint(t.State, "resolve it visited or not_home", OnSite)}
 		}
-		if worker != "" {
-			if err := ownedBy(*t, registry.Worker{ID: worker}, "reschedule"); err != nil {
-				return change{}, err
+		if worker != "" && t.AssigneeID != worker {
+			whose := "it has no worker yet"
+			if t.AssigneeID != "" {
+				whose = "it is owned by " + t.AssigneeID
 			}
+			return change{}, &TransitionError{Action: "reschedule", State: t.State, Reason: whose + "; the office may move it"}
 		}
 		month, _, key := monthBounds(*t.DueAt, s.opts.Location)
 		switch {

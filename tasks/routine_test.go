@@ -240,6 +240,7 @@ func TestReschedule(t *testing.T) {
 		{"to the past", first, t0.Add(-time.Minute), "", "invalid"},
 		{"more than 31 days ahead", first, t0.Add(tasks.RescheduleAhead + time.Second), "", "invalid"},
 		{"another worker's visit", first, t0.Add(24 * time.Hour), otherID, "transition"},
+		{"a visit nobody has, by a worker", e.routineOf(t, hhNoWorker)[0].ID, t0.Add(24 * time.Hour), ownerID, "transition"},
 		{"an alarm's task", fall, t0.Add(24 * time.Hour), "", "transition"},
 	} {
 		t.Run(c.name, func(t *testing.T) { refuse(t, c.id, c.due, c.worker, c.want) })
