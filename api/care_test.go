@@ -215,7 +215,7 @@ func TestReschedule(t *testing.T) {
 		{name: "an alarm's task", method: "POST", path: "/api/v1/tasks/" + t1 + "/reschedule", body: body(day, ""), opts: as("op"), want: 409,
 			wantCode: "invalid_transition", wantMsg: "only a routine visit"},
 		{name: "the worker moves their visit", method: "POST", path: v1, body: body(2*day, "she is at her son's"), opts: as("gw1"), want: 200,
-			check: both(fields(map[string]any{"state": "open", "due_at": at(2 * day), "ack_due_at": at(5 * day)}), lastTimeline("rescheduled", "gw1"))},
+			check: both(fields(map[string]any{"state": "open", "due_at": at(2 * day), "ack_due_at": at(5 * day)}), lastTimeline("rescheduled", "w1"))},
 		{name: "the office gives a visit to w2", method: "POST", path: "/api/v1/tasks/" + h1[1] + "/reassign", body: `{"to_worker_id":"w2","reason":"r"}`, opts: as("op"), want: 200},
 		{name: "... which w1 may not move", method: "POST", path: w2s, body: body(day, ""), opts: as("gw1"), want: 409, wantCode: "invalid_transition", wantMsg: "owned by w2"},
 		{name: "a supervisor moves any", method: "POST", path: v2, body: body(3*day, ""), opts: as("sv"), want: 200,

@@ -291,12 +291,13 @@ func (a *API) rescheduleTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := principal(r.Context())
 	// The task's service checks the owner in the same transaction as the
-	// move. A grid worker with no worker record sees no task to get here.
-	owner := ""
+	// move. A grid worker with no worker record sees no task to get here; one
+	// with a record is named by it on the timeline, as for their other actions.
+	actor, owner := p.ID, ""
 	if p.Role == registry.RoleGridWorker {
-		owner = p.WorkerID
+		actor, owner = p.WorkerID, p.WorkerID
 	}
-	t, err := a.opts.Tasks.Reschedule(r.Context(), r.PathValue("id"), due, req.Reason, p.ID, owner)
+	t, err := a.opts.Tasks.Reschedule(r.Context(), r.PathValue("id"), due, req.Reason, actor, owner)
 	if err != nil {
 		return err
 	}
