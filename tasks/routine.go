@@ -215,8 +215,8 @@ func (s *Service) openRoutine(ctx context.Context, tx Tx, h registry.Household, 
 
 // Reschedule moves a routine visit not yet made to another day, due, on
 // actor's word, with an optional reason. due may be neither past, nor more
-// than RescheduleAhead away, nor in a month before the visit's (its month's
-// report would lose it). worker, when not empty, must own the visit: a grid
+// than RescheduleAhead away, nor in a month before the visit's (that
+// month's visits and report may be closed already). worker, when not empty, must own the visit: a grid
 // worker moves only their own. The visit's deadlines follow the new day, so
 // it escalates RoutineGrace after it; one escalated already waits again
 // (open, or acknowledged if it was) so that it can escalate again. Nobody is
