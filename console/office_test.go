@@ -333,6 +333,9 @@ var officeSteps = []officeStep{
 		if s := g.text(`.task-detail [data-routine-due]`); !strings.Contains(s, w.text("3月18日", "Mar 18")) {
 			w.t.Errorf("the page says %q, want the visit by 18 March", s)
 		}
+		if s := g.text(`.timeline li.tl-rescheduled`); !strings.Contains(s, w.text("王芳", "Wang Fang")) || !strings.Contains(s, w.text("女儿家", "daughter's")) {
+			w.t.Errorf("the timeline says %q, want who moved the visit and why", s)
+		}
 		w.check(g, "worker-routine-rescheduled")
 		// The list follows: the visit is in the next 7 days now, and nothing is left later this month.
 		g.do("my tasks", click(`.back a`),
