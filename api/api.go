@@ -52,6 +52,7 @@ type Tasks interface {
 	Resolve(ctx context.Context, id, workerID, outcome, note string) (tasks.Task, error)
 	Handover(ctx context.Context, id, fromID, toID, reason string) (tasks.Task, error)
 	Reassign(ctx context.Context, id, toID, reason, actor string) (tasks.Task, error)
+	Reschedule(ctx context.Context, id string, due time.Time, reason, actor, worker string) (tasks.Task, error)
 	Cancel(ctx context.Context, id, actor, reason string) (tasks.Task, error)
 	OpenManual(ctx context.Context, householdID string, sev rules.Severity, reason, actor string) (tasks.Task, bool, error)
 	SLA(ctx context.Context, q tasks.SLAQuery) ([]tasks.SLARow, error)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/audit"
 	"github.com/eldersafe/eldersafe/dispatch"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -177,5 +178,64 @@ func TestRoutineAndRatings(t *testing.T) {
 	}
 	if !rated {
 		t.Errorf("the rating is not in the audit log: %+v", entries)
+	}
+}
+
+// TestReschedule: a routine visit's own grid worker, a supervisor and an
+// operator move it to another day, named on its timeline and in the audit
+// log; anyone else, an alarm's task, a closed visit and a day out of bounds
+// are refused, and the month's report still counts each visit once.
+func TestReschedule(t *testing.T) {
+	e := newEnv(t)
+	tok, t1, _ := e.people()
+	as := func(user string) []reqOption { return []reqOption{withToken(tok[user])} }
+	visits := func(household string) []string {
+		var out []string
+		for _, x := range e.must(200, "GET", "/api/v1/tasks?kind=routine_visit&household_id="+household, "")["tasks"].([]any) {
+			out = append(out, x.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	h1, h2 := visits("h1"), visits("h2")
+	v1, w2s, v2 := "/api/v1/tasks/"+h1[0]+"/reschedule", "/api/v1/tasks/"+h1[1]+"/reschedule", "/api/v1/tasks/"+h2[0]+"/reschedule"
+	at := func(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) }
+	body := func(d time.Duration, reason string) string {
+		return fmt.Sprintf(`{"due_at":%q,"reason":%q}`, at(d), reason)
+	}
+	day := 24 * time.Hour
+	e.run(t, []call{
+		{name: "family may not", method: "POST", path: v1, body: body(day, ""), opts: as("fam1"), want: 403, wantCode: "forbidden"},
+		{name: "a worker of another grid", method: "POST", path: v1, body: body(day, ""), opts: as("gw3"), want: 404, wantCode: "not_found"},
+		{name: "no due_at", method: "POST", path: v1, body: `{"reason":"r"}`, opts: as("gw1"), want: 400, wantCode: "invalid", wantMsg: "due_at: required"},
+		{name: "due_at not a time", method: "POST", path: v1, body: `{"due_at":"tomorrow"}`, opts: as("gw1"), want: 400, wantCode: "invalid", wantMsg: `due_at "tomorrow"`},
+		{name: "unknown field", method: "POST", path: v1, body: `{"due_at":"` + at(day) + `","worker_id":"w1"}`, opts: as("gw1"), want: 400, wantCode: "bad_json"},
+		{name: "reason too long", method: "POST", path: v1, body: body(day, strings.Repeat("x", registry.MaxLen[registry.KindReason]+1)), opts: as("gw1"), want: 400, wantCode: "invalid", wantMsg: "reason"},
+		{name: "past", method: "POST", path: v1, body: body(-time.Hour, ""), opts: as("gw1"), want: 400, wantCode: "invalid", wantMsg: "is past"},
+		{name: "too far ahead", method: "POST", path: v1, body: body(32*day, ""), opts: as("gw1"), want: 400, wantCode: "invalid", wantMsg: "at most 31 days ahead"},
+		{name: "an alarm's task", method: "POST", path: "/api/v1/tasks/" + t1 + "/reschedule", body: body(day, ""), opts: as("op"), want: 409,
+			wantCode: "invalid_transition", wantMsg: "only a routine visit"},
+		{name: "the worker moves their visit", method: "POST", path: v1, body: body(2*day, "she is at her son's"), opts: as("gw1"), want: 200,
+			check: both(fields(map[string]any{"state": "open", "due_at": at(2 * day), "ack_due_at": at(5 * day)}), lastTimeline("rescheduled", "w1"))},
+		{name: "the office gives a visit to w2", method: "POST", path: "/api/v1/tasks/" + h1[1] + "/reassign", body: `{"to_worker_id":"w2","reason":"r"}`, opts: as("op"), want: 200},
+		{name: "... which w1 may not move", method: "POST", path: w2s, body: body(day, ""), opts: as("gw1"), want: 409, wantCode: "invalid_transition", wantMsg: "owned by w2"},
+		{name: "a supervisor moves any", method: "POST", path: v2, body: body(3*day, ""), opts: as("sv"), want: 200,
+			check: both(fields(map[string]any{"due_at": at(3 * day)}), lastTimeline("rescheduled", "sv"))},
+		{name: "an operator too", method: "POST", path: w2s, body: body(4*day, "w2 is on leave"), opts: as("op"), want: 200,
+			check: both(fields(map[string]any{"due_at": at(4 * day), "assignee_id": "w2"}), lastTimeline("rescheduled", "op"))},
+		{name: "counted once", method: "GET", path: "/api/v1/reports/routine?month=2026-03", opts: as("op"), want: 200, check: func(t *testing.T, b map[string]any) {
+			if rows := fmt.Sprint(b["rows"]); !strings.Contains(rows, "due:2 grid_id:g1") || !strings.Contains(rows, "due:2 grid_id:g2") {
+				t.Errorf("rows %v, want two visits due in each grid", rows)
+			}
+		}},
+		{name: "cancel", method: "POST", path: "/api/v1/tasks/" + h2[0] + "/cancel", body: `{"reason":"moved away"}`, opts: as("op"), want: 200},
+		{name: "a closed visit", method: "POST", path: v2, body: body(day, ""), opts: as("op"), want: 409, wantCode: "invalid_transition",
+			wantMsg: "cannot reschedule a task that is cancelled"},
+	})
+	entries, err := e.store.Audit(t.Context(), "gw1", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(entries, func(en audit.Entry) bool { return strings.Contains(en.Object, h1[0]+"/reschedule") }) {
+		t.Errorf("the worker's move is not in the audit log: %+v", entries)
 	}
 }

@@ -53,6 +53,7 @@ var requestTypes = map[string]func() any{
 	"workerUpdate":      func() any { return new(workerUpdate) },
 	"householdUpdate":   func() any { return new(householdUpdate) },
 	"reassignRequest":   func() any { return new(reassignRequest) },
+	"rescheduleRequest": func() any { return new(rescheduleRequest) },
 }
 
 // bodyRoutes are the routes that read a body, with a valid body each (the
@@ -72,6 +73,7 @@ var bodyRoutes = []struct{ pattern, body string }{
 	{"POST /api/v1/tasks/{task}/resolve", `{"worker_id":"w1","outcome":"false_alarm","note":"fine","reason":"slept_late"}`},
 	{"POST /api/v1/tasks/{task}/handover", `{"from_worker_id":"w1","to_worker_id":"w2","reason":"closer"}`},
 	{"POST /api/v1/tasks/{task}/reassign", `{"to_worker_id":"w2","reason":"ill"}`},
+	{"POST /api/v1/tasks/{task}/reschedule", `{"due_at":"2026-03-03T23:59:00+08:00","reason":"away"}`},
 	{"POST /api/v1/tasks/{task}/cancel", `{"reason":"duplicate"}`},
 	{"PATCH /api/v1/households/h1", `{"care_level":"semi"}`},
 	{"POST /api/v1/tasks/{task}/rating", `{"stars":4,"comment":"came fast"}`},

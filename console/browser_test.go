@@ -299,6 +299,7 @@ type task struct {
 	Rule     string `json:"rule"`
 	Outcome  string `json:"outcome"`
 	Note     string `json:"note"`
+	DueAt    string `json:"due_at"`
 	Timeline []struct {
 		Type  string `json:"type"`
 		Actor string `json:"actor"`

@@ -255,7 +255,7 @@ func TestStrings(t *testing.T) {
 	add("device.", "online", "offline", "never")
 	add("live.", "live", "reconnecting")
 	add("timeline.", tasks.EntryOpened, tasks.EntryEvidence, tasks.EntryConditionCleared, tasks.EntryAcknowledged,
-		tasks.EntryCheckedIn, tasks.EntryResolved, tasks.EntryHandedOver, tasks.EntryCancelled, tasks.EntryEscalated,
+		tasks.EntryCheckedIn, tasks.EntryResolved, tasks.EntryHandedOver, tasks.EntryRescheduled, tasks.EntryCancelled, tasks.EntryEscalated,
 		tasks.EntryNotice, tasks.EntryNoticeFailed, tasks.EntryNoticeSkipped, tasks.EntryNoticeDeferred)
 	for _, p := range rules.Params {
 		add("param.", p.Name)

@@ -29,7 +29,7 @@ import (
 // device (its secret shown once) and the log-ins, opens a task for a
 // resident who phoned in and hands it to the other worker. The grid's worker
 // sees the household's two routine visits this month on their phone and
-// resolves one; the family rates it on the family page, and again through
+// resolves one, and puts the other off to tomorrow; the family rates it on the family page, and again through
 // the link in the SMS that told them of it; the office reads the worker's
 // ratings in the SLA report. Every page is checked to fit the screen. The
 // walk is a list of steps sharing one officeWalk, so a later feature is a
@@ -309,6 +309,40 @@ var officeSteps = []officeStep{
 			w.t.Errorf("routine visit %s: %s %s, want resolved visited", w.visited, got.State, got.Outcome)
 		}
 		w.check(g, "worker-routine-resolved")
+	}},
+	{"the worker puts the month's other visit off to tomorrow", func(w *officeWalk) {
+		later := w.routine[0]
+		if later == w.visited {
+			later = w.routine[1]
+		}
+		g := w.phoneTab(w.t, w.workerLogin, workerPassword)
+		g.do("the later visit", click(`#routine .task-card.routine[data-task-id="`+later+`"]`),
+			chromedp.WaitVisible(css(`.task-detail details.reschedule summary`)))
+		g.do("reschedule form",
+			click(`.task-detail details.reschedule summary`),
+			chromedp.SetValue(css(`.task-detail input[name="due_day"]`), officeNow.AddDate(0, 0, 1).Format(time.DateOnly)),
+			chromedp.SendKeys(css(`.task-detail input[name="reschedule_reason"]`), w.text("老人这几天去女儿家", "she is at her daughter's for a few days")))
+		w.check(g, "worker-routine-reschedule")
+		g.do("reschedule", click(`.task-detail button[data-action="reschedule"]`), chromedp.WaitVisible(css(`.timeline li.tl-rescheduled`)))
+		// Visit by the end of tomorrow in the household's time zone.
+		var got task
+		w.m.MustCall("GET", "/api/v1/tasks/"+later, nil, 200, &got)
+		if due, err := time.Parse(time.RFC3339, got.DueAt); err != nil || due.In(officeNow.Location()).Format("2006-01-02 15:04") != "2026-03-18 23:59" {
+			w.t.Errorf("routine visit %s due %q (%v), want 2026-03-18 23:59 CST", later, got.DueAt, err)
+		}
+		if s := g.text(`.task-detail [data-routine-due]`); !strings.Contains(s, w.text("3月18日", "Mar 18")) {
+			w.t.Errorf("the page says %q, want the visit by 18 March", s)
+		}
+		if s := g.text(`.timeline li.tl-rescheduled`); !strings.Contains(s, w.text("王芳", "Wang Fang")) || !strings.Contains(s, w.text("女儿家", "daughter's")) {
+			w.t.Errorf("the timeline says %q, want who moved the visit and why", s)
+		}
+		w.check(g, "worker-routine-rescheduled")
+		// The list follows: the visit is in the next 7 days now, and nothing is left later this month.
+		g.do("my tasks", click(`.back a`),
+			chromedp.WaitVisible(css(`#routine h3[data-routine="week"] ~ .task-card.routine[data-task-id="`+later+`"]`)))
+		if g.eval(`!!document.querySelector('#routine h3[data-routine="month"]')`) {
+			w.t.Errorf("routine visits %q, want the rescheduled one in the next 7 days, none later", g.text(`#routine`))
+		}
 	}},
 	{"the family's phone", func(w *officeWalk) {
 		f := w.phoneTab(w.t, w.family, workerPassword)

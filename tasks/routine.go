@@ -19,6 +19,10 @@ import (
 // tried again within it too.
 const RoutineGrace = 3 * 24 * time.Hour
 
+// RescheduleAhead is how far ahead of now a routine visit may be moved: a
+// month at most, so that a visit put off stays on the worker's list.
+const RescheduleAhead = 31 * 24 * time.Hour
+
 // DefaultRoutineVisits are the routine visits a month per care level (CONTRACT.md §13).
 func DefaultRoutineVisits() map[registry.CareLevel]int {
 	return map[registry.CareLevel]int{registry.CareSelfCare: 2, registry.CareSemi: 4, registry.CareDependent: 8}
@@ -206,6 +210,67 @@ func (s *Service) openRoutine(ctx context.Context, tx Tx, h registry.Household, 
 		return Task{}, err
 	}
 	t.Evidence = []rules.Evidence{ev}
+	return t, nil
+}
+
+// Reschedule moves a routine visit not yet made to another day, due, on
+// actor's word, with an optional reason. due may be neither past, nor more
+// than RescheduleAhead away, nor in a month before the visit's (that
+// month's visits and report may be closed already). worker, when not empty, must own the visit: a grid
+// worker moves only their own. The visit's deadlines follow the new day, so
+// it escalates RoutineGrace after it; one escalated already waits again
+// (open, or acknowledged if it was) so that it can escalate again. Nobody is
+// notified: the visit is on the worker's list. Moving it to the day it has
+// already (a retry after a lost answer) changes nothing.
+func (s *Service) Reschedule(ctx context.Context, id string, due time.Time, reason, actor, worker string) (Task, error) {
+	if len(reason) > maxText {
+		return Task{}, invalidf("reason: at most %d bytes", maxText)
+	}
+	t, err := s.apply(ctx, id, actor, func(_ Tx, t *Task, now time.Time) (change, error) {
+		if t.Kind != rules.RoutineVisit || t.DueAt == nil {
+			return change{}, &TransitionError{Action: "reschedule", State: t.State, Reason: "only a routine visit has a day to move"}
+		}
+		if t.State.Closed() || t.State == OnSite {
+			return change{}, &TransitionError{Action: "reschedule", State: t.State, Reason: hint(t.State, "resolve it visited or not_home", OnSite)}
+		}
+		if worker != "" && t.AssigneeID != worker {
+			whose := "it has no worker yet"
+			if t.AssigneeID != "" {
+				whose = "it is owned by " + t.AssigneeID
+			}
+			return change{}, &TransitionError{Action: "reschedule", State: t.State, Reason: whose + "; the office may move it"}
+		}
+		month, _, key := monthBounds(*t.DueAt, s.opts.Location)
+		switch {
+		case due.Before(now):
+			return change{}, invalidf("due_at %s is past: it is %s now", due.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		case due.After(now.Add(RescheduleAhead)):
+			return change{}, invalidf("due_at %s: at most 31 days ahead, by %s", due.UTC().Format(time.RFC3339), now.Add(RescheduleAhead).UTC().Format(time.RFC3339))
+		case due.Before(month):
+			return change{}, invalidf("due_at %s: the visit is one of %s; it may move later, not to an earlier month", due.UTC().Format(time.RFC3339), key)
+		case due.Equal(*t.DueAt):
+			return change{}, nil
+		}
+		from := *t.DueAt
+		t.DueAt = &due
+		t.AckDueAt, t.ResolveDueAt = due.Add(RoutineGrace), due.Add(RoutineGrace)
+		if t.State == Escalated {
+			t.State = Open
+			if t.AckedAt != nil {
+				t.State = Acknowledged
+			}
+		}
+		msg := "visit moved from " + from.UTC().Format(time.RFC3339) + " to " + due.UTC().Format(time.RFC3339)
+		data := map[string]any{"from_due_at": from.UTC().Format(time.RFC3339), "due_at": due.UTC().Format(time.RFC3339)}
+		if reason != "" {
+			msg += ": " + reason
+			data["reason"] = reason
+		}
+		return change{entry: TimelineEntry{Type: EntryRescheduled, Message: msg, Data: data}}, nil
+	})
+	if err != nil {
+		return Task{}, fmt.Errorf("reschedule task %s: %w", id, err)
+	}
 	return t, nil
 }
 

@@ -208,3 +208,106 @@ func TestRoutineVisit(t *testing.T) {
 		t.Error("month 2025-13 accepted")
 	}
 }
+
+// TestReschedule: a routine visit moved to another day is due then, and
+// escalates 3 days after the new day, not the old; one escalated waits
+// again; the report counts it once, in its new month; moves to the past,
+// too far ahead or to an earlier month, of another's visit, of an alarm's
+// task, of one on site or closed are refused and change nothing.
+func TestReschedule(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	_, err := e.svc.ScheduleRoutine(ctx)
+	must(t, err)
+	h1 := e.routineOf(t, hhMain)
+	first, second := h1[0].ID, h1[1].ID
+	oldDue := *h1[0].DueAt
+	fall := e.openFall(t)
+
+	refuse := func(t *testing.T, id string, due time.Time, worker, want string) {
+		t.Helper()
+		before := e.task(t, id)
+		_, err := e.svc.Reschedule(ctx, id, due, "", "office", worker)
+		wantError(t, err, want)
+		assertUnchanged(t, before, e.task(t, id))
+	}
+	for _, c := range []struct {
+		name, id string
+		due      time.Time
+		worker   string
+		want     string
+	}{
+		{"to the past", first, t0.Add(-time.Minute), "", "invalid"},
+		{"more than 31 days ahead", first, t0.Add(tasks.RescheduleAhead + time.Second), "", "invalid"},
+		{"another worker's visit", first, t0.Add(24 * time.Hour), otherID, "transition"},
+		{"a visit nobody has, by a worker", e.routineOf(t, hhNoWorker)[0].ID, t0.Add(24 * time.Hour), ownerID, "transition"},
+		{"an alarm's task", fall, t0.Add(24 * time.Hour), "", "transition"},
+	} {
+		t.Run(c.name, func(t *testing.T) { refuse(t, c.id, c.due, c.worker, c.want) })
+	}
+
+	// The worker puts their visit off by 4 days past its day.
+	newDue := oldDue.Add(4 * 24 * time.Hour)
+	moved, err := e.svc.Reschedule(ctx, first, newDue, "in hospital until Tuesday", ownerID, ownerID)
+	must(t, err)
+	timeEq(t, "due_at", moved.DueAt, newDue)
+	if !moved.AckDueAt.Equal(newDue.Add(tasks.RoutineGrace)) || !moved.ResolveDueAt.Equal(newDue.Add(tasks.RoutineGrace)) || moved.State != tasks.Open {
+		t.Errorf("moved: %+v; want open, deadlines 3 days after %v", moved, newDue)
+	}
+	if last := lastEntry(t, moved); last.Type != tasks.EntryRescheduled || last.Actor != ownerID ||
+		last.Data["due_at"] != newDue.UTC().Format(time.RFC3339) || last.Data["from_due_at"] != oldDue.UTC().Format(time.RFC3339) ||
+		last.Data["reason"] != "in hospital until Tuesday" {
+		t.Errorf("timeline entry %+v", last)
+	}
+	again, err := e.svc.Reschedule(ctx, first, newDue, "", ownerID, ownerID)
+	must(t, err)
+	if len(again.Timeline) != len(moved.Timeline) {
+		t.Errorf("moving a visit to its own day again recorded %v", lastEntry(t, again))
+	}
+
+	escalatesAt := func(at time.Time, want tasks.State) {
+		t.Helper()
+		e.clk.Advance(at)
+		_, err := e.svc.Escalate(ctx)
+		must(t, err)
+		if got := e.task(t, first).State; got != want {
+			t.Fatalf("at %v the visit is %s, want %s", at, got, want)
+		}
+	}
+	escalatesAt(oldDue.Add(tasks.RoutineGrace), tasks.Open)
+	escalatesAt(newDue.Add(tasks.RoutineGrace-time.Second), tasks.Open)
+	escalatesAt(newDue.Add(tasks.RoutineGrace), tasks.Escalated)
+	if msg := lastEntry(t, e.task(t, first)).Message; !strings.Contains(msg, newDue.Format(time.RFC3339)) {
+		t.Errorf("escalation %q does not name the new day", msg)
+	}
+
+	// The supervisor gives the escalated visit a day: it waits, and escalates again 3 days after it.
+	nextDue := e.clk.Now().Add(24 * time.Hour)
+	back, err := e.svc.Reschedule(ctx, first, nextDue, "", superID, "")
+	must(t, err)
+	if back.State != tasks.Open {
+		t.Errorf("escalated visit rescheduled: %s, want open", back.State)
+	}
+	escalatesAt(nextDue.Add(tasks.RoutineGrace-time.Second), tasks.Open)
+	escalatesAt(nextDue.Add(tasks.RoutineGrace), tasks.Escalated)
+
+	// Into April, and not back into March; counted once, in April.
+	april := time.Date(2025, 4, 5, 10, 0, 0, 0, shanghai)
+	_, err = e.svc.Reschedule(ctx, second, april, "", "office", "")
+	must(t, err)
+	refuse(t, second, time.Date(2025, 3, 31, 10, 0, 0, 0, shanghai), "", "invalid")
+	for month, due := range map[string]int{"2025-03": 1, "2025-04": 1} {
+		rows, _, err := e.svc.RoutineReport(ctx, month)
+		must(t, err)
+		if rows[0].GridID != gridMain || rows[0].Due != due {
+			t.Errorf("%s: %+v, want %d due in %s", month, rows[0], due, gridMain)
+		}
+	}
+
+	_, err = e.svc.CheckIn(ctx, second, ownerID, nil, nil)
+	must(t, err)
+	refuse(t, second, april.Add(24*time.Hour), "", "transition")
+	_, err = e.svc.Resolve(ctx, second, ownerID, tasks.OutcomeVisited, "")
+	must(t, err)
+	refuse(t, second, april.Add(24*time.Hour), "", "transition")
+}

@@ -123,6 +123,8 @@ const (
 	EntryNoticeDeferred = "notice_deferred"
 	// EntryRated: the family rated a resolved visit.
 	EntryRated = "rated"
+	// EntryRescheduled: a routine visit was moved to another day.
+	EntryRescheduled = "rescheduled"
 )
 
 // TimelineEntry records a state change, a notice or a note, with its time and actor.

@@ -66,6 +66,23 @@ export function dateTime(iso, timeZone) {
   }
 }
 
+// day is the calendar day (YYYY-MM-DD, a date input's value) of a moment
+// in timeZone, the browser's without one.
+export function day(at, timeZone) {
+  return new Intl.DateTimeFormat('en-CA', {timeZone, year: 'numeric', month: '2-digit', day: '2-digit'}).format(new Date(at));
+}
+
+// dayEnd is 23:59 of a day (YYYY-MM-DD) in timeZone, as an RFC 3339 time:
+// "visit by the 19th" in the resident's zone, whatever the phone's.
+export function dayEnd(day, timeZone) {
+  const [y, m, d] = day.split('-').map(Number);
+  const guess = Date.UTC(y, m - 1, d, 23, 59);
+  // The zone's offset then: its wall clock at guess, read as UTC, less guess.
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-US', {timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric'})
+    .formatToParts(guess).map((x) => [x.type, Number(x.value)]));
+  return new Date(2 * guess - Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute)).toISOString();
+}
+
 // duration says how long ms is in words: "6 h 5 min", "6小时5分钟"; whole
 // days drop the minutes.
 export function duration(ms) {

@@ -231,6 +231,18 @@ export function taskDetail(root, [id], app) {
         }, load, error);
       }}, t('action.checkin')));
     }
+    // A routine visit not yet made may move to another day: the worker's
+    // own, or any by the office. The day is the resident's.
+    if (routine && ['open', 'acknowledged', 'escalated'].includes(task.state) && (mine || app.isOffice())) {
+      const zone = zoneOf(hh, app);
+      const day = h('input', {type: 'date', name: 'due_day', min: i18n.day(app.now(), zone), max: i18n.day(app.now() + 30 * 86400000, zone),
+        value: i18n.day(Math.max(new Date(task.due_at), app.now()), zone)});
+      const why = h('input', {name: 'reschedule_reason', maxlength: 500, placeholder: t('reschedule.reason')});
+      actions.append(h('details', {class: 'cancel reschedule'}, h('summary', {}, t('reschedule.title')),
+        h('label', {}, t('reschedule.day'), day), h('label', {}, t('reschedule.reason'), why),
+        h('button', {type: 'button', class: 'primary', 'data-action': 'reschedule',
+          onclick: post('reschedule', () => ({due_at: day.value ? i18n.dayEnd(day.value, zone) : '', reason: why.value}))}, t('reschedule.submit'))));
+    }
     if (mine && task.state === 'on_site') {
       const note = h('textarea', {name: 'note', rows: 3, maxlength: 2000, placeholder: t('resolve.note'), value: noteText,
         oninput: () => (noteText = note.value)});
@@ -438,6 +450,8 @@ function timelineText(task, e, zone, app) {
       return t('tl.handed_over', {from: name(d.from_worker_id), to: name(d.to_worker_id), reason: d.reason || ''});
     case 'cancelled':
       return d.reason ?? e.message;
+    case 'rescheduled':
+      return t(d.reason ? 'tl.rescheduled_reason' : 'tl.rescheduled', {from: i18n.dateTime(d.from_due_at, zone), to: i18n.dateTime(d.due_at, zone), reason: d.reason});
     case 'escalated': {
       if (!d.due_at) return e.message;
       const to = (d.escalated_to || []).map(name).join(i18n.current() === 'en' ? ', ' : '、') || t('tl.nobody');
