@@ -35,8 +35,8 @@ it would let any device move the monitor's time.`,
 				return err
 			}
 			logger := newLogger(cfg)
-			startMemoryLimit(cmd.Context(), cfg.Memory, logger)
 			return app.Run(cmd.Context(), cfg, logger, cmd.ErrOrStderr(), func(m *app.Monitor) {
+				startMemoryLimit(cmd.Context(), cfg.Memory, logger)
 				fmt.Fprint(cmd.ErrOrStderr(), consoleBanner(m.HTTPAddr()))
 				if file, ok := configFile(cmd); ok {
 					watchConfig(cmd.Context(), file, func() (app.Config, error) { return loadConfig(cmd) }, m.Reload, logger)
@@ -50,9 +50,11 @@ it would let any device move the monitor's time.`,
 }
 
 // startMemoryLimit keeps the heap's headroom at memory.headroom_ratio of
-// its live size until ctx ends, from before the store is loaded, whose
-// reading is the resident set's peak otherwise. Here and not in app: the
-// limit is the process's, and tests run several monitors in one.
+// its live size until ctx ends, from the moment the monitor is up. Not while
+// it loads its state: the heap then grows faster than the limit follows it,
+// and the collector ran back to back (a restart at 1,000,000 households took
+// 40 CPU-seconds instead of 22, docs/performance.md). Here and not in app:
+// the limit is the process's, and tests run several monitors in one.
 func startMemoryLimit(ctx context.Context, c app.MemoryConfig, logger *slog.Logger) {
 	if c.HeadroomRatio == 0 {
 		return
