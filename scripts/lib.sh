@@ -44,3 +44,34 @@ wait_port() {
 	echo "nothing listens on 127.0.0.1:$1" >&2
 	return 1
 }
+
+# wait_ready waits until $1/readyz answers 200 and prints ready_seconds,
+# counted from when it was called; if process $2 ends first, or after 10
+# minutes, it shows the end of log $3 and dies.
+wait_ready() {
+	local t0 deadline=$((SECONDS + 600))
+	t0=$(date +%s.%N)
+	until curl -fsS -o /dev/null "$1/readyz" 2>/dev/null; do
+		if ! kill -0 "$2" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+			tail -n 20 "$3" >&2
+			die "the monitor did not become ready (log: $3)"
+		fi
+		sleep 0.05
+	done
+	echo "ready_seconds $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')"
+}
+
+# serve_scale starts $1 (an absolute path) serve as the scale scripts run
+# it, in the background, from $WORK (no configs/eldersafe.yaml there, so
+# embedded defaults): the embedded broker without device auth on
+# $broker_port, the event clock, the API on $http_port, admin token $TOKEN,
+# pprof on $PPROF when set, data in $WORK/data and its log in
+# $WORK/eldersafe.log. Its pid is $monitor_pid.
+serve_scale() {
+	cd "$WORK"
+	env ELDERSAFE_AUTH_ADMIN_TOKEN="$TOKEN" ELDERSAFE_LOG_LEVEL="${LOGLEVEL:-warn}" ELDERSAFE_MQTT_BROKER_AUTH=none \
+		${PPROF:+ELDERSAFE_HTTP_PPROF_ADDR=$PPROF} \
+		"$1" serve --clock event --simulation --data-dir "$WORK/data" \
+		--http-addr "127.0.0.1:$http_port" --broker-addr "127.0.0.1:$broker_port" >>"$WORK/eldersafe.log" 2>&1 &
+	monitor_pid=$!
+}

@@ -53,26 +53,10 @@ hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$monitor_pid/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$monitor_pid/stat"; }
 
 start_monitor() {
-	# Run from $WORK: no configs/eldersafe.yaml there, so embedded defaults.
-	cd "$WORK"
-	env ELDERSAFE_AUTH_ADMIN_TOKEN=$TOKEN ELDERSAFE_LOG_LEVEL=warn ELDERSAFE_MQTT_BROKER_AUTH=none ${PPROF:+ELDERSAFE_HTTP_PPROF_ADDR=$PPROF} \
-		"$bin" serve --clock event --simulation --data-dir "$WORK/data" \
-		--http-addr "127.0.0.1:$http_port" --broker-addr "127.0.0.1:$broker_port" >>"$WORK/eldersafe.log" 2>&1 &
-	monitor_pid=$!
+	serve_scale "$bin"
 	mark "monitor started"
-	local t0
-	t0=$(now)
-	for _ in $(seq 1 6000); do
-		if curl -fsS -o /dev/null "$api/readyz" 2>/dev/null; then
-			echo "ready_seconds $(echo "$(now) - $t0" | bc)"
-			mark ready
-			return 0
-		fi
-		kill -0 "$monitor_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	tail -n 20 "$WORK/eldersafe.log" >&2
-	die "the monitor did not become ready"
+	wait_ready "$api" "$monitor_pid" "$WORK/eldersafe.log"
+	mark ready
 }
 stop_monitor() {
 	kill -TERM "$monitor_pid"

@@ -5,27 +5,32 @@
 # it writes its snapshot). PROFILE_OUT: also a CPU profile of the first
 # PROFSEC (20) seconds; HEAP=FILE: a heap profile once ready.
 set -euo pipefail
-BIN=$1; WORK=$2; PROF=${3:-}
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-hp=$((20000 + RANDOM % 20000)); bp=$((40000 + RANDOM % 20000)); pp=$((60000 + RANDOM % 5000))
-env ELDERSAFE_AUTH_ADMIN_TOKEN=scale-token ELDERSAFE_LOG_LEVEL="${LOGLEVEL:-warn}" ELDERSAFE_MQTT_BROKER_AUTH=none \
-  ELDERSAFE_HTTP_PPROF_ADDR=127.0.0.1:$pp \
-  "$BIN" serve --clock event --simulation --data-dir "$WORK/data" --http-addr 127.0.0.1:$hp --broker-addr 127.0.0.1:$bp \
-  >>"$WORK/restart.log" 2>&1 &
-pid=$!; profpid=
-t0=$(now)
+BIN=$(realpath "$1"); WORK=$(realpath "$2"); PROF=${3:+$(realpath "$3")}
+TOKEN=scale-token
+root=$(cd "$(dirname "$0")/.." && pwd)
+log() { echo "# $*" >&2; }
+die() { echo "restart.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+
+http_port=$(free_port)
+broker_port=$(free_port)
+PPROF=127.0.0.1:$(free_port)
+monitor_pid= profile_pid=
+trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
+serve_scale "$BIN"
 if [ -n "$PROF" ]; then
-  (sleep 0.3; exec curl -fsS -o "$PROF" "http://127.0.0.1:$pp/debug/pprof/profile?seconds=${PROFSEC:-20}") & profpid=$!
+	(sleep 0.3; exec curl -fsS -o "$PROF" "http://$PPROF/debug/pprof/profile?seconds=${PROFSEC:-20}") &
+	profile_pid=$!
 fi
-until curl -fsS -o /dev/null "http://127.0.0.1:$hp/readyz" 2>/dev/null; do
-  kill -0 $pid 2>/dev/null || { echo "died"; tail -5 "$WORK/restart.log"; exit 1; }
-  sleep 0.05
-done
-echo "ready_seconds $(since "$t0") cpu_s $(awk '{print ($14+$15)/100}' /proc/$pid/stat)" \
-  "rss_kb $(awk '/^VmRSS/ {print $2}' /proc/$pid/status) hwm_kb $(awk '/^VmHWM/ {print $2}' /proc/$pid/status)"
-if [ -n "${HEAP:-}" ]; then curl -fsS -o "$HEAP" "http://127.0.0.1:$pp/debug/pprof/heap?gc=1"; fi
-if [ -n "$profpid" ]; then wait "$profpid"; fi
-t1=$(now)
-kill -TERM $pid; wait $pid || true
-echo "stop_seconds $(since "$t1")"
+ready=$(wait_ready "http://127.0.0.1:$http_port" "$monitor_pid" "$WORK/eldersafe.log")
+echo "$ready" \
+	"cpu_s $(awk '{print ($14+$15)/100}' "/proc/$monitor_pid/stat")" \
+	"rss_kb $(awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status") hwm_kb $(awk '/^VmHWM/ {print $2}' "/proc/$monitor_pid/status")"
+if [ -n "${HEAP:-}" ]; then curl -fsS -o "$HEAP" "http://$PPROF/debug/pprof/heap?gc=1"; fi
+if [ -n "$profile_pid" ]; then wait "$profile_pid"; fi
+t1=$(date +%s.%N)
+kill -TERM "$monitor_pid"
+wait "$monitor_pid" || true
+monitor_pid=
+echo "stop_seconds $(awk -v a="$t1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')"
