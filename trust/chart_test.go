@@ -1,14 +1,12 @@
 package trust
 
 import (
-	"bytes"
 	"encoding/json"
-	"encoding/xml"
-	"errors"
-	"io"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 func TestChart(t *testing.T) {
@@ -22,29 +20,13 @@ func TestChart(t *testing.T) {
 	}
 	svg := Chart(r)
 	// Well-formed, and what each bar says.
-	var texts []string
+	all, elements := testkit.SVG(t, svg)
 	widths := map[string]bool{}
-	dec := xml.NewDecoder(bytes.NewReader(svg))
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("not well-formed: %v\n%s", err, svg)
-		}
-		switch el := tok.(type) {
-		case xml.CharData:
-			texts = append(texts, string(el))
-		case xml.StartElement:
-			for _, a := range el.Attr {
-				if el.Name.Local == "rect" && a.Name.Local == "width" {
-					widths[a.Value] = true
-				}
-			}
+	for _, el := range elements {
+		if el.Name.Local == "rect" {
+			widths[testkit.Attr(el, "width")] = true
 		}
 	}
-	all := strings.Join(texts, "\n")
 	for _, want := range []string{
 		"fall", "water_no_use", "power_no_use", // every rule that sent a worker on either side
 		"10 true, 190 false", "10 true, 890 false", "0 true, 300 false",

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"encoding/xml"
-	"errors"
-	"io"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // A run as scripts/loadrun.sh records it: the sampler's and the
@@ -84,32 +82,13 @@ func TestPlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	svg := plot(s, 1000, "a <run> & more")
-	var texts []string
+	all, elements := testkit.SVG(t, svg)
 	var polylines [][]point
-	dec := xml.NewDecoder(bytes.NewReader(svg))
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("not well-formed: %v\n%s", err, svg)
-		}
-		switch el := tok.(type) {
-		case xml.CharData:
-			texts = append(texts, string(el))
-		case xml.StartElement:
-			if el.Name.Local != "polyline" {
-				continue
-			}
-			for _, a := range el.Attr {
-				if a.Name.Local == "points" {
-					polylines = append(polylines, points(t, a.Value))
-				}
-			}
+	for _, el := range elements {
+		if el.Name.Local == "polyline" {
+			polylines = append(polylines, points(t, testkit.Attr(el, "points")))
 		}
 	}
-	all := strings.Join(texts, "\n")
 	for _, want := range []string{
 		"a <run> & more", "resident set (MB)", "messages/s", "load done",
 		// Marks 1.5 s apart share a label.
