@@ -6,8 +6,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -350,7 +348,7 @@ func (m *Monitor) adminToken(ctx context.Context, announce io.Writer) (string, e
 	if ok {
 		return token, nil
 	}
-	if token, err = randomToken(); err != nil {
+	if token, err = registry.NewSecret(); err != nil {
 		return "", fmt.Errorf("generate admin token: %w", err)
 	}
 	if err := m.db.SaveAdminToken(ctx, token); err != nil {
@@ -360,15 +358,6 @@ func (m *Monitor) adminToken(ctx context.Context, announce io.Writer) (string, e
 		fmt.Fprintf(announce, "\nGenerated the admin token (shown once; set auth.admin_token to choose your own):\n\n    %s\n\n", token)
 	}
 	return token, nil
-}
-
-// randomToken is 192 random bits, URL-safe.
-func randomToken() (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // newPipeline sets up ingest's pipeline, whose device cache the decision

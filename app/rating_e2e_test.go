@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -48,27 +46,8 @@ func TestRatingLinkEndToEnd(t *testing.T) {
 	if !ok || len(token) < 22 {
 		t.Fatalf("resolved notice's rating action url %q, want %s<token>", link, base)
 	}
-	get := func(path string) (int, string) {
-		t.Helper()
-		resp, err := http.Get(m.APIURL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	post := func(path, body string) int {
-		t.Helper()
-		resp, err := http.Post(m.APIURL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
 	// The page: the household, the visit, five stars; in the contact's language (zh-CN).
-	if code, page := get("/r/" + token); code != 200 || !strings.Contains(page, "Li Guiying") || !strings.Contains(page, "请评价这次走访") ||
+	if code, page := m.Public("/r/"+token, ""); code != 200 || !strings.Contains(page, "Li Guiying") || !strings.Contains(page, "请评价这次走访") ||
 		strings.Count(page, "data-stars=") != 5 {
 		t.Fatalf("GET /r/<token> = %d:\n%s", code, page)
 	}
@@ -82,11 +61,11 @@ func TestRatingLinkEndToEnd(t *testing.T) {
 		{"rated", "/r/" + token, `{"stars":5,"comment":"came within the hour"}`, 201},
 		{"rated again", "/r/" + token, `{"stars":1}`, 409},
 	} {
-		if code := post(c.path, c.body); code != c.want {
+		if code, _ := m.Public(c.path, c.body); code != c.want {
 			t.Errorf("%s: POST %s = %d, want %d", c.name, c.path, code, c.want)
 		}
 	}
-	if code, page := get("/r/" + token); code != 200 || !strings.Contains(page, "★★★★★") || strings.Contains(page, "data-stars=") {
+	if code, page := m.Public("/r/"+token, ""); code != 200 || !strings.Contains(page, "★★★★★") || strings.Contains(page, "data-stars=") {
 		t.Errorf("the page once rated = %d, want the five stars given and none to give:\n%s", code, page)
 	}
 	var task struct {

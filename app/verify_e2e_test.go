@@ -3,8 +3,6 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -134,29 +132,15 @@ func TestAnswerLink(t *testing.T) {
 	path := link[len("https://care.example"):]
 	path = path[:len(path)-len("?answer=with_me")]
 
-	resp, err := http.Get(m.APIURL + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(page), "Li Guiying") || !strings.Contains(string(page), "在我这里") {
-		t.Fatalf("GET %s = %d:\n%s", path, resp.StatusCode, page)
+	code, page := m.Public(path, "")
+	if code != 200 || !strings.Contains(page, "Li Guiying") || !strings.Contains(page, "在我这里") {
+		t.Fatalf("GET %s = %d:\n%s", path, code, page)
 	}
 	until := start.Add(60 * time.Hour)
-	post := func(body string) int {
-		t.Helper()
-		resp, err := http.Post(m.APIURL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if code := post(`{"answer":"maybe"}`); code != 400 {
+	if code, _ := m.Public(path, `{"answer":"maybe"}`); code != 400 {
 		t.Fatalf("an unknown answer: %d, want 400", code)
 	}
-	if code := post(`{"answer":"with_me","until":"` + until.Format(time.RFC3339) + `"}`); code != 200 {
+	if code, _ := m.Public(path, `{"answer":"with_me","until":"`+until.Format(time.RFC3339)+`"}`); code != 200 {
 		t.Fatalf("with_me: %d, want 200", code)
 	}
 	opened := m.tasks("rule=water_no_use")
@@ -181,7 +165,7 @@ func TestAnswerLink(t *testing.T) {
 	if len(audit.Entries) < 2 {
 		t.Errorf("audit entries of the contact %+v, want the page and the answer", audit.Entries)
 	}
-	if code := post(`{"answer":"please_visit"}`); code != 410 {
+	if code, _ := m.Public(path, `{"answer":"please_visit"}`); code != 410 {
 		t.Errorf("answer after resolution: %d, want 410 (the link is dead)", code)
 	}
 	if n := len(w1.requests()); n != 0 {

@@ -30,7 +30,8 @@ func ValidateSecret(secret string) error {
 	return nil
 }
 
-// NewSecret makes a random device secret (24 bytes, URL-safe base64).
+// NewSecret makes a random secret: a device's, a demo user's password, the
+// generated admin token (24 bytes, URL-safe base64).
 func NewSecret() (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {

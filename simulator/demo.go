@@ -2,8 +2,6 @@ package simulator
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 
@@ -73,7 +71,7 @@ func DemoUsers(ctx context.Context, c *Client, n Neighbourhood, sc *Scenario) ([
 	}
 	var logins []DemoLogin
 	for _, u := range users {
-		password, err := NewSecret()
+		password, err := registry.NewSecret()
 		if err != nil {
 			return nil, err
 		}
@@ -94,13 +92,4 @@ func DemoUsers(ctx context.Context, c *Client, n Neighbourhood, sc *Scenario) ([
 		logins = append(logins, DemoLogin{ID: u.id, Password: password, What: u.what})
 	}
 	return logins, nil
-}
-
-// NewSecret is a fresh random password or token: 192 bits, URL-safe.
-func NewSecret() (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }

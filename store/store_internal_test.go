@@ -42,13 +42,36 @@ func TestPragmas(t *testing.T) {
 // looks tasks up by (state, deadline), never by scanning the table.
 func TestDueForEscalationUsesIndexes(t *testing.T) {
 	SQLiteOnly(t)
-	ctx := context.Background()
+	joined := queryPlan(t, dueForEscalationQuery, "open", 0, "verifying", 0, "acknowledged", 0, 100)
+	for _, want := range []string{"USING INDEX tasks_state_ack_due (state=? AND ack_due_at<?)", "USING INDEX tasks_state_resolve_due (state=? AND resolve_due_at<?)"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("query plan lacks %q:\n%s", want, joined)
+		}
+	}
+	if strings.Contains(joined, "SCAN tasks") {
+		t.Errorf("query plan scans tasks:\n%s", joined)
+	}
+}
+
+// TestRuleFieldsUseTheirIndex: a start reads the households set apart from
+// the defaults through their partial index, not by scanning a million rows.
+func TestRuleFieldsUseTheirIndex(t *testing.T) {
+	SQLiteOnly(t)
+	plan := queryPlan(t, ruleFieldsQuery+setApart)
+	if !strings.Contains(plan, "USING INDEX households_rule_fields") {
+		t.Errorf("query plan %q, want the partial index households_rule_fields", plan)
+	}
+}
+
+// queryPlan is SQLite's plan for query on a fresh database, a line a step.
+func queryPlan(t *testing.T, query string, args ...any) string {
+	t.Helper()
 	db, err := OpenForTest(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+dueForEscalationQuery, "open", 0, "verifying", 0, "acknowledged", 0, 100)
+	rows, err := db.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,33 +88,5 @@ func TestDueForEscalationUsesIndexes(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	joined := strings.Join(plan, "\n")
-	for _, want := range []string{"USING INDEX tasks_state_ack_due (state=? AND ack_due_at<?)", "USING INDEX tasks_state_resolve_due (state=? AND resolve_due_at<?)"} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("query plan lacks %q:\n%s", want, joined)
-		}
-	}
-	if strings.Contains(joined, "SCAN tasks") {
-		t.Errorf("query plan scans tasks:\n%s", joined)
-	}
-}
-
-// TestRuleFieldsUseTheirIndex: a start reads the households set apart from
-// the defaults through their partial index, not by scanning a million rows.
-func TestRuleFieldsUseTheirIndex(t *testing.T) {
-	SQLiteOnly(t)
-	ctx := context.Background()
-	db, err := OpenForTest(t, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var id, parent, unused int
-	var plan string
-	if err := db.r.QueryRowContext(ctx, "EXPLAIN QUERY PLAN "+ruleFieldsQuery+setApart).Scan(&id, &parent, &unused, &plan); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(plan, "USING INDEX households_rule_fields") {
-		t.Errorf("query plan %q, want the partial index households_rule_fields", plan)
-	}
+	return strings.Join(plan, "\n")
 }

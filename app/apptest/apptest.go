@@ -151,6 +151,28 @@ func (m *Monitor) MustCall(method, path string, body any, want int, out any) {
 	}
 }
 
+// Public sends a request as a member of the public would, without a
+// token (a family contact opening a link): GET when body is empty, else a
+// JSON POST. It returns the status and the body.
+func (m *Monitor) Public(path, body string) (int, string) {
+	m.t.Helper()
+	var (
+		resp *http.Response
+		err  error
+	)
+	if body == "" {
+		resp, err = http.Get(m.APIURL + path)
+	} else {
+		resp, err = http.Post(m.APIURL+path, "application/json", strings.NewReader(body))
+	}
+	if err != nil {
+		m.t.Fatalf("%s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
 // Metric reads one sample from /metrics, e.g.
 // `eldersafe_ingest_messages_total{kind="wristband",stream="event"}`; 0 when
 // absent.

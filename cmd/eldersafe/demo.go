@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/simulator"
 )
 
@@ -72,7 +73,7 @@ func runDemo(cmd *cobra.Command, f demoFlags) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-	token, err := simulator.NewSecret()
+	token, err := registry.NewSecret()
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
