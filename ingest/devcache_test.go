@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 	"unsafe"
@@ -52,5 +53,46 @@ func TestDeviceCache(t *testing.T) {
 	c.record("d1", fp)
 	if _, ok := c.load("d1"); ok || c.duplicate("d1", fp) {
 		t.Error("a removed device came back")
+	}
+}
+
+func TestDeviceCacheReserve(t *testing.T) {
+	for _, n := range []int{0, 1, 1000, 100_000, 1_000_000, 5_000_000, 9_000_000} {
+		shards, each := shardsFor(n)
+		if shards < minShards || shards*each < n {
+			t.Errorf("shardsFor(%d) = %d shards of %d", n, shards, each)
+			continue
+		}
+		// The slots Go makes for a map of each entries: the power of two
+		// at or above 8/7 of them, in tables of 1,024 once over 8.
+		slots := 8
+		for slots*7/8 < each {
+			slots *= 2
+		}
+		if slots > 1024 && each*8/7 > slots {
+			t.Errorf("shardsFor(%d): %d entries a shard overflow %d slots", n, each, slots)
+		}
+		if used := float64(n) / float64(shards*slots); n >= 100_000 && used < 0.7 {
+			t.Errorf("shardsFor(%d): %d shards of %d slots are %.0f %% used, want 70 %% at least", n, shards, slots, used*100)
+		}
+	}
+
+	c := newDeviceCache()
+	c.reserve(100_000)
+	if want, _ := shardsFor(100_000); len(c.shards) != want {
+		t.Fatalf("%d shards after reserve, want %d", len(c.shards), want)
+	}
+	for i := range 1000 {
+		c.store(registry.Device{ID: fmt.Sprint("d", i), HouseholdID: "h1", Kind: registry.WaterMeter})
+	}
+	for i := range 1000 {
+		if _, ok := c.load(fmt.Sprint("d", i)); !ok {
+			t.Fatalf("d%d not found after reserve", i)
+		}
+	}
+	// A cache holding devices is not made again.
+	c.reserve(5_000_000)
+	if _, ok := c.load("d1"); !ok {
+		t.Error("reserve on a cache in use dropped its devices")
 	}
 }
