@@ -397,3 +397,32 @@ func TestFallAfterRebootFollowingFutureTS(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenTasksGaugeCountsRoutineVisits registers a semi-independent
+// household, which gets routine visits at once: eldersafe_tasks_open counts
+// them, and stops counting the one resolved.
+func TestOpenTasksGaugeCountsRoutineVisits(t *testing.T) {
+	m := startMonitor(t, "", nil)
+	m.MustCall("POST", "/api/v1/grids", map[string]any{"id": "g1", "name": "Grid 1"}, 201, nil)
+	m.MustCall("POST", "/api/v1/workers", map[string]any{
+		"id": "w-h1", "name": "Wang Fang", "phone": "+8613800000001", "grid_ids": []string{"g1"}, "role": "grid_worker",
+	}, 201, nil)
+	m.MustCall("POST", "/api/v1/households", map[string]any{
+		"id": "h1", "name": "Li Guiying", "address": "Building 3, Unit 2, Room 401", "grid_id": "g1", "care_level": "semi",
+	}, 201, nil)
+	const gauge = `eldersafe_tasks_open{kind="routine_visit",severity="low"}`
+	visits := m.tasks("household_id=h1&kind=routine_visit&state=open")
+	if len(visits) == 0 {
+		t.Fatal("no routine visit scheduled at registration")
+	}
+	if n := m.Metric(gauge); n != float64(len(visits)) {
+		t.Fatalf("%s = %v, want %d (the open routine visits)", gauge, n, len(visits))
+	}
+	body := map[string]any{"worker_id": "w-h1"}
+	path := "/api/v1/tasks/" + visits[0].ID
+	m.MustCall("POST", path+"/checkin", body, 200, nil)
+	m.MustCall("POST", path+"/resolve", map[string]any{"worker_id": "w-h1", "outcome": "visited"}, 200, nil)
+	if n := m.Metric(gauge); n != float64(len(visits)-1) {
+		t.Errorf("%s = %v after one was resolved, want %d", gauge, n, len(visits)-1)
+	}
+}

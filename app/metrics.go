@@ -10,6 +10,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
+	"github.com/eldersafe/eldersafe/tasks"
 )
 
 // newAckOverdue registers eldersafe_task_ack_overdue_total and returns what
@@ -54,7 +55,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	if err == nil {
 		// Every series, zeros included, so a dashboard sees "none open" rather than "no data".
 		for _, sev := range rules.Severities {
-			for _, kind := range []rules.TaskKind{rules.Visit, rules.Maintenance} {
+			for _, kind := range tasks.Kinds {
 				n := counts[[2]string{string(sev), string(kind)}]
 				ch <- prometheus.MustNewConstMetric(tasksOpenDesc, prometheus.GaugeValue, float64(n), string(sev), string(kind))
 			}

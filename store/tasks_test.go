@@ -399,6 +399,39 @@ func TestOpenTaskCounts(t *testing.T) {
 	if !reflect.DeepEqual(counts, want) {
 		t.Errorf("OpenTaskCounts = %v, want %v", counts, want)
 	}
+
+	// The counts follow tasks as they close, reopen and change kind.
+	for _, c := range []struct {
+		id   string
+		edit func(*tasks.Task)
+		want map[[2]string]int
+	}{
+		{"t0", func(task *tasks.Task) { task.State = tasks.Resolved },
+			map[[2]string]int{{"critical", "visit"}: 1, {"low", "maintenance"}: 1}},
+		{"t3", func(task *tasks.Task) { task.Severity, task.Kind = rules.Critical, rules.Visit },
+			map[[2]string]int{{"critical", "visit"}: 2}},
+		{"t2", func(task *tasks.Task) { task.State = tasks.Open },
+			map[[2]string]int{{"critical", "visit"}: 3}},
+		{"t1", func(task *tasks.Task) { task.State = tasks.Cancelled; task.Severity = rules.Low },
+			map[[2]string]int{{"critical", "visit"}: 2}},
+		// A closed task that changes stays uncounted.
+		{"t4", func(task *tasks.Task) { task.Severity = rules.High },
+			map[[2]string]int{{"critical", "visit"}: 2}},
+	} {
+		must(t, db.Update(ctx, func(tx tasks.Tx) error {
+			task, err := tx.Task(ctx, c.id)
+			if err != nil {
+				return err
+			}
+			c.edit(&task)
+			return tx.UpdateTask(ctx, task)
+		}))
+		counts, err = db.OpenTaskCounts(ctx)
+		must(t, err)
+		if !reflect.DeepEqual(counts, c.want) {
+			t.Errorf("after changing %s: OpenTaskCounts = %v, want %v", c.id, counts, c.want)
+		}
+	}
 }
 
 // TestUpdate_Concurrent runs what tasks.Service.Raise does from many goroutines
