@@ -18,6 +18,7 @@ var _ history.RollupStore = (*DB)(nil)
 // meters' registers, never moving one back in time, in one transaction.
 func (db *DB) AddReadingHours(ctx context.Context, hours []history.HouseholdHour, meters []history.MeterRegister) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
+		ctx := rowsContext(ctx)
 		if len(hours) > 0 {
 			st, err := tx.PrepareContext(ctx, `INSERT INTO reading_hourly (household_id, hour_at, water_liters, motion_events, door_openings, power_kwh)
 				VALUES (?, ?, ?, ?, ?, ?)

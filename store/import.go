@@ -45,6 +45,7 @@ func (db *DB) ImportHouseholds(ctx context.Context, in []registry.HouseholdImpor
 	}
 	results = make([]registry.ImportResult, len(in))
 	err = db.write(ctx, func(tx *sql.Tx) error {
+		ctx := rowsContext(ctx)
 		st, err := prepareImportStmts(ctx, tx)
 		if err != nil {
 			return err

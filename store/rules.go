@@ -29,6 +29,7 @@ func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClo
 				return err
 			}
 		}
+		ctx := rowsContext(ctx)
 		stmt, err := tx.PrepareContext(ctx, `
 			INSERT INTO rule_state (household_id, data, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (household_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`)

@@ -198,6 +198,15 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	return db.transact(ctx, true, fn)
 }
 
+// rowsContext is ctx for the statements of a write that runs some for every
+// row (an import, a checkpoint, the readings roll-up). On a context that
+// can be cancelled the driver watches it with a goroutine of its own for
+// every statement (modernc.org/sqlite's interruptOnDone): 2.6 KB and a
+// goroutine per device imported. Cancelling ctx still ends the write:
+// database/sql rolls back a transaction whose context is done, and the next
+// statement fails.
+func rowsContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // transact runs fn in one write transaction, fenced or not (lease.go).
 func (db *DB) transact(ctx context.Context, fenced bool, fn func(*sql.Tx) error) error {
 	tx, err := db.begin(ctx, fenced)
