@@ -75,3 +75,14 @@ serve_scale() {
 		--http-addr "127.0.0.1:$http_port" --broker-addr "127.0.0.1:$broker_port" >>"$WORK/eldersafe.log" 2>&1 &
 	monitor_pid=$!
 }
+
+# scrape times five /metrics scrapes of the monitor at $1 (http://host:port),
+# with $TOKEN, and prints the best and the worst, in ms.
+scrape() {
+	local best=999999 worst=0 ms
+	for _ in 1 2 3 4 5; do
+		ms=$(curl -fsS -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $TOKEN" "$1/metrics" | awk '{printf "%d", $1*1000}')
+		best=$((ms < best ? ms : best)); worst=$((ms > worst ? ms : worst))
+	done
+	echo "scrape_ms $best-$worst"
+}

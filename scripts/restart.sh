@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # restart.sh BIN WORK [PROFILE_OUT]: start BIN serve as scripts/scale.sh does
 # on WORK/data (made by scale.sh or loadrun.sh), time it until /readyz
-# answers 200, print its CPU and resident set then, and stop it (SIGTERM:
+# answers 200, print its CPU and resident set then, time five /metrics
+# scrapes, and stop it (SIGTERM:
 # it writes its snapshot). PROFILE_OUT: also a CPU profile of the first
 # PROFSEC (20) seconds; HEAP=FILE: a heap profile once ready.
 set -euo pipefail
@@ -27,6 +28,7 @@ ready=$(wait_ready "http://127.0.0.1:$http_port" "$monitor_pid" "$WORK/eldersafe
 echo "$ready" \
 	"cpu_s $(awk '{print ($14+$15)/100}' "/proc/$monitor_pid/stat")" \
 	"rss_kb $(awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status") hwm_kb $(awk '/^VmHWM/ {print $2}' "/proc/$monitor_pid/status")"
+scrape "http://127.0.0.1:$http_port"
 if [ -n "${HEAP:-}" ]; then curl -fsS -o "$HEAP" "http://$PPROF/debug/pprof/heap?gc=1"; fi
 if [ -n "$profile_pid" ]; then wait "$profile_pid"; fi
 t1=$(date +%s.%N)

@@ -45,16 +45,6 @@ rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
 # cpu_ticks is the monitor's user + system CPU time so far, in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$monitor_pid/stat"; }
 
-scrape() {
-	# Five scrapes; the best and the worst, in ms.
-	local best=999999 worst=0 ms
-	for _ in 1 2 3 4 5; do
-		ms=$(curl -fsS -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $TOKEN" "$api/metrics" | awk '{printf "%d", $1*1000}')
-		best=$((ms < best ? ms : best)); worst=$((ms > worst ? ms : worst))
-	done
-	echo "scrape_ms $best-$worst"
-}
-
 post() {
 	curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$2" "$api$1" >/dev/null
 }
@@ -95,11 +85,11 @@ echo "import_cpu_us_per_household $(echo "($(cpu_ticks) - $cpu0) * 1000000 / $(g
 echo "rss_kb_after_import $(rss_kb)"
 wait "$profiling"
 profile heap-import 'heap?gc=1'
-scrape
+scrape "$api"
 stop_monitor
 start_monitor
 echo "rss_kb_after_restart $(rss_kb)"
 profile heap-restart 'heap?gc=1'
-scrape
+scrape "$api"
 stop_monitor
 monitor_pid=
