@@ -81,7 +81,7 @@ type importHousehold struct {
 	line     int // its first line
 	h        registry.Household
 	setNotes bool
-	devices  []importDevice
+	devices  []*importDevice
 	failed   bool
 }
 
@@ -195,10 +195,13 @@ type lineError struct {
 // importInput hashes the secrets of a household's devices, generating
 // those not given (into generated, by device id).
 func (a *API) importInput(ih *importHousehold, generated map[string]string) (registry.HouseholdImport, *lineError) {
-	in := registry.HouseholdImport{Household: ih.h, SetMedicalNotes: ih.setNotes, NewSecretHashes: map[string]string{}}
+	in := registry.HouseholdImport{
+		Household: ih.h, SetMedicalNotes: ih.setNotes,
+		Devices: make([]registry.Device, 0, len(ih.devices)), NewSecretHashes: make(map[string]string, len(ih.devices)),
+	}
 	// Gateways first: a device naming one is registered after it, whatever
 	// the order of the rows.
-	slices.SortStableFunc(ih.devices, func(x, y importDevice) int {
+	slices.SortStableFunc(ih.devices, func(x, y *importDevice) int {
 		return cmp.Compare(gatewaysFirst(x.d.Kind), gatewaysFirst(y.d.Kind))
 	})
 	for _, d := range ih.devices {
@@ -364,7 +367,7 @@ func parseImport(body []byte) (importFile, error) {
 	var (
 		f       importFile
 		byID    = map[string]*importHousehold{}
-		devices = map[string]importDevice{} // by device id, the first listing
+		devices = map[string]*importDevice{} // by device id, the first listing
 		rows    int
 	)
 	lineErr := func(line int, format string, args ...any) {
@@ -438,7 +441,7 @@ func parseImport(body []byte) (importFile, error) {
 			}
 		}
 		if id, kind, secret := get("device_id"), get("device_kind"), get("device_secret"); id != "" || kind != "" || secret != "" {
-			d := importDevice{line: line, secret: secret, d: registry.Device{ID: id, Kind: registry.DeviceKind(kind), HouseholdID: hid,
+			d := &importDevice{line: line, secret: secret, d: registry.Device{ID: id, Kind: registry.DeviceKind(kind), HouseholdID: hid,
 				Source: registry.Source(cmp.Or(get("device_source"), string(registry.SourceNative))), SourceTopic: get("device_source_topic"), GatewayID: get("device_gateway_id")}}
 			var secretErr, everyErr error
 			if secret != "" {
