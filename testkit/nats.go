@@ -24,6 +24,13 @@ func (n *NATSNode) Kill() {
 	n.cmd.Wait()
 }
 
+// NATSAckWait is the clusters' mqtt.ack_wait: how long a node waits for a
+// session's PUBACK before it sends a message again. NATS 2.9 sends what a
+// dead connection left unacknowledged only then, not when the session is
+// resumed, and a resend while no connection holds the session waits for the
+// next period.
+const NATSAckWait = 5 * time.Second
+
 // StartNATSCluster runs a cluster of n nats-server nodes on loopback with
 // JetStream and MQTT, its streams replicated on every node (so a persistent
 // session and its QoS 1 messages survive the loss of a node), until the
@@ -55,8 +62,8 @@ func StartNATSCluster(tb testing.TB, n int) []*NATSNode {
 listen: %q
 jetstream { store_dir: %q }
 cluster { name: eldersafe, listen: %q, routes: [%s] }
-mqtt { listen: %q, stream_replicas: %d, ack_wait: "5s" }
-`, i+1, clientAddrs[i], filepath.Join(dir, fmt.Sprintf("n%d", i+1)), routeAddrs[i], strings.Join(routes, ", "), mqttAddrs[i], n)
+mqtt { listen: %q, stream_replicas: %d, ack_wait: %q }
+`, i+1, clientAddrs[i], filepath.Join(dir, fmt.Sprintf("n%d", i+1)), routeAddrs[i], strings.Join(routes, ", "), mqttAddrs[i], n, NATSAckWait.String())
 		path := filepath.Join(dir, fmt.Sprintf("n%d.conf", i+1))
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			tb.Fatal(err)

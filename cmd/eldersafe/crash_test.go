@@ -286,12 +286,20 @@ func publishFall(t *testing.T, brokerAddr, deviceID, secret string) {
 // a publish in flight when the broker dies completes with an error.
 func dialDevice(t *testing.T, url, clientID, deviceID, secret string) mqtt.Client {
 	t.Helper()
+	c, err := connectDevice(url, clientID, deviceID, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func connectDevice(url, clientID, deviceID, secret string) (mqtt.Client, error) {
 	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).
 		SetUsername(deviceID).SetPassword(secret).SetConnectTimeout(5 * time.Second).SetAutoReconnect(false))
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
-		t.Fatalf("device %s connect to %s: %v", deviceID, url, tok.Error())
+		return nil, fmt.Errorf("device %s connect to %s: %v", deviceID, url, tok.Error())
 	}
-	return c
+	return c, nil
 }
 
 // poll checks cond every 20 ms until it holds, failing the test after 30 s.

@@ -95,6 +95,10 @@ type crashBroker struct {
 	// embedded broker). With Mosquitto the broker sends them, having
 	// queued the message in the monitor's persistent session.
 	monitorAcks bool
+	// redelivery is how long the broker waits before it sends again what a
+	// killed monitor left unacknowledged; zero for one that sends it as soon
+	// as the session is resumed.
+	redelivery time.Duration
 }
 
 // crashBrokerNames are the brokers every crash test runs on.
@@ -142,11 +146,12 @@ type crashMonitor struct {
 	s            *server
 	api          apiClient
 	killedAt     time.Time // set by kill
+	redelivery   time.Duration
 }
 
 func startCrashMonitor(t *testing.T, bin, dataDir string, b crashBroker, flags ...string) *crashMonitor {
 	t.Helper()
-	m := &crashMonitor{t: t, bin: bin, dataDir: dataDir, flags: flags}
+	m := &crashMonitor{t: t, bin: bin, dataDir: dataDir, flags: flags, redelivery: b.redelivery}
 	// Under the event clock only device messages move time between the
 	// tests' ticks, an hour apart: one overtaking another on its lane must
 	// not be taken for a device dragging the clock ahead.
@@ -390,15 +395,40 @@ func resendUnacked(t *testing.T, b crashBroker, falls []*fall) {
 }
 
 // resend publishes an unacknowledged fall again, same seq and ts, as a
-// device does after reconnecting.
+// device does after reconnecting: on a new connection each time the last
+// one failed, until the broker acknowledges it (a NATS node whose streams
+// are moving drops connections mid-publish for a while).
 func (f *fall) resend(t *testing.T, b crashBroker) {
 	t.Helper()
-	c := b.dial(t, f.device, f.secret)
-	defer c.Disconnect(100)
-	if tok := c.Publish(b.topic(f.device, "event"), 1, false, f.payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Errorf("%s: the resend after the restart was not acknowledged: %v", f, tok.Error())
+	var err error
+	if !within(resendTime, func() bool {
+		if err = f.publish(b); err != nil {
+			t.Logf("%s: resend: %v; the device tries again", f, err)
+			time.Sleep(500 * time.Millisecond)
+		}
+		return err == nil
+	}) {
+		t.Errorf("%s: the resend after the restart was not acknowledged within %v: %v", f, resendTime, err)
 	}
 	f.resent = true
+}
+
+// resendTime bounds a device's attempts to have a fall acknowledged.
+const resendTime = 30 * time.Second
+
+// publish sends the fall once on a connection of its own and waits for
+// the broker's PUBACK.
+func (f *fall) publish(b crashBroker) error {
+	c, err := connectDevice(b.url, b.tag+"-"+f.device, f.device, f.secret)
+	if err != nil {
+		return err
+	}
+	defer c.Disconnect(100)
+	tok := c.Publish(b.topic(f.device, "event"), 1, false, f.payload)
+	if !tok.WaitTimeout(10 * time.Second) {
+		return errors.New("no PUBACK in 10s")
+	}
+	return tok.Error()
 }
 
 // fallOutcome is what the API shows of one fall.
@@ -410,18 +440,20 @@ type fallOutcome struct {
 
 func (o fallOutcome) ok() bool { return o.tasks == 1 && o.evidence > 0 && o.notified }
 
-// settle waits up to settleTime for every fall's task and its notices, then
-// looks at every fall once more: a duplicate may come late. When the monitor
-// sends the PUBACK itself (storedAtAck), an acknowledged fall has its task
-// already ("acknowledged means stored") and nothing could bring it later, so
-// a fall without one is lost at once, not waited for; through Mosquitto it
-// may still be on its way from the monitor's session.
+// settle waits up to settleTime, and two of the broker's redelivery
+// periods, for every fall's task and its notices, then looks at every fall
+// once more: a duplicate may come late. When the monitor sends the PUBACK
+// itself (storedAtAck), an acknowledged fall has its task already
+// ("acknowledged means stored") and nothing could bring it later, so a fall
+// without one is lost at once, not waited for; through an external broker
+// it may still be on its way from the monitor's session.
 func (m *crashMonitor) settle(push *pushReceiver, falls []*fall, storedAtAck bool) []fallOutcome {
 	m.t.Helper()
 	out := make([]fallOutcome, len(falls))
 	waiting := func(o fallOutcome) bool { return !o.ok() && (o.evidence > 0 || !storedAtAck) }
 	first := true
-	within(settleTime, func() bool {
+	// A redelivery may fall while no monitor holds the session.
+	within(settleTime+2*m.redelivery, func() bool {
 		delivered := push.delivered()
 		all := true
 		for i, f := range falls {

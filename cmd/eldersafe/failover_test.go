@@ -154,7 +154,7 @@ func TestFailoverNATS(t *testing.T) {
 	for i, n := range nodes {
 		urls[i] = n.MQTT
 	}
-	b := crashBroker{name: "nats", url: nodes[1].MQTT, prefix: tag, tag: tag, env: []string{
+	b := crashBroker{name: "nats", url: nodes[1].MQTT, prefix: tag, tag: tag, redelivery: testkit.NATSAckWait, env: []string{
 		"ELDERSAFE_MQTT_URL=" + strings.Join(urls, ","), "ELDERSAFE_MQTT_CLIENT_ID=" + tag, "ELDERSAFE_MQTT_PREFIX=" + tag,
 	}}
 	testFailover(t, b, func(run int) {
