@@ -21,11 +21,15 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# free_port picks a loopback port nothing listens on.
+# free_port picks a loopback port nothing listens on, below the kernel's
+# range for outgoing connections: a port from that range may be taken by a
+# client's connection between the pick and the server's bind.
 free_port() {
-	local port
+	local port low=32768
+	[ -r /proc/sys/net/ipv4/ip_local_port_range ] && read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+	((low > 11000)) || low=32768
 	while :; do
-		port=$((20000 + RANDOM % 40000))
+		port=$((10000 + RANDOM % (low - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			echo "$port"
 			return
