@@ -172,6 +172,45 @@ func TestImportHousehold(t *testing.T) {
 	}
 }
 
+// TestImportHouseholdsChunk: one chunk's households are told apart by what
+// the store held before it and what the chunk itself created: a household
+// named twice is created, then updated; one of an unknown grid is refused
+// alone.
+func TestImportHouseholdsChunk(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenForTest(t, t.TempDir())
+	mustDo(t, err)
+	defer db.Close()
+	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "G"}))
+	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g2", Name: "G2"}))
+	mustDo(t, db.CreateHousehold(ctx, registry.Household{ID: "old", Name: "Old", Address: "A", GridID: "g1"}))
+	hh := func(id, name, grid string) registry.HouseholdImport {
+		return registry.HouseholdImport{Household: registry.Household{ID: id, Name: name, Address: "A", GridID: grid}}
+	}
+	results, errs, err := db.ImportHouseholds(ctx, []registry.HouseholdImport{
+		hh("new", "First", "g1"), hh("new", "Second", "g2"), hh("lost", "L", "g404"), hh("old", "Old renamed", "g2"),
+	})
+	mustDo(t, err)
+	for i, want := range []struct {
+		created bool
+		err     string
+	}{{created: true}, {}, {err: `grid_id "g404"`}, {}} {
+		if results[i].Created != want.created || (want.err == "") != (errs[i] == nil) || (errs[i] != nil && !strings.Contains(errs[i].Error(), want.err)) {
+			t.Errorf("household %d: created %v, err %v; want created %v, err %q", i, results[i].Created, errs[i], want.created, want.err)
+		}
+	}
+	for id, want := range map[string]string{"new": "Second", "old": "Old renamed"} {
+		h, err := db.Household(ctx, id)
+		mustDo(t, err)
+		if h.Name != want || h.GridID != "g2" {
+			t.Errorf("%s: %q in %s, want %q in g2", id, h.Name, h.GridID, want)
+		}
+	}
+	if _, err := db.Household(ctx, "lost"); !errors.Is(err, registry.ErrNotFound) {
+		t.Errorf("the refused household: %v, want not found", err)
+	}
+}
+
 // TestAttemptAfterErasure: a notice whose household is deleted while it is
 // being sent keeps the outcome of the attempt, not its words, and is not
 // tried again.

@@ -51,17 +51,24 @@ func (db *DB) ImportHouseholds(ctx context.Context, in []registry.HouseholdImpor
 			return err
 		}
 		defer st.close()
+		known, err := db.importKnown(ctx, tx, in, errs)
+		if err != nil {
+			return err
+		}
 		now := toMS(db.now())
 		for i := range in {
 			if errs[i] != nil {
 				continue // refused before the transaction
 			}
 			errs[i] = savepoint(ctx, tx, func() error {
-				return importOne(ctx, tx, st, in[i], preps[i].stored, preps[i].privacy, now, &results[i])
+				return importOne(ctx, tx, st, known, in[i], preps[i].stored, preps[i].privacy, now, &results[i])
 			})
-			if errs[i] != nil {
+			switch {
+			case errs[i] != nil:
 				results[i] = registry.ImportResult{}
 				errs[i] = wrapImport(in[i].Household.ID, errs[i])
+			case results[i].Created:
+				known.households[in[i].Household.ID] = true
 			}
 		}
 		return nil
@@ -109,11 +116,57 @@ func (db *DB) prepareImport(in registry.HouseholdImport) (storedHousehold, strin
 	return stored, privacy, nil
 }
 
+// importKnown is what of a chunk's households and grids the store holds
+// when its transaction begins: two queries for the chunk rather than two
+// for every household.
+type importKnown struct {
+	households, grids map[string]bool
+}
+
+func (db *DB) importKnown(ctx context.Context, tx *sql.Tx, in []registry.HouseholdImport, errs []error) (importKnown, error) {
+	var households, grids []string
+	for i := range in {
+		if errs[i] == nil {
+			households = append(households, in[i].Household.ID)
+			grids = append(grids, in[i].Household.GridID)
+		}
+	}
+	var (
+		k   importKnown
+		err error
+	)
+	if k.households, err = db.registered(ctx, tx, householdsIn, households); err != nil {
+		return importKnown{}, fmt.Errorf("registered households: %w", err)
+	}
+	if k.grids, err = db.registered(ctx, tx, `SELECT id FROM grids WHERE id IN `, uniqueStrings(grids)); err != nil {
+		return importKnown{}, fmt.Errorf("registered grids: %w", err)
+	}
+	return k, nil
+}
+
+// registered runs selectIn, a query of ids ending in "IN ", on ids (as one
+// JSON array) and returns the ids it found.
+func (db *DB) registered(ctx context.Context, q querier, selectIn string, ids []string) (map[string]bool, error) {
+	arr, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	found, err := strings1(ctx, q, selectIn+`(`+db.dialect.jsonArray+`)`, string(arr))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(found))
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, nil
+}
+
 // importStmts are the statements an import runs for every household and
 // device, prepared once per transaction: parsing them again for each was a
 // quarter of an import's CPU.
 type importStmts struct {
-	household, grid, insertHousehold, device, insertDevice, insertNative *sql.Stmt
+	insertHousehold, device, insertDevice, insertNative *sql.Stmt
 }
 
 func prepareImportStmts(ctx context.Context, tx *sql.Tx) (*importStmts, error) {
@@ -126,8 +179,6 @@ func prepareImportStmts(ctx context.Context, tx *sql.Tx) (*importStmts, error) {
 		*dst, err = tx.PrepareContext(ctx, query)
 		errs = append(errs, err)
 	}
-	prep(&st.household, `SELECT 1 FROM households WHERE id = ? AND deleted_at IS NULL`)
-	prep(&st.grid, `SELECT 1 FROM grids WHERE id = ?`)
 	prep(&st.insertHousehold, insertHouseholdQuery)
 	prep(&st.device, `SELECT `+deviceCols+` FROM devices WHERE id = ?`)
 	prep(&st.insertDevice, insertDeviceQuery)
@@ -140,7 +191,7 @@ func prepareImportStmts(ctx context.Context, tx *sql.Tx) (*importStmts, error) {
 }
 
 func (st *importStmts) close() {
-	for _, s := range []*sql.Stmt{st.household, st.grid, st.insertHousehold, st.device, st.insertDevice, st.insertNative} {
+	for _, s := range []*sql.Stmt{st.insertHousehold, st.device, st.insertDevice, st.insertNative} {
 		if s != nil {
 			s.Close()
 		}
@@ -148,15 +199,13 @@ func (st *importStmts) close() {
 }
 
 // importOne writes one household of an import and its devices in tx.
-func importOne(ctx context.Context, tx *sql.Tx, st *importStmts, in registry.HouseholdImport, stored storedHousehold, privacy string, now int64, res *registry.ImportResult) error {
+func importOne(ctx context.Context, tx *sql.Tx, st *importStmts, known importKnown, in registry.HouseholdImport, stored storedHousehold, privacy string, now int64, res *registry.ImportResult) error {
 	h := in.Household
-	found, err := exists(ctx, stmtQuerier{st.household}, "", h.ID)
-	if err != nil {
-		return err
+	if !known.grids[h.GridID] {
+		return fmt.Errorf("grid_id %q: %w", h.GridID, registry.ErrUnknownReference)
 	}
-	if err := reference(ctx, stmtQuerier{st.grid}, "grid_id", h.GridID, ""); err != nil {
-		return err
-	}
+	found := known.households[h.ID]
+	var err error
 	switch {
 	case !found:
 		res.Created = true
@@ -244,33 +293,11 @@ func importDevice(ctx context.Context, tx *sql.Tx, st *importStmts, d registry.D
 // ones are not), in one query: an import tells creations from updates
 // before it writes, for the audit log.
 func (db *DB) ExistingHouseholds(ctx context.Context, ids []string) (map[string]bool, error) {
-	arr, err := json.Marshal(ids)
+	out, err := db.registered(ctx, db.r, householdsIn, ids)
 	if err != nil {
 		return nil, fmt.Errorf("existing households: %w", err)
-	}
-	found, err := strings1(ctx, db.r, `SELECT id FROM households WHERE deleted_at IS NULL AND id IN (`+db.dialect.jsonArray+`)`, string(arr))
-	if err != nil {
-		return nil, fmt.Errorf("existing households: %w", err)
-	}
-	out := make(map[string]bool, len(found))
-	for _, id := range found {
-		out[id] = true
 	}
 	return out, nil
 }
 
-// stmtQuerier runs a prepared statement where a querier is asked for; the
-// query text given is ignored.
-type stmtQuerier struct{ s *sql.Stmt }
-
-func (q stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
-	return q.s.ExecContext(ctx, args...)
-}
-
-func (q stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
-	return q.s.QueryContext(ctx, args...)
-}
-
-func (q stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
-	return q.s.QueryRowContext(ctx, args...)
-}
+const householdsIn = `SELECT id FROM households WHERE deleted_at IS NULL AND id IN `
