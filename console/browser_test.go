@@ -379,9 +379,20 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(css(`.task-detail [data-state="on_site"]`)),
 			chromedp.WaitVisible(css(`.task-detail button[data-outcome="safe"]`)),
 		)
-		w.do("choose an outcome",
+		w.do("choose an outcome, begin the note",
 			click(`.task-detail button[data-outcome="safe"]`),
-			chromedp.SendKeys(css(`.task-detail textarea[name="note"]`), "Slipped in the kitchen, unhurt."),
+			chromedp.SendKeys(css(`.task-detail textarea[name="note"]`), "Slipped"),
+			chromedp.Evaluate[chromedp.Void](`window.noteBefore = document.querySelector('.task-detail textarea[name="note"]'); undefined`),
+		)
+		// A live update redraws the task while the worker types (the band
+		// reports the fall again): what was typed stays, and so does the
+		// focus, so the next keys go on into the note.
+		apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{
+			"ts": now.Add(2 * time.Second).Format(time.RFC3339), "seq": 2, "event": "fall", "lat": 31.2304, "lon": 121.4737, "accuracy_m": 8,
+		})
+		w.do("the task redrawn under the worker's typing",
+			chromedp.Poll[chromedp.Void](`document.querySelector('.task-detail textarea[name="note"]') !== window.noteBefore`),
+			chromedp.KeyEvent(" in the kitchen, unhurt."),
 		)
 		w.shot("worker-4-resolve")
 		w.do("resolve",

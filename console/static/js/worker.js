@@ -172,6 +172,17 @@ function alertToast(msg) {
   el.hidden = false;
 }
 
+// refocus focuses the control of body named as was, a control a re-render
+// replaced, with was's caret or selection.
+function refocus(body, was) {
+  const again = body.querySelector(`[name="${CSS.escape(was.name)}"]`);
+  if (!again) return;
+  again.focus();
+  if (typeof was.selectionStart === 'number' && typeof again.selectionStart === 'number') {
+    again.setSelectionRange(was.selectionStart, was.selectionEnd);
+  }
+}
+
 // taskDetail shows one task: who and where, what the sensors saw (with a
 // map link for a wristband's position), the timeline, and the next step.
 export function taskDetail(root, [id], app) {
@@ -203,7 +214,11 @@ export function taskDetail(root, [id], app) {
     const sig = JSON.stringify([task.state, task.assignee_id, task.outcome, task.evidence?.length, task.timeline?.length, hh?.name, hh?.address]);
     if (sig === shown) return;
     shown = sig;
+    // The field the worker is typing in keeps the focus and the caret:
+    // the keys typed next go on into it, not to the page.
+    const typing = body.contains(document.activeElement) && document.activeElement.name ? document.activeElement : null;
     render(task, hh);
+    if (typing) refocus(body, typing);
     app.tick();
   }
 
