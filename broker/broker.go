@@ -38,6 +38,7 @@ import (
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -350,11 +351,28 @@ func (b *Broker) Close() error {
 	if !b.started {
 		return nil
 	}
+	// The listeners and their clients first, through a closer of ours:
+	// mochi's own lists a listener's clients under a read lock it takes
+	// twice (Clients.GetByListener calling Len), which deadlocks when a
+	// client that is disconnecting asks for the write lock in between
+	// (mochi-mqtt/server#488, not fixed in v2.7.9): it hung a CI run's
+	// shutdown. A listener closes its clients only once, so srv.Close then
+	// stops the rest.
+	b.srv.Listeners.CloseAll(b.disconnectClients)
 	if err := b.srv.Close(); err != nil {
 		return fmt.Errorf("broker close: %w", err)
 	}
 	b.log.Info("mqtt broker stopped")
 	return nil
+}
+
+// disconnectClients disconnects the clients of a listener that is closing.
+func (b *Broker) disconnectClients(listener string) {
+	for _, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Listener == listener && !cl.Closed() {
+			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 // Addr returns the address the TCP listener is bound to (with the real port
