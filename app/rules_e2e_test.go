@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -101,8 +100,6 @@ func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), from
 		c.DataDir = dir
 		c.Tasks.VerifyWindow = 0 // the rules' state is measured here, not verification
 	}
-	gcPercent := debug.SetGCPercent(-1)
-	debug.SetGCPercent(gcPercent)
 	m := startMonitor(t, "", onEventClock)
 	worker, family := newPushServer(t), newPushServer(t)
 	secrets := map[string]string{}
@@ -151,10 +148,6 @@ func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), from
 	leave(t, filepath.Join(dir, snapshot.FileName))
 
 	m = startMonitor(t, "", onEventClock)
-	// The collector, paused while the monitor starts, runs again.
-	if got := debug.SetGCPercent(gcPercent); got != gcPercent {
-		t.Errorf("GC percent %d after the start, want %d as before it", got, gcPercent)
-	}
 	if got := m.Metric("eldersafe_rules_loaded_from_snapshot"); got != fromSnapshot {
 		t.Fatalf("eldersafe_rules_loaded_from_snapshot = %v, want %v", got, fromSnapshot)
 	}

@@ -202,7 +202,7 @@ func (st *importStmts) close() {
 func importOne(ctx context.Context, tx *sql.Tx, st *importStmts, known importKnown, in registry.HouseholdImport, stored storedHousehold, privacy string, now int64, res *registry.ImportResult) error {
 	h := in.Household
 	if !known.grids[h.GridID] {
-		return fmt.Errorf("grid_id %q: %w", h.GridID, registry.ErrUnknownReference)
+		return unknownReference("grid_id", h.GridID)
 	}
 	found := known.households[h.ID]
 	var err error

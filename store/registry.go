@@ -201,9 +201,13 @@ func reference(ctx context.Context, q querier, field, id, query string) error {
 		return err
 	}
 	if !found {
-		return fmt.Errorf("%s %q: %w", field, id, registry.ErrUnknownReference)
+		return unknownReference(field, id)
 	}
 	return nil
+}
+
+func unknownReference(field, id string) error {
+	return fmt.Errorf("%s %q: %w", field, id, registry.ErrUnknownReference)
 }
 
 // insertError maps constraint failures that the checks before an insert should
