@@ -43,6 +43,8 @@ func (db *DB) appendAudit(ctx context.Context, key []byte, entries []audit.Entry
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
+		rows := newRowBatch(tx, "audit_log", auditCols)
+		defer rows.close()
 		for i := range entries {
 			e := &entries[i]
 			e.Seq = 1
@@ -51,14 +53,16 @@ func (db *DB) appendAudit(ctx context.Context, key []byte, entries []audit.Entry
 			}
 			e.At = e.At.UTC().Truncate(time.Millisecond)
 			e.Seal(last, key)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				e.Seq, toMS(e.At), e.Actor, e.Role, e.Action, e.Object, e.Remote, e.Reason, e.Prev, e.Hash); err != nil {
+			if err := rows.add(e.Seq, toMS(e.At), e.Actor, e.Role, e.Action, e.Object, e.Remote, e.Reason, e.Prev, e.Hash); err != nil {
 				return err
 			}
 			last = e
 		}
 		if last == nil {
 			return nil
+		}
+		if err := rows.flush(ctx); err != nil {
+			return err
 		}
 		head := audit.Head{Seq: last.Seq, Hash: last.Hash}
 		head.Seal(key)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
@@ -28,55 +29,96 @@ func (db *DB) ImportHousehold(ctx context.Context, in registry.HouseholdImport) 
 }
 
 // ImportHouseholds imports households as ImportHousehold does, all in one
-// transaction, each in a savepoint of its own: a household refused (errs[i],
-// ImportHousehold's error) leaves the others to be stored. One transaction
-// for hundreds of households instead of one each is what lets an import
-// keep up thousands a second (docs/performance.md). A non-nil err means
-// nothing was stored.
+// transaction: a household refused (errs[i], ImportHousehold's error)
+// leaves the others to be stored. One transaction for hundreds of
+// households instead of one each, and their new rows inserted many to a
+// statement, is what lets an import keep up thousands a second
+// (docs/performance.md). A non-nil err means nothing was stored.
 func (db *DB) ImportHouseholds(ctx context.Context, in []registry.HouseholdImport) (results []registry.ImportResult, errs []error, err error) {
-	type prepared struct {
-		stored  storedHousehold
-		privacy string
-	}
-	preps := make([]prepared, len(in))
-	errs = make([]error, len(in))
+	preps := make([]preparedImport, len(in))
+	refused := make([]error, len(in))
 	for i := range in {
-		preps[i].stored, preps[i].privacy, errs[i] = db.prepareImport(in[i])
+		preps[i].stored, preps[i].privacy, refused[i] = db.prepareImport(in[i])
 	}
-	results = make([]registry.ImportResult, len(in))
-	err = db.write(ctx, func(tx *sql.Tx) error {
-		ctx := rowsContext(ctx)
-		st, err := prepareImportStmts(ctx, tx)
-		if err != nil {
-			return err
-		}
-		defer st.close()
-		known, err := db.importKnown(ctx, tx, in, errs)
-		if err != nil {
-			return err
-		}
-		now := toMS(db.now())
-		for i := range in {
-			if errs[i] != nil {
-				continue // refused before the transaction
-			}
-			errs[i] = savepoint(ctx, tx, func() error {
-				return importOne(ctx, tx, st, known, in[i], preps[i].stored, preps[i].privacy, now, &results[i])
-			})
-			switch {
-			case errs[i] != nil:
-				results[i] = registry.ImportResult{}
-				errs[i] = wrapImport(in[i].Household.ID, errs[i])
-			case results[i].Created:
-				known.households[in[i].Household.ID] = true
-			}
-		}
-		return nil
-	})
+	run := func(batched bool) error {
+		results, errs = make([]registry.ImportResult, len(in)), slices.Clone(refused)
+		return db.write(ctx, func(tx *sql.Tx) error {
+			return db.importChunk(rowsContext(ctx), tx, in, preps, batched, results, errs)
+		})
+	}
+	err = run(true)
+	if errors.Is(err, errBatchRefused) {
+		// A household of the chunk is refused, and a statement of many rows
+		// does not say which: again, a household at a time, each in a
+		// savepoint of its own. A chunk with a refusal costs two passes.
+		err = run(false)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("import %d households: %w", len(in), err)
 	}
 	return results, errs, nil
+}
+
+// preparedImport is a household of an import as it is stored.
+type preparedImport struct {
+	stored  storedHousehold
+	privacy string
+}
+
+// errBatchRefused ends an import's batched pass: one of its statements
+// failed.
+var errBatchRefused = errors.New("a household of the batch is refused")
+
+// importChunk writes the households of in not refused already (errs) in tx.
+// Batched, new households and their devices are queued and inserted many
+// rows to a statement, and any refusal ends the pass with errBatchRefused
+// (but for an unknown grid, told before anything is written); otherwise
+// each household is written in a savepoint of its own, and a refusal is
+// its errs[i].
+func (db *DB) importChunk(ctx context.Context, tx *sql.Tx, in []registry.HouseholdImport, preps []preparedImport, batched bool, results []registry.ImportResult, errs []error) error {
+	st, err := prepareImportStmts(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	known, err := db.importKnown(ctx, tx, in, errs)
+	if err != nil {
+		return err
+	}
+	w := &importWriter{tx: tx, st: st, known: known, now: toMS(db.now())}
+	if batched {
+		w.households = newRowBatch(tx, "households", householdInsertCols)
+		defer w.households.close()
+		w.devices = newRowBatch(tx, "devices", deviceInsertCols)
+		defer w.devices.close()
+	}
+	for i := range in {
+		h := in[i].Household
+		switch {
+		case errs[i] != nil:
+			continue // refused before the transaction
+		case !known.grids[h.GridID]:
+			errs[i] = wrapImport(h.ID, unknownReference("grid_id", h.GridID))
+			continue
+		case batched:
+			if err := w.importOne(ctx, in[i], preps[i], &results[i]); err != nil {
+				return fmt.Errorf("%w: household %s: %w", errBatchRefused, h.ID, err)
+			}
+		default:
+			errs[i] = savepoint(ctx, tx, func() error { return w.importOne(ctx, in[i], preps[i], &results[i]) })
+		}
+		switch {
+		case errs[i] != nil:
+			results[i] = registry.ImportResult{}
+			errs[i] = wrapImport(h.ID, errs[i])
+		case results[i].Created:
+			known.households[h.ID] = true
+		}
+	}
+	if err := w.flush(ctx); err != nil {
+		return fmt.Errorf("%w: %w", errBatchRefused, err)
+	}
+	return nil
 }
 
 func wrapImport(id string, err error) error { return fmt.Errorf("import household %s: %w", id, err) }
@@ -198,47 +240,109 @@ func (st *importStmts) close() {
 	}
 }
 
-// importOne writes one household of an import and its devices in tx.
-func importOne(ctx context.Context, tx *sql.Tx, st *importStmts, known importKnown, in registry.HouseholdImport, stored storedHousehold, privacy string, now int64, res *registry.ImportResult) error {
-	h := in.Household
-	if !known.grids[h.GridID] {
-		return unknownReference("grid_id", h.GridID)
+// importWriter writes the households of an import's transaction; with
+// households and devices set (a batched pass), new households' rows are
+// queued in them.
+type importWriter struct {
+	tx                  *sql.Tx
+	st                  *importStmts
+	known               importKnown
+	now                 int64
+	households, devices *rowBatch
+}
+
+// flush inserts the rows queued, households before the devices that refer
+// to them.
+func (w *importWriter) flush(ctx context.Context) error {
+	if w.households == nil {
+		return nil
 	}
-	found := known.households[h.ID]
+	if err := w.households.flush(ctx); err != nil {
+		return err
+	}
+	return w.devices.flush(ctx)
+}
+
+// importOne writes one household of an import and its devices.
+func (w *importWriter) importOne(ctx context.Context, in registry.HouseholdImport, prep preparedImport, res *registry.ImportResult) error {
+	// Sized for all: growing it a device at a time was 9 % of what a
+	// 1,000,000-household import allocated.
+	res.Added = make([]registry.Device, 0, len(in.Devices))
+	if w.households != nil && !w.known.households[in.Household.ID] {
+		return w.queueNew(ctx, in, prep, res)
+	}
+	// What follows reads and writes the tables: the rows queued go first.
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
+	h := in.Household
 	var err error
 	switch {
-	case !found:
+	case !w.known.households[h.ID]:
 		res.Created = true
-		_, err = st.insertHousehold.ExecContext(ctx, householdArgs(h, stored, privacy, now)...)
+		_, err = w.st.insertHousehold.ExecContext(ctx, householdArgs(h, prep.stored, prep.privacy, w.now)...)
 	case in.SetMedicalNotes:
-		_, err = tx.ExecContext(ctx,
+		_, err = w.tx.ExecContext(ctx,
 			`UPDATE households SET name = ?, address = ?, grid_id = ?, timezone = ?, contacts = ?, medical_notes = ? WHERE id = ?`,
-			h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, stored.notes, h.ID)
+			h.Name, h.Address, h.GridID, h.Timezone, prep.stored.contacts, prep.stored.notes, h.ID)
 	default:
-		_, err = tx.ExecContext(ctx,
+		_, err = w.tx.ExecContext(ctx,
 			`UPDATE households SET name = ?, address = ?, grid_id = ?, timezone = ?, contacts = ? WHERE id = ?`,
-			h.Name, h.Address, h.GridID, h.Timezone, stored.contacts, h.ID)
+			h.Name, h.Address, h.GridID, h.Timezone, prep.stored.contacts, h.ID)
 	}
 	if err == nil && !res.Created && h.CareLevel != "" {
 		// A file without the care_level column keeps the level set before.
-		_, err = tx.ExecContext(ctx, `UPDATE households SET care_level = ? WHERE id = ?`, string(h.CareLevel), h.ID)
+		_, err = w.tx.ExecContext(ctx, `UPDATE households SET care_level = ? WHERE id = ?`, string(h.CareLevel), h.ID)
 	}
 	if err != nil {
 		return insertError(err)
 	}
-	// Sized for all: growing it a device at a time was 9 % of what a
-	// 1,000,000-household import allocated.
-	res.Added = make([]registry.Device, 0, len(in.Devices))
 	for _, d := range in.Devices {
-		added, err := importDevice(ctx, tx, st, d, in.NewSecretHashes[d.ID], now)
-		if err != nil {
+		if err := w.writeDevice(ctx, d, in.NewSecretHashes[d.ID], res); err != nil {
 			return err
-		}
-		if added {
-			res.Added = append(res.Added, d)
 		}
 	}
 	return nil
+}
+
+// queueNew queues the rows of a household new to the store and of its
+// native devices; a device that refers to another (a gateway's) or has no
+// secret is written as importDevice writes it, after the rows queued.
+func (w *importWriter) queueNew(ctx context.Context, in registry.HouseholdImport, prep preparedImport, res *registry.ImportResult) error {
+	res.Created = true
+	if err := w.households.add(householdArgs(in.Household, prep.stored, prep.privacy, w.now)...); err != nil {
+		return err
+	}
+	for _, d := range in.Devices {
+		hash := cmp.Or(d.SecretHash, in.NewSecretHashes[d.ID])
+		if !d.Native() || d.GatewayID != "" || hash == "" {
+			if err := w.flush(ctx); err != nil {
+				return err
+			}
+			if err := w.writeDevice(ctx, d, in.NewSecretHashes[d.ID], res); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.devices.add(deviceArgs(d, hash, w.now)...); err != nil {
+			return err
+		}
+		res.Added = append(res.Added, d)
+	}
+	if w.devices.queued() >= batchRows {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+// writeDevice writes a device of an import, adding it to res.Added when it
+// is new.
+func (w *importWriter) writeDevice(ctx context.Context, d registry.Device, newHash string, res *registry.ImportResult) error {
+	added, err := importDevice(ctx, w.tx, w.st, d, newHash, w.now)
+	if added {
+		res.Added = append(res.Added, d)
+	}
+	return err
 }
 
 // importDevice registers a device (with newHash when it has no SecretHash)

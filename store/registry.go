@@ -109,8 +109,12 @@ func (db *DB) CreateHousehold(ctx context.Context, h registry.Household) error {
 	return nil
 }
 
+// householdInsertCols are the columns a new household's row is given, in
+// householdArgs order.
+const householdInsertCols = `id, name, address, grid_id, timezone, contacts, medical_notes, privacy, care_level, created_at`
+
 // insertHouseholdQuery inserts a household.
-const insertHouseholdQuery = `INSERT INTO households (id, name, address, grid_id, timezone, contacts, medical_notes, privacy, care_level, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+var insertHouseholdQuery = insertRows("households", householdInsertCols, 1)
 
 // householdArgs are insertHouseholdQuery's arguments for h, its contacts and
 // notes as stored and its encoded privacy settings.
@@ -138,8 +142,12 @@ func (db *DB) CreateDevice(ctx context.Context, d registry.Device) error {
 	return nil
 }
 
+// deviceInsertCols are the columns a new device's row is given, in
+// deviceArgs order.
+const deviceInsertCols = `id, kind, household_id, secret_hash, source, source_topic, gateway_id, expected_every_min, location, created_at`
+
 // insertDeviceQuery inserts a device.
-const insertDeviceQuery = `INSERT INTO devices (id, kind, household_id, secret_hash, source, source_topic, gateway_id, expected_every_min, location, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+var insertDeviceQuery = insertRows("devices", deviceInsertCols, 1)
 
 // deviceArgs are insertDeviceQuery's arguments for d with secret hash hash.
 func deviceArgs(d registry.Device, hash string, now int64) []any {

@@ -541,9 +541,8 @@ func (t *taskTx) PrimaryWorker(ctx context.Context, gridID string) (registry.Wor
 
 const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, escalated_at, outcome, note, due_at, verify_until`
 
-// insertTaskQuery inserts a task's taskArgs: one placeholder per column,
-// counted so that a column added to taskCols cannot be missed here.
-var insertTaskQuery = `INSERT INTO tasks (` + taskCols + `) VALUES (?` + strings.Repeat(", ?", strings.Count(taskCols, ",")) + `)`
+// insertTaskQuery inserts a task's taskArgs.
+var insertTaskQuery = insertRows("tasks", taskCols, 1)
 
 // taskArgs are a task's values in taskCols order.
 func taskArgs(t tasks.Task) []any {
