@@ -5,18 +5,22 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/eldersafe/eldersafe/registry"
 )
 
 // deviceCache holds what ingest needs of every registered device, by id:
-// with a million households, five to nine million entries. A sync.Map of
-// registry.Device took about 260 bytes a device (its nodes, and a 120-byte
-// boxed Device); a cached device is its household, its kind as one byte and
-// its duplicate filter, with a device that speaks another format's fields
-// apart (docs/performance.md, "Toward a million households").
+// with a million households, five to nine million entries. Nothing in it
+// is a pointer but the rare device's otherFields: the collector, which
+// marks the live heap at every cycle, skips it whole. As a map of id
+// strings to structs of strings it took 107 bytes a device and was 40 %
+// of what a collection marked at 1,000,000 households; late in an import
+// of them the collector took half the CPU (docs/performance.md, "Import,
+// fifth round").
 type deviceCache struct {
 	seed   maphash.Seed
 	shards []deviceShard
@@ -26,30 +30,40 @@ type deviceCache struct {
 // goroutines seldom wait on each other.
 const minShards = 64
 
+// deviceShard holds the devices whose ids hash to it. A device is a slot;
+// index finds it by its id's 64-bit hash, and collided by its id in the
+// rare case that another device's id has the same hash.
 type deviceShard struct {
-	mu sync.RWMutex
-	m  map[string]cachedDevice
+	mu       sync.RWMutex
+	index    map[uint64]uint32 // hash of the id → slot
+	collided map[string]uint32
+	slots    []cachedDevice
+	free     []uint32 // slots of removed devices
+	// text holds the slots' ids and household ids, each after its length
+	// in a byte, appended and never written again: a household id is
+	// handed out as a string over its bytes. A removed device's bytes stay
+	// until the process ends.
+	text   []byte
+	seen   []seen        // by cachedDevice.seen - 1
+	others []otherFields // by cachedDevice.other - 1
 }
 
-// cachedDevice is a registry.Device without its id (the map's key) and its
-// secret's hash (never cached), with the device's last accepted messages:
-// 56 bytes.
+// cachedDevice is a registry.Device without its secret's hash (never
+// cached), with its duplicate filter: 20 bytes and its ids' text.
 type cachedDevice struct {
-	// id is the map's key again: the one copy a first message stores the
-	// entry under (Go's map then replaces its key with the one given).
-	id          string
-	householdID string
-	// other holds what only some devices have: a source other than
-	// native, a gateway, an expected interval, a kind not in cachedKinds.
-	// Nil for most.
-	other *otherFields
-	// seen is allocated at the device's first accepted message, not with
-	// the entry: at a restart of 5,000,000 devices, 640 MB and 3 CPU-seconds
-	// before /readyz (docs/performance.md).
-	seen *seen
-	// kind is 1 + its index in cachedKinds; 0: other.kind. One byte
-	// rather than a string, which, cut from where the device was read (a
-	// row, an import's CSV line), would cost 16 bytes and more.
+	// id and household are where their text is (deviceShard.textAt).
+	id, household uint32
+	// other is 1 + the index of what only some devices have: a source
+	// other than native, a gateway, an expected interval, a kind not in
+	// cachedKinds. 0 for most. A removed device's slot, taken again,
+	// keeps it for its next device that needs one.
+	other uint32
+	// seen is 1 + the index of the device's last accepted messages, given
+	// at its first accepted message, not with the entry: at a restart of
+	// 5,000,000 devices, 640 MB and 3 CPU-seconds before /readyz
+	// (docs/performance.md). Kept with the slot as other is.
+	seen uint32
+	// kind is 1 + its index in cachedKinds; 0: other's kind.
 	kind uint8
 }
 
@@ -66,89 +80,185 @@ var cachedKinds = append(slices.Clone(registry.DeviceKinds), registry.Gateway)
 func newDeviceCache() *deviceCache {
 	c := &deviceCache{seed: maphash.MakeSeed(), shards: make([]deviceShard, minShards)}
 	for i := range c.shards {
-		c.shards[i].m = make(map[string]cachedDevice)
+		c.shards[i].index = make(map[uint64]uint32)
 	}
 	return c
 }
 
-func (c *deviceCache) shard(id string) *deviceShard {
-	return &c.shards[maphash.String(c.seed, id)%uint64(len(c.shards))]
+// shard is the shard of id, and id's hash.
+func (c *deviceCache) shard(id string) (*deviceShard, uint64) {
+	h := maphash.String(c.seed, id)
+	return &c.shards[h%uint64(len(c.shards))], h
+}
+
+// textAt is the string whose length byte is text[at], over the shard's
+// bytes: they are never written again, so the string stays what it is,
+// and keeps them alive while in use.
+func (s *deviceShard) textAt(at uint32) string {
+	if at == 0 {
+		return ""
+	}
+	return unsafe.String(&s.text[at+1], int(s.text[at]))
+}
+
+// addText appends str (at most 255 bytes) after its length, and says where.
+func (s *deviceShard) addText(str string) uint32 {
+	if s.text == nil {
+		s.text = []byte{0} // at 0: the empty string, a slot's zero value
+	}
+	at := uint32(len(s.text))
+	s.text = append(append(s.text, byte(len(str))), str...)
+	return at
+}
+
+// find is the slot of id, of hash h.
+func (s *deviceShard) find(id string, h uint64) (uint32, bool) {
+	if i, ok := s.index[h]; ok && s.textAt(s.slots[i].id) == id {
+		return i, true
+	}
+	i, ok := s.collided[id]
+	return i, ok
 }
 
 func (c *deviceCache) store(d registry.Device) {
-	cd := cachedDevice{id: d.ID, householdID: d.HouseholdID, kind: uint8(slices.Index(cachedKinds, d.Kind) + 1)}
-	if cd.kind == 0 || !d.Native() || d.GatewayID != "" || d.ExpectedEvery != 0 {
-		cd.other = &otherFields{source: d.Source, sourceTopic: d.SourceTopic, gatewayID: d.GatewayID, expectedEvery: d.ExpectedEvery}
-		if cd.kind == 0 {
-			cd.other.kind = d.Kind
+	if len(d.ID) > registry.MaxLen[registry.KindID] || len(d.HouseholdID) > registry.MaxLen[registry.KindID] {
+		return // not a registered device: registry.ValidateID refuses it
+	}
+	kind := uint8(slices.Index(cachedKinds, d.Kind) + 1)
+	var other *otherFields
+	if kind == 0 || !d.Native() || d.GatewayID != "" || d.ExpectedEvery != 0 {
+		other = &otherFields{source: d.Source, sourceTopic: d.SourceTopic, gatewayID: d.GatewayID, expectedEvery: d.ExpectedEvery}
+		if kind == 0 {
+			other.kind = d.Kind
 		}
 	}
-	s := c.shard(d.ID)
+	s, h := c.shard(d.ID)
 	s.mu.Lock()
-	// A device stored again (its expected interval changed) keeps what
-	// it sent.
-	cd.seen = s.m[d.ID].seen
-	s.m[d.ID] = cd
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	i, ok := s.find(d.ID, h)
+	if !ok {
+		i = s.take(d.ID, h)
+	}
+	cd := &s.slots[i]
+	// A device stored again (its expected interval changed) keeps its
+	// text and what it sent.
+	if s.textAt(cd.household) != d.HouseholdID {
+		cd.household = s.addText(d.HouseholdID)
+	}
+	cd.kind = kind
+	switch {
+	case other == nil:
+		if cd.other > 0 {
+			s.others[cd.other-1] = otherFields{}
+		}
+	case cd.other > 0:
+		s.others[cd.other-1] = *other
+	default:
+		s.others = append(s.others, *other)
+		cd.other = uint32(len(s.others))
+	}
+}
+
+// take gives id, of hash h, a slot: a removed device's, or a new one.
+func (s *deviceShard) take(id string, h uint64) uint32 {
+	var i uint32
+	if n := len(s.free); n > 0 {
+		i, s.free = s.free[n-1], s.free[:n-1]
+		if cd := &s.slots[i]; cd.seen > 0 {
+			s.seen[cd.seen-1] = seen{}
+		}
+	} else {
+		s.slots = append(s.slots, cachedDevice{})
+		i = uint32(len(s.slots) - 1)
+	}
+	s.slots[i].id, s.slots[i].household = s.addText(id), 0
+	if _, taken := s.index[h]; !taken {
+		s.index[h] = i
+		return i
+	}
+	if s.collided == nil {
+		s.collided = make(map[string]uint32)
+	}
+	s.collided[strings.Clone(id)] = i
+	return i
 }
 
 // duplicate reports whether the device accepted a message of fingerprint
 // fp (dedupe.go) among its last ones; an unknown device has accepted none.
 func (c *deviceCache) duplicate(id string, fp uint64) bool {
-	s := c.shard(id)
+	s, h := c.shard(id)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	cd, ok := s.m[id]
-	return ok && cd.seen != nil && cd.seen.has(fp)
+	i, ok := s.find(id, h)
+	return ok && s.slots[i].seen > 0 && s.seen[s.slots[i].seen-1].has(fp)
 }
 
 // record notes that the device accepted a message of fingerprint fp. A
 // device no longer cached (removed meanwhile) is not added back.
 func (c *deviceCache) record(id string, fp uint64) {
-	s := c.shard(id)
+	s, h := c.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cd, ok := s.m[id]
+	i, ok := s.find(id, h)
 	if !ok {
 		return
 	}
-	if cd.seen == nil {
-		cd.seen = new(seen)
-		s.m[cd.id] = cd // under its own id, not id, which may be cut from a topic
+	cd := &s.slots[i]
+	if cd.seen == 0 {
+		s.seen = append(s.seen, seen{})
+		cd.seen = uint32(len(s.seen))
 	}
-	cd.seen.add(fp)
+	s.seen[cd.seen-1].add(fp)
 }
 
 func (c *deviceCache) load(id string) (registry.Device, bool) {
-	s := c.shard(id)
+	s, h := c.shard(id)
 	s.mu.RLock()
-	cd, ok := s.m[id]
-	s.mu.RUnlock()
+	defer s.mu.RUnlock()
+	i, ok := s.find(id, h)
 	if !ok {
 		return registry.Device{}, false
 	}
-	return cd.device(id), true
+	return s.device(id, i), true
 }
 
 // remove drops a device and says what it was.
 func (c *deviceCache) remove(id string) (registry.Device, bool) {
-	s := c.shard(id)
+	s, h := c.shard(id)
 	s.mu.Lock()
-	cd, ok := s.m[id]
-	delete(s.m, id)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	i, ok := s.find(id, h)
 	if !ok {
 		return registry.Device{}, false
 	}
-	return cd.device(id), true
+	d := s.device(id, i)
+	s.drop(id, h, i)
+	return d, true
 }
 
-func (cd cachedDevice) device(id string) registry.Device {
-	d := registry.Device{ID: id, HouseholdID: cd.householdID}
+// drop frees slot i, id's, of hash h.
+func (s *deviceShard) drop(id string, h uint64, i uint32) {
+	if j, ok := s.index[h]; ok && j == i {
+		delete(s.index, h)
+	} else {
+		delete(s.collided, id)
+	}
+	cd := &s.slots[i]
+	if cd.other > 0 {
+		s.others[cd.other-1] = otherFields{}
+	}
+	cd.id, cd.household, cd.kind = 0, 0, 0
+	s.free = append(s.free, i)
+}
+
+func (s *deviceShard) device(id string, i uint32) registry.Device {
+	cd := s.slots[i]
+	d := registry.Device{ID: id, HouseholdID: s.textAt(cd.household)}
 	if cd.kind > 0 {
 		d.Kind = cachedKinds[cd.kind-1]
 	}
-	if o := cd.other; o != nil {
+	if cd.other > 0 {
+		o := s.others[cd.other-1]
 		d.Source, d.SourceTopic, d.GatewayID, d.ExpectedEvery = o.source, o.sourceTopic, o.gatewayID, o.expectedEvery
 		if cd.kind == 0 {
 			d.Kind = o.kind
@@ -163,7 +273,7 @@ func (c *deviceCache) reserve(n int) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.RLock()
-		stored := len(s.m)
+		stored := len(s.slots)
 		s.mu.RUnlock()
 		if stored > 0 {
 			return
@@ -172,13 +282,14 @@ func (c *deviceCache) reserve(n int) {
 	shards, each := shardsFor(n)
 	c.shards = make([]deviceShard, shards)
 	// Making a map this size writes every slot's control byte: at 5,000,000
-	// devices, 400 MB of fresh pages, seconds of one core before /readyz.
+	// devices, fresh pages, a second of one core before /readyz.
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < shards; i += workers {
-				c.shards[i].m = make(map[string]cachedDevice, each)
+				c.shards[i].index = make(map[uint64]uint32, each)
+				c.shards[i].slots = make([]cachedDevice, 0, each)
 			}
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/eldersafe/eldersafe/registry"
 )
@@ -36,11 +35,6 @@ func TestDeviceCache(t *testing.T) {
 	if !c.duplicate("d1", fp) || c.duplicate("d1", fingerprint(8, ts0)) || c.duplicate("gw", fp) {
 		t.Error("the filter does not hold d1's message alone")
 	}
-	for k := range c.shard("d1").m {
-		if k == "d1" && unsafe.StringData(k) == unsafe.StringData(id) {
-			t.Error("the cache's key is the topic's substring: it pins the message")
-		}
-	}
 	// Stored again (a new expected interval), the device keeps its filter.
 	c.store(registry.Device{ID: "d1", HouseholdID: "h1", Kind: registry.MotionSensor, ExpectedEvery: time.Hour})
 	if !c.duplicate("d1", fp) {
@@ -53,6 +47,49 @@ func TestDeviceCache(t *testing.T) {
 	c.record("d1", fp)
 	if _, ok := c.load("d1"); ok || c.duplicate("d1", fp) {
 		t.Error("a removed device came back")
+	}
+	// Its slot, taken by the next device of its shard, is the new device's
+	// alone.
+	for i := range 1000 {
+		d := registry.Device{ID: fmt.Sprint("new", i), HouseholdID: "h3", Kind: registry.WaterMeter}
+		c.store(d)
+		if got, ok := c.load(d.ID); !ok || got != d || c.duplicate(d.ID, fp) {
+			t.Fatalf("load(%s) = %+v, %v (a duplicate: %v); want %+v", d.ID, got, ok, c.duplicate(d.ID, fp), d)
+		}
+	}
+	if got, ok := c.load("z1"); !ok || got.Source != registry.SourceZigbee2MQTT || got.GatewayID != "gw" {
+		t.Errorf("z1 after others came and went: %+v, %v", got, ok)
+	}
+}
+
+// TestDeviceShardCollision: devices whose ids have one hash are each found
+// as itself, and removing one leaves the others.
+func TestDeviceShardCollision(t *testing.T) {
+	var s deviceShard
+	s.index = make(map[uint64]uint32)
+	const h = 42
+	a, b := s.take("a", h), s.take("b", h)
+	for id, want := range map[string]uint32{"a": a, "b": b} {
+		if i, ok := s.find(id, h); !ok || i != want {
+			t.Errorf("find(%s) = %d, %v; want %d", id, i, ok, want)
+		}
+	}
+	if _, ok := s.find("c", h); ok {
+		t.Error("an id never stored was found by its hash")
+	}
+	s.drop("a", h, a)
+	if _, ok := s.find("a", h); ok {
+		t.Error("a found after its removal")
+	}
+	c := s.take("c", h)
+	for id, want := range map[string]uint32{"b": b, "c": c} {
+		if i, ok := s.find(id, h); !ok || i != want {
+			t.Errorf("after a's removal, find(%s) = %d, %v; want %d", id, i, ok, want)
+		}
+	}
+	s.drop("b", h, b)
+	if i, ok := s.find("c", h); !ok || i != c {
+		t.Errorf("after b's removal, find(c) = %d, %v; want %d", i, ok, c)
 	}
 }
 

@@ -6,6 +6,9 @@
 #
 #   BIN=./eldersafe HOUSEHOLDS=20000 scripts/scale.sh
 #
+# FROM=N numbers the households imported from N on, into the data of an
+# earlier run in $WORK: the import's rate on top of a large registry.
+#
 # PPROF=127.0.0.1:6061 also saves, in $WORK, a CPU profile of the import's
 # first 20 s (cpu-import.pprof) and heap profiles after the import and after
 # the restart (heap-import.pprof, heap-restart.pprof).
@@ -16,6 +19,7 @@ set -euo pipefail
 BIN=${BIN:?the eldersafe binary to measure}
 HOUSEHOLDS=${HOUSEHOLDS:-20000}
 CHUNK=${CHUNK:-1000}       # households per import request (5,000 device rows)
+FROM=${FROM:-0}
 PPROF=${PPROF:-}
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
@@ -50,8 +54,10 @@ post() {
 }
 
 start_monitor
-post /api/v1/grids '{"id":"g1","name":"Grid one"}'
-post /api/v1/workers '{"id":"w1","name":"Wang","phone":"+8613800000001","grid_ids":["g1"],"role":"grid_worker"}'
+if ((FROM == 0)); then
+	post /api/v1/grids '{"id":"g1","name":"Grid one"}'
+	post /api/v1/workers '{"id":"w1","name":"Wang","phone":"+8613800000001","grid_ids":["g1"],"role":"grid_worker"}'
+fi
 
 profile() { # name, path
 	[ -n "$PPROF" ] && curl -fsS -o "$WORK/$1.pprof" "http://$PPROF/debug/pprof/$2"
@@ -61,8 +67,9 @@ profile cpu-import 'profile?seconds=20' &
 profiling=$!
 t0=$(date +%s.%N)
 cpu0=$(cpu_ticks)
-for ((from = 0; from < HOUSEHOLDS; from += CHUNK)); do
-	to=$((from + CHUNK < HOUSEHOLDS ? from + CHUNK : HOUSEHOLDS))
+last=$((FROM + HOUSEHOLDS))
+for ((from = FROM; from < last; from += CHUNK)); do
+	to=$((from + CHUNK < last ? from + CHUNK : last))
 	awk -v from="$from" -v to="$to" 'BEGIN {
 		split("water_meter motion_sensor door_sensor wristband power_meter", k, " ")
 		print "household_id,name,address,grid_id,contact_name,contact_relation,contact_channels,device_id,device_kind,device_secret"
@@ -74,7 +81,7 @@ for ((from = 0; from < HOUSEHOLDS; from += CHUNK)); do
 	c0=$(date +%s.%N)
 	out=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: text/csv' --data-binary @"$WORK/chunk.csv" "$api/api/v1/import/households")
 	case $out in *'"errors":[]'*) ;; *) die "import $from: ${out:0:300}" ;; esac
-	if (((to / CHUNK) % 10 == 0)) || ((to == HOUSEHOLDS)); then
+	if (((to / CHUNK) % 10 == 0)) || ((to == last)); then
 		echo "import_chunk_per_s_at_$to $(echo "($to - $from) / ($(date +%s.%N) - $c0)" | bc)"
 	fi
 done
