@@ -491,13 +491,13 @@ func parseImport(body []byte) (importFile, error) {
 // badField names the first field that is not text one may import. Its
 // length and format are the registry's to check, as for the JSON API.
 func badField(header, rec []string) string {
+	name := func(i int) string { return strings.ToLower(strings.TrimSpace(header[i])) }
 	for i, v := range rec {
-		name := strings.ToLower(strings.TrimSpace(header[i]))
 		switch {
 		case !utf8.ValidString(v):
-			return name + ": not valid UTF-8"
+			return name(i) + ": not valid UTF-8"
 		case strings.ContainsFunc(v, unicode.IsControl):
-			return name + ": control characters (a line break inside a field?)"
+			return name(i) + ": control characters (a line break inside a field?)"
 		}
 	}
 	return ""

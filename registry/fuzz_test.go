@@ -2,9 +2,25 @@ package registry
 
 import (
 	"fmt"
+	"regexp"
 	"testing"
 	"time"
 )
+
+// FuzzValidID: the id check accepts exactly what the pattern the contract
+// gives ids (letters, digits, '.', '_', ':', '-', starting with a letter or
+// digit) matches.
+func FuzzValidID(f *testing.F) {
+	for _, s := range []string{"h1", "A.b_c:d-e", "", "-a", "a-", ".a", "a b", "a/b", "é", "a\x00", "\xff", "h1\n"} {
+		f.Add(s)
+	}
+	pattern := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
+	f.Fuzz(func(t *testing.T, id string) {
+		if got, want := validID(id), pattern.MatchString(id); got != want {
+			t.Fatalf("validID(%q) = %v, the pattern says %v", id, got, want)
+		}
+	})
+}
 
 // FuzzParseQuietHours: whatever a contact's quiet_hours says (it comes from
 // the API and from CSV imports), parsing does not panic, accepts only

@@ -6,7 +6,6 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -193,16 +192,29 @@ type RegisteredDevice struct {
 	CreatedAt time.Time
 }
 
-// idPattern keeps ids safe inside MQTT topics, URLs and CSV files; their
+// ValidateID checks an identifier; what names the field in the error. Its
+// characters keep ids safe inside MQTT topics, URLs and CSV files; its
 // length is MaxLen[KindID].
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
-
-// ValidateID checks an identifier; what names the field in the error.
 func ValidateID(what, id string) error {
-	if n, max := len(id), MaxLen[KindID]; n > max || !idPattern.MatchString(id) {
+	if n, max := len(id), MaxLen[KindID]; n > max || !validID(id) {
 		return fmt.Errorf("%s %s: must be 1-%d letters, digits, '.', '_', ':' or '-', starting with a letter or digit", what, quote(id), max)
 	}
 	return nil
+}
+
+// validID says whether id is ASCII letters, digits, '.', '_', ':' and '-',
+// starting with a letter or digit. A loop rather than a regular
+// expression: ids are checked for every line an import reads.
+func validID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == ':' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return id != ""
 }
 
 // OptionalID checks an id field that may be left empty.
@@ -322,10 +334,12 @@ func (c Contact) validate() error {
 }
 
 func (d Device) Validate() error {
-	errs := []error{ValidateID("id", d.ID), ValidateID("household_id", d.HouseholdID), CheckField("location", KindName, d.Location)}
+	var kind error
 	if !d.Kind.Valid() && d.Kind != Gateway {
-		errs = append(errs, fmt.Errorf("kind %s: must be one of water_meter, motion_sensor, door_sensor, wristband, power_meter, gateway", quote(string(d.Kind))))
+		kind = fmt.Errorf("kind %s: must be one of water_meter, motion_sensor, door_sensor, wristband, power_meter, gateway", quote(string(d.Kind)))
 	}
-	errs = append(errs, d.validateSource())
-	return errors.Join(errs...)
+	// Joined as arguments, not appended to a slice, which would escape:
+	// devices are checked for every line an import reads.
+	return errors.Join(ValidateID("id", d.ID), ValidateID("household_id", d.HouseholdID), CheckField("location", KindName, d.Location),
+		kind, d.validateSource())
 }
