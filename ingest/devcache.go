@@ -135,11 +135,7 @@ func (c *deviceCache) store(d registry.Device) {
 	s, h := c.shard(d.ID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i, ok := s.find(d.ID, h)
-	if !ok {
-		i = s.take(d.ID, h)
-	}
-	cd := &s.slots[i]
+	cd := &s.slots[s.put(d.ID, h)]
 	// A device stored again (its expected interval changed) keeps its
 	// text and what it sent.
 	if s.textAt(cd.household) != d.HouseholdID {
@@ -159,8 +155,32 @@ func (c *deviceCache) store(d registry.Device) {
 	}
 }
 
-// take gives id, of hash h, a slot: a removed device's, or a new one.
-func (s *deviceShard) take(id string, h uint64) uint32 {
+// put is the slot of id, of hash h, given one if it has none: two looks at
+// the index for a new device (a restart stores millions), where finding it
+// first and then adding it took three.
+func (s *deviceShard) put(id string, h uint64) uint32 {
+	i, taken := s.index[h]
+	switch {
+	case !taken:
+		i = s.newSlot(id)
+		s.index[h] = i
+		return i
+	case s.textAt(s.slots[i].id) == id:
+		return i
+	}
+	if i, ok := s.collided[id]; ok {
+		return i
+	}
+	if s.collided == nil {
+		s.collided = make(map[string]uint32)
+	}
+	i = s.newSlot(id)
+	s.collided[strings.Clone(id)] = i
+	return i
+}
+
+// newSlot gives id a slot: a removed device's, or a new one.
+func (s *deviceShard) newSlot(id string) uint32 {
 	var i uint32
 	if n := len(s.free); n > 0 {
 		i, s.free = s.free[n-1], s.free[:n-1]
@@ -172,14 +192,6 @@ func (s *deviceShard) take(id string, h uint64) uint32 {
 		i = uint32(len(s.slots) - 1)
 	}
 	s.slots[i].id, s.slots[i].household = s.addText(id), 0
-	if _, taken := s.index[h]; !taken {
-		s.index[h] = i
-		return i
-	}
-	if s.collided == nil {
-		s.collided = make(map[string]uint32)
-	}
-	s.collided[strings.Clone(id)] = i
 	return i
 }
 

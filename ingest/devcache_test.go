@@ -68,7 +68,7 @@ func TestDeviceShardCollision(t *testing.T) {
 	var s deviceShard
 	s.index = make(map[uint64]uint32)
 	const h = 42
-	a, b := s.take("a", h), s.take("b", h)
+	a, b := s.put("a", h), s.put("b", h)
 	for id, want := range map[string]uint32{"a": a, "b": b} {
 		if i, ok := s.find(id, h); !ok || i != want {
 			t.Errorf("find(%s) = %d, %v; want %d", id, i, ok, want)
@@ -77,11 +77,14 @@ func TestDeviceShardCollision(t *testing.T) {
 	if _, ok := s.find("c", h); ok {
 		t.Error("an id never stored was found by its hash")
 	}
+	if i := s.put("b", h); i != b {
+		t.Errorf("b put again: slot %d, want its own %d", i, b)
+	}
 	s.drop("a", h, a)
 	if _, ok := s.find("a", h); ok {
 		t.Error("a found after its removal")
 	}
-	c := s.take("c", h)
+	c := s.put("c", h)
 	for id, want := range map[string]uint32{"b": b, "c": c} {
 		if i, ok := s.find(id, h); !ok || i != want {
 			t.Errorf("after a's removal, find(%s) = %d, %v; want %d", id, i, ok, want)
