@@ -95,7 +95,7 @@ func (c *deviceCache) shard(id string) (*deviceShard, uint64) {
 // bytes: they are never written again, so the string stays what it is,
 // and keeps them alive while in use.
 func (s *deviceShard) textAt(at uint32) string {
-	if at == 0 {
+	if at == 0 || s.text[at] == 0 {
 		return ""
 	}
 	return unsafe.String(&s.text[at+1], int(s.text[at]))
