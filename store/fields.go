@@ -258,14 +258,25 @@ func (db *DB) setUpFields(ctx context.Context, key []byte) error {
 	})
 }
 
+// The rows with a sensitive value in plaintext. Partial indexes
+// (migration 00073) hold exactly these rows, and the queries must spell
+// the conditions as the indexes do, the prefix written out, for SQLite to
+// use them.
+const (
+	plaintextHouseholdsQuery = `SELECT id, contacts, medical_notes FROM households
+		WHERE (contacts NOT IN ('', '[]') AND substr(contacts, 1, 7) <> '` + fieldPrefix + `')
+		   OR (medical_notes <> '' AND substr(medical_notes, 1, 7) <> '` + fieldPrefix + `')`
+	plaintextNoticesQuery = `SELECT id, address, message FROM notices
+		WHERE (address <> '' AND substr(address, 1, 7) <> '` + fieldPrefix + `')
+		   OR (message <> '' AND substr(message, 1, 7) <> '` + fieldPrefix + `')`
+)
+
 // encryptPlaintext encrypts the sensitive values written without a key: by
 // a version before encryption, or by a process opened without the key.
 func (db *DB) encryptPlaintext(ctx context.Context, tx *sql.Tx) error {
 	type household struct{ id, contacts, notes string }
 	var hs []household
-	rows, err := tx.QueryContext(ctx, `SELECT id, contacts, medical_notes FROM households
-		WHERE (contacts NOT IN ('', '[]') AND substr(contacts, 1, 7) != ?)
-		   OR (medical_notes != '' AND substr(medical_notes, 1, 7) != ?)`, fieldPrefix, fieldPrefix)
+	rows, err := tx.QueryContext(ctx, plaintextHouseholdsQuery)
 	if err != nil {
 		return fmt.Errorf("find plaintext households: %w", err)
 	}
@@ -299,9 +310,7 @@ func (db *DB) encryptPlaintext(ctx context.Context, tx *sql.Tx) error {
 
 	type notice struct{ id, address, message string }
 	var ns []notice
-	rows, err = tx.QueryContext(ctx, `SELECT id, address, message FROM notices
-		WHERE (address != '' AND substr(address, 1, 7) != ?)
-		   OR (message != '' AND substr(message, 1, 7) != ?)`, fieldPrefix, fieldPrefix)
+	rows, err = tx.QueryContext(ctx, plaintextNoticesQuery)
 	if err != nil {
 		return fmt.Errorf("find plaintext notices: %w", err)
 	}

@@ -172,8 +172,9 @@ func dsn(path string, readOnly bool) string {
 	// an erased household's details do not linger (store/erase.go).
 	q.Add("_pragma", "secure_delete(ON)")
 	// Savepoints' journals in memory, not in a temporary file: an import
-	// takes one per household, and their writes were a quarter of its CPU
-	// (docs/performance.md). They hold the pages one savepoint changed.
+	// writing a chunk a household at a time takes one per household, and
+	// their writes were a quarter of its CPU (docs/performance.md). They
+	// hold the pages one savepoint changed.
 	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	if readOnly {

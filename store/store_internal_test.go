@@ -63,6 +63,22 @@ func TestRuleFieldsUseTheirIndex(t *testing.T) {
 	}
 }
 
+// TestPlaintextQueriesUseTheirIndexes: a start looks for sensitive values
+// still in plaintext through partial indexes, not by scanning every
+// household and notice; and the prefix the queries spell out is the one
+// values are sealed with.
+func TestPlaintextQueriesUseTheirIndexes(t *testing.T) {
+	SQLiteOnly(t)
+	if len(fieldPrefix) != 7 {
+		t.Fatalf("fieldPrefix %q: the queries and migration 00073 compare 7 bytes", fieldPrefix)
+	}
+	for query, index := range map[string]string{plaintextHouseholdsQuery: "households_plaintext", plaintextNoticesQuery: "notices_plaintext"} {
+		if plan := queryPlan(t, query); !strings.Contains(plan, "USING INDEX "+index) {
+			t.Errorf("query plan %q, want the partial index %s", plan, index)
+		}
+	}
+}
+
 // queryPlan is SQLite's plan for query on a fresh database, a line a step.
 func queryPlan(t *testing.T, query string, args ...any) string {
 	t.Helper()
