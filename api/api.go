@@ -60,7 +60,7 @@ type Tasks interface {
 	Rate(ctx context.Context, taskID, by string, stars int, comment string) (tasks.Rating, error)
 	FamilyVisits(ctx context.Context, h registry.Household, by string) ([]tasks.FamilyVisit, error)
 	RoutineReport(ctx context.Context, month string) ([]tasks.RoutineRow, string, error)
-	ScheduleRoutineFor(ctx context.Context, householdID string) (int, error)
+	ScheduleRoutineFor(ctx context.Context, householdIDs ...string) (int, error)
 	// ByToken and AnswerByToken serve a family's answer links.
 	ByToken(ctx context.Context, token string) (tasks.Task, tasks.AnswerToken, error)
 	AnswerByToken(ctx context.Context, token, answer string, until time.Time) (tasks.Task, tasks.AnswerToken, error)

@@ -158,11 +158,14 @@ func (a *API) routineReport(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// routineFor schedules a new household's routine visits for the rest of the
-// month. The household is stored already, so a failure is logged: the
-// monthly pass schedules it next month.
-func (a *API) routineFor(ctx context.Context, householdID string) {
-	if _, err := a.opts.Tasks.ScheduleRoutineFor(ctx, householdID); err != nil {
-		a.log.Error("household registered but its routine visits of this month are not scheduled", "household_id", householdID, "err", err)
+// routineFor schedules new households' routine visits for the rest of the
+// month. The households are stored already, so a failure is logged (it
+// names the household): the monthly pass schedules them next month.
+func (a *API) routineFor(ctx context.Context, householdIDs ...string) {
+	if len(householdIDs) == 0 {
+		return
+	}
+	if _, err := a.opts.Tasks.ScheduleRoutineFor(ctx, householdIDs...); err != nil {
+		a.log.Error("households registered but their routine visits of this month are not all scheduled", "households", len(householdIDs), "err", err)
 	}
 }

@@ -184,13 +184,19 @@ func (a *API) importChunk(r *http.Request, chunk []*importHousehold, resp *impor
 		}
 		return
 	}
+	var created []string
 	for i, ih := range todo {
 		if errs[i] != nil {
 			a.importRefused(ih, errs[i], fail)
 			continue
 		}
-		a.imported(ctx, ih, ins[i], results[i], generated, resp)
+		if id, ok := a.imported(ctx, ih, ins[i], results[i], generated, resp); ok {
+			created = append(created, id)
+		}
 	}
+	// In one transaction for the chunk: one each was most of what an
+	// import of households with care levels cost (docs/performance.md).
+	a.routineFor(ctx, created...)
 }
 
 // lineError is a problem of an import file's line.
@@ -257,20 +263,20 @@ func (a *API) importRefused(ih *importHousehold, err error, fail func(*importHou
 }
 
 // imported counts a household stored, shows its generated secrets and tells
-// the rules engine.
-func (a *API) imported(ctx context.Context, ih *importHousehold, in registry.HouseholdImport, res registry.ImportResult, generated map[string]string, resp *importResponse) {
+// the rules engine; it returns the household's id (a copy of its own) and
+// whether the import created it.
+func (a *API) imported(ctx context.Context, ih *importHousehold, in registry.HouseholdImport, res registry.ImportResult, generated map[string]string, resp *importResponse) (id string, created bool) {
 	// The ids are cut from the request's CSV lines, secrets and addresses
 	// included, and the rules engine and ingest keep them as long as the
 	// household and device are registered: they get copies of their own
 	// (one per id, shared), or each id kept would pin its whole line
 	// (about 2 KB a household; docs/performance.md).
-	id := strings.Clone(ih.h.ID)
+	id = strings.Clone(ih.h.ID)
 	if res.Created {
 		resp.Created++
 		h := ih.h
 		h.ID = id
 		a.householdRegistered(ctx, h)
-		a.routineFor(ctx, id)
 	} else {
 		resp.Updated++
 		// The time zone or care level may have changed, the zone also to none.
@@ -294,6 +300,7 @@ func (a *API) imported(ctx context.Context, ih *importHousehold, in registry.Hou
 			a.opts.Rules.DeviceRegistered(owned(d))
 		}
 	}
+	return id, res.Created
 }
 
 // gatewaysFirst sorts gateways (0) before other devices (1).

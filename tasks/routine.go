@@ -97,10 +97,14 @@ func (s *Service) ScheduleRoutine(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("schedule routine visits of %s: %w", month, err)
 	}
+	ids := make([]string, len(list))
+	for i, h := range list {
+		ids[i] = h.ID
+	}
 	n := 0
 	var errs []error
-	for _, h := range list {
-		k, err := s.scheduleRoutine(ctx, h.ID, now)
+	for chunk := range slices.Chunk(ids, routineBatch) {
+		k, err := s.scheduleRoutine(ctx, chunk, now)
 		n += k
 		errs = append(errs, err)
 	}
@@ -114,56 +118,111 @@ func (s *Service) ScheduleRoutine(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// ScheduleRoutineFor schedules a household's routine visits for the rest of
+// ScheduleRoutineFor schedules households' routine visits for the rest of
 // the domain clock's month, pro rata, unless they are scheduled already:
-// call it when a household is registered. Before the event clock starts it
-// does nothing; ScheduleRoutine catches up then.
-func (s *Service) ScheduleRoutineFor(ctx context.Context, householdID string) (int, error) {
+// call it when households are registered (an import's, all at once).
+// Before the event clock starts it does nothing; ScheduleRoutine catches
+// up then.
+func (s *Service) ScheduleRoutineFor(ctx context.Context, householdIDs ...string) (int, error) {
 	now := s.opts.Clock.Now()
 	if now.IsZero() {
 		return 0, nil
 	}
-	return s.scheduleRoutine(ctx, householdID, now)
+	n := 0
+	var errs []error
+	for chunk := range slices.Chunk(householdIDs, routineBatch) {
+		k, err := s.scheduleRoutine(ctx, chunk, now)
+		n += k
+		errs = append(errs, err)
+	}
+	return n, errors.Join(errs...)
 }
 
-// scheduleRoutine opens a household's routine visits for the rest of now's
-// month: its care level's visits a month, pro rata for what is left of it,
-// due at the middles of equal slots of the rest of the month. The month is
-// recorded in the same transaction, so no visit is ever scheduled twice.
-func (s *Service) scheduleRoutine(ctx context.Context, householdID string, now time.Time) (int, error) {
+// routineBatch is how many households' visits one transaction schedules:
+// one transaction a household made an import of a million households with
+// care levels 530 a second, and a month's start a million transactions
+// (docs/performance.md, "Import, fifth round").
+const routineBatch = 500
+
+// scheduleRoutine opens households' routine visits for the rest of now's
+// month, all in one transaction: each household's care level's visits a
+// month, pro rata for what is left of it, due at the middles of equal
+// slots of the rest of the month. The month is recorded in the same
+// transaction, so no visit is ever scheduled twice. When the transaction
+// fails, each household is scheduled again in one of its own, so that one
+// household's error (deleted meanwhile) costs the others nothing.
+func (s *Service) scheduleRoutine(ctx context.Context, householdIDs []string, now time.Time) (int, error) {
 	start, end, month := monthBounds(now, s.opts.Location)
 	var opened []Task
-	err := s.opts.Store.Update(ctx, func(tx Tx) error {
-		opened = nil
-		h, err := tx.Household(ctx, householdID)
-		if err != nil {
-			return fmt.Errorf("load household: %w", err)
-		}
-		perMonth := s.opts.RoutineVisits[h.CareLevel.OrDefault()]
-		left := end.Sub(now)
-		// Rounded up: a household registered on the 20th still gets one visit.
-		n := int((int64(perMonth)*int64(left) + int64(end.Sub(start)) - 1) / int64(end.Sub(start)))
-		fresh, err := tx.MarkRoutineMonth(ctx, householdID, month, n, now)
-		if err != nil || !fresh {
-			return err
-		}
-		for i := range n {
-			due := now.Add(time.Duration(int64(left) * int64(2*i+1) / int64(2*n)))
-			t, err := s.openRoutine(ctx, tx, h, due, fmt.Sprintf("routine visit %d of %d for %s", i+1, n, month), "")
-			if err != nil {
-				return err
+	schedule := func(ids []string) error {
+		return s.opts.Store.Update(ctx, func(tx Tx) error {
+			opened = opened[:0]
+			primary := make(map[string]string) // grid → its primary worker, "" for none
+			for _, id := range ids {
+				if err := s.scheduleHousehold(ctx, tx, id, now, start, end, month, primary, &opened); err != nil {
+					return fmt.Errorf("schedule routine visits of household %s for %s: %w", id, month, err)
+				}
 			}
-			opened = append(opened, t)
+			return nil
+		})
+	}
+	err := schedule(householdIDs)
+	if err != nil && len(householdIDs) > 1 {
+		n := 0
+		var errs []error
+		for _, id := range householdIDs {
+			k, err := s.scheduleRoutine(ctx, []string{id}, now)
+			n += k
+			errs = append(errs, err)
 		}
-		return nil
-	})
+		return n, errors.Join(errs...)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("schedule routine visits of household %s for %s: %w", householdID, month, err)
+		return 0, err
 	}
 	for _, t := range opened {
 		s.opts.Changed(t, ChangeOpened)
 	}
 	return len(opened), nil
+}
+
+// scheduleHousehold opens a household's routine visits for the rest of
+// [start, end), month, in tx, unless the month has them already, adding
+// them to opened. primary holds the grids' primary workers looked up in tx
+// so far: the households of a batch share a few grids.
+func (s *Service) scheduleHousehold(ctx context.Context, tx Tx, householdID string, now, start, end time.Time, month string, primary map[string]string, opened *[]Task) error {
+	h, err := tx.Household(ctx, householdID)
+	if err != nil {
+		return fmt.Errorf("load household: %w", err)
+	}
+	perMonth := s.opts.RoutineVisits[h.CareLevel.OrDefault()]
+	left := end.Sub(now)
+	// Rounded up: a household registered on the 20th still gets one visit.
+	n := int((int64(perMonth)*int64(left) + int64(end.Sub(start)) - 1) / int64(end.Sub(start)))
+	fresh, err := tx.MarkRoutineMonth(ctx, householdID, month, n, now)
+	if err != nil || !fresh {
+		return err
+	}
+	assignee, ok := primary[h.GridID]
+	if !ok {
+		w, err := tx.PrimaryWorker(ctx, h.GridID)
+		switch {
+		case err == nil:
+			assignee = w.ID
+		case !errors.Is(err, ErrNotFound):
+			return fmt.Errorf("find grid worker: %w", err)
+		}
+		primary[h.GridID] = assignee
+	}
+	for i := range n {
+		due := now.Add(time.Duration(int64(left) * int64(2*i+1) / int64(2*n)))
+		t, err := s.openRoutine(ctx, tx, h, due, fmt.Sprintf("routine visit %d of %d for %s", i+1, n, month), assignee)
+		if err != nil {
+			return err
+		}
+		*opened = append(*opened, t)
+	}
+	return nil
 }
 
 // openRoutine inserts one routine visit of h due at due, assigned as a

@@ -85,6 +85,28 @@ func TestScheduleRoutine(t *testing.T) {
 	}
 }
 
+// TestScheduleRoutineForMany: households registered together are
+// scheduled together; one that cannot be (not registered) is named in the
+// error and costs the others nothing.
+func TestScheduleRoutineForMany(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	must(t, e.db.SetCareLevel(ctx, hhNoWorker, registry.CareDependent))
+	n, err := e.svc.ScheduleRoutineFor(ctx, hhMain, "h404", hhNoWorker)
+	if err == nil || !strings.Contains(err.Error(), "h404") {
+		t.Errorf("error %v, want one naming h404", err)
+	}
+	if n != 2+6 || len(e.routineOf(t, hhMain)) != 2 || len(e.routineOf(t, hhNoWorker)) != 6 {
+		t.Errorf("scheduled %d: %d for h1, %d for h2; want 2 and 6", n, len(e.routineOf(t, hhMain)), len(e.routineOf(t, hhNoWorker)))
+	}
+	if n, err := e.svc.ScheduleRoutineFor(ctx, hhMain, hhNoWorker); err != nil || n != 0 {
+		t.Errorf("again: scheduled %d (%v), want none", n, err)
+	}
+	if n, err := e.svc.ScheduleRoutineFor(ctx); err != nil || n != 0 {
+		t.Errorf("no household: scheduled %d (%v), want none", n, err)
+	}
+}
+
 // TestRoutineVisit: checked in from open, resolved visited or not_home
 // (another visit within 3 days); the family hears only of the resolution;
 // overdue by 3 days it escalates without counting as an unacknowledged
