@@ -46,6 +46,9 @@ type shard struct {
 	// shard with nothing due without taking its lock.
 	next  atomic.Int64
 	dirty []*household
+	// block is where the shard's next households are allocated
+	// (householdBlock).
+	block []household
 	// online counts the shard's devices that are up (household.online), kept
 	// as they change so that eldersafe_devices_online walks no household.
 	online atomic.Int64
@@ -150,9 +153,11 @@ func (e *Engine) Remove(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if h := s.households[id]; h != nil {
-		h.armed = removed
 		s.online.Add(-int64(h.online()))
 		delete(s.households, id)
+		// Its block outlives it: what it knew goes now, not with the
+		// block.
+		*h = household{armed: removed}
 	}
 }
 
@@ -196,10 +201,19 @@ func (e *Engine) shard(householdID string) *shard {
 	return &e.shards[maphash.String(e.seed, householdID)%shardCount]
 }
 
+// householdBlock is how many households are allocated at once: a million
+// of them are four thousand objects for the collector to find, not a
+// million, and a restart allocates them in a fraction of the time.
+const householdBlock = 256
+
 func (s *shard) household(id string) *household {
 	h := s.households[id]
 	if h == nil {
-		h = &household{id: id}
+		if len(s.block) == cap(s.block) {
+			s.block = make([]household, 0, householdBlock)
+		}
+		s.block = append(s.block, household{id: id})
+		h = &s.block[len(s.block)-1]
 		s.households[id] = h
 	}
 	return h

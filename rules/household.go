@@ -155,13 +155,21 @@ func (h *household) find(id string) int {
 }
 
 func (h *household) add(id string, k registry.DeviceKind) *device {
-	// Grown by one, not doubled: devices are added rarely and a million
-	// households' spare capacity would be most of the engine's memory.
-	devices := make([]device, len(h.devices)+1)
-	copy(devices, h.devices)
-	devices[len(h.devices)] = device{id: id, kind: kindOf(k), battery: float32(math.NaN())}
-	h.devices = devices
+	h.grow(1)
+	h.devices = append(h.devices, device{id: id, kind: kindOf(k), battery: float32(math.NaN())})
 	return &h.devices[len(h.devices)-1]
+}
+
+// grow makes room for exactly n more devices. Not doubled: devices are
+// added rarely and a million households' spare capacity would be most of
+// the engine's memory; a household given its five devices at once (a
+// restart) is one allocation, not five growing ones.
+func (h *household) grow(n int) {
+	if n > cap(h.devices)-len(h.devices) {
+		devices := make([]device, len(h.devices), len(h.devices)+n)
+		copy(devices, h.devices)
+		h.devices = devices
+	}
 }
 
 // track starts a sensor's countdown the first time its kind is heard.

@@ -318,6 +318,13 @@ func (e *Engine) restore(id string, restored *household, devices []SavedDevice, 
 		s.online.Add(int64(h.online() - up))
 		h.armed = 0
 	}
+	missing := 0
+	for _, sd := range devices {
+		if sd.Kind.Valid() && h.find(sd.ID) < 0 {
+			missing++
+		}
+	}
+	h.grow(missing)
 	for _, sd := range devices {
 		i := h.find(sd.ID)
 		if i < 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -373,4 +374,35 @@ func TestRestoreHouseholdIsRestoreThenAddDevice(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestRestoringARegisteredHouseholdAllocatesOnce: a restart restores a
+// million households registered and not yet heard from, five devices each.
+// Their device lists are allocated at their size, and the households
+// themselves in blocks, so a household is one allocation, not six.
+func TestRestoringARegisteredHouseholdAllocatesOnce(t *testing.T) {
+	e := newEngine(t)
+	const runs = 1000
+	e.Reserve(4 * runs)
+	var devices []SavedDevice
+	for i, k := range registry.DeviceKinds {
+		devices = append(devices, SavedDevice{ID: "d" + strconv.Itoa(i), Kind: k})
+	}
+	ids := make([]string, runs+1) // AllocsPerRun runs once more to warm up
+	for i := range ids {
+		ids[i] = "h" + strconv.Itoa(i)
+	}
+	next := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		if err := e.RestoreHousehold(State{HouseholdID: ids[next]}, devices, t0); err != nil {
+			t.Fatal(err)
+		}
+		next++
+	})
+	if allocs > 1.2 {
+		t.Errorf("%.2f allocations a household restored, want about 1", allocs)
+	}
+	if st := e.Status(ids[runs], t0); len(st) != len(devices) {
+		t.Errorf("the last household restored has %d devices, want %d", len(st), len(devices))
+	}
 }
