@@ -136,3 +136,33 @@ func TestDeviceCacheReserve(t *testing.T) {
 		t.Error("reserve on a cache in use dropped its devices")
 	}
 }
+
+// TestDeviceCacheManyTextBlocks: ids and household ids in a shard's second
+// block of text and later ones read as stored, those ending a block too.
+func TestDeviceCacheManyTextBlocks(t *testing.T) {
+	c := newDeviceCache()
+	var devices []registry.Device
+	// Long ids of varied lengths, so that texts end at every offset near a
+	// block's end.
+	for i := range 3 * textBlock * minShards / 80 {
+		d := registry.Device{
+			ID:          fmt.Sprintf("%0*d", 30+i%35, i),
+			HouseholdID: fmt.Sprintf("household-%0*d", 20+i%35, i/5),
+			Kind:        registry.WaterMeter,
+		}
+		c.store(d)
+		devices = append(devices, d)
+	}
+	blocks := 0
+	for i := range c.shards {
+		blocks = max(blocks, len(c.shards[i].text))
+	}
+	if blocks < 3 {
+		t.Fatalf("at most %d blocks of text in a shard: the test stores too little", blocks)
+	}
+	for _, d := range devices {
+		if got, ok := c.load(d.ID); !ok || got != d {
+			t.Fatalf("load(%s) = %+v, %v; want %+v", d.ID, got, ok, d)
+		}
+	}
+}

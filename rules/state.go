@@ -237,11 +237,12 @@ func decodeHousehold(h *household, data []byte, known []SavedDevice) error {
 		return fmt.Errorf("unknown version %d", v)
 	}
 	h.firing = d.byte("firing")
-	times := []*int64{&h.newest, &h.lastUse, &h.lastMotion, &h.motionSince, &h.lastOpen, &h.doorSince, &h.powerStart}
-	if v >= 4 {
-		times = append(times, &h.back)
+	times := [...]*int64{&h.newest, &h.lastUse, &h.lastMotion, &h.motionSince, &h.lastOpen, &h.doorSince, &h.powerStart, &h.back}
+	saved := len(times)
+	if v < 4 {
+		saved-- // no return home
 	}
-	for _, p := range times {
+	for _, p := range times[:saved] {
 		*p = d.varint("household times")
 	}
 	h.powerUsed = d.float64("power used")

@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/errgroup"
 
@@ -239,7 +240,9 @@ func Read(ctx context.Context, path string, key []byte, generation uint64, worke
 		return fmt.Errorf("read snapshot: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
+	// Chunks of about a megabyte are read past the buffer, straight into
+	// their own slice, rather than copied out of it.
+	r := bufio.NewReaderSize(f, 64<<10)
 	header := make([]byte, headerLen)
 	if _, err := io.ReadFull(r, header); err != nil {
 		return fmt.Errorf("read snapshot header: %w", err)
@@ -414,7 +417,14 @@ func decodeChunk(plain []byte, restore func(rules.State, []registry.Device) erro
 type decoder struct {
 	b   []byte
 	err error
+	// text is where the chunk's strings are copied to, in blocks of
+	// textBlock bytes: a restart keeps the six million ids of a million
+	// households, and an allocation each made them as many objects for
+	// the collector to find at every cycle.
+	text []byte
 }
+
+const textBlock = 16 << 10
 
 func (d *decoder) uvarint(limit uint64) uint64 {
 	v, n := binary.Uvarint(d.b)
@@ -439,11 +449,18 @@ func (d *decoder) bytes() []byte {
 	return v
 }
 
+// string is the next string, over the decoder's text: its bytes are
+// appended there and never written again.
 func (d *decoder) string() string {
-	if v := d.bytes(); len(v) > 0 {
-		return string(v)
+	v := d.bytes()
+	if len(v) == 0 {
+		return ""
 	}
-	return ""
+	if len(v) > cap(d.text)-len(d.text) {
+		d.text = make([]byte, 0, max(textBlock, len(v)))
+	}
+	d.text = append(d.text, v...)
+	return unsafe.String(&d.text[len(d.text)-len(v)], len(v))
 }
 
 func (d *decoder) kind() registry.DeviceKind {
