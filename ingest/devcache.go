@@ -5,7 +5,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -30,15 +29,14 @@ type deviceCache struct {
 // goroutines seldom wait on each other.
 const minShards = 64
 
-// deviceShard holds the devices whose ids hash to it. A device is a slot;
-// index finds it by its id's 64-bit hash, and collided by its id in the
-// rare case that another device's id has the same hash.
+// deviceShard holds the devices whose ids hash to it. A device is a slot,
+// which index finds by its id's 64-bit hash.
 type deviceShard struct {
-	mu       sync.RWMutex
-	index    map[uint64]uint32 // hash of the id → slot
-	collided map[string]uint32
-	slots    []cachedDevice
-	free     []uint32 // slots of removed devices
+	mu    sync.RWMutex
+	seed  maphash.Seed // the cache's, to hash ids again when index grows
+	index deviceIndex
+	slots []cachedDevice
+	free  []uint32 // slots of removed devices
 	// text holds the slots' ids and household ids, each after its length
 	// in a byte, appended and never written again: a household id is
 	// handed out as a string over its bytes. A removed device's bytes stay
@@ -80,7 +78,7 @@ var cachedKinds = append(slices.Clone(registry.DeviceKinds), registry.Gateway)
 func newDeviceCache() *deviceCache {
 	c := &deviceCache{seed: maphash.MakeSeed(), shards: make([]deviceShard, minShards)}
 	for i := range c.shards {
-		c.shards[i].index = make(map[uint64]uint32)
+		c.shards[i].seed = c.seed
 	}
 	return c
 }
@@ -134,11 +132,24 @@ func (s *deviceShard) addText(str string) uint32 {
 
 // find is the slot of id, of hash h.
 func (s *deviceShard) find(id string, h uint64) (uint32, bool) {
-	if i, ok := s.index[h]; ok && s.textAt(s.slots[i].id) == id {
-		return i, true
+	x := &s.index
+	if len(x.entries) == 0 {
+		return 0, false
 	}
-	i, ok := s.collided[id]
-	return i, ok
+	mask, t := len(x.entries)-1, tag(h)
+	for i := x.home(h); ; i = (i + 1) & mask {
+		switch e := x.entries[i]; {
+		case e.slot == 0:
+			return 0, false
+		case e.slot != tombstone && e.tag == t && s.textAt(s.slots[e.slot-1].id) == id:
+			return e.slot - 1, true
+		}
+	}
+}
+
+// hashOf is the hash of slot's id.
+func (s *deviceShard) hashOf(slot uint32) uint64 {
+	return maphash.String(s.seed, s.textAt(s.slots[slot].id))
 }
 
 func (c *deviceCache) store(d registry.Device) {
@@ -176,27 +187,13 @@ func (c *deviceCache) store(d registry.Device) {
 	}
 }
 
-// put is the slot of id, of hash h, given one if it has none: two looks at
-// the index for a new device (a restart stores millions), where finding it
-// first and then adding it took three.
+// put is the slot of id, of hash h, given one if it has none.
 func (s *deviceShard) put(id string, h uint64) uint32 {
-	i, taken := s.index[h]
-	switch {
-	case !taken:
-		i = s.newSlot(id)
-		s.index[h] = i
-		return i
-	case s.textAt(s.slots[i].id) == id:
+	if i, ok := s.find(id, h); ok {
 		return i
 	}
-	if i, ok := s.collided[id]; ok {
-		return i
-	}
-	if s.collided == nil {
-		s.collided = make(map[string]uint32)
-	}
-	i = s.newSlot(id)
-	s.collided[strings.Clone(id)] = i
+	i := s.newSlot(id)
+	s.index.insert(h, i, s.hashOf)
 	return i
 }
 
@@ -271,11 +268,7 @@ func (c *deviceCache) remove(id string) (registry.Device, bool) {
 
 // drop frees slot i, id's, of hash h.
 func (s *deviceShard) drop(id string, h uint64, i uint32) {
-	if j, ok := s.index[h]; ok && j == i {
-		delete(s.index, h)
-	} else {
-		delete(s.collided, id)
-	}
+	s.index.remove(h, i)
 	cd := &s.slots[i]
 	if cd.other > 0 {
 		s.others[cd.other-1] = otherFields{}
@@ -314,15 +307,17 @@ func (c *deviceCache) reserve(n int) {
 	}
 	shards, each := shardsFor(n)
 	c.shards = make([]deviceShard, shards)
-	// Making a map this size writes every slot's control byte: at 5,000,000
-	// devices, fresh pages, a second of one core before /readyz.
+	// Fresh pages, faulted in on both cores: at 5,000,000 devices, a
+	// second of one core before /readyz.
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < shards; i += workers {
-				c.shards[i].index = make(map[uint64]uint32, each)
-				c.shards[i].slots = make([]cachedDevice, 0, each)
+				s := &c.shards[i]
+				s.seed = c.seed
+				s.index.resize(sizeFor(each), nil)
+				s.slots = make([]cachedDevice, 0, each)
 			}
 		})
 	}
@@ -330,15 +325,14 @@ func (c *deviceCache) reserve(n int) {
 }
 
 // shardsFor says how many shards hold n devices, and how many each is made
-// for. Go makes a map for h entries with the power of two at or above 8/7 h
-// slots: 5,000,000 devices in 64 shards took 8,388,608 slots, 60 % used
-// (630 MB). The number of shards is chosen instead so that each one's part
-// fills about tableFill of its power of two, below Go's 7/8: a hash spreads
-// entries a little unevenly over the map's tables, and one that fills up
-// grows alone.
+// for. An index is a power of two long: 5,000,000 devices in 64 shards
+// would fill theirs to 60 %. The number of shards is chosen instead so
+// that each one's part fills about tableFill of its power of two, below the
+// three quarters at which it grows: a hash spreads devices a little
+// unevenly over the shards, and one that fills up grows alone.
 func shardsFor(n int) (shards, each int) {
-	const tableFill = 0.8
-	slots := 1024 // per shard, a power of two: Go's largest table at least
+	const tableFill = 0.7
+	slots := 1024 // per shard, a power of two
 	for float64(n) > tableFill*float64(slots)*2*minShards {
 		slots *= 2
 	}

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -65,8 +67,7 @@ func TestDeviceCache(t *testing.T) {
 // TestDeviceShardCollision: devices whose ids have one hash are each found
 // as itself, and removing one leaves the others.
 func TestDeviceShardCollision(t *testing.T) {
-	var s deviceShard
-	s.index = make(map[uint64]uint32)
+	s := deviceShard{seed: maphash.MakeSeed()}
 	const h = 42
 	a, b := s.put("a", h), s.put("b", h)
 	for id, want := range map[string]uint32{"a": a, "b": b} {
@@ -103,17 +104,9 @@ func TestDeviceCacheReserve(t *testing.T) {
 			t.Errorf("shardsFor(%d) = %d shards of %d", n, shards, each)
 			continue
 		}
-		// The slots Go makes for a map of each entries: the power of two
-		// at or above 8/7 of them, in tables of 1,024 once over 8.
-		slots := 8
-		for slots*7/8 < each {
-			slots *= 2
-		}
-		if slots > 1024 && each*8/7 > slots {
-			t.Errorf("shardsFor(%d): %d entries a shard overflow %d slots", n, each, slots)
-		}
-		if used := float64(n) / float64(shards*slots); n >= 100_000 && used < 0.7 {
-			t.Errorf("shardsFor(%d): %d shards of %d slots are %.0f %% used, want 70 %% at least", n, shards, slots, used*100)
+		size := sizeFor(each)
+		if used := float64(n) / float64(shards*size); n >= 100_000 && used < 0.6 {
+			t.Errorf("shardsFor(%d): %d shards of %d entries are %.0f %% used, want 60 %% at least", n, shards, size, used*100)
 		}
 	}
 
@@ -122,12 +115,21 @@ func TestDeviceCacheReserve(t *testing.T) {
 	if want, _ := shardsFor(100_000); len(c.shards) != want {
 		t.Fatalf("%d shards after reserve, want %d", len(c.shards), want)
 	}
-	for i := range 1000 {
+	sizes := make([]int, len(c.shards))
+	for i := range c.shards {
+		sizes[i] = len(c.shards[i].index.entries)
+	}
+	for i := range 100_000 {
 		c.store(registry.Device{ID: fmt.Sprint("d", i), HouseholdID: "h1", Kind: registry.WaterMeter})
 	}
-	for i := range 1000 {
+	for i := range 100_000 {
 		if _, ok := c.load(fmt.Sprint("d", i)); !ok {
 			t.Fatalf("d%d not found after reserve", i)
+		}
+	}
+	for i := range c.shards {
+		if n := len(c.shards[i].index.entries); n != sizes[i] {
+			t.Errorf("shard %d grew from %d entries to %d holding what it was reserved for", i, sizes[i], n)
 		}
 	}
 	// A cache holding devices is not made again.
@@ -163,6 +165,41 @@ func TestDeviceCacheManyTextBlocks(t *testing.T) {
 	for _, d := range devices {
 		if got, ok := c.load(d.ID); !ok || got != d {
 			t.Fatalf("load(%s) = %+v, %v; want %+v", d.ID, got, ok, d)
+		}
+	}
+}
+
+// TestDeviceCacheChurn: devices stored and removed over and over, as the
+// index grows and is rebuilt from its tombstones, are found while stored
+// and not after.
+func TestDeviceCacheChurn(t *testing.T) {
+	c := newDeviceCache()
+	rng := rand.New(rand.NewPCG(3, 4))
+	stored := map[string]bool{}
+	next := 0
+	for round := range 30 {
+		for range 2000 {
+			d := registry.Device{ID: fmt.Sprint("d", next), HouseholdID: fmt.Sprint("h", next/5), Kind: registry.DoorSensor}
+			next++
+			c.store(d)
+			stored[d.ID] = true
+		}
+		for id := range stored {
+			if rng.IntN(4) > 0 {
+				if _, ok := c.remove(id); !ok {
+					t.Fatalf("round %d: %s not removed", round, id)
+				}
+				delete(stored, id)
+			}
+		}
+		for i := range next {
+			id := fmt.Sprint("d", i)
+			if d, ok := c.load(id); ok != stored[id] || (ok && d.HouseholdID != fmt.Sprint("h", i/5)) {
+				t.Fatalf("round %d: load(%s) = %+v, %v; stored: %v", round, id, d, ok, stored[id])
+			}
+		}
+		if n := c.cached(); n != len(stored) {
+			t.Fatalf("round %d: %d devices cached, want %d", round, n, len(stored))
 		}
 	}
 }

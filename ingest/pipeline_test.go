@@ -69,7 +69,7 @@ func (c *deviceCache) cached() (n int) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.RLock()
-		n += len(s.index) + len(s.collided)
+		n += s.index.live
 		s.mu.RUnlock()
 	}
 	return n
