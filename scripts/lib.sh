@@ -90,3 +90,19 @@ scrape() {
 	done
 	echo "scrape_ms $best-$worst"
 }
+
+# The samples file of a run ($samples), read by scripts/loadplot: a line
+# per sample, the Unix time first. mark records an event; the sampler
+# records the resident set of $monitor_pid every $EVERY seconds while it
+# lives (restart it with the monitor).
+now() { date +%s.%N; }
+mark() { echo "$(now) mark $*" >>"$samples"; }
+sample() {
+	while kill -0 "$monitor_pid" 2>/dev/null; do
+		echo "$(now) rss $(awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status")" >>"$samples"
+		sleep "$EVERY"
+	done
+}
+sampler_pid=
+start_sampler() { sample & sampler_pid=$!; }
+stop_sampler() { kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; }

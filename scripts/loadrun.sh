@@ -43,10 +43,8 @@ broker_port=$(free_port)
 api="http://127.0.0.1:$http_port"
 samples="$WORK/samples.txt"
 : >"$samples"
-monitor_pid= sampler_pid=
+monitor_pid=
 
-now() { date +%s.%N; }
-mark() { echo "$(now) mark $*" >>"$samples"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$monitor_pid/status"; }
 # cpu_ticks is the monitor's user + system CPU time so far, in clock ticks.
@@ -63,15 +61,6 @@ stop_monitor() {
 	wait "$monitor_pid" || true
 	mark "monitor stopped"
 }
-# sample records the monitor's resident set until it is killed.
-sample() {
-	while kill -0 "$monitor_pid" 2>/dev/null; do
-		echo "$(now) rss $(rss_kb)" >>"$samples"
-		sleep "$EVERY"
-	done
-}
-start_sampler() { sample & sampler_pid=$!; }
-stop_sampler() { kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; }
 profile() { # name
 	[ -n "$PPROF" ] && curl -fsS -o "$WORK/$1.pprof" "http://$PPROF/debug/pprof/heap?gc=1"
 	true

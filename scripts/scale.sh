@@ -9,11 +9,21 @@
 # FROM=N numbers the households imported from N on, into the data of an
 # earlier run in $WORK: the import's rate on top of a large registry.
 #
+# SPEAK=1 then has every device say one thing (scripts/speak: a meter's
+# register, a PIR's motion, ...) before the restart, waits for two of the
+# readings roll-up's writes, and measures the resident set again: the
+# monitor with every device heard from.
+#
 # PPROF=127.0.0.1:6061 also saves, in $WORK, a CPU profile of the import's
-# first 20 s (cpu-import.pprof) and heap profiles after the import and after
-# the restart (heap-import.pprof, heap-restart.pprof).
+# first 20 s (cpu-import.pprof) and heap profiles after the import, after
+# the devices spoke and after the restart (heap-import.pprof,
+# heap-speak.pprof, heap-restart.pprof).
 #
 # Output: one line per step, "key value", for docs/performance.md.
+# $WORK/samples.txt has the resident set every EVERY (5) seconds and the
+# run's marks, and the devices' messages/s, for scripts/loadplot:
+#
+#   go run ./scripts/loadplot -households 1000000 -o docs/scale-1m.svg $WORK/samples.txt
 set -euo pipefail
 
 BIN=${BIN:?the eldersafe binary to measure}
@@ -21,6 +31,8 @@ HOUSEHOLDS=${HOUSEHOLDS:-20000}
 CHUNK=${CHUNK:-1000}       # households per import request (5,000 device rows)
 FROM=${FROM:-0}
 PPROF=${PPROF:-}
+SPEAK=${SPEAK:-}
+EVERY=${EVERY:-5}
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 TOKEN=scale-token
@@ -34,16 +46,26 @@ http_port=$(free_port)
 broker_port=$(free_port)
 api="http://127.0.0.1:$http_port"
 monitor_pid=
+samples="$WORK/samples.txt"
+: >"$samples"
 
 start_monitor() {
 	serve_scale "$(realpath "$BIN")"
+	mark "monitor started"
+	start_sampler
 	wait_ready "$api" "$monitor_pid" "$WORK/eldersafe.log"
+	mark ready
 }
 stop_monitor() {
+	stop_sampler
 	kill -TERM "$monitor_pid"
 	wait "$monitor_pid" || true
+	mark "monitor stopped"
 }
-trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
+trap '[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null; [ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
+if [ -n "$SPEAK" ]; then
+	go build -o "$WORK/speak" "$root/scripts/speak"
+fi
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
 # cpu_ticks is the monitor's user + system CPU time so far, in clock ticks.
@@ -103,12 +125,32 @@ echo "import_households_per_s $(echo "$HOUSEHOLDS / ($(date +%s.%N) - $t0)" | bc
 # than the rate.
 echo "import_cpu_us_per_household $(echo "($(cpu_ticks) - $cpu0) * 1000000 / $(getconf CLK_TCK) / $HOUSEHOLDS" | bc)"
 echo "rss_kb_after_import $(rss_kb)"
+mark "import done"
 wait "$profiling"
 profile heap-import 'heap?gc=1'
 scrape "$api"
+if [ -n "$SPEAK" ]; then
+	t0=$(now)
+	cpu0=$(cpu_ticks)
+	# Its progress lines go into the samples with the time they came.
+	"$WORK/speak" -mqtt "127.0.0.1:$broker_port" -from "$FROM" -to "$last" 2>&1 | while IFS= read -r line; do
+		echo "$line" >>"$WORK/speak.log"
+		echo "$(now) load $line" >>"$samples"
+	done
+	echo "speak_seconds $(echo "$(now) - $t0" | bc)"
+	echo "speak_cpu_us_per_message $(echo "($(cpu_ticks) - $cpu0) * 1000000 / $(getconf CLK_TCK) / ($HOUSEHOLDS * 5)" | bc)"
+	tail -n 1 "$WORK/speak.log" | sed 's/^/# /'
+	# The readings roll-up is written every 5 s; wait for two.
+	sleep 12
+	mark "devices spoke"
+	echo "rss_kb_after_speak $(rss_kb)"
+	echo "rss_bytes_per_household_after_speak $(($(rss_kb) * 1024 / last))"
+	profile heap-speak 'heap?gc=1'
+fi
 stop_monitor
 start_monitor
 echo "rss_kb_after_restart $(rss_kb)"
+echo "rss_bytes_per_household_after_restart $(($(rss_kb) * 1024 / last))"
 profile heap-restart 'heap?gc=1'
 scrape "$api"
 stop_monitor
