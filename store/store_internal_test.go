@@ -39,17 +39,27 @@ func TestPragmas(t *testing.T) {
 }
 
 // TestDueForEscalationUsesIndexes: the query escalation runs at every tick
-// looks tasks up by (state, deadline), never by scanning the table.
+// looks tasks up by (state, deadline), never by scanning the table, and
+// each state's part stops at the limit on its own, in its index's order:
+// the next deadline is found among a million tasks without reading them.
 func TestDueForEscalationUsesIndexes(t *testing.T) {
 	SQLiteOnly(t)
-	joined := queryPlan(t, dueForEscalationQuery, "open", 0, "verifying", 0, "acknowledged", 0, 100)
-	for _, want := range []string{"USING INDEX tasks_state_ack_due (state=? AND ack_due_at<?)", "USING INDEX tasks_state_resolve_due (state=? AND resolve_due_at<?)"} {
+	joined := queryPlan(t, dueForEscalationQuery, "open", 0, 100, "verifying", 0, 100, "acknowledged", 0, 100, 100)
+	for _, want := range []string{
+		"USING INDEX tasks_state_ack_due (state=? AND ack_due_at<?)", "USING INDEX tasks_state_resolve_due (state=? AND resolve_due_at<?)",
+		"CO-ROUTINE opened", "CO-ROUTINE verifying", "CO-ROUTINE acknowledged",
+	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("query plan lacks %q:\n%s", want, joined)
 		}
 	}
 	if strings.Contains(joined, "SCAN tasks") {
 		t.Errorf("query plan scans tasks:\n%s", joined)
+	}
+	// One sort: of the parts' few rows. A part sorting its own would read
+	// all of them.
+	if n := strings.Count(joined, "TEMP B-TREE"); n != 1 {
+		t.Errorf("query plan sorts %d times, want once:\n%s", n, joined)
 	}
 }
 
