@@ -360,19 +360,25 @@ func (db *DB) encryptPlaintext(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
+// plaintextDocsWhere is the condition of the documents in column that may
+// hold a sensitive value in plaintext: not sealed, and naming one of
+// sensitiveKeys (LIKE's _ matches any character: a superset, which
+// sensitiveDoc narrows). Literals, not parameters, spelt as migration 00074
+// spells its partial indexes, so that SQLite reads only those rows.
+func plaintextDocsWhere(column string) string {
+	var like []string
+	for _, k := range sensitiveKeys {
+		like = append(like, column+` LIKE '%"`+k+`"%'`)
+	}
+	return column + ` IS NOT NULL AND substr(` + column + `, 1, 7) <> '` + fieldPrefix + `'
+		AND (` + strings.Join(like, " OR ") + `)`
+}
+
 // encryptDocs seals the plaintext documents of table.column (evidence
 // values, timeline data) that hold a sensitive value, and says how many.
 // SQL narrows them down by their keys' names; sensitiveDoc decides.
 func (db *DB) encryptDocs(ctx context.Context, tx *sql.Tx, table, column string) (int, error) {
-	var like []string
-	args := []any{fieldPrefix}
-	for _, k := range sensitiveKeys {
-		// LIKE's _ matches any character: a superset, which sensitiveDoc narrows.
-		like = append(like, column+` LIKE ?`)
-		args = append(args, `%"`+k+`"%`)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT seq, `+column+` FROM `+table+`
-		WHERE `+column+` IS NOT NULL AND substr(`+column+`, 1, 7) != ? AND (`+strings.Join(like, " OR ")+`)`, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT seq, `+column+` FROM `+table+` WHERE `+plaintextDocsWhere(column))
 	if err != nil {
 		return 0, fmt.Errorf("find plaintext %s: %w", table, err)
 	}

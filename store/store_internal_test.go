@@ -75,14 +75,18 @@ func TestRuleFieldsUseTheirIndex(t *testing.T) {
 
 // TestPlaintextQueriesUseTheirIndexes: a start looks for sensitive values
 // still in plaintext through partial indexes, not by scanning every
-// household and notice; and the prefix the queries spell out is the one
-// values are sealed with.
+// household, notice, evidence and timeline entry; and the prefix the
+// queries spell out is the one values are sealed with.
 func TestPlaintextQueriesUseTheirIndexes(t *testing.T) {
 	SQLiteOnly(t)
 	if len(fieldPrefix) != 7 {
-		t.Fatalf("fieldPrefix %q: the queries and migration 00073 compare 7 bytes", fieldPrefix)
+		t.Fatalf("fieldPrefix %q: the queries and migrations 00073 and 00074 compare 7 bytes", fieldPrefix)
 	}
-	for query, index := range map[string]string{plaintextHouseholdsQuery: "households_plaintext", plaintextNoticesQuery: "notices_plaintext"} {
+	for query, index := range map[string]string{
+		plaintextHouseholdsQuery: "households_plaintext", plaintextNoticesQuery: "notices_plaintext",
+		`SELECT seq, values_json FROM task_evidence WHERE ` + plaintextDocsWhere("values_json"): "task_evidence_plaintext",
+		`SELECT seq, data_json FROM task_timeline WHERE ` + plaintextDocsWhere("data_json"):     "task_timeline_plaintext",
+	} {
 		if plan := queryPlan(t, query); !strings.Contains(plan, "USING INDEX "+index) {
 			t.Errorf("query plan %q, want the partial index %s", plan, index)
 		}
