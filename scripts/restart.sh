@@ -4,7 +4,10 @@
 # answers 200, print its CPU and resident set then, time five /metrics
 # scrapes, and stop it (SIGTERM:
 # it writes its snapshot). PROFILE_OUT: also a CPU profile of the first
-# PROFSEC (20) seconds; HEAP=FILE: a heap profile once ready.
+# PROFSEC (20) seconds; HEAP=FILE: a heap profile once ready. SPEAK=N:
+# then every device of scale.sh's households 0..N-1 says one thing
+# (scripts/speak), and the resident set is read again after two of the
+# readings roll-up's writes (HEAP, if set, is taken then instead).
 set -euo pipefail
 BIN=$(realpath "$1"); WORK=$(realpath "$2"); PROF=${3:+$(realpath "$3")}
 TOKEN=scale-token
@@ -29,6 +32,13 @@ echo "$ready" \
 	"cpu_s $(awk '{print ($14+$15)/100}' "/proc/$monitor_pid/stat")" \
 	"rss_kb $(awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status") hwm_kb $(awk '/^VmHWM/ {print $2}' "/proc/$monitor_pid/status")"
 scrape "http://127.0.0.1:$http_port"
+if [ -n "${SPEAK:-}" ]; then
+	(cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
+	"$WORK/speak" -mqtt "127.0.0.1:$broker_port" -from 0 -to "$SPEAK" | tail -n 1 | sed 's/^/# /'
+	sleep 12 # the roll-up is written every 5 s
+	echo "rss_kb_after_speak $(awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status")" \
+		"bytes_per_household $(($(awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status") * 1024 / SPEAK))"
+fi
 if [ -n "${HEAP:-}" ]; then curl -fsS -o "$HEAP" "http://$PPROF/debug/pprof/heap?gc=1"; fi
 if [ -n "$profile_pid" ]; then wait "$profile_pid"; fi
 t1=$(date +%s.%N)

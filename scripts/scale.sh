@@ -64,7 +64,7 @@ stop_monitor() {
 }
 trap '[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null; [ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
 if [ -n "$SPEAK" ]; then
-	go build -o "$WORK/speak" "$root/scripts/speak"
+	(cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
 fi
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
