@@ -42,7 +42,7 @@ type deviceShard struct {
 	// handed out as a string over its bytes. A removed device's bytes stay
 	// until the process ends.
 	text   [][]byte      // blocks of textBlock bytes
-	seen   [][]seen      // blocks of seenBlock, by cachedDevice.seen - 1
+	seen   []seen        // by cachedDevice.seen - 1
 	others []otherFields // by cachedDevice.other - 1
 }
 
@@ -130,33 +130,6 @@ func (s *deviceShard) addText(str string) uint32 {
 	return at
 }
 
-// seenBlock is how many devices' last messages a block of a shard's
-// filters holds (512 KiB). Only the first block grows by copying: a
-// million households' filters in one growing slice were up to half spare
-// capacity after each doubling, 160 MB at 5,000,000 devices.
-const seenBlock = 4096
-
-// seenOf is cd's filter; cd.seen > 0.
-func (s *deviceShard) seenOf(cd *cachedDevice) *seen {
-	i := cd.seen - 1
-	return &s.seen[i/seenBlock][i%seenBlock]
-}
-
-// newSeen gives a device a filter, and says its cachedDevice.seen.
-func (s *deviceShard) newSeen() uint32 {
-	last := len(s.seen) - 1
-	switch {
-	case last < 0:
-		s.seen = [][]seen{nil}
-		last = 0
-	case len(s.seen[last]) == seenBlock:
-		s.seen = append(s.seen, make([]seen, 0, seenBlock))
-		last++
-	}
-	s.seen[last] = append(s.seen[last], seen{})
-	return uint32(last*seenBlock + len(s.seen[last]))
-}
-
 // find is the slot of id, of hash h.
 func (s *deviceShard) find(id string, h uint64) (uint32, bool) {
 	x := &s.index
@@ -230,7 +203,7 @@ func (s *deviceShard) newSlot(id string) uint32 {
 	if n := len(s.free); n > 0 {
 		i, s.free = s.free[n-1], s.free[:n-1]
 		if cd := &s.slots[i]; cd.seen > 0 {
-			*s.seenOf(cd) = seen{}
+			s.seen[cd.seen-1] = seen{}
 		}
 	} else {
 		s.slots = append(s.slots, cachedDevice{})
@@ -247,7 +220,7 @@ func (c *deviceCache) duplicate(id string, fp uint64) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	i, ok := s.find(id, h)
-	return ok && s.slots[i].seen > 0 && s.seenOf(&s.slots[i]).has(fp)
+	return ok && s.slots[i].seen > 0 && s.seen[s.slots[i].seen-1].has(fp)
 }
 
 // record notes that the device accepted a message of fingerprint fp. A
@@ -262,9 +235,10 @@ func (c *deviceCache) record(id string, fp uint64) {
 	}
 	cd := &s.slots[i]
 	if cd.seen == 0 {
-		cd.seen = s.newSeen()
+		s.seen = append(s.seen, seen{})
+		cd.seen = uint32(len(s.seen))
 	}
-	s.seenOf(cd).add(fp)
+	s.seen[cd.seen-1].add(fp)
 }
 
 func (c *deviceCache) load(id string) (registry.Device, bool) {

@@ -203,30 +203,3 @@ func TestDeviceCacheChurn(t *testing.T) {
 		}
 	}
 }
-
-// TestDeviceShardFiltersInBlocks: devices whose duplicate filters are in a
-// shard's later blocks each keep their own messages.
-func TestDeviceShardFiltersInBlocks(t *testing.T) {
-	s := deviceShard{seed: maphash.MakeSeed()}
-	const n = 3*seenBlock + 7
-	for i := range n {
-		id := fmt.Sprint("d", i)
-		cd := &s.slots[s.put(id, maphash.String(s.seed, id))]
-		cd.seen = s.newSeen()
-		s.seenOf(cd).add(fingerprint(uint64(i), ts0))
-	}
-	if len(s.seen) != 4 {
-		t.Fatalf("%d blocks of filters for %d devices, want 4", len(s.seen), n)
-	}
-	for i := range n {
-		id := fmt.Sprint("d", i)
-		slot, ok := s.find(id, maphash.String(s.seed, id))
-		if !ok {
-			t.Fatalf("%s not found", id)
-		}
-		f := s.seenOf(&s.slots[slot])
-		if !f.has(fingerprint(uint64(i), ts0)) || f.has(fingerprint(uint64(i+1), ts0)) {
-			t.Fatalf("%s's filter does not hold its message alone", id)
-		}
-	}
-}
