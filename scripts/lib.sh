@@ -96,10 +96,15 @@ scrape() {
 # records the resident set of $monitor_pid every $EVERY seconds while it
 # lives (restart it with the monitor).
 now() { date +%s.%N; }
+# The monitor's ($monitor_pid) resident set and its peak, in KiB, and its
+# user + system CPU time so far, in clock ticks.
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$monitor_pid/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$monitor_pid/stat"; }
 mark() { echo "$(now) mark $*" >>"$samples"; }
 sample() {
 	while kill -0 "$monitor_pid" 2>/dev/null; do
-		echo "$(now) rss $(awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status")" >>"$samples"
+		echo "$(now) rss $(rss_kb)" >>"$samples"
 		sleep "$EVERY"
 	done
 }

@@ -45,11 +45,6 @@ samples="$WORK/samples.txt"
 : >"$samples"
 monitor_pid=
 
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
-hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$monitor_pid/status"; }
-# cpu_ticks is the monitor's user + system CPU time so far, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$monitor_pid/stat"; }
-
 start_monitor() {
 	serve_scale "$bin"
 	mark "monitor started"

@@ -29,15 +29,15 @@ if [ -n "$PROF" ]; then
 fi
 ready=$(wait_ready "http://127.0.0.1:$http_port" "$monitor_pid" "$WORK/eldersafe.log")
 echo "$ready" \
-	"cpu_s $(awk '{print ($14+$15)/100}' "/proc/$monitor_pid/stat")" \
-	"rss_kb $(awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status") hwm_kb $(awk '/^VmHWM/ {print $2}' "/proc/$monitor_pid/status")"
+	"cpu_s $(echo "scale=2; $(cpu_ticks) / $(getconf CLK_TCK)" | bc)" \
+	"rss_kb $(rss_kb) hwm_kb $(hwm_kb)"
 scrape "http://127.0.0.1:$http_port"
 if [ -n "${SPEAK:-}" ]; then
 	(cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
 	"$WORK/speak" -mqtt "127.0.0.1:$broker_port" -from 0 -to "$SPEAK" | tail -n 1 | sed 's/^/# /'
 	sleep 12 # the roll-up is written every 5 s
-	echo "rss_kb_after_speak $(awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status")" \
-		"bytes_per_household $(($(awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status") * 1024 / SPEAK))"
+	rss=$(rss_kb)
+	echo "rss_kb_after_speak $rss bytes_per_household $((rss * 1024 / SPEAK))"
 fi
 if [ -n "${HEAP:-}" ]; then curl -fsS -o "$HEAP" "http://$PPROF/debug/pprof/heap?gc=1"; fi
 if [ -n "$profile_pid" ]; then wait "$profile_pid"; fi

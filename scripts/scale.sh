@@ -67,10 +67,6 @@ if [ -n "$SPEAK" ]; then
 	(cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
 fi
 
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
-# cpu_ticks is the monitor's user + system CPU time so far, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$monitor_pid/stat"; }
-
 post() {
 	curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$2" "$api$1" >/dev/null
 }

@@ -17,9 +17,7 @@ import (
 // and not queued; a refused statement fails the flush with the store's error.
 func TestRowBatch(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenForTest(t, t.TempDir())
-	mustDo(t, err)
-	defer db.Close()
+	db := openForTest(t)
 	mustDo(t, db.write(ctx, func(tx *sql.Tx) error {
 		b := newRowBatch(tx, "grids", "id, name, created_at")
 		defer b.close()
@@ -43,7 +41,7 @@ func TestRowBatch(t *testing.T) {
 		}
 		return nil
 	}))
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(tx *sql.Tx) error {
 		b := newRowBatch(tx, "grids", "id, name, created_at")
 		defer b.close()
 		mustDo(t, b.add("g100", "Grid", 0))
@@ -68,9 +66,7 @@ func TestRowBatch(t *testing.T) {
 // device, including a gateway and the device that names it.
 func TestImportHouseholdsBatchRefused(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenForTest(t, t.TempDir())
-	mustDo(t, err)
-	defer db.Close()
+	db := openForTest(t)
 	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "G"}))
 	mustDo(t, db.CreateHousehold(ctx, registry.Household{ID: "other", Name: "O", Address: "A", GridID: "g1"}))
 	mustDo(t, db.CreateDevice(ctx, registry.Device{ID: "taken", Kind: registry.DoorSensor, HouseholdID: "other", SecretHash: "x"}))

@@ -19,20 +19,27 @@ func mustDo(t *testing.T, err error) {
 	}
 }
 
+// openForTest opens a fresh store for t, closed when t ends.
+func openForTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := OpenForTest(t, t.TempDir())
+	mustDo(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // TestDeleteHouseholdSweepsTablesItDoesNotKnow: a table added later that
 // names a household, a user or a device is swept without anyone listing it;
 // a tombstone is invisible to lookups and counts but keeps the grid of the
 // tasks for the SLA report.
 func TestDeleteHouseholdSweepsTablesItDoesNotKnow(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenForTest(t, t.TempDir())
-	mustDo(t, err)
-	defer db.Close()
+	db := openForTest(t)
 	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "G"}))
 	for _, id := range []string{"h1", "h2"} {
 		mustDo(t, db.CreateHousehold(ctx, registry.Household{ID: id, Name: "Name " + id, Address: "Addr " + id, GridID: "g1", Timezone: "Asia/Shanghai"}))
 		mustDo(t, db.CreateDevice(ctx, registry.Device{ID: "d-" + id, Kind: registry.Wristband, HouseholdID: id, SecretHash: "x"}))
-		_, err = db.CreateUser(ctx, registry.User{ID: "fam-" + id, Role: registry.RoleFamily, HouseholdID: id, PasswordHash: "x"})
+		_, err := db.CreateUser(ctx, registry.User{ID: "fam-" + id, Role: registry.RoleFamily, HouseholdID: id, PasswordHash: "x"})
 		mustDo(t, err)
 	}
 	for _, ddl := range []string{
@@ -107,9 +114,7 @@ func TestDeleteHouseholdSweepsTablesItDoesNotKnow(t *testing.T) {
 // never moved between households nor changed in kind.
 func TestImportHousehold(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenForTest(t, t.TempDir())
-	mustDo(t, err)
-	defer db.Close()
+	db := openForTest(t)
 	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "G"}))
 	mustDo(t, db.CreateHousehold(ctx, registry.Household{ID: "other", Name: "O", Address: "A", GridID: "g1"}))
 	mustDo(t, db.CreateDevice(ctx, registry.Device{ID: "taken", Kind: registry.DoorSensor, HouseholdID: "other", SecretHash: "x"}))
@@ -178,9 +183,7 @@ func TestImportHousehold(t *testing.T) {
 // alone.
 func TestImportHouseholdsChunk(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenForTest(t, t.TempDir())
-	mustDo(t, err)
-	defer db.Close()
+	db := openForTest(t)
 	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "G"}))
 	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g2", Name: "G2"}))
 	mustDo(t, db.CreateHousehold(ctx, registry.Household{ID: "old", Name: "Old", Address: "A", GridID: "g1"}))
@@ -216,9 +219,7 @@ func TestImportHouseholdsChunk(t *testing.T) {
 // tried again.
 func TestAttemptAfterErasure(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenForTest(t, t.TempDir())
-	mustDo(t, err)
-	defer db.Close()
+	db := openForTest(t)
 	mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "G"}))
 	mustDo(t, db.CreateHousehold(ctx, registry.Household{ID: "h1", Name: "N", Address: "A", GridID: "g1"}))
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -231,7 +232,7 @@ func TestAttemptAfterErasure(t *testing.T) {
 		return tx.Enqueue(ctx, tasks.Notice{ID: "n1", TaskID: "t1", HouseholdID: "h1", Rule: "fall", Severity: "critical", Channel: "push",
 			Recipient: "Li Wei", Address: "http://family.example/li", Message: "fall at N", OpenedAt: now, CreatedAt: now, NextAttemptAt: now})
 	}))
-	_, err = db.DeleteHousehold(ctx, "h1", now, "op")
+	_, err := db.DeleteHousehold(ctx, "h1", now, "op")
 	mustDo(t, err)
 	mustDo(t, db.RecordAttempt(ctx, "n1", tasks.Attempt{Status: tasks.NoticePending, Attempts: 1, NextAttemptAt: now.Add(time.Second),
 		LastError: `Post "http://family.example/li": connection refused`,

@@ -101,14 +101,8 @@ func (s *Service) ScheduleRoutine(ctx context.Context) (int, error) {
 	for i, h := range list {
 		ids[i] = h.ID
 	}
-	n := 0
-	var errs []error
-	for chunk := range slices.Chunk(ids, routineBatch) {
-		k, err := s.scheduleRoutine(ctx, chunk, now)
-		n += k
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
+	n, err := s.scheduleChunks(ctx, ids, now)
+	if err != nil {
 		return n, err // the next call tries the rest again
 	}
 	s.routineMonth.Store(month)
@@ -128,6 +122,13 @@ func (s *Service) ScheduleRoutineFor(ctx context.Context, householdIDs ...string
 	if now.IsZero() {
 		return 0, nil
 	}
+	return s.scheduleChunks(ctx, householdIDs, now)
+}
+
+// scheduleChunks schedules households' visits routineBatch households to a
+// transaction, every chunk however the others fare, and says how many
+// visits it opened.
+func (s *Service) scheduleChunks(ctx context.Context, householdIDs []string, now time.Time) (int, error) {
 	n := 0
 	var errs []error
 	for chunk := range slices.Chunk(householdIDs, routineBatch) {
