@@ -19,7 +19,7 @@ func chartEnv(t *testing.T) (*testEnv, *history.Rollup, *fixedClock) {
 	var rollup *history.Rollup
 	clk := &fixedClock{now: t0}
 	e := newEnv(t, func(o *Options) {
-		r, err := history.NewRollup(context.Background(), history.RollupOptions{Store: o.Registry.(history.RollupStore), Clock: clk})
+		r, err := history.NewRollup(history.RollupOptions{Store: o.Registry.(history.RollupStore), Clock: clk})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/eldersafe/eldersafe/api"
 	"github.com/eldersafe/eldersafe/audit"
@@ -191,9 +192,7 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 // readings roll-up, the outbox, the decision step with the rules' state as
 // the store has it, ingest and the broker or its sessions.
 func (m *Monitor) work(ctx context.Context) error {
-	if err := m.runHistory(ctx); err != nil {
-		return err
-	}
+	m.runHistory()
 	m.parts.run("outbox", m.outbox.Run)
 	logger := m.log.With("component", "ingest")
 	if err := m.newPipeline(logger); err != nil {
@@ -205,7 +204,14 @@ func (m *Monitor) work(ctx context.Context) error {
 	}
 	m.engine.Reserve(households)
 	m.pipeline.Reserve(devices)
-	if err := m.decide.Load(ctx, m.pipeline.Remember); err != nil {
+	// The meters' registers and the rules' state load side by side: at a
+	// million households, 6-9 s and 8-14 s, mostly on one core each
+	// (docs/performance.md, "Restart, seventh round"). Both are in before
+	// the first message.
+	loads, loadCtx := errgroup.WithContext(ctx)
+	loads.Go(func() error { return m.loadRegisters(loadCtx) })
+	loads.Go(func() error { return m.decide.Load(loadCtx, m.pipeline.Remember) })
+	if err := loads.Wait(); err != nil {
 		return err
 	}
 	if err := m.startMQTT(logger); err != nil {

@@ -39,7 +39,7 @@ func (m *Monitor) startHistory(ctx context.Context) error {
 		m.log.Info("readings history goes to InfluxDB", "url", c.URL, "bucket", c.Bucket)
 		return nil
 	}
-	r, err := history.NewRollup(ctx, history.RollupOptions{
+	r, err := history.NewRollup(history.RollupOptions{
 		Store:      m.db,
 		Clock:      m.clock,
 		Logger:     m.log.With("component", "rollup"),
@@ -53,19 +53,19 @@ func (m *Monitor) startHistory(ctx context.Context) error {
 }
 
 // runHistory runs the roll-up, which writes to the store: with the rest of
-// the work (app.work), so that a standby writes nothing and, taking over,
-// counts meters on from the registers its predecessor saved.
-func (m *Monitor) runHistory(ctx context.Context) error {
-	r := m.hist.rollup
-	if r == nil {
-		return nil
+// the work (app.work), so that a standby writes nothing.
+func (m *Monitor) runHistory() {
+	if r := m.hist.rollup; r != nil {
+		m.parts.run("history", r.Run)
 	}
-	if m.elector != nil {
-		if err := r.LoadRegisters(ctx); err != nil {
-			return err
-		}
+}
+
+// loadRegisters has the roll-up count meters on from the registers saved,
+// by this monitor before a restart or by the one a standby takes over from.
+func (m *Monitor) loadRegisters(ctx context.Context) error {
+	if r := m.hist.rollup; r != nil {
+		return r.LoadRegisters(ctx)
 	}
-	m.parts.run("history", r.Run)
 	return nil
 }
 

@@ -25,8 +25,8 @@ type RollupStore interface {
 	AddReadingHours(ctx context.Context, hours []HouseholdHour, meters []MeterRegister) error
 	// ReadingHours lists a household's stored hours in [from, to).
 	ReadingHours(ctx context.Context, householdID string, from, to time.Time) ([]Hour, error)
-	// MeterRegisters lists every saved register.
-	MeterRegisters(ctx context.Context) ([]MeterRegister, error)
+	// EachMeterRegister calls each with every saved register.
+	EachMeterRegister(ctx context.Context, each func(MeterRegister) error) error
 	// PruneReadingHours deletes the hours before before, and the registers
 	// last read before it; it returns how many hours it deleted.
 	PruneReadingHours(ctx context.Context, before time.Time) (int64, error)
@@ -82,7 +82,7 @@ type Rollup struct {
 	flushMu sync.Mutex
 	mu      sync.Mutex
 	pending map[hourKey]*Hour
-	meters  map[string]*meterState // by device id
+	meters  meters
 
 	flushErrors prometheus.Counter
 	log         *slog.Logger
@@ -93,14 +93,89 @@ type hourKey struct {
 	hour      int64 // Unix seconds of the hour's start
 }
 
-type meterState struct {
-	household, field string
-	Meter
-	dirty bool
+// meters are the registers the roll-up follows, by device id: with a
+// million households, two million. A map of ids to pointers to structs of
+// three strings and a Meter took 150 bytes a meter, 300 MB
+// (docs/performance.md, "Memory, seventh round"); a slice of values and a
+// map of indexes into it take about 100.
+type meters struct {
+	index  map[string]int32 // by device id
+	states []meterState
+	free   []int32 // states of forgotten meters
 }
 
-// NewRollup checks opts and loads the meters' saved registers.
-func NewRollup(ctx context.Context, opts RollupOptions) (*Rollup, error) {
+// meterState is a Meter in 40 bytes: its time as Unix nanoseconds, its
+// field as a flag.
+type meterState struct {
+	household string
+	at        int64 // 0: no reading yet
+	value     float64
+	kwh       bool // total_kwh, else total_liters
+	dirty     bool
+}
+
+func newMeters(n int) meters {
+	return meters{index: make(map[string]int32, n), states: make([]meterState, 0, n)}
+}
+
+// add follows a new meter: id must not pin a larger buffer.
+func (ms *meters) add(id string, st meterState) *meterState {
+	var i int32
+	if n := len(ms.free); n > 0 {
+		i, ms.free = ms.free[n-1], ms.free[:n-1]
+		ms.states[i] = st
+	} else {
+		i = int32(len(ms.states))
+		ms.states = append(ms.states, st)
+	}
+	ms.index[id] = i
+	return &ms.states[i]
+}
+
+func (ms *meters) get(id string) *meterState {
+	if i, ok := ms.index[id]; ok {
+		return &ms.states[i]
+	}
+	return nil
+}
+
+func (ms *meters) remove(id string) {
+	i := ms.index[id]
+	delete(ms.index, id)
+	ms.states[i] = meterState{}
+	ms.free = append(ms.free, i)
+}
+
+func (m *meterState) field() string {
+	if m.kwh {
+		return FieldTotalKWh
+	}
+	return FieldTotalLiters
+}
+
+func (m *meterState) meter() Meter {
+	if m.at == 0 {
+		return Meter{Value: m.value}
+	}
+	return Meter{At: time.Unix(0, m.at).UTC(), Value: m.value}
+}
+
+func (m *meterState) set(mt Meter) {
+	m.at, m.value = 0, mt.Value
+	if !mt.At.IsZero() {
+		m.at = mt.At.UnixNano()
+	}
+}
+
+func stateOf(household, field string, mt Meter) meterState {
+	st := meterState{household: household, kwh: field == FieldTotalKWh}
+	st.set(mt)
+	return st
+}
+
+// NewRollup checks opts. LoadRegisters, before the first reading, counts
+// the meters on from their saved registers.
+func NewRollup(opts RollupOptions) (*Rollup, error) {
 	if opts.Store == nil || opts.Clock == nil {
 		return nil, errors.New("history: roll-up store and clock are required")
 	}
@@ -119,30 +194,28 @@ func NewRollup(ctx context.Context, opts RollupOptions) (*Rollup, error) {
 	r := &Rollup{
 		opts:    opts,
 		pending: make(map[hourKey]*Hour),
-		meters:  make(map[string]*meterState),
+		meters:  newMeters(0),
 		log:     opts.Logger,
 		flushErrors: promauto.With(opts.Registerer).NewCounter(prometheus.CounterOpts{
 			Name: "eldersafe_rollup_write_errors_total",
 			Help: "Failed writes of the readings roll-up to the store (retried at the next flush).",
 		}),
 	}
-	if err := r.LoadRegisters(ctx); err != nil {
-		return nil, err
-	}
 	return r, nil
 }
 
 // LoadRegisters reads the meters' saved registers, replacing those in
 // memory: at start, and when a standby monitor takes over from one that
-// went on counting meanwhile (CONTRACT §15).
+// went on counting meanwhile (CONTRACT §15). Readings taken before are
+// forgotten.
 func (r *Rollup) LoadRegisters(ctx context.Context) error {
-	saved, err := r.opts.Store.MeterRegisters(ctx)
+	meters := newMeters(0)
+	err := r.opts.Store.EachMeterRegister(ctx, func(m MeterRegister) error {
+		meters.add(m.DeviceID, stateOf(m.HouseholdID, m.Field, m.Meter))
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("history: load meter registers: %w", err)
-	}
-	meters := make(map[string]*meterState, len(saved))
-	for _, m := range saved {
-		meters[m.DeviceID] = &meterState{household: m.HouseholdID, field: m.Field, Meter: m.Meter}
 	}
 	r.mu.Lock()
 	r.meters = meters
@@ -170,18 +243,21 @@ func (r *Rollup) Reading(rd rules.Reading) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if isRegister {
-		m := r.meters[rd.DeviceID]
-		if m == nil || m.field != field {
-			m = &meterState{field: field}
+		st := r.meters.get(rd.DeviceID)
+		switch {
+		case st == nil:
 			// Kept as long as the monitor runs: a copy of the id, which
 			// ingest cut from the message's topic, so as not to pin it.
-			r.meters[strings.Clone(rd.DeviceID)] = m
+			st = r.meters.add(strings.Clone(rd.DeviceID), stateOf("", field, Meter{}))
+		case st.field() != field:
+			*st = stateOf("", field, Meter{})
 		}
-		m.household = rd.HouseholdID
-		before := m.At
+		st.household = rd.HouseholdID
+		m := st.meter()
 		delta, ok := m.Advance(rd.TS, value)
-		if !m.At.Equal(before) {
-			m.dirty = true
+		if !m.At.Equal(st.meter().At) {
+			st.set(m)
+			st.dirty = true
 		}
 		if !ok || delta == 0 {
 			return
@@ -244,10 +320,10 @@ func (r *Rollup) Flush(ctx context.Context) error {
 	pending := r.pending
 	r.pending = make(map[hourKey]*Hour)
 	var meters []MeterRegister
-	for id, m := range r.meters {
-		if m.dirty {
-			meters = append(meters, MeterRegister{DeviceID: id, HouseholdID: m.household, Field: m.field, Meter: m.Meter})
-			m.dirty = false
+	for id, i := range r.meters.index {
+		if st := &r.meters.states[i]; st.dirty {
+			meters = append(meters, MeterRegister{DeviceID: id, HouseholdID: st.household, Field: st.field(), Meter: st.meter()})
+			st.dirty = false
 		}
 	}
 	r.mu.Unlock()
@@ -273,7 +349,7 @@ func (r *Rollup) Flush(ctx context.Context) error {
 		}
 	}
 	for _, m := range meters {
-		if st := r.meters[m.DeviceID]; st != nil {
+		if st := r.meters.get(m.DeviceID); st != nil {
 			st.dirty = true
 		}
 	}
@@ -334,9 +410,9 @@ func (r *Rollup) Forget(householdID string) {
 			delete(r.pending, k)
 		}
 	}
-	for id, m := range r.meters {
-		if m.household == householdID {
-			delete(r.meters, id)
+	for id, i := range r.meters.index {
+		if r.meters.states[i].household == householdID {
+			r.meters.remove(id)
 		}
 	}
 }

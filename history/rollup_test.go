@@ -51,8 +51,11 @@ func newRollup(t *testing.T, st history.RollupStore, now func() time.Time, reg p
 	if now == nil {
 		now = func() time.Time { return t0.Add(3 * time.Hour) }
 	}
-	r, err := history.NewRollup(context.Background(), history.RollupOptions{Store: st, Clock: clock.Func(now), Registerer: reg, FlushInterval: 10 * time.Millisecond})
+	r, err := history.NewRollup(history.RollupOptions{Store: st, Clock: clock.Func(now), Registerer: reg, FlushInterval: 10 * time.Millisecond})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.LoadRegisters(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -225,10 +228,37 @@ func TestRollup(t *testing.T) {
 		r.Reading(motion("h1", "pir1", t0, true))
 		r.Forget("h1")
 		must(t, r.Flush(ctx))
-		regs, err := db.MeterRegisters(ctx)
+		_, regs, err := db.HouseholdReadings(ctx, "h1")
 		must(t, err)
 		if got := chart(t, r, "h1"); got[0].MotionEvents != 0 || len(regs) != 0 {
 			t.Errorf("after Forget: chart %+v, registers %+v; want nothing", got[0], regs)
+		}
+	})
+
+	// A forgotten meter's place goes to the next new one; the others keep
+	// counting from their registers.
+	t.Run("ForgetThenNewMeters", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		r := newRollup(t, db, nil, nil)
+		r.Reading(water("h1", "wm1", t0, 100))
+		r.Reading(power("h2", "pm2", t0, 7))
+		r.Forget("h1")
+		r.Reading(water("h3", "wm3", t0, 40))
+		r.Reading(water("h3", "wm3", t0.Add(time.Minute), 42))
+		r.Reading(power("h2", "pm2", t0.Add(time.Minute), 7.5))
+		must(t, r.Flush(ctx))
+		wantHours(t, chart(t, r, "h3"), history.Hour{Hour: t0, WaterLiters: 2}, history.Hour{Hour: t0.Add(time.Hour)}, history.Hour{Hour: t0.Add(2 * time.Hour)})
+		wantHours(t, chart(t, r, "h2"), history.Hour{Hour: t0, PowerKWh: 0.5}, history.Hour{Hour: t0.Add(time.Hour)}, history.Hour{Hour: t0.Add(2 * time.Hour)})
+		for household, want := range map[string]history.MeterRegister{
+			"h2": {DeviceID: "pm2", HouseholdID: "h2", Field: history.FieldTotalKWh, Meter: history.Meter{At: t0.Add(time.Minute), Value: 7.5}},
+			"h3": {DeviceID: "wm3", HouseholdID: "h3", Field: history.FieldTotalLiters, Meter: history.Meter{At: t0.Add(time.Minute), Value: 42}},
+		} {
+			_, regs, err := db.HouseholdReadings(ctx, household)
+			must(t, err)
+			if len(regs) != 1 || regs[0].DeviceID != want.DeviceID || regs[0].HouseholdID != want.HouseholdID ||
+				regs[0].Field != want.Field || regs[0].Value != want.Value || !regs[0].At.Equal(want.At) {
+				t.Errorf("registers of %s: %+v, want %+v", household, regs, want)
+			}
 		}
 	})
 

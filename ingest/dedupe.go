@@ -12,8 +12,11 @@ import (
 // its open task. A broker redelivers what it has not seen acknowledged, and
 // the monitor acknowledges a message once it is stored, so copies come in
 // a burst right after a reconnection, of the few messages a device had in
-// flight.
-const recent = 16
+// flight: a sensor that reports every minute or more has one or two. Four
+// cover that at 32 bytes a device; sixteen were 640 MB of a million
+// households' five million devices (docs/performance.md, "Memory, seventh
+// round").
+const recent = 4
 
 // Dedup spots copies of accepted messages per device (CONTRACT §11): a message
 // is a duplicate only when the same device sent the same seq with the same ts
@@ -41,8 +44,7 @@ type Dedup struct {
 }
 
 // seen is a device's last accepted messages, each as one fingerprint of its
-// seq and ts, the newest first: 128 bytes, an allocation of exactly that
-// (a ring's index would make it 144).
+// seq and ts, the newest first: 32 bytes (a ring's index would make it 40).
 type seen [recent]uint64
 
 func (s *seen) has(fp uint64) bool {

@@ -61,7 +61,11 @@ func (db *DB) HouseholdReadings(ctx context.Context, householdID string) ([]hist
 	if err != nil {
 		return nil, nil, err
 	}
-	meters, err := db.meterRegisters(ctx, `SELECT device_id, household_id, field, value, read_at FROM meter_registers
+	var meters []history.MeterRegister
+	err = db.scanMeterRegisters(ctx, func(m history.MeterRegister) error {
+		meters = append(meters, m)
+		return nil
+	}, `SELECT device_id, household_id, field, value, read_at FROM meter_registers
 		WHERE household_id = ? ORDER BY device_id`, householdID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("meter registers of %s: %w", householdID, err)

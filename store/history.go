@@ -90,37 +90,52 @@ func (db *DB) ReadingHours(ctx context.Context, householdID string, from, to tim
 	return out, nil
 }
 
-// MeterRegisters lists every saved meter register, in no order: sorted by
-// device, SQLite read them through the primary key's index, a look into
-// the table for each, and a start with 2,000,000 meters heard from spent
-// 20 s on it (docs/performance.md).
-func (db *DB) MeterRegisters(ctx context.Context) ([]history.MeterRegister, error) {
-	out, err := db.meterRegisters(ctx, `SELECT device_id, household_id, field, value, read_at FROM meter_registers`)
+// EachMeterRegister calls each with every saved meter register, in no
+// order: sorted by device, SQLite read them through the primary key's
+// index, a look into the table for each, and a start with 2,000,000 meters
+// heard from spent 20 s on it (docs/performance.md). One at a time, so that
+// a start does not hold them all twice.
+func (db *DB) EachMeterRegister(ctx context.Context, each func(history.MeterRegister) error) error {
+	err := db.scanMeterRegisters(ctx, each, `SELECT device_id, household_id, field, value, read_at FROM meter_registers`)
 	if err != nil {
-		return nil, fmt.Errorf("meter registers: %w", err)
+		return fmt.Errorf("meter registers: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
-func (db *DB) meterRegisters(ctx context.Context, query string, args ...any) ([]history.MeterRegister, error) {
+// scanMeterRegisters calls each with the registers query selects. The
+// rows of a household, one after another, share one copy of its id, and
+// none has a copy of its field's name.
+func (db *DB) scanMeterRegisters(ctx context.Context, each func(history.MeterRegister) error, query string, args ...any) error {
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []history.MeterRegister
+	var household, field sql.RawBytes
+	var m history.MeterRegister
 	for rows.Next() {
-		var (
-			m  history.MeterRegister
-			at int64
-		)
-		if err := rows.Scan(&m.DeviceID, &m.HouseholdID, &m.Field, &m.Value, &at); err != nil {
-			return nil, err
+		var at int64
+		if err := rows.Scan(&m.DeviceID, &household, &field, &m.Value, &at); err != nil {
+			return err
+		}
+		if string(household) != m.HouseholdID {
+			m.HouseholdID = string(household)
+		}
+		switch string(field) {
+		case history.FieldTotalLiters:
+			m.Field = history.FieldTotalLiters
+		case history.FieldTotalKWh:
+			m.Field = history.FieldTotalKWh
+		default:
+			return fmt.Errorf("meter %s: unknown register %q", m.DeviceID, field)
 		}
 		m.At = fromMS(at)
-		out = append(out, m)
+		if err := each(m); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // PruneReadingHours deletes the hours that start before before, and the

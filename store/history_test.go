@@ -50,13 +50,13 @@ func TestReadingHours(t *testing.T) {
 		}
 		must(t, db.AddReadingHours(ctx, nil, []history.MeterRegister{reg(t0, 100)}))
 		must(t, db.AddReadingHours(ctx, nil, []history.MeterRegister{reg(t0.Add(-time.Minute), 90)}))
-		got, err := db.MeterRegisters(ctx)
+		_, got, err := db.HouseholdReadings(ctx, "h1")
 		must(t, err)
 		if len(got) != 1 || got[0].Value != 100 || !got[0].At.Equal(t0) {
 			t.Fatalf("after an older register: %+v, want 100 at %s", got, t0)
 		}
 		must(t, db.AddReadingHours(ctx, nil, []history.MeterRegister{reg(t0.Add(time.Minute), 120)}))
-		got, err = db.MeterRegisters(ctx)
+		_, got, err = db.HouseholdReadings(ctx, "h1")
 		must(t, err)
 		if len(got) != 1 || got[0].Value != 120 || got[0].HouseholdID != "h1" || got[0].Field != history.FieldTotalLiters {
 			t.Fatalf("after a newer register: %+v", got)
@@ -84,7 +84,7 @@ func TestReadingHours(t *testing.T) {
 		if len(hours) != 1 || !hours[0].Hour.Equal(hour) {
 			t.Errorf("left %+v, want the hour %s only", hours, hour)
 		}
-		regs, err := db.MeterRegisters(ctx)
+		_, regs, err := db.HouseholdReadings(ctx, "h1")
 		must(t, err)
 		if len(regs) != 1 || regs[0].DeviceID != "new" {
 			t.Errorf("left registers %+v, want new only", regs)
@@ -107,7 +107,7 @@ func TestReadingHours_Erased(t *testing.T) {
 	}
 	hours, err := db.ReadingHours(ctx, "h1", hour, hour.Add(time.Hour))
 	must(t, err)
-	regs, err := db.MeterRegisters(ctx)
+	_, regs, err := db.HouseholdReadings(ctx, "h1")
 	must(t, err)
 	if len(hours) != 0 || len(regs) != 0 {
 		t.Errorf("after erasure: hours %+v, registers %+v; want none", hours, regs)

@@ -297,7 +297,7 @@ func TestWriter_InfluxDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rollup, err := history.NewRollup(context.Background(), history.RollupOptions{Store: st, Clock: clock.Wall{}})
+	rollup, err := history.NewRollup(history.RollupOptions{Store: st, Clock: clock.Wall{}})
 	if err != nil {
 		t.Fatal(err)
 	}
