@@ -371,7 +371,7 @@ func DefaultConfig() Config {
 
 		Timezone:   registry.DefaultTimezone,
 		Checkpoint: CheckpointConfig{Interval: time.Second},
-		Memory:     MemoryConfig{HeadroomRatio: 0.25, HeadroomMinMB: 64},
+		Memory:     MemoryConfig{HeadroomRatio: 0.25, HeadroomMinMB: 16},
 
 		ClockMaxJump: time.Hour,
 	}
