@@ -20,6 +20,7 @@ func (nopStore) AddReadingHours(context.Context, []history.HouseholdHour, []hist
 func (nopStore) ReadingHours(context.Context, string, time.Time, time.Time) ([]history.Hour, error) {
 	return nil, nil
 }
+func (nopStore) CountMeterRegisters(context.Context) (int, error) { return 0, nil }
 func (nopStore) EachMeterRegister(context.Context, func(history.MeterRegister) error) error {
 	return nil
 }

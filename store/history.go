@@ -103,6 +103,15 @@ func (db *DB) EachMeterRegister(ctx context.Context, each func(history.MeterRegi
 	return nil
 }
 
+// CountMeterRegisters is how many meter registers are saved.
+func (db *DB) CountMeterRegisters(ctx context.Context) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM meter_registers`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count meter registers: %w", err)
+	}
+	return n, nil
+}
+
 // scanMeterRegisters calls each with the registers query selects. The
 // rows of a household, one after another, share one copy of its id, and
 // none has a copy of its field's name.
