@@ -15,7 +15,7 @@ import (
 
 // BenchmarkScheduleRoutine is what scheduling a household's routine visits
 // costs, as at a month's start or after an import: b.N households of one
-// grid, self_care (two visits a month, one in what is left of t0's March).
+// grid, self_care (two visits a month, both in what is left of t0's March).
 func BenchmarkScheduleRoutine(b *testing.B) {
 	// Cancellable, as the monitor's is.
 	ctx, cancel := context.WithCancel(context.Background())
