@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/eldersafe/eldersafe/rules"
 )
 
 // recent is how many of a device's last accepted messages are remembered.
@@ -16,7 +18,16 @@ import (
 // cover that at 32 bytes a device; sixteen were 640 MB of a million
 // households' five million devices (docs/performance.md, "Memory, seventh
 // round").
+//
+// A fall or an SOS is remembered longer: until recent newer alarms of the
+// device, however many other messages it sends. Its copy, coming after
+// the task it opened was resolved, would open another and send a worker
+// to a home for nothing.
 const recent = 4
+
+// alarmBit marks the fingerprint of a fall or an SOS, in place of the
+// lowest bit of its hash: a copy of a message has the same mark.
+const alarmBit = 1
 
 // Dedup spots copies of accepted messages per device (CONTRACT §11): a message
 // is a duplicate only when the same device sent the same seq with the same ts
@@ -56,16 +67,24 @@ func (s *seen) has(fp uint64) bool {
 	return false
 }
 
-// add puts fp first and forgets the oldest.
+// add puts fp first and forgets the oldest message that is not an alarm,
+// or, when all are, the oldest.
 func (s *seen) add(fp uint64) {
-	copy(s[1:], s[:recent-1])
+	drop := recent - 1
+	for drop > 0 && s[drop]&alarmBit != 0 {
+		drop--
+	}
+	if s[drop]&alarmBit != 0 {
+		drop = recent - 1
+	}
+	copy(s[1:drop+1], s[:drop])
 	s[0] = fp
 }
 
 // fingerprint mixes a seq and a ts in Unix milliseconds (the contract's
-// coarsest unit) into 64 bits. Two different messages share one by chance
-// with a probability of 2^-64 per pair.
-func fingerprint(seq uint64, ts time.Time) uint64 {
+// coarsest unit) into 64 bits, the lowest set for an alarm. Two different
+// messages share one by chance with a probability of 2^-63 per pair.
+func fingerprint(seq uint64, ts time.Time, alarm bool) uint64 {
 	x := seq*0x9e3779b97f4a7c15 ^ uint64(ts.UnixMilli())
 	// splitmix64's finaliser, so that near seqs and ts spread apart.
 	x ^= x >> 30
@@ -73,24 +92,27 @@ func fingerprint(seq uint64, ts time.Time) uint64 {
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
-	return x
+	if alarm {
+		return x | alarmBit
+	}
+	return x &^ alarmBit
 }
 
-// Duplicate reports whether the device's message seq, stamped ts, was
+// Duplicate reports whether the device's message seq, reading r, was
 // accepted before. It records nothing; Record does, once the message has
 // been handled, so a message whose handling failed is not dropped as a
 // duplicate when it comes again.
-func (d *Dedup) Duplicate(deviceID string, seq uint64, ts time.Time) bool {
-	fp := fingerprint(seq, ts)
+func (d *Dedup) Duplicate(deviceID string, seq uint64, r rules.Reading) bool {
+	fp := fingerprint(seq, r.TS, r.Alarm())
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.devices[deviceID]
 	return s != nil && s.has(fp)
 }
 
-// Record notes that the device's message seq, stamped ts, was accepted.
-func (d *Dedup) Record(deviceID string, seq uint64, ts time.Time) {
-	fp := fingerprint(seq, ts)
+// Record notes that the device's message seq, reading r, was accepted.
+func (d *Dedup) Record(deviceID string, seq uint64, r rules.Reading) {
+	fp := fingerprint(seq, r.TS, r.Alarm())
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.devices[deviceID]

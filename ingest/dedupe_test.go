@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/eldersafe/eldersafe/rules"
 )
 
 // at is the ts of a device's n-th message in these tests: one a minute.
@@ -129,22 +131,82 @@ func BenchmarkDedup_Seen(b *testing.B) {
 	}
 }
 
-// check checks and records, as the pipeline does around handling a message.
+// check checks and records a reading stamped ts, as the pipeline does
+// around handling a message.
 func check(d *Dedup, deviceID string, seq uint64, ts time.Time) bool {
-	if d.Duplicate(deviceID, seq, ts) {
+	return checkReading(d, deviceID, seq, rules.Reading{TS: ts})
+}
+
+func checkReading(d *Dedup, deviceID string, seq uint64, r rules.Reading) bool {
+	if d.Duplicate(deviceID, seq, r) {
 		return true
 	}
-	d.Record(deviceID, seq, ts)
+	d.Record(deviceID, seq, r)
 	return false
 }
 
 func TestDedup_DuplicateRecordsNothing(t *testing.T) {
 	var d Dedup
-	if d.Duplicate("a", 1, at(1)) || d.Duplicate("a", 1, at(1)) {
+	r := rules.Reading{TS: at(1)}
+	if d.Duplicate("a", 1, r) || d.Duplicate("a", 1, r) {
 		t.Fatal("an unrecorded seq counts as a duplicate: a failed message would be lost on redelivery")
 	}
-	d.Record("a", 1, at(1))
-	if !d.Duplicate("a", 1, at(1)) {
+	d.Record("a", 1, r)
+	if !d.Duplicate("a", 1, r) {
 		t.Fatal("a recorded seq is not a duplicate")
+	}
+}
+
+// A fall or an SOS is remembered until recent newer alarms, whatever else
+// the wristband sends: its copy after the task it opened was resolved would
+// open another. Other messages are remembered as before, one fewer for
+// each alarm kept.
+func TestDedup_AlarmsRememberedLonger(t *testing.T) {
+	event := func(n int, ev string) rules.Reading {
+		return rules.Reading{TS: at(n), Stream: rules.Event, Event: ev}
+	}
+	heartbeat := func(n int) rules.Reading { return rules.Reading{TS: at(n), Stream: rules.Telemetry} }
+	type msg struct {
+		seq uint64
+		r   rules.Reading
+		dup bool
+	}
+	var afterFall []msg
+	for n := 2; n < 2+3*recent; n++ {
+		afterFall = append(afterFall, msg{uint64(n), heartbeat(n), false})
+	}
+	for _, tc := range []struct {
+		name string
+		msgs []msg
+	}{
+		{"FallOutlivesHeartbeats", append(append([]msg{{1, event(1, rules.EventFall), false}}, afterFall...),
+			msg{1, event(1, rules.EventFall), true},
+			msg{2 + 3*recent - 1, heartbeat(2 + 3*recent - 1), true}, // the newest heartbeat
+			msg{2, heartbeat(2), false})},                            // an old one: forgotten
+		{"SOSOutlivesHeartbeats", append(append([]msg{{1, event(1, rules.EventSOS), false}}, afterFall...),
+			msg{1, event(1, rules.EventSOS), true})},
+		{"AnOKIsNoAlarm", append(append([]msg{{1, event(1, rules.EventOK), false}}, afterFall...),
+			msg{1, event(1, rules.EventOK), false})},
+		// With only alarms remembered, the oldest goes.
+		{"NewerAlarmsPushOut", func() []msg {
+			var ms []msg
+			for n := range recent + 1 {
+				ms = append(ms, msg{uint64(n), event(n, rules.EventFall), false})
+			}
+			return append(ms, msg{recent, event(recent, rules.EventFall), true}, msg{1, event(1, rules.EventFall), true},
+				msg{0, event(0, rules.EventFall), false})
+		}()},
+		// A seq and ts once a heartbeat's, then a fall's (a device that
+		// restarted its counter within the same millisecond): not a copy.
+		{"SameSeqAndTSOtherKind", []msg{{1, heartbeat(1), false}, {1, event(1, rules.EventFall), false}, {1, event(1, rules.EventFall), true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d Dedup
+			for i, m := range tc.msgs {
+				if got := checkReading(&d, "wb-1", m.seq, m.r); got != m.dup {
+					t.Fatalf("message %d (seq %d, %q): duplicate %t, want %t", i, m.seq, m.r.Event, got, m.dup)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,4 +74,34 @@ func (c *deviceCache) cached() (n int) {
 		s.mu.RUnlock()
 	}
 	return n
+}
+
+// A copy of a wristband's fall that comes after many of its heartbeats (a
+// gateway resending its buffer, after the fall's task was resolved) is a
+// duplicate: it would open another task and send a worker for nothing.
+func TestPipeline_FallCopyAfterHeartbeats(t *testing.T) {
+	p, _, got := sourcesPipeline(t)
+	ctx := context.Background()
+	fall := fmt.Sprintf(`{"ts":%q,"seq":1,"event":"fall"}`, ts0.Format(time.RFC3339))
+	if _, err := p.Ingest(ctx, "eldersafe/v1/devices/band/event", []byte(fall)); err != nil {
+		t.Fatal(err)
+	}
+	for seq := 2; seq < 2+4*recent; seq++ {
+		beat := fmt.Sprintf(`{"ts":%q,"seq":%d,"heart_rate":70}`, ts0.Add(time.Duration(seq)*time.Minute).Format(time.RFC3339), seq)
+		if _, err := p.Ingest(ctx, "eldersafe/v1/devices/band/telemetry", []byte(beat)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Ingest(ctx, "eldersafe/v1/devices/band/event", []byte(fall)); ReasonOf(err) != ReasonDuplicate {
+		t.Fatalf("the fall's copy: %v, want a duplicate", err)
+	}
+	falls := 0
+	for _, r := range *got {
+		if r.Event == rules.EventFall {
+			falls++
+		}
+	}
+	if falls != 1 || len(*got) != 1+4*recent {
+		t.Errorf("handed on %d readings, %d falls; want %d, 1", len(*got), falls, 1+4*recent)
+	}
 }

@@ -51,3 +51,6 @@ type Reading struct {
 	PowerW      *float64
 	Online      *bool // status
 }
+
+// Alarm reports whether r is a fall or an SOS.
+func (r Reading) Alarm() bool { return r.Event == EventFall || r.Event == EventSOS }

@@ -67,7 +67,7 @@ func replay(t *testing.T, w *World) []rules.Alert {
 			continue
 		}
 		d := reg.devices[id]
-		if msg.HasSeq && dedup.Duplicate(id, msg.Seq, msg.Reading.TS) {
+		if msg.HasSeq && dedup.Duplicate(id, msg.Seq, msg.Reading) {
 			continue
 		}
 		r := msg.Reading
@@ -76,7 +76,7 @@ func replay(t *testing.T, w *World) []rules.Alert {
 		alerts = append(alerts, engine.Process(r)...)
 		alerts = append(alerts, engine.Advance(now)...)
 		if msg.HasSeq {
-			dedup.Record(id, msg.Seq, r.TS)
+			dedup.Record(id, msg.Seq, r)
 		}
 	}
 	if end := w.End(); !end.IsZero() {
