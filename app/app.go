@@ -205,7 +205,7 @@ func (m *Monitor) work(ctx context.Context) error {
 	m.engine.Reserve(households)
 	m.pipeline.Reserve(devices)
 	// The meters' registers and the rules' state load side by side: at a
-	// million households, 6-9 s and 8-14 s, mostly on one core each
+	// million households with every meter heard from, 5 and 10 CPU-s
 	// (docs/performance.md, "Restart, seventh round"). Both are in before
 	// the first message.
 	loads, loadCtx := errgroup.WithContext(ctx)
