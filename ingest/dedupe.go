@@ -3,7 +3,6 @@ package ingest
 import (
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -71,28 +70,29 @@ func (s *seen) has(fp uint64) bool {
 // or, when all are, the oldest.
 func (s *seen) add(fp uint64) {
 	drop := recent - 1
-	for drop > 0 && s[drop]&alarmBit != 0 {
-		drop--
-	}
-	if s[drop]&alarmBit != 0 {
-		drop = recent - 1
+	for i := recent - 1; i >= 0; i-- {
+		if s[i]&alarmBit == 0 {
+			drop = i
+			break
+		}
 	}
 	copy(s[1:drop+1], s[:drop])
 	s[0] = fp
 }
 
-// fingerprint mixes a seq and a ts in Unix milliseconds (the contract's
-// coarsest unit) into 64 bits, the lowest set for an alarm. Two different
-// messages share one by chance with a probability of 2^-63 per pair.
-func fingerprint(seq uint64, ts time.Time, alarm bool) uint64 {
-	x := seq*0x9e3779b97f4a7c15 ^ uint64(ts.UnixMilli())
+// fingerprint mixes a message's seq and its reading's ts in Unix
+// milliseconds (the contract's coarsest unit) into 64 bits, the lowest set
+// for an alarm. Two different messages share one by chance with a
+// probability of 2^-63 per pair.
+func fingerprint(seq uint64, r rules.Reading) uint64 {
+	x := seq*0x9e3779b97f4a7c15 ^ uint64(r.TS.UnixMilli())
 	// splitmix64's finaliser, so that near seqs and ts spread apart.
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
-	if alarm {
+	if r.Alarm() {
 		return x | alarmBit
 	}
 	return x &^ alarmBit
@@ -103,7 +103,7 @@ func fingerprint(seq uint64, ts time.Time, alarm bool) uint64 {
 // been handled, so a message whose handling failed is not dropped as a
 // duplicate when it comes again.
 func (d *Dedup) Duplicate(deviceID string, seq uint64, r rules.Reading) bool {
-	fp := fingerprint(seq, r.TS, r.Alarm())
+	fp := fingerprint(seq, r)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.devices[deviceID]
@@ -112,7 +112,7 @@ func (d *Dedup) Duplicate(deviceID string, seq uint64, r rules.Reading) bool {
 
 // Record notes that the device's message seq, reading r, was accepted.
 func (d *Dedup) Record(deviceID string, seq uint64, r rules.Reading) {
-	fp := fingerprint(seq, r.TS, r.Alarm())
+	fp := fingerprint(seq, r)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.devices[deviceID]

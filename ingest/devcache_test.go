@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
 )
 
 func TestDeviceCache(t *testing.T) {
@@ -26,7 +27,7 @@ func TestDeviceCache(t *testing.T) {
 		}
 	}
 
-	fp := fingerprint(7, ts0, false)
+	fp := fingerprint(7, rules.Reading{TS: ts0})
 	if c.duplicate("d1", fp) {
 		t.Error("a message never recorded is a duplicate")
 	}
@@ -34,7 +35,7 @@ func TestDeviceCache(t *testing.T) {
 	topic := "eldersafe/v1/devices/d1/events"
 	id := topic[len("eldersafe/v1/devices/") : len(topic)-len("/events")]
 	c.record(id, fp)
-	if !c.duplicate("d1", fp) || c.duplicate("d1", fingerprint(8, ts0, false)) || c.duplicate("gw", fp) {
+	if !c.duplicate("d1", fp) || c.duplicate("d1", fingerprint(8, rules.Reading{TS: ts0})) || c.duplicate("gw", fp) {
 		t.Error("the filter does not hold d1's message alone")
 	}
 	// Stored again (a new expected interval), the device keeps its filter.

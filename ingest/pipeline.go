@@ -131,7 +131,7 @@ func (p *Pipeline) Ingest(ctx context.Context, topic string, payload []byte) (<-
 	}
 	if m.HasSeq {
 		// Recorded only now: a message whose handling failed will come again.
-		p.devices.record(r.DeviceID, fingerprint(m.Seq, r.TS, r.Alarm()))
+		p.devices.record(r.DeviceID, fingerprint(m.Seq, r))
 	}
 	p.accepted.WithLabelValues(string(r.Kind), string(r.Stream)).Inc()
 	return durable, nil
@@ -157,7 +157,7 @@ func (p *Pipeline) message(ctx context.Context, topic string, payload []byte) (M
 	if err != nil {
 		return Message{}, err
 	}
-	if m.HasSeq && p.devices.duplicate(deviceID, fingerprint(m.Seq, m.Reading.TS, m.Reading.Alarm())) {
+	if m.HasSeq && p.devices.duplicate(deviceID, fingerprint(m.Seq, m.Reading)) {
 		return Message{}, reject(ReasonDuplicate, "device %s: seq %d already seen", deviceID, m.Seq)
 	}
 	m.Reading.DeviceID, m.Reading.HouseholdID = dev.ID, dev.HouseholdID
@@ -181,7 +181,7 @@ func (p *Pipeline) sourceMessage(ctx context.Context, topic string, st SourceTop
 	if err != nil {
 		return Message{}, err
 	}
-	if p.devices.duplicate(dev.ID, fingerprint(m.Seq, m.Reading.TS, m.Reading.Alarm())) {
+	if p.devices.duplicate(dev.ID, fingerprint(m.Seq, m.Reading)) {
 		return Message{}, reject(ReasonDuplicate, "device %s: the same message, stamped the same time, was taken already", dev.ID)
 	}
 	m.Reading.DeviceID, m.Reading.HouseholdID = dev.ID, dev.HouseholdID
