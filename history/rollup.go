@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strings"
 	"sync"
@@ -95,33 +96,46 @@ type hourKey struct {
 	hour      int64 // Unix seconds of the hour's start
 }
 
-// meters are the registers the roll-up follows, by device id: with a
-// million households, two million. A map of ids to pointers to structs of
-// three strings and a Meter took 150 bytes a meter, 300 MB
-// (docs/performance.md, "Memory, seventh round"); a slice of values and a
-// map of indexes into it take about 110 with the id.
+// meters are the registers the roll-up follows: with a million households,
+// two million. A meter is kept by its device id's 64-bit hash, not the id:
+// with the id, a map of ids to indexes and 40-byte states took about 90
+// bytes a meter (docs/performance.md, "Memory, eighth round"). Two meters
+// whose ids hash alike, about once in 10^7 runs of two million meters
+// (the seed is new at each load), would count each other's readings in a
+// chart. The ids are kept only for the meters read since the last flush,
+// whose registers it saves.
 type meters struct {
-	index  map[string]int32 // by device id
+	seed   maphash.Seed
+	index  map[uint64]int32 // by the hash of the device id
 	states []meterState
 	free   []int32 // states of forgotten meters
+	dirty  []dirtyMeter
 }
 
-// meterState is a Meter in 40 bytes: its time as Unix nanoseconds, its
-// field as a flag.
+// meterState is a Meter in 32 bytes: its time as Unix nanoseconds, its
+// field as a flag, its household as its id's hash.
 type meterState struct {
-	household string
 	at        int64 // 0: no reading yet
 	value     float64
-	kwh       bool // total_kwh, else total_liters
-	dirty     bool
+	household uint64
+	dirty     int32 // 1 + its index in meters.dirty; 0: saved
+	kwh       bool  // total_kwh, else total_liters
+}
+
+// dirtyMeter is a meter whose register the next flush saves, under the
+// ids its last reading gave.
+type dirtyMeter struct {
+	device, household string
+	state             int32 // -1: forgotten since
 }
 
 func newMeters(n int) meters {
-	return meters{index: make(map[string]int32, n), states: make([]meterState, 0, n)}
+	return meters{seed: maphash.MakeSeed(), index: make(map[uint64]int32, n), states: make([]meterState, 0, n)}
 }
 
-// add follows a new meter: id must not pin a larger buffer.
-func (ms *meters) add(id string, st meterState) *meterState {
+func (ms *meters) hash(id string) uint64 { return maphash.String(ms.seed, id) }
+
+func (ms *meters) add(h uint64, st meterState) int32 {
 	var i int32
 	if n := len(ms.free); n > 0 {
 		i, ms.free = ms.free[n-1], ms.free[:n-1]
@@ -130,22 +144,53 @@ func (ms *meters) add(id string, st meterState) *meterState {
 		i = int32(len(ms.states))
 		ms.states = append(ms.states, st)
 	}
-	ms.index[id] = i
-	return &ms.states[i]
+	ms.index[h] = i
+	return i
 }
 
-func (ms *meters) get(id string) *meterState {
-	if i, ok := ms.index[id]; ok {
-		return &ms.states[i]
+// changed marks a meter's register for the next flush, under the ids of
+// the reading that changed it.
+func (ms *meters) changed(i int32, device, household string) {
+	st := &ms.states[i]
+	if st.dirty > 0 {
+		ms.dirty[st.dirty-1].household = household
+		return
 	}
-	return nil
+	// A copy: ingest cut the id from the message's topic.
+	ms.dirty = append(ms.dirty, dirtyMeter{device: strings.Clone(device), household: household, state: i})
+	st.dirty = int32(len(ms.dirty))
 }
 
-func (ms *meters) remove(id string) {
-	i := ms.index[id]
-	delete(ms.index, id)
-	ms.states[i] = meterState{}
-	ms.free = append(ms.free, i)
+// takeDirty returns the registers changed since it was last called.
+func (ms *meters) takeDirty() []MeterRegister {
+	registers := make([]MeterRegister, 0, len(ms.dirty))
+	for _, d := range ms.dirty {
+		if d.state < 0 {
+			continue
+		}
+		st := &ms.states[d.state]
+		registers = append(registers, MeterRegister{DeviceID: d.device, HouseholdID: d.household, Field: st.field(), Meter: st.meter()})
+		st.dirty = 0
+	}
+	ms.dirty = nil // a burst's worth is not kept
+	return registers
+}
+
+// forget drops the meters of a household.
+func (ms *meters) forget(household string) {
+	hh := ms.hash(household)
+	for h, i := range ms.index {
+		st := &ms.states[i]
+		if st.household != hh {
+			continue
+		}
+		if st.dirty > 0 {
+			ms.dirty[st.dirty-1] = dirtyMeter{state: -1}
+		}
+		delete(ms.index, h)
+		*st = meterState{}
+		ms.free = append(ms.free, i)
+	}
 }
 
 func (m *meterState) field() string {
@@ -169,7 +214,7 @@ func (m *meterState) set(mt Meter) {
 	}
 }
 
-func stateOf(household, field string, mt Meter) meterState {
+func stateOf(household uint64, field string, mt Meter) meterState {
 	st := meterState{household: household, kwh: field == FieldTotalKWh}
 	st.set(mt)
 	return st
@@ -219,8 +264,13 @@ func (r *Rollup) LoadRegisters(ctx context.Context) error {
 		return fmt.Errorf("history: load meter registers: %w", err)
 	}
 	meters := newMeters(n)
+	var household string // the rows of a household come one after another
+	var hh uint64
 	err = r.opts.Store.EachMeterRegister(ctx, func(m MeterRegister) error {
-		meters.add(m.DeviceID, stateOf(m.HouseholdID, m.Field, m.Meter))
+		if m.HouseholdID != household {
+			household, hh = m.HouseholdID, meters.hash(m.HouseholdID)
+		}
+		meters.add(meters.hash(m.DeviceID), stateOf(hh, m.Field, m.Meter))
 		return nil
 	})
 	if err != nil {
@@ -252,22 +302,23 @@ func (r *Rollup) Reading(rd rules.Reading) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if isRegister {
-		st := r.meters.get(rd.DeviceID)
-		switch {
-		case st == nil:
-			// Kept as long as the monitor runs: a copy of the id, which
-			// ingest cut from the message's topic, so as not to pin it.
-			st = r.meters.add(strings.Clone(rd.DeviceID), stateOf("", field, Meter{}))
-		case st.field() != field:
-			*st = stateOf("", field, Meter{})
+		h := r.meters.hash(rd.DeviceID)
+		kwh := field == FieldTotalKWh
+		i, ok := r.meters.index[h]
+		if !ok {
+			i = r.meters.add(h, meterState{kwh: kwh})
 		}
-		st.household = rd.HouseholdID
+		st := &r.meters.states[i]
+		if st.kwh != kwh {
+			*st = meterState{kwh: kwh, dirty: st.dirty}
+		}
+		st.household = r.meters.hash(rd.HouseholdID)
 		m := st.meter()
 		before := m.At
 		delta, ok := m.Advance(rd.TS, value)
 		if !m.At.Equal(before) {
 			st.set(m)
-			st.dirty = true
+			r.meters.changed(i, rd.DeviceID, rd.HouseholdID)
 		}
 		if !ok || delta == 0 {
 			return
@@ -329,13 +380,7 @@ func (r *Rollup) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	pending := r.pending
 	r.pending = make(map[hourKey]*Hour)
-	var meters []MeterRegister
-	for id, i := range r.meters.index {
-		if st := &r.meters.states[i]; st.dirty {
-			meters = append(meters, MeterRegister{DeviceID: id, HouseholdID: st.household, Field: st.field(), Meter: st.meter()})
-			st.dirty = false
-		}
-	}
+	meters := r.meters.takeDirty()
 	r.mu.Unlock()
 	if len(pending) == 0 && len(meters) == 0 {
 		return nil
@@ -359,8 +404,9 @@ func (r *Rollup) Flush(ctx context.Context) error {
 		}
 	}
 	for _, m := range meters {
-		if st := r.meters.get(m.DeviceID); st != nil {
-			st.dirty = true
+		// Unless read again meanwhile, under the ids of that reading.
+		if i, ok := r.meters.index[r.meters.hash(m.DeviceID)]; ok && r.meters.states[i].dirty == 0 {
+			r.meters.changed(i, m.DeviceID, m.HouseholdID)
 		}
 	}
 	return fmt.Errorf("history: write roll-up: %w", err)
@@ -420,9 +466,5 @@ func (r *Rollup) Forget(householdID string) {
 			delete(r.pending, k)
 		}
 	}
-	for id, i := range r.meters.index {
-		if r.meters.states[i].household == householdID {
-			r.meters.remove(id)
-		}
-	}
+	r.meters.forget(householdID)
 }

@@ -154,6 +154,8 @@ func TestRollup(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		r := newRollup(t, st, nil, reg)
 		r.Reading(motion("h1", "pir1", t0, true))
+		r.Reading(water("h1", "wm1", t0, 100)) // read only before the failure
+		r.Reading(water("h1", "wm2", t0, 50))  // and again after it
 		st.fail.Store(true)
 		if err := r.Flush(ctx); err == nil {
 			t.Fatal("Flush succeeded on a failing store")
@@ -162,12 +164,22 @@ func TestRollup(t *testing.T) {
 			t.Errorf("eldersafe_rollup_write_errors_total = %g, want 1", n)
 		}
 		r.Reading(motion("h1", "pir1", t0.Add(time.Minute), true))
+		r.Reading(water("h1", "wm2", t0.Add(time.Minute), 51))
 		st.fail.Store(false)
 		if err := r.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if got := chart(t, r, "h1"); got[0].MotionEvents != 2 {
 			t.Errorf("after the retry: %+v, want 2 motion events in the first hour", got[0])
+		}
+		_, regs, err := db.HouseholdReadings(ctx, "h1")
+		must(t, err)
+		got := map[string]float64{}
+		for _, m := range regs {
+			got[m.DeviceID] = m.Value
+		}
+		if len(got) != 2 || got["wm1"] != 100 || got["wm2"] != 51 {
+			t.Errorf("registers after the retry: %+v, want wm1 at 100 and wm2 at 51", regs)
 		}
 	})
 
@@ -258,6 +270,22 @@ func TestRollup(t *testing.T) {
 			if len(regs) != 1 || regs[0].DeviceID != want.DeviceID || regs[0].HouseholdID != want.HouseholdID ||
 				regs[0].Field != want.Field || regs[0].Value != want.Value || !regs[0].At.Equal(want.At) {
 				t.Errorf("registers of %s: %+v, want %+v", household, regs, want)
+			}
+		}
+	})
+
+	// A register is saved under the household of its meter's last reading.
+	t.Run("MeterMovesHousehold", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		r := newRollup(t, db, nil, nil)
+		r.Reading(water("h1", "wm1", t0, 100))
+		r.Reading(water("h2", "wm1", t0.Add(time.Minute), 103))
+		must(t, r.Flush(ctx))
+		for household, want := range map[string]int{"h1": 0, "h2": 1} {
+			_, regs, err := db.HouseholdReadings(ctx, household)
+			must(t, err)
+			if len(regs) != want {
+				t.Errorf("registers of %s: %+v, want %d", household, regs, want)
 			}
 		}
 	})
