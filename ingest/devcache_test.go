@@ -204,3 +204,41 @@ func TestDeviceCacheChurn(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceCacheFilters: each device's duplicate filter is its own, past
+// a shard's first block of filters; a removed device's slot, given to a
+// new device, comes with an empty one.
+func TestDeviceCacheFilters(t *testing.T) {
+	c := newDeviceCache()
+	n := 3 * seenBlock * minShards
+	fp := func(i int) uint64 { return fingerprint(uint64(i), rules.Reading{TS: ts0}) }
+	for i := range n {
+		id := fmt.Sprint("d", i)
+		c.store(registry.Device{ID: id, HouseholdID: fmt.Sprint("h", i/5), Kind: registry.MotionSensor})
+		c.record(id, fp(2*n)) // every device's
+		c.record(id, fp(i))
+	}
+	blocks := 0
+	for i := range c.shards {
+		blocks = max(blocks, len(c.shards[i].seen.blocks))
+	}
+	if blocks < 3 {
+		t.Fatalf("at most %d blocks of filters in a shard: the test stores too little", blocks)
+	}
+	for i := range n {
+		id := fmt.Sprint("d", i)
+		if !c.duplicate(id, fp(i)) || c.duplicate(id, fp(i+1)) {
+			t.Fatalf("%s: a duplicate of its own message %v, of the next device's %v; want true, false", id, c.duplicate(id, fp(i)), c.duplicate(id, fp(i+1)))
+		}
+	}
+	for i := 0; i < n; i += 2 {
+		c.remove(fmt.Sprint("d", i))
+	}
+	for i := range n / 2 {
+		id := fmt.Sprint("new", i)
+		c.store(registry.Device{ID: id, HouseholdID: "h", Kind: registry.MotionSensor})
+		if c.duplicate(id, fp(2*n)) {
+			t.Fatalf("new device %s has a removed device's message in its filter", id)
+		}
+	}
+}
