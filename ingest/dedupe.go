@@ -14,7 +14,7 @@ import (
 // the monitor acknowledges a message once it is stored, so copies come in
 // a burst right after a reconnection, of the few messages a device had in
 // flight: a sensor that reports every minute or more has one or two. Four
-// cover that at 32 bytes a device; sixteen were 640 MB of a million
+// cover that at 24 bytes a device; sixteen were 640 MB of a million
 // households' five million devices (docs/performance.md, "Memory, seventh
 // round").
 //
@@ -27,6 +27,16 @@ const recent = 4
 // alarmBit marks the fingerprint of a fall or an SOS, in place of the
 // lowest bit of its hash: a copy of a message has the same mark.
 const alarmBit = 1
+
+// fingerprintBits is how long a fingerprint is. A message other than a
+// copy is taken for one when its fingerprint is one of the device's four:
+// with 47 bits of hash, about once in 3·10^13 messages. A million
+// households send about 7·10^9 a day: once in a dozen years, and then a
+// routine reading far more likely than an alarm, whose fingerprint is
+// compared with the device's alarms only. 64 bits took a third more
+// memory: 40 MB at a million households (docs/performance.md, "Memory,
+// eighth round").
+const fingerprintBits = 48
 
 // Dedup spots copies of accepted messages per device (CONTRACT §11): a message
 // is a duplicate only when the same device sent the same seq with the same ts
@@ -54,12 +64,18 @@ type Dedup struct {
 }
 
 // seen is a device's last accepted messages, each as one fingerprint of its
-// seq and ts, the newest first: 32 bytes (a ring's index would make it 40).
-type seen [recent]uint64
+// seq and ts, the newest first: a fingerprint's top 16 bits in hi, the rest
+// in lo, 24 bytes in all.
+type seen struct {
+	hi [recent]uint16
+	lo [recent]uint32
+}
+
+func (s *seen) at(i int) uint64 { return uint64(s.hi[i])<<32 | uint64(s.lo[i]) }
 
 func (s *seen) has(fp uint64) bool {
-	for _, p := range s {
-		if p == fp {
+	for i := range recent {
+		if s.at(i) == fp {
 			return true
 		}
 	}
@@ -71,19 +87,20 @@ func (s *seen) has(fp uint64) bool {
 func (s *seen) add(fp uint64) {
 	drop := recent - 1
 	for i := recent - 1; i >= 0; i-- {
-		if s[i]&alarmBit == 0 {
+		if s.lo[i]&alarmBit == 0 {
 			drop = i
 			break
 		}
 	}
-	copy(s[1:drop+1], s[:drop])
-	s[0] = fp
+	copy(s.hi[1:drop+1], s.hi[:drop])
+	copy(s.lo[1:drop+1], s.lo[:drop])
+	s.hi[0], s.lo[0] = uint16(fp>>32), uint32(fp)
 }
 
 // fingerprint mixes a message's seq and its reading's ts in Unix
-// milliseconds (the contract's coarsest unit) into 64 bits, the lowest set
-// for an alarm. Two different messages share one by chance with a
-// probability of 2^-63 per pair.
+// milliseconds (the contract's coarsest unit) into fingerprintBits bits,
+// the lowest set for an alarm. Two different messages share one by chance
+// with a probability of 2^-47 per pair.
 func fingerprint(seq uint64, r rules.Reading) uint64 {
 	x := seq*0x9e3779b97f4a7c15 ^ uint64(r.TS.UnixMilli())
 	// splitmix64's finaliser, so that near seqs and ts spread apart.
@@ -92,6 +109,7 @@ func fingerprint(seq uint64, r rules.Reading) uint64 {
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
+	x &= 1<<fingerprintBits - 1
 	if r.Alarm() {
 		return x | alarmBit
 	}
