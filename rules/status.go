@@ -2,6 +2,7 @@ package rules
 
 import (
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -35,7 +36,7 @@ func (e *Engine) Status(householdID string, now time.Time) []DeviceStatus {
 			st.LastSeen = time.Unix(0, d.lastSeen).UTC()
 		}
 		if !math.IsNaN(float64(d.battery)) {
-			b := float64(d.battery)
+			b := widen(d.battery)
 			st.BatteryPct = &b
 		}
 		st.Last = d.values()
@@ -73,4 +74,11 @@ func (d *device) values() map[string]any {
 		return nil
 	}
 	return m
+}
+
+// widen is f as the float64 its shortest decimal reads as: a battery at
+// 87.3 % shows 87.3, not 87.30000305175781.
+func widen(f float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return v
 }
