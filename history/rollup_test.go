@@ -3,6 +3,7 @@ package history_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -208,6 +209,52 @@ func TestRollup(t *testing.T) {
 		}
 	})
 
+	// A burst is written once FlushAt sums wait, not at the next tick; a
+	// failing store is then tried again at the tick only.
+	t.Run("FlushAt", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		st := &flakyStore{RollupStore: db}
+		r, err := history.NewRollup(history.RollupOptions{Store: st, Clock: clock.Func(func() time.Time { return t0 }), FlushInterval: time.Hour, FlushAt: 3})
+		must(t, err)
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		r.Reading(motion("h1", "pir1", t0, true))
+		r.Reading(water("h2", "wm2", t0, 10))
+		r.Reading(door("h3", "door3", t0, true)) // the third: h1's and h3's hours and wm2's register
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			hours, err := db.ReadingHours(ctx, "h3", t0, t0.Add(time.Hour))
+			must(t, err)
+			if len(hours) == 1 && hours[0].DoorOpenings == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("three sums waiting were not written before the tick")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		st.fail.Store(true)
+		before := st.calls.Load()
+		for i := range 50 {
+			r.Reading(motion(fmt.Sprint("h", i), "pir", t0.Add(time.Minute), true))
+		}
+		for st.calls.Load() == before {
+			if time.Now().After(deadline) {
+				t.Fatal("fifty sums waiting were not written before the tick")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		for i := range 50 {
+			r.Reading(motion(fmt.Sprint("h", i), "pir", t0.Add(2*time.Minute), true))
+		}
+		cancel()
+		<-done // its last flush fails too
+		if got := st.calls.Load() - before; got != 2 {
+			t.Errorf("%d writes on a failing store, want 2: one for the burst, the last at the stop", got)
+		}
+	})
+
 	t.Run("Prune", func(t *testing.T) {
 		db := openStore(t, t.TempDir())
 		now := t0.Add(history.DefaultRollupRetention + 90*time.Minute)
@@ -340,10 +387,12 @@ func runFor(t *testing.T, r *history.Rollup) {
 
 type flakyStore struct {
 	history.RollupStore
-	fail atomic.Bool
+	fail  atomic.Bool
+	calls atomic.Int32
 }
 
 func (s *flakyStore) AddReadingHours(ctx context.Context, hours []history.HouseholdHour, meters []history.MeterRegister) error {
+	s.calls.Add(1)
 	if s.fail.Load() {
 		return errors.New("disk full")
 	}
