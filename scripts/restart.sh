@@ -7,7 +7,9 @@
 # PROFSEC (20) seconds; HEAP=FILE: a heap profile once ready. SPEAK=N:
 # then every device of scale.sh's households 0..N-1 says one thing
 # (scripts/speak), and the resident set is read again after two of the
-# readings roll-up's writes (HEAP, if set, is taken then instead).
+# readings roll-up's writes (HEAP, if set, is taken then instead), and,
+# with REST=S, again S seconds later; then the heap live after a forced
+# collection.
 set -euo pipefail
 BIN=$(realpath "$1"); WORK=$(realpath "$2"); PROF=${3:+$(realpath "$3")}
 TOKEN=scale-token
@@ -38,8 +40,16 @@ if [ -n "${SPEAK:-}" ]; then
 	sleep 12 # the roll-up is written every 5 s
 	rss=$(rss_kb)
 	echo "rss_kb_after_speak $rss bytes_per_household $((rss * 1024 / SPEAK))"
+	if [ -n "${REST:-}" ]; then
+		sleep "$REST"
+		rss=$(rss_kb)
+		echo "rss_kb_at_rest $rss bytes_per_household $((rss * 1024 / SPEAK))"
+	fi
 fi
-if [ -n "${HEAP:-}" ]; then curl -fsS -o "$HEAP" "http://$PPROF/debug/pprof/heap?gc=1"; fi
+curl -fsS -o "${HEAP:-/dev/null}" "http://$PPROF/debug/pprof/heap?gc=1"
+live=$(curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$http_port/metrics" |
+	awk '/^go_memstats_heap_alloc_bytes/ {printf "%d", $2}')
+echo "heap_live_bytes $live${SPEAK:+ bytes_per_household $((live / SPEAK))}"
 if [ -n "$profile_pid" ]; then wait "$profile_pid"; fi
 t1=$(date +%s.%N)
 kill -TERM "$monitor_pid"
