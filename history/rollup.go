@@ -70,9 +70,10 @@ type RollupOptions struct {
 	// FlushAt is how many household-hours and meter registers may wait
 	// for a flush: a burst that reaches it is written at once, not at the
 	// next tick. With every household of 100,000 heard from within the
-	// interval, they were 20 MB more to collect, and the soft memory
-	// limit, set from what a collection finds live, grew by a quarter
-	// more (docs/performance.md, "Memory, eighth round"). Zero:
+	// interval, some 20 MB waited (an Hour and a map entry a household,
+	// 56 bytes a meter), and the soft memory limit, set from what a
+	// collection finds live, grew by them and a quarter more
+	// (docs/performance.md, "Memory, eighth round"). Zero:
 	// DefaultRollupFlushAt.
 	FlushAt int
 	// Retention is how long hours are kept. Zero: DefaultRollupRetention,
@@ -108,12 +109,12 @@ type hourKey struct {
 
 // meters are the registers the roll-up follows: with a million households,
 // two million. A meter is kept by its device id's 64-bit hash, not the id:
-// with the id, a map of ids to indexes and 40-byte states took about 90
-// bytes a meter (docs/performance.md, "Memory, eighth round"). Two meters
-// whose ids hash alike, about once in 10^7 runs of two million meters
-// (the seed is new at each load), would count each other's readings in a
-// chart. The ids are kept only for the meters read since the last flush,
-// whose registers it saves.
+// with the id, a map of ids to indexes and 40-byte states took about 75
+// bytes a meter, 53 now (docs/performance.md, "Memory, eighth round").
+// Two meters whose ids hash alike, less than once in ten million runs of
+// two million meters (the seed is new at each load), would count each
+// other's readings in a chart. The ids are kept only for the meters read
+// since the last flush, whose registers it saves.
 type meters struct {
 	seed   maphash.Seed
 	index  map[uint64]int32 // by the hash of the device id
