@@ -195,7 +195,7 @@ func (db *DB) AddAwayPeriod(ctx context.Context, p registry.AwayPeriod) error {
 }
 
 // insertAwayPeriod stores a checked away period in tx.
-func insertAwayPeriod(ctx context.Context, tx *sql.Tx, p registry.AwayPeriod) error {
+func insertAwayPeriod(ctx context.Context, tx querier, p registry.AwayPeriod) error {
 	if err := conflict(ctx, tx, `SELECT 1 FROM away_periods WHERE id = ?`, p.ID); err != nil {
 		return err
 	}

@@ -242,10 +242,69 @@ func (db *DB) begin(ctx context.Context, fenced bool) (*sql.Tx, error) {
 	return tx, nil
 }
 
+// preparedTx runs a transaction's statements prepared once each on SQLite:
+// the month's routine visits run the same dozen statements for thousands
+// of households in one transaction, and SQLite preparing each one again was
+// a third of their CPU (docs/performance.md, "Routine visits, statements
+// prepared once"). The statements are closed with the transaction. On
+// PostgreSQL (stmts nil) they pass through: pgx caches them itself, and
+// preparing each in its own round trip would double one that runs once.
+type preparedTx struct {
+	*sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (db *DB) prepared(tx *sql.Tx) *preparedTx {
+	p := &preparedTx{Tx: tx}
+	if !db.dialect.postgres {
+		p.stmts = make(map[string]*sql.Stmt)
+	}
+	return p
+}
+
+// stmt is query prepared, or nil to run it as it is: on PostgreSQL, or
+// when it does not prepare, so that running it gives the error where it is
+// handled.
+func (p *preparedTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if p.stmts == nil {
+		return nil
+	}
+	if s, ok := p.stmts[query]; ok {
+		return s
+	}
+	s, err := p.Tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	p.stmts[query] = s
+	return s
+}
+
+func (p *preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := p.stmt(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return p.Tx.ExecContext(ctx, query, args...)
+}
+
+func (p *preparedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := p.stmt(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return p.Tx.QueryContext(ctx, query, args...)
+}
+
+func (p *preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := p.stmt(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return p.Tx.QueryRowContext(ctx, query, args...)
+}
+
 // savepoint runs fn, statements of tx, so that their failure (a conflict
 // the caller handles) leaves tx usable: PostgreSQL would otherwise refuse
 // every later statement of the transaction.
-func savepoint(ctx context.Context, tx *sql.Tx, fn func() error) error {
+func savepoint(ctx context.Context, tx querier, fn func() error) error {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT stmt`); err != nil {
 		return err
 	}

@@ -120,3 +120,52 @@ func queryPlan(t *testing.T, query string, args ...any) string {
 	}
 	return strings.Join(plan, "\n")
 }
+
+// TestPreparedTx: a transaction's statements, prepared once and run many
+// times, give what they give unprepared, and one that does not prepare
+// gives its error where it runs.
+func TestPreparedTx(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenForTest(t, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.begin(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	p := db.prepared(tx)
+	for i := range 3 {
+		if _, err := p.ExecContext(ctx, `INSERT INTO settings (name, value, updated_at) VALUES (?, ?, 0)`, strings.Repeat("n", i+1), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		var v string
+		if err := p.QueryRowContext(ctx, `SELECT value FROM settings WHERE name = ?`, strings.Repeat("n", i+1)).Scan(&v); err != nil || v != "v" {
+			t.Fatalf("setting %d: %q, %v", i, v, err)
+		}
+	}
+	rows, err := p.QueryContext(ctx, `SELECT count(*) FROM settings WHERE value = ?`, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rows.Close(); err != nil || n != 3 {
+		t.Errorf("%d settings, %v; want 3", n, err)
+	}
+	if _, err := p.ExecContext(ctx, `INSERT INTO no_such_table VALUES (1)`); err == nil {
+		t.Error("a statement on a missing table ran")
+	}
+	var one int
+	if err := p.QueryRowContext(ctx, `SELECT one FROM no_such_table`).Scan(&one); err == nil {
+		t.Error("a query of a missing table answered")
+	}
+}

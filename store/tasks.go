@@ -35,7 +35,7 @@ func (db *DB) Update(ctx context.Context, fn func(tasks.Tx) error) error {
 		return fmt.Errorf("update tasks: %w", err)
 	}
 	defer tx.Rollback()
-	if err := fn(&taskTx{tx: tx, fields: db.fields}); err != nil {
+	if err := fn(&taskTx{tx: db.prepared(tx), fields: db.fields}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -297,7 +297,7 @@ func (db *DB) SLAWorkerSamples(ctx context.Context, from, to time.Time, gridID s
 
 // taskTx is tasks.Tx on one SQL transaction.
 type taskTx struct {
-	tx     *sql.Tx
+	tx     *preparedTx
 	fields *fieldCipher
 }
 
