@@ -33,9 +33,9 @@ const alarmBit = 1
 // with 47 bits of hash, about once in 3·10^13 messages. A million
 // households send 5·10^8 to 7·10^8 a day: once in more than a century,
 // and then a routine reading far more likely than an alarm, whose
-// fingerprint is compared with the device's alarms only. 64 bits took a third more
-// memory: 40 MB at a million households (docs/performance.md, "Memory,
-// eighth round").
+// fingerprint is compared with the device's alarms only. 64 bits took a
+// third more memory: 40 MB at a million households (docs/performance.md,
+// "Memory, eighth round").
 const fingerprintBits = 48
 
 // Dedup spots copies of accepted messages per device (CONTRACT §11): a message
