@@ -21,35 +21,34 @@ http_port=$(free_port); broker_port=$(free_port); PPROF=
 monitor_pid=
 trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
 API=http://127.0.0.1:$http_port/api/v1
-api() { curl -fsS -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" "$@"; }
 start() { serve_scale "$BIN"; echo "# $(wait_ready "http://127.0.0.1:$http_port" "$monitor_pid" "$WORK/eldersafe.log")"; }
 stop() { kill -TERM "$monitor_pid"; wait "$monitor_pid" || true; monitor_pid=; }
-clock() { api -X POST "$API/clock" -d "{\"ts\":$1}" | sed 's/.*"ts":"\([^"]*\)".*/\1/'; }
+clock() { authed -X POST "$API/clock" -d "{\"ts\":$1}" | sed 's/.*"ts":"\([^"]*\)".*/\1/'; }
 ms() { date -d "$1" +%s%3N; }
 water() { mosquitto_pub -h 127.0.0.1 -p "$broker_port" -q 1 -t eldersafe/v1/devices/$H-d1/telemetry -m "{\"ts\":$1,\"seq\":$2,\"total_liters\":$3,\"battery_pct\":87}"; }
-tasks() { api "$API/tasks?household_id=$H" | grep -o '"rule":"[a-z_]*"[^}]*"state":"[a-z_]*"' | grep -o '"rule":"[a-z_]*"\|"state":"[a-z_]*"' | paste -d' ' - - | sort | uniq -c || true; }
+tasks() { authed "$API/tasks?household_id=$H" | grep -o '"rule":"[a-z_]*"[^}]*"state":"[a-z_]*"' | grep -o '"rule":"[a-z_]*"\|"state":"[a-z_]*"' | paste -d' ' - - | sort | uniq -c || true; }
 # fired says whether HOUSEHOLD has a water_no_use task, and must say $1.
 fired() {
 	local n
-	n=$(api "$API/tasks?household_id=$H&rule=water_no_use" | { grep -o '"rule":"water_no_use"' || true; } | wc -l)
+	n=$(authed "$API/tasks?household_id=$H&rule=water_no_use" | { grep -o '"rule":"water_no_use"' || true; } | wc -l)
 	if { [ "$1" = yes ] && [ "$n" -eq 0 ]; } || { [ "$1" = no ] && [ "$n" -gt 0 ]; }; then
 		die "$2: water_no_use tasks of $H: $n"
 	fi
 }
 # A tick at or before now moves nothing and answers now.
-now() { clock 946771200000; }
+event_now() { clock 946771200000; }
 start
 if [ -n "${SPEAK:-}" ]; then
 	(cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
 	"$WORK/speak" -mqtt "127.0.0.1:$broker_port" -from 0 -to "$SPEAK" | tail -n 1
 fi
-now=$(now); t0=$(ms "$now")
+now=$(event_now); t0=$(ms "$now")
 echo "clock $now"
 echo "$H tasks before: $(tasks | tr '\n' ';')"
 fired no "before"
 t=$((t0 + 60000)); clock "$t" >/dev/null; water "$t" 9001 5000
 sleep 1
-api -X PUT "$API/households/$H/thresholds" -d '{"water_no_use": {"hours": 1}}' >/dev/null
+authed -X PUT "$API/households/$H/thresholds" -d '{"water_no_use": {"hours": 1}}' >/dev/null
 for m in 20 40 54; do
 	t=$((t0 + 60000 + m * 60000))
 	clock "$t" >/dev/null
@@ -60,7 +59,7 @@ echo "at 54 min, before the restart: $(tasks | tr '\n' ';')"
 fired no "at 54 min"
 stop
 start
-echo "after the restart, clock $(now): $(tasks | tr '\n' ';')"
+echo "after the restart, clock $(event_now): $(tasks | tr '\n' ';')"
 for m in 58 62; do
 	t=$((t0 + 60000 + m * 60000))
 	clock "$t" >/dev/null
@@ -69,6 +68,6 @@ for m in 58 62; do
 	echo "at $m min: $(tasks | tr '\n' ';')"
 	if [ "$m" = 58 ]; then fired no "at 58 min"; else fired yes "at 62 min"; fi
 done
-api -X PUT "$API/households/$H/thresholds" -d '{}' >/dev/null
+authed -X PUT "$API/households/$H/thresholds" -d '{}' >/dev/null
 stop
 echo "countdown kept across the restart"

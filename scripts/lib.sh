@@ -96,6 +96,8 @@ scrape() {
 # records the resident set of $monitor_pid every $EVERY seconds while it
 # lives (restart it with the monitor).
 now() { date +%s.%N; }
+# authed is curl with the monitor's $TOKEN, sending JSON.
+authed() { curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 # The monitor's ($monitor_pid) resident set and its peak, in KiB, and its
 # user + system CPU time so far, in clock ticks.
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }

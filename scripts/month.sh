@@ -23,7 +23,7 @@ c0=$(cpu_ticks); t0=$(date +%s.%N)
 "$WORK/speak" -mqtt "127.0.0.1:$broker_port" -from 0 -to 1 >/dev/null
 last=-1 same=0
 while :; do
-	n=$(curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$http_port/metrics" | awk '/^eldersafe_tasks_open\{.*routine_visit/ {s+=$2} END {printf "%d", s}')
+	n=$(authed "http://127.0.0.1:$http_port/metrics" | awk '/^eldersafe_tasks_open\{.*routine_visit/ {s+=$2} END {printf "%d", s}')
 	if [ "$n" -gt 0 ] && [ "$n" -eq "$last" ]; then
 		same=$((same + 1))
 		[ "$same" -ge 10 ] && break

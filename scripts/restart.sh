@@ -47,7 +47,7 @@ if [ -n "${SPEAK:-}" ]; then
 	fi
 fi
 curl -fsS -o "${HEAP:-/dev/null}" "http://$PPROF/debug/pprof/heap?gc=1"
-live=$(curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$http_port/metrics" |
+live=$(authed "http://127.0.0.1:$http_port/metrics" |
 	awk '/^go_memstats_heap_alloc_bytes/ {printf "%d", $2}')
 echo "heap_live_bytes $live${SPEAK:+ bytes_per_household $((live / SPEAK))}"
 if [ -n "$profile_pid" ]; then wait "$profile_pid"; fi

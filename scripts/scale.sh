@@ -67,9 +67,7 @@ if [ -n "$SPEAK" ]; then
 	(cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
 fi
 
-post() {
-	curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$2" "$api$1" >/dev/null
-}
+post() { authed -d "$2" "$api$1" >/dev/null; }
 
 start_monitor
 if ((FROM == 0)); then

@@ -12,11 +12,7 @@ import (
 // a batch and checks that none of the batch was written.
 func TestSaveCheckpointIsOneTransaction(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenForTest(t, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openForTest(t)
 	if err := db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte(`{"v":1}`)}}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +28,7 @@ func TestSaveCheckpointIsOneTransaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err = db.SaveCheckpoint(ctx, []rules.State{
+	err := db.SaveCheckpoint(ctx, []rules.State{
 		{HouseholdID: "h1", Data: []byte(`{"v":1,"newest":5}`)},
 		{HouseholdID: "h2", Data: []byte(`{"v":1}`)},
 		{HouseholdID: "bad", Data: []byte(`{"v":1}`)},

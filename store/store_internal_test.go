@@ -126,11 +126,7 @@ func queryPlan(t *testing.T, query string, args ...any) string {
 // gives its error where it runs.
 func TestPreparedTx(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenForTest(t, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openForTest(t)
 	tx, err := db.begin(ctx, false)
 	if err != nil {
 		t.Fatal(err)
