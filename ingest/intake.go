@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eldersafe/eldersafe/rules"
@@ -75,8 +76,10 @@ type lane struct {
 
 func newLane(workers, size int) lane {
 	l := lane{queues: make([]chan delivery, workers), marks: make([]mark, workers)}
+	newest := new(atomic.Int64)
 	for i := range l.queues {
 		l.queues[i] = make(chan delivery, size)
+		l.marks[i].newest = newest
 	}
 	return l
 }
@@ -169,7 +172,7 @@ func (in *Intake) Submit(ctx context.Context, topic string, payload []byte, ack 
 	}
 	w := maphash.String(in.seed, key) % uint64(len(l.queues))
 	d := delivery{topic: topic, payload: payload, ack: ack}
-	l.marks[w].pending.Add(1)
+	l.marks[w].take()
 	select {
 	case l.queues[w] <- d:
 		return false, nil

@@ -189,6 +189,37 @@ func TestWatermarkHoldsBackToTheSlowestWorker(t *testing.T) {
 	}
 }
 
+// TestWatermarkIdleWorkerStartsAtTheLanesNewest: a worker given a message
+// after an idle spell holds deadlines back no further than the newest event
+// time its lane has applied, not to its own last message, hours old.
+func TestWatermarkIdleWorkerStartsAtTheLanesNewest(t *testing.T) {
+	s, err := NewIntake(IntakeOptions{Prefix: "eldersafe/v1", Pipeline: &Pipeline{}, Workers: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	telemetry := &s.lanes[laneTelemetry]
+	worker := func(id string) int {
+		return int(maphash.String(s.seed, "eldersafe/v1/devices/"+id) % uint64(len(telemetry.queues)))
+	}
+	quiet, busy := "door-0", "pir-0"
+	for i := 1; worker(quiet) == worker(busy); i++ {
+		busy = fmt.Sprintf("pir-%d", i)
+	}
+	at := func(hour int) time.Time { return time.Date(2025, 6, 1, hour, 0, 0, 0, time.UTC) }
+	// The workers' last messages, as the pipeline records them: the quiet
+	// one's door at 08:00, the busy one's motion at 14:00. Neither has work.
+	record(withMark(t.Context(), &telemetry.marks[worker(quiet)]), at(8))
+	record(withMark(t.Context(), &telemetry.marks[worker(busy)]), at(14))
+	if _, bounded := s.Watermark(); bounded {
+		t.Fatal("workers without work hold the clock back")
+	}
+	// No worker runs: the door's next message stays queued.
+	(&fakeMessage{topic: "eldersafe/v1/devices/" + quiet + "/telemetry", payload: []byte(`{"ts":"2025-06-01T14:01:00Z"}`)}).submit(t, s)
+	if wm, bounded := s.Watermark(); !bounded || !wm.Equal(at(14)) {
+		t.Fatalf("watermark %v (bounded %v) with the door's message queued, want %v: the lane applied 14:00, so nothing older is queued", wm, bounded, at(14))
+	}
+}
+
 // TestIntakeAcknowledgesOnceStored: a handled message is acknowledged when
 // what it changed is stored, not before; one whose handling failed never is.
 func TestIntakeAcknowledgesOnceStored(t *testing.T) {

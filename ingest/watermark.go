@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"context"
 	"math"
 	"sync/atomic"
@@ -15,9 +16,37 @@ import (
 
 // mark is one worker's progress: how many messages it has been given and not
 // finished, and the event time of the one it is handling or handled last.
+//
+// A worker that was idle is given a message of unknown time. Its last
+// message's time would hold deadlines back as far as that is old, and a
+// worker whose few devices spoke hours ago would hold every household's
+// deadlines back whenever it is given one: a no_exit due at 09:31 fired at
+// 09:49 in a simulation. A lane is one broker session, which delivers in the
+// order messages were published, so a message given now is no older than
+// the newest one the lane has applied: the idle worker's mark moves up to
+// that (take).
 type mark struct {
 	pending atomic.Int64
 	ts      atomic.Int64 // Unix ns; 0 until its first message
+	// newest is the lane's newest event time applied, shared by its marks.
+	newest *atomic.Int64
+}
+
+// take counts a message given to the worker.
+func (m *mark) take() {
+	if m.pending.Add(1) == 1 {
+		raise(&m.ts, m.newest.Load())
+	}
+}
+
+// raise moves v up to at least ts.
+func raise(v *atomic.Int64, ts int64) {
+	for {
+		old := v.Load()
+		if old >= ts || v.CompareAndSwap(old, ts) {
+			return
+		}
+	}
 }
 
 type markKey struct{}
@@ -37,6 +66,7 @@ func markFrom(ctx context.Context) *mark {
 func record(ctx context.Context, ts time.Time) {
 	if m := markFrom(ctx); m != nil {
 		m.ts.Store(ts.UnixNano())
+		raise(m.newest, ts.UnixNano())
 	}
 }
 
@@ -63,4 +93,16 @@ func (in *Intake) Watermark() (wm time.Time, bounded bool) {
 		return time.Time{}, true
 	}
 	return time.Unix(0, low), true
+}
+
+var Debug func() string
+func (in *Intake) DebugMarks() string {
+	var b []byte
+	for li := range in.lanes {
+		for i := range in.lanes[li].marks {
+			m := &in.lanes[li].marks[i]
+			b = fmt.Appendf(b, "[%d.%d p=%d %s]", li, i, m.pending.Load(), time.Unix(0, m.ts.Load()).UTC().Format("01-02T15:04:05"))
+		}
+	}
+	return string(b)
 }
