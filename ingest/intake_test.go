@@ -89,7 +89,7 @@ func TestIntakeSurvivesPanics(t *testing.T) {
 	fall := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"fall"}`)}
 	tick := &fakeMessage{topic: "eldersafe/v1/sim/clock", payload: []byte(`{"ts":"2025-06-01T11:00:00Z"}`)}
 	sos := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:01:00Z","event":"sos"}`)}
-	ctx := withMark(context.Background(), &mark{})
+	ctx := withMark(context.Background(), &s.lanes[laneEvents].marks[0])
 	for _, m := range []*fakeMessage{fall, tick, sos} {
 		s.process(ctx, m.delivery()) // must not panic
 		if m == sos {
