@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/eldersafe/eldersafe/api"
 	"github.com/eldersafe/eldersafe/audit"
@@ -192,7 +191,6 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 // readings roll-up, the outbox, the decision step with the rules' state as
 // the store has it, ingest and the broker or its sessions.
 func (m *Monitor) work(ctx context.Context) error {
-	m.runHistory()
 	m.parts.run("outbox", m.outbox.Run)
 	logger := m.log.With("component", "ingest")
 	if err := m.newPipeline(logger); err != nil {
@@ -204,16 +202,11 @@ func (m *Monitor) work(ctx context.Context) error {
 	}
 	m.engine.Reserve(households)
 	m.pipeline.Reserve(devices)
-	// The meters' registers and the rules' state load side by side: at a
-	// million households with every meter heard from, 5 and 10 CPU-s
-	// (docs/performance.md, "Restart, seventh round"). Both are in before
-	// the first message.
-	loads, loadCtx := errgroup.WithContext(ctx)
-	loads.Go(func() error { return m.loadRegisters(loadCtx) })
-	loads.Go(func() error { return m.decide.Load(loadCtx, m.pipeline.Remember) })
-	if err := loads.Wait(); err != nil {
+	if err := m.decide.Load(ctx, m.pipeline.Remember); err != nil {
 		return err
 	}
+	// The meters' registers load once the monitor takes messages.
+	m.runHistory()
 	if err := m.startMQTT(logger); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/eldersafe/eldersafe/history"
 	"github.com/eldersafe/eldersafe/history/influx"
@@ -53,20 +54,29 @@ func (m *Monitor) startHistory(ctx context.Context) error {
 }
 
 // runHistory runs the roll-up, which writes to the store: with the rest of
-// the work (app.work), so that a standby writes nothing.
+// the work (app.work), so that a standby writes nothing. It first has the
+// meters count on from the registers saved, by this monitor before a
+// restart or by the one a standby takes over from, without holding up the
+// first message: readings wait for them (history.Rollup.Hold). At a million
+// households they are 3 to 4 CPU-seconds, a second of the restart
+// (docs/performance.md, "Restart, ninth round").
 func (m *Monitor) runHistory() {
-	if r := m.hist.rollup; r != nil {
-		m.parts.run("history", r.Run)
+	r := m.hist.rollup
+	if r == nil {
+		return
 	}
-}
-
-// loadRegisters has the roll-up count meters on from the registers saved,
-// by this monitor before a restart or by the one a standby takes over from.
-func (m *Monitor) loadRegisters(ctx context.Context) error {
-	if r := m.hist.rollup; r != nil {
-		return r.LoadRegisters(ctx)
-	}
-	return nil
+	r.Hold()
+	m.parts.run("history", func(ctx context.Context) error {
+		start := time.Now()
+		if err := r.LoadRegisters(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped first: what was held is left out of the charts
+			}
+			return err
+		}
+		m.log.Info("meter registers loaded; the roll-up counts on", "took", time.Since(start).Round(time.Millisecond))
+		return r.Run(ctx)
+	})
 }
 
 // Reading records a reading whose effect is stored (dispatch.History).

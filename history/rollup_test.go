@@ -149,6 +149,40 @@ func TestRollup(t *testing.T) {
 			history.Hour{Hour: t0}, history.Hour{Hour: t0.Add(time.Hour), WaterLiters: 4}, history.Hour{Hour: t0.Add(2 * time.Hour)})
 	})
 
+	// The monitor takes messages before the registers are in (Hold): what
+	// comes meanwhile counts from them once they are, and an erasure
+	// meanwhile erases what they hold of the household too.
+	t.Run("HeldWhileRegistersLoad", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		r := newRollup(t, db, nil, nil)
+		r.Reading(water("h1", "wm1", t0, 100))
+		r.Reading(water("h2", "wm2", t0, 500))
+		must(t, r.Flush(ctx))
+
+		r, err := history.NewRollup(history.RollupOptions{Store: db, Clock: clock.Func(func() time.Time { return t0.Add(3 * time.Hour) })})
+		must(t, err)
+		r.Hold()
+		r.Reading(water("h1", "wm1", t0.Add(time.Hour+time.Minute), 104))
+		r.Reading(motion("h1", "pir1", t0.Add(time.Hour+2*time.Minute), true))
+		r.Reading(water("h2", "wm2", t0.Add(time.Hour+time.Minute), 507))
+		r.Forget("h2")
+		if got := chart(t, r, "h1"); got[1].WaterLiters != 0 || got[1].MotionEvents != 0 {
+			t.Errorf("before the registers are in: %+v, want nothing yet", got[1])
+		}
+		must(t, r.LoadRegisters(ctx))
+		wantHours(t, chart(t, r, "h1"),
+			history.Hour{Hour: t0}, history.Hour{Hour: t0.Add(time.Hour), WaterLiters: 4, MotionEvents: 1}, history.Hour{Hour: t0.Add(2 * time.Hour)})
+		// Applied as they come now.
+		r.Reading(water("h1", "wm1", t0.Add(2*time.Hour+time.Minute), 105))
+		must(t, r.Flush(ctx))
+		wantHours(t, chart(t, r, "h1"),
+			history.Hour{Hour: t0}, history.Hour{Hour: t0.Add(time.Hour), WaterLiters: 4, MotionEvents: 1}, history.Hour{Hour: t0.Add(2 * time.Hour), WaterLiters: 1})
+		// h2's register, loaded after its erasure, is gone; a meter that
+		// comes back starts again.
+		r.Reading(water("h2", "wm2", t0.Add(2*time.Hour), 510))
+		wantHours(t, chart(t, r, "h2"), history.Hour{Hour: t0}, history.Hour{Hour: t0.Add(time.Hour)}, history.Hour{Hour: t0.Add(2 * time.Hour)})
+	})
+
 	t.Run("FailedFlushIsRetried", func(t *testing.T) {
 		db := openStore(t, t.TempDir())
 		st := &flakyStore{RollupStore: db}
