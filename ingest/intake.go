@@ -337,6 +337,6 @@ func (in *Intake) tick(ctx context.Context, payload []byte) (<-chan struct{}, er
 		in.ticks.log(ReasonOf(err), in.ClockTopic(), err)
 		return nil, err
 	}
-	record(ctx, ts)
+	record(ctx, ts, ts) // a tick moves the clock as far as it says
 	return in.opts.Tick(ctx, ts)
 }

@@ -207,16 +207,17 @@ func TestWatermarkIdleWorkerStartsAtTheLanesNewest(t *testing.T) {
 	}
 	at := func(hour int) time.Time { return time.Date(2025, 6, 1, hour, 0, 0, 0, time.UTC) }
 	// The workers' last messages, as the pipeline records them: the quiet
-	// one's door at 08:00, the busy one's motion at 14:00. Neither has work.
-	record(withMark(t.Context(), &telemetry.marks[worker(quiet)]), at(8))
-	record(withMark(t.Context(), &telemetry.marks[worker(busy)]), at(14))
+	// one's door at 08:00; the busy one's motion when the clock was at
+	// 14:00, from a PIR whose clock runs a day fast. Neither has work.
+	record(withMark(t.Context(), &telemetry.marks[worker(quiet)]), at(8), at(8))
+	record(withMark(t.Context(), &telemetry.marks[worker(busy)]), at(14).Add(24*time.Hour), at(14))
 	if _, bounded := s.Watermark(); bounded {
 		t.Fatal("workers without work hold the clock back")
 	}
 	// No worker runs: the door's next message stays queued.
 	(&fakeMessage{topic: "eldersafe/v1/devices/" + quiet + "/telemetry", payload: []byte(`{"ts":"2025-06-01T14:01:00Z"}`)}).submit(t, s)
 	if wm, bounded := s.Watermark(); !bounded || !wm.Equal(at(14)) {
-		t.Fatalf("watermark %v (bounded %v) with the door's message queued, want %v: the lane applied 14:00, so nothing older is queued", wm, bounded, at(14))
+		t.Fatalf("watermark %v (bounded %v) with the door's message queued, want %v: the lane applied 14:00 (and a fast clock's tomorrow, which does not count), so nothing older is queued", wm, bounded, at(14))
 	}
 }
 

@@ -124,7 +124,7 @@ func (p *Pipeline) Ingest(ctx context.Context, topic string, payload []byte) (<-
 		return nil, err
 	}
 	r := m.Reading
-	record(ctx, r.TS)
+	record(ctx, r.TS, p.opts.Bound.Now())
 	durable, err := p.opts.Handle(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("handle %s from %s: %w", r.Stream, r.DeviceID, err)

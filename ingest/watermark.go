@@ -62,11 +62,14 @@ func markFrom(ctx context.Context) *mark {
 	return m
 }
 
-// record notes that the worker of ctx is at event time ts.
-func record(ctx context.Context, ts time.Time) {
+// record notes that the worker of ctx is at event time ts, and its lane at
+// ts or at now if earlier: a device whose clock runs a day fast must not
+// move the lane's newest time, and with it every idle worker's mark, a day
+// ahead of the clock.
+func record(ctx context.Context, ts, now time.Time) {
 	if m := markFrom(ctx); m != nil {
 		m.ts.Store(ts.UnixNano())
-		raise(m.newest, ts.UnixNano())
+		raise(m.newest, min(ts.UnixNano(), now.UnixNano()))
 	}
 }
 
