@@ -391,7 +391,7 @@ func (m *Monitor) startMQTT(logger *slog.Logger) error {
 		Logger:       logger,
 	}
 	if m.decide.EventClock() {
-		opts.Tick = m.decide.Advance
+		opts.Tick, opts.CaughtUp = m.decide.Advance, m.decide.CaughtUp
 	}
 	if m.intake, err = ingest.NewIntake(opts); err != nil {
 		return err

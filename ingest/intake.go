@@ -35,6 +35,11 @@ type IntakeOptions struct {
 	// all it changed is. Nil when the monitor runs on the wall clock, which
 	// refuses ticks (with a log line).
 	Tick func(ctx context.Context, ts time.Time) (durable <-chan struct{}, err error)
+	// CaughtUp is called by a worker that has applied all it was given:
+	// what the low watermark (Watermark) held back may fire now. Under the
+	// event clock the next message may come only after the simulator's
+	// next wait, ten minutes of event time on. Nil: nothing is called.
+	CaughtUp func(ctx context.Context)
 	// Workers apply telemetry and status messages in parallel; a device's
 	// messages always go to the same worker, so they are applied in the
 	// order they arrived. Default 8.
@@ -272,7 +277,7 @@ func (in *Intake) acknowledge(stop <-chan struct{}) {
 
 func (in *Intake) process(ctx context.Context, d delivery) {
 	acked := false
-	defer markFrom(ctx).pending.Add(-1)
+	defer in.done(ctx)
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -301,6 +306,14 @@ func (in *Intake) process(ctx context.Context, d delivery) {
 		case in.acks <- pendingAck{durable: durable, ack: d.ack}:
 		case <-ctx.Done(): // stopping: unacknowledged, it comes again
 		}
+	}
+}
+
+// done counts a message of the worker of ctx finished, and calls CaughtUp
+// once the worker has none left.
+func (in *Intake) done(ctx context.Context) {
+	if markFrom(ctx).pending.Add(-1) == 0 && in.opts.CaughtUp != nil {
+		in.opts.CaughtUp(ctx)
 	}
 }
 

@@ -221,6 +221,50 @@ func TestWatermarkIdleWorkerStartsAtTheLanesNewest(t *testing.T) {
 	}
 }
 
+// TestIntakeCaughtUp: a worker calls CaughtUp once it has applied all it
+// was given, not between two messages of its queue.
+func TestIntakeCaughtUp(t *testing.T) {
+	release := make(chan struct{})
+	p, err := NewPipeline(PipelineOptions{
+		Prefix: "eldersafe/v1", Devices: anyBand{},
+		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
+			if r.BatteryPct != nil && *r.BatteryPct == 80 {
+				<-release
+			}
+			return stored(), nil
+		},
+		Bound: clock.Func(func() time.Time { return testNow }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caught := make(chan struct{}, 4)
+	s, err := NewIntake(IntakeOptions{Prefix: "eldersafe/v1", Pipeline: p, Workers: 1,
+		CaughtUp: func(context.Context) { caught <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { s.Run(ctx) })
+	defer func() { stop(); wg.Wait() }()
+	first := &fakeMessage{topic: "eldersafe/v1/devices/band-1/telemetry", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","battery_pct":80}`)}
+	second := &fakeMessage{topic: "eldersafe/v1/devices/band-1/telemetry", payload: []byte(`{"ts":"2025-06-01T11:01:00Z","battery_pct":79}`)}
+	first.submit(t, s)
+	second.submit(t, s)
+	close(release)
+	select {
+	case <-caught:
+	case <-time.After(10 * time.Second):
+		t.Fatal("CaughtUp not called once the worker applied both messages")
+	}
+	select {
+	case <-caught:
+		t.Fatal("CaughtUp called between the two messages of one queue")
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
 // TestIntakeAcknowledgesOnceStored: a handled message is acknowledged when
 // what it changed is stored, not before; one whose handling failed never is.
 func TestIntakeAcknowledgesOnceStored(t *testing.T) {

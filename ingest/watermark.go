@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"fmt"
 	"context"
 	"math"
 	"sync/atomic"
@@ -96,16 +95,4 @@ func (in *Intake) Watermark() (wm time.Time, bounded bool) {
 		return time.Time{}, true
 	}
 	return time.Unix(0, low), true
-}
-
-var Debug func() string
-func (in *Intake) DebugMarks() string {
-	var b []byte
-	for li := range in.lanes {
-		for i := range in.lanes[li].marks {
-			m := &in.lanes[li].marks[i]
-			b = fmt.Appendf(b, "[%d.%d p=%d %s]", li, i, m.pending.Load(), time.Unix(0, m.ts.Load()).UTC().Format("01-02T15:04:05"))
-		}
-	}
-	return string(b)
 }
