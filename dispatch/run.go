@@ -15,7 +15,8 @@ import (
 // applied after that last write.
 //
 // Under the event clock Handle and Tick fire deadlines as time moves; the
-// ticker fires what the low watermark held back once ingest caught up. Task
+// ticker, and CaughtUp, fire what the low watermark held back once ingest
+// caught up. Task
 // escalation follows the same clock: every wall tick, or every move of the
 // event clock, so a simulation escalates at the same event times however
 // fast it runs.
