@@ -16,10 +16,9 @@ import (
 //
 // Under the event clock Handle and Tick fire deadlines as time moves; the
 // ticker, and CaughtUp, fire what the low watermark held back once ingest
-// caught up. Task
-// escalation follows the same clock: every wall tick, or every move of the
-// event clock, so a simulation escalates at the same event times however
-// fast it runs.
+// caught up. Task escalation follows the same clock: every wall tick, or
+// every move of the event clock, so a simulation escalates at the same
+// event times however fast it runs.
 //
 // Every second it also has the month's routine visits scheduled, under
 // either clock, apart from the ticks: on the first day of a month that is a
