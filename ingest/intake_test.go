@@ -37,6 +37,14 @@ func (m *fakeMessage) submit(t *testing.T, in *Intake) {
 	}
 }
 
+// runIntake runs in until the test ends.
+func runIntake(t *testing.T, in *Intake) {
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { in.Run(ctx) })
+	t.Cleanup(func() { stop(); wg.Wait() })
+}
+
 func (m *fakeMessage) ack() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -158,10 +166,7 @@ func TestWatermarkHoldsBackToTheSlowestWorker(t *testing.T) {
 	for i := 1; worker(fast) == worker("band-slow"); i++ {
 		fast = fmt.Sprintf("band-%d", i)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { s.Run(ctx) })
-	defer func() { stop(); wg.Wait() }()
+	runIntake(t, s)
 
 	msg := func(id, ts string) *fakeMessage {
 		return &fakeMessage{topic: "eldersafe/v1/devices/" + id + "/telemetry", payload: []byte(`{"ts":"` + ts + `","battery_pct":80}`)}
@@ -244,10 +249,7 @@ func TestIntakeCaughtUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { s.Run(ctx) })
-	defer func() { stop(); wg.Wait() }()
+	runIntake(t, s)
 	first := &fakeMessage{topic: "eldersafe/v1/devices/band-1/telemetry", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","battery_pct":80}`)}
 	second := &fakeMessage{topic: "eldersafe/v1/devices/band-1/telemetry", payload: []byte(`{"ts":"2025-06-01T11:01:00Z","battery_pct":79}`)}
 	first.submit(t, s)
@@ -286,10 +288,7 @@ func TestIntakeAcknowledgesOnceStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { in.Run(ctx) })
-	defer func() { stop(); wg.Wait() }()
+	runIntake(t, in)
 
 	fall := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"fall"}`)}
 	sos := &fakeMessage{topic: "eldersafe/v1/devices/band-2/event", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"sos"}`)}
@@ -334,10 +333,8 @@ func TestIntakeAlarmLane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { in.Run(ctx) })
-	defer func() { close(release); stop(); wg.Wait() }()
+	runIntake(t, in)
+	t.Cleanup(func() { close(release) }) // first: the workers wait on it
 	// Fill the telemetry workers and their queues, until the lane holds
 	// further telemetry back.
 	for i := 0; ; i++ {

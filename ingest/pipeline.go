@@ -115,7 +115,9 @@ func sourceKey(src registry.Source, topic string) string {
 // come again. On success the channel closes once what the message changed is
 // stored: then it may be acknowledged.
 func (p *Pipeline) Ingest(ctx context.Context, topic string, payload []byte) (<-chan struct{}, error) {
-	m, err := p.message(ctx, topic, payload)
+	// Read once: it bounds the message's ts and caps the lane's newest time.
+	now := p.opts.Bound.Now()
+	m, err := p.message(ctx, topic, payload, now)
 	if err != nil {
 		if reason := ReasonOf(err); reason != "" {
 			p.rejected.WithLabelValues(string(reason)).Inc()
@@ -124,7 +126,7 @@ func (p *Pipeline) Ingest(ctx context.Context, topic string, payload []byte) (<-
 		return nil, err
 	}
 	r := m.Reading
-	record(ctx, r.TS, p.opts.Bound.Now())
+	record(ctx, r.TS, now)
 	durable, err := p.opts.Handle(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("handle %s from %s: %w", r.Stream, r.DeviceID, err)
@@ -137,9 +139,9 @@ func (p *Pipeline) Ingest(ctx context.Context, topic string, payload []byte) (<-
 	return durable, nil
 }
 
-func (p *Pipeline) message(ctx context.Context, topic string, payload []byte) (Message, error) {
+func (p *Pipeline) message(ctx context.Context, topic string, payload []byte, now time.Time) (Message, error) {
 	if st, ok := p.opts.Sources.Parse(topic); ok {
-		return p.sourceMessage(ctx, topic, st, payload)
+		return p.sourceMessage(ctx, topic, st, payload, now)
 	}
 	deviceID, stream, err := ParseTopic(p.opts.Prefix, topic)
 	if err != nil {
@@ -153,7 +155,7 @@ func (p *Pipeline) message(ctx context.Context, topic string, payload []byte) (M
 	if err != nil {
 		return Message{}, err
 	}
-	m, err := Decode(dev.Kind, stream, payload, p.opts.Bound.Now())
+	m, err := Decode(dev.Kind, stream, payload, now)
 	if err != nil {
 		return Message{}, err
 	}
@@ -166,7 +168,7 @@ func (p *Pipeline) message(ctx context.Context, topic string, payload []byte) (M
 
 // sourceMessage is message for a topic of a source (CONTRACT.md §14): the
 // device registered on the topic, the source's own format, the same dedup.
-func (p *Pipeline) sourceMessage(ctx context.Context, topic string, st SourceTopic, payload []byte) (Message, error) {
+func (p *Pipeline) sourceMessage(ctx context.Context, topic string, st SourceTopic, payload []byte, now time.Time) (Message, error) {
 	if st.role != roleReading {
 		return Message{}, reject(ReasonBadTopic, "topic %q: carries no %s readings", topic, st.Source)
 	}
@@ -177,7 +179,7 @@ func (p *Pipeline) sourceMessage(ctx context.Context, topic string, st SourceTop
 	if err != nil {
 		return Message{}, err
 	}
-	m, err := DecodeSource(st.Source, dev.Kind, payload, p.opts.Zone(dev.HouseholdID), p.opts.Bound.Now())
+	m, err := DecodeSource(st.Source, dev.Kind, payload, p.opts.Zone(dev.HouseholdID), now)
 	if err != nil {
 		return Message{}, err
 	}
