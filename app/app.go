@@ -196,13 +196,12 @@ func (m *Monitor) work(ctx context.Context) error {
 	if err := m.newPipeline(logger); err != nil {
 		return err
 	}
-	households, devices, err := m.db.Counts(ctx)
+	households, _, err := m.db.Counts(ctx)
 	if err != nil {
 		return err
 	}
 	m.engine.Reserve(households)
-	m.pipeline.Reserve(devices)
-	if err := m.decide.Load(ctx, m.pipeline.Remember); err != nil {
+	if err := m.decide.Load(ctx, m.pipeline); err != nil {
 		return err
 	}
 	// The meters' registers load once the monitor takes messages.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/dispatch"
-	"github.com/eldersafe/eldersafe/ingest"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/snapshot"
@@ -27,8 +26,8 @@ func (m *Monitor) snapshotFile() snapshotFile {
 	return snapshotFile{path: filepath.Join(m.cfg.DataDir, snapshot.FileName), key: m.keys.Snapshot}
 }
 
-func (f snapshotFile) Read(ctx context.Context, generation uint64, restore func(rules.State, []registry.Device) error) error {
-	return snapshot.Read(ctx, f.path, f.key, generation, runtime.GOMAXPROCS(0), restore)
+func (f snapshotFile) Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error {
+	return snapshot.Read(ctx, f.path, f.key, generation, runtime.GOMAXPROCS(0), restore, loadImage)
 }
 
 // saveSnapshot writes the snapshot once every part has stopped, the last
@@ -50,38 +49,21 @@ func (m *Monitor) saveSnapshot() {
 	}
 	var households, written atomic.Int64
 	parts := runtime.GOMAXPROCS(0)
-	err = snapshot.Write(f.path, f.key, generation, parts, func(part int, yield func(rules.State, []registry.Device)) error {
-		var (
-			devices []registry.Device
-			lookup  error
-		)
+	// The engine's devices are the registered ones (a device goes only
+	// with its household); what else ingest knows of them is its cache's
+	// image.
+	err = snapshot.Write(f.path, f.key, generation, parts, func(part int, yield func(rules.State, []rules.SavedDevice)) error {
 		saved := m.decide.SavePart(part, parts, func(st rules.State, known []rules.SavedDevice) bool {
-			devices = devices[:0]
-			for _, sd := range known {
-				// Ingest knows its source fields; the engine the expected
-				// interval, kept up to date by every change of the device.
-				d, err := m.pipeline.Device(ctx, sd.ID)
-				var rejected *ingest.RejectError
-				if errors.As(err, &rejected) {
-					continue // no longer registered
-				}
-				if err != nil {
-					lookup = err
-					return false
-				}
-				d.ExpectedEvery = sd.Every
-				devices = append(devices, d)
-			}
 			households.Add(1)
-			written.Add(int64(len(devices)))
-			yield(st, devices)
+			written.Add(int64(len(known)))
+			yield(st, known)
 			return true
 		})
 		if !saved {
 			return errors.New("the last write of the rules' state failed")
 		}
-		return lookup
-	})
+		return nil
+	}, m.pipeline.CacheImage())
 	if err != nil {
 		m.log.Error("rules state snapshot not written; the next start reads the store", "err", err)
 		return

@@ -48,7 +48,7 @@ func TestCareLevelThresholds(t *testing.T) {
 		must(err)
 		d, err := dispatch.New(dispatch.Options{Engine: engine, Tasks: &tasks.Service{}, Store: db, Clock: clock.NewEvent(t0), CareLevels: levels})
 		must(err)
-		err = d.Load(ctx, func(registry.Device) {})
+		err = d.Load(ctx, noCache{})
 		must(err)
 		return d
 	}

@@ -71,10 +71,11 @@ type Store interface {
 // at a clean stop, faster to read than the store's rows.
 type Snapshot interface {
 	// Read hands every household's state and its devices (a slice not to
-	// keep) to restore, from several goroutines at once, if the snapshot
-	// was taken at generation. An error means it is not usable: missing or
+	// keep) to restore, and every part of the device cache's image to
+	// loadImage, from several goroutines at once, if the snapshot was
+	// taken at generation. An error means it is not usable: missing or
 	// stale (nothing handed over), or corrupt (maybe after some households).
-	Read(ctx context.Context, generation uint64, restore func(rules.State, []registry.Device) error) error
+	Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error
 }
 
 // History keeps the readings behind the charts. Neither method may block

@@ -90,11 +90,18 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.d.Load(ctx, func(registry.Device) {}); err != nil {
+	if err := e.d.Load(ctx, noCache{}); err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
+
+// noCache is a device cache for a decision step with no ingest before it.
+type noCache struct{}
+
+func (noCache) Reserve(int)                {}
+func (noCache) Remember(registry.Device)   {}
+func (noCache) LoadCachePart([]byte) error { return nil }
 
 // run runs the decision step until the test ends.
 func (e *env) run(t *testing.T) {

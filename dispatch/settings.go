@@ -19,39 +19,51 @@ import (
 // (no_exit, at most 720 h) has run out since it ended, either way.
 const awayLookback = 30 * 24 * time.Hour
 
+// DeviceCache is ingest's cache of the registered devices, which Load fills:
+// from the snapshot's image of it, or a device at a time from the store.
+type DeviceCache interface {
+	// Reserve sizes the cache for about n devices, before they come.
+	Reserve(n int)
+	// Remember caches a device; safe for concurrent use.
+	Remember(registry.Device)
+	// LoadCachePart restores a part of the snapshot's image of the cache;
+	// the parts may come at once.
+	LoadCachePart(part []byte) error
+}
+
 // Load gives the engine what it had before the last stop: every household's
 // settings (time zone, overrides, away periods), its saved state, and the
-// registered devices, each of which it hands to remember too (ingest's
-// device cache), from several goroutines at once. The states and devices
-// come from the snapshot of the last clean stop when it matches the store,
-// else from the store. It must run before readings arrive, on the clock
-// restored.
-func (d *Dispatcher) Load(ctx context.Context, remember func(registry.Device)) error {
-	if err := d.load(ctx, remember); err != nil {
+// registered devices, which it gives devices too, from several goroutines at
+// once. The states and devices come from the snapshot of the last clean stop
+// when it matches the store, else from the store. It must run before
+// readings arrive, on the clock restored.
+func (d *Dispatcher) Load(ctx context.Context, devices DeviceCache) error {
+	if err := d.load(ctx, devices); err != nil {
 		return fmt.Errorf("load rules state: %w", err)
 	}
 	return nil
 }
 
-func (d *Dispatcher) load(ctx context.Context, remember func(registry.Device)) error {
+func (d *Dispatcher) load(ctx context.Context, devices DeviceCache) error {
 	now := d.clock.Now() // zero while the event clock has not started
 	if d.snapshot != nil {
 		if err := d.loadSettings(ctx, now); err != nil {
 			return err
 		}
-		err := d.loadSnapshot(ctx, now, remember)
+		err := d.loadSnapshot(ctx, now, devices)
 		if err == nil {
 			return nil
 		}
 		// Whatever the snapshot restored is restored again from the store,
 		// which holds the same or newer: a household's Restore replaces its
-		// state, and a device known is not added twice.
+		// state, and a device known is not added twice (a part of the
+		// cache's image is restored whole or not at all).
 		if errors.Is(err, fs.ErrNotExist) {
 			d.log.Info("no rules state snapshot; loading it from the store")
 		} else {
 			d.log.Warn("rules state snapshot not used; loading it from the store", "err", err)
 		}
-		return d.loadStore(ctx, now, remember, nil)
+		return d.loadStore(ctx, now, devices, nil)
 	}
 	// The two big reads (every household's state, decrypted; every device)
 	// run beside the settings' and each other: with a million households
@@ -59,42 +71,30 @@ func (d *Dispatcher) load(ctx context.Context, remember func(registry.Device)) e
 	// connections. They are applied in order below.
 	var g errgroup.Group
 	g.Go(func() error { return d.loadSettings(ctx, now) })
-	return d.loadStore(ctx, now, remember, &g)
+	return d.loadStore(ctx, now, devices, &g)
 }
 
 // loadSnapshot restores the states and devices of the snapshot that
-// matches the store's generation.
-func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, remember func(registry.Device)) error {
+// matches the store's generation, and ingest's device cache.
+func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache DeviceCache) error {
 	generation, err := d.store.StateGeneration(ctx)
 	if err != nil {
 		return err
 	}
 	var restored, devices atomic.Int64
-	err = d.snapshot.Read(ctx, generation, func(st rules.State, known []registry.Device) error {
-		// On the stack for a household of up to eight devices: a million
-		// households must not cost a million allocations more.
-		var buf [8]rules.SavedDevice
-		saved := buf[:0]
-		for _, dev := range known {
-			saved = append(saved, rules.SavedDevice{ID: dev.ID, Kind: dev.Kind, Every: dev.ExpectedEvery})
-		}
+	err = d.snapshot.Read(ctx, generation, func(st rules.State, known []rules.SavedDevice) error {
 		// One step per household: its state (none yet for a household just
 		// registered), then every device of the snapshot, which under
-		// either clock is expected from now if the state lacks it. The
-		// engine keeps the device ids handed over, so ingest's cache below
-		// shares them.
-		if err := d.engine.RestoreHousehold(st, saved, now); err != nil {
+		// either clock is expected from now if the state lacks it.
+		if err := d.engine.RestoreHousehold(st, known, now); err != nil {
 			return err
 		}
 		if len(st.Data) > 0 {
 			restored.Add(1)
 		}
-		for _, dev := range known {
-			remember(dev)
-		}
 		devices.Add(int64(len(known)))
 		return nil
-	})
+	}, cache.LoadCachePart)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, remember f
 
 // loadStore reads every household's state and every device from the store
 // and restores them, once settings (if not nil) has loaded the settings.
-func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, remember func(registry.Device), settings *errgroup.Group) error {
+func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceCache, settings *errgroup.Group) error {
 	var (
 		g          errgroup.Group
 		states     []rules.State
@@ -120,6 +120,7 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, remember func
 	if err != nil {
 		return err
 	}
+	cache.Reserve(len(registered))
 	restored := 0
 	for _, st := range states {
 		if err := d.engine.Restore(st, now); err != nil {
@@ -137,7 +138,7 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, remember func
 		}
 		d.engine.AddDevice(rd.HouseholdID, rd.ID, rd.Kind, at)
 		d.engine.SetExpected(rd.HouseholdID, rd.ID, rd.ExpectedEvery)
-		remember(rd.Device)
+		cache.Remember(rd.Device)
 	}
 	d.log.Info("rules state loaded", "restored", restored, "devices", len(registered))
 	return nil

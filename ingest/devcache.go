@@ -1,13 +1,14 @@
 package ingest
 
 import (
-	"hash/maphash"
 	"math"
 	"runtime"
 	"slices"
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/eldersafe/eldersafe/registry"
 )
@@ -20,9 +21,17 @@ import (
 // of what a collection marked at 1,000,000 households; late in an import
 // of them the collector took half the CPU (docs/performance.md, "Import,
 // fifth round").
+//
+// Ids are hashed with xxhash, unseeded, where a seeded maphash would do:
+// the snapshot keeps the cache as it is (image.go), and a restart reads it
+// back without hashing five million ids again. No seed costs nothing: only
+// operators register devices, and an id nobody registered is looked for,
+// never stored.
 type deviceCache struct {
-	seed   maphash.Seed
 	shards []deviceShard
+	// layout orders the shards' replacement by an image's parts, loaded
+	// at once.
+	layout sync.Mutex
 }
 
 // minShards is how many shards a cache has at least: enough that ingest's
@@ -33,7 +42,6 @@ const minShards = 64
 // which index finds by its id's 64-bit hash.
 type deviceShard struct {
 	mu    sync.RWMutex
-	seed  maphash.Seed // the cache's, to hash ids again when index grows
 	index deviceIndex
 	slots []cachedDevice
 	free  []uint32 // slots of removed devices
@@ -100,16 +108,12 @@ type otherFields struct {
 var cachedKinds = append(slices.Clone(registry.DeviceKinds), registry.Gateway)
 
 func newDeviceCache() *deviceCache {
-	c := &deviceCache{seed: maphash.MakeSeed(), shards: make([]deviceShard, minShards)}
-	for i := range c.shards {
-		c.shards[i].seed = c.seed
-	}
-	return c
+	return &deviceCache{shards: make([]deviceShard, minShards)}
 }
 
 // shard is the shard of id, and id's hash.
 func (c *deviceCache) shard(id string) (*deviceShard, uint64) {
-	h := maphash.String(c.seed, id)
+	h := xxhash.Sum64String(id)
 	return &c.shards[h%uint64(len(c.shards))], h
 }
 
@@ -173,7 +177,7 @@ func (s *deviceShard) find(id string, h uint64) (uint32, bool) {
 
 // hashOf is the hash of slot's id.
 func (s *deviceShard) hashOf(slot uint32) uint64 {
-	return maphash.String(s.seed, s.textAt(s.slots[slot].id))
+	return xxhash.Sum64String(s.textAt(s.slots[slot].id))
 }
 
 func (c *deviceCache) store(d registry.Device) {
@@ -338,7 +342,6 @@ func (c *deviceCache) reserve(n int) {
 		wg.Go(func() {
 			for i := w; i < shards; i += workers {
 				s := &c.shards[i]
-				s.seed = c.seed
 				s.index.resize(sizeFor(each), nil)
 				s.slots = make([]cachedDevice, 0, each)
 			}

@@ -37,6 +37,8 @@ type Engine struct {
 	// started is when the engine was restored (Unix ns), 0 if it was not:
 	// silence while the monitor was down proves no sensor dead (health.go).
 	started atomic.Int64
+	// restored holds the devices of restored households.
+	restored deviceBlocks
 }
 
 type shard struct {

@@ -38,7 +38,7 @@ import (
 const FileName = "rules.snapshot"
 
 // magic opens every snapshot; its last byte is the format's version.
-const magic = "ESSNAP\x00\x01"
+const magic = "ESSNAP\x00\x02"
 
 // headerLen is the magic and the generation.
 const headerLen = len(magic) + 8
@@ -55,14 +55,28 @@ const maxChunk = 64 << 20
 // was written since it was taken.
 var ErrStale = errors.New("snapshot is stale")
 
+// Image is what a restart loads that its owner encodes itself (ingest's
+// device cache, as it is in memory), in parts: the snapshot seals them as
+// they are, after the households, and hands each back to Read's loadImage.
+type Image interface {
+	Parts() int
+	AppendPart(b []byte, part int) []byte
+}
+
+// A chunk's plaintext begins with what it holds.
+const (
+	chunkHouseholds byte = iota
+	chunkImage
+)
+
 // Write saves what households hands to its yield (each household's state
-// with its registered devices) as a snapshot of generation to path,
+// with its devices), then image, as a snapshot of generation to path,
 // atomically: a file that is not complete is never there under path, and
 // nothing is written when households returns an error. households is
 // called once for each part from 0 to parts-1, from as many goroutines at
 // once, and hands that part's households: encoding a million of them is
 // most of the work, and a clean stop should not keep a supervisor waiting.
-func Write(path string, key []byte, generation uint64, parts int, households func(part int, yield func(rules.State, []registry.Device)) error) (err error) {
+func Write(path string, key []byte, generation uint64, parts int, households func(part int, yield func(rules.State, []rules.SavedDevice)) error, image Image) (err error) {
 	aead, err := newAEAD(key)
 	if err != nil {
 		return err
@@ -87,32 +101,38 @@ func Write(path string, key []byte, generation uint64, parts int, households fun
 	// allocating 300 of them for a million households cost more than
 	// encoding them.
 	free := make(chan []byte, 2*parts+2)
-	buffer := func() []byte {
+	buffer := func(kind byte) []byte {
 		select {
 		case b := <-free:
-			return b[:0]
+			return append(b[:0], kind)
 		default:
 			// Room for the household that takes a chunk past its target.
-			return make([]byte, 0, chunkTarget+chunkTarget/4)
+			return append(make([]byte, 0, chunkTarget+chunkTarget/4), kind)
 		}
 	}
 	var g errgroup.Group
 	for part := range max(parts, 1) {
 		g.Go(func() error {
-			plain := buffer()
-			err := households(part, func(st rules.State, devices []registry.Device) {
+			plain := buffer(chunkHouseholds)
+			err := households(part, func(st rules.State, devices []rules.SavedDevice) {
 				plain = appendHousehold(plain, st, devices)
 				if len(plain) >= chunkTarget {
 					plains <- plain
-					plain = buffer()
+					plain = buffer(chunkHouseholds)
 				}
 			})
-			if len(plain) > 0 {
+			if len(plain) > 1 {
 				plains <- plain
 			}
 			return err
 		})
 	}
+	g.Go(func() error {
+		for part := range image.Parts() {
+			plains <- image.AppendPart(buffer(chunkImage), part)
+		}
+		return nil
+	})
 	go func() {
 		// Every part has returned: nothing sends any more.
 		g.Wait()
@@ -224,13 +244,14 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 }
 
 // Read hands every household of the snapshot at path to restore (its state
-// and its devices, in slices restore must not keep), from workers
-// goroutines at once. A missing file is os.ErrNotExist, a
+// and its devices, in slices restore must not keep), and every part of its
+// image to loadImage (a slice not to keep either), from workers goroutines
+// at once. A missing file is os.ErrNotExist, a
 // snapshot of another generation ErrStale, both before anything is handed
 // over; a corrupt or truncated one is an error that may come after some
 // chunks were: the caller must then load everything from the store again,
 // over what was restored.
-func Read(ctx context.Context, path string, key []byte, generation uint64, workers int, restore func(rules.State, []registry.Device) error) error {
+func Read(ctx context.Context, path string, key []byte, generation uint64, workers int, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error {
 	aead, err := newAEAD(key)
 	if err != nil {
 		return err
@@ -301,7 +322,7 @@ func Read(ctx context.Context, path string, key []byte, generation uint64, worke
 				if err != nil {
 					return fmt.Errorf("chunk %d: %w", c.index, err)
 				}
-				if err := decodeChunk(plain, restore); err != nil {
+				if err := decodeChunk(plain, restore, loadImage); err != nil {
 					return fmt.Errorf("chunk %d: %w", c.index, err)
 				}
 				select {
@@ -368,22 +389,17 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 
 // A household in a chunk: its id, its state (possibly empty), then its
 // devices, each: id, kind (its index in registry.DeviceKinds, plus one),
-// source, source topic, gateway, location, expected interval in minutes.
-// Strings are a uvarint length and the bytes.
+// expected interval in minutes. Strings are a uvarint length and the
+// bytes. What else ingest knows of a device is in the image.
 
-func appendHousehold(b []byte, st rules.State, devices []registry.Device) []byte {
+func appendHousehold(b []byte, st rules.State, devices []rules.SavedDevice) []byte {
 	b = appendString(b, st.HouseholdID)
 	b = appendBytes(b, st.Data)
 	b = binary.AppendUvarint(b, uint64(len(devices)))
-	for i := range devices {
-		d := &devices[i]
+	for _, d := range devices {
 		b = appendString(b, d.ID)
 		b = append(b, kindByte(d.Kind))
-		b = appendString(b, string(d.Source))
-		b = appendString(b, d.SourceTopic)
-		b = appendString(b, d.GatewayID)
-		b = appendString(b, d.Location)
-		b = binary.AppendUvarint(b, uint64(d.ExpectedEvery/time.Minute))
+		b = binary.AppendUvarint(b, uint64(d.Every/time.Minute))
 	}
 	return b
 }
@@ -406,19 +422,28 @@ func appendBytes(b []byte, p []byte) []byte {
 }
 
 // decodeChunk hands each household of a chunk to restore, its state's data
-// pointing into plain and its devices in a slice reused for the next one.
-func decodeChunk(plain []byte, restore func(rules.State, []registry.Device) error) error {
-	d := decoder{b: plain}
-	var devices []registry.Device
+// pointing into plain and its devices in a slice reused for the next one,
+// or the chunk's part of the image to loadImage.
+func decodeChunk(plain []byte, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error {
+	if len(plain) == 0 {
+		return errors.New("empty chunk")
+	}
+	switch plain[0] {
+	case chunkHouseholds:
+	case chunkImage:
+		return loadImage(plain[1:])
+	default:
+		return fmt.Errorf("chunk of unknown kind %d", plain[0])
+	}
+	d := decoder{b: plain[1:]}
+	var devices []rules.SavedDevice
 	for len(d.b) > 0 {
 		st := rules.State{HouseholdID: d.string(), Data: d.bytes()}
 		devices = devices[:0]
 		n := d.uvarint(uint64(len(d.b))) // each device takes a byte at least
 		for range n {
-			dev := registry.Device{ID: d.string(), Kind: d.kind(), HouseholdID: st.HouseholdID}
-			dev.Source = registry.Source(d.string())
-			dev.SourceTopic, dev.GatewayID, dev.Location = d.string(), d.string(), d.string()
-			dev.ExpectedEvery = time.Duration(d.uvarint(uint64(math.MaxInt64/time.Minute))) * time.Minute
+			dev := rules.SavedDevice{ID: d.string(), Kind: d.kind()}
+			dev.Every = time.Duration(d.uvarint(uint64(math.MaxInt64/time.Minute))) * time.Minute
 			devices = append(devices, dev)
 		}
 		if d.err != nil {

@@ -21,11 +21,11 @@ var testKey = bytes.Repeat([]byte{7}, 32)
 
 type saved struct {
 	state   rules.State
-	devices []registry.Device
+	devices []rules.SavedDevice
 }
 
 // households makes n households: most with a state and five devices, some
-// without a state, one with a device of another format.
+// without a state, one with a device expected every 90 minutes.
 func households(n int) []saved {
 	out := make([]saved, n)
 	for i := range out {
@@ -35,11 +35,10 @@ func households(n int) []saved {
 			s.state.Data = bytes.Repeat([]byte{byte(i)}, 40+i%300)
 		}
 		for j, k := range registry.DeviceKinds[:5] {
-			s.devices = append(s.devices, registry.Device{ID: fmt.Sprintf("%s-d%d", id, j), Kind: k, HouseholdID: id})
+			s.devices = append(s.devices, rules.SavedDevice{ID: fmt.Sprintf("%s-d%d", id, j), Kind: k})
 		}
 		if i == 3 {
-			s.devices[0].Source, s.devices[0].SourceTopic, s.devices[0].GatewayID = registry.Source("zigbee2mqtt"), "hall/pir", "gw-1"
-			s.devices[0].Location, s.devices[0].ExpectedEvery = "hall", 90*time.Minute
+			s.devices[0].Every = 90 * time.Minute
 		}
 		out[i] = s
 	}
@@ -51,8 +50,8 @@ func households(n int) []saved {
 const testParts = 3
 
 // seq hands hs to Write, split into testParts parts.
-func seq(hs []saved) func(int, func(rules.State, []registry.Device)) error {
-	return func(part int, yield func(rules.State, []registry.Device)) error {
+func seq(hs []saved) func(int, func(rules.State, []rules.SavedDevice)) error {
+	return func(part int, yield func(rules.State, []rules.SavedDevice)) error {
 		for i := part; i < len(hs); i += testParts {
 			yield(hs[i].state, hs[i].devices)
 		}
@@ -60,14 +59,26 @@ func seq(hs []saved) func(int, func(rules.State, []registry.Device)) error {
 	}
 }
 
-// readAll reads a snapshot back into households, ordered by id.
+// image is an Image of parts as they are.
+type image [][]byte
+
+func (im image) Parts() int                           { return len(im) }
+func (im image) AppendPart(b []byte, part int) []byte { return append(b, im[part]...) }
+
+// testImage is the image of a test's snapshots: several parts, one of them
+// empty, one past a chunk's target.
+var testImage = image{[]byte("devices 0"), nil, bytes.Repeat([]byte("devices 2 "), chunkTarget/5), []byte("devices 3")}
+
+// readAll reads a snapshot back into households, ordered by id, checking
+// that the image comes back too.
 func readAll(t *testing.T, path string, generation uint64) ([]saved, error) {
 	t.Helper()
 	var (
-		mu  sync.Mutex
-		out = map[string]*saved{}
+		mu    sync.Mutex
+		out   = map[string]*saved{}
+		parts image
 	)
-	err := Read(context.Background(), path, testKey, generation, 2, func(st rules.State, devices []registry.Device) error {
+	err := Read(context.Background(), path, testKey, generation, 2, func(st rules.State, devices []rules.SavedDevice) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(st.Data) == 0 {
@@ -75,7 +86,26 @@ func readAll(t *testing.T, path string, generation uint64) ([]saved, error) {
 		}
 		out[st.HouseholdID] = &saved{state: rules.State{HouseholdID: st.HouseholdID, Data: bytes.Clone(st.Data)}, devices: slices.Clone(devices)}
 		return nil
+	}, func(part []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		parts = append(parts, bytes.Clone(part))
+		return nil
 	})
+	if err == nil {
+		want := slices.Clone(testImage)
+		for _, ps := range []image{parts, want} {
+			for i := range ps {
+				if len(ps[i]) == 0 {
+					ps[i] = nil
+				}
+			}
+			slices.SortFunc(ps, bytes.Compare)
+		}
+		if !slices.EqualFunc(parts, want, bytes.Equal) {
+			t.Fatalf("image parts back: %d, %q…; want %d", len(parts), parts, len(want))
+		}
+	}
 	ids := make([]string, 0, len(out))
 	for id := range out {
 		ids = append(ids, id)
@@ -120,7 +150,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), FileName)
 			hs := households(n)
-			if err := Write(path, testKey, 42, testParts, seq(hs)); err != nil {
+			if err := Write(path, testKey, 42, testParts, seq(hs), testImage); err != nil {
 				t.Fatal(err)
 			}
 			got, err := readAll(t, path, 42)
@@ -135,7 +165,7 @@ func TestRoundTrip(t *testing.T) {
 func TestRefused(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	if err := Write(path, testKey, 42, testParts, seq(households(30_000))); err != nil {
+	if err := Write(path, testKey, 42, testParts, seq(households(30_000)), testImage); err != nil {
 		t.Fatal(err)
 	}
 	good, err := os.ReadFile(path)
@@ -154,7 +184,7 @@ func TestRefused(t *testing.T) {
 		}
 	})
 	t.Run("WrongKey", func(t *testing.T) {
-		err := Read(context.Background(), path, bytes.Repeat([]byte{8}, 32), 42, 2, func(rules.State, []registry.Device) error { return nil })
+		err := Read(context.Background(), path, bytes.Repeat([]byte{8}, 32), 42, 2, func(rules.State, []rules.SavedDevice) error { return nil }, func([]byte) error { return nil })
 		if err == nil {
 			t.Fatal("read with another key")
 		}
@@ -204,10 +234,10 @@ func lastLength(b []byte) int {
 func TestWriteReplacesAtomically(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	if err := Write(path, testKey, 1, testParts, seq(households(10))); err != nil {
+	if err := Write(path, testKey, 1, testParts, seq(households(10)), testImage); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(path, testKey, 2, testParts, seq(households(20))); err != nil {
+	if err := Write(path, testKey, 2, testParts, seq(households(20)), testImage); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readAll(t, path, 2)
@@ -215,14 +245,14 @@ func TestWriteReplacesAtomically(t *testing.T) {
 		t.Fatalf("%d households, err %v; want 20", len(got), err)
 	}
 	all := seq(households(30_000))
-	failing := func(part int, yield func(rules.State, []registry.Device)) error {
+	failing := func(part int, yield func(rules.State, []rules.SavedDevice)) error {
 		all(part, yield)
 		if part == 1 {
 			return errors.New("a device lookup failed")
 		}
 		return nil
 	}
-	if err := Write(path, testKey, 3, testParts, failing); err == nil {
+	if err := Write(path, testKey, 3, testParts, failing, testImage); err == nil {
 		t.Fatal("a failed snapshot written")
 	}
 	if _, err := readAll(t, path, 2); err != nil {
@@ -243,29 +273,38 @@ func TestWriteReplacesAtomically(t *testing.T) {
 // FuzzDecodeChunk: whatever a chunk holds, decoding it never panics, and
 // what decodes encodes to bytes that decode to the same households.
 func FuzzDecodeChunk(f *testing.F) {
-	var plain []byte
+	plain := []byte{chunkHouseholds}
 	for _, h := range households(8) {
 		plain = appendHousehold(plain, h.state, h.devices)
 	}
 	f.Add(plain)
 	f.Add([]byte{})
-	f.Add([]byte{1, 'h', 0, 1, 1, 'd', 1, 0, 0, 0, 0, 0})
+	f.Add([]byte{chunkHouseholds, 1, 'h', 0, 1, 1, 'd', 1, 0})
+	f.Add([]byte{chunkImage, 1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var first, again []saved
-		collect := func(into *[]saved) func(rules.State, []registry.Device) error {
-			return func(st rules.State, devices []registry.Device) error {
+		collect := func(into *[]saved) func(rules.State, []rules.SavedDevice) error {
+			return func(st rules.State, devices []rules.SavedDevice) error {
 				*into = append(*into, saved{state: st, devices: slices.Clone(devices)})
 				return nil
 			}
 		}
-		if err := decodeChunk(b, collect(&first)); err != nil {
+		var part []byte
+		loadImage := func(p []byte) error { part = p; return nil }
+		if err := decodeChunk(b, collect(&first), loadImage); err != nil {
 			return
 		}
-		var plain []byte
+		if b[0] == chunkImage {
+			if !bytes.Equal(part, b[1:]) || len(first) > 0 {
+				t.Fatalf("image chunk %x handed %x and %d households", b, part, len(first))
+			}
+			return
+		}
+		plain := []byte{chunkHouseholds}
 		for _, h := range first {
 			plain = appendHousehold(plain, h.state, h.devices)
 		}
-		if err := decodeChunk(plain, collect(&again)); err != nil {
+		if err := decodeChunk(plain, collect(&again), loadImage); err != nil {
 			t.Fatalf("re-encoded chunk does not decode: %v", err)
 		}
 		if !slices.EqualFunc(first, again, func(a, b saved) bool {
@@ -282,7 +321,7 @@ func FuzzRead(f *testing.F) {
 	dir := f.TempDir()
 	path := filepath.Join(dir, FileName)
 	hs := households(5)
-	if err := Write(path, testKey, 9, testParts, seq(hs)); err != nil {
+	if err := Write(path, testKey, 9, testParts, seq(hs), testImage); err != nil {
 		f.Fatal(err)
 	}
 	good, err := os.ReadFile(path)

@@ -422,8 +422,7 @@ func (db *DB) encryptDocs(ctx context.Context, tx *sql.Tx, table, column string)
 // encryptRuleStates seals the rules engine's states saved in plaintext, and
 // says how many.
 func (db *DB) encryptRuleStates(ctx context.Context, tx *sql.Tx) (int, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT household_id, data FROM rule_state WHERE length(data) > 0 AND substr(data, 1, 7) != ?`,
-		[]byte(fieldPrefix))
+	rows, err := tx.QueryContext(ctx, db.dialect.plaintextRuleStates)
 	if err != nil {
 		return 0, fmt.Errorf("find plaintext rule states: %w", err)
 	}

@@ -36,6 +36,10 @@ type dialect struct {
 	// parameter: the table); foreignKeys a table's single-column foreign
 	// keys as (column, parent table).
 	tables, columns, foreignKeys string
+	// plaintextRuleStates finds the rules' states not sealed: the query of
+	// migration 00075's partial index, whose blob literal each spells its
+	// own way.
+	plaintextRuleStates string
 }
 
 var sqliteDialect = &dialect{
@@ -43,6 +47,8 @@ var sqliteDialect = &dialect{
 	tables:      `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`,
 	columns:     `SELECT name FROM pragma_table_info(?)`,
 	foreignKeys: `SELECT "from", "table" FROM pragma_foreign_key_list(?)`,
+	plaintextRuleStates: `SELECT household_id, data FROM rule_state
+		WHERE length(data) > 0 AND substr(data, 1, 7) <> X'656E633A76313A'`,
 }
 
 var postgresDialect = &dialect{
@@ -58,6 +64,8 @@ var postgresDialect = &dialect{
 		JOIN pg_class p ON p.oid = c.confrelid
 		JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
 		WHERE c.contype = 'f' AND t.relnamespace = current_schema()::regnamespace AND t.relname = ?`,
+	plaintextRuleStates: `SELECT household_id, data FROM rule_state
+		WHERE length(data) > 0 AND substr(data, 1, 7) <> '\x656e633a76313a'::bytea`,
 }
 
 // IsPostgresURL reports whether url names a PostgreSQL database, the only

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -80,12 +81,18 @@ func TestRuleFieldsUseTheirIndex(t *testing.T) {
 func TestPlaintextQueriesUseTheirIndexes(t *testing.T) {
 	SQLiteOnly(t)
 	if len(fieldPrefix) != 7 {
-		t.Fatalf("fieldPrefix %q: the queries and migrations 00073 and 00074 compare 7 bytes", fieldPrefix)
+		t.Fatalf("fieldPrefix %q: the queries and migrations 00073 to 00075 compare 7 bytes", fieldPrefix)
+	}
+	for _, d := range []*dialect{sqliteDialect, postgresDialect} {
+		if !strings.Contains(d.plaintextRuleStates, hex.EncodeToString([]byte(fieldPrefix))) && !strings.Contains(d.plaintextRuleStates, strings.ToUpper(hex.EncodeToString([]byte(fieldPrefix)))) {
+			t.Errorf("the plaintext rule states query does not spell fieldPrefix %q in hex: %s", fieldPrefix, d.plaintextRuleStates)
+		}
 	}
 	for query, index := range map[string]string{
 		plaintextHouseholdsQuery: "households_plaintext", plaintextNoticesQuery: "notices_plaintext",
 		`SELECT seq, values_json FROM task_evidence WHERE ` + plaintextDocsWhere("values_json"): "task_evidence_plaintext",
 		`SELECT seq, data_json FROM task_timeline WHERE ` + plaintextDocsWhere("data_json"):     "task_timeline_plaintext",
+		sqliteDialect.plaintextRuleStates: "rule_state_plaintext",
 	} {
 		if plan := queryPlan(t, query); !strings.Contains(plan, "USING INDEX "+index) {
 			t.Errorf("query plan %q, want the partial index %s", plan, index)
