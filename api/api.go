@@ -19,9 +19,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/eldersafe/eldersafe/audit"
 	"github.com/eldersafe/eldersafe/clock"
@@ -231,8 +233,10 @@ type API struct {
 	logins  *loginLimiter
 	// refusals logs refused requests, rate-limited (refusal.go).
 	refusals *refusalLog
-	// dummyHash is checked for log-ins of unknown users.
-	dummyHash string
+	// dummyHash is checked for log-ins of unknown users. It is hashed in
+	// the background from New on: one bcrypt was 0.16 s of every start
+	// before /readyz (docs/performance.md, "Restart, tenth round").
+	dummyHash func() (string, error)
 }
 
 // New checks opts, registers the API's metrics and builds its routes.
@@ -253,9 +257,13 @@ func New(opts Options) (*API, error) {
 		logins:    newLoginLimiter(),
 		refusals:  newRefusalLog(opts.Logger),
 	}
-	if a.dummyHash, err = registry.HashPassword("no user has this password", opts.PasswordCost); err != nil {
-		return nil, fmt.Errorf("api: %w", err)
+	if opts.PasswordCost < bcrypt.MinCost || opts.PasswordCost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("api: password cost %d: want %d to %d", opts.PasswordCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
+	a.dummyHash = sync.OnceValues(func() (string, error) {
+		return registry.HashPassword("no user has this password", opts.PasswordCost)
+	})
+	go a.dummyHash() // one bcrypt, then it ends
 	a.verifiers = append(a.verifiers, sessionVerifier{users: opts.Users, now: func() time.Time { return a.wall.Now() }})
 	rt := newRouter(a)
 	for _, group := range a.routeGroups() {

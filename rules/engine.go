@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -37,8 +38,6 @@ type Engine struct {
 	// started is when the engine was restored (Unix ns), 0 if it was not:
 	// silence while the monitor was down proves no sensor dead (health.go).
 	started atomic.Int64
-	// restored holds the devices of restored households.
-	restored deviceBlocks
 }
 
 type shard struct {
@@ -371,14 +370,22 @@ func periods(ps []Period) []span {
 
 // Reserve sizes the engine for about n households before they are loaded,
 // so that a million are not inserted into maps that grow by doubling and
-// rehash every household each time.
+// rehash every household each time. The maps are made on every core: at
+// 1,000,000 households, a tenth of a second of one before /readyz.
 func (e *Engine) Reserve(n int) {
-	for i := range e.shards {
-		s := &e.shards[i]
-		s.mu.Lock()
-		if len(s.households) == 0 {
-			s.households = make(map[string]*household, n/shardCount)
-		}
-		s.mu.Unlock()
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < shardCount; i += workers {
+				s := &e.shards[i]
+				s.mu.Lock()
+				if len(s.households) == 0 {
+					s.households = make(map[string]*household, n/shardCount)
+				}
+				s.mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 }

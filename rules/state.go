@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 	"unique"
 
@@ -229,37 +228,9 @@ func (d *decoder) room(what string) unique.Handle[string] {
 // maxDevices bounds what a corrupt state can make us allocate.
 const maxDevices = 256
 
-// deviceBlocks hands out the devices of restored households from blocks of
-// many: a million households' devices, a slice each, were a million
-// allocations and a fifth of a restart's rules CPU (docs/performance.md,
-// "Restart, tenth round"). A household's slice is capped at its length:
-// a device added later moves its devices to a slice of their own, and the
-// block is freed once no household holds a part of it.
-type deviceBlocks struct {
-	mu    sync.Mutex
-	block []device
-}
-
-// deviceBlock is how many devices a block holds: 80 KiB.
-const deviceBlock = 1024
-
-func (b *deviceBlocks) take(n int) []device {
-	if n == 0 {
-		return nil
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if cap(b.block)-len(b.block) < n {
-		b.block = make([]device, 0, max(deviceBlock, n))
-	}
-	at := len(b.block)
-	b.block = b.block[:at+n]
-	return b.block[at : at+n : at+n]
-}
-
-// decodeHousehold reads a saved state into h, its devices in a slice of
-// blocks; device ids spelt as one of known are taken from it.
-func decodeHousehold(h *household, data []byte, known []SavedDevice, blocks *deviceBlocks) error {
+// decodeHousehold reads a saved state into h; device ids spelt as one of
+// known are taken from it.
+func decodeHousehold(h *household, data []byte, known []SavedDevice) error {
 	d := decoder{b: data}
 	v := d.byte("version")
 	if v < 2 || v > stateVersion {
@@ -275,7 +246,7 @@ func decodeHousehold(h *household, data []byte, known []SavedDevice, blocks *dev
 		*p = d.varint("household times")
 	}
 	h.powerUsed = d.float64("power used")
-	devices := blocks.take(int(d.uvarint("device count", maxDevices)))
+	devices := make([]device, d.uvarint("device count", maxDevices))
 	for i := range devices {
 		dev := &devices[i]
 		dev.id, dev.room = d.id("device id", known), d.room("room")
@@ -301,7 +272,7 @@ func decodeHousehold(h *household, data []byte, known []SavedDevice, blocks *dev
 // while the monitor was down fires at the next Advance.
 func (e *Engine) Restore(st State, now time.Time) error {
 	var restored household
-	if err := decodeHousehold(&restored, st.Data, nil, &e.restored); err != nil {
+	if err := decodeHousehold(&restored, st.Data, nil); err != nil {
 		return fmt.Errorf("decode state of household %s: %w", st.HouseholdID, err)
 	}
 	e.restore(st.HouseholdID, &restored, nil, now)
@@ -320,7 +291,7 @@ func (e *Engine) RestoreHousehold(st State, devices []SavedDevice, now time.Time
 		return nil
 	}
 	var restored household
-	if err := decodeHousehold(&restored, st.Data, devices, &e.restored); err != nil {
+	if err := decodeHousehold(&restored, st.Data, devices); err != nil {
 		return fmt.Errorf("decode state of household %s: %w", st.HouseholdID, err)
 	}
 	e.restore(st.HouseholdID, &restored, devices, now)

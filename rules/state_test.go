@@ -406,29 +406,3 @@ func TestRestoringARegisteredHouseholdAllocatesOnce(t *testing.T) {
 		t.Errorf("the last household restored has %d devices, want %d", len(st), len(devices))
 	}
 }
-
-// TestRestoredHouseholdsShareNoDevices: households restored one after the
-// other take their devices from one block (deviceBlocks); a device added to
-// one later leaves its neighbour's devices as they were.
-func TestRestoredHouseholdsShareNoDevices(t *testing.T) {
-	e := newEngine(t)
-	run(e, steps(read(pir(0), door(0), power(0, 5))))
-	saved := map[string][]byte{}
-	restart(t, e, saved, t0.Add(time.Hour))
-	now := t0.Add(2 * time.Hour)
-	restored := newEngine(t)
-	for _, id := range []string{"a", "b"} {
-		if err := restored.Restore(State{HouseholdID: id, Data: saved["h1"]}, now); err != nil {
-			t.Fatal(err)
-		}
-	}
-	before := restored.Status("b", now)
-	restored.AddDevice("a", "new-pir", registry.MotionSensor, now)
-	restored.AddDevice("a", "new-door", registry.DoorSensor, now)
-	if got := restored.Status("b", now); !reflect.DeepEqual(got, before) {
-		t.Errorf("b after devices were added to a: %+v, want %+v", got, before)
-	}
-	if got := restored.Status("a", now); len(got) != len(before)+2 {
-		t.Errorf("a has %d devices, want %d", len(got), len(before)+2)
-	}
-}
