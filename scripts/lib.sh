@@ -112,4 +112,10 @@ sample() {
 }
 sampler_pid=
 start_sampler() { sample & sampler_pid=$!; }
-stop_sampler() { kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; }
+# stop_sampler clears sampler_pid: an EXIT trap that kills it again would
+# fail, and under set -e end the script with status 1.
+stop_sampler() {
+	kill "$sampler_pid" 2>/dev/null || true
+	wait "$sampler_pid" 2>/dev/null || true
+	sampler_pid=
+}
