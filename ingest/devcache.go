@@ -323,14 +323,8 @@ func (s *deviceShard) device(id string, i uint32) registry.Device {
 // reserve sizes the cache for about n devices, before any is stored: one
 // stored already keeps the cache as it is.
 func (c *deviceCache) reserve(n int) {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		stored := len(s.slots)
-		s.mu.RUnlock()
-		if stored > 0 {
-			return
-		}
+	if c.stored() {
+		return
 	}
 	shards, each := shardsFor(n)
 	c.shards = make([]deviceShard, shards)
