@@ -286,6 +286,8 @@ func (db *DB) flushWAL(ctx context.Context) {
 	if db.dialect.postgres {
 		return // PostgreSQL recycles its WAL segments itself
 	}
+	db.checkpoints.mu.Lock()
+	defer db.checkpoints.mu.Unlock()
 	var busy, logged, moved int
 	err := db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &moved)
 	switch {

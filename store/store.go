@@ -70,6 +70,9 @@ type DB struct {
 	now func() time.Time
 	// fields encrypts sensitive values (fields.go); nil without a key.
 	fields *fieldCipher
+	// checkpoints copies SQLite's WAL into the database beside the writer
+	// (checkpoint.go); nil on PostgreSQL.
+	checkpoints *checkpointer
 }
 
 // Open opens (creating it if needed) the database under dataDir, or the
@@ -102,10 +105,7 @@ func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Opti
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxIdleTime(0)
-	w.SetConnMaxLifetime(0)
+	singleConnection(w)
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -128,7 +128,15 @@ func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Opti
 		w.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db := &DB{w: w, r: r, dialect: sqliteDialect, logger: logger, now: time.Now}
+	ck, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	singleConnection(ck)
+	db := &DB{w: w, r: r, dialect: sqliteDialect, logger: logger, now: time.Now,
+		checkpoints: startCheckpoints(ck, checkpointEvery, logger)}
 	if err := db.setUpFields(ctx, o.fieldKey); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -180,14 +188,31 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		// Applied after the pragmas above; a reader can then write nothing.
 		q.Set("_query_only", "1")
+	} else {
+		// The writer's own checkpoint, far past the default 1,000 pages:
+		// the background copies the WAL (checkpoint.go).
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walRestartPages))
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	return u.String()
 }
 
+// singleConnection keeps db to one connection, open for good: SQLite's
+// settings are a connection's, and one writer queues its callers.
+func singleConnection(db *sql.DB) {
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
+}
+
 // Close closes the database.
 func (db *DB) Close() error {
-	errs := []error{db.r.Close(), db.w.Close()}
+	var errs []error
+	if db.checkpoints != nil {
+		errs = append(errs, db.checkpoints.close())
+	}
+	errs = append(errs, db.r.Close(), db.w.Close())
 	if db.lease != nil {
 		errs = append(errs, db.lease.Close())
 	}

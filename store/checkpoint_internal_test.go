@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// TestCheckpointsBesideTheWriter: what the writer commits reaches the
+// database file without the writer checkpointing (its own threshold is
+// walRestartPages, far above what is written here), and Close stops the
+// background.
+func TestCheckpointsBesideTheWriter(t *testing.T) {
+	SQLiteOnly(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := OpenForTest(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var pages int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages != walRestartPages {
+		t.Errorf("the writer checkpoints at %d pages, want %d", pages, walRestartPages)
+	}
+
+	file := filepath.Join(dir, FileName)
+	before := fileSize(t, file)
+	// About 400 pages of states, random so that nothing shrinks them.
+	states := make([]rules.State, 800)
+	for i := range states {
+		states[i] = rules.State{HouseholdID: fmt.Sprintf("h%d", i), Data: make([]byte, 2000)}
+		_, _ = rand.Read(states[i].Data)
+	}
+	if err := db.SaveCheckpoint(ctx, states, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	const grown = 1500 << 10
+	deadline := time.Now().Add(10 * time.Second)
+	for fileSize(t, file) < before+grown {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file %d bytes, %d before the commit: the WAL was not copied into it", fileSize(t, file), before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-db.checkpoints.done:
+	default:
+		t.Error("the checkpoints still run after Close")
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// BenchmarkSaveCheckpointScattered: a commit of what 2,000 messages changed,
+// each of another household, among 200,000 saved 730-byte states, as at
+// flat-out speed. "before": the writer checkpointing at SQLite's default
+// 1,000 pages, as before checkpoint.go; "beside": the background.
+func BenchmarkSaveCheckpointScattered(b *testing.B) {
+	SQLiteOnly(b)
+	const households, batch = 200_000, 2_000
+	for _, mode := range []string{"before", "beside"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			db, err := OpenForTest(b, b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if mode == "before" {
+				err := db.checkpoints.close()
+				db.checkpoints = nil
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := db.w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 1000`); err != nil {
+					b.Fatal(err)
+				}
+			}
+			states := make([]rules.State, batch)
+			data := make([]byte, 730)
+			_, _ = rand.Read(data)
+			for from := 0; from < households; from += batch {
+				for i := range states {
+					states[i] = rules.State{HouseholdID: fmt.Sprintf("h%07d", from+i), Data: data}
+				}
+				if err := db.SaveCheckpoint(ctx, states, time.Time{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				for i := range states {
+					states[i] = rules.State{HouseholdID: fmt.Sprintf("h%07d", mrand.IntN(households)), Data: data}
+				}
+				if err := db.SaveCheckpoint(ctx, states, time.Time{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/state")
+		})
+	}
+}
