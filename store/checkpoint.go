@@ -41,22 +41,22 @@ type checkpointer struct {
 	mu     sync.Mutex
 	conn   *sql.DB
 	logger *slog.Logger
-	every  time.Duration
 	stop   context.CancelFunc
 	done   chan struct{}
 }
 
-// startCheckpoints checkpoints the WAL of conn's database every interval.
-func startCheckpoints(conn *sql.DB, every time.Duration, logger *slog.Logger) *checkpointer {
+// startCheckpoints checkpoints the WAL of conn's database every
+// checkpointEvery.
+func startCheckpoints(conn *sql.DB, logger *slog.Logger) *checkpointer {
 	ctx, stop := context.WithCancel(context.Background())
-	c := &checkpointer{conn: conn, logger: logger, every: every, stop: stop, done: make(chan struct{})}
+	c := &checkpointer{conn: conn, logger: logger, stop: stop, done: make(chan struct{})}
 	go c.run(ctx)
 	return c
 }
 
 func (c *checkpointer) run(ctx context.Context) {
 	defer close(c.done)
-	t := time.NewTicker(c.every)
+	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
 	failing := false
 	for {
@@ -87,8 +87,8 @@ func (c *checkpointer) run(ctx context.Context) {
 func (c *checkpointer) checkpoint(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var busy, walPages, copied int
-	return c.conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &walPages, &copied)
+	_, err := c.conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+	return err
 }
 
 // close stops the checkpoints and closes their connection.

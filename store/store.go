@@ -136,7 +136,7 @@ func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Opti
 	}
 	singleConnection(ck)
 	db := &DB{w: w, r: r, dialect: sqliteDialect, logger: logger, now: time.Now,
-		checkpoints: startCheckpoints(ck, checkpointEvery, logger)}
+		checkpoints: startCheckpoints(ck, logger)}
 	if err := db.setUpFields(ctx, o.fieldKey); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
