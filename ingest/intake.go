@@ -152,13 +152,28 @@ func (in *Intake) IsEvent(topic string) bool {
 }
 
 // Filters are the MQTT subscriptions of a session on an external broker:
-// the alarm lane's, or the main session's (everything else).
+// the alarm lane's (the event stream, a source's alarm topics), or the rest
+// (the telemetry and status streams, the clock ticks, a source's
+// telemetry). The rest does not take the event stream too: a second
+// session's acknowledgement of a fall would be the broker's to keep apart
+// from the alarm lane's, and a broker whose sessions share one stored copy
+// (NATS JetStream, whose messages stream keeps a message only while some
+// session still needs it) may then discard a fall the alarm lane has yet
+// to handle.
 func (in *Intake) Filters(alarm bool) []string {
 	srcAlarm, srcTelemetry := in.sources().Filters()
+	devices := in.opts.Prefix + devicesPath + "+/"
 	if alarm {
-		return append([]string{in.opts.Prefix + "/devices/+/" + string(rules.Event)}, srcAlarm...)
+		return append([]string{devices + string(rules.Event)}, srcAlarm...)
 	}
-	return append([]string{in.opts.Prefix + "/devices/#", in.ClockTopic()}, srcTelemetry...)
+	return append([]string{devices + string(rules.Telemetry), devices + string(rules.Status), in.ClockTopic()}, srcTelemetry...)
+}
+
+// FormerFilters are subscriptions of earlier releases that a persistent
+// session may still hold: {prefix}/devices/#, which took the event stream
+// on the main session as well.
+func (in *Intake) FormerFilters() []string {
+	return []string{in.opts.Prefix + devicesPath + "#"}
 }
 
 // Submit hands a message to its device's worker in its lane; ack is called

@@ -308,7 +308,7 @@ func TestIntake_SourceTopics(t *testing.T) {
 	if got := in.Filters(true); !slices.Equal(got, []string{"eldersafe/v1/devices/+/event", "zigbee2mqtt/#"}) {
 		t.Errorf("alarm session's filters %v", got)
 	}
-	if got := in.Filters(false); !slices.Equal(got, []string{"eldersafe/v1/devices/#", "eldersafe/v1/sim/clock", "tele/+/SENSOR", "wmbusmeters/+"}) {
+	if got := in.Filters(false); !slices.Equal(got, []string{"eldersafe/v1/devices/+/telemetry", "eldersafe/v1/devices/+/status", "eldersafe/v1/sim/clock", "tele/+/SENSOR", "wmbusmeters/+"}) {
 		t.Errorf("main session's filters %v", got)
 	}
 

@@ -1,7 +1,9 @@
 package testkit
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +16,10 @@ import (
 type NATSNode struct {
 	// MQTT is the node's MQTT listener, tcp://host:port.
 	MQTT string
-	cmd  *exec.Cmd
-	out  *SyncBuffer
+	// Monitor is the node's HTTP monitoring endpoint, http://host:port.
+	Monitor string
+	cmd     *exec.Cmd
+	out     *SyncBuffer
 }
 
 // Kill stops the node at once (SIGKILL).
@@ -46,9 +50,9 @@ func StartNATSCluster(tb testing.TB, n int) []*NATSNode {
 		tb.Skip("no nats-server binary: run ./scripts/test.sh, which installs it")
 	}
 	dir := tb.TempDir()
-	clientAddrs, routeAddrs, mqttAddrs := make([]string, n), make([]string, n), make([]string, n)
+	clientAddrs, routeAddrs, mqttAddrs, httpAddrs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i := range n {
-		clientAddrs[i], routeAddrs[i], mqttAddrs[i] = FreeAddr(tb), FreeAddr(tb), FreeAddr(tb)
+		clientAddrs[i], routeAddrs[i], mqttAddrs[i], httpAddrs[i] = FreeAddr(tb), FreeAddr(tb), FreeAddr(tb), FreeAddr(tb)
 	}
 	nodes := make([]*NATSNode, n)
 	for i := range n {
@@ -60,15 +64,16 @@ func StartNATSCluster(tb testing.TB, n int) []*NATSNode {
 		}
 		conf := fmt.Sprintf(`server_name: n%d
 listen: %q
+http: %q
 jetstream { store_dir: %q }
 cluster { name: eldersafe, listen: %q, routes: [%s] }
 mqtt { listen: %q, stream_replicas: %d, ack_wait: %q }
-`, i+1, clientAddrs[i], filepath.Join(dir, fmt.Sprintf("n%d", i+1)), routeAddrs[i], strings.Join(routes, ", "), mqttAddrs[i], n, NATSAckWait.String())
+`, i+1, clientAddrs[i], httpAddrs[i], filepath.Join(dir, fmt.Sprintf("n%d", i+1)), routeAddrs[i], strings.Join(routes, ", "), mqttAddrs[i], n, NATSAckWait.String())
 		path := filepath.Join(dir, fmt.Sprintf("n%d.conf", i+1))
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			tb.Fatal(err)
 		}
-		node := &NATSNode{MQTT: "tcp://" + mqttAddrs[i], cmd: exec.Command(bin, "-c", path), out: &SyncBuffer{}}
+		node := &NATSNode{MQTT: "tcp://" + mqttAddrs[i], Monitor: "http://" + httpAddrs[i], cmd: exec.Command(bin, "-c", path), out: &SyncBuffer{}}
 		node.cmd.Stdout, node.cmd.Stderr = node.out, node.out
 		if err := node.cmd.Start(); err != nil {
 			tb.Fatal(err)
@@ -78,7 +83,7 @@ mqtt { listen: %q, stream_replicas: %d, ack_wait: %q }
 				node.Kill()
 			}
 			if tb.Failed() {
-				tb.Logf("nats-server n%d output:\n%s", i+1, node.out.String())
+				tb.Logf("nats-server n%d output (without its attempts to reach a killed node):\n%s", i+1, withoutRouteRetries(node.out.String()))
 			}
 		})
 		nodes[i] = node
@@ -88,4 +93,77 @@ mqtt { listen: %q, stream_replicas: %d, ack_wait: %q }
 		waitListening(tb, fmt.Sprintf("nats-server n%d (MQTT)", i+1), time.Minute, nodes[i].out, addr)
 	}
 	return nodes
+}
+
+// withoutRouteRetries drops the lines a node logs every second while a
+// route's node is down: after a test kills a node on purpose they are all
+// a failure's log would show.
+func withoutRouteRetries(log string) string {
+	lines := strings.SplitAfter(log, "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.Contains(l, "Error trying to connect to route") {
+			kept = append(kept, l)
+		}
+	}
+	return strings.Join(kept, "")
+}
+
+// NATSConsumer is what a node's monitoring endpoint (/jsz) reports of one
+// JetStream consumer: for an MQTT session's subscription, where its
+// deliveries and acknowledgements stand.
+type NATSConsumer struct {
+	Stream string `json:"stream_name"`
+	Name   string `json:"name"`
+	Config struct {
+		FilterSubject  string `json:"filter_subject"`
+		DeliverSubject string `json:"deliver_subject"`
+	} `json:"config"`
+	Delivered struct {
+		Stream uint64 `json:"stream_seq"`
+	} `json:"delivered"`
+	AckFloor struct {
+		Stream uint64 `json:"stream_seq"`
+	} `json:"ack_floor"`
+	NumAckPending  int    `json:"num_ack_pending"`
+	NumRedelivered int    `json:"num_redelivered"`
+	NumPending     uint64 `json:"num_pending"`
+	Cluster        struct {
+		Leader string `json:"leader"`
+	} `json:"cluster"`
+}
+
+func (c NATSConsumer) String() string {
+	return fmt.Sprintf("%s > %s (filter %s, leader %s): delivered up to stream seq %d, acknowledged up to %d, %d awaiting acknowledgement, %d redelivered, %d not yet delivered",
+		c.Stream, c.Name, c.Config.FilterSubject, c.Cluster.Leader, c.Delivered.Stream, c.AckFloor.Stream, c.NumAckPending, c.NumRedelivered, c.NumPending)
+}
+
+// Consumers is every JetStream consumer the node holds a replica of, as it
+// sees them; the consumer's leader has the current view.
+func (n *NATSNode) Consumers() ([]NATSConsumer, error) {
+	if n.cmd.ProcessState != nil {
+		return nil, fmt.Errorf("nats-server %s was killed", n.MQTT)
+	}
+	resp, err := http.Get(n.Monitor + "/jsz?consumers=true&config=true")
+	if err != nil {
+		return nil, fmt.Errorf("nats-server %s: jsz: %w", n.MQTT, err)
+	}
+	defer resp.Body.Close()
+	var jsz struct {
+		Accounts []struct {
+			Streams []struct {
+				Consumers []NATSConsumer `json:"consumer_detail"`
+			} `json:"stream_detail"`
+		} `json:"account_details"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jsz); err != nil {
+		return nil, fmt.Errorf("nats-server %s: jsz: %w", n.MQTT, err)
+	}
+	var all []NATSConsumer
+	for _, a := range jsz.Accounts {
+		for _, s := range a.Streams {
+			all = append(all, s.Consumers...)
+		}
+	}
+	return all, nil
 }

@@ -99,6 +99,9 @@ type crashBroker struct {
 	// killed monitor left unacknowledged; zero for one that sends it as soon
 	// as the session is resumed.
 	redelivery time.Duration
+	// describe, when set, logs what the broker knows of the monitor's
+	// sessions, once a run has gone wrong.
+	describe func(t *testing.T)
 }
 
 // crashBrokerNames are the brokers every crash test runs on.
@@ -513,8 +516,9 @@ type fallTally struct {
 	twice                      int // falls in their task's evidence more than once: allowed, QoS 1 is at least once
 }
 
-// add counts a run's falls and reports each one gone wrong.
-func (tl *fallTally) add(t *testing.T, run int, plan killPlan, falls []*fall, outcomes []fallOutcome) {
+// add counts a run's falls, reports each one gone wrong, and says whether
+// none did.
+func (tl *fallTally) add(t *testing.T, run int, plan killPlan, falls []*fall, outcomes []fallOutcome) bool {
 	t.Helper()
 	tl.runs++
 	var wrong []string
@@ -547,6 +551,7 @@ func (tl *fallTally) add(t *testing.T, run int, plan killPlan, falls []*fall, ou
 	if len(wrong) > 0 {
 		t.Errorf("run %d (%s): %d of %d falls wrong after the restart:\n\t%s", run, plan.what, len(wrong), len(falls), strings.Join(wrong, "\n\t"))
 	}
+	return len(wrong) == 0
 }
 
 func (tl fallTally) clean() bool {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -79,7 +80,9 @@ func testFailover(t *testing.T, b crashBroker, between func(run int)) {
 		takeovers = append(takeovers, took)
 		t.Logf("run %d (%s): takeover in %v", run, plan.what, took.Round(time.Millisecond))
 		resendUnacked(t, b, falls)
-		tally.add(t, run, plan, falls, standby.settle(push, falls, false))
+		if !tally.add(t, run, plan, falls, standby.settle(push, falls, false)) && b.describe != nil {
+			b.describe(t)
+		}
 		// The killed monitor comes back, as the standby now.
 		leader.restart()
 		checkStandby(t, leader)
@@ -157,6 +160,23 @@ func TestFailoverNATS(t *testing.T) {
 	b := crashBroker{name: "nats", url: nodes[1].MQTT, prefix: tag, tag: tag, redelivery: testkit.NATSAckWait, env: []string{
 		"ELDERSAFE_MQTT_URL=" + strings.Join(urls, ","), "ELDERSAFE_MQTT_CLIENT_ID=" + tag, "ELDERSAFE_MQTT_PREFIX=" + tag,
 	}}
+	b.describe = func(t *testing.T) {
+		// Where the consumers of the monitors' sessions stand, as their
+		// leaders see them: a fall still awaiting acknowledgement,
+		// acknowledged, or never delivered.
+		for i, n := range nodes {
+			consumers, err := n.Consumers()
+			if err != nil {
+				t.Logf("n%d: %v", i+1, err)
+				continue
+			}
+			for _, c := range consumers {
+				if c.Stream == "$MQTT_msgs" && c.Cluster.Leader == fmt.Sprintf("n%d", i+1) {
+					t.Logf("%s", c)
+				}
+			}
+		}
+	}
 	testFailover(t, b, func(run int) {
 		if run == 1 {
 			nodes[0].Kill()

@@ -44,14 +44,17 @@ type Options struct {
 type Take int
 
 const (
-	// All: everything under {prefix}/devices/ and the clock ticks, in one
-	// session, so a device's events and telemetry keep their order.
+	// All: the three device streams under {prefix}/devices/, the sources'
+	// topics and the clock ticks, in one session, so a device's events and
+	// telemetry keep their order.
 	All Take = iota
 	// Events: the event stream only ({prefix}/devices/+/event), the alarm
 	// lane's session.
 	Events
-	// Rest: what All takes but the event stream, whose messages reaching it
-	// are acknowledged unhandled: the Events session has them.
+	// Rest: what All takes but the alarm lane's topics. An event message
+	// reaching it all the same (queued for a session an earlier release
+	// subscribed to {prefix}/devices/#) is acknowledged unhandled: the
+	// Events session has its own copy.
 	Rest
 )
 
@@ -164,13 +167,8 @@ func (s *Subscriber) topics() map[string]byte {
 			filters[f] = 1
 		}
 	default:
-		for _, f := range s.opts.Intake.Filters(false) {
-			filters[f] = 1
-		}
-		// The alarm lane's filters but the native event stream, which the
-		// main filters cover: overlapping filters could deliver twice.
-		for _, f := range s.opts.Intake.Filters(true) {
-			if !s.opts.Intake.Takes(f) {
+		for _, alarm := range []bool{false, true} {
+			for _, f := range s.opts.Intake.Filters(alarm) {
 				filters[f] = 1
 			}
 		}
@@ -179,8 +177,13 @@ func (s *Subscriber) topics() map[string]byte {
 }
 
 // subscribe runs on every (re)connect: auto-reconnect does not resubscribe.
+// It then drops what an earlier release subscribed the session to, once the
+// new subscriptions hold.
 func (s *Subscriber) subscribe(c paho.Client) {
 	tok := c.SubscribeMultiple(s.topics(), nil)
+	if tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
+		tok = c.Unsubscribe(s.opts.Intake.FormerFilters()...)
+	}
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		s.opts.Logger.Error("mqtt subscribe failed; reconnecting", "err", tok.Error())
 		// Dropping the connection makes auto-reconnect try the whole thing again.
@@ -198,7 +201,7 @@ func (s *Subscriber) submit(_ paho.Client, m paho.Message) {
 	}
 	if !s.opts.Intake.Takes(m.Topic()) || s.opts.Take == Rest && s.opts.Intake.IsEvent(m.Topic()) {
 		// A source's other topics (Zigbee2MQTT's bridge, availability),
-		// or the events session's.
+		// or the events session's (see Rest).
 		m.Ack()
 		return
 	}

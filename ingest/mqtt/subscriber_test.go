@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +67,19 @@ var clientSeq sync.Map
 // to readings, until the test ends.
 func run(t *testing.T, b tlsBroker, cfg *tls.Config, readings chan<- rules.Reading) *Subscriber {
 	t.Helper()
+	id := "monitor-" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	if _, taken := clientSeq.LoadOrStore(id, true); taken {
+		t.Fatalf("client id %s used twice", id)
+	}
+	s, _ := runSession(t, "ssl://"+b.tlsAddr, cfg, id, Events, readings)
+	return s
+}
+
+// runSession starts a session of the given take on the broker at url,
+// handing what it receives to readings, until stop is called or the test
+// ends.
+func runSession(t *testing.T, url string, cfg *tls.Config, id string, take Take, readings chan<- rules.Reading) (s *Subscriber, stop func()) {
+	t.Helper()
 	stored := make(chan struct{})
 	close(stored)
 	p, err := ingest.NewPipeline(ingest.PipelineOptions{
@@ -82,11 +96,7 @@ func run(t *testing.T, b tlsBroker, cfg *tls.Config, readings chan<- rules.Readi
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := "monitor-" + strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
-	if _, taken := clientSeq.LoadOrStore(id, true); taken {
-		t.Fatalf("client id %s used twice", id)
-	}
-	s, err := New(Options{URL: "ssl://" + b.tlsAddr, ClientID: id, TLS: cfg, Intake: in, Take: Events,
+	s, err = New(Options{URL: url, ClientID: id, TLS: cfg, Intake: in, Take: take,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
@@ -95,8 +105,9 @@ func run(t *testing.T, b tlsBroker, cfg *tls.Config, readings chan<- rules.Readi
 	var wg sync.WaitGroup
 	wg.Go(func() { in.Run(ctx) })
 	wg.Go(func() { s.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return s
+	stop = sync.OnceFunc(func() { cancel(); wg.Wait() })
+	t.Cleanup(stop)
+	return s, stop
 }
 
 // TestSubscriber_TLS: the monitor's sessions with an external broker over
@@ -161,6 +172,79 @@ func TestSubscriber_TLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSessionsKeepTheAlarmLaneApart: on a real Mosquitto, the main session
+// is not subscribed to the event stream, so the broker queues a fall for the
+// events session alone (CONTRACT §11), and a main session an earlier release
+// subscribed to {prefix}/devices/# loses that subscription. What each
+// session holds shows once the monitor is stopped: a device publishes a fall
+// and then a heartbeat, and each session, resumed, gets what was queued for
+// it, in order.
+func TestSessionsKeepTheAlarmLaneApart(t *testing.T) {
+	addr := testkit.FreeAddr(t)
+	testkit.StartMosquitto(t, fmt.Sprintf("allow_anonymous true\npersistence false\nlistener %s 127.0.0.1\n", testkit.Port(addr)), addr)
+	url := "tcp://" + addr
+	const rest, events = "monitor", "monitor-events"
+
+	// The main session as an earlier release left it.
+	former := connect(t, url, rest, nil)
+	if tok := former.Subscribe(prefix+"/devices/#", 1, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe %s/devices/#: %v", prefix, tok.Error())
+	}
+	former.Disconnect(0)
+
+	readings := make(chan rules.Reading, 2)
+	restSession, stopRest := runSession(t, url, nil, rest, Rest, readings)
+	eventsSession, stopEvents := runSession(t, url, nil, events, Events, readings)
+	waitFor(t, "both sessions subscribed", func() bool { return restSession.Connected() && eventsSession.Connected() })
+	stopRest()
+	stopEvents()
+
+	device := connect(t, url, "band-1", nil)
+	for _, m := range []struct{ stream, payload string }{
+		{"event", `{"ts":"2026-03-01T09:00:00Z","event":"fall"}`},
+		{"telemetry", `{"ts":"2026-03-01T09:00:01Z","battery_pct":80}`},
+	} {
+		if tok := device.Publish(prefix+"/devices/band-1/"+m.stream, 1, false, m.payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("device publish %s: %v", m.stream, tok.Error())
+		}
+	}
+
+	queued := func(id string, last string) []string {
+		got := make(chan string, 4)
+		c := connect(t, url, id, func(_ paho.Client, m paho.Message) { got <- strings.TrimPrefix(m.Topic(), prefix+"/devices/") })
+		defer c.Disconnect(0)
+		var topics []string
+		for {
+			select {
+			case topic := <-got:
+				topics = append(topics, topic)
+				if topic == last {
+					return topics
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("session %s: got %v, never %s", id, topics, last)
+			}
+		}
+	}
+	if got := queued(rest, "band-1/telemetry"); !slices.Equal(got, []string{"band-1/telemetry"}) {
+		t.Errorf("the main session had %v queued, want the heartbeat only", got)
+	}
+	if got := queued(events, "band-1/event"); !slices.Equal(got, []string{"band-1/event"}) {
+		t.Errorf("the events session had %v queued, want the fall only", got)
+	}
+}
+
+// connect resumes (or starts) the persistent session id on the broker at
+// url, each message it delivers going to handle.
+func connect(t *testing.T, url, id string, handle paho.MessageHandler) paho.Client {
+	t.Helper()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID(id).SetCleanSession(false).SetDefaultPublishHandler(handle))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect %s: %v", id, tok.Error())
+	}
+	return c
 }
 
 // waitFor polls cond until it holds, failing the test after 10 s.
