@@ -1,25 +1,61 @@
 package testkit
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// FreeAddr is a loopback address nothing listens on, host:port.
+// FreeAddr is a loopback address nothing listens on, host:port, whose
+// port no other FreeAddr of this process handed out. The port lies below
+// the kernel's range for outgoing connections, as scripts/lib.sh's
+// free_port does: a port from that range may be taken by a client's
+// connection between the pick and the server's bind (the nodes of a NATS
+// cluster dial each other's routes while the last of them starts).
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+	low := ephemeralLow()
+	for range 1000 {
+		port := 10000 + rand.IntN(low-10000)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return ln.Addr().String()
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	tb.Fatal("no free loopback port below the ephemeral range")
+	return ""
+}
+
+// handedOut holds the ports FreeAddr returned: two servers of one test
+// must not be given the same.
+var handedOut sync.Map
+
+// ephemeralLow is the lowest port of the kernel's range for outgoing
+// connections (32768 where it cannot be read, or leaves too little room
+// above 10000).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	low, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil || low <= 11000 {
+		return 32768
+	}
+	return low
 }
 
 // Port is the port of a host:port address.

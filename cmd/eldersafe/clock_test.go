@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // TestServeEventClockNeedsSimulation: on the event clock any device's ts
@@ -27,7 +29,7 @@ func TestServeEventClockNeedsSimulation(t *testing.T) {
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(bin, append([]string{"serve", "--config", "../../configs/eldersafe.yaml", "--data-dir", t.TempDir(),
-				"--http-addr", freeAddr(t), "--broker-addr", freeAddr(t)}, tt.args...)...)
+				"--http-addr", testkit.FreeAddr(t), "--broker-addr", testkit.FreeAddr(t)}, tt.args...)...)
 			cmd.Env = append(os.Environ(), tt.env)
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
@@ -38,14 +40,14 @@ func TestServeEventClockNeedsSimulation(t *testing.T) {
 	}
 
 	// With it, the monitor runs and takes ticks.
-	s := &server{addr: freeAddr(t), log: filepath.Join(t.TempDir(), "stderr")}
+	s := &server{addr: testkit.FreeAddr(t), log: filepath.Join(t.TempDir(), "stderr")}
 	stderr, err := os.Create(s.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stderr.Close()
 	s.cmd = exec.Command(bin, "serve", "--config", "../../configs/eldersafe.yaml", "--data-dir", t.TempDir(),
-		"--http-addr", s.addr, "--broker-addr", freeAddr(t), "--clock", "event", "--simulation")
+		"--http-addr", s.addr, "--broker-addr", testkit.FreeAddr(t), "--clock", "event", "--simulation")
 	s.cmd.Env = append(os.Environ(), "ELDERSAFE_AUTH_ADMIN_TOKEN=simulation-token-0001")
 	s.cmd.Stderr = stderr
 	if err := s.cmd.Start(); err != nil {

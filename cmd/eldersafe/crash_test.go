@@ -16,6 +16,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eldersafe/eldersafe/notify"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // TestCrashLosesNoNotice kills `eldersafe serve` with SIGKILL while a fall's
@@ -32,7 +33,7 @@ func TestCrashLosesNoNotice(t *testing.T) {
 	inFlight := min(notices, notify.DefaultConcurrency)
 	bin := binary(t)
 	dataDir := t.TempDir()
-	broker := freeAddr(t)
+	broker := testkit.FreeAddr(t)
 	env := []string{"ELDERSAFE_AUTH_ADMIN_TOKEN=" + token, "ELDERSAFE_MQTT_BROKER_ADDR=" + broker}
 	push := newPushReceiver(t)
 	push.setStall(true)

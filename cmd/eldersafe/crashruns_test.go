@@ -15,6 +15,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // The randomized crash runs of issue 13 (CONTRACT §11, "acknowledged means
@@ -113,7 +115,7 @@ func newCrashBroker(t *testing.T, name string) crashBroker {
 	switch name {
 	case "embedded":
 		// One address for every start: the devices reconnect to it.
-		addr := freeAddr(t)
+		addr := testkit.FreeAddr(t)
 		return crashBroker{name: name, url: "tcp://" + addr, prefix: "eldersafe/v1", env: []string{"ELDERSAFE_MQTT_BROKER_ADDR=" + addr}, tag: tag, monitorAcks: true}
 	case "mosquitto":
 		url := os.Getenv("ELDERSAFE_TEST_MOSQUITTO_URL")

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // TestSecondServeOnTheSameDataDirExits: two monitors on one store would each
@@ -16,7 +18,7 @@ func TestSecondServeOnTheSameDataDirExits(t *testing.T) {
 	first := serve(t, bin, dataDir)
 
 	second := exec.Command(bin, "serve", "--config", "../../configs/eldersafe.yaml", "--data-dir", dataDir,
-		"--http-addr", freeAddr(t), "--broker-addr", freeAddr(t))
+		"--http-addr", testkit.FreeAddr(t), "--broker-addr", testkit.FreeAddr(t))
 	out, err := second.CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // binary builds eldersafe once for the tests of this file.
@@ -59,16 +60,6 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // server is a running `eldersafe serve` process.
 type server struct {
 	addr string
@@ -92,14 +83,14 @@ func serveConfig(t *testing.T, bin, configFile, dataDir string, env ...string) *
 // serveWith is serve with the given config file and flags.
 func serveWith(t *testing.T, bin, configFile, dataDir string, flags []string, env ...string) *server {
 	t.Helper()
-	s := &server{addr: freeAddr(t), log: filepath.Join(t.TempDir(), "stderr")}
+	s := &server{addr: testkit.FreeAddr(t), log: filepath.Join(t.TempDir(), "stderr")}
 	stderr, err := os.Create(s.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stderr.Close()
 	s.cmd = exec.Command(bin, append([]string{"serve", "--config", configFile, "--data-dir", dataDir, "--http-addr", s.addr}, flags...)...)
-	s.cmd.Env = append(os.Environ(), append([]string{"ELDERSAFE_MQTT_BROKER_ADDR=" + freeAddr(t), "ELDERSAFE_HTTP_ADDR=127.0.0.1:1"}, env...)...)
+	s.cmd.Env = append(os.Environ(), append([]string{"ELDERSAFE_MQTT_BROKER_ADDR=" + testkit.FreeAddr(t), "ELDERSAFE_HTTP_ADDR=127.0.0.1:1"}, env...)...)
 	s.cmd.Stderr = stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
