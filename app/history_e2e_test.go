@@ -234,12 +234,7 @@ func TestReadingsHistoryInInfluxDB(t *testing.T) {
 
 // With InfluxDB unreachable from the start, ingest and the rules go on.
 func TestInfluxDBDownStopsNothing(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := testkit.FreeAddr(t)
 	m := startMonitor(t, "", func(c *app.Config) {
 		c.InfluxDB = app.InfluxDBConfig{URL: "http://" + closed, Bucket: "eldersafe/autogen"}
 	})

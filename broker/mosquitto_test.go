@@ -13,6 +13,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // startMosquitto runs a real Mosquitto on the files WriteMosquittoFiles
@@ -29,13 +30,8 @@ func startMosquitto(t *testing.T, dir string) string {
 		}
 		t.Skip("no mosquitto binary: run ./scripts/test.sh, which installs it")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
+	addr := testkit.FreeAddr(t)
+	port := testkit.Port(addr)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
 	text := fmt.Sprintf("include_dir %s\nlistener %s 127.0.0.1\npersistence_location %s/\n", dir, port, t.TempDir())
 	if os.Geteuid() == 0 {

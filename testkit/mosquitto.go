@@ -45,18 +45,22 @@ var handedOut sync.Map
 
 // ephemeralLow is the lowest port of the kernel's range for outgoing
 // connections (32768 where it cannot be read, or leaves too little room
-// above 10000).
-func ephemeralLow() int {
+// above 10000), read once.
+var ephemeralLow = sync.OnceValue(func() int {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
 		return 32768
 	}
-	low, err := strconv.Atoi(strings.Fields(string(b))[0])
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(fields[0])
 	if err != nil || low <= 11000 {
 		return 32768
 	}
 	return low
-}
+})
 
 // Port is the port of a host:port address.
 func Port(addr string) string {

@@ -14,6 +14,9 @@ import (
 
 // NATSNode is one node of a NATS cluster a test started.
 type NATSNode struct {
+	// Name is the node's server_name (n1, n2…), which JetStream names its
+	// assets' leaders by.
+	Name string
 	// MQTT is the node's MQTT listener, tcp://host:port.
 	MQTT string
 	// Monitor is the node's HTTP monitoring endpoint, http://host:port.
@@ -62,18 +65,19 @@ func StartNATSCluster(tb testing.TB, n int) []*NATSNode {
 				routes = append(routes, "nats-route://"+r)
 			}
 		}
-		conf := fmt.Sprintf(`server_name: n%d
+		name := fmt.Sprintf("n%d", i+1)
+		conf := fmt.Sprintf(`server_name: %s
 listen: %q
 http: %q
 jetstream { store_dir: %q }
 cluster { name: eldersafe, listen: %q, routes: [%s] }
 mqtt { listen: %q, stream_replicas: %d, ack_wait: %q }
-`, i+1, clientAddrs[i], httpAddrs[i], filepath.Join(dir, fmt.Sprintf("n%d", i+1)), routeAddrs[i], strings.Join(routes, ", "), mqttAddrs[i], n, NATSAckWait.String())
-		path := filepath.Join(dir, fmt.Sprintf("n%d.conf", i+1))
+`, name, clientAddrs[i], httpAddrs[i], filepath.Join(dir, name), routeAddrs[i], strings.Join(routes, ", "), mqttAddrs[i], n, NATSAckWait.String())
+		path := filepath.Join(dir, name+".conf")
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			tb.Fatal(err)
 		}
-		node := &NATSNode{MQTT: "tcp://" + mqttAddrs[i], Monitor: "http://" + httpAddrs[i], cmd: exec.Command(bin, "-c", path), out: &SyncBuffer{}}
+		node := &NATSNode{Name: name, MQTT: "tcp://" + mqttAddrs[i], Monitor: "http://" + httpAddrs[i], cmd: exec.Command(bin, "-c", path), out: &SyncBuffer{}}
 		node.cmd.Stdout, node.cmd.Stderr = node.out, node.out
 		if err := node.cmd.Start(); err != nil {
 			tb.Fatal(err)
@@ -83,14 +87,14 @@ mqtt { listen: %q, stream_replicas: %d, ack_wait: %q }
 				node.Kill()
 			}
 			if tb.Failed() {
-				tb.Logf("nats-server n%d output (without its attempts to reach a killed node):\n%s", i+1, withoutRouteRetries(node.out.String()))
+				tb.Logf("nats-server %s output (without its attempts to reach a killed node):\n%s", name, withoutRouteRetries(node.out.String()))
 			}
 		})
 		nodes[i] = node
 	}
 	// MQTT listens once JetStream, clustered, has a leader.
 	for i, addr := range mqttAddrs {
-		waitListening(tb, fmt.Sprintf("nats-server n%d (MQTT)", i+1), time.Minute, nodes[i].out, addr)
+		waitListening(tb, "nats-server "+nodes[i].Name+" (MQTT)", time.Minute, nodes[i].out, addr)
 	}
 	return nodes
 }
@@ -142,11 +146,11 @@ func (c NATSConsumer) String() string {
 // sees them; the consumer's leader has the current view.
 func (n *NATSNode) Consumers() ([]NATSConsumer, error) {
 	if n.cmd.ProcessState != nil {
-		return nil, fmt.Errorf("nats-server %s was killed", n.MQTT)
+		return nil, fmt.Errorf("nats-server %s was killed", n.Name)
 	}
 	resp, err := http.Get(n.Monitor + "/jsz?consumers=true&config=true")
 	if err != nil {
-		return nil, fmt.Errorf("nats-server %s: jsz: %w", n.MQTT, err)
+		return nil, fmt.Errorf("nats-server %s: jsz: %w", n.Name, err)
 	}
 	defer resp.Body.Close()
 	var jsz struct {
@@ -157,7 +161,7 @@ func (n *NATSNode) Consumers() ([]NATSConsumer, error) {
 		} `json:"account_details"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&jsz); err != nil {
-		return nil, fmt.Errorf("nats-server %s: jsz: %w", n.MQTT, err)
+		return nil, fmt.Errorf("nats-server %s: jsz: %w", n.Name, err)
 	}
 	var all []NATSConsumer
 	for _, a := range jsz.Accounts {

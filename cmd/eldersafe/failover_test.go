@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -164,14 +163,14 @@ func TestFailoverNATS(t *testing.T) {
 		// Where the consumers of the monitors' sessions stand, as their
 		// leaders see them: a fall still awaiting acknowledgement,
 		// acknowledged, or never delivered.
-		for i, n := range nodes {
+		for _, n := range nodes {
 			consumers, err := n.Consumers()
 			if err != nil {
-				t.Logf("n%d: %v", i+1, err)
+				t.Logf("%v", err)
 				continue
 			}
 			for _, c := range consumers {
-				if c.Stream == "$MQTT_msgs" && c.Cluster.Leader == fmt.Sprintf("n%d", i+1) {
+				if c.Stream == "$MQTT_msgs" && c.Cluster.Leader == n.Name {
 					t.Logf("%s", c)
 				}
 			}
