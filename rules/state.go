@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unique"
 
@@ -31,6 +32,10 @@ type State struct {
 func (e *Engine) Checkpoint(save func([]State) error) error {
 	var batch []State
 	var taken []*household
+	// One buffer holds the batch's states: at flat-out speed a commit saves
+	// thousands, and a buffer of their own, grown as they are encoded,
+	// was a fifth of what the monitor allocated (docs/performance.md).
+	var buf []byte
 	for i := range e.shards {
 		s := &e.shards[i]
 		s.mu.Lock()
@@ -38,7 +43,9 @@ func (e *Engine) Checkpoint(save func([]State) error) error {
 			if s.households[h.id] != h {
 				continue // removed since it changed
 			}
-			batch = append(batch, State{HouseholdID: h.id, Data: h.save()})
+			start := len(buf)
+			buf = h.appendState(slices.Grow(buf, h.stateSize()))
+			batch = append(batch, State{HouseholdID: h.id, Data: buf[start:len(buf):len(buf)]})
 			h.isDirty = false
 			taken = append(taken, h)
 		}
@@ -60,12 +67,12 @@ func (e *Engine) Checkpoint(save func([]State) error) error {
 	return nil
 }
 
-// save encodes the household's rule state: a version byte, then its fields
-// as varints and fixed-size floats. Settings (zone, overrides, away periods)
-// are not in it: the store keeps them in their own right. A binary form,
-// because a million households must restore in seconds, not minutes.
-func (h *household) save() []byte {
-	b := make([]byte, 0, 64+48*len(h.devices))
+// appendState appends the household's rule state to b: a version byte,
+// then its fields as varints and fixed-size floats. Settings (zone,
+// overrides, away periods) are not in it: the store keeps them in their own
+// right. A binary form, because a million households must restore in
+// seconds, not minutes.
+func (h *household) appendState(b []byte) []byte {
 	b = append(b, stateVersion, h.firing)
 	for _, v := range []int64{h.newest, h.lastUse, h.lastMotion, h.motionSince, h.lastOpen, h.doorSince, h.powerStart, h.back} {
 		b = binary.AppendVarint(b, v)
@@ -85,6 +92,17 @@ func (h *household) save() []byte {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(d.battery))
 	}
 	return h.learned.append(b)
+}
+
+// stateSize is at least how many bytes appendState appends: the most
+// each field's varint takes.
+func (h *household) stateSize() int {
+	n := 2 + 8*binary.MaxVarintLen64 + 8 + binary.MaxVarintLen64
+	for i := range h.devices {
+		d := &h.devices[i]
+		n += 2*binary.MaxVarintLen64 + len(d.id) + len(d.roomName()) + 2 + 4*binary.MaxVarintLen64 + 8 + 8 + 4
+	}
+	return n + 1 + len(baseline{}.quiet) + len(baseline{}.wake) + 2 + 3*binary.MaxVarintLen64
 }
 
 // append encodes a baseline after a byte saying whether there is one.
@@ -374,7 +392,7 @@ func (e *Engine) SavePart(part, parts int, yield func(State, []SavedDevice) bool
 				d := &h.devices[j]
 				devices = append(devices, SavedDevice{ID: d.id, Kind: d.kind.name(), Every: time.Duration(d.every) * time.Minute})
 			}
-			if !yield(State{HouseholdID: id, Data: h.save()}, devices) {
+			if !yield(State{HouseholdID: id, Data: h.appendState(make([]byte, 0, h.stateSize()))}, devices) {
 				s.mu.Unlock()
 				return
 			}

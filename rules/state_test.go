@@ -406,3 +406,25 @@ func TestRestoringARegisteredHouseholdAllocatesOnce(t *testing.T) {
 		t.Errorf("the last household restored has %d devices, want %d", len(st), len(devices))
 	}
 }
+
+// TestStateSizeBoundsTheState: Checkpoint sizes its buffer by stateSize,
+// which must not fall short of what appendState writes (a field added to
+// one and not the other).
+func TestStateSizeBoundsTheState(t *testing.T) {
+	e := newEngine(t)
+	lowPower := power(0, 500)
+	lowPower.BatteryPct = ptr(10.0)
+	run(e, steps(read(pir(0), door(-h), lowPower), every(0, 50*h, 15*m, powerRising(0.01), pirBeat, doorBeat, unchanged(100))))
+	n := 0
+	for i := range e.shards {
+		for _, hh := range e.shards[i].households {
+			n++
+			if got, most := len(hh.appendState(nil)), hh.stateSize(); got > most {
+				t.Errorf("household %s: %d bytes of state, stateSize %d", hh.id, got, most)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no household to measure")
+	}
+}

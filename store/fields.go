@@ -144,23 +144,25 @@ func (c *fieldCipher) open(stored, aad string) (string, error) {
 	return string(plain), nil
 }
 
-// sealBlob is seal for a binary value: stored as fieldPrefix followed by
-// nonce and ciphertext, unencoded. A plaintext value must never start with
-// fieldPrefix (the rules engine's state starts with a small version number).
-func (c *fieldCipher) sealBlob(plain []byte, aad string) ([]byte, error) {
+// sealBlob is seal for a binary value, appended to dst (nil for a buffer of
+// its own): stored as fieldPrefix followed by nonce and ciphertext,
+// unencoded. Without a cipher, or empty, the value is plain itself. A
+// plaintext value must never start with fieldPrefix (the rules engine's
+// state starts with a small version number).
+func (c *fieldCipher) sealBlob(dst, plain []byte, aad string) ([]byte, error) {
 	if c == nil || len(plain) == 0 {
 		return plain, nil
 	}
 	if c.aead == nil {
 		return nil, fmt.Errorf("%w: the database's sensitive fields are encrypted and the store was opened without the key (security.key)", ErrFieldKey)
 	}
-	out := make([]byte, len(fieldPrefix), len(fieldPrefix)+c.aead.NonceSize()+len(plain)+c.aead.Overhead())
-	copy(out, fieldPrefix)
-	nonce := make([]byte, c.aead.NonceSize())
+	out := append(slices.Grow(dst, len(fieldPrefix)+c.aead.NonceSize()+len(plain)+c.aead.Overhead()), fieldPrefix...)
+	start := len(out)
+	out = out[:start+c.aead.NonceSize()]
+	nonce := out[start:]
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("encrypt %s: %w", aad, err)
 	}
-	out = append(out, nonce...)
 	return c.aead.Seal(out, nonce, plain, []byte(aad)), nil
 }
 
@@ -456,7 +458,7 @@ func (db *DB) encryptRuleStates(ctx context.Context, tx *sql.Tx) (int, error) {
 		return 0, err
 	}
 	for _, p := range found {
-		data, err := db.fields.sealBlob(p.st.Data, ruleStateAAD(p.st.HouseholdID))
+		data, err := db.fields.sealBlob(nil, p.st.Data, ruleStateAAD(p.st.HouseholdID))
 		if err != nil {
 			return 0, err
 		}

@@ -15,14 +15,14 @@ func BenchmarkRuleStateSeal(b *testing.B) {
 	}
 	state := bytes.Repeat([]byte{2}, 300)
 	aad := ruleStateAAD("h-000001")
-	sealedState, err := c.sealBlob(state, aad)
+	sealedState, err := c.sealBlob(nil, state, aad)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("Seal", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := c.sealBlob(state, aad); err != nil {
+			if _, err := c.sealBlob(nil, state, aad); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -40,13 +40,16 @@ func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClo
 			return err
 		}
 		defer stmt.Close()
+		// The driver copies what it binds: one buffer seals every state of
+		// the batch in turn (without a cipher, nothing is written to it).
+		var sealed []byte
 		for _, st := range states {
 			// It holds each wristband's last heart rate.
-			data, err := db.fields.sealBlob(st.Data, ruleStateAAD(st.HouseholdID))
+			sealed, err = db.fields.sealBlob(sealed[:0], st.Data, ruleStateAAD(st.HouseholdID))
 			if err != nil {
 				return err
 			}
-			if _, err := stmt.ExecContext(ctx, st.HouseholdID, nonNil(data), now); err != nil {
+			if _, err := stmt.ExecContext(ctx, st.HouseholdID, nonNil(sealed), now); err != nil {
 				return fmt.Errorf("household %s: %w", st.HouseholdID, err)
 			}
 		}
