@@ -62,9 +62,6 @@ type Store interface {
 	// SaveCheckpoint writes households' states and, unless it is zero, the
 	// event clock, in one transaction.
 	SaveCheckpoint(ctx context.Context, states []rules.State, eventClock time.Time) error
-	// FoldRuleStates moves the states SaveCheckpoint appended to a log into
-	// their table, each household's newest once; it says how many.
-	FoldRuleStates(ctx context.Context) (int, error)
 	DeleteRuleState(ctx context.Context, householdID string) error
 	// StateGeneration changes with every write of a rule state or a device.
 	StateGeneration(ctx context.Context) (uint64, error)

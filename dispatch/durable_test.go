@@ -244,25 +244,3 @@ func TestHandle_CheckpointRetried(t *testing.T) {
 		t.Errorf("still degraded: %s", reason)
 	}
 }
-
-// A clean stop leaves the states saved before each acknowledgement folded
-// into their table, not in the store's log, so that the snapshot written
-// after it matches the store.
-func TestRun_FoldsAtStop(t *testing.T) {
-	e := newEnv(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() { defer close(stopped); e.d.Run(ctx) }()
-	durable, err := e.d.Handle(context.Background(), motion(t0.Add(time.Minute)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !closedWithin(durable, 5*time.Second) {
-		t.Fatal("not durable")
-	}
-	cancel()
-	<-stopped
-	if n, err := e.db.FoldRuleStates(context.Background()); err != nil || n != 0 {
-		t.Errorf("after the stop a fold found %d households, %v; want none left", n, err)
-	}
-}

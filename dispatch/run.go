@@ -25,14 +25,9 @@ import (
 // transaction per household, which must hold up neither a deadline nor a
 // device's message.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	var commits, folds, routine sync.WaitGroup
+	var commits, routine sync.WaitGroup
 	commits.Go(func() { d.runCommits(ctx) })
-	folds.Go(func() { d.runFolds(ctx) })
-	// Last, once the last commit is written: a clean stop leaves the log
-	// empty, and the snapshot written next matches the store.
-	defer d.fold(context.Background())
 	defer commits.Wait()
-	defer folds.Wait()
 	defer routine.Wait()
 	var scheduling atomic.Bool
 	timer := time.NewTicker(time.Second)
@@ -52,39 +47,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				})
 			}
 		}
-	}
-}
-
-// foldEvery is how often the states saved before each acknowledgement are
-// folded from the store's log into their table. Longer folds more of a
-// household's states into one write, and more households into each page;
-// shorter keeps the log, and the fold at a start after a crash, small.
-const foldEvery = 30 * time.Second
-
-// runFolds folds the store's log of states every foldEvery until ctx ends.
-func (d *Dispatcher) runFolds(ctx context.Context) {
-	t := time.NewTicker(foldEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.fold(ctx)
-		}
-	}
-}
-
-// fold folds the store's log of states. A failure is logged: the states
-// stay in the log, saved, and the next fold takes them.
-func (d *Dispatcher) fold(ctx context.Context) {
-	start := time.Now()
-	n, err := d.store.FoldRuleStates(ctx)
-	switch {
-	case err != nil && ctx.Err() == nil:
-		d.log.Warn("fold of the saved rule states failed; they stay in the log until the next", "err", err)
-	case err == nil && n > 0:
-		d.log.Debug("saved rule states folded", "households", n, "took", time.Since(start))
 	}
 }
 

@@ -111,10 +111,21 @@ func RawContent(tb testing.TB, dir string) []byte {
 		}
 		b = append(b, strings.Join(rows, "\n")...)
 	}
-	// As text, byte strings are hex: the rules' states as they are, in
-	// their table and in its log.
-	for _, table := range []string{"rule_state", "rule_state_log"} {
-		b = append(b, blobs(ctx, tb, db, `SELECT data FROM `+table)...)
+	// As text, byte strings are hex: the rules' states as they are.
+	states, err := db.QueryContext(ctx, `SELECT data FROM rule_state`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer states.Close()
+	for states.Next() {
+		var data []byte
+		if err := states.Scan(&data); err != nil {
+			tb.Fatal(err)
+		}
+		b = append(b, data...)
+	}
+	if err := states.Err(); err != nil {
+		tb.Fatal(err)
 	}
 	return b
 }
@@ -135,25 +146,4 @@ func RawSQL(tb testing.TB, dir string) *sql.DB {
 		tb.Fatal(err)
 	}
 	return sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
-}
-
-// blobs is every value of query's one BLOB column, one after the other.
-func blobs(ctx context.Context, tb testing.TB, db *sql.DB, query string) []byte {
-	rows, err := db.QueryContext(ctx, query)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer rows.Close()
-	var b []byte
-	for rows.Next() {
-		var data []byte
-		if err := rows.Scan(&data); err != nil {
-			tb.Fatal(err)
-		}
-		b = append(b, data...)
-	}
-	if err := rows.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	return b
 }

@@ -304,9 +304,6 @@ func (db *DB) flushWAL(ctx context.Context) {
 // anew.
 func (db *DB) DeleteRuleState(ctx context.Context, householdID string) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM rule_state_log WHERE household_id = ?`, householdID); err != nil {
-			return err
-		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM rule_state WHERE household_id = ?`, householdID)
 		return err
 	})

@@ -421,55 +421,33 @@ func (db *DB) encryptDocs(ctx context.Context, tx *sql.Tx, table, column string)
 	return n, nil
 }
 
-// encryptRuleStates seals the rules engine's states saved in plaintext, in
-// their table and in the log not yet folded into it, and says how many.
+// encryptRuleStates seals the rules engine's states saved in plaintext, and
+// says how many.
 func (db *DB) encryptRuleStates(ctx context.Context, tx *sql.Tx) (int, error) {
-	type plain struct {
-		seq int64 // in the log; 0 in the table
-		st  rules.State
+	rows, err := tx.QueryContext(ctx, db.dialect.plaintextRuleStates)
+	if err != nil {
+		return 0, fmt.Errorf("find plaintext rule states: %w", err)
 	}
-	var found []plain
-	scan := func(query string, logged bool) error {
-		rows, err := tx.QueryContext(ctx, query)
-		if err != nil {
-			return fmt.Errorf("find plaintext rule states: %w", err)
+	var states []rules.State
+	for rows.Next() {
+		var st rules.State
+		if err := rows.Scan(&st.HouseholdID, &st.Data); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("find plaintext rule states: %w", err)
 		}
-		for rows.Next() {
-			var p plain
-			dest := []any{&p.st.HouseholdID, &p.st.Data}
-			if logged {
-				dest = append([]any{&p.seq}, dest...)
-			}
-			if err := rows.Scan(dest...); err != nil {
-				rows.Close()
-				return fmt.Errorf("find plaintext rule states: %w", err)
-			}
-			found = append(found, p)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return fmt.Errorf("find plaintext rule states: %w", err)
-		}
-		return nil
+		states = append(states, st)
 	}
-	if err := scan(db.dialect.plaintextRuleStates, false); err != nil {
-		return 0, err
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("find plaintext rule states: %w", err)
 	}
-	if err := scan(db.dialect.plaintextLoggedStates, true); err != nil {
-		return 0, err
-	}
-	for _, p := range found {
-		data, err := db.fields.sealBlob(nil, p.st.Data, ruleStateAAD(p.st.HouseholdID))
+	for _, st := range states {
+		data, err := db.fields.sealBlob(nil, st.Data, ruleStateAAD(st.HouseholdID))
 		if err != nil {
 			return 0, err
 		}
-		if p.seq == 0 {
-			_, err = tx.ExecContext(ctx, `UPDATE rule_state SET data = ? WHERE household_id = ?`, data, p.st.HouseholdID)
-		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE rule_state_log SET data = ? WHERE seq = ?`, data, p.seq)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("encrypt rule state of %s: %w", p.st.HouseholdID, err)
+		if _, err := tx.ExecContext(ctx, `UPDATE rule_state SET data = ? WHERE household_id = ?`, data, st.HouseholdID); err != nil {
+			return 0, fmt.Errorf("encrypt rule state of %s: %w", st.HouseholdID, err)
 		}
 	}
-	return len(found), nil
+	return len(states), nil
 }

@@ -40,9 +40,6 @@ type dialect struct {
 	// migration 00075's partial index, whose blob literal each spells its
 	// own way.
 	plaintextRuleStates string
-	// plaintextLoggedStates finds the log's entries not sealed (a scan:
-	// the log holds a few seconds of states).
-	plaintextLoggedStates string
 }
 
 var sqliteDialect = &dialect{
@@ -51,8 +48,6 @@ var sqliteDialect = &dialect{
 	columns:     `SELECT name FROM pragma_table_info(?)`,
 	foreignKeys: `SELECT "from", "table" FROM pragma_foreign_key_list(?)`,
 	plaintextRuleStates: `SELECT household_id, data FROM rule_state
-		WHERE length(data) > 0 AND substr(data, 1, 7) <> X'656E633A76313A'`,
-	plaintextLoggedStates: `SELECT seq, household_id, data FROM rule_state_log
 		WHERE length(data) > 0 AND substr(data, 1, 7) <> X'656E633A76313A'`,
 }
 
@@ -70,8 +65,6 @@ var postgresDialect = &dialect{
 		JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
 		WHERE c.contype = 'f' AND t.relnamespace = current_schema()::regnamespace AND t.relname = ?`,
 	plaintextRuleStates: `SELECT household_id, data FROM rule_state
-		WHERE length(data) > 0 AND substr(data, 1, 7) <> '\x656e633a76313a'::bytea`,
-	plaintextLoggedStates: `SELECT seq, household_id, data FROM rule_state_log
 		WHERE length(data) > 0 AND substr(data, 1, 7) <> '\x656e633a76313a'::bytea`,
 }
 

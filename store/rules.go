@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
@@ -19,10 +17,7 @@ import (
 
 // SaveCheckpoint writes a checkpoint in one transaction: every household's
 // state in states and, unless it is zero, the event clock; either all of it
-// is saved or none is. The states are appended to the log that
-// FoldRuleStates folds into their table: a message is acknowledged once its
-// household's state is saved, and at a million households an update in
-// place was a random page of the table for every message.
+// is saved or none is.
 func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClock time.Time) error {
 	if len(states) == 0 && eventClock.IsZero() {
 		return nil
@@ -35,7 +30,9 @@ func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClo
 			}
 		}
 		ctx := rowsContext(ctx)
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO rule_state_log (household_id, data, updated_at) VALUES (?, ?, ?)`)
+		stmt, err := tx.PrepareContext(ctx, `
+			INSERT INTO rule_state (household_id, data, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (household_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`)
 		if err != nil {
 			return err
 		}
@@ -61,95 +58,6 @@ func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClo
 	return nil
 }
 
-// foldChunk is how many households one transaction of a fold copies. The
-// commits that acknowledge messages, falls included, wait behind it on the
-// one writer, so it stays short: a few milliseconds.
-const foldChunk = 2000
-
-// unlogChunk is how many of the log's entries one transaction of a fold
-// deletes: a range of seq, pages the log appended one after the other.
-const unlogChunk = 20000
-
-// FoldRuleStates copies each household's newest state in the log into
-// rule_state, in household order, and deletes what it copied from the log;
-// it returns how many households it copied. Copied together, a household's
-// states since the last fold cost one write, and households next to each
-// other share their pages. It runs in short transactions, so that commits
-// go on meanwhile; the log entries they add wait for the next fold. Folds
-// may run at the same time, here or in another monitor sharing the
-// database, and a fold may stop at any point: a row is only ever replaced
-// by a newer entry (log_seq), and an entry is deleted once copied.
-func (db *DB) FoldRuleStates(ctx context.Context) (int, error) {
-	var first, last sql.NullInt64
-	if err := db.r.QueryRowContext(ctx, `SELECT min(seq), max(seq) FROM rule_state_log`).Scan(&first, &last); err != nil {
-		return 0, fmt.Errorf("fold rule states: %w", err)
-	}
-	if !last.Valid {
-		return 0, nil
-	}
-	newest, err := db.newestLogged(ctx, last.Int64)
-	if err != nil {
-		return 0, fmt.Errorf("fold rule states: %w", err)
-	}
-	for chunk := range slices.Chunk(newest, foldChunk) {
-		if err := db.copyLogged(ctx, chunk); err != nil {
-			return 0, fmt.Errorf("fold rule states: %w", err)
-		}
-	}
-	// The log's oldest entries fill its first pages: deleted in order, a
-	// range at a time, they free whole pages.
-	for from := first.Int64; from <= last.Int64; from += unlogChunk {
-		upTo := min(from+unlogChunk-1, last.Int64)
-		err := db.write(ctx, func(tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `DELETE FROM rule_state_log WHERE seq BETWEEN ? AND ?`, from, upTo)
-			return err
-		})
-		if err != nil {
-			return 0, fmt.Errorf("fold rule states: %w", err)
-		}
-	}
-	return len(newest), nil
-}
-
-// copyLogged copies the log's entries seqs (strings of digits, in household
-// order) into rule_state, in one transaction, where no newer entry was.
-func (db *DB) copyLogged(ctx context.Context, seqs []string) error {
-	list, err := json.Marshal(seqs)
-	if err != nil {
-		return err
-	}
-	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO rule_state (household_id, data, updated_at, log_seq)
-			SELECT household_id, data, updated_at, seq FROM rule_state_log
-			WHERE seq IN (SELECT CAST(value AS BIGINT) FROM (`+db.dialect.jsonArray+`) AS chunk)
-			ORDER BY household_id
-			ON CONFLICT (household_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at, log_seq = excluded.log_seq
-			WHERE rule_state.log_seq < excluded.log_seq`, string(list))
-		return err
-	})
-}
-
-// newestLogged lists the log's newest entry of each household, up to last,
-// in household order, as strings of digits (JSON's numbers are floats to
-// some databases).
-func (db *DB) newestLogged(ctx context.Context, last int64) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT max(seq) FROM rule_state_log WHERE seq <= ? GROUP BY household_id ORDER BY household_id`, last)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			return nil, err
-		}
-		out = append(out, strconv.FormatInt(seq, 10))
-	}
-	return out, rows.Err()
-}
-
 // nonNil binds an empty BLOB rather than NULL.
 func nonNil(b []byte) []byte {
 	if b == nil {
@@ -159,12 +67,8 @@ func nonNil(b []byte) []byte {
 }
 
 // RuleStates loads every household's saved rule state, ordered by household;
-// one that does not decrypt is logged and left out. It folds the log first,
-// so that a start after a crash finds each household's newest state.
+// one that does not decrypt is logged and left out.
 func (db *DB) RuleStates(ctx context.Context) ([]rules.State, error) {
-	if _, err := db.FoldRuleStates(ctx); err != nil {
-		return nil, fmt.Errorf("load rule states: %w", err)
-	}
 	rows, err := db.r.QueryContext(ctx, `SELECT household_id, data FROM rule_state ORDER BY household_id`)
 	if err != nil {
 		return nil, fmt.Errorf("load rule states: %w", err)

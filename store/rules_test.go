@@ -299,8 +299,6 @@ func TestStateGeneration(t *testing.T) {
 		{"state saved again", func() error {
 			return db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte{3, 1}}}, time.Time{})
 		}, true},
-		{"states folded", func() error { _, err := db.FoldRuleStates(ctx); return err }, true},
-		{"nothing to fold", func() error { _, err := db.FoldRuleStates(ctx); return err }, false},
 		{"event clock alone", func() error { return db.SaveCheckpoint(ctx, nil, time.Unix(1e9, 0)) }, false},
 		{"device created", func() error {
 			return db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.MotionSensor, HouseholdID: "h1", SecretHash: "s"})
