@@ -38,6 +38,10 @@ type Engine struct {
 	// started is when the engine was restored (Unix ns), 0 if it was not:
 	// silence while the monitor was down proves no sensor dead (health.go).
 	started atomic.Int64
+	// checkpointing is held by Checkpoint; chunks is the memory it encodes
+	// states into, kept for the next one (state.go).
+	checkpointing sync.Mutex
+	chunks        [][]byte
 }
 
 type shard struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 	"unique"
 
@@ -26,16 +25,29 @@ type State struct {
 	Data        []byte
 }
 
+// stateChunk is the size of the chunks of memory Checkpoint encodes states
+// into, about a hundred households' states; keptChunks how many it keeps
+// for the next one (2 MB, a commit of 3,000 households).
+const (
+	stateChunk = 64 << 10
+	keptChunks = 32
+)
+
 // Checkpoint hands the state of every household changed since the last
-// checkpoint to save, in one batch. If save fails they stay marked changed,
-// so the next checkpoint writes them.
+// checkpoint to save, in one batch, valid until save returns. If save fails
+// they stay marked changed, so the next checkpoint writes them.
 func (e *Engine) Checkpoint(save func([]State) error) error {
+	e.checkpointing.Lock()
+	defer e.checkpointing.Unlock()
 	var batch []State
 	var taken []*household
-	// One buffer holds the batch's states: at flat-out speed a commit saves
-	// thousands, and a buffer of their own, grown as they are encoded,
-	// was a fifth of what the monitor allocated (docs/performance.md).
-	var buf []byte
+	// The states are encoded one after the other into chunks of memory
+	// that the next checkpoint uses again: at flat-out speed a commit saves
+	// thousands, and a buffer of their own for each, grown as it was
+	// encoded, was a sixth of what the monitor allocated
+	// (docs/performance.md).
+	used := 0
+	var chunk []byte
 	for i := range e.shards {
 		s := &e.shards[i]
 		s.mu.Lock()
@@ -43,9 +55,13 @@ func (e *Engine) Checkpoint(save func([]State) error) error {
 			if s.households[h.id] != h {
 				continue // removed since it changed
 			}
-			start := len(buf)
-			buf = h.appendState(slices.Grow(buf, h.stateSize()))
-			batch = append(batch, State{HouseholdID: h.id, Data: buf[start:len(buf):len(buf)]})
+			if most := h.stateSize(); cap(chunk)-len(chunk) < most {
+				chunk = e.chunk(used, most)
+				used++
+			}
+			start := len(chunk)
+			chunk = h.appendState(chunk)
+			batch = append(batch, State{HouseholdID: h.id, Data: chunk[start:len(chunk):len(chunk)]})
 			h.isDirty = false
 			taken = append(taken, h)
 		}
@@ -65,6 +81,22 @@ func (e *Engine) Checkpoint(save func([]State) error) error {
 		return err
 	}
 	return nil
+}
+
+// chunk is the i-th chunk of memory of a checkpoint, empty, with room for
+// at least most bytes: a kept one, or a new one kept if there is room.
+func (e *Engine) chunk(i, most int) []byte {
+	if i < len(e.chunks) && cap(e.chunks[i]) >= most {
+		return e.chunks[i][:0]
+	}
+	c := make([]byte, 0, max(stateChunk, most))
+	switch {
+	case i < len(e.chunks):
+		e.chunks[i] = c
+	case i < keptChunks:
+		e.chunks = append(e.chunks, c)
+	}
+	return c
 }
 
 // appendState appends the household's rule state to b: a version byte,
@@ -94,8 +126,8 @@ func (h *household) appendState(b []byte) []byte {
 	return h.learned.append(b)
 }
 
-// stateSize is at least how many bytes appendState appends: the most
-// each field's varint takes.
+// stateSize is at least how many bytes appendState appends: the most each
+// field's varint takes.
 func (h *household) stateSize() int {
 	n := 2 + 8*binary.MaxVarintLen64 + 8 + binary.MaxVarintLen64
 	for i := range h.devices {

@@ -19,7 +19,7 @@ func restart(t *testing.T, e *Engine, saved map[string][]byte, now time.Time) *E
 	t.Helper()
 	if err := e.Checkpoint(func(batch []State) error {
 		for _, st := range batch {
-			saved[st.HouseholdID] = st.Data
+			saved[st.HouseholdID] = slices.Clone(st.Data) // the engine's memory, used again
 		}
 		return nil
 	}); err != nil {
