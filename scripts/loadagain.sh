@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# loadagain.sh BIN DATA WORK: the load of scripts/loadrun.sh again, on a
+# copy of the households it provisioned, so that builds compare on the same
+# data without an import each: copies DATA (a data directory loadrun.sh
+# left, its monitor stopped) to WORK/data, starts BIN serve on it as
+# loadrun.sh does, runs the simulator's load mode without provisioning from
+# START for DURATION as fast as the monitor takes it, then stops the monitor.
+#
+#   scripts/loadagain.sh /tmp/rs/eldersafe-new /tmp/lr300/data /tmp/again-new
+#
+# HOUSEHOLDS must be the number loadrun.sh provisioned; START where the event
+# clock stood after it (its START plus its DURATION). PROFSEC=S also takes a
+# CPU profile of S seconds 10 s into the load (WORK/cpu.pprof); the
+# allocations since the start are in WORK/allocs.pprof. Output: "key value"
+# lines for docs/performance.md.
+set -euo pipefail
+BIN=$(realpath "$1"); DATA=$(realpath "$2"); WORK=$3
+HOUSEHOLDS=${HOUSEHOLDS:-300000}
+START=${START:-2026-03-02 08:10}
+DURATION=${DURATION:-20m}
+PROFSEC=${PROFSEC:-}
+TOKEN=load-token
+root=$(cd "$(dirname "$0")/.." && pwd)
+log() { echo "# $*" >&2; }
+die() { echo "loadagain.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$root/scripts/lib.sh"
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+WORK=$(realpath "$WORK")
+cp -a "$DATA" "$WORK/data"
+http_port=$(free_port)
+broker_port=$(free_port)
+PPROF=127.0.0.1:$(free_port)
+monitor_pid=
+trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
+serve_scale "$BIN"
+wait_ready "http://127.0.0.1:$http_port" "$monitor_pid" "$WORK/eldersafe.log"
+disk=$(lsblk -no pkname "$(df --output=source "$WORK" | tail -n 1)" 2>/dev/null || true)
+disk=${disk:-$(basename "$(df --output=source "$WORK" | tail -n 1)")}
+written() { awk -v d="$disk" '$3 == d { print $10 }' /proc/diskstats; }
+cpu0=$(cpu_ticks)
+sectors0=$(written)
+if [ -n "$PROFSEC" ]; then
+	(sleep 10; exec curl -fsS -o "$WORK/cpu.pprof" "http://$PPROF/debug/pprof/profile?seconds=$PROFSEC") &
+fi
+t0=$(now)
+"$BIN" simulate --load --provision=false --auth none --households "$HOUSEHOLDS" --speed 0 --max-ahead 4000 \
+	--start "$START" --duration "$DURATION" --mqtt-url "tcp://127.0.0.1:$broker_port" \
+	--api-url "http://127.0.0.1:$http_port" --token "$TOKEN" >"$WORK/simulate.log" 2>&1
+echo "load_seconds $(echo "$(now) - $t0" | bc)"
+echo "load_cpu_seconds $(echo "($(cpu_ticks) - $cpu0) / $(getconf CLK_TCK)" | bc)"
+echo "disk_written_mb $((($(written) - sectors0) / 2048))"
+grep -E '^(sent|the monitor handled) ' "$WORK/simulate.log" | tail -n 2 | sed 's/^/# /'
+curl -fsS -o "$WORK/allocs.pprof" "http://$PPROF/debug/pprof/allocs"
+kill -TERM "$monitor_pid"
+wait "$monitor_pid" || true
+monitor_pid=
