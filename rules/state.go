@@ -44,7 +44,7 @@ func (e *Engine) Checkpoint(save func([]State) error) error {
 	// The states are encoded one after the other into chunks of memory
 	// that the next checkpoint uses again: at flat-out speed a commit saves
 	// thousands, and a buffer of their own for each, grown as it was
-	// encoded, was a sixth of what the monitor allocated
+	// encoded, was a quarter of what the monitor allocated
 	// (docs/performance.md).
 	used := 0
 	var chunk []byte
