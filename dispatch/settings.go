@@ -147,7 +147,8 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 // SavePart hands the state of each household of one of parts disjoint
 // parts (part from 0 to parts-1) with its devices, for a snapshot at a
 // clean stop, once the decision step has stopped: parts goroutines save
-// every household at once. False (and nothing handed) when the last write
+// every household at once (the state's data and the devices handed over
+// are reused between calls). False (and nothing handed) when the last write
 // of the rules' state failed: the store does not hold what the engine
 // does, and a snapshot would claim it did.
 func (d *Dispatcher) SavePart(part, parts int, yield func(rules.State, []rules.SavedDevice) bool) bool {

@@ -406,8 +406,8 @@ type SavedDevice struct {
 
 // SaveAll hands every household's state, as Checkpoint would save it, with
 // its devices, one shard at a time under the shard's lock: for a snapshot
-// taken when nothing else runs (a clean stop). The slice handed over is
-// reused between calls.
+// taken when nothing else runs (a clean stop). The state's data and the
+// slice of devices handed over are reused between calls.
 func (e *Engine) SaveAll(yield func(State, []SavedDevice) bool) { e.SavePart(0, 1, yield) }
 
 // SavePart is SaveAll for one of parts disjoint parts of the households
@@ -415,6 +415,7 @@ func (e *Engine) SaveAll(yield func(State, []SavedDevice) bool) { e.SavePart(0, 
 // once, a million households in a fraction of the time one takes.
 func (e *Engine) SavePart(part, parts int, yield func(State, []SavedDevice) bool) {
 	var devices []SavedDevice
+	var data []byte
 	for i := part; i < len(e.shards); i += parts {
 		s := &e.shards[i]
 		s.mu.Lock()
@@ -424,7 +425,8 @@ func (e *Engine) SavePart(part, parts int, yield func(State, []SavedDevice) bool
 				d := &h.devices[j]
 				devices = append(devices, SavedDevice{ID: d.id, Kind: d.kind.name(), Every: time.Duration(d.every) * time.Minute})
 			}
-			if !yield(State{HouseholdID: id, Data: h.appendState(make([]byte, 0, h.stateSize()))}, devices) {
+			data = h.appendState(data[:0])
+			if !yield(State{HouseholdID: id, Data: data}, devices) {
 				s.mu.Unlock()
 				return
 			}
