@@ -79,6 +79,11 @@ type MemoryConfig struct {
 	// leaves the Go runtime's default (the heap grows to twice its live
 	// size), as does GOMEMLIMIT set in the environment.
 	HeadroomRatio float64 `mapstructure:"headroom_ratio"`
+	// HeadroomLoadRatio is the most headroom under load, as a fraction of
+	// the live heap: the headroom widens to what the heap allocated over
+	// the last few seconds, up to this, and narrows at rest; at or below
+	// HeadroomRatio it never widens.
+	HeadroomLoadRatio float64 `mapstructure:"headroom_load_ratio"`
 	// HeadroomMinMB is the least headroom, in MiB.
 	HeadroomMinMB int `mapstructure:"headroom_min_mb"`
 }
@@ -371,7 +376,7 @@ func DefaultConfig() Config {
 
 		Timezone:   registry.DefaultTimezone,
 		Checkpoint: CheckpointConfig{Interval: time.Second},
-		Memory:     MemoryConfig{HeadroomRatio: 0.25, HeadroomMinMB: 16},
+		Memory:     MemoryConfig{HeadroomRatio: 0.25, HeadroomLoadRatio: 1, HeadroomMinMB: 16},
 
 		ClockMaxJump: time.Hour,
 	}
@@ -455,6 +460,9 @@ func (c Config) Validate() error {
 	}
 	if r := c.Memory.HeadroomRatio; r < 0 || r > 4 || math.IsNaN(r) {
 		bad("memory.headroom_ratio", "%g: want 0 (the Go runtime's default) to 4", r)
+	}
+	if r := c.Memory.HeadroomLoadRatio; r < 0 || r > 4 || math.IsNaN(r) {
+		bad("memory.headroom_load_ratio", "%g: want 0 to 4", r)
 	}
 	if c.Memory.HeadroomMinMB < 0 {
 		bad("memory.headroom_min_mb", "%d: want 0 or more", c.Memory.HeadroomMinMB)

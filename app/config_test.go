@@ -242,6 +242,10 @@ func TestValidateMemory(t *testing.T) {
 		{MemoryConfig{HeadroomRatio: 5}, "memory.headroom_ratio"},
 		{MemoryConfig{HeadroomRatio: math.NaN()}, "memory.headroom_ratio"},
 		{MemoryConfig{HeadroomRatio: 0.25, HeadroomMinMB: -1}, "memory.headroom_min_mb"},
+		{MemoryConfig{HeadroomRatio: 0.25, HeadroomLoadRatio: -1}, "memory.headroom_load_ratio"},
+		{MemoryConfig{HeadroomRatio: 0.25, HeadroomLoadRatio: 4.5}, "memory.headroom_load_ratio"},
+		{MemoryConfig{HeadroomRatio: 0.25, HeadroomLoadRatio: math.NaN()}, "memory.headroom_load_ratio"},
+		{MemoryConfig{HeadroomRatio: 0.25, HeadroomLoadRatio: 0.1}, ""}, // never widens
 	} {
 		cfg := DefaultConfig()
 		cfg.Memory = tt.memory

@@ -12,7 +12,8 @@
 # clock stood after it (its START plus its DURATION). PROFSEC=S also takes a
 # CPU profile of S seconds 10 s into the load (WORK/cpu.pprof); the
 # allocations since the start are in WORK/allocs.pprof. Output: "key value"
-# lines for docs/performance.md.
+# lines for docs/performance.md; rss_hwm_kb is the resident set's peak since
+# the start, the loading of the state included.
 set -euo pipefail
 BIN=$(realpath "$1"); DATA=$(realpath "$2"); WORK=$3
 HOUSEHOLDS=${HOUSEHOLDS:-300000}
@@ -52,6 +53,7 @@ t0=$(now)
 echo "load_seconds $(echo "$(now) - $t0" | bc)"
 echo "load_cpu_seconds $(echo "($(cpu_ticks) - $cpu0) / $(getconf CLK_TCK)" | bc)"
 echo "disk_written_mb $((($(written) - sectors0) / 2048))"
+echo "rss_kb_after_load $(rss_kb) rss_hwm_kb $(hwm_kb)"
 grep -E '^(sent|the monitor handled) ' "$WORK/simulate.log" | tail -n 2 | sed 's/^/# /'
 curl -fsS -o "$WORK/allocs.pprof" "http://$PPROF/debug/pprof/allocs"
 kill -TERM "$monitor_pid"

@@ -50,7 +50,8 @@ it would let any device move the monitor's time.`,
 }
 
 // startMemoryLimit keeps the heap's headroom at memory.headroom_ratio of
-// its live size until ctx ends, from the moment the monitor is up. Not while
+// its live size, widened under load up to memory.headroom_load_ratio, until
+// ctx ends, from the moment the monitor is up. Not while
 // it loads its state: the heap then grows faster than the limit follows it,
 // and the collector ran back to back (a restart at 1,000,000 households took
 // 40 CPU-seconds instead of 22, docs/performance.md). Here and not in app:
@@ -63,7 +64,13 @@ func startMemoryLimit(ctx context.Context, c app.MemoryConfig, logger *slog.Logg
 		logger.Info("GOMEMLIMIT is set: memory.headroom_ratio is not applied")
 		return
 	}
-	go memlimit.Run(ctx, memlimit.Options{Ratio: c.HeadroomRatio, Min: uint64(c.HeadroomMinMB) << 20, Every: time.Second})
+	go memlimit.Run(ctx, memlimit.Options{
+		Ratio:     c.HeadroomRatio,
+		LoadRatio: c.HeadroomLoadRatio,
+		Window:    10 * time.Second,
+		Min:       uint64(c.HeadroomMinMB) << 20,
+		Every:     time.Second,
+	})
 }
 
 // consoleBanner says where the console is and how to get a log-in: the
