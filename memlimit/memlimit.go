@@ -11,8 +11,9 @@
 // load each collection marks the whole live heap again (at a million
 // households, over a gigabyte) as often as the load fills the headroom,
 // and a narrow headroom spent a third of the CPU collecting. So the
-// headroom widens to what the monitor allocated over the last Window, up to
-// LoadRatio of the live heap, and narrows again once the load has passed.
+// headroom widens to what the heap would allocate over a Cycle at the rate
+// of the last few seconds, up to LoadRatio of the live heap, and narrows
+// again within seconds of the load passing.
 package memlimit
 
 import (
@@ -34,10 +35,13 @@ type Options struct {
 	// bounds it: at its default (100), past 1 the runtime's own goal
 	// comes first.
 	LoadRatio float64
-	// Window is how long an allocation counts as load: the headroom holds
-	// at least what the heap allocated over the last Window (up to
-	// LoadRatio), so that a collection comes about once a Window.
-	Window time.Duration
+	// Cycle is how long, under load, a collection should be from the next:
+	// the headroom holds what the heap allocates over a Cycle (up to
+	// LoadRatio of the live heap).
+	Cycle time.Duration
+	// RateOver is over how long the heap's allocation rate is measured:
+	// short, so that the headroom narrows soon after the load has passed.
+	RateOver time.Duration
 	// Min is the least headroom, in bytes, so that a small heap is not
 	// collected at every few allocations.
 	Min uint64
@@ -53,14 +57,16 @@ type usage struct {
 	// other is the runtime's memory outside the heap (stacks, its own
 	// structures), which the limit counts too.
 	other uint64
-	// recent is what the heap allocated over the last Window.
-	recent uint64
+	// rate is what the heap allocated a second over the last RateOver.
+	rate float64
 }
 
-func (o Options) limit(u usage) int64 {
+// limit returns the memory limit for u, and whether the load widened its
+// headroom past the one at rest.
+func (o Options) limit(u usage) (limit int64, widened bool) {
 	rest := max(o.Min, uint64(float64(u.live)*o.Ratio))
-	load := min(u.recent, uint64(float64(u.live)*o.LoadRatio))
-	return int64(u.live + u.other + max(rest, load))
+	load := uint64(min(u.rate*o.Cycle.Seconds(), float64(u.live)*o.LoadRatio))
+	return int64(u.live + u.other + max(rest, load)), load > rest
 }
 
 var names = []string{
@@ -74,23 +80,25 @@ var names = []string{
 }
 
 // sampler reads the runtime's figures and remembers what the heap had
-// allocated in all at each of the last Window's readings.
+// allocated in all at each of the last RateOver's readings.
 type sampler struct {
 	samples []metrics.Sample
+	every   time.Duration
 	// allocs is a ring of the heap's total allocations, a reading each
-	// Every; next is where the next reading goes.
+	// Every; next is where the next reading goes, and count how many
+	// readings it holds.
 	allocs []uint64
 	next   int
-	filled bool
+	count  int
 }
 
 func newSampler(o Options) *sampler {
-	s := &sampler{samples: make([]metrics.Sample, len(names))}
+	s := &sampler{samples: make([]metrics.Sample, len(names)), every: o.Every}
 	for i, n := range names {
 		s.samples[i].Name = n
 	}
-	if o.Every > 0 && o.Window > 0 {
-		s.allocs = make([]uint64, max(1, int(o.Window/o.Every)))
+	if o.Every > 0 && o.RateOver > 0 {
+		s.allocs = make([]uint64, max(1, int(o.RateOver/o.Every)))
 	}
 	return s
 }
@@ -99,44 +107,56 @@ func (s *sampler) read() usage {
 	metrics.Read(s.samples)
 	v := func(i int) uint64 { return s.samples[i].Value.Uint64() }
 	u := usage{live: v(0), other: v(1) - v(2) - v(3) - v(4) - v(5)}
-	u.recent = s.record(v(6))
+	u.rate = s.record(v(6))
 	return u
 }
 
-// record keeps the heap's total allocations and returns what was allocated
-// since the oldest reading kept: over the last Window once there are a
-// Window's readings, since the first reading before that.
-func (s *sampler) record(total uint64) uint64 {
+// record keeps the heap's total allocations, read every Every, and returns
+// what was allocated a second since the oldest reading kept: over the last
+// RateOver once there are that many readings; 0 at the first.
+func (s *sampler) record(total uint64) float64 {
 	if len(s.allocs) == 0 {
 		return 0
 	}
-	oldest := total
-	if s.filled {
-		oldest = s.allocs[s.next]
-	} else if s.next > 0 {
-		oldest = s.allocs[0]
+	oldest := s.allocs[(s.next+len(s.allocs)-s.count)%len(s.allocs)]
+	intervals := s.count
+	if s.count == len(s.allocs) {
+		oldest = s.allocs[s.next] // about to be replaced
+	} else {
+		s.count++
 	}
 	s.allocs[s.next] = total
 	s.next = (s.next + 1) % len(s.allocs)
-	s.filled = s.filled || s.next == 0
-	return total - oldest
+	if intervals == 0 {
+		return 0
+	}
+	return float64(total-oldest) / (float64(intervals) * s.every.Seconds())
 }
 
 // Apply sets the limit once from the heap as it is and returns it.
 func Apply(o Options) int64 {
-	limit := o.limit(newSampler(o).read())
+	limit, _ := o.limit(newSampler(o).read())
 	debug.SetMemoryLimit(limit)
 	return limit
 }
 
 // Run sets the limit now and every o.Every until ctx ends, then lifts it.
-// The limit is process-wide: run one per process.
+// When the load has passed, it returns what the heap grew into to the
+// system at once: the runtime would give it back only bit by bit, and the
+// monitor at rest is what its resident set is judged by. The limit is
+// process-wide: run one per process.
 func Run(ctx context.Context, o Options) {
 	s := newSampler(o)
 	t := time.NewTicker(o.Every)
 	defer t.Stop()
+	underLoad := false
 	for {
-		debug.SetMemoryLimit(o.limit(s.read()))
+		limit, widened := o.limit(s.read())
+		debug.SetMemoryLimit(limit)
+		if underLoad && !widened {
+			debug.FreeOSMemory()
+		}
+		underLoad = widened
 		select {
 		case <-ctx.Done():
 			debug.SetMemoryLimit(math.MaxInt64)

@@ -10,52 +10,57 @@ import (
 )
 
 func TestLimit(t *testing.T) {
-	o := Options{Ratio: 0.25, LoadRatio: 1, Min: 64 << 20}
+	o := Options{Ratio: 0.25, LoadRatio: 1, Cycle: 10 * time.Second, Min: 64 << 20}
 	for _, c := range []struct {
-		name string
-		u    usage
-		want int64
+		name    string
+		u       usage
+		want    int64
+		widened bool
 	}{
 		{"a small heap gets the least headroom",
-			usage{live: 10 << 20, other: 5 << 20}, (10 + 5 + 64) << 20},
+			usage{live: 10 << 20, other: 5 << 20}, (10 + 5 + 64) << 20, false},
 		{"a large one at rest a quarter of itself",
-			usage{live: 1 << 30, other: 20 << 20, recent: 100 << 20}, 1<<30 + 20<<20 + 1<<28},
-		{"under load, what it allocated lately",
-			usage{live: 1 << 30, other: 20 << 20, recent: 600 << 20}, 1<<30 + 20<<20 + 600<<20},
+			usage{live: 1 << 30, other: 20 << 20, rate: 10 << 20}, 1<<30 + 20<<20 + 1<<28, false},
+		{"under load, what it allocates in a Cycle",
+			usage{live: 1 << 30, other: 20 << 20, rate: 60 << 20}, 1<<30 + 20<<20 + 600<<20, true},
 		{"under a heavy load, no more than LoadRatio",
-			usage{live: 1 << 30, other: 20 << 20, recent: 5 << 30}, 2<<30 + 20<<20},
+			usage{live: 1 << 30, other: 20 << 20, rate: 1 << 30}, 2<<30 + 20<<20, true},
 	} {
-		if got := o.limit(c.u); got != c.want {
-			t.Errorf("%s: limit(%+v) = %d MiB, want %d MiB", c.name, c.u, got>>20, c.want>>20)
+		got, widened := o.limit(c.u)
+		if got != c.want || widened != c.widened {
+			t.Errorf("%s: limit(%+v) = %d MiB, widened %t; want %d MiB, %t", c.name, c.u, got>>20, widened, c.want>>20, c.widened)
 		}
 	}
 	// A LoadRatio at or below Ratio never widens the headroom.
 	o.LoadRatio = 0.1
-	if got, want := o.limit(usage{live: 1 << 30, recent: 5 << 30}), int64(1<<30+1<<28); got != want {
-		t.Errorf("LoadRatio below Ratio: limit %d MiB, want %d MiB", got>>20, want>>20)
+	if got, widened := o.limit(usage{live: 1 << 30, rate: 1 << 30}); got != 1<<30+1<<28 || widened {
+		t.Errorf("LoadRatio below Ratio: limit %d MiB, widened %t; want %d MiB, false", got>>20, widened, (1<<30+1<<28)>>20)
 	}
 }
 
-// The headroom under load follows what was allocated over the last Window,
-// not since the start, and nothing before the first reading.
-func TestRecentAllocations(t *testing.T) {
-	s := newSampler(Options{Window: 3 * time.Second, Every: time.Second})
-	for i, c := range []struct{ total, want uint64 }{
+// The allocation rate is over the last RateOver, not since the start, and
+// nothing before the first reading.
+func TestAllocationRate(t *testing.T) {
+	s := newSampler(Options{RateOver: 3 * time.Second, Every: time.Second})
+	for i, c := range []struct {
+		total uint64
+		want  float64
+	}{
 		{1000, 0},   // the first reading: what came before is not load
 		{1100, 100}, // since the first
-		{1300, 300},
-		{1600, 600}, // a Window's readings: since 1000
-		{1700, 600}, // since 1100
-		{1700, 400}, // since 1300
-		{1700, 100}, // since 1600: the load has passed
+		{1300, 150},
+		{1600, 200}, // RateOver's readings: since 1000
+		{1700, 200}, // since 1100
+		{1700, 400.0 / 3},
+		{1700, 100.0 / 3}, // since 1600: the load is passing
 		{1700, 0},
 	} {
 		if got := s.record(c.total); got != c.want {
-			t.Errorf("reading %d (total %d): recent %d, want %d", i, c.total, got, c.want)
+			t.Errorf("reading %d (total %d): rate %g, want %g", i, c.total, got, c.want)
 		}
 	}
 	if got := newSampler(Options{Every: time.Second}).record(1000); got != 0 {
-		t.Errorf("without a Window: recent %d, want 0", got)
+		t.Errorf("without RateOver: rate %g, want 0", got)
 	}
 }
 

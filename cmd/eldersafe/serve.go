@@ -67,7 +67,8 @@ func startMemoryLimit(ctx context.Context, c app.MemoryConfig, logger *slog.Logg
 	go memlimit.Run(ctx, memlimit.Options{
 		Ratio:     c.HeadroomRatio,
 		LoadRatio: c.HeadroomLoadRatio,
-		Window:    10 * time.Second,
+		Cycle:     30 * time.Second,
+		RateOver:  5 * time.Second,
 		Min:       uint64(c.HeadroomMinMB) << 20,
 		Every:     time.Second,
 	})
