@@ -120,24 +120,13 @@ func (s *sampler) record(total uint64) float64 {
 	}
 	oldest := s.allocs[(s.next+len(s.allocs)-s.count)%len(s.allocs)]
 	intervals := s.count
-	if s.count == len(s.allocs) {
-		oldest = s.allocs[s.next] // about to be replaced
-	} else {
-		s.count++
-	}
-	s.allocs[s.next] = total
+	s.count = min(s.count+1, len(s.allocs))
+	s.allocs[s.next] = total // the oldest, once the ring is full
 	s.next = (s.next + 1) % len(s.allocs)
 	if intervals == 0 {
 		return 0
 	}
 	return float64(total-oldest) / (float64(intervals) * s.every.Seconds())
-}
-
-// Apply sets the limit once from the heap as it is and returns it.
-func Apply(o Options) int64 {
-	limit, _ := o.limit(newSampler(o).read())
-	debug.SetMemoryLimit(limit)
-	return limit
 }
 
 // Run sets the limit now and every o.Every until ctx ends, then lifts it.

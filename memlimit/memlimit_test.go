@@ -64,26 +64,31 @@ func TestAllocationRate(t *testing.T) {
 	}
 }
 
-func TestApplyAndRun(t *testing.T) {
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+func TestRun(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	keep := make([]byte, 32<<20) // live across the collection
 	runtime.GC()
-	o := Options{Ratio: 0.5, Min: 1 << 20, Every: time.Hour}
-	limit := Apply(o)
-	if got := debug.SetMemoryLimit(-1); got != limit {
-		t.Errorf("the runtime's limit is %d, Apply said %d", got, limit)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		Run(ctx, Options{Ratio: 0.5, LoadRatio: 1, Cycle: time.Minute, RateOver: time.Hour, Min: 1 << 20, Every: time.Hour})
+		close(done)
+	}()
+	// Run sets the limit at once, then not for an hour.
+	limit := int64(math.MaxInt64)
+	for deadline := time.Now().Add(10 * time.Second); limit == math.MaxInt64 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+		limit = debug.SetMemoryLimit(-1)
 	}
-	// At least the live heap and half of it again; far below the heap
-	// plus the default unlimited.
+	// At least the live heap and half of it again (the first reading
+	// counts nothing as load); far below the heap plus the default
+	// unlimited.
 	if limit < 48<<20 || limit > 256<<20 {
 		t.Errorf("limit %d MiB with 32 MiB live and a ratio of 0.5", limit>>20)
 	}
 	runtime.KeepAlive(keep)
 
-	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	done := make(chan struct{})
-	go func() { Run(ctx, o); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
