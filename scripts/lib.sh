@@ -65,6 +65,18 @@ wait_ready() {
 	echo "ready_seconds $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')"
 }
 
+# simulate_load BIN [FLAG...] runs BIN's simulator in load mode against the
+# monitor serve_scale started: $HOUSEHOLDS households from $START for
+# $DURATION, through the embedded broker on $broker_port and the API on
+# $http_port with $TOKEN; FLAGs (the pace, whether to provision) are added.
+simulate_load() {
+	local bin=$1
+	shift
+	"$bin" simulate --load --auth none --households "$HOUSEHOLDS" --max-ahead 4000 \
+		--start "$START" --duration "$DURATION" --mqtt-url "tcp://127.0.0.1:$broker_port" \
+		--api-url "http://127.0.0.1:$http_port" --token "$TOKEN" "$@"
+}
+
 # serve_scale starts $1 (an absolute path) serve as the scale scripts run
 # it, in the background, from $WORK (no configs/eldersafe.yaml there, so
 # embedded defaults): the embedded broker without device auth on

@@ -47,9 +47,7 @@ if [ -n "$PROFSEC" ]; then
 	(sleep 10; exec curl -fsS -o "$WORK/cpu.pprof" "http://$PPROF/debug/pprof/profile?seconds=$PROFSEC") &
 fi
 t0=$(now)
-"$BIN" simulate --load --provision=false --auth none --households "$HOUSEHOLDS" --speed 0 --max-ahead 4000 \
-	--start "$START" --duration "$DURATION" --mqtt-url "tcp://127.0.0.1:$broker_port" \
-	--api-url "http://127.0.0.1:$http_port" --token "$TOKEN" >"$WORK/simulate.log" 2>&1
+simulate_load "$BIN" --provision=false --speed 0 >"$WORK/simulate.log" 2>&1
 echo "load_seconds $(echo "$(now) - $t0" | bc)"
 echo "load_cpu_seconds $(echo "($(cpu_ticks) - $cpu0) / $(getconf CLK_TCK)" | bc)"
 echo "disk_written_mb $((($(written) - sectors0) / 2048))"

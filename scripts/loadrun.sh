@@ -68,9 +68,7 @@ t0=$(now)
 cpu0=$(cpu_ticks)
 # The simulator's progress lines (every 5 s) go into the samples with the
 # time they were printed; its other output only to the log.
-"$bin" simulate --load --auth none --households "$HOUSEHOLDS" --speed "$SPEED" --max-ahead 4000 \
-	--start "$START" --duration "$DURATION" --mqtt-url "tcp://127.0.0.1:$broker_port" --api-url "$api" --token "$TOKEN" \
-	2>>"$WORK/simulate.log" | while IFS= read -r line; do
+simulate_load "$bin" --speed "$SPEED" 2>>"$WORK/simulate.log" | while IFS= read -r line; do
 	echo "$line" >>"$WORK/simulate.log"
 	echo "$(now) load $line" >>"$samples"
 done

@@ -61,7 +61,7 @@ func startMemoryLimit(ctx context.Context, c app.MemoryConfig, logger *slog.Logg
 		return
 	}
 	if os.Getenv("GOMEMLIMIT") != "" {
-		logger.Info("GOMEMLIMIT is set: memory.headroom_ratio is not applied")
+		logger.Info("GOMEMLIMIT is set: memory.headroom_ratio and headroom_load_ratio are not applied")
 		return
 	}
 	go memlimit.Run(ctx, memlimit.Options{
