@@ -63,6 +63,33 @@ func TestReadingHours(t *testing.T) {
 		}
 	})
 
+	// A meter moved to another household takes its register along, unless
+	// the reading is older than the one saved.
+	t.Run("MeterRegisterMovesHousehold", func(t *testing.T) {
+		db := newDB(t)
+		reg := func(household string, at time.Time, v float64) history.MeterRegister {
+			return history.MeterRegister{DeviceID: "wm1", HouseholdID: household, Field: history.FieldTotalLiters, Meter: history.Meter{At: at, Value: v}}
+		}
+		registers := func(household string) []history.MeterRegister {
+			t.Helper()
+			_, got, err := db.HouseholdReadings(ctx, household)
+			must(t, err)
+			return got
+		}
+		must(t, db.AddReadingHours(ctx, nil, []history.MeterRegister{reg("h1", t0, 100)}))
+		must(t, db.AddReadingHours(ctx, nil, []history.MeterRegister{reg("h2", t0.Add(-time.Minute), 5)}))
+		if got := registers("h1"); len(got) != 1 || got[0].Value != 100 {
+			t.Fatalf("h1 after an older reading in h2: %+v, want 100 kept", got)
+		}
+		must(t, db.AddReadingHours(ctx, nil, []history.MeterRegister{reg("h2", t0.Add(time.Minute), 7)}))
+		if got := registers("h1"); len(got) != 0 {
+			t.Errorf("h1 after the meter moved: %+v, want none", got)
+		}
+		if got := registers("h2"); len(got) != 1 || got[0].Value != 7 || !got[0].At.Equal(t0.Add(time.Minute)) {
+			t.Errorf("h2 after the meter moved: %+v, want 7", got)
+		}
+	})
+
 	t.Run("Prune", func(t *testing.T) {
 		db := newDB(t)
 		must(t, db.AddReadingHours(ctx,
