@@ -133,7 +133,7 @@ func NewWorld(sc *Scenario, topicPrefix, idPrefix string) (*World, error) {
 	for _, h := range w.households {
 		sortIncidents(h.incidents)
 		h.next = h.nextAt()
-		w.queue.items = append(w.queue.items, h)
+		w.queue.items = append(w.queue.items, queued{next: h.next, idx: h.idx, h: h})
 	}
 	heap.Init(&w.queue)
 	return w, nil
@@ -155,12 +155,13 @@ func (w *World) Next() (Message, bool) {
 		if len(w.queue.items) == 0 {
 			return Message{}, false
 		}
-		h := w.queue.items[0]
-		if h.next >= w.end {
+		q := &w.queue.items[0]
+		if q.next >= w.end {
 			return Message{}, false
 		}
-		h.step(&w.out)
-		h.next = h.nextAt()
+		q.h.step(&w.out)
+		q.h.next = q.h.nextAt()
+		q.next = q.h.next
 		heap.Fix(&w.queue, 0)
 	}
 	m := w.out[w.pos]
@@ -214,15 +215,25 @@ func (w *World) Neighbourhood() Neighbourhood {
 }
 
 // worldHeap orders households by their next event, then by index.
-type worldHeap struct{ items []*household }
+type worldHeap struct{ items []queued }
+
+// queued is a household in the heap with the keys it is ordered by: read
+// through the household's pointer, they missed the cache at nearly every
+// comparison, the simulator's largest cost at 300,000 households
+// (docs/performance.md, "Fourteenth round").
+type queued struct {
+	next int64 // the household's next
+	idx  int
+	h    *household
+}
 
 func (q *worldHeap) Len() int { return len(q.items) }
 func (q *worldHeap) Less(i, j int) bool {
-	a, b := q.items[i], q.items[j]
+	a, b := &q.items[i], &q.items[j]
 	return a.next < b.next || a.next == b.next && a.idx < b.idx
 }
 func (q *worldHeap) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
-func (q *worldHeap) Push(x any)    { q.items = append(q.items, x.(*household)) }
+func (q *worldHeap) Push(x any)    { q.items = append(q.items, x.(queued)) }
 func (q *worldHeap) Pop() any {
 	x := q.items[len(q.items)-1]
 	q.items = q.items[:len(q.items)-1]
