@@ -56,9 +56,6 @@ type household struct {
 	lon     float64
 	dev     [numDevices]device
 
-	// next is the time of the household's next event, for the world's heap.
-	next int64
-
 	// The resident.
 	place      place
 	asleep     bool
@@ -214,12 +211,11 @@ func (h *household) nextAt() int64 {
 	return t
 }
 
-// step handles the household's earliest event, which is at h.next, and
+// step handles the household's earliest event, which is at t (nextAt), and
 // appends what it sends to out. The order among events at the same moment is
 // fixed: incidents, the routine, released messages, pending messages, then
 // telemetry by device.
-func (h *household) step(out *[]Message) {
-	t := h.next
+func (h *household) step(t int64, out *[]Message) {
 	switch {
 	case h.inc < len(h.incidents) && h.incidents[h.inc].at <= t:
 		h.inc++

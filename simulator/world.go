@@ -132,8 +132,7 @@ func NewWorld(sc *Scenario, topicPrefix, idPrefix string) (*World, error) {
 	}
 	for _, h := range w.households {
 		sortIncidents(h.incidents)
-		h.next = h.nextAt()
-		w.queue.items = append(w.queue.items, queued{next: h.next, idx: h.idx, h: h})
+		w.queue.items = append(w.queue.items, queued{next: h.nextAt(), idx: h.idx, h: h})
 	}
 	heap.Init(&w.queue)
 	return w, nil
@@ -159,9 +158,8 @@ func (w *World) Next() (Message, bool) {
 		if q.next >= w.end {
 			return Message{}, false
 		}
-		q.h.step(&w.out)
-		q.h.next = q.h.nextAt()
-		q.next = q.h.next
+		q.h.step(q.next, &w.out)
+		q.next = q.h.nextAt()
 		heap.Fix(&w.queue, 0)
 	}
 	m := w.out[w.pos]
@@ -222,7 +220,7 @@ type worldHeap struct{ items []queued }
 // comparison, the simulator's largest cost at 300,000 households
 // (docs/performance.md, "Fourteenth round").
 type queued struct {
-	next int64 // the household's next
+	next int64 // the time of the household's next event (nextAt)
 	idx  int
 	h    *household
 }
