@@ -1,11 +1,13 @@
 package history
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -490,7 +492,16 @@ func (r *Rollup) flushOrLog(ctx context.Context) chan struct{} {
 	return nil
 }
 
-// Flush writes the sums gathered since the last flush. On failure they are
+// flushChunk is about how many rows (household-hours and registers) one
+// transaction of a flush writes: it ends at the first household past it. The
+// store has one writer, and the rules' commits, which hold the devices'
+// PUBACKs (a fall's among them), wait for it: a flush in one transaction
+// held them up for its whole length.
+const flushChunk = 1024
+
+// Flush writes the sums gathered since the last flush, in household order
+// and in transactions of about flushChunk rows, each household's sums with
+// its meters' registers. On failure the sums and registers not written are
 // kept, and the next flush writes them with what came since.
 func (r *Rollup) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
@@ -507,18 +518,54 @@ func (r *Rollup) Flush(ctx context.Context) error {
 	for k, h := range pending {
 		hours = append(hours, HouseholdHour{HouseholdID: k.household, Hour: *h})
 	}
-	err := r.opts.Store.AddReadingHours(ctx, hours, meters)
-	if err == nil {
-		return nil
+	slices.SortFunc(hours, func(a, b HouseholdHour) int {
+		return cmp.Or(strings.Compare(a.HouseholdID, b.HouseholdID), a.Hour.Hour.Compare(b.Hour.Hour))
+	})
+	slices.SortFunc(meters, func(a, b MeterRegister) int {
+		return cmp.Or(strings.Compare(a.HouseholdID, b.HouseholdID), strings.Compare(a.DeviceID, b.DeviceID))
+	})
+	for h, m := 0, 0; h < len(hours) || m < len(meters); {
+		h0, m0 := h, m
+		for (h < len(hours) || m < len(meters)) && h-h0+m-m0 < flushChunk {
+			household := nextHousehold(hours[h:], meters[m:])
+			for h < len(hours) && hours[h].HouseholdID == household {
+				h++
+			}
+			for m < len(meters) && meters[m].HouseholdID == household {
+				m++
+			}
+		}
+		if err := r.opts.Store.AddReadingHours(ctx, hours[h0:h], meters[m0:m]); err != nil {
+			r.flushErrors.Inc()
+			r.keep(hours[h0:], meters[m0:])
+			return fmt.Errorf("history: write roll-up: %w", err)
+		}
 	}
-	r.flushErrors.Inc()
+	return nil
+}
+
+// nextHousehold is the first household, in household order, of hours and
+// meters: both in that order, not both empty.
+func nextHousehold(hours []HouseholdHour, meters []MeterRegister) string {
+	switch {
+	case len(hours) == 0:
+		return meters[0].HouseholdID
+	case len(meters) == 0:
+		return hours[0].HouseholdID
+	}
+	return min(hours[0].HouseholdID, meters[0].HouseholdID)
+}
+
+// keep puts back what a flush could not write.
+func (r *Rollup) keep(hours []HouseholdHour, meters []MeterRegister) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for k, h := range pending {
+	for _, h := range hours {
+		k := hourKey{household: h.HouseholdID, hour: h.Hour.Hour.Unix()}
 		if cur := r.pending[k]; cur != nil {
-			addTo(cur, *h)
+			addTo(cur, h.Hour)
 		} else {
-			r.pending[k] = h
+			r.pending[k] = &h.Hour
 		}
 	}
 	for _, m := range meters {
@@ -527,7 +574,6 @@ func (r *Rollup) Flush(ctx context.Context) error {
 			r.meters.changed(i, m.DeviceID, m.HouseholdID)
 		}
 	}
-	return fmt.Errorf("history: write roll-up: %w", err)
 }
 
 func (r *Rollup) prune(ctx context.Context) {

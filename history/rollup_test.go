@@ -218,6 +218,53 @@ func TestRollup(t *testing.T) {
 		}
 	})
 
+	// A large flush is written in several transactions, each household's
+	// sums with its meters' registers. When one fails, those before it
+	// stay written and the rest wait for the next flush: each reading is
+	// counted once.
+	t.Run("FlushInChunks", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		st := &chunkStore{RollupStore: db, failCall: 2}
+		r := newRollup(t, st, nil, nil)
+		const households = 1500 // an hour and two registers each: 4,500 rows
+		id := func(i int) string { return fmt.Sprintf("h%04d", i) }
+		for i := range households {
+			r.Reading(water(id(i), id(i)+"-wm", t0, 100))
+			r.Reading(water(id(i), id(i)+"-wm", t0.Add(time.Minute), 103))
+			r.Reading(power(id(i), id(i)+"-pm", t0, 7))
+		}
+		if err := r.Flush(ctx); err == nil {
+			t.Fatal("Flush succeeded with its second transaction failing")
+		}
+		if len(st.calls) != 2 {
+			t.Fatalf("%d transactions before the failure, want 2", len(st.calls))
+		}
+		if n := len(st.calls[0]); n == 0 || n == households {
+			t.Fatalf("the first transaction wrote %d households of %d, want some", n, households)
+		}
+		must(t, r.Flush(ctx))
+		if len(st.calls) < 4 {
+			t.Errorf("%d transactions for 4,500 rows, want them split", len(st.calls))
+		}
+		// Transaction 1 failed; 2 wrote what it had tried.
+		seen := map[string]int{}
+		for call, hs := range st.calls {
+			for h := range hs {
+				if prev, ok := seen[h]; ok && (prev != 1 || call != 2) {
+					t.Errorf("household %s in transactions %d and %d", h, prev, call)
+				}
+				seen[h] = call
+			}
+		}
+		for i := range households {
+			hours, regs, err := db.HouseholdReadings(ctx, id(i))
+			must(t, err)
+			if len(hours) != 1 || hours[0].WaterLiters != 3 || len(regs) != 2 {
+				t.Fatalf("household %s: hours %+v, registers %+v; want 3 litres once and two registers", id(i), hours, regs)
+			}
+		}
+	})
+
 	t.Run("RunFlushesAndStops", func(t *testing.T) {
 		db := openStore(t, t.TempDir())
 		r := newRollup(t, db, nil, nil)
@@ -428,6 +475,29 @@ type flakyStore struct {
 func (s *flakyStore) AddReadingHours(ctx context.Context, hours []history.HouseholdHour, meters []history.MeterRegister) error {
 	s.calls.Add(1)
 	if s.fail.Load() {
+		return errors.New("disk full")
+	}
+	return s.RollupStore.AddReadingHours(ctx, hours, meters)
+}
+
+// chunkStore records which households each AddReadingHours wrote, or tried
+// to, and fails the failCall-th.
+type chunkStore struct {
+	history.RollupStore
+	failCall int
+	calls    []map[string]bool
+}
+
+func (s *chunkStore) AddReadingHours(ctx context.Context, hours []history.HouseholdHour, meters []history.MeterRegister) error {
+	households := map[string]bool{}
+	for _, h := range hours {
+		households[h.HouseholdID] = true
+	}
+	for _, m := range meters {
+		households[m.HouseholdID] = true
+	}
+	s.calls = append(s.calls, households)
+	if len(s.calls) == s.failCall {
 		return errors.New("disk full")
 	}
 	return s.RollupStore.AddReadingHours(ctx, hours, meters)

@@ -20,17 +20,27 @@ import (
 //
 // A checkpoint beside a writer that keeps committing never catches up with
 // the WAL's end, and only a WAL copied to its end starts again from its
-// beginning. So the writer keeps a checkpoint of its own, at
-// walRestartPages: by then the background has copied all but its last pass,
-// and the writer's copies the rest and lets the WAL restart.
+// beginning, at the first write after it. The writer used to see to that
+// itself, at 64 MB (wal_autocheckpoint): copying what the background had
+// not and syncing the WAL and the database inside the commit that reached
+// the threshold, every PUBACK of the commit waiting, a fall's among them
+// (docs/performance.md, "Fifteenth round"). Now the background lets the
+// WAL restart: once it holds walRestartFrames, one more pass beside the
+// writer leaves only what was committed meanwhile, and a last pass copies
+// that on the writer's own connection, between two of its transactions, so
+// that the next begins the WAL again.
 
 const (
 	// checkpointEvery is how often the background checkpoints; with
 	// nothing to copy, a checkpoint reads the WAL's header and ends.
 	checkpointEvery = 200 * time.Millisecond
-	// walRestartPages is the writer's own checkpoint threshold
-	// (wal_autocheckpoint): 64 MB of 4 KB pages.
-	walRestartPages = 16384
+	// walRestartFrames is how many frames (64 MB of 4 KB pages) the WAL
+	// holds before the background lets it start again.
+	walRestartFrames = 16384
+	// walBackstopPages is the writer's own checkpoint threshold
+	// (wal_autocheckpoint), should the background fail or readers keep
+	// the WAL from restarting: 1 GB.
+	walBackstopPages = 262144
 )
 
 // checkpointer runs PASSIVE checkpoints on its own connection until closed.
@@ -38,18 +48,23 @@ type checkpointer struct {
 	// mu is held while a checkpoint runs. SQLite lets one run at a time
 	// and fails another at once, busy handler or not: an erasure's
 	// (flushWAL) waits here instead.
-	mu     sync.Mutex
-	conn   *sql.DB
-	logger *slog.Logger
-	stop   context.CancelFunc
-	done   chan struct{}
+	mu   sync.Mutex
+	conn *sql.DB
+	// writer is the store's writer, taken between two transactions for
+	// the pass that lets the WAL restart.
+	writer *sql.DB
+	// restartFrames is walRestartFrames, lower in tests.
+	restartFrames int
+	logger        *slog.Logger
+	stop          context.CancelFunc
+	done          chan struct{}
 }
 
 // startCheckpoints checkpoints the WAL of conn's database every
-// checkpointEvery.
-func startCheckpoints(conn *sql.DB, logger *slog.Logger) *checkpointer {
+// checkpointEvery; writer is the database's writer.
+func startCheckpoints(conn, writer *sql.DB, logger *slog.Logger) *checkpointer {
 	ctx, stop := context.WithCancel(context.Background())
-	c := &checkpointer{conn: conn, logger: logger, stop: stop, done: make(chan struct{})}
+	c := &checkpointer{conn: conn, writer: writer, restartFrames: walRestartFrames, logger: logger, stop: stop, done: make(chan struct{})}
 	go c.run(ctx)
 	return c
 }
@@ -81,14 +96,37 @@ func (c *checkpointer) run(ctx context.Context) {
 	}
 }
 
-// checkpoint copies what it can of the WAL into the database. PASSIVE
-// waits for no reader or writer: it copies the pages no reader still
-// needs from the WAL and leaves the rest for the next one.
+// checkpoint copies what it can of the WAL into the database, and once the
+// WAL holds restartFrames, lets it restart. PASSIVE waits for no reader or
+// writer: it copies the pages no reader still needs from the WAL and
+// leaves the rest for the next one.
 func (c *checkpointer) checkpoint(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, err := c.conn.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+	logged, err := passiveCheckpoint(ctx, c.conn)
+	if err != nil || logged < c.restartFrames {
+		return err
+	}
+	if _, err := passiveCheckpoint(ctx, c.conn); err != nil {
+		return err
+	}
+	w, err := c.writer.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Close() // back to the writer's pool, open
+	_, err = passiveCheckpoint(ctx, w)
 	return err
+}
+
+// passiveCheckpoint runs a PASSIVE checkpoint on db (a *sql.DB or a
+// *sql.Conn) and returns how many frames the WAL holds.
+func passiveCheckpoint(ctx context.Context, db interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (logged int, err error) {
+	var busy, moved int
+	err = db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logged, &moved)
+	return logged, err
 }
 
 // close stops the checkpoints and closes their connection.

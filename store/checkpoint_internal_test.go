@@ -3,10 +3,13 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +18,7 @@ import (
 
 // TestCheckpointsBesideTheWriter: what the writer commits reaches the
 // database file without the writer checkpointing (its own threshold is
-// walRestartPages, far above what is written here), and Close stops the
+// walBackstopPages, far above what is written here), and Close stops the
 // background.
 func TestCheckpointsBesideTheWriter(t *testing.T) {
 	SQLiteOnly(t)
@@ -30,8 +33,8 @@ func TestCheckpointsBesideTheWriter(t *testing.T) {
 	if err := db.w.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
 		t.Fatal(err)
 	}
-	if pages != walRestartPages {
-		t.Errorf("the writer checkpoints at %d pages, want %d", pages, walRestartPages)
+	if pages != walBackstopPages {
+		t.Errorf("the writer checkpoints at %d pages, want %d", pages, walBackstopPages)
 	}
 
 	file := filepath.Join(dir, FileName)
@@ -61,6 +64,103 @@ func TestCheckpointsBesideTheWriter(t *testing.T) {
 	case <-db.checkpoints.done:
 	default:
 		t.Error("the checkpoints still run after Close")
+	}
+}
+
+// TestTheWALStartsAgainBesideTheWriter: beside a writer that commits
+// without a pause, a checkpoint never copies the WAL to its end, and only
+// then does the WAL start again from its beginning. Once it holds
+// restartFrames, the checkpointer's last pass, on the writer's connection
+// between two commits, lets it. The WAL's header counts the restarts (its
+// checkpoint sequence number).
+func TestTheWALStartsAgainBesideTheWriter(t *testing.T) {
+	SQLiteOnly(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := OpenForTest(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Only the checkpointer may restart the WAL.
+	if _, err := db.w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+		t.Fatal(err)
+	}
+	c := db.checkpoints
+	const restartFrames = 64
+	c.mu.Lock()
+	c.restartFrames = restartFrames
+	c.mu.Unlock()
+
+	states := make([]rules.State, 8)
+	for i := range states {
+		states[i] = rules.State{HouseholdID: fmt.Sprintf("h%d", i), Data: make([]byte, 2000)}
+		_, _ = rand.Read(states[i].Data)
+	}
+	var commits atomic.Int64
+	stop := make(chan struct{})
+	var writer sync.WaitGroup
+	writer.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := db.SaveCheckpoint(ctx, states, time.Time{}); err != nil {
+				t.Error(err)
+				return
+			}
+			commits.Add(1)
+		}
+	})
+	defer func() { close(stop); writer.Wait() }()
+
+	wal := filepath.Join(dir, FileName+"-wal")
+	waitFor(t, "the WAL to hold its frames", func() bool {
+		return fileSize(t, wal) >= walHeader+restartFrames*(walFrameHeader+4096)
+	})
+	before := walSequence(t, wal)
+	if err := c.checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := commits.Load() + 2
+	waitFor(t, "two more commits", func() bool { return commits.Load() >= after })
+	if got := walSequence(t, wal); got == before {
+		t.Errorf("the WAL did not start again: checkpoint sequence %d before and after", got)
+	}
+}
+
+// The WAL file's layout (https://www.sqlite.org/fileformat.html#walformat).
+const (
+	walHeader      = 32
+	walFrameHeader = 24
+)
+
+// walSequence reads the checkpoint sequence number in a WAL's header, which
+// SQLite increments each time the WAL starts again.
+func walSequence(t *testing.T, path string) uint32 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var h [walHeader]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		t.Fatal(err)
+	}
+	return binary.BigEndian.Uint32(h[12:16])
+}
+
+func waitFor(t *testing.T, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -136,7 +136,7 @@ func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Opti
 	}
 	singleConnection(ck)
 	db := &DB{w: w, r: r, dialect: sqliteDialect, logger: logger, now: time.Now,
-		checkpoints: startCheckpoints(ck, logger)}
+		checkpoints: startCheckpoints(ck, w, logger)}
 	if err := db.setUpFields(ctx, o.fieldKey); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -189,9 +189,10 @@ func dsn(path string, readOnly bool) string {
 		// Applied after the pragmas above; a reader can then write nothing.
 		q.Set("_query_only", "1")
 	} else {
-		// The writer's own checkpoint, far past the default 1,000 pages:
-		// the background copies the WAL (checkpoint.go).
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walRestartPages))
+		// The writer's own checkpoint, a backstop far past the default
+		// 1,000 pages: the background copies the WAL and lets it start
+		// again (checkpoint.go).
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstopPages))
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
 	return u.String()
