@@ -21,14 +21,8 @@ import (
 // walBackstopPages, far above what is written here), and Close stops the
 // background.
 func TestCheckpointsBesideTheWriter(t *testing.T) {
-	SQLiteOnly(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := OpenForTest(t, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, dir := openInDir(t)
 	var pages int
 	if err := db.w.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
 		t.Fatal(err)
@@ -39,13 +33,8 @@ func TestCheckpointsBesideTheWriter(t *testing.T) {
 
 	file := filepath.Join(dir, FileName)
 	before := fileSize(t, file)
-	// About 400 pages of states, random so that nothing shrinks them.
-	states := make([]rules.State, 800)
-	for i := range states {
-		states[i] = rules.State{HouseholdID: fmt.Sprintf("h%d", i), Data: make([]byte, 2000)}
-		_, _ = rand.Read(states[i].Data)
-	}
-	if err := db.SaveCheckpoint(ctx, states, time.Time{}); err != nil {
+	// About 400 pages of states.
+	if err := db.SaveCheckpoint(ctx, randomStates(800), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	const grown = 1500 << 10
@@ -74,14 +63,8 @@ func TestCheckpointsBesideTheWriter(t *testing.T) {
 // between two commits, lets it. The WAL's header counts the restarts (its
 // checkpoint sequence number).
 func TestTheWALStartsAgainBesideTheWriter(t *testing.T) {
-	SQLiteOnly(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := OpenForTest(t, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, dir := openInDir(t)
 	// Only the checkpointer may restart the WAL.
 	if _, err := db.w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
 		t.Fatal(err)
@@ -92,11 +75,7 @@ func TestTheWALStartsAgainBesideTheWriter(t *testing.T) {
 	c.restartFrames = restartFrames
 	c.mu.Unlock()
 
-	states := make([]rules.State, 8)
-	for i := range states {
-		states[i] = rules.State{HouseholdID: fmt.Sprintf("h%d", i), Data: make([]byte, 2000)}
-		_, _ = rand.Read(states[i].Data)
-	}
+	states := randomStates(8)
 	var commits atomic.Int64
 	stop := make(chan struct{})
 	var writer sync.WaitGroup
@@ -162,6 +141,29 @@ func waitFor(t *testing.T, what string, done func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// openInDir opens a fresh SQLite store for t, closed when t ends, in a
+// directory of its own, which it returns too.
+func openInDir(t *testing.T) (*DB, string) {
+	t.Helper()
+	SQLiteOnly(t)
+	dir := t.TempDir()
+	db, err := OpenForTest(t, dir)
+	mustDo(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db, dir
+}
+
+// randomStates are n households' states of 2,000 random bytes, half a page
+// each, which nothing shrinks.
+func randomStates(n int) []rules.State {
+	states := make([]rules.State, n)
+	for i := range states {
+		states[i] = rules.State{HouseholdID: fmt.Sprintf("h%d", i), Data: make([]byte, 2000)}
+		_, _ = rand.Read(states[i].Data)
+	}
+	return states
 }
 
 func fileSize(t *testing.T, path string) int64 {
