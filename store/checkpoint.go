@@ -103,11 +103,11 @@ func (c *checkpointer) run(ctx context.Context) {
 func (c *checkpointer) checkpoint(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	logged, err := passiveCheckpoint(ctx, c.conn)
+	_, logged, _, err := walCheckpoint(ctx, c.conn, "PASSIVE")
 	if err != nil || logged < c.restartFrames {
 		return err
 	}
-	if _, err := passiveCheckpoint(ctx, c.conn); err != nil {
+	if _, _, _, err := walCheckpoint(ctx, c.conn, "PASSIVE"); err != nil {
 		return err
 	}
 	w, err := c.writer.Conn(ctx)
@@ -115,18 +115,19 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 		return err
 	}
 	defer w.Close() // back to the writer's pool, open
-	_, err = passiveCheckpoint(ctx, w)
+	_, _, _, err = walCheckpoint(ctx, w, "PASSIVE")
 	return err
 }
 
-// passiveCheckpoint runs a PASSIVE checkpoint on db (a *sql.DB or a
-// *sql.Conn) and returns how many frames the WAL holds.
-func passiveCheckpoint(ctx context.Context, db interface {
+// walCheckpoint runs a checkpoint of mode (PASSIVE, TRUNCATE) on db, a
+// *sql.DB or a *sql.Conn: busy is not 0 when readers or a writer kept it
+// from copying everything, logged is how many frames the WAL holds, moved
+// how many of them are in the database file.
+func walCheckpoint(ctx context.Context, db interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (logged int, err error) {
-	var busy, moved int
-	err = db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logged, &moved)
-	return logged, err
+}, mode string) (busy, logged, moved int, err error) {
+	err = db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &logged, &moved)
+	return busy, logged, moved, err
 }
 
 // close stops the checkpoints and closes their connection.

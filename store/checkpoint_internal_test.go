@@ -38,13 +38,7 @@ func TestCheckpointsBesideTheWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	const grown = 1500 << 10
-	deadline := time.Now().Add(10 * time.Second)
-	for fileSize(t, file) < before+grown {
-		if time.Now().After(deadline) {
-			t.Fatalf("database file %d bytes, %d before the commit: the WAL was not copied into it", fileSize(t, file), before)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, "the WAL to be copied into the database file", func() bool { return fileSize(t, file) >= before+grown })
 
 	if err := db.Close(); err != nil {
 		t.Fatal(err)

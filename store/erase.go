@@ -288,8 +288,7 @@ func (db *DB) flushWAL(ctx context.Context) {
 	}
 	db.checkpoints.mu.Lock()
 	defer db.checkpoints.mu.Unlock()
-	var busy, logged, moved int
-	err := db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &moved)
+	busy, logged, moved, err := walCheckpoint(ctx, db.w, "TRUNCATE")
 	switch {
 	case err != nil:
 		db.logger.Warn("store: write-ahead log not emptied after an erasure", "err", err)
