@@ -293,6 +293,17 @@ func click(sel string) chromedp.Action[chromedp.Void] {
 	}
 }
 
+// choose sets a control's value as a person's pick does: the page hears
+// input and change (chromedp.SetValue alone only sets the property).
+func choose(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`(() => {
+		const el = document.querySelector(` + jsString(sel) + `);
+		el.value = ` + jsString(value) + `;
+		el.dispatchEvent(new Event('input', {bubbles: true}));
+		el.dispatchEvent(new Event('change', {bubbles: true}));
+	})()`)
+}
+
 type task struct {
 	ID       string `json:"id"`
 	State    string `json:"state"`
@@ -379,14 +390,16 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(css(`.task-detail [data-state="on_site"]`)),
 			chromedp.WaitVisible(css(`.task-detail button[data-outcome="safe"]`)),
 		)
-		w.do("choose an outcome, begin the note",
+		w.do("open the hand-over, choose an outcome, begin the note",
+			click(`.task-detail details.handover summary`),
+			chromedp.SendKeys(css(`.task-detail input[name="handover_reason"]`), "called to another fall"),
 			click(`.task-detail button[data-outcome="safe"]`),
 			chromedp.SendKeys(css(`.task-detail textarea[name="note"]`), "Slipped"),
 			chromedp.Evaluate[chromedp.Void](`window.noteBefore = document.querySelector('.task-detail textarea[name="note"]'); undefined`),
 		)
 		// A live update redraws the task while the worker types (the band
-		// reports the fall again): what was typed stays, and so does the
-		// focus, so the next keys go on into the note.
+		// reports the fall again): what was opened and typed stays, and so
+		// does the focus, so the next keys go on into the note.
 		apptest.Publish(t, band, "eldersafe/v1/devices/wb-1/event", map[string]any{
 			"ts": now.Add(2 * time.Second).Format(time.RFC3339), "seq": 2, "event": "fall", "lat": 31.2304, "lon": 121.4737, "accuracy_m": 8,
 		})
@@ -394,6 +407,9 @@ func TestBrowser(t *testing.T) {
 			chromedp.Poll[chromedp.Void](`document.querySelector('.task-detail textarea[name="note"]') !== window.noteBefore`),
 			chromedp.KeyEvent(" in the kitchen, unhurt."),
 		)
+		if !w.eval(`document.querySelector('.task-detail details.handover').open && document.querySelector('.task-detail input[name="handover_reason"]').value === 'called to another fall'`) {
+			t.Error("the redraw closed the hand-over the worker had begun, or lost its reason")
+		}
 		w.shot("worker-4-resolve")
 		w.do("resolve",
 			click(`.task-detail button[data-action="resolve"]`),
@@ -528,8 +544,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(css(`table.sla tbody tr td .badge`)))
 		o.shot("operator-6-sla")
 		o.do("in Chinese",
-			chromedp.SetValue(css(`#lang`), "zh-CN"),
-			chromedp.Evaluate[chromedp.Void](`document.getElementById('lang').dispatchEvent(new Event('change')); undefined`),
+			choose(`#lang`, "zh-CN"),
 			chromedp.WaitVisible(css(`html[lang="zh-CN"]`)),
 			click(`#nav a[data-nav="#/households"]`),
 			chromedp.WaitVisible(css(`tr[data-household-id="h3"]`)),

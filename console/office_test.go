@@ -102,12 +102,12 @@ var officeSteps = []officeStep{
 			chromedp.SendKeys(css(`form[data-form="household"] input[name="id"]`), w.household),
 			chromedp.SendKeys(css(`form[data-form="household"] input[name="name"]`), w.text("李桂英", "Li Guiying")),
 			chromedp.SendKeys(css(`form[data-form="household"] input[name="address"]`), w.text("幸福路3号楼2单元401", "Building 3, Unit 2, Room 401")),
-			chromedp.SetValue(css(`form[data-form="household"] select[name="grid_id"]`), w.grid),
+			choose(`form[data-form="household"] select[name="grid_id"]`, w.grid),
 			chromedp.SendKeys(css(`form[data-form="household"] input[name="contact_name"]`), w.text("李伟", "Li Wei")),
 			chromedp.SendKeys(css(`form[data-form="household"] input[name="relation"]`), w.text("儿子", "son")),
 			chromedp.SendKeys(css(`form[data-form="household"] input[name="contact_phone"]`), w.familyPhone),
-			chromedp.SetValue(css(`form[data-form="household"] select[name="contact_lang"]`), w.lang),
-			chromedp.SetValue(css(`form[data-form="household"] select[name="care_level"]`), "semi"),
+			choose(`form[data-form="household"] select[name="contact_lang"]`, w.lang),
+			choose(`form[data-form="household"] select[name="care_level"]`, "semi"),
 		)
 		if !w.o.eval(`document.querySelector('form[data-form="household"] select[name="care_level"]').selectedOptions[0].textContent === ` + jsString(w.text("半自理", "Partly dependent"))) {
 			w.t.Error("the care level chosen does not read 半自理 (Partly dependent)")
@@ -132,7 +132,7 @@ var officeSteps = []officeStep{
 		}
 		w.o.do("register it",
 			chromedp.SendKeys(css(`form[data-form="device"] input[name="id"]`), w.device),
-			chromedp.SetValue(css(`form[data-form="device"] select[name="kind"]`), "motion_sensor"),
+			choose(`form[data-form="device"] select[name="kind"]`, "motion_sensor"),
 			chromedp.SendKeys(css(`form[data-form="device"] input[name="location"]`), w.text("厨房", "kitchen")),
 			click(`button[data-action="device"]`),
 			chromedp.WaitVisible(css(`code[data-secret]`)),
@@ -167,8 +167,7 @@ var officeSteps = []officeStep{
 			w.o.do("log-in "+u.id,
 				chromedp.SendKeys(css(`form[data-form="user"] input[name="id"]`), u.id),
 				chromedp.SendKeys(css(`form[data-form="user"] input[name="password"]`), workerPassword),
-				chromedp.SetValue(css(`form[data-form="user"] select[name="role"]`), u.role),
-				chromedp.Evaluate[chromedp.Void](`document.querySelector('form[data-form="user"] select[name="role"]').dispatchEvent(new Event('change')); undefined`),
+				choose(`form[data-form="user"] select[name="role"]`, u.role),
 				chromedp.SetValue(css(`form[data-form="user"] [name="`+u.field+`"]`), u.value),
 				click(`button[data-action="user"]`),
 				chromedp.WaitVisible(css(`tr[data-user="`+u.id+`"]`)),
@@ -181,7 +180,7 @@ var officeSteps = []officeStep{
 			click(`a[data-office="task"]`),
 			chromedp.WaitVisible(css(`form[data-form="task"]`)),
 			chromedp.SetValue(css(`form[data-form="task"] input[name="household_id"]`), w.household),
-			chromedp.SetValue(css(`form[data-form="task"] select[name="severity"]`), "high"),
+			choose(`form[data-form="task"] select[name="severity"]`, "high"),
 			chromedp.SendKeys(css(`form[data-form="task"] textarea[name="reason"]`), w.text("老人来电：头晕", "phoned: feels dizzy")),
 		)
 		w.check(w.o, "office-phoned-in")
@@ -200,9 +199,14 @@ var officeSteps = []officeStep{
 	{"hand it over", func(w *officeWalk) {
 		w.o.do("reassign",
 			click(`.task-detail details.reassign summary`),
-			chromedp.SetValue(css(`.task-detail select[name="to_worker_id"]`), w.workerB),
+			choose(`.task-detail select[name="to_worker_id"]`, w.workerB),
 			chromedp.SendKeys(css(`.task-detail input[name="reassign_reason"]`), w.text("王芳病假", "Wang Fang is ill")),
 		)
+		// The worker registered a few steps ago is offered, as on the
+		// workers' page: the choice took.
+		if !w.o.eval(`document.querySelector('.task-detail select[name="to_worker_id"]').value === ` + jsString(w.workerB)) {
+			w.t.Fatalf("%s is not offered to hand over to: %q", w.workerB, w.o.text(`.task-detail select[name="to_worker_id"]`))
+		}
 		w.check(w.o, "office-handover")
 		w.o.do("hand over", click(`.task-detail button[data-action="reassign"]`), chromedp.WaitVisible(css(`.timeline li.tl-handed_over`)))
 		var got struct {
@@ -324,7 +328,7 @@ var officeSteps = []officeStep{
 			chromedp.WaitVisible(css(`.task-detail details.reschedule summary`)))
 		g.do("reschedule form",
 			click(`.task-detail details.reschedule summary`),
-			chromedp.SetValue(css(`.task-detail input[name="due_day"]`), officeNow.AddDate(0, 0, 1).Format(time.DateOnly)),
+			choose(`.task-detail input[name="due_day"]`, officeNow.AddDate(0, 0, 1).Format(time.DateOnly)),
 			chromedp.SendKeys(css(`.task-detail input[name="reschedule_reason"]`), w.text("老人这几天去女儿家", "she is at her daughter's for a few days")))
 		w.check(g, "worker-routine-reschedule")
 		g.do("reschedule", click(`.task-detail button[data-action="reschedule"]`), chromedp.WaitVisible(css(`.timeline li.tl-rescheduled`)))

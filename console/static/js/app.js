@@ -85,10 +85,15 @@ async function loadHouseholds() {
 }
 
 // loadWorkers fills the worker cache from GET /api/v1/workers (a grid
-// worker's colleagues).
+// worker's colleagues). Of two loads under way, the one asked for last wins:
+// the answer of an earlier one may come in later, without the worker the
+// office registered in between.
+let workersAsked = 0;
 async function loadWorkers() {
   if (!app.me || app.me.role === 'family') return;
+  const asked = ++workersAsked;
   const res = await api.get('/api/v1/workers');
+  if (asked !== workersAsked) return;
   app.workers.clear();
   for (const w of res.workers) app.workers.set(w.id, w);
 }

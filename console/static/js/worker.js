@@ -183,6 +183,41 @@ function refocus(body, was) {
   }
 }
 
+// keepForm remembers what a person typed, chose and opened inside body, so
+// that a re-render by a live update puts it back: an office's hand-over half
+// filled in stays open with its worker chosen when the family's SMS goes out.
+function keepForm(body) {
+  const values = new Map();
+  const open = new Set();
+  const remember = (e) => {
+    if (e.target.name) values.set(e.target.name, e.target.value);
+  };
+  body.addEventListener('input', remember);
+  body.addEventListener('change', remember);
+  // toggle does not bubble.
+  body.addEventListener('toggle', (e) => {
+    if (e.target.open) open.add(e.target.className);
+    else open.delete(e.target.className);
+  }, true);
+  return {
+    restore() {
+      for (const [name, value] of values) {
+        const field = body.querySelector(`[name="${CSS.escape(name)}"]`);
+        // A worker no longer offered (the task moved to them) is not chosen.
+        if (!field || (field.tagName === 'SELECT' && ![...field.options].some((o) => o.value === value))) continue;
+        field.value = value;
+      }
+      for (const d of body.querySelectorAll('details')) {
+        if (open.has(d.className)) d.open = true;
+      }
+    },
+    clear() {
+      values.clear();
+      open.clear();
+    },
+  };
+}
+
 // taskDetail shows one task: who and where, what the sensors saw (with a
 // map link for a wristband's position), the timeline, and the next step.
 export function taskDetail(root, [id], app) {
@@ -190,9 +225,11 @@ export function taskDetail(root, [id], app) {
   root.append(h('p', {class: 'back'}, h('a', {href: app.isOffice() ? '#/board' : '#/tasks'}, '← ' + t('nav.back'))), body);
   let disposed = false;
   // What the worker chose and wrote survives a re-render (a live update).
+  const kept = keepForm(body);
   let outcome = null;
-  let noteText = '';
   let shown = '';
+  // Whom the task may go to is who is registered now, not at log-in.
+  const workersLoaded = app.loadWorkers().catch(() => {});
 
   async function load() {
     let task;
@@ -208,6 +245,7 @@ export function taskDetail(root, [id], app) {
     } catch {
       hh = app.households.get(task.household_id) || null;
     }
+    await workersLoaded;
     if (disposed) return;
     // A live update that changed nothing shown (the echo of the worker's
     // own action) leaves the page alone: no lost focus or half-typed note.
@@ -218,6 +256,7 @@ export function taskDetail(root, [id], app) {
     // the keys typed next go on into it, not to the page.
     const typing = body.contains(document.activeElement) && document.activeElement.name ? document.activeElement : null;
     render(task, hh);
+    kept.restore();
     if (typing) refocus(body, typing);
     app.tick();
   }
@@ -227,7 +266,7 @@ export function taskDetail(root, [id], app) {
     const mine = app.me.worker_id && task.assignee_id === app.me.worker_id;
     const actions = h('div', {class: 'actions'});
     const post = (what, payload) => (e) =>
-      act(e.currentTarget, () => api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/${what}`, payload()), load, error);
+      act(e.currentTarget, () => api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/${what}`, payload()), afresh, error);
 
     const routine = task.kind === 'routine_visit';
     const waiting = task.state === 'open' || task.state === 'escalated';
@@ -243,7 +282,7 @@ export function taskDetail(root, [id], app) {
           const payload = {worker_id: app.me.worker_id};
           if (pos) Object.assign(payload, pos);
           await api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/checkin`, payload);
-        }, load, error);
+        }, afresh, error);
       }}, t('action.checkin')));
     }
     // A routine visit not yet made may move to another day: the worker's
@@ -259,8 +298,7 @@ export function taskDetail(root, [id], app) {
           onclick: post('reschedule', () => ({due_at: day.value ? i18n.dayEnd(day.value, zone) : '', reason: why.value}))}, t('reschedule.submit'))));
     }
     if (mine && task.state === 'on_site') {
-      const note = h('textarea', {name: 'note', rows: 3, maxlength: 2000, placeholder: t('resolve.note'), value: noteText,
-        oninput: () => (noteText = note.value)});
+      const note = h('textarea', {name: 'note', rows: 3, maxlength: 2000, placeholder: t('resolve.note')});
       const resolve = h('button', {class: 'big primary', type: 'button', 'data-action': 'resolve', disabled: !outcome}, t('action.resolve'));
       // Why a false alarm was one: the office learns from it (suggestions).
       const reason = h('select', {name: 'reason'}, h('option', {value: ''}, t('reason.none')),
@@ -284,8 +322,7 @@ export function taskDetail(root, [id], app) {
           await api.post(`/api/v1/tasks/${encodeURIComponent(task.id)}/resolve`, {worker_id: app.me.worker_id, outcome, note: note.value,
             reason: outcome === 'false_alarm' && reason.value ? reason.value : undefined});
           outcome = null;
-          noteText = '';
-        }, load, error);
+        }, afresh, error);
       });
       actions.append(h('fieldset', {class: 'resolve'}, h('legend', {}, t('resolve.title')), h('div', {class: 'outcomes'}, choices), reasonBox, note, resolve));
     }
@@ -309,7 +346,7 @@ export function taskDetail(root, [id], app) {
         h('label', {}, t('reassign.to'), to), h('label', {}, t('reassign.reason'), why),
         h('button', {type: 'button', class: 'primary', 'data-action': 'reassign', disabled: !others.length,
           onclick: post('reassign', () => ({to_worker_id: to.value, reason: why.value}))}, t('reassign.submit'))));
-      const reason = h('input', {name: 'reason', placeholder: t('cancel.reason')});
+      const reason = h('input', {name: 'cancel_reason', placeholder: t('cancel.reason')});
       actions.append(h('details', {class: 'cancel'}, h('summary', {}, t('action.cancel')), reason,
         h('button', {type: 'button', class: 'danger', 'data-action': 'cancel', onclick: post('cancel', () => ({reason: reason.value}))}, t('action.cancel_confirm'))));
     }
@@ -340,6 +377,14 @@ export function taskDetail(root, [id], app) {
       h('section', {class: 'card'}, h('h2', {}, t('task.evidence')), evidenceList(task, hh, app)),
       h('section', {class: 'card'}, h('h2', {}, t('task.timeline')), timeline(task, hh, app)),
     );
+  }
+
+  // After the person's own action succeeded, the page starts afresh: the
+  // form they sent is done with, even if a live update redrew it first.
+  function afresh() {
+    kept.clear();
+    shown = '';
+    return load();
   }
 
   const reload = debounce(load, 150);
