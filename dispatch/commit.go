@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/tasks"
 )
 
 // The rules' state is made durable by group commit. A reading changes the
@@ -25,9 +26,10 @@ type commits struct {
 	// next closes when the commit after the one running, or the next one
 	// when none runs, is written.
 	next chan struct{}
-	// wanted is set when somebody waits for next.
-	wanted bool
-	wake   chan struct{} // capacity 1
+	// wanted is set when somebody waits for next; urgent when that is an
+	// alarm, whose commit goes before the store's other writes.
+	wanted, urgent bool
+	wake           chan struct{} // capacity 1
 	// failing is set while the store refuses commits: the waiters are held
 	// and the monitor is degraded.
 	failing atomic.Bool
@@ -54,10 +56,17 @@ func (c *commits) storeWrites() {
 
 // durable returns a channel that closes once what the engine holds now is
 // written.
-func (c *commits) durable() <-chan struct{} {
+func (c *commits) durable() <-chan struct{} { return c.ask(false) }
+
+// urgently is durable for an alarm: the commit runs before the store's
+// other writes queued meanwhile (tasks.Urgent).
+func (c *commits) urgently() <-chan struct{} { return c.ask(true) }
+
+func (c *commits) ask(urgent bool) <-chan struct{} {
 	c.mu.Lock()
 	done := c.next
 	c.wanted = true
+	c.urgent = c.urgent || urgent
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -78,16 +87,17 @@ func (c *commits) wait(ctx context.Context, done <-chan struct{}) error {
 	}
 }
 
-// take starts a commit: it returns the channel to close once it is written.
-func (c *commits) take() (chan struct{}, bool) {
+// take starts a commit: it returns the channel to close once it is
+// written, and whether an alarm waits for it.
+func (c *commits) take() (done chan struct{}, urgent, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.wanted {
-		return nil, false
+		return nil, false, false
 	}
-	done := c.next
-	c.next, c.wanted = make(chan struct{}), false
-	return done, true
+	done, urgent = c.next, c.urgent
+	c.next, c.wanted, c.urgent = make(chan struct{}), false, false
+	return done, urgent, true
 }
 
 // Durable returns a channel that closes once the engine's state as it is now
@@ -132,9 +142,12 @@ const (
 )
 
 func (d *Dispatcher) commitNow(ctx context.Context, policy int) {
-	done, ok := d.commits.take()
+	done, urgent, ok := d.commits.take()
 	if !ok {
 		return
+	}
+	if urgent {
+		ctx = tasks.Urgent(ctx)
 	}
 	delay := retryFirst
 	for {

@@ -282,6 +282,10 @@ func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct
 		return nil, err
 	}
 	d.history.Reading(r)
+	if len(alerts) > 0 {
+		// A fall's PUBACK waits for this commit: it goes first.
+		return d.commits.urgently(), nil
+	}
 	return d.commits.durable(), nil
 }
 
@@ -447,6 +451,8 @@ const (
 // alerts not raised are given back to the engine to fire again a minute
 // later, instead of it believing somebody was told.
 func (d *Dispatcher) raise(ctx context.Context, alerts []rules.Alert) error {
+	// A family waits for these tasks: the store writes them first.
+	ctx = tasks.Urgent(ctx)
 	retrying := false
 	defer func() {
 		if retrying {

@@ -23,10 +23,12 @@ import (
 var t0 = time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
 
 // failing is the real store, made to refuse tasks or checkpoints while the
-// test says so, as a full disk does.
+// test says so, as a full disk does. It counts the writes of tasks and of
+// states marked urgent (tasks.Urgent).
 type failing struct {
 	*store.DB
-	tasks, checkpoints atomic.Bool
+	tasks, checkpoints        atomic.Bool
+	urgentTasks, urgentStates atomic.Int32
 }
 
 var errDiskFull = errors.New("database or disk is full")
@@ -35,12 +37,18 @@ func (f *failing) Update(ctx context.Context, fn func(tasks.Tx) error) error {
 	if f.tasks.Load() {
 		return errDiskFull
 	}
+	if tasks.IsUrgent(ctx) {
+		f.urgentTasks.Add(1)
+	}
 	return f.DB.Update(ctx, fn)
 }
 
 func (f *failing) SaveCheckpoint(ctx context.Context, states []rules.State, eventClock time.Time) error {
 	if f.checkpoints.Load() {
 		return errDiskFull
+	}
+	if tasks.IsUrgent(ctx) && len(states) > 0 {
+		f.urgentStates.Add(1)
 	}
 	return f.DB.SaveCheckpoint(ctx, states, eventClock)
 }
@@ -160,6 +168,28 @@ func TestHandle_DurableOnceTheStateIsStored(t *testing.T) {
 	saved, err := e.db.EventClock(context.Background())
 	if err != nil || !saved.Equal(t0.Add(time.Minute)) {
 		t.Errorf("stored event clock %v, %v; want the motion's %v", saved, err, t0.Add(time.Minute))
+	}
+}
+
+// A fall's writes go before the store's others: its task, and the commit
+// of the rules' state its PUBACK waits for. A motion's commit waits its turn.
+func TestHandle_AnAlarmsWritesGoFirst(t *testing.T) {
+	e := newEnv(t)
+	e.run(t)
+	ctx := context.Background()
+	durable, err := e.d.Handle(ctx, motion(t0.Add(time.Minute)))
+	if err != nil || !closedWithin(durable, 5*time.Second) {
+		t.Fatalf("motion: %v, or not durable", err)
+	}
+	if n, m := e.db.urgentTasks.Load(), e.db.urgentStates.Load(); n != 0 || m != 0 {
+		t.Fatalf("a motion wrote %d tasks and %d commits of states first, want none", n, m)
+	}
+	durable, err = e.d.Handle(ctx, fall(t0.Add(2*time.Minute)))
+	if err != nil || !closedWithin(durable, 5*time.Second) {
+		t.Fatalf("fall: %v, or not durable", err)
+	}
+	if n, m := e.db.urgentTasks.Load(), e.db.urgentStates.Load(); n != 1 || m != 1 {
+		t.Errorf("a fall wrote %d tasks and %d commits of states first, want 1 and 1", n, m)
 	}
 }
 

@@ -50,9 +50,10 @@ type checkpointer struct {
 	// (flushWAL) waits here instead.
 	mu   sync.Mutex
 	conn *sql.DB
-	// writer is the store's writer, taken between two transactions for
-	// the pass that lets the WAL restart.
+	// writer is the store's writer, taken in its turn (writes) between two
+	// transactions for the pass that lets the WAL restart.
 	writer *sql.DB
+	writes *writeQueue
 	// restartFrames is walRestartFrames, lower in tests.
 	restartFrames int
 	logger        *slog.Logger
@@ -61,10 +62,10 @@ type checkpointer struct {
 }
 
 // startCheckpoints checkpoints the WAL of conn's database every
-// checkpointEvery; writer is the database's writer.
-func startCheckpoints(conn, writer *sql.DB, logger *slog.Logger) *checkpointer {
+// checkpointEvery; writer is the database's writer, writes its queue.
+func startCheckpoints(conn, writer *sql.DB, writes *writeQueue, logger *slog.Logger) *checkpointer {
 	ctx, stop := context.WithCancel(context.Background())
-	c := &checkpointer{conn: conn, writer: writer, restartFrames: walRestartFrames, logger: logger, stop: stop, done: make(chan struct{})}
+	c := &checkpointer{conn: conn, writer: writer, writes: writes, restartFrames: walRestartFrames, logger: logger, stop: stop, done: make(chan struct{})}
 	go c.run(ctx)
 	return c
 }
@@ -110,6 +111,10 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	if _, _, _, err := walCheckpoint(ctx, c.conn, "PASSIVE"); err != nil {
 		return err
 	}
+	if err := c.writes.enter(ctx, false); err != nil {
+		return err
+	}
+	defer c.writes.leave()
 	w, err := c.writer.Conn(ctx)
 	if err != nil {
 		return err

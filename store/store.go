@@ -46,6 +46,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/eldersafe/eldersafe/tasks"
 )
 
 // FileName is the database file inside the data directory.
@@ -73,6 +75,9 @@ type DB struct {
 	// checkpoints copies SQLite's WAL into the database beside the writer
 	// (checkpoint.go); nil on PostgreSQL.
 	checkpoints *checkpointer
+	// writes orders the transactions waiting for SQLite's one writer
+	// connection, an alarm's first (writequeue.go); nil on PostgreSQL.
+	writes *writeQueue
 }
 
 // Open opens (creating it if needed) the database under dataDir, or the
@@ -135,8 +140,9 @@ func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Opti
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	singleConnection(ck)
+	writes := &writeQueue{}
 	db := &DB{w: w, r: r, dialect: sqliteDialect, logger: logger, now: time.Now,
-		checkpoints: startCheckpoints(ck, w, logger)}
+		checkpoints: startCheckpoints(ck, w, writes, logger), writes: writes}
 	if err := db.setUpFields(ctx, o.fieldKey); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -236,10 +242,11 @@ func rowsContext(ctx context.Context) context.Context { return context.WithoutCa
 
 // transact runs fn in one write transaction, fenced or not (lease.go).
 func (db *DB) transact(ctx context.Context, fenced bool, fn func(*sql.Tx) error) error {
-	tx, err := db.begin(ctx, fenced)
+	tx, done, err := db.begin(ctx, fenced)
 	if err != nil {
 		return err
 	}
+	defer done()
 	// After Commit, Rollback does nothing; on an error or a panic in fn it undoes everything.
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
@@ -251,21 +258,30 @@ func (db *DB) transact(ctx context.Context, fenced bool, fn func(*sql.Tx) error)
 	return nil
 }
 
-// begin starts a write transaction; fenced, under a fence (lease.go), one
-// that holds the lease until it ends.
-func (db *DB) begin(ctx context.Context, fenced bool) (*sql.Tx, error) {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+// begin starts a write transaction, in its turn on SQLite (an alarm's
+// first, tasks.Urgent); fenced, under a fence (lease.go), one that holds the
+// lease until it ends. The caller calls done once the transaction is over.
+func (db *DB) begin(ctx context.Context, fenced bool) (tx *sql.Tx, done func(), err error) {
+	done = func() {}
+	if db.writes != nil {
+		if err := db.writes.enter(ctx, tasks.IsUrgent(ctx)); err != nil {
+			return nil, nil, fmt.Errorf("begin: %w", err)
+		}
+		done = db.writes.leave
+	}
+	if tx, err = db.w.BeginTx(ctx, nil); err != nil {
+		done()
+		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
 	if !fenced {
-		return tx, nil
+		return tx, done, nil
 	}
 	if err := db.checkFence(ctx, tx); err != nil {
 		tx.Rollback()
-		return nil, err
+		done()
+		return nil, nil, err
 	}
-	return tx, nil
+	return tx, done, nil
 }
 
 // preparedTx runs a transaction's statements prepared once each on SQLite:

@@ -134,10 +134,11 @@ func queryPlan(t *testing.T, query string, args ...any) string {
 func TestPreparedTx(t *testing.T) {
 	ctx := context.Background()
 	db := openForTest(t)
-	tx, err := db.begin(ctx, false)
+	tx, done, err := db.begin(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer done()
 	defer tx.Rollback()
 	p := db.prepared(tx)
 	for i := range 3 {

@@ -30,10 +30,11 @@ const (
 // panics). fn's error is returned as is. fn must not use the Tx after it
 // returns, nor call the DB's write methods (see the package documentation).
 func (db *DB) Update(ctx context.Context, fn func(tasks.Tx) error) error {
-	tx, err := db.begin(ctx, true)
+	tx, done, err := db.begin(ctx, true)
 	if err != nil {
 		return fmt.Errorf("update tasks: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 	if err := fn(&taskTx{tx: db.prepared(tx), fields: db.fields}); err != nil {
 		return err

@@ -95,3 +95,15 @@ type Filter struct {
 	GridIDs []string
 	Limit   int
 }
+
+type urgentKey struct{}
+
+// Urgent marks the writes made under ctx as an alarm's: a store that writes
+// one transaction at a time lets them go before those queued without it.
+func Urgent(ctx context.Context) context.Context { return context.WithValue(ctx, urgentKey{}, true) }
+
+// IsUrgent reports whether ctx was marked by Urgent.
+func IsUrgent(ctx context.Context) bool {
+	urgent, _ := ctx.Value(urgentKey{}).(bool)
+	return urgent
+}
