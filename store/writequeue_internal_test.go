@@ -96,6 +96,7 @@ func TestWriteQueue(t *testing.T) {
 // TestAnAlarmsTransactionGoesFirst: while a transaction writes, a fall's
 // (tasks.Urgent) queued after the rules' commit is written before it.
 func TestAnAlarmsTransactionGoesFirst(t *testing.T) {
+	SQLiteOnly(t) // PostgreSQL takes writers side by side: no queue
 	ctx := context.Background()
 	db := openForTest(t)
 	var (
