@@ -58,10 +58,8 @@ func (c *commits) storeWrites() {
 // written.
 func (c *commits) durable() <-chan struct{} { return c.ask(false) }
 
-// urgently is durable for an alarm: the commit runs before the store's
+// ask is durable; urgent, for an alarm, the commit runs before the store's
 // other writes queued meanwhile (tasks.Urgent).
-func (c *commits) urgently() <-chan struct{} { return c.ask(true) }
-
 func (c *commits) ask(urgent bool) <-chan struct{} {
 	c.mu.Lock()
 	done := c.next

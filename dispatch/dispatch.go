@@ -282,11 +282,8 @@ func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct
 		return nil, err
 	}
 	d.history.Reading(r)
-	if len(alerts) > 0 {
-		// A fall's PUBACK waits for this commit: it goes first.
-		return d.commits.urgently(), nil
-	}
-	return d.commits.durable(), nil
+	// A fall's PUBACK waits for this commit: it goes first.
+	return d.commits.ask(len(alerts) > 0), nil
 }
 
 // answer records a wristband's ok to the check it names. A check that is
@@ -451,6 +448,9 @@ const (
 // alerts not raised are given back to the engine to fire again a minute
 // later, instead of it believing somebody was told.
 func (d *Dispatcher) raise(ctx context.Context, alerts []rules.Alert) error {
+	if len(alerts) == 0 {
+		return nil // most readings: no context made for them
+	}
 	// A family waits for these tasks: the store writes them first.
 	ctx = tasks.Urgent(ctx)
 	retrying := false

@@ -50,10 +50,9 @@ type checkpointer struct {
 	// (flushWAL) waits here instead.
 	mu   sync.Mutex
 	conn *sql.DB
-	// writer is the store's writer, taken in its turn (writes) between two
-	// transactions for the pass that lets the WAL restart.
-	writer *sql.DB
-	writes *writeQueue
+	// onWriter runs the pass that lets the WAL restart on the store's
+	// writer, between two transactions (DB.onWriter).
+	onWriter func(context.Context, func(*sql.Conn) error) error
 	// restartFrames is walRestartFrames, lower in tests.
 	restartFrames int
 	logger        *slog.Logger
@@ -62,10 +61,10 @@ type checkpointer struct {
 }
 
 // startCheckpoints checkpoints the WAL of conn's database every
-// checkpointEvery; writer is the database's writer, writes its queue.
-func startCheckpoints(conn, writer *sql.DB, writes *writeQueue, logger *slog.Logger) *checkpointer {
+// checkpointEvery; onWriter runs a function on the database's writer.
+func startCheckpoints(conn *sql.DB, onWriter func(context.Context, func(*sql.Conn) error) error, logger *slog.Logger) *checkpointer {
 	ctx, stop := context.WithCancel(context.Background())
-	c := &checkpointer{conn: conn, writer: writer, writes: writes, restartFrames: walRestartFrames, logger: logger, stop: stop, done: make(chan struct{})}
+	c := &checkpointer{conn: conn, onWriter: onWriter, restartFrames: walRestartFrames, logger: logger, stop: stop, done: make(chan struct{})}
 	go c.run(ctx)
 	return c
 }
@@ -111,17 +110,10 @@ func (c *checkpointer) checkpoint(ctx context.Context) error {
 	if _, _, _, err := walCheckpoint(ctx, c.conn, "PASSIVE"); err != nil {
 		return err
 	}
-	if err := c.writes.enter(ctx, false); err != nil {
+	return c.onWriter(ctx, func(w *sql.Conn) error {
+		_, _, _, err := walCheckpoint(ctx, w, "PASSIVE")
 		return err
-	}
-	defer c.writes.leave()
-	w, err := c.writer.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer w.Close() // back to the writer's pool, open
-	_, _, _, err = walCheckpoint(ctx, w, "PASSIVE")
-	return err
+	})
 }
 
 // walCheckpoint runs a checkpoint of mode (PASSIVE, TRUNCATE) on db, a

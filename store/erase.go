@@ -288,7 +288,11 @@ func (db *DB) flushWAL(ctx context.Context) {
 	}
 	db.checkpoints.mu.Lock()
 	defer db.checkpoints.mu.Unlock()
-	busy, logged, moved, err := walCheckpoint(ctx, db.w, "TRUNCATE")
+	var busy, logged, moved int
+	err := db.onWriter(ctx, func(w *sql.Conn) (err error) {
+		busy, logged, moved, err = walCheckpoint(ctx, w, "TRUNCATE")
+		return err
+	})
 	switch {
 	case err != nil:
 		db.logger.Warn("store: write-ahead log not emptied after an erasure", "err", err)

@@ -140,9 +140,8 @@ func Open(ctx context.Context, dataDir string, logger *slog.Logger, opts ...Opti
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	singleConnection(ck)
-	writes := &writeQueue{}
-	db := &DB{w: w, r: r, dialect: sqliteDialect, logger: logger, now: time.Now,
-		checkpoints: startCheckpoints(ck, w, writes, logger), writes: writes}
+	db := &DB{w: w, r: r, dialect: sqliteDialect, logger: logger, now: time.Now, writes: &writeQueue{}}
+	db.checkpoints = startCheckpoints(ck, db.onWriter, logger)
 	if err := db.setUpFields(ctx, o.fieldKey); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -282,6 +281,21 @@ func (db *DB) begin(ctx context.Context, fenced bool) (tx *sql.Tx, done func(), 
 		return nil, nil, err
 	}
 	return tx, done, nil
+}
+
+// onWriter runs fn on SQLite's writer connection in its turn, between two
+// transactions: a checkpoint that lets the WAL start again.
+func (db *DB) onWriter(ctx context.Context, fn func(*sql.Conn) error) error {
+	if err := db.writes.enter(ctx, false); err != nil {
+		return err
+	}
+	defer db.writes.leave()
+	w, err := db.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.Close() // back to the writer's pool, open
+	return fn(w)
 }
 
 // preparedTx runs a transaction's statements prepared once each on SQLite:
