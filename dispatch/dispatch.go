@@ -46,9 +46,9 @@ type Tasks interface {
 // the engine's saved state and the event clock. *store.DB implements it.
 type Store interface {
 	// HouseholdRuleFields is the time zone and care level of each
-	// household with a zone of its own or a level other than self_care;
-	// with everyHousehold, of every household.
-	HouseholdRuleFields(ctx context.Context, everyHousehold bool) (map[string]registry.RuleFields, error)
+	// household with a zone of its own other than defaultZone or a level
+	// other than self_care; with everyHousehold, of every household.
+	HouseholdRuleFields(ctx context.Context, everyHousehold bool, defaultZone string) (map[string]registry.RuleFields, error)
 	Household(ctx context.Context, id string) (registry.Household, error)
 	AllHouseholdThresholds(ctx context.Context) (map[string]rules.Thresholds, error)
 	// HouseholdThresholds is nil for a household without overrides.

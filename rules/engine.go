@@ -141,6 +141,12 @@ func (e *Engine) SetHousehold(id string, st Settings) error {
 		}
 		eff = &c
 	}
+	if st.Location != nil && st.Location.String() == e.loc.String() {
+		// A zone the same as the default is no zone: a city's households
+		// are often registered with the city's own, and a million
+		// settings that say nothing would cost memory and a restart.
+		st.Location = nil
+	}
 	h := s.household(id)
 	if st.Location == nil && eff == nil && len(st.Away) == 0 {
 		h.settings = nil
@@ -299,6 +305,9 @@ func (s *shard) arm(h *household, due int64) {
 		s.next.Store(due)
 	}
 }
+
+// DefaultLocation is the time zone of the households without one of their own.
+func (e *Engine) DefaultLocation() *time.Location { return e.loc }
 
 // Location is a household's time zone: its own, or the default one.
 func (e *Engine) Location(householdID string) *time.Location {

@@ -37,7 +37,7 @@ func TestCareLevel(t *testing.T) {
 			}
 		})
 	}
-	fields, err := db.HouseholdRuleFields(ctx, true)
+	fields, err := db.HouseholdRuleFields(ctx, true, "")
 	must(t, err)
 	if fields["h1"].CareLevel != registry.CareDependent || fields["h2"].CareLevel != registry.CareSemi || len(fields) != 2 {
 		t.Errorf("care levels %v", fields)

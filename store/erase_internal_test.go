@@ -95,7 +95,7 @@ func TestDeleteHouseholdSweepsTablesItDoesNotKnow(t *testing.T) {
 	if n, _, _ := db.Counts(ctx); n != 1 {
 		t.Errorf("Counts: %d households, want 1", n)
 	}
-	fields, err := db.HouseholdRuleFields(ctx, true)
+	fields, err := db.HouseholdRuleFields(ctx, true, "")
 	mustDo(t, err)
 	if len(fields) != 1 || fields["h2"].Timezone != "Asia/Shanghai" {
 		t.Errorf("time zones %v", fields)

@@ -309,17 +309,23 @@ const setApart = `deleted_at IS NULL AND (timezone <> '' OR care_level NOT IN ('
 
 const ruleFieldsQuery = `SELECT id, timezone, care_level FROM households WHERE `
 
+// setApartQuery reads the households set apart from the defaults of a
+// monitor whose own zone is its one argument: a household registered with
+// that zone and self_care is not.
+const setApartQuery = ruleFieldsQuery + setApart + ` AND (timezone NOT IN ('', ?) OR care_level NOT IN ('', 'self_care'))`
+
 // HouseholdRuleFields maps each registered household with a time zone of
-// its own or a care level other than self_care to both; with
-// everyHousehold, every registered household. A start needs only the
-// former unless self_care has a thresholds profile: a million households'
-// rows are not read to learn that they have the defaults.
-func (db *DB) HouseholdRuleFields(ctx context.Context, everyHousehold bool) (map[string]registry.RuleFields, error) {
-	where := setApart
+// its own other than defaultZone, or a care level other than self_care, to
+// both; with everyHousehold, every registered household. A start needs only
+// the former unless self_care has a thresholds profile: a million
+// households' rows are not read to learn that they have the defaults, nor
+// when each is registered with the monitor's own zone.
+func (db *DB) HouseholdRuleFields(ctx context.Context, everyHousehold bool, defaultZone string) (map[string]registry.RuleFields, error) {
+	query, args := setApartQuery, []any{defaultZone}
 	if everyHousehold {
-		where = `deleted_at IS NULL`
+		query, args = ruleFieldsQuery+`deleted_at IS NULL`, nil
 	}
-	rows, err := db.r.QueryContext(ctx, ruleFieldsQuery+where)
+	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("household time zones and care levels: %w", err)
 	}

@@ -239,7 +239,8 @@ func TestRegisteredDevicesAndZones(t *testing.T) {
 
 // TestHouseholdRuleFields: a start reads the time zone and care level of
 // the households set apart from the defaults, or of every household; a
-// deleted one is in neither.
+// deleted one is in neither, and one registered with the monitor's own
+// zone is set apart by its care level only.
 func TestHouseholdRuleFields(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
@@ -250,6 +251,8 @@ func TestHouseholdRuleFields(t *testing.T) {
 		{ID: "h4", CareLevel: registry.CareDependent, Timezone: "Asia/Tokyo"},
 		{ID: "h5", CareLevel: registry.CareSelfCare},
 		{ID: "h6", Timezone: "Asia/Shanghai"},
+		{ID: "h7", Timezone: "Asia/Shanghai"},
+		{ID: "h8", Timezone: "Asia/Shanghai", CareLevel: registry.CareSemi},
 	} {
 		h.Name, h.Address, h.GridID = "Wu", "2 Road", "g1"
 		must(t, db.CreateHousehold(ctx, h))
@@ -261,15 +264,17 @@ func TestHouseholdRuleFields(t *testing.T) {
 		"h2": {Timezone: "Europe/Paris", CareLevel: registry.CareSelfCare},
 		"h3": {CareLevel: registry.CareSemi},
 		"h4": {Timezone: "Asia/Tokyo", CareLevel: registry.CareDependent},
+		"h8": {Timezone: "Asia/Shanghai", CareLevel: registry.CareSemi},
 	}
 	every := maps.Clone(apart)
 	every["h1"] = registry.RuleFields{CareLevel: registry.CareSelfCare}
 	every["h5"] = registry.RuleFields{CareLevel: registry.CareSelfCare}
+	every["h7"] = registry.RuleFields{Timezone: "Asia/Shanghai", CareLevel: registry.CareSelfCare}
 	for _, c := range []struct {
 		everyHousehold bool
 		want           map[string]registry.RuleFields
 	}{{false, apart}, {true, every}} {
-		got, err := db.HouseholdRuleFields(ctx, c.everyHousehold)
+		got, err := db.HouseholdRuleFields(ctx, c.everyHousehold, "Asia/Shanghai")
 		must(t, err)
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("HouseholdRuleFields(%t) = %v, want %v", c.everyHousehold, got, c.want)
