@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,6 +178,29 @@ func (d *Dispatcher) commitNow(ctx context.Context, policy int) {
 // the event clock, in one transaction. On failure they stay marked changed
 // and the next one writes them.
 func (d *Dispatcher) checkpoint(ctx context.Context) error {
+	return d.save(ctx, d.engine.Checkpoint)
+}
+
+// saveAlarm writes the states of the households of a reading that raised
+// alerts (its own, and those whose alerts it fired), and the event clock,
+// in a transaction of their own that goes first (tasks.Urgent): the
+// alarm's PUBACK waits for these, not for the commit of every household
+// changed meanwhile, thousands at a million households.
+func (d *Dispatcher) saveAlarm(ctx context.Context, householdID string, alerts []rules.Alert) error {
+	ids := []string{householdID}
+	for _, a := range alerts {
+		if !slices.Contains(ids, a.HouseholdID) {
+			ids = append(ids, a.HouseholdID)
+		}
+	}
+	return d.save(tasks.Urgent(ctx), func(save func([]rules.State) error) error {
+		return d.engine.CheckpointHouseholds(ids, save)
+	})
+}
+
+// save writes the states take hands over, and the event clock if it moved,
+// in one transaction.
+func (d *Dispatcher) save(ctx context.Context, take func(save func([]rules.State) error) error) error {
 	d.forget.checkpointMu.Lock()
 	defer d.forget.checkpointMu.Unlock()
 	// The event clock is written when it moved, so now never goes backwards
@@ -186,7 +210,7 @@ func (d *Dispatcher) checkpoint(ctx context.Context) error {
 		clockAt = d.event.Now()
 	}
 	wrote := false
-	err := d.engine.Checkpoint(func(batch []rules.State) error {
+	err := take(func(batch []rules.State) error {
 		wrote = true
 		return d.store.SaveCheckpoint(ctx, batch, clockAt)
 	})

@@ -282,8 +282,17 @@ func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct
 		return nil, err
 	}
 	d.history.Reading(r)
-	// A fall's PUBACK waits for this commit: it goes first.
-	return d.commits.ask(len(alerts) > 0), nil
+	if len(alerts) == 0 {
+		return d.commits.ask(false), nil
+	}
+	// A fall's PUBACK waits for its own state, written now, not for the
+	// next group commit. Should that write fail, the group commit, which
+	// retries in place, writes it.
+	if err := d.saveAlarm(ctx, r.HouseholdID, alerts); err != nil {
+		d.log.Warn("an alarm's rule state not saved on its own; its message waits for the next commit", "household_id", r.HouseholdID, "err", err)
+		return d.commits.ask(true), nil
+	}
+	return closed, nil
 }
 
 // answer records a wristband's ok to the check it names. A check that is

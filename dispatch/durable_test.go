@@ -193,6 +193,45 @@ func TestHandle_AnAlarmsWritesGoFirst(t *testing.T) {
 	}
 }
 
+// A fall's PUBACK waits for its own household's state and the clock, not
+// for the commit of every household changed meanwhile: with no group
+// commit running, the fall is durable, its state stored, and another
+// household's motion still waits for the commit.
+func TestHandle_AnAlarmsStateWrittenOnItsOwn(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	other := motion(t0.Add(time.Minute))
+	other.HouseholdID, other.DeviceID = "h2", "pir-2"
+	waiting, err := e.d.Handle(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	durable, err := e.d.Handle(ctx, fall(t0.Add(2*time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !closedWithin(durable, 5*time.Second) {
+		t.Fatal("the fall waits for the group commit")
+	}
+	if len(e.tasksOf(t, "fall")) != 1 {
+		t.Fatal("no fall task")
+	}
+	states, err := e.db.RuleStates(ctx)
+	if err != nil || len(states) != 1 || states[0].HouseholdID != "h1" {
+		t.Fatalf("stored rule states %v, %v; want h1's only", states, err)
+	}
+	if saved, err := e.db.EventClock(ctx); err != nil || !saved.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("stored event clock %v, %v; want the fall's", saved, err)
+	}
+	if closedWithin(waiting, 50*time.Millisecond) {
+		t.Fatal("the other household's motion durable before its commit")
+	}
+	e.run(t)
+	if !closedWithin(waiting, 5*time.Second) {
+		t.Fatal("the other household's motion not durable once the decision step runs")
+	}
+}
+
 // A store that refuses to write (a full disk) holds the message, retried in
 // place, and the monitor says it is degraded; once the store writes again,
 // the fall opens its task, once, without anything being sent again.

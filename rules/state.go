@@ -39,40 +39,79 @@ const (
 func (e *Engine) Checkpoint(save func([]State) error) error {
 	e.checkpointing.Lock()
 	defer e.checkpointing.Unlock()
-	var batch []State
-	var taken []*household
+	var c capture
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.mu.Lock()
+		for _, h := range s.dirty {
+			c.take(e, s, h)
+		}
+		s.dirty = nil
+		s.mu.Unlock()
+	}
+	return c.save(e, save)
+}
+
+// CheckpointHouseholds is Checkpoint for the households ids only, those
+// of them changed since they were last written: an alarm's own, written
+// before its message is acknowledged without waiting for every other
+// change. Checkpoints follow one another, save included, so a batch taken
+// before this one is written before it.
+func (e *Engine) CheckpointHouseholds(ids []string, save func([]State) error) error {
+	e.checkpointing.Lock()
+	defer e.checkpointing.Unlock()
+	var c capture
+	for _, id := range ids {
+		s := e.shard(id)
+		s.mu.Lock()
+		if h := s.households[id]; h != nil {
+			// It stays in s.dirty; the next Checkpoint passes over it unless
+			// it changes again.
+			c.take(e, s, h)
+		}
+		s.mu.Unlock()
+	}
+	return c.save(e, save)
+}
+
+// capture is the batch of a checkpoint being taken.
+type capture struct {
+	batch []State
+	taken []*household
 	// The states are encoded one after the other into chunks of memory
 	// that the next checkpoint uses again: at flat-out speed a commit saves
 	// thousands, and a buffer of their own for each, grown as it was
 	// encoded, was a quarter of what the monitor allocated
 	// (docs/performance.md).
-	used := 0
-	var chunk []byte
-	for i := range e.shards {
-		s := &e.shards[i]
-		s.mu.Lock()
-		for _, h := range s.dirty {
-			if s.households[h.id] != h {
-				continue // removed since it changed
-			}
-			if most := h.stateSize(); cap(chunk)-len(chunk) < most {
-				chunk = e.chunk(used, most)
-				used++
-			}
-			start := len(chunk)
-			chunk = h.appendState(chunk)
-			batch = append(batch, State{HouseholdID: h.id, Data: chunk[start:len(chunk):len(chunk)]})
-			h.isDirty = false
-			taken = append(taken, h)
-		}
-		s.dirty = nil
-		s.mu.Unlock()
+	used  int
+	chunk []byte
+}
+
+// take encodes h's state into the batch if it changed since it was last
+// taken; s is its shard, locked.
+func (c *capture) take(e *Engine, s *shard, h *household) {
+	if !h.isDirty || s.households[h.id] != h {
+		return // written since it changed, or removed
 	}
-	if len(batch) == 0 {
+	if most := h.stateSize(); cap(c.chunk)-len(c.chunk) < most {
+		c.chunk = e.chunk(c.used, most)
+		c.used++
+	}
+	start := len(c.chunk)
+	c.chunk = h.appendState(c.chunk)
+	c.batch = append(c.batch, State{HouseholdID: h.id, Data: c.chunk[start:len(c.chunk):len(c.chunk)]})
+	h.isDirty = false
+	c.taken = append(c.taken, h)
+}
+
+// save hands the batch to save; if that fails, what was taken is marked
+// changed again.
+func (c *capture) save(e *Engine, save func([]State) error) error {
+	if len(c.batch) == 0 {
 		return nil
 	}
-	if err := save(batch); err != nil {
-		for _, h := range taken {
+	if err := save(c.batch); err != nil {
+		for _, h := range c.taken {
 			s := e.shard(h.id)
 			s.mu.Lock()
 			h.dirty(s)
