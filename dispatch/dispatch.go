@@ -282,8 +282,9 @@ func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct
 		return nil, err
 	}
 	d.history.Reading(r)
-	if len(alerts) == 0 {
-		return d.commits.ask(false), nil
+	if !alarming(alerts) {
+		// The commit goes first when the reading raised anything.
+		return d.commits.ask(len(alerts) > 0), nil
 	}
 	// A fall's PUBACK waits for its own state, written now, not for the
 	// next group commit. Should that write fail, the group commit, which
@@ -293,6 +294,21 @@ func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct
 		return d.commits.ask(true), nil
 	}
 	return closed, nil
+}
+
+// alarming says whether alerts hold an alarm (a fall, an SOS, a tap left
+// running: CONTRACT.md §12), dispatched at once. Welfare and maintenance
+// alerts wait for verification or upkeep anyway; a reading that only
+// fired those joins the group commit: under load many readings fire some
+// household's deadline as they move the clock, and each would otherwise
+// make a transaction of its own.
+func alarming(alerts []rules.Alert) bool {
+	for _, a := range alerts {
+		if rule, ok := rules.Lookup(a.Rule); ok && rule.Class == rules.ClassAlarm && !a.Cleared {
+			return true
+		}
+	}
+	return false
 }
 
 // answer records a wristband's ok to the check it names. A check that is

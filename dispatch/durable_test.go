@@ -196,13 +196,21 @@ func TestHandle_AnAlarmsWritesGoFirst(t *testing.T) {
 // A fall's PUBACK waits for its own household's state and the clock, not
 // for the commit of every household changed meanwhile: with no group
 // commit running, the fall is durable, its state stored, and another
-// household's motion still waits for the commit.
+// household's low battery, no alarm, still waits for the commit.
 func TestHandle_AnAlarmsStateWrittenOnItsOwn(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	other := motion(t0.Add(time.Minute))
-	other.HouseholdID, other.DeviceID = "h2", "pir-2"
-	waiting, err := e.d.Handle(ctx, other)
+	for _, err := range []error{
+		e.db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Zhao Min", Address: "14 Xingfu Road", GridID: "g1"}),
+		e.db.CreateDevice(ctx, registry.Device{ID: "pir-2", Kind: registry.MotionSensor, HouseholdID: "h2", SecretHash: "x"}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	low := 5.0
+	waiting, err := e.d.Handle(ctx, rules.Reading{HouseholdID: "h2", DeviceID: "pir-2", Kind: registry.MotionSensor,
+		Stream: rules.Telemetry, TS: t0.Add(time.Minute), BatteryPct: &low})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,11 +232,14 @@ func TestHandle_AnAlarmsStateWrittenOnItsOwn(t *testing.T) {
 		t.Errorf("stored event clock %v, %v; want the fall's", saved, err)
 	}
 	if closedWithin(waiting, 50*time.Millisecond) {
-		t.Fatal("the other household's motion durable before its commit")
+		t.Fatal("the other household's low battery durable before its commit")
 	}
 	e.run(t)
 	if !closedWithin(waiting, 5*time.Second) {
-		t.Fatal("the other household's motion not durable once the decision step runs")
+		t.Fatal("the other household's low battery not durable once the decision step runs")
+	}
+	if list, err := e.db.Tasks(ctx, tasks.Filter{HouseholdID: "h2", Rule: rules.RuleBatteryLow}); err != nil || len(list) != 1 {
+		t.Errorf("h2's battery_low tasks %v, %v; want one", list, err)
 	}
 }
 
