@@ -60,11 +60,20 @@ type IntakeOptions struct {
 // is stored. A message that is not acknowledged stays with the broker, or
 // with the device, and comes again.
 type Intake struct {
-	opts     IntakeOptions
-	lanes    [2]lane // telemetry, events
-	seed     maphash.Seed
-	ticks    rejectLog
-	acks     chan pendingAck
+	opts  IntakeOptions
+	lanes [2]lane // telemetry, events
+	seed  maphash.Seed
+	ticks rejectLog
+	acks  chan pendingAck
+	// waiting counts the messages of each topic in acks. One whose effect
+	// is stored when it is handled (an alarm's state is written on its
+	// own) is acknowledged at once unless one of its topic waits: each
+	// device's acknowledgements keep their order, a fall does not wait
+	// behind other devices' commits.
+	waiting struct {
+		mu sync.Mutex
+		n  map[string]int
+	}
 	stopping chan struct{}
 }
 
@@ -93,6 +102,7 @@ func newLane(workers, size int) lane {
 type pendingAck struct {
 	durable <-chan struct{}
 	ack     func()
+	topic   string
 }
 
 // NewIntake checks the options.
@@ -119,6 +129,7 @@ func NewIntake(opts IntakeOptions) (*Intake, error) {
 		acks:     make(chan pendingAck, (opts.Workers+opts.EventWorkers)*opts.QueueSize),
 		stopping: make(chan struct{}),
 	}
+	in.waiting.n = make(map[string]int)
 	in.lanes[laneTelemetry] = newLane(opts.Workers, opts.QueueSize)
 	in.lanes[laneEvents] = newLane(opts.EventWorkers, opts.QueueSize)
 	return in, nil
@@ -275,18 +286,62 @@ func (in *Intake) acknowledge(stop <-chan struct{}) {
 		}
 		select {
 		case <-p.durable:
-			p.ack()
+			in.ack(p)
 		case <-stop:
 			grace, stop = time.After(ackGrace), nil
 			select {
 			case <-p.durable:
-				p.ack()
+				in.ack(p)
 			case <-grace:
 				return
 			}
 		case <-grace:
 			return
 		}
+	}
+}
+
+// ack acknowledges a message that waited in acks.
+func (in *Intake) ack(p pendingAck) {
+	p.ack()
+	in.waited(p.topic)
+}
+
+// waited counts a message of topic out of acks.
+func (in *Intake) waited(topic string) {
+	in.waiting.mu.Lock()
+	defer in.waiting.mu.Unlock()
+	if in.waiting.n[topic]--; in.waiting.n[topic] <= 0 {
+		delete(in.waiting.n, topic)
+	}
+}
+
+// enqueue acknowledges a handled message once what it changed is stored:
+// at once if it is and no earlier message of its topic waits (messages of
+// a topic are handled in turn, by one worker), else after those before it
+// in acks. When ctx ends first it is left unacknowledged, to come again.
+func (in *Intake) enqueue(ctx context.Context, d delivery, durable <-chan struct{}) {
+	in.waiting.mu.Lock()
+	if in.waiting.n[d.topic] == 0 && isClosed(durable) {
+		in.waiting.mu.Unlock()
+		d.ack()
+		return
+	}
+	in.waiting.n[d.topic]++
+	in.waiting.mu.Unlock()
+	select {
+	case in.acks <- pendingAck{durable: durable, ack: d.ack, topic: d.topic}:
+	case <-ctx.Done():
+		in.waited(d.topic)
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -317,10 +372,7 @@ func (in *Intake) process(ctx context.Context, d delivery) {
 		d.ack() // refused for good
 	default:
 		acked = true
-		select {
-		case in.acks <- pendingAck{durable: durable, ack: d.ack}:
-		case <-ctx.Done(): // stopping: unacknowledged, it comes again
-		}
+		in.enqueue(ctx, d, durable)
 	}
 }
 

@@ -99,12 +99,7 @@ func TestIntakeSurvivesPanics(t *testing.T) {
 	sos := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:01:00Z","event":"sos"}`)}
 	ctx := withMark(context.Background(), &s.lanes[laneEvents].marks[0])
 	for _, m := range []*fakeMessage{fall, tick, sos} {
-		s.process(ctx, m.delivery()) // must not panic
-		if m == sos {
-			ack := <-s.acks // handled: acknowledged once stored
-			<-ack.durable
-			ack.ack()
-		}
+		s.process(ctx, m.delivery()) // must not panic; the sos is stored at once
 		if m.acked() != 1 {
 			t.Errorf("%s: acknowledged %d times, want 1 (a panicking message is dropped, not redelivered forever)", m.topic, m.acked())
 		}
@@ -306,6 +301,52 @@ func TestIntakeAcknowledgesOnceStored(t *testing.T) {
 	}
 	if sos.acked() != 0 {
 		t.Error("a message whose handling failed was acknowledged")
+	}
+}
+
+// TestIntakeAcknowledgesEachDeviceInOrder: a message stored once handled
+// (an alarm written on its own) is acknowledged without waiting for other
+// devices' commits, but never before an earlier message of its own device.
+func TestIntakeAcknowledgesEachDeviceInOrder(t *testing.T) {
+	commit := make(chan struct{})
+	p, err := NewPipeline(PipelineOptions{
+		Prefix: "eldersafe/v1", Devices: anyBand{},
+		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
+			if r.Event == "sos" {
+				return commit, nil // waits for the group commit
+			}
+			return stored(), nil
+		},
+		Bound: clock.Func(func() time.Time { return testNow }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := NewIntake(IntakeOptions{Prefix: "eldersafe/v1", Pipeline: p, EventWorkers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runIntake(t, in)
+	waits := &fakeMessage{topic: "eldersafe/v1/devices/band-2/event", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"sos"}`)}
+	fall := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:00:01Z","event":"fall"}`)}
+	behind := &fakeMessage{topic: "eldersafe/v1/devices/band-2/event", payload: []byte(`{"ts":"2025-06-01T11:00:02Z","event":"fall"}`)}
+	for _, m := range []*fakeMessage{waits, fall, behind} {
+		m.submit(t, in)
+	}
+	for deadline := time.Now().Add(5 * time.Second); fall.acked() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a stored fall waits for another device's commit")
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // a wrong acknowledgement would have come by now
+	if waits.acked() != 0 || behind.acked() != 0 {
+		t.Fatalf("band-2 acknowledged %d and %d times before its first message was stored, want 0 and 0", waits.acked(), behind.acked())
+	}
+	close(commit)
+	for deadline := time.Now().Add(5 * time.Second); waits.acked() == 0 || behind.acked() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("band-2's messages not acknowledged once stored")
+		}
 	}
 }
 
