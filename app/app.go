@@ -400,6 +400,7 @@ func (m *Monitor) startMQTT(logger *slog.Logger) error {
 		Workers:      m.cfg.Ingest.Workers,
 		EventWorkers: m.cfg.Ingest.EventWorkers,
 		QueueSize:    m.cfg.Ingest.QueueSize,
+		OneOrder:     m.cfg.MQTT.URL != "",
 		Logger:       logger,
 	}
 	if m.decide.EventClock() {

@@ -51,7 +51,16 @@ type IntakeOptions struct {
 	// QueueSize bounds each worker's queue; a full queue holds the broker.
 	// Default 1024.
 	QueueSize int
-	Logger    *slog.Logger
+	// OneOrder acknowledges every message in the order it was handled: the
+	// messages come over the monitor's own sessions with an external
+	// broker, which MQTT wants acknowledged in order (acknowledged out of
+	// order, Mosquitto was seen handing a device's messages over out of
+	// order, docs/performance.md). Otherwise (the embedded broker, each
+	// device its own session) only each device's messages keep their
+	// order, and a fall stored at once is not held behind other devices'
+	// commits.
+	OneOrder bool
+	Logger   *slog.Logger
 }
 
 // Intake takes messages from a broker, spreads them over per-device worker
@@ -65,11 +74,11 @@ type Intake struct {
 	seed  maphash.Seed
 	ticks rejectLog
 	acks  chan pendingAck
-	// waiting counts the messages of each topic in acks. One whose effect
-	// is stored when it is handled (an alarm's state is written on its
-	// own) is acknowledged at once unless one of its topic waits: each
-	// device's acknowledgements keep their order, a fall does not wait
-	// behind other devices' commits.
+	// waiting counts the messages of each topic in acks. Without OneOrder,
+	// one whose effect is stored when it is handled (an alarm's state is
+	// written on its own) is acknowledged at once unless one of its topic
+	// waits: each device's acknowledgements keep their order, a fall does
+	// not wait behind other devices' commits.
 	waiting struct {
 		mu sync.Mutex
 		n  map[string]int
@@ -318,11 +327,11 @@ func (in *Intake) waited(topic string) {
 
 // enqueue acknowledges a handled message once what it changed is stored:
 // at once if it is and no earlier message of its topic waits (messages of
-// a topic are handled in turn, by one worker), else after those before it
-// in acks. When ctx ends first it is left unacknowledged, to come again.
+// a topic are handled in turn, by one worker), unless OneOrder; else after
+// those before it in acks. When ctx ends first it is left unacknowledged, to come again.
 func (in *Intake) enqueue(ctx context.Context, d delivery, durable <-chan struct{}) {
 	in.waiting.mu.Lock()
-	if in.waiting.n[d.topic] == 0 && isClosed(durable) {
+	if !in.opts.OneOrder && in.waiting.n[d.topic] == 0 && isClosed(durable) {
 		in.waiting.mu.Unlock()
 		d.ack()
 		return

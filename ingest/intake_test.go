@@ -306,47 +306,58 @@ func TestIntakeAcknowledgesOnceStored(t *testing.T) {
 
 // TestIntakeAcknowledgesEachDeviceInOrder: a message stored once handled
 // (an alarm written on its own) is acknowledged without waiting for other
-// devices' commits, but never before an earlier message of its own device.
+// devices' commits, but never before an earlier message of its own device;
+// with OneOrder (an external broker's sessions), after every message
+// handled before it.
 func TestIntakeAcknowledgesEachDeviceInOrder(t *testing.T) {
-	commit := make(chan struct{})
-	p, err := NewPipeline(PipelineOptions{
-		Prefix: "eldersafe/v1", Devices: anyBand{},
-		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
-			if r.Event == "sos" {
-				return commit, nil // waits for the group commit
+	for _, oneOrder := range []bool{false, true} {
+		t.Run(fmt.Sprintf("OneOrder=%t", oneOrder), func(t *testing.T) {
+			commit := make(chan struct{})
+			p, err := NewPipeline(PipelineOptions{
+				Prefix: "eldersafe/v1", Devices: anyBand{},
+				Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
+					if r.Event == "sos" {
+						return commit, nil // waits for the group commit
+					}
+					return stored(), nil
+				},
+				Bound: clock.Func(func() time.Time { return testNow }),
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-			return stored(), nil
-		},
-		Bound: clock.Func(func() time.Time { return testNow }),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := NewIntake(IntakeOptions{Prefix: "eldersafe/v1", Pipeline: p, EventWorkers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runIntake(t, in)
-	waits := &fakeMessage{topic: "eldersafe/v1/devices/band-2/event", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"sos"}`)}
-	fall := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:00:01Z","event":"fall"}`)}
-	behind := &fakeMessage{topic: "eldersafe/v1/devices/band-2/event", payload: []byte(`{"ts":"2025-06-01T11:00:02Z","event":"fall"}`)}
-	for _, m := range []*fakeMessage{waits, fall, behind} {
-		m.submit(t, in)
-	}
-	for deadline := time.Now().Add(5 * time.Second); fall.acked() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("a stored fall waits for another device's commit")
-		}
-	}
-	time.Sleep(50 * time.Millisecond) // a wrong acknowledgement would have come by now
-	if waits.acked() != 0 || behind.acked() != 0 {
-		t.Fatalf("band-2 acknowledged %d and %d times before its first message was stored, want 0 and 0", waits.acked(), behind.acked())
-	}
-	close(commit)
-	for deadline := time.Now().Add(5 * time.Second); waits.acked() == 0 || behind.acked() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("band-2's messages not acknowledged once stored")
-		}
+			in, err := NewIntake(IntakeOptions{Prefix: "eldersafe/v1", Pipeline: p, EventWorkers: 1, OneOrder: oneOrder})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runIntake(t, in)
+			waits := &fakeMessage{topic: "eldersafe/v1/devices/band-2/event", payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"sos"}`)}
+			fall := &fakeMessage{topic: "eldersafe/v1/devices/band-1/event", payload: []byte(`{"ts":"2025-06-01T11:00:01Z","event":"fall"}`)}
+			behind := &fakeMessage{topic: "eldersafe/v1/devices/band-2/event", payload: []byte(`{"ts":"2025-06-01T11:00:02Z","event":"fall"}`)}
+			for _, m := range []*fakeMessage{waits, fall, behind} {
+				m.submit(t, in)
+			}
+			if !oneOrder {
+				for deadline := time.Now().Add(5 * time.Second); fall.acked() == 0; time.Sleep(time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("a stored fall waits for another device's commit")
+					}
+				}
+			}
+			time.Sleep(50 * time.Millisecond) // a wrong acknowledgement would have come by now
+			if waits.acked() != 0 || behind.acked() != 0 {
+				t.Fatalf("band-2 acknowledged %d and %d times before its first message was stored, want 0 and 0", waits.acked(), behind.acked())
+			}
+			if oneOrder && fall.acked() != 0 {
+				t.Fatal("acknowledged before a message handled earlier, in one order")
+			}
+			close(commit)
+			for deadline := time.Now().Add(5 * time.Second); waits.acked() == 0 || behind.acked() == 0 || fall.acked() == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("not acknowledged once stored")
+				}
+			}
+		})
 	}
 }
 
