@@ -165,8 +165,7 @@ func (d *Dispatcher) SavePart(part, parts int, yield func(rules.State, []rules.S
 func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
 	// A self_care profile applies to every household that has no level
 	// set apart, so then every household is read.
-	zone := d.engine.DefaultLocation().String()
-	fields, err := d.store.HouseholdRuleFields(ctx, len(d.levels[registry.CareSelfCare]) > 0, zone)
+	fields, err := d.store.HouseholdRuleFields(ctx, len(d.levels[registry.CareSelfCare]) > 0, d.engine.DefaultLocation().String())
 	if err != nil {
 		return err
 	}
@@ -201,9 +200,6 @@ func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
 	applied := 0
 	for id := range ids {
 		f := fields[id]
-		if f.Timezone == zone {
-			f.Timezone = ""
-		}
 		if f.Timezone == "" && len(overrides[id]) == 0 && len(away[id]) == 0 && len(d.levels[f.CareLevel.OrDefault()]) == 0 {
 			continue
 		}

@@ -313,7 +313,9 @@ func (in *Intake) acknowledge(stop <-chan struct{}) {
 // ack acknowledges a message that waited in acks.
 func (in *Intake) ack(p pendingAck) {
 	p.ack()
-	in.waited(p.topic)
+	if !in.opts.OneOrder {
+		in.waited(p.topic)
+	}
 }
 
 // waited counts a message of topic out of acks.
@@ -330,18 +332,23 @@ func (in *Intake) waited(topic string) {
 // a topic are handled in turn, by one worker), unless OneOrder; else after
 // those before it in acks. When ctx ends first it is left unacknowledged, to come again.
 func (in *Intake) enqueue(ctx context.Context, d delivery, durable <-chan struct{}) {
-	in.waiting.mu.Lock()
-	if !in.opts.OneOrder && in.waiting.n[d.topic] == 0 && isClosed(durable) {
+	if !in.opts.OneOrder {
+		stored := isClosed(durable)
+		in.waiting.mu.Lock()
+		if stored && in.waiting.n[d.topic] == 0 {
+			in.waiting.mu.Unlock()
+			d.ack()
+			return
+		}
+		in.waiting.n[d.topic]++
 		in.waiting.mu.Unlock()
-		d.ack()
-		return
 	}
-	in.waiting.n[d.topic]++
-	in.waiting.mu.Unlock()
 	select {
 	case in.acks <- pendingAck{durable: durable, ack: d.ack, topic: d.topic}:
 	case <-ctx.Done():
-		in.waited(d.topic)
+		if !in.opts.OneOrder {
+			in.waited(d.topic)
+		}
 	}
 }
 
