@@ -111,10 +111,14 @@ now() { date +%s.%N; }
 # authed is curl with the monitor's $TOKEN, sending JSON.
 authed() { curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 # The monitor's ($monitor_pid) resident set and its peak, in KiB, and its
-# user + system CPU time so far, in clock ticks.
+# user + system CPU time so far, in clock ticks; the pages it has faulted
+# in, and how much of its memory is in transparent huge pages, in KiB
+# (docs/operations.md, "Huge pages").
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$monitor_pid/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$monitor_pid/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$monitor_pid/stat"; }
+minor_faults() { awk '{print $10}' "/proc/$monitor_pid/stat"; }
+huge_kb() { awk '/^AnonHugePages/ {print $2}' "/proc/$monitor_pid/smaps_rollup"; }
 mark() { echo "$(now) mark $*" >>"$samples"; }
 sample() {
 	while kill -0 "$monitor_pid" 2>/dev/null; do

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # restart.sh BIN WORK [PROFILE_OUT]: start BIN serve as scripts/scale.sh does
 # on WORK/data (made by scale.sh or loadrun.sh), time it until /readyz
-# answers 200, print its CPU and resident set then, time five /metrics
-# scrapes, and stop it (SIGTERM:
-# it writes its snapshot). PROFILE_OUT: also a CPU profile of the first
+# answers 200, print its CPU, resident set and the pages it faulted in
+# then, time five /metrics scrapes, and stop it (SIGTERM: it writes its
+# snapshot). PROFILE_OUT: also a CPU profile of the first
 # PROFSEC (20) seconds; HEAP=FILE: a heap profile once ready. SPEAK=N:
 # then every device of scale.sh's households 0..N-1 says one thing
 # (scripts/speak), and the resident set is read again after two of the
@@ -32,7 +32,8 @@ fi
 ready=$(wait_ready "http://127.0.0.1:$http_port" "$monitor_pid" "$WORK/eldersafe.log")
 echo "$ready" \
 	"cpu_s $(echo "scale=2; $(cpu_ticks) / $(getconf CLK_TCK)" | bc)" \
-	"rss_kb $(rss_kb) hwm_kb $(hwm_kb)"
+	"rss_kb $(rss_kb) hwm_kb $(hwm_kb)" \
+	"minor_faults $(minor_faults) huge_kb $(huge_kb)"
 scrape "http://127.0.0.1:$http_port"
 if [ -n "${SPEAK:-}" ]; then
 	(cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
