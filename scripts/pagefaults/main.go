@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -38,8 +39,23 @@ func main() {
 	const page = 4096
 	pages := size / page
 	first, again := touch(b, page), touch(b, page)
-	fmt.Printf("pages %d first_touch %v (%v a page) second_touch %v (%v a page)\n",
-		pages, first.Round(time.Millisecond), first/time.Duration(pages), again.Round(time.Millisecond), again/time.Duration(pages))
+	fmt.Printf("pages %d first_touch %v (%v a page) second_touch %v (%v a page) %s\n",
+		pages, first.Round(time.Millisecond), first/time.Duration(pages), again.Round(time.Millisecond), again/time.Duration(pages), hugeKB())
+}
+
+// hugeKB is how much of the process the kernel backs with transparent
+// huge pages, from /proc/self/smaps_rollup: whether -huge got them.
+func hugeKB() string {
+	b, err := os.ReadFile("/proc/self/smaps_rollup")
+	if err != nil {
+		return "huge_kb unknown"
+	}
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "AnonHugePages:" {
+			return "huge_kb " + f[1]
+		}
+	}
+	return "huge_kb unknown"
 }
 
 // touch writes one byte to each page of b and returns how long it took.
