@@ -9,6 +9,7 @@
 //	benche2e ceiling   times a bare mosquitto_sub taking the load, or (-embedded) the embedded
 //	                   broker alone, acknowledging each publish in process at once
 //	benche2e monitor   times the monitor taking the load (from /metrics) and the falls' pushes
+//	benche2e probe     times falls' PUBACKs and pushes while a load from elsewhere runs
 //
 // It measures the monitor only through its external interfaces (MQTT, the
 // HTTP API, /metrics and the push it sends), so the monitor's internals can
@@ -58,9 +59,10 @@ func main() {
 		"provision": provision,
 		"ceiling":   ceiling,
 		"monitor":   monitor,
+		"probe":     probeFalls,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
-		fmt.Fprintln(os.Stderr, "usage: benche2e gen|provision|ceiling|monitor [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benche2e gen|provision|ceiling|monitor|probe [flags]")
 		os.Exit(2)
 	}
 	if err := commands[os.Args[1]](os.Args[2:]); err != nil {

@@ -47,11 +47,7 @@ func monitor(args []string) error {
 		return errors.New("-metrics and -receiver are required")
 	}
 
-	pushes, err := startReceiver(*receiver)
-	if err != nil {
-		return err
-	}
-	falling, err := connectWristbands(&l, *falls)
+	pushes, falling, err := startFalls(&l, *falls, *receiver)
 	if err != nil {
 		return err
 	}
@@ -125,12 +121,7 @@ func monitor(args []string) error {
 		secs := done.Sub(start).Seconds()
 		fmt.Printf("done=true\nseconds=%.3f\nrate=%.0f\n", secs, float64(l.total())/secs)
 	}
-	var latencies []time.Duration
-	for k, at := range falling.at {
-		if arrived, ok := pushes.arrival(householdID(k)); ok {
-			latencies = append(latencies, arrived.Sub(at))
-		}
-	}
+	latencies := falling.pushed(pushes)
 	fmt.Printf("falls_published=%d\nfalls_pushed=%d\n", falling.published(), len(latencies))
 	if len(latencies) > 0 {
 		slices.Sort(latencies)
@@ -148,7 +139,34 @@ type fallPublisher struct {
 	at      []time.Time   // when fall k was published
 	acks    sync.WaitGroup
 	mu      sync.Mutex
+	acked   []time.Duration // each fall's wait for its PUBACK, in the order they came
 	errs    []error
+}
+
+// startFalls starts the families' push receiver on addr and connects the
+// falls' wristbands.
+func startFalls(l *loadFlags, falls int, addr string) (*receiver, *fallPublisher, error) {
+	pushes, err := startReceiver(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	falling, err := connectWristbands(l, falls)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pushes, falling, nil
+}
+
+// pushed is how long each fall pushed so far took from its publish to its
+// family's push.
+func (f *fallPublisher) pushed(pushes *receiver) []time.Duration {
+	var waits []time.Duration
+	for k, at := range f.at {
+		if arrived, ok := pushes.arrival(householdID(k)); ok {
+			waits = append(waits, arrived.Sub(at))
+		}
+	}
+	return waits
 }
 
 // connectWristbands connects one MQTT client per wristband before the load
@@ -181,11 +199,15 @@ func (f *fallPublisher) publish() {
 	tok := f.clients[k].Publish(topic(wristbandID(k), "event"), 1, false, fmt.Sprintf(`{"ts":%d,"event":"fall"}`, now.UnixMilli()))
 	f.at = append(f.at, now)
 	f.acks.Go(func() {
-		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-			f.mu.Lock()
+		ok := tok.WaitTimeout(30*time.Second) && tok.Error() == nil
+		waited := time.Since(now)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if !ok {
 			f.errs = append(f.errs, fmt.Errorf("fall of %s not acknowledged: %v", wristbandID(k), tok.Error()))
-			f.mu.Unlock()
+			return
 		}
+		f.acked = append(f.acked, waited)
 	})
 }
 
