@@ -174,11 +174,25 @@ func (d *Dispatcher) commitNow(ctx context.Context, policy int) {
 	}
 }
 
-// checkpoint writes every household changed since the last checkpoint, and
-// the event clock, in one transaction. On failure they stay marked changed
-// and the next one writes them.
+// checkpoint writes every household changed since the last checkpoint,
+// in transactions of a few hundred between which an alarm's writes go
+// first, then the event clock as it was before them. A crash between two
+// leaves some households written and the clock where it was: their
+// messages are not acknowledged yet, and come again. On failure the
+// households not written stay marked changed and the next one writes them.
 func (d *Dispatcher) checkpoint(ctx context.Context) error {
-	return d.save(ctx, d.engine.Checkpoint)
+	var clockAt time.Time
+	if d.event != nil {
+		clockAt = d.event.Now()
+	}
+	if err := d.engine.Checkpoint(func(batch []rules.State) error {
+		return d.store.SaveCheckpoint(ctx, batch, time.Time{})
+	}); err != nil {
+		return err
+	}
+	d.forget.checkpointMu.Lock()
+	defer d.forget.checkpointMu.Unlock()
+	return d.saveClock(clockAt, func(at time.Time) error { return d.store.SaveCheckpoint(ctx, nil, at) })
 }
 
 // saveAlarm writes the states of the households of a reading that raised
@@ -193,32 +207,38 @@ func (d *Dispatcher) saveAlarm(ctx context.Context, householdID string, alerts [
 			ids = append(ids, a.HouseholdID)
 		}
 	}
-	return d.save(tasks.Urgent(ctx), func(save func([]rules.State) error) error {
-		return d.engine.CheckpointHouseholds(ids, save)
+	ctx = tasks.Urgent(ctx)
+	var clockAt time.Time
+	if d.event != nil {
+		clockAt = d.event.Now()
+	}
+	d.forget.checkpointMu.Lock()
+	defer d.forget.checkpointMu.Unlock()
+	return d.saveClock(clockAt, func(at time.Time) error {
+		wrote := false
+		err := d.engine.CheckpointHouseholds(ids, func(batch []rules.State) error {
+			wrote = true
+			return d.store.SaveCheckpoint(ctx, batch, at)
+		})
+		if err == nil && !wrote {
+			err = d.store.SaveCheckpoint(ctx, nil, at)
+		}
+		return err
 	})
 }
 
-// save writes the states take hands over, and the event clock if it moved,
-// in one transaction.
-func (d *Dispatcher) save(ctx context.Context, take func(save func([]rules.State) error) error) error {
-	d.forget.checkpointMu.Lock()
-	defer d.forget.checkpointMu.Unlock()
-	// The event clock is written when it moved, so now never goes backwards
-	// across a restart.
-	var clockAt time.Time
-	if d.event != nil && !d.event.Now().Equal(d.savedClock) {
-		clockAt = d.event.Now()
+// saveClock runs write with the event clock at, or with none when the
+// clock saved is not older, so that the clock saved never goes back, even
+// across a restart. The caller holds checkpointMu.
+func (d *Dispatcher) saveClock(at time.Time, write func(clockAt time.Time) error) error {
+	if !at.After(d.savedClock) {
+		at = time.Time{}
 	}
-	wrote := false
-	err := take(func(batch []rules.State) error {
-		wrote = true
-		return d.store.SaveCheckpoint(ctx, batch, clockAt)
-	})
-	if err == nil && !wrote {
-		err = d.store.SaveCheckpoint(ctx, nil, clockAt)
+	if err := write(at); err != nil {
+		return err
 	}
-	if err == nil && !clockAt.IsZero() {
-		d.savedClock = clockAt
+	if !at.IsZero() {
+		d.savedClock = at
 	}
-	return err
+	return nil
 }

@@ -38,8 +38,9 @@ type Engine struct {
 	// started is when the engine was restored (Unix ns), 0 if it was not:
 	// silence while the monitor was down proves no sensor dead (health.go).
 	started atomic.Int64
-	// checkpointing is held by Checkpoint; chunks is the memory it encodes
-	// states into, kept for the next one (state.go).
+	// checkpointing is held while a checkpoint's batch is encoded and
+	// written, and by Remove; chunks is the memory it encodes states into,
+	// kept for the next one (state.go).
 	checkpointing sync.Mutex
 	chunks        [][]byte
 }
@@ -161,6 +162,10 @@ func (e *Engine) SetHousehold(id string, st Settings) error {
 // when it is deleted. Its pending deadlines are left in the heap and
 // recognised as stale when they come due.
 func (e *Engine) Remove(id string) {
+	// Not while a checkpoint's batch is being written: encoded before the
+	// removal, it would save the state after the caller deleted it.
+	e.checkpointing.Lock()
+	defer e.checkpointing.Unlock()
 	s := e.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()

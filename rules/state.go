@@ -34,20 +34,73 @@ const (
 )
 
 // Checkpoint hands the state of every household changed since the last
-// checkpoint to save, in one batch, valid until save returns. If save fails
-// they stay marked changed, so the next checkpoint writes them.
+// checkpoint to save, in batches of at most checkpointPart households,
+// each valid until save returns. A household's state is encoded when its
+// batch is taken, so an alarm's own (CheckpointHouseholds), written between
+// two batches, is never followed by an older one. If save fails, the
+// households of that batch and of those not yet taken stay marked changed,
+// so the next checkpoint writes them.
 func (e *Engine) Checkpoint(save func([]State) error) error {
+	changed := e.takeChanged()
+	for len(changed) > 0 {
+		part := changed[:min(len(changed), checkpointPart)]
+		changed = changed[len(part):]
+		if err := e.checkpointPart(part, save); err != nil {
+			for _, p := range changed {
+				p.s.mu.Lock()
+				if p.h.isDirty && p.s.households[p.h.id] == p.h {
+					p.s.dirty = append(p.s.dirty, p.h)
+				}
+				p.s.mu.Unlock()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// checkpointPart is how many households' states Checkpoint hands to save
+// at once. At flat-out speed at a million households a checkpoint holds
+// thousands, one transaction of hundreds of milliseconds: a fall's task and
+// its own state, whose writes go first, waited for all of it
+// (docs/performance.md, "Nineteenth round").
+const checkpointPart = 256
+
+// changedHousehold is a household marked changed, with its shard.
+type changedHousehold struct {
+	s *shard
+	h *household
+}
+
+// takeChanged takes the households marked changed off their shards' lists;
+// they stay marked until written (isDirty), so a change meanwhile does not
+// list them again.
+func (e *Engine) takeChanged() []changedHousehold {
 	e.checkpointing.Lock()
 	defer e.checkpointing.Unlock()
-	var c capture
+	var changed []changedHousehold
 	for i := range e.shards {
 		s := &e.shards[i]
 		s.mu.Lock()
 		for _, h := range s.dirty {
-			c.take(e, s, h)
+			changed = append(changed, changedHousehold{s, h})
 		}
 		s.dirty = nil
 		s.mu.Unlock()
+	}
+	return changed
+}
+
+// checkpointPart encodes the households of part still changed and hands
+// them to save.
+func (e *Engine) checkpointPart(part []changedHousehold, save func([]State) error) error {
+	e.checkpointing.Lock()
+	defer e.checkpointing.Unlock()
+	var c capture
+	for _, p := range part {
+		p.s.mu.Lock()
+		c.take(e, p.s, p.h)
+		p.s.mu.Unlock()
 	}
 	return c.save(e, save)
 }

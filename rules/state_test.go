@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
@@ -110,6 +111,80 @@ func TestCheckpointWritesOnlyWhatChanged(t *testing.T) {
 	}
 	if n := count(); n != 1 {
 		t.Fatalf("after a failed save: %d households, want 1 again", n)
+	}
+}
+
+// TestCheckpointInParts: a checkpoint of many households is handed over in
+// batches of at most checkpointPart, each encoded when it is taken: a
+// household changed while an earlier batch is written is saved as it is
+// then, not as it was when the checkpoint began; and when a batch fails,
+// its households and those after it stay marked changed.
+func TestCheckpointInParts(t *testing.T) {
+	const n = 2*checkpointPart + 10
+	e := newEngine(t)
+	motion := func(i int, at time.Duration) Reading {
+		r := pir(at)
+		r.HouseholdID, r.DeviceID = fmt.Sprintf("h%04d", i), fmt.Sprintf("pir-%04d", i)
+		return r
+	}
+	var first []Reading
+	for i := range n {
+		first = append(first, motion(i, 0))
+	}
+	run(e, read(first...))
+
+	saved := map[string][]byte{}
+	var sizes []int
+	changed := "" // a household of a later batch, moved while the first is written
+	if err := e.Checkpoint(func(batch []State) error {
+		sizes = append(sizes, len(batch))
+		for _, st := range batch {
+			saved[st.HouseholdID] = slices.Clone(st.Data)
+		}
+		if changed == "" {
+			for i := range n {
+				if id := fmt.Sprintf("h%04d", i); saved[id] == nil {
+					changed = id
+					e.Process(motion(i, time.Hour))
+					break
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sizes, []int{checkpointPart, checkpointPart, 10}) || len(saved) != n {
+		t.Fatalf("batches of %v, %d households, want %d, %d and 10 of %d", sizes, len(saved), checkpointPart, checkpointPart, n)
+	}
+	next := newEngine(t)
+	if err := next.Restore(State{HouseholdID: changed, Data: saved[changed]}, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := next.Status(changed, t0.Add(time.Hour)), e.Status(changed, t0.Add(time.Hour)); !reflect.DeepEqual(got, want) {
+		t.Errorf("%s, changed while an earlier batch was written, saved as it was before:\n%+v, want\n%+v", changed, got, want)
+	}
+
+	var later []Reading
+	for i := range n {
+		later = append(later, motion(i, 2*time.Hour))
+	}
+	run(e, read(later...))
+	batches := 0
+	if err := e.Checkpoint(func([]State) error {
+		if batches++; batches == 2 {
+			return errors.New("disk full")
+		}
+		return nil
+	}); err == nil {
+		t.Fatal("save error lost")
+	}
+	count := 0
+	if err := e.Checkpoint(func(b []State) error { count += len(b); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if count != n-checkpointPart {
+		t.Errorf("after the second batch failed, the next checkpoint wrote %d households, want %d", count, n-checkpointPart)
 	}
 }
 
