@@ -48,7 +48,7 @@ func (e *Engine) Checkpoint(save func([]State) error) error {
 		if err := e.checkpointPart(part, save); err != nil {
 			for _, p := range changed {
 				p.s.mu.Lock()
-				if p.h.isDirty && p.s.households[p.h.id] == p.h {
+				if p.s.unwritten(p.h) {
 					p.s.dirty = append(p.s.dirty, p.h)
 				}
 				p.s.mu.Unlock()
@@ -89,6 +89,12 @@ func (e *Engine) takeChanged() []changedHousehold {
 		s.mu.Unlock()
 	}
 	return changed
+}
+
+// unwritten says whether h, a household of s (locked), changed since it
+// was last written and is still s's: not removed.
+func (s *shard) unwritten(h *household) bool {
+	return h.isDirty && s.households[h.id] == h
 }
 
 // checkpointPart encodes the households of part still changed and hands
@@ -143,7 +149,7 @@ type capture struct {
 // take encodes h's state into the batch if it changed since it was last
 // taken; s is its shard, locked.
 func (c *capture) take(e *Engine, s *shard, h *household) {
-	if !h.isDirty || s.households[h.id] != h {
+	if !s.unwritten(h) {
 		return // written since it changed, or removed
 	}
 	if most := h.stateSize(); cap(c.chunk)-len(c.chunk) < most {

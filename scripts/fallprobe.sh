@@ -23,10 +23,7 @@ die() { echo "fallprobe.sh: $*" >&2; exit 1; }
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
 
-rm -rf "$WORK"
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
-cp -a "$DATA" "$WORK/data"
+copy_data "$DATA"
 (cd "$root" && go build -o "$WORK/speak" ./scripts/speak && go build -o "$WORK/benche2e" ./scripts/benche2e)
 http_port=$(free_port)
 broker_port=$(free_port)

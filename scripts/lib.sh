@@ -77,6 +77,16 @@ simulate_load() {
 		--api-url "http://127.0.0.1:$http_port" --token "$TOKEN" "$@"
 }
 
+# copy_data makes $WORK afresh with a copy of the data directory $1 in
+# $WORK/data, so that builds compare on the same households without an
+# import each; $WORK becomes an absolute path.
+copy_data() {
+	rm -rf "$WORK"
+	mkdir -p "$WORK"
+	WORK=$(realpath "$WORK")
+	cp -a "$1" "$WORK/data"
+}
+
 # serve_scale starts $1 (an absolute path) serve as the scale scripts run
 # it, in the background, from $WORK (no configs/eldersafe.yaml there, so
 # embedded defaults): the embedded broker without device auth on

@@ -27,10 +27,7 @@ die() { echo "loadagain.sh: $*" >&2; exit 1; }
 # shellcheck source=scripts/lib.sh
 . "$root/scripts/lib.sh"
 
-rm -rf "$WORK"
-mkdir -p "$WORK"
-WORK=$(realpath "$WORK")
-cp -a "$DATA" "$WORK/data"
+copy_data "$DATA"
 http_port=$(free_port)
 broker_port=$(free_port)
 PPROF=127.0.0.1:$(free_port)
