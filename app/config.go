@@ -57,8 +57,8 @@ type Config struct {
 	// Checkpoint is how often the rules' state is saved.
 	Checkpoint CheckpointConfig `mapstructure:"checkpoint"`
 	// Memory bounds the Go heap's growth between collections (package
-	// memlimit); `eldersafe serve` applies it, since the limit is the
-	// whole process's.
+	// memlimit) and asks for huge pages for it (package hugepages);
+	// `eldersafe serve` applies it, since both are the whole process's.
 	Memory MemoryConfig `mapstructure:"memory"`
 
 	// ClockMaxJump bounds how far past now one device's message may move
@@ -73,7 +73,8 @@ type Config struct {
 }
 
 // MemoryConfig is the heap's headroom over what it holds live: the more,
-// the fewer collections (CPU) and the larger the resident set.
+// the fewer collections (CPU) and the larger the resident set; and whether
+// the heap a start builds is asked for in huge pages.
 type MemoryConfig struct {
 	// HeadroomRatio is the headroom as a fraction of the live heap; 0
 	// leaves the Go runtime's default (the heap grows to twice its live
@@ -86,6 +87,9 @@ type MemoryConfig struct {
 	HeadroomLoadRatio float64 `mapstructure:"headroom_load_ratio"`
 	// HeadroomMinMB is the least headroom, in MiB.
 	HeadroomMinMB int `mapstructure:"headroom_min_mb"`
+	// HugePages has serve ask the kernel for transparent huge pages for
+	// the heap it builds from its snapshot at start (package hugepages).
+	HugePages bool `mapstructure:"huge_pages"`
 }
 
 type HTTPConfig struct {
@@ -376,7 +380,7 @@ func DefaultConfig() Config {
 
 		Timezone:   registry.DefaultTimezone,
 		Checkpoint: CheckpointConfig{Interval: time.Second},
-		Memory:     MemoryConfig{HeadroomRatio: 0.25, HeadroomLoadRatio: 1, HeadroomMinMB: 16},
+		Memory:     MemoryConfig{HeadroomRatio: 0.25, HeadroomLoadRatio: 1, HeadroomMinMB: 16, HugePages: true},
 
 		ClockMaxJump: time.Hour,
 	}

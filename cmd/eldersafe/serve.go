@@ -6,12 +6,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/eldersafe/eldersafe/app"
+	"github.com/eldersafe/eldersafe/hugepages"
 	"github.com/eldersafe/eldersafe/memlimit"
+	"github.com/eldersafe/eldersafe/snapshot"
 )
 
 func serveCommand() *cobra.Command {
@@ -35,6 +38,7 @@ it would let any device move the monitor's time.`,
 				return err
 			}
 			logger := newLogger(cfg)
+			reserveHugePages(cfg, logger)
 			return app.Run(cmd.Context(), cfg, logger, cmd.ErrOrStderr(), func(m *app.Monitor) {
 				startMemoryLimit(cmd.Context(), cfg.Memory, logger)
 				fmt.Fprint(cmd.ErrOrStderr(), consoleBanner(m.HTTPAddr()))
@@ -72,6 +76,32 @@ func startMemoryLimit(ctx context.Context, c app.MemoryConfig, logger *slog.Logg
 		Min:       uint64(c.HeadroomMinMB) << 20,
 		Every:     time.Second,
 	})
+}
+
+// hugeHeapPerSnapshotByte is how much heap a start reserves in huge pages
+// for each byte of the snapshot it will read. The heap a restart built was
+// 1.3–1.7 times its snapshot (1.1–1.2 GB from 706 MB at 1,000,000
+// households; 194 MB from 150 MB at 100,000 after a simulated day); what
+// the reserve holds past the heap is address space until touched.
+const hugeHeapPerSnapshotByte = 2
+
+// reserveHugePages has the heap that the start is about to build from its
+// snapshot backed by huge pages (memory.huge_pages). Without a snapshot
+// there is nothing to size it by, and the start reads the store.
+func reserveHugePages(cfg app.Config, logger *slog.Logger) {
+	if !cfg.Memory.HugePages {
+		return
+	}
+	info, err := os.Stat(filepath.Join(cfg.DataDir, snapshot.FileName))
+	if err != nil {
+		return
+	}
+	n := hugeHeapPerSnapshotByte * info.Size()
+	if err := hugepages.Reserve(int(n)); err != nil {
+		logger.Info("heap not reserved in huge pages; the start faults it in 4 KiB at a time", "err", err)
+		return
+	}
+	logger.Debug("heap reserved in huge pages", "bytes", n)
 }
 
 // consoleBanner says where the console is and how to get a log-in: the
