@@ -87,7 +87,8 @@ const hugeHeapPerSnapshotByte = 2
 
 // reserveHugePages has the heap that the start is about to build from its
 // snapshot backed by huge pages (memory.huge_pages). Without a snapshot
-// there is nothing to size it by, and the start reads the store.
+// file (a first start) there is nothing to size it by; after a crash the
+// last clean stop's sizes it, and the state read from the store fills it.
 func reserveHugePages(cfg app.Config, logger *slog.Logger) {
 	if !cfg.Memory.HugePages {
 		return
