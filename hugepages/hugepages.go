@@ -7,3 +7,11 @@
 // 10–50 µs, a restart at 1,000,000 households spent 3–8 of its 10 CPU-seconds
 // on 275,000 such faults (docs/performance.md, "Twentieth round").
 package hugepages
+
+// Reserved is heap memory advised for huge pages, until Done.
+type Reserved struct {
+	start, size uintptr
+}
+
+// Size is how many bytes were reserved: 0 when nothing was.
+func (r Reserved) Size() int { return int(r.size) }

@@ -12,12 +12,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestReserveAdvisesTheAllocationsThatFollow(t *testing.T) {
+func TestReserveAdvisesTheAllocationsThatFollowUntilDone(t *testing.T) {
 	const reserved, each = 64 << 20, 1 << 20
-	if err := Reserve(reserved); errors.Is(err, unix.EINVAL) {
+	r, err := Reserve(reserved)
+	if errors.Is(err, unix.EINVAL) {
 		t.Skip("this kernel has no transparent huge pages:", err)
 	} else if err != nil {
 		t.Fatal(err)
+	}
+	if r.Size() == 0 {
+		t.Skip("the kernel's setting is not madvise: nothing to reserve")
+	}
+	if r.Size() != reserved {
+		t.Fatalf("reserved %d bytes, want %d", r.Size(), reserved)
 	}
 	// What a restart allocates next: blocks of a shard's households, each
 	// a span of its own.
@@ -25,33 +32,50 @@ func TestReserveAdvisesTheAllocationsThatFollow(t *testing.T) {
 	for i := range blocks {
 		blocks[i] = make([]byte, each)
 	}
-	advised := advisedRanges(t)
-	inside := 0
-	for _, b := range blocks {
-		at := uintptr(unsafe.Pointer(&b[0]))
-		for _, r := range advised {
-			if at >= r[0] && at+each <= r[1] {
-				inside++
-				break
-			}
-		}
+	if in := countIn(blocks, each, advisedRanges(t, "hg")); in < len(blocks)/2 {
+		t.Errorf("%d of %d blocks allocated after Reserve are in memory advised for huge pages", in, len(blocks))
 	}
-	if inside < len(blocks)/2 {
-		t.Errorf("%d of %d blocks allocated after Reserve are in memory advised for huge pages (%x)", inside, len(blocks), advised)
+	if err := r.Done(); err != nil {
+		t.Fatal(err)
+	}
+	if in := countIn(blocks, each, advisedRanges(t, "hg")); in != 0 {
+		t.Errorf("after Done, %d of %d blocks are still in memory advised for huge pages", in, len(blocks))
+	}
+	if in := countIn(blocks, each, advisedRanges(t, "nh")); in < len(blocks)/2 {
+		t.Errorf("after Done, %d of %d blocks are in memory advised against huge pages", in, len(blocks))
 	}
 }
 
 func TestReserveNothing(t *testing.T) {
 	for _, n := range []int{0, -1} {
-		if err := Reserve(n); err != nil {
-			t.Errorf("Reserve(%d) = %v", n, err)
+		r, err := Reserve(n)
+		if err != nil || r.Size() != 0 {
+			t.Errorf("Reserve(%d) = %d bytes, %v", n, r.Size(), err)
+		}
+		if err := r.Done(); err != nil {
+			t.Errorf("Done of nothing: %v", err)
 		}
 	}
 }
 
-// advisedRanges are the process's mappings marked MADV_HUGEPAGE ("hg" in
-// their VmFlags, proc(5)).
-func advisedRanges(t *testing.T) [][2]uintptr {
+// countIn counts the blocks of size each that lie in one of ranges.
+func countIn(blocks [][]byte, each uintptr, ranges [][2]uintptr) int {
+	in := 0
+	for _, b := range blocks {
+		at := uintptr(unsafe.Pointer(&b[0]))
+		for _, r := range ranges {
+			if at >= r[0] && at+each <= r[1] {
+				in++
+				break
+			}
+		}
+	}
+	return in
+}
+
+// advisedRanges are the process's mappings with flag in their VmFlags
+// (proc(5)): hg for MADV_HUGEPAGE, nh for MADV_NOHUGEPAGE.
+func advisedRanges(t *testing.T, flag string) [][2]uintptr {
 	t.Helper()
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
@@ -64,7 +88,7 @@ func advisedRanges(t *testing.T) [][2]uintptr {
 	for sc.Scan() {
 		line := sc.Text()
 		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok {
-			if strings.Contains(" "+flags+" ", " hg ") {
+			if strings.Contains(" "+flags+" ", " "+flag+" ") {
 				ranges = append(ranges, [2]uintptr{start, end})
 			}
 			continue

@@ -4,10 +4,13 @@ package hugepages
 
 import "errors"
 
-// Reserve is Linux's only: elsewhere it does nothing and says so.
-func Reserve(n int) error {
+// Reserve is Linux's only: elsewhere it reserves nothing and says so.
+func Reserve(n int) (Reserved, error) {
 	if n <= 0 {
-		return nil
+		return Reserved{}, nil
 	}
-	return errors.ErrUnsupported
+	return Reserved{}, errors.ErrUnsupported
 }
+
+// Done does nothing: nothing was reserved.
+func (r Reserved) Done() error { return nil }

@@ -38,8 +38,11 @@ it would let any device move the monitor's time.`,
 				return err
 			}
 			logger := newLogger(cfg)
-			reserveHugePages(cfg, logger)
+			reserved := reserveHugePages(cfg, logger)
 			return app.Run(cmd.Context(), cfg, logger, cmd.ErrOrStderr(), func(m *app.Monitor) {
+				if err := reserved.Done(); err != nil {
+					logger.Warn("heap still advised for huge pages; at rest the kernel may keep more of it resident", "err", err)
+				}
 				startMemoryLimit(cmd.Context(), cfg.Memory, logger)
 				fmt.Fprint(cmd.ErrOrStderr(), consoleBanner(m.HTTPAddr()))
 				if file, ok := configFile(cmd); ok {
@@ -86,23 +89,25 @@ func startMemoryLimit(ctx context.Context, c app.MemoryConfig, logger *slog.Logg
 const hugeHeapPerSnapshotByte = 2
 
 // reserveHugePages has the heap that the start is about to build from its
-// snapshot backed by huge pages (memory.huge_pages). Without a snapshot
-// file (a first start) there is nothing to size it by; after a crash the
-// last clean stop's sizes it, and the state read from the store fills it.
-func reserveHugePages(cfg app.Config, logger *slog.Logger) {
+// snapshot backed by huge pages (memory.huge_pages), until the monitor is
+// up and the reserve's Done. Without a snapshot file (a first start) there
+// is nothing to size it by; after a crash the last clean stop's sizes it,
+// and the state read from the store fills it.
+func reserveHugePages(cfg app.Config, logger *slog.Logger) hugepages.Reserved {
 	if !cfg.Memory.HugePages {
-		return
+		return hugepages.Reserved{}
 	}
 	info, err := os.Stat(filepath.Join(cfg.DataDir, snapshot.FileName))
 	if err != nil {
-		return
+		return hugepages.Reserved{}
 	}
-	n := hugeHeapPerSnapshotByte * info.Size()
-	if err := hugepages.Reserve(int(n)); err != nil {
+	reserved, err := hugepages.Reserve(int(hugeHeapPerSnapshotByte * info.Size()))
+	if err != nil {
 		logger.Info("heap not reserved in huge pages; the start faults it in 4 KiB at a time", "err", err)
-		return
+		return hugepages.Reserved{}
 	}
-	logger.Debug("heap reserved in huge pages", "bytes", n)
+	logger.Debug("heap reserved in huge pages", "bytes", reserved.Size())
+	return reserved
 }
 
 // consoleBanner says where the console is and how to get a log-in: the
