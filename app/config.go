@@ -88,7 +88,8 @@ type MemoryConfig struct {
 	// HeadroomMinMB is the least headroom, in MiB.
 	HeadroomMinMB int `mapstructure:"headroom_min_mb"`
 	// HugePages has serve ask the kernel for transparent huge pages for
-	// the heap it builds from its snapshot at start (package hugepages).
+	// the heap it builds from its snapshot at start, until the monitor is
+	// up (package hugepages).
 	HugePages bool `mapstructure:"huge_pages"`
 }
 
