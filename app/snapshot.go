@@ -23,8 +23,11 @@ type snapshotFile struct {
 }
 
 func (m *Monitor) snapshotFile() snapshotFile {
-	return snapshotFile{path: filepath.Join(m.cfg.DataDir, snapshot.FileName), key: m.keys.Snapshot}
+	return snapshotFile{path: m.cfg.SnapshotPath(), key: m.keys.Snapshot}
 }
+
+// SnapshotPath is where the restart snapshot is, in the data directory.
+func (c Config) SnapshotPath() string { return filepath.Join(c.DataDir, snapshot.FileName) }
 
 func (f snapshotFile) Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error {
 	return snapshot.Read(ctx, f.path, f.key, generation, runtime.GOMAXPROCS(0), restore, loadImage)

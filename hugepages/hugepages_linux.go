@@ -2,7 +2,9 @@ package hugepages
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"unsafe"
@@ -23,13 +25,16 @@ const enabledFile = "/sys/kernel/mm/transparent_hugepage/enabled"
 // allocations it is for, while the heap is small.
 //
 // Only where the kernel gives huge pages where asked (madvise): with always
-// the heap has them anyway, with never it cannot; then Reserve reserves
-// nothing.
+// the heap has them anyway, with never or a kernel without them it cannot;
+// then Reserve reserves nothing.
 func Reserve(n int) (Reserved, error) {
 	if n <= 0 {
 		return Reserved{}, nil
 	}
 	setting, err := os.ReadFile(enabledFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Reserved{}, nil
+	}
 	if err != nil {
 		return Reserved{}, fmt.Errorf("read the kernel's setting for huge pages: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,7 +13,6 @@ import (
 	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/hugepages"
 	"github.com/eldersafe/eldersafe/memlimit"
-	"github.com/eldersafe/eldersafe/snapshot"
 )
 
 func serveCommand() *cobra.Command {
@@ -97,7 +95,7 @@ func reserveHugePages(cfg app.Config, logger *slog.Logger) hugepages.Reserved {
 	if !cfg.Memory.HugePages {
 		return hugepages.Reserved{}
 	}
-	info, err := os.Stat(filepath.Join(cfg.DataDir, snapshot.FileName))
+	info, err := os.Stat(cfg.SnapshotPath())
 	if err != nil {
 		return hugepages.Reserved{}
 	}
