@@ -15,6 +15,7 @@ import (
 	"github.com/eldersafe/eldersafe/app"
 	"github.com/eldersafe/eldersafe/app/apptest"
 	"github.com/eldersafe/eldersafe/snapshot"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 const waterTelemetry = `eldersafe_ingest_messages_total{kind="water_meter",stream="telemetry"}`
@@ -147,7 +148,12 @@ func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), from
 	}
 	leave(t, filepath.Join(dir, snapshot.FileName))
 
+	gcPercent, limit := testkit.CollectorSettings()
 	m = startMonitor(t, "", onEventClock)
+	// The collector, paused while the state loaded, is back as it was.
+	if gotPercent, gotLimit := testkit.CollectorSettings(); gotPercent != gcPercent || gotLimit != limit {
+		t.Errorf("after the start GOGC %d and memory limit %d, want %d and %d as before", gotPercent, gotLimit, gcPercent, limit)
+	}
 	if got := m.Metric("eldersafe_rules_loaded_from_snapshot"); got != fromSnapshot {
 		t.Fatalf("eldersafe_rules_loaded_from_snapshot = %v, want %v", got, fromSnapshot)
 	}

@@ -14,6 +14,10 @@
 // headroom widens to what the heap would allocate over a Cycle at the rate
 // of the last few seconds, up to LoadRatio of the live heap, and narrows
 // again within seconds of the load passing.
+//
+// A start is the other way round: it builds the live heap, a million
+// households' state, and makes little garbage, so Pause has the collector
+// wait until it is done, within a limit of what it is expected to build.
 package memlimit
 
 import (
@@ -141,14 +145,14 @@ func Run(ctx context.Context, o Options) {
 	underLoad := false
 	for {
 		limit, widened := o.limit(s.read())
-		debug.SetMemoryLimit(limit)
+		setLimit(limit)
 		if underLoad && !widened {
 			debug.FreeOSMemory()
 		}
 		underLoad = widened
 		select {
 		case <-ctx.Done():
-			debug.SetMemoryLimit(math.MaxInt64)
+			setLimit(math.MaxInt64)
 			return
 		case <-t.C:
 		}

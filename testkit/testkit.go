@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"testing"
 
@@ -81,4 +82,12 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// CollectorSettings returns the Go runtime's GOGC and soft memory limit,
+// leaving both as they are.
+func CollectorSettings() (gcPercent int, limit int64) {
+	gcPercent = debug.SetGCPercent(-1)
+	debug.SetGCPercent(gcPercent)
+	return gcPercent, debug.SetMemoryLimit(-1)
 }
