@@ -190,11 +190,12 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 
 // loadHeapPerHousehold is how much the heap may grow, for each household,
 // while a start loads the rules' state, before it is collected. From a
-// snapshot the load makes little garbage (1.09 GB made for 1.0 GB kept at
-// 1,000,000 households, 1.9 GB on the simulator's), and the bound is never
-// reached. From the store (a first start, one after a crash) it makes
-// much more: 7.8 GB for 1.0 GB kept at 1,000,000. There 4 KiB a household
-// held the peak at 4.07 GB, where GOGC at 400 let it reach 5.5–6.4 GB.
+// snapshot the load makes little garbage (1,140 MiB made for 986 MiB kept
+// at 1,000,000 households; 1,926 for 1,713 on the simulator's), and the
+// bound is not reached. From the store (a first start, one after a crash)
+// it makes much more: 7,841 MiB for 1,017 kept. There 4 KiB a household
+// held the resident set's peak at 4.1 GB, where GOGC at 400 let it reach
+// 5.7–6.5 GB.
 const loadHeapPerHousehold = 4 << 10
 
 // loadHeapMin is the least the heap may grow while a start loads, so that
