@@ -20,12 +20,12 @@ var paused struct {
 
 // Pause turns the collector off while the caller builds a heap that lives
 // on (a start loading a million households' state, which makes little
-// garbage): each collection there marks again what was just built, a
-// second or more of CPU at a million households. The soft memory limit
+// garbage): each collection there marks again what was just built, half
+// a second of CPU at a million households. The soft memory limit
 // bounds the heap meanwhile: budget bytes above what the process holds
 // now, or the limit already set if lower. A heap that reaches it is
-// collected, so a budget guessed short costs collections, as before, not
-// memory past it. resume puts both settings back; call it once.
+// collected, so a budget guessed short costs collections, not memory past
+// it. resume puts both settings back; a second call does nothing.
 func Pause(budget uint64) (resume func()) {
 	paused.Lock()
 	defer paused.Unlock()
