@@ -17,7 +17,7 @@
 //
 // A start is the other way round: it builds the live heap, a million
 // households' state, and makes little garbage, so Pause has the collector
-// wait until it is done, within a limit of what it is expected to build.
+// wait until it is done, within a memory limit the caller sets.
 package memlimit
 
 import (
