@@ -145,11 +145,14 @@ func Run(ctx context.Context, o Options) {
 	underLoad := false
 	for {
 		limit, widened := o.limit(s.read())
-		setLimit(limit)
-		if underLoad && !widened {
-			debug.FreeOSMemory()
+		// While a load is paused, a collection forced here would mark
+		// what it has built so far; the next reading after it decides.
+		if setLimit(limit) {
+			if underLoad && !widened {
+				debug.FreeOSMemory()
+			}
+			underLoad = widened
 		}
-		underLoad = widened
 		select {
 		case <-ctx.Done():
 			setLimit(math.MaxInt64)

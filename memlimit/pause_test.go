@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"testing"
+	"time"
 
 	"github.com/eldersafe/eldersafe/testkit"
 )
@@ -41,11 +42,18 @@ func TestPauseHoldsTheCollectorWithinTheBudget(t *testing.T) {
 		t.Errorf("resumed: GOGC %d, limit %d; want 100 and none", gcPercent, limit)
 	}
 
-	// Past the budget, the limit has the heap collected.
+	// Past the budget, the limit has the heap collected. The garbage made
+	// above is collected first: a collection of it still under way would
+	// free room for what follows.
+	runtime.GC()
 	resume = Pause(16 << 20)
 	before = gcCycles()
 	for range 128 {
 		sink = append(sink[:0], make([]byte, 1<<20))
+	}
+	// The collection the limit started may still be marking.
+	for deadline := time.Now().Add(10 * time.Second); gcCycles() == before && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 	if gcCycles() == before {
 		t.Error("no collection after 128 MiB made on a budget of 16 MiB")
@@ -88,10 +96,21 @@ func TestPauseKeepsALowerLimitAndNests(t *testing.T) {
 	}
 }
 
+// forgetRun has the package forget Run's last limit when t ends: a limit
+// set by another test is then from outside.
+func forgetRun(t *testing.T) {
+	t.Cleanup(func() {
+		paused.Lock()
+		paused.runSet = false
+		paused.Unlock()
+	})
+}
+
 // Run's limit, set during a pause, waits for the load's resume.
 func TestLimitSetDuringAPause(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	forgetRun(t)
 
 	resume := Pause(1 << 30)
 	_, paused := testkit.CollectorSettings()
@@ -106,5 +125,26 @@ func TestLimitSetDuringAPause(t *testing.T) {
 	setLimit(32 << 20)
 	if _, limit := testkit.CollectorSettings(); limit != 32<<20 {
 		t.Errorf("not paused: limit %d MiB, want 32 MiB at once", limit>>20)
+	}
+}
+
+// A standby runs Run before it takes over and loads: Run's limit, a
+// headroom over the standby's small heap, gives way to the load's bound,
+// and comes back at the resume.
+func TestPauseReplacesRunsLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	forgetRun(t)
+
+	if !setLimit(64 << 20) {
+		t.Fatal("Run's limit not set with no load paused")
+	}
+	resume := Pause(1 << 30)
+	if _, limit := testkit.CollectorSettings(); limit < 1<<30 || limit > 2<<30 {
+		t.Errorf("paused after Run set 64 MiB: limit %d MiB, want 1 GiB above what the process holds", limit>>20)
+	}
+	resume()
+	if gcPercent, limit := testkit.CollectorSettings(); gcPercent != 100 || limit != 64<<20 {
+		t.Errorf("resumed: GOGC %d, limit %d MiB; want 100 and Run's 64 MiB", gcPercent, limit>>20)
 	}
 }

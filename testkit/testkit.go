@@ -8,7 +8,7 @@ import (
 	"bytes"
 	"net/http"
 	"os"
-	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"testing"
 
@@ -84,10 +84,11 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
-// CollectorSettings returns the Go runtime's GOGC and soft memory limit,
-// leaving both as they are.
+// CollectorSettings returns the Go runtime's GOGC (-1 when off) and soft
+// memory limit, read without setting them.
 func CollectorSettings() (gcPercent int, limit int64) {
-	gcPercent = debug.SetGCPercent(-1)
-	debug.SetGCPercent(gcPercent)
-	return gcPercent, debug.SetMemoryLimit(-1)
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(s)
+	// Off, GOGC is -1, which the metric gives as a uint64.
+	return int(int64(s[0].Value.Uint64())), int64(s[1].Value.Uint64())
 }
