@@ -63,6 +63,9 @@ type usage struct {
 	other uint64
 	// rate is what the heap allocated a second over the last RateOver.
 	rate float64
+	// inUse is what the limit counts less the heap held free, which a new
+	// allocation takes first.
+	inUse uint64
 }
 
 // limit returns the memory limit for u, and whether the load widened its
@@ -110,7 +113,7 @@ func newSampler(o Options) *sampler {
 func (s *sampler) read() usage {
 	metrics.Read(s.samples)
 	v := func(i int) uint64 { return s.samples[i].Value.Uint64() }
-	u := usage{live: v(0), other: v(1) - v(2) - v(3) - v(4) - v(5)}
+	u := usage{live: v(0), other: v(1) - v(2) - v(3) - v(4) - v(5), inUse: v(1) - v(4) - v(5)}
 	u.rate = s.record(v(6))
 	return u
 }

@@ -3,7 +3,6 @@ package memlimit
 import (
 	"math"
 	"runtime/debug"
-	"runtime/metrics"
 	"sync"
 )
 
@@ -42,7 +41,7 @@ func Pause(budget uint64) (resume func()) {
 	if paused.loads == 0 {
 		paused.gcPercent = debug.SetGCPercent(-1)
 		paused.limit = debug.SetMemoryLimit(-1)
-		paused.bound = int64(min(inUse(), math.MaxInt64))
+		paused.bound = int64(min(newSampler(Options{}).read().inUse, math.MaxInt64))
 	}
 	paused.loads++
 	if budget < uint64(math.MaxInt64-paused.bound) {
@@ -81,16 +80,4 @@ func setLimit(limit int64) (applied bool) {
 	}
 	debug.SetMemoryLimit(limit)
 	return true
-}
-
-// inUse is the memory the process holds that the soft limit counts, less
-// the heap it holds free: what a new allocation takes first.
-func inUse() uint64 {
-	s := []metrics.Sample{
-		{Name: "/memory/classes/total:bytes"},
-		{Name: "/memory/classes/heap/free:bytes"},
-		{Name: "/memory/classes/heap/released:bytes"},
-	}
-	metrics.Read(s)
-	return s[0].Value.Uint64() - s[1].Value.Uint64() - s[2].Value.Uint64()
 }
