@@ -11,6 +11,8 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eldersafe/eldersafe/bufconn"
 )
 
 // Publisher sends the simulator's messages. The runner calls it from one
@@ -144,6 +146,7 @@ func (p *MQTTPublisher) connect(ctx context.Context, clientID, user, pass string
 		SetAutoReconnect(true).
 		SetConnectTimeout(10 * time.Second).
 		SetKeepAlive(60 * time.Second).
+		SetCustomOpenConnectionFn(bufconn.Open).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			p.opts.Logger.Warn("mqtt connection lost; reconnecting", "client_id", clientID, "err", err)
 		})

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/eldersafe/eldersafe/bufconn"
 )
 
 // kinds are scale.sh's devices d1..d5: the stream and payload each sends,
@@ -103,7 +105,8 @@ func report(c *counts, start time.Time, done <-chan struct{}) {
 // i in [from, to) with i % n == k, keeping at most window unacknowledged.
 func speak(ctx context.Context, addr, prefix string, k, n, from, to, window int, c *counts) error {
 	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(fmt.Sprintf("speak-%d", k)).
-		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second)
+		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
+		SetCustomOpenConnectionFn(bufconn.Open)
 	client := paho.NewClient(o)
 	if tok := client.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 		return fmt.Errorf("connection %d: connect: %v", k, tok.Error())
