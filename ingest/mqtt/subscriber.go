@@ -20,7 +20,6 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/eldersafe/eldersafe/bufconn"
 	"github.com/eldersafe/eldersafe/ingest"
 )
 
@@ -140,8 +139,6 @@ func New(opts Options) (*Subscriber, error) {
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(10 * time.Second).
 		SetKeepAlive(30 * time.Second).
-		// Three reads and a write a message otherwise (package bufconn).
-		SetCustomOpenConnectionFn(bufconn.Open).
 		SetAutoAckDisabled(true).
 		// Registered before Connect: a persistent session may deliver at once.
 		SetDefaultPublishHandler(s.submit).
