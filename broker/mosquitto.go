@@ -126,6 +126,11 @@ password_file %s
 acl_file %s
 # The monitor's session must survive Mosquitto's restarts too.
 persistence true
+# Send each packet at once. With Nagle's algorithm (Mosquitto's default) a
+# fall written while the monitor has not yet acknowledged the segment before
+# it, at the TCP level, waits for that acknowledgement: up to the monitor's
+# PUBACK of the message before, or its delayed ACK (40 ms on Linux).
+set_tcp_nodelay true
 `, filepath.Join(abs, MosquittoPasswordFile), filepath.Join(abs, MosquittoACLFile))
 
 	// Mosquitto reads the files as its own user (it drops root before it

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,12 @@ func TestMosquittoExport_EnforcesDeviceRules(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, MosquittoPasswordFile)); err != nil || fi.Mode().Perm() != 0o640 {
 		t.Fatalf("password_file: %v, mode %v", err, fi.Mode())
+	}
+	// Without it a fall can wait up to 40 ms in Mosquitto for the TCP
+	// acknowledgement of the message before it (docs/operations.md); the
+	// Mosquitto started below must take it.
+	if conf, err := os.ReadFile(filepath.Join(dir, MosquittoConfFile)); err != nil || !slices.Contains(strings.Split(string(conf), "\n"), "set_tcp_nodelay true") {
+		t.Errorf("%s has no set_tcp_nodelay true (%v):\n%s", MosquittoConfFile, err, conf)
 	}
 	addr := startMosquitto(t, dir)
 

@@ -110,17 +110,20 @@ start_mosquitto() {
 	local port=$1 dir=$2
 	mkdir -p "$dir"
 	# Mosquitto's defaults but for persistence (sessions outlive a broker
-	# restart, as in production) and a queue that can hold the whole run for
-	# one session: the default 1,000 would drop what a slow consumer has not
-	# taken, and this measures consumers, not that limit. `user`: started as
-	# root, Mosquitto would switch to the mosquitto user, which cannot write
-	# the persistence file into our private temporary directory.
+	# restart, as in production), packets sent at once (set_tcp_nodelay, as
+	# `eldersafe devices export-mosquitto` configures it: docs/operations.md)
+	# and a queue that can hold the whole run for one session: the default
+	# 1,000 would drop what a slow consumer has not taken, and this measures
+	# consumers, not that limit. `user`: started as root, Mosquitto would
+	# switch to the mosquitto user, which cannot write the persistence file
+	# into our private temporary directory.
 	cat >"$dir/mosquitto.conf" <<-CONF
 		listener $port 127.0.0.1
 		user $(id -un)
 		allow_anonymous true
 		persistence true
 		persistence_location $dir/
+		set_tcp_nodelay true
 		max_queued_messages $((DEVICES * MESSAGES + FALLS))
 		log_dest stderr
 		log_type error

@@ -68,8 +68,10 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 # An external Mosquitto broker, with persistence so sessions survive its
-# restarts. `user`: started as root, Mosquitto would switch to the mosquitto
-# user, which cannot write its persistence file into our private directory.
+# restarts and packets sent at once, as `eldersafe devices export-mosquitto`
+# configures it (docs/operations.md). `user`: started as root, Mosquitto
+# would switch to the mosquitto user, which cannot write its persistence file
+# into our private directory.
 mqtt_port=$(free_port)
 mkdir -p "$work/mosquitto"
 cat >"$work/mosquitto/mosquitto.conf" <<CONF
@@ -78,6 +80,7 @@ user $(id -un)
 allow_anonymous true
 persistence true
 persistence_location $work/mosquitto/
+set_tcp_nodelay true
 log_dest stderr
 log_type error
 log_type warning
