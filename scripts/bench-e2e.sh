@@ -11,7 +11,9 @@
 #   2. monitor: `eldersafe serve` on the same broker takes the same load.
 #      Time: first publish → /metrics counts every message handled or
 #      rejected. Meanwhile FALLS wristband falls, spread over the backlog, are
-#      timed from their publish to the family push reaching a local receiver.
+#      timed from their publish to the family push reaching a local receiver,
+#      and the machine's stalls are counted (a wake every millisecond that
+#      came 50 ms or more late): one stops every process, a fall's too.
 # Modes: external (a Mosquitto of our own, `serve --mqtt-url`) and embedded
 # (`serve`'s own broker; its ceiling is the project's broker package run alone
 # by scripts/benche2e, configured as serve does but without device
@@ -231,6 +233,7 @@ print_table() {
 	printf '  %-24s %10s  of %s sent (each payload is valid and unique: all should be)\n' "accepted" "$(result handled "$m")" "$(result sent "$m")"
 	printf '  %-24s %10s  of %s published\n' "falls pushed" "$(result falls_pushed "$m")" "$(result falls_published "$m")"
 	printf '  %-24s %10s ms  p99 %s ms  max %s ms\n' "fall -> push p50" "$(result fall_p50_ms "$m")" "$(result fall_p99_ms "$m")" "$(result fall_max_ms "$m")"
+	printf '  %-24s %10s  (the longest %s ms: every process waits, a fall too)\n' "machine stalls >= 50 ms" "$(result stalls "$m")" "$(result stall_max_ms "$m")"
 	printf '  %-24s monitor %s s, broker %s\n' "CPU during monitor run" "$(result monitor_cpu "$m")" "$broker_cpu"
 }
 

@@ -62,6 +62,8 @@ func monitor(args []string) error {
 	if err != nil {
 		return err
 	}
+	stalls := watchStalls()
+	defer stalls.stop()
 	pubDone := make(chan error, 1)
 	go func() { pubDone <- pubs.wait(start.Add(l.timeout)) }()
 
@@ -121,6 +123,8 @@ func monitor(args []string) error {
 		secs := done.Sub(start).Seconds()
 		fmt.Printf("done=true\nseconds=%.3f\nrate=%.0f\n", secs, float64(l.total())/secs)
 	}
+	n, longest := stalls.stop()
+	fmt.Printf("stalls=%d\nstall_max_ms=%.1f\n", n, ms(longest))
 	latencies := falling.pushed(pushes)
 	fmt.Printf("falls_published=%d\nfalls_pushed=%d\n", falling.published(), len(latencies))
 	if len(latencies) > 0 {
@@ -130,6 +134,55 @@ func monitor(args []string) error {
 	}
 	logf("monitor: %.0f handled, %.0f rejected of %.0f sent; %d of %d falls pushed", got.handled, got.rejected(), sent, len(latencies), falling.published())
 	return nil
+}
+
+// stallAtLeast is how late a wake must be to count as the machine's stall:
+// well above what a busy scheduler makes a runnable thread wait (up to 16 ms
+// for the monitor's, by perf sched, in the twenty-third round), well below
+// the ~100 ms this virtual machine was seen stopping, every process at once.
+const stallAtLeast = 50 * time.Millisecond
+
+// stallWatch counts the machine's stalls while the load runs: a goroutine
+// asks to wake every millisecond and notes each wake over stallAtLeast
+// late. A fall caught in one waits as long, in whoever's code it is.
+type stallWatch struct {
+	once    sync.Once
+	quit    chan struct{}
+	done    chan struct{}
+	n       int
+	longest time.Duration
+}
+
+func watchStalls() *stallWatch {
+	w := &stallWatch{quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-w.quit:
+				return
+			case <-tick.C:
+				now := time.Now()
+				if d := now.Sub(last); d >= stallAtLeast {
+					w.n++
+					w.longest = max(w.longest, d)
+				}
+				last = now
+			}
+		}
+	}()
+	return w
+}
+
+// stop ends the watch, if it has not ended yet, and says how many stalls it
+// saw, and the longest.
+func (w *stallWatch) stop() (int, time.Duration) {
+	w.once.Do(func() { close(w.quit) })
+	<-w.done
+	return w.n, w.longest
 }
 
 // fallPublisher publishes the falls, one per wristband in turn, and notes
