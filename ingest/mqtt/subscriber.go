@@ -21,6 +21,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/eldersafe/eldersafe/ingest"
+	"github.com/eldersafe/eldersafe/mqttconn"
 )
 
 // Options wire a Subscriber.
@@ -148,6 +149,11 @@ func New(opts Options) (*Subscriber, error) {
 			s.lastErr.Store(&err)
 			s.opts.Logger.Warn("mqtt connection lost; reconnecting", "url", s.opts.URL, "client_id", s.opts.ClientID, "err", err)
 		})
+	if opts.Take == Events {
+		// A fall must not wait in the broker for the TCP acknowledgement of
+		// the event before it (docs/operations.md, set_tcp_nodelay).
+		co.SetCustomOpenConnectionFn(mqttconn.Opener(mqttconn.QuickAck))
+	}
 	s.client = paho.NewClient(co)
 	return s, nil
 }
