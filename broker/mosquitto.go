@@ -129,7 +129,7 @@ persistence true
 # Send each packet at once. With Nagle's algorithm (Mosquitto's default) a
 # fall written while the monitor has not yet acknowledged the segment before
 # it, at the TCP level, waits for that acknowledgement: up to the monitor's
-# PUBACK of the message before, or its delayed ACK (40 ms on Linux).
+# PUBACK of the message before, or its delayed ACK (40 ms or more on Linux).
 set_tcp_nodelay true
 `, filepath.Join(abs, MosquittoPasswordFile), filepath.Join(abs, MosquittoACLFile))
 

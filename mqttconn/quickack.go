@@ -7,7 +7,7 @@ import (
 
 // QuickAck has the kernel acknowledge each TCP segment of c as it arrives,
 // instead of holding the acknowledgement for the next data going back
-// (delayed ACK: up to 40 ms on Linux). A broker that keeps Nagle's
+// (delayed ACK: 40 ms or more on Linux). A broker that keeps Nagle's
 // algorithm on, as Mosquitto does unless set_tcp_nodelay is set, holds its
 // next small packet until the one before is acknowledged: on the events
 // session, a fall behind the PUBACK of the event before it. Linux goes back
