@@ -90,7 +90,7 @@ func TestMosquittoExport_EnforcesDeviceRules(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, MosquittoPasswordFile)); err != nil || fi.Mode().Perm() != 0o640 {
 		t.Fatalf("password_file: %v, mode %v", err, fi.Mode())
 	}
-	// Without it a fall can wait up to 40 ms in Mosquitto for the TCP
+	// Without it a fall can wait 40 ms or more in Mosquitto for the TCP
 	// acknowledgement of the message before it (docs/operations.md); the
 	// Mosquitto started below must take it.
 	if conf, err := os.ReadFile(filepath.Join(dir, MosquittoConfFile)); err != nil || !slices.Contains(strings.Split(string(conf), "\n"), "set_tcp_nodelay true") {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"testing"
+
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // gatedConn hands each Write over on writes, then holds it until gate lets
@@ -108,11 +110,7 @@ func TestConn_WriteErrorIsReturned(t *testing.T) {
 // the writer holds at once, and reads them as paho does: a byte, a byte,
 // then the rest.
 func TestConn_Stream(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	raw, echo := testkit.TCPPair(t)
 	const packets = 20_000
 	packet := func(i int) []byte {
 		body := fmt.Sprintf("packet %d of the stream", i)
@@ -120,20 +118,10 @@ func TestConn_Stream(t *testing.T) {
 	}
 	serverErr := make(chan error, 1)
 	go func() {
-		s, err := ln.Accept()
-		if err != nil {
-			serverErr <- err
-			return
-		}
-		defer s.Close()
 		// Echo: whatever arrives goes back.
-		_, err = io.Copy(s, s)
+		_, err := io.Copy(echo, echo)
 		serverErr <- err
 	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := Wrap(raw)
 	writeErr := make(chan error, 1)
 	go func() {

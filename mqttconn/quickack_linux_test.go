@@ -4,6 +4,8 @@ import (
 	"net"
 	"syscall"
 	"testing"
+
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // quickAckOn reads the socket's quick acknowledgement mode: Linux reports 0
@@ -46,37 +48,13 @@ func exchange(t *testing.T, c, peer net.Conn, rounds int) {
 	}
 }
 
-func pair(t *testing.T) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server = <-accepted
-	if server == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { client.Close(); server.Close() })
-	return client, server
-}
-
 func TestQuickAckStaysOn(t *testing.T) {
-	plain, peer := pair(t)
+	plain, peer := testkit.TCPPair(t)
 	exchange(t, plain, peer, 20)
 	if quickAckOn(t, plain) {
 		t.Skip("this kernel did not go back to delaying acknowledgements on a plain connection: nothing to compare")
 	}
-	c, peer := pair(t)
+	c, peer := testkit.TCPPair(t)
 	quick := QuickAck(c)
 	exchange(t, quick, peer, 20)
 	if !quickAckOn(t, c) {
