@@ -46,7 +46,8 @@ type IntakeOptions struct {
 	Workers int
 	// EventWorkers apply the event stream (falls, SOS presses, motion, the
 	// door), apart from the telemetry, so that no backlog of telemetry can
-	// delay a fall. Default 2.
+	// delay a fall. A wristband's messages go before the motion and the
+	// doors queued at its worker. Default 2.
 	EventWorkers int
 	// QueueSize bounds each worker's queue; a full queue holds the broker.
 	// Default 1024.
@@ -94,14 +95,26 @@ const (
 // lane is a set of workers, each with its queue and its progress.
 type lane struct {
 	queues []chan delivery
-	marks  []mark
+	// first are the alarm lane's queues its workers take from before their
+	// own: a wristband's messages. At a million households the event
+	// stream is mostly motion and doors, and a fall waited behind a full
+	// queue of them (docs/performance.md, "Twenty-fourth round"). Nil in
+	// the telemetry lane.
+	first []chan delivery
+	marks []mark
 }
 
-func newLane(workers, size int) lane {
+func newLane(workers, size int, alarms bool) lane {
 	l := lane{queues: make([]chan delivery, workers), marks: make([]mark, workers)}
+	if alarms {
+		l.first = make([]chan delivery, workers)
+	}
 	newest := new(atomic.Int64)
 	for i := range l.queues {
 		l.queues[i] = make(chan delivery, size)
+		if alarms {
+			l.first[i] = make(chan delivery, size)
+		}
 		l.marks[i].newest = newest
 	}
 	return l
@@ -139,8 +152,8 @@ func NewIntake(opts IntakeOptions) (*Intake, error) {
 		stopping: make(chan struct{}),
 	}
 	in.waiting.n = make(map[string]int)
-	in.lanes[laneTelemetry] = newLane(opts.Workers, opts.QueueSize)
-	in.lanes[laneEvents] = newLane(opts.EventWorkers, opts.QueueSize)
+	in.lanes[laneTelemetry] = newLane(opts.Workers, opts.QueueSize, false)
+	in.lanes[laneEvents] = newLane(opts.EventWorkers, opts.QueueSize, true)
 	return in, nil
 }
 
@@ -211,15 +224,19 @@ func (in *Intake) Submit(ctx context.Context, topic string, payload []byte, ack 
 		key = key[:i] // the device, whatever its stream
 	}
 	w := maphash.String(in.seed, key) % uint64(len(l.queues))
+	q := l.queues[w]
+	if l.first != nil && in.opts.Pipeline.Alarming(topic) {
+		q = l.first[w]
+	}
 	d := delivery{topic: topic, payload: payload, ack: ack}
 	l.marks[w].take()
 	select {
-	case l.queues[w] <- d:
+	case q <- d:
 		return false, nil
 	default:
 	}
 	select {
-	case l.queues[w] <- d:
+	case q <- d:
 		return true, nil
 	case <-in.stopping:
 		err = ErrStopping
@@ -239,7 +256,11 @@ func (in *Intake) Run(ctx context.Context) error {
 	for li := range in.lanes {
 		l := &in.lanes[li]
 		for i, q := range l.queues {
-			workers.Go(func() { in.work(withMark(ctx, &l.marks[i]), q) })
+			var first chan delivery
+			if l.first != nil {
+				first = l.first[i]
+			}
+			workers.Go(func() { in.work(withMark(ctx, &l.marks[i]), first, q) })
 		}
 	}
 	stopAcks := make(chan struct{})
@@ -252,20 +273,31 @@ func (in *Intake) Run(ctx context.Context) error {
 	return nil
 }
 
-func (in *Intake) work(ctx context.Context, q chan delivery) {
+// work applies the messages of its queue q, and before them those of
+// first (nil: none).
+func (in *Intake) work(ctx context.Context, first, q chan delivery) {
 	for {
 		select {
+		case d := <-first:
+			in.process(ctx, d)
+			continue
+		default:
+		}
+		select {
+		case d := <-first:
+			in.process(ctx, d)
 		case d := <-q:
 			in.process(ctx, d)
 		case <-ctx.Done():
 			// Queued messages are not acknowledged: they come again.
 			for {
 				select {
+				case <-first:
 				case <-q:
-					markFrom(ctx).pending.Add(-1)
 				default:
 					return
 				}
+				markFrom(ctx).pending.Add(-1)
 			}
 		}
 	}

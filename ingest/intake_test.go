@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +121,14 @@ func stored() <-chan struct{} {
 }
 
 type anyBand struct{ noSources }
+
+// noDevices is a registry with no device: a test's devices are in the
+// pipeline's cache.
+type noDevices struct{ noSources }
+
+func (noDevices) Device(context.Context, string) (registry.Device, error) {
+	return registry.Device{}, registry.ErrNotFound
+}
 
 func (anyBand) Device(_ context.Context, id string) (registry.Device, error) {
 	return registry.Device{ID: id, Kind: registry.Wristband, HouseholdID: "h-" + id}, nil
@@ -407,5 +416,108 @@ func TestIntakeAlarmLane(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the fall waited behind telemetry")
+	}
+}
+
+// TestIntakeWristbandFirst: at the alarm lane's worker a wristband's fall
+// goes before the motion events queued ahead of it; each device's own
+// messages keep their order.
+func TestIntakeWristbandFirst(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var (
+		mu      sync.Mutex
+		applied []string
+	)
+	p, err := NewPipeline(PipelineOptions{
+		Prefix: "eldersafe/v1", Devices: noDevices{},
+		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
+			mu.Lock()
+			applied = append(applied, r.DeviceID)
+			first := len(applied) == 1
+			mu.Unlock()
+			if first {
+				entered <- struct{}{}
+				<-release
+			}
+			return stored(), nil
+		},
+		Bound: clock.Func(func() time.Time { return testNow }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Remember(registry.Device{ID: "band-1", Kind: registry.Wristband, HouseholdID: "h1"})
+	for i := range 4 {
+		p.Remember(registry.Device{ID: fmt.Sprintf("pir-%d", i), Kind: registry.MotionSensor, HouseholdID: "h1"})
+	}
+	in, err := NewIntake(IntakeOptions{Prefix: "eldersafe/v1", Pipeline: p, EventWorkers: 1, QueueSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runIntake(t, in)
+	motion := func(pir int) *fakeMessage {
+		return &fakeMessage{topic: fmt.Sprintf("eldersafe/v1/devices/pir-%d/event", pir),
+			payload: []byte(`{"ts":"2025-06-01T11:00:00Z","motion":true}`)}
+	}
+	motion(0).submit(t, in)
+	<-entered // the worker is busy with pir-0's message
+	for pir := 1; pir < 4; pir++ {
+		motion(pir).submit(t, in)
+	}
+	for _, ev := range []string{"fall", "sos"} {
+		(&fakeMessage{topic: "eldersafe/v1/devices/band-1/event",
+			payload: []byte(`{"ts":"2025-06-01T11:00:00Z","event":"` + ev + `"}`)}).submit(t, in)
+	}
+	close(release)
+	want := []string{"pir-0", "band-1", "band-1", "pir-1", "pir-2", "pir-3"}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		got := slices.Clone(applied)
+		mu.Unlock()
+		if len(got) == len(want) {
+			if !slices.Equal(got, want) {
+				t.Fatalf("applied %v, want %v", got, want)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("applied %v after 5 s, want %v", got, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPipelineAlarming(t *testing.T) {
+	p, err := NewPipeline(PipelineOptions{
+		Prefix: "eldersafe/v1", Devices: noDevices{}, Sources: testSources,
+		Handle: func(context.Context, rules.Reading) (<-chan struct{}, error) { return stored(), nil },
+		Bound:  clock.Func(func() time.Time { return testNow }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Remember(registry.Device{ID: "band-1", Kind: registry.Wristband, HouseholdID: "h1"})
+	p.Remember(registry.Device{ID: "pir-1", Kind: registry.MotionSensor, HouseholdID: "h1"})
+	p.Remember(registry.Device{ID: "zb-sos", Kind: registry.Wristband, HouseholdID: "h1",
+		Source: registry.SourceZigbee2MQTT, SourceTopic: "sos button"})
+	p.Remember(registry.Device{ID: "zb-pir", Kind: registry.MotionSensor, HouseholdID: "h1",
+		Source: registry.SourceZigbee2MQTT, SourceTopic: "hall pir"})
+	for _, tc := range []struct {
+		topic string
+		want  bool
+	}{
+		{"eldersafe/v1/devices/band-1/event", true},
+		{"eldersafe/v1/devices/pir-1/event", false},
+		{"eldersafe/v1/devices/band-2/event", false}, // not cached: looked up by its worker
+		{"eldersafe/v1/devices/band-1", false},
+		{"zigbee2mqtt/sos button", true},
+		{"zigbee2mqtt/hall pir", false},
+		{"zigbee2mqtt/unknown", false},
+	} {
+		if got := p.Alarming(tc.topic); got != tc.want {
+			t.Errorf("Alarming(%q) = %v, want %v", tc.topic, got, tc.want)
+		}
 	}
 }

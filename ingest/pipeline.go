@@ -205,6 +205,30 @@ func (p *Pipeline) sourceDevice(ctx context.Context, src registry.Source, topic 
 	return d, nil
 }
 
+// Alarming says whether a message on topic comes from a wristband, as far
+// as the device cache knows: its falls and SOS presses go before the other
+// devices' events waiting at the alarm lane's worker. It looks nothing up
+// in the store: the broker hands messages over on its own goroutines.
+func (p *Pipeline) Alarming(topic string) bool {
+	var dev registry.Device
+	if st, ok := p.opts.Sources.Parse(topic); ok {
+		d, ok := p.bySource.Load(sourceKey(st.Source, st.Name))
+		if !ok {
+			return false
+		}
+		dev = d.(registry.Device)
+	} else {
+		id, _, err := ParseTopic(p.opts.Prefix, topic)
+		if err != nil {
+			return false
+		}
+		if dev, ok = p.devices.load(id); !ok {
+			return false
+		}
+	}
+	return dev.Kind == registry.Wristband
+}
+
 // MayPublish reports whether the device id may publish to topic, a topic of
 // an enabled source: one that names a device is that device's and its
 // gateway's; a bridge topic (Zigbee2MQTT's own state) is every gateway's;
