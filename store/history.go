@@ -181,20 +181,76 @@ func (db *DB) scanMeterRegisters(ctx context.Context, each func(history.MeterReg
 }
 
 // PruneReadingHours deletes the hours that start before before, and the
-// registers last read before it.
+// registers last read before it. On SQLite it deletes pruneChunk rows a
+// transaction: at a million households the hour that falls out of the
+// roll-up every hour is a million rows, and deleted at once they held
+// SQLite's one writer, and a fall's task waiting for it, for seconds
+// (docs/performance.md, "Twenty-fourth round"). PostgreSQL's writers do
+// not wait for one another.
 func (db *DB) PruneReadingHours(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM reading_hourly WHERE hour_at < ?`, toMS(before))
-		if err != nil {
+	at := toMS(before)
+	if db.dialect.postgres {
+		var n int64
+		err := db.write(ctx, func(tx *sql.Tx) error {
+			var err error
+			if n, err = deleted(ctx, tx, `DELETE FROM reading_hourly WHERE hour_at < ?`, at); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `DELETE FROM meter_registers WHERE read_at < ?`, at)
 			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("prune reading hours: %w", err)
 		}
-		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, `DELETE FROM meter_registers WHERE read_at < ?`, toMS(before))
+		return n, nil
+	}
+	var hours int64
+	for {
+		n, err := db.deleteChunk(ctx, `DELETE FROM reading_hourly WHERE rowid IN (
+			SELECT rowid FROM reading_hourly WHERE hour_at < ? LIMIT ?)`, at, pruneChunk)
+		if err != nil {
+			return hours, fmt.Errorf("prune reading hours: %w", err)
+		}
+		hours += n
+		if n < pruneChunk {
+			break
+		}
+	}
+	// The registers have no index by read_at, which would be a second
+	// page written for every meter read: they are walked by rowid, a
+	// chunk of them a transaction.
+	var last sql.NullInt64
+	if err := db.r.QueryRowContext(ctx, `SELECT max(rowid) FROM meter_registers`).Scan(&last); err != nil {
+		return hours, fmt.Errorf("prune meter registers: %w", err)
+	}
+	for lo := int64(0); lo < last.Int64; lo += pruneChunk {
+		if _, err := db.deleteChunk(ctx, `DELETE FROM meter_registers WHERE rowid > ? AND rowid <= ? AND read_at < ?`,
+			lo, lo+pruneChunk, at); err != nil {
+			return hours, fmt.Errorf("prune meter registers: %w", err)
+		}
+	}
+	return hours, nil
+}
+
+// pruneChunk is how many rows one of PruneReadingHours' transactions
+// deletes at most on SQLite: a few milliseconds of the writer.
+const pruneChunk = 2000
+
+// deleteChunk runs a DELETE in a transaction of its own and says how many
+// rows it deleted.
+func (db *DB) deleteChunk(ctx context.Context, query string, args ...any) (n int64, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		n, err = deleted(ctx, tx, query, args...)
 		return err
 	})
+	return n, err
+}
+
+// deleted runs a DELETE in tx and says how many rows it deleted.
+func deleted(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
 	if err != nil {
-		return 0, fmt.Errorf("prune reading hours: %w", err)
+		return 0, err
 	}
-	return n, nil
+	return res.RowsAffected()
 }
