@@ -495,9 +495,11 @@ func (r *Rollup) flushOrLog(ctx context.Context) chan struct{} {
 // flushChunk is about how many rows (household-hours and registers) one
 // transaction of a flush writes: it ends at the first household past it. The
 // store has one writer, and the rules' commits, which hold the devices'
-// PUBACKs (a fall's among them), wait for it: a flush in one transaction
-// held them up for its whole length.
-const flushChunk = 1024
+// PUBACKs, and a fall's task wait for it: a flush in one transaction held
+// them up for its whole length, and at a million households a transaction
+// of 1,024 rows held a fall's task up to 50 ms (docs/performance.md,
+// "Twenty-fourth round"). As many as a commit of the rules' states.
+const flushChunk = 256
 
 // Flush writes the sums gathered since the last flush, in household order
 // and in transactions of about flushChunk rows, each household's sums with
