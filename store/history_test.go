@@ -91,74 +91,42 @@ func TestReadingHours(t *testing.T) {
 		}
 	})
 
-	t.Run("Prune", func(t *testing.T) {
-		db := newDB(t)
-		must(t, db.AddReadingHours(ctx,
-			[]history.HouseholdHour{
-				{HouseholdID: "h1", Hour: history.Hour{Hour: hour.Add(-2 * time.Hour), MotionEvents: 1}},
-				{HouseholdID: "h1", Hour: history.Hour{Hour: hour, MotionEvents: 1}},
-			},
-			[]history.MeterRegister{
-				{DeviceID: "old", HouseholdID: "h1", Field: history.FieldTotalKWh, Meter: history.Meter{At: hour.Add(-90 * time.Minute), Value: 1}},
-				{DeviceID: "new", HouseholdID: "h1", Field: history.FieldTotalKWh, Meter: history.Meter{At: hour, Value: 1}},
-			}))
-		n, err := db.PruneReadingHours(ctx, hour.Add(-time.Hour))
-		must(t, err)
-		if n != 1 {
-			t.Errorf("pruned %d hours, want 1", n)
-		}
-		hours, err := db.ReadingHours(ctx, "h1", hour.Add(-24*time.Hour), hour.Add(time.Hour))
-		must(t, err)
-		if len(hours) != 1 || !hours[0].Hour.Equal(hour) {
-			t.Errorf("left %+v, want the hour %s only", hours, hour)
-		}
-		_, regs, err := db.HouseholdReadings(ctx, "h1")
-		must(t, err)
-		if len(regs) != 1 || regs[0].DeviceID != "new" {
-			t.Errorf("left registers %+v, want new only", regs)
-		}
-	})
-}
-
-// A prune larger than one of its transactions deletes every old hour and
-// register, and nothing newer.
-func TestPruneReadingHours_Many(t *testing.T) {
-	ctx := context.Background()
-	db := newDB(t)
-	seed(t, db)
-	hour := t0.Truncate(time.Hour)
-	const old = 4501 // more than two of SQLite's transactions of the prune
-	var hours []history.HouseholdHour
-	var meters []history.MeterRegister
-	for i := range old {
-		hours = append(hours, history.HouseholdHour{HouseholdID: fmt.Sprintf("h%d", i), Hour: history.Hour{Hour: hour.Add(-48 * time.Hour), MotionEvents: 1}})
-		meters = append(meters, history.MeterRegister{DeviceID: fmt.Sprintf("old-%d", i), HouseholdID: "h1", Field: history.FieldTotalKWh,
-			Meter: history.Meter{At: hour.Add(-47 * time.Hour), Value: 1}})
-	}
-	hours = append(hours, history.HouseholdHour{HouseholdID: "h1", Hour: history.Hour{Hour: hour, MotionEvents: 1}})
-	meters = append(meters, history.MeterRegister{DeviceID: "new", HouseholdID: "h1", Field: history.FieldTotalKWh, Meter: history.Meter{At: hour, Value: 1}})
-	must(t, db.AddReadingHours(ctx, hours, meters))
-	n, err := db.PruneReadingHours(ctx, hour.Add(-time.Hour))
-	must(t, err)
-	if n != old {
-		t.Errorf("pruned %d hours, want %d", n, old)
-	}
-	for _, h := range []string{"h0", "h2500", fmt.Sprintf("h%d", old-1)} {
-		got, err := db.ReadingHours(ctx, h, hour.Add(-72*time.Hour), hour.Add(time.Hour))
-		must(t, err)
-		if len(got) != 0 {
-			t.Errorf("%s: left %+v", h, got)
-		}
-	}
-	got, err := db.ReadingHours(ctx, "h1", hour.Add(-72*time.Hour), hour.Add(time.Hour))
-	must(t, err)
-	if len(got) != 1 || !got[0].Hour.Equal(hour) {
-		t.Errorf("h1: left %+v, want the hour %s only", got, hour)
-	}
-	_, regs, err := db.HouseholdReadings(ctx, "h1")
-	must(t, err)
-	if len(regs) != 1 || regs[0].DeviceID != "new" {
-		t.Errorf("left %d registers (%+v...), want new only", len(regs), regs[:min(len(regs), 2)])
+	// Also more old rows than one of SQLite's prune transactions takes.
+	for _, old := range []int{1, 4501} {
+		t.Run(fmt.Sprintf("Prune%d", old), func(t *testing.T) {
+			db := newDB(t)
+			var hours []history.HouseholdHour
+			var meters []history.MeterRegister
+			for i := range old {
+				hours = append(hours, history.HouseholdHour{HouseholdID: fmt.Sprintf("h%d", i+1), Hour: history.Hour{Hour: hour.Add(-2 * time.Hour), MotionEvents: 1}})
+				meters = append(meters, history.MeterRegister{DeviceID: fmt.Sprintf("old-%d", i), HouseholdID: "h1", Field: history.FieldTotalKWh,
+					Meter: history.Meter{At: hour.Add(-90 * time.Minute), Value: 1}})
+			}
+			hours = append(hours, history.HouseholdHour{HouseholdID: "h1", Hour: history.Hour{Hour: hour, MotionEvents: 1}})
+			meters = append(meters, history.MeterRegister{DeviceID: "new", HouseholdID: "h1", Field: history.FieldTotalKWh, Meter: history.Meter{At: hour, Value: 1}})
+			must(t, db.AddReadingHours(ctx, hours, meters))
+			n, err := db.PruneReadingHours(ctx, hour.Add(-time.Hour))
+			must(t, err)
+			if n != int64(old) {
+				t.Errorf("pruned %d hours, want %d", n, old)
+			}
+			for _, h := range []string{"h1", fmt.Sprintf("h%d", old)} {
+				want := 0
+				if h == "h1" {
+					want = 1 // its hour now
+				}
+				left, err := db.ReadingHours(ctx, h, hour.Add(-24*time.Hour), hour.Add(time.Hour))
+				must(t, err)
+				if len(left) != want || want == 1 && !left[0].Hour.Equal(hour) {
+					t.Errorf("%s: left %+v, want the hour %s of h1 only", h, left, hour)
+				}
+			}
+			_, regs, err := db.HouseholdReadings(ctx, "h1")
+			must(t, err)
+			if len(regs) != 1 || regs[0].DeviceID != "new" {
+				t.Errorf("left %d registers (%+v), want new only", len(regs), regs[:min(len(regs), 2)])
+			}
+		})
 	}
 }
 
