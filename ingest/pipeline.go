@@ -210,23 +210,19 @@ func (p *Pipeline) sourceDevice(ctx context.Context, src registry.Source, topic 
 // devices' events waiting at the alarm lane's worker. It looks nothing up
 // in the store: the broker hands messages over on its own goroutines.
 func (p *Pipeline) Alarming(topic string) bool {
-	var dev registry.Device
-	if st, ok := p.opts.Sources.Parse(topic); ok {
-		d, ok := p.bySource.Load(sourceKey(st.Source, st.Name))
-		if !ok {
-			return false
+	var (
+		dev registry.Device
+		ok  bool
+	)
+	if st, source := p.opts.Sources.Parse(topic); source {
+		var d any
+		if d, ok = p.bySource.Load(sourceKey(st.Source, st.Name)); ok {
+			dev = d.(registry.Device)
 		}
-		dev = d.(registry.Device)
-	} else {
-		id, _, err := ParseTopic(p.opts.Prefix, topic)
-		if err != nil {
-			return false
-		}
-		if dev, ok = p.devices.load(id); !ok {
-			return false
-		}
+	} else if id, _, err := ParseTopic(p.opts.Prefix, topic); err == nil {
+		dev, ok = p.devices.load(id)
 	}
-	return dev.Kind == registry.Wristband
+	return ok && dev.Kind == registry.Wristband
 }
 
 // MayPublish reports whether the device id may publish to topic, a topic of
