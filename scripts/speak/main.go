@@ -8,6 +8,10 @@
 //
 //	go run ./scripts/speak -mqtt 127.0.0.1:1883 -from 0 -to 1000000
 //
+// -rate paces it (messages a second over all connections): the message rate of
+// a million households in real time is about 5,000 a second, where flat out
+// the monitor takes eight times that.
+//
 // Every 5 s it prints a progress line as `eldersafe simulate --load` does
 // (scripts/loadplot reads both): messages sent, and handled, that is
 // acknowledged, which the monitor does once what they changed is stored.
@@ -25,6 +29,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"golang.org/x/time/rate"
 
 	"github.com/eldersafe/eldersafe/bufconn"
 )
@@ -46,14 +51,20 @@ func main() {
 	to := flag.Int("to", 1000, "household after the last")
 	connections := flag.Int("connections", 8, "MQTT connections, each with its share of the households")
 	window := flag.Int("window", 256, "messages a connection has sent and not yet seen acknowledged, at most")
+	perSecond := flag.Int("rate", 0, "messages a second over all connections; 0: as fast as the broker takes them")
 	flag.Parse()
-	if *from < 0 || *to <= *from || *connections < 1 || *window < 1 {
-		fmt.Fprintln(os.Stderr, "speak: want 0 <= -from < -to, -connections and -window >= 1")
+	if *from < 0 || *to <= *from || *connections < 1 || *window < 1 || *perSecond < 0 {
+		fmt.Fprintln(os.Stderr, "speak: want 0 <= -from < -to, -connections and -window >= 1, -rate >= 0")
 		os.Exit(2)
+	}
+	pace := rate.NewLimiter(rate.Inf, 0)
+	if *perSecond > 0 {
+		// A household's messages go at once: its five devices' a burst.
+		pace = rate.NewLimiter(rate.Limit(*perSecond), max(len(kinds), *perSecond/100))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *mqttAddr, *prefix, *from, *to, *connections, *window); err != nil {
+	if err := run(ctx, *mqttAddr, *prefix, *from, *to, *connections, *window, pace); err != nil {
 		fmt.Fprintln(os.Stderr, "speak:", err)
 		os.Exit(1)
 	}
@@ -61,7 +72,7 @@ func main() {
 
 type counts struct{ sent, handled atomic.Int64 }
 
-func run(ctx context.Context, addr, prefix string, from, to, connections, window int) error {
+func run(ctx context.Context, addr, prefix string, from, to, connections, window int, pace *rate.Limiter) error {
 	var c counts
 	start := time.Now()
 	done := make(chan struct{})
@@ -71,7 +82,7 @@ func run(ctx context.Context, addr, prefix string, from, to, connections, window
 	errs := make([]error, connections)
 	for k := range connections {
 		wg.Go(func() {
-			errs[k] = speak(ctx, addr, prefix, k, connections, from, to, window, &c)
+			errs[k] = speak(ctx, addr, prefix, k, connections, from, to, window, pace, &c)
 		})
 	}
 	wg.Wait()
@@ -102,8 +113,9 @@ func report(c *counts, start time.Time, done <-chan struct{}) {
 }
 
 // speak publishes, over connection k of n, every device of the households
-// i in [from, to) with i % n == k, keeping at most window unacknowledged.
-func speak(ctx context.Context, addr, prefix string, k, n, from, to, window int, c *counts) error {
+// i in [from, to) with i % n == k, keeping at most window unacknowledged,
+// at the pace of pace.
+func speak(ctx context.Context, addr, prefix string, k, n, from, to, window int, pace *rate.Limiter, c *counts) error {
 	o := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(fmt.Sprintf("speak-%d", k)).
 		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).
 		SetCustomOpenConnectionFn(bufconn.Open)
@@ -129,7 +141,7 @@ func speak(ctx context.Context, addr, prefix string, k, n, from, to, window int,
 			c.handled.Add(1)
 		}
 	})
-	err := publish(ctx, client, prefix, k, n, from, to, inFlight, &failed, c)
+	err := publish(ctx, client, prefix, k, n, from, to, inFlight, &failed, pace, c)
 	close(inFlight)
 	acks.Wait()
 	return errors.Join(err, ackErr)
@@ -137,10 +149,10 @@ func speak(ctx context.Context, addr, prefix string, k, n, from, to, window int,
 
 // publish sends the messages of speak, handing each one's token to
 // inFlight, until a message is not acknowledged or ctx ends.
-func publish(ctx context.Context, client paho.Client, prefix string, k, n, from, to int, inFlight chan<- paho.Token, failed *atomic.Bool, c *counts) error {
+func publish(ctx context.Context, client paho.Client, prefix string, k, n, from, to int, inFlight chan<- paho.Token, failed *atomic.Bool, pace *rate.Limiter, c *counts) error {
 	for i := from + (k+n-from%n)%n; i < to; i += n {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err := pace.WaitN(ctx, len(kinds)); err != nil {
+			return err
 		}
 		if failed.Load() {
 			return nil
