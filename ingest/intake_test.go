@@ -423,21 +423,13 @@ func TestIntakeAlarmLane(t *testing.T) {
 // goes before the motion events queued ahead of it; each device's own
 // messages keep their order.
 func TestIntakeWristbandFirst(t *testing.T) {
-	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
-	var (
-		mu      sync.Mutex
-		applied []string
-	)
+	applied := make(chan string, 8)
 	p, err := NewPipeline(PipelineOptions{
 		Prefix: "eldersafe/v1", Devices: noDevices{},
 		Handle: func(_ context.Context, r rules.Reading) (<-chan struct{}, error) {
-			mu.Lock()
-			applied = append(applied, r.DeviceID)
-			first := len(applied) == 1
-			mu.Unlock()
-			if first {
-				entered <- struct{}{}
+			applied <- r.DeviceID
+			if r.DeviceID == "pir-0" {
 				<-release
 			}
 			return stored(), nil
@@ -461,7 +453,7 @@ func TestIntakeWristbandFirst(t *testing.T) {
 			payload: []byte(`{"ts":"2025-06-01T11:00:00Z","motion":true}`)}
 	}
 	motion(0).submit(t, in)
-	<-entered // the worker is busy with pir-0's message
+	got := []string{<-applied} // the worker is busy with pir-0's message
 	for pir := 1; pir < 4; pir++ {
 		motion(pir).submit(t, in)
 	}
@@ -471,21 +463,17 @@ func TestIntakeWristbandFirst(t *testing.T) {
 	}
 	close(release)
 	want := []string{"pir-0", "band-1", "band-1", "pir-1", "pir-2", "pir-3"}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		got := slices.Clone(applied)
-		mu.Unlock()
-		if len(got) == len(want) {
-			if !slices.Equal(got, want) {
-				t.Fatalf("applied %v, want %v", got, want)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
+	timeout := time.After(5 * time.Second)
+	for len(got) < len(want) {
+		select {
+		case id := <-applied:
+			got = append(got, id)
+		case <-timeout:
 			t.Fatalf("applied %v after 5 s, want %v", got, want)
 		}
-		time.Sleep(time.Millisecond)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("applied %v, want %v", got, want)
 	}
 }
 
