@@ -110,7 +110,7 @@ func newErasureEnv(t *testing.T) *erasureEnv {
 	// The engine heard from the band, and checkpointed.
 	engine.Process(rules.Reading{HouseholdID: "h9", DeviceID: "d9-band", Kind: registry.Wristband, Stream: rules.Telemetry, TS: t0,
 		BatteryPct: new(80.0)})
-	if err := engine.Checkpoint(func(s []rules.State) error { return e.store.SaveCheckpoint(ctx, s, time.Time{}) }); err != nil {
+	if err := engine.Checkpoint(func(s []rules.State, _ bool) error { return e.store.SaveCheckpoint(ctx, s, time.Time{}) }); err != nil {
 		t.Fatal(err)
 	}
 	return x

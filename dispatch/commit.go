@@ -176,23 +176,19 @@ func (d *Dispatcher) commitNow(ctx context.Context, policy int) {
 
 // checkpoint writes every household changed since the last checkpoint,
 // in transactions of a few hundred between which an alarm's writes go
-// first, then the event clock as it was before them. A crash between two
-// leaves some households written and the clock where it was: their
-// messages are not acknowledged yet, and come again. On failure the
+// first, and the event clock as it was before them with the last. A crash
+// between two leaves some households written and the clock where it was:
+// their messages are not acknowledged yet, and come again. On failure the
 // households not written stay marked changed and the next one writes them.
 func (d *Dispatcher) checkpoint(ctx context.Context) error {
-	var clockAt time.Time
-	if d.event != nil {
-		clockAt = d.event.Now()
-	}
-	if err := d.engine.Checkpoint(func(batch []rules.State) error {
-		return d.store.SaveCheckpoint(ctx, batch, time.Time{})
-	}); err != nil {
-		return err
-	}
-	d.forget.checkpointMu.Lock()
-	defer d.forget.checkpointMu.Unlock()
-	return d.saveClock(clockAt, func(at time.Time) error { return d.store.SaveCheckpoint(ctx, nil, at) })
+	return d.withClock(ctx, func(last func([]rules.State) error) error {
+		return d.engine.Checkpoint(func(batch []rules.State, isLast bool) error {
+			if isLast {
+				return last(batch)
+			}
+			return d.store.SaveCheckpoint(ctx, batch, time.Time{})
+		})
+	})
 }
 
 // saveAlarm writes the states of the households of a reading that raised
@@ -208,33 +204,46 @@ func (d *Dispatcher) saveAlarm(ctx context.Context, householdID string, alerts [
 		}
 	}
 	ctx = tasks.Urgent(ctx)
-	var clockAt time.Time
-	if d.event != nil {
-		clockAt = d.event.Now()
-	}
 	d.forget.checkpointMu.Lock()
 	defer d.forget.checkpointMu.Unlock()
-	return d.saveClock(clockAt, func(at time.Time) error {
-		wrote := false
-		err := d.engine.CheckpointHouseholds(ids, func(batch []rules.State) error {
-			wrote = true
-			return d.store.SaveCheckpoint(ctx, batch, at)
-		})
-		if err == nil && !wrote {
-			err = d.store.SaveCheckpoint(ctx, nil, at)
-		}
-		return err
+	return d.withClock(ctx, func(last func([]rules.State) error) error {
+		return d.engine.CheckpointHouseholds(ids, last)
 	})
 }
 
-// saveClock runs write with the event clock at, or with none when the
-// clock saved is not older, so that the clock saved never goes back, even
-// across a restart. The caller holds checkpointMu.
-func (d *Dispatcher) saveClock(at time.Time, write func(clockAt time.Time) error) error {
+// withClock runs a checkpoint whose last batch is written with the event
+// clock as it is now, in one transaction: one transaction fewer a commit
+// than the clock written after it. When the checkpoint had nothing left
+// to write, the clock is written alone.
+func (d *Dispatcher) withClock(ctx context.Context, checkpoint func(last func([]rules.State) error) error) error {
+	var at time.Time
+	if d.event != nil {
+		at = d.event.Now()
+	}
+	written := false
+	err := checkpoint(func(batch []rules.State) error {
+		written = true
+		return d.saveWithClock(ctx, batch, at)
+	})
+	if err != nil || written {
+		return err
+	}
+	return d.saveWithClock(ctx, nil, at)
+}
+
+// saveWithClock writes batch and, unless the clock saved is not older, the
+// event clock at, in one transaction, so that the clock saved never goes
+// back, even across a restart. One at a time, so no write of an older
+// clock lands after a newer one. Checkpoints call it from their save with
+// the engine's checkpoint lock held: nothing may take that lock while
+// holding clockMu.
+func (d *Dispatcher) saveWithClock(ctx context.Context, batch []rules.State, at time.Time) error {
+	d.clockMu.Lock()
+	defer d.clockMu.Unlock()
 	if !at.After(d.savedClock) {
 		at = time.Time{}
 	}
-	if err := write(at); err != nil {
+	if err := d.store.SaveCheckpoint(ctx, batch, at); err != nil {
 		return err
 	}
 	if !at.IsZero() {

@@ -145,7 +145,8 @@ type Dispatcher struct {
 	jumpLog rateLimited
 
 	commits *commits
-	// savedClock is the event clock last written; guarded by forget.checkpointMu.
+	// savedClock is the event clock last written (saveWithClock).
+	clockMu    sync.Mutex
 	savedClock time.Time
 	// retrying counts readings and ticks whose alerts the store refused
 	// and that are being tried again.

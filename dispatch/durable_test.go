@@ -24,11 +24,13 @@ var t0 = time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
 
 // failing is the real store, made to refuse tasks or checkpoints while the
 // test says so, as a full disk does. It counts the writes of tasks and of
-// states marked urgent (tasks.Urgent).
+// states marked urgent (tasks.Urgent), and the event clock's writes with
+// states and alone.
 type failing struct {
 	*store.DB
-	tasks, checkpoints        atomic.Bool
-	urgentTasks, urgentStates atomic.Int32
+	tasks, checkpoints          atomic.Bool
+	urgentTasks, urgentStates   atomic.Int32
+	clockWithStates, clockAlone atomic.Int32
 }
 
 var errDiskFull = errors.New("database or disk is full")
@@ -49,6 +51,13 @@ func (f *failing) SaveCheckpoint(ctx context.Context, states []rules.State, even
 	}
 	if tasks.IsUrgent(ctx) && len(states) > 0 {
 		f.urgentStates.Add(1)
+	}
+	switch {
+	case eventClock.IsZero():
+	case len(states) > 0:
+		f.clockWithStates.Add(1)
+	default:
+		f.clockAlone.Add(1)
 	}
 	return f.DB.SaveCheckpoint(ctx, states, eventClock)
 }
@@ -240,6 +249,27 @@ func TestHandle_AnAlarmsStateWrittenOnItsOwn(t *testing.T) {
 	}
 	if list, err := e.db.Tasks(ctx, tasks.Filter{HouseholdID: "h2", Rule: rules.RuleBatteryLow}); err != nil || len(list) != 1 {
 		t.Errorf("h2's battery_low tasks %v, %v; want one", list, err)
+	}
+}
+
+// A group commit writes the event clock with its last batch of states, not
+// in a transaction of its own after them.
+func TestHandle_ClockWrittenWithTheLastBatch(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	durable, err := e.d.Handle(ctx, motion(t0.Add(time.Minute)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run(t)
+	if !closedWithin(durable, 5*time.Second) {
+		t.Fatal("motion not durable once the decision step runs")
+	}
+	if saved, err := e.db.EventClock(ctx); err != nil || !saved.Equal(t0.Add(time.Minute)) {
+		t.Errorf("stored event clock %v, %v; want the motion's", saved, err)
+	}
+	if with, alone := e.db.clockWithStates.Load(), e.db.clockAlone.Load(); with != 1 || alone != 0 {
+		t.Errorf("the clock written %d times with states and %d alone, want 1 and 0", with, alone)
 	}
 }
 

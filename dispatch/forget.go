@@ -19,8 +19,7 @@ type forgetting struct {
 	// no reading of a deleted household reaches them after they forgot it.
 	mu   sync.RWMutex
 	gone map[string]time.Time // household id → when it was deleted
-	// checkpointMu orders the writes of the event clock, so that it never
-	// goes back, and keeps an alarm's own checkpoint and forgetting apart.
+	// checkpointMu keeps an alarm's own checkpoint and forgetting apart.
 	// The engine keeps a group commit's batches and its Remove apart.
 	checkpointMu sync.Mutex
 }

@@ -216,7 +216,7 @@ func TestRestoreVersion2(t *testing.T) {
 	e := newEngine(t)
 	run(e, read(meter(0, 1)))
 	var data []byte
-	if err := e.Checkpoint(func(b []State) error { data = b[0].Data; return nil }); err != nil {
+	if err := e.Checkpoint(func(b []State, _ bool) error { data = b[0].Data; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if data[len(data)-1] != 0 {
@@ -248,7 +248,7 @@ func TestRestoreVersion3(t *testing.T) {
 	e := newEngine(t)
 	run(e, life(0, 15, usualWeek))
 	var data []byte
-	if err := e.Checkpoint(func(b []State) error { data = b[0].Data; return nil }); err != nil {
+	if err := e.Checkpoint(func(b []State, _ bool) error { data = b[0].Data; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	d := decoder{b: data[2:]}

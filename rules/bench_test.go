@@ -140,7 +140,7 @@ func BenchmarkRestore(b *testing.B) {
 		e.Process(benchReading(hs, i, &v))
 	}
 	var saved []State
-	if err := e.Checkpoint(func(batch []State) error { saved = batch; return nil }); err != nil {
+	if err := e.Checkpoint(func(batch []State, _ bool) error { saved = batch; return nil }); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

@@ -33,7 +33,7 @@ func FuzzParseWindow(f *testing.F) {
 func FuzzRestore(f *testing.F) {
 	e := newEngine(f)
 	run(e, steps(read(pir(0), door(0), power(0, 5), band(0, EventFall)), every(0, 13*h, 15*m, unchanged(100))))
-	if err := e.Checkpoint(func(b []State) error {
+	if err := e.Checkpoint(func(b []State, _ bool) error {
 		for _, st := range b {
 			f.Add(st.Data)
 		}

@@ -35,17 +35,20 @@ const (
 
 // Checkpoint hands the state of every household changed since the last
 // checkpoint to save, in batches of at most checkpointPart households,
-// each valid until save returns. A household's state is encoded when its
-// batch is taken, so an alarm's own (CheckpointHouseholds), written between
-// two batches, is never followed by an older one. If save fails, the
-// households of that batch and of those not yet taken stay marked changed,
-// so the next checkpoint writes them.
-func (e *Engine) Checkpoint(save func([]State) error) error {
+// each valid until save returns; last says no batch follows, so what must
+// be written after every state (the event clock) can go with it. A
+// household's state is encoded when its batch is taken, so an alarm's own
+// (CheckpointHouseholds), written between two batches, is never followed
+// by an older one. If save fails, the households of that batch and of
+// those not yet taken stay marked changed, so the next checkpoint writes
+// them.
+func (e *Engine) Checkpoint(save func(batch []State, last bool) error) error {
 	changed := e.takeChanged()
 	for len(changed) > 0 {
 		part := changed[:min(len(changed), checkpointPart)]
 		changed = changed[len(part):]
-		if err := e.checkpointPart(part, save); err != nil {
+		last := len(changed) == 0
+		if err := e.checkpointPart(part, func(batch []State) error { return save(batch, last) }); err != nil {
 			for _, p := range changed {
 				p.s.mu.Lock()
 				if p.s.unwritten(p.h) {

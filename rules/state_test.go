@@ -18,7 +18,7 @@ import (
 // as a monitor does across a restart at now.
 func restart(t *testing.T, e *Engine, saved map[string][]byte, now time.Time) *Engine {
 	t.Helper()
-	if err := e.Checkpoint(func(batch []State) error {
+	if err := e.Checkpoint(func(batch []State, _ bool) error {
 		for _, st := range batch {
 			saved[st.HouseholdID] = slices.Clone(st.Data) // the engine's memory, used again
 		}
@@ -94,7 +94,7 @@ func TestCheckpointWritesOnlyWhatChanged(t *testing.T) {
 	run(e, read(meter(0, 1), pir(0)))
 	count := func() int {
 		n := 0
-		if err := e.Checkpoint(func(b []State) error { n = len(b); return nil }); err != nil {
+		if err := e.Checkpoint(func(b []State, _ bool) error { n = len(b); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -106,7 +106,7 @@ func TestCheckpointWritesOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("nothing changed, yet %d written", n)
 	}
 	run(e, read(meter(time.Minute, 2)))
-	if err := e.Checkpoint(func([]State) error { return errors.New("disk full") }); err == nil {
+	if err := e.Checkpoint(func([]State, bool) error { return errors.New("disk full") }); err == nil {
 		t.Fatal("save error lost")
 	}
 	if n := count(); n != 1 {
@@ -117,8 +117,9 @@ func TestCheckpointWritesOnlyWhatChanged(t *testing.T) {
 // TestCheckpointInParts: a checkpoint of many households is handed over in
 // batches of at most checkpointPart, each encoded when it is taken: a
 // household changed while an earlier batch is written is saved as it is
-// then, not as it was when the checkpoint began; and when a batch fails,
-// its households and those after it stay marked changed.
+// then, not as it was when the checkpoint began; only the last batch is
+// marked last; and when a batch fails, its households and those after it
+// stay marked changed.
 func TestCheckpointInParts(t *testing.T) {
 	const n = 2*checkpointPart + 10
 	e := newEngine(t)
@@ -134,10 +135,13 @@ func TestCheckpointInParts(t *testing.T) {
 	run(e, read(first...))
 
 	saved := map[string][]byte{}
-	var sizes []int
+	var (
+		sizes []int
+		lasts []bool
+	)
 	changed := "" // a household of a later batch, moved while the first is written
-	if err := e.Checkpoint(func(batch []State) error {
-		sizes = append(sizes, len(batch))
+	if err := e.Checkpoint(func(batch []State, last bool) error {
+		sizes, lasts = append(sizes, len(batch)), append(lasts, last)
 		for _, st := range batch {
 			saved[st.HouseholdID] = slices.Clone(st.Data)
 		}
@@ -157,6 +161,9 @@ func TestCheckpointInParts(t *testing.T) {
 	if !slices.Equal(sizes, []int{checkpointPart, checkpointPart, 10}) || len(saved) != n {
 		t.Fatalf("batches of %v, %d households, want %d, %d and 10 of %d", sizes, len(saved), checkpointPart, checkpointPart, n)
 	}
+	if !slices.Equal(lasts, []bool{false, false, true}) {
+		t.Errorf("batches marked last %v, want only the third", lasts)
+	}
 	next := newEngine(t)
 	if err := next.Restore(State{HouseholdID: changed, Data: saved[changed]}, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -171,7 +178,7 @@ func TestCheckpointInParts(t *testing.T) {
 	}
 	run(e, read(later...))
 	batches := 0
-	if err := e.Checkpoint(func([]State) error {
+	if err := e.Checkpoint(func([]State, bool) error {
 		if batches++; batches == 2 {
 			return errors.New("disk full")
 		}
@@ -180,7 +187,7 @@ func TestCheckpointInParts(t *testing.T) {
 		t.Fatal("save error lost")
 	}
 	count := 0
-	if err := e.Checkpoint(func(b []State) error { count += len(b); return nil }); err != nil {
+	if err := e.Checkpoint(func(b []State, _ bool) error { count += len(b); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if count != n-checkpointPart {
@@ -213,6 +220,9 @@ func TestCheckpointHouseholds(t *testing.T) {
 	only := func(ids ...string) func(func([]State) error) error {
 		return func(save func([]State) error) error { return e.CheckpointHouseholds(ids, save) }
 	}
+	all := func(save func([]State) error) error {
+		return e.Checkpoint(func(b []State, _ bool) error { return save(b) })
+	}
 	for _, c := range []struct {
 		name string
 		take func(func([]State) error) error
@@ -220,7 +230,7 @@ func TestCheckpointHouseholds(t *testing.T) {
 	}{
 		{"the alarm's household, and one unknown", only("h1", "h9"), []string{"h1"}},
 		{"again, unchanged", only("h1"), nil},
-		{"the next checkpoint, the other", e.Checkpoint, []string{"h2"}},
+		{"the next checkpoint, the other", all, []string{"h2"}},
 	} {
 		if got := written(c.take); !slices.Equal(got, c.want) {
 			t.Errorf("%s: wrote %v, want %v", c.name, got, c.want)
@@ -230,10 +240,10 @@ func TestCheckpointHouseholds(t *testing.T) {
 	if err := e.CheckpointHouseholds([]string{"h1"}, func([]State) error { return errors.New("disk full") }); err == nil {
 		t.Fatal("save error lost")
 	}
-	if got := written(e.Checkpoint); !slices.Equal(got, []string{"h1"}) {
+	if got := written(all); !slices.Equal(got, []string{"h1"}) {
 		t.Errorf("after the alarm's write failed, the checkpoint wrote %v, want [h1]", got)
 	}
-	if got := written(e.Checkpoint); got != nil {
+	if got := written(all); got != nil {
 		t.Errorf("then %v, want nothing", got)
 	}
 }
@@ -426,7 +436,7 @@ func TestRemoveForgetsAHousehold(t *testing.T) {
 	if got := run(e, ticks(2*h, 20*h, 15*m)); got != nil {
 		t.Errorf("a removed household still fires: %q", got)
 	}
-	if err := e.Checkpoint(func(b []State) error {
+	if err := e.Checkpoint(func(b []State, _ bool) error {
 		for _, st := range b {
 			if st.HouseholdID == "h1" {
 				t.Error("a removed household is checkpointed")
