@@ -181,14 +181,7 @@ func (d *Dispatcher) commitNow(ctx context.Context, policy int) {
 // their messages are not acknowledged yet, and come again. On failure the
 // households not written stay marked changed and the next one writes them.
 func (d *Dispatcher) checkpoint(ctx context.Context) error {
-	return d.withClock(ctx, func(last func([]rules.State) error) error {
-		return d.engine.Checkpoint(func(batch []rules.State, isLast bool) error {
-			if isLast {
-				return last(batch)
-			}
-			return d.store.SaveCheckpoint(ctx, batch, time.Time{})
-		})
-	})
+	return d.withClock(ctx, d.engine.Checkpoint)
 }
 
 // saveAlarm writes the states of the households of a reading that raised
@@ -206,22 +199,26 @@ func (d *Dispatcher) saveAlarm(ctx context.Context, householdID string, alerts [
 	ctx = tasks.Urgent(ctx)
 	d.forget.checkpointMu.Lock()
 	defer d.forget.checkpointMu.Unlock()
-	return d.withClock(ctx, func(last func([]rules.State) error) error {
-		return d.engine.CheckpointHouseholds(ids, last)
+	return d.withClock(ctx, func(save func([]rules.State, bool) error) error {
+		return d.engine.CheckpointHouseholds(ids, save)
 	})
 }
 
-// withClock runs a checkpoint whose last batch is written with the event
+// withClock runs a checkpoint of the engine (Checkpoint,
+// CheckpointHouseholds), writing its batches, the last with the event
 // clock as it is now, in one transaction: one transaction fewer a commit
 // than the clock written after it. When the checkpoint had nothing left
 // to write, the clock is written alone.
-func (d *Dispatcher) withClock(ctx context.Context, checkpoint func(last func([]rules.State) error) error) error {
+func (d *Dispatcher) withClock(ctx context.Context, checkpoint func(save func(batch []rules.State, last bool) error) error) error {
 	var at time.Time
 	if d.event != nil {
 		at = d.event.Now()
 	}
 	written := false
-	err := checkpoint(func(batch []rules.State) error {
+	err := checkpoint(func(batch []rules.State, last bool) error {
+		if !last {
+			return d.store.SaveCheckpoint(ctx, batch, time.Time{})
+		}
 		written = true
 		return d.saveWithClock(ctx, batch, at)
 	})

@@ -145,7 +145,8 @@ type Dispatcher struct {
 	jumpLog rateLimited
 
 	commits *commits
-	// savedClock is the event clock last written (saveWithClock).
+	// clockMu orders the writes of the event clock (saveWithClock);
+	// savedClock is the one last written.
 	clockMu    sync.Mutex
 	savedClock time.Time
 	// retrying counts readings and ticks whose alerts the store refused

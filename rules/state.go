@@ -47,8 +47,7 @@ func (e *Engine) Checkpoint(save func(batch []State, last bool) error) error {
 	for len(changed) > 0 {
 		part := changed[:min(len(changed), checkpointPart)]
 		changed = changed[len(part):]
-		last := len(changed) == 0
-		if err := e.checkpointPart(part, func(batch []State) error { return save(batch, last) }); err != nil {
+		if err := e.checkpointPart(part, len(changed) == 0, save); err != nil {
 			for _, p := range changed {
 				p.s.mu.Lock()
 				if p.s.unwritten(p.h) {
@@ -101,8 +100,8 @@ func (s *shard) unwritten(h *household) bool {
 }
 
 // checkpointPart encodes the households of part still changed and hands
-// them to save.
-func (e *Engine) checkpointPart(part []changedHousehold, save func([]State) error) error {
+// them to save, marked last or not.
+func (e *Engine) checkpointPart(part []changedHousehold, last bool, save func([]State, bool) error) error {
 	e.checkpointing.Lock()
 	defer e.checkpointing.Unlock()
 	var c capture
@@ -111,15 +110,15 @@ func (e *Engine) checkpointPart(part []changedHousehold, save func([]State) erro
 		c.take(e, p.s, p.h)
 		p.s.mu.Unlock()
 	}
-	return c.save(e, save)
+	return c.save(e, last, save)
 }
 
 // CheckpointHouseholds is Checkpoint for the households ids only, those
 // of them changed since they were last written: an alarm's own, written
 // before its message is acknowledged without waiting for every other
-// change. Checkpoints follow one another, save included, so a batch taken
-// before this one is written before it.
-func (e *Engine) CheckpointHouseholds(ids []string, save func([]State) error) error {
+// change. Its one batch is marked last. Checkpoints follow one another,
+// save included, so a batch taken before this one is written before it.
+func (e *Engine) CheckpointHouseholds(ids []string, save func(batch []State, last bool) error) error {
 	e.checkpointing.Lock()
 	defer e.checkpointing.Unlock()
 	var c capture
@@ -133,7 +132,7 @@ func (e *Engine) CheckpointHouseholds(ids []string, save func([]State) error) er
 		}
 		s.mu.Unlock()
 	}
-	return c.save(e, save)
+	return c.save(e, true, save)
 }
 
 // capture is the batch of a checkpoint being taken.
@@ -168,11 +167,11 @@ func (c *capture) take(e *Engine, s *shard, h *household) {
 
 // save hands the batch to save; if that fails, what was taken is marked
 // changed again.
-func (c *capture) save(e *Engine, save func([]State) error) error {
+func (c *capture) save(e *Engine, last bool, save func([]State, bool) error) error {
 	if len(c.batch) == 0 {
 		return nil
 	}
-	if err := save(c.batch); err != nil {
+	if err := save(c.batch, last); err != nil {
 		for _, h := range c.taken {
 			s := e.shard(h.id)
 			s.mu.Lock()

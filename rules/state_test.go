@@ -203,47 +203,49 @@ func TestCheckpointHouseholds(t *testing.T) {
 	other := pir(0)
 	other.HouseholdID, other.DeviceID = "h2", "pir-2"
 	run(e, read(pir(0), other))
-	written := func(take func(func([]State) error) error) []string {
+	written := func(take func(func([]State, bool) error) error) []string {
 		t.Helper()
 		var ids []string
-		if err := take(func(b []State) error {
+		lastSeen := false
+		if err := take(func(b []State, last bool) error {
 			for _, st := range b {
 				ids = append(ids, st.HouseholdID)
 			}
+			lastSeen = last
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
+		if ids != nil && !lastSeen {
+			t.Errorf("the batch of %v not marked last", ids)
+		}
 		slices.Sort(ids)
 		return ids
 	}
-	only := func(ids ...string) func(func([]State) error) error {
-		return func(save func([]State) error) error { return e.CheckpointHouseholds(ids, save) }
-	}
-	all := func(save func([]State) error) error {
-		return e.Checkpoint(func(b []State, _ bool) error { return save(b) })
+	only := func(ids ...string) func(func([]State, bool) error) error {
+		return func(save func([]State, bool) error) error { return e.CheckpointHouseholds(ids, save) }
 	}
 	for _, c := range []struct {
 		name string
-		take func(func([]State) error) error
+		take func(func([]State, bool) error) error
 		want []string
 	}{
 		{"the alarm's household, and one unknown", only("h1", "h9"), []string{"h1"}},
 		{"again, unchanged", only("h1"), nil},
-		{"the next checkpoint, the other", all, []string{"h2"}},
+		{"the next checkpoint, the other", e.Checkpoint, []string{"h2"}},
 	} {
 		if got := written(c.take); !slices.Equal(got, c.want) {
 			t.Errorf("%s: wrote %v, want %v", c.name, got, c.want)
 		}
 	}
 	run(e, read(band(time.Minute, "fall")))
-	if err := e.CheckpointHouseholds([]string{"h1"}, func([]State) error { return errors.New("disk full") }); err == nil {
+	if err := e.CheckpointHouseholds([]string{"h1"}, func([]State, bool) error { return errors.New("disk full") }); err == nil {
 		t.Fatal("save error lost")
 	}
-	if got := written(all); !slices.Equal(got, []string{"h1"}) {
+	if got := written(e.Checkpoint); !slices.Equal(got, []string{"h1"}) {
 		t.Errorf("after the alarm's write failed, the checkpoint wrote %v, want [h1]", got)
 	}
-	if got := written(all); got != nil {
+	if got := written(e.Checkpoint); got != nil {
 		t.Errorf("then %v, want nothing", got)
 	}
 }
