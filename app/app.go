@@ -31,6 +31,7 @@ import (
 	"github.com/eldersafe/eldersafe/ha"
 	"github.com/eldersafe/eldersafe/ingest"
 	ingestmqtt "github.com/eldersafe/eldersafe/ingest/mqtt"
+	"github.com/eldersafe/eldersafe/journal"
 	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/memlimit"
 	"github.com/eldersafe/eldersafe/notify"
@@ -54,6 +55,7 @@ type Monitor struct {
 	token    string
 	clock    clock.Clock
 	decide   *dispatch.Dispatcher
+	journal  *journal.Journal // nil without checkpoint.journal
 	tasks    *tasks.Service
 	outbox   *notify.Dispatcher
 	feed     *tasks.Feed
@@ -337,7 +339,7 @@ func (m *Monitor) startDecisions() error {
 	if m.engine, err = rules.NewEngine(rc, zone); err != nil {
 		return err
 	}
-	m.decide, err = dispatch.New(dispatch.Options{
+	opts := dispatch.Options{
 		Engine:             m.engine,
 		Tasks:              m.tasks,
 		Store:              m.db,
@@ -346,12 +348,46 @@ func (m *Monitor) startDecisions() error {
 		History:            &m.hist,
 		Snapshot:           m.snapshotFile(),
 		CheckpointInterval: m.cfg.Checkpoint.Interval,
+		JournalCheckpoint:  m.cfg.Checkpoint.JournalInterval,
 		MaxJump:            m.cfg.ClockMaxJump,
 		CareLevels:         m.cfg.CareLevelThresholds(),
 		Logger:             m.log,
 		Registerer:         m.reg,
-	})
+	}
+	if err := m.openJournal(); err != nil {
+		return err
+	}
+	if m.journal != nil {
+		opts.Journal = m.journal
+	}
+	m.decide, err = dispatch.New(opts)
 	return err
+}
+
+// JournalPath is where the journal of readings is, in the data directory.
+func (c Config) JournalPath() string { return filepath.Join(c.DataDir, "journal") }
+
+// openJournal opens the journal of readings with checkpoint.journal.
+// Without it, a journal a crash left with readings the store may lack
+// stops the start: they would be lost.
+func (m *Monitor) openJournal() error {
+	dir := m.cfg.JournalPath()
+	if !m.cfg.Checkpoint.Journal {
+		left, err := journal.Pending(dir)
+		if err != nil {
+			return err
+		}
+		if left {
+			return fmt.Errorf("%s holds readings the store may lack (the last run used checkpoint.journal and did not stop cleanly): start once with checkpoint.journal: true to replay them", dir)
+		}
+		return nil
+	}
+	j, err := journal.Open(dir, m.keys.Journal, 0)
+	if err != nil {
+		return err
+	}
+	m.journal = j
+	return nil
 }
 
 // watermark is ingest's low watermark.
@@ -684,6 +720,9 @@ func (m *Monitor) Close() error {
 		errs := []error{m.parts.stop()}
 		if errs[0] == nil {
 			m.saveSnapshot()
+		}
+		if m.journal != nil {
+			errs = append(errs, m.journal.Close())
 		}
 		m.closeHistory()
 		if m.db != nil {

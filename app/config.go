@@ -12,6 +12,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 
 	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/dispatch"
 	"github.com/eldersafe/eldersafe/ingest"
 	"github.com/eldersafe/eldersafe/keyring"
 	"github.com/eldersafe/eldersafe/registry"
@@ -235,6 +236,15 @@ func rulesConfigFrom(c rules.Config) RulesConfig {
 // CheckpointConfig is how often the rules' state is saved to the store.
 type CheckpointConfig struct {
 	Interval time.Duration `mapstructure:"interval"`
+	// Journal acknowledges a device's message once its reading is written
+	// to a journal in data_dir, instead of once its household's state is
+	// in the store; the states are written every JournalInterval, and a
+	// start replays the journal over them. For a million households on
+	// SQLite, whose one writer a row a message holds back
+	// (docs/operations.md); not with PostgreSQL, whose standby cannot read
+	// a local file.
+	Journal         bool          `mapstructure:"journal"`
+	JournalInterval time.Duration `mapstructure:"journal_interval"`
 }
 
 type TasksConfig struct {
@@ -380,7 +390,7 @@ func DefaultConfig() Config {
 		Log: LogConfig{Level: "info", Format: "text"},
 
 		Timezone:   registry.DefaultTimezone,
-		Checkpoint: CheckpointConfig{Interval: time.Second},
+		Checkpoint: CheckpointConfig{Interval: time.Second, JournalInterval: dispatch.DefaultJournalCheckpoint},
 		Memory:     MemoryConfig{HeadroomRatio: 0.25, HeadroomLoadRatio: 1, HeadroomMinMB: 16, HugePages: true},
 
 		ClockMaxJump: time.Hour,
@@ -550,6 +560,12 @@ func (c Config) Validate() error {
 	}
 	if c.Checkpoint.Interval < 10*time.Millisecond || c.Checkpoint.Interval > time.Hour {
 		bad("checkpoint.interval", "%s: want 10ms to 1h", c.Checkpoint.Interval)
+	}
+	if c.Checkpoint.JournalInterval < time.Second || c.Checkpoint.JournalInterval > time.Hour {
+		bad("checkpoint.journal_interval", "%s: want 1s to 1h", c.Checkpoint.JournalInterval)
+	}
+	if c.Checkpoint.Journal && c.Store.URL != "" {
+		bad("checkpoint.journal", "only with SQLite (store.url empty): a standby cannot read a journal on this machine")
 	}
 	d := c.Deadlines()
 	for _, s := range rules.Severities {

@@ -255,3 +255,26 @@ func TestValidateMemory(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateJournal(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		journal  bool
+		storeURL string
+		interval time.Duration
+		wantKey  string // named in the error; empty: valid
+	}{
+		{"sqlite", true, "", 5 * time.Minute, ""},
+		{"postgresql without", false, "postgres://eldersafe@db:5432/eldersafe", 5 * time.Minute, ""},
+		{"postgresql", true, "postgres://eldersafe@db:5432/eldersafe", 5 * time.Minute, "checkpoint.journal"},
+		{"interval too short", true, "", 500 * time.Millisecond, "checkpoint.journal_interval"},
+		{"interval too long", true, "", 2 * time.Hour, "checkpoint.journal_interval"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Checkpoint.Journal, cfg.Store.URL, cfg.Checkpoint.JournalInterval = tt.journal, tt.storeURL, tt.interval
+		err := cfg.Validate()
+		if (err == nil) != (tt.wantKey == "") || (err != nil && !strings.Contains(err.Error(), tt.wantKey)) {
+			t.Errorf("%s: error %v, want one naming %q", tt.name, err, tt.wantKey)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -30,7 +32,12 @@ type commits struct {
 	// wanted is set when somebody waits for next; urgent when that is an
 	// alarm, whose commit goes before the store's other writes.
 	wanted, urgent bool
-	wake           chan struct{} // capacity 1
+	// With a journal, a commit writes it and only the states of households
+	// whose alerts were raised (see Handle), and the event clock when a
+	// tick moved it (clock).
+	households map[string]struct{}
+	clock      bool
+	wake       chan struct{} // capacity 1
 	// failing is set while the store refuses commits: the waiters are held
 	// and the monitor is degraded.
 	failing atomic.Bool
@@ -61,11 +68,22 @@ func (c *commits) durable() <-chan struct{} { return c.ask(false) }
 
 // ask is durable; urgent, for an alarm, the commit runs before the store's
 // other writes queued meanwhile (tasks.Urgent).
-func (c *commits) ask(urgent bool) <-chan struct{} {
+func (c *commits) ask(urgent bool) <-chan struct{} { return c.askWith(urgent, nil, false) }
+
+// askWith is ask that also has a journal's commit write the states of
+// households and, with clock, the event clock.
+func (c *commits) askWith(urgent bool, households []string, clock bool) <-chan struct{} {
 	c.mu.Lock()
 	done := c.next
 	c.wanted = true
 	c.urgent = c.urgent || urgent
+	c.clock = c.clock || clock
+	for _, id := range households {
+		if c.households == nil {
+			c.households = map[string]struct{}{}
+		}
+		c.households[id] = struct{}{}
+	}
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -86,17 +104,27 @@ func (c *commits) wait(ctx context.Context, done <-chan struct{}) error {
 	}
 }
 
-// take starts a commit: it returns the channel to close once it is
-// written, and whether an alarm waits for it.
-func (c *commits) take() (done chan struct{}, urgent, ok bool) {
+// commit is what one commit writes.
+type commit struct {
+	done chan struct{} // closed once it is written
+	// urgent: an alarm waits for it.
+	urgent bool
+	// With a journal: the states and the clock asked for (askWith).
+	households []string
+	clock      bool
+}
+
+// take starts a commit, if somebody waits for one.
+func (c *commits) take() (commit, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.wanted {
-		return nil, false, false
+		return commit{}, false
 	}
-	done, urgent = c.next, c.urgent
+	next := commit{done: c.next, urgent: c.urgent, households: slices.Collect(maps.Keys(c.households)), clock: c.clock}
 	c.next, c.wanted, c.urgent = make(chan struct{}), false, false
-	return done, urgent, true
+	c.households, c.clock = nil, false
+	return next, true
 }
 
 // Durable returns a channel that closes once the engine's state as it is now
@@ -116,6 +144,12 @@ func (d *Dispatcher) runCommits(ctx context.Context) {
 			// Readings and ticks have stopped: the last commit covers them all.
 			d.commits.durable()
 			d.commitNow(context.Background(), retryStop)
+			if d.journal != nil {
+				// The states, so the next start has nothing to replay.
+				if err := d.checkpointJournal(context.Background()); err != nil {
+					d.log.Error("rules state not checkpointed at shutdown; the next start replays the journal", "err", err)
+				}
+			}
 			return
 		case <-d.commits.wake:
 			// Let the readings arriving with this one join its commit: a
@@ -141,20 +175,20 @@ const (
 )
 
 func (d *Dispatcher) commitNow(ctx context.Context, policy int) {
-	done, urgent, ok := d.commits.take()
+	c, ok := d.commits.take()
 	if !ok {
 		return
 	}
-	if urgent {
+	if c.urgent {
 		ctx = tasks.Urgent(ctx)
 	}
 	delay := retryFirst
 	for {
-		err := d.checkpoint(ctx)
+		err := d.write(ctx, c)
 		if err == nil {
 			d.commits.failing.Store(false)
 			d.storeOK()
-			close(done)
+			close(c.done)
 			return
 		}
 		d.commits.failing.Store(true)
@@ -174,6 +208,24 @@ func (d *Dispatcher) commitNow(ctx context.Context, policy int) {
 	}
 }
 
+// write writes a commit: without a journal every household changed since
+// the last one; with one, the journal, then the states and the clock c
+// asks for.
+func (d *Dispatcher) write(ctx context.Context, c commit) error {
+	if d.journal == nil {
+		return d.checkpoint(ctx)
+	}
+	if err := d.journal.Flush(); err != nil {
+		return fmt.Errorf("write the journal: %w", err)
+	}
+	if len(c.households) == 0 && !c.clock {
+		return nil
+	}
+	return d.withClock(ctx, func(save func([]rules.State, bool) error) error {
+		return d.engine.CheckpointHouseholds(c.households, save)
+	})
+}
+
 // checkpoint writes every household changed since the last checkpoint,
 // in transactions of a few hundred between which an alarm's writes go
 // first, and the event clock as it was before them with the last. A crash
@@ -189,19 +241,40 @@ func (d *Dispatcher) checkpoint(ctx context.Context) error {
 // in a transaction of their own that goes first (tasks.Urgent): the
 // alarm's PUBACK waits for these, not for the commit of every household
 // changed meanwhile, thousands at a million households.
-func (d *Dispatcher) saveAlarm(ctx context.Context, householdID string, alerts []rules.Alert) error {
-	ids := []string{householdID}
-	for _, a := range alerts {
-		if !slices.Contains(ids, a.HouseholdID) {
-			ids = append(ids, a.HouseholdID)
-		}
-	}
+func (d *Dispatcher) saveAlarm(ctx context.Context, ids []string) error {
 	ctx = tasks.Urgent(ctx)
 	d.forget.checkpointMu.Lock()
 	defer d.forget.checkpointMu.Unlock()
 	return d.withClock(ctx, func(save func([]rules.State, bool) error) error {
 		return d.engine.CheckpointHouseholds(ids, save)
 	})
+}
+
+// alerted is the households of alerts, and householdID first when it is
+// not empty.
+func alerted(householdID string, alerts []rules.Alert) []string {
+	var ids []string
+	if householdID != "" {
+		ids = append(ids, householdID)
+	}
+	for _, a := range alerts {
+		if !slices.Contains(ids, a.HouseholdID) {
+			ids = append(ids, a.HouseholdID)
+		}
+	}
+	return ids
+}
+
+// ask has the next commit write what a reading or a tick changed. With a
+// journal, that is the journal, the states of households (those whose
+// alerts were raised: written before the message is acknowledged, so that
+// a restart does not raise them again) and, with clock, the event clock;
+// without one, every household changed.
+func (d *Dispatcher) ask(urgent bool, households []string, clock bool) <-chan struct{} {
+	if d.journal == nil {
+		return d.commits.ask(urgent)
+	}
+	return d.commits.askWith(urgent, households, clock)
 }
 
 // withClock runs a checkpoint of the engine (Checkpoint,

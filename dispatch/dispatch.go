@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/journal"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/tasks"
@@ -78,6 +79,23 @@ type Snapshot interface {
 	Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error
 }
 
+// Journal is a file of readings in the order the engine applied them;
+// *journal.Journal implements it.
+type Journal interface {
+	rules.Journal
+	// Flush writes what was appended before it.
+	Flush() error
+	// Rotate starts a new file of the journal and returns the first
+	// sequence number it will hold.
+	Rotate() (uint64, error)
+	// Release removes the files whose records are all below below.
+	Release(below uint64) error
+	// Replay hands every record to fn, in sequence order.
+	Replay(fn func(seq uint64, r rules.Reading) error) (journal.Stats, error)
+	// Continue numbers the records appended from now on above after.
+	Continue(after uint64)
+}
+
 // History keeps the readings behind the charts. Neither method may block
 // ingest for long.
 type History interface {
@@ -107,6 +125,16 @@ type Options struct {
 	// state is saved; what a reading changed is saved before its message is
 	// acknowledged (see Durable).
 	CheckpointInterval time.Duration
+	// Journal, when not nil, records each reading before its message is
+	// acknowledged, in place of its household's state: the states are
+	// written every JournalCheckpoint instead, and Load replays what the
+	// journal holds after them. Nil: each reading's state is written
+	// before its message is acknowledged.
+	Journal Journal
+	// JournalCheckpoint is how often, with a journal, every household
+	// changed is written and the journal behind it removed. Zero:
+	// DefaultJournalCheckpoint.
+	JournalCheckpoint time.Duration
 	// MaxJump bounds how far past now one device's reading may move the
 	// event clock (Handle); ticks are not bound by it. Zero: DefaultMaxJump.
 	MaxJump time.Duration
@@ -121,6 +149,11 @@ type Options struct {
 // DefaultMaxJump is Options.MaxJump's default.
 const DefaultMaxJump = time.Hour
 
+// DefaultJournalCheckpoint is Options.JournalCheckpoint's default: at a
+// million households a household speaks every few minutes, so a state
+// written every five holds a few of its readings.
+const DefaultJournalCheckpoint = 5 * time.Minute
+
 // Dispatcher is the decision step. Create it with New, Load what the last
 // run left, then Run it.
 type Dispatcher struct {
@@ -132,11 +165,16 @@ type Dispatcher struct {
 	watermark func() (time.Time, bool)
 	history   History
 	snapshot  Snapshot
-	every     time.Duration
-	maxJump   time.Duration
-	levels    map[registry.CareLevel]rules.Thresholds
-	log       *slog.Logger
-	fired     *prometheus.CounterVec
+	journal   Journal
+	// journalEvery is how often the journal is checkpointed; journalMu
+	// keeps two checkpoints of it apart.
+	journalEvery time.Duration
+	journalMu    sync.Mutex
+	every        time.Duration
+	maxJump      time.Duration
+	levels       map[registry.CareLevel]rules.Thresholds
+	log          *slog.Logger
+	fired        *prometheus.CounterVec
 	// fromSnapshot says where Load found the rules' state.
 	fromSnapshot prometheus.Gauge
 	// jumps counts readings that would have moved the event clock more than
@@ -172,6 +210,9 @@ func New(opts Options) (*Dispatcher, error) {
 	if opts.MaxJump <= 0 {
 		opts.MaxJump = DefaultMaxJump
 	}
+	if opts.JournalCheckpoint <= 0 {
+		opts.JournalCheckpoint = DefaultJournalCheckpoint
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -185,20 +226,25 @@ func New(opts Options) (*Dispatcher, error) {
 		opts.History = noHistory{}
 	}
 	d := &Dispatcher{
-		engine:    opts.Engine,
-		tasks:     opts.Tasks,
-		store:     opts.Store,
-		snapshot:  opts.Snapshot,
-		clock:     opts.Clock,
-		watermark: opts.Watermark,
-		history:   opts.History,
-		every:     opts.CheckpointInterval,
-		maxJump:   opts.MaxJump,
-		levels:    opts.CareLevels,
-		log:       opts.Logger,
-		commits:   newCommits(),
+		engine:       opts.Engine,
+		tasks:        opts.Tasks,
+		store:        opts.Store,
+		snapshot:     opts.Snapshot,
+		journal:      opts.Journal,
+		journalEvery: opts.JournalCheckpoint,
+		clock:        opts.Clock,
+		watermark:    opts.Watermark,
+		history:      opts.History,
+		every:        opts.CheckpointInterval,
+		maxJump:      opts.MaxJump,
+		levels:       opts.CareLevels,
+		log:          opts.Logger,
+		commits:      newCommits(),
 	}
 	d.event, _ = opts.Clock.(*clock.Event)
+	if d.journal != nil {
+		d.engine.SetJournal(d.journal)
+	}
 	f := promauto.With(opts.Registerer)
 	d.fromSnapshot = f.NewGauge(prometheus.GaugeOpts{
 		Name: "eldersafe_rules_loaded_from_snapshot",
@@ -284,16 +330,20 @@ func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct
 		return nil, err
 	}
 	d.history.Reading(r)
+	if len(alerts) == 0 {
+		return d.ask(false, nil, false), nil
+	}
+	ids := alerted(r.HouseholdID, alerts)
 	if !alarming(alerts) {
 		// The commit goes first when the reading raised anything.
-		return d.commits.ask(len(alerts) > 0), nil
+		return d.ask(true, ids, false), nil
 	}
 	// A fall's PUBACK waits for its own state, written now, not for the
 	// next group commit. Should that write fail, the group commit, which
 	// retries in place, writes it.
-	if err := d.saveAlarm(ctx, r.HouseholdID, alerts); err != nil {
+	if err := d.saveAlarm(ctx, ids); err != nil {
 		d.log.Warn("an alarm's rule state not saved on its own; its message waits for the next commit", "household_id", r.HouseholdID, "err", err)
-		return d.commits.ask(true), nil
+		return d.ask(true, ids, false), nil
 	}
 	return closed, nil
 }
@@ -409,14 +459,15 @@ func (d *Dispatcher) Advance(ctx context.Context, ts time.Time) (<-chan struct{}
 		return nil, fmt.Errorf("ts %s is %w (%s)", ts.Format(time.RFC3339), ErrTooFarAhead, now.Format(time.RFC3339))
 	}
 	moved := d.event.Advance(ts)
-	err := d.raise(ctx, d.engine.Advance(d.firingNow()))
+	alerts := d.engine.Advance(d.firingNow())
+	err := d.raise(ctx, alerts)
 	if moved {
 		d.escalate(ctx)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return d.commits.durable(), nil
+	return d.ask(false, alerted("", alerts), true), nil
 }
 
 // Tick is Advance that returns once everything is stored, answering now.

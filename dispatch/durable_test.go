@@ -63,14 +63,22 @@ func (f *failing) SaveCheckpoint(ctx context.Context, states []rules.State, even
 }
 
 type env struct {
-	db  *failing
-	d   *dispatch.Dispatcher
-	reg *prometheus.Registry
+	db     *failing
+	d      *dispatch.Dispatcher
+	engine *rules.Engine
+	reg    *prometheus.Registry
 }
 
 // newEnv is a running decision step over a real store with household h1,
 // its wristband wb-1 and its motion sensor pir-1, on an event clock at t0.
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvOn(t, newStore(t), dispatch.Options{})
+}
+
+// newStore is a real store with household h1, its wristband wb-1 and its
+// motion sensor pir-1.
+func newStore(t *testing.T) *failing {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, t.TempDir(), nil)
@@ -89,7 +97,15 @@ func newEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	e := &env{db: &failing{DB: db}, reg: prometheus.NewRegistry()}
+	return &failing{DB: db}
+}
+
+// newEnvOn is a decision step over db, loaded, with the options of opts
+// that newEnv leaves unset (a journal), on an event clock at t0.
+func newEnvOn(t *testing.T, db *failing, opts dispatch.Options) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{db: db, reg: prometheus.NewRegistry()}
 	templates, err := notify.NewTemplates()
 	if err != nil {
 		t.Fatal(err)
@@ -99,11 +115,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := rules.NewEngine(rules.DefaultConfig(), time.UTC)
-	if err != nil {
+	if e.engine, err = rules.NewEngine(rules.DefaultConfig(), time.UTC); err != nil {
 		t.Fatal(err)
 	}
-	e.d, err = dispatch.New(dispatch.Options{Engine: engine, Tasks: svc, Store: e.db, Clock: clk, Registerer: e.reg})
+	opts.Engine, opts.Tasks, opts.Store, opts.Clock, opts.Registerer = e.engine, svc, e.db, clk, e.reg
+	e.d, err = dispatch.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,9 @@ import (
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var commits, routine sync.WaitGroup
 	commits.Go(func() { d.runCommits(ctx) })
+	if d.journal != nil {
+		commits.Go(func() { d.runJournal(ctx) })
+	}
 	defer commits.Wait()
 	defer routine.Wait()
 	var scheduling atomic.Bool
@@ -71,8 +74,13 @@ func (d *Dispatcher) tick(ctx context.Context) {
 			d.log.Error("panic while firing deadlines; the next tick tries again", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		}
 	}()
-	if err := d.raise(ctx, d.engine.Advance(d.firingNow())); err != nil {
+	alerts := d.engine.Advance(d.firingNow())
+	if err := d.raise(ctx, alerts); err != nil {
 		d.log.Error("raise alerts from deadlines", "err", err)
+	}
+	if d.journal != nil && len(alerts) > 0 {
+		// Without one, the next commit of the checkpoint interval writes them.
+		d.ask(false, alerted("", alerts), false)
 	}
 	if d.event == nil {
 		d.escalate(ctx)

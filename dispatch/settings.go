@@ -41,6 +41,9 @@ func (d *Dispatcher) Load(ctx context.Context, devices DeviceCache) error {
 	if err := d.load(ctx, devices); err != nil {
 		return fmt.Errorf("load rules state: %w", err)
 	}
+	if d.journal != nil {
+		return d.replay(ctx)
+	}
 	return nil
 }
 

@@ -30,6 +30,8 @@ type Keys struct {
 	// Snapshot encrypts the restart snapshot of the rules' state and the
 	// device cache (AES-256-GCM).
 	Snapshot []byte
+	// Journal encrypts the journal of readings (AES-256-GCM).
+	Journal []byte
 	// Generated is true when the master key was made and saved by Load.
 	Generated bool
 }
@@ -58,6 +60,9 @@ func Load(configured, dataDir string) (Keys, error) {
 		return Keys{}, err
 	}
 	if keys.Snapshot, err = derive("eldersafe snapshot v1"); err != nil {
+		return Keys{}, err
+	}
+	if keys.Journal, err = derive("eldersafe journal v1"); err != nil {
 		return Keys{}, err
 	}
 	return keys, nil

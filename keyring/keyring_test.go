@@ -22,8 +22,16 @@ func TestLoad(t *testing.T) {
 	if err != nil || again.Generated || !bytes.Equal(first.Audit, again.Audit) || !bytes.Equal(first.Fields, again.Fields) {
 		t.Fatalf("a second start derived other keys: %v", err)
 	}
-	if bytes.Equal(first.Audit, first.Fields) || len(first.Audit) != 32 {
-		t.Error("purposes share a key")
+	purposes := [][]byte{first.Audit, first.Fields, first.Snapshot, first.Journal}
+	for i, k := range purposes {
+		if len(k) != 32 {
+			t.Errorf("key %d is %d bytes, want 32", i, len(k))
+		}
+		for _, other := range purposes[:i] {
+			if bytes.Equal(k, other) {
+				t.Errorf("purposes share a key (%d)", i)
+			}
+		}
 	}
 
 	configured := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))

@@ -43,6 +43,8 @@ type Engine struct {
 	// kept for the next one (state.go).
 	checkpointing sync.Mutex
 	chunks        [][]byte
+	// journal, when set, records every reading Process applies (SetJournal).
+	journal Journal
 }
 
 type shard struct {
@@ -247,6 +249,15 @@ func (e *Engine) Process(r Reading) []Alert {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.household(r.HouseholdID)
+	alerts := e.apply(s, h, r, global)
+	if e.journal != nil {
+		h.applied = e.journal.Append(r)
+	}
+	return alerts
+}
+
+// apply applies r to h, a household of s (locked).
+func (e *Engine) apply(s *shard, h *household, r Reading, global *Config) []Alert {
 	cfg := h.config(global)
 	up := h.online()
 	alerts, rearm := h.apply(r, cfg, e.zone(h))

@@ -72,6 +72,9 @@ type household struct {
 	powerStart  int64     // start of the current power_no_use window
 	powerUsed   float64   // kWh used since powerStart
 	learned     *baseline // nil until the first motion
+	// applied is the sequence number of the last of its readings the
+	// engine's journal recorded (journal.go); 0 without one.
+	applied uint64
 }
 
 type settings struct {

@@ -16,8 +16,9 @@ import (
 // version 2 state restores without one. Version 4 added the return home
 // (household.back) and learns quiet by hour of the day rather than of the
 // week: a version 3 baseline keeps, for each hour, its longest over the
-// weekdays.
-const stateVersion = 4
+// weekdays. Version 5 added the last reading recorded in the journal
+// (household.applied).
+const stateVersion = 5
 
 // State is one household's saved rule state.
 type State struct {
@@ -223,7 +224,8 @@ func (h *household) appendState(b []byte) []byte {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.b))
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(d.battery))
 	}
-	return h.learned.append(b)
+	b = h.learned.append(b)
+	return binary.AppendUvarint(b, h.applied)
 }
 
 // stateSize is at least how many bytes appendState appends: the most each
@@ -234,7 +236,7 @@ func (h *household) stateSize() int {
 		d := &h.devices[i]
 		n += 2*binary.MaxVarintLen64 + len(d.id) + len(d.roomName()) + 2 + 4*binary.MaxVarintLen64 + 8 + 8 + 4
 	}
-	return n + 1 + len(baseline{}.quiet) + len(baseline{}.wake) + 2 + 3*binary.MaxVarintLen64
+	return n + 1 + len(baseline{}.quiet) + len(baseline{}.wake) + 2 + 4*binary.MaxVarintLen64
 }
 
 // append encodes a baseline after a byte saying whether there is one.
@@ -410,6 +412,9 @@ func decodeHousehold(h *household, data []byte, known []SavedDevice) error {
 	if v >= 3 {
 		h.learned = d.baseline(v)
 	}
+	if v >= 5 {
+		h.applied = d.uvarint("journal sequence", math.MaxUint64)
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errors.New("trailing bytes")
 	}
@@ -465,7 +470,7 @@ func (e *Engine) restore(id string, restored *household, devices []SavedDevice, 
 		h.newest, h.firing, h.lastUse = restored.newest, restored.firing, restored.lastUse
 		h.lastMotion, h.motionSince, h.lastOpen, h.doorSince = restored.lastMotion, restored.motionSince, restored.lastOpen, restored.doorSince
 		h.powerStart, h.powerUsed, h.devices, h.back = restored.powerStart, restored.powerUsed, restored.devices, restored.back
-		h.learned = restored.learned
+		h.learned, h.applied = restored.learned, restored.applied
 		s.online.Add(int64(h.online() - up))
 		h.armed = 0
 	}

@@ -109,9 +109,17 @@ type crashBroker struct {
 // crashBrokerNames are the brokers every crash test runs on.
 var crashBrokerNames = []string{"embedded", "mosquitto"}
 
-func newCrashBroker(t *testing.T, name string) crashBroker {
+// crashDurability are the ways the monitor keeps what a message changed
+// before acknowledging it, each run on every broker: its household's state
+// in the store, or the reading in the journal (checkpoint.journal).
+var crashDurability = []struct{ name, env string }{
+	{"state", ""},
+	{"journal", "ELDERSAFE_CHECKPOINT_JOURNAL=true"},
+}
+
+func newCrashBroker(t *testing.T, name, durability string) crashBroker {
 	t.Helper()
-	tag := "crash-" + name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	tag := "crash-" + name + "-" + durability + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	switch name {
 	case "embedded":
 		// One address for every start: the devices reconnect to it.
@@ -264,21 +272,27 @@ type crashRig struct {
 	rng      *rand.Rand
 }
 
-// eachCrashBroker runs test once per broker of crashBrokerNames, in
-// parallel subtests, each on a rig of its own; flags go to serve.
+// eachCrashBroker runs test once per broker of crashBrokerNames and way of
+// crashDurability, in parallel subtests, each on a rig of its own; flags go
+// to serve.
 func eachCrashBroker(t *testing.T, flags []string, test func(t *testing.T, r crashRig)) {
 	settings := crashSettingsFromEnv(t)
 	settings.log(t)
 	bin := binary(t)
 	for i, name := range crashBrokerNames {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel() // each broker has its own monitor, data directory, ports and prefix
-			b := newCrashBroker(t, name)
-			r := crashRig{settings: settings, b: b, rng: settings.rng(i), push: newPushReceiver(t)}
-			r.m = startCrashMonitor(t, bin, t.TempDir(), b, flags...)
-			r.m.api.setUpGrid(r.push)
-			test(t, r)
-		})
+		for j, durability := range crashDurability {
+			t.Run(name+"/"+durability.name, func(t *testing.T) {
+				t.Parallel() // each has its own monitor, data directory, ports and prefix
+				b := newCrashBroker(t, name, durability.name)
+				if durability.env != "" {
+					b.env = append(b.env, durability.env)
+				}
+				r := crashRig{settings: settings, b: b, rng: settings.rng(i*len(crashDurability) + j), push: newPushReceiver(t)}
+				r.m = startCrashMonitor(t, bin, t.TempDir(), b, flags...)
+				r.m.api.setUpGrid(r.push)
+				test(t, r)
+			})
+		}
 	}
 }
 

@@ -36,76 +36,81 @@ const (
 func TestCrashDiskFull(t *testing.T) {
 	bin := binary(t)
 	for _, name := range crashBrokerNames {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel() // each broker has its own monitor, data directory, ports and prefix
-			b := newCrashBroker(t, name)
-			dataDir := smallTmpfs(t, 16<<20)
-			push := newPushReceiver(t)
-			m := startCrashMonitor(t, bin, dataDir, b)
-			m.api.setUpGrid(push)
-			falls := make([]*fall, 5)
-			clients := make([]mqtt.Client, len(falls))
-			for i := range falls {
-				falls[i] = newFall(m.api, push, fmt.Sprintf("hd%d", i), fmt.Sprintf("wbd%d", i))
-				clients[i] = b.dial(t, falls[i].device, falls[i].secret)
-				defer clients[i].Disconnect(100)
-			}
-
-			filler := fillDisk(t, dataDir)
-			m.storeFull()
-			tokens := make([]mqtt.Token, len(falls))
-			for i, f := range falls {
-				tokens[i] = clients[i].Publish(b.topic(f.device, "event"), 1, false, f.payload)
-			}
-			seen := m.watchFull()
-			if !seen.degraded {
-				t.Errorf("/readyz never answered 503 {\"status\":\"degraded\",\"reason\":…} in the %v the store could not write; last: %d %+v", fullFor, seen.last.code, seen.last)
-			}
-			if !seen.retrying {
-				t.Errorf("eldersafe_ingest_retrying stayed 0 in the %v the store could not write, with %d falls waiting", fullFor, len(falls))
-			}
-			for i, f := range falls {
-				f.acked = done(tokens[i]) && tokens[i].Error() == nil
-				if f.acked && b.monitorAcks {
-					t.Errorf("%s: acknowledged while the store could not write", f)
+		for _, durability := range crashDurability {
+			t.Run(name+"/"+durability.name, func(t *testing.T) {
+				t.Parallel() // each has its own monitor, data directory, ports and prefix
+				b := newCrashBroker(t, name, durability.name)
+				if durability.env != "" {
+					b.env = append(b.env, durability.env)
 				}
-			}
-			if m.storeWrites() {
-				t.Fatal("the store writes again before space was freed: the falls may have been stored, and this run proves nothing")
-			}
-
-			if err := os.Remove(filler); err != nil {
-				t.Fatal(err)
-			}
-			deadline := time.Now().Add(spaceBack)
-			// A fall whose publish failed (the monitor dropped the device's
-			// connection) is resent, as a device does after reconnecting.
-			for i, f := range falls {
-				if done(tokens[i]) && tokens[i].Error() != nil {
-					f.resend(t, b)
+				dataDir := smallTmpfs(t, 16<<20)
+				push := newPushReceiver(t)
+				m := startCrashMonitor(t, bin, dataDir, b)
+				m.api.setUpGrid(push)
+				falls := make([]*fall, 5)
+				clients := make([]mqtt.Client, len(falls))
+				for i := range falls {
+					falls[i] = newFall(m.api, push, fmt.Sprintf("hd%d", i), fmt.Sprintf("wbd%d", i))
+					clients[i] = b.dial(t, falls[i].device, falls[i].secret)
+					defer clients[i].Disconnect(100)
 				}
-			}
-			within(time.Until(deadline), func() bool { return len(m.unstored(falls)) == 0 })
-			for _, f := range m.unstored(falls) {
-				t.Errorf("%s: published while the disk was full, and %v after space was freed no single fall task shows it", f, spaceBack)
-			}
-			if b.monitorAcks {
+
+				filler := fillDisk(t, dataDir)
+				m.storeFull()
+				tokens := make([]mqtt.Token, len(falls))
 				for i, f := range falls {
-					if !ackedBy(tokens[i], deadline) {
-						t.Errorf("%s: not acknowledged %v after space was freed: %v", f, spaceBack, tokens[i].Error())
+					tokens[i] = clients[i].Publish(b.topic(f.device, "event"), 1, false, f.payload)
+				}
+				seen := m.watchFull()
+				if !seen.degraded {
+					t.Errorf("/readyz never answered 503 {\"status\":\"degraded\",\"reason\":…} in the %v the store could not write; last: %d %+v", fullFor, seen.last.code, seen.last)
+				}
+				if !seen.retrying {
+					t.Errorf("eldersafe_ingest_retrying stayed 0 in the %v the store could not write, with %d falls waiting", fullFor, len(falls))
+				}
+				for i, f := range falls {
+					f.acked = done(tokens[i]) && tokens[i].Error() == nil
+					if f.acked && b.monitorAcks {
+						t.Errorf("%s: acknowledged while the store could not write", f)
 					}
 				}
-			}
-			var ready readyState
-			if !within(time.Until(deadline), func() bool { ready = m.ready(); return ready.code == http.StatusOK }) {
-				t.Errorf("/readyz still %d %+v %v after space was freed", ready.code, ready, spaceBack)
-			}
-			for i, o := range m.settle(push, falls, b.monitorAcks) {
-				if o.tasks == 1 && o.evidence > 0 && !o.notified {
-					t.Errorf("%s: its task's notices are not all sent to the worker and the family", falls[i])
+				if m.storeWrites() {
+					t.Fatal("the store writes again before space was freed: the falls may have been stored, and this run proves nothing")
 				}
-			}
-		})
+
+				if err := os.Remove(filler); err != nil {
+					t.Fatal(err)
+				}
+				deadline := time.Now().Add(spaceBack)
+				// A fall whose publish failed (the monitor dropped the device's
+				// connection) is resent, as a device does after reconnecting.
+				for i, f := range falls {
+					if done(tokens[i]) && tokens[i].Error() != nil {
+						f.resend(t, b)
+					}
+				}
+				within(time.Until(deadline), func() bool { return len(m.unstored(falls)) == 0 })
+				for _, f := range m.unstored(falls) {
+					t.Errorf("%s: published while the disk was full, and %v after space was freed no single fall task shows it", f, spaceBack)
+				}
+				if b.monitorAcks {
+					for i, f := range falls {
+						if !ackedBy(tokens[i], deadline) {
+							t.Errorf("%s: not acknowledged %v after space was freed: %v", f, spaceBack, tokens[i].Error())
+						}
+					}
+				}
+				var ready readyState
+				if !within(time.Until(deadline), func() bool { ready = m.ready(); return ready.code == http.StatusOK }) {
+					t.Errorf("/readyz still %d %+v %v after space was freed", ready.code, ready, spaceBack)
+				}
+				for i, o := range m.settle(push, falls, b.monitorAcks) {
+					if o.tasks == 1 && o.evidence > 0 && !o.notified {
+						t.Errorf("%s: its task's notices are not all sent to the worker and the family", falls[i])
+					}
+				}
+			})
+		}
 	}
 }
 

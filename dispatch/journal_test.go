@@ -1,0 +1,188 @@
+package dispatch_test
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/dispatch"
+	"github.com/eldersafe/eldersafe/journal"
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+var journalKey = bytes.Repeat([]byte{7}, 32)
+
+func openJournal(t *testing.T, dir string) *journal.Journal {
+	t.Helper()
+	j, err := journal.Open(dir, journalKey, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
+}
+
+// journaled is what a journal in dir holds, by household.
+func journaled(t *testing.T, dir string) []string {
+	t.Helper()
+	var households []string
+	if _, err := openJournal(t, dir).Replay(func(_ uint64, r rules.Reading) error {
+		households = append(households, r.HouseholdID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return households
+}
+
+// stateOf is household h1's rule state in e, as a checkpoint writes it.
+func stateOf(t *testing.T, e *rules.Engine) []byte {
+	t.Helper()
+	var data []byte
+	if err := e.CheckpointHouseholds([]string{"h1"}, func(batch []rules.State, _ bool) error {
+		data = slices.Clone(batch[0].Data)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func (e *env) handle(t *testing.T, r rules.Reading) {
+	t.Helper()
+	durable, err := e.d.Handle(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !closedWithin(durable, 5*time.Second) {
+		t.Fatalf("%s of %s not durable", r.Stream, r.DeviceID)
+	}
+}
+
+// With a journal, a reading is durable once it is in the journal: its
+// household's state waits for the checkpoint.
+func TestJournal_DurableOnceJournaled(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnvOn(t, newStore(t), dispatch.Options{Journal: openJournal(t, dir), JournalCheckpoint: time.Hour})
+	e.run(t)
+	e.handle(t, motion(t0.Add(time.Minute)))
+	if states, err := e.db.RuleStates(context.Background()); err != nil || len(states) != 0 {
+		t.Errorf("stored rule states %v, %v; want none before the checkpoint", states, err)
+	}
+	if got := journaled(t, dir); !slices.Equal(got, []string{"h1"}) {
+		t.Errorf("journal holds %v, want h1's motion", got)
+	}
+}
+
+// A crash loses nothing the journal holds: a start replays it over the
+// states stored, and the household's state is what it was. A second start
+// replays nothing twice.
+func TestJournal_RestartReplays(t *testing.T) {
+	db, dir := newStore(t), t.TempDir()
+	opts := func() dispatch.Options {
+		return dispatch.Options{Journal: openJournal(t, dir), JournalCheckpoint: time.Hour}
+	}
+	before := newEnvOn(t, db, opts())
+	before.run(t)
+	for i := 1; i <= 3; i++ {
+		before.handle(t, motion(t0.Add(time.Duration(i)*time.Minute)))
+	}
+	want := stateOf(t, before.engine)
+	// before is left as a crash leaves it: nothing more written.
+	for range 2 {
+		after := newEnvOn(t, db, opts())
+		if got := stateOf(t, after.engine); !bytes.Equal(got, want) {
+			t.Fatalf("state after the replay:\n% x\nwant\n% x", got, want)
+		}
+	}
+}
+
+// A reading that raised an alert has its household's state written before
+// it is durable, so a restart does not raise it again.
+func TestJournal_AlertedStateWrittenBeforeDurable(t *testing.T) {
+	e := newEnvOn(t, newStore(t), dispatch.Options{Journal: openJournal(t, t.TempDir()), JournalCheckpoint: time.Hour})
+	e.run(t)
+	low := 5.0
+	e.handle(t, rules.Reading{HouseholdID: "h1", DeviceID: "pir-1", Kind: registry.MotionSensor,
+		Stream: rules.Telemetry, TS: t0.Add(time.Minute), BatteryPct: &low})
+	if len(e.tasksOf(t, rules.RuleBatteryLow)) != 1 {
+		t.Fatal("no battery_low task")
+	}
+	states, err := e.db.RuleStates(context.Background())
+	if err != nil || len(states) != 1 || states[0].HouseholdID != "h1" {
+		t.Errorf("stored rule states %v, %v; want h1's", states, err)
+	}
+}
+
+// The checkpoint writes the households changed and removes the journal
+// behind them; so does a stop.
+func TestJournal_Checkpoint(t *testing.T) {
+	tests := []struct {
+		name  string
+		every time.Duration
+		stop  bool
+	}{
+		{"every interval", 10 * time.Millisecond, false},
+		{"at stop", time.Hour, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			e := newEnvOn(t, newStore(t), dispatch.Options{Journal: openJournal(t, dir), JournalCheckpoint: tt.every})
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Go(func() { e.d.Run(ctx) })
+			t.Cleanup(func() { cancel(); wg.Wait() })
+			e.handle(t, motion(t0.Add(time.Minute)))
+			if tt.stop {
+				cancel()
+				wg.Wait()
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				states, err := e.db.RuleStates(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(states) == 1 && len(journaled(t, dir)) == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("stored rule states %d, journal %v; want h1's state and an empty journal", len(states), journaled(t, dir))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if saved, err := e.db.EventClock(context.Background()); err != nil || !saved.Equal(t0.Add(time.Minute)) {
+				t.Errorf("stored event clock %v, %v; want the motion's", saved, err)
+			}
+		})
+	}
+}
+
+// A fall's state is written before the journal: a crash can leave a state
+// holding a reading the journal never got. The next start numbers its
+// readings above it, or a crash after that would take them for ones the
+// state holds and skip them.
+func TestJournal_NumbersAboveTheStates(t *testing.T) {
+	db, dir := newStore(t), t.TempDir()
+	opts := func() dispatch.Options {
+		// No commit but those the readings ask for.
+		return dispatch.Options{Journal: openJournal(t, dir), JournalCheckpoint: time.Hour, CheckpointInterval: time.Hour}
+	}
+	first := newEnvOn(t, db, opts())
+	first.run(t)
+	first.handle(t, motion(t0.Add(time.Minute)))
+	first.handle(t, fall(t0.Add(2*time.Minute))) // its state written, its record not
+	second := newEnvOn(t, db, opts())
+	second.run(t)
+	second.handle(t, motion(t0.Add(3*time.Minute)))
+	want := stateOf(t, second.engine)
+	third := newEnvOn(t, db, opts())
+	if got := stateOf(t, third.engine); !bytes.Equal(got, want) {
+		t.Fatalf("state after the second crash:\n% x\nwant\n% x", got, want)
+	}
+}
