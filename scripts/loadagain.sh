@@ -13,13 +13,18 @@
 # CPU profile of S seconds 10 s into the load (WORK/cpu.pprof); the
 # allocations since the start are in WORK/allocs.pprof. Output: "key value"
 # lines for docs/performance.md; rss_hwm_kb is the resident set's peak since
-# the start, the loading of the state included.
+# the start, the loading of the state included; after the load, how long
+# the stop took and what it wrote, and the ready_seconds of a start after
+# it. STOP=KILL kills the monitor instead (SIGKILL: a crash), so that the
+# start after it replays the journal. The monitor's settings come from the
+# environment as usual, e.g. ELDERSAFE_CHECKPOINT_JOURNAL=true.
 set -euo pipefail
 BIN=$(realpath "$1"); DATA=$(realpath "$2"); WORK=$3
 HOUSEHOLDS=${HOUSEHOLDS:-300000}
 START=${START:-2026-03-02 08:10}
 DURATION=${DURATION:-20m}
 PROFSEC=${PROFSEC:-}
+STOP=${STOP:-TERM}
 TOKEN=load-token
 root=$(cd "$(dirname "$0")/.." && pwd)
 log() { echo "# $*" >&2; }
@@ -51,6 +56,17 @@ echo "disk_written_mb $((($(written) - sectors0) / 2048))"
 echo "rss_kb_after_load $(rss_kb) rss_hwm_kb $(hwm_kb)"
 grep -E '^(sent|the monitor handled) ' "$WORK/simulate.log" | tail -n 2 | sed 's/^/# /'
 curl -fsS -o "$WORK/allocs.pprof" "http://$PPROF/debug/pprof/allocs"
+# The stop writes what is left: with checkpoint.journal, every household
+# changed since the last checkpoint.
+t1=$(now)
+sectors1=$(written)
+kill -"$STOP" "$monitor_pid"
+wait "$monitor_pid" || true
+echo "stop_seconds $(echo "$(now) - $t1" | bc)"
+echo "disk_written_stop_mb $((($(written) - sectors1) / 2048))"
+# A start after the clean stop.
+serve_scale "$BIN"
+wait_ready "http://127.0.0.1:$http_port" "$monitor_pid" "$WORK/eldersafe.log"
 kill -TERM "$monitor_pid"
 wait "$monitor_pid" || true
 monitor_pid=

@@ -109,17 +109,31 @@ type crashBroker struct {
 // crashBrokerNames are the brokers every crash test runs on.
 var crashBrokerNames = []string{"embedded", "mosquitto"}
 
-// crashDurability are the ways the monitor keeps what a message changed
-// before acknowledging it, each run on every broker: its household's state
-// in the store, or the reading in the journal (checkpoint.journal).
-var crashDurability = []struct{ name, env string }{
+// durability is a way the monitor keeps what a message changed before
+// acknowledging it, and the monitor's setting for it.
+type durability struct{ name, env string }
+
+// crashDurability are the ways every crash test runs in, on every broker:
+// the household's state in the store, or the reading in the journal
+// (checkpoint.journal).
+var crashDurability = []durability{
 	{"state", ""},
 	{"journal", "ELDERSAFE_CHECKPOINT_JOURNAL=true"},
 }
 
-func newCrashBroker(t *testing.T, name, durability string) crashBroker {
+// newCrashBroker is the broker name for a monitor keeping what a message
+// changed as way says.
+func newCrashBroker(t *testing.T, name string, way durability) crashBroker {
 	t.Helper()
-	tag := "crash-" + name + "-" + durability + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	b := crashBrokerOf(t, name, "crash-"+name+"-"+way.name+"-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if way.env != "" {
+		b.env = append(b.env, way.env)
+	}
+	return b
+}
+
+func crashBrokerOf(t *testing.T, name, tag string) crashBroker {
+	t.Helper()
 	switch name {
 	case "embedded":
 		// One address for every start: the devices reconnect to it.
@@ -280,13 +294,10 @@ func eachCrashBroker(t *testing.T, flags []string, test func(t *testing.T, r cra
 	settings.log(t)
 	bin := binary(t)
 	for i, name := range crashBrokerNames {
-		for j, durability := range crashDurability {
-			t.Run(name+"/"+durability.name, func(t *testing.T) {
+		for j, way := range crashDurability {
+			t.Run(name+"/"+way.name, func(t *testing.T) {
 				t.Parallel() // each has its own monitor, data directory, ports and prefix
-				b := newCrashBroker(t, name, durability.name)
-				if durability.env != "" {
-					b.env = append(b.env, durability.env)
-				}
+				b := newCrashBroker(t, name, way)
 				r := crashRig{settings: settings, b: b, rng: settings.rng(i*len(crashDurability) + j), push: newPushReceiver(t)}
 				r.m = startCrashMonitor(t, bin, t.TempDir(), b, flags...)
 				r.m.api.setUpGrid(r.push)

@@ -36,13 +36,10 @@ const (
 func TestCrashDiskFull(t *testing.T) {
 	bin := binary(t)
 	for _, name := range crashBrokerNames {
-		for _, durability := range crashDurability {
-			t.Run(name+"/"+durability.name, func(t *testing.T) {
+		for _, way := range crashDurability {
+			t.Run(name+"/"+way.name, func(t *testing.T) {
 				t.Parallel() // each has its own monitor, data directory, ports and prefix
-				b := newCrashBroker(t, name, durability.name)
-				if durability.env != "" {
-					b.env = append(b.env, durability.env)
-				}
+				b := newCrashBroker(t, name, way)
 				dataDir := smallTmpfs(t, 16<<20)
 				push := newPushReceiver(t)
 				m := startCrashMonitor(t, bin, dataDir, b)

@@ -52,7 +52,7 @@ func failoverSettingsFromEnv(t *testing.T) failoverSettings {
 }
 
 func TestFailoverMosquitto(t *testing.T) {
-	testFailover(t, newCrashBroker(t, "mosquitto", "state"), nil)
+	testFailover(t, newCrashBroker(t, "mosquitto", crashDurability[0]), nil)
 }
 
 // testFailover runs the failover runs on broker b; between runs it calls
@@ -202,7 +202,7 @@ func TestFailoverNATS(t *testing.T) {
 // and one published after the takeover each open one task, through the new
 // leader.
 func TestFailoverStaleLeader(t *testing.T) {
-	b := newCrashBroker(t, "mosquitto", "state")
+	b := newCrashBroker(t, "mosquitto", crashDurability[0])
 	stale, next, push := startPair(t, b, 2*time.Second)
 	frozen := newFall(stale.api, push, "h-frozen", "wb-frozen")
 	after := newFall(stale.api, push, "h-after", "wb-after")
