@@ -177,6 +177,8 @@ type Dispatcher struct {
 	fired        *prometheus.CounterVec
 	// fromSnapshot says where Load found the rules' state.
 	fromSnapshot prometheus.Gauge
+	// journalTook is how long the journal's last checkpoint took.
+	journalTook prometheus.Gauge
 	// jumps counts readings that would have moved the event clock more than
 	// maxJump; jumpLog says so at most once a minute.
 	jumps   prometheus.Counter
@@ -250,6 +252,12 @@ func New(opts Options) (*Dispatcher, error) {
 		Name: "eldersafe_rules_loaded_from_snapshot",
 		Help: "1 when the rules' state and the devices were loaded at start from the snapshot of the last clean stop, 0 when from the store.",
 	})
+	if d.journal != nil {
+		d.journalTook = f.NewGauge(prometheus.GaugeOpts{
+			Name: "eldersafe_journal_checkpoint_seconds",
+			Help: "How long the last checkpoint of the journal took: every household changed written, the journal behind them removed (checkpoint.journal). Near checkpoint.journal_interval, the writer cannot keep up.",
+		})
+	}
 	d.fired = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "eldersafe_rule_fired_total",
 		Help: "Times a rule fired, by rule.",
@@ -297,8 +305,9 @@ const maxAhead = 5 * time.Minute
 // A task the store refuses is tried again in place, with backoff, until it is
 // stored or ctx ends; an error means it was not, and the reading's message
 // must not be acknowledged. On success Handle returns a channel that closes
-// once what the reading changed in the rules' state is written too: only then
-// may its message be acknowledged.
+// once what the reading changed in the rules' state is written too (with a
+// journal, once the reading is written to it): only then may its message be
+// acknowledged.
 func (d *Dispatcher) Handle(ctx context.Context, r rules.Reading) (<-chan struct{}, error) {
 	// Held until the reading is recorded: a household deleted meanwhile is
 	// forgotten after it, and one deleted before is not touched.

@@ -54,7 +54,9 @@ func (d *Dispatcher) checkpointJournal(ctx context.Context) error {
 	if err := d.journal.Release(below); err != nil {
 		return fmt.Errorf("remove the journal up to %d: %w", below, err)
 	}
-	d.log.Debug("rules state checkpointed, journal released", "below", below, "took", time.Since(start))
+	took := time.Since(start)
+	d.journalTook.Set(took.Seconds())
+	d.log.Debug("rules state checkpointed, journal released", "below", below, "took", took)
 	return nil
 }
 

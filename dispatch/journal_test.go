@@ -12,6 +12,7 @@ import (
 	"github.com/eldersafe/eldersafe/journal"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 var journalKey = bytes.Repeat([]byte{7}, 32)
@@ -158,6 +159,9 @@ func TestJournal_Checkpoint(t *testing.T) {
 			}
 			if saved, err := e.db.EventClock(context.Background()); err != nil || !saved.Equal(t0.Add(time.Minute)) {
 				t.Errorf("stored event clock %v, %v; want the motion's", saved, err)
+			}
+			if took := testkit.MetricValue(t, e.reg, "eldersafe_journal_checkpoint_seconds"); took <= 0 {
+				t.Errorf("eldersafe_journal_checkpoint_seconds = %v after a checkpoint, want its time", took)
 			}
 		})
 	}

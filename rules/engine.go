@@ -242,7 +242,8 @@ func (s *shard) household(id string) *household {
 
 // Process applies one reading and returns the alerts it causes at once (a
 // fall, an SOS press, a low battery, a running tap, a condition clearing).
-// Absence rules fire from Advance.
+// Absence rules fire from Advance. With a journal (SetJournal) it records
+// the reading, numbered, before it lets the household go.
 func (e *Engine) Process(r Reading) []Alert {
 	global := e.cfg.Load()
 	s := e.shard(r.HouseholdID)
