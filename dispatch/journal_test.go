@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -40,12 +41,18 @@ func journaled(t *testing.T, dir string) []string {
 	return households
 }
 
-// stateOf is household h1's rule state in e, as a checkpoint writes it.
-func stateOf(t *testing.T, e *rules.Engine) []byte {
+// stateOf is the rule state of household h1, or of the households ids, in
+// e, as a checkpoint writes them one after the other.
+func stateOf(t *testing.T, e *rules.Engine, ids ...string) []byte {
 	t.Helper()
+	if len(ids) == 0 {
+		ids = []string{"h1"}
+	}
 	var data []byte
-	if err := e.CheckpointHouseholds([]string{"h1"}, func(batch []rules.State, _ bool) error {
-		data = slices.Clone(batch[0].Data)
+	if err := e.CheckpointHouseholds(ids, func(batch []rules.State, _ bool) error {
+		for _, st := range batch {
+			data = append(append(data, st.HouseholdID...), st.Data...)
+		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -80,23 +87,43 @@ func TestJournal_DurableOnceJournaled(t *testing.T) {
 }
 
 // A crash loses nothing the journal holds: a start replays it over the
-// states stored, and the household's state is what it was. A second start
-// replays nothing twice.
+// states stored, every household's readings in their order, and the
+// households' states are what they were. A second start replays nothing
+// twice.
 func TestJournal_RestartReplays(t *testing.T) {
 	db, dir := newStore(t), t.TempDir()
+	households := []string{"h1"}
+	for i := 2; i <= 8; i++ {
+		id := fmt.Sprintf("h%d", i)
+		for _, err := range []error{
+			db.CreateHousehold(context.Background(), registry.Household{ID: id, Name: "Zhao Min", Address: "14 Xingfu Road", GridID: "g1"}),
+			db.CreateDevice(context.Background(), registry.Device{ID: "pir-" + id, Kind: registry.MotionSensor, HouseholdID: id, SecretHash: "x"}),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		households = append(households, id)
+	}
 	opts := func() dispatch.Options {
 		return dispatch.Options{Journal: openJournal(t, dir), JournalCheckpoint: time.Hour}
 	}
 	before := newEnvOn(t, db, opts())
 	before.run(t)
 	for i := 1; i <= 3; i++ {
-		before.handle(t, motion(t0.Add(time.Duration(i)*time.Minute)))
+		at := t0.Add(time.Duration(i) * time.Minute)
+		before.handle(t, motion(at))
+		for _, id := range households[1:] {
+			r := motion(at.Add(time.Duration(i) * time.Second))
+			r.HouseholdID, r.DeviceID = id, "pir-"+id
+			before.handle(t, r)
+		}
 	}
-	want := stateOf(t, before.engine)
+	want := stateOf(t, before.engine, households...)
 	// before is left as a crash leaves it: nothing more written.
 	for range 2 {
 		after := newEnvOn(t, db, opts())
-		if got := stateOf(t, after.engine); !bytes.Equal(got, want) {
+		if got := stateOf(t, after.engine, households...); !bytes.Equal(got, want) {
 			t.Fatalf("state after the replay:\n% x\nwant\n% x", got, want)
 		}
 	}
