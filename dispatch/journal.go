@@ -3,12 +3,7 @@ package dispatch
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
-	"runtime"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -65,76 +60,26 @@ func (d *Dispatcher) checkpointJournal(ctx context.Context) error {
 	return nil
 }
 
-// replay applies what the journal holds after the states loaded, each
-// household's readings in the order they were first applied, and raises the
-// tasks their alerts call for (a task still open takes them as evidence);
-// then the journal numbers its records above every one a state holds. The
-// roll-up of readings is not fed again: what it had not flushed is lost in
-// a crash, with or without a journal, and what it had would count twice.
-//
-// One goroutine reads the journal; a worker a core applies the readings of
-// the households hashed to it, in their order. Households are independent
-// of each other and the event clock only moves forward, so a million
-// households' readings replay in a fraction of the time one goroutine
-// takes (docs/performance.md).
+// replay applies what the journal holds after the states loaded, in the
+// order it was first applied, and raises the tasks its alerts call for (a
+// task still open takes them as evidence); then the journal numbers its
+// records above every one a state holds. The roll-up of readings is not
+// fed again: what it had not flushed is lost in a crash, with or without a
+// journal, and what it had would count twice.
 func (d *Dispatcher) replay(ctx context.Context) error {
 	start := time.Now()
-	var applied atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	queues := make([]chan []journaled, runtime.GOMAXPROCS(0))
-	for i := range queues {
-		queue := make(chan []journaled, 4)
-		queues[i] = queue
-		g.Go(func() error {
-			for batch := range queue {
-				for _, j := range batch {
-					alerts, ok := d.engine.Replay(j.seq, j.reading)
-					if !ok {
-						continue
-					}
-					applied.Add(1)
-					if d.event != nil {
-						d.event.Advance(j.reading.TS)
-					}
-					if err := d.raise(gctx, alerts); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-	}
-	seed := maphash.MakeSeed()
-	batches := make([][]journaled, len(queues))
-	send := func(i int) error {
-		select {
-		case queues[i] <- batches[i]:
-			batches[i] = nil
-			return nil
-		case <-gctx.Done():
-			return gctx.Err()
-		}
-	}
+	applied := 0
 	stats, err := d.journal.Replay(func(seq uint64, r rules.Reading) error {
-		i := int(maphash.String(seed, r.HouseholdID) % uint64(len(queues)))
-		if batches[i] == nil {
-			batches[i] = make([]journaled, 0, replayBatch)
-		}
-		batches[i] = append(batches[i], journaled{seq, r})
-		if len(batches[i]) < replayBatch {
+		alerts, ok := d.engine.Replay(seq, r)
+		if !ok {
 			return nil
 		}
-		return send(i)
-	})
-	for i := range queues {
-		if err == nil && len(batches[i]) > 0 {
-			err = send(i)
+		applied++
+		if d.event != nil {
+			d.event.Advance(r.TS)
 		}
-		close(queues[i])
-	}
-	if werr := g.Wait(); werr != nil {
-		err = werr // the cause: the reading of the journal stopped for it
-	}
+		return d.raise(ctx, alerts)
+	})
 	if err != nil {
 		return fmt.Errorf("replay the journal: %w", err)
 	}
@@ -142,16 +87,6 @@ func (d *Dispatcher) replay(ctx context.Context) error {
 	if stats.Torn > 0 {
 		d.log.Warn("journal blocks unreadable, the rest of their files skipped (a write torn by a power loss?)", "files", stats.Torn)
 	}
-	d.log.Info("journal replayed", "files", stats.Segments, "records", stats.Records, "applied", applied.Load(), "took", time.Since(start))
+	d.log.Info("journal replayed", "files", stats.Segments, "records", stats.Records, "applied", applied, "took", time.Since(start))
 	return nil
 }
-
-// journaled is a reading read back from the journal, with its number.
-type journaled struct {
-	seq     uint64
-	reading rules.Reading
-}
-
-// replayBatch is how many readings replay hands a worker at once: a
-// channel send each would cost more than applying one.
-const replayBatch = 256
