@@ -64,15 +64,12 @@ func (c *commits) storeWrites() {
 
 // durable returns a channel that closes once what the engine holds now is
 // written.
-func (c *commits) durable() <-chan struct{} { return c.ask(false) }
+func (c *commits) durable() <-chan struct{} { return c.ask(false, nil, false) }
 
 // ask is durable; urgent, for an alarm, the commit runs before the store's
-// other writes queued meanwhile (tasks.Urgent).
-func (c *commits) ask(urgent bool) <-chan struct{} { return c.askWith(urgent, nil, false) }
-
-// askWith is ask that also has a journal's commit write the states of
-// households and, with clock, the event clock.
-func (c *commits) askWith(urgent bool, households []string, clock bool) <-chan struct{} {
+// other writes queued meanwhile (tasks.Urgent). With a journal the commit
+// also writes the states of households and, with clock, the event clock.
+func (c *commits) ask(urgent bool, households []string, clock bool) <-chan struct{} {
 	c.mu.Lock()
 	done := c.next
 	c.wanted = true
@@ -109,7 +106,7 @@ type commit struct {
 	done chan struct{} // closed once it is written
 	// urgent: an alarm waits for it.
 	urgent bool
-	// With a journal: the states and the clock asked for (askWith).
+	// With a journal: the states and the clock asked for (ask).
 	households []string
 	clock      bool
 }
@@ -221,9 +218,7 @@ func (d *Dispatcher) write(ctx context.Context, c commit) error {
 	if len(c.households) == 0 && !c.clock {
 		return nil
 	}
-	return d.withClock(ctx, func(save func([]rules.State, bool) error) error {
-		return d.engine.CheckpointHouseholds(c.households, save)
-	})
+	return d.saveHouseholds(ctx, c.households)
 }
 
 // checkpoint writes every household changed since the last checkpoint,
@@ -242,7 +237,14 @@ func (d *Dispatcher) checkpoint(ctx context.Context) error {
 // alarm's PUBACK waits for these, not for the commit of every household
 // changed meanwhile, thousands at a million households.
 func (d *Dispatcher) saveAlarm(ctx context.Context, ids []string) error {
-	ctx = tasks.Urgent(ctx)
+	return d.saveHouseholds(tasks.Urgent(ctx), ids)
+}
+
+// saveHouseholds writes the states of the households ids changed since
+// they were last written, and the event clock, in one transaction: an
+// alarm's, and with a journal those a commit is asked for. Apart from a
+// household's deletion (Forget).
+func (d *Dispatcher) saveHouseholds(ctx context.Context, ids []string) error {
 	d.forget.checkpointMu.Lock()
 	defer d.forget.checkpointMu.Unlock()
 	return d.withClock(ctx, func(save func([]rules.State, bool) error) error {
@@ -272,9 +274,9 @@ func alerted(householdID string, alerts []rules.Alert) []string {
 // without one, every household changed.
 func (d *Dispatcher) ask(urgent bool, households []string, clock bool) <-chan struct{} {
 	if d.journal == nil {
-		return d.commits.ask(urgent)
+		return d.commits.ask(urgent, nil, false)
 	}
-	return d.commits.askWith(urgent, households, clock)
+	return d.commits.ask(urgent, households, clock)
 }
 
 // withClock runs a checkpoint of the engine (Checkpoint,

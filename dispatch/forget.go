@@ -19,7 +19,9 @@ type forgetting struct {
 	// no reading of a deleted household reaches them after they forgot it.
 	mu   sync.RWMutex
 	gone map[string]time.Time // household id → when it was deleted
-	// checkpointMu keeps an alarm's own checkpoint and forgetting apart.
+	// checkpointMu keeps a checkpoint of chosen households (an alarm's, or
+	// with a journal those a commit is asked for: saveHouseholds) and
+	// forgetting apart.
 	// The engine keeps a group commit's batches and its Remove apart.
 	checkpointMu sync.Mutex
 }
