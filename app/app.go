@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -228,6 +229,9 @@ func (m *Monitor) work(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := m.drainJournal(ctx); err != nil {
+		return err
+	}
 	// The meters' registers load once the monitor takes messages.
 	m.runHistory()
 	if err := m.startMQTT(logger); err != nil {
@@ -367,26 +371,44 @@ func (m *Monitor) startDecisions() error {
 // JournalPath is where the journal of readings is, in the data directory.
 func (c Config) JournalPath() string { return filepath.Join(c.DataDir, "journal") }
 
-// openJournal opens the journal of readings with checkpoint.journal.
-// Without it, a journal a crash left with readings the store may lack
-// stops the start: they would be lost.
+// openJournal opens the journal of readings with checkpoint.journal, and
+// without it one that a run with it left holding readings the store may
+// lack (after a crash, or a stop that left them to the snapshot): the
+// start replays them, then drainJournal writes them and removes it.
 func (m *Monitor) openJournal() error {
 	dir := m.cfg.JournalPath()
 	if !m.cfg.Checkpoint.Journal {
 		left, err := journal.Pending(dir)
-		if err != nil {
+		if err != nil || !left {
 			return err
 		}
-		if left {
-			return fmt.Errorf("%s holds readings the store may lack (the last run used checkpoint.journal and did not stop cleanly): start once with checkpoint.journal: true to replay them", dir)
-		}
-		return nil
+		m.log.Info("the journal a run with checkpoint.journal left is read once, then removed", "dir", dir)
 	}
 	j, err := journal.Open(dir, m.keys.Journal, 0)
 	if err != nil {
 		return err
 	}
 	m.journal = j
+	return nil
+}
+
+// drainJournal, without checkpoint.journal, writes the households of the
+// journal openJournal found and Load replayed, then removes it.
+func (m *Monitor) drainJournal(ctx context.Context) error {
+	if m.journal == nil || m.cfg.Checkpoint.Journal {
+		return nil
+	}
+	if err := m.decide.DrainJournal(ctx); err != nil {
+		return err
+	}
+	if err := m.journal.Close(); err != nil {
+		return err
+	}
+	m.journal = nil
+	if err := os.RemoveAll(m.cfg.JournalPath()); err != nil {
+		return fmt.Errorf("remove the journal: %w", err)
+	}
+	m.log.Info("journal written to the store and removed")
 	return nil
 }
 

@@ -29,7 +29,7 @@ func (m *Monitor) snapshotFile() snapshotFile {
 // SnapshotPath is where the restart snapshot is, in the data directory.
 func (c Config) SnapshotPath() string { return filepath.Join(c.DataDir, snapshot.FileName) }
 
-func (f snapshotFile) Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error {
+func (f snapshotFile) Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) (uint64, error) {
 	return snapshot.Read(ctx, f.path, f.key, generation, runtime.GOMAXPROCS(0), restore, loadImage)
 }
 
@@ -50,12 +50,22 @@ func (m *Monitor) saveSnapshot() {
 		m.log.Error("rules state snapshot not written; the next start reads the store", "err", err)
 		return
 	}
+	// With a journal, the states the stop left unwritten are the
+	// snapshot's to keep, and the journal's up to its last record.
+	var journaled uint64
+	if m.journal != nil {
+		if err := m.journal.Flush(); err != nil {
+			m.log.Error("rules state snapshot not written; the next start reads the store and the journal", "err", err)
+			return
+		}
+		journaled = m.journal.Written()
+	}
 	var households, written atomic.Int64
 	parts := runtime.GOMAXPROCS(0)
 	// The engine's devices are the registered ones (a device goes only
 	// with its household); what else ingest knows of them is its cache's
 	// image.
-	err = snapshot.Write(f.path, f.key, generation, parts, func(part int, yield func(rules.State, []rules.SavedDevice)) error {
+	err = snapshot.Write(f.path, f.key, generation, journaled, parts, func(part int, yield func(rules.State, []rules.SavedDevice)) error {
 		saved := m.decide.SavePart(part, parts, func(st rules.State, known []rules.SavedDevice) bool {
 			households.Add(1)
 			written.Add(int64(len(known)))
@@ -71,7 +81,7 @@ func (m *Monitor) saveSnapshot() {
 		m.log.Error("rules state snapshot not written; the next start reads the store", "err", err)
 		return
 	}
-	m.log.Info("rules state snapshot written", "households", households.Load(), "devices", written.Load(), "generation", generation, "took", time.Since(start))
+	m.log.Info("rules state snapshot written", "households", households.Load(), "devices", written.Load(), "generation", generation, "journaled", journaled, "took", time.Since(start))
 }
 
 // registering is the decision step as the API sees it, with ingest told of

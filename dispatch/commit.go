@@ -141,8 +141,10 @@ func (d *Dispatcher) runCommits(ctx context.Context) {
 			// Readings and ticks have stopped: the last commit covers them all.
 			d.commits.durable()
 			d.commitNow(context.Background(), retryStop)
-			if d.journal != nil {
-				// The states, so the next start has nothing to replay.
+			// With a snapshot to be written, the households changed are left
+			// to it, and the journal kept until the next checkpoint; without
+			// one, they are written, so the next start has nothing to replay.
+			if d.journal != nil && d.snapshot == nil {
 				if err := d.checkpointJournal(context.Background()); err != nil {
 					d.log.Error("rules state not checkpointed at shutdown; the next start replays the journal", "err", err)
 				}

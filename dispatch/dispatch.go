@@ -74,9 +74,10 @@ type Snapshot interface {
 	// Read hands every household's state and its devices (a slice not to
 	// keep) to restore, and every part of the device cache's image to
 	// loadImage, from several goroutines at once, if the snapshot was
-	// taken at generation. An error means it is not usable: missing or
-	// stale (nothing handed over), or corrupt (maybe after some households).
-	Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error
+	// taken at generation, and returns the last record of the journal its
+	// states hold. An error means it is not usable: missing or stale
+	// (nothing handed over), or corrupt (maybe after some households).
+	Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) (journaled uint64, err error)
 }
 
 // Journal is a file of readings in the order the engine applied them;
@@ -90,8 +91,8 @@ type Journal interface {
 	Rotate() (uint64, error)
 	// Release removes the files whose records are all below below.
 	Release(below uint64) error
-	// Replay hands every record to fn, in sequence order.
-	Replay(fn func(seq uint64, r rules.Reading) error) (journal.Stats, error)
+	// Replay hands every record above after to fn, in sequence order.
+	Replay(after uint64, fn func(seq uint64, r rules.Reading) error) (journal.Stats, error)
 	// Continue numbers the records appended from now on above after.
 	Continue(after uint64)
 }
@@ -119,7 +120,10 @@ type Options struct {
 	Watermark func() (wm time.Time, bounded bool)
 	// History records readings; nil keeps none.
 	History History
-	// Snapshot, when not nil, is tried before the store at Load.
+	// Snapshot, when not nil, is tried before the store at Load; the
+	// caller writes one when Run has returned (SavePart). With a journal,
+	// the stop then leaves the households changed to it and keeps the
+	// journal, rather than writing them: a million rows, a minute.
 	Snapshot Snapshot
 	// CheckpointInterval is how often what the clock changed in the engine's
 	// state is saved; what a reading changed is saved before its message is

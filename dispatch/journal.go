@@ -60,16 +60,17 @@ func (d *Dispatcher) checkpointJournal(ctx context.Context) error {
 	return nil
 }
 
-// replay applies what the journal holds after the states loaded, in the
-// order it was first applied, and raises the tasks its alerts call for (a
-// task still open takes them as evidence); then the journal numbers its
-// records above every one a state holds. The roll-up of readings is not
+// replay applies what the journal holds after the states loaded (above
+// after, the last record a snapshot's states hold), in the order it was
+// first applied, and raises the tasks its alerts call for (a task still
+// open takes them as evidence); then the journal numbers its records above
+// every one a state holds. The roll-up of readings is not
 // fed again: what it had not flushed is lost in a crash, with or without a
 // journal, and what it had would count twice.
-func (d *Dispatcher) replay(ctx context.Context) error {
+func (d *Dispatcher) replay(ctx context.Context, after uint64) error {
 	start := time.Now()
 	applied := 0
-	stats, err := d.journal.Replay(func(seq uint64, r rules.Reading) error {
+	stats, err := d.journal.Replay(after, func(seq uint64, r rules.Reading) error {
 		alerts, ok := d.engine.Replay(seq, r)
 		if !ok {
 			return nil
@@ -87,6 +88,19 @@ func (d *Dispatcher) replay(ctx context.Context) error {
 	if stats.Torn > 0 {
 		d.log.Warn("journal blocks unreadable, the rest of their files skipped (a write torn by a power loss?)", "files", stats.Torn)
 	}
-	d.log.Info("journal replayed", "files", stats.Segments, "records", stats.Records, "applied", applied, "took", time.Since(start))
+	d.log.Info("journal replayed", "after", after, "files", stats.Segments, "records", stats.Records, "applied", applied, "took", time.Since(start))
+	return nil
+}
+
+// DrainJournal writes every household changed, the journal's replay
+// included, and stops journaling: for a start without a journal on one
+// that a run with it left, once Load has replayed it and before Run. The
+// caller then removes the journal.
+func (d *Dispatcher) DrainJournal(ctx context.Context) error {
+	if err := d.checkpoint(ctx); err != nil {
+		return fmt.Errorf("write the journal's households: %w", err)
+	}
+	d.engine.SetJournal(nil)
+	d.journal = nil
 	return nil
 }

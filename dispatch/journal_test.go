@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/eldersafe/eldersafe/journal"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/snapshot"
 	"github.com/eldersafe/eldersafe/testkit"
 )
 
@@ -32,7 +34,7 @@ func openJournal(t *testing.T, dir string) *journal.Journal {
 func journaled(t *testing.T, dir string) []string {
 	t.Helper()
 	var households []string
-	if _, err := openJournal(t, dir).Replay(func(_ uint64, r rules.Reading) error {
+	if _, err := openJournal(t, dir).Replay(0, func(_ uint64, r rules.Reading) error {
 		households = append(households, r.HouseholdID)
 		return nil
 	}); err != nil {
@@ -215,5 +217,114 @@ func TestJournal_NumbersAboveTheStates(t *testing.T) {
 	third := newEnvOn(t, db, opts())
 	if got := stateOf(t, third.engine); !bytes.Equal(got, want) {
 		t.Fatalf("state after the second crash:\n% x\nwant\n% x", got, want)
+	}
+}
+
+// snapshotFile is a snapshot in a file, as the monitor keeps one.
+type snapshotFile string
+
+func (f snapshotFile) Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) (uint64, error) {
+	return snapshot.Read(ctx, string(f), journalKey, generation, 2, restore, loadImage)
+}
+
+// write takes the snapshot of e's households, once its Run has returned,
+// holding what j has written.
+func (f snapshotFile) write(t *testing.T, e *env, j *journal.Journal) {
+	t.Helper()
+	generation, err := e.db.StateGeneration(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const parts = 2
+	if err := snapshot.Write(string(f), journalKey, generation, j.Written(), parts, func(part int, yield func(rules.State, []rules.SavedDevice)) error {
+		e.d.SavePart(part, parts, func(st rules.State, known []rules.SavedDevice) bool {
+			yield(st, known)
+			return true
+		})
+		return nil
+	}, noImage{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noImage is a device cache's image with nothing in it.
+type noImage struct{}
+
+func (noImage) Parts() int                        { return 0 }
+func (noImage) AppendPart(b []byte, _ int) []byte { return b }
+
+// held is h1's state in e as a snapshot takes it, and whether the store
+// lacks it, leaving it as it was.
+func held(e *env) (data []byte, unwritten bool) {
+	e.engine.SaveAll(func(st rules.State, _ []rules.SavedDevice) bool {
+		if st.HouseholdID == "h1" {
+			data, unwritten = slices.Clone(st.Data), st.Unwritten
+		}
+		return true
+	})
+	return data, unwritten
+}
+
+// With a snapshot to be written, a stop leaves the households changed to
+// it and keeps the journal: a start from it replays only what came after,
+// even when a crash follows that start before anything moved the store's
+// generation, and the first checkpoint writes what the stop did not.
+func TestJournal_StopLeavesItToTheSnapshot(t *testing.T) {
+	db, dir := newStore(t), t.TempDir()
+	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
+	opts := func(j *journal.Journal, every time.Duration) dispatch.Options {
+		return dispatch.Options{Journal: j, JournalCheckpoint: every, CheckpointInterval: time.Hour, Snapshot: snap}
+	}
+	j := openJournal(t, dir)
+	first := newEnvOn(t, db, opts(j, time.Hour))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { first.d.Run(ctx) })
+	first.handle(t, motion(t0.Add(time.Minute)))
+	first.handle(t, motion(t0.Add(2*time.Minute)))
+	cancel()
+	wg.Wait()
+	if states, err := db.RuleStates(context.Background()); err != nil || len(states) != 0 {
+		t.Fatalf("stored rule states after the stop: %d, %v; want none, left to the snapshot", len(states), err)
+	}
+	if got := journaled(t, dir); len(got) != 2 {
+		t.Fatalf("journal after the stop holds %v, want both motions", got)
+	}
+	snap.write(t, first, j)
+	want, unwritten := held(first)
+	if !unwritten {
+		t.Fatal("h1 taken as written before any checkpoint")
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := newEnvOn(t, db, opts(openJournal(t, dir), time.Hour))
+	if got, unwritten := held(second); !bytes.Equal(got, want) || !unwritten {
+		t.Fatalf("state from the snapshot (unwritten %v):\n% x\nwant\n% x", unwritten, got, want)
+	}
+	second.run(t)
+	second.handle(t, motion(t0.Add(3*time.Minute)))
+	want, _ = held(second)
+	// second is left as a crash leaves it: the store's generation has not
+	// moved, so the snapshot is still read, and the journal after it.
+	third := newEnvOn(t, db, opts(openJournal(t, dir), 10*time.Millisecond))
+	if got, unwritten := held(third); !bytes.Equal(got, want) || !unwritten {
+		t.Fatalf("state after the crash (unwritten %v):\n% x\nwant\n% x", unwritten, got, want)
+	}
+	third.run(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		states, err := db.RuleStates(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(states) == 1 && bytes.Equal(states[0].Data, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored rule states %v; want h1's, written by the first checkpoint", states)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

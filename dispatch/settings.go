@@ -38,24 +38,27 @@ type DeviceCache interface {
 // when it matches the store, else from the store. It must run before
 // readings arrive, on the clock restored.
 func (d *Dispatcher) Load(ctx context.Context, devices DeviceCache) error {
-	if err := d.load(ctx, devices); err != nil {
+	journaled, err := d.load(ctx, devices)
+	if err != nil {
 		return fmt.Errorf("load rules state: %w", err)
 	}
 	if d.journal != nil {
-		return d.replay(ctx)
+		return d.replay(ctx, journaled)
 	}
 	return nil
 }
 
-func (d *Dispatcher) load(ctx context.Context, devices DeviceCache) error {
+// load restores the rules' state from the snapshot or the store, and
+// returns the last record of the journal it holds.
+func (d *Dispatcher) load(ctx context.Context, devices DeviceCache) (journaled uint64, err error) {
 	now := d.clock.Now() // zero while the event clock has not started
 	if d.snapshot != nil {
 		if err := d.loadSettings(ctx, now); err != nil {
-			return err
+			return 0, err
 		}
-		err := d.loadSnapshot(ctx, now, devices)
+		journaled, err := d.loadSnapshot(ctx, now, devices)
 		if err == nil {
-			return nil
+			return journaled, nil
 		}
 		// Whatever the snapshot restored is restored again from the store,
 		// which holds the same or newer: a household's Restore replaces its
@@ -66,7 +69,7 @@ func (d *Dispatcher) load(ctx context.Context, devices DeviceCache) error {
 		} else {
 			d.log.Warn("rules state snapshot not used; loading it from the store", "err", err)
 		}
-		return d.loadStore(ctx, now, devices, nil)
+		return 0, d.loadStore(ctx, now, devices, nil)
 	}
 	// The two big reads (every household's state, decrypted; every device)
 	// run beside the settings' and each other: with a million households
@@ -74,18 +77,19 @@ func (d *Dispatcher) load(ctx context.Context, devices DeviceCache) error {
 	// connections. They are applied in order below.
 	var g errgroup.Group
 	g.Go(func() error { return d.loadSettings(ctx, now) })
-	return d.loadStore(ctx, now, devices, &g)
+	return 0, d.loadStore(ctx, now, devices, &g)
 }
 
 // loadSnapshot restores the states and devices of the snapshot that
-// matches the store's generation, and ingest's device cache.
-func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache DeviceCache) error {
+// matches the store's generation, and ingest's device cache, and returns
+// the last record of the journal the snapshot holds.
+func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache DeviceCache) (journaled uint64, err error) {
 	generation, err := d.store.StateGeneration(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var restored, devices atomic.Int64
-	err = d.snapshot.Read(ctx, generation, func(st rules.State, known []rules.SavedDevice) error {
+	journaled, err = d.snapshot.Read(ctx, generation, func(st rules.State, known []rules.SavedDevice) error {
 		// One step per household: its state (none yet for a household just
 		// registered), then every device of the snapshot, which under
 		// either clock is expected from now if the state lacks it.
@@ -99,11 +103,11 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 		return nil
 	}, cache.LoadCachePart)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	d.fromSnapshot.Set(1)
-	d.log.Info("rules state loaded from the snapshot", "generation", generation, "restored", restored.Load(), "devices", devices.Load())
-	return nil
+	d.log.Info("rules state loaded from the snapshot", "generation", generation, "restored", restored.Load(), "devices", devices.Load(), "journaled", journaled)
+	return journaled, nil
 }
 
 // loadStore reads every household's state and every device from the store

@@ -261,15 +261,15 @@ func (j *Journal) Release(below uint64) error {
 	return nil
 }
 
-// Replay hands every record of every segment in the directory (those of earlier runs included), in sequence
-// order, to fn. A block that does not decrypt or decode (a write torn by a power loss) ends its segment:
+// Replay hands every record above after of every segment in the directory (those of earlier runs included),
+// in sequence order, to fn; a segment whose records are all at or below after is not read. A block that does not decrypt or decode (a write torn by a power loss) ends its segment:
 // Replay goes on with the next segment and counts it in the returned Stats. An error from fn stops Replay and is returned, wrapped.
 //
 // A segment sealed with another key, or not of this format, is an error,
 // not a torn one: passing over it would drop all its records, and a later
 // Release would delete them. Called while readings are appended, Replay
 // reads the current segment as far as it was written when Replay began.
-func (j *Journal) Replay(fn func(seq uint64, r rules.Reading) error) (Stats, error) {
+func (j *Journal) Replay(after uint64, fn func(seq uint64, r rules.Reading) error) (Stats, error) {
 	j.flushMu.Lock()
 	segments, err := listSegments(j.dir)
 	currentPath, currentSize := "", int64(-1)
@@ -280,8 +280,11 @@ func (j *Journal) Replay(fn func(seq uint64, r rules.Reading) error) (Stats, err
 	if err != nil {
 		return Stats{}, err
 	}
-	p := replayer{key: j.key, fn: fn}
-	for _, seg := range segments {
+	p := replayer{key: j.key, fn: fn, after: after}
+	for i, seg := range segments {
+		if i+1 < len(segments) && segments[i+1].first <= after+1 {
+			continue // every record of it is below the next one's first
+		}
 		limit := int64(-1)
 		if seg.path == currentPath {
 			limit = currentSize
@@ -297,7 +300,8 @@ func (j *Journal) Replay(fn func(seq uint64, r rules.Reading) error) (Stats, err
 type replayer struct {
 	key     []byte
 	fn      func(uint64, rules.Reading) error
-	last    uint64 // the seq last handed to fn
+	after   uint64 // records at or below it are not handed over
+	last    uint64 // the seq last read
 	records []record
 	stats   Stats
 }
@@ -338,10 +342,13 @@ func (p *replayer) segment(seg segmentFile, limit int64) error {
 			return err
 		}
 		for _, rec := range p.records {
+			p.last = rec.seq
+			if rec.seq <= p.after {
+				continue
+			}
 			if err := p.fn(rec.seq, rec.reading); err != nil {
 				return fmt.Errorf("journal: replay record %d: %w", rec.seq, err)
 			}
-			p.last = rec.seq
 			p.stats.Records++
 		}
 	}

@@ -35,8 +35,14 @@ func openJournal(t testing.TB, dir string, key []byte, after uint64) *Journal {
 // replayAll is every record Replay hands over.
 func replayAll(t *testing.T, j *Journal) ([]record, Stats) {
 	t.Helper()
+	return replayAfter(t, j, 0)
+}
+
+// replayAfter is every record above after that Replay hands over.
+func replayAfter(t *testing.T, j *Journal, after uint64) ([]record, Stats) {
+	t.Helper()
 	var got []record
-	st, err := j.Replay(func(seq uint64, r rules.Reading) error {
+	st, err := j.Replay(after, func(seq uint64, r rules.Reading) error {
 		got = append(got, record{seq, r})
 		return nil
 	})
@@ -218,6 +224,43 @@ func TestRotateRelease(t *testing.T) {
 			got, _ := replayAll(t, j)
 			if want := seqRange(tc.wantSegments[0], 9); !slices.Equal(seqs(got), want) {
 				t.Fatalf("replayed %v, want %v", seqs(got), want)
+			}
+		})
+	}
+}
+
+// Replay after a sequence number does not read the segments wholly at or
+// below it: a start from a snapshot that holds them.
+func TestReplayAfter(t *testing.T) {
+	tests := []struct {
+		after        uint64
+		wantSegments int
+	}{
+		{0, 3},
+		{3, 2},
+		{5, 2}, // 4 and 5 are read and passed over
+		{6, 1},
+		{9, 1}, // the last segment is read: records may follow
+		{20, 1},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint("after ", tc.after), func(t *testing.T) {
+			dir := t.TempDir()
+			j := openJournal(t, dir, testKey, 0)
+			for range 2 {
+				appendN(j, 3, "d")
+				if _, err := j.Rotate(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			appendN(j, 3, "d")
+			flush(t, j)
+			got, st := replayAfter(t, j, tc.after)
+			if want := seqRange(tc.after+1, 9); !slices.Equal(seqs(got), want) {
+				t.Fatalf("replayed %v, want %v", seqs(got), want)
+			}
+			if st.Segments != tc.wantSegments || st.Records != len(got) {
+				t.Fatalf("stats %+v, want %d segments read and %d records", st, tc.wantSegments, len(got))
 			}
 		})
 	}
@@ -420,7 +463,7 @@ func TestWrongKey(t *testing.T) {
 		closeJournal(t, j)
 		writeFile(t, segmentPath(other, 1), readFile(t, segmentPath(dir, 1)))
 		handed := 0
-		_, err := openJournal(t, other, otherKey, 0).Replay(func(uint64, rules.Reading) error {
+		_, err := openJournal(t, other, otherKey, 0).Replay(0, func(uint64, rules.Reading) error {
 			handed++
 			return nil
 		})
@@ -441,7 +484,7 @@ func TestReplayError(t *testing.T) {
 	flush(t, j)
 	stop := errors.New("stop")
 	var handed []uint64
-	_, err := j.Replay(func(seq uint64, _ rules.Reading) error {
+	_, err := j.Replay(0, func(seq uint64, _ rules.Reading) error {
 		handed = append(handed, seq)
 		if seq == 2 {
 			return stop

@@ -24,6 +24,10 @@ const stateVersion = 5
 type State struct {
 	HouseholdID string
 	Data        []byte
+	// Unwritten says the store lacks this state: one a snapshot took with a
+	// journal, which a stop leaves to the next checkpoint. Restoring it
+	// marks the household changed, so that checkpoint writes it.
+	Unwritten bool
 }
 
 // stateChunk is the size of the chunks of memory Checkpoint encodes states
@@ -430,7 +434,7 @@ func (e *Engine) Restore(st State, now time.Time) error {
 	if err := decodeHousehold(&restored, st.Data, nil); err != nil {
 		return fmt.Errorf("decode state of household %s: %w", st.HouseholdID, err)
 	}
-	e.restore(st.HouseholdID, &restored, nil, now)
+	e.restore(st, &restored, nil, now)
 	return nil
 }
 
@@ -442,21 +446,22 @@ func (e *Engine) Restore(st State, now time.Time) error {
 // engine's too.
 func (e *Engine) RestoreHousehold(st State, devices []SavedDevice, now time.Time) error {
 	if len(st.Data) == 0 {
-		e.restore(st.HouseholdID, nil, devices, now)
+		e.restore(st, nil, devices, now)
 		return nil
 	}
 	var restored household
 	if err := decodeHousehold(&restored, st.Data, devices); err != nil {
 		return fmt.Errorf("decode state of household %s: %w", st.HouseholdID, err)
 	}
-	e.restore(st.HouseholdID, &restored, devices, now)
+	e.restore(st, &restored, devices, now)
 	return nil
 }
 
-// restore sets a household's state from restored (nil: leaves it), adds
+// restore sets st's household's state from restored (nil: leaves it), adds
 // the devices it lacks and sets every device's expected interval, then
 // arms its countdowns as of now.
-func (e *Engine) restore(id string, restored *household, devices []SavedDevice, now time.Time) {
+func (e *Engine) restore(st State, restored *household, devices []SavedDevice, now time.Time) {
+	id := st.HouseholdID
 	global := e.cfg.Load()
 	if restored != nil {
 		e.started.Store(max(e.started.Load(), now.UnixNano()))
@@ -473,6 +478,9 @@ func (e *Engine) restore(id string, restored *household, devices []SavedDevice, 
 		h.learned, h.applied = restored.learned, restored.applied
 		s.online.Add(int64(h.online() - up))
 		h.armed = 0
+	}
+	if st.Unwritten {
+		h.dirty(s)
 	}
 	missing := 0
 	for _, sd := range devices {
@@ -531,7 +539,7 @@ func (e *Engine) SavePart(part, parts int, yield func(State, []SavedDevice) bool
 				devices = append(devices, SavedDevice{ID: d.id, Kind: d.kind.name(), Every: time.Duration(d.every) * time.Minute})
 			}
 			data = h.appendState(data[:0])
-			if !yield(State{HouseholdID: id, Data: data}, devices) {
+			if !yield(State{HouseholdID: id, Data: data, Unwritten: h.isDirty}, devices) {
 				s.mu.Unlock()
 				return
 			}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -511,6 +512,54 @@ func TestRestoreHouseholdIsRestoreThenAddDevice(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestSnapshotKeepsWhatIsUnwritten: a snapshot taken with a journal holds
+// households the store lacks; restored from it, they, and only they, are
+// what the next checkpoint writes, as they were.
+func TestSnapshotKeepsWhatIsUnwritten(t *testing.T) {
+	e := newEngine(t)
+	other := pir(2 * m)
+	other.HouseholdID, other.DeviceID = "h2", "pir-2"
+	run(e, read(pir(m), other))
+	if err := e.CheckpointHouseholds([]string{"h1"}, func([]State, bool) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	type saved struct {
+		st      State
+		devices []SavedDevice
+	}
+	var snapshot []saved
+	e.SaveAll(func(st State, known []SavedDevice) bool {
+		st.Data = slices.Clone(st.Data)
+		snapshot = append(snapshot, saved{st, slices.Clone(known)})
+		return true
+	})
+	next := newEngine(t)
+	for _, s := range snapshot {
+		if want := s.st.HouseholdID == "h2"; s.st.Unwritten != want {
+			t.Errorf("%s saved unwritten: %v, want %v", s.st.HouseholdID, s.st.Unwritten, want)
+		}
+		if err := next.RestoreHousehold(s.st, s.devices, t0.Add(3*m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var written []string
+	if err := next.Checkpoint(func(batch []State, _ bool) error {
+		for _, st := range batch {
+			written = append(written, st.HouseholdID)
+			i := slices.IndexFunc(snapshot, func(s saved) bool { return s.st.HouseholdID == st.HouseholdID })
+			if !bytes.Equal(st.Data, snapshot[i].st.Data) {
+				t.Errorf("%s written as\n% x\nwant\n% x", st.HouseholdID, st.Data, snapshot[i].st.Data)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(written, []string{"h2"}) {
+		t.Errorf("checkpoint after the restore wrote %v, want [h2]", written)
+	}
 }
 
 // TestRestoringARegisteredHouseholdAllocatesOnce: a restart restores a

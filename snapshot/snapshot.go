@@ -6,7 +6,9 @@
 // A snapshot is written at a clean stop and records the store's state
 // generation (a counter that triggers move with every write of a rule state
 // or a device); it is read only while the store's generation is the same,
-// so it never holds anything the store does not. Every chunk is sealed with
+// so it never holds anything older than the store does. With a journal of
+// readings, it also records the last reading of the journal its states hold,
+// and which states the store lacks, so that the stop need not write them. Every chunk is sealed with
 // AES-256-GCM, its number, the generation and whether it is the last bound
 // in: a corrupt, truncated, reordered or foreign file is an error, never a
 // silent loss, and the caller falls back to the store.
@@ -25,6 +27,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -38,10 +41,12 @@ import (
 const FileName = "rules.snapshot"
 
 // magic opens every snapshot; its last byte is the format's version.
-const magic = "ESSNAP\x00\x02"
+// Version 3 added the journal's mark and each state's unwritten flag; an
+// older snapshot is refused, and that start reads the store.
+const magic = "ESSNAP\x00\x03"
 
-// headerLen is the magic and the generation.
-const headerLen = len(magic) + 8
+// headerLen is the magic, the generation and the journal's mark.
+const headerLen = len(magic) + 16
 
 // chunkTarget is how much plaintext a chunk holds before it is sealed: small
 // enough that workers share the work evenly, large enough that sealing
@@ -70,13 +75,14 @@ const (
 )
 
 // Write saves what households hands to its yield (each household's state
-// with its devices), then image, as a snapshot of generation to path,
-// atomically: a file that is not complete is never there under path, and
+// with its devices), then image, as a snapshot of generation to path, with
+// journaled the last record of a journal of readings the states hold (zero:
+// none), atomically: a file that is not complete is never there under path, and
 // nothing is written when households returns an error. households is
 // called once for each part from 0 to parts-1, from as many goroutines at
 // once, and hands that part's households: encoding a million of them is
 // most of the work, and a clean stop should not keep a supervisor waiting.
-func Write(path string, key []byte, generation uint64, parts int, households func(part int, yield func(rules.State, []rules.SavedDevice)) error, image Image) (err error) {
+func Write(path string, key []byte, generation, journaled uint64, parts int, households func(part int, yield func(rules.State, []rules.SavedDevice)) error, image Image) (err error) {
 	aead, err := newAEAD(key)
 	if err != nil {
 		return err
@@ -91,8 +97,8 @@ func Write(path string, key []byte, generation uint64, parts int, households fun
 			os.Remove(tmp.Name())
 		}
 	}()
-	w := &writer{out: bufio.NewWriterSize(tmp, 1<<20), aead: aead, generation: generation}
-	w.header()
+	w := &writer{out: bufio.NewWriterSize(tmp, 1<<20), aead: aead, header: header(generation, journaled)}
+	_, w.err = w.out.Write(w.header)
 	// Each part fills chunks of its own; this goroutine seals and writes
 	// them in the order they come, holding the latest back until it knows
 	// whether it is the last.
@@ -192,16 +198,18 @@ func Remove(path string) error {
 }
 
 type writer struct {
-	out        *bufio.Writer
-	aead       cipher.AEAD
-	generation uint64
-	index      uint32
-	sealed     []byte
-	err        error
+	out    *bufio.Writer
+	aead   cipher.AEAD
+	header []byte
+	index  uint32
+	sealed []byte
+	err    error
 }
 
-func (w *writer) header() {
-	_, w.err = w.out.Write(binary.LittleEndian.AppendUint64([]byte(magic), w.generation))
+// header is what a snapshot begins with.
+func header(generation, journaled uint64) []byte {
+	b := binary.LittleEndian.AppendUint64([]byte(magic), generation)
+	return binary.LittleEndian.AppendUint64(b, journaled)
 }
 
 // seal writes plain as one chunk: its length (the top bit set on the last
@@ -216,7 +224,7 @@ func (w *writer) seal(plain []byte, final bool) {
 		return
 	}
 	w.sealed = append(w.sealed[:0], nonce...)
-	w.sealed = w.aead.Seal(w.sealed, nonce, plain, aad(w.generation, w.index, final))
+	w.sealed = w.aead.Seal(w.sealed, nonce, plain, aad(w.header, w.index, final))
 	var n [4]byte
 	binary.LittleEndian.PutUint32(n[:], uint32(len(w.sealed))|finalBit(final))
 	if _, w.err = w.out.Write(n[:]); w.err == nil {
@@ -225,10 +233,10 @@ func (w *writer) seal(plain []byte, final bool) {
 	w.index++
 }
 
-// aad binds a chunk to its place in its snapshot.
-func aad(generation uint64, index uint32, final bool) []byte {
-	b := binary.LittleEndian.AppendUint64([]byte(magic), generation)
-	b = binary.LittleEndian.AppendUint32(b, index)
+// aad binds a chunk to its place in its snapshot, and to the snapshot's
+// header: a flipped journal's mark would skip readings at the next start.
+func aad(header []byte, index uint32, final bool) []byte {
+	b := binary.LittleEndian.AppendUint32(slices.Clip(header), index)
 	if final {
 		return append(b, 1)
 	}
@@ -246,34 +254,35 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 // Read hands every household of the snapshot at path to restore (its state
 // and its devices, in slices restore must not keep), and every part of its
 // image to loadImage (a slice not to keep either), from workers goroutines
-// at once. A missing file is os.ErrNotExist, a
+// at once, and returns the journal's mark it was written with. A missing file is os.ErrNotExist, a
 // snapshot of another generation ErrStale, both before anything is handed
 // over; a corrupt or truncated one is an error that may come after some
 // chunks were: the caller must then load everything from the store again,
 // over what was restored.
-func Read(ctx context.Context, path string, key []byte, generation uint64, workers int, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error {
+func Read(ctx context.Context, path string, key []byte, generation uint64, workers int, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) (journaled uint64, err error) {
 	aead, err := newAEAD(key)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("read snapshot: %w", err)
+		return 0, fmt.Errorf("read snapshot: %w", err)
 	}
 	defer f.Close()
 	// Chunks of about a megabyte are read past the buffer, straight into
 	// their own slice, rather than copied out of it.
 	r := bufio.NewReaderSize(f, 64<<10)
-	header := make([]byte, headerLen)
-	if _, err := io.ReadFull(r, header); err != nil {
-		return fmt.Errorf("read snapshot header: %w", err)
+	head := make([]byte, headerLen)
+	if _, err := io.ReadFull(r, head); err != nil {
+		return 0, fmt.Errorf("read snapshot header: %w", err)
 	}
-	if string(header[:len(magic)]) != magic {
-		return fmt.Errorf("read snapshot: not a snapshot of this version")
+	if string(head[:len(magic)]) != magic {
+		return 0, fmt.Errorf("read snapshot: not a snapshot of this version")
 	}
-	if got := binary.LittleEndian.Uint64(header[len(magic):]); got != generation {
-		return fmt.Errorf("snapshot of generation %d, the store is at %d: %w", got, generation, ErrStale)
+	if got := binary.LittleEndian.Uint64(head[len(magic):]); got != generation {
+		return 0, fmt.Errorf("snapshot of generation %d, the store is at %d: %w", got, generation, ErrStale)
 	}
+	journaled = binary.LittleEndian.Uint64(head[len(magic)+8:])
 	g, ctx := errgroup.WithContext(ctx)
 	type chunk struct {
 		index  uint32
@@ -318,7 +327,7 @@ func Read(ctx context.Context, path string, key []byte, generation uint64, worke
 	for range max(workers, 1) {
 		g.Go(func() error {
 			for c := range chunks {
-				plain, err := open(aead, c.sealed, aad(generation, c.index, c.final))
+				plain, err := open(aead, c.sealed, aad(head, c.index, c.final))
 				if err != nil {
 					return fmt.Errorf("chunk %d: %w", c.index, err)
 				}
@@ -334,9 +343,9 @@ func Read(ctx context.Context, path string, key []byte, generation uint64, worke
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return fmt.Errorf("read snapshot: %w", err)
+		return 0, fmt.Errorf("read snapshot: %w", err)
 	}
-	return nil
+	return journaled, nil
 }
 
 // finalBit marks the last chunk in the top bit of its length. It is bound
@@ -387,14 +396,15 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// A household in a chunk: its id, its state (possibly empty), then its
-// devices, each: id, kind (its index in registry.DeviceKinds, plus one),
+// A household in a chunk: its id, its state (possibly empty), whether the
+// store lacks that state (a byte, 1 if so), then its devices, each: id, kind (its index in registry.DeviceKinds, plus one),
 // expected interval in minutes. Strings are a uvarint length and the
 // bytes. What else ingest knows of a device is in the image.
 
 func appendHousehold(b []byte, st rules.State, devices []rules.SavedDevice) []byte {
 	b = appendString(b, st.HouseholdID)
 	b = appendBytes(b, st.Data)
+	b = append(b, unwrittenByte(st.Unwritten))
 	b = binary.AppendUvarint(b, uint64(len(devices)))
 	for _, d := range devices {
 		b = appendString(b, d.ID)
@@ -402,6 +412,13 @@ func appendHousehold(b []byte, st rules.State, devices []rules.SavedDevice) []by
 		b = binary.AppendUvarint(b, uint64(d.Every/time.Minute))
 	}
 	return b
+}
+
+func unwrittenByte(unwritten bool) byte {
+	if unwritten {
+		return 1
+	}
+	return 0
 }
 
 func kindByte(k registry.DeviceKind) byte {
@@ -438,7 +455,7 @@ func decodeChunk(plain []byte, restore func(rules.State, []rules.SavedDevice) er
 	d := decoder{b: plain[1:]}
 	var devices []rules.SavedDevice
 	for len(d.b) > 0 {
-		st := rules.State{HouseholdID: d.string(), Data: d.bytes()}
+		st := rules.State{HouseholdID: d.string(), Data: d.bytes(), Unwritten: d.unwritten()}
 		devices = devices[:0]
 		n := d.uvarint(uint64(len(d.b))) // each device takes a byte at least
 		for range n {
@@ -504,6 +521,16 @@ func (d *decoder) string() string {
 	}
 	d.text = append(d.text, v...)
 	return unsafe.String(&d.text[len(d.text)-len(v)], len(v))
+}
+
+func (d *decoder) unwritten() bool {
+	if len(d.b) == 0 || d.b[0] > 1 {
+		d.fail()
+		return false
+	}
+	v := d.b[0] == 1
+	d.b = d.b[1:]
+	return v
 }
 
 func (d *decoder) kind() registry.DeviceKind {

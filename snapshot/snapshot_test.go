@@ -30,7 +30,7 @@ func households(n int) []saved {
 	out := make([]saved, n)
 	for i := range out {
 		id := fmt.Sprintf("h%d", i)
-		s := saved{state: rules.State{HouseholdID: id}}
+		s := saved{state: rules.State{HouseholdID: id, Unwritten: i%3 == 1}}
 		if i%7 != 0 {
 			s.state.Data = bytes.Repeat([]byte{byte(i)}, 40+i%300)
 		}
@@ -70,21 +70,21 @@ func (im image) AppendPart(b []byte, part int) []byte { return append(b, im[part
 var testImage = image{[]byte("devices 0"), nil, bytes.Repeat([]byte("devices 2 "), chunkTarget/5), []byte("devices 3")}
 
 // readAll reads a snapshot back into households, ordered by id, checking
-// that the image comes back too.
-func readAll(t *testing.T, path string, generation uint64) ([]saved, error) {
+// that the image comes back too, and returns its journal's mark.
+func readAll(t *testing.T, path string, generation uint64) ([]saved, uint64, error) {
 	t.Helper()
 	var (
 		mu    sync.Mutex
 		out   = map[string]*saved{}
 		parts image
 	)
-	err := Read(context.Background(), path, testKey, generation, 2, func(st rules.State, devices []rules.SavedDevice) error {
+	journaled, err := Read(context.Background(), path, testKey, generation, 2, func(st rules.State, devices []rules.SavedDevice) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(st.Data) == 0 {
 			st.Data = nil
 		}
-		out[st.HouseholdID] = &saved{state: rules.State{HouseholdID: st.HouseholdID, Data: bytes.Clone(st.Data)}, devices: slices.Clone(devices)}
+		out[st.HouseholdID] = &saved{state: rules.State{HouseholdID: st.HouseholdID, Data: bytes.Clone(st.Data), Unwritten: st.Unwritten}, devices: slices.Clone(devices)}
 		return nil
 	}, func(part []byte) error {
 		mu.Lock()
@@ -115,7 +115,7 @@ func readAll(t *testing.T, path string, generation uint64) ([]saved, error) {
 	for _, id := range ids {
 		list = append(list, *out[id])
 	}
-	return list, err
+	return list, journaled, err
 }
 
 func sortedByID(hs []saved) []saved {
@@ -139,7 +139,7 @@ func equal(t *testing.T, got, want []saved) {
 	}
 	for i := range want {
 		g, w := got[i], want[i]
-		if g.state.HouseholdID != w.state.HouseholdID || !bytes.Equal(g.state.Data, w.state.Data) || !slices.Equal(g.devices, w.devices) {
+		if g.state.HouseholdID != w.state.HouseholdID || !bytes.Equal(g.state.Data, w.state.Data) || g.state.Unwritten != w.state.Unwritten || !slices.Equal(g.devices, w.devices) {
 			t.Fatalf("household %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
@@ -150,14 +150,18 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), FileName)
 			hs := households(n)
-			if err := Write(path, testKey, 42, testParts, seq(hs), testImage); err != nil {
+			mark := uint64(1_000_000 + n)
+			if err := Write(path, testKey, 42, mark, testParts, seq(hs), testImage); err != nil {
 				t.Fatal(err)
 			}
-			got, err := readAll(t, path, 42)
+			got, journaled, err := readAll(t, path, 42)
 			if err != nil {
 				t.Fatal(err)
 			}
 			equal(t, got, sortedByID(hs))
+			if journaled != mark {
+				t.Errorf("journal's mark %d back, want %d", journaled, mark)
+			}
 		})
 	}
 }
@@ -165,7 +169,7 @@ func TestRoundTrip(t *testing.T) {
 func TestRefused(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	if err := Write(path, testKey, 42, testParts, seq(households(30_000)), testImage); err != nil {
+	if err := Write(path, testKey, 42, 0, testParts, seq(households(30_000)), testImage); err != nil {
 		t.Fatal(err)
 	}
 	good, err := os.ReadFile(path)
@@ -173,18 +177,18 @@ func TestRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("Missing", func(t *testing.T) {
-		if _, err := readAll(t, filepath.Join(dir, "none"), 42); !errors.Is(err, os.ErrNotExist) {
+		if _, _, err := readAll(t, filepath.Join(dir, "none"), 42); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("err = %v, want os.ErrNotExist", err)
 		}
 	})
 	t.Run("Stale", func(t *testing.T) {
-		got, err := readAll(t, path, 43)
+		got, _, err := readAll(t, path, 43)
 		if !errors.Is(err, ErrStale) || len(got) != 0 {
 			t.Fatalf("err = %v with %d households, want ErrStale and none", err, len(got))
 		}
 	})
 	t.Run("WrongKey", func(t *testing.T) {
-		err := Read(context.Background(), path, bytes.Repeat([]byte{8}, 32), 42, 2, func(rules.State, []rules.SavedDevice) error { return nil }, func([]byte) error { return nil })
+		_, err := Read(context.Background(), path, bytes.Repeat([]byte{8}, 32), 42, 2, func(rules.State, []rules.SavedDevice) error { return nil }, func([]byte) error { return nil })
 		if err == nil {
 			t.Fatal("read with another key")
 		}
@@ -194,6 +198,8 @@ func TestRefused(t *testing.T) {
 		"CutAtChunk":        good[:headerLen+4+int(le32(good[headerLen:])&^finalBit(true))],
 		"FlippedByte":       flip(good, len(good)/2),
 		"FlippedGeneration": flip(good, len(magic)),
+		"FlippedJournaled":  flip(good, len(magic)+8),
+		"OlderVersion":      append([]byte("ESSNAP\x00\x02"), good[len(magic):]...),
 		"Trailing":          append(slices.Clone(good), 0),
 		"NotFinal":          flip(good, lastLength(good)+3),
 	} {
@@ -202,7 +208,7 @@ func TestRefused(t *testing.T) {
 			if err := os.WriteFile(p, broken, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := readAll(t, p, 42); err == nil {
+			if _, _, err := readAll(t, p, 42); err == nil {
 				t.Fatal("a broken snapshot read without error")
 			}
 		})
@@ -234,13 +240,13 @@ func lastLength(b []byte) int {
 func TestWriteReplacesAtomically(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	if err := Write(path, testKey, 1, testParts, seq(households(10)), testImage); err != nil {
+	if err := Write(path, testKey, 1, 0, testParts, seq(households(10)), testImage); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(path, testKey, 2, testParts, seq(households(20)), testImage); err != nil {
+	if err := Write(path, testKey, 2, 0, testParts, seq(households(20)), testImage); err != nil {
 		t.Fatal(err)
 	}
-	got, err := readAll(t, path, 2)
+	got, _, err := readAll(t, path, 2)
 	if err != nil || len(got) != 20 {
 		t.Fatalf("%d households, err %v; want 20", len(got), err)
 	}
@@ -252,10 +258,10 @@ func TestWriteReplacesAtomically(t *testing.T) {
 		}
 		return nil
 	}
-	if err := Write(path, testKey, 3, testParts, failing, testImage); err == nil {
+	if err := Write(path, testKey, 3, 0, testParts, failing, testImage); err == nil {
 		t.Fatal("a failed snapshot written")
 	}
-	if _, err := readAll(t, path, 2); err != nil {
+	if _, _, err := readAll(t, path, 2); err != nil {
 		t.Fatalf("the snapshot before a failed one: %v", err)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -321,7 +327,7 @@ func FuzzRead(f *testing.F) {
 	dir := f.TempDir()
 	path := filepath.Join(dir, FileName)
 	hs := households(5)
-	if err := Write(path, testKey, 9, testParts, seq(hs), testImage); err != nil {
+	if err := Write(path, testKey, 9, 0, testParts, seq(hs), testImage); err != nil {
 		f.Fatal(err)
 	}
 	good, err := os.ReadFile(path)
@@ -335,7 +341,7 @@ func FuzzRead(f *testing.F) {
 		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		got, err := readAll(t, p, 9)
+		got, _, err := readAll(t, p, 9)
 		if err == nil {
 			equal(t, got, sortedByID(hs))
 		}

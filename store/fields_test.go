@@ -108,7 +108,7 @@ func checkReadable(t *testing.T, db *store.DB) {
 	}
 	states, err := db.RuleStates(ctx)
 	if err != nil || len(states) != 1 || string(states[0].Data) != ruleState {
-		t.Errorf("rule states read back as %q, %v", states, err)
+		t.Errorf("rule states read back as %+v, %v", states, err)
 	}
 	// The rate limit finds the notice by its (encrypted) address.
 	must(t, db.Update(ctx, func(tx tasks.Tx) error {
@@ -217,7 +217,7 @@ func TestFields_WrongOrMissingKey(t *testing.T) {
 				t.Errorf("Task without the key: %v, want ErrFieldKey", err)
 			}
 			if states, err := db.RuleStates(ctx); err != nil || len(states) != 0 {
-				t.Errorf("RuleStates without the key: %q, %v; want none (each logged)", states, err)
+				t.Errorf("RuleStates without the key: %+v, %v; want none (each logged)", states, err)
 			}
 			err = db.Update(ctx, func(tx tasks.Tx) error {
 				return tx.AddEvidence(ctx, "t1", rules.Evidence{At: t0, Values: map[string]any{"lat": 1.0, "lon": 2.0}})

@@ -41,6 +41,6 @@ func TestSaveCheckpointIsOneTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(states) != 1 || states[0].HouseholdID != "h1" || string(states[0].Data) != `{"v":1}` {
-		t.Errorf("after the failed batch: %q, want only h1 as it was", states)
+		t.Errorf("after the failed batch: %+v, want only h1 as it was", states)
 	}
 }

@@ -39,7 +39,7 @@ func TestRuleStates(t *testing.T) {
 	got, err := db.RuleStates(ctx)
 	must(t, err)
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("RuleStates = %q\nwant %q", got, want)
+		t.Errorf("RuleStates = %+v\nwant %+v", got, want)
 	}
 
 	// Binary data round-trips byte for byte.
@@ -55,7 +55,7 @@ func TestRuleStates(t *testing.T) {
 	got, err = db2.RuleStates(ctx)
 	must(t, err)
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("after reopen RuleStates = %q\nwant %q", got, want)
+		t.Errorf("after reopen RuleStates = %+v\nwant %+v", got, want)
 	}
 }
 
