@@ -102,6 +102,9 @@ func Open(dir string, key []byte, after uint64) (*Journal, error) {
 		pending: make([]byte, 0, initialBuffer),
 		spare:   make([]byte, 0, initialBuffer),
 	}
+	// What an earlier run left is written: a snapshot taken after a run
+	// that appended nothing holds it all the same.
+	j.written.Store(highest)
 	if j.seg, err = createSegment(dir, j.key, j.next); err != nil {
 		return nil, err
 	}
@@ -200,7 +203,8 @@ func (j *Journal) Continue(after uint64) {
 	j.next = max(j.next, after+1)
 }
 
-// Written is the highest sequence number written to a segment file (0: none).
+// Written is the highest sequence number written to a segment file, or
+// found in one (or passed as after) at Open (0: none).
 func (j *Journal) Written() uint64 {
 	return j.written.Load()
 }

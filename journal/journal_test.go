@@ -175,6 +175,11 @@ func TestReopen(t *testing.T) {
 				}
 			}
 			j := openJournal(t, dir, testKey, tc.after)
+			// Below the first to come, every record is written: a snapshot
+			// of a run that appends nothing holds them all.
+			if got := j.Written(); got != tc.wantFirst-1 {
+				t.Fatalf("Written() = %d at open, want %d", got, tc.wantFirst-1)
+			}
 			if got := j.Append(rules.Reading{DeviceID: "later"}); got != tc.wantFirst {
 				t.Fatalf("first seq %d, want %d", got, tc.wantFirst)
 			}

@@ -21,8 +21,10 @@
 #
 # Usage: scripts/bench-e2e.sh
 # Environment: DEVICES (50), MESSAGES (4000), FALLS (20), MODES ("external
-# embedded"), TIMEOUT (120s: the longest one phase may take), KEEP=1 keeps the
-# work directory (logs, payloads, results) even when the run succeeds.
+# embedded"), TIMEOUT (120s: the longest one phase may take), RATE (0: the
+# load offered as fast as it is taken; N: N messages a second, to compare
+# falls' times at the same pace), KEEP=1 keeps the work directory (logs,
+# payloads, results) even when the run succeeds.
 set -euo pipefail
 
 DEVICES=${DEVICES:-50}
@@ -30,6 +32,7 @@ MESSAGES=${MESSAGES:-4000}
 FALLS=${FALLS:-20}
 MODES=${MODES:-external embedded}
 TIMEOUT=${TIMEOUT:-120s}
+RATE=${RATE:-0}
 TOKEN=bench-admin-token-0123456789
 for n in DEVICES MESSAGES FALLS; do
 	[[ ${!n} =~ ^[1-9][0-9]*$ ]] || {
@@ -37,6 +40,10 @@ for n in DEVICES MESSAGES FALLS; do
 		exit 2
 	}
 done
+[[ $RATE =~ ^[0-9]+$ ]] || {
+	echo "bench-e2e: RATE=$RATE: want a number of messages a second, 0 for as fast as taken" >&2
+	exit 2
+}
 
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -159,7 +166,7 @@ start_monitor() {
 }
 
 load_flags() {
-	echo -mqtt "127.0.0.1:$1" -dir "$2" -devices "$DEVICES" -messages "$MESSAGES" -timeout "$TIMEOUT"
+	echo -mqtt "127.0.0.1:$1" -dir "$2" -devices "$DEVICES" -messages "$MESSAGES" -timeout "$TIMEOUT" -rate "$RATE"
 }
 
 # measure_monitor provisions the running monitor and times it on the broker

@@ -49,7 +49,7 @@ func gen(args []string) error {
 func payloadFile(dir, deviceID string) string { return filepath.Join(dir, deviceID+".jsonl") }
 
 // publishers are the load: one mosquitto_pub -l -q 1 per meter, each reading
-// its payload file, all started together.
+// its payload file (at its share of -rate, when set), all started together.
 type publishers struct {
 	cmds   []*exec.Cmd
 	stderr []*bytes.Buffer
@@ -63,7 +63,7 @@ func startPublishers(l *loadFlags) (*publishers, time.Time, error) {
 	start := time.Now()
 	for d := range l.devices {
 		id := meterID(d)
-		in, err := os.Open(payloadFile(l.dir, id))
+		in, err := payloadInput(payloadFile(l.dir, id), float64(l.rate)/float64(l.devices))
 		if err != nil {
 			p.kill()
 			return nil, start, err
@@ -84,6 +84,43 @@ func startPublishers(l *loadFlags) (*publishers, time.Time, error) {
 		p.cmds, p.stderr = append(p.cmds, cmd), append(p.stderr, &stderr)
 	}
 	return p, start, nil
+}
+
+// payloadInput is what a publisher reads: the payload file at path, as it
+// is or, when perSecond > 0, through a pipe fed that many lines a second.
+func payloadInput(path string, perSecond float64) (*os.File, error) {
+	if perSecond <= 0 {
+		return os.Open(path)
+	}
+	payload, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	go pace(w, bytes.Split(bytes.TrimSuffix(payload, []byte("\n")), []byte("\n")), perSecond)
+	return r, nil
+}
+
+// pace writes lines (without their newlines) to w, perSecond a second from
+// now on, a batch each 10 ms, then closes it: the publisher reading the other end then ends.
+func pace(w *os.File, lines [][]byte, perSecond float64) {
+	defer w.Close()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	start := time.Now()
+	for sent := 0; sent < len(lines); <-tick.C {
+		due := min(len(lines), 1+int(time.Since(start).Seconds()*perSecond))
+		if due == sent {
+			continue
+		}
+		if _, err := w.Write(append(bytes.Join(lines[sent:due], []byte("\n")), '\n')); err != nil {
+			return // the publisher is gone; wait reports why
+		}
+		sent = due
+	}
 }
 
 // wait waits for every publisher, at most until deadline (then it kills the

@@ -83,6 +83,7 @@ type loadFlags struct {
 	messages int
 	auth     bool // publish with each device's own credential (embedded broker)
 	timeout  time.Duration
+	rate     int // messages a second over all devices; 0: as fast as taken
 }
 
 func (l *loadFlags) register(fs *flag.FlagSet) {
@@ -92,6 +93,7 @@ func (l *loadFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.messages, "messages", 4000, "messages per device")
 	fs.BoolVar(&l.auth, "auth", false, "devices log in with username = id, password = secret")
 	fs.DurationVar(&l.timeout, "timeout", 2*time.Minute, "give up when the load is not taken within this long")
+	fs.IntVar(&l.rate, "rate", 0, "messages a second over all devices (0: as fast as the broker takes them)")
 }
 
 func (l *loadFlags) check() error {
@@ -104,6 +106,9 @@ func (l *loadFlags) check() error {
 	}
 	if l.devices < 1 || l.messages < 1 {
 		errs = append(errs, errors.New("-devices and -messages must be positive"))
+	}
+	if l.rate < 0 {
+		errs = append(errs, errors.New("-rate must not be negative"))
 	}
 	return errors.Join(errs...)
 }
