@@ -5,6 +5,8 @@ import (
 	"errors"
 	"maps"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +14,13 @@ import (
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/store"
 )
+
+// byHousehold is states in the order of their households: RuleStates hands
+// them in the table's.
+func byHousehold(states []rules.State) []rules.State {
+	slices.SortFunc(states, func(a, b rules.State) int { return strings.Compare(a.HouseholdID, b.HouseholdID) })
+	return states
+}
 
 func TestRuleStates(t *testing.T) {
 	ctx := context.Background()
@@ -38,7 +47,7 @@ func TestRuleStates(t *testing.T) {
 	}
 	got, err := db.RuleStates(ctx)
 	must(t, err)
-	if !reflect.DeepEqual(got, want) {
+	if !reflect.DeepEqual(byHousehold(got), want) {
 		t.Errorf("RuleStates = %+v\nwant %+v", got, want)
 	}
 
@@ -54,7 +63,7 @@ func TestRuleStates(t *testing.T) {
 	defer db2.Close()
 	got, err = db2.RuleStates(ctx)
 	must(t, err)
-	if !reflect.DeepEqual(got, want) {
+	if !reflect.DeepEqual(byHousehold(got), want) {
 		t.Errorf("after reopen RuleStates = %+v\nwant %+v", got, want)
 	}
 }
@@ -226,9 +235,13 @@ func TestRegisteredDevicesAndZones(t *testing.T) {
 
 	devices, err := db.RegisteredDevices(ctx)
 	must(t, err)
+	slices.SortFunc(devices, func(a, b registry.RegisteredDevice) int { return strings.Compare(a.ID, b.ID) })
 	if len(devices) != 2 || devices[0].ID != "d1" || devices[0].Kind != registry.WaterMeter || devices[0].HouseholdID != "h1" ||
 		devices[1].ID != "d2" || devices[1].Kind != registry.DoorSensor {
 		t.Fatalf("RegisteredDevices = %+v", devices)
+	}
+	if devices[0].SecretHash != "" {
+		t.Errorf("d1 handed with its secret's hash %q; a start does not need it", devices[0].SecretHash)
 	}
 	for _, d := range devices {
 		if d.CreatedAt.Before(before) || d.CreatedAt.After(time.Now()) || d.CreatedAt.Location() != time.UTC {
