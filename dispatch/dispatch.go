@@ -58,6 +58,7 @@ type Store interface {
 	AwayPeriodsEndingAfter(ctx context.Context, t time.Time) ([]registry.AwayPeriod, error)
 	// AwayPeriodsOf lists one household's periods ending after t (all for a zero t).
 	AwayPeriodsOf(ctx context.Context, householdID string, t time.Time) ([]registry.AwayPeriod, error)
+	// RegisteredDevices lists every device, without its secret's hash.
 	RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevice, error)
 	RuleStates(ctx context.Context) ([]rules.State, error)
 	// SaveCheckpoint writes households' states and, unless it is zero, the
