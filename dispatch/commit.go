@@ -124,10 +124,6 @@ func (c *commits) take() (commit, bool) {
 	return next, true
 }
 
-// Durable returns a channel that closes once the engine's state as it is now
-// is written to the store. It never closes while the store cannot write.
-func (d *Dispatcher) Durable() <-chan struct{} { return d.commits.durable() }
-
 // runCommits writes the engine's changed state whenever somebody waits for
 // it, and at least every checkpoint interval for what the clock changed. A
 // failed commit is retried in place, with backoff, until it is written or

@@ -128,7 +128,7 @@ type Options struct {
 	Snapshot Snapshot
 	// CheckpointInterval is how often what the clock changed in the engine's
 	// state is saved; what a reading changed is saved before its message is
-	// acknowledged (see Durable).
+	// acknowledged (see Handle).
 	CheckpointInterval time.Duration
 	// Journal, when not nil, records each reading before its message is
 	// acknowledged, in place of its household's state: the states are

@@ -10,7 +10,7 @@ import (
 )
 
 // Run fires the rules' deadlines every second on the wall clock and writes
-// the engine's changed state (see Durable) until ctx ends; then it writes
+// the engine's changed state (the group commit Handle waits for) until ctx ends; then it writes
 // what is left. Stop it only after ingest has stopped, so that no reading is
 // applied after that last write.
 //
