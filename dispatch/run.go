@@ -10,9 +10,9 @@ import (
 )
 
 // Run fires the rules' deadlines every second on the wall clock and writes
-// the engine's changed state (the group commit Handle waits for) until ctx ends; then it writes
-// what is left. Stop it only after ingest has stopped, so that no reading is
-// applied after that last write.
+// the engine's changed state (the group commit Handle waits for) until ctx
+// ends; then it writes what is left. Stop it only after ingest has stopped,
+// so that no reading is applied after that last write.
 //
 // Under the event clock Handle and Tick fire deadlines as time moves; the
 // ticker, and CaughtUp, fire what the low watermark held back once ingest
