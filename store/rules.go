@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
@@ -362,9 +363,8 @@ func (db *DB) RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevic
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
-	// In the table's own order, not by id: see RuleStates. The columns are
-	// deviceCols, an empty secret_hash in its place.
-	rows, err := db.r.QueryContext(ctx, `SELECT id, kind, household_id, '', source, source_topic, gateway_id, expected_every_min, location, created_at FROM devices`)
+	// In the table's own order, not by id: see RuleStates.
+	rows, err := db.r.QueryContext(ctx, `SELECT `+registeredDeviceCols+`, created_at FROM devices`)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
@@ -383,6 +383,10 @@ func (db *DB) RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevic
 	}
 	return out, nil
 }
+
+// registeredDeviceCols is deviceCols with an empty secret_hash in its
+// place, for scanDevice.
+var registeredDeviceCols = strings.Replace(deviceCols, "secret_hash", "''", 1)
 
 // StateGeneration is a number that changes with every write of a rule state
 // or a device (kept by triggers, migration 00070): a snapshot of both taken

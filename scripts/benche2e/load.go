@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // gen writes one file of payloads per water meter, one JSON object a line,
@@ -105,16 +107,16 @@ func payloadInput(path string, perSecond float64) (*os.File, error) {
 }
 
 // pace writes lines (without their newlines) to w, perSecond a second from
-// now on, a batch each 10 ms, then closes it: the publisher reading the other end then ends.
+// now on, in batches of 10 ms of them (paced as scripts/speak paces its
+// publishes), then closes it: the publisher reading the other end then ends.
 func pace(w *os.File, lines [][]byte, perSecond float64) {
 	defer w.Close()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	start := time.Now()
-	for sent := 0; sent < len(lines); <-tick.C {
-		due := min(len(lines), 1+int(time.Since(start).Seconds()*perSecond))
-		if due == sent {
-			continue
+	batch := max(1, int(perSecond/100))
+	limit := rate.NewLimiter(rate.Limit(perSecond), batch)
+	for sent := 0; sent < len(lines); {
+		due := min(len(lines), sent+batch)
+		if err := limit.WaitN(context.Background(), due-sent); err != nil {
+			return
 		}
 		if _, err := w.Write(append(bytes.Join(lines[sent:due], []byte("\n")), '\n')); err != nil {
 			return // the publisher is gone; wait reports why
