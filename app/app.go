@@ -288,7 +288,7 @@ func (m *Monitor) startTasks(ctx context.Context) error {
 		Wall:          clock.Wall{},
 		Deadlines:     m.cfg.Deadlines(),
 		SMSEnabled:    sms != nil,
-		Notified:      m.outbox.Wake,
+		Courier:       m.outbox,
 		RateLimit:     m.cfg.Notify.RateLimit,
 		AckOverdue:    newAckOverdue(m.reg),
 		Changed:       m.changed,

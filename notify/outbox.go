@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,9 +66,13 @@ type Options struct {
 	// BaseDelay is the backoff before the first retry; it doubles with every
 	// attempt up to MaxDelay, and each delay is drawn from [d/2, d] (equal jitter).
 	BaseDelay, MaxDelay time.Duration
-	Concurrency         int           // parallel sends; default 8
-	PollInterval        time.Duration // safety poll; default 1 s
-	SendTimeout         time.Duration // bounds one attempt; default 10 s
+	// Concurrency bounds the sends of due notices the dispatcher found
+	// itself, and apart from them those of notices handed over as they
+	// were committed (Claim); default 8 each.
+	Concurrency int
+
+	PollInterval time.Duration // safety poll; default 1 s
+	SendTimeout  time.Duration // bounds one attempt; default 10 s
 	// ShutdownGrace is how long Run waits, once its context is cancelled, for
 	// sends in flight before aborting them; an aborted send is not counted as
 	// an attempt and goes out after the restart. Default 5 s.
@@ -140,6 +145,9 @@ type Dispatcher struct {
 	opts    Options
 	wake    chan struct{}
 	running atomic.Bool
+	// run is the state of the Run under way, nil when none: Claim and
+	// Deliver work on it from other goroutines.
+	run atomic.Pointer[runState]
 
 	notifications *prometheus.CounterVec
 	latency       prometheus.Histogram
@@ -196,54 +204,151 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer abort()
 
 	st := &runState{
-		inflight: make(map[string]bool, d.opts.Concurrency),
+		inflight: make(map[string]bool, 2*d.opts.Concurrency),
+		claimed:  make(map[string]bool),
 		held:     make(map[string]time.Time),
-		done:     make(chan finished, d.opts.Concurrency), // one slot per send: senders never block
+		done:     make(chan finished, 2*d.opts.Concurrency), // one slot per send: senders never block
+		sendCtx:  sendCtx,
 	}
+	d.run.Store(st)
+	defer d.run.Store(nil)
 	timer := time.NewTimer(0) // look at once: notices may be waiting from before a restart
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			st.mu.Lock()
+			st.stopping = true // no more claims; those made are delivered or let go
+			st.mu.Unlock()
 			d.drain(st, abort)
+			st.mu.Lock()
+			st.over = true // a late Deliver starts nothing
+			st.mu.Unlock()
 			return nil
 		case f := <-st.done:
 			st.finish(f)
 		case <-d.wake:
 		case <-timer.C:
 		}
-		d.dispatch(ctx, sendCtx, st)
+		d.dispatch(ctx, st)
 		timer.Reset(d.nextWait(ctx))
 	}
 }
 
-// runState is owned by Run's goroutine. A send reports on done only after its
-// attempt is recorded, and ids leave inflight only in that goroutine, between
-// fetches: a fetch therefore either sees the id in flight or the notice's new
-// state, and a notice is never sent twice at once.
+// runState is the state of one Run. A send reports on done only after its
+// attempt is recorded, and ids leave inflight only in Run's goroutine,
+// between fetches: a fetch therefore either sees the id in flight or the
+// notice's new state, and a notice is never sent twice at once. A notice
+// claimed (Claim) enters inflight before its transaction commits, so no
+// fetch sees it out of flight until Deliver's send has reported.
 type runState struct {
+	mu       sync.Mutex // guards what Claim and Deliver touch from other goroutines
 	inflight map[string]bool
+	// claimed are the notices Claim took that Deliver has not yet sent or let go.
+	claimed map[string]bool
+	// direct counts the claimed notices in flight, held to Concurrency
+	// apart from the sends Run starts itself.
+	direct   int
+	stopping bool // Run's context ended: nothing more is claimed
+	over     bool // Run has returned: nothing more is started
+
+	// Run's goroutine only.
 	// held are notices whose last attempt could not be recorded: the outbox
 	// still shows them due, but they wait until the time given before another try.
-	held map[string]time.Time
-	done chan finished
+	held    map[string]time.Time
+	done    chan finished
+	sendCtx context.Context
 }
 
 // finished is what a send reports when it is over.
 type finished struct {
 	id        string
 	holdUntil time.Time // zero unless the attempt could not be recorded
+	direct    bool      // a claimed notice's
 }
 
 func (st *runState) finish(f finished) {
+	st.mu.Lock()
 	delete(st.inflight, f.id)
+	if f.direct {
+		st.direct--
+	}
+	st.mu.Unlock()
 	if !f.holdUntil.IsZero() {
 		st.held[f.id] = f.holdUntil
 	}
 }
 
+// busy is how many notices are in flight or claimed.
+func (st *runState) busy() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.inflight)
+}
+
+// Claim takes the notices of a transaction about to commit that are due
+// now, as many as Concurrency allows beside those claimed before, for
+// Deliver to send: Run's own look leaves them alone. Without a Run under
+// way it claims none.
+func (d *Dispatcher) Claim(ns []tasks.Notice) []tasks.Notice {
+	st := d.run.Load()
+	if st == nil {
+		return nil
+	}
+	now := d.opts.Wall.Now()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.stopping {
+		return nil
+	}
+	var claimed []tasks.Notice
+	for _, n := range ns {
+		if st.direct == d.opts.Concurrency {
+			break
+		}
+		if n.NextAttemptAt.After(now) || st.inflight[n.ID] {
+			continue // waits for its time (quiet hours); Run sends it then
+		}
+		st.inflight[n.ID], st.claimed[n.ID] = true, true
+		st.direct++
+		claimed = append(claimed, n)
+	}
+	return claimed
+}
+
+// Deliver sends the notices Claim took once their transaction committed, and
+// wakes Run for the others it wrote; when it did not commit, it lets them go.
+// It never blocks: each send has a goroutine of its own, which Run waits for.
+func (d *Dispatcher) Deliver(claimed []tasks.Notice, committed bool) {
+	if committed {
+		d.Wake()
+	}
+	st := d.run.Load()
+	if st == nil || len(claimed) == 0 {
+		return // the Run that claimed them is over: they are pending, for the next
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.over {
+		return
+	}
+	for _, n := range claimed {
+		if !st.claimed[n.ID] {
+			continue // another Run's claim
+		}
+		delete(st.claimed, n.ID)
+		go func() {
+			f := finished{id: n.ID, direct: true}
+			defer func() { st.done <- f }()
+			if committed {
+				f.holdUntil = d.deliver(st.sendCtx, n)
+			}
+		}()
+	}
+}
+
 // dispatch starts sends for due notices, as many as there are free slots.
-func (d *Dispatcher) dispatch(ctx, sendCtx context.Context, st *runState) {
+func (d *Dispatcher) dispatch(ctx context.Context, st *runState) {
 	for collected := false; !collected; {
 		select {
 		case f := <-st.done:
@@ -252,7 +357,9 @@ func (d *Dispatcher) dispatch(ctx, sendCtx context.Context, st *runState) {
 			collected = true
 		}
 	}
-	free := d.opts.Concurrency - len(st.inflight)
+	st.mu.Lock()
+	free, direct := d.opts.Concurrency-(len(st.inflight)-st.direct), st.direct
+	st.mu.Unlock()
 	if free <= 0 {
 		return // a finishing send wakes us
 	}
@@ -262,15 +369,18 @@ func (d *Dispatcher) dispatch(ctx, sendCtx context.Context, st *runState) {
 			delete(st.held, id)
 		}
 	}
-	// Notices in flight or held are still pending and due, and come back in the
-	// list; asking for that many more rows than Concurrency leaves room for new ones.
-	due, err := d.opts.Outbox.DueNotices(ctx, now, d.opts.Concurrency+len(st.held))
+	// Notices in flight (Run's own and claimed) or held are still pending and
+	// due, and come back in the list; asking for that many more rows than
+	// Concurrency leaves room for new ones.
+	due, err := d.opts.Outbox.DueNotices(ctx, now, d.opts.Concurrency+direct+len(st.held))
 	if err != nil {
 		if ctx.Err() == nil {
 			d.opts.Logger.Error("notify: list due notices", "err", err)
 		}
 		return
 	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	for _, n := range due {
 		if free == 0 {
 			break
@@ -283,7 +393,7 @@ func (d *Dispatcher) dispatch(ctx, sendCtx context.Context, st *runState) {
 		go func() {
 			f := finished{id: n.ID}
 			defer func() { st.done <- f }()
-			f.holdUntil = d.deliver(sendCtx, n)
+			f.holdUntil = d.deliver(st.sendCtx, n)
 		}()
 	}
 }
@@ -311,22 +421,22 @@ func (d *Dispatcher) nextWait(ctx context.Context) time.Duration {
 
 // drain waits for the sends in flight, aborting them after the grace period.
 func (d *Dispatcher) drain(st *runState, abort context.CancelFunc) {
-	if len(st.inflight) == 0 {
+	if st.busy() == 0 {
 		return
 	}
 	grace := time.NewTimer(d.opts.ShutdownGrace)
 	defer grace.Stop()
 	aborted := false
-	for len(st.inflight) > 0 {
+	for st.busy() > 0 {
 		select {
 		case f := <-st.done:
 			st.finish(f)
 		case <-grace.C:
 			if aborted {
-				d.opts.Logger.Error("notify: sends ignore cancellation; leaving them behind", "in_flight", len(st.inflight))
+				d.opts.Logger.Error("notify: sends ignore cancellation; leaving them behind", "in_flight", st.busy())
 				return
 			}
-			d.opts.Logger.Warn("notify: aborting sends in flight at shutdown; they go out after the restart", "in_flight", len(st.inflight))
+			d.opts.Logger.Warn("notify: aborting sends in flight at shutdown; they go out after the restart", "in_flight", st.busy())
 			abort()
 			aborted = true
 			// Aborted sends return at once; records get recordTimeout. Wait that long, no more.

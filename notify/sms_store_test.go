@@ -101,7 +101,7 @@ func newSMSWorld(t *testing.T, sender Sender) *smsWorld {
 		Composer:   newTemplates(t),
 		Wall:       clock.Wall{},
 		SMSEnabled: true,
-		Notified:   d.Wake,
+		Courier:    d,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,7 @@ func (s *Service) Ack(ctx context.Context, id, workerID string) (Task, error) {
 		return change{
 			entry: TimelineEntry{Type: EntryAcknowledged, Message: w.Name + " acknowledged"},
 			// The family hears someone is on the way only now (CONTRACT.md §12).
-			notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
+			notify: func(ctx context.Context, tx Tx, t Task) error {
 				return s.tell(ctx, tx, t, Message{Event: NoticeAcknowledged, Assignee: w.Name}, nil, true)
 			},
 		}, nil
@@ -70,7 +70,7 @@ func (s *Service) CheckIn(ctx context.Context, id, workerID string, lat, lon *fl
 		if lat != nil {
 			e.Data = map[string]any{"lat": *lat, "lon": *lon}
 		}
-		return change{entry: e, notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
+		return change{entry: e, notify: func(ctx context.Context, tx Tx, t Task) error {
 			return s.tell(ctx, tx, t, Message{Event: NoticeOnSite, Assignee: w.Name}, nil, true)
 		}}, nil
 	})
@@ -115,7 +115,7 @@ func (s *Service) Resolve(ctx context.Context, id, workerID, outcome, note strin
 		}
 		return change{
 			entry: entry,
-			notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
+			notify: func(ctx context.Context, tx Tx, t Task) error {
 				return s.tell(ctx, tx, t, Message{Event: NoticeResolved, Assignee: w.Name}, nil, true)
 			},
 		}, nil
@@ -176,7 +176,7 @@ func (s *Service) Handover(ctx context.Context, id, fromID, toID, reason string)
 		return change{
 			entry: TimelineEntry{Type: EntryHandedOver, Message: fmt.Sprintf("%s handed over to %s: %s", from.Name, to.Name, reason),
 				Data: map[string]any{"from_worker_id": from.ID, "to_worker_id": to.ID, "reason": reason}},
-			notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
+			notify: func(ctx context.Context, tx Tx, t Task) error {
 				return s.tell(ctx, tx, t, Message{Event: NoticeHandover, Assignee: to.Name, Reason: reason}, []registry.Worker{to}, false)
 			},
 		}, nil
@@ -198,12 +198,12 @@ func (s *Service) Cancel(ctx context.Context, id, actor, reason string) (Task, e
 		t.ClosedAt = &now
 		return change{
 			entry: TimelineEntry{Type: EntryCancelled, Message: "cancelled: " + reason, Data: map[string]any{"reason": reason}},
-			notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
+			notify: func(ctx context.Context, tx Tx, t Task) error {
 				var workers []registry.Worker
 				if t.AssigneeID != "" {
 					w, err := tx.Worker(ctx, t.AssigneeID)
 					if err != nil {
-						return false, fmt.Errorf("load worker %s: %w", t.AssigneeID, err)
+						return fmt.Errorf("load worker %s: %w", t.AssigneeID, err)
 					}
 					workers = append(workers, w)
 				}
@@ -245,7 +245,7 @@ func ownedBy(t Task, w registry.Worker, action string) error {
 // notify, which enqueues the notices once the task is saved.
 type change struct {
 	entry  TimelineEntry
-	notify func(ctx context.Context, tx Tx, t Task) (bool, error)
+	notify func(ctx context.Context, tx Tx, t Task) error
 }
 
 // apply runs one action on a task in a transaction: fn checks it against the
@@ -255,11 +255,10 @@ type change struct {
 // timeline; a refused action changes nothing.
 func (s *Service) apply(ctx context.Context, id, actor string, fn func(tx Tx, t *Task, now time.Time) (change, error)) (Task, error) {
 	var (
-		noticed bool
 		changed Task
 		event   string
 	)
-	err := s.opts.Store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		t, err := tx.Task(ctx, id)
 		if err != nil {
 			return err
@@ -278,15 +277,12 @@ func (s *Service) apply(ctx context.Context, id, actor string, fn func(tx Tx, t 
 			return err
 		}
 		if c.notify != nil {
-			noticed, err = c.notify(ctx, tx, t)
+			return c.notify(ctx, tx, t)
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return Task{}, err
-	}
-	if noticed {
-		s.opts.Notified()
 	}
 	t, err := s.opts.Store.Task(ctx, id)
 	if event != "" {

@@ -25,15 +25,15 @@ const CommandCheck = "check"
 
 // checkResident enqueues a check to each of the household's wristbands,
 // on the device channel: the outbox keeps and retries it like any notice.
-// The check's id is the task's. It reports whether any was written.
-func (s *Service) checkResident(ctx context.Context, tx Tx, t Task) (bool, error) {
+// The check's id is the task's.
+func (s *Service) checkResident(ctx context.Context, tx Tx, t Task) error {
 	bands, err := tx.Wristbands(ctx, t.HouseholdID)
 	if err != nil {
-		return false, fmt.Errorf("list wristbands: %w", err)
+		return fmt.Errorf("list wristbands: %w", err)
 	}
 	payload, err := json.Marshal(Command{Command: CommandCheck, CheckID: t.ID, Expires: t.VerifyUntil.UTC().Format(time.RFC3339)})
 	if err != nil {
-		return false, fmt.Errorf("encode check: %w", err)
+		return fmt.Errorf("encode check: %w", err)
 	}
 	now := s.opts.Wall.Now()
 	for _, id := range bands {
@@ -44,8 +44,8 @@ func (s *Service) checkResident(ctx context.Context, tx Tx, t Task) (bool, error
 			OpenedAt: t.OpenedAt, CreatedAt: now, Status: NoticePending, NextAttemptAt: now,
 		}
 		if err := tx.Enqueue(ctx, n); err != nil {
-			return false, fmt.Errorf("enqueue check: %w", err)
+			return fmt.Errorf("enqueue check: %w", err)
 		}
 	}
-	return len(bands) > 0, nil
+	return nil
 }

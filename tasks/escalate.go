@@ -126,12 +126,12 @@ func (s *Service) escalate(ctx context.Context, id string) (string, error) {
 		return change{
 			entry: TimelineEntry{Type: EntryEscalated, Message: msg,
 				Data: map[string]any{"deadline": deadline, "due_at": due.Format(time.RFC3339Nano), "escalated_to": ids}},
-			notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
+			notify: func(ctx context.Context, tx Tx, t Task) error {
 				workers, m := reached, Message{Event: NoticeEscalated, EscalatedTo: names}
 				if t.AssigneeID != "" {
 					w, err := tx.Worker(ctx, t.AssigneeID)
 					if err != nil {
-						return false, fmt.Errorf("load worker %s: %w", t.AssigneeID, err)
+						return fmt.Errorf("load worker %s: %w", t.AssigneeID, err)
 					}
 					m.Assignee = w.Name
 					workers = append([]registry.Worker{w}, workers...)

@@ -62,13 +62,47 @@ type env struct {
 	wall atomic.Pointer[time.Time]
 	// ackOverdue counts calls of Options.AckOverdue.
 	ackOverdue atomic.Int32
-	// notified counts calls of Options.Notified; atCall records, at each call,
-	// how many tasks and pending notices were already committed.
+	// notified counts the Courier's deliveries of committed notices; atCall
+	// records, at each, how many tasks and pending notices were committed.
 	notified atomic.Int32
 	atCall   []committed
+	// claims records each claim: the notices claimed, and what was committed then.
+	claims []claim
+	// released are the notices handed back uncommitted.
+	released []tasks.Notice
 }
 
 type committed struct{ tasks, notices int }
+
+type claim struct {
+	notices []tasks.Notice
+	at      committed
+}
+
+// envCourier is the env's Courier: it claims every notice and records what
+// it is handed, and when.
+type envCourier struct {
+	e *env
+	t *testing.T
+}
+
+func (c envCourier) Claim(ns []tasks.Notice) []tasks.Notice {
+	c.e.claims = append(c.e.claims, claim{notices: ns, at: c.e.committed(c.t)})
+	return ns
+}
+
+func (c envCourier) Deliver(claimed []tasks.Notice, ok bool) {
+	if !ok {
+		c.e.released = append(c.e.released, claimed...)
+		return
+	}
+	c.e.notified.Add(1)
+	c.e.atCall = append(c.e.atCall, c.e.committed(c.t))
+}
+
+func (e *env) committed(t *testing.T) committed {
+	return committed{len(e.allTasks(t)), len(e.allNotices(t))}
+}
 
 type envOptions struct {
 	sms       bool
@@ -127,10 +161,7 @@ func (e *env) newService(t *testing.T, o envOptions) *tasks.Service {
 		Changed:      o.changed,
 		VerifyWindow: func(registry.CareLevel) time.Duration { return o.verifyWindow },
 		PublicURL:    o.publicURL,
-		Notified: func() {
-			e.notified.Add(1)
-			e.atCall = append(e.atCall, committed{len(e.allTasks(t)), len(e.allNotices(t))})
-		},
+		Courier:      envCourier{e: e, t: t},
 	})
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
@@ -319,6 +350,16 @@ func keysOf(ns []tasks.Notice) []noticeKey {
 		ks[i] = noticeKey{n.Role, n.Recipient, n.Channel, n.Address, n.Lang}
 	}
 	return sortedKeys(ks)
+}
+
+// idsOf is the notices' ids, sorted.
+func idsOf(ns []tasks.Notice) []string {
+	ids := make([]string, len(ns))
+	for i, n := range ns {
+		ids[i] = n.ID
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // wantError checks err against what a case expects: "" (no error),

@@ -22,23 +22,21 @@ type recipient struct {
 
 // noticeOpened enqueues the notices of a newly opened task: its assignee and
 // every family contact on each channel the contact chose.
-func (s *Service) noticeOpened(ctx context.Context, tx Tx, t Task, ev rules.Evidence) (bool, error) {
+func (s *Service) noticeOpened(ctx context.Context, tx Tx, t Task, ev rules.Evidence) error {
 	if t.State == Verifying {
 		// The resident and the family are asked; no worker hears of it
 		// unless it is dispatched.
-		checked, err := s.checkResident(ctx, tx, t)
-		if err != nil {
-			return false, err
+		if err := s.checkResident(ctx, tx, t); err != nil {
+			return err
 		}
-		told, err := s.tell(ctx, tx, t, Message{Event: NoticeVerifying}, nil, true)
-		return checked || told, err
+		return s.tell(ctx, tx, t, Message{Event: NoticeVerifying}, nil, true)
 	}
 	var workers []registry.Worker
 	msg := Message{Event: NoticeOpened}
 	if t.AssigneeID != "" {
 		w, err := tx.Worker(ctx, t.AssigneeID)
 		if err != nil {
-			return false, fmt.Errorf("load worker %s: %w", t.AssigneeID, err)
+			return fmt.Errorf("load worker %s: %w", t.AssigneeID, err)
 		}
 		msg.Assignee = w.Name
 		workers = append(workers, w)
@@ -50,12 +48,12 @@ func (s *Service) noticeOpened(ctx context.Context, tx Tx, t Task, ev rules.Evid
 }
 
 // tell enqueues msg about t to the workers and, when family is set and t is a
-// visit, to every family contact on each channel the contact chose. It
-// reports whether any notice was written (the rate limit may hold some back).
-func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers []registry.Worker, family bool) (bool, error) {
+// visit, to every family contact on each channel the contact chose (the rate
+// limit may hold some back).
+func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers []registry.Worker, family bool) error {
 	h, err := tx.Household(ctx, t.HouseholdID)
 	if err != nil {
-		return false, fmt.Errorf("load household: %w", err)
+		return fmt.Errorf("load household: %w", err)
 	}
 	msg.Task = t
 	msg.Household = HouseholdInfo{Name: h.Name, Address: h.Address, Location: h.Location()}
@@ -72,7 +70,6 @@ func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers 
 			}
 		}
 	}
-	written := false
 	for _, r := range dedupeRecipients(recipients) {
 		m := msg
 		if !h.Privacy.Visible(registry.SignalLocation, audience(r.role)) {
@@ -86,16 +83,14 @@ func (s *Service) tell(ctx context.Context, tx Tx, t Task, msg Message, workers 
 				m.Actions, err = s.ratingLink(ctx, tx, t, r)
 			}
 			if err != nil {
-				return false, err
+				return err
 			}
 		}
-		ok, err := s.enqueue(ctx, tx, t, m, r)
-		if err != nil {
-			return false, err
+		if err := s.enqueue(ctx, tx, t, m, r); err != nil {
+			return err
 		}
-		written = written || ok
 	}
-	return written, nil
+	return nil
 }
 
 // familyHears reports whether the family is told of event on t: of every
@@ -190,11 +185,11 @@ func dedupeRecipients(rs []recipient) []recipient {
 	})
 }
 
-// enqueue writes one notice to the outbox and reports whether it did: a
-// repeat within the rate limit is left out, with a timeline entry saying so.
+// enqueue writes one notice to the outbox: a repeat within the rate limit is
+// left out, with a timeline entry saying so.
 // A low or medium severity notice to a family contact in their quiet hours
 // waits for the end of them. Both judge wall time, as delivery runs on it.
-func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r recipient) (bool, error) {
+func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r recipient) error {
 	msg.Role = r.role
 	msg.Lang = r.lang
 	if msg.Lang == "" {
@@ -221,7 +216,7 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r rec
 		NextAttemptAt: now,
 	}
 	if held, err := s.rateLimited(ctx, tx, n); held || err != nil {
-		return false, err
+		return err
 	}
 	title, text, err := s.opts.Composer.Compose(msg)
 	if err != nil {
@@ -240,13 +235,13 @@ func (s *Service) enqueue(ctx context.Context, tx Tx, t Task, msg Message, r rec
 				"role": n.Role, "until": n.NextAttemptAt.Format(time.RFC3339)},
 		}
 		if err := tx.AddTimeline(ctx, t.ID, entry); err != nil {
-			return false, err
+			return err
 		}
 	}
 	if err := tx.Enqueue(ctx, n); err != nil {
-		return false, fmt.Errorf("enqueue notice: %w", err)
+		return fmt.Errorf("enqueue notice: %w", err)
 	}
-	return true, nil
+	return nil
 }
 
 // rateLimited reports whether n repeats a notice that went out within the

@@ -181,11 +181,26 @@ func TestRaise_Notices(t *testing.T) {
 			if n := e.notified.Load(); n != wantCalls {
 				t.Errorf("Notified called %d times, want %d", n, wantCalls)
 			}
-			// Notified comes after the commit: the task and its notices are visible to readers.
+			// The delivery comes after the commit: the task and its notices are visible to readers.
 			for _, c := range e.atCall {
 				if c.tasks != 1 || c.notices != len(tc.want) {
-					t.Errorf("at Notified: %d tasks and %d notices committed, want 1 and %d", c.tasks, c.notices, len(tc.want))
+					t.Errorf("at the delivery: %d tasks and %d notices committed, want 1 and %d", c.tasks, c.notices, len(tc.want))
 				}
+			}
+			// The claim comes before it, inside the transaction, of every notice written.
+			if len(tc.want) > 0 {
+				if len(e.claims) != 1 {
+					t.Fatalf("%d claims, want 1", len(e.claims))
+				}
+				c := e.claims[0]
+				if c.at != (committed{}) {
+					t.Errorf("at the claim: %+v committed, want nothing yet", c.at)
+				}
+				if g, w := idsOf(c.notices), idsOf(got); !slices.Equal(g, w) {
+					t.Errorf("claimed %v, want the task's notices %v", g, w)
+				}
+			} else if len(e.claims) != 0 {
+				t.Errorf("%d claims with no notice written, want none", len(e.claims))
 			}
 		})
 	}
@@ -527,16 +542,26 @@ func TestRaise_ComposeFailure(t *testing.T) {
 	})
 }
 
-// flakyStore is the real store whose failOn-th Enqueue fails.
+// flakyStore is the real store whose failOn-th Enqueue fails, or, with
+// failCommit, whose transactions fail once all was written.
 type flakyStore struct {
 	*store.DB
 	failOn, calls int
+	failCommit    bool
 }
 
 var errStore = errors.New("disk I/O error")
 
 func (s *flakyStore) Update(ctx context.Context, fn func(tasks.Tx) error) error {
-	return s.DB.Update(ctx, func(tx tasks.Tx) error { return fn(&flakyTx{Tx: tx, s: s}) })
+	return s.DB.Update(ctx, func(tx tasks.Tx) error {
+		if err := fn(&flakyTx{Tx: tx, s: s}); err != nil {
+			return err
+		}
+		if s.failCommit {
+			return errStore
+		}
+		return nil
+	})
 }
 
 type flakyTx struct {
@@ -554,7 +579,7 @@ func (tx *flakyTx) Enqueue(ctx context.Context, n tasks.Notice) error {
 
 // TestRaise_StoreFailure: when writing a notice fails, Raise fails and the
 // whole change rolls back: no task, evidence, timeline or notice is left
-// half-written, Notified is not called, and the alert can be raised again.
+// half-written, the courier claims and delivers nothing, and the alert can be raised again.
 func TestRaise_StoreFailure(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -587,8 +612,8 @@ func TestRaise_StoreFailure(t *testing.T) {
 			if n := len(e.allNotices(t)); n != 0 {
 				t.Errorf("%d notices left after a failed Raise, want none", n)
 			}
-			if n := e.notified.Load(); n != 0 {
-				t.Errorf("Notified called %d times after a failed Raise, want never", n)
+			if n := e.notified.Load(); n != 0 || len(e.claims) != 0 {
+				t.Errorf("%d deliveries and %d claims after a failed Raise, want none", n, len(e.claims))
 			}
 
 			// Nothing half-written blocks the next attempt (one open task per rule).
@@ -608,5 +633,26 @@ func TestRaise_StoreFailure(t *testing.T) {
 				t.Errorf("Notified called %d times, want once (for the retry)", n)
 			}
 		})
+	}
+}
+
+// TestRaise_CommitFailureReleasesClaims: when the transaction fails after its
+// notices were claimed, the courier gets them back as not committed, and
+// nothing is delivered.
+func TestRaise_CommitFailureReleasesClaims(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.svc = e.newService(t, envOptions{store: &flakyStore{DB: e.db, failCommit: true}})
+
+	if _, _, err := e.svc.Raise(context.Background(), fallAlert(t0)); !errors.Is(err, errStore) {
+		t.Fatalf("Raise = %v, want the store's error", err)
+	}
+	if len(e.claims) != 1 || len(e.claims[0].notices) != 5 {
+		t.Fatalf("claims %+v, want one of 5 notices (worker + 4 family)", e.claims)
+	}
+	if g, w := idsOf(e.released), idsOf(e.claims[0].notices); !slices.Equal(g, w) {
+		t.Errorf("released %v, want the claimed %v", g, w)
+	}
+	if n, left := e.notified.Load(), len(e.allNotices(t)); n != 0 || left != 0 {
+		t.Errorf("%d deliveries, %d notices stored; want none", n, left)
 	}
 }

@@ -43,7 +43,7 @@ func (s *Service) Reassign(ctx context.Context, id, toID, reason, actor string) 
 		return change{
 			entry: TimelineEntry{Type: EntryHandedOver, Message: fmt.Sprintf("reassigned to %s: %s", to.Name, reason),
 				Data: map[string]any{"from_worker_id": from, "to_worker_id": to.ID, "reason": reason}},
-			notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
+			notify: func(ctx context.Context, tx Tx, t Task) error {
 				return s.tell(ctx, tx, t, Message{Event: NoticeHandover, Assignee: to.Name, Reason: reason}, []registry.Worker{to}, false)
 			},
 		}, nil

@@ -48,9 +48,9 @@ type Options struct {
 	// SMSEnabled says whether an SMS provider is configured; without one, sms
 	// notices go to the log channel so nobody is silently skipped.
 	SMSEnabled bool
-	// Notified is called after a transaction that enqueued notices has committed,
-	// so the outbox sends them at once instead of at its next poll.
-	Notified func()
+	// Courier takes the notices a transaction enqueued out as it commits;
+	// nil leaves them to the outbox's next look.
+	Courier Courier
 	// RateLimit is the least wall time between two notices of the same event
 	// of a task to the same person on the same channel: a repeat within it is
 	// not sent, and the timeline says so. Zero: no limit.
@@ -105,8 +105,8 @@ func NewService(opts Options) (*Service, error) {
 	if opts.Deadlines.Ack == nil {
 		opts.Deadlines = DefaultDeadlines()
 	}
-	if opts.Notified == nil {
-		opts.Notified = func() {}
+	if opts.Courier == nil {
+		opts.Courier = noCourier{}
 	}
 	if opts.AckOverdue == nil {
 		opts.AckOverdue = func() {}
@@ -208,9 +208,8 @@ func (s *Service) raise(ctx context.Context, a rules.Alert, actor string) (Task,
 		task     Task
 		opened   bool
 		attached bool
-		noticed  bool
 	)
-	err := s.opts.Store.Update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		existing, found, err := tx.OpenTaskFor(ctx, a.HouseholdID, a.Rule)
 		if err != nil {
 			return err
@@ -228,14 +227,10 @@ func (s *Service) raise(ctx context.Context, a rules.Alert, actor string) (Task,
 			return err
 		}
 		opened = true
-		noticed, err = s.noticeOpened(ctx, tx, task, a.Evidence)
-		return err
+		return s.noticeOpened(ctx, tx, task, a.Evidence)
 	})
 	if err != nil {
 		return Task{}, false, err
-	}
-	if noticed {
-		s.opts.Notified()
 	}
 	switch {
 	case opened:

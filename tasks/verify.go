@@ -186,7 +186,7 @@ func (s *Service) dispatchVerifying(ctx context.Context, tx Tx, t *Task, now tim
 	}
 	return change{
 		entry: entry,
-		notify: func(ctx context.Context, tx Tx, t Task) (bool, error) {
+		notify: func(ctx context.Context, tx Tx, t Task) error {
 			return s.tell(ctx, tx, t, Message{Event: NoticeOpened, Assignee: w.Name}, workers, false)
 		},
 	}, nil

@@ -20,17 +20,20 @@ import (
 )
 
 // TestCrashLosesNoNotice kills `eldersafe serve` with SIGKILL while a fall's
-// notices are in flight (their push receiver stalls) or still waiting for a
+// notices are in flight (their push receiver stalls), those handed over as
+// they were committed and those the outbox found, or still waiting for a
 // free slot, restarts it on the same data directory, and checks that every
 // notice is delivered: at least once, a repeat only under the same
 // Idempotency-Key to the same recipient, and all of them `sent` in the API.
 func TestCrashLosesNoNotice(t *testing.T) {
 	const (
-		token    = "crash-test-admin-token-0001"
-		contacts = 9 // with the worker, more notices than the dispatcher sends at once
+		token = "crash-test-admin-token-0001"
+		// With the worker, more notices than the dispatcher sends at once:
+		// Concurrency handed over at the commit, as many found by its look.
+		contacts = 2 * notify.DefaultConcurrency
 	)
 	notices := contacts + 1
-	inFlight := min(notices, notify.DefaultConcurrency)
+	inFlight := min(notices, 2*notify.DefaultConcurrency)
 	bin := binary(t)
 	dataDir := t.TempDir()
 	broker := testkit.FreeAddr(t)
