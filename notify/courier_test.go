@@ -61,6 +61,19 @@ func (g *gatedSender) noStart(t *testing.T, within time.Duration) {
 	}
 }
 
+// oneSlot runs a dispatcher with one slot whose sms sends hang until the
+// test ends and whose push sends are answered at once.
+func oneSlot(t *testing.T, o *memOutbox) (d *Dispatcher, stuck, fast *gatedSender) {
+	t.Helper()
+	stuck, fast = newGatedSender(), newGatedSender()
+	close(fast.release)
+	d, _ = startDispatcher(t, Options{
+		Outbox: o, Senders: map[string]Sender{"sms": stuck, "push": fast}, Concurrency: 1, PollInterval: time.Hour,
+	})
+	t.Cleanup(func() { close(stuck.release) }) // before Run is stopped: cleanups run last first
+	return d, stuck, fast
+}
+
 // idle waits until Run has looked at the outbox at least once.
 func idle(t *testing.T, o *memOutbox) {
 	t.Helper()
@@ -81,7 +94,6 @@ func TestDispatcher_ClaimedSentOnce(t *testing.T) {
 	idle(t, o)
 
 	n := testNotice("n1", "push", "")
-	n.NextAttemptAt = time.Now()
 	claimed := d.Claim([]tasks.Notice{n})
 	if len(claimed) != 1 {
 		t.Fatalf("claimed %d notices, want 1", len(claimed))
@@ -119,7 +131,6 @@ func TestDispatcher_ClaimLetGo(t *testing.T) {
 	idle(t, o)
 
 	n := testNotice("n1", "push", "")
-	n.NextAttemptAt = time.Now()
 	claimed := d.Claim([]tasks.Notice{n})
 	d.Deliver(claimed, false)
 	g.noStart(t, 50*time.Millisecond)
@@ -141,21 +152,13 @@ func TestDispatcher_ClaimLetGo(t *testing.T) {
 // taken by a send that hangs, a claimed notice still leaves at once. Claims
 // have Concurrency slots of their own, and wait for no later time.
 func TestDispatcher_ClaimedNotBehindStuckSends(t *testing.T) {
-	stuck := newGatedSender()
-	defer close(stuck.release)
-	fast := newGatedSender()
-	close(fast.release)
 	o := newMemOutbox()
 	o.add(testNotice("sms-1", "sms", ""))
-	d, _ := startDispatcher(t, Options{
-		Outbox: o, Senders: map[string]Sender{"sms": stuck, "push": fast}, Concurrency: 1, PollInterval: time.Hour,
-	})
+	d, stuck, fast := oneSlot(t, o)
 	stuck.nextStart(t)
 
-	now := time.Now()
 	ns := []tasks.Notice{testNotice("a", "push", ""), testNotice("b", "push", ""), testNotice("later", "push", "")}
-	ns[0].NextAttemptAt, ns[1].NextAttemptAt = now, now
-	ns[2].NextAttemptAt = now.Add(time.Hour) // quiet hours: not Deliver's
+	ns[2].NextAttemptAt = time.Now().Add(time.Hour) // quiet hours: not Deliver's
 	claimed := d.Claim(ns)
 	if len(claimed) != 1 || claimed[0].ID != "a" {
 		t.Fatalf("claimed %v, want only a: one slot, and later is not due", idsOf(claimed))
@@ -173,17 +176,10 @@ func TestDispatcher_ClaimedNotBehindStuckSends(t *testing.T) {
 // TestDispatcher_RunNotBehindClaimedSends: a claimed send that hangs takes
 // none of Run's slots.
 func TestDispatcher_RunNotBehindClaimedSends(t *testing.T) {
-	stuck := newGatedSender()
-	defer close(stuck.release)
-	fast := newGatedSender()
-	close(fast.release)
 	o := newMemOutbox()
-	d, _ := startDispatcher(t, Options{
-		Outbox: o, Senders: map[string]Sender{"sms": stuck, "push": fast}, Concurrency: 1, PollInterval: time.Hour,
-	})
+	d, stuck, fast := oneSlot(t, o)
 	idle(t, o)
 	n := testNotice("sms-1", "sms", "")
-	n.NextAttemptAt = time.Now()
 	claimed := d.Claim([]tasks.Notice{n})
 	o.add(n)
 	d.Deliver(claimed, true)
@@ -205,7 +201,6 @@ func TestDispatcher_ClaimWithoutRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := testNotice("n1", "push", "")
-	n.NextAttemptAt = time.Now()
 	if claimed := d.Claim([]tasks.Notice{n}); len(claimed) != 0 {
 		t.Fatalf("claimed %d without a Run, want none", len(claimed))
 	}
@@ -232,12 +227,10 @@ func TestDispatcher_StopWaitsForClaimed(t *testing.T) {
 	idle(t, o)
 
 	n := testNotice("n1", "push", "")
-	n.NextAttemptAt = time.Now()
 	claimed := d.Claim([]tasks.Notice{n})
 	cancel()
 	// Once Run has seen the cancellation it claims nothing more.
 	n2 := testNotice("n2", "push", "")
-	n2.NextAttemptAt = time.Now()
 	for deadline := time.Now().Add(wait); ; time.Sleep(time.Millisecond) {
 		again := d.Claim([]tasks.Notice{n2})
 		if len(again) == 0 {
