@@ -25,11 +25,17 @@ const maxBody = 64 << 10
 
 // newClient returns a client whose requests time out after timeout
 // (DefaultHTTPTimeout if zero or less) and that follows only method-preserving redirects.
+// It keeps open as many connections to a host as the dispatcher sends at
+// once (the notices it found and those handed over): with Go's default of
+// two, a burst of notices to one push gateway or SMS provider dialled, and
+// shook TLS hands, anew for all but two of them.
 func newClient(timeout time.Duration) *http.Client {
 	if timeout <= 0 {
 		timeout = DefaultHTTPTimeout
 	}
-	return &http.Client{Timeout: timeout, CheckRedirect: checkRedirect}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 2 * DefaultConcurrency
+	return &http.Client{Timeout: timeout, CheckRedirect: checkRedirect, Transport: t}
 }
 
 // checkRedirect follows 307 and 308, which repeat the request with its body,

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,5 +235,49 @@ func TestLog_NeverFails(t *testing.T) {
 	}
 	if _, err := (Log{}).Send(context.Background(), tasks.Notice{}); err != nil {
 		t.Errorf("nil logger: %v", err)
+	}
+}
+
+// TestPush_BurstKeepsConnections: a burst of as many sends to one host as
+// the dispatcher makes at once leaves every connection open for the next
+// burst, which dials none.
+func TestPush_BurstKeepsConnections(t *testing.T) {
+	const burst = 2 * DefaultConcurrency
+	var dialled atomic.Int32
+	arrived := make(chan struct{}, burst)
+	release := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release // every request of the burst in flight at once, each on a connection of its own
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			dialled.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	p := NewPush(5 * time.Second)
+	for round := range 2 {
+		var sends sync.WaitGroup
+		for i := range burst {
+			sends.Go(func() {
+				n := testNotice(fmt.Sprintf("n%d-%d", round, i), "push", srv.URL+"/family")
+				if retry, err := p.Send(context.Background(), n); err != nil || retry {
+					t.Errorf("Send = %v, %v; want success", retry, err)
+				}
+			})
+		}
+		for range burst {
+			<-arrived
+		}
+		for range burst {
+			release <- struct{}{}
+		}
+		sends.Wait()
+		if n := dialled.Load(); n != burst {
+			t.Fatalf("after burst %d: %d connections dialled, want %d", round+1, n, burst)
+		}
 	}
 }
