@@ -227,6 +227,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			return nil
 		case f := <-st.done:
 			st.finish(f)
+			if f.direct {
+				continue // it freed no slot of the look's: nothing more to send
+			}
 		case <-d.wake:
 		case <-timer.C:
 		}
