@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -94,9 +96,10 @@ func TestDispatcher_ClaimedSentOnce(t *testing.T) {
 	idle(t, o)
 
 	n := testNotice("n1", "push", "")
-	claimed := d.Claim([]tasks.Notice{n})
-	if len(claimed) != 1 {
-		t.Fatalf("claimed %d notices, want 1", len(claimed))
+	claimed := []tasks.Notice{n}
+	d.Claim(claimed)
+	if got := claimedIDs(d); !slices.Equal(got, []string{n.ID}) {
+		t.Fatalf("claimed %v, want %s", got, n.ID)
 	}
 	o.add(n) // committed: every look sees it due from now on
 	d.Wake()
@@ -131,8 +134,8 @@ func TestDispatcher_ClaimLetGo(t *testing.T) {
 	idle(t, o)
 
 	n := testNotice("n1", "push", "")
-	claimed := d.Claim([]tasks.Notice{n})
-	d.Deliver(claimed, false)
+	d.Claim([]tasks.Notice{n})
+	d.Deliver([]tasks.Notice{n}, false)
 	g.noStart(t, 50*time.Millisecond)
 
 	o.add(n)
@@ -159,12 +162,12 @@ func TestDispatcher_ClaimedNotBehindStuckSends(t *testing.T) {
 
 	ns := []tasks.Notice{testNotice("a", "push", ""), testNotice("b", "push", ""), testNotice("later", "push", "")}
 	ns[2].NextAttemptAt = time.Now().Add(time.Hour) // quiet hours: not Deliver's
-	claimed := d.Claim(ns)
-	if len(claimed) != 1 || claimed[0].ID != "a" {
-		t.Fatalf("claimed %v, want only a: one slot, and later is not due", idsOf(claimed))
+	d.Claim(ns)
+	if got := claimedIDs(d); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("claimed %v, want only a: one slot, and later is not due", got)
 	}
 	o.add(ns[0])
-	d.Deliver(claimed, true)
+	d.Deliver(ns, true)
 	if id := fast.nextStart(t); id != "a" {
 		t.Fatalf("sent %s, want a", id)
 	}
@@ -180,9 +183,9 @@ func TestDispatcher_RunNotBehindClaimedSends(t *testing.T) {
 	d, stuck, fast := oneSlot(t, o)
 	idle(t, o)
 	n := testNotice("sms-1", "sms", "")
-	claimed := d.Claim([]tasks.Notice{n})
+	d.Claim([]tasks.Notice{n})
 	o.add(n)
-	d.Deliver(claimed, true)
+	d.Deliver([]tasks.Notice{n}, true)
 	stuck.nextStart(t)
 
 	o.add(testNotice("push-1", "push", ""))
@@ -201,8 +204,9 @@ func TestDispatcher_ClaimWithoutRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := testNotice("n1", "push", "")
-	if claimed := d.Claim([]tasks.Notice{n}); len(claimed) != 0 {
-		t.Fatalf("claimed %d without a Run, want none", len(claimed))
+	d.Claim([]tasks.Notice{n})
+	if got := claimedIDs(d); len(got) != 0 {
+		t.Fatalf("claimed %v without a Run, want none", got)
 	}
 	d.Deliver([]tasks.Notice{n}, true)
 	g.noStart(t, 20*time.Millisecond)
@@ -227,16 +231,16 @@ func TestDispatcher_StopWaitsForClaimed(t *testing.T) {
 	idle(t, o)
 
 	n := testNotice("n1", "push", "")
-	claimed := d.Claim([]tasks.Notice{n})
+	d.Claim([]tasks.Notice{n})
 	cancel()
 	// Once Run has seen the cancellation it claims nothing more.
-	n2 := testNotice("n2", "push", "")
+	n2 := []tasks.Notice{testNotice("n2", "push", "")}
 	for deadline := time.Now().Add(wait); ; time.Sleep(time.Millisecond) {
-		again := d.Claim([]tasks.Notice{n2})
-		if len(again) == 0 {
+		d.Claim(n2)
+		if !slices.Contains(claimedIDs(d), "n2") {
 			break
 		}
-		d.Deliver(again, false)
+		d.Deliver(n2, false)
 		if time.Now().After(deadline) {
 			t.Fatal("still claiming after the cancellation")
 		}
@@ -247,7 +251,7 @@ func TestDispatcher_StopWaitsForClaimed(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	o.add(n)
-	d.Deliver(claimed, true)
+	d.Deliver([]tasks.Notice{n}, true)
 	if r := nextRecord(t, o); r.ID != n.ID || r.Attempt.Status != tasks.NoticeSent {
 		t.Fatalf("recorded %+v, want %s sent", r, n.ID)
 	}
@@ -258,10 +262,13 @@ func TestDispatcher_StopWaitsForClaimed(t *testing.T) {
 	}
 }
 
-func idsOf(ns []tasks.Notice) []string {
-	ids := make([]string, len(ns))
-	for i, n := range ns {
-		ids[i] = n.ID
+// claimedIDs is what the Run under way holds claimed and not yet delivered, sorted.
+func claimedIDs(d *Dispatcher) []string {
+	st := d.run.Load()
+	if st == nil {
+		return nil
 	}
-	return ids
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return slices.Sorted(maps.Keys(st.claimed))
 }

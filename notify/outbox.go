@@ -292,54 +292,60 @@ func (st *runState) busy() int {
 // Claim takes the notices of a transaction about to commit that are due
 // now, as many as Concurrency allows beside those claimed before, for
 // Deliver to send: Run's own look leaves them alone. Without a Run under
-// way it claims none.
-func (d *Dispatcher) Claim(ns []tasks.Notice) []tasks.Notice {
+// way it takes none.
+func (d *Dispatcher) Claim(ns []tasks.Notice) {
 	st := d.run.Load()
 	if st == nil {
-		return nil
+		return
 	}
 	now := d.opts.Wall.Now()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.stopping {
-		return nil
+		return
 	}
-	var claimed []tasks.Notice
 	for _, n := range ns {
 		if st.direct == d.opts.Concurrency {
-			break
+			return
 		}
 		if n.NextAttemptAt.After(now) || st.inflight[n.ID] {
 			continue // waits for its time (quiet hours); Run sends it then
 		}
 		st.inflight[n.ID], st.claimed[n.ID] = true, true
 		st.direct++
-		claimed = append(claimed, n)
 	}
-	return claimed
 }
 
-// Deliver sends the notices Claim took once their transaction committed, and
-// wakes Run for the others it wrote; when it did not commit, it lets them go.
-// It never blocks: each send has a goroutine of its own, which Run waits for.
-func (d *Dispatcher) Deliver(claimed []tasks.Notice, committed bool) {
-	if committed {
+// Deliver is handed the notices of a transaction once it is over. Committed,
+// it sends those Claim took and wakes Run for the others; not, it lets the
+// claims go. It never blocks: each send has a goroutine of its own, which
+// Run waits for.
+func (d *Dispatcher) Deliver(ns []tasks.Notice, committed bool) {
+	if d.deliverClaimed(ns, committed) < len(ns) && committed {
 		d.Wake()
 	}
+}
+
+// deliverClaimed starts a goroutine for each of ns claimed in the Run under
+// way, which sends it when committed and then reports, and says how many
+// there were.
+func (d *Dispatcher) deliverClaimed(ns []tasks.Notice, committed bool) int {
 	st := d.run.Load()
-	if st == nil || len(claimed) == 0 {
-		return // the Run that claimed them is over: they are pending, for the next
+	if st == nil {
+		return 0 // the Run that claimed them is over: they are pending, for the next
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.over {
-		return
+		return 0
 	}
-	for _, n := range claimed {
+	claimed := 0
+	for _, n := range ns {
 		if !st.claimed[n.ID] {
-			continue // another Run's claim
+			continue // not taken, or another Run's
 		}
 		delete(st.claimed, n.ID)
+		claimed++
 		go func() {
 			f := finished{id: n.ID, direct: true}
 			defer func() { st.done <- f }()
@@ -348,6 +354,7 @@ func (d *Dispatcher) Deliver(claimed []tasks.Notice, committed bool) {
 			}
 		}()
 	}
+	return claimed
 }
 
 // dispatch starts sends for due notices, as many as there are free slots.

@@ -9,45 +9,42 @@ import "context"
 // notify.Dispatcher is one.
 type Courier interface {
 	// Claim is called inside the transaction that enqueued ns, just before
-	// it commits. The notices it returns are Deliver's to send: the
-	// outbox's own look, which sees them once committed, leaves them alone.
-	Claim(ns []Notice) (claimed []Notice)
-	// Deliver is called once that transaction is over. Committed, it sends
-	// the claimed notices and has the outbox look for the others at once;
-	// not, it lets the claims go.
-	Deliver(claimed []Notice, committed bool)
+	// it commits. The notices it takes are Deliver's to send: the outbox's
+	// own look, which sees them once committed, leaves them alone.
+	Claim(ns []Notice)
+	// Deliver is called with the same notices once that transaction is
+	// over. Committed, it sends those Claim took and has the outbox look
+	// for the others at once; not, it lets the claims go.
+	Deliver(ns []Notice, committed bool)
 }
 
 // noCourier leaves every notice to the outbox's next look.
 type noCourier struct{}
 
-func (noCourier) Claim([]Notice) []Notice { return nil }
-func (noCourier) Deliver([]Notice, bool)  {}
+func (noCourier) Claim([]Notice)         {}
+func (noCourier) Deliver([]Notice, bool) {}
 
 // update runs fn in one transaction of the store and hands the notices it
 // enqueued to the Courier: claimed before the commit, delivered after it.
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
-	var (
-		out     *outgoing
-		claimed []Notice
-	)
+	var out *outgoing
 	err := s.opts.Store.Update(ctx, func(tx Tx) error {
-		if len(claimed) > 0 {
+		if out != nil && out.claimed {
 			// fn runs again: what it wrote the first time is not committed.
-			s.opts.Courier.Deliver(claimed, false)
-			claimed = nil
+			s.opts.Courier.Deliver(out.notices, false)
 		}
 		out = &outgoing{Tx: tx}
 		if err := fn(out); err != nil {
 			return err
 		}
 		if len(out.notices) > 0 {
-			claimed = s.opts.Courier.Claim(out.notices)
+			s.opts.Courier.Claim(out.notices)
+			out.claimed = true
 		}
 		return nil
 	})
-	if out != nil && len(out.notices) > 0 {
-		s.opts.Courier.Deliver(claimed, err == nil)
+	if out != nil && out.claimed {
+		s.opts.Courier.Deliver(out.notices, err == nil)
 	}
 	return err
 }
@@ -56,6 +53,7 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 type outgoing struct {
 	Tx
 	notices []Notice
+	claimed bool // handed to the Courier's Claim
 }
 
 func (o *outgoing) Enqueue(ctx context.Context, n Notice) error {

@@ -79,21 +79,19 @@ type claim struct {
 	at      committed
 }
 
-// envCourier is the env's Courier: it claims every notice and records what
-// it is handed, and when.
+// envCourier is the env's Courier: it records what it is handed, and when.
 type envCourier struct {
 	e *env
 	t *testing.T
 }
 
-func (c envCourier) Claim(ns []tasks.Notice) []tasks.Notice {
+func (c envCourier) Claim(ns []tasks.Notice) {
 	c.e.claims = append(c.e.claims, claim{notices: ns, at: c.e.committed(c.t)})
-	return ns
 }
 
-func (c envCourier) Deliver(claimed []tasks.Notice, ok bool) {
+func (c envCourier) Deliver(ns []tasks.Notice, ok bool) {
 	if !ok {
-		c.e.released = append(c.e.released, claimed...)
+		c.e.released = append(c.e.released, ns...)
 		return
 	}
 	c.e.notified.Add(1)
