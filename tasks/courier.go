@@ -29,10 +29,6 @@ func (noCourier) Deliver([]Notice, bool) {}
 func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 	var out *outgoing
 	err := s.opts.Store.Update(ctx, func(tx Tx) error {
-		if out != nil && out.claimed {
-			// fn runs again: what it wrote the first time is not committed.
-			s.opts.Courier.Deliver(out.notices, false)
-		}
 		out = &outgoing{Tx: tx}
 		if err := fn(out); err != nil {
 			return err

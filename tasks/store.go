@@ -10,8 +10,8 @@ import (
 
 // Store keeps tasks, their evidence and timelines, and the outbox.
 type Store interface {
-	// Update runs fn in one transaction: every change and notice it makes is
-	// committed together or not at all.
+	// Update runs fn once, in one transaction: every change and notice it
+	// makes is committed together or not at all.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Task loads one task with its evidence and timeline.
 	Task(ctx context.Context, id string) (Task, error)
