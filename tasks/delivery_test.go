@@ -56,7 +56,7 @@ func TestRateLimit(t *testing.T) {
 			}
 			if !tc.skipped {
 				if len(toOther) != 2 || e.notified.Load() != calls+1 {
-					t.Errorf("%d handover notices to Li Ming, Notified +%d; want 2 and +1", len(toOther), e.notified.Load()-calls)
+					t.Errorf("%d handover notices to Li Ming, deliveries +%d; want 2 and +1", len(toOther), e.notified.Load()-calls)
 				}
 				if slices.Contains(entryTypes(task.Timeline), tasks.EntryNoticeSkipped) {
 					t.Errorf("timeline %v: nothing was skipped", entryTypes(task.Timeline))
@@ -64,7 +64,7 @@ func TestRateLimit(t *testing.T) {
 				return
 			}
 			if len(toOther) != 1 || e.notified.Load() != calls {
-				t.Errorf("%d handover notices to Li Ming, Notified +%d; want 1 and no call", len(toOther), e.notified.Load()-calls)
+				t.Errorf("%d handover notices to Li Ming, deliveries +%d; want 1 and no call", len(toOther), e.notified.Load()-calls)
 			}
 			entry := lastEntry(t, task)
 			want := tasks.TimelineEntry{At: e.clk.Now(), Actor: tasks.ActorSystem, Type: tasks.EntryNoticeSkipped,

@@ -72,7 +72,7 @@ func TestEscalate_AckDeadline(t *testing.T) {
 				}
 			}
 			if e.notified.Load() != calls+1 || e.ackOverdue.Load() != 1 {
-				t.Errorf("Notified %d, AckOverdue %d times; want once each", e.notified.Load()-calls, e.ackOverdue.Load())
+				t.Errorf("deliveries %d, AckOverdue %d times; want once each", e.notified.Load()-calls, e.ackOverdue.Load())
 			}
 
 			// Every later tick finds nothing to do.

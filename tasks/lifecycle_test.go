@@ -232,7 +232,7 @@ func TestCancel(t *testing.T) {
 				}
 			}
 			if e.notified.Load() != calls+1 {
-				t.Errorf("Notified called %d times after the cancellation, want once", e.notified.Load()-calls)
+				t.Errorf("courier delivered %d times after the cancellation, want once", e.notified.Load()-calls)
 			}
 		})
 	}

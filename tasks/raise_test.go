@@ -179,7 +179,7 @@ func TestRaise_Notices(t *testing.T) {
 				wantCalls = 0
 			}
 			if n := e.notified.Load(); n != wantCalls {
-				t.Errorf("Notified called %d times, want %d", n, wantCalls)
+				t.Errorf("courier delivered %d times, want %d", n, wantCalls)
 			}
 			// The delivery comes after the commit: the task and its notices are visible to readers.
 			for _, c := range e.atCall {
@@ -312,7 +312,7 @@ func TestRaise_Existing(t *testing.T) {
 			t.Errorf("%d notices, want %d: a repeat notifies nobody", n, noticesBefore)
 		}
 		if n := e.notified.Load(); n != 1 {
-			t.Errorf("Notified called %d times, want once (for the opening)", n)
+			t.Errorf("courier delivered %d times, want once (for the opening)", n)
 		}
 	})
 
@@ -340,7 +340,7 @@ func TestRaise_Existing(t *testing.T) {
 			t.Errorf("timeline = %+v, want opened then %+v", after.Timeline, want)
 		}
 		if n := e.notified.Load(); n != 1 {
-			t.Errorf("Notified called %d times, want once (for the opening)", n)
+			t.Errorf("courier delivered %d times, want once (for the opening)", n)
 		}
 	})
 
@@ -359,7 +359,7 @@ func TestRaise_Existing(t *testing.T) {
 			t.Errorf("%d notices, want none", n)
 		}
 		if n := e.notified.Load(); n != 0 {
-			t.Errorf("Notified called %d times, want never", n)
+			t.Errorf("courier delivered %d times, want never", n)
 		}
 	})
 
@@ -410,7 +410,7 @@ func TestRaise_Existing(t *testing.T) {
 				want = 5
 			}
 			if n := e.notified.Load(); n != want {
-				t.Errorf("Notified called %d times, want %d", n, want)
+				t.Errorf("courier delivered %d times, want %d", n, want)
 			}
 			assertUnchanged(t, before, e.task(t, id))
 		})
@@ -467,7 +467,7 @@ func (c *failingComposer) Compose(m tasks.Message) (string, string, error) {
 
 // TestRaise_ComposeFailure: a notice whose template fails is still enqueued,
 // in plain text, so that a broken template never costs an alarm: the task
-// opens, every recipient gets a notice, and Notified is called once.
+// opens, every recipient gets a notice, and the courier delivers once.
 func TestRaise_ComposeFailure(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -521,7 +521,7 @@ func TestRaise_ComposeFailure(t *testing.T) {
 				t.Errorf("%d plain-text notices, want %d", plain, tc.plain)
 			}
 			if n := e.notified.Load(); n != 1 {
-				t.Errorf("Notified called %d times, want once", n)
+				t.Errorf("courier delivered %d times, want once", n)
 			}
 		})
 	}
@@ -630,7 +630,7 @@ func TestRaise_StoreFailure(t *testing.T) {
 				t.Errorf("%d notices after the retry, want 5 (worker + 4 family)", n)
 			}
 			if n := e.notified.Load(); n != 1 {
-				t.Errorf("Notified called %d times, want once (for the retry)", n)
+				t.Errorf("courier delivered %d times, want once (for the retry)", n)
 			}
 		})
 	}
