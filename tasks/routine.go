@@ -101,7 +101,7 @@ func (s *Service) ScheduleRoutine(ctx context.Context) (int, error) {
 	for i, h := range list {
 		ids[i] = h.ID
 	}
-	n, err := s.scheduleChunks(ctx, ids, now)
+	n, err := s.scheduleChunks(ctx, ids, now, monthBatch)
 	if err != nil {
 		return n, err // the next call tries the rest again
 	}
@@ -122,16 +122,16 @@ func (s *Service) ScheduleRoutineFor(ctx context.Context, householdIDs ...string
 	if now.IsZero() {
 		return 0, nil
 	}
-	return s.scheduleChunks(ctx, householdIDs, now)
+	return s.scheduleChunks(ctx, householdIDs, now, routineBatch)
 }
 
-// scheduleChunks schedules households' visits routineBatch households to a
+// scheduleChunks schedules households' visits batch households to a
 // transaction, every chunk however the others fare, and says how many
 // visits it opened.
-func (s *Service) scheduleChunks(ctx context.Context, householdIDs []string, now time.Time) (int, error) {
+func (s *Service) scheduleChunks(ctx context.Context, householdIDs []string, now time.Time, batch int) (int, error) {
 	n := 0
 	var errs []error
-	for chunk := range slices.Chunk(householdIDs, routineBatch) {
+	for chunk := range slices.Chunk(householdIDs, batch) {
 		k, err := s.scheduleRoutine(ctx, chunk, now)
 		n += k
 		errs = append(errs, err)
@@ -144,6 +144,12 @@ func (s *Service) scheduleChunks(ctx context.Context, householdIDs []string, now
 // care levels 530 a second, and a month's start a million transactions
 // (docs/performance.md, "Import, fifth round").
 const routineBatch = 500
+
+// monthBatch is routineBatch for the month's pass, which runs while devices
+// speak: a fall's writes wait for the transaction under way, and 500
+// households' visits took hundreds of milliseconds at 1,000,000 households
+// with both cores busy (docs/performance.md, "Twenty-eighth round").
+const monthBatch = 50
 
 // scheduleRoutine opens households' routine visits for the rest of now's
 // month, all in one transaction: each household's care level's visits a

@@ -2,6 +2,7 @@ package tasks_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/eldersafe/eldersafe/clock"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/store"
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
@@ -332,4 +334,46 @@ func TestReschedule(t *testing.T) {
 	_, err = e.svc.Resolve(ctx, second, ownerID, tasks.OutcomeVisited, "")
 	must(t, err)
 	refuse(t, second, april.Add(24*time.Hour), "", "transition")
+}
+
+// countingStore is the real store, counting its transactions.
+type countingStore struct {
+	*store.DB
+	updates int
+}
+
+func (s *countingStore) Update(ctx context.Context, fn func(tasks.Tx) error) error {
+	s.updates++
+	return s.DB.Update(ctx, fn)
+}
+
+// TestScheduleRoutineBatches: the month's pass writes at most 50
+// households' visits a transaction, since it runs while devices speak and a
+// fall's writes wait for the transaction under way; households registered
+// together (an import's) are scheduled 500 to a transaction.
+func TestScheduleRoutineBatches(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, envOptions{})
+	ids := []string{hhMain, hhNoWorker}
+	for i := range 118 {
+		id := fmt.Sprintf("hb%03d", i)
+		must(t, e.db.CreateHousehold(ctx, registry.Household{ID: id, Name: "Batch " + id, Address: "1 Batch Road", GridID: gridMain}))
+		ids = append(ids, id)
+	}
+	counting := &countingStore{DB: e.db}
+	e.svc = e.newService(t, envOptions{store: counting})
+
+	n, err := e.svc.ScheduleRoutine(ctx)
+	must(t, err)
+	if n != 120*2 || counting.updates != 3 {
+		t.Errorf("the month's pass: %d visits in %d transactions, want 240 in 3", n, counting.updates)
+	}
+
+	e.clk.Advance(time.Date(2025, 4, 1, 0, 0, 0, 0, shanghai))
+	counting.updates = 0
+	n, err = e.svc.ScheduleRoutineFor(ctx, ids...)
+	must(t, err)
+	if n != 120*2 || counting.updates != 1 {
+		t.Errorf("registered together: %d visits in %d transactions, want 240 in 1", n, counting.updates)
+	}
 }
