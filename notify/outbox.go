@@ -346,13 +346,7 @@ func (d *Dispatcher) deliverClaimed(ns []tasks.Notice, committed bool) int {
 		}
 		delete(st.claimed, n.ID)
 		claimed++
-		go func() {
-			f := finished{id: n.ID, direct: true}
-			defer func() { st.done <- f }()
-			if committed {
-				f.holdUntil = d.deliver(st.sendCtx, n)
-			}
-		}()
+		d.start(st, n, true, committed)
 	}
 	return claimed
 }
@@ -400,12 +394,20 @@ func (d *Dispatcher) dispatch(ctx context.Context, st *runState) {
 		}
 		st.inflight[n.ID] = true
 		free--
-		go func() {
-			f := finished{id: n.ID}
-			defer func() { st.done <- f }()
-			f.holdUntil = d.deliver(st.sendCtx, n)
-		}()
+		d.start(st, n, false, true)
 	}
+}
+
+// start sends n in a goroutine of its own (when send is false it only lets
+// the claim go), which reports on done once the attempt is recorded.
+func (d *Dispatcher) start(st *runState, n tasks.Notice, direct, send bool) {
+	go func() {
+		f := finished{id: n.ID, direct: direct}
+		defer func() { st.done <- f }()
+		if send {
+			f.holdUntil = d.deliver(st.sendCtx, n)
+		}
+	}()
 }
 
 // nextWait is how long to sleep: until the next notice falls due, at most PollInterval.

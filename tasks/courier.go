@@ -12,9 +12,10 @@ type Courier interface {
 	// it commits. The notices it takes are Deliver's to send: the outbox's
 	// own look, which sees them once committed, leaves them alone.
 	Claim(ns []Notice)
-	// Deliver is called with the same notices once that transaction is
-	// over. Committed, it sends those Claim took and has the outbox look
-	// for the others at once; not, it lets the claims go.
+	// Deliver is called with the notices enqueued once that transaction is
+	// over, claimed or not (it may fail before Claim). Committed, it sends
+	// those Claim took and has the outbox look for the others at once;
+	// not, it lets any claims go.
 	Deliver(ns []Notice, committed bool)
 }
 
@@ -35,11 +36,10 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 		}
 		if len(out.notices) > 0 {
 			s.opts.Courier.Claim(out.notices)
-			out.claimed = true
 		}
 		return nil
 	})
-	if out != nil && out.claimed {
+	if out != nil && len(out.notices) > 0 {
 		s.opts.Courier.Deliver(out.notices, err == nil)
 	}
 	return err
@@ -49,7 +49,6 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 type outgoing struct {
 	Tx
 	notices []Notice
-	claimed bool // handed to the Courier's Claim
 }
 
 func (o *outgoing) Enqueue(ctx context.Context, n Notice) error {
