@@ -116,9 +116,10 @@ func TestCheckpointWritesOnlyWhatChanged(t *testing.T) {
 }
 
 // TestCheckpointInParts: a checkpoint of many households is handed over in
-// batches of at most checkpointPart, each encoded when it is taken: a
-// household changed while an earlier batch is written is saved as it is
-// then, not as it was when the checkpoint began; only the last batch is
+// batches of at most checkpointPart, in the order of their ids, each
+// encoded when it is taken: a household changed while an earlier batch is
+// written is saved as it is then, not as it was when the checkpoint began;
+// only the last batch is
 // marked last; and when a batch fails, its households and those after it
 // stay marked changed.
 func TestCheckpointInParts(t *testing.T) {
@@ -139,12 +140,14 @@ func TestCheckpointInParts(t *testing.T) {
 	var (
 		sizes []int
 		lasts []bool
+		order []string
 	)
 	changed := "" // a household of a later batch, moved while the first is written
 	if err := e.Checkpoint(func(batch []State, last bool) error {
 		sizes, lasts = append(sizes, len(batch)), append(lasts, last)
 		for _, st := range batch {
 			saved[st.HouseholdID] = slices.Clone(st.Data)
+			order = append(order, st.HouseholdID)
 		}
 		if changed == "" {
 			for i := range n {
@@ -164,6 +167,9 @@ func TestCheckpointInParts(t *testing.T) {
 	}
 	if !slices.Equal(lasts, []bool{false, false, true}) {
 		t.Errorf("batches marked last %v, want only the third", lasts)
+	}
+	if !slices.IsSorted(order) {
+		t.Errorf("households written in the order %v…, want their ids' (a store keeping them by id writes neighbours together)", order[:8])
 	}
 	next := newEngine(t)
 	if err := next.Restore(State{HouseholdID: changed, Data: saved[changed]}, t0.Add(time.Hour)); err != nil {

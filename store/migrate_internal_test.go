@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 	"testing/fstest"
 
@@ -62,6 +63,67 @@ func TestMigration2(t *testing.T) {
 	ns, err := db.Notifications(ctx, "t1")
 	if err != nil || len(ns) != 1 || ns[0].Event != "opened" {
 		t.Errorf("notices after migration: %+v, %v; want n1 with event opened", ns, err)
+	}
+}
+
+// TestMigration77: the rules' states, kept by id from migration 00077 on,
+// are the same states after it (read back in their ids' order, where they
+// were in the order first written), and the copy does not move the state
+// generation a snapshot of them was taken at.
+func TestMigration77(t *testing.T) {
+	SQLiteOnly(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, old, fsys, goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 76); err != nil {
+		t.Fatal(err)
+	}
+	written := []string{"h3", "h1", "h2"}
+	for _, id := range written {
+		if _, err := old.ExecContext(ctx, `INSERT INTO rule_state (household_id, data, updated_at) VALUES (?, ?, 0)`, id, []byte("state of "+id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var generation uint64
+	if err := old.QueryRowContext(ctx, `SELECT n FROM state_generation WHERE id = 1`).Scan(&generation); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := OpenForTest(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	states, err := db.RuleStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range states {
+		if string(st.Data) != "state of "+st.HouseholdID {
+			t.Errorf("state of %s after migration: %q", st.HouseholdID, st.Data)
+		}
+		got = append(got, st.HouseholdID)
+	}
+	if want := []string{"h1", "h2", "h3"}; !slices.Equal(got, want) {
+		t.Errorf("states read in the order %v, want %v (kept by id)", got, want)
+	}
+	if n, err := db.StateGeneration(ctx); err != nil || n != generation {
+		t.Errorf("generation after migration %d, %v; want %d, unmoved", n, err, generation)
 	}
 }
 
