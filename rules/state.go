@@ -41,16 +41,24 @@ const (
 )
 
 // Checkpoint hands the state of every household changed since the last
-// checkpoint to save, in batches of at most checkpointPart households,
-// each valid until save returns; last says no batch follows, so what must
-// be written after every state (the event clock) can go with it. A
-// household's state is encoded when its batch is taken, so an alarm's own
-// (CheckpointHouseholds), written between two batches, is never followed
-// by an older one. If save fails, the households of that batch and of
-// those not yet taken stay marked changed, so the next checkpoint writes
-// them.
+// checkpoint to save, in the order of their ids, in batches of at most
+// checkpointPart households, each valid until save returns; last says no
+// batch follows, so what must be written after every state (the event
+// clock) can go with it. A household's state is encoded when its batch is
+// taken, so an alarm's own (CheckpointHouseholds), written between two
+// batches, is never followed by an older one. If save fails, the
+// households of that batch and of those not yet taken stay marked
+// changed, so the next checkpoint writes them.
 func (e *Engine) Checkpoint(save func(batch []State, last bool) error) error {
 	changed := e.takeChanged()
+	// In the order of their ids: a store that keeps the states by id
+	// (SQLite's rule_state, migration 00077) then writes neighbours on the
+	// same pages. With the journal a checkpoint writes nearly every
+	// household, and at 1,000,000 it took 75 s and wrote 15-40 GB in the
+	// shards' order, 12 s and 1.8 GB in this one (docs/performance.md,
+	// "Twenty-ninth round"). Sorted outside the checkpoint lock, which an
+	// alarm's own write waits for.
+	slices.SortFunc(changed, func(a, b changedHousehold) int { return strings.Compare(a.id, b.id) })
 	for len(changed) > 0 {
 		part := changed[:min(len(changed), checkpointPart)]
 		changed = changed[len(part):]
@@ -75,10 +83,13 @@ func (e *Engine) Checkpoint(save func(batch []State, last bool) error) error {
 // (docs/performance.md, "Nineteenth round").
 const checkpointPart = 256
 
-// changedHousehold is a household marked changed, with its shard.
+// changedHousehold is a household marked changed, with its shard and its
+// id (beside the pointers, so that sorting a million of them reads no
+// household).
 type changedHousehold struct {
-	s *shard
-	h *household
+	s  *shard
+	h  *household
+	id string
 }
 
 // takeChanged takes the households marked changed off their shards' lists;
@@ -92,18 +103,11 @@ func (e *Engine) takeChanged() []changedHousehold {
 		s := &e.shards[i]
 		s.mu.Lock()
 		for _, h := range s.dirty {
-			changed = append(changed, changedHousehold{s, h})
+			changed = append(changed, changedHousehold{s, h, h.id})
 		}
 		s.dirty = nil
 		s.mu.Unlock()
 	}
-	// In the order of their ids: a store that keeps the states by id
-	// (SQLite's rule_state, migration 00077) then writes neighbours on the
-	// same pages. With the journal a checkpoint writes nearly every
-	// household, and at 1,000,000 it took 75 s and wrote 15-40 GB in the
-	// shards' order, 12 s and 1.8 GB in this one (docs/performance.md,
-	// "Twenty-ninth round").
-	slices.SortFunc(changed, func(a, b changedHousehold) int { return strings.Compare(a.h.id, b.h.id) })
 	return changed
 }
 
