@@ -64,6 +64,21 @@ type benchValues struct {
 	yes, no              bool
 }
 
+// spokenEngine is an engine to which every household of hs has sent
+// benchReading's first eight rounds, so that each has all its devices.
+func spokenEngine(b *testing.B, hs []benchHousehold) (*Engine, *benchValues) {
+	b.Helper()
+	e, err := NewEngine(DefaultConfig(), shanghai)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := &benchValues{battery: 80, yes: true}
+	for i := range 8 * len(hs) {
+		e.Process(benchReading(hs, i, v))
+	}
+	return e, v
+}
+
 // BenchmarkProcess measures the engine alone on the realistic mix, with the
 // clock advanced as the event clock would. Run with
 // go test -run=^$ -bench=BenchmarkProcess -benchtime=5000000x ./rules/
@@ -71,19 +86,11 @@ func BenchmarkProcess(b *testing.B) {
 	for _, n := range []int{10_000, 1_000_000} {
 		b.Run(fmt.Sprintf("households=%d", n), func(b *testing.B) {
 			hs := benchHouseholds(n)
-			e, err := NewEngine(DefaultConfig(), shanghai)
-			if err != nil {
-				b.Fatal(err)
-			}
-			v := benchValues{battery: 80, yes: true}
-			// Every household has all its devices before timing starts.
-			for i := range 8 * n {
-				e.Process(benchReading(hs, i, &v))
-			}
+			e, v := spokenEngine(b, hs)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				r := benchReading(hs, 8*n+i, &v)
+				r := benchReading(hs, 8*n+i, v)
 				e.Process(r)
 				if i%10_000 == 0 {
 					e.Advance(r.TS)
@@ -131,15 +138,7 @@ func heapInUse() uint64 {
 // BenchmarkRestore measures starting from checkpoints, per household. Run with
 // go test -run=^$ -bench=BenchmarkRestore ./rules/
 func BenchmarkRestore(b *testing.B) {
-	hs := benchHouseholds(10_000)
-	v := benchValues{battery: 80, yes: true}
-	e, err := NewEngine(DefaultConfig(), shanghai)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := range 8 * len(hs) {
-		e.Process(benchReading(hs, i, &v))
-	}
+	e, _ := spokenEngine(b, benchHouseholds(10_000))
 	var saved []State
 	if err := e.Checkpoint(func(batch []State, _ bool) error { saved = batch; return nil }); err != nil {
 		b.Fatal(err)
@@ -171,20 +170,13 @@ func BenchmarkCheckpoint(b *testing.B) {
 	hs := benchHouseholds(n)
 	// Changed in no order of their ids, as devices speak.
 	rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })
-	e, err := NewEngine(DefaultConfig(), shanghai)
-	if err != nil {
-		b.Fatal(err)
-	}
-	v := benchValues{battery: 80, yes: true}
-	for i := range 8 * n {
-		e.Process(benchReading(hs, i, &v))
-	}
+	e, v := spokenEngine(b, hs)
 	save := func([]State, bool) error { return nil }
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
 		for j := range n {
-			e.Process(benchReading(hs, (8+i)*n+j, &v))
+			e.Process(benchReading(hs, (8+i)*n+j, v))
 		}
 		b.StartTimer()
 		if err := e.Checkpoint(save); err != nil {

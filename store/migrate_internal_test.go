@@ -23,18 +23,7 @@ func TestMigration2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, old, fstest.MapFS{"00001_init.sql": {Data: v1}},
-		goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	old := migratedTo(t, dir, fstest.MapFS{"00001_init.sql": {Data: v1}}, 1)
 	for _, q := range []string{
 		`INSERT INTO grids (id, name, created_at) VALUES ('g1', 'Grid', 0)`,
 		`INSERT INTO households (id, name, address, grid_id, created_at) VALUES ('h1', 'Li', '1 Road', 'g1', 0)`,
@@ -47,15 +36,7 @@ func TestMigration2(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	db, err := OpenForTest(t, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := reopened(t, old, dir)
 	task, err := db.Task(ctx, "t1")
 	if err != nil || task.EscalatedAt != nil {
 		t.Errorf("task after migration: %+v, %v; want it, never escalated", task, err)
@@ -74,21 +55,11 @@ func TestMigration77(t *testing.T) {
 	SQLiteOnly(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	old, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), false))
-	if err != nil {
-		t.Fatal(err)
-	}
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, old, fsys, goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 76); err != nil {
-		t.Fatal(err)
-	}
+	old := migratedTo(t, dir, fsys, 76)
 	written := []string{"h3", "h1", "h2"}
 	for _, id := range written {
 		if _, err := old.ExecContext(ctx, `INSERT INTO rule_state (household_id, data, updated_at) VALUES (?, ?, 0)`, id, []byte("state of "+id)); err != nil {
@@ -99,15 +70,7 @@ func TestMigration77(t *testing.T) {
 	if err := old.QueryRowContext(ctx, `SELECT n FROM state_generation WHERE id = 1`).Scan(&generation); err != nil {
 		t.Fatal(err)
 	}
-	if err := old.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	db, err := OpenForTest(t, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := reopened(t, old, dir)
 	states, err := db.RuleStates(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +88,39 @@ func TestMigration77(t *testing.T) {
 	if n, err := db.StateGeneration(ctx); err != nil || n != generation {
 		t.Errorf("generation after migration %d, %v; want %d, unmoved", n, err, generation)
 	}
+}
+
+// migratedTo is the SQLite database of dir, as the migrations of fsys up to
+// version left it.
+func migratedTo(t *testing.T, dir string, fsys fs.FS, version int64) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true), goose.WithLogger(goose.NopLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(context.Background(), version); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// reopened closes old, the database of dir, and opens it as the store,
+// which applies the migrations it has not had.
+func reopened(t *testing.T, old *sql.DB, dir string) *DB {
+	t.Helper()
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := OpenForTest(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // TestToPostgres: how PostgreSQL reads a migration written for SQLite.
