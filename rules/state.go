@@ -54,10 +54,10 @@ func (e *Engine) Checkpoint(save func(batch []State, last bool) error) error {
 	// In the order of their ids: a store that keeps the states by id
 	// (SQLite's rule_state, migration 00077) then writes neighbours on the
 	// same pages. With the journal a checkpoint writes nearly every
-	// household, and at 1,000,000 it took 75 s and wrote 15-40 GB in the
-	// shards' order, 12 s and 1.8 GB in this one (docs/performance.md,
-	// "Twenty-ninth round"). Sorted outside the checkpoint lock, which an
-	// alarm's own write waits for.
+	// household; at 1,000,000 the monitor's writer made a third of the
+	// system calls in this order (docs/performance.md, "Twenty-ninth
+	// round"). Sorted outside the checkpoint lock, which an alarm's own
+	// write waits for.
 	slices.SortFunc(changed, func(a, b changedHousehold) int { return strings.Compare(a.id, b.id) })
 	for len(changed) > 0 {
 		part := changed[:min(len(changed), checkpointPart)]

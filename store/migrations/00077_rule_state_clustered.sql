@@ -3,10 +3,10 @@
 -- two, the key's index and the rows in the order they were first written).
 -- A checkpoint writes its households in the order of their ids
 -- (rules.Engine.Checkpoint), so neighbours share pages: with the journal,
--- a checkpoint of every household at 1,000,000 took 75 s and wrote 15-40
--- GB in any other order, 12 s and 1.8 GB in this one (docs/performance.md,
--- "Twenty-ninth round"). PostgreSQL keeps its tables as heaps: nothing to
--- change there.
+-- a checkpoint of every household at 1,000,000 made a third of the system
+-- calls (docs/performance.md, "Twenty-ninth round"). The triggers below
+-- are 00070's, created again because they went with the old table.
+-- PostgreSQL keeps its tables as heaps: nothing to change there.
 
 -- +goose Up
 -- sqlite only {
