@@ -208,7 +208,8 @@ func (d *Dispatcher) commitNow(ctx context.Context, policy int) {
 // asks for.
 func (d *Dispatcher) write(ctx context.Context, c commit) error {
 	if d.journal == nil {
-		return d.checkpoint(ctx)
+		_, err := d.checkpoint(ctx)
+		return err
 	}
 	if err := d.journal.Flush(); err != nil {
 		return fmt.Errorf("write the journal: %w", err)
@@ -225,8 +226,18 @@ func (d *Dispatcher) write(ctx context.Context, c commit) error {
 // between two leaves some households written and the clock where it was:
 // their messages are not acknowledged yet, and come again. On failure the
 // households not written stay marked changed and the next one writes them.
-func (d *Dispatcher) checkpoint(ctx context.Context) error {
-	return d.withClock(ctx, d.engine.Checkpoint)
+// It returns how many households it wrote.
+func (d *Dispatcher) checkpoint(ctx context.Context) (written int, err error) {
+	err = d.withClock(ctx, func(save func([]rules.State, bool) error) error {
+		return d.engine.Checkpoint(func(batch []rules.State, last bool) error {
+			if err := save(batch, last); err != nil {
+				return err
+			}
+			written += len(batch)
+			return nil
+		})
+	})
+	return written, err
 }
 
 // saveAlarm writes the states of the households of a reading that raised

@@ -260,7 +260,7 @@ func New(opts Options) (*Dispatcher, error) {
 	if d.journal != nil {
 		d.journalTook = f.NewGauge(prometheus.GaugeOpts{
 			Name: "eldersafe_journal_checkpoint_seconds",
-			Help: "How long the last checkpoint of the journal took: every household changed written, the journal behind them removed (checkpoint.journal). Near checkpoint.journal_interval, the writer cannot keep up.",
+			Help: "How long the last checkpoint of the journal that wrote a household took: every household changed written, the journal behind them removed (checkpoint.journal). Near checkpoint.journal_interval, the writer cannot keep up.",
 		})
 	}
 	d.fired = f.NewCounterVec(prometheus.CounterOpts{
