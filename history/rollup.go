@@ -55,7 +55,7 @@ type MeterRegister struct {
 
 // Defaults of RollupOptions.
 const (
-	DefaultRollupFlush     = 5 * time.Second
+	DefaultRollupFlush     = 30 * time.Second
 	DefaultRollupFlushAt   = 16384
 	DefaultRollupRetention = MaxChartDays * 24 * time.Hour
 )
@@ -67,16 +67,19 @@ type RollupOptions struct {
 	// before its first event): the roll-up keeps Retention before it.
 	Clock clock.Clock
 	// FlushInterval is how often the sums are written to the store; a crash
-	// loses at most this much. Zero: DefaultRollupFlush.
+	// loses at most this much of the motion and door counts (a meter's
+	// next reading counts on from its saved register). Zero:
+	// DefaultRollupFlush.
 	FlushInterval time.Duration
 	// FlushAt is how many household-hours and meter registers may wait
-	// for a flush: a burst that reaches it is written at once, not at the
-	// next tick. With every household of 100,000 heard from within the
-	// interval, some 20 MB waited (an Hour and a map entry a household,
-	// 56 bytes a meter), and the soft memory limit, set from what a
-	// collection finds live, grew by them and a quarter more
-	// (docs/performance.md, "Memory, eighth round"). Zero:
-	// DefaultRollupFlushAt.
+	// for a flush, or an eighth of the meters known if that is more: a
+	// burst that reaches it is written at once, not at the next tick.
+	// With every household of 100,000 heard from within the interval,
+	// some 20 MB waited (an Hour and a map entry a household, 56 bytes a
+	// meter), and the soft memory limit, set from what a collection finds
+	// live, grew by them and a quarter more (docs/performance.md, "Memory,
+	// eighth round"); an eighth of the meters is some 30 bytes a
+	// household. Zero: DefaultRollupFlushAt.
 	FlushAt int
 	// Retention is how long hours are kept. Zero: DefaultRollupRetention,
 	// the longest chart (31 days).
@@ -430,10 +433,18 @@ func (r *Rollup) add(c sample) {
 	addTo(h, add)
 }
 
-// flushIfFull asks Run for a flush once FlushAt sums or registers wait.
-// r.mu must be held.
+// flushShare is the share of the meters known that may wait for a flush
+// (RollupOptions.FlushAt). A flush writes its rows in the order the store
+// keeps them; with 16,384 of 2,000,000 registers a flush, each was still a
+// page of its own, with an eighth of them neighbours share pages, and
+// SQLite wrote a seventh of the bytes (docs/performance.md, "Thirtieth
+// round").
+const flushShare = 8
+
+// flushIfFull asks Run for a flush once FlushAt sums or registers wait, or
+// an eighth of the meters known. r.mu must be held.
 func (r *Rollup) flushIfFull() {
-	if len(r.pending)+len(r.meters.dirty) >= r.opts.FlushAt {
+	if len(r.pending)+len(r.meters.dirty) >= max(r.opts.FlushAt, len(r.meters.index)/flushShare) {
 		select {
 		case r.full <- struct{}{}:
 		default: // asked already

@@ -336,6 +336,43 @@ func TestRollup(t *testing.T) {
 		}
 	})
 
+	// With many meters known, a flush waits for an eighth of them, more
+	// than FlushAt: larger flushes, whose neighbours share pages.
+	t.Run("FlushAtAnEighthOfTheMeters", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		var saved []history.MeterRegister
+		for i := range 80 {
+			saved = append(saved, history.MeterRegister{DeviceID: fmt.Sprint("wm", i), HouseholdID: fmt.Sprint("k", i),
+				Field: history.FieldTotalLiters, Meter: history.Meter{At: t0, Value: 1}})
+		}
+		must(t, db.AddReadingHours(ctx, nil, saved))
+		st := &flakyStore{RollupStore: db}
+		r, err := history.NewRollup(history.RollupOptions{Store: st, Clock: clock.Func(func() time.Time { return t0 }), FlushInterval: time.Hour, FlushAt: 3})
+		must(t, err)
+		must(t, r.LoadRegisters(ctx))
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan error)
+		go func() { done <- r.Run(ctx) }()
+		for i := range 9 {
+			r.Reading(motion(fmt.Sprint("h", i), "pir", t0, true))
+		}
+		time.Sleep(50 * time.Millisecond)
+		if got := st.calls.Load(); got != 0 {
+			t.Errorf("%d writes with 9 sums waiting and 80 meters known, want none before the tenth", got)
+		}
+		r.Reading(motion("h9", "pir", t0, true))
+		deadline := time.Now().Add(5 * time.Second)
+		for st.calls.Load() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("ten sums waiting, an eighth of 80 meters, were not written before the tick")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		must(t, <-done)
+	})
+
 	t.Run("Prune", func(t *testing.T) {
 		db := openStore(t, t.TempDir())
 		now := t0.Add(history.DefaultRollupRetention + 90*time.Minute)

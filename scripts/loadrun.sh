@@ -77,8 +77,8 @@ echo "load_seconds $(echo "$(now) - $t0" | bc)"
 # headroom costs in collections shows here.
 echo "load_cpu_seconds $(echo "($(cpu_ticks) - $cpu0) / $(getconf CLK_TCK)" | bc)"
 grep -E '^(sent|the monitor handled) ' "$WORK/simulate.log" | tail -n 2 | sed 's/^/# /'
-# The roll-up is written every 5 s; wait for two.
-sleep 12
+# The roll-up is written every 30 s; wait for two.
+sleep 62
 mark "load done"
 echo "rss_kb_after_load $(rss_kb)"
 echo "rss_bytes_per_household_after_load $(($(rss_kb) * 1024 / HOUSEHOLDS))"

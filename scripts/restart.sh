@@ -38,7 +38,7 @@ scrape "http://127.0.0.1:$http_port"
 if [ -n "${SPEAK:-}" ]; then
 	(cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
 	"$WORK/speak" -mqtt "127.0.0.1:$broker_port" -from 0 -to "$SPEAK" | tail -n 1 | sed 's/^/# /'
-	sleep 12 # the roll-up is written every 5 s
+	sleep 62 # the roll-up is written every 30 s; wait for two
 	rss=$(rss_kb)
 	echo "rss_kb_after_speak $rss bytes_per_household $((rss * 1024 / SPEAK))"
 	if [ -n "${REST:-}" ]; then

@@ -134,8 +134,8 @@ if [ -n "$SPEAK" ]; then
 	echo "speak_seconds $(echo "$(now) - $t0" | bc)"
 	echo "speak_cpu_us_per_message $(echo "($(cpu_ticks) - $cpu0) * 1000000 / $(getconf CLK_TCK) / ($HOUSEHOLDS * 5)" | bc)"
 	tail -n 1 "$WORK/speak.log" | sed 's/^/# /'
-	# The readings roll-up is written every 5 s; wait for two.
-	sleep 12
+	# The readings roll-up is written every 30 s; wait for two.
+	sleep 62
 	mark "devices spoke"
 	echo "rss_kb_after_speak $(rss_kb)"
 	echo "rss_bytes_per_household_after_speak $(($(rss_kb) * 1024 / last))"

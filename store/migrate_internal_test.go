@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"testing/fstest"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/eldersafe/eldersafe/history"
 )
 
 // TestMigration2: a database written at version 1 keeps its tasks and
@@ -87,6 +90,49 @@ func TestMigration77(t *testing.T) {
 	}
 	if n, err := db.StateGeneration(ctx); err != nil || n != generation {
 		t.Errorf("generation after migration %d, %v; want %d, unmoved", n, err, generation)
+	}
+}
+
+// TestMigration78: the meters' registers, kept by household and device
+// from migration 00078 on, are the same registers after it, read back in
+// that order, and a reading's upsert finds them by device as before.
+func TestMigration78(t *testing.T) {
+	SQLiteOnly(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := migratedTo(t, dir, fsys, 77)
+	written := []history.MeterRegister{
+		{DeviceID: "a-wm", HouseholdID: "h3", Field: history.FieldTotalLiters},
+		{DeviceID: "z-pm", HouseholdID: "h1", Field: history.FieldTotalKWh},
+		{DeviceID: "c-wm", HouseholdID: "h2", Field: history.FieldTotalLiters},
+		{DeviceID: "b-wm", HouseholdID: "h1", Field: history.FieldTotalLiters},
+	}
+	for i, m := range written {
+		if _, err := old.ExecContext(ctx, `INSERT INTO meter_registers (device_id, household_id, field, value, read_at) VALUES (?, ?, ?, ?, ?)`,
+			m.DeviceID, m.HouseholdID, m.Field, i, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := reopened(t, old, dir)
+	if err := db.AddReadingHours(ctx, nil, []history.MeterRegister{
+		{DeviceID: "c-wm", HouseholdID: "h2", Field: history.FieldTotalLiters, Meter: history.Meter{At: fromMS(2000), Value: 9}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := db.EachMeterRegister(ctx, func(m history.MeterRegister) error {
+		got = append(got, fmt.Sprintf("%s/%s %s %g", m.HouseholdID, m.DeviceID, m.Field, m.Value))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"h1/b-wm total_liters 3", "h1/z-pm total_kwh 1", "h2/c-wm total_liters 9", "h3/a-wm total_liters 0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("registers after migration and a reading:\n got %q\nwant %q (by household, then device)", got, want)
 	}
 }
 
