@@ -58,11 +58,7 @@ func TestMigration77(t *testing.T) {
 	SQLiteOnly(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := migratedTo(t, dir, fsys, 76)
+	old := migratedUpTo(t, dir, 76)
 	written := []string{"h3", "h1", "h2"}
 	for _, id := range written {
 		if _, err := old.ExecContext(ctx, `INSERT INTO rule_state (household_id, data, updated_at) VALUES (?, ?, 0)`, id, []byte("state of "+id)); err != nil {
@@ -100,11 +96,7 @@ func TestMigration78(t *testing.T) {
 	SQLiteOnly(t)
 	ctx := context.Background()
 	dir := t.TempDir()
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := migratedTo(t, dir, fsys, 77)
+	old := migratedUpTo(t, dir, 77)
 	written := []history.MeterRegister{
 		{DeviceID: "a-wm", HouseholdID: "h3", Field: history.FieldTotalLiters},
 		{DeviceID: "z-pm", HouseholdID: "h1", Field: history.FieldTotalKWh},
@@ -134,6 +126,17 @@ func TestMigration78(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("registers after migration and a reading:\n got %q\nwant %q (by household, then device)", got, want)
 	}
+}
+
+// migratedUpTo is the SQLite database of dir, as the store's migrations up
+// to version left it.
+func migratedUpTo(t *testing.T, dir string, version int64) *sql.DB {
+	t.Helper()
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return migratedTo(t, dir, fsys, version)
 }
 
 // migratedTo is the SQLite database of dir, as the migrations of fsys up to
