@@ -95,9 +95,19 @@ type RollupOptions struct {
 type Rollup struct {
 	opts RollupOptions
 
-	// flushMu keeps Chart out of a flush in progress, so that a chart
-	// counts each sum once: stored, or still pending.
+	// flushMu has flushes follow one another.
 	flushMu sync.Mutex
+	// writeMu keeps Chart and Forget out of a flush's transaction, not out
+	// of the whole flush, which at a million households is a thousand
+	// transactions and seconds: a chart counts each sum once (stored, in
+	// the flush under way, or pending), and a household erased is dropped
+	// from what the flush has not written yet.
+	writeMu sync.Mutex
+	// unwritten is what the flush under way has not written yet, each
+	// sorted by household. writeMu.
+	unwritten       []HouseholdHour
+	unwrittenMeters []MeterRegister
+
 	mu      sync.Mutex
 	pending map[hourKey]*Hour
 	meters  meters
@@ -519,14 +529,12 @@ const flushChunk = 256
 func (r *Rollup) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
+	r.writeMu.Lock()
 	r.mu.Lock()
 	pending := r.pending
 	r.pending = make(map[hourKey]*Hour)
 	meters := r.meters.takeDirty()
 	r.mu.Unlock()
-	if len(pending) == 0 && len(meters) == 0 {
-		return nil
-	}
 	hours := make([]HouseholdHour, 0, len(pending))
 	for k, h := range pending {
 		hours = append(hours, HouseholdHour{HouseholdID: k.household, Hour: *h})
@@ -537,24 +545,42 @@ func (r *Rollup) Flush(ctx context.Context) error {
 	slices.SortFunc(meters, func(a, b MeterRegister) int {
 		return cmp.Or(strings.Compare(a.HouseholdID, b.HouseholdID), strings.Compare(a.DeviceID, b.DeviceID))
 	})
-	for h, m := 0, 0; h < len(hours) || m < len(meters); {
-		h0, m0 := h, m
-		for (h < len(hours) || m < len(meters)) && h-h0+m-m0 < flushChunk {
-			household := nextHousehold(hours[h:], meters[m:])
-			for h < len(hours) && hours[h].HouseholdID == household {
-				h++
-			}
-			for m < len(meters) && meters[m].HouseholdID == household {
-				m++
-			}
-		}
-		if err := r.opts.Store.AddReadingHours(ctx, hours[h0:h], meters[m0:m]); err != nil {
-			r.flushErrors.Inc()
-			r.keep(hours[h0:], meters[m0:])
-			return fmt.Errorf("history: write roll-up: %w", err)
+	r.unwritten, r.unwrittenMeters = hours, meters
+	r.writeMu.Unlock()
+	for {
+		if done, err := r.writeChunk(ctx); done || err != nil {
+			return err
 		}
 	}
-	return nil
+}
+
+// writeChunk writes the next transaction of the flush under way, and says
+// whether the flush is done.
+func (r *Rollup) writeChunk(ctx context.Context) (bool, error) {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	hours, meters := r.unwritten, r.unwrittenMeters
+	if len(hours) == 0 && len(meters) == 0 {
+		return true, nil
+	}
+	h, m := 0, 0
+	for (h < len(hours) || m < len(meters)) && h+m < flushChunk {
+		household := nextHousehold(hours[h:], meters[m:])
+		for h < len(hours) && hours[h].HouseholdID == household {
+			h++
+		}
+		for m < len(meters) && meters[m].HouseholdID == household {
+			m++
+		}
+	}
+	if err := r.opts.Store.AddReadingHours(ctx, hours[:h], meters[:m]); err != nil {
+		r.flushErrors.Inc()
+		r.keep(hours, meters)
+		r.unwritten, r.unwrittenMeters = nil, nil
+		return true, fmt.Errorf("history: write roll-up: %w", err)
+	}
+	r.unwritten, r.unwrittenMeters = hours[h:], meters[m:]
+	return false, nil
 }
 
 // nextHousehold is the first household, in household order, of hours and
@@ -567,6 +593,16 @@ func nextHousehold(hours []HouseholdHour, meters []MeterRegister) string {
 		return hours[0].HouseholdID
 	}
 	return min(hours[0].HouseholdID, meters[0].HouseholdID)
+}
+
+// householdsIn is the hours of household in hours, sorted by household.
+func householdsIn(hours []HouseholdHour, household string) []HouseholdHour {
+	i, _ := slices.BinarySearchFunc(hours, household, func(h HouseholdHour, id string) int { return strings.Compare(h.HouseholdID, id) })
+	j := i
+	for j < len(hours) && hours[j].HouseholdID == household {
+		j++
+	}
+	return hours[i:j]
 }
 
 // keep puts back what a flush could not write.
@@ -612,8 +648,8 @@ func (r *Rollup) Chart(ctx context.Context, householdID string, from, to time.Ti
 	if !to.After(from) {
 		return Chart{Source: SourceRollup, From: from, To: to, Hours: []Hour{}}, nil
 	}
-	r.flushMu.Lock()
-	defer r.flushMu.Unlock()
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
 	stored, err := r.opts.Store.ReadingHours(ctx, householdID, from, to)
 	if err != nil {
 		return Chart{}, fmt.Errorf("history: read roll-up: %w", err)
@@ -621,6 +657,9 @@ func (r *Rollup) Chart(ctx context.Context, householdID string, from, to time.Ti
 	hours := NewHours(from, to)
 	for _, h := range stored {
 		hours.Add(h)
+	}
+	for _, h := range householdsIn(r.unwritten, householdID) {
+		hours.Add(h.Hour)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -633,9 +672,16 @@ func (r *Rollup) Chart(ctx context.Context, householdID string, from, to time.Ti
 }
 
 // Forget drops what the roll-up holds in memory of a household, when it is
-// erased; its stored rows go with the household's (store.DeleteHousehold
-// sweeps every table with a household_id column).
+// erased, what the flush under way has not written of it included; its
+// stored rows go with the household's (store.DeleteHousehold sweeps every
+// table with a household_id column). A transaction of the flush being
+// written meanwhile is let finish first: only its few hundred rows can
+// still land after the erasure.
 func (r *Rollup) Forget(householdID string) {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	r.unwritten = slices.DeleteFunc(r.unwritten, func(h HouseholdHour) bool { return h.HouseholdID == householdID })
+	r.unwrittenMeters = slices.DeleteFunc(r.unwrittenMeters, func(m MeterRegister) bool { return m.HouseholdID == householdID })
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.holding {

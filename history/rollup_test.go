@@ -373,6 +373,48 @@ func TestRollup(t *testing.T) {
 		must(t, <-done)
 	})
 
+	// A household erased while a flush is under way is dropped from what
+	// the flush has not written yet; a chart between two of its
+	// transactions counts what it has not written.
+	t.Run("ForgetDuringAFlush", func(t *testing.T) {
+		db := openStore(t, t.TempDir())
+		st := &gatedStore{RollupStore: db, entered: make(chan struct{}), release: make(chan struct{})}
+		r, err := history.NewRollup(history.RollupOptions{Store: st, Clock: clock.Func(func() time.Time { return t0 }), FlushInterval: time.Hour})
+		must(t, err)
+		for i := range 600 { // three transactions
+			r.Reading(motion(fmt.Sprintf("h%03d", i), "pir", t0, true))
+		}
+		flushed := make(chan error)
+		go func() { flushed <- r.Flush(ctx) }()
+		<-st.entered // the first transaction is being written
+		forgotten := make(chan struct{})
+		go func() { r.Forget("h599"); close(forgotten) }()
+		time.Sleep(50 * time.Millisecond) // Forget waits for that transaction
+		charted := make(chan history.Chart)
+		go func() {
+			c, err := r.Chart(ctx, "h598", t0, t0.Add(time.Hour))
+			if err != nil {
+				t.Error(err)
+			}
+			charted <- c
+		}()
+		time.Sleep(50 * time.Millisecond) // and the chart, after Forget
+		close(st.release)
+		<-forgotten
+		if c := <-charted; len(c.Hours) != 1 || c.Hours[0].MotionEvents != 1 {
+			t.Errorf("h598 charted during the flush: %+v, want 1 motion event", c.Hours)
+		}
+		must(t, <-flushed)
+		hours, err := db.ReadingHours(ctx, "h599", t0, t0.Add(time.Hour))
+		must(t, err)
+		if len(hours) != 0 {
+			t.Errorf("h599, forgotten during the flush: stored %+v, want nothing", hours)
+		}
+		if got := chart(t, r, "h598")[0].MotionEvents; got != 1 {
+			t.Errorf("h598 after the flush: %d motion events, want 1", got)
+		}
+	})
+
 	t.Run("Prune", func(t *testing.T) {
 		db := openStore(t, t.TempDir())
 		now := t0.Add(history.DefaultRollupRetention + 90*time.Minute)
@@ -501,6 +543,22 @@ func runFor(t *testing.T, r *history.Rollup) {
 	if err := r.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// gatedStore holds the first write of the roll-up until release is
+// closed, after saying so on entered.
+type gatedStore struct {
+	history.RollupStore
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (s *gatedStore) AddReadingHours(ctx context.Context, hours []history.HouseholdHour, meters []history.MeterRegister) error {
+	s.once.Do(func() {
+		close(s.entered)
+		<-s.release
+	})
+	return s.RollupStore.AddReadingHours(ctx, hours, meters)
 }
 
 type flakyStore struct {
