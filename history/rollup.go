@@ -595,8 +595,9 @@ func nextHousehold(hours []HouseholdHour, meters []MeterRegister) string {
 	return min(hours[0].HouseholdID, meters[0].HouseholdID)
 }
 
-// householdsIn is the hours of household in hours, sorted by household.
-func householdsIn(hours []HouseholdHour, household string) []HouseholdHour {
+// hoursOf is the hours of household among hours, which are sorted by
+// household.
+func hoursOf(hours []HouseholdHour, household string) []HouseholdHour {
 	i, _ := slices.BinarySearchFunc(hours, household, func(h HouseholdHour, id string) int { return strings.Compare(h.HouseholdID, id) })
 	j := i
 	for j < len(hours) && hours[j].HouseholdID == household {
@@ -658,7 +659,7 @@ func (r *Rollup) Chart(ctx context.Context, householdID string, from, to time.Ti
 	for _, h := range stored {
 		hours.Add(h)
 	}
-	for _, h := range householdsIn(r.unwritten, householdID) {
+	for _, h := range hoursOf(r.unwritten, householdID) {
 		hours.Add(h.Hour)
 	}
 	r.mu.Lock()
