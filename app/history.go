@@ -86,7 +86,7 @@ func (h *historyParts) Reading(r rules.Reading) { h.recorder.Reading(r) }
 // points in InfluxDB once what was queued for it is written.
 func (h *historyParts) Forget(ctx context.Context, householdID string) error {
 	if h.rollup != nil {
-		h.rollup.Forget(householdID)
+		return h.rollup.Forget(ctx, householdID)
 	}
 	if h.influx != nil {
 		return h.influx.DeleteHousehold(ctx, householdID)

@@ -25,6 +25,7 @@ func (nopStore) EachMeterRegister(context.Context, func(history.MeterRegister) e
 	return nil
 }
 func (nopStore) PruneReadingHours(context.Context, time.Time) (int64, error) { return 0, nil }
+func (nopStore) DeleteReadingHours(context.Context, string) error            { return nil }
 
 // BenchmarkRollup_Reading is what the roll-up costs an ingest worker per
 // reading: a mix of meter registers, motion and door events over 10,000

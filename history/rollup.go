@@ -35,6 +35,8 @@ type RollupStore interface {
 	// PruneReadingHours deletes the hours before before, and the registers
 	// last read before it; it returns how many hours it deleted.
 	PruneReadingHours(ctx context.Context, before time.Time) (int64, error)
+	// DeleteReadingHours deletes a household's stored hours and registers.
+	DeleteReadingHours(ctx context.Context, householdID string) error
 }
 
 // HouseholdHour is one hour of one household's roll-up.
@@ -673,23 +675,27 @@ func (r *Rollup) Chart(ctx context.Context, householdID string, from, to time.Ti
 }
 
 // Forget drops what the roll-up holds in memory of a household, when it is
-// erased, what the flush under way has not written of it included; its
-// stored rows go with the household's (store.DeleteHousehold sweeps every
-// table with a household_id column). A transaction of the flush being
-// written meanwhile is let finish first: only its few hundred rows can
-// still land after the erasure.
-func (r *Rollup) Forget(householdID string) {
+// erased, what the flush under way has not written of it included. Its
+// stored rows went with the household's (store.DeleteHousehold sweeps every
+// table with a household_id column), but a transaction of the flush being
+// written meanwhile can have put some back: Forget lets it finish, then
+// deletes the household's stored rows once more.
+func (r *Rollup) Forget(ctx context.Context, householdID string) error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	r.unwritten = slices.DeleteFunc(r.unwritten, func(h HouseholdHour) bool { return h.HouseholdID == householdID })
 	r.unwrittenMeters = slices.DeleteFunc(r.unwrittenMeters, func(m MeterRegister) bool { return m.HouseholdID == householdID })
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.holding {
 		// After the registers, which may hold the household's still.
 		r.held = append(r.held, heldChange{forget: householdID})
 	}
 	r.forget(householdID)
+	r.mu.Unlock()
+	if err := r.opts.Store.DeleteReadingHours(ctx, householdID); err != nil {
+		return fmt.Errorf("history: forget household %s: %w", householdID, err)
+	}
+	return nil
 }
 
 // forget drops a household's sums and meters. r.mu must be held.

@@ -165,7 +165,7 @@ func TestRollup(t *testing.T) {
 		r.Reading(water("h1", "wm1", t0.Add(time.Hour+time.Minute), 104))
 		r.Reading(motion("h1", "pir1", t0.Add(time.Hour+2*time.Minute), true))
 		r.Reading(water("h2", "wm2", t0.Add(time.Hour+time.Minute), 507))
-		r.Forget("h2")
+		must(t, r.Forget(ctx, "h2"))
 		if got := chart(t, r, "h1"); got[1].WaterLiters != 0 || got[1].MotionEvents != 0 {
 			t.Errorf("before the registers are in: %+v, want nothing yet", got[1])
 		}
@@ -374,25 +374,35 @@ func TestRollup(t *testing.T) {
 	})
 
 	// A household erased while a flush is under way is dropped from what
-	// the flush has not written yet; a chart between two of its
-	// transactions counts what it has not written.
+	// the flush has not written yet, and what the transaction being written
+	// wrote of it is deleted once that is done; a chart between two of the
+	// flush's transactions counts what it has not written.
 	t.Run("ForgetDuringAFlush", func(t *testing.T) {
 		db := openStore(t, t.TempDir())
 		st := &gatedStore{RollupStore: db, entered: make(chan struct{}), release: make(chan struct{})}
 		r, err := history.NewRollup(history.RollupOptions{Store: st, Clock: clock.Func(func() time.Time { return t0 }), FlushInterval: time.Hour})
 		must(t, err)
-		for i := range 600 { // three transactions
-			r.Reading(motion(fmt.Sprintf("h%03d", i), "pir", t0, true))
+		must(t, r.LoadRegisters(ctx))
+		r.Reading(water("h0000", "wm", t0, 100))
+		r.Reading(water("h0000", "wm", t0.Add(time.Minute), 104))
+		for i := range 1500 { // six transactions
+			r.Reading(motion(fmt.Sprintf("h%04d", i), "pir", t0, true))
 		}
 		flushed := make(chan error)
 		go func() { flushed <- r.Flush(ctx) }()
-		<-st.entered // the first transaction is being written
-		forgotten := make(chan struct{})
-		go func() { r.Forget("h599"); close(forgotten) }()
-		time.Sleep(50 * time.Millisecond) // Forget waits for that transaction
+		<-st.entered // the first transaction, h0000's, is being written
+		var forgetting sync.WaitGroup
+		for _, id := range []string{"h0000", "h1499"} {
+			forgetting.Go(func() {
+				if err := r.Forget(ctx, id); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		time.Sleep(50 * time.Millisecond) // both wait for that transaction
 		charted := make(chan history.Chart)
 		go func() {
-			c, err := r.Chart(ctx, "h598", t0, t0.Add(time.Hour))
+			c, err := r.Chart(ctx, "h1498", t0, t0.Add(time.Hour))
 			if err != nil {
 				t.Error(err)
 			}
@@ -400,18 +410,23 @@ func TestRollup(t *testing.T) {
 		}()
 		time.Sleep(50 * time.Millisecond) // and the chart, after Forget
 		close(st.release)
-		<-forgotten
+		forgetting.Wait()
 		if c := <-charted; len(c.Hours) != 1 || c.Hours[0].MotionEvents != 1 {
-			t.Errorf("h598 charted during the flush: %+v, want 1 motion event", c.Hours)
+			t.Errorf("h1498 charted during the flush: %+v, want 1 motion event", c.Hours)
 		}
 		must(t, <-flushed)
-		hours, err := db.ReadingHours(ctx, "h599", t0, t0.Add(time.Hour))
+		hours, err := db.ReadingHours(ctx, "h1499", t0, t0.Add(time.Hour))
 		must(t, err)
 		if len(hours) != 0 {
-			t.Errorf("h599, forgotten during the flush: stored %+v, want nothing", hours)
+			t.Errorf("h1499, forgotten during the flush: stored %+v, want nothing", hours)
 		}
-		if got := chart(t, r, "h598")[0].MotionEvents; got != 1 {
-			t.Errorf("h598 after the flush: %d motion events, want 1", got)
+		hours, regs, err := db.HouseholdReadings(ctx, "h0000")
+		must(t, err)
+		if len(hours) != 0 || len(regs) != 0 {
+			t.Errorf("h0000, forgotten while its transaction was written: stored hours %+v, registers %+v; want none", hours, regs)
+		}
+		if got := chart(t, r, "h1498")[0].MotionEvents; got != 1 {
+			t.Errorf("h1498 after the flush: %d motion events, want 1", got)
 		}
 	})
 
@@ -445,7 +460,7 @@ func TestRollup(t *testing.T) {
 		r := newRollup(t, db, nil, nil)
 		r.Reading(water("h1", "wm1", t0, 100))
 		r.Reading(motion("h1", "pir1", t0, true))
-		r.Forget("h1")
+		must(t, r.Forget(ctx, "h1"))
 		must(t, r.Flush(ctx))
 		_, regs, err := db.HouseholdReadings(ctx, "h1")
 		must(t, err)
@@ -461,7 +476,7 @@ func TestRollup(t *testing.T) {
 		r := newRollup(t, db, nil, nil)
 		r.Reading(water("h1", "wm1", t0, 100))
 		r.Reading(power("h2", "pm2", t0, 7))
-		r.Forget("h1")
+		must(t, r.Forget(ctx, "h1"))
 		r.Reading(water("h3", "wm3", t0, 40))
 		r.Reading(water("h3", "wm3", t0.Add(time.Minute), 42))
 		r.Reading(power("h2", "pm2", t0.Add(time.Minute), 7.5))

@@ -260,3 +260,29 @@ func deleted(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64,
 	}
 	return res.RowsAffected()
 }
+
+// DeleteReadingHours deletes what the roll-up stored of a household: its
+// hours and its meters' registers. DeleteHousehold sweeps them too; the
+// roll-up calls this again once it has forgotten the household, for the
+// transaction of its flush that was being written during the erasure. When
+// that transaction had written rows, the write-ahead log is emptied as after
+// an erasure.
+func (db *DB) DeleteReadingHours(ctx context.Context, householdID string) error {
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		hours, err := deleted(ctx, tx, `DELETE FROM reading_hourly WHERE household_id = ?`, householdID)
+		if err != nil {
+			return err
+		}
+		registers, err := deleted(ctx, tx, `DELETE FROM meter_registers WHERE household_id = ?`, householdID)
+		n = hours + registers
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete reading hours of household %s: %w", householdID, err)
+	}
+	if n > 0 {
+		db.flushWAL(ctx)
+	}
+	return nil
+}

@@ -151,3 +151,25 @@ func TestReadingHours_Erased(t *testing.T) {
 		t.Errorf("after erasure: hours %+v, registers %+v; want none", hours, regs)
 	}
 }
+
+// DeleteReadingHours deletes one household's hours and registers, and only
+// those: the roll-up's second deletion after an erasure.
+func TestDeleteReadingHours(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	hour := t0.Truncate(time.Hour)
+	for _, h := range []string{"h1", "h2"} {
+		must(t, db.AddReadingHours(ctx,
+			[]history.HouseholdHour{{HouseholdID: h, Hour: history.Hour{Hour: hour, WaterLiters: 5}}},
+			[]history.MeterRegister{{DeviceID: "wm-" + h, HouseholdID: h, Field: history.FieldTotalLiters, Meter: history.Meter{At: t0, Value: 5}}}))
+	}
+	must(t, db.DeleteReadingHours(ctx, "h1"))
+	must(t, db.DeleteReadingHours(ctx, "h1")) // nothing left: no error
+	for h, want := range map[string]int{"h1": 0, "h2": 1} {
+		hours, regs, err := db.HouseholdReadings(ctx, h)
+		must(t, err)
+		if len(hours) != want || len(regs) != want {
+			t.Errorf("%s: hours %+v, registers %+v; want %d of each", h, hours, regs, want)
+		}
+	}
+}
