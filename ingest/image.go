@@ -2,12 +2,12 @@ package ingest
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"math/bits"
 	"time"
 
+	"github.com/eldersafe/eldersafe/binenc"
 	"github.com/eldersafe/eldersafe/registry"
 )
 
@@ -55,21 +55,17 @@ func (i CacheImage) AppendPart(b []byte, part int) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.text)))
 	for _, block := range s.text {
-		b = appendImageBytes(b, block)
+		b = binenc.AppendBytes(b, block)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.others)))
 	for _, o := range s.others {
-		b = appendImageBytes(b, []byte(o.kind))
-		b = appendImageBytes(b, []byte(o.source))
-		b = appendImageBytes(b, []byte(o.sourceTopic))
-		b = appendImageBytes(b, []byte(o.gatewayID))
+		b = binenc.AppendString(b, string(o.kind))
+		b = binenc.AppendString(b, string(o.source))
+		b = binenc.AppendString(b, o.sourceTopic)
+		b = binenc.AppendString(b, o.gatewayID)
 		b = binary.AppendVarint(b, int64(o.expectedEvery))
 	}
 	return b
-}
-
-func appendImageBytes(b, p []byte) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(p))), p...)
 }
 
 // LoadCachePart restores one part of a CacheImage, before any message is
@@ -130,8 +126,6 @@ func (c *deviceCache) stored() bool {
 	return false
 }
 
-var errCorrupt = errors.New("truncated or corrupt")
-
 // maxShards bounds what a corrupt image can make the cache allocate: a
 // billion devices would take fewer.
 const maxShards = 1 << 20
@@ -139,36 +133,37 @@ const maxShards = 1 << 20
 // decodeShard reads a part written by AppendPart, checking that every
 // place it holds is in it: a slot, a text, an other's fields.
 func decodeShard(b []byte) (shards, at int, s *deviceShard, err error) {
-	d := imageDecoder{b: b}
-	shards, at = d.count(maxShards), d.count(maxShards)
-	if d.err == nil && (shards == 0 || at >= shards) {
+	d := binenc.NewDecoder(b)
+	count := func(limit int) int { return int(d.Uvarint(uint64(limit))) }
+	shards, at = count(maxShards), count(maxShards)
+	if d.Err() == nil && (shards == 0 || at >= shards) {
 		return 0, 0, nil, fmt.Errorf("part %d of %d", at, shards)
 	}
 	s = &deviceShard{}
 	x := &s.index
-	size := d.count(len(d.b) / 8)
-	x.used, x.live = d.count(size), d.count(size)
+	size := count(d.Len() / 8)
+	x.used, x.live = count(size), count(size)
 	if size > 0 {
 		if size&(size-1) != 0 || x.live > x.used || !fits(x.used, size) {
-			return 0, 0, nil, errCorrupt
+			return 0, 0, nil, binenc.ErrCorrupt
 		}
 		x.entries = make([]indexEntry, size)
 		x.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 	}
 	for i := range x.entries {
-		x.entries[i] = indexEntry{tag: d.uint32(), slot: d.uint32()}
+		x.entries[i] = indexEntry{tag: d.Uint32(), slot: d.Uint32()}
 	}
-	s.slots = make([]cachedDevice, d.count(len(d.b)/13))
+	s.slots = make([]cachedDevice, count(d.Len()/13))
 	for i := range s.slots {
-		s.slots[i] = cachedDevice{id: d.uint32(), household: d.uint32(), other: d.uint32(), kind: d.byte()}
+		s.slots[i] = cachedDevice{id: d.Uint32(), household: d.Uint32(), other: d.Uint32(), kind: d.Byte()}
 	}
-	s.free = make([]uint32, d.count(len(d.b)/4))
+	s.free = make([]uint32, count(d.Len()/4))
 	for i := range s.free {
-		s.free[i] = d.uint32()
+		s.free[i] = d.Uint32()
 	}
-	s.text = make([][]byte, d.count(len(d.b)))
+	s.text = make([][]byte, count(d.Len()))
 	for i := range s.text {
-		block := d.bytes(textBlock)
+		block := d.Bytes(textBlock)
 		if i == len(s.text)-1 {
 			// The block the next device's text is appended to.
 			s.text[i] = append(make([]byte, 0, textBlock), block...)
@@ -176,16 +171,19 @@ func decodeShard(b []byte) (shards, at int, s *deviceShard, err error) {
 			s.text[i] = append([]byte(nil), block...)
 		}
 	}
-	s.others = make([]otherFields, d.count(len(d.b)/5))
+	s.others = make([]otherFields, count(d.Len()/5))
 	for i := range s.others {
 		o := &s.others[i]
-		o.kind = registry.DeviceKind(d.bytes(math.MaxUint8))
-		o.source = registry.Source(d.bytes(math.MaxUint8))
-		o.sourceTopic, o.gatewayID = string(d.bytes(math.MaxUint16)), string(d.bytes(math.MaxUint8))
-		o.expectedEvery = time.Duration(d.varint())
+		o.kind = registry.DeviceKind(d.Bytes(math.MaxUint8))
+		o.source = registry.Source(d.Bytes(math.MaxUint8))
+		o.sourceTopic, o.gatewayID = string(d.Bytes(math.MaxUint16)), string(d.Bytes(math.MaxUint8))
+		o.expectedEvery = time.Duration(d.Varint())
 	}
-	if d.err != nil || len(d.b) > 0 {
-		return 0, 0, nil, errCorrupt
+	if d.Err() != nil {
+		return 0, 0, nil, d.Err()
+	}
+	if d.Len() > 0 {
+		return 0, 0, nil, fmt.Errorf("%d bytes after the shard: %w", d.Len(), binenc.ErrCorrupt)
 	}
 	if err := s.check(); err != nil {
 		return 0, 0, nil, err
@@ -204,23 +202,23 @@ func (s *deviceShard) check() error {
 			continue
 		case e.slot == tombstone:
 		case int(e.slot) > len(s.slots):
-			return fmt.Errorf("index: slot %d of %d: %w", e.slot, len(s.slots), errCorrupt)
+			return fmt.Errorf("index: slot %d of %d: %w", e.slot, len(s.slots), binenc.ErrCorrupt)
 		default:
 			live++
 		}
 		used++
 	}
 	if used != s.index.used || live != s.index.live {
-		return fmt.Errorf("index: %d entries used, %d live; %d and %d said: %w", used, live, s.index.used, s.index.live, errCorrupt)
+		return fmt.Errorf("index: %d entries used, %d live; %d and %d said: %w", used, live, s.index.used, s.index.live, binenc.ErrCorrupt)
 	}
 	for i, cd := range s.slots {
 		if !s.holdsText(cd.id) || !s.holdsText(cd.household) || int(cd.other) > len(s.others) || int(cd.kind) > len(cachedKinds) {
-			return fmt.Errorf("slot %d: %w", i, errCorrupt)
+			return fmt.Errorf("slot %d: %w", i, binenc.ErrCorrupt)
 		}
 	}
 	for _, f := range s.free {
 		if int(f) >= len(s.slots) {
-			return fmt.Errorf("free slot %d of %d: %w", f, len(s.slots), errCorrupt)
+			return fmt.Errorf("free slot %d of %d: %w", f, len(s.slots), binenc.ErrCorrupt)
 		}
 	}
 	return nil
@@ -233,69 +231,4 @@ func (s *deviceShard) holdsText(at uint32) bool {
 	}
 	block, off := int(at>>textBlockBits), int(at&(textBlock-1))
 	return block < len(s.text) && off < len(s.text[block]) && off+1+int(s.text[block][off]) <= len(s.text[block])
-}
-
-// imageDecoder reads a part; the first problem sticks.
-type imageDecoder struct {
-	b   []byte
-	err error
-}
-
-func (d *imageDecoder) fail() {
-	d.err, d.b = errCorrupt, nil
-}
-
-// count is a uvarint of at most limit.
-func (d *imageDecoder) count(limit int) int {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > uint64(limit) {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return int(v)
-}
-
-func (d *imageDecoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *imageDecoder) uint32() uint32 {
-	if len(d.b) < 4 {
-		d.fail()
-		return 0
-	}
-	v := binary.LittleEndian.Uint32(d.b)
-	d.b = d.b[4:]
-	return v
-}
-
-func (d *imageDecoder) byte() byte {
-	if len(d.b) < 1 {
-		d.fail()
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-// bytes is the next length and bytes, of at most limit bytes, in b.
-func (d *imageDecoder) bytes(limit int) []byte {
-	n := d.count(limit)
-	if d.err == nil && n > len(d.b) {
-		d.fail()
-	}
-	if d.err != nil {
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/eldersafe/eldersafe/binenc"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -49,13 +50,13 @@ const (
 func appendRecord(b []byte, seq uint64, r *rules.Reading) []byte {
 	b = binary.AppendUvarint(b, seq)
 	b = binary.AppendUvarint(b, presence(r))
-	b = appendString(b, r.DeviceID)
-	b = appendString(b, r.HouseholdID)
-	b = appendString(b, string(r.Kind))
-	b = appendString(b, string(r.Stream))
-	b = appendString(b, r.Room)
-	b = appendString(b, r.Event)
-	b = appendString(b, r.CheckID)
+	b = binenc.AppendString(b, r.DeviceID)
+	b = binenc.AppendString(b, r.HouseholdID)
+	b = binenc.AppendString(b, string(r.Kind))
+	b = binenc.AppendString(b, string(r.Stream))
+	b = binenc.AppendString(b, r.Room)
+	b = binenc.AppendString(b, r.Event)
+	b = binenc.AppendString(b, r.CheckID)
 	b = binary.AppendVarint(b, r.TS.Unix())
 	b = binary.AppendUvarint(b, uint64(r.TS.Nanosecond()))
 	b = appendFloat(b, r.TotalLiters)
@@ -89,15 +90,11 @@ func presentBit[T any](p *T, mask uint64) uint64 {
 	return mask
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
 func appendFloat(b []byte, p *float64) []byte {
 	if p == nil {
 		return b
 	}
-	return binary.LittleEndian.AppendUint64(b, math.Float64bits(*p))
+	return binenc.AppendFloat64(b, *p)
 }
 
 func appendBool(b []byte, p *bool) []byte {
@@ -124,15 +121,15 @@ func decodeBlock(plain []byte, after uint64, records []record) ([]record, error)
 	if len(plain) == 0 {
 		return records, errors.New("empty block")
 	}
-	d := decoder{b: plain}
-	for len(d.b) > 0 {
-		seq := d.uvarint()
-		if d.err == nil && seq <= after {
+	d := decoder{binenc.NewDecoder(plain)}
+	for d.Len() > 0 {
+		seq := d.Uvarint(math.MaxUint64)
+		if d.Err() == nil && seq <= after {
 			return records, fmt.Errorf("record %d after %d: out of order", seq, after)
 		}
 		r := d.reading()
-		if d.err != nil {
-			return records, d.err
+		if d.Err() != nil {
+			return records, fmt.Errorf("corrupt record: %w", d.Err())
 		}
 		records = append(records, record{seq, r})
 		after = seq
@@ -140,18 +137,11 @@ func decodeBlock(plain []byte, after uint64, records []record) ([]record, error)
 	return records, nil
 }
 
-// decoder reads records; the first problem sticks, and every length is
-// checked against what is left before anything is allocated for it.
-type decoder struct {
-	b   []byte
-	err error
-}
+// decoder reads records: binenc's fields, and a reading's optional ones.
+type decoder struct{ binenc.Decoder }
 
 func (d *decoder) reading() rules.Reading {
-	mask := d.uvarint()
-	if mask&^allFields != 0 {
-		d.fail("unknown field")
-	}
+	mask := d.Uvarint(allFields)
 	var r rules.Reading
 	r.DeviceID = d.string()
 	r.HouseholdID = d.string()
@@ -160,10 +150,7 @@ func (d *decoder) reading() rules.Reading {
 	r.Room = d.string()
 	r.Event = d.string()
 	r.CheckID = d.string()
-	sec, nsec := d.varint(), d.uvarint()
-	if nsec >= uint64(time.Second) {
-		d.fail("nanoseconds out of range")
-	}
+	sec, nsec := d.Varint(), d.Uvarint(uint64(time.Second)-1)
 	r.TS = time.Unix(sec, int64(nsec)).UTC()
 	r.TotalLiters = d.float(mask, hasTotalLiters)
 	r.FlowLPM = d.float(mask, hasFlowLPM)
@@ -181,68 +168,25 @@ func (d *decoder) reading() rules.Reading {
 	return r
 }
 
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("string longer than the block")
-	}
-	if d.err != nil {
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
+// string is a copy: the next block is read into the same buffer.
+func (d *decoder) string() string { return string(d.Bytes(math.MaxUint64)) }
 
 func (d *decoder) float(mask, field uint64) *float64 {
-	if mask&field == 0 || d.err != nil {
+	if mask&field == 0 {
 		return nil
 	}
-	if len(d.b) < 8 {
-		d.fail("truncated float")
-		return nil
-	}
-	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-	d.b = d.b[8:]
+	v := d.Float64()
 	return &v
 }
 
 func (d *decoder) bool(mask, field uint64) *bool {
-	if mask&field == 0 || d.err != nil {
+	if mask&field == 0 {
 		return nil
 	}
-	if len(d.b) < 1 || d.b[0] > 1 {
-		d.fail("bad bool")
-		return nil
+	b := d.Byte()
+	if b > 1 {
+		d.Fail("bool")
 	}
-	v := d.b[0] == 1
-	d.b = d.b[1:]
+	v := b == 1
 	return &v
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("corrupt record: %s", what)
-	}
-	d.b = nil
 }

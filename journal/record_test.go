@@ -154,3 +154,21 @@ func FuzzDecodeBlock(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeBlock is a replay's decoding, per record.
+func BenchmarkDecodeBlock(b *testing.B) {
+	var all []record
+	for i := range 1000 {
+		all = append(all, record{uint64(i + 1), testReadings[i%len(testReadings)].reading})
+	}
+	plain := encodeRecords(all)
+	var records []record
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if records, err = decodeBlock(plain, 0, records[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(all)), "ns/record")
+}

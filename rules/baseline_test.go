@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eldersafe/eldersafe/binenc"
 )
 
 // midnight is local 00:00 of day d (day 0 is Monday 2 March 2026) as an
@@ -225,11 +227,11 @@ func TestRestoreVersion2(t *testing.T) {
 	}
 	// Version 2 had neither the return home (0, one byte after the other
 	// times) nor the baseline's byte.
-	d := decoder{b: data[2:]}
+	d := binenc.NewDecoder(data[2:])
 	for range 7 {
-		d.varint("times")
+		d.Varint()
 	}
-	back := len(data) - len(d.b)
+	back := len(data) - d.Len()
 	if data[back] != 0 {
 		t.Fatalf("a household without motion came back home: % x", data)
 	}
@@ -253,23 +255,23 @@ func TestRestoreVersion3(t *testing.T) {
 		t.Fatal(err)
 	}
 	data = beforeVersion5(t, data)
-	d := decoder{b: data[2:]}
+	d := binenc.NewDecoder(data[2:])
 	for range 8 {
-		d.varint("times")
+		d.Varint()
 	}
-	back := len(data) - len(d.b) - 1 // the last of the times, one byte: never out
+	back := len(data) - d.Len() - 1 // the last of the times, one byte: never out
 	// Skip the devices to the baseline's byte.
-	d.float64("power used")
-	for range d.uvarint("devices", maxDevices) {
-		d.string("id")
-		d.string("room")
-		d.fixed("kind and flags", 2)
+	d.Float64() // power used
+	for range d.Uvarint(maxDevices) {
+		d.Bytes(maxText) // id
+		d.Bytes(maxText) // room
+		d.Fixed(2)       // kind and flags
 		for range 4 {
-			d.varint("times")
+			d.Varint()
 		}
-		d.fixed("values", 20)
+		d.Fixed(20) // values
 	}
-	quiet := len(data) - len(d.b) + 1
+	quiet := len(data) - d.Len() + 1
 	week := make([]byte, baselineV3Hours)
 	for i := range week {
 		week[i] = unlearned

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"time"
 	"unique"
 
+	"github.com/eldersafe/eldersafe/binenc"
 	"github.com/eldersafe/eldersafe/registry"
 )
 
@@ -227,18 +227,18 @@ func (h *household) appendState(b []byte) []byte {
 	for _, v := range []int64{h.newest, h.lastUse, h.lastMotion, h.motionSince, h.lastOpen, h.doorSince, h.powerStart, h.back} {
 		b = binary.AppendVarint(b, v)
 	}
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(h.powerUsed))
+	b = binenc.AppendFloat64(b, h.powerUsed)
 	b = binary.AppendUvarint(b, uint64(len(h.devices)))
 	for i := range h.devices {
 		d := &h.devices[i]
-		b = appendString(b, d.id)
-		b = appendString(b, d.roomName())
+		b = binenc.AppendString(b, d.id)
+		b = binenc.AppendString(b, d.roomName())
 		b = append(b, byte(d.kind), d.flags)
 		for _, v := range []int64{d.lastSeen, d.lastAlive, d.aAt, d.flowStart} {
 			b = binary.AppendVarint(b, v)
 		}
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.a))
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(d.b))
+		b = binenc.AppendFloat64(b, d.a)
+		b = binenc.AppendFloat64(b, d.b)
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(d.battery))
 	}
 	b = h.learned.append(b)
@@ -275,19 +275,19 @@ func (l *baseline) append(b []byte) []byte {
 const baselineV3Hours = 7 * hoursPerDay
 
 func (d *decoder) baseline(version byte) *baseline {
-	if d.byte("baseline") == 0 {
+	if d.Byte() == 0 {
 		return nil
 	}
 	l := &baseline{}
 	if version == 3 {
-		l.quiet = longestByHour(d.fixed("baseline quiet", baselineV3Hours))
+		l.quiet = longestByHour(d.Fixed(baselineV3Hours))
 	} else {
-		copy(l.quiet[:], d.fixed("baseline quiet", hoursPerDay))
+		copy(l.quiet[:], d.Fixed(hoursPerDay))
 	}
-	copy(l.wake[:], d.fixed("baseline wake", len(l.wake)))
-	l.hourMax, l.today = d.byte("baseline hour"), d.byte("baseline today")
-	l.days = uint16(d.uvarint("baseline days", math.MaxUint16))
-	l.hourEnd, l.dayEnd = d.varint("baseline times"), d.varint("baseline times")
+	copy(l.wake[:], d.Fixed(len(l.wake)))
+	l.hourMax, l.today = d.Byte(), d.Byte()
+	l.days = uint16(d.Uvarint(math.MaxUint16))
+	l.hourEnd, l.dayEnd = d.Varint(), d.Varint()
 	return l
 }
 
@@ -307,76 +307,15 @@ func longestByHour(week []byte) [hoursPerDay]uint8 {
 	return day
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-// decoder reads a saved state; the first problem sticks and ends reading.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("truncated or corrupt at %s", what)
-	}
-	d.b = nil
-}
-
-func (d *decoder) byte(what string) byte {
-	if len(d.b) < 1 {
-		d.fail(what)
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) varint(what string) int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) uvarint(what string, limit uint64) uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > limit {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) fixed(what string, size int) []byte {
-	if len(d.b) < size {
-		d.fail(what)
-		return make([]byte, size)
-	}
-	v := d.b[:size]
-	d.b = d.b[size:]
-	return v
-}
-
-func (d *decoder) float64(what string) float64 {
-	return math.Float64frombits(binary.LittleEndian.Uint64(d.fixed(what, 8)))
-}
-
-func (d *decoder) string(what string) string {
-	return string(d.fixed(what, int(d.uvarint(what, 1024))))
-}
+// decoder reads a saved state: binenc's fields, and a device's id and room
+// as the restored household keeps them.
+type decoder struct{ binenc.Decoder }
 
 // id reads a device id as the string among known that spells it, else a
 // copy: a restart from a snapshot then keeps one string per device, not
 // two (docs/performance.md).
-func (d *decoder) id(what string, known []SavedDevice) string {
-	b := d.fixed(what, int(d.uvarint(what, 1024)))
+func (d *decoder) id(known []SavedDevice) string {
+	b := d.Bytes(maxText)
 	for i := range known {
 		if known[i].ID == string(b) {
 			return known[i].ID
@@ -386,13 +325,16 @@ func (d *decoder) id(what string, known []SavedDevice) string {
 }
 
 // room is a PIR's room, interned (device.room); zero when empty.
-func (d *decoder) room(what string) unique.Handle[string] {
-	b := d.fixed(what, int(d.uvarint(what, 1024)))
+func (d *decoder) room() unique.Handle[string] {
+	b := d.Bytes(maxText)
 	if len(b) == 0 {
 		return unique.Handle[string]{}
 	}
 	return unique.Make(string(b))
 }
+
+// maxText bounds a saved id or room.
+const maxText = 1024
 
 // maxDevices bounds what a corrupt state can make us allocate.
 const maxDevices = 256
@@ -400,43 +342,43 @@ const maxDevices = 256
 // decodeHousehold reads a saved state into h; device ids spelt as one of
 // known are taken from it.
 func decodeHousehold(h *household, data []byte, known []SavedDevice) error {
-	d := decoder{b: data}
-	v := d.byte("version")
+	d := decoder{binenc.NewDecoder(data)}
+	v := d.Byte()
 	if v < 2 || v > stateVersion {
 		return fmt.Errorf("unknown version %d", v)
 	}
-	h.firing = d.byte("firing")
+	h.firing = d.Byte()
 	times := [...]*int64{&h.newest, &h.lastUse, &h.lastMotion, &h.motionSince, &h.lastOpen, &h.doorSince, &h.powerStart, &h.back}
 	saved := len(times)
 	if v < 4 {
 		saved-- // no return home
 	}
 	for _, p := range times[:saved] {
-		*p = d.varint("household times")
+		*p = d.Varint()
 	}
-	h.powerUsed = d.float64("power used")
-	devices := make([]device, d.uvarint("device count", maxDevices))
+	h.powerUsed = d.Float64()
+	devices := make([]device, d.Uvarint(maxDevices))
 	for i := range devices {
 		dev := &devices[i]
-		dev.id, dev.room = d.id("device id", known), d.room("room")
-		dev.kind, dev.flags = kind(d.byte("kind")), d.byte("flags")
+		dev.id, dev.room = d.id(known), d.room()
+		dev.kind, dev.flags = kind(d.Byte()), d.Byte()
 		for _, p := range []*int64{&dev.lastSeen, &dev.lastAlive, &dev.aAt, &dev.flowStart} {
-			*p = d.varint("device times")
+			*p = d.Varint()
 		}
-		dev.a, dev.b = d.float64("device value"), d.float64("device value")
-		dev.battery = math.Float32frombits(binary.LittleEndian.Uint32(d.fixed("battery", 4)))
+		dev.a, dev.b = d.Float64(), d.Float64()
+		dev.battery = math.Float32frombits(d.Uint32())
 	}
 	if v >= 3 {
 		h.learned = d.baseline(v)
 	}
 	if v >= 5 {
-		h.applied = d.uvarint("journal sequence", math.MaxUint64)
+		h.applied = d.Uvarint(math.MaxUint64)
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = errors.New("trailing bytes")
+	if d.Err() == nil && d.Len() != 0 {
+		d.Fail("trailing bytes")
 	}
 	h.devices = devices
-	return d.err
+	return d.Err()
 }
 
 // Restore sets a household's rule state from a checkpoint, before any reading

@@ -33,6 +33,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/eldersafe/eldersafe/binenc"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -402,12 +403,12 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 // bytes. What else ingest knows of a device is in the image.
 
 func appendHousehold(b []byte, st rules.State, devices []rules.SavedDevice) []byte {
-	b = appendString(b, st.HouseholdID)
-	b = appendBytes(b, st.Data)
+	b = binenc.AppendString(b, st.HouseholdID)
+	b = binenc.AppendBytes(b, st.Data)
 	b = append(b, unwrittenByte(st.Unwritten))
 	b = binary.AppendUvarint(b, uint64(len(devices)))
 	for _, d := range devices {
-		b = appendString(b, d.ID)
+		b = binenc.AppendString(b, d.ID)
 		b = append(b, kindByte(d.Kind))
 		b = binary.AppendUvarint(b, uint64(d.Every/time.Minute))
 	}
@@ -430,14 +431,6 @@ func kindByte(k registry.DeviceKind) byte {
 	return 0
 }
 
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-func appendBytes(b []byte, p []byte) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(p))), p...)
-}
-
 // decodeChunk hands each household of a chunk to restore, its state's data
 // pointing into plain and its devices in a slice reused for the next one,
 // or the chunk's part of the image to loadImage.
@@ -452,19 +445,19 @@ func decodeChunk(plain []byte, restore func(rules.State, []rules.SavedDevice) er
 	default:
 		return fmt.Errorf("chunk of unknown kind %d", plain[0])
 	}
-	d := decoder{b: plain[1:]}
+	d := decoder{Decoder: binenc.NewDecoder(plain[1:])}
 	var devices []rules.SavedDevice
-	for len(d.b) > 0 {
-		st := rules.State{HouseholdID: d.string(), Data: d.bytes(), Unwritten: d.unwritten()}
+	for d.Len() > 0 {
+		st := rules.State{HouseholdID: d.string(), Data: d.Bytes(maxChunk), Unwritten: d.unwritten()}
 		devices = devices[:0]
-		n := d.uvarint(uint64(len(d.b))) // each device takes a byte at least
+		n := d.Uvarint(uint64(d.Len())) // each device takes a byte at least
 		for range n {
 			dev := rules.SavedDevice{ID: d.string(), Kind: d.kind()}
-			dev.Every = time.Duration(d.uvarint(uint64(math.MaxInt64/time.Minute))) * time.Minute
+			dev.Every = time.Duration(d.Uvarint(uint64(math.MaxInt64/time.Minute))) * time.Minute
 			devices = append(devices, dev)
 		}
-		if d.err != nil {
-			return d.err
+		if d.Err() != nil {
+			return fmt.Errorf("household: %w", d.Err())
 		}
 		if err := restore(st, devices); err != nil {
 			return err
@@ -473,10 +466,10 @@ func decodeChunk(plain []byte, restore func(rules.State, []rules.SavedDevice) er
 	return nil
 }
 
-// decoder reads a chunk; the first problem sticks.
+// decoder reads a chunk: binenc's fields, a household's flag and its
+// devices' kinds, and strings kept together.
 type decoder struct {
-	b   []byte
-	err error
+	binenc.Decoder
 	// text is where the chunk's strings are copied to, in blocks of
 	// textBlock bytes: a restart keeps the six million ids of a million
 	// households, and an allocation each made them as many objects for
@@ -486,33 +479,10 @@ type decoder struct {
 
 const textBlock = 16 << 10
 
-func (d *decoder) uvarint(limit uint64) uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > limit {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint(maxChunk)
-	if d.err == nil && n > uint64(len(d.b)) {
-		d.fail()
-	}
-	if d.err != nil {
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
 // string is the next string, over the decoder's text: its bytes are
 // appended there and never written again.
 func (d *decoder) string() string {
-	v := d.bytes()
+	v := d.Bytes(maxChunk)
 	if len(v) == 0 {
 		return ""
 	}
@@ -524,32 +494,21 @@ func (d *decoder) string() string {
 }
 
 func (d *decoder) unwritten() bool {
-	if len(d.b) == 0 || d.b[0] > 1 {
-		d.fail()
-		return false
+	b := d.Byte()
+	if b > 1 {
+		d.Fail("unwritten")
 	}
-	v := d.b[0] == 1
-	d.b = d.b[1:]
-	return v
+	return b == 1
 }
 
 func (d *decoder) kind() registry.DeviceKind {
-	if len(d.b) == 0 {
-		d.fail()
+	k := int(d.Byte())
+	if d.Err() != nil {
 		return ""
 	}
-	k := int(d.b[0])
-	d.b = d.b[1:]
 	if k == 0 || k > len(registry.DeviceKinds) {
-		d.fail()
+		d.Fail("kind")
 		return ""
 	}
 	return registry.DeviceKinds[k-1]
-}
-
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = errors.New("truncated or corrupt household")
-	}
-	d.b = nil
 }

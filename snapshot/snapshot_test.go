@@ -347,3 +347,20 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeChunk is a restart's decoding of a snapshot, per household.
+func BenchmarkDecodeChunk(b *testing.B) {
+	hs := households(1000)
+	plain := []byte{chunkHouseholds}
+	for _, h := range hs {
+		plain = appendHousehold(plain, h.state, h.devices)
+	}
+	restore := func(rules.State, []rules.SavedDevice) error { return nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := decodeChunk(plain, restore, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(hs)), "ns/household")
+}
