@@ -166,9 +166,13 @@ func (c *fieldCipher) sealBlob(dst, plain []byte, aad string) ([]byte, error) {
 	return c.aead.Seal(out, nonce, plain, []byte(aad)), nil
 }
 
+// sealedBlob says whether a stored blob was sealed by sealBlob: openBlob
+// hands any other back as it is.
+func sealedBlob(stored []byte) bool { return bytes.HasPrefix(stored, []byte(fieldPrefix)) }
+
 // openBlob is open for a value sealBlob stored; plaintext comes back as it is.
 func (c *fieldCipher) openBlob(stored []byte, aad string) ([]byte, error) {
-	if !bytes.HasPrefix(stored, []byte(fieldPrefix)) {
+	if !sealedBlob(stored) {
 		return stored, nil
 	}
 	if c == nil || c.aead == nil {
