@@ -58,8 +58,11 @@ type Store interface {
 	AwayPeriodsEndingAfter(ctx context.Context, t time.Time) ([]registry.AwayPeriod, error)
 	// AwayPeriodsOf lists one household's periods ending after t (all for a zero t).
 	AwayPeriodsOf(ctx context.Context, householdID string, t time.Time) ([]registry.AwayPeriod, error)
-	// RegisteredDevices lists every device, without its secret's hash.
-	RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevice, error)
+	// Counts is how many households and devices are registered.
+	Counts(ctx context.Context) (households, devices int, err error)
+	// EachRegisteredDevice hands every device, without its secret's hash,
+	// to each, as it reads them.
+	EachRegisteredDevice(ctx context.Context, each func(registry.RegisteredDevice)) error
 	RuleStates(ctx context.Context) ([]rules.State, error)
 	// SaveCheckpoint writes households' states and, unless it is zero, the
 	// event clock, in one transaction.

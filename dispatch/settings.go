@@ -112,43 +112,72 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 
 // loadStore reads every household's state and every device from the store
 // and restores them, once settings (if not nil) has loaded the settings.
+// The states are restored while the devices are still being read, and the
+// devices go to ingest's cache as they are read; the engine takes them
+// after the states, which hold the devices they knew, so it keeps of each
+// only what it needs meanwhile.
 func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceCache, settings *errgroup.Group) error {
+	_, n, err := d.store.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	cache.Reserve(n)
 	var (
-		g          errgroup.Group
-		states     []rules.State
-		registered []registry.RegisteredDevice
+		g        errgroup.Group
+		restored int
+		devices  = make([]engineDevice, 0, n) // the count is a hint only
 	)
-	g.Go(func() (err error) { states, err = d.store.RuleStates(ctx); return err })
-	g.Go(func() (err error) { registered, err = d.store.RegisteredDevices(ctx); return err })
-	err := g.Wait()
+	g.Go(func() error {
+		states, err := d.store.RuleStates(ctx)
+		if err != nil {
+			return err
+		}
+		if settings != nil && settings.Wait() != nil {
+			return nil // joined below, once
+		}
+		for _, st := range states {
+			if err := d.engine.Restore(st, now); err != nil {
+				d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
+				continue
+			}
+			restored++
+		}
+		return nil
+	})
+	g.Go(func() error {
+		return d.store.EachRegisteredDevice(ctx, func(rd registry.RegisteredDevice) {
+			cache.Remember(rd.Device)
+			devices = append(devices, engineDevice{household: rd.HouseholdID, id: rd.ID, kind: rd.Kind, every: rd.ExpectedEvery, created: rd.CreatedAt})
+		})
+	})
+	err = g.Wait()
 	if settings != nil {
 		err = errors.Join(settings.Wait(), err)
 	}
 	if err != nil {
 		return err
 	}
-	cache.Reserve(len(registered))
-	restored := 0
-	for _, st := range states {
-		if err := d.engine.Restore(st, now); err != nil {
-			d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
-			continue
-		}
-		restored++
-	}
-	for _, rd := range registered {
+	for _, dev := range devices {
 		// A device is expected to speak from its registration on: under the
 		// event clock from now, or its first message before the clock starts.
-		at := rd.CreatedAt
+		at := dev.created
 		if d.event != nil {
 			at = now
 		}
-		d.engine.AddDevice(rd.HouseholdID, rd.ID, rd.Kind, at)
-		d.engine.SetExpected(rd.HouseholdID, rd.ID, rd.ExpectedEvery)
-		cache.Remember(rd.Device)
+		d.engine.AddDevice(dev.household, dev.id, dev.kind, at)
+		d.engine.SetExpected(dev.household, dev.id, dev.every)
 	}
-	d.log.Info("rules state loaded", "restored", restored, "devices", len(registered))
+	d.log.Info("rules state loaded", "restored", restored, "devices", len(devices))
 	return nil
+}
+
+// engineDevice is what the engine takes of a registered device at a start
+// from the store.
+type engineDevice struct {
+	household, id string
+	kind          registry.DeviceKind
+	every         time.Duration
+	created       time.Time
 }
 
 // SavePart hands the state of each household of one of parts disjoint

@@ -74,7 +74,7 @@ func (db *DB) RuleStates(ctx context.Context) ([]rules.State, error) {
 	// In the table's own order: ordered by household, SQLite walked the
 	// key's index and sought each row in the table, a random read a
 	// household (docs/performance.md, "Twenty-seventh round").
-	// Sized first, as RegisteredDevices: a state a household at most.
+	// Sized first: a state a household at most.
 	n, _, err := db.Counts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load rule states: %w", err)
@@ -367,38 +367,33 @@ func (db *DB) HouseholdRuleFields(ctx context.Context, everyHousehold bool, defa
 	return out, nil
 }
 
-// RegisteredDevices lists every device with the time it was registered, in
-// no particular order and without its secret's hash: a start does not need
-// it (ingest's cache does not keep it), and at a million households it was
-// 9,000,000 strings of 108 bytes read only to be dropped.
-func (db *DB) RegisteredDevices(ctx context.Context) ([]registry.RegisteredDevice, error) {
-	// Sized first: growing a slice of five million devices by doubling,
-	// copying it each time, was two thirds of a restart's CPU at a million
-	// households (docs/performance.md). The count is a hint only.
-	_, n, err := db.Counts(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
-	}
+// EachRegisteredDevice hands every device, with the time it was
+// registered, to each, in no particular order and without its secret's
+// hash: a start does not need it (ingest's cache does not keep it), and at
+// a million households it was 9,000,000 strings of 108 bytes read only to
+// be dropped. A device is handed as it is read, not listed: at a million
+// households a list of them was 1.4 GB for the collector to mark
+// (docs/performance.md, "Thirty-first round").
+func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.RegisteredDevice)) error {
 	// In the table's own order, not by id: see RuleStates.
 	rows, err := db.r.QueryContext(ctx, `SELECT `+registeredDeviceCols+`, created_at FROM devices`)
 	if err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
+		return fmt.Errorf("list devices: %w", err)
 	}
 	defer rows.Close()
-	out := make([]registry.RegisteredDevice, 0, n)
 	var created int64
 	row := newDeviceRow(&created)
 	for rows.Next() {
 		d, err := row.scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list devices: %w", err)
+			return fmt.Errorf("list devices: %w", err)
 		}
-		out = append(out, registry.RegisteredDevice{Device: d, CreatedAt: fromMS(created)})
+		each(registry.RegisteredDevice{Device: d, CreatedAt: fromMS(created)})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
+		return fmt.Errorf("list devices: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // registeredDeviceCols is deviceCols with an empty secret_hash in its

@@ -224,7 +224,7 @@ func TestAwayPeriods(t *testing.T) {
 	})
 }
 
-func TestRegisteredDevicesAndZones(t *testing.T) {
+func TestEachRegisteredDeviceAndZones(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
 	seed(t, db)
@@ -233,12 +233,12 @@ func TestRegisteredDevicesAndZones(t *testing.T) {
 	must(t, db.CreateDevice(ctx, registry.Device{ID: "d2", Kind: registry.DoorSensor, HouseholdID: "h2"}))
 	must(t, db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.WaterMeter, HouseholdID: "h1", SecretHash: "x"}))
 
-	devices, err := db.RegisteredDevices(ctx)
-	must(t, err)
+	var devices []registry.RegisteredDevice
+	must(t, db.EachRegisteredDevice(ctx, func(d registry.RegisteredDevice) { devices = append(devices, d) }))
 	slices.SortFunc(devices, func(a, b registry.RegisteredDevice) int { return strings.Compare(a.ID, b.ID) })
 	if len(devices) != 2 || devices[0].ID != "d1" || devices[0].Kind != registry.WaterMeter || devices[0].HouseholdID != "h1" ||
 		devices[1].ID != "d2" || devices[1].Kind != registry.DoorSensor {
-		t.Fatalf("RegisteredDevices = %+v", devices)
+		t.Fatalf("EachRegisteredDevice handed %+v", devices)
 	}
 	if devices[0].SecretHash != "" {
 		t.Errorf("d1 handed with its secret's hash %q; a start does not need it", devices[0].SecretHash)
