@@ -9,7 +9,9 @@
 # (scripts/speak), and the resident set is read again after two of the
 # readings roll-up's writes (HEAP, if set, is taken then instead), and,
 # with REST=S, again S seconds later; then the heap live after a forced
-# collection.
+# collection. FROM_STORE=1: WORK/data's snapshot is removed first, so that
+# the start reads the store, as after a crash without the journal or an
+# upgrade.
 set -euo pipefail
 BIN=$(realpath "$1"); WORK=$(realpath "$2"); PROF=${3:+$(realpath "$3")}
 TOKEN=scale-token
@@ -23,6 +25,9 @@ http_port=$(free_port)
 broker_port=$(free_port)
 PPROF=127.0.0.1:$(free_port)
 monitor_pid= profile_pid=
+if [ -n "${FROM_STORE:-}" ]; then
+	rm -f "$WORK/data/rules.snapshot"
+fi
 trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
 serve_scale "$BIN"
 if [ -n "$PROF" ]; then
