@@ -3,9 +3,9 @@
 // device cache's image. Integers are varints, floats 8 bytes little-endian,
 // strings and byte slices a uvarint length and the bytes.
 //
-// A Decoder never panics on what it reads, and allocates nothing: every
-// length is checked against what is left (and against the caller's limit)
-// before a caller sizes anything by it.
+// A Decoder never panics on what it reads: every length is checked
+// against what is left (and against the caller's limit) before it, or a
+// caller, sizes anything by it.
 package binenc
 
 import (

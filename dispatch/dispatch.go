@@ -61,8 +61,8 @@ type Store interface {
 	// Counts is how many households and devices are registered.
 	Counts(ctx context.Context) (households, devices int, err error)
 	// EachRegisteredDevice hands every device, without its secret's hash,
-	// to each, as it reads them.
-	EachRegisteredDevice(ctx context.Context, each func(registry.RegisteredDevice)) error
+	// to each, as it reads them; an error of each ends the reading.
+	EachRegisteredDevice(ctx context.Context, each func(registry.RegisteredDevice) error) error
 	RuleStates(ctx context.Context) ([]rules.State, error)
 	// SaveCheckpoint writes households' states and, unless it is zero, the
 	// event clock, in one transaction.

@@ -117,18 +117,13 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 // after the states, which hold the devices they knew, so it keeps of each
 // only what it needs meanwhile.
 func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceCache, settings *errgroup.Group) error {
-	_, n, err := d.store.Counts(ctx)
-	if err != nil {
-		return err
-	}
-	cache.Reserve(n)
 	var (
-		g        errgroup.Group
 		restored int
-		devices  = make([]engineDevice, 0, n) // the count is a hint only
+		devices  []engineDevice
 	)
+	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		states, err := d.store.RuleStates(ctx)
+		states, err := d.store.RuleStates(gctx)
 		if err != nil {
 			return err
 		}
@@ -145,12 +140,19 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 		return nil
 	})
 	g.Go(func() error {
-		return d.store.EachRegisteredDevice(ctx, func(rd registry.RegisteredDevice) {
+		_, n, err := d.store.Counts(gctx)
+		if err != nil {
+			return err
+		}
+		cache.Reserve(n)
+		devices = make([]engineDevice, 0, n) // the count is a hint only
+		return d.store.EachRegisteredDevice(gctx, func(rd registry.RegisteredDevice) error {
 			cache.Remember(rd.Device)
 			devices = append(devices, engineDevice{household: rd.HouseholdID, id: rd.ID, kind: rd.Kind, every: rd.ExpectedEvery, created: rd.CreatedAt})
+			return nil
 		})
 	})
-	err = g.Wait()
+	err := g.Wait()
 	if settings != nil {
 		err = errors.Join(settings.Wait(), err)
 	}

@@ -679,10 +679,11 @@ func (r *Rollup) Chart(ctx context.Context, householdID string, from, to time.Ti
 // stored rows went with the household's (store.DeleteHousehold sweeps every
 // table with a household_id column), but a transaction of the flush being
 // written meanwhile can have put some back: Forget lets it finish, then
-// deletes the household's stored rows once more.
+// deletes the household's stored rows once more. No later transaction
+// holds the household, and no reading of it comes after (the caller's
+// part), so charts and the flush need not wait for that deletion.
 func (r *Rollup) Forget(ctx context.Context, householdID string) error {
 	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
 	r.unwritten = slices.DeleteFunc(r.unwritten, func(h HouseholdHour) bool { return h.HouseholdID == householdID })
 	r.unwrittenMeters = slices.DeleteFunc(r.unwrittenMeters, func(m MeterRegister) bool { return m.HouseholdID == householdID })
 	r.mu.Lock()
@@ -692,8 +693,9 @@ func (r *Rollup) Forget(ctx context.Context, householdID string) error {
 	}
 	r.forget(householdID)
 	r.mu.Unlock()
+	r.writeMu.Unlock()
 	if err := r.opts.Store.DeleteReadingHours(ctx, householdID); err != nil {
-		return fmt.Errorf("history: forget household %s: %w", householdID, err)
+		return fmt.Errorf("history: %w", err)
 	}
 	return nil
 }

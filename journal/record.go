@@ -129,7 +129,7 @@ func decodeBlock(plain []byte, after uint64, records []record) ([]record, error)
 		}
 		r := d.reading()
 		if d.Err() != nil {
-			return records, fmt.Errorf("corrupt record: %w", d.Err())
+			return records, fmt.Errorf("record after %d: %w", after, d.Err())
 		}
 		records = append(records, record{seq, r})
 		after = seq

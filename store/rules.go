@@ -374,7 +374,7 @@ func (db *DB) HouseholdRuleFields(ctx context.Context, everyHousehold bool, defa
 // be dropped. A device is handed as it is read, not listed: at a million
 // households a list of them was 1.4 GB for the collector to mark
 // (docs/performance.md, "Thirty-first round").
-func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.RegisteredDevice)) error {
+func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.RegisteredDevice) error) error {
 	// In the table's own order, not by id: see RuleStates.
 	rows, err := db.r.QueryContext(ctx, `SELECT `+registeredDeviceCols+`, created_at FROM devices`)
 	if err != nil {
@@ -388,7 +388,9 @@ func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.Regis
 		if err != nil {
 			return fmt.Errorf("list devices: %w", err)
 		}
-		each(registry.RegisteredDevice{Device: d, CreatedAt: fromMS(created)})
+		if err := each(registry.RegisteredDevice{Device: d, CreatedAt: fromMS(created)}); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("list devices: %w", err)
@@ -397,7 +399,7 @@ func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.Regis
 }
 
 // registeredDeviceCols is deviceCols with an empty secret_hash in its
-// place, for scanDevice.
+// place, for deviceRow.
 var registeredDeviceCols = strings.Replace(deviceCols, "secret_hash", "''", 1)
 
 // StateGeneration is a number that changes with every write of a rule state

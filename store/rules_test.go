@@ -234,7 +234,7 @@ func TestEachRegisteredDeviceAndZones(t *testing.T) {
 	must(t, db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.WaterMeter, HouseholdID: "h1", SecretHash: "x"}))
 
 	var devices []registry.RegisteredDevice
-	must(t, db.EachRegisteredDevice(ctx, func(d registry.RegisteredDevice) { devices = append(devices, d) }))
+	must(t, db.EachRegisteredDevice(ctx, func(d registry.RegisteredDevice) error { devices = append(devices, d); return nil }))
 	slices.SortFunc(devices, func(a, b registry.RegisteredDevice) int { return strings.Compare(a.ID, b.ID) })
 	if len(devices) != 2 || devices[0].ID != "d1" || devices[0].Kind != registry.WaterMeter || devices[0].HouseholdID != "h1" ||
 		devices[1].ID != "d2" || devices[1].Kind != registry.DoorSensor {
