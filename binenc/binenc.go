@@ -25,6 +25,14 @@ func AppendBytes(b, p []byte) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(p))), p...)
 }
 
+// AppendBool appends v as a byte, 1 or 0.
+func AppendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
 // AppendFloat64 appends v as 8 bytes, little-endian.
 func AppendFloat64(b []byte, v float64) []byte {
 	return binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
@@ -102,6 +110,15 @@ func (d *Decoder) Fixed(n int) []byte {
 	v := d.b[:n:n]
 	d.b = d.b[n:]
 	return v
+}
+
+// Bool is the next byte, which must be 1 or 0.
+func (d *Decoder) Bool() bool {
+	if len(d.b) > 0 && d.b[0] > 1 {
+		d.Fail("bool")
+		return false
+	}
+	return d.Byte() == 1
 }
 
 // Uint32 is the next 4 bytes, little-endian.

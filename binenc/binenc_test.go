@@ -38,6 +38,9 @@ func TestRoundTrip(t *testing.T) {
 	if v := d.Uint32(); v != 0xdeadbeef {
 		t.Errorf("Uint32 %#x", v)
 	}
+	if !d.Bool() || d.Bool() {
+		t.Error("Bool: want true, then false")
+	}
 	if d.Err() != nil || d.Len() != 0 {
 		t.Errorf("after reading all: err %v, %d bytes left", d.Err(), d.Len())
 	}
@@ -47,7 +50,8 @@ func appendAll(b []byte) []byte {
 	b = binenc.AppendString(b, "room")
 	b = binenc.AppendBytes(b, []byte{0, 1})
 	b = binenc.AppendFloat64(b, math.Pi)
-	return binary.LittleEndian.AppendUint32(b, 0xdeadbeef)
+	b = binary.LittleEndian.AppendUint32(b, 0xdeadbeef)
+	return binenc.AppendBool(binenc.AppendBool(b, true), false)
 }
 
 // The first problem sticks, says where it was, and later reads are zero.
@@ -64,6 +68,7 @@ func TestProblems(t *testing.T) {
 		{"length past the end", binenc.AppendString(nil, "abc")[:3], func(d *binenc.Decoder) { d.Bytes(10) }, "length at byte 1"},
 		{"length over its limit", binenc.AppendString(nil, "abc"), func(d *binenc.Decoder) { d.Bytes(2) }, "uvarint at byte 0"},
 		{"short float", []byte{1, 2, 3}, func(d *binenc.Decoder) { d.Float64() }, "fixed at byte 0"},
+		{"bool of 2", []byte{2}, func(d *binenc.Decoder) { d.Bool() }, "bool at byte 0"},
 		{"the caller's", []byte{1, 2}, func(d *binenc.Decoder) { d.Byte(); d.Fail("kind") }, "kind at byte 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +98,7 @@ func FuzzDecoder(f *testing.F) {
 		got := 0
 		for d.Len() > 0 && d.Err() == nil {
 			before := d.Len()
-			switch d.Byte() % 5 {
+			switch d.Byte() % 6 {
 			case 0:
 				got += len(d.Bytes(math.MaxUint64))
 			case 1:
@@ -104,6 +109,8 @@ func FuzzDecoder(f *testing.F) {
 				if b := d.Fixed(3); d.Err() == nil {
 					got += len(b)
 				}
+			case 4:
+				d.Bool()
 			default:
 				d.Float64()
 			}

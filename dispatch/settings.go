@@ -148,7 +148,14 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 		devices = make([]engineDevice, 0, n) // the count is a hint only
 		return d.store.EachRegisteredDevice(gctx, func(rd registry.RegisteredDevice) error {
 			cache.Remember(rd.Device)
-			devices = append(devices, engineDevice{household: rd.HouseholdID, id: rd.ID, kind: rd.Kind, every: rd.ExpectedEvery, created: rd.CreatedAt})
+			// A device is expected to speak from its registration on: under
+			// the event clock from now, or its first message before the
+			// clock starts.
+			at := rd.CreatedAt
+			if d.event != nil {
+				at = now
+			}
+			devices = append(devices, engineDevice{household: rd.HouseholdID, id: rd.ID, kind: rd.Kind, every: rd.ExpectedEvery, at: at})
 			return nil
 		})
 	})
@@ -160,13 +167,7 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 		return err
 	}
 	for _, dev := range devices {
-		// A device is expected to speak from its registration on: under the
-		// event clock from now, or its first message before the clock starts.
-		at := dev.created
-		if d.event != nil {
-			at = now
-		}
-		d.engine.AddDevice(dev.household, dev.id, dev.kind, at)
+		d.engine.AddDevice(dev.household, dev.id, dev.kind, dev.at)
 		d.engine.SetExpected(dev.household, dev.id, dev.every)
 	}
 	d.log.Info("rules state loaded", "restored", restored, "devices", len(devices))
@@ -179,7 +180,7 @@ type engineDevice struct {
 	household, id string
 	kind          registry.DeviceKind
 	every         time.Duration
-	created       time.Time
+	at            time.Time // expected to speak from
 }
 
 // SavePart hands the state of each household of one of parts disjoint

@@ -98,14 +98,10 @@ func appendFloat(b []byte, p *float64) []byte {
 }
 
 func appendBool(b []byte, p *bool) []byte {
-	switch {
-	case p == nil:
+	if p == nil {
 		return b
-	case *p:
-		return append(b, 1)
-	default:
-		return append(b, 0)
 	}
+	return binenc.AppendBool(b, *p)
 }
 
 // firstSeq is the seq of a block's first record, which the block begins with.
@@ -183,10 +179,6 @@ func (d *decoder) bool(mask, field uint64) *bool {
 	if mask&field == 0 {
 		return nil
 	}
-	b := d.Byte()
-	if b > 1 {
-		d.Fail("bool")
-	}
-	v := b == 1
+	v := d.Bool()
 	return &v
 }

@@ -405,7 +405,7 @@ func open(aead cipher.AEAD, sealed, ad []byte) ([]byte, error) {
 func appendHousehold(b []byte, st rules.State, devices []rules.SavedDevice) []byte {
 	b = binenc.AppendString(b, st.HouseholdID)
 	b = binenc.AppendBytes(b, st.Data)
-	b = append(b, unwrittenByte(st.Unwritten))
+	b = binenc.AppendBool(b, st.Unwritten)
 	b = binary.AppendUvarint(b, uint64(len(devices)))
 	for _, d := range devices {
 		b = binenc.AppendString(b, d.ID)
@@ -413,13 +413,6 @@ func appendHousehold(b []byte, st rules.State, devices []rules.SavedDevice) []by
 		b = binary.AppendUvarint(b, uint64(d.Every/time.Minute))
 	}
 	return b
-}
-
-func unwrittenByte(unwritten bool) byte {
-	if unwritten {
-		return 1
-	}
-	return 0
 }
 
 func kindByte(k registry.DeviceKind) byte {
@@ -448,7 +441,7 @@ func decodeChunk(plain []byte, restore func(rules.State, []rules.SavedDevice) er
 	d := decoder{Decoder: binenc.NewDecoder(plain[1:])}
 	var devices []rules.SavedDevice
 	for d.Len() > 0 {
-		st := rules.State{HouseholdID: d.string(), Data: d.Bytes(maxChunk), Unwritten: d.unwritten()}
+		st := rules.State{HouseholdID: d.string(), Data: d.Bytes(maxChunk), Unwritten: d.Bool()}
 		devices = devices[:0]
 		n := d.Uvarint(uint64(d.Len())) // each device takes a byte at least
 		for range n {
@@ -466,8 +459,8 @@ func decodeChunk(plain []byte, restore func(rules.State, []rules.SavedDevice) er
 	return nil
 }
 
-// decoder reads a chunk: binenc's fields, a household's flag and its
-// devices' kinds, and strings kept together.
+// decoder reads a chunk: binenc's fields, its devices' kinds, and strings
+// kept together.
 type decoder struct {
 	binenc.Decoder
 	// text is where the chunk's strings are copied to, in blocks of
@@ -491,14 +484,6 @@ func (d *decoder) string() string {
 	}
 	d.text = append(d.text, v...)
 	return unsafe.String(&d.text[len(d.text)-len(v)], len(v))
-}
-
-func (d *decoder) unwritten() bool {
-	b := d.Byte()
-	if b > 1 {
-		d.Fail("unwritten")
-	}
-	return b == 1
 }
 
 func (d *decoder) kind() registry.DeviceKind {

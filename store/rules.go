@@ -71,14 +71,14 @@ func nonNil(b []byte) []byte {
 // RuleStates loads every household's saved rule state, in no particular
 // order; one that does not decrypt is logged and left out.
 func (db *DB) RuleStates(ctx context.Context) ([]rules.State, error) {
-	// In the table's own order: ordered by household, SQLite walked the
-	// key's index and sought each row in the table, a random read a
-	// household (docs/performance.md, "Twenty-seventh round").
 	// Sized first: a state a household at most.
 	n, _, err := db.Counts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load rule states: %w", err)
 	}
+	// In the table's own order: ordered by household, SQLite walked the
+	// key's index and sought each row in the table, a random read a
+	// household (docs/performance.md, "Twenty-seventh round").
 	rows, err := db.r.QueryContext(ctx, `SELECT household_id, data FROM rule_state`)
 	if err != nil {
 		return nil, fmt.Errorf("load rule states: %w", err)
