@@ -65,20 +65,23 @@ func (m *monitor) tasksOf(household, rule string) []taskTimes {
 // starts it again on the same data, and goes on: the first fires at 12 h,
 // once; the second does not fire again. Overrides and away periods come back too.
 //
-// It is run three times: restarting from the snapshot the clean stop wrote,
-// without it, and from a corrupt one, which must fall back to the store.
+// It is run four times: restarting from the snapshot the clean stop wrote,
+// without it, from a corrupt one, which must fall back to the store, and
+// from the snapshot of a clean stop at 6 h, as a crash at 11 h leaves it,
+// whose devices are still the registered ones but whose states are not
+// the store's.
 func TestRuleStateSurvivesRestart(t *testing.T) {
 	for _, c := range []struct {
-		name         string
-		leave        func(t *testing.T, path string)
-		fromSnapshot float64
+		name                  string
+		leave                 func(t *testing.T, path string)
+		fromSnapshot, devices float64
 	}{
-		{"Snapshot", func(*testing.T, string) {}, 1},
+		{"Snapshot", func(*testing.T, string) {}, 1, 1},
 		{"NoSnapshot", func(t *testing.T, path string) {
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)
 			}
-		}, 0},
+		}, 0, 0},
 		{"CorruptSnapshot", func(t *testing.T, path string) {
 			b, err := os.ReadFile(path)
 			if err != nil {
@@ -88,13 +91,22 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 			if err := os.WriteFile(path, b, 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, 0},
+		}, 0, 0},
+		{"OlderSnapshot", func(t *testing.T, path string) {
+			if err := os.Rename(path+olderSuffix, path); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, 1},
 	} {
-		t.Run(c.name, func(t *testing.T) { ruleStateSurvivesRestart(t, c.leave, c.fromSnapshot) })
+		t.Run(c.name, func(t *testing.T) { ruleStateSurvivesRestart(t, c.leave, c.fromSnapshot, c.devices) })
 	}
 }
 
-func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), fromSnapshot float64) {
+// olderSuffix names the copy ruleStateSurvivesRestart keeps of the
+// snapshot of its stop at 6 h.
+const olderSuffix = ".6h"
+
+func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), fromSnapshot, devicesFromSnapshot float64) {
 	dir := t.TempDir()
 	onEventClock := func(c *app.Config) {
 		c.Clock, c.Simulation = app.ClockEvent, true
@@ -127,6 +139,22 @@ func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), from
 		if !at.Before(start) {
 			ms.read("pending", at, 100)
 		}
+		if at.Equal(start.Add(6 * time.Hour)) {
+			// A clean stop and start, its snapshot kept aside.
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, snapshot.FileName)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path+olderSuffix, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			m = startMonitor(t, "", onEventClock)
+			ms.connect(m, secrets)
+		}
 		if at.Equal(start.Add(10 * time.Hour)) {
 			fired := m.tasksOf("fired", "water_no_use")
 			if len(fired) != 1 || !fired[0].OpenedAt.Equal(at) {
@@ -156,6 +184,9 @@ func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), from
 	}
 	if got := m.Metric("eldersafe_rules_loaded_from_snapshot"); got != fromSnapshot {
 		t.Fatalf("eldersafe_rules_loaded_from_snapshot = %v, want %v", got, fromSnapshot)
+	}
+	if got := m.Metric("eldersafe_devices_loaded_from_snapshot"); got != devicesFromSnapshot {
+		t.Fatalf("eldersafe_devices_loaded_from_snapshot = %v, want %v", got, devicesFromSnapshot)
 	}
 	ms.connect(m, secrets)
 	for at := start.Add(11*time.Hour + step); !at.After(start.Add(24 * time.Hour)); at = at.Add(step) {

@@ -15,7 +15,7 @@ import (
 )
 
 // snapshotFile is the restart snapshot in the data directory: written at a
-// clean stop, read at start while the store's generation has not moved
+// clean stop, read at start while the store's generations have not moved
 // (docs/performance.md, "Restart from a snapshot").
 type snapshotFile struct {
 	path string
@@ -29,8 +29,12 @@ func (m *Monitor) snapshotFile() snapshotFile {
 // SnapshotPath is where the restart snapshot is, in the data directory.
 func (c Config) SnapshotPath() string { return filepath.Join(c.DataDir, snapshot.FileName) }
 
-func (f snapshotFile) Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) (uint64, error) {
-	return snapshot.Read(ctx, f.path, f.key, generation, runtime.GOMAXPROCS(0), restore, loadImage)
+func (f snapshotFile) Open() (dispatch.SnapshotFile, error) {
+	file, err := snapshot.Open(f.path, f.key, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return nil, err
+	}
+	return file, nil
 }
 
 // saveSnapshot writes the snapshot once every part has stopped, the last
@@ -45,7 +49,7 @@ func (m *Monitor) saveSnapshot() {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	generation, err := m.db.StateGeneration(ctx)
+	states, devices, err := m.db.Generations(ctx)
 	if err != nil {
 		m.log.Error("rules state snapshot not written; the next start reads the store", "err", err)
 		return
@@ -65,7 +69,8 @@ func (m *Monitor) saveSnapshot() {
 	// The engine's devices are the registered ones (a device goes only
 	// with its household); what else ingest knows of them is its cache's
 	// image.
-	err = snapshot.Write(f.path, f.key, generation, journaled, parts, func(part int, yield func(rules.State, []rules.SavedDevice)) error {
+	taken := snapshot.Taken{Generation: snapshot.Generation{States: states, Devices: devices}, Journaled: journaled}
+	err = snapshot.Write(f.path, f.key, taken, parts, func(part int, yield func(rules.State, []rules.SavedDevice)) error {
 		saved := m.decide.SavePart(part, parts, func(st rules.State, known []rules.SavedDevice) bool {
 			households.Add(1)
 			written.Add(int64(len(known)))
@@ -81,7 +86,7 @@ func (m *Monitor) saveSnapshot() {
 		m.log.Error("rules state snapshot not written; the next start reads the store", "err", err)
 		return
 	}
-	m.log.Info("rules state snapshot written", "households", households.Load(), "devices", written.Load(), "generation", generation, "journaled", journaled, "took", time.Since(start))
+	m.log.Info("rules state snapshot written", "households", households.Load(), "devices", written.Load(), "generation", states, "device_generation", devices, "journaled", journaled, "took", time.Since(start))
 }
 
 // registering is the decision step as the API sees it, with ingest told of

@@ -24,6 +24,7 @@ import (
 	"github.com/eldersafe/eldersafe/journal"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/snapshot"
 	"github.com/eldersafe/eldersafe/tasks"
 )
 
@@ -68,20 +69,30 @@ type Store interface {
 	// event clock, in one transaction.
 	SaveCheckpoint(ctx context.Context, states []rules.State, eventClock time.Time) error
 	DeleteRuleState(ctx context.Context, householdID string) error
-	// StateGeneration changes with every write of a rule state or a device.
-	StateGeneration(ctx context.Context) (uint64, error)
+	// Generations are what a snapshot is checked against: states moves
+	// with every write of a rule state or a device, devices with every
+	// write of a device.
+	Generations(ctx context.Context) (states, devices uint64, err error)
 }
 
 // Snapshot is a copy of the rules' states and the registered devices taken
 // at a clean stop, faster to read than the store's rows.
 type Snapshot interface {
+	// Open reads the snapshot's header; a missing one is fs.ErrNotExist.
+	Open() (SnapshotFile, error)
+}
+
+// SnapshotFile is a snapshot open, its header read; *snapshot.File is one.
+type SnapshotFile interface {
+	// Taken is what the header says: the store's generations then, and
+	// the last record of the journal the states hold.
+	Taken() snapshot.Taken
 	// Read hands every household's state and its devices (a slice not to
 	// keep) to restore, and every part of the device cache's image to
-	// loadImage, from several goroutines at once, if the snapshot was
-	// taken at generation, and returns the last record of the journal its
-	// states hold. An error means it is not usable: missing or stale
-	// (nothing handed over), or corrupt (maybe after some households).
-	Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) (journaled uint64, err error)
+	// loadImage, from several goroutines at once. An error (a corrupt
+	// snapshot) may come after some households were handed over.
+	Read(ctx context.Context, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error
+	Close() error
 }
 
 // Journal is a file of readings in the order the engine applied them;
@@ -183,8 +194,9 @@ type Dispatcher struct {
 	levels       map[registry.CareLevel]rules.Thresholds
 	log          *slog.Logger
 	fired        *prometheus.CounterVec
-	// fromSnapshot says where Load found the rules' state.
-	fromSnapshot prometheus.Gauge
+	// fromSnapshot and devicesFromSnapshot say where Load found the rules'
+	// state and the devices.
+	fromSnapshot, devicesFromSnapshot prometheus.Gauge
 	// journalTook is how long the journal's last checkpoint took.
 	journalTook prometheus.Gauge
 	// jumps counts readings that would have moved the event clock more than
@@ -259,6 +271,10 @@ func New(opts Options) (*Dispatcher, error) {
 	d.fromSnapshot = f.NewGauge(prometheus.GaugeOpts{
 		Name: "eldersafe_rules_loaded_from_snapshot",
 		Help: "1 when the rules' state and the devices were loaded at start from the snapshot of the last clean stop, 0 when from the store.",
+	})
+	d.devicesFromSnapshot = f.NewGauge(prometheus.GaugeOpts{
+		Name: "eldersafe_devices_loaded_from_snapshot",
+		Help: "1 when the registered devices were loaded at start from the snapshot of the last clean stop, with the rules' state or (after a crash) without it, 0 when from the store.",
 	})
 	if d.journal != nil {
 		d.journalTook = f.NewGauge(prometheus.GaugeOpts{

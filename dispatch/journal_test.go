@@ -232,20 +232,28 @@ func TestJournal_NumbersAboveTheStates(t *testing.T) {
 // snapshotFile is a snapshot in a file, as the monitor keeps one.
 type snapshotFile string
 
-func (f snapshotFile) Read(ctx context.Context, generation uint64, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) (uint64, error) {
-	return snapshot.Read(ctx, string(f), journalKey, generation, 2, restore, loadImage)
+func (f snapshotFile) Open() (dispatch.SnapshotFile, error) {
+	file, err := snapshot.Open(string(f), journalKey, 2)
+	if err != nil {
+		return nil, err
+	}
+	return file, nil
 }
 
 // write takes the snapshot of e's households, once its Run has returned,
-// holding what j has written.
+// holding what j (if not nil) has written.
 func (f snapshotFile) write(t *testing.T, e *env, j *journal.Journal) {
 	t.Helper()
-	generation, err := e.db.StateGeneration(context.Background())
+	states, devices, err := e.db.Generations(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	const parts = 2
-	if err := snapshot.Write(string(f), journalKey, generation, j.Written(), parts, func(part int, yield func(rules.State, []rules.SavedDevice)) error {
+	taken := snapshot.Taken{Generation: snapshot.Generation{States: states, Devices: devices}}
+	if j != nil {
+		taken.Journaled = j.Written()
+	}
+	if err := snapshot.Write(string(f), journalKey, taken, parts, func(part int, yield func(rules.State, []rules.SavedDevice)) error {
 		e.d.SavePart(part, parts, func(st rules.State, known []rules.SavedDevice) bool {
 			yield(st, known)
 			return true
@@ -335,5 +343,27 @@ func TestJournal_StopLeavesItToTheSnapshot(t *testing.T) {
 			t.Fatalf("stored rule states %v; want h1's, written by the first checkpoint", states)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	for name, want := range map[string]float64{"eldersafe_rules_loaded_from_snapshot": 1, "eldersafe_devices_loaded_from_snapshot": 1} {
+		if got := testkit.MetricValue(t, third.reg, name); got != want {
+			t.Errorf("third start: %s = %v, want %v", name, got, want)
+		}
+	}
+
+	// That checkpoint moved the store's state generation; third is left as
+	// a crash leaves it, a reading after it. The snapshot's states are
+	// older than the store's now, its devices are not (none was written
+	// since): the next start takes the devices from it, the states from
+	// the store, and replays the journal over them.
+	third.handle(t, motion(t0.Add(4*time.Minute)))
+	want, _ = held(third)
+	fourth := newEnvOn(t, db, opts(openJournal(t, dir), time.Hour))
+	if got, _ := held(fourth); !bytes.Equal(got, want) {
+		t.Fatalf("state after a crash that followed a checkpoint:\n% x\nwant\n% x", got, want)
+	}
+	for name, want := range map[string]float64{"eldersafe_rules_loaded_from_snapshot": 0, "eldersafe_devices_loaded_from_snapshot": 1} {
+		if got := testkit.MetricValue(t, fourth.reg, name); got != want {
+			t.Errorf("fourth start: %s = %v, want %v", name, got, want)
+		}
 	}
 }

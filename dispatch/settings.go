@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -35,7 +37,8 @@ type DeviceCache interface {
 // settings (time zone, overrides, away periods), its saved state, and the
 // registered devices, which it gives devices too, from several goroutines at
 // once. The states and devices come from the snapshot of the last clean stop
-// when it matches the store, else from the store. It must run before
+// while the store has not written either since (the devices alone while it
+// has written only states), else from the store. It must run before
 // readings arrive, on the clock restored.
 func (d *Dispatcher) Load(ctx context.Context, devices DeviceCache) error {
 	journaled, err := d.load(ctx, devices)
@@ -50,15 +53,21 @@ func (d *Dispatcher) Load(ctx context.Context, devices DeviceCache) error {
 
 // load restores the rules' state from the snapshot or the store, and
 // returns the last record of the journal it holds.
-func (d *Dispatcher) load(ctx context.Context, devices DeviceCache) (journaled uint64, err error) {
+func (d *Dispatcher) load(ctx context.Context, cache DeviceCache) (journaled uint64, err error) {
 	now := d.clock.Now() // zero while the event clock has not started
+	// The settings are read beside the big reads (every household's state,
+	// decrypted; every device): with a million households each takes
+	// seconds, and the store answers them on separate connections. Nothing
+	// is restored before they are applied.
+	var settings errgroup.Group
+	settings.Go(func() error { return d.loadSettings(ctx, now) })
 	if d.snapshot != nil {
-		if err := d.loadSettings(ctx, now); err != nil {
-			return 0, err
-		}
-		journaled, err := d.loadSnapshot(ctx, now, devices)
+		journaled, err := d.loadSnapshot(ctx, now, cache, &settings)
 		if err == nil {
 			return journaled, nil
+		}
+		if serr := settings.Wait(); serr != nil {
+			return 0, serr
 		}
 		// Whatever the snapshot restored is restored again from the store,
 		// which holds the same or newer: a household's Restore replaces its
@@ -69,49 +78,117 @@ func (d *Dispatcher) load(ctx context.Context, devices DeviceCache) (journaled u
 		} else {
 			d.log.Warn("rules state snapshot not used; loading it from the store", "err", err)
 		}
-		return 0, d.loadStore(ctx, now, devices, nil)
 	}
-	// The two big reads (every household's state, decrypted; every device)
-	// run beside the settings' and each other: with a million households
-	// each takes seconds, and the store answers them on separate
-	// connections. They are applied in order below.
-	var g errgroup.Group
-	g.Go(func() error { return d.loadSettings(ctx, now) })
-	return 0, d.loadStore(ctx, now, devices, &g)
+	return 0, d.loadStore(ctx, now, cache, &settings)
 }
 
-// loadSnapshot restores the states and devices of the snapshot that
-// matches the store's generation, and ingest's device cache, and returns
-// the last record of the journal the snapshot holds.
-func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache DeviceCache) (journaled uint64, err error) {
-	generation, err := d.store.StateGeneration(ctx)
+// loadSnapshot restores what the snapshot holds that the store has not
+// changed since, once settings are applied, and returns the last record of
+// the journal it holds: every household's state and devices, and ingest's
+// device cache, while no rule state or device was written since it was
+// taken; else, while no device was (after a crash, or a start that ran on
+// from it), the devices and the cache, with the states from the store.
+func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache DeviceCache, settings *errgroup.Group) (journaled uint64, err error) {
+	states, devices, err := d.store.Generations(ctx)
 	if err != nil {
 		return 0, err
 	}
-	var restored, devices atomic.Int64
-	journaled, err = d.snapshot.Read(ctx, generation, func(st rules.State, known []rules.SavedDevice) error {
+	f, err := d.snapshot.Open()
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	taken := f.Taken()
+	switch {
+	case taken.Devices != devices:
+		return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: a device was written since", taken.Devices, devices)
+	case taken.States != states:
+		return 0, d.loadStoredStates(ctx, now, f, cache, settings)
+	}
+	if err := settings.Wait(); err != nil {
+		return 0, err
+	}
+	var restored, known atomic.Int64
+	err = f.Read(ctx, func(st rules.State, devices []rules.SavedDevice) error {
 		// One step per household: its state (none yet for a household just
 		// registered), then every device of the snapshot, which under
 		// either clock is expected from now if the state lacks it.
-		if err := d.engine.RestoreHousehold(st, known, now); err != nil {
+		if err := d.engine.RestoreHousehold(st, devices, now); err != nil {
 			return err
 		}
 		if len(st.Data) > 0 {
 			restored.Add(1)
 		}
-		devices.Add(int64(len(known)))
+		known.Add(int64(len(devices)))
 		return nil
 	}, cache.LoadCachePart)
 	if err != nil {
 		return 0, err
 	}
 	d.fromSnapshot.Set(1)
-	d.log.Info("rules state loaded from the snapshot", "generation", generation, "restored", restored.Load(), "devices", devices.Load(), "journaled", journaled)
-	return journaled, nil
+	d.devicesFromSnapshot.Set(1)
+	d.log.Info("rules state loaded from the snapshot", "generation", states, "restored", restored.Load(), "devices", known.Load(), "journaled", taken.Journaled)
+	return taken.Journaled, nil
+}
+
+// loadStoredStates restores every household's state from the store, with
+// its devices from the snapshot f (still the registered ones: the store's
+// device generation has not moved), and ingest's cache from f's image,
+// once settings are applied. The states read from the store replace the
+// snapshot's, which are older; a journal is replayed from its start, as
+// after a start from the store.
+func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f SnapshotFile, cache DeviceCache, settings *errgroup.Group) error {
+	stored, err := d.store.RuleStates(ctx)
+	if err != nil {
+		return err
+	}
+	if err := settings.Wait(); err != nil {
+		return err
+	}
+	byID := func(st rules.State, id string) int { return strings.Compare(st.HouseholdID, id) }
+	// SQLite hands them in this order already; PostgreSQL in its own.
+	slices.SortFunc(stored, func(a, b rules.State) int { return byID(a, b.HouseholdID) })
+	found := make([]bool, len(stored)) // each written by one household's restore
+	var restored, known atomic.Int64
+	err = f.Read(ctx, func(st rules.State, devices []rules.SavedDevice) error {
+		saved := rules.State{HouseholdID: st.HouseholdID} // none saved yet
+		if i, ok := slices.BinarySearchFunc(stored, st.HouseholdID, byID); ok {
+			saved, found[i] = stored[i], true
+		}
+		known.Add(int64(len(devices)))
+		if err := d.engine.RestoreHousehold(saved, devices, now); err != nil {
+			// As from the store: its countdowns start afresh, its devices
+			// are still watched.
+			d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
+			return d.engine.RestoreHousehold(rules.State{HouseholdID: st.HouseholdID}, devices, now)
+		}
+		if len(saved.Data) > 0 {
+			restored.Add(1)
+		}
+		return nil
+	}, cache.LoadCachePart)
+	if err != nil {
+		return err
+	}
+	// A state the snapshot had no household for: none but by a hand's edit
+	// of the store, restored all the same.
+	for i, st := range stored {
+		if found[i] {
+			continue
+		}
+		if err := d.engine.Restore(st, now); err != nil {
+			d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
+			continue
+		}
+		restored.Add(1)
+	}
+	d.devicesFromSnapshot.Set(1)
+	d.log.Info("rules state loaded from the store, the devices from the snapshot", "restored", restored.Load(), "devices", known.Load(), "device_generation", f.Taken().Devices)
+	return nil
 }
 
 // loadStore reads every household's state and every device from the store
-// and restores them, once settings (if not nil) has loaded the settings.
+// and restores them, once settings are applied.
 // The states are restored while the devices are still being read, and the
 // devices go to ingest's cache as they are read; the engine takes them
 // after the states, which hold the devices they knew, so it keeps of each
@@ -127,7 +204,7 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 		if err != nil {
 			return err
 		}
-		if settings != nil && settings.Wait() != nil {
+		if settings.Wait() != nil {
 			return nil // joined below, once
 		}
 		for _, st := range states {
@@ -159,11 +236,7 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 			return nil
 		})
 	})
-	err := g.Wait()
-	if settings != nil {
-		err = errors.Join(settings.Wait(), err)
-	}
-	if err != nil {
+	if err := errors.Join(settings.Wait(), g.Wait()); err != nil {
 		return err
 	}
 	for _, dev := range devices {

@@ -3,10 +3,11 @@
 // a million households come back in seconds instead of being read row by
 // row from the store (docs/performance.md, "Restart from a snapshot").
 //
-// A snapshot is written at a clean stop and records the store's state
-// generation (a counter that triggers move with every write of a rule state
-// or a device); it is read only while the store's generation is the same,
-// so it never holds anything older than the store does. With a journal of
+// A snapshot is written at a clean stop and records the store's two
+// generations (counters that triggers move: one with every write of a rule
+// state or a device, one with every write of a device). Its states are
+// used only while the first is the same, so they are never older than the
+// store's; its devices while the second is, after a crash too. With a journal of
 // readings, it also records the last reading of the journal its states hold,
 // and which states the store lacks, so that the stop need not write them. Every chunk is sealed with
 // AES-256-GCM, its number, the generation and whether it is the last bound
@@ -42,12 +43,13 @@ import (
 const FileName = "rules.snapshot"
 
 // magic opens every snapshot; its last byte is the format's version.
-// Version 3 added the journal's mark and each state's unwritten flag; an
-// older snapshot is refused, and that start reads the store.
-const magic = "ESSNAP\x00\x03"
+// Version 3 added the journal's mark and each state's unwritten flag,
+// version 4 the device generation; an older snapshot is refused, and that
+// start reads the store.
+const magic = "ESSNAP\x00\x04"
 
-// headerLen is the magic, the generation and the journal's mark.
-const headerLen = len(magic) + 16
+// headerLen is the magic, the two generations and the journal's mark.
+const headerLen = len(magic) + 24
 
 // chunkTarget is how much plaintext a chunk holds before it is sealed: small
 // enough that workers share the work evenly, large enough that sealing
@@ -57,9 +59,18 @@ const chunkTarget = 1 << 20
 // maxChunk bounds what a corrupt length can make Read allocate.
 const maxChunk = 64 << 20
 
-// ErrStale is a snapshot of another generation than the store's: something
-// was written since it was taken.
-var ErrStale = errors.New("snapshot is stale")
+// Generation is the store's two counters when a snapshot was taken: States
+// moves with every write of a rule state or a device, Devices with every
+// write of a device.
+type Generation struct{ States, Devices uint64 }
+
+// Taken is what a snapshot's header says of it.
+type Taken struct {
+	Generation
+	// Journaled is the last record of a journal of readings its states
+	// hold; zero: none.
+	Journaled uint64
+}
 
 // Image is what a restart loads that its owner encodes itself (ingest's
 // device cache, as it is in memory), in parts: the snapshot seals them as
@@ -76,14 +87,13 @@ const (
 )
 
 // Write saves what households hands to its yield (each household's state
-// with its devices), then image, as a snapshot of generation to path, with
-// journaled the last record of a journal of readings the states hold (zero:
-// none), atomically: a file that is not complete is never there under path, and
+// with its devices), then image, as a snapshot taken as taken says to path,
+// atomically: a file that is not complete is never there under path, and
 // nothing is written when households returns an error. households is
 // called once for each part from 0 to parts-1, from as many goroutines at
 // once, and hands that part's households: encoding a million of them is
 // most of the work, and a clean stop should not keep a supervisor waiting.
-func Write(path string, key []byte, generation, journaled uint64, parts int, households func(part int, yield func(rules.State, []rules.SavedDevice)) error, image Image) (err error) {
+func Write(path string, key []byte, taken Taken, parts int, households func(part int, yield func(rules.State, []rules.SavedDevice)) error, image Image) (err error) {
 	aead, err := newAEAD(key)
 	if err != nil {
 		return err
@@ -98,7 +108,7 @@ func Write(path string, key []byte, generation, journaled uint64, parts int, hou
 			os.Remove(tmp.Name())
 		}
 	}()
-	w := &writer{out: bufio.NewWriterSize(tmp, 1<<20), aead: aead, header: header(generation, journaled)}
+	w := &writer{out: bufio.NewWriterSize(tmp, 1<<20), aead: aead, header: header(taken)}
 	_, w.err = w.out.Write(w.header)
 	// Each part fills chunks of its own; this goroutine seals and writes
 	// them in the order they come, holding the latest back until it knows
@@ -208,9 +218,10 @@ type writer struct {
 }
 
 // header is what a snapshot begins with.
-func header(generation, journaled uint64) []byte {
-	b := binary.LittleEndian.AppendUint64([]byte(magic), generation)
-	return binary.LittleEndian.AppendUint64(b, journaled)
+func header(taken Taken) []byte {
+	b := binary.LittleEndian.AppendUint64([]byte(magic), taken.States)
+	b = binary.LittleEndian.AppendUint64(b, taken.Devices)
+	return binary.LittleEndian.AppendUint64(b, taken.Journaled)
 }
 
 // seal writes plain as one chunk: its length (the top bit set on the last
@@ -252,38 +263,62 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// Read hands every household of the snapshot at path to restore (its state
-// and its devices, in slices restore must not keep), and every part of its
-// image to loadImage (a slice not to keep either), from workers goroutines
-// at once, and returns the journal's mark it was written with. A missing file is os.ErrNotExist, a
-// snapshot of another generation ErrStale, both before anything is handed
-// over; a corrupt or truncated one is an error that may come after some
-// chunks were: the caller must then load everything from the store again,
-// over what was restored.
-func Read(ctx context.Context, path string, key []byte, generation uint64, workers int, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) (journaled uint64, err error) {
+// File is a snapshot open for reading, its header read.
+type File struct {
+	f       *os.File
+	r       *bufio.Reader
+	aead    cipher.AEAD
+	head    []byte
+	taken   Taken
+	workers int
+}
+
+// Open opens the snapshot at path and reads its header, for Read to hand
+// its households over from workers goroutines at once. A missing file is
+// os.ErrNotExist; one of another version an error too.
+func Open(path string, key []byte, workers int) (*File, error) {
 	aead, err := newAEAD(key)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, fmt.Errorf("read snapshot: %w", err)
+		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
-	defer f.Close()
 	// Chunks of about a megabyte are read past the buffer, straight into
 	// their own slice, rather than copied out of it.
 	r := bufio.NewReaderSize(f, 64<<10)
 	head := make([]byte, headerLen)
 	if _, err := io.ReadFull(r, head); err != nil {
-		return 0, fmt.Errorf("read snapshot header: %w", err)
+		f.Close()
+		return nil, fmt.Errorf("read snapshot header: %w", err)
 	}
 	if string(head[:len(magic)]) != magic {
-		return 0, fmt.Errorf("read snapshot: not a snapshot of this version")
+		f.Close()
+		return nil, fmt.Errorf("read snapshot: not a snapshot of this version")
 	}
-	if got := binary.LittleEndian.Uint64(head[len(magic):]); got != generation {
-		return 0, fmt.Errorf("snapshot of generation %d, the store is at %d: %w", got, generation, ErrStale)
-	}
-	journaled = binary.LittleEndian.Uint64(head[len(magic)+8:])
+	taken := Taken{Generation{
+		States:  binary.LittleEndian.Uint64(head[len(magic):]),
+		Devices: binary.LittleEndian.Uint64(head[len(magic)+8:]),
+	}, binary.LittleEndian.Uint64(head[len(magic)+16:])}
+	return &File{f: f, r: r, aead: aead, head: head, taken: taken, workers: max(workers, 1)}, nil
+}
+
+// Taken is what the snapshot's header says of it; nothing in it is
+// authenticated before Read has read the chunks that bind it.
+func (f *File) Taken() Taken { return f.taken }
+
+// Close closes the file.
+func (f *File) Close() error { return f.f.Close() }
+
+// Read hands every household of the snapshot (its state and its devices, in
+// slices restore must not keep) to restore, and every part of its image to
+// loadImage (a slice not to keep either), from the file's workers at once.
+// A corrupt or truncated snapshot is an error that may come after some
+// chunks were handed over: the caller must then load everything from the
+// store again, over what was restored. Read reads the file once.
+func (f *File) Read(ctx context.Context, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error {
+	r, aead, head, workers := f.r, f.aead, f.head, f.workers
 	g, ctx := errgroup.WithContext(ctx)
 	type chunk struct {
 		index  uint32
@@ -344,9 +379,9 @@ func Read(ctx context.Context, path string, key []byte, generation uint64, worke
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return 0, fmt.Errorf("read snapshot: %w", err)
+		return fmt.Errorf("read snapshot: %w", err)
 	}
-	return journaled, nil
+	return nil
 }
 
 // finalBit marks the last chunk in the top bit of its length. It is bound

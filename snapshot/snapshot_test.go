@@ -70,15 +70,20 @@ func (im image) AppendPart(b []byte, part int) []byte { return append(b, im[part
 var testImage = image{[]byte("devices 0"), nil, bytes.Repeat([]byte("devices 2 "), chunkTarget/5), []byte("devices 3")}
 
 // readAll reads a snapshot back into households, ordered by id, checking
-// that the image comes back too, and returns its journal's mark.
-func readAll(t *testing.T, path string, generation uint64) ([]saved, uint64, error) {
+// that the image comes back too, and returns what its header says.
+func readAll(t *testing.T, path string) ([]saved, Taken, error) {
 	t.Helper()
 	var (
 		mu    sync.Mutex
 		out   = map[string]*saved{}
 		parts image
 	)
-	journaled, err := Read(context.Background(), path, testKey, generation, 2, func(st rules.State, devices []rules.SavedDevice) error {
+	f, err := Open(path, testKey, 2)
+	if err != nil {
+		return nil, Taken{}, err
+	}
+	defer f.Close()
+	err = f.Read(context.Background(), func(st rules.State, devices []rules.SavedDevice) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(st.Data) == 0 {
@@ -115,7 +120,7 @@ func readAll(t *testing.T, path string, generation uint64) ([]saved, uint64, err
 	for _, id := range ids {
 		list = append(list, *out[id])
 	}
-	return list, journaled, err
+	return list, f.Taken(), err
 }
 
 func sortedByID(hs []saved) []saved {
@@ -150,17 +155,17 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), FileName)
 			hs := households(n)
-			mark := uint64(1_000_000 + n)
-			if err := Write(path, testKey, 42, mark, testParts, seq(hs), testImage); err != nil {
+			taken := Taken{Generation{States: 42, Devices: uint64(7 + n)}, uint64(1_000_000 + n)}
+			if err := Write(path, testKey, taken, testParts, seq(hs), testImage); err != nil {
 				t.Fatal(err)
 			}
-			got, journaled, err := readAll(t, path, 42)
+			got, back, err := readAll(t, path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			equal(t, got, sortedByID(hs))
-			if journaled != mark {
-				t.Errorf("journal's mark %d back, want %d", journaled, mark)
+			if back != taken {
+				t.Errorf("header %+v back, want %+v", back, taken)
 			}
 		})
 	}
@@ -169,7 +174,7 @@ func TestRoundTrip(t *testing.T) {
 func TestRefused(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	if err := Write(path, testKey, 42, 0, testParts, seq(households(30_000)), testImage); err != nil {
+	if err := Write(path, testKey, Taken{Generation: Generation{42, 7}}, testParts, seq(households(30_000)), testImage); err != nil {
 		t.Fatal(err)
 	}
 	good, err := os.ReadFile(path)
@@ -177,19 +182,17 @@ func TestRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("Missing", func(t *testing.T) {
-		if _, _, err := readAll(t, filepath.Join(dir, "none"), 42); !errors.Is(err, os.ErrNotExist) {
+		if _, _, err := readAll(t, filepath.Join(dir, "none")); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("err = %v, want os.ErrNotExist", err)
 		}
 	})
-	t.Run("Stale", func(t *testing.T) {
-		got, _, err := readAll(t, path, 43)
-		if !errors.Is(err, ErrStale) || len(got) != 0 {
-			t.Fatalf("err = %v with %d households, want ErrStale and none", err, len(got))
-		}
-	})
 	t.Run("WrongKey", func(t *testing.T) {
-		_, err := Read(context.Background(), path, bytes.Repeat([]byte{8}, 32), 42, 2, func(rules.State, []rules.SavedDevice) error { return nil }, func([]byte) error { return nil })
-		if err == nil {
+		f, err := Open(path, bytes.Repeat([]byte{8}, 32), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Read(context.Background(), func(rules.State, []rules.SavedDevice) error { return nil }, func([]byte) error { return nil }); err == nil {
 			t.Fatal("read with another key")
 		}
 	})
@@ -198,8 +201,9 @@ func TestRefused(t *testing.T) {
 		"CutAtChunk":        good[:headerLen+4+int(le32(good[headerLen:])&^finalBit(true))],
 		"FlippedByte":       flip(good, len(good)/2),
 		"FlippedGeneration": flip(good, len(magic)),
-		"FlippedJournaled":  flip(good, len(magic)+8),
-		"OlderVersion":      append([]byte("ESSNAP\x00\x02"), good[len(magic):]...),
+		"FlippedDevices":    flip(good, len(magic)+8),
+		"FlippedJournaled":  flip(good, len(magic)+16),
+		"OlderVersion":      append([]byte("ESSNAP\x00\x03"), good[len(magic):]...),
 		"Trailing":          append(slices.Clone(good), 0),
 		"NotFinal":          flip(good, lastLength(good)+3),
 	} {
@@ -208,7 +212,7 @@ func TestRefused(t *testing.T) {
 			if err := os.WriteFile(p, broken, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := readAll(t, p, 42); err == nil {
+			if _, _, err := readAll(t, p); err == nil {
 				t.Fatal("a broken snapshot read without error")
 			}
 		})
@@ -240,15 +244,16 @@ func lastLength(b []byte) int {
 func TestWriteReplacesAtomically(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	if err := Write(path, testKey, 1, 0, testParts, seq(households(10)), testImage); err != nil {
+	at := func(n uint64) Taken { return Taken{Generation: Generation{States: n, Devices: n}} }
+	if err := Write(path, testKey, at(1), testParts, seq(households(10)), testImage); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(path, testKey, 2, 0, testParts, seq(households(20)), testImage); err != nil {
+	if err := Write(path, testKey, at(2), testParts, seq(households(20)), testImage); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := readAll(t, path, 2)
-	if err != nil || len(got) != 20 {
-		t.Fatalf("%d households, err %v; want 20", len(got), err)
+	got, taken, err := readAll(t, path)
+	if err != nil || len(got) != 20 || taken != at(2) {
+		t.Fatalf("%d households of %+v, err %v; want 20 of %+v", len(got), taken, err, at(2))
 	}
 	all := seq(households(30_000))
 	failing := func(part int, yield func(rules.State, []rules.SavedDevice)) error {
@@ -258,11 +263,11 @@ func TestWriteReplacesAtomically(t *testing.T) {
 		}
 		return nil
 	}
-	if err := Write(path, testKey, 3, 0, testParts, failing, testImage); err == nil {
+	if err := Write(path, testKey, at(3), testParts, failing, testImage); err == nil {
 		t.Fatal("a failed snapshot written")
 	}
-	if _, _, err := readAll(t, path, 2); err != nil {
-		t.Fatalf("the snapshot before a failed one: %v", err)
+	if _, taken, err := readAll(t, path); err != nil || taken != at(2) {
+		t.Fatalf("the snapshot before a failed one: %+v, %v", taken, err)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
@@ -327,7 +332,8 @@ func FuzzRead(f *testing.F) {
 	dir := f.TempDir()
 	path := filepath.Join(dir, FileName)
 	hs := households(5)
-	if err := Write(path, testKey, 9, 0, testParts, seq(hs), testImage); err != nil {
+	taken := Taken{Generation{9, 4}, 3}
+	if err := Write(path, testKey, taken, testParts, seq(hs), testImage); err != nil {
 		f.Fatal(err)
 	}
 	good, err := os.ReadFile(path)
@@ -341,9 +347,12 @@ func FuzzRead(f *testing.F) {
 		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		got, _, err := readAll(t, p, 9)
+		got, back, err := readAll(t, p)
 		if err == nil {
 			equal(t, got, sortedByID(hs))
+			if back != taken {
+				t.Fatalf("header %+v read, want %+v", back, taken)
+			}
 		}
 	})
 }

@@ -84,7 +84,7 @@ func TestMigration77(t *testing.T) {
 	if want := []string{"h1", "h2", "h3"}; !slices.Equal(got, want) {
 		t.Errorf("states read in the order %v, want %v (kept by id)", got, want)
 	}
-	if n, err := db.StateGeneration(ctx); err != nil || n != generation {
+	if n, _, err := db.Generations(ctx); err != nil || n != generation {
 		t.Errorf("generation after migration %d, %v; want %d, unmoved", n, err, generation)
 	}
 }

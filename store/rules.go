@@ -402,13 +402,14 @@ func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.Regis
 // place, for deviceRow.
 var registeredDeviceCols = strings.Replace(deviceCols, "secret_hash", "''", 1)
 
-// StateGeneration is a number that changes with every write of a rule state
-// or a device (kept by triggers, migration 00070): a snapshot of both taken
-// at generation n is what the store holds while StateGeneration is still n.
-func (db *DB) StateGeneration(ctx context.Context) (uint64, error) {
-	var n uint64
-	if err := db.r.QueryRowContext(ctx, `SELECT n FROM state_generation WHERE id = 1`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("state generation: %w", err)
+// Generations are two numbers a restart snapshot is checked against, kept
+// by triggers: states moves with every write of a rule state or a device
+// (migration 00070), devices with every write of a device (00079). A
+// snapshot taken at states n is what the store holds while states is
+// still n; its devices are the registered ones while devices has not moved.
+func (db *DB) Generations(ctx context.Context) (states, devices uint64, err error) {
+	if err := db.r.QueryRowContext(ctx, `SELECT n, devices FROM state_generation WHERE id = 1`).Scan(&states, &devices); err != nil {
+		return 0, 0, fmt.Errorf("state generation: %w", err)
 	}
-	return n, nil
+	return states, devices, nil
 }

@@ -295,44 +295,65 @@ func TestHouseholdRuleFields(t *testing.T) {
 	}
 }
 
-// TestStateGeneration: every write of a rule state or a device moves the
-// generation a restart snapshot is checked against; a read does not.
-func TestStateGeneration(t *testing.T) {
+// TestGenerations: every write of a rule state or a device moves the state
+// generation a restart snapshot is checked against, and every write of a
+// device (only) the device generation; a read moves neither.
+func TestGenerations(t *testing.T) {
 	ctx := context.Background()
 	db := newDB(t)
 	seed(t, db) // h1
-	last, err := db.StateGeneration(ctx)
+	lastStates, lastDevices, err := db.Generations(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, step := range []struct {
-		name  string
-		write func() error
-		moves bool
+		name                string
+		write               func() error
+		states, devicesMove bool
 	}{
-		{"states read", func() error { _, err := db.RuleStates(ctx); return err }, false},
+		{"states read", func() error { _, err := db.RuleStates(ctx); return err }, false, false},
 		{"state saved", func() error {
 			return db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte{3}}}, time.Time{})
-		}, true},
+		}, true, false},
 		{"state saved again", func() error {
 			return db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte{3, 1}}}, time.Time{})
-		}, true},
-		{"event clock alone", func() error { return db.SaveCheckpoint(ctx, nil, time.Unix(1e9, 0)) }, false},
+		}, true, false},
+		{"event clock alone", func() error { return db.SaveCheckpoint(ctx, nil, time.Unix(1e9, 0)) }, false, false},
 		{"device created", func() error {
 			return db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.MotionSensor, HouseholdID: "h1", SecretHash: "s"})
-		}, true},
-		{"state deleted", func() error { return db.DeleteRuleState(ctx, "h1") }, true},
+		}, true, true},
+		{"devices read", func() error {
+			return db.EachRegisteredDevice(ctx, func(registry.RegisteredDevice) error { return nil })
+		}, false, false},
+		{"device's interval set", func() error {
+			h, err := db.Household(ctx, "h1")
+			if err != nil {
+				return err
+			}
+			_, err = db.ImportHousehold(ctx, registry.HouseholdImport{Household: h, Devices: []registry.Device{
+				{ID: "d1", Kind: registry.MotionSensor, HouseholdID: "h1", ExpectedEvery: 2 * time.Hour},
+			}})
+			return err
+		}, true, true},
+		{"state deleted", func() error { return db.DeleteRuleState(ctx, "h1") }, true, false},
+		{"household and its device deleted", func() error {
+			_, err := db.DeleteHousehold(ctx, "h1", time.Unix(2e9, 0), "test")
+			return err
+		}, true, true},
 	} {
 		if err := step.write(); err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
-		n, err := db.StateGeneration(ctx)
+		states, devices, err := db.Generations(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if moved := n != last; moved != step.moves {
-			t.Errorf("%s: generation %d → %d, want moved=%v", step.name, last, n, step.moves)
+		if moved := states != lastStates; moved != step.states {
+			t.Errorf("%s: state generation %d → %d, want moved=%v", step.name, lastStates, states, step.states)
 		}
-		last = n
+		if moved := devices != lastDevices; moved != step.devicesMove {
+			t.Errorf("%s: device generation %d → %d, want moved=%v", step.name, lastDevices, devices, step.devicesMove)
+		}
+		lastStates, lastDevices = states, devices
 	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -213,6 +215,17 @@ func (m *crashMonitor) restart() {
 	m.start()
 }
 
+// devicesFromSnapshot says whether the monitor's start took the registered
+// devices from the snapshot of a clean stop.
+func (m *crashMonitor) devicesFromSnapshot() bool {
+	m.t.Helper()
+	status, body := m.api.call("GET", "/metrics", nil)
+	if status != http.StatusOK {
+		m.t.Fatalf("GET /metrics: %d %s", status, body)
+	}
+	return bytes.Contains(body, []byte("\neldersafe_devices_loaded_from_snapshot 1\n"))
+}
+
 // setUpGrid registers the grid and its worker, reached by push at /worker.
 func (c apiClient) setUpGrid(push *pushReceiver) {
 	c.t.Helper()
@@ -266,6 +279,9 @@ func TestCrashFalls(t *testing.T) {
 			plan := nextKill(r.rng, run)
 			falls := killDuringNewFalls(t, r.m, r.b, r.push, run, plan)
 			r.m.restart()
+			if got, want := r.m.devicesFromSnapshot(), run%2 == 1; got != want {
+				t.Errorf("run %d: devices loaded from the snapshot %v, want %v (after a clean stop, with no device registered since)", run, got, want)
+			}
 			resendUnacked(t, r.b, falls)
 			tally.add(t, run, plan, falls, r.m.settle(r.push, falls, r.b.monitorAcks))
 		}
@@ -403,11 +419,19 @@ func killDuringFalls(t *testing.T, m *crashMonitor, b crashBroker, falls []*fall
 
 // killDuringNewFalls registers plan.falls fresh households of run, with a
 // wristband each, through m, and kills m during their falls as plan says.
+// Every other run stops m cleanly and starts it again first, as an
+// operator's restart does: the kill then leaves the snapshot of that stop,
+// whose devices are still the registered ones and whose states the falls
+// make older than the store's.
 func killDuringNewFalls(t *testing.T, m *crashMonitor, b crashBroker, push *pushReceiver, run int, plan killPlan) []*fall {
 	t.Helper()
 	falls := make([]*fall, plan.falls)
 	for i := range falls {
 		falls[i] = newFall(m.api, push, fmt.Sprintf("h%d-%d", run, i), fmt.Sprintf("wb%d-%d", run, i))
+	}
+	if run%2 == 1 {
+		m.s.stop(t)
+		m.start()
 	}
 	killDuringFalls(t, m, b, falls, plan)
 	return falls
