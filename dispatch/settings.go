@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -145,14 +143,17 @@ func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f Snap
 	if err := settings.Wait(); err != nil {
 		return err
 	}
-	byID := func(st rules.State, id string) int { return strings.Compare(st.HouseholdID, id) }
-	// SQLite hands them in this order already; PostgreSQL in its own.
-	slices.SortFunc(stored, func(a, b rules.State) int { return byID(a, b.HouseholdID) })
+	// A map: a binary search of a million ids took twice the CPU of its
+	// making and lookups.
+	index := make(map[string]int, len(stored))
+	for i, st := range stored {
+		index[st.HouseholdID] = i
+	}
 	found := make([]bool, len(stored)) // each written by one household's restore
 	var restored, known atomic.Int64
 	err = f.Read(ctx, func(st rules.State, devices []rules.SavedDevice) error {
 		saved := rules.State{HouseholdID: st.HouseholdID} // none saved yet
-		if i, ok := slices.BinarySearchFunc(stored, st.HouseholdID, byID); ok {
+		if i, ok := index[st.HouseholdID]; ok {
 			saved, found[i] = stored[i], true
 		}
 		known.Add(int64(len(devices)))

@@ -11,7 +11,10 @@
 # with REST=S, again S seconds later; then the heap live after a forced
 # collection. FROM_STORE=1: WORK/data's snapshot is removed first, so that
 # the start reads the store, as after a crash without the journal or an
-# upgrade.
+# upgrade. STATES_MOVED=1: one rule state is written again first (sqlite3),
+# as a run after the snapshot's clean stop leaves the store, killed: the
+# start finds the snapshot's states older than the store's and its devices
+# not, and reads the states from the store.
 set -euo pipefail
 BIN=$(realpath "$1"); WORK=$(realpath "$2"); PROF=${3:+$(realpath "$3")}
 TOKEN=scale-token
@@ -27,6 +30,11 @@ PPROF=127.0.0.1:$(free_port)
 monitor_pid= profile_pid=
 if [ -n "${FROM_STORE:-}" ]; then
 	rm -f "$WORK/data/rules.snapshot"
+fi
+if [ -n "${STATES_MOVED:-}" ]; then
+	apt_install sqlite3
+	sqlite3 "$WORK/data/eldersafe.db" \
+		"UPDATE rule_state SET updated_at = updated_at + 1 WHERE household_id = (SELECT min(household_id) FROM rule_state)"
 fi
 trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
 serve_scale "$BIN"
