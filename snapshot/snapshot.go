@@ -7,10 +7,11 @@
 // generations (counters that triggers move: one with every write of a rule
 // state or a device, one with every write of a device). Its states are
 // used only while the first is the same, so they are never older than the
-// store's; its devices while the second is, after a crash too. With a journal of
-// readings, it also records the last reading of the journal its states hold,
-// and which states the store lacks, so that the stop need not write them. Every chunk is sealed with
-// AES-256-GCM, its number, the generation and whether it is the last bound
+// store's; its devices while the second is, after a crash too. With a
+// journal of readings, it also records the last reading of the journal its
+// states hold, and which states the store lacks, so that the stop need not
+// write them. Every chunk is sealed with AES-256-GCM, its number, the header
+// (generations and the journal's mark) and whether it is the last bound
 // in: a corrupt, truncated, reordered or foreign file is an error, never a
 // silent loss, and the caller falls back to the store.
 package snapshot
