@@ -75,13 +75,14 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 		name                  string
 		leave                 func(t *testing.T, path string)
 		fromSnapshot, devices float64
+		stopAt6h              bool
 	}{
-		{"Snapshot", func(*testing.T, string) {}, 1, 1},
+		{"Snapshot", func(*testing.T, string) {}, 1, 1, false},
 		{"NoSnapshot", func(t *testing.T, path string) {
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)
 			}
-		}, 0, 0},
+		}, 0, 0, false},
 		{"CorruptSnapshot", func(t *testing.T, path string) {
 			b, err := os.ReadFile(path)
 			if err != nil {
@@ -91,14 +92,14 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 			if err := os.WriteFile(path, b, 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, 0, 0},
+		}, 0, 0, false},
 		{"OlderSnapshot", func(t *testing.T, path string) {
 			if err := os.Rename(path+olderSuffix, path); err != nil {
 				t.Fatal(err)
 			}
-		}, 0, 1},
+		}, 0, 1, true},
 	} {
-		t.Run(c.name, func(t *testing.T) { ruleStateSurvivesRestart(t, c.leave, c.fromSnapshot, c.devices) })
+		t.Run(c.name, func(t *testing.T) { ruleStateSurvivesRestart(t, c.leave, c.fromSnapshot, c.devices, c.stopAt6h) })
 	}
 }
 
@@ -106,7 +107,7 @@ func TestRuleStateSurvivesRestart(t *testing.T) {
 // snapshot of its stop at 6 h.
 const olderSuffix = ".6h"
 
-func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), fromSnapshot, devicesFromSnapshot float64) {
+func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), fromSnapshot, devicesFromSnapshot float64, stopAt6h bool) {
 	dir := t.TempDir()
 	onEventClock := func(c *app.Config) {
 		c.Clock, c.Simulation = app.ClockEvent, true
@@ -139,7 +140,7 @@ func ruleStateSurvivesRestart(t *testing.T, leave func(*testing.T, string), from
 		if !at.Before(start) {
 			ms.read("pending", at, 100)
 		}
-		if at.Equal(start.Add(6 * time.Hour)) {
+		if stopAt6h && at.Equal(start.Add(6*time.Hour)) {
 			// A clean stop and start, its snapshot kept aside.
 			if err := m.Close(); err != nil {
 				t.Fatal(err)

@@ -294,13 +294,7 @@ func TestJournal_StopLeavesItToTheSnapshot(t *testing.T) {
 	}
 	j := openJournal(t, dir)
 	first := newEnvOn(t, db, opts(j, time.Hour))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { first.d.Run(ctx) })
-	first.handle(t, motion(t0.Add(time.Minute)))
-	first.handle(t, motion(t0.Add(2*time.Minute)))
-	cancel()
-	wg.Wait()
+	stop(t, first, motion(t0.Add(time.Minute)), motion(t0.Add(2*time.Minute)))
 	if states, err := db.RuleStates(context.Background()); err != nil || len(states) != 0 {
 		t.Fatalf("stored rule states after the stop: %d, %v; want none, left to the snapshot", len(states), err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/dispatch"
+	"github.com/eldersafe/eldersafe/journal"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 	"github.com/eldersafe/eldersafe/snapshot"
@@ -26,22 +27,9 @@ func TestLoad_SnapshotOlderThanTheStore(t *testing.T) {
 	opts := func() dispatch.Options {
 		return dispatch.Options{CheckpointInterval: time.Hour, Snapshot: snap}
 	}
-	loadedFrom := func(t *testing.T, e *env, states, devices float64) {
-		t.Helper()
-		for name, want := range map[string]float64{"eldersafe_rules_loaded_from_snapshot": states, "eldersafe_devices_loaded_from_snapshot": devices} {
-			if got := testkit.MetricValue(t, e.reg, name); got != want {
-				t.Errorf("%s = %v, want %v", name, got, want)
-			}
-		}
-	}
 
 	first := newEnvOn(t, db, opts())
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { first.d.Run(ctx) })
-	first.handle(t, motion(t0.Add(time.Minute)))
-	cancel()
-	wg.Wait()
+	stop(t, first, motion(t0.Add(time.Minute)))
 	snap.write(t, first, nil)
 	want, _ := held(first)
 	if len(want) == 0 {
@@ -70,15 +58,132 @@ func TestLoad_SnapshotOlderThanTheStore(t *testing.T) {
 	}
 	fourth := newEnvOn(t, db, opts())
 	loadedFrom(t, fourth, 0, 0)
-	var known []string
-	fourth.engine.SaveAll(func(_ rules.State, devices []rules.SavedDevice) bool {
-		for _, d := range devices {
-			known = append(known, d.ID)
+	if got, want := households(fourth)["h1"].devices, []string{"door-1", "pir-1", "wb-1"}; !slices.Equal(got, want) {
+		t.Fatalf("devices after one was registered: %v, want %v", got, want)
+	}
+}
+
+// loadedFrom checks where e's start took the states and the devices from:
+// 1 the snapshot, 0 the store.
+func loadedFrom(t *testing.T, e *env, states, devices float64) {
+	t.Helper()
+	for name, want := range map[string]float64{"eldersafe_rules_loaded_from_snapshot": states, "eldersafe_devices_loaded_from_snapshot": devices} {
+		if got := testkit.MetricValue(t, e.reg, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// household is what e's engine holds of a household.
+type household struct {
+	data    []byte
+	devices []string // sorted
+}
+
+// households is every household of e's engine, as a snapshot takes it.
+func households(e *env) map[string]household {
+	out := map[string]household{}
+	e.engine.SaveAll(func(st rules.State, devices []rules.SavedDevice) bool {
+		h := household{data: slices.Clone(st.Data)}
+		for _, d := range devices {
+			h.devices = append(h.devices, d.ID)
+		}
+		slices.Sort(h.devices)
+		out[st.HouseholdID] = h
 		return true
 	})
-	slices.Sort(known)
-	if want := []string{"door-1", "pir-1", "wb-1"}; !slices.Equal(known, want) {
-		t.Fatalf("devices after one was registered: %v, want %v", known, want)
+	return out
+}
+
+// stop runs e until the readings are handled, then stops it, as a clean
+// stop does before its snapshot.
+func stop(t *testing.T, e *env, readings ...rules.Reading) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { e.d.Run(ctx) })
+	for _, r := range readings {
+		e.handle(t, r)
+	}
+	cancel()
+	wg.Wait()
+}
+
+// With the snapshot's devices, the states come from the store: one the
+// snapshot has no household for is restored too, and a household whose
+// stored state cannot be read starts afresh with the snapshot's devices,
+// rather than the start giving up the snapshot.
+func TestLoad_StoredStatesTheSnapshotLacksOrCannotRead(t *testing.T) {
+	ctx := context.Background()
+	db := newStore(t)
+	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
+	opts := func() dispatch.Options {
+		return dispatch.Options{CheckpointInterval: time.Hour, Snapshot: snap}
+	}
+	first := newEnvOn(t, db, opts())
+	stop(t, first, motion(t0.Add(time.Minute)))
+	snap.write(t, first, nil)
+	h1 := households(first)["h1"]
+
+	// A household without devices (the device generation stays) with a
+	// state the snapshot lacks, and h1's state overwritten unreadable.
+	if err := db.CreateHousehold(ctx, registry.Household{ID: "h9", Name: "Zhao Min", Address: "14 Xingfu Road", GridID: "g1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h9", Data: h1.data}, {HouseholdID: "h1", Data: []byte{0xff, 0xff}}}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	second := newEnvOn(t, db, opts())
+	loadedFrom(t, second, 0, 1)
+	got := households(second)
+	if h9 := got["h9"]; len(h9.data) == 0 {
+		t.Errorf("h9, a stored state the snapshot lacks: %+v, want it restored", h9)
+	}
+	if got := got["h1"]; bytes.Equal(got.data, h1.data) || !slices.Equal(got.devices, h1.devices) {
+		t.Errorf("h1, its stored state unreadable: %+v, want its devices %v and its countdowns afresh", got, h1.devices)
+	}
+}
+
+// With the journal, a start with the snapshot's devices and the store's
+// states replays the whole journal, not only what came after the
+// snapshot's mark: the states the snapshot held that the store lacks are
+// in the journal only.
+func TestLoad_JournalReplayedWhole(t *testing.T) {
+	ctx := context.Background()
+	db, dir := newStore(t), t.TempDir()
+	for _, err := range []error{
+		db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Sun Lan", Address: "16 Xingfu Road", GridID: "g1"}),
+		db.CreateDevice(ctx, registry.Device{ID: "wb-2", Kind: registry.Wristband, HouseholdID: "h2", SecretHash: "x"}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
+	opts := func(j *journal.Journal) dispatch.Options {
+		return dispatch.Options{Journal: j, JournalCheckpoint: time.Hour, CheckpointInterval: time.Hour, Snapshot: snap}
+	}
+	j := openJournal(t, dir)
+	first := newEnvOn(t, db, opts(j))
+	stop(t, first, motion(t0.Add(time.Minute)))
+	snap.write(t, first, j)
+	want, unwritten := held(first)
+	if !unwritten {
+		t.Fatal("h1's motion written to the store at the stop; the test needs it left to the snapshot")
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := newEnvOn(t, db, opts(openJournal(t, dir)))
+	second.run(t)
+	// A fall's state is written before its PUBACK: the store's states move
+	// on, not its devices. second is then left as a crash leaves it.
+	second.handle(t, rules.Reading{HouseholdID: "h2", DeviceID: "wb-2", Kind: registry.Wristband, Stream: rules.Event, TS: t0.Add(2 * time.Minute), Event: "fall"})
+
+	third := newEnvOn(t, db, opts(openJournal(t, dir)))
+	loadedFrom(t, third, 0, 1)
+	if got, _ := held(third); !bytes.Equal(got, want) {
+		t.Fatalf("h1 after the crash:\n% x\nwant\n% x (its motion, in the journal only)", got, want)
 	}
 }

@@ -64,7 +64,7 @@ func (d *Dispatcher) load(ctx context.Context, cache DeviceCache) (journaled uin
 		if err == nil {
 			return journaled, nil
 		}
-		if serr := settings.Wait(); serr != nil {
+		if serr := errors.Join(settings.Wait(), ctx.Err()); serr != nil {
 			return 0, serr
 		}
 		// Whatever the snapshot restored is restored again from the store,
@@ -106,27 +106,41 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 	if err := settings.Wait(); err != nil {
 		return 0, err
 	}
-	var restored, known atomic.Int64
-	err = f.Read(ctx, func(st rules.State, devices []rules.SavedDevice) error {
-		// One step per household: its state (none yet for a household just
-		// registered), then every device of the snapshot, which under
-		// either clock is expected from now if the state lacks it.
-		if err := d.engine.RestoreHousehold(st, devices, now); err != nil {
-			return err
-		}
-		if len(st.Data) > 0 {
-			restored.Add(1)
-		}
-		known.Add(int64(len(devices)))
-		return nil
-	}, cache.LoadCachePart)
+	restored, known, err := d.restoreSnapshot(ctx, now, f, cache, func(st rules.State) (rules.State, bool) { return st, true })
 	if err != nil {
 		return 0, err
 	}
 	d.fromSnapshot.Set(1)
 	d.devicesFromSnapshot.Set(1)
-	d.log.Info("rules state loaded from the snapshot", "generation", states, "restored", restored.Load(), "devices", known.Load(), "journaled", taken.Journaled)
+	d.log.Info("rules state loaded from the snapshot", "generation", states, "restored", restored, "devices", known, "journaled", taken.Journaled)
 	return taken.Journaled, nil
+}
+
+// restoreSnapshot restores each household of f in one step, with the state
+// pick gives it and f's devices, which under either clock are expected
+// from now if the state lacks them, and ingest's cache from f's image; it
+// returns how many states and devices it restored. pick's false is a
+// household with no state saved: left out if it has no devices either (one
+// erased since, which had none). A state the engine cannot read is logged,
+// and the household's countdowns start afresh, its devices watched.
+func (d *Dispatcher) restoreSnapshot(ctx context.Context, now time.Time, f SnapshotFile, cache DeviceCache, pick func(rules.State) (rules.State, bool)) (restored, known int64, err error) {
+	var states, devices atomic.Int64
+	err = f.Read(ctx, func(st rules.State, known []rules.SavedDevice) error {
+		st, saved := pick(st)
+		if !saved && len(known) == 0 {
+			return nil
+		}
+		devices.Add(int64(len(known)))
+		if err := d.engine.RestoreHousehold(st, known, now); err != nil {
+			d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
+			return d.engine.RestoreHousehold(rules.State{HouseholdID: st.HouseholdID}, known, now)
+		}
+		if len(st.Data) > 0 {
+			states.Add(1)
+		}
+		return nil
+	}, cache.LoadCachePart)
+	return states.Load(), devices.Load(), err
 }
 
 // loadStoredStates restores every household's state from the store, with
@@ -150,24 +164,14 @@ func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f Snap
 		index[st.HouseholdID] = i
 	}
 	found := make([]bool, len(stored)) // each written by one household's restore
-	var restored, known atomic.Int64
-	err = f.Read(ctx, func(st rules.State, devices []rules.SavedDevice) error {
-		saved := rules.State{HouseholdID: st.HouseholdID} // none saved yet
-		if i, ok := index[st.HouseholdID]; ok {
-			saved, found[i] = stored[i], true
+	restored, known, err := d.restoreSnapshot(ctx, now, f, cache, func(st rules.State) (rules.State, bool) {
+		i, ok := index[st.HouseholdID]
+		if !ok {
+			return rules.State{HouseholdID: st.HouseholdID}, false
 		}
-		known.Add(int64(len(devices)))
-		if err := d.engine.RestoreHousehold(saved, devices, now); err != nil {
-			// As from the store: its countdowns start afresh, its devices
-			// are still watched.
-			d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
-			return d.engine.RestoreHousehold(rules.State{HouseholdID: st.HouseholdID}, devices, now)
-		}
-		if len(saved.Data) > 0 {
-			restored.Add(1)
-		}
-		return nil
-	}, cache.LoadCachePart)
+		found[i] = true
+		return stored[i], true
+	})
 	if err != nil {
 		return err
 	}
@@ -181,10 +185,10 @@ func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f Snap
 			d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
 			continue
 		}
-		restored.Add(1)
+		restored++
 	}
 	d.devicesFromSnapshot.Set(1)
-	d.log.Info("rules state loaded from the store, the devices from the snapshot", "restored", restored.Load(), "devices", known.Load(), "device_generation", f.Taken().Devices)
+	d.log.Info("rules state loaded from the store, the devices from the snapshot", "restored", restored, "devices", known, "device_generation", f.Taken().Devices)
 	return nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -69,22 +71,53 @@ func nonNil(b []byte) []byte {
 }
 
 // RuleStates loads every household's saved rule state, in no particular
-// order; one that does not decrypt is logged and left out.
+// order; one that does not decrypt is logged and left out. The two halves
+// of the households are read at once, each on a connection of its own: at
+// a million households either is seconds of the driver's work and of
+// decrypting on one core (docs/performance.md, "Thirty-second round").
 func (db *DB) RuleStates(ctx context.Context) ([]rules.State, error) {
 	// Sized first: a state a household at most.
 	n, _, err := db.Counts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load rule states: %w", err)
 	}
-	// In the table's own order: ordered by household, SQLite walked the
-	// key's index and sought each row in the table, a random read a
-	// household (docs/performance.md, "Twenty-seventh round").
-	rows, err := db.r.QueryContext(ctx, `SELECT household_id, data FROM rule_state`)
-	if err != nil {
+	// The first household of the second half, from the households' key
+	// index; any id splits the states in two, an even split only saves
+	// more time.
+	var half string
+	err = db.r.QueryRowContext(ctx, `SELECT id FROM households ORDER BY id LIMIT 1 OFFSET ?`, n/2).Scan(&half)
+	if errors.Is(err, sql.ErrNoRows) {
+		half = "" // none registered: every state, if any, is in the second half
+	} else if err != nil {
 		return nil, fmt.Errorf("load rule states: %w", err)
 	}
+	first, second := make([]rules.State, 0, n), make([]rules.State, 0, n-n/2)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		first, err = db.ruleStates(gctx, `household_id < ?`, half, first)
+		return err
+	})
+	g.Go(func() (err error) {
+		second, err = db.ruleStates(gctx, `household_id >= ?`, half, second)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("load rule states: %w", err)
+	}
+	return append(first, second...), nil
+}
+
+// ruleStates appends to states those of the households whose id meets
+// where (a comparison with bound), in the table's own order: ordered by
+// household, SQLite walked the key's index and sought each row in the
+// table, a random read a household (docs/performance.md, "Twenty-seventh
+// round").
+func (db *DB) ruleStates(ctx context.Context, where, bound string, states []rules.State) ([]rules.State, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT household_id, data FROM rule_state WHERE `+where, bound)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	states := make([]rules.State, 0, n)
 	var (
 		st rules.State
 		// The stored state is read where the driver has it, not copied:
@@ -95,7 +128,7 @@ func (db *DB) RuleStates(ctx context.Context) ([]rules.State, error) {
 	)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("load rule states: %w", err)
+			return nil, err
 		}
 		if st.Data, err = db.fields.openBlob(stored, ruleStateAAD(st.HouseholdID)); err != nil {
 			// As for a state the engine cannot read: one household's
@@ -108,10 +141,7 @@ func (db *DB) RuleStates(ctx context.Context) ([]rules.State, error) {
 		}
 		states = append(states, st)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load rule states: %w", err)
-	}
-	return states, nil
+	return states, rows.Err()
 }
 
 // HouseholdThresholds returns a household's threshold overrides; nil when it
@@ -409,7 +439,7 @@ var registeredDeviceCols = strings.Replace(deviceCols, "secret_hash", "''", 1)
 // still n; its devices are the registered ones while devices has not moved.
 func (db *DB) Generations(ctx context.Context) (states, devices uint64, err error) {
 	if err := db.r.QueryRowContext(ctx, `SELECT n, devices FROM state_generation WHERE id = 1`).Scan(&states, &devices); err != nil {
-		return 0, 0, fmt.Errorf("state generation: %w", err)
+		return 0, 0, fmt.Errorf("store generations: %w", err)
 	}
 	return states, devices, nil
 }

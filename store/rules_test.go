@@ -295,6 +295,28 @@ func TestHouseholdRuleFields(t *testing.T) {
 	}
 }
 
+// TestRuleStatesInHalves: the states read in two halves of the
+// households, split at a registered one, are every state once, a state of
+// a household not registered included.
+func TestRuleStatesInHalves(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	must(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "Grid one"}))
+	var saved []rules.State
+	for _, id := range []string{"h0", "h1", "h2", "h3", "h4", "h5"} {
+		if id != "h0" {
+			must(t, db.CreateHousehold(ctx, registry.Household{ID: id, Name: "Resident " + id, Address: "1 Road", GridID: "g1"}))
+		}
+		saved = append(saved, rules.State{HouseholdID: id, Data: []byte("state of " + id)})
+	}
+	must(t, db.SaveCheckpoint(ctx, saved, time.Time{}))
+	got, err := db.RuleStates(ctx)
+	must(t, err)
+	if !reflect.DeepEqual(byHousehold(got), saved) {
+		t.Errorf("RuleStates = %+v\nwant %+v", got, saved)
+	}
+}
+
 // TestGenerations: every write of a rule state or a device moves the state
 // generation a restart snapshot is checked against, and every write of a
 // device (only) the device generation; a read moves neither.
@@ -353,6 +375,11 @@ func TestGenerations(t *testing.T) {
 		}
 		if moved := devices != lastDevices; moved != step.devicesMove {
 			t.Errorf("%s: device generation %d → %d, want moved=%v", step.name, lastDevices, devices, step.devicesMove)
+		}
+		// Taking the state generation's value, the device generation never
+		// comes back to one it had while that one does not.
+		if step.devicesMove && devices != states {
+			t.Errorf("%s: device generation %d, want the state generation's %d", step.name, devices, states)
 		}
 		lastStates, lastDevices = states, devices
 	}
