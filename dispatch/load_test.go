@@ -22,21 +22,13 @@ import (
 // devices are the registered ones while no device was written since, and
 // come from it. Once a device is written, everything comes from the store.
 func TestLoad_SnapshotOlderThanTheStore(t *testing.T) {
-	db := newStore(t)
-	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
-	opts := func() dispatch.Options {
-		return dispatch.Options{CheckpointInterval: time.Hour, Snapshot: snap}
-	}
-
-	first := newEnvOn(t, db, opts())
-	stop(t, first, motion(t0.Add(time.Minute)))
-	snap.write(t, first, nil)
+	db, opts, first := afterCleanStop(t)
 	want, _ := held(first)
 	if len(want) == 0 {
 		t.Fatal("no state of h1 to snapshot")
 	}
 
-	second := newEnvOn(t, db, opts())
+	second := newEnvOn(t, db, opts)
 	loadedFrom(t, second, 1, 1)
 	if got, _ := held(second); !bytes.Equal(got, want) {
 		t.Fatalf("state from the snapshot:\n% x\nwant\n% x", got, want)
@@ -47,7 +39,7 @@ func TestLoad_SnapshotOlderThanTheStore(t *testing.T) {
 	second.handle(t, fall(t0.Add(3*time.Minute)))
 	want, _ = held(second)
 
-	third := newEnvOn(t, db, opts())
+	third := newEnvOn(t, db, opts)
 	loadedFrom(t, third, 0, 1)
 	if got, _ := held(third); !bytes.Equal(got, want) {
 		t.Fatalf("state after the crash:\n% x\nwant\n% x (the store's, not the snapshot's)", got, want)
@@ -56,11 +48,25 @@ func TestLoad_SnapshotOlderThanTheStore(t *testing.T) {
 	if err := db.CreateDevice(context.Background(), registry.Device{ID: "door-1", Kind: registry.DoorSensor, HouseholdID: "h1", SecretHash: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	fourth := newEnvOn(t, db, opts())
+	fourth := newEnvOn(t, db, opts)
 	loadedFrom(t, fourth, 0, 0)
 	if got, want := households(fourth)["h1"].devices, []string{"door-1", "pir-1", "wb-1"}; !slices.Equal(got, want) {
 		t.Fatalf("devices after one was registered: %v, want %v", got, want)
 	}
+}
+
+// afterCleanStop is a store in which h1 moved once, the snapshot of the
+// clean stop that followed, the options of a decision step (no journal)
+// that reads it, and the one stopped.
+func afterCleanStop(t *testing.T) (*failing, dispatch.Options, *env) {
+	t.Helper()
+	db := newStore(t)
+	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
+	opts := dispatch.Options{CheckpointInterval: time.Hour, Snapshot: snap}
+	first := newEnvOn(t, db, opts)
+	stop(t, first, motion(t0.Add(time.Minute)))
+	snap.write(t, first, nil)
+	return db, opts, first
 }
 
 // loadedFrom checks where e's start took the states and the devices from:
@@ -115,14 +121,7 @@ func stop(t *testing.T, e *env, readings ...rules.Reading) {
 // rather than the start giving up the snapshot.
 func TestLoad_StoredStatesTheSnapshotLacksOrCannotRead(t *testing.T) {
 	ctx := context.Background()
-	db := newStore(t)
-	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
-	opts := func() dispatch.Options {
-		return dispatch.Options{CheckpointInterval: time.Hour, Snapshot: snap}
-	}
-	first := newEnvOn(t, db, opts())
-	stop(t, first, motion(t0.Add(time.Minute)))
-	snap.write(t, first, nil)
+	db, opts, first := afterCleanStop(t)
 	h1 := households(first)["h1"]
 
 	// A household without devices (the device generation stays) with a
@@ -133,7 +132,7 @@ func TestLoad_StoredStatesTheSnapshotLacksOrCannotRead(t *testing.T) {
 	if err := db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h9", Data: h1.data}, {HouseholdID: "h1", Data: []byte{0xff, 0xff}}}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	second := newEnvOn(t, db, opts())
+	second := newEnvOn(t, db, opts)
 	loadedFrom(t, second, 0, 1)
 	got := households(second)
 	if h9 := got["h9"]; len(h9.data) == 0 {
