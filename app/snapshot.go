@@ -29,12 +29,8 @@ func (m *Monitor) snapshotFile() snapshotFile {
 // SnapshotPath is where the restart snapshot is, in the data directory.
 func (c Config) SnapshotPath() string { return filepath.Join(c.DataDir, snapshot.FileName) }
 
-func (f snapshotFile) Open() (dispatch.SnapshotFile, error) {
-	file, err := snapshot.Open(f.path, f.key, runtime.GOMAXPROCS(0))
-	if err != nil {
-		return nil, err
-	}
-	return file, nil
+func (f snapshotFile) Open() (*snapshot.File, error) {
+	return snapshot.Open(f.path, f.key, runtime.GOMAXPROCS(0))
 }
 
 // saveSnapshot writes the snapshot once every part has stopped, the last

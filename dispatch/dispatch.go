@@ -79,20 +79,7 @@ type Store interface {
 // at a clean stop, faster to read than the store's rows.
 type Snapshot interface {
 	// Open reads the snapshot's header; a missing one is fs.ErrNotExist.
-	Open() (SnapshotFile, error)
-}
-
-// SnapshotFile is a snapshot open, its header read; *snapshot.File is one.
-type SnapshotFile interface {
-	// Taken is what the header says: the store's generations then, and
-	// the last record of the journal the states hold.
-	Taken() snapshot.Taken
-	// Read hands every household's state and its devices (a slice not to
-	// keep) to restore, and every part of the device cache's image to
-	// loadImage, from several goroutines at once. An error (a corrupt
-	// snapshot) may come after some households were handed over.
-	Read(ctx context.Context, restore func(rules.State, []rules.SavedDevice) error, loadImage func([]byte) error) error
-	Close() error
+	Open() (*snapshot.File, error)
 }
 
 // Journal is a file of readings in the order the engine applied them;

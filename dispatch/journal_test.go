@@ -232,12 +232,8 @@ func TestJournal_NumbersAboveTheStates(t *testing.T) {
 // snapshotFile is a snapshot in a file, as the monitor keeps one.
 type snapshotFile string
 
-func (f snapshotFile) Open() (dispatch.SnapshotFile, error) {
-	file, err := snapshot.Open(string(f), journalKey, 2)
-	if err != nil {
-		return nil, err
-	}
-	return file, nil
+func (f snapshotFile) Open() (*snapshot.File, error) {
+	return snapshot.Open(string(f), journalKey, 2)
 }
 
 // write takes the snapshot of e's households, once its Run has returned,
@@ -338,11 +334,7 @@ func TestJournal_StopLeavesItToTheSnapshot(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for name, want := range map[string]float64{"eldersafe_rules_loaded_from_snapshot": 1, "eldersafe_devices_loaded_from_snapshot": 1} {
-		if got := testkit.MetricValue(t, third.reg, name); got != want {
-			t.Errorf("third start: %s = %v, want %v", name, got, want)
-		}
-	}
+	loadedFrom(t, third, 1, 1)
 
 	// That checkpoint moved the store's state generation; third is left as
 	// a crash leaves it, a reading after it. The snapshot's states are
@@ -355,9 +347,5 @@ func TestJournal_StopLeavesItToTheSnapshot(t *testing.T) {
 	if got, _ := held(fourth); !bytes.Equal(got, want) {
 		t.Fatalf("state after a crash that followed a checkpoint:\n% x\nwant\n% x", got, want)
 	}
-	for name, want := range map[string]float64{"eldersafe_rules_loaded_from_snapshot": 0, "eldersafe_devices_loaded_from_snapshot": 1} {
-		if got := testkit.MetricValue(t, fourth.reg, name); got != want {
-			t.Errorf("fourth start: %s = %v, want %v", name, got, want)
-		}
-	}
+	loadedFrom(t, fourth, 0, 1)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/snapshot"
 )
 
 // awayLookback is how far back start-up loads away periods. An older period
@@ -61,11 +62,12 @@ func (d *Dispatcher) load(ctx context.Context, cache DeviceCache) (journaled uin
 	settings.Go(func() error { return d.loadSettings(ctx, now) })
 	if d.snapshot != nil {
 		journaled, err := d.loadSnapshot(ctx, now, cache, &settings)
-		if err == nil {
+		var serr settingsError
+		switch {
+		case err == nil:
 			return journaled, nil
-		}
-		if serr := errors.Join(settings.Wait(), ctx.Err()); serr != nil {
-			return 0, serr
+		case errors.As(err, &serr), ctx.Err() != nil:
+			return 0, err
 		}
 		// Whatever the snapshot restored is restored again from the store,
 		// which holds the same or newer: a household's Restore replaces its
@@ -79,6 +81,12 @@ func (d *Dispatcher) load(ctx context.Context, cache DeviceCache) (journaled uin
 	}
 	return 0, d.loadStore(ctx, now, cache, &settings)
 }
+
+// settingsError is the settings' load failing under a snapshot's: the
+// start fails rather than falling back to the store.
+type settingsError struct{ error }
+
+func (e settingsError) Unwrap() error { return e.error }
 
 // loadSnapshot restores what the snapshot holds that the store has not
 // changed since, once settings are applied, and returns the last record of
@@ -104,7 +112,7 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 		return 0, d.loadStoredStates(ctx, now, f, cache, settings)
 	}
 	if err := settings.Wait(); err != nil {
-		return 0, err
+		return 0, settingsError{err}
 	}
 	restored, known, err := d.restoreSnapshot(ctx, now, f, cache, func(st rules.State) (rules.State, bool) { return st, true })
 	if err != nil {
@@ -123,7 +131,7 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 // household with no state saved: left out if it has no devices either (one
 // erased since, which had none). A state the engine cannot read is logged,
 // and the household's countdowns start afresh, its devices watched.
-func (d *Dispatcher) restoreSnapshot(ctx context.Context, now time.Time, f SnapshotFile, cache DeviceCache, pick func(rules.State) (rules.State, bool)) (restored, known int64, err error) {
+func (d *Dispatcher) restoreSnapshot(ctx context.Context, now time.Time, f *snapshot.File, cache DeviceCache, pick func(rules.State) (rules.State, bool)) (restored, known int64, err error) {
 	var states, devices atomic.Int64
 	err = f.Read(ctx, func(st rules.State, known []rules.SavedDevice) error {
 		st, saved := pick(st)
@@ -149,13 +157,13 @@ func (d *Dispatcher) restoreSnapshot(ctx context.Context, now time.Time, f Snaps
 // once settings are applied. The states read from the store replace the
 // snapshot's, which are older; a journal is replayed from its start, as
 // after a start from the store.
-func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f SnapshotFile, cache DeviceCache, settings *errgroup.Group) error {
+func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *snapshot.File, cache DeviceCache, settings *errgroup.Group) error {
 	stored, err := d.store.RuleStates(ctx)
 	if err != nil {
 		return err
 	}
 	if err := settings.Wait(); err != nil {
-		return err
+		return settingsError{err}
 	}
 	// A map: a binary search of a million ids took twice the CPU of its
 	// making and lookups.

@@ -215,15 +215,15 @@ func (m *crashMonitor) restart() {
 	m.start()
 }
 
-// devicesFromSnapshot says whether the monitor's start took the registered
-// devices from the snapshot of a clean stop.
-func (m *crashMonitor) devicesFromSnapshot() bool {
+// metricIs says whether the monitor's /metrics has the unlabelled metric
+// name at value.
+func (m *crashMonitor) metricIs(name string, value int) bool {
 	m.t.Helper()
 	status, body := m.api.call("GET", "/metrics", nil)
 	if status != http.StatusOK {
 		m.t.Fatalf("GET /metrics: %d %s", status, body)
 	}
-	return bytes.Contains(body, []byte("\neldersafe_devices_loaded_from_snapshot 1\n"))
+	return bytes.Contains(body, fmt.Appendf(nil, "\n%s %d\n", name, value))
 }
 
 // setUpGrid registers the grid and its worker, reached by push at /worker.
@@ -277,10 +277,20 @@ func TestCrashFalls(t *testing.T) {
 		var tally fallTally
 		for run := range r.settings.runs {
 			plan := nextKill(r.rng, run)
-			falls := killDuringNewFalls(t, r.m, r.b, r.push, run, plan)
+			falls := newFalls(r.m.api, r.push, run, plan.falls)
+			// Every other run stops the monitor cleanly and starts it again
+			// first, as an operator's restart does: the kill then leaves the
+			// snapshot of that stop, whose devices are still the registered
+			// ones and whose states the falls make older than the store's.
+			cleanStopFirst := run%2 == 1
+			if cleanStopFirst {
+				r.m.s.stop(t)
+				r.m.start()
+			}
+			killDuringFalls(t, r.m, r.b, falls, plan)
 			r.m.restart()
-			if got, want := r.m.devicesFromSnapshot(), run%2 == 1; got != want {
-				t.Errorf("run %d: devices loaded from the snapshot %v, want %v (after a clean stop, with no device registered since)", run, got, want)
+			if got := r.m.metricIs("eldersafe_devices_loaded_from_snapshot", 1); got != cleanStopFirst {
+				t.Errorf("run %d: devices loaded from the snapshot %v, want %v (after a clean stop, with no device registered since)", run, got, cleanStopFirst)
 			}
 			resendUnacked(t, r.b, falls)
 			tally.add(t, run, plan, falls, r.m.settle(r.push, falls, r.b.monitorAcks))
@@ -419,21 +429,19 @@ func killDuringFalls(t *testing.T, m *crashMonitor, b crashBroker, falls []*fall
 
 // killDuringNewFalls registers plan.falls fresh households of run, with a
 // wristband each, through m, and kills m during their falls as plan says.
-// Every other run stops m cleanly and starts it again first, as an
-// operator's restart does: the kill then leaves the snapshot of that stop,
-// whose devices are still the registered ones and whose states the falls
-// make older than the store's.
 func killDuringNewFalls(t *testing.T, m *crashMonitor, b crashBroker, push *pushReceiver, run int, plan killPlan) []*fall {
 	t.Helper()
-	falls := make([]*fall, plan.falls)
-	for i := range falls {
-		falls[i] = newFall(m.api, push, fmt.Sprintf("h%d-%d", run, i), fmt.Sprintf("wb%d-%d", run, i))
-	}
-	if run%2 == 1 {
-		m.s.stop(t)
-		m.start()
-	}
+	falls := newFalls(m.api, push, run, plan.falls)
 	killDuringFalls(t, m, b, falls, plan)
+	return falls
+}
+
+// newFalls registers n fresh households of run, with a wristband each.
+func newFalls(api apiClient, push *pushReceiver, run, n int) []*fall {
+	falls := make([]*fall, n)
+	for i := range falls {
+		falls[i] = newFall(api, push, fmt.Sprintf("h%d-%d", run, i), fmt.Sprintf("wb%d-%d", run, i))
+	}
 	return falls
 }
 

@@ -139,9 +139,8 @@ func checkStandby(t *testing.T, m *crashMonitor) {
 	if code, body := m.api.call("POST", "/api/v1/grids", map[string]any{"id": "g-standby", "name": "Nowhere"}); code != 503 {
 		t.Errorf("a write to the standby: %d %s, want 503", code, body)
 	}
-	code, metrics := m.api.call("GET", "/metrics", nil)
-	if code != 200 || !strings.Contains(string(metrics), "\neldersafe_ha_leader 0\n") {
-		t.Errorf("standby's /metrics (%d) lacks eldersafe_ha_leader 0", code)
+	if !m.metricIs("eldersafe_ha_leader", 0) {
+		t.Error("standby's /metrics lacks eldersafe_ha_leader 0")
 	}
 }
 
