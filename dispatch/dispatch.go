@@ -61,8 +61,9 @@ type Store interface {
 	AwayPeriodsOf(ctx context.Context, householdID string, t time.Time) ([]registry.AwayPeriod, error)
 	// Counts is how many households and devices are registered.
 	Counts(ctx context.Context) (households, devices int, err error)
-	// EachRegisteredDevice hands every device, without its secret's hash,
-	// to each, as it reads them; an error of each ends the reading.
+	// EachRegisteredDevice hands every device, without its secret's hash
+	// or its location, to each, as it reads them; an error of each ends
+	// the reading.
 	EachRegisteredDevice(ctx context.Context, each func(registry.RegisteredDevice) error) error
 	RuleStates(ctx context.Context) ([]rules.State, error)
 	// SaveCheckpoint writes households' states and, unless it is zero, the

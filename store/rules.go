@@ -406,9 +406,9 @@ func (db *DB) HouseholdRuleFields(ctx context.Context, everyHousehold bool, defa
 
 // EachRegisteredDevice hands every device, with the time it was
 // registered, to each, in no particular order and without its secret's
-// hash: a start does not need it (ingest's cache does not keep it), and at
-// a million households it was 9,000,000 strings of 108 bytes read only to
-// be dropped. A device is handed as it is read, not listed: at a million
+// hash or its location: a start needs neither (ingest's cache keeps
+// neither, nor does the engine), and at a million households the hashes
+// were 9,000,000 strings of 108 bytes read only to be dropped. A device is handed as it is read, not listed: at a million
 // households a list of them was 1.4 GB for the collector to mark
 // (docs/performance.md, "Thirty-first round").
 func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.RegisteredDevice) error) error {
@@ -437,9 +437,9 @@ func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.Regis
 	return nil
 }
 
-// registeredDeviceCols is deviceCols with an empty secret_hash in its
-// place, for deviceRow.
-var registeredDeviceCols = strings.Replace(deviceCols, "secret_hash", "''", 1)
+// registeredDeviceCols is deviceCols with an empty secret_hash and
+// location in their places, for deviceRow.
+var registeredDeviceCols = strings.NewReplacer("secret_hash", "''", "location", "''").Replace(deviceCols)
 
 // Generations are two numbers a restart snapshot is checked against, kept
 // by triggers: states moves with every write of a rule state or a device

@@ -231,7 +231,7 @@ func TestEachRegisteredDeviceAndZones(t *testing.T) {
 	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Wu", Address: "2 Road", GridID: "g1", Timezone: "Europe/Paris"}))
 	before := time.Now().Add(-time.Second)
 	must(t, db.CreateDevice(ctx, registry.Device{ID: "d2", Kind: registry.DoorSensor, HouseholdID: "h2"}))
-	must(t, db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.WaterMeter, HouseholdID: "h1", SecretHash: "x"}))
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.WaterMeter, HouseholdID: "h1", SecretHash: "x", Location: "kitchen"}))
 
 	var devices []registry.RegisteredDevice
 	must(t, db.EachRegisteredDevice(ctx, func(d registry.RegisteredDevice) error { devices = append(devices, d); return nil }))
@@ -240,8 +240,8 @@ func TestEachRegisteredDeviceAndZones(t *testing.T) {
 		devices[1].ID != "d2" || devices[1].Kind != registry.DoorSensor {
 		t.Fatalf("EachRegisteredDevice handed %+v", devices)
 	}
-	if devices[0].SecretHash != "" {
-		t.Errorf("d1 handed with its secret's hash %q; a start does not need it", devices[0].SecretHash)
+	if devices[0].SecretHash != "" || devices[0].Location != "" {
+		t.Errorf("d1 handed with its secret's hash %q and location %q; a start needs neither", devices[0].SecretHash, devices[0].Location)
 	}
 	for _, d := range devices {
 		if d.CreatedAt.Before(before) || d.CreatedAt.After(time.Now()) || d.CreatedAt.Location() != time.UTC {
