@@ -186,14 +186,9 @@ func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *sna
 	// A state the snapshot had no household for: none but by a hand's edit
 	// of the store, restored all the same.
 	for i, st := range stored {
-		if found[i] {
-			continue
+		if !found[i] && d.restoreStored(st, now) {
+			restored++
 		}
-		if err := d.engine.Restore(st, now); err != nil {
-			d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
-			continue
-		}
-		restored++
 	}
 	d.devicesFromSnapshot.Set(1)
 	d.log.Info("rules state loaded from the store, the devices from the snapshot", "restored", restored, "devices", known, "device_generation", f.Taken().Devices)
@@ -221,11 +216,9 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 			return nil // joined below, once
 		}
 		for _, st := range states {
-			if err := d.engine.Restore(st, now); err != nil {
-				d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
-				continue
+			if d.restoreStored(st, now) {
+				restored++
 			}
-			restored++
 		}
 		return nil
 	})
@@ -253,11 +246,28 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 		return err
 	}
 	for _, dev := range devices {
-		d.engine.AddDevice(dev.household, dev.id, dev.kind, dev.at)
-		d.engine.SetExpected(dev.household, dev.id, dev.every)
+		d.expect(dev.household, dev.id, dev.kind, dev.every, dev.at)
 	}
 	d.log.Info("rules state loaded", "restored", restored, "devices", len(devices))
 	return nil
+}
+
+// restoreStored restores a household's state read from the store and
+// says whether it did: one the engine cannot read is logged, and the
+// household's countdowns start afresh, as one that did not decrypt.
+func (d *Dispatcher) restoreStored(st rules.State, now time.Time) bool {
+	if err := d.engine.Restore(st, now); err != nil {
+		d.log.Error("rule state not restored; the household's countdowns start afresh", "household_id", st.HouseholdID, "err", err)
+		return false
+	}
+	return true
+}
+
+// expect makes the engine expect messages from a device, as often as
+// every says, from at on; for a device it knows, it takes every.
+func (d *Dispatcher) expect(householdID, deviceID string, kind registry.DeviceKind, every time.Duration, at time.Time) {
+	d.engine.AddDevice(householdID, deviceID, kind, at)
+	d.engine.SetExpected(householdID, deviceID, every)
 }
 
 // engineDevice is what the engine takes of a registered device at a start
@@ -436,8 +446,7 @@ func (d *Dispatcher) LevelThresholds(level registry.CareLevel) rules.Thresholds 
 // often as it is expected to report; for a device it knows, it takes the
 // new expected_every.
 func (d *Dispatcher) DeviceRegistered(dev registry.Device) {
-	d.engine.AddDevice(dev.HouseholdID, dev.ID, dev.Kind, d.clock.Now())
-	d.engine.SetExpected(dev.HouseholdID, dev.ID, dev.ExpectedEvery)
+	d.expect(dev.HouseholdID, dev.ID, dev.Kind, dev.ExpectedEvery, d.clock.Now())
 }
 
 // Monitoring is how well a household is watched: ok, degraded or

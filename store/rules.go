@@ -408,9 +408,10 @@ func (db *DB) HouseholdRuleFields(ctx context.Context, everyHousehold bool, defa
 // registered, to each, in no particular order and without its secret's
 // hash or its location: a start needs neither (ingest's cache keeps
 // neither, nor does the engine), and at a million households the hashes
-// were 9,000,000 strings of 108 bytes read only to be dropped. A device is handed as it is read, not listed: at a million
-// households a list of them was 1.4 GB for the collector to mark
-// (docs/performance.md, "Thirty-first round").
+// were 9,000,000 strings of 108 bytes read only to be dropped. A device is
+// handed as it is read, not listed: at a million households a list of them
+// was 1.4 GB for the collector to mark (docs/performance.md, "Thirty-first
+// round").
 func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.RegisteredDevice) error) error {
 	// In the table's own order, not by id: ordered by id, SQLite walked the
 	// key's index and sought each row in the table, a random read a device
