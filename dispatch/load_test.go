@@ -19,8 +19,9 @@ import (
 
 // A start after a crash, with the snapshot of an earlier clean stop: its
 // states are older than the store's, so they come from the store; its
-// devices are the registered ones while no device was written since, and
-// come from it. Once a device is written, everything comes from the store.
+// devices come from it, with those of the households registered or given
+// a device since read from the store. Once a household is erased,
+// everything comes from the store.
 func TestLoad_SnapshotOlderThanTheStore(t *testing.T) {
 	db, opts, first := afterCleanStop(t)
 	want, _ := held(first)
@@ -45,13 +46,37 @@ func TestLoad_SnapshotOlderThanTheStore(t *testing.T) {
 		t.Fatalf("state after the crash:\n% x\nwant\n% x (the store's, not the snapshot's)", got, want)
 	}
 
-	if err := db.CreateDevice(context.Background(), registry.Device{ID: "door-1", Kind: registry.DoorSensor, HouseholdID: "h1", SecretHash: "x"}); err != nil {
+	ctx := context.Background()
+	if err := db.CreateDevice(ctx, registry.Device{ID: "door-1", Kind: registry.DoorSensor, HouseholdID: "h1", SecretHash: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ImportHousehold(ctx, registry.HouseholdImport{
+		Household: registry.Household{ID: "h2", Name: "Zhao Min", Address: "14 Xingfu Road", GridID: "g1"},
+		Devices:   []registry.Device{{ID: "wm-2", Kind: registry.WaterMeter, HouseholdID: "h2", SecretHash: "x", ExpectedEvery: 3 * time.Hour}},
+	}); err != nil {
 		t.Fatal(err)
 	}
 	fourth := newEnvOn(t, db, opts)
-	loadedFrom(t, fourth, 0, 0)
-	if got, want := households(fourth)["h1"].devices, []string{"door-1", "pir-1", "wb-1"}; !slices.Equal(got, want) {
-		t.Fatalf("devices after one was registered: %v, want %v", got, want)
+	loadedFrom(t, fourth, 0, 1)
+	got := households(fourth)
+	if got, want := got["h1"].devices, []string{"door-1", "pir-1", "wb-1"}; !slices.Equal(got, want) {
+		t.Errorf("h1's devices after one was registered: %v, want %v", got, want)
+	}
+	if h2 := got["h2"]; !slices.Equal(h2.devices, []string{"wm-2"}) || h2.every["wm-2"] != 3*time.Hour {
+		t.Errorf("h2, registered since: %+v, want wm-2 expected every 3h", h2)
+	}
+
+	if _, err := db.DeleteHousehold(ctx, "h2", t0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	fifth := newEnvOn(t, db, opts)
+	loadedFrom(t, fifth, 0, 0)
+	got = households(fifth)
+	if h2, ok := got["h2"]; ok {
+		t.Errorf("h2, erased: %+v, want it gone", h2)
+	}
+	if got, want := got["h1"].devices, []string{"door-1", "pir-1", "wb-1"}; !slices.Equal(got, want) {
+		t.Errorf("h1's devices after h2 was erased: %v, want %v", got, want)
 	}
 }
 
@@ -84,15 +109,17 @@ func loadedFrom(t *testing.T, e *env, states, devices float64) {
 type household struct {
 	data    []byte
 	devices []string // sorted
+	every   map[string]time.Duration
 }
 
 // households is every household of e's engine, as a snapshot takes it.
 func households(e *env) map[string]household {
 	out := map[string]household{}
 	e.engine.SaveAll(func(st rules.State, devices []rules.SavedDevice) bool {
-		h := household{data: slices.Clone(st.Data)}
+		h := household{data: slices.Clone(st.Data), every: map[string]time.Duration{}}
 		for _, d := range devices {
 			h.devices = append(h.devices, d.ID)
+			h.every[d.ID] = d.Every
 		}
 		slices.Sort(h.devices)
 		out[st.HouseholdID] = h

@@ -105,11 +105,20 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 	}
 	defer f.Close()
 	taken := f.Taken()
-	switch {
-	case taken.Devices != devices:
-		return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: a device was written since", taken.Devices, devices)
-	case taken.States != states:
-		return 0, d.loadStoredStates(ctx, now, f, cache, settings)
+	// A device written moves both generations: the states are not the
+	// snapshot's then either.
+	var written []string
+	if taken.Devices != devices {
+		var known bool
+		if written, known, err = d.store.DevicesWrittenSince(ctx, taken.Devices); err != nil {
+			return 0, err
+		}
+		if !known || len(written) > maxDevicesMended {
+			return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: a device was removed since, or %d households' devices written", taken.Devices, devices, len(written))
+		}
+	}
+	if taken.States != states {
+		return 0, d.loadStoredStates(ctx, now, f, cache, written, settings)
 	}
 	if err := settings.Wait(); err != nil {
 		return 0, settingsError{err}
@@ -151,13 +160,19 @@ func (d *Dispatcher) restoreSnapshot(ctx context.Context, now time.Time, f *snap
 	return states.Load(), devices.Load(), err
 }
 
+// maxDevicesMended is how many households' devices a start reads from the
+// store, each by its own query, to mend the snapshot's: beyond it (an
+// import since the last clean stop) it reads every device instead, in one.
+const maxDevicesMended = 100_000
+
 // loadStoredStates restores every household's state from the store, with
-// its devices from the snapshot f (still the registered ones: the store's
-// device generation has not moved), and ingest's cache from f's image,
-// once settings are applied. The states read from the store replace the
-// snapshot's, which are older; a journal is replayed from its start, as
-// after a start from the store.
-func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *snapshot.File, cache DeviceCache, settings *errgroup.Group) error {
+// its devices from the snapshot f and ingest's cache from f's image, once
+// settings are applied; then the devices of the households written lists
+// (registered, or given a device, since f; no device was removed since)
+// from the store. The states read from the store replace the snapshot's,
+// which are older; a journal is replayed from its start, as after a start
+// from the store.
+func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *snapshot.File, cache DeviceCache, written []string, settings *errgroup.Group) error {
 	stored, err := d.store.RuleStates(ctx)
 	if err != nil {
 		return err
@@ -190,9 +205,32 @@ func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *sna
 			restored++
 		}
 	}
+	// After the states, which hold the devices they knew, as from the
+	// store: the engine adds those it lacks and takes every one's interval.
+	var mended int
+	err = d.store.EachRegisteredDeviceOf(ctx, written, func(rd registry.RegisteredDevice) error {
+		cache.Remember(rd.Device)
+		d.expect(rd.HouseholdID, rd.ID, rd.Kind, rd.ExpectedEvery, d.expectedFrom(rd, now))
+		mended++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	d.devicesFromSnapshot.Set(1)
-	d.log.Info("rules state loaded from the store, the devices from the snapshot", "restored", restored, "devices", known, "device_generation", f.Taken().Devices)
+	d.log.Info("rules state loaded from the store, the devices from the snapshot", "restored", restored, "devices", known, "device_generation", f.Taken().Devices,
+		"households_written_since", len(written), "devices_read", mended)
 	return nil
+}
+
+// expectedFrom is when a device read from the store at a start is expected
+// to speak from: its registration, or now under the event clock (its
+// first message before the clock starts).
+func (d *Dispatcher) expectedFrom(rd registry.RegisteredDevice, now time.Time) time.Time {
+	if d.event != nil {
+		return now
+	}
+	return rd.CreatedAt
 }
 
 // loadStore reads every household's state and every device from the store
@@ -231,14 +269,7 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 		devices = make([]engineDevice, 0, n) // the count is a hint only
 		return d.store.EachRegisteredDevice(gctx, func(rd registry.RegisteredDevice) error {
 			cache.Remember(rd.Device)
-			// A device is expected to speak from its registration on: under
-			// the event clock from now, or its first message before the
-			// clock starts.
-			at := rd.CreatedAt
-			if d.event != nil {
-				at = now
-			}
-			devices = append(devices, engineDevice{household: rd.HouseholdID, id: rd.ID, kind: rd.Kind, every: rd.ExpectedEvery, at: at})
+			devices = append(devices, engineDevice{household: rd.HouseholdID, id: rd.ID, kind: rd.Kind, every: rd.ExpectedEvery, at: d.expectedFrom(rd, now)})
 			return nil
 		})
 	})

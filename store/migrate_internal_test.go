@@ -89,6 +89,44 @@ func TestMigration77(t *testing.T) {
 	}
 }
 
+// TestMigration80: a snapshot taken before migration 00080, with a device
+// written after it, cannot be mended from the changes the store records
+// from the migration on; one taken at the migration can.
+func TestMigration80(t *testing.T) {
+	SQLiteOnly(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	old := migratedUpTo(t, dir, 79)
+	devicesAt := func(q interface {
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}) uint64 {
+		t.Helper()
+		var g uint64
+		if err := q.QueryRowContext(ctx, `SELECT devices FROM state_generation WHERE id = 1`).Scan(&g); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	before := devicesAt(old)
+	for _, q := range []string{
+		`INSERT INTO grids (id, name, created_at) VALUES ('g1', 'Grid one', 0)`,
+		`INSERT INTO households (id, name, address, grid_id, timezone, contacts, created_at) VALUES ('h1', 'Li', '1 Road', 'g1', '', '[]', 0)`,
+		`INSERT INTO devices (id, kind, household_id, secret_hash, created_at) VALUES ('d1', 'motion_sensor', 'h1', 's', 0)`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	at := devicesAt(old)
+	db := reopened(t, old, dir)
+	if got, known, err := db.DevicesWrittenSince(ctx, before); err != nil || known {
+		t.Errorf("since before the migration, a device written: %v, %v, %v; want not known", got, known, err)
+	}
+	if got, known, err := db.DevicesWrittenSince(ctx, at); err != nil || !known || len(got) != 0 {
+		t.Errorf("since the migration: %v, %v, %v; want none, known", got, known, err)
+	}
+}
+
 // TestMigration78: the meters' registers, kept by household and device
 // from migration 00078 on, are the same registers after it, read back in
 // that order, and a reading's upsert finds them by device as before.

@@ -420,22 +420,48 @@ func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.Regis
 	if err != nil {
 		return fmt.Errorf("list devices: %w", err)
 	}
+	if err := eachRegistered(rows, each); err != nil {
+		return fmt.Errorf("list devices: %w", err)
+	}
+	return nil
+}
+
+// EachRegisteredDeviceOf is EachRegisteredDevice for the devices of the
+// households listed only.
+func (db *DB) EachRegisteredDeviceOf(ctx context.Context, householdIDs []string, each func(registry.RegisteredDevice) error) error {
+	stmt, err := db.r.PrepareContext(ctx, `SELECT `+registeredDeviceCols+`, created_at FROM devices WHERE household_id = ?`)
+	if err != nil {
+		return fmt.Errorf("list devices of households: %w", err)
+	}
+	defer stmt.Close()
+	for _, id := range householdIDs {
+		rows, err := stmt.QueryContext(ctx, id)
+		if err != nil {
+			return fmt.Errorf("list devices of household %s: %w", id, err)
+		}
+		if err := eachRegistered(rows, each); err != nil {
+			return fmt.Errorf("list devices of household %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// eachRegistered hands each row of rows, registeredDeviceCols and
+// created_at, to each, and closes rows.
+func eachRegistered(rows *sql.Rows, each func(registry.RegisteredDevice) error) error {
 	defer rows.Close()
 	var created int64
 	row := newDeviceRow(&created)
 	for rows.Next() {
 		d, err := row.scan(rows)
 		if err != nil {
-			return fmt.Errorf("list devices: %w", err)
+			return err
 		}
 		if err := each(registry.RegisteredDevice{Device: d, CreatedAt: fromMS(created)}); err != nil {
 			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list devices: %w", err)
-	}
-	return nil
+	return rows.Err()
 }
 
 // registeredDeviceCols is deviceCols with an empty secret_hash and
@@ -452,4 +478,24 @@ func (db *DB) Generations(ctx context.Context) (states, devices uint64, err erro
 		return 0, 0, fmt.Errorf("store generations: %w", err)
 	}
 	return states, devices, nil
+}
+
+// DevicesWrittenSince lists the households whose devices were registered
+// or changed since the device generation given (migration 00080), each
+// once. False when that is not enough to know the registered devices from
+// what they were at that generation: a device was removed or moved to
+// another household since, or the store's record of changes began later.
+func (db *DB) DevicesWrittenSince(ctx context.Context, generation uint64) (households []string, known bool, err error) {
+	var removed, from uint64
+	if err := db.r.QueryRowContext(ctx, `SELECT devices_removed, changes_from FROM state_generation WHERE id = 1`).Scan(&removed, &from); err != nil {
+		return nil, false, fmt.Errorf("devices written since %d: %w", generation, err)
+	}
+	if removed > generation || from > generation {
+		return nil, false, nil
+	}
+	households, err = strings1(ctx, db.r, `SELECT household_id FROM device_changes WHERE generation > ?`, generation)
+	if err != nil {
+		return nil, false, fmt.Errorf("devices written since %d: %w", generation, err)
+	}
+	return households, true, nil
 }

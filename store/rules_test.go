@@ -384,3 +384,77 @@ func TestGenerations(t *testing.T) {
 		lastStates, lastDevices = states, devices
 	}
 }
+
+// TestDevicesWrittenSince: the households whose devices were registered or
+// changed since a device generation, whichever way they were written
+// (one device, a household's import, a spreadsheet's); none known once a
+// device was removed since. An erasure leaves no row naming the household.
+func TestDevicesWrittenSince(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db) // h1
+	generation := func() uint64 {
+		t.Helper()
+		_, devices, err := db.Generations(ctx)
+		must(t, err)
+		return devices
+	}
+	since := func(g uint64) ([]string, bool) {
+		t.Helper()
+		households, known, err := db.DevicesWrittenSince(ctx, g)
+		must(t, err)
+		slices.Sort(households)
+		return households, known
+	}
+	g0 := generation()
+	if got, known := since(g0); len(got) != 0 || !known {
+		t.Errorf("since the start: %v, %v; want none, known", got, known)
+	}
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.MotionSensor, HouseholdID: "h1", SecretHash: "s"}))
+	g1 := generation()
+	if _, err := db.ImportHousehold(ctx, registry.HouseholdImport{
+		Household: registry.Household{ID: "h2", Name: "Zhao", Address: "2 Road", GridID: "g1"},
+		Devices: []registry.Device{
+			{ID: "d2", Kind: registry.WaterMeter, HouseholdID: "h2", SecretHash: "s"},
+			{ID: "d3", Kind: registry.Wristband, HouseholdID: "h2", SecretHash: "s"},
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g2 := generation()
+	h1, err := db.Household(ctx, "h1")
+	must(t, err)
+	if _, err := db.ImportHousehold(ctx, registry.HouseholdImport{Household: h1, Devices: []registry.Device{
+		{ID: "d1", Kind: registry.MotionSensor, HouseholdID: "h1", ExpectedEvery: 2 * time.Hour},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	g3 := generation()
+	for _, c := range []struct {
+		name  string
+		since uint64
+		want  []string
+	}{
+		{"a device registered, a household imported, an interval set", g0, []string{"h1", "h2"}},
+		{"a household imported, an interval set", g1, []string{"h1", "h2"}},
+		{"an interval set", g2, []string{"h1"}},
+		{"nothing", g3, nil},
+	} {
+		if got, known := since(c.since); !slices.Equal(got, c.want) || !known {
+			t.Errorf("%s: %v, %v; want %v, known", c.name, got, known, c.want)
+		}
+	}
+	er, err := db.DeleteHousehold(ctx, "h2", time.Unix(2e9, 0), "test")
+	must(t, err)
+	if er.Rows["device_changes"] != 1 {
+		t.Errorf("erasure deleted %d rows of device_changes, want h2's", er.Rows["device_changes"])
+	}
+	for _, g := range []uint64{g0, g3} {
+		if got, known := since(g); known {
+			t.Errorf("since %d, a household erased after: %v, known; want not known", g, got)
+		}
+	}
+	if got, known := since(generation()); len(got) != 0 || !known {
+		t.Errorf("since the erasure: %v, %v; want none, known", got, known)
+	}
+}
