@@ -14,7 +14,10 @@
 # upgrade. STATES_MOVED=1: one rule state is written again first (sqlite3),
 # as a run after the snapshot's clean stop leaves the store, killed: the
 # start finds the snapshot's states older than the store's and its devices
-# not, and reads the states from the store.
+# not, and reads the states from the store. REGISTERED=N (with
+# STATES_MOVED): also a door sensor registered (sqlite3) in each of N
+# households since the snapshot; the start reads their devices from the
+# store.
 set -euo pipefail
 BIN=$(realpath "$1"); WORK=$(realpath "$2"); PROF=${3:+$(realpath "$3")}
 TOKEN=scale-token
@@ -35,6 +38,11 @@ if [ -n "${STATES_MOVED:-}" ]; then
 	apt_install sqlite3
 	sqlite3 "$WORK/data/eldersafe.db" \
 		"UPDATE rule_state SET updated_at = updated_at + 1 WHERE household_id = (SELECT min(household_id) FROM rule_state)"
+	if [ -n "${REGISTERED:-}" ]; then
+		sqlite3 "$WORK/data/eldersafe.db" \
+			"INSERT INTO devices (id, kind, household_id, secret_hash, created_at)
+			 SELECT 'door-since-' || id, 'door_sensor', id, '', created_at FROM households ORDER BY random() LIMIT $REGISTERED"
+	fi
 fi
 trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
 serve_scale "$BIN"
