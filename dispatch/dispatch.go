@@ -65,9 +65,9 @@ type Store interface {
 	// or its location, to each, as it reads them; an error of each ends
 	// the reading.
 	EachRegisteredDevice(ctx context.Context, each func(registry.RegisteredDevice) error) error
-	// EachRegisteredDeviceOf is EachRegisteredDevice for the devices of
-	// the households listed only.
-	EachRegisteredDeviceOf(ctx context.Context, householdIDs []string, each func(registry.RegisteredDevice) error) error
+	// EachDeviceWrittenSince is EachRegisteredDevice for the devices of
+	// the households DevicesWrittenSince counts only.
+	EachDeviceWrittenSince(ctx context.Context, generation uint64, each func(registry.RegisteredDevice) error) error
 	RuleStates(ctx context.Context) ([]rules.State, error)
 	// SaveCheckpoint writes households' states and, unless it is zero, the
 	// event clock, in one transaction.
@@ -77,10 +77,10 @@ type Store interface {
 	// with every write of a rule state or a device, devices with every
 	// write of a device.
 	Generations(ctx context.Context) (states, devices uint64, err error)
-	// DevicesWrittenSince lists the households whose devices were
+	// DevicesWrittenSince counts the households whose devices were
 	// registered or changed since a device generation; false when a device
 	// was removed or moved since, or the store does not know.
-	DevicesWrittenSince(ctx context.Context, generation uint64) (householdIDs []string, known bool, err error)
+	DevicesWrittenSince(ctx context.Context, generation uint64) (households int, known bool, err error)
 }
 
 // Snapshot is a copy of the rules' states and the registered devices taken

@@ -107,14 +107,14 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 	taken := f.Taken()
 	// A device written moves both generations: the states are not the
 	// snapshot's then either.
-	var written []string
+	written := 0
 	if taken.Devices != devices {
 		var known bool
 		if written, known, err = d.store.DevicesWrittenSince(ctx, taken.Devices); err != nil {
 			return 0, err
 		}
-		if !known || len(written) > maxDevicesMended {
-			return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: a device was removed since, or %d households' devices written", taken.Devices, devices, len(written))
+		if !known || written > maxDevicesMended {
+			return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: a device was removed since, or %d households' devices written", taken.Devices, devices, written)
 		}
 	}
 	if taken.States != states {
@@ -161,18 +161,19 @@ func (d *Dispatcher) restoreSnapshot(ctx context.Context, now time.Time, f *snap
 }
 
 // maxDevicesMended is how many households' devices a start reads from the
-// store, each by its own query, to mend the snapshot's: beyond it (an
-// import since the last clean stop) it reads every device instead, in one.
+// store to mend the snapshot's: beyond it (an import since the last clean
+// stop) it reads every device instead, in the table's order rather than
+// each household's.
 const maxDevicesMended = 100_000
 
 // loadStoredStates restores every household's state from the store, with
 // its devices from the snapshot f and ingest's cache from f's image, once
-// settings are applied; then the devices of the households written lists
+// settings are applied; then the devices of the written households
 // (registered, or given a device, since f; no device was removed since)
 // from the store. The states read from the store replace the snapshot's,
 // which are older; a journal is replayed from its start, as after a start
 // from the store.
-func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *snapshot.File, cache DeviceCache, written []string, settings *errgroup.Group) error {
+func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *snapshot.File, cache DeviceCache, written int, settings *errgroup.Group) error {
 	stored, err := d.store.RuleStates(ctx)
 	if err != nil {
 		return err
@@ -208,18 +209,20 @@ func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *sna
 	// After the states, which hold the devices they knew, as from the
 	// store: the engine adds those it lacks and takes every one's interval.
 	var mended int
-	err = d.store.EachRegisteredDeviceOf(ctx, written, func(rd registry.RegisteredDevice) error {
-		cache.Remember(rd.Device)
-		d.expect(rd.HouseholdID, rd.ID, rd.Kind, rd.ExpectedEvery, d.expectedFrom(rd, now))
-		mended++
-		return nil
-	})
-	if err != nil {
-		return err
+	if written > 0 {
+		err = d.store.EachDeviceWrittenSince(ctx, f.Taken().Devices, func(rd registry.RegisteredDevice) error {
+			cache.Remember(rd.Device)
+			d.expect(rd.HouseholdID, rd.ID, rd.Kind, rd.ExpectedEvery, d.expectedFrom(rd, now))
+			mended++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	d.devicesFromSnapshot.Set(1)
 	d.log.Info("rules state loaded from the store, the devices from the snapshot", "restored", restored, "devices", known, "device_generation", f.Taken().Devices,
-		"households_written_since", len(written), "devices_read", mended)
+		"households_written_since", written, "devices_read", mended)
 	return nil
 }
 

@@ -41,7 +41,7 @@ if [ -n "${STATES_MOVED:-}" ]; then
 	if [ -n "${REGISTERED:-}" ]; then
 		sqlite3 "$WORK/data/eldersafe.db" \
 			"INSERT INTO devices (id, kind, household_id, secret_hash, created_at)
-			 SELECT 'door-since-' || id, 'door_sensor', id, '', created_at FROM households ORDER BY random() LIMIT $REGISTERED"
+			 SELECT 'door-$$-' || id, 'door_sensor', id, '', created_at FROM households ORDER BY random() LIMIT $REGISTERED"
 	fi
 fi
 trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT

@@ -426,22 +426,18 @@ func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.Regis
 	return nil
 }
 
-// EachRegisteredDeviceOf is EachRegisteredDevice for the devices of the
-// households listed only.
-func (db *DB) EachRegisteredDeviceOf(ctx context.Context, householdIDs []string, each func(registry.RegisteredDevice) error) error {
-	stmt, err := db.r.PrepareContext(ctx, `SELECT `+registeredDeviceCols+`, created_at FROM devices WHERE household_id = ?`)
+// EachDeviceWrittenSince is EachRegisteredDevice for the devices of the
+// households DevicesWrittenSince counts only: one query, which SQLite
+// answers from devices' household index (a query a household cost a start
+// 130 µs a household at a million).
+func (db *DB) EachDeviceWrittenSince(ctx context.Context, generation uint64, each func(registry.RegisteredDevice) error) error {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+registeredDeviceCols+`, created_at FROM devices
+		WHERE household_id IN (SELECT household_id FROM device_changes WHERE generation > ?)`, generation)
 	if err != nil {
-		return fmt.Errorf("list devices of households: %w", err)
+		return fmt.Errorf("list devices written since %d: %w", generation, err)
 	}
-	defer stmt.Close()
-	for _, id := range householdIDs {
-		rows, err := stmt.QueryContext(ctx, id)
-		if err != nil {
-			return fmt.Errorf("list devices of household %s: %w", id, err)
-		}
-		if err := eachRegistered(rows, each); err != nil {
-			return fmt.Errorf("list devices of household %s: %w", id, err)
-		}
+	if err := eachRegistered(rows, each); err != nil {
+		return fmt.Errorf("list devices written since %d: %w", generation, err)
 	}
 	return nil
 }
@@ -480,22 +476,21 @@ func (db *DB) Generations(ctx context.Context) (states, devices uint64, err erro
 	return states, devices, nil
 }
 
-// DevicesWrittenSince lists the households whose devices were registered
-// or changed since the device generation given (migration 00080), each
-// once. False when that is not enough to know the registered devices from
-// what they were at that generation: a device was removed or moved to
-// another household since, or the store's record of changes began later.
-func (db *DB) DevicesWrittenSince(ctx context.Context, generation uint64) (households []string, known bool, err error) {
+// DevicesWrittenSince counts the households whose devices were registered
+// or changed since the device generation given (migration 00080). False
+// when that is not enough to know the registered devices from what they
+// were at that generation: a device was removed or moved to another
+// household since, or the store's record of changes began later.
+func (db *DB) DevicesWrittenSince(ctx context.Context, generation uint64) (households int, known bool, err error) {
 	var removed, from uint64
 	if err := db.r.QueryRowContext(ctx, `SELECT devices_removed, changes_from FROM state_generation WHERE id = 1`).Scan(&removed, &from); err != nil {
-		return nil, false, fmt.Errorf("devices written since %d: %w", generation, err)
+		return 0, false, fmt.Errorf("devices written since %d: %w", generation, err)
 	}
 	if removed > generation || from > generation {
-		return nil, false, nil
+		return 0, false, nil
 	}
-	households, err = strings1(ctx, db.r, `SELECT household_id FROM device_changes WHERE generation > ?`, generation)
-	if err != nil {
-		return nil, false, fmt.Errorf("devices written since %d: %w", generation, err)
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM device_changes WHERE generation > ?`, generation).Scan(&households); err != nil {
+		return 0, false, fmt.Errorf("devices written since %d: %w", generation, err)
 	}
 	return households, true, nil
 }

@@ -399,13 +399,26 @@ func TestDevicesWrittenSince(t *testing.T) {
 		must(t, err)
 		return devices
 	}
+	// The households counted, and those of the devices listed.
 	since := func(g uint64) ([]string, bool) {
 		t.Helper()
-		households, known, err := db.DevicesWrittenSince(ctx, g)
+		n, known, err := db.DevicesWrittenSince(ctx, g)
 		must(t, err)
+		var households []string
+		must(t, db.EachDeviceWrittenSince(ctx, g, func(rd registry.RegisteredDevice) error {
+			if !slices.Contains(households, rd.HouseholdID) {
+				households = append(households, rd.HouseholdID)
+			}
+			return nil
+		}))
+		if known && n != len(households) {
+			t.Errorf("since %d: %d households counted, devices of %v listed", g, n, households)
+		}
 		slices.Sort(households)
 		return households, known
 	}
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h0", Name: "Sun", Address: "3 Road", GridID: "g1"}))
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "d0", Kind: registry.DoorSensor, HouseholdID: "h0", SecretHash: "s"}))
 	g0 := generation()
 	if got, known := since(g0); len(got) != 0 || !known {
 		t.Errorf("since the start: %v, %v; want none, known", got, known)
