@@ -36,9 +36,9 @@ type DeviceCache interface {
 // settings (time zone, overrides, away periods), its saved state, and the
 // registered devices, which it gives devices too, from several goroutines at
 // once. The states and devices come from the snapshot of the last clean stop
-// while the store has not written either since (the devices alone while it
-// has written only states), else from the store. It must run before
-// readings arrive, on the clock restored.
+// while the store has not written either since (the devices alone, mended
+// with those written since, while no device was removed), else from the
+// store. It must run before readings arrive, on the clock restored.
 func (d *Dispatcher) Load(ctx context.Context, devices DeviceCache) error {
 	journaled, err := d.load(ctx, devices)
 	if err != nil {
@@ -92,8 +92,9 @@ func (e settingsError) Unwrap() error { return e.error }
 // changed since, once settings are applied, and returns the last record of
 // the journal it holds: every household's state and devices, and ingest's
 // device cache, while no rule state or device was written since it was
-// taken; else, while no device was (after a crash, or a start that ran on
-// from it), the devices and the cache, with the states from the store.
+// taken; else, while no device was removed (after a crash, or a start
+// that ran on from it), the devices and the cache, mended with the devices
+// written since, with the states from the store.
 func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache DeviceCache, settings *errgroup.Group) (journaled uint64, err error) {
 	states, devices, err := d.store.Generations(ctx)
 	if err != nil {

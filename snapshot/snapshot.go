@@ -7,7 +7,8 @@
 // generations (counters that triggers move: one with every write of a rule
 // state or a device, one with every write of a device). Its states are
 // used only while the first is the same, so they are never older than the
-// store's; its devices while the second is, after a crash too. With a
+// store's; its devices after a crash too, while the second is, or mended
+// with those the store says were written since (the caller's part). With a
 // journal of readings, it also records the last reading of the journal its
 // states hold, and which states the store lacks, so that the stop need not
 // write them. Every chunk is sealed with AES-256-GCM, its number, the header
