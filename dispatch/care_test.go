@@ -48,7 +48,7 @@ func TestCareLevelThresholds(t *testing.T) {
 		must(err)
 		d, err := dispatch.New(dispatch.Options{Engine: engine, Tasks: &tasks.Service{}, Store: db, Clock: clock.NewEvent(t0), CareLevels: levels})
 		must(err)
-		err = d.Load(ctx, noCache{})
+		err = d.Load(ctx, &devicesTold{})
 		must(err)
 		return d
 	}

@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,6 +68,7 @@ type env struct {
 	d      *dispatch.Dispatcher
 	engine *rules.Engine
 	reg    *prometheus.Registry
+	cache  devicesTold
 }
 
 // newEnv is a running decision step over a real store with household h1,
@@ -123,18 +125,35 @@ func newEnvOn(t *testing.T, db *failing, opts dispatch.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.d.Load(ctx, noCache{}); err != nil {
+	if err := e.d.Load(ctx, &e.cache); err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-// noCache is a device cache for a decision step with no ingest before it.
-type noCache struct{}
+// devicesTold is a device cache for a decision step with no ingest before
+// it: it keeps the ids of the devices it is told of one at a time (from
+// the store), not the snapshot's image.
+type devicesTold struct {
+	mu  sync.Mutex
+	ids []string
+}
 
-func (noCache) Reserve(int)                {}
-func (noCache) Remember(registry.Device)   {}
-func (noCache) LoadCachePart([]byte) error { return nil }
+func (*devicesTold) Reserve(int)                {}
+func (*devicesTold) LoadCachePart([]byte) error { return nil }
+
+func (c *devicesTold) Remember(d registry.Device) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ids = append(c.ids, d.ID)
+}
+
+// remembered is the devices told of, sorted.
+func (c *devicesTold) remembered() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Sorted(slices.Values(c.ids))
+}
 
 // run runs the decision step until the test ends.
 func (e *env) run(t *testing.T) {
@@ -368,5 +387,12 @@ func TestHandle_CheckpointRetried(t *testing.T) {
 	<-waiting
 	if reason := e.d.Degraded(); reason != "" {
 		t.Errorf("still degraded: %s", reason)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

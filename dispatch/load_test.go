@@ -46,37 +46,97 @@ func TestLoad_SnapshotOlderThanTheStore(t *testing.T) {
 		t.Fatalf("state after the crash:\n% x\nwant\n% x (the store's, not the snapshot's)", got, want)
 	}
 
+	// A device registered in h1, and a household registered with its
+	// devices, since the snapshot: read from the store, and mended into the
+	// snapshot's devices.
 	ctx := context.Background()
-	if err := db.CreateDevice(ctx, registry.Device{ID: "door-1", Kind: registry.DoorSensor, HouseholdID: "h1", SecretHash: "x"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ImportHousehold(ctx, registry.HouseholdImport{
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "door-1", Kind: registry.DoorSensor, HouseholdID: "h1", SecretHash: "x"}))
+	_, err := db.ImportHousehold(ctx, registry.HouseholdImport{
 		Household: registry.Household{ID: "h2", Name: "Zhao Min", Address: "14 Xingfu Road", GridID: "g1"},
-		Devices:   []registry.Device{{ID: "wm-2", Kind: registry.WaterMeter, HouseholdID: "h2", SecretHash: "x", ExpectedEvery: 3 * time.Hour}},
-	}); err != nil {
-		t.Fatal(err)
-	}
+		Devices: []registry.Device{
+			{ID: "wm-2", Kind: registry.WaterMeter, HouseholdID: "h2", SecretHash: "x", ExpectedEvery: 3 * time.Hour},
+			{ID: "pir-2", Kind: registry.MotionSensor, HouseholdID: "h2", SecretHash: "x"},
+		},
+	})
+	must(t, err)
 	fourth := newEnvOn(t, db, opts)
 	loadedFrom(t, fourth, 0, 1)
 	got := households(fourth)
 	if got, want := got["h1"].devices, []string{"door-1", "pir-1", "wb-1"}; !slices.Equal(got, want) {
 		t.Errorf("h1's devices after one was registered: %v, want %v", got, want)
 	}
-	if h2 := got["h2"]; !slices.Equal(h2.devices, []string{"wm-2"}) || h2.every["wm-2"] != 3*time.Hour {
-		t.Errorf("h2, registered since: %+v, want wm-2 expected every 3h", h2)
+	if h2 := got["h2"]; !slices.Equal(h2.devices, []string{"pir-2", "wm-2"}) || h2.every["wm-2"] != 3*time.Hour {
+		t.Errorf("h2, registered since: %+v, want pir-2 and wm-2, wm-2 expected every 3h", h2)
+	}
+	if got, want := fourth.cache.remembered(), []string{"door-1", "pir-1", "pir-2", "wb-1", "wm-2"}; !slices.Equal(got, want) {
+		t.Errorf("ingest told of %v, want %v (every device of h1 and h2)", got, want)
 	}
 
-	if _, err := db.DeleteHousehold(ctx, "h2", t0, "test"); err != nil {
-		t.Fatal(err)
-	}
+	// h2's state stored, then a device registered in it: the state, which
+	// knows pir-2 and wm-2 only, is restored before the devices are
+	// mended, or it would drop door-2.
+	fourth.run(t)
+	on := true
+	fourth.handle(t, rules.Reading{HouseholdID: "h2", DeviceID: "pir-2", Kind: registry.MotionSensor, Stream: rules.Event, TS: t0.Add(4 * time.Minute), Motion: &on})
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "door-2", Kind: registry.DoorSensor, HouseholdID: "h2", SecretHash: "x"}))
 	fifth := newEnvOn(t, db, opts)
-	loadedFrom(t, fifth, 0, 0)
-	got = households(fifth)
+	loadedFrom(t, fifth, 0, 1)
+	if h2 := households(fifth)["h2"]; len(h2.data) == 0 || !slices.Equal(h2.devices, []string{"door-2", "pir-2", "wm-2"}) {
+		t.Errorf("h2, its state stored, then door-2 registered: %+v, want its state and door-2, pir-2, wm-2", h2)
+	}
+
+	// Erased since: everything comes from the store.
+	_, err = db.DeleteHousehold(ctx, "h2", t0, "test")
+	must(t, err)
+	sixth := newEnvOn(t, db, opts)
+	loadedFrom(t, sixth, 0, 0)
+	got = households(sixth)
 	if h2, ok := got["h2"]; ok {
 		t.Errorf("h2, erased: %+v, want it gone", h2)
 	}
 	if got, want := got["h1"].devices, []string{"door-1", "pir-1", "wb-1"}; !slices.Equal(got, want) {
 		t.Errorf("h1's devices after h2 was erased: %v, want %v", got, want)
+	}
+}
+
+// More households given a device since the snapshot than a start mends
+// with: it reads every device from the store.
+func TestLoad_TooManyWrittenSince(t *testing.T) {
+	dispatch.SetMaxDevicesMended(t, 1)
+	db, opts, _ := afterCleanStop(t)
+	ctx := context.Background()
+	for _, h := range []string{"h2", "h3"} {
+		_, err := db.ImportHousehold(ctx, registry.HouseholdImport{
+			Household: registry.Household{ID: h, Name: "Resident " + h, Address: "14 Xingfu Road", GridID: "g1"},
+			Devices:   []registry.Device{{ID: "pir-" + h, Kind: registry.MotionSensor, HouseholdID: h, SecretHash: "x"}},
+		})
+		must(t, err)
+	}
+	second := newEnvOn(t, db, opts)
+	loadedFrom(t, second, 0, 0)
+	if got := households(second); len(got["h2"].devices) != 1 || len(got["h3"].devices) != 1 {
+		t.Errorf("households registered since: %+v, want each with its device", got)
+	}
+}
+
+// A store older than the snapshot (its database restored from a backup
+// taken before it) lacks devices the snapshot holds: the start reads
+// every device from the store.
+func TestLoad_StoreOlderThanTheSnapshot(t *testing.T) {
+	ctx := context.Background()
+	older := newStore(t) // as h1's store was before door-1
+	db := newStore(t)
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "door-1", Kind: registry.DoorSensor, HouseholdID: "h1", SecretHash: "x"}))
+	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
+	opts := dispatch.Options{CheckpointInterval: time.Hour, Snapshot: snap}
+	first := newEnvOn(t, db, opts)
+	stop(t, first, motion(t0.Add(time.Minute)))
+	snap.write(t, first, nil)
+
+	second := newEnvOn(t, older, opts)
+	loadedFrom(t, second, 0, 0)
+	if got, want := households(second)["h1"].devices, []string{"pir-1", "wb-1"}; !slices.Equal(got, want) {
+		t.Errorf("h1's devices: %v, want the store's %v", got, want)
 	}
 }
 

@@ -106,6 +106,10 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 	}
 	defer f.Close()
 	taken := f.Taken()
+	if taken.States > states || taken.Devices > devices {
+		// A database restored from a backup taken before the snapshot.
+		return 0, fmt.Errorf("snapshot of generations %d and %d, the store's are older: %d and %d", taken.States, taken.Devices, states, devices)
+	}
 	// A device written moves both generations: the states are not the
 	// snapshot's then either.
 	written := 0
@@ -114,8 +118,11 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 		if written, known, err = d.store.DevicesWrittenSince(ctx, taken.Devices); err != nil {
 			return 0, err
 		}
-		if !known || written > maxDevicesMended {
-			return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: a device was removed since, or %d households' devices written", taken.Devices, devices, written)
+		switch {
+		case !known:
+			return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: a device was removed since", taken.Devices, devices)
+		case written > maxDevicesMended:
+			return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: %d households' devices written since", taken.Devices, devices, written)
 		}
 	}
 	if taken.States != states {
@@ -164,14 +171,14 @@ func (d *Dispatcher) restoreSnapshot(ctx context.Context, now time.Time, f *snap
 // maxDevicesMended is how many households' devices a start reads from the
 // store to mend the snapshot's: beyond it (an import since the last clean
 // stop) it reads every device instead, in the table's order rather than
-// each household's.
-const maxDevicesMended = 100_000
+// each household's. A variable: the tests lower it.
+var maxDevicesMended = 100_000
 
 // loadStoredStates restores every household's state from the store, with
 // its devices from the snapshot f and ingest's cache from f's image, once
 // settings are applied; then the devices of the written households
-// (registered, or given a device, since f; no device was removed since)
-// from the store. The states read from the store replace the snapshot's,
+// (registered, given a device or a device changed since f; no device was
+// removed since) from the store. The states read from the store replace the snapshot's,
 // which are older; a journal is replayed from its start, as after a start
 // from the store.
 func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *snapshot.File, cache DeviceCache, written int, settings *errgroup.Group) error {
@@ -200,8 +207,7 @@ func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *sna
 	if err != nil {
 		return err
 	}
-	// A state the snapshot had no household for: none but by a hand's edit
-	// of the store, restored all the same.
+	// A state the snapshot has no household for: one registered since.
 	for i, st := range stored {
 		if !found[i] && d.restoreStored(st, now) {
 			restored++

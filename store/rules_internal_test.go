@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
 
@@ -42,5 +43,51 @@ func TestSaveCheckpointIsOneTransaction(t *testing.T) {
 	}
 	if len(states) != 1 || states[0].HouseholdID != "h1" || string(states[0].Data) != `{"v":1}` {
 		t.Errorf("after the failed batch: %+v, want only h1 as it was", states)
+	}
+}
+
+// TestDevicesWrittenSinceByHand: a device moved to another household,
+// renamed, made another kind or deleted by hand (the API only deletes, with
+// its household) cannot be mended into a snapshot's devices, and the store
+// says so; an interval set by hand is a change of its household, and a
+// statement that deletes nothing removes nothing.
+func TestDevicesWrittenSinceByHand(t *testing.T) {
+	for _, c := range []struct {
+		name, edit string
+		known      bool
+		written    int
+	}{
+		{"moved", `UPDATE devices SET household_id = 'h2' WHERE id = 'd1'`, false, 0},
+		{"renamed", `UPDATE devices SET id = 'd9' WHERE id = 'd1'`, false, 0},
+		{"made another kind", `UPDATE devices SET kind = 'door_sensor' WHERE id = 'd1'`, false, 0},
+		{"deleted", `DELETE FROM devices WHERE id = 'd1'`, false, 0},
+		{"interval set", `UPDATE devices SET expected_every_min = 60 WHERE id = 'd1'`, true, 1},
+		{"nothing deleted", `DELETE FROM devices WHERE id = 'd404'`, true, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openForTest(t)
+			for _, err := range []error{
+				db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "Grid one"}),
+				db.CreateHousehold(ctx, registry.Household{ID: "h1", Name: "Li", Address: "1 Road", GridID: "g1"}),
+				db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Zhao", Address: "2 Road", GridID: "g1"}),
+				db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.MotionSensor, HouseholdID: "h1", SecretHash: "s"}),
+			} {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, generation, err := db.Generations(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.w.ExecContext(ctx, c.edit); err != nil {
+				t.Fatal(err)
+			}
+			written, known, err := db.DevicesWrittenSince(ctx, generation)
+			if err != nil || known != c.known || written != c.written {
+				t.Errorf("after %s: %d households written, known %v, %v; want %d, %v", c.edit, written, known, err, c.written, c.known)
+			}
+		})
 	}
 }

@@ -443,15 +443,25 @@ func TestDevicesWrittenSince(t *testing.T) {
 		t.Fatal(err)
 	}
 	g3 := generation()
+	// A spreadsheet's import, several households a transaction.
+	_, errs, err := db.ImportHouseholds(ctx, []registry.HouseholdImport{
+		{Household: registry.Household{ID: "h3", Name: "Qian", Address: "4 Road", GridID: "g1"},
+			Devices: []registry.Device{{ID: "d4", Kind: registry.DoorSensor, HouseholdID: "h3", SecretHash: "s"}}},
+		{Household: registry.Household{ID: "h4", Name: "Wu", Address: "5 Road", GridID: "g1"},
+			Devices: []registry.Device{{ID: "d5", Kind: registry.PowerMeter, HouseholdID: "h4", SecretHash: "s"}}},
+	})
+	must(t, errors.Join(append(errs, err)...))
+	g4 := generation()
 	for _, c := range []struct {
 		name  string
 		since uint64
 		want  []string
 	}{
-		{"a device registered, a household imported, an interval set", g0, []string{"h1", "h2"}},
-		{"a household imported, an interval set", g1, []string{"h1", "h2"}},
-		{"an interval set", g2, []string{"h1"}},
-		{"nothing", g3, nil},
+		{"a device registered, households imported, an interval set", g0, []string{"h1", "h2", "h3", "h4"}},
+		{"households imported, an interval set", g1, []string{"h1", "h2", "h3", "h4"}},
+		{"an interval set, a spreadsheet imported", g2, []string{"h1", "h3", "h4"}},
+		{"a spreadsheet imported", g3, []string{"h3", "h4"}},
+		{"nothing", g4, nil},
 	} {
 		if got, known := since(c.since); !slices.Equal(got, c.want) || !known {
 			t.Errorf("%s: %v, %v; want %v, known", c.name, got, known, c.want)
@@ -462,7 +472,7 @@ func TestDevicesWrittenSince(t *testing.T) {
 	if er.Rows["device_changes"] != 1 {
 		t.Errorf("erasure deleted %d rows of device_changes, want h2's", er.Rows["device_changes"])
 	}
-	for _, g := range []uint64{g0, g3} {
+	for _, g := range []uint64{g0, g4} {
 		if got, known := since(g); known {
 			t.Errorf("since %d, a household erased after: %v, known; want not known", g, got)
 		}

@@ -4,10 +4,11 @@
 -- registered, or given a device, since (docs/performance.md,
 -- "Thirty-third round"), instead of all nine million at a million
 -- households. One row a household, its generation the device counter's
--- value after the write. A device removed (its household erased) or moved
--- to another household is not a change a snapshot can be mended with:
--- devices_removed records the generation, and a start after it reads every
--- device from the store. changes_from is the generation from which the
+-- value after the write. A device removed (its household erased), moved to
+-- another household, renamed or made another kind (by hand: the API does
+-- neither) is not a change a snapshot can be mended with: devices_removed
+-- records the generation, and a start after it reads every device from
+-- the store. changes_from is the generation from which the
 -- table is complete: a snapshot older than it (taken before this
 -- migration) is not mended. The row is the household's, so an erasure
 -- deletes it (store/erase.go sweeps every household_id column).
@@ -38,7 +39,7 @@ CREATE TRIGGER devices_updated AFTER UPDATE ON devices
 BEGIN
     UPDATE state_generation SET n = n + 1, devices = n + 1 WHERE id = 1;
     UPDATE state_generation SET devices_removed = devices
-        WHERE id = 1 AND OLD.household_id <> NEW.household_id;
+        WHERE id = 1 AND (OLD.id <> NEW.id OR OLD.household_id <> NEW.household_id OR OLD.kind <> NEW.kind);
     INSERT INTO device_changes (household_id, generation)
         SELECT NEW.household_id, devices FROM state_generation WHERE id = 1
         ON CONFLICT (household_id) DO UPDATE SET generation = excluded.generation;
@@ -67,7 +68,7 @@ END;
 -- +goose StatementBegin
 --postgres CREATE FUNCTION device_moves_note() RETURNS trigger LANGUAGE plpgsql AS $$
 --postgres BEGIN
---postgres     IF EXISTS (SELECT 1 FROM before_devices b JOIN written_devices w USING (id) WHERE b.household_id <> w.household_id) THEN
+--postgres     IF EXISTS (SELECT id, household_id, kind FROM before_devices EXCEPT SELECT id, household_id, kind FROM written_devices) THEN
 --postgres         UPDATE state_generation SET devices_removed = devices WHERE id = 1;
 --postgres     END IF;
 --postgres     RETURN NULL;
@@ -77,7 +78,9 @@ END;
 -- +goose StatementBegin
 --postgres CREATE FUNCTION device_removals_note() RETURNS trigger LANGUAGE plpgsql AS $$
 --postgres BEGIN
---postgres     UPDATE state_generation SET devices_removed = devices WHERE id = 1;
+--postgres     IF EXISTS (SELECT 1 FROM removed_devices) THEN
+--postgres         UPDATE state_generation SET devices_removed = devices WHERE id = 1;
+--postgres     END IF;
 --postgres     RETURN NULL;
 --postgres END
 --postgres $$;
@@ -92,6 +95,7 @@ END;
 --postgres     REFERENCING OLD TABLE AS before_devices NEW TABLE AS written_devices
 --postgres     FOR EACH STATEMENT EXECUTE FUNCTION device_moves_note();
 --postgres CREATE TRIGGER devices_removed_note AFTER DELETE ON devices
+--postgres     REFERENCING OLD TABLE AS removed_devices
 --postgres     FOR EACH STATEMENT EXECUTE FUNCTION device_removals_note();
 
 -- +goose Down
