@@ -22,34 +22,28 @@ func TestCareLevelThresholds(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "Grid 1"}))
+	must(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "Grid 1"}))
 	for id, level := range map[string]registry.CareLevel{"self": "", "semi": registry.CareSemi, "dep": registry.CareDependent, "own": registry.CareSemi, "selfown": "", "zoned": ""} {
 		h := registry.Household{ID: id, Name: "N", Address: "A", GridID: "g1", CareLevel: level}
 		if id == "zoned" {
 			h.Timezone = "Asia/Tokyo"
 		}
-		must(db.CreateHousehold(ctx, h))
+		must(t, db.CreateHousehold(ctx, h))
 	}
-	must(db.SetHouseholdThresholds(ctx, "own", rules.Thresholds{"no_motion": {"hours": 5.0}}))
+	must(t, db.SetHouseholdThresholds(ctx, "own", rules.Thresholds{"no_motion": {"hours": 5.0}}))
 	// self_care, no zone of its own: only its overrides set it apart.
-	must(db.SetHouseholdThresholds(ctx, "selfown", rules.Thresholds{"no_motion": {"hours": 7.0}}))
+	must(t, db.SetHouseholdThresholds(ctx, "selfown", rules.Thresholds{"no_motion": {"hours": 7.0}}))
 	levels := map[registry.CareLevel]rules.Thresholds{
 		registry.CareSemi:      {"no_motion": {"hours": 4.0}},
 		registry.CareDependent: {"no_motion": {"hours": 3.0}, "no_exit": {"hours": 720.0}},
 	}
 	newDispatcher := func() *dispatch.Dispatcher {
 		engine, err := rules.NewEngine(rules.DefaultConfig(), time.UTC)
-		must(err)
+		must(t, err)
 		d, err := dispatch.New(dispatch.Options{Engine: engine, Tasks: &tasks.Service{}, Store: db, Clock: clock.NewEvent(t0), CareLevels: levels})
-		must(err)
+		must(t, err)
 		err = d.Load(ctx, &devicesTold{})
-		must(err)
+		must(t, err)
 		return d
 	}
 	d := newDispatcher()
@@ -80,12 +74,12 @@ func TestCareLevelThresholds(t *testing.T) {
 	}
 	delete(levels, registry.CareSelfCare)
 	d = newDispatcher()
-	must(db.SetCareLevel(ctx, "own", registry.CareDependent))
-	must(d.HouseholdChanged(ctx, "own"))
+	must(t, db.SetCareLevel(ctx, "own", registry.CareDependent))
+	must(t, d.HouseholdChanged(ctx, "own"))
 	check("after a change of level", "own", 5, 720)
-	must(d.SetConfig(func() rules.Config {
+	must(t, d.SetConfig(func() rules.Config {
 		c, err := rules.DefaultConfig().With(rules.Thresholds{"no_exit": {"hours": 48.0}})
-		must(err)
+		must(t, err)
 		return c
 	}()))
 	check("after a reload", "self", 6, 48)

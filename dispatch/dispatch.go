@@ -79,7 +79,8 @@ type Store interface {
 	Generations(ctx context.Context) (states, devices uint64, err error)
 	// DevicesWrittenSince counts the households whose devices were
 	// registered or changed since a device generation; false when a device
-	// was removed or moved since, or the store does not know.
+	// was removed (or moved, renamed, made another kind) since, or the
+	// store does not know.
 	DevicesWrittenSince(ctx context.Context, generation uint64) (households int, known bool, err error)
 }
 

@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -23,7 +24,7 @@ import (
 // a device since read from the store. Once a household is erased,
 // everything comes from the store.
 func TestLoad_SnapshotOlderThanTheStore(t *testing.T) {
-	db, opts, first := afterCleanStop(t)
+	db, opts, first := afterCleanStop(t, newStore(t))
 	want, _ := held(first)
 	if len(want) == 0 {
 		t.Fatal("no state of h1 to snapshot")
@@ -99,23 +100,55 @@ func TestLoad_SnapshotOlderThanTheStore(t *testing.T) {
 	}
 }
 
-// More households given a device since the snapshot than a start mends
-// with: it reads every device from the store.
+// Up to as many households given a device since the snapshot as a start
+// mends with, it mends; one more, and it reads every device from the store.
 func TestLoad_TooManyWrittenSince(t *testing.T) {
-	dispatch.SetMaxDevicesMended(t, 1)
-	db, opts, _ := afterCleanStop(t)
-	ctx := context.Background()
-	for _, h := range []string{"h2", "h3"} {
-		_, err := db.ImportHousehold(ctx, registry.HouseholdImport{
-			Household: registry.Household{ID: h, Name: "Resident " + h, Address: "14 Xingfu Road", GridID: "g1"},
-			Devices:   []registry.Device{{ID: "pir-" + h, Kind: registry.MotionSensor, HouseholdID: h, SecretHash: "x"}},
-		})
-		must(t, err)
+	for _, c := range []struct {
+		max     int
+		devices float64 // where they came from: 1 the snapshot, 0 the store
+	}{{2, 1}, {1, 0}} {
+		dispatch.SetMaxDevicesMended(t, c.max)
+		db, opts, _ := afterCleanStop(t, newStore(t))
+		ctx := context.Background()
+		for _, h := range []string{"h2", "h3"} {
+			_, err := db.ImportHousehold(ctx, registry.HouseholdImport{
+				Household: registry.Household{ID: h, Name: "Resident " + h, Address: "14 Xingfu Road", GridID: "g1"},
+				Devices:   []registry.Device{{ID: "pir-" + h, Kind: registry.MotionSensor, HouseholdID: h, SecretHash: "x"}},
+			})
+			must(t, err)
+		}
+		second := newEnvOn(t, db, opts)
+		loadedFrom(t, second, 0, c.devices)
+		if got := households(second); len(got["h2"].devices) != 1 || len(got["h3"].devices) != 1 {
+			t.Errorf("mending at most %d: households registered since %+v, want each with its device", c.max, got)
+		}
 	}
-	second := newEnvOn(t, db, opts)
-	loadedFrom(t, second, 0, 0)
-	if got := households(second); len(got["h2"].devices) != 1 || len(got["h3"].devices) != 1 {
-		t.Errorf("households registered since: %+v, want each with its device", got)
+}
+
+// A start that mends the snapshot's devices holds what a start from the
+// store holds: the same households, states and devices, each new device
+// expected from the same time.
+func TestLoad_MendedAsFromTheStore(t *testing.T) {
+	ctx := context.Background()
+	db, opts, _ := afterCleanStop(t, newStore(t))
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "door-1", Kind: registry.DoorSensor, HouseholdID: "h1", SecretHash: "x"}))
+	_, err := db.ImportHousehold(ctx, registry.HouseholdImport{
+		Household: registry.Household{ID: "h2", Name: "Zhao Min", Address: "14 Xingfu Road", GridID: "g1"},
+		Devices:   []registry.Device{{ID: "wm-2", Kind: registry.WaterMeter, HouseholdID: "h2", SecretHash: "x", ExpectedEvery: 3 * time.Hour}},
+	})
+	must(t, err)
+	mended := newEnvOn(t, db, opts)
+	loadedFrom(t, mended, 0, 1)
+	fromStore := newEnvOn(t, db, dispatch.Options{})
+	loadedFrom(t, fromStore, 0, 0)
+	got, want := households(mended), households(fromStore)
+	if len(got) != len(want) {
+		t.Errorf("mended: %d households, from the store %d", len(got), len(want))
+	}
+	for id, w := range want {
+		if g := got[id]; !bytes.Equal(g.data, w.data) || !slices.Equal(g.devices, w.devices) || !maps.Equal(g.every, w.every) {
+			t.Errorf("%s mended:\n%+v\nfrom the store:\n%+v", id, g, w)
+		}
 	}
 }
 
@@ -127,11 +160,7 @@ func TestLoad_StoreOlderThanTheSnapshot(t *testing.T) {
 	older := newStore(t) // as h1's store was before door-1
 	db := newStore(t)
 	must(t, db.CreateDevice(ctx, registry.Device{ID: "door-1", Kind: registry.DoorSensor, HouseholdID: "h1", SecretHash: "x"}))
-	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
-	opts := dispatch.Options{CheckpointInterval: time.Hour, Snapshot: snap}
-	first := newEnvOn(t, db, opts)
-	stop(t, first, motion(t0.Add(time.Minute)))
-	snap.write(t, first, nil)
+	_, opts, _ := afterCleanStop(t, db)
 
 	second := newEnvOn(t, older, opts)
 	loadedFrom(t, second, 0, 0)
@@ -140,12 +169,11 @@ func TestLoad_StoreOlderThanTheSnapshot(t *testing.T) {
 	}
 }
 
-// afterCleanStop is a store in which h1 moved once, the snapshot of the
-// clean stop that followed, the options of a decision step (no journal)
-// that reads it, and the one stopped.
-func afterCleanStop(t *testing.T) (*failing, dispatch.Options, *env) {
+// afterCleanStop is db in which h1 moved once, the snapshot of the clean
+// stop that followed, the options of a decision step (no journal) that
+// reads it, and the one stopped.
+func afterCleanStop(t *testing.T, db *failing) (*failing, dispatch.Options, *env) {
 	t.Helper()
-	db := newStore(t)
 	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
 	opts := dispatch.Options{CheckpointInterval: time.Hour, Snapshot: snap}
 	first := newEnvOn(t, db, opts)
@@ -208,7 +236,7 @@ func stop(t *testing.T, e *env, readings ...rules.Reading) {
 // rather than the start giving up the snapshot.
 func TestLoad_StoredStatesTheSnapshotLacksOrCannotRead(t *testing.T) {
 	ctx := context.Background()
-	db, opts, first := afterCleanStop(t)
+	db, opts, first := afterCleanStop(t, newStore(t))
 	h1 := households(first)["h1"]
 
 	// A household without devices (the device generation stays) with a
@@ -245,20 +273,10 @@ func TestLoad_JournalReplayedWhole(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
-	opts := func(j *journal.Journal) dispatch.Options {
-		return dispatch.Options{Journal: j, JournalCheckpoint: time.Hour, CheckpointInterval: time.Hour, Snapshot: snap}
-	}
-	j := openJournal(t, dir)
-	first := newEnvOn(t, db, opts(j))
-	stop(t, first, motion(t0.Add(time.Minute)))
-	snap.write(t, first, j)
+	opts, first := afterJournaledCleanStop(t, db, dir)
 	want, unwritten := held(first)
 	if !unwritten {
 		t.Fatal("h1's motion written to the store at the stop; the test needs it left to the snapshot")
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
 	}
 
 	second := newEnvOn(t, db, opts(openJournal(t, dir)))
@@ -280,15 +298,7 @@ func TestLoad_JournalReplayedWhole(t *testing.T) {
 func TestLoad_JournaledReadingOfADeviceRegisteredSince(t *testing.T) {
 	ctx := context.Background()
 	db, dir := newStore(t), t.TempDir()
-	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
-	opts := func(j *journal.Journal) dispatch.Options {
-		return dispatch.Options{Journal: j, JournalCheckpoint: time.Hour, CheckpointInterval: time.Hour, Snapshot: snap}
-	}
-	j := openJournal(t, dir)
-	first := newEnvOn(t, db, opts(j))
-	stop(t, first, motion(t0.Add(time.Minute)))
-	snap.write(t, first, j)
-	must(t, j.Close())
+	opts, _ := afterJournaledCleanStop(t, db, dir)
 
 	must(t, db.CreateDevice(ctx, registry.Device{ID: "door-1", Kind: registry.DoorSensor, HouseholdID: "h1", SecretHash: "x"}))
 	second := newEnvOn(t, db, opts(openJournal(t, dir)))
@@ -302,4 +312,21 @@ func TestLoad_JournaledReadingOfADeviceRegisteredSince(t *testing.T) {
 	if got, _ := held(third); !bytes.Equal(got, want) {
 		t.Fatalf("h1 after the crash:\n% x\nwant\n% x (door-1's opening, in the journal only)", got, want)
 	}
+}
+
+// afterJournaledCleanStop is afterCleanStop with a journal in dir: the
+// options of a decision step that reads the snapshot, given the journal
+// opened again, and the one stopped (its journal closed).
+func afterJournaledCleanStop(t *testing.T, db *failing, dir string) (func(*journal.Journal) dispatch.Options, *env) {
+	t.Helper()
+	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
+	opts := func(j *journal.Journal) dispatch.Options {
+		return dispatch.Options{Journal: j, JournalCheckpoint: time.Hour, CheckpointInterval: time.Hour, Snapshot: snap}
+	}
+	j := openJournal(t, dir)
+	first := newEnvOn(t, db, opts(j))
+	stop(t, first, motion(t0.Add(time.Minute)))
+	snap.write(t, first, j)
+	must(t, j.Close())
+	return opts, first
 }

@@ -120,7 +120,7 @@ func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache Devi
 		}
 		switch {
 		case !known:
-			return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: a device was removed since", taken.Devices, devices)
+			return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: the store cannot tell which devices were written since (one was removed, or the snapshot is older than migration 00080)", taken.Devices, devices)
 		case written > maxDevicesMended:
 			return 0, fmt.Errorf("snapshot of device generation %d, the store's is %d: %d households' devices written since", taken.Devices, devices, written)
 		}
@@ -178,9 +178,9 @@ var maxDevicesMended = 100_000
 // its devices from the snapshot f and ingest's cache from f's image, once
 // settings are applied; then the devices of the written households
 // (registered, given a device or a device changed since f; no device was
-// removed since) from the store. The states read from the store replace the snapshot's,
-// which are older; a journal is replayed from its start, as after a start
-// from the store.
+// removed since) from the store. The states read from the store replace
+// the snapshot's, which are older; a journal is replayed from its start,
+// as after a start from the store.
 func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *snapshot.File, cache DeviceCache, written int, settings *errgroup.Group) error {
 	stored, err := d.store.RuleStates(ctx)
 	if err != nil {

@@ -97,17 +97,15 @@ func TestMigration80(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	old := migratedUpTo(t, dir, 79)
-	devicesAt := func(q interface {
-		QueryRowContext(context.Context, string, ...any) *sql.Row
-	}) uint64 {
+	devicesAt := func() uint64 {
 		t.Helper()
 		var g uint64
-		if err := q.QueryRowContext(ctx, `SELECT devices FROM state_generation WHERE id = 1`).Scan(&g); err != nil {
+		if err := old.QueryRowContext(ctx, `SELECT devices FROM state_generation WHERE id = 1`).Scan(&g); err != nil {
 			t.Fatal(err)
 		}
 		return g
 	}
-	before := devicesAt(old)
+	before := devicesAt()
 	for _, q := range []string{
 		`INSERT INTO grids (id, name, created_at) VALUES ('g1', 'Grid one', 0)`,
 		`INSERT INTO households (id, name, address, grid_id, timezone, contacts, created_at) VALUES ('h1', 'Li', '1 Road', 'g1', '', '[]', 0)`,
@@ -117,7 +115,7 @@ func TestMigration80(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	at := devicesAt(old)
+	at := devicesAt()
 	db := reopened(t, old, dir)
 	if got, known, err := db.DevicesWrittenSince(ctx, before); err != nil || known {
 		t.Errorf("since before the migration, a device written: %v, %v, %v; want not known", got, known, err)

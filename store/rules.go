@@ -428,8 +428,9 @@ func (db *DB) EachRegisteredDevice(ctx context.Context, each func(registry.Regis
 
 // EachDeviceWrittenSince is EachRegisteredDevice for the devices of the
 // households DevicesWrittenSince counts only: one query, which SQLite
-// answers from devices' household index (a query a household cost a start
-// 130 µs a household at a million).
+// answers from devices' household index (a query a household made a start
+// with 100,000 of them 4–7 s slower at a million: docs/performance.md,
+// "Thirty-third round").
 func (db *DB) EachDeviceWrittenSince(ctx context.Context, generation uint64, each func(registry.RegisteredDevice) error) error {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+registeredDeviceCols+`, created_at FROM devices
 		WHERE household_id IN (SELECT household_id FROM device_changes WHERE generation > ?)`, generation)
@@ -479,8 +480,9 @@ func (db *DB) Generations(ctx context.Context) (states, devices uint64, err erro
 // DevicesWrittenSince counts the households whose devices were registered
 // or changed since the device generation given (migration 00080). False
 // when that is not enough to know the registered devices from what they
-// were at that generation: a device was removed or moved to another
-// household since, or the store's record of changes began later.
+// were at that generation: a device was removed, moved to another
+// household, renamed or made another kind since, or the store's record of
+// changes began later.
 func (db *DB) DevicesWrittenSince(ctx context.Context, generation uint64) (households int, known bool, err error) {
 	var removed, from uint64
 	if err := db.r.QueryRowContext(ctx, `SELECT devices_removed, changes_from FROM state_generation WHERE id = 1`).Scan(&removed, &from); err != nil {

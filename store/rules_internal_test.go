@@ -67,23 +67,14 @@ func TestDevicesWrittenSinceByHand(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			db := openForTest(t)
-			for _, err := range []error{
-				db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "Grid one"}),
-				db.CreateHousehold(ctx, registry.Household{ID: "h1", Name: "Li", Address: "1 Road", GridID: "g1"}),
-				db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Zhao", Address: "2 Road", GridID: "g1"}),
-				db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.MotionSensor, HouseholdID: "h1", SecretHash: "s"}),
-			} {
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
+			mustDo(t, db.CreateGrid(ctx, registry.Grid{ID: "g1", Name: "Grid one"}))
+			mustDo(t, db.CreateHousehold(ctx, registry.Household{ID: "h1", Name: "Li", Address: "1 Road", GridID: "g1"}))
+			mustDo(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Zhao", Address: "2 Road", GridID: "g1"}))
+			mustDo(t, db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.MotionSensor, HouseholdID: "h1", SecretHash: "s"}))
 			_, generation, err := db.Generations(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := db.w.ExecContext(ctx, c.edit); err != nil {
-				t.Fatal(err)
-			}
+			mustDo(t, err)
+			_, err = db.w.ExecContext(ctx, c.edit)
+			mustDo(t, err)
 			written, known, err := db.DevicesWrittenSince(ctx, generation)
 			if err != nil || known != c.known || written != c.written {
 				t.Errorf("after %s: %d households written, known %v, %v; want %d, %v", c.edit, written, known, err, c.written, c.known)

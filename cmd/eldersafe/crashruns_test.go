@@ -282,10 +282,10 @@ func TestCrashFalls(t *testing.T) {
 			// snapshot of that stop, whose states the falls make older than
 			// the store's, and whose devices the restarts take from then on,
 			// with those of the households registered since (each run's
-			// falls') from the store. Every other one of those registers its
-			// falls' households after the stop. The runs between them erase
-			// the household of the run before: their restarts read every
-			// device from the store.
+			// falls') from the store. Runs 4k+3 register their falls'
+			// households after the clean stop; runs 4k+2 erase a household of
+			// run 4k+1, which is in that stop's snapshot, so their restarts
+			// read every device from the store.
 			cleanStopFirst := run%2 == 1
 			registeredSince := run%4 == 3
 			erasing := run%4 == 2

@@ -6,7 +6,7 @@
 -- households. One row a household, its generation the device counter's
 -- value after the write. A device removed (its household erased), moved to
 -- another household, renamed or made another kind (by hand: the API does
--- neither) is not a change a snapshot can be mended with: devices_removed
+-- none of these) is not a change a snapshot can be mended with: devices_removed
 -- records the generation, and a start after it reads every device from
 -- the store. changes_from is the generation from which the
 -- table is complete: a snapshot older than it (taken before this
