@@ -219,7 +219,7 @@ func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *sna
 	if written > 0 {
 		err = d.store.EachDeviceWrittenSince(ctx, f.Taken().Devices, func(rd registry.RegisteredDevice) error {
 			cache.Remember(rd.Device)
-			d.expect(rd.HouseholdID, rd.ID, rd.Kind, rd.ExpectedEvery, d.expectedFrom(rd, now))
+			d.expect(d.storedDevice(rd, now))
 			mended++
 			return nil
 		})
@@ -233,14 +233,15 @@ func (d *Dispatcher) loadStoredStates(ctx context.Context, now time.Time, f *sna
 	return nil
 }
 
-// expectedFrom is when a device read from the store at a start is expected
-// to speak from: its registration, or now under the event clock (its
-// first message before the clock starts).
-func (d *Dispatcher) expectedFrom(rd registry.RegisteredDevice, now time.Time) time.Time {
+// storedDevice is what the engine takes of a device read from the store at
+// a start: expected to speak from its registration, or from now under the
+// event clock (its first message before the clock starts).
+func (d *Dispatcher) storedDevice(rd registry.RegisteredDevice, now time.Time) engineDevice {
+	at := rd.CreatedAt
 	if d.event != nil {
-		return now
+		at = now
 	}
-	return rd.CreatedAt
+	return engineDevice{household: rd.HouseholdID, id: rd.ID, kind: rd.Kind, every: rd.ExpectedEvery, at: at}
 }
 
 // loadStore reads every household's state and every device from the store
@@ -279,7 +280,7 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 		devices = make([]engineDevice, 0, n) // the count is a hint only
 		return d.store.EachRegisteredDevice(gctx, func(rd registry.RegisteredDevice) error {
 			cache.Remember(rd.Device)
-			devices = append(devices, engineDevice{household: rd.HouseholdID, id: rd.ID, kind: rd.Kind, every: rd.ExpectedEvery, at: d.expectedFrom(rd, now)})
+			devices = append(devices, d.storedDevice(rd, now))
 			return nil
 		})
 	})
@@ -287,7 +288,7 @@ func (d *Dispatcher) loadStore(ctx context.Context, now time.Time, cache DeviceC
 		return err
 	}
 	for _, dev := range devices {
-		d.expect(dev.household, dev.id, dev.kind, dev.every, dev.at)
+		d.expect(dev)
 	}
 	d.log.Info("rules state loaded", "restored", restored, "devices", len(devices))
 	return nil
@@ -304,15 +305,14 @@ func (d *Dispatcher) restoreStored(st rules.State, now time.Time) bool {
 	return true
 }
 
-// expect makes the engine expect messages from a device, as often as
-// every says, from at on; for a device it knows, it takes every.
-func (d *Dispatcher) expect(householdID, deviceID string, kind registry.DeviceKind, every time.Duration, at time.Time) {
-	d.engine.AddDevice(householdID, deviceID, kind, at)
-	d.engine.SetExpected(householdID, deviceID, every)
+// expect makes the engine expect messages from dev, as often as its every
+// says, from its at on; for a device it knows, it takes every.
+func (d *Dispatcher) expect(dev engineDevice) {
+	d.engine.AddDevice(dev.household, dev.id, dev.kind, dev.at)
+	d.engine.SetExpected(dev.household, dev.id, dev.every)
 }
 
-// engineDevice is what the engine takes of a registered device at a start
-// from the store.
+// engineDevice is what the engine takes of a registered device.
 type engineDevice struct {
 	household, id string
 	kind          registry.DeviceKind
@@ -487,7 +487,7 @@ func (d *Dispatcher) LevelThresholds(level registry.CareLevel) rules.Thresholds 
 // often as it is expected to report; for a device it knows, it takes the
 // new expected_every.
 func (d *Dispatcher) DeviceRegistered(dev registry.Device) {
-	d.expect(dev.HouseholdID, dev.ID, dev.Kind, dev.ExpectedEvery, d.clock.Now())
+	d.expect(engineDevice{household: dev.HouseholdID, id: dev.ID, kind: dev.Kind, every: dev.ExpectedEvery, at: d.clock.Now()})
 }
 
 // Monitoring is how well a household is watched: ok, degraded or
