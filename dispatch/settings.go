@@ -308,8 +308,7 @@ func (d *Dispatcher) restoreStored(st rules.State, now time.Time) bool {
 // expect makes the engine expect messages from dev, as often as its every
 // says, from its at on; for a device it knows, it takes every.
 func (d *Dispatcher) expect(dev engineDevice) {
-	d.engine.AddDevice(dev.household, dev.id, dev.kind, dev.at)
-	d.engine.SetExpected(dev.household, dev.id, dev.every)
+	d.engine.ExpectDevice(dev.household, rules.SavedDevice{ID: dev.id, Kind: dev.kind, Every: dev.every}, dev.at)
 }
 
 // engineDevice is what the engine takes of a registered device.

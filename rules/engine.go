@@ -16,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
-
-	"github.com/eldersafe/eldersafe/registry"
 )
 
 // shardCount splits households over independently locked shards so ingest
@@ -195,23 +193,20 @@ func (e *Engine) Effective(id string) Config {
 	return *global
 }
 
-// AddDevice makes the engine expect messages from a registered device from
-// at on, so one that never speaks still goes offline. A zero at waits for the
-// device's first message.
-func (e *Engine) AddDevice(householdID, deviceID string, kind registry.DeviceKind, at time.Time) {
+// ExpectDevice makes the engine expect messages from a registered device
+// from at on, so one that never speaks still goes offline (a zero at waits
+// for its first message), and sets how often it reports (sd.Every; zero:
+// its kind's interval). The household's countdowns are looked at again
+// only when the device is new to it or its interval changed: a start from
+// the store tells the engine of every device, and the states it restored
+// first know nearly all of them.
+func (e *Engine) ExpectDevice(householdID string, sd SavedDevice, at time.Time) {
 	global := e.cfg.Load()
 	s := e.shard(householdID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.household(householdID)
-	if h.find(deviceID) >= 0 || !kind.Valid() {
-		return
-	}
-	d := h.add(deviceID, kind)
-	if !at.IsZero() {
-		d.lastAlive = at.UnixNano()
-		h.track(d.kind, d.lastAlive)
-		h.dirty(s)
+	if d, changed := h.expect(s, sd, at); changed {
 		e.rearm(s, h, max(h.newest, d.lastAlive), global)
 	}
 }

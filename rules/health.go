@@ -156,21 +156,3 @@ func (e *Engine) Monitoring(householdID string, now time.Time) Monitoring {
 	}
 	return m
 }
-
-// SetExpected sets how often a registered device reports (its
-// expected_every); zero: its kind's interval. A device the engine does not
-// know is left alone: AddDevice it first.
-func (e *Engine) SetExpected(householdID, deviceID string, every time.Duration) {
-	global := e.cfg.Load()
-	s := e.shard(householdID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := s.households[householdID]
-	if h == nil {
-		return
-	}
-	if i := h.find(deviceID); i >= 0 {
-		h.devices[i].every = uint16(min(every/time.Minute, 1<<16-1))
-		e.rearm(s, h, h.newest, global)
-	}
-}

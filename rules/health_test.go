@@ -49,8 +49,7 @@ func TestSensorHealth(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngine(t)
 			for id, every := range tc.expected {
-				e.AddDevice("h1", id, registry.WaterMeter, t0)
-				e.SetExpected("h1", id, every)
+				e.ExpectDevice("h1", SavedDevice{ID: id, Kind: registry.WaterMeter, Every: every}, t0)
 			}
 			got := run(e, tc.steps)
 			if !slices.Equal(got, tc.want) {
@@ -97,9 +96,34 @@ func TestUnmonitoredAfterDowntime(t *testing.T) {
 // the event clock started is expected from its first message on.
 func TestUnmonitoredWaitsForDevicesNotExpectedYet(t *testing.T) {
 	e := newEngine(t)
-	e.AddDevice("h1", "pir-9", registry.MotionSensor, time.Time{})
+	e.ExpectDevice("h1", SavedDevice{ID: "pir-9", Kind: registry.MotionSensor}, time.Time{})
 	run(e, read(band(0, EventSOS)))
 	if got := run(e, ticks(0, 10*h, h)); !slices.Equal(got, []string{"2h0m0s device_offline"}) {
 		t.Errorf("alerts %q, want the wristband's device_offline only", got)
+	}
+}
+
+// TestExpectDeviceOfAKnownDevice: a shorter interval set for a device the
+// household already knows brings its staleness earlier at once; the same
+// interval told again changes nothing.
+func TestExpectDeviceOfAKnownDevice(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		every time.Duration
+		want  []string
+	}{
+		{"the kind's interval", 0, []string{"3h0m0s unmonitored", "6h0m0s device_offline"}},
+		{"every 30 minutes", 30 * m, []string{"1h30m0s unmonitored", "6h0m0s device_offline"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t)
+			run(e, read(meter(0, 100)))
+			for range 2 {
+				e.ExpectDevice("h1", SavedDevice{ID: "wm-1", Kind: registry.WaterMeter, Every: tc.every}, t0)
+			}
+			if got := run(e, ticks(0, 8*h, 15*m)); !slices.Equal(got, tc.want) {
+				t.Errorf("alerts %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

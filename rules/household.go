@@ -163,6 +163,31 @@ func (h *household) add(id string, k registry.DeviceKind) *device {
 	return &h.devices[len(h.devices)-1]
 }
 
+// expect adds sd to h (of s, locked) unless h knows it, expected to speak
+// from at (zero: from its first message), and sets its interval. It
+// returns the device, and whether it was added or its interval changed:
+// then the household's countdowns may have moved.
+func (h *household) expect(s *shard, sd SavedDevice, at time.Time) (*device, bool) {
+	every := uint16(min(sd.Every/time.Minute, 1<<16-1))
+	if i := h.find(sd.ID); i >= 0 {
+		d := &h.devices[i]
+		changed := d.every != every
+		d.every = every
+		return d, changed
+	}
+	if !sd.Kind.Valid() {
+		return nil, false
+	}
+	d := h.add(sd.ID, sd.Kind)
+	d.every = every
+	if !at.IsZero() {
+		d.lastAlive = at.UnixNano()
+		h.track(d.kind, d.lastAlive)
+		h.dirty(s)
+	}
+	return d, true
+}
+
 // grow makes room for exactly n more devices. Not doubled: devices are
 // added rarely and a million households' spare capacity would be most of
 // the engine's memory; a household given its five devices at once (a

@@ -78,7 +78,7 @@ func TestReplayAfterTheSavedState(t *testing.T) {
 // applied: it must not bring the household back.
 func TestReplaySkipsWhatIsNoLongerRegistered(t *testing.T) {
 	e := newEngine(t)
-	e.AddDevice("h1", "wm-1", registry.WaterMeter, t0)
+	e.ExpectDevice("h1", SavedDevice{ID: "wm-1", Kind: registry.WaterMeter}, t0)
 	tests := []struct {
 		name string
 		r    Reading

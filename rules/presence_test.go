@@ -140,9 +140,9 @@ func TestDeviceOffline(t *testing.T) {
 
 func TestRegisteredDeviceThatNeverSpeaks(t *testing.T) {
 	e := newEngine(t)
-	e.AddDevice("h1", "door-9", registry.DoorSensor, t0)
-	e.AddDevice("h1", "door-9", registry.DoorSensor, t0.Add(5*h)) // already known: no restart
-	e.AddDevice("h2", "pir-9", registry.MotionSensor, time.Time{})
+	e.ExpectDevice("h1", SavedDevice{ID: "door-9", Kind: registry.DoorSensor}, t0)
+	e.ExpectDevice("h1", SavedDevice{ID: "door-9", Kind: registry.DoorSensor}, t0.Add(5*h)) // already known: no restart
+	e.ExpectDevice("h2", SavedDevice{ID: "pir-9", Kind: registry.MotionSensor}, time.Time{})
 	e.Advance(t0.Add(h))
 	if n := e.OnlineDevices(); n != 0 {
 		t.Errorf("a device that never spoke counts as online: %d", n)

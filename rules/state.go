@@ -394,8 +394,8 @@ func (e *Engine) Restore(st State, now time.Time) error {
 }
 
 // RestoreHousehold is Restore, unless st has no data (a household
-// registered, no state saved yet), then AddDevice at now and SetExpected
-// for each of devices, in one step under the shard's lock: what a restart
+// registered, no state saved yet), then ExpectDevice at now for each of
+// devices, in one step under the shard's lock: what a restart
 // from a snapshot does for each of a million households. The state's
 // device ids are taken from devices, so the caller's strings are the
 // engine's too.
@@ -445,21 +445,7 @@ func (e *Engine) restore(st State, restored *household, devices []SavedDevice, n
 	}
 	h.grow(missing)
 	for _, sd := range devices {
-		i := h.find(sd.ID)
-		if i < 0 {
-			if !sd.Kind.Valid() {
-				continue
-			}
-			d := h.add(sd.ID, sd.Kind)
-			if !now.IsZero() {
-				// As AddDevice: expected to speak from now on.
-				d.lastAlive = now.UnixNano()
-				h.track(d.kind, d.lastAlive)
-				h.dirty(s)
-			}
-			i = len(h.devices) - 1
-		}
-		h.devices[i].every = uint16(min(sd.Every/time.Minute, 1<<16-1))
+		h.expect(s, sd, now)
 	}
 	e.rearm(s, h, max(h.newest, now.UnixNano()), global)
 }

@@ -457,11 +457,11 @@ func TestRemoveForgetsAHousehold(t *testing.T) {
 	}
 }
 
-// TestRestoreHouseholdIsRestoreThenAddDevice: restoring a household in one
-// step, as a start from a snapshot does, leaves the engine as Restore, then
-// AddDevice and SetExpected for each device did, and keeps the device ids
-// handed over rather than copies.
-func TestRestoreHouseholdIsRestoreThenAddDevice(t *testing.T) {
+// TestRestoreHouseholdIsRestoreThenExpectDevice: restoring a household in
+// one step, as a start from a snapshot does, leaves the engine as Restore,
+// then ExpectDevice for each device did, and keeps the device ids handed
+// over rather than copies.
+func TestRestoreHouseholdIsRestoreThenExpectDevice(t *testing.T) {
 	e := newEngine(t)
 	run(e, steps(read(pir(0), door(0), power(0, 5), band(0, EventFall)), every(0, 3*h, 15*m, unchanged(100))))
 	saved := map[string][]byte{}
@@ -486,8 +486,7 @@ func TestRestoreHouseholdIsRestoreThenAddDevice(t *testing.T) {
 			}
 		}
 		for _, d := range devices {
-			twoSteps.AddDevice(st.HouseholdID, d.ID, d.Kind, now)
-			twoSteps.SetExpected(st.HouseholdID, d.ID, d.Every)
+			twoSteps.ExpectDevice(st.HouseholdID, d, now)
 		}
 		if err := oneStep.RestoreHousehold(st, devices, now); err != nil {
 			t.Fatal(err)

@@ -32,7 +32,7 @@ func replay(t *testing.T, w *World) []rules.Alert {
 			t.Fatal(err)
 		}
 		for _, d := range h.Devices {
-			engine.AddDevice(h.FullID, d.ID, registry.DeviceKind(d.Kind), w.Start())
+			engine.ExpectDevice(h.FullID, rules.SavedDevice{ID: d.ID, Kind: registry.DeviceKind(d.Kind)}, w.Start())
 		}
 	}
 	var (
