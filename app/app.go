@@ -198,7 +198,8 @@ func (m *Monitor) start(ctx context.Context, announce io.Writer) error {
 // bound is not reached. From the store (a first start, one after a crash)
 // it makes much more: 7,841 MiB for 1,017 kept. There 4 KiB a household
 // held the resident set's peak at 4.1 GB, where GOGC at 400 let it reach
-// 5.7–6.5 GB.
+// 5.7–6.5 GB; 4.4–4.5 GB once the devices' two halves were read at once
+// (docs/performance.md, "Thirty-fourth round").
 const loadHeapPerHousehold = 4 << 10
 
 // loadHeapMin is the least the heap may grow while a start loads, so that

@@ -63,11 +63,11 @@ type Store interface {
 	Counts(ctx context.Context) (households, devices int, err error)
 	// EachRegisteredDevice hands every device, without its secret's hash
 	// or its location, to each, as it reads them; an error of each ends
-	// the reading. Two halves (0 and 1) may be read at once: each is
-	// called from one goroutine a half.
+	// the reading. Each device is of one of two halves (0 and 1), which
+	// may be read at once: each is called from one goroutine a half.
 	EachRegisteredDevice(ctx context.Context, each func(half int, rd registry.RegisteredDevice) error) error
 	// EachDeviceWrittenSince is EachRegisteredDevice for the devices of
-	// the households DevicesWrittenSince counts only.
+	// the households DevicesWrittenSince counts only, in one read.
 	EachDeviceWrittenSince(ctx context.Context, generation uint64, each func(registry.RegisteredDevice) error) error
 	RuleStates(ctx context.Context) ([]rules.State, error)
 	// SaveCheckpoint writes households' states and, unless it is zero, the

@@ -195,8 +195,9 @@ func (e *Engine) Effective(id string) Config {
 
 // ExpectDevice makes the engine expect messages from a registered device
 // from at on, so one that never speaks still goes offline (a zero at waits
-// for its first message), and sets how often it reports (sd.Every; zero:
-// its kind's interval). The household's countdowns are looked at again
+// for its first message; a device the household knows keeps what it
+// knows), and sets how often it reports (sd.Every; zero: its kind's
+// interval). A device of no known kind is left out. The household's countdowns are looked at again
 // only when the device is new to it or its interval changed: a start from
 // the store tells the engine of every device, and the states it restored
 // first know nearly all of them.

@@ -166,7 +166,8 @@ func (h *household) add(id string, k registry.DeviceKind) *device {
 // expect adds sd to h (of s, locked) unless h knows it, expected to speak
 // from at (zero: from its first message), and sets its interval. It
 // returns the device, and whether it was added or its interval changed:
-// then the household's countdowns may have moved.
+// then the household's countdowns may have moved. A device of no known
+// kind is not added: nil, false.
 func (h *household) expect(s *shard, sd SavedDevice, at time.Time) (*device, bool) {
 	every := uint16(min(sd.Every/time.Minute, 1<<16-1))
 	if i := h.find(sd.ID); i >= 0 {

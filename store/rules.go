@@ -410,69 +410,67 @@ func (db *DB) HouseholdRuleFields(ctx context.Context, everyHousehold bool, defa
 // were 9,000,000 strings of 108 bytes read only to be dropped. A device is
 // handed as it is read, not listed: at a million households a list of them
 // was 1.4 GB for the collector to mark (docs/performance.md, "Thirty-first
-// round"). On SQLite the two halves of the table are read at once, each
-// on a connection and a goroutine of its own, and each is told which half
-// a device is of (0 or 1), so that it can keep what it is handed by half
-// without a lock: at a million households either half is seconds of the
-// driver's work on one core (docs/performance.md, "Thirty-fourth round").
-// On PostgreSQL every device is of half 0.
+// round"). Each is told which half a device is of (0 or 1), and is called
+// from one goroutine a half, so that it can keep what it is handed by half
+// without a lock. On SQLite the two halves of the table are read at once,
+// each on a connection of its own: at a million households either is
+// about 14 CPU-s of the driver's work (docs/performance.md, "Thirty-fourth
+// round"). On PostgreSQL one read hands its rows to the halves in turn.
 func (db *DB) EachRegisteredDevice(ctx context.Context, each func(half int, rd registry.RegisteredDevice) error) error {
+	if err := db.registeredHalves(ctx, each); err != nil {
+		return fmt.Errorf("list devices: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) registeredHalves(ctx context.Context, each func(half int, rd registry.RegisteredDevice) error) error {
 	// In the table's own order, not by id: ordered by id, SQLite walked the
 	// key's index and sought each row in the table, a random read a device
 	// (docs/performance.md, "Twenty-seventh round").
 	query := `SELECT ` + registeredDeviceCols + ` FROM devices`
 	if db.dialect.postgres {
-		rows, err := db.r.QueryContext(ctx, query)
-		if err != nil {
-			return fmt.Errorf("list devices: %w", err)
-		}
-		if err := eachRegistered(rows, func(rd registry.RegisteredDevice) error { return each(0, rd) }); err != nil {
-			return fmt.Errorf("list devices: %w", err)
-		}
-		return nil
+		n := 0
+		return db.eachRegistered(ctx, func(rd registry.RegisteredDevice) error {
+			n++
+			return each(n%2, rd)
+		}, query)
 	}
 	// The halves by rowid, which SQLite keeps the rows in: any split is
 	// right, an even one only saves more time.
 	var mid int64
-	if err := db.r.QueryRowContext(ctx, `SELECT coalesce((min(rowid) + max(rowid)) / 2, 0) FROM devices`).Scan(&mid); err != nil {
-		return fmt.Errorf("list devices: %w", err)
+	if err := db.r.QueryRowContext(ctx, `SELECT coalesce(min(rowid) + (max(rowid) - min(rowid)) / 2, 0) FROM devices`).Scan(&mid); err != nil {
+		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for half, where := range []string{` WHERE rowid <= ?`, ` WHERE rowid > ?`} {
 		g.Go(func() error {
-			rows, err := db.r.QueryContext(gctx, query+where, mid)
-			if err != nil {
-				return err
-			}
-			return eachRegistered(rows, func(rd registry.RegisteredDevice) error { return each(half, rd) })
+			return db.eachRegistered(gctx, func(rd registry.RegisteredDevice) error { return each(half, rd) }, query+where, mid)
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return fmt.Errorf("list devices: %w", err)
-	}
-	return nil
+	return g.Wait()
 }
 
 // EachDeviceWrittenSince is EachRegisteredDevice for the devices of the
-// households DevicesWrittenSince counts only: one query, which SQLite
-// answers from devices' household index (a query a household made a start
-// with 100,000 of them 4–7 s slower at a million: docs/performance.md,
-// "Thirty-third round").
+// households DevicesWrittenSince counts only, in one read: one query,
+// which SQLite answers from devices' household index (a query a household
+// made a start with 100,000 of them 4–7 s slower at a million:
+// docs/performance.md, "Thirty-third round").
 func (db *DB) EachDeviceWrittenSince(ctx context.Context, generation uint64, each func(registry.RegisteredDevice) error) error {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+registeredDeviceCols+` FROM devices
+	err := db.eachRegistered(ctx, each, `SELECT `+registeredDeviceCols+` FROM devices
 		WHERE household_id IN (SELECT household_id FROM device_changes WHERE generation > ?)`, generation)
 	if err != nil {
 		return fmt.Errorf("list devices written since %d: %w", generation, err)
 	}
-	if err := eachRegistered(rows, each); err != nil {
-		return fmt.Errorf("list devices written since %d: %w", generation, err)
-	}
 	return nil
 }
 
-// eachRegistered hands each row of rows, registeredDeviceCols, to each,
-// and closes rows.
-func eachRegistered(rows *sql.Rows, each func(registry.RegisteredDevice) error) error {
+// eachRegistered hands each device query reads, registeredDeviceCols, to
+// each.
+func (db *DB) eachRegistered(ctx context.Context, each func(registry.RegisteredDevice) error, query string, args ...any) error {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
 	defer rows.Close()
 	row := newRegisteredDeviceRow()
 	for rows.Next() {
@@ -486,7 +484,6 @@ func eachRegistered(rows *sql.Rows, each func(registry.RegisteredDevice) error) 
 	}
 	return rows.Err()
 }
-
 
 // Generations are two numbers a restart snapshot is checked against, kept
 // by triggers: states moves with every write of a rule state or a device
