@@ -197,10 +197,10 @@ func (e *Engine) Effective(id string) Config {
 // from at on, so one that never speaks still goes offline (a zero at waits
 // for its first message; a device the household knows keeps what it
 // knows), and sets how often it reports (sd.Every; zero: its kind's
-// interval). A device of no known kind is left out. The household's countdowns are looked at again
-// only when the device is new to it or its interval changed: a start from
-// the store tells the engine of every device, and the states it restored
-// first know nearly all of them.
+// interval). A device of no known kind is left out. The household's
+// countdowns are looked at again only when the device is new to it or its
+// interval changed: a start from the store tells the engine of every
+// device, and the states it restored first know nearly all of them.
 func (e *Engine) ExpectDevice(householdID string, sd SavedDevice, at time.Time) {
 	global := e.cfg.Load()
 	s := e.shard(householdID)
