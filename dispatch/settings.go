@@ -241,7 +241,7 @@ func (d *Dispatcher) storedDevice(rd registry.RegisteredDevice, now time.Time) e
 	if d.event != nil {
 		at = now
 	}
-	return engineDevice{household: rd.HouseholdID, id: rd.ID, kind: rd.Kind, every: rd.ExpectedEvery, at: at}
+	return engineDevice{household: rd.HouseholdID, device: savedDevice(rd.Device), at: at}
 }
 
 // loadStore reads every household's state and every device from the store
@@ -312,15 +312,19 @@ func (d *Dispatcher) restoreStored(st rules.State, now time.Time) bool {
 // expect makes the engine expect messages from dev, as often as its every
 // says, from its at on; for a device it knows, it takes every.
 func (d *Dispatcher) expect(dev engineDevice) {
-	d.engine.ExpectDevice(dev.household, rules.SavedDevice{ID: dev.id, Kind: dev.kind, Every: dev.every}, dev.at)
+	d.engine.ExpectDevice(dev.household, dev.device, dev.at)
 }
 
 // engineDevice is what the engine takes of a registered device.
 type engineDevice struct {
-	household, id string
-	kind          registry.DeviceKind
-	every         time.Duration
-	at            time.Time // expected to speak from
+	household string
+	device    rules.SavedDevice
+	at        time.Time // expected to speak from
+}
+
+// savedDevice is what the engine keeps of a registered device.
+func savedDevice(dev registry.Device) rules.SavedDevice {
+	return rules.SavedDevice{ID: dev.ID, Kind: dev.Kind, Every: dev.ExpectedEvery}
 }
 
 // SavePart hands the state of each household of one of parts disjoint
@@ -490,7 +494,7 @@ func (d *Dispatcher) LevelThresholds(level registry.CareLevel) rules.Thresholds 
 // often as it is expected to report; for a device it knows, it takes the
 // new expected_every.
 func (d *Dispatcher) DeviceRegistered(dev registry.Device) {
-	d.expect(engineDevice{household: dev.HouseholdID, id: dev.ID, kind: dev.Kind, every: dev.ExpectedEvery, at: d.clock.Now()})
+	d.expect(engineDevice{household: dev.HouseholdID, device: savedDevice(dev), at: d.clock.Now()})
 }
 
 // Monitoring is how well a household is watched: ok, degraded or
