@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -61,6 +63,67 @@ func TestDueForEscalationUsesIndexes(t *testing.T) {
 	// all of them.
 	if n := strings.Count(joined, "TEMP B-TREE"); n != 1 {
 		t.Errorf("query plan sorts %d times, want once:\n%s", n, joined)
+	}
+}
+
+// TestDueForEscalationReadsItsLimitOnPostgres: PostgreSQL's parts of the
+// same query read no more tasks than the limit either, when thousands share
+// the earliest deadline (the month's routine visits do). Its indexes end in
+// seq as SQLite's do in the rowid (migration 00081); without it each part
+// read and sorted every task of the deadline.
+func TestDueForEscalationReadsItsLimitOnPostgres(t *testing.T) {
+	if !onPostgres {
+		t.Skip("PostgreSQL only: SQLite's indexes end in the rowid, seq (TestDueForEscalationUsesIndexes)")
+	}
+	ctx := context.Background()
+	db := openForTest(t)
+	const tied = 2000 // each state's tasks, one deadline for all
+	for _, q := range []string{
+		`INSERT INTO grids (id, name, created_at) VALUES ('g1', 'Grid', 0)`,
+		`INSERT INTO households (id, name, address, grid_id, created_at) VALUES ('h1', 'Li', '1 Road', 'g1', 0)`,
+		`INSERT INTO tasks (id, household_id, rule, severity, kind, state, opened_at, ack_due_at, resolve_due_at)
+			SELECT 't' || i, 'h1', 'routine_visit', 'low', 'routine_visit', (ARRAY['open', 'verifying', 'acknowledged'])[i % 3 + 1], 0, 1000, 2000
+			FROM generate_series(1, 3 * ` + strconv.Itoa(tied) + `) AS i`,
+		`ANALYZE tasks`,
+	} {
+		if _, err := db.w.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	const limit = 1 // as the search for the next deadline asks
+	var out []byte
+	err := db.r.QueryRowContext(ctx, `EXPLAIN (ANALYZE, FORMAT JSON) `+dueForEscalationQuery,
+		"open", 3000, limit, "verifying", 3000, limit, "acknowledged", 3000, limit, limit).Scan(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type node struct {
+		Type     string  `json:"Node Type"`
+		Relation string  `json:"Relation Name"`
+		Index    string  `json:"Index Name"`
+		Rows     float64 `json:"Actual Rows"`
+		Plans    []node  `json:"Plans"`
+	}
+	var plan []struct{ Plan node }
+	if err := json.Unmarshal(out, &plan); err != nil || len(plan) != 1 {
+		t.Fatalf("plan %s: %v", out, err)
+	}
+	scans := 0
+	var walk func(n node)
+	walk = func(n node) {
+		if n.Relation == "tasks" {
+			scans++
+			if n.Rows > limit {
+				t.Errorf("%s of tasks (%s) read %v rows, want at most %d: plan %s", n.Type, n.Index, n.Rows, limit, out)
+			}
+		}
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	walk(plan[0].Plan)
+	if scans != 3 {
+		t.Errorf("%d reads of tasks, want one for each state: plan %s", scans, out)
 	}
 }
 

@@ -1,0 +1,23 @@
+-- The tasks' deadline indexes end in seq on PostgreSQL too. DueForEscalation
+-- reads each state's earliest deadlines in (deadline, seq) order, up to its
+-- limit. SQLite's indexes end in the rowid, which seq is, so they hand the
+-- rows over in that order; PostgreSQL's, without seq, made it sort every
+-- task sharing a deadline before taking the first. The month's routine
+-- visits share their deadlines by the tens of thousands, and the search
+-- for the next deadline follows every committed task change: at 1,000,000
+-- households, while the month's visits were opened, each search read all
+-- of them (0.14 s with 60,000 open), and the monitor handled 1,200–2,900
+-- device messages a second against 5,500–7,900 once these indexes were
+-- made (docs/performance.md, "Thirty-fifth round").
+
+-- +goose Up
+--postgres DROP INDEX tasks_state_ack_due;
+--postgres DROP INDEX tasks_state_resolve_due;
+--postgres CREATE INDEX tasks_state_ack_due ON tasks (state, ack_due_at, seq);
+--postgres CREATE INDEX tasks_state_resolve_due ON tasks (state, resolve_due_at, seq);
+
+-- +goose Down
+--postgres DROP INDEX tasks_state_resolve_due;
+--postgres DROP INDEX tasks_state_ack_due;
+--postgres CREATE INDEX tasks_state_ack_due ON tasks (state, ack_due_at);
+--postgres CREATE INDEX tasks_state_resolve_due ON tasks (state, resolve_due_at);
