@@ -29,9 +29,13 @@ const batchRows = 64
 type rowBatch struct {
 	tx          *sql.Tx
 	table, cols string
-	ncols       int
-	args        []any
-	stmts       map[int]*sql.Stmt // by rows, powers of two up to batchRows
+	// onConflict ends each statement: an upsert's ON CONFLICT clause, or
+	// empty. PostgreSQL refuses a statement that updates a row twice: the
+	// caller flushes before a row's key comes again.
+	onConflict string
+	ncols      int
+	args       []any
+	stmts      map[int]*sql.Stmt // by rows, powers of two up to batchRows
 }
 
 func newRowBatch(tx *sql.Tx, table, cols string) *rowBatch {
@@ -77,7 +81,7 @@ func (b *rowBatch) stmt(ctx context.Context, rows int) (*sql.Stmt, error) {
 	if st, ok := b.stmts[rows]; ok {
 		return st, nil
 	}
-	st, err := b.tx.PrepareContext(ctx, insertRows(b.table, b.cols, rows))
+	st, err := b.tx.PrepareContext(ctx, insertRows(b.table, b.cols, rows)+b.onConflict)
 	if err != nil {
 		return nil, fmt.Errorf("prepare an insert of %d rows into %s: %w", rows, b.table, err)
 	}

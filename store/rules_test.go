@@ -23,6 +23,29 @@ func byHousehold(states []rules.State) []rules.State {
 	return states
 }
 
+// TestSaveCheckpointInStatements: a batch of more states than one statement
+// takes, two households in it twice (once within one statement's rows,
+// once apart), saves each household once, with its later state: PostgreSQL
+// refuses a statement that updates a row twice.
+func TestSaveCheckpointInStatements(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, t.TempDir())
+	var batch, want []rules.State
+	for i := range 150 {
+		st := rules.State{HouseholdID: fmt.Sprintf("h%03d", i), Data: fmt.Appendf(nil, "first %d", i)}
+		batch, want = append(batch, st), append(want, st)
+	}
+	batch = slices.Insert(batch, 100, rules.State{HouseholdID: "h070", Data: []byte("second 70")})
+	batch = append(batch, rules.State{HouseholdID: "h010", Data: []byte("second 10")})
+	want[70].Data, want[10].Data = []byte("second 70"), []byte("second 10")
+	must(t, db.SaveCheckpoint(ctx, batch, time.Time{}))
+	got, err := db.RuleStates(ctx)
+	must(t, err)
+	if !reflect.DeepEqual(byHousehold(got), want) {
+		t.Errorf("RuleStates = %+v\nwant %+v", got, want)
+	}
+}
+
 func TestRuleStates(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
