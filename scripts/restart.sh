@@ -6,8 +6,9 @@
 # snapshot). PROFILE_OUT: also a CPU profile of the first
 # PROFSEC (20) seconds; HEAP=FILE: a heap profile once ready. SPEAK=N:
 # then every device of scale.sh's households 0..N-1 says one thing
-# (scripts/speak), and the resident set is read again after two of the
-# readings roll-up's writes (HEAP, if set, is taken then instead), and,
+# (scripts/speak; the monitor's CPU-s meanwhile: speak_cpu_s), and the
+# resident set is read again after two of the readings roll-up's writes
+# (HEAP, if set, is taken then instead), and,
 # with REST=S, again S seconds later; then the heap live after a forced
 # collection. FROM_STORE=1: WORK/data's snapshot is removed first, so that
 # the start reads the store, as after a crash without the journal or an
@@ -58,7 +59,9 @@ echo "$ready" \
 scrape "http://127.0.0.1:$http_port"
 if [ -n "${SPEAK:-}" ]; then
 	(cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
+	cpu0=$(cpu_ticks)
 	"$WORK/speak" -mqtt "127.0.0.1:$broker_port" -from 0 -to "$SPEAK" | tail -n 1 | sed 's/^/# /'
+	echo "speak_cpu_s $(echo "scale=2; ($(cpu_ticks) - $cpu0) / $(getconf CLK_TCK)" | bc)"
 	sleep 62 # the roll-up is written every 30 s; wait for two
 	rss=$(rss_kb)
 	echo "rss_kb_after_speak $rss bytes_per_household $((rss * 1024 / SPEAK))"
