@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -29,19 +30,47 @@ const batchRows = 64
 type rowBatch struct {
 	tx          *sql.Tx
 	table, cols string
-	// onConflict ends each statement: an upsert's ON CONFLICT clause, or
-	// empty. PostgreSQL refuses a statement that updates a row twice: the
-	// caller flushes before a row's key comes again.
+	// onConflict ends each statement of an upsert (newUpsertBatch).
 	onConflict string
-	ncols      int
-	args       []any
-	stmts      map[int]*sql.Stmt // by rows, powers of two up to batchRows
+	// keys are the conflict keys of the rows queued, for reserve.
+	keys []string
+	// saved, when set, is told of each statement's rows (first: how many
+	// rows were added before them) how many it saved, inserted or
+	// updated: an upsert's WHERE may leave a row as it was.
+	saved func(first, rows int, n int64) error
+	sent  int // rows flushed so far
+	ncols int
+	args  []any
+	stmts map[int]*sql.Stmt // by rows, powers of two up to batchRows
 }
 
 func newRowBatch(tx *sql.Tx, table, cols string) *rowBatch {
 	ncols := strings.Count(cols, ",") + 1
 	return &rowBatch{tx: tx, table: table, cols: cols, ncols: ncols,
 		args: make([]any, 0, batchRows*ncols), stmts: make(map[int]*sql.Stmt)}
+}
+
+// newUpsertBatch is a rowBatch whose statements end in onConflict, an ON
+// CONFLICT clause: each row is reserved (by its conflict key) before it is
+// added.
+func newUpsertBatch(tx *sql.Tx, table, cols, onConflict string) *rowBatch {
+	b := newRowBatch(tx, table, cols)
+	b.onConflict = onConflict
+	return b
+}
+
+// reserve makes room for a row of an upsert's conflict key among the rows
+// queued, and returns its place there: it flushes them first when
+// batchRows are queued, or one of the same key, since PostgreSQL refuses
+// a statement that updates a row twice.
+func (b *rowBatch) reserve(ctx context.Context, key string) (int, error) {
+	if len(b.keys) == batchRows || slices.Contains(b.keys, key) {
+		if err := b.flush(ctx); err != nil {
+			return 0, err
+		}
+	}
+	b.keys = append(b.keys, key)
+	return len(b.keys) - 1, nil
 }
 
 // add queues a row, its values in cols order.
@@ -67,13 +96,25 @@ func (b *rowBatch) flush(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if _, err := st.ExecContext(ctx, b.args[done:done+n]...); err != nil {
+			res, err := st.ExecContext(ctx, b.args[done:done+n]...)
+			if err != nil {
 				return fmt.Errorf("insert %d rows into %s: %w", rows, b.table, err)
 			}
+			if b.saved != nil {
+				saved, err := res.RowsAffected()
+				if err != nil {
+					return fmt.Errorf("insert %d rows into %s: %w", rows, b.table, err)
+				}
+				if err := b.saved(b.sent, rows, saved); err != nil {
+					return err
+				}
+			}
+			b.sent += rows
 		}
 	}
 	clear(b.args)
 	b.args = b.args[:0]
+	b.keys = b.keys[:0]
 	return nil
 }
 

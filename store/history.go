@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/eldersafe/eldersafe/history"
@@ -16,37 +17,41 @@ var _ history.RollupStore = (*DB)(nil)
 
 // AddReadingHours adds each hour's counts to the stored ones and saves the
 // meters' registers, never moving one back in time, in one transaction.
+// Up to batchRows rows a statement, as the rules' states
+// (SaveCheckpoint): on PostgreSQL a statement is a round trip to the
+// server (docs/performance.md, "Thirty-fifth round").
 func (db *DB) AddReadingHours(ctx context.Context, hours []history.HouseholdHour, meters []history.MeterRegister) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		ctx := rowsContext(ctx)
-		if len(hours) > 0 {
-			st, err := tx.PrepareContext(ctx, `INSERT INTO reading_hourly (household_id, hour_at, water_liters, motion_events, door_openings, power_kwh)
-				VALUES (?, ?, ?, ?, ?, ?)
-				ON CONFLICT (household_id, hour_at) DO UPDATE SET
-					water_liters  = reading_hourly.water_liters  + excluded.water_liters,
-					motion_events = reading_hourly.motion_events + excluded.motion_events,
-					door_openings = reading_hourly.door_openings + excluded.door_openings,
-					power_kwh     = reading_hourly.power_kwh     + excluded.power_kwh`)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			for _, h := range hours {
-				if _, err := st.ExecContext(ctx, h.HouseholdID, toMS(h.Hour.Hour.UTC().Truncate(time.Hour)),
-					h.WaterLiters, h.MotionEvents, h.DoorOpenings, h.PowerKWh); err != nil {
-					return err
-				}
-			}
+		if err := addHours(ctx, tx, hours); err != nil {
+			return err
 		}
-		if len(meters) > 0 {
-			return saveMeterRegisters(ctx, tx, meters)
-		}
-		return nil
+		return saveMeterRegisters(ctx, tx, meters)
 	})
 	if err != nil {
 		return fmt.Errorf("add reading hours: %w", err)
 	}
 	return nil
+}
+
+func addHours(ctx context.Context, tx *sql.Tx, hours []history.HouseholdHour) error {
+	b := newUpsertBatch(tx, "reading_hourly", "household_id, hour_at, water_liters, motion_events, door_openings, power_kwh", `
+		ON CONFLICT (household_id, hour_at) DO UPDATE SET
+			water_liters  = reading_hourly.water_liters  + excluded.water_liters,
+			motion_events = reading_hourly.motion_events + excluded.motion_events,
+			door_openings = reading_hourly.door_openings + excluded.door_openings,
+			power_kwh     = reading_hourly.power_kwh     + excluded.power_kwh`)
+	defer b.close()
+	for _, h := range hours {
+		at := toMS(h.Hour.Hour.UTC().Truncate(time.Hour))
+		if _, err := b.reserve(ctx, h.HouseholdID+"\x00"+strconv.FormatInt(at, 10)); err != nil {
+			return err
+		}
+		if err := b.add(h.HouseholdID, at, h.WaterLiters, h.MotionEvents, h.DoorOpenings, h.PowerKWh); err != nil {
+			return err
+		}
+	}
+	return b.flush(ctx)
 }
 
 // saveMeterRegisters saves the registers, never moving one back in time. A
@@ -55,45 +60,70 @@ func (db *DB) AddReadingHours(ctx context.Context, hours []history.HouseholdHour
 // Setting it anyway, to the same value, deleted and inserted its entry
 // there: a second random page written for every meter read, which at
 // 1,000,000 households wrote more than the rules' states did
-// (docs/performance.md, "Fourteenth round"). The rare meter moved to
-// another household gets the second statement.
+// (docs/performance.md, "Fourteenth round"). A statement that saved fewer
+// meters than it was given (an older reading, or a meter moved to another
+// household) has each of its meters saved again on its own, where the
+// rare one moved gets the second statement; one saved already is the same
+// again.
 func saveMeterRegisters(ctx context.Context, tx *sql.Tx, meters []history.MeterRegister) error {
-	same, err := tx.PrepareContext(ctx, `INSERT INTO meter_registers (device_id, household_id, field, value, read_at)
-		VALUES (?, ?, ?, ?, ?)
+	const onConflict = `
 		ON CONFLICT (device_id) DO UPDATE SET
 			field = excluded.field, value = excluded.value, read_at = excluded.read_at
 		WHERE meter_registers.household_id = excluded.household_id
-			AND (excluded.read_at >= meter_registers.read_at OR excluded.field <> meter_registers.field)`)
-	if err != nil {
-		return err
-	}
-	defer same.Close()
-	var moved *sql.Stmt
-	for _, m := range meters {
-		at := toMS(m.At)
-		res, err := same.ExecContext(ctx, m.DeviceID, m.HouseholdID, m.Field, m.Value, at)
-		if err != nil {
-			return err
+			AND (excluded.read_at >= meter_registers.read_at OR excluded.field <> meter_registers.field)`
+	const cols = "device_id, household_id, field, value, read_at"
+	b := newUpsertBatch(tx, "meter_registers", cols, onConflict)
+	defer b.close()
+	var same, moved *sql.Stmt
+	defer func() {
+		for _, st := range []*sql.Stmt{same, moved} {
+			if st != nil {
+				st.Close()
+			}
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n > 0 {
-			continue
+	}()
+	b.saved = func(first, rows int, saved int64) error {
+		if saved == int64(rows) {
+			return nil
 		}
-		// Nothing saved: an older reading, or a meter of another household.
-		if moved == nil {
-			moved, err = tx.PrepareContext(ctx, `UPDATE meter_registers SET household_id = ?, field = ?, value = ?, read_at = ?
-				WHERE device_id = ? AND household_id <> ? AND (read_at <= ? OR field <> ?)`)
+		for _, m := range meters[first : first+rows] {
+			at := toMS(m.At)
+			if same == nil {
+				var err error
+				if same, err = tx.PrepareContext(ctx, insertRows("meter_registers", cols, 1)+onConflict); err != nil {
+					return err
+				}
+			}
+			res, err := same.ExecContext(ctx, m.DeviceID, m.HouseholdID, m.Field, m.Value, at)
 			if err != nil {
 				return err
 			}
-			defer moved.Close()
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n > 0 {
+				continue
+			}
+			if moved == nil {
+				if moved, err = tx.PrepareContext(ctx, `UPDATE meter_registers SET household_id = ?, field = ?, value = ?, read_at = ?
+					WHERE device_id = ? AND household_id <> ? AND (read_at <= ? OR field <> ?)`); err != nil {
+					return err
+				}
+			}
+			if _, err := moved.ExecContext(ctx, m.HouseholdID, m.Field, m.Value, at, m.DeviceID, m.HouseholdID, at, m.Field); err != nil {
+				return err
+			}
 		}
-		if _, err := moved.ExecContext(ctx, m.HouseholdID, m.Field, m.Value, at, m.DeviceID, m.HouseholdID, at, m.Field); err != nil {
+		return nil
+	}
+	for _, m := range meters {
+		if _, err := b.reserve(ctx, m.DeviceID); err != nil {
+			return err
+		}
+		if err := b.add(m.DeviceID, m.HouseholdID, m.Field, m.Value, toMS(m.At)); err != nil {
 			return err
 		}
 	}
-	return nil
+	return b.flush(ctx)
 }
 
 // ReadingHours lists a household's stored hours in [from, to), oldest first.

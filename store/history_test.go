@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -88,6 +89,52 @@ func TestReadingHours(t *testing.T) {
 		}
 		if got := registers("h2"); len(got) != 1 || got[0].Value != 7 || !got[0].At.Equal(t0.Add(time.Minute)) {
 			t.Errorf("h2 after the meter moved: %+v, want 7", got)
+		}
+	})
+
+	// A flush of many rows, written several to a statement: a meter moved
+	// and one with an older reading among them are each decided as alone,
+	// a meter and an hour twice in the batch come out as one after the
+	// other.
+	t.Run("ManyInOneBatch", func(t *testing.T) {
+		db := newDB(t)
+		reg := func(device, household string, at time.Time, v float64) history.MeterRegister {
+			return history.MeterRegister{DeviceID: device, HouseholdID: household, Field: history.FieldTotalLiters, Meter: history.Meter{At: at, Value: v}}
+		}
+		must(t, db.AddReadingHours(ctx, nil, []history.MeterRegister{reg("moved", "h1", t0, 1), reg("older", "h1", t0, 2)}))
+		var meters []history.MeterRegister
+		var hours []history.HouseholdHour
+		for i := range 100 {
+			meters = append(meters, reg(fmt.Sprintf("wm%03d", i), "h3", t0, float64(i)))
+			hours = append(hours, history.HouseholdHour{HouseholdID: fmt.Sprintf("h%03d", i), Hour: history.Hour{Hour: hour, MotionEvents: 1}})
+		}
+		meters = slices.Insert(meters, 10, reg("moved", "h2", t0.Add(time.Minute), 10), reg("older", "h1", t0.Add(-time.Minute), 20))
+		meters = slices.Insert(meters, 30, reg("wm020", "h3", t0.Add(time.Minute), 200))
+		hours = slices.Insert(hours, 40, history.HouseholdHour{HouseholdID: "h030", Hour: history.Hour{Hour: hour, MotionEvents: 2}})
+		must(t, db.AddReadingHours(ctx, hours, meters))
+		byDevice := map[string]history.MeterRegister{}
+		for _, h := range []string{"h1", "h2", "h3"} {
+			_, got, err := db.HouseholdReadings(ctx, h)
+			must(t, err)
+			for _, m := range got {
+				byDevice[m.DeviceID] = m
+			}
+		}
+		for device, want := range map[string]struct {
+			household string
+			value     float64
+		}{"moved": {"h2", 10}, "older": {"h1", 2}, "wm020": {"h3", 200}, "wm099": {"h3", 99}} {
+			if got := byDevice[device]; got.HouseholdID != want.household || got.Value != want.value {
+				t.Errorf("%s: %+v, want %v in %s", device, got, want.value, want.household)
+			}
+		}
+		if len(byDevice) != 102 {
+			t.Errorf("%d registers, want 102", len(byDevice))
+		}
+		got, err := db.ReadingHours(ctx, "h030", hour, hour.Add(time.Hour))
+		must(t, err)
+		if len(got) != 1 || got[0].MotionEvents != 3 {
+			t.Errorf("h030: %+v, want 3 motion events, its two rows added up", got)
 		}
 	})
 

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -37,24 +36,19 @@ func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClo
 		// Up to batchRows states a statement: on PostgreSQL a statement is
 		// a round trip to the server, which a commit of thousands of states
 		// paid for each (docs/performance.md, "Thirty-fifth round").
-		b := newRowBatch(tx, "rule_state", "household_id, data, updated_at")
-		b.onConflict = ` ON CONFLICT (household_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`
+		b := newUpsertBatch(tx, "rule_state", "household_id, data, updated_at",
+			` ON CONFLICT (household_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`)
 		defer b.close()
 		// The driver copies what it binds: a statement's states are sealed
 		// into buffers the next one's reuse (without a cipher, nothing is
 		// written to them).
 		sealed := make([][]byte, min(len(states), batchRows))
-		queued := make([]string, 0, len(sealed))
 		for _, st := range states {
-			if len(queued) == batchRows || slices.Contains(queued, st.HouseholdID) {
-				if err := b.flush(ctx); err != nil {
-					return err
-				}
-				queued = queued[:0]
+			i, err := b.reserve(ctx, st.HouseholdID)
+			if err != nil {
+				return err
 			}
-			i := len(queued)
 			// It holds each wristband's last heart rate.
-			var err error
 			sealed[i], err = db.fields.sealBlob(sealed[i][:0], st.Data, ruleStateAAD(st.HouseholdID))
 			if err != nil {
 				return err
@@ -62,7 +56,6 @@ func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClo
 			if err := b.add(st.HouseholdID, nonNil(sealed[i]), now); err != nil {
 				return err
 			}
-			queued = append(queued, st.HouseholdID)
 		}
 		return b.flush(ctx)
 	})
