@@ -73,10 +73,13 @@ func (b *rowBatch) reserve(ctx context.Context, key string) (int, error) {
 	return len(b.keys) - 1, nil
 }
 
-// add queues a row, its values in cols order.
+// add queues a row, its values in cols order; an upsert's, once reserved.
 func (b *rowBatch) add(row ...any) error {
 	if len(row) != b.ncols {
 		return fmt.Errorf("insert into %s: %d values for %d columns", b.table, len(row), b.ncols)
+	}
+	if b.onConflict != "" && len(b.keys) != b.queued()+1 {
+		return fmt.Errorf("insert into %s: a row added without its key reserved", b.table)
 	}
 	b.args = append(b.args, row...)
 	return nil
@@ -98,12 +101,12 @@ func (b *rowBatch) flush(ctx context.Context) error {
 			}
 			res, err := st.ExecContext(ctx, b.args[done:done+n]...)
 			if err != nil {
-				return fmt.Errorf("insert %d rows into %s: %w", rows, b.table, err)
+				return fmt.Errorf("insert %d rows into %s%s: %w", rows, b.table, b.keyRange(done/b.ncols, rows), err)
 			}
 			if b.saved != nil {
 				saved, err := res.RowsAffected()
 				if err != nil {
-					return fmt.Errorf("insert %d rows into %s: %w", rows, b.table, err)
+					return fmt.Errorf("insert %d rows into %s%s: %w", rows, b.table, b.keyRange(done/b.ncols, rows), err)
 				}
 				if err := b.saved(b.sent, rows, saved); err != nil {
 					return err
@@ -114,8 +117,18 @@ func (b *rowBatch) flush(ctx context.Context) error {
 	}
 	clear(b.args)
 	b.args = b.args[:0]
+	clear(b.keys)
 	b.keys = b.keys[:0]
 	return nil
+}
+
+// keyRange names the first and last keys of the queued rows [from,
+// from+rows) of an upsert, for an error; "" for an insert.
+func (b *rowBatch) keyRange(from, rows int) string {
+	if len(b.keys) < from+rows {
+		return ""
+	}
+	return fmt.Sprintf(" (%s to %s)", b.keys[from], b.keys[from+rows-1])
 }
 
 func (b *rowBatch) stmt(ctx context.Context, rows int) (*sql.Stmt, error) {

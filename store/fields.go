@@ -146,12 +146,14 @@ func (c *fieldCipher) open(stored, aad string) (string, error) {
 
 // sealBlob is seal for a binary value, appended to dst (nil for a buffer of
 // its own): stored as fieldPrefix followed by nonce and ciphertext,
-// unencoded. Without a cipher, or empty, the value is plain itself. A
+// unencoded. Without a cipher, or empty, the value is plain itself, with
+// no room past it: a caller that appends to what it got back (a buffer it
+// seals the next value into) then never writes into plain's array. A
 // plaintext value must never start with fieldPrefix (the rules engine's
 // state starts with a small version number).
 func (c *fieldCipher) sealBlob(dst, plain []byte, aad string) ([]byte, error) {
 	if c == nil || len(plain) == 0 {
-		return plain, nil
+		return plain[:len(plain):len(plain)], nil
 	}
 	if c.aead == nil {
 		return nil, fmt.Errorf("%w: the database's sensitive fields are encrypted and the store was opened without the key (security.key)", ErrFieldKey)

@@ -44,7 +44,8 @@ func addHours(ctx context.Context, tx *sql.Tx, hours []history.HouseholdHour) er
 	defer b.close()
 	for _, h := range hours {
 		at := toMS(h.Hour.Hour.UTC().Truncate(time.Hour))
-		if _, err := b.reserve(ctx, h.HouseholdID+"\x00"+strconv.FormatInt(at, 10)); err != nil {
+		// No household id has an '@' (registry.ValidateID).
+		if _, err := b.reserve(ctx, h.HouseholdID+"@"+strconv.FormatInt(at, 10)); err != nil {
 			return err
 		}
 		if err := b.add(h.HouseholdID, at, h.WaterLiters, h.MotionEvents, h.DoorOpenings, h.PowerKWh); err != nil {
@@ -66,40 +67,36 @@ func addHours(ctx context.Context, tx *sql.Tx, hours []history.HouseholdHour) er
 // rare one moved gets the second statement; one saved already is the same
 // again.
 func saveMeterRegisters(ctx context.Context, tx *sql.Tx, meters []history.MeterRegister) error {
-	const onConflict = `
+	b := newUpsertBatch(tx, "meter_registers", "device_id, household_id, field, value, read_at", `
 		ON CONFLICT (device_id) DO UPDATE SET
 			field = excluded.field, value = excluded.value, read_at = excluded.read_at
 		WHERE meter_registers.household_id = excluded.household_id
-			AND (excluded.read_at >= meter_registers.read_at OR excluded.field <> meter_registers.field)`
-	const cols = "device_id, household_id, field, value, read_at"
-	b := newUpsertBatch(tx, "meter_registers", cols, onConflict)
+			AND (excluded.read_at >= meter_registers.read_at OR excluded.field <> meter_registers.field)`)
 	defer b.close()
-	var same, moved *sql.Stmt
+	var moved *sql.Stmt
 	defer func() {
-		for _, st := range []*sql.Stmt{same, moved} {
-			if st != nil {
-				st.Close()
-			}
+		if moved != nil {
+			moved.Close()
 		}
 	}()
+	// Rare (a late reading, a meter moved), and then up to batchRows
+	// statements more for the one meter not saved.
 	b.saved = func(first, rows int, saved int64) error {
 		if saved == int64(rows) {
 			return nil
 		}
+		same, err := b.stmt(ctx, 1)
+		if err != nil {
+			return err
+		}
 		for _, m := range meters[first : first+rows] {
 			at := toMS(m.At)
-			if same == nil {
-				var err error
-				if same, err = tx.PrepareContext(ctx, insertRows("meter_registers", cols, 1)+onConflict); err != nil {
-					return err
-				}
-			}
 			res, err := same.ExecContext(ctx, m.DeviceID, m.HouseholdID, m.Field, m.Value, at)
 			if err != nil {
-				return err
+				return fmt.Errorf("meter %s: %w", m.DeviceID, err)
 			}
 			if n, err := res.RowsAffected(); err != nil {
-				return err
+				return fmt.Errorf("meter %s: %w", m.DeviceID, err)
 			} else if n > 0 {
 				continue
 			}
@@ -110,7 +107,7 @@ func saveMeterRegisters(ctx context.Context, tx *sql.Tx, meters []history.MeterR
 				}
 			}
 			if _, err := moved.ExecContext(ctx, m.HouseholdID, m.Field, m.Value, at, m.DeviceID, m.HouseholdID, at, m.Field); err != nil {
-				return err
+				return fmt.Errorf("meter %s moved to household %s: %w", m.DeviceID, m.HouseholdID, err)
 			}
 		}
 		return nil

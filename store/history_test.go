@@ -131,10 +131,16 @@ func TestReadingHours(t *testing.T) {
 		if len(byDevice) != 102 {
 			t.Errorf("%d registers, want 102", len(byDevice))
 		}
-		got, err := db.ReadingHours(ctx, "h030", hour, hour.Add(time.Hour))
-		must(t, err)
-		if len(got) != 1 || got[0].MotionEvents != 3 {
-			t.Errorf("h030: %+v, want 3 motion events, its two rows added up", got)
+		for i := range 100 {
+			h, want := fmt.Sprintf("h%03d", i), int64(1)
+			if h == "h030" {
+				want = 3 // its two rows added up
+			}
+			got, err := db.ReadingHours(ctx, h, hour, hour.Add(time.Hour))
+			must(t, err)
+			if len(got) != 1 || got[0].MotionEvents != want {
+				t.Errorf("%s: %+v, want %d motion events", h, got, want)
+			}
 		}
 	})
 

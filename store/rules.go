@@ -39,8 +39,8 @@ func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClo
 		b := newUpsertBatch(tx, "rule_state", "household_id, data, updated_at",
 			` ON CONFLICT (household_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`)
 		defer b.close()
-		// The driver copies what it binds: a statement's states are sealed
-		// into buffers the next one's reuse (without a cipher, nothing is
+		// The driver copies what it binds: the states of a flush are sealed
+		// into buffers the next flush's reuse (without a cipher, nothing is
 		// written to them).
 		sealed := make([][]byte, min(len(states), batchRows))
 		for _, st := range states {
