@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eldersafe/eldersafe/history"
+	"github.com/eldersafe/eldersafe/store"
 )
 
 func TestReadingHours(t *testing.T) {
@@ -225,4 +226,46 @@ func TestDeleteReadingHours(t *testing.T) {
 			t.Errorf("%s: hours %+v, registers %+v; want %d of each", h, hours, regs, want)
 		}
 	}
+}
+
+// BenchmarkAddReadingHours: one of the readings roll-up's flushes, 128
+// households' hours and 128 meters' registers (as history.flushChunk
+// writes them), among 102,400 households' saved, on either backend. Run with
+// go test -run=^$ -bench=BenchmarkAddReadingHours ./store/
+// (ELDERSAFE_TEST_POSTGRES_URL set: on PostgreSQL too).
+func BenchmarkAddReadingHours(b *testing.B) {
+	const chunk = 128
+	const households = 800 * chunk
+	ctx := context.Background()
+	db, err := store.OpenForTest(b, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	hour := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	hours := make([]history.HouseholdHour, households)
+	meters := make([]history.MeterRegister, households)
+	for i := range households {
+		id := fmt.Sprintf("h%07d", i)
+		hours[i] = history.HouseholdHour{HouseholdID: id, Hour: history.Hour{Hour: hour, WaterLiters: 1, MotionEvents: 1}}
+		meters[i] = history.MeterRegister{DeviceID: id + "-wm", HouseholdID: id, Field: history.FieldTotalLiters, Meter: history.Meter{At: hour, Value: 1}}
+	}
+	for from := 0; from < households; from += chunk {
+		if err := db.AddReadingHours(ctx, hours[from:from+chunk], meters[from:from+chunk]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		// The next chunk of households, in order, as a flush writes them;
+		// each meter a minute later than its last reading.
+		from := i * chunk % households
+		for j := from; j < from+chunk; j++ {
+			meters[j].At = meters[j].At.Add(time.Minute)
+		}
+		if err := db.AddReadingHours(ctx, hours[from:from+chunk], meters[from:from+chunk]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*chunk), "ns/row")
 }
