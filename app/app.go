@@ -211,8 +211,16 @@ const loadHeapMin = 64 << 20
 // the store has it, ingest and the broker or its sessions.
 func (m *Monitor) work(ctx context.Context) error {
 	m.parts.run("outbox", m.outbox.Run)
-	logger := m.log.With("component", "ingest")
-	if err := m.newPipeline(logger); err != nil {
+	if err := m.load(ctx); err != nil {
+		return err
+	}
+	return m.takeMessages(ctx)
+}
+
+// load sets up ingest's pipeline and loads the rules' state with its
+// device cache, as the store has it.
+func (m *Monitor) load(ctx context.Context) error {
+	if err := m.newPipeline(m.log.With("component", "ingest")); err != nil {
 		return err
 	}
 	households, _, err := m.db.Counts(ctx)
@@ -225,17 +233,19 @@ func (m *Monitor) work(ctx context.Context) error {
 	// loaded. The collector waits until the load is done, within a bound
 	// (docs/performance.md, "Twenty-first round").
 	resume := memlimit.Pause(max(uint64(households)*loadHeapPerHousehold, loadHeapMin))
-	err = m.decide.Load(ctx, m.pipeline)
-	resume()
-	if err != nil {
-		return err
-	}
+	defer resume()
+	return m.decide.Load(ctx, m.pipeline)
+}
+
+// takeMessages writes what a journal left, then starts the roll-up, the
+// decision step, ingest and the broker or its sessions.
+func (m *Monitor) takeMessages(ctx context.Context) error {
 	if err := m.drainJournal(ctx); err != nil {
 		return err
 	}
 	// The meters' registers load once the monitor takes messages.
 	m.runHistory()
-	if err := m.startMQTT(logger); err != nil {
+	if err := m.startMQTT(m.log.With("component", "ingest")); err != nil {
 		return err
 	}
 	m.working.Store(true)
@@ -356,6 +366,7 @@ func (m *Monitor) startDecisions() error {
 		JournalCheckpoint:  m.cfg.Checkpoint.JournalInterval,
 		MaxJump:            m.cfg.ClockMaxJump,
 		CareLevels:         m.cfg.CareLevelThresholds(),
+		Standby:            m.elector != nil,
 		Logger:             m.log,
 		Registerer:         m.reg,
 	}

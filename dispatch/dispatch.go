@@ -83,6 +83,14 @@ type Store interface {
 	// was removed (or moved, renamed, made another kind) since, or the
 	// store does not know.
 	DevicesWrittenSince(ctx context.Context, generation uint64) (households int, known bool, err error)
+	// ChangesSince hands each rule state written since a state generation
+	// to state, then every device of the households whose devices were
+	// written since to device, in one read; it returns the generation it
+	// read at (nothing committed later is at or below it), and whether a
+	// household was erased since.
+	ChangesSince(ctx context.Context, since uint64, state func(rules.State) error, device func(registry.RegisteredDevice) error) (generation uint64, removed bool, err error)
+	// RegisteredHouseholdIDs is the set of every registered household.
+	RegisteredHouseholdIDs(ctx context.Context) (map[string]struct{}, error)
 }
 
 // Snapshot is a copy of the rules' states and the registered devices taken
@@ -158,6 +166,9 @@ type Options struct {
 	// replace the global ones for its households, and a household's own
 	// overrides replace them in turn. Nil: no profiles.
 	CareLevels map[registry.CareLevel]rules.Thresholds
+	// Standby is a standby's (CONTRACT §15): after Load it follows what
+	// the leader writes (Follow) until it takes over (TakeOver).
+	Standby    bool
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -216,6 +227,12 @@ type Dispatcher struct {
 	// engine as stored last.
 	settingsMu sync.Mutex
 	forget     forgetting
+
+	// A standby's: the state generation the engine holds the store's
+	// writes up to, and the households whose settings Load applied (nil
+	// unless Options.Standby).
+	followed uint64
+	settled  map[string]struct{}
 }
 
 // New checks opts and registers the decision step's metrics.
@@ -261,6 +278,9 @@ func New(opts Options) (*Dispatcher, error) {
 		commits:      newCommits(),
 	}
 	d.event, _ = opts.Clock.(*clock.Event)
+	if opts.Standby {
+		d.settled = map[string]struct{}{}
+	}
 	if d.journal != nil {
 		d.engine.SetJournal(d.journal)
 	}

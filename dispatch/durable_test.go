@@ -148,6 +148,12 @@ func (c *devicesTold) Remember(d registry.Device) {
 	c.ids = append(c.ids, d.ID)
 }
 
+func (c *devicesTold) ForgetDevices(ids ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ids = slices.DeleteFunc(c.ids, func(id string) bool { return slices.Contains(ids, id) })
+}
+
 // remembered is the devices told of, sorted.
 func (c *devicesTold) remembered() []string {
 	c.mu.Lock()

@@ -30,6 +30,8 @@ type DeviceCache interface {
 	// LoadCachePart restores a part of the snapshot's image of the cache;
 	// the parts may come at once.
 	LoadCachePart(part []byte) error
+	// ForgetDevices drops devices: a standby's, of households erased.
+	ForgetDevices(ids ...string)
 }
 
 // Load gives the engine what it had before the last stop: every household's
@@ -54,6 +56,13 @@ func (d *Dispatcher) Load(ctx context.Context, devices DeviceCache) error {
 // returns the last record of the journal it holds.
 func (d *Dispatcher) load(ctx context.Context, cache DeviceCache) (journaled uint64, err error) {
 	now := d.clock.Now() // zero while the event clock has not started
+	// Read before the state is: what is loaded holds at least what the
+	// store held at these generations, and a standby follows from there.
+	states, devices, err := d.store.Generations(ctx)
+	if err != nil {
+		return 0, err
+	}
+	d.followed = states
 	// The settings are read beside the big reads (every household's state,
 	// decrypted; every device): with a million households each takes
 	// seconds, and the store answers them on separate connections. Nothing
@@ -61,7 +70,7 @@ func (d *Dispatcher) load(ctx context.Context, cache DeviceCache) (journaled uin
 	var settings errgroup.Group
 	settings.Go(func() error { return d.loadSettings(ctx, now) })
 	if d.snapshot != nil {
-		journaled, err := d.loadSnapshot(ctx, now, cache, &settings)
+		journaled, err := d.loadSnapshot(ctx, now, states, devices, cache, &settings)
 		var serr settingsError
 		switch {
 		case err == nil:
@@ -94,12 +103,9 @@ func (e settingsError) Unwrap() error { return e.error }
 // device cache, while no rule state or device was written since it was
 // taken; else, while no device was removed (after a crash, or a start
 // that ran on from it), the devices and the cache, mended with the devices
-// written since, with the states from the store.
-func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, cache DeviceCache, settings *errgroup.Group) (journaled uint64, err error) {
-	states, devices, err := d.store.Generations(ctx)
-	if err != nil {
-		return 0, err
-	}
+// written since, with the states from the store. states and devices are
+// the store's generations.
+func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, states, devices uint64, cache DeviceCache, settings *errgroup.Group) (journaled uint64, err error) {
 	f, err := d.snapshot.Open()
 	if err != nil {
 		return 0, err
@@ -381,6 +387,10 @@ func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
 		ids[id] = true
 	}
 	applied := 0
+	var settled map[string]struct{}
+	if d.settled != nil {
+		settled = make(map[string]struct{}, len(d.settled))
+	}
 	for id := range ids {
 		f := fields[id]
 		if f.Timezone == "" && len(overrides[id]) == 0 && len(away[id]) == 0 && len(d.levels[f.CareLevel.OrDefault()]) == 0 {
@@ -389,7 +399,23 @@ func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
 		if err := d.apply(id, f.Timezone, f.CareLevel, overrides[id], away[id]); err != nil {
 			return err
 		}
+		if settled != nil {
+			settled[id] = struct{}{}
+		}
 		applied++
+	}
+	if settled != nil {
+		// A standby's load again, at its takeover: a household set apart
+		// then and not now is back on the defaults (one deleted meanwhile
+		// was dropped from settled).
+		for id := range d.settled {
+			if _, ok := settled[id]; !ok {
+				if err := d.apply(id, "", "", nil, nil); err != nil {
+					return err
+				}
+			}
+		}
+		d.settled = settled
 	}
 	d.log.Info("rules settings loaded", "households", applied, "overrides", len(overrides), "away_periods", len(periods))
 	return nil

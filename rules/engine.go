@@ -170,12 +170,40 @@ func (e *Engine) Remove(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if h := s.households[id]; h != nil {
-		s.online.Add(-int64(h.online()))
-		delete(s.households, id)
-		// Its block outlives it: what it knew goes now, not with the
-		// block.
-		*h = household{armed: removed}
+		s.remove(id, h)
 	}
+}
+
+// remove forgets household h of id; the caller holds s.mu.
+func (s *shard) remove(id string, h *household) {
+	s.online.Add(-int64(h.online()))
+	delete(s.households, id)
+	// Its block outlives it: what it knew goes now, not with the block.
+	*h = household{armed: removed}
+}
+
+// RemoveUnless forgets every household keep says no to (as Remove does),
+// and returns the ids of the devices those knew: a standby, following the
+// store, learns of an erasure only as a household no longer registered.
+// keep is called under a shard's lock.
+func (e *Engine) RemoveUnless(keep func(householdID string) bool) (deviceIDs []string) {
+	e.checkpointing.Lock()
+	defer e.checkpointing.Unlock()
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.mu.Lock()
+		for id, h := range s.households {
+			if keep(id) {
+				continue
+			}
+			for _, d := range h.devices {
+				deviceIDs = append(deviceIDs, d.id)
+			}
+			s.remove(id, h)
+		}
+		s.mu.Unlock()
+	}
+	return deviceIDs
 }
 
 // removed marks a forgotten household: no heap entry is due at it.

@@ -89,6 +89,13 @@ func (db *DB) DeleteHousehold(ctx context.Context, id string, at time.Time, acto
 		}
 		n, _ := res.RowsAffected()
 		er.Rows["households"] = int(n)
+		// A standby that follows the store learns of the erasure here: no
+		// row of the household is left to tell it (migration 00082). The
+		// device generation moves with it, as for any change of the
+		// registered devices.
+		if _, err := tx.ExecContext(ctx, `UPDATE state_generation SET n = n + 1, devices = n + 1, households_removed = n + 1 WHERE id = 1`); err != nil {
+			return fmt.Errorf("note the erasure: %w", err)
+		}
 		return nil
 	})
 	if err != nil {

@@ -32,12 +32,22 @@ func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClo
 				return err
 			}
 		}
+		if len(states) == 0 {
+			return nil
+		}
 		ctx := rowsContext(ctx)
+		// The generation moves first, and its row stays locked until the
+		// commit: the states are tagged with a generation no transaction
+		// committed after this one has below it (migration 00082).
+		var generation int64
+		if err := tx.QueryRowContext(ctx, `UPDATE state_generation SET n = n + 1 WHERE id = 1 RETURNING n`).Scan(&generation); err != nil {
+			return fmt.Errorf("move the state generation: %w", err)
+		}
 		// Up to batchRows states a statement: on PostgreSQL a statement is
 		// a round trip to the server, which a commit of thousands of states
 		// paid for each (docs/performance.md, "Thirty-fifth round").
-		b := newUpsertBatch(tx, "rule_state", "household_id, data, updated_at",
-			` ON CONFLICT (household_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`)
+		b := newUpsertBatch(tx, "rule_state", "household_id, data, updated_at, generation",
+			` ON CONFLICT (household_id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at, generation = excluded.generation`)
 		defer b.close()
 		// The driver copies what it binds: the states of a flush are sealed
 		// into buffers the next flush's reuse (without a cipher, nothing is
@@ -53,7 +63,7 @@ func (db *DB) SaveCheckpoint(ctx context.Context, states []rules.State, eventClo
 			if err != nil {
 				return err
 			}
-			if err := b.add(st.HouseholdID, nonNil(sealed[i]), now); err != nil {
+			if err := b.add(st.HouseholdID, nonNil(sealed[i]), now, generation); err != nil {
 				return err
 			}
 		}
@@ -127,6 +137,22 @@ func (db *DB) ruleStates(ctx context.Context, fromHalf bool, half string, states
 	if err != nil {
 		return nil, err
 	}
+	return db.appendRuleStates(rows, states)
+}
+
+// appendRuleStates appends the states rows hold (household_id, data) to
+// states, and closes rows.
+func (db *DB) appendRuleStates(rows *sql.Rows, states []rules.State) ([]rules.State, error) {
+	err := db.eachRuleState(rows, func(st rules.State) error {
+		states = append(states, st)
+		return nil
+	})
+	return states, err
+}
+
+// eachRuleState hands each state rows hold (household_id, data) to each,
+// and closes rows; the state's data is each's to keep.
+func (db *DB) eachRuleState(rows *sql.Rows, each func(rules.State) error) error {
 	defer rows.Close()
 	var (
 		st rules.State
@@ -135,10 +161,11 @@ func (db *DB) ruleStates(ctx context.Context, fromHalf bool, half string, states
 		// only to be dropped were a gigabyte for the collector.
 		stored sql.RawBytes
 		dest   = []any{&st.HouseholdID, &stored}
+		err    error
 	)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return nil, err
+			return err
 		}
 		if st.Data, err = db.fields.openBlob(stored, ruleStateAAD(st.HouseholdID)); err != nil {
 			// As for a state the engine cannot read: one household's
@@ -149,9 +176,11 @@ func (db *DB) ruleStates(ctx context.Context, fromHalf bool, half string, states
 		if !sealedBlob(stored) {
 			st.Data = bytes.Clone(st.Data) // openBlob handed stored back
 		}
-		states = append(states, st)
+		if err := each(st); err != nil {
+			return err
+		}
 	}
-	return states, rows.Err()
+	return rows.Err()
 }
 
 // HouseholdThresholds returns a household's threshold overrides; nil when it
@@ -460,18 +489,24 @@ func (db *DB) registeredHalves(ctx context.Context, each func(half int, rd regis
 // made a start with 100,000 of them 4–7 s slower at a million:
 // docs/performance.md, "Thirty-third round").
 func (db *DB) EachDeviceWrittenSince(ctx context.Context, generation uint64, each func(registry.RegisteredDevice) error) error {
-	err := db.eachRegistered(ctx, each, `SELECT `+registeredDeviceCols+` FROM devices
-		WHERE household_id IN (SELECT household_id FROM device_changes WHERE generation > ?)`, generation)
+	err := db.eachRegistered(ctx, each, devicesWrittenSince, generation)
 	if err != nil {
 		return fmt.Errorf("list devices written since %d: %w", generation, err)
 	}
 	return nil
 }
 
+const devicesWrittenSince = `SELECT ` + registeredDeviceCols + ` FROM devices
+	WHERE household_id IN (SELECT household_id FROM device_changes WHERE generation > ?)`
+
 // eachRegistered hands each device query reads, registeredDeviceCols, to
 // each.
 func (db *DB) eachRegistered(ctx context.Context, each func(registry.RegisteredDevice) error, query string, args ...any) error {
-	rows, err := db.r.QueryContext(ctx, query, args...)
+	return eachRegisteredIn(ctx, db.r, each, query, args...)
+}
+
+func eachRegisteredIn(ctx context.Context, q querier, each func(registry.RegisteredDevice) error, query string, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}

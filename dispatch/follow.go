@@ -1,0 +1,94 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// A standby (CONTRACT §15) loads the rules' state as a start does, then
+// follows what the leader writes, so that taking over reads the last
+// seconds of writes rather than every household: at 1,000,000 households
+// a load is about 21 s on PostgreSQL, past the lease_ttl + 5 s a takeover
+// is allowed (docs/performance.md, "Thirty-sixth round").
+
+// Follow applies what the store wrote since Load, or the last Follow: each
+// rule state written since replaces the engine's (the leader's engine held
+// it when it wrote it), the devices of the households given one are
+// cached and expected, and once an erasure was written every household no
+// longer registered is forgotten, with its devices. A failure changes
+// nothing that the next Follow does not apply again.
+func (d *Dispatcher) Follow(ctx context.Context, cache DeviceCache) error {
+	now := d.clock.Now()
+	var states, devices int
+	generation, removed, err := d.store.ChangesSince(ctx, d.followed,
+		func(st rules.State) error {
+			if d.restoreStored(st, now) {
+				states++
+			}
+			return nil
+		},
+		// After the states, which hold the devices they knew, as at a start.
+		func(rd registry.RegisteredDevice) error {
+			cache.Remember(rd.Device)
+			d.expect(d.storedDevice(rd, now))
+			devices++
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("follow the store: %w", err)
+	}
+	gone := 0
+	if removed {
+		if gone, err = d.dropUnregistered(ctx, cache); err != nil {
+			return fmt.Errorf("follow the store: %w", err)
+		}
+	}
+	if states+devices+gone > 0 {
+		d.log.Debug("followed the store", "from", d.followed, "to", generation, "states", states, "devices", devices, "households_erased", gone)
+	}
+	d.followed = generation
+	return nil
+}
+
+// dropUnregistered forgets every household the engine knows that is no
+// longer registered, and its devices, and returns how many it forgot.
+func (d *Dispatcher) dropUnregistered(ctx context.Context, cache DeviceCache) (int, error) {
+	registered, err := d.store.RegisteredHouseholdIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	d.settingsMu.Lock()
+	defer d.settingsMu.Unlock()
+	gone := 0
+	devices := d.engine.RemoveUnless(func(id string) bool {
+		if _, ok := registered[id]; ok {
+			return true
+		}
+		delete(d.settled, id)
+		gone++
+		return false
+	})
+	cache.ForgetDevices(devices...)
+	return gone, nil
+}
+
+// TakeOver brings a standby's state up to what the store holds, once it
+// holds the leader lease and nothing else writes the rules' state: what
+// was written since the last Follow, and every household's settings read
+// again (their changes are not followed: a household's time zone, care
+// level, overrides and away periods are read as at a start, and one whose
+// settings were removed since Load goes back to the defaults).
+func (d *Dispatcher) TakeOver(ctx context.Context, cache DeviceCache) error {
+	if err := d.Follow(ctx, cache); err != nil {
+		return fmt.Errorf("take over: %w", err)
+	}
+	d.settingsMu.Lock()
+	defer d.settingsMu.Unlock()
+	if err := d.loadSettings(ctx, d.clock.Now()); err != nil {
+		return fmt.Errorf("take over: %w", err)
+	}
+	return nil
+}

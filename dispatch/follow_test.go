@@ -1,0 +1,97 @@
+package dispatch_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/dispatch"
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// A standby loads the store's state, then follows what the leader writes:
+// the states it saves, the devices registered and the households erased
+// since; at its takeover it reads every household's settings again.
+func TestStandbyFollowsTheLeader(t *testing.T) {
+	ctx := context.Background()
+	db := newStore(t)
+	must(t, db.SetHouseholdThresholds(ctx, "h1", rules.Thresholds{"no_motion": {"hours": 5.0}}))
+	leader := newEnvOn(t, db, dispatch.Options{})
+	leader.run(t)
+	standby := newEnvOn(t, db, dispatch.Options{Standby: true})
+
+	lastSeen := func(householdID, deviceID string) (time.Time, bool) {
+		for _, s := range standby.d.Status(householdID) {
+			if s.DeviceID == deviceID {
+				return s.LastSeen, true
+			}
+		}
+		return time.Time{}, false
+	}
+	follow := func() {
+		t.Helper()
+		if err := standby.d.Follow(ctx, &standby.cache); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The leader's writes once the standby has loaded.
+	moved := t0.Add(time.Minute)
+	durable, err := leader.d.Handle(ctx, motion(moved))
+	if err != nil || !closedWithin(durable, 5*time.Second) {
+		t.Fatalf("motion: %v, or not durable", err)
+	}
+	for _, err := range []error{
+		db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Zhao Lan", Address: "3 Xingfu Road", GridID: "g1"}),
+		db.CreateDevice(ctx, registry.Device{ID: "door-2", Kind: registry.DoorSensor, HouseholdID: "h2", SecretHash: "x"}),
+		db.CreateHousehold(ctx, registry.Household{ID: "h3", Name: "Sun Li", Address: "5 Xingfu Road", GridID: "g1"}),
+		db.CreateDevice(ctx, registry.Device{ID: "pir-3", Kind: registry.MotionSensor, HouseholdID: "h3", SecretHash: "x"}),
+	} {
+		must(t, err)
+	}
+	if at, _ := lastSeen("h1", "pir-1"); !at.IsZero() {
+		t.Fatalf("pir-1 seen at %v before the standby followed", at)
+	}
+
+	follow()
+	if at, _ := lastSeen("h1", "pir-1"); !at.Equal(moved) {
+		t.Errorf("pir-1 last seen %v once followed, want the leader's %v", at, moved)
+	}
+	if _, known := lastSeen("h2", "door-2"); !known {
+		t.Error("door-2, registered since the load, not expected once followed")
+	}
+	if !slices.Contains(standby.cache.remembered(), "door-2") {
+		t.Errorf("cached devices %v, want door-2 among them", standby.cache.remembered())
+	}
+
+	if _, err := db.DeleteHousehold(ctx, "h2", t0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	follow()
+	if st := standby.d.Status("h2"); len(st) != 0 {
+		t.Errorf("erased h2 still known once followed: %v", st)
+	}
+	if slices.Contains(standby.cache.remembered(), "door-2") {
+		t.Errorf("cached devices %v once h2 was erased, want no door-2", standby.cache.remembered())
+	}
+	if _, known := lastSeen("h3", "pir-3"); !known {
+		t.Error("h3 forgotten with the erasure of h2")
+	}
+
+	// Settings are read again at the takeover only.
+	must(t, db.SetHouseholdThresholds(ctx, "h1", nil))
+	must(t, db.SetHouseholdThresholds(ctx, "h3", rules.Thresholds{"no_motion": {"hours": 7.0}}))
+	noMotion := func(householdID string) any { return standby.d.Thresholds(householdID)["no_motion"]["hours"] }
+	if got := noMotion("h1"); got != 5.0 {
+		t.Fatalf("h1's no_motion hours %v before the takeover, want its override as loaded, 5", got)
+	}
+	must(t, standby.d.TakeOver(ctx, &standby.cache))
+	if got, want := noMotion("h1"), rules.DefaultConfig().Thresholds()["no_motion"]["hours"]; got != want {
+		t.Errorf("h1's no_motion hours %v after the takeover, want the default %v: its override was removed", got, want)
+	}
+	if got := noMotion("h3"); got != 7.0 {
+		t.Errorf("h3's no_motion hours %v after the takeover, want its override, 7", got)
+	}
+}

@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+)
+
+// ChangesSince reads, in one read transaction, what was written since the
+// state generation since, for a standby that follows the leader's writes
+// (migration 00082): it hands each rule state written since to state (one
+// that does not decrypt is logged and left out, as at a start), then every
+// device of the households whose devices were registered or changed since
+// to device. It returns the generation it read at, from which the next
+// read follows: a state committed after this read has a generation above
+// it (SaveCheckpoint). removed says a household was erased since; which,
+// no row left can tell.
+func (db *DB) ChangesSince(ctx context.Context, since uint64, state func(rules.State) error, device func(registry.RegisteredDevice) error) (generation uint64, removed bool, err error) {
+	err = db.read(ctx, func(tx *sql.Tx) error {
+		var erased uint64
+		if err := tx.QueryRowContext(ctx, `SELECT n, households_removed FROM state_generation WHERE id = 1`).Scan(&generation, &erased); err != nil {
+			return err
+		}
+		removed = erased > since
+		if generation == since {
+			return nil
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT household_id, data FROM rule_state WHERE generation > ?`, since)
+		if err != nil {
+			return err
+		}
+		if err := db.eachRuleState(rows, state); err != nil {
+			return err
+		}
+		return eachRegisteredIn(ctx, tx, device, devicesWrittenSince, since)
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("changes since generation %d: %w", since, err)
+	}
+	return generation, removed, nil
+}
+
+// RegisteredHouseholdIDs is the set of every registered household's id:
+// a standby's engine drops the households it knows that are not, once an
+// erasure was written.
+func (db *DB) RegisteredHouseholdIDs(ctx context.Context) (map[string]struct{}, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id FROM households WHERE deleted_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("registered households: %w", err)
+	}
+	defer rows.Close()
+	ids := make(map[string]struct{})
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("registered households: %w", err)
+		}
+		ids[id] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("registered households: %w", err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,139 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eldersafe/eldersafe/registry"
+	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/store"
+)
+
+// changes is what one ChangesSince handed over.
+type changes struct {
+	generation uint64
+	removed    bool
+	states     map[string]string
+	devices    []string
+}
+
+func changesSince(t *testing.T, db *store.DB, since uint64) changes {
+	t.Helper()
+	c := changes{states: map[string]string{}}
+	var err error
+	c.generation, c.removed, err = db.ChangesSince(context.Background(), since,
+		func(st rules.State) error { c.states[st.HouseholdID] = string(st.Data); return nil },
+		func(rd registry.RegisteredDevice) error { c.devices = append(c.devices, rd.ID); return nil })
+	must(t, err)
+	slices.Sort(c.devices)
+	return c
+}
+
+func TestChangesSince(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db) // h1
+	must(t, db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte("loaded")}}, time.Time{}))
+	loaded := changesSince(t, db, 0)
+	if want := map[string]string{"h1": "loaded"}; !maps.Equal(loaded.states, want) || loaded.removed {
+		t.Fatalf("since 0: states %v, removed %v; want %v, false", loaded.states, loaded.removed, want)
+	}
+
+	if c := changesSince(t, db, loaded.generation); c.generation != loaded.generation || len(c.states)+len(c.devices) != 0 || c.removed {
+		t.Fatalf("nothing written: %+v, want generation %d and nothing", c, loaded.generation)
+	}
+
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Zhao", Address: "2 Road", GridID: "g1"}))
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "d2", Kind: registry.MotionSensor, HouseholdID: "h2", SecretHash: "s"}))
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "d3", Kind: registry.DoorSensor, HouseholdID: "h2", SecretHash: "s"}))
+	must(t, db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte("moved")}, {HouseholdID: "h2", Data: []byte("new")}}, time.Time{}))
+	written := changesSince(t, db, loaded.generation)
+	if want := map[string]string{"h1": "moved", "h2": "new"}; !maps.Equal(written.states, want) {
+		t.Errorf("states written since %d: %v, want %v", loaded.generation, written.states, want)
+	}
+	if want := []string{"d2", "d3"}; !slices.Equal(written.devices, want) || written.removed {
+		t.Errorf("devices written since %d: %v (removed %v), want %v", loaded.generation, written.devices, written.removed, want)
+	}
+	if written.generation <= loaded.generation {
+		t.Errorf("generation %d after writes, want above %d", written.generation, loaded.generation)
+	}
+	// The event clock alone is no state.
+	must(t, db.SaveCheckpoint(ctx, nil, t0))
+	if c := changesSince(t, db, written.generation); len(c.states) != 0 {
+		t.Errorf("states after the event clock alone: %v, want none", c.states)
+	}
+
+	if _, err := db.DeleteHousehold(ctx, "h2", t0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	erased := changesSince(t, db, written.generation)
+	if !erased.removed || len(erased.states)+len(erased.devices) != 0 {
+		t.Errorf("after an erasure: %+v, want removed and no state or device", erased)
+	}
+	if c := changesSince(t, db, erased.generation); c.removed {
+		t.Error("removed again since the read that saw the erasure")
+	}
+	ids, err := db.RegisteredHouseholdIDs(ctx)
+	must(t, err)
+	if got := slices.Sorted(maps.Keys(ids)); !slices.Equal(got, []string{"h1"}) {
+		t.Errorf("registered households %v, want [h1]: the erased one and its tombstone are not", got)
+	}
+}
+
+// A follower reading while two stores write at once (two monitors' worth of
+// connections) ends with every household's last state, whatever order the
+// writes committed in.
+func TestChangesSinceMissesNoCommit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writers := []*store.DB{openDB(t, dir), openDB(t, dir)}
+	follower := openDB(t, dir)
+	const rounds, households = 60, 8
+	var wg sync.WaitGroup
+	for w, db := range writers {
+		wg.Go(func() {
+			for r := range rounds {
+				batch := make([]rules.State, households)
+				for h := range batch {
+					batch[h] = rules.State{HouseholdID: fmt.Sprintf("w%d-h%d", w, h), Data: fmt.Appendf(nil, "round %d", r)}
+				}
+				if err := db.SaveCheckpoint(ctx, batch, time.Time{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	followed := map[string]string{}
+	var since uint64
+	follow := func() {
+		c := changesSince(t, follower, since)
+		maps.Copy(followed, c.states)
+		since = c.generation
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		follow()
+	}
+	follow()
+	want := map[string]string{}
+	stored, err := follower.RuleStates(ctx)
+	must(t, err)
+	for _, st := range stored {
+		want[st.HouseholdID] = string(st.Data)
+	}
+	if len(want) != len(writers)*households || !maps.Equal(followed, want) {
+		t.Errorf("followed %v\nwant the stored %v", followed, want)
+	}
+}
