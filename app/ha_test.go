@@ -17,8 +17,8 @@ import (
 
 // TestHA runs two monitors in process on one PostgreSQL and one Mosquitto
 // (under -race in ./scripts/test.sh): the first works, the second stands by
-// and refuses writes; when the first stops it releases the lease and the
-// second takes over and takes writes. The process-level failover, with
+// and refuses writes, following what the first writes; when the first
+// stops it releases the lease and the second takes over and takes writes. The process-level failover, with
 // SIGKILL and falls, is cmd/eldersafe's TestFailover*.
 func TestHA(t *testing.T) {
 	pg, broker := testkit.PostgresURL(t), testkit.MosquittoURL(t)
@@ -60,16 +60,33 @@ func TestHA(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	createGrid := func(m *app.Monitor, id string) int {
-		req, _ := http.NewRequest("POST", "http://"+m.HTTPAddr()+"/api/v1/grids", strings.NewReader(`{"id":"`+id+`","name":"G"}`))
+	call := func(m *app.Monitor, method, path, body string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+m.HTTPAddr()+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer ha-test-admin-token-0001")
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp.StatusCode
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, out
+	}
+	createGrid := func(m *app.Monitor, id string) int {
+		code, _ := call(m, "POST", "/api/v1/grids", `{"id":"`+id+`","name":"G"}`)
+		return code
+	}
+	// monitoring is how well m's rules engine watches household h-ha: a
+	// household it does not know is unmonitored, one whose motion sensor
+	// it expects (registered now, so not yet stale) ok.
+	monitoring := func(m *app.Monitor) string {
+		code, body := call(m, "GET", "/api/v1/households/h-ha", "")
+		var h struct{ Monitoring string }
+		if err := json.Unmarshal(body, &h); code != http.StatusOK || err != nil {
+			t.Fatalf("GET h-ha from %s: %d %s", m.HTTPAddr(), code, body)
+		}
+		return h.Monitoring
 	}
 
 	first := start()
@@ -82,6 +99,23 @@ func TestHA(t *testing.T) {
 	if code := createGrid(first, "g1"); code != http.StatusCreated {
 		t.Errorf("write to the leader: %d, want 201", code)
 	}
+	// The standby follows what the leader writes: the rules engine behind
+	// its reads expects a device registered after it loaded.
+	for _, w := range [][2]string{
+		{"/api/v1/households", `{"id":"h-ha","name":"Zhao","address":"7 Lane","grid_id":"g1"}`},
+		{"/api/v1/devices", `{"id":"pir-ha","kind":"motion_sensor","household_id":"h-ha"}`},
+	} {
+		if code, body := call(first, "POST", w[0], w[1]); code != http.StatusCreated {
+			t.Fatalf("POST %s to the leader: %d %s", w[0], code, body)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for monitoring(second) != "ok" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby watches h-ha as %q, want ok: it expects pir-ha", monitoring(second))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	if err := first.Close(); err != nil {
 		t.Errorf("close the leader: %v", err)
@@ -89,5 +123,8 @@ func TestHA(t *testing.T) {
 	waitFor(second, "ready")
 	if code := createGrid(second, "g2"); code != http.StatusCreated {
 		t.Errorf("write to the new leader: %d, want 201", code)
+	}
+	if got := monitoring(second); got != "ok" {
+		t.Errorf("the new leader watches h-ha as %q, want ok", got)
 	}
 }
