@@ -65,15 +65,30 @@ func (m *Monitor) lead(ctx context.Context) error {
 		return nil // stopped while standing by
 	}
 	m.db.Fence(m.elector.Holder(), epoch)
+	// Renewed from the start: a takeover that outlasted the lease would
+	// find it expired, maybe another's (at 1,000,000 households a whole
+	// load took 17 s against lease_ttl's 10 s, and the monitor that took
+	// over lost the lease as it finished loading).
+	holding, release := context.WithCancel(ctx)
+	defer release()
+	held := make(chan error, 1)
+	go func() { held <- m.elector.Hold(holding, epoch) }()
+	if err := m.takeOver(ctx); err != nil {
+		release()
+		<-held
+		return fmt.Errorf("take over: %w", err)
+	}
+	m.log.Info("took over: working", "epoch", epoch)
+	return <-held
+}
+
+// takeOver brings the state up to the store's and starts working.
+func (m *Monitor) takeOver(ctx context.Context) error {
 	m.parts.run("outbox", m.outbox.Run)
 	if err := m.decide.TakeOver(ctx, m.pipeline); err != nil {
 		return err
 	}
-	if err := m.takeMessages(ctx); err != nil {
-		return fmt.Errorf("take over: %w", err)
-	}
-	m.log.Info("took over: working", "epoch", epoch)
-	return m.elector.Hold(ctx, epoch)
+	return m.takeMessages(ctx)
 }
 
 // follow brings the standby's state up to the store's every followEvery

@@ -83,12 +83,12 @@ func (d *Dispatcher) dropUnregistered(ctx context.Context, cache DeviceCache) (i
 // settings were removed since Load goes back to the defaults).
 func (d *Dispatcher) TakeOver(ctx context.Context, cache DeviceCache) error {
 	if err := d.Follow(ctx, cache); err != nil {
-		return fmt.Errorf("take over: %w", err)
+		return err
 	}
 	d.settingsMu.Lock()
 	defer d.settingsMu.Unlock()
 	if err := d.loadSettings(ctx, d.clock.Now()); err != nil {
-		return fmt.Errorf("take over: %w", err)
+		return fmt.Errorf("read the rules settings again: %w", err)
 	}
 	return nil
 }
