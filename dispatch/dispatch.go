@@ -233,6 +233,10 @@ type Dispatcher struct {
 	// unless Options.Standby).
 	followed uint64
 	settled  map[string]struct{}
+	// statesFollowed counts the rule states Follow applied; lastFollow is
+	// when it last read the store (Unix seconds).
+	statesFollowed prometheus.Counter
+	lastFollow     prometheus.Gauge
 }
 
 // New checks opts and registers the decision step's metrics.
@@ -278,13 +282,21 @@ func New(opts Options) (*Dispatcher, error) {
 		commits:      newCommits(),
 	}
 	d.event, _ = opts.Clock.(*clock.Event)
+	f := promauto.With(opts.Registerer)
 	if opts.Standby {
 		d.settled = map[string]struct{}{}
+		d.statesFollowed = f.NewCounter(prometheus.CounterOpts{
+			Name: "eldersafe_standby_states_followed_total",
+			Help: "Rule states a standby read from the store as the leader wrote them.",
+		})
+		d.lastFollow = f.NewGauge(prometheus.GaugeOpts{
+			Name: "eldersafe_standby_last_follow_timestamp_seconds",
+			Help: "When a standby last read what the leader wrote (Unix time); 0 until its state is loaded.",
+		})
 	}
 	if d.journal != nil {
 		d.engine.SetJournal(d.journal)
 	}
-	f := promauto.With(opts.Registerer)
 	d.fromSnapshot = f.NewGauge(prometheus.GaugeOpts{
 		Name: "eldersafe_rules_loaded_from_snapshot",
 		Help: "1 when the rules' state and the devices were loaded at start from the snapshot of the last clean stop, 0 when from the store.",

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/eldersafe/eldersafe/registry"
@@ -21,6 +22,9 @@ import (
 // longer registered is forgotten, with its devices. A failure changes
 // nothing that the next Follow does not apply again.
 func (d *Dispatcher) Follow(ctx context.Context, cache DeviceCache) error {
+	if d.settled == nil {
+		return errors.New("follow the store: only a standby's decision step does (Options.Standby)")
+	}
 	now := d.clock.Now()
 	var states, devices int
 	generation, removed, err := d.store.ChangesSince(ctx, d.followed,
@@ -46,6 +50,8 @@ func (d *Dispatcher) Follow(ctx context.Context, cache DeviceCache) error {
 			return fmt.Errorf("follow the store: %w", err)
 		}
 	}
+	d.statesFollowed.Add(float64(states))
+	d.lastFollow.SetToCurrentTime()
 	if states+devices+gone > 0 {
 		d.log.Debug("followed the store", "from", d.followed, "to", generation, "states", states, "devices", devices, "households_erased", gone)
 	}

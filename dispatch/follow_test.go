@@ -56,6 +56,9 @@ func TestStandbyFollowsTheLeader(t *testing.T) {
 	}
 
 	follow()
+	if n := followedStates(t, standby); n != 1 {
+		t.Errorf("eldersafe_standby_states_followed_total %v, want 1: h1's", n)
+	}
 	if at, _ := lastSeen("h1", "pir-1"); !at.Equal(moved) {
 		t.Errorf("pir-1 last seen %v once followed, want the leader's %v", at, moved)
 	}
@@ -93,5 +96,25 @@ func TestStandbyFollowsTheLeader(t *testing.T) {
 	}
 	if got := noMotion("h3"); got != 7.0 {
 		t.Errorf("h3's no_motion hours %v after the takeover, want its override, 7", got)
+	}
+}
+
+func followedStates(t *testing.T, e *env) float64 {
+	t.Helper()
+	families, err := e.reg.Gather()
+	must(t, err)
+	for _, f := range families {
+		if f.GetName() == "eldersafe_standby_states_followed_total" {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatal("no eldersafe_standby_states_followed_total")
+	return 0
+}
+
+func TestFollowIsAStandbys(t *testing.T) {
+	e := newEnv(t)
+	if err := e.d.Follow(context.Background(), &e.cache); err == nil {
+		t.Error("Follow of a decision step that is no standby's: no error")
 	}
 }

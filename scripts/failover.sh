@@ -12,7 +12,8 @@
 # leader (SIGKILL) KILL_AFTER (20) seconds in, and prints the seconds from
 # the kill to the standby's /readyz 200, how they split (the lease's
 # expiry, the takeover's own work, from the standby's log), and the
-# standby's CPU while it stood by under the load.
+# standby's CPU while it stood by under the load, with the rule states it
+# followed meanwhile.
 set -euo pipefail
 BIN=$(realpath "$1"); WORK=$(realpath "$2")
 : "${ELDERSAFE_STORE_URL:?a PostgreSQL URL}" "${MQTT:?the broker, host:port}"
@@ -65,7 +66,8 @@ echo "standby_load_seconds $(seconds_since "$t0") rss_kb $(awk '/^VmRSS/ {print 
 speak_pid=$!
 standby_cpu0=$(ticks "$standby_pid")
 sleep "${KILL_AFTER:-20}"
-echo "standby_cpu_s_following $(cpu_s $(($(ticks "$standby_pid") - standby_cpu0))) in ${KILL_AFTER:-20} s"
+followed=$(authed "http://127.0.0.1:$standby_port/metrics" | awk '/^eldersafe_standby_states_followed_total/ {printf "%d", $2}')
+echo "standby_cpu_s_following $(cpu_s $(($(ticks "$standby_pid") - standby_cpu0))) in ${KILL_AFTER:-20} s, states_followed $followed"
 killed=$(date +%s.%N)
 kill -9 "$leader_pid"
 leader_pid=
