@@ -12,8 +12,9 @@
 # leader (SIGKILL) KILL_AFTER (20) seconds in, and prints the seconds from
 # the kill to the standby's /readyz 200, how they split (the lease's
 # expiry, the takeover's own work, from the standby's log), and the
-# standby's CPU while it stood by under the load, with the rule states it
-# followed meanwhile.
+# standby's CPU while it stood by under the load (from its tenth second:
+# KILL_AFTER is at least 11), with the rule states it followed meanwhile;
+# PROFILE=FILE: a CPU profile of the standby over those seconds.
 set -euo pipefail
 BIN=$(realpath "$1"); WORK=$(realpath "$2")
 : "${ELDERSAFE_STORE_URL:?a PostgreSQL URL}" "${MQTT:?the broker, host:port}"
@@ -53,7 +54,8 @@ serve leader "$leader_port"
 leader_pid=$!
 echo "leader $(wait_ready "http://127.0.0.1:$leader_port" "$leader_pid" "$WORK/leader.log")"
 t0=$(date +%s.%N)
-serve standby "$standby_port"
+standby_pprof=127.0.0.1:$(free_port)
+ELDERSAFE_HTTP_PPROF_ADDR=$standby_pprof serve standby "$standby_port"
 standby_pid=$!
 until grep -q "standing by: another monitor holds the leader lease" "$WORK/standby.log"; do
 	kill -0 "$standby_pid" 2>/dev/null || die "the standby stopped (log: $WORK/standby.log)"
@@ -64,10 +66,18 @@ echo "standby_load_seconds $(seconds_since "$t0") rss_kb $(awk '/^VmRSS/ {print 
 (cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
 "$WORK/speak" -mqtt "$MQTT" -from 0 -to "${SPEAK:-200000}" >"$WORK/speak.log" 2>&1 &
 speak_pid=$!
-standby_cpu0=$(ticks "$standby_pid")
-sleep "${KILL_AFTER:-20}"
-followed=$(authed "http://127.0.0.1:$standby_port/metrics" | awk '/^eldersafe_standby_states_followed_total/ {printf "%d", $2}')
-echo "standby_cpu_s_following $(cpu_s $(($(ticks "$standby_pid") - standby_cpu0))) in ${KILL_AFTER:-20} s, states_followed $followed"
+# The standby's CPU and the states it followed over the load's seconds 10
+# to KILL_AFTER: the first seconds hold the collection after its load.
+followed() { authed "http://127.0.0.1:$standby_port/metrics" | awk '/^eldersafe_standby_states_followed_total/ {printf "%d", $2}'; }
+window=$((${KILL_AFTER:-20} - 10))
+sleep 10
+cpu0=$(ticks "$standby_pid") followed0=$(followed)
+if [ -n "${PROFILE:-}" ]; then
+	curl -fsS -o "$PROFILE" "http://$standby_pprof/debug/pprof/profile?seconds=$window"
+else
+	sleep "$window"
+fi
+echo "standby_following cpu_s $(cpu_s $(($(ticks "$standby_pid") - cpu0))) in $window s, states $(($(followed) - followed0))"
 killed=$(date +%s.%N)
 kill -9 "$leader_pid"
 leader_pid=
