@@ -89,20 +89,28 @@ func (db *DB) DeleteHousehold(ctx context.Context, id string, at time.Time, acto
 		}
 		n, _ := res.RowsAffected()
 		er.Rows["households"] = int(n)
-		// A standby that follows the store learns of the erasure here: no
-		// row of the household is left to tell it (migration 00082). The
-		// device generation moves with it, as for any change of the
-		// registered devices.
-		if _, err := tx.ExecContext(ctx, `UPDATE state_generation SET n = n + 1, devices = n + 1, households_removed = n + 1 WHERE id = 1`); err != nil {
-			return fmt.Errorf("note the erasure: %w", err)
-		}
-		return nil
+		return noteErasure(ctx, tx, true)
 	})
 	if err != nil {
 		return registry.Erasure{}, fmt.Errorf("delete household %s: %w", id, err)
 	}
 	db.flushWAL(ctx)
 	return er, nil
+}
+
+// noteErasure tells a standby that follows the store (migration 00082)
+// that a household was erased: no row of it is left to tell. With
+// devices, its devices went too, and the device generation moves with it,
+// as for any change of the registered devices.
+func noteErasure(ctx context.Context, tx *sql.Tx, devices bool) error {
+	query := `UPDATE state_generation SET n = n + 1, households_removed = n + 1 WHERE id = 1`
+	if devices {
+		query = `UPDATE state_generation SET n = n + 1, devices = n + 1, households_removed = n + 1 WHERE id = 1`
+	}
+	if _, err := tx.ExecContext(ctx, query); err != nil {
+		return fmt.Errorf("note the erasure: %w", err)
+	}
+	return nil
 }
 
 // tombstoneID picks an anonymous household id not yet taken.
@@ -314,8 +322,15 @@ func (db *DB) flushWAL(ctx context.Context) {
 // anew.
 func (db *DB) DeleteRuleState(ctx context.Context, householdID string) error {
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM rule_state WHERE household_id = ?`, householdID)
-		return err
+		res, err := tx.ExecContext(ctx, `DELETE FROM rule_state WHERE household_id = ?`, householdID)
+		if err != nil {
+			return err
+		}
+		// A state saved anew reached a standby, which must forget it too.
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return noteErasure(ctx, tx, false)
 	})
 	if err != nil {
 		return fmt.Errorf("delete rule state of household %s: %w", householdID, err)

@@ -78,6 +78,22 @@ func TestChangesSince(t *testing.T) {
 	if c := changesSince(t, db, erased.generation); c.removed {
 		t.Error("removed again since the read that saw the erasure")
 	}
+	// A checkpoint taken just before the erasure saved h2's state anew;
+	// the monitor deletes it once its engine forgot h2, and a standby that
+	// followed the state must learn to forget it too.
+	must(t, db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h2", Data: []byte("late")}}, time.Time{}))
+	late := changesSince(t, db, erased.generation)
+	if !maps.Equal(late.states, map[string]string{"h2": "late"}) {
+		t.Fatalf("a state saved after the erasure: %v, want h2's", late.states)
+	}
+	must(t, db.DeleteRuleState(ctx, "h2"))
+	if c := changesSince(t, db, late.generation); !c.removed {
+		t.Error("the erased household's late state deleted: not removed")
+	}
+	must(t, db.DeleteRuleState(ctx, "h2"))
+	if c := changesSince(t, db, changesSince(t, db, 0).generation); c.removed {
+		t.Error("no state left to delete: removed all the same")
+	}
 	ids, err := db.RegisteredHouseholdIDs(ctx)
 	must(t, err)
 	if got := slices.Sorted(maps.Keys(ids)); !slices.Equal(got, []string{"h1"}) {
