@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
@@ -46,9 +47,11 @@ func (d *Dispatcher) Follow(ctx context.Context, cache DeviceCache) error {
 	}
 	gone := 0
 	if removed {
+		began := time.Now()
 		if gone, err = d.dropUnregistered(ctx, cache); err != nil {
 			return fmt.Errorf("follow the store: %w", err)
 		}
+		d.log.Info("standing by: forgot the households erased", "households", gone, "took", time.Since(began))
 	}
 	d.statesFollowed.Add(float64(states))
 	d.lastFollow.SetToCurrentTime()

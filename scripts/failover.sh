@@ -15,6 +15,8 @@
 # standby's CPU while it stood by under the load (from its tenth second:
 # KILL_AFTER is at least 11), with the rule states it followed meanwhile;
 # PROFILE=FILE: a CPU profile of the standby over those seconds.
+# ERASE=ID: household ID is erased through the leader once the standby
+# stands by, and the time the standby took to forget it is printed.
 set -euo pipefail
 BIN=$(realpath "$1"); WORK=$(realpath "$2")
 : "${ELDERSAFE_STORE_URL:?a PostgreSQL URL}" "${MQTT:?the broker, host:port}"
@@ -63,6 +65,14 @@ until grep -q "standing by: another monitor holds the leader lease" "$WORK/stand
 done
 echo "standby_load_seconds $(seconds_since "$t0") rss_kb $(awk '/^VmRSS/ {print $2}' "/proc/$standby_pid/status")"
 
+if [ -n "${ERASE:-}" ]; then
+	authed -X DELETE -d '{"reason":"failover.sh: an erasure the standby follows"}' \
+		"http://127.0.0.1:$leader_port/api/v1/households/$ERASE" >/dev/null
+	until grep -q '"standing by: forgot the households erased"' "$WORK/standby.log"; do sleep 0.1; done
+	grep -m1 '"standing by: forgot the households erased"' "$WORK/standby.log" |
+		sed 's/.*"households":\([0-9]*\),"took":\([0-9]*\).*/erased_followed households \1 took_ms \2/' |
+		awk '{ $5 = sprintf("%.1f", $5 / 1e6); print }'
+fi
 (cd "$root" && go build -o "$WORK/speak" ./scripts/speak)
 "$WORK/speak" -mqtt "$MQTT" -from 0 -to "${SPEAK:-200000}" >"$WORK/speak.log" 2>&1 &
 speak_pid=$!
