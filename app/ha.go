@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -69,23 +70,34 @@ func (m *Monitor) lead(ctx context.Context) error {
 	// find it expired, maybe another's (at 1,000,000 households a whole
 	// load took 17 s against lease_ttl's 10 s, and the monitor that took
 	// over lost the lease as it finished loading).
+	// The takeover stops where it is if the lease is lost meanwhile: it
+	// would connect the sessions another leader uses.
 	holding, release := context.WithCancel(ctx)
 	defer release()
+	taking, lost := context.WithCancel(ctx)
+	defer lost()
 	held := make(chan error, 1)
-	go func() { held <- m.elector.Hold(holding, epoch) }()
-	if err := m.takeOver(ctx); err != nil {
+	go func() {
+		err := m.elector.Hold(holding, epoch)
+		lost()
+		held <- err
+	}()
+	if err := m.takeOver(taking); err != nil {
 		release()
-		<-held
-		return fmt.Errorf("take over: %w", err)
+		return errors.Join(fmt.Errorf("take over: %w", err), <-held)
 	}
 	m.log.Info("took over: working", "epoch", epoch)
 	return <-held
 }
 
-// takeOver brings the state up to the store's and starts working.
+// takeOver brings the state up to the store's and starts working, unless
+// ctx ends first.
 func (m *Monitor) takeOver(ctx context.Context) error {
 	m.parts.run("outbox", m.outbox.Run)
 	if err := m.decide.TakeOver(ctx, m.pipeline); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return m.takeMessages(ctx)

@@ -426,6 +426,14 @@ func (e *Engine) restore(st State, restored *household, devices []SavedDevice, n
 	defer s.mu.Unlock()
 	h := s.household(id)
 	if restored != nil {
+		// A household known already (a standby following its leader's
+		// writes) keeps each device's own interval, which a saved state
+		// does not hold.
+		for i := range restored.devices {
+			if j := h.find(restored.devices[i].id); j >= 0 {
+				restored.devices[i].every = h.devices[j].every
+			}
+		}
 		up := h.online()
 		h.newest, h.firing, h.lastUse = restored.newest, restored.firing, restored.lastUse
 		h.lastMotion, h.motionSince, h.lastOpen, h.doorSince = restored.lastMotion, restored.motionSince, restored.lastOpen, restored.doorSince

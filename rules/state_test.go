@@ -619,3 +619,33 @@ func TestStateSizeBoundsTheState(t *testing.T) {
 		t.Fatal("no household to measure")
 	}
 }
+
+// TestRestoreKeepsAKnownDevicesInterval: a state restored over a household
+// the engine knows (a standby following its leader's writes) keeps each
+// device's own expected interval, which the saved state does not hold, as
+// a start (Restore, then ExpectDevice) does.
+func TestRestoreKeepsAKnownDevicesInterval(t *testing.T) {
+	sixHourly := SavedDevice{ID: "pir-1", Kind: registry.MotionSensor, Every: 6 * h}
+	leader := newEngine(t)
+	leader.ExpectDevice("h1", sixHourly, t0)
+	run(leader, read(pir(0)))
+	var saved State
+	leader.SaveAll(func(st State, _ []SavedDevice) bool {
+		saved = State{HouseholdID: st.HouseholdID, Data: bytes.Clone(st.Data)}
+		return true
+	})
+	following, started := newEngine(t), newEngine(t)
+	following.ExpectDevice("h1", sixHourly, t0.Add(-h))
+	if err := following.Restore(saved, t0.Add(m)); err != nil {
+		t.Fatal(err)
+	}
+	if err := started.Restore(saved, t0.Add(m)); err != nil {
+		t.Fatal(err)
+	}
+	started.ExpectDevice("h1", sixHourly, t0.Add(m))
+	// Past device_offline's 6 h, within three of its own intervals.
+	later := t0.Add(13 * h)
+	if a, b := started.Status("h1", later), following.Status("h1", later); !reflect.DeepEqual(a, b) || !b[0].Online {
+		t.Errorf("pir-1 13 hours after it spoke: %+v, want as after a start, online: %+v", b, a)
+	}
+}
