@@ -84,10 +84,10 @@ type Store interface {
 	// store does not know.
 	DevicesWrittenSince(ctx context.Context, generation uint64) (households int, known bool, err error)
 	// ChangesSince hands each rule state written since a state generation
-	// to state, then every device of the households whose devices were
-	// written since to device, in one read; it returns the generation it
-	// read at (nothing committed later is at or below it), and whether a
-	// household was erased since.
+	// to state, and that of each household whose devices were written
+	// since, then every device of those households to device, in one
+	// read; it returns the generation it read at (nothing committed later
+	// is at or below it), and whether a household was erased since.
 	ChangesSince(ctx context.Context, since uint64, state func(rules.State) error, device func(registry.RegisteredDevice) error) (generation uint64, removed bool, err error)
 	// RegisteredHouseholdIDs is the set of every registered household.
 	RegisteredHouseholdIDs(ctx context.Context) (map[string]struct{}, error)

@@ -135,8 +135,8 @@ func newEnvOn(t *testing.T, db *failing, opts dispatch.Options) *env {
 // it: it keeps the ids of the devices it is told of one at a time (from
 // the store), not the snapshot's image.
 type devicesTold struct {
-	mu  sync.Mutex
-	ids []string
+	mu      sync.Mutex
+	devices []registry.Device
 }
 
 func (*devicesTold) Reserve(int)                {}
@@ -145,20 +145,25 @@ func (*devicesTold) LoadCachePart([]byte) error { return nil }
 func (c *devicesTold) Remember(d registry.Device) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ids = append(c.ids, d.ID)
+	c.devices = append(c.devices, d)
 }
 
-func (c *devicesTold) ForgetDevices(ids ...string) {
+func (c *devicesTold) ForgetHouseholdsUnless(keep func(householdID string) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ids = slices.DeleteFunc(c.ids, func(id string) bool { return slices.Contains(ids, id) })
+	c.devices = slices.DeleteFunc(c.devices, func(d registry.Device) bool { return !keep(d.HouseholdID) })
 }
 
 // remembered is the devices told of, sorted.
 func (c *devicesTold) remembered() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Sorted(slices.Values(c.ids))
+	ids := make([]string, len(c.devices))
+	for i, d := range c.devices {
+		ids[i] = d.ID
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // run runs the decision step until the test ends.

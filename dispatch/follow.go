@@ -18,69 +18,88 @@ import (
 
 // Follow applies what the store wrote since Load, or the last Follow: each
 // rule state written since replaces the engine's (the leader's engine held
-// it when it wrote it), the devices of the households given one are
-// cached and expected, and once an erasure was written every household no
-// longer registered is forgotten, with its devices. A failure changes
+// it when it wrote it), and the devices of the households given one are
+// cached and expected. Once an erasure was written, every household no
+// longer registered is forgotten, with its devices; so is every household
+// given a device since, before what the store holds of it is applied: it
+// may be one erased and registered again under its id. A failure changes
 // nothing that the next Follow does not apply again.
 func (d *Dispatcher) Follow(ctx context.Context, cache DeviceCache) error {
 	if d.settled == nil {
 		return errors.New("follow the store: only a standby's decision step does (Options.Standby)")
 	}
 	now := d.clock.Now()
-	var states, devices int
+	var (
+		states  []rules.State
+		devices []registry.RegisteredDevice
+	)
 	generation, removed, err := d.store.ChangesSince(ctx, d.followed,
-		func(st rules.State) error {
-			if d.restoreStored(st, now) {
-				states++
-			}
-			return nil
-		},
-		// After the states, which hold the devices they knew, as at a start.
-		func(rd registry.RegisteredDevice) error {
-			cache.Remember(rd.Device)
-			d.expect(d.storedDevice(rd, now))
-			devices++
-			return nil
-		})
+		func(st rules.State) error { states = append(states, st); return nil },
+		func(rd registry.RegisteredDevice) error { devices = append(devices, rd); return nil })
 	if err != nil {
 		return fmt.Errorf("follow the store: %w", err)
 	}
 	gone := 0
 	if removed {
 		began := time.Now()
-		if gone, err = d.dropUnregistered(ctx, cache); err != nil {
+		if gone, err = d.forgetErased(ctx, cache, devices); err != nil {
 			return fmt.Errorf("follow the store: %w", err)
 		}
 		d.log.Info("standing by: forgot the households erased", "households", gone, "took", time.Since(began))
 	}
-	d.statesFollowed.Add(float64(states))
+	restored := 0
+	for _, st := range states {
+		if d.restoreStored(st, now) {
+			restored++
+		}
+	}
+	// After the states, which hold the devices they knew, as at a start.
+	for _, rd := range devices {
+		cache.Remember(rd.Device)
+		d.expect(d.storedDevice(rd, now))
+	}
+	d.statesFollowed.Add(float64(restored))
 	d.lastFollow.SetToCurrentTime()
-	if states+devices+gone > 0 {
-		d.log.Debug("followed the store", "from", d.followed, "to", generation, "states", states, "devices", devices, "households_erased", gone)
+	if restored+len(devices)+gone > 0 {
+		d.log.Debug("followed the store", "from", d.followed, "to", generation, "states", restored, "devices", len(devices), "households_erased", gone)
 	}
 	d.followed = generation
 	return nil
 }
 
-// dropUnregistered forgets every household the engine knows that is no
-// longer registered, and its devices, and returns how many it forgot.
-func (d *Dispatcher) dropUnregistered(ctx context.Context, cache DeviceCache) (int, error) {
+// forgetErased forgets, in the engine and the device cache, every
+// household no longer registered and every one with a device among
+// written (what the store holds of those follows), and returns how many
+// of the former it forgot.
+func (d *Dispatcher) forgetErased(ctx context.Context, cache DeviceCache, written []registry.RegisteredDevice) (int, error) {
 	registered, err := d.store.RegisteredHouseholdIDs(ctx)
 	if err != nil {
 		return 0, err
 	}
+	rebuilt := make(map[string]struct{})
+	for _, rd := range written {
+		rebuilt[rd.HouseholdID] = struct{}{}
+		delete(registered, rd.HouseholdID)
+	}
+	keep := func(id string) bool {
+		_, ok := registered[id]
+		return ok
+	}
 	d.settingsMu.Lock()
 	defer d.settingsMu.Unlock()
 	gone := 0
-	devices := d.engine.RemoveUnless(func(id string) bool {
-		if _, ok := registered[id]; ok {
+	d.engine.RemoveUnless(func(id string) bool {
+		if keep(id) {
 			return true
 		}
+		// Its settings went with it; the takeover reads them again.
 		delete(d.settled, id)
-		gone++
+		if _, ok := rebuilt[id]; !ok {
+			gone++
+		}
 		return false
 	})
-	cache.ForgetDevices(devices...)
+	cache.ForgetHouseholdsUnless(keep)
 	return gone, nil
 }
 

@@ -83,6 +83,28 @@ func TestStandbyFollowsTheLeader(t *testing.T) {
 		t.Error("h3 forgotten with the erasure of h2")
 	}
 
+	// Erased and registered again under its id between two reads: a new
+	// household, which keeps nothing of the old one's.
+	if _, err := db.DeleteHousehold(ctx, "h3", t0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h3", Name: "Qian Hua", Address: "5 Xingfu Road", GridID: "g1"}))
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "pir-9", Kind: registry.MotionSensor, HouseholdID: "h3", SecretHash: "x"}))
+	follow()
+	var known []string
+	for _, s := range standby.d.Status("h3") {
+		known = append(known, s.DeviceID)
+	}
+	if !slices.Equal(known, []string{"pir-9"}) {
+		t.Errorf("h3 registered again knows %v, want only its new pir-9", known)
+	}
+	if cached := standby.cache.remembered(); slices.Contains(cached, "pir-3") || !slices.Contains(cached, "pir-9") {
+		t.Errorf("cached devices %v, want pir-9 and not the old h3's pir-3", cached)
+	}
+	if at, _ := lastSeen("h1", "pir-1"); !at.Equal(moved) {
+		t.Errorf("pir-1 last seen %v after another household was erased, want %v still", at, moved)
+	}
+
 	// Settings are read again at the takeover only.
 	must(t, db.SetHouseholdThresholds(ctx, "h1", nil))
 	must(t, db.SetHouseholdThresholds(ctx, "h3", rules.Thresholds{"no_motion": {"hours": 7.0}}))

@@ -30,8 +30,9 @@ type DeviceCache interface {
 	// LoadCachePart restores a part of the snapshot's image of the cache;
 	// the parts may come at once.
 	LoadCachePart(part []byte) error
-	// ForgetDevices drops devices: a standby's, of households erased.
-	ForgetDevices(ids ...string)
+	// ForgetHouseholdsUnless drops the devices of every household keep
+	// says no to: a standby's, once households were erased.
+	ForgetHouseholdsUnless(keep func(householdID string) bool)
 }
 
 // Load gives the engine what it had before the last stop: every household's

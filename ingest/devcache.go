@@ -293,6 +293,24 @@ func (c *deviceCache) remove(id string) (registry.Device, bool) {
 	return d, true
 }
 
+// devicesUnless lists the ids of the devices of every household keep says
+// no to; keep is called under a shard's lock.
+func (c *deviceCache) devicesUnless(keep func(householdID string) bool) []string {
+	var ids []string
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		for j := range s.slots {
+			// A free slot's id is 0, no text.
+			if cd := &s.slots[j]; cd.id != 0 && !keep(s.textAt(cd.household)) {
+				ids = append(ids, s.textAt(cd.id))
+			}
+		}
+		s.mu.RUnlock()
+	}
+	return ids
+}
+
 // drop frees slot i, id's, of hash h.
 func (s *deviceShard) drop(id string, h uint64, i uint32) {
 	s.index.remove(h, i)

@@ -241,3 +241,27 @@ func TestDeviceCacheFilters(t *testing.T) {
 		}
 	}
 }
+
+// A standby forgets the devices of the households erased, gateways too,
+// which the rules engine does not know.
+func TestPipelineForgetHouseholdsUnless(t *testing.T) {
+	p := &Pipeline{devices: newDeviceCache()}
+	for _, d := range []registry.Device{
+		{ID: "d1", HouseholdID: "h1", Kind: registry.MotionSensor},
+		{ID: "gw2", HouseholdID: "h2", Kind: registry.Gateway},
+		{ID: "z2", HouseholdID: "h2", Kind: registry.DoorSensor, Source: registry.SourceZigbee2MQTT, SourceTopic: "hall door", GatewayID: "gw2"},
+		{ID: "d3", HouseholdID: "h3", Kind: registry.DoorSensor},
+	} {
+		p.Remember(d)
+	}
+	p.ForgetDevices("d3")
+	p.ForgetHouseholdsUnless(func(householdID string) bool { return householdID == "h1" || householdID == "h3" })
+	for id, want := range map[string]bool{"d1": true, "gw2": false, "z2": false, "d3": false} {
+		if _, ok := p.devices.load(id); ok != want {
+			t.Errorf("%s cached: %v, want %v", id, ok, want)
+		}
+	}
+	if _, ok := p.bySource.Load(sourceKey(registry.SourceZigbee2MQTT, "hall door")); ok {
+		t.Error("z2 still found by its source topic")
+	}
+}

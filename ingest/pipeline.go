@@ -290,6 +290,14 @@ func (l *rejectLog) log(reason Reason, topic string, err error) {
 	l.last[reason], l.held[reason] = now, 0
 }
 
+// ForgetHouseholdsUnless drops every device, gateways too, of the
+// households keep says no to: a standby's, which learns of an erasure
+// only as households no longer registered. It looks at every device
+// cached: seconds at millions of them.
+func (p *Pipeline) ForgetHouseholdsUnless(keep func(householdID string) bool) {
+	p.ForgetDevices(p.devices.devicesUnless(keep)...)
+}
+
 // ForgetDevices drops devices from the lookup cache and the duplicate
 // filter, once they are deregistered (their household deleted): their next
 // message is looked up again, and rejected as unknown_device.

@@ -182,28 +182,22 @@ func (s *shard) remove(id string, h *household) {
 	*h = household{armed: removed}
 }
 
-// RemoveUnless forgets every household keep says no to (as Remove does),
-// and returns the ids of the devices those knew: a standby, following the
-// store, learns of an erasure only as a household no longer registered.
-// keep is called under a shard's lock.
-func (e *Engine) RemoveUnless(keep func(householdID string) bool) (deviceIDs []string) {
+// RemoveUnless forgets every household keep says no to, as Remove does:
+// a standby, following the store, learns of an erasure only as a household
+// no longer registered. keep is called under a shard's lock.
+func (e *Engine) RemoveUnless(keep func(householdID string) bool) {
 	e.checkpointing.Lock()
 	defer e.checkpointing.Unlock()
 	for i := range e.shards {
 		s := &e.shards[i]
 		s.mu.Lock()
 		for id, h := range s.households {
-			if keep(id) {
-				continue
+			if !keep(id) {
+				s.remove(id, h)
 			}
-			for _, d := range h.devices {
-				deviceIDs = append(deviceIDs, d.id)
-			}
-			s.remove(id, h)
 		}
 		s.mu.Unlock()
 	}
-	return deviceIDs
 }
 
 // removed marks a forgotten household: no heap entry is due at it.

@@ -11,10 +11,12 @@ import (
 
 // ChangesSince reads, in one read transaction, what was written since the
 // state generation since, for a standby that follows the leader's writes
-// (migration 00082): it hands each rule state written since to state (one
-// that does not decrypt is logged and left out, as at a start), then every
-// device of the households whose devices were registered or changed since
-// to device. It returns the generation it read at, from which the next
+// (migration 00082): it hands each rule state written since, and that of
+// every household whose devices were registered or changed since, to
+// state (one that does not decrypt is logged and left out, as at a
+// start), then every device of those households to device: together, all
+// the store holds of them, which a household erased and registered again
+// under its id since needs. It returns the generation it read at, from which the next
 // read follows: a state committed after this read has a generation above
 // it (SaveCheckpoint). removed says a household was erased since; which,
 // no row left can tell.
@@ -28,7 +30,10 @@ func (db *DB) ChangesSince(ctx context.Context, since uint64, state func(rules.S
 		if generation == since {
 			return nil
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT household_id, data FROM rule_state WHERE generation > ?`, since)
+		rows, err := tx.QueryContext(ctx, `SELECT household_id, data FROM rule_state WHERE generation > ?
+			UNION ALL
+			SELECT s.household_id, s.data FROM rule_state s JOIN device_changes c ON c.household_id = s.household_id
+			WHERE c.generation > ? AND s.generation <= ?`, since, since, since)
 		if err != nil {
 			return err
 		}

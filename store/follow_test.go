@@ -62,6 +62,13 @@ func TestChangesSince(t *testing.T) {
 	if written.generation <= loaded.generation {
 		t.Errorf("generation %d after writes, want above %d", written.generation, loaded.generation)
 	}
+	// A household given a device comes whole: its state too, unchanged.
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "d4", Kind: registry.DoorSensor, HouseholdID: "h1", SecretHash: "s"}))
+	given := changesSince(t, db, written.generation)
+	if want := map[string]string{"h1": "moved"}; !maps.Equal(given.states, want) || !slices.Equal(given.devices, []string{"d4"}) {
+		t.Errorf("since a device was given to h1: states %v, devices %v; want %v, [d4]", given.states, given.devices, want)
+	}
+	written = given
 	// The event clock alone is no state.
 	must(t, db.SaveCheckpoint(ctx, nil, t0))
 	if c := changesSince(t, db, written.generation); len(c.states) != 0 {
