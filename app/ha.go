@@ -17,7 +17,7 @@ import (
 // leader writes, every followEvery, so that taking over reads only the
 // last seconds of writes (at a million households a whole load is about
 // 21 s). The one that takes the leader lease fences the store with its
-// epoch, brings its state up to the store's, and connects the monitor's
+// epoch, reads what it has not followed yet, and connects the monitor's
 // persistent sessions, which hand it what the broker kept meanwhile. It
 // renews the lease until it stops; if it loses the lease it stops working
 // altogether (the monitor exits and its supervisor restarts it, as a
@@ -94,7 +94,8 @@ func (m *Monitor) lead(ctx context.Context) error {
 // ctx ends first.
 func (m *Monitor) takeOver(ctx context.Context) error {
 	m.parts.run("outbox", m.outbox.Run)
-	if err := m.decide.TakeOver(ctx, m.pipeline); err != nil {
+	// What the leader wrote since the last read: nothing writes now.
+	if err := m.decide.Follow(ctx, m.pipeline); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {

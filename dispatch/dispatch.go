@@ -91,6 +91,14 @@ type Store interface {
 	ChangesSince(ctx context.Context, since uint64, state func(rules.State) error, device func(registry.RegisteredDevice) error) (generation uint64, removed bool, err error)
 	// RegisteredHouseholdIDs is the set of every registered household.
 	RegisteredHouseholdIDs(ctx context.Context) (map[string]struct{}, error)
+	// SettingsGeneration is where a standby's settings follow from.
+	SettingsGeneration(ctx context.Context) (uint64, error)
+	// SettingsChangedSince hands the rule settings of each household whose
+	// settings were written since a settings generation, or its devices
+	// since a state generation, to each, in one read; it returns the
+	// settings generation it read at.
+	SettingsChangedSince(ctx context.Context, since, devicesSince uint64,
+		each func(householdID string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error) (uint64, error)
 }
 
 // Snapshot is a copy of the rules' states and the registered devices taken
@@ -228,11 +236,10 @@ type Dispatcher struct {
 	settingsMu sync.Mutex
 	forget     forgetting
 
-	// A standby's: the state generation the engine holds the store's
-	// writes up to, and the households whose settings Load applied (nil
-	// unless Options.Standby).
-	followed uint64
-	settled  map[string]struct{}
+	// A standby's (Options.Standby): the state and settings generations
+	// the engine holds the store's writes up to.
+	standby                    bool
+	followed, settingsFollowed uint64
 	// statesFollowed counts the rule states Follow applied; lastFollow is
 	// when it last read the store (Unix seconds).
 	statesFollowed prometheus.Counter
@@ -284,7 +291,7 @@ func New(opts Options) (*Dispatcher, error) {
 	d.event, _ = opts.Clock.(*clock.Event)
 	f := promauto.With(opts.Registerer)
 	if opts.Standby {
-		d.settled = map[string]struct{}{}
+		d.standby = true
 		d.statesFollowed = f.NewCounter(prometheus.CounterOpts{
 			Name: "eldersafe_standby_states_followed_total",
 			Help: "Rule states a standby read from the store as the leader wrote them.",

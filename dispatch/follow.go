@@ -22,10 +22,12 @@ import (
 // cached and expected. Once an erasure was written, every household no
 // longer registered is forgotten, with its devices; so is every household
 // given a device since, before what the store holds of it is applied: it
-// may be one erased and registered again under its id. A failure changes
-// nothing that the next Follow does not apply again.
+// may be one erased and registered again under its id. Last, the settings
+// (time zone, care level, overrides, away periods) of every household
+// whose settings or devices were written since are applied as stored. A
+// failure changes nothing that the next Follow does not apply again.
 func (d *Dispatcher) Follow(ctx context.Context, cache DeviceCache) error {
-	if d.settled == nil {
+	if !d.standby {
 		return errors.New("follow the store: only a standby's decision step does (Options.Standby)")
 	}
 	now := d.clock.Now()
@@ -58,12 +60,26 @@ func (d *Dispatcher) Follow(ctx context.Context, cache DeviceCache) error {
 		cache.Remember(rd.Device)
 		d.expect(d.storedDevice(rd, now))
 	}
+	// The households given a device since are read too: one registered
+	// since has settings no write noted, and one rebuilt above lost its.
+	settled := 0
+	settings, err := d.store.SettingsChangedSince(ctx, d.settingsFollowed, d.followed,
+		func(id string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error {
+			settled++
+			d.settingsMu.Lock()
+			defer d.settingsMu.Unlock()
+			return d.apply(id, f.Timezone, f.CareLevel, overrides, away)
+		})
+	if err != nil {
+		return fmt.Errorf("follow the store: %w", err)
+	}
 	d.statesFollowed.Add(float64(restored))
 	d.lastFollow.SetToCurrentTime()
-	if restored+len(devices)+gone > 0 {
-		d.log.Debug("followed the store", "from", d.followed, "to", generation, "states", restored, "devices", len(devices), "households_erased", gone)
+	if restored+len(devices)+gone+settled > 0 {
+		d.log.Debug("followed the store", "from", d.followed, "to", generation, "states", restored, "devices", len(devices),
+			"households_erased", gone, "settings", settled)
 	}
-	d.followed = generation
+	d.followed, d.settingsFollowed = generation, settings
 	return nil
 }
 
@@ -92,8 +108,6 @@ func (d *Dispatcher) forgetErased(ctx context.Context, cache DeviceCache, writte
 		if keep(id) {
 			return true
 		}
-		// Its settings went with it; the takeover reads them again.
-		delete(d.settled, id)
 		if _, ok := rebuilt[id]; !ok {
 			gone++
 		}
@@ -101,22 +115,4 @@ func (d *Dispatcher) forgetErased(ctx context.Context, cache DeviceCache, writte
 	})
 	cache.ForgetHouseholdsUnless(keep)
 	return gone, nil
-}
-
-// TakeOver brings a standby's state up to what the store holds, once it
-// holds the leader lease and nothing else writes the rules' state: what
-// was written since the last Follow, and every household's settings read
-// again (their changes are not followed: a household's time zone, care
-// level, overrides and away periods are read as at a start, and one whose
-// settings were removed since Load goes back to the defaults).
-func (d *Dispatcher) TakeOver(ctx context.Context, cache DeviceCache) error {
-	if err := d.Follow(ctx, cache); err != nil {
-		return err
-	}
-	d.settingsMu.Lock()
-	defer d.settingsMu.Unlock()
-	if err := d.loadSettings(ctx, d.clock.Now()); err != nil {
-		return fmt.Errorf("read the rules settings again: %w", err)
-	}
-	return nil
 }

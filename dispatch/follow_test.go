@@ -20,7 +20,8 @@ func TestStandbyFollowsTheLeader(t *testing.T) {
 	must(t, db.SetHouseholdThresholds(ctx, "h1", rules.Thresholds{"no_motion": {"hours": 5.0}}))
 	leader := newEnvOn(t, db, dispatch.Options{})
 	leader.run(t)
-	standby := newEnvOn(t, db, dispatch.Options{Standby: true})
+	semi := map[registry.CareLevel]rules.Thresholds{registry.CareSemi: {"no_motion": {"hours": 9.0}}}
+	standby := newEnvOn(t, db, dispatch.Options{Standby: true, CareLevels: semi})
 
 	lastSeen := func(householdID, deviceID string) (time.Time, bool) {
 		for _, s := range standby.d.Status(householdID) {
@@ -105,19 +106,31 @@ func TestStandbyFollowsTheLeader(t *testing.T) {
 		t.Errorf("pir-1 last seen %v after another household was erased, want %v still", at, moved)
 	}
 
-	// Settings are read again at the takeover only.
+	// Settings are followed too: an override removed, one set, a care
+	// level's profile, an away period.
 	must(t, db.SetHouseholdThresholds(ctx, "h1", nil))
 	must(t, db.SetHouseholdThresholds(ctx, "h3", rules.Thresholds{"no_motion": {"hours": 7.0}}))
 	noMotion := func(householdID string) any { return standby.d.Thresholds(householdID)["no_motion"]["hours"] }
 	if got := noMotion("h1"); got != 5.0 {
-		t.Fatalf("h1's no_motion hours %v before the takeover, want its override as loaded, 5", got)
+		t.Fatalf("h1's no_motion hours %v before the standby followed, want its override as loaded, 5", got)
 	}
-	must(t, standby.d.TakeOver(ctx, &standby.cache))
+	follow()
 	if got, want := noMotion("h1"), rules.DefaultConfig().Thresholds()["no_motion"]["hours"]; got != want {
-		t.Errorf("h1's no_motion hours %v after the takeover, want the default %v: its override was removed", got, want)
+		t.Errorf("h1's no_motion hours %v once followed, want the default %v: its override was removed", got, want)
 	}
 	if got := noMotion("h3"); got != 7.0 {
-		t.Errorf("h3's no_motion hours %v after the takeover, want its override, 7", got)
+		t.Errorf("h3's no_motion hours %v once followed, want its override, 7", got)
+	}
+	// A care level set, and a household registered in one: its settings
+	// come with its devices, which no write of settings noted.
+	must(t, db.SetCareLevel(ctx, "h1", registry.CareSemi))
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h4", Name: "Li Na", Address: "9 Xingfu Road", GridID: "g1", CareLevel: registry.CareSemi}))
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "pir-4", Kind: registry.MotionSensor, HouseholdID: "h4", SecretHash: "x"}))
+	follow()
+	for _, id := range []string{"h1", "h4"} {
+		if got := noMotion(id); got != 9.0 {
+			t.Errorf("%s's no_motion hours %v once followed, want semi's, 9", id, got)
+		}
 	}
 }
 

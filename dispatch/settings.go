@@ -64,6 +64,11 @@ func (d *Dispatcher) load(ctx context.Context, cache DeviceCache) (journaled uin
 		return 0, err
 	}
 	d.followed = states
+	if d.standby {
+		if d.settingsFollowed, err = d.store.SettingsGeneration(ctx); err != nil {
+			return 0, err
+		}
+	}
 	// The settings are read beside the big reads (every household's state,
 	// decrypted; every device): with a million households each takes
 	// seconds, and the store answers them on separate connections. Nothing
@@ -388,10 +393,6 @@ func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
 		ids[id] = true
 	}
 	applied := 0
-	var settled map[string]struct{}
-	if d.settled != nil {
-		settled = make(map[string]struct{}, len(d.settled))
-	}
 	for id := range ids {
 		f := fields[id]
 		if f.Timezone == "" && len(overrides[id]) == 0 && len(away[id]) == 0 && len(d.levels[f.CareLevel.OrDefault()]) == 0 {
@@ -400,23 +401,7 @@ func (d *Dispatcher) loadSettings(ctx context.Context, now time.Time) error {
 		if err := d.apply(id, f.Timezone, f.CareLevel, overrides[id], away[id]); err != nil {
 			return err
 		}
-		if settled != nil {
-			settled[id] = struct{}{}
-		}
 		applied++
-	}
-	if settled != nil {
-		// A standby's load again, at its takeover: a household set apart
-		// then and not now is back on the defaults (one deleted meanwhile
-		// was dropped from settled).
-		for id := range d.settled {
-			if _, ok := settled[id]; !ok {
-				if err := d.apply(id, "", "", nil, nil); err != nil {
-					return err
-				}
-			}
-		}
-		d.settled = settled
 	}
 	d.log.Info("rules settings loaded", "households", applied, "overrides", len(overrides), "away_periods", len(periods))
 	return nil

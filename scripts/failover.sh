@@ -17,6 +17,8 @@
 # PROFILE=FILE: a CPU profile of the standby over those seconds.
 # ERASE=ID: household ID is erased through the leader once the standby
 # stands by, and the time the standby took to forget it is printed.
+# CONFIG_EXTRA: YAML added to both monitors' config (top-level keys other
+# than ha and rules), e.g. care levels' rules profiles.
 set -euo pipefail
 BIN=$(realpath "$1"); WORK=$(realpath "$2")
 : "${ELDERSAFE_STORE_URL:?a PostgreSQL URL}" "${MQTT:?the broker, host:port}"
@@ -39,6 +41,7 @@ rules:
 $(for r in water_no_use water_continuous_flow no_motion no_exit power_no_use unusual_quiet late_wake device_offline battery_low sensor_health presumed_out; do
 	echo "  $r: {enabled: false}"
 done)
+${CONFIG_EXTRA:-}
 YAML
 leader_pid= standby_pid= speak_pid=
 trap 'kill -9 $leader_pid $standby_pid $speak_pid 2>/dev/null; true' EXIT

@@ -160,3 +160,75 @@ func TestChangesSinceMissesNoCommit(t *testing.T) {
 		t.Errorf("followed %v\nwant the stored %v", followed, want)
 	}
 }
+
+func TestSettingsChangedSince(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db) // h1
+	h2 := registry.Household{ID: "h2", Name: "Zhao", Address: "2 Road", GridID: "g1"}
+	must(t, db.CreateHousehold(ctx, h2))
+	// changedSince describes each household handed over: time zone, care
+	// level, overrides, away periods.
+	changedSince := func(since, devicesSince uint64) (uint64, map[string]string) {
+		t.Helper()
+		got := map[string]string{}
+		g, err := db.SettingsChangedSince(ctx, since, devicesSince,
+			func(id string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error {
+				got[id] = fmt.Sprintf("%s|%s|%v|%d away", f.Timezone, f.CareLevel, overrides, len(away))
+				return nil
+			})
+		must(t, err)
+		return g, got
+	}
+	states := func() uint64 {
+		n, _, err := db.Generations(ctx)
+		must(t, err)
+		return n
+	}
+	from, err := db.SettingsGeneration(ctx)
+	must(t, err)
+	if g, got := changedSince(from, states()); g != from || len(got) != 0 {
+		t.Fatalf("nothing written: generation %d, %v; want %d and nothing", g, got, from)
+	}
+
+	must(t, db.SetHouseholdThresholds(ctx, "h1", rules.Thresholds{"no_motion": {"hours": 5.0}}))
+	must(t, db.AddAwayPeriod(ctx, registry.AwayPeriod{ID: "a1", HouseholdID: "h2", From: t0, Until: t0.Add(48 * time.Hour), Reason: "hospital"}))
+	must(t, db.SetCareLevel(ctx, "h2", registry.CareSemi))
+	g1, got := changedSince(from, states())
+	want := map[string]string{"h1": "|self_care|map[no_motion:map[hours:5]]|0 away", "h2": "|semi|map[]|1 away"}
+	if !maps.Equal(got, want) || g1 <= from {
+		t.Errorf("settings written: %v (generation %d after %d), want %v", got, g1, from, want)
+	}
+
+	// A rename is no change of settings; a time zone is, as a removed override.
+	s1 := states()
+	h2.Name = "Zhao Min"
+	_, err = db.ImportHousehold(ctx, registry.HouseholdImport{Household: h2})
+	must(t, err)
+	if g, got := changedSince(g1, s1); g != g1 || len(got) != 0 {
+		t.Errorf("a rename: generation %d, %v; want %d and nothing", g, got, g1)
+	}
+	h2.Timezone = "Asia/Urumqi"
+	_, err = db.ImportHousehold(ctx, registry.HouseholdImport{Household: h2})
+	must(t, err)
+	must(t, db.SetHouseholdThresholds(ctx, "h1", nil))
+	g2, got := changedSince(g1, s1)
+	if want := map[string]string{"h1": "|self_care|map[]|0 away", "h2": "Asia/Urumqi|semi|map[]|1 away"}; !maps.Equal(got, want) {
+		t.Errorf("a time zone set, an override removed: %v, want %v", got, want)
+	}
+
+	// A household given a device comes with its settings, none written.
+	s2 := states()
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "d1", Kind: registry.MotionSensor, HouseholdID: "h1", SecretHash: "s"}))
+	if _, got := changedSince(g2, s2); !maps.Equal(got, map[string]string{"h1": "|self_care|map[]|0 away"}) {
+		t.Errorf("a device given to h1: %v, want h1's settings", got)
+	}
+
+	// The household's note goes with it.
+	if _, err := db.DeleteHousehold(ctx, "h2", t0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, got := changedSince(from, s2); len(got) != 1 || got["h1"] == "" {
+		t.Errorf("after h2's erasure: %v, want h1 alone", got)
+	}
+}
