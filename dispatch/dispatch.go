@@ -175,7 +175,7 @@ type Options struct {
 	// overrides replace them in turn. Nil: no profiles.
 	CareLevels map[registry.CareLevel]rules.Thresholds
 	// Standby is a standby's (CONTRACT §15): after Load it follows what
-	// the leader writes (Follow) until it takes over (TakeOver).
+	// the leader writes (Follow), and once more when it takes over.
 	Standby    bool
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
