@@ -83,22 +83,20 @@ type Store interface {
 	// was removed (or moved, renamed, made another kind) since, or the
 	// store does not know.
 	DevicesWrittenSince(ctx context.Context, generation uint64) (households int, known bool, err error)
-	// ChangesSince hands each rule state written since a state generation
-	// to state, and that of each household whose devices were written
-	// since, then every device of those households to device, in one
-	// read; it returns the generation it read at (nothing committed later
-	// is at or below it), and whether a household was erased since.
-	ChangesSince(ctx context.Context, since uint64, state func(rules.State) error, device func(registry.RegisteredDevice) error) (generation uint64, removed bool, err error)
+	// ChangesSince hands, in one read, each rule state written since a
+	// state generation, and that of each household whose devices were
+	// written since, to state; every device of those households to
+	// device; then the settings of each household whose settings were
+	// written (or which was registered) since a settings generation, or
+	// its devices since the state generation, to settings. It returns the
+	// generations it read at (nothing committed later is at or below
+	// them), and whether a household was erased since.
+	ChangesSince(ctx context.Context, since, settingsSince uint64, state func(rules.State) error, device func(registry.RegisteredDevice) error,
+		settings func(householdID string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error) (generation, settingsGeneration uint64, removed bool, err error)
 	// RegisteredHouseholdIDs is the set of every registered household.
 	RegisteredHouseholdIDs(ctx context.Context) (map[string]struct{}, error)
 	// SettingsGeneration is where a standby's settings follow from.
 	SettingsGeneration(ctx context.Context) (uint64, error)
-	// SettingsChangedSince hands the rule settings of each household whose
-	// settings were written since a settings generation, or its devices
-	// since a state generation, to each, in one read; it returns the
-	// settings generation it read at.
-	SettingsChangedSince(ctx context.Context, since, devicesSince uint64,
-		each func(householdID string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error) (uint64, error)
 }
 
 // Snapshot is a copy of the rules' states and the registered devices taken

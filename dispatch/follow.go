@@ -21,30 +21,36 @@ import (
 // it when it wrote it), and the devices of the households given one are
 // cached and expected. Once an erasure was written, every household no
 // longer registered is forgotten, with its devices; so is every household
-// given a device since, before what the store holds of it is applied: it
-// may be one erased and registered again under its id. Last, the settings
-// (time zone, care level, overrides, away periods) of every household
-// whose settings or devices were written since are applied as stored. A
-// failure changes nothing that the next Follow does not apply again.
+// given a device or whose settings were written (or which was registered)
+// since, before what the store holds of it is applied: it may be one
+// erased and registered again under its id. Last, the settings (time
+// zone, care level, overrides, away periods) of every household whose
+// settings or devices were written since are applied as stored. A failure
+// changes nothing that the next Follow does not apply again.
 func (d *Dispatcher) Follow(ctx context.Context, cache DeviceCache) error {
 	if !d.standby {
 		return errors.New("follow the store: only a standby's decision step does (Options.Standby)")
 	}
 	now := d.clock.Now()
 	var (
-		states  []rules.State
-		devices []registry.RegisteredDevice
+		states   []rules.State
+		devices  []registry.RegisteredDevice
+		settings []householdSettings
 	)
-	generation, removed, err := d.store.ChangesSince(ctx, d.followed,
+	generation, settingsGeneration, removed, err := d.store.ChangesSince(ctx, d.followed, d.settingsFollowed,
 		func(st rules.State) error { states = append(states, st); return nil },
-		func(rd registry.RegisteredDevice) error { devices = append(devices, rd); return nil })
+		func(rd registry.RegisteredDevice) error { devices = append(devices, rd); return nil },
+		func(id string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error {
+			settings = append(settings, householdSettings{id, f, overrides, away})
+			return nil
+		})
 	if err != nil {
 		return fmt.Errorf("follow the store: %w", err)
 	}
 	gone := 0
 	if removed {
 		began := time.Now()
-		if gone, err = d.forgetErased(ctx, cache, devices); err != nil {
+		if gone, err = d.forgetErased(ctx, cache, devices, settings); err != nil {
 			return fmt.Errorf("follow the store: %w", err)
 		}
 		d.log.Info("standing by: forgot the households erased", "households", gone, "took", time.Since(began))
@@ -60,34 +66,38 @@ func (d *Dispatcher) Follow(ctx context.Context, cache DeviceCache) error {
 		cache.Remember(rd.Device)
 		d.expect(d.storedDevice(rd, now))
 	}
-	// The households given a device since are read too: one registered
-	// since has settings no write noted, and one rebuilt above lost its.
-	settled := 0
-	settings, err := d.store.SettingsChangedSince(ctx, d.settingsFollowed, d.followed,
-		func(id string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error {
-			settled++
-			d.settingsMu.Lock()
-			defer d.settingsMu.Unlock()
-			return d.apply(id, f.Timezone, f.CareLevel, overrides, away)
-		})
-	if err != nil {
-		return fmt.Errorf("follow the store: %w", err)
+	d.settingsMu.Lock()
+	for _, s := range settings {
+		if err := d.apply(s.id, s.fields.Timezone, s.fields.CareLevel, s.overrides, s.away); err != nil {
+			d.settingsMu.Unlock()
+			return fmt.Errorf("follow the store: %w", err)
+		}
 	}
+	d.settingsMu.Unlock()
 	d.statesFollowed.Add(float64(restored))
 	d.lastFollow.SetToCurrentTime()
-	if restored+len(devices)+gone+settled > 0 {
+	if restored+len(devices)+gone+len(settings) > 0 {
 		d.log.Debug("followed the store", "from", d.followed, "to", generation, "states", restored, "devices", len(devices),
-			"households_erased", gone, "settings", settled)
+			"households_erased", gone, "settings", len(settings))
 	}
-	d.followed, d.settingsFollowed = generation, settings
+	d.followed, d.settingsFollowed = generation, settingsGeneration
 	return nil
 }
 
+// householdSettings are a household's rule settings as stored.
+type householdSettings struct {
+	id        string
+	fields    registry.RuleFields
+	overrides rules.Thresholds
+	away      []registry.AwayPeriod
+}
+
 // forgetErased forgets, in the engine and the device cache, every
-// household no longer registered and every one with a device among
-// written (what the store holds of those follows), and returns how many
-// of the former it forgot.
-func (d *Dispatcher) forgetErased(ctx context.Context, cache DeviceCache, written []registry.RegisteredDevice) (int, error) {
+// household no longer registered, and every one among written or settled
+// (what the store holds of those is applied next: one may be a household
+// erased and registered again under its id), and returns how many of the
+// former it forgot.
+func (d *Dispatcher) forgetErased(ctx context.Context, cache DeviceCache, written []registry.RegisteredDevice, settled []householdSettings) (int, error) {
 	registered, err := d.store.RegisteredHouseholdIDs(ctx)
 	if err != nil {
 		return 0, err
@@ -95,7 +105,12 @@ func (d *Dispatcher) forgetErased(ctx context.Context, cache DeviceCache, writte
 	rebuilt := make(map[string]struct{})
 	for _, rd := range written {
 		rebuilt[rd.HouseholdID] = struct{}{}
-		delete(registered, rd.HouseholdID)
+	}
+	for _, s := range settled {
+		rebuilt[s.id] = struct{}{}
+	}
+	for id := range rebuilt {
+		delete(registered, id)
 	}
 	keep := func(id string) bool {
 		_, ok := registered[id]

@@ -132,6 +132,20 @@ func TestStandbyFollowsTheLeader(t *testing.T) {
 			t.Errorf("%s's no_motion hours %v once followed, want semi's, 9", id, got)
 		}
 	}
+
+	// Erased with its override and registered again with no device
+	// between two reads: nothing of the erased household is kept.
+	if _, err := db.DeleteHousehold(ctx, "h3", t0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h3", Name: "Zhou Mei", Address: "5 Xingfu Road", GridID: "g1"}))
+	follow()
+	if st := standby.d.Status("h3"); len(st) != 0 {
+		t.Errorf("h3 registered again with no device knows %v, want none", st)
+	}
+	if got, want := noMotion("h3"), rules.DefaultConfig().Thresholds()["no_motion"]["hours"]; got != want {
+		t.Errorf("h3 registered again: no_motion hours %v, want the default %v, not the erased household's 7", got, want)
+	}
 }
 
 func followedStates(t *testing.T, e *env) float64 {

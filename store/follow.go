@@ -10,42 +10,51 @@ import (
 )
 
 // ChangesSince reads, in one read transaction, what was written since the
-// state generation since, for a standby that follows the leader's writes
-// (migration 00082): it hands each rule state written since, and that of
-// every household whose devices were registered or changed since, to
-// state (one that does not decrypt is logged and left out, as at a
-// start), then every device of those households to device: together, all
-// the store holds of them, which a household erased and registered again
-// under its id since needs. It returns the generation it read at, from which the next
-// read follows: a state committed after this read has a generation above
-// it (SaveCheckpoint). removed says a household was erased since; which,
-// no row left can tell.
-func (db *DB) ChangesSince(ctx context.Context, since uint64, state func(rules.State) error, device func(registry.RegisteredDevice) error) (generation uint64, removed bool, err error) {
+// state generation since and the settings generation settingsSince, for a
+// standby that follows the leader's writes (migrations 00082, 00083): it
+// hands each rule state written since, and that of every household whose
+// devices were registered or changed since, to state (one that does not
+// decrypt is logged and left out, as at a start), then every device of
+// those households to device; then the settings of every registered
+// household whose settings were written (or which was registered) since,
+// or whose devices were, to settings (its time zone and care level, its
+// threshold overrides, nil for none, and its away periods). Together, all the store holds of a
+// household erased and registered again under its id since. It returns
+// the generations it read at, from which the next read follows: what is
+// committed after this read is above them (SaveCheckpoint), and removed
+// says a household was erased since; which, no row left can tell.
+func (db *DB) ChangesSince(ctx context.Context, since, settingsSince uint64, state func(rules.State) error, device func(registry.RegisteredDevice) error,
+	settings func(householdID string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error) (generation, settingsGeneration uint64, removed bool, err error) {
 	err = db.read(ctx, func(tx *sql.Tx) error {
 		var erased uint64
-		if err := tx.QueryRowContext(ctx, `SELECT n, households_removed FROM state_generation WHERE id = 1`).Scan(&generation, &erased); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT n, households_removed, settings FROM state_generation WHERE id = 1`).Scan(&generation, &erased, &settingsGeneration); err != nil {
 			return err
 		}
 		removed = erased > since
-		if generation == since {
+		if generation != since {
+			rows, err := tx.QueryContext(ctx, `SELECT household_id, data FROM rule_state WHERE generation > ?
+				UNION ALL
+				SELECT s.household_id, s.data FROM rule_state s JOIN device_changes c ON c.household_id = s.household_id
+				WHERE c.generation > ? AND s.generation <= ?`, since, since, since)
+			if err != nil {
+				return err
+			}
+			if err := db.eachRuleState(rows, state); err != nil {
+				return err
+			}
+			if err := eachRegisteredIn(ctx, tx, device, devicesWrittenSince, since); err != nil {
+				return err
+			}
+		}
+		if generation == since && settingsGeneration == settingsSince {
 			return nil
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT household_id, data FROM rule_state WHERE generation > ?
-			UNION ALL
-			SELECT s.household_id, s.data FROM rule_state s JOIN device_changes c ON c.household_id = s.household_id
-			WHERE c.generation > ? AND s.generation <= ?`, since, since, since)
-		if err != nil {
-			return err
-		}
-		if err := db.eachRuleState(rows, state); err != nil {
-			return err
-		}
-		return eachRegisteredIn(ctx, tx, device, devicesWrittenSince, since)
+		return settingsChangedIn(ctx, tx, settingsSince, since, settings)
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("changes since generation %d: %w", since, err)
+		return 0, 0, false, fmt.Errorf("changes since generations %d and %d: %w", since, settingsSince, err)
 	}
-	return generation, removed, nil
+	return generation, settingsGeneration, removed, nil
 }
 
 // RegisteredHouseholdIDs is the set of every registered household's id:
@@ -81,59 +90,47 @@ func (db *DB) SettingsGeneration(ctx context.Context) (uint64, error) {
 	return g, nil
 }
 
-// SettingsChangedSince hands each registered household whose rule settings
+// settingsChangedIn hands each registered household whose rule settings
 // (time zone, care level, threshold overrides, away periods) were written
 // since the settings generation since, or whose devices were since the
-// state generation devicesSince (one registered since, whose settings no
-// write has noted), to each with all of them, in one read; it returns the
-// settings generation it read at, from which the next read follows.
-func (db *DB) SettingsChangedSince(ctx context.Context, since, devicesSince uint64,
-	each func(householdID string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error) (uint64, error) {
+// state generation devicesSince, to each with all of them.
+func settingsChangedIn(ctx context.Context, tx *sql.Tx, since, devicesSince uint64,
+	each func(householdID string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error) error {
 	const changed = `(SELECT household_id FROM settings_changes WHERE generation > ?
 		UNION SELECT household_id FROM device_changes WHERE generation > ?)`
-	var generation uint64
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT settings FROM state_generation WHERE id = 1`).Scan(&generation); err != nil {
-			return err
-		}
-		periods, err := scanAwayPeriods(tx.QueryContext(ctx, `SELECT `+awayCols+` FROM away_periods
-			WHERE household_id IN `+changed+` ORDER BY household_id, from_at, seq`, since, devicesSince))
-		if err != nil {
-			return err
-		}
-		away := make(map[string][]registry.AwayPeriod)
-		for _, p := range periods {
-			away[p.HouseholdID] = append(away[p.HouseholdID], p)
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT h.id, h.timezone, h.care_level, coalesce(t.thresholds, '')
-			FROM households h LEFT JOIN household_thresholds t ON t.household_id = h.id
-			WHERE h.deleted_at IS NULL AND h.id IN `+changed, since, devicesSince)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				id, doc string
-				f       registry.RuleFields
-			)
-			if err := rows.Scan(&id, &f.Timezone, &f.CareLevel, &doc); err != nil {
-				return err
-			}
-			var overrides rules.Thresholds
-			if doc != "" {
-				if overrides, err = decodeThresholds(doc); err != nil {
-					return fmt.Errorf("thresholds of household %s: %w", id, err)
-				}
-			}
-			if err := each(id, f, overrides, away[id]); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	})
+	periods, err := scanAwayPeriods(tx.QueryContext(ctx, `SELECT `+awayCols+` FROM away_periods
+		WHERE household_id IN `+changed+` ORDER BY household_id, from_at, seq`, since, devicesSince))
 	if err != nil {
-		return 0, fmt.Errorf("settings changed since generation %d: %w", since, err)
+		return err
 	}
-	return generation, nil
+	away := make(map[string][]registry.AwayPeriod)
+	for _, p := range periods {
+		away[p.HouseholdID] = append(away[p.HouseholdID], p)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT h.id, h.timezone, h.care_level, coalesce(t.thresholds, '')
+		FROM households h LEFT JOIN household_thresholds t ON t.household_id = h.id
+		WHERE h.deleted_at IS NULL AND h.id IN `+changed, since, devicesSince)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id, doc string
+			f       registry.RuleFields
+		)
+		if err := rows.Scan(&id, &f.Timezone, &f.CareLevel, &doc); err != nil {
+			return err
+		}
+		var overrides rules.Thresholds
+		if doc != "" {
+			if overrides, err = decodeThresholds(doc); err != nil {
+				return fmt.Errorf("thresholds of household %s: %w", id, err)
+			}
+		}
+		if err := each(id, f, overrides, away[id]); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

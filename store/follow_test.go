@@ -26,9 +26,10 @@ func changesSince(t *testing.T, db *store.DB, since uint64) changes {
 	t.Helper()
 	c := changes{states: map[string]string{}}
 	var err error
-	c.generation, c.removed, err = db.ChangesSince(context.Background(), since,
+	c.generation, _, c.removed, err = db.ChangesSince(context.Background(), since, 0,
 		func(st rules.State) error { c.states[st.HouseholdID] = string(st.Data); return nil },
-		func(rd registry.RegisteredDevice) error { c.devices = append(c.devices, rd.ID); return nil })
+		func(rd registry.RegisteredDevice) error { c.devices = append(c.devices, rd.ID); return nil },
+		func(string, registry.RuleFields, rules.Thresholds, []registry.AwayPeriod) error { return nil })
 	must(t, err)
 	slices.Sort(c.devices)
 	return c
@@ -163,7 +164,8 @@ func TestChangesSinceMissesNoCommit(t *testing.T) {
 
 func TestSettingsChangedSince(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t)
+	dir := t.TempDir()
+	db := openDB(t, dir)
 	seed(t, db) // h1
 	h2 := registry.Household{ID: "h2", Name: "Zhao", Address: "2 Road", GridID: "g1"}
 	must(t, db.CreateHousehold(ctx, h2))
@@ -172,7 +174,9 @@ func TestSettingsChangedSince(t *testing.T) {
 	changedSince := func(since, devicesSince uint64) (uint64, map[string]string) {
 		t.Helper()
 		got := map[string]string{}
-		g, err := db.SettingsChangedSince(ctx, since, devicesSince,
+		_, g, _, err := db.ChangesSince(ctx, devicesSince, since,
+			func(rules.State) error { return nil },
+			func(registry.RegisteredDevice) error { return nil },
 			func(id string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error {
 				got[id] = fmt.Sprintf("%s|%s|%v|%d away", f.Timezone, f.CareLevel, overrides, len(away))
 				return nil
@@ -224,11 +228,25 @@ func TestSettingsChangedSince(t *testing.T) {
 		t.Errorf("a device given to h1: %v, want h1's settings", got)
 	}
 
-	// The household's note goes with it.
+	// A household registered is noted, as all of its settings are new;
+	// an erasure's tombstone is not, and the erased household's note goes
+	// with it.
+	g3, _ := changedSince(g2, s2)
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h3", Name: "Sun", Address: "3 Road", GridID: "g1", CareLevel: registry.CareSemi}))
+	if _, got := changedSince(g3, states()); !maps.Equal(got, map[string]string{"h3": "|semi|map[]|0 away"}) {
+		t.Errorf("h3 registered: %v, want h3's settings", got)
+	}
 	if _, err := db.DeleteHousehold(ctx, "h2", t0, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, got := changedSince(from, s2); len(got) != 1 || got["h1"] == "" {
-		t.Errorf("after h2's erasure: %v, want h1 alone", got)
+	if _, got := changedSince(from, s2); len(got) != 2 || got["h1"] == "" || got["h3"] == "" {
+		t.Errorf("after h2's erasure: %v, want h1 and h3 alone", got)
+	}
+	var left int
+	raw := store.RawSQL(t, dir)
+	defer raw.Close()
+	must(t, raw.QueryRowContext(ctx, `SELECT count(*) FROM settings_changes WHERE household_id NOT IN ('h1', 'h3')`).Scan(&left))
+	if left != 0 {
+		t.Errorf("%d notes of households not registered left, want none: the erasure keeps no id", left)
 	}
 }
