@@ -135,11 +135,20 @@ func TestStandbyFollowsTheLeader(t *testing.T) {
 
 	// Erased with its override and registered again with no device
 	// between two reads: nothing of the erased household is kept.
+	// Beside it, h1's settings change: h1 is rebuilt from the store too,
+	// its state and devices with its settings.
 	if _, err := db.DeleteHousehold(ctx, "h3", t0, "test"); err != nil {
 		t.Fatal(err)
 	}
 	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h3", Name: "Zhou Mei", Address: "5 Xingfu Road", GridID: "g1"}))
+	must(t, db.SetHouseholdThresholds(ctx, "h1", rules.Thresholds{"no_motion": {"hours": 4.0}}))
 	follow()
+	if at, _ := lastSeen("h1", "pir-1"); !at.Equal(moved) {
+		t.Errorf("pir-1 last seen %v once h1's settings changed beside an erasure, want %v still", at, moved)
+	}
+	if got := noMotion("h1"); got != 4.0 {
+		t.Errorf("h1's no_motion hours %v, want its new override, 4", got)
+	}
 	if st := standby.d.Status("h3"); len(st) != 0 {
 		t.Errorf("h3 registered again with no device knows %v, want none", st)
 	}

@@ -13,11 +13,10 @@ import (
 // state generation since and the settings generation settingsSince, for a
 // standby that follows the leader's writes (migrations 00082, 00083): it
 // hands each rule state written since, and that of every household whose
-// devices were registered or changed since, to state (one that does not
-// decrypt is logged and left out, as at a start), then every device of
-// those households to device; then the settings of every registered
-// household whose settings were written (or which was registered) since,
-// or whose devices were, to settings (its time zone and care level, its
+// devices were registered or changed, or whose settings were written (or
+// which was registered), since, to state (one that does not decrypt is
+// logged and left out, as at a start), then every device of those
+// households to device, then the settings of those households to settings (its time zone and care level, its
 // threshold overrides, nil for none, and its away periods). Together, all the store holds of a
 // household erased and registered again under its id since. It returns
 // the generations it read at, from which the next read follows: what is
@@ -31,25 +30,27 @@ func (db *DB) ChangesSince(ctx context.Context, since, settingsSince uint64, sta
 			return err
 		}
 		removed = erased > since
-		if generation != since {
-			rows, err := tx.QueryContext(ctx, `SELECT household_id, data FROM rule_state WHERE generation > ?
-				UNION ALL
-				SELECT s.household_id, s.data FROM rule_state s JOIN device_changes c ON c.household_id = s.household_id
-				WHERE c.generation > ? AND s.generation <= ?`, since, since, since)
-			if err != nil {
-				return err
-			}
-			if err := db.eachRuleState(rows, state); err != nil {
-				return err
-			}
-			if err := eachRegisteredIn(ctx, tx, device, devicesWrittenSince, since); err != nil {
-				return err
-			}
-		}
 		if generation == since && settingsGeneration == settingsSince {
 			return nil
 		}
-		return settingsChangedIn(ctx, tx, settingsSince, since, settings)
+		// The households given a device, or whose settings were written
+		// (or which was registered), since: all the store holds of them.
+		const written = `(SELECT household_id FROM device_changes WHERE generation > ?
+			UNION SELECT household_id FROM settings_changes WHERE generation > ?)`
+		rows, err := tx.QueryContext(ctx, `SELECT household_id, data FROM rule_state WHERE generation > ?
+			UNION ALL
+			SELECT household_id, data FROM rule_state WHERE generation <= ? AND household_id IN `+written,
+			since, since, since, settingsSince)
+		if err != nil {
+			return err
+		}
+		if err := db.eachRuleState(rows, state); err != nil {
+			return err
+		}
+		if err := eachRegisteredIn(ctx, tx, device, `SELECT `+registeredDeviceCols+` FROM devices WHERE household_id IN `+written, since, settingsSince); err != nil {
+			return err
+		}
+		return settingsChangedIn(ctx, tx, written, since, settingsSince, settings)
 	})
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("changes since generations %d and %d: %w", since, settingsSince, err)
@@ -90,16 +91,14 @@ func (db *DB) SettingsGeneration(ctx context.Context) (uint64, error) {
 	return g, nil
 }
 
-// settingsChangedIn hands each registered household whose rule settings
-// (time zone, care level, threshold overrides, away periods) were written
-// since the settings generation since, or whose devices were since the
-// state generation devicesSince, to each with all of them.
-func settingsChangedIn(ctx context.Context, tx *sql.Tx, since, devicesSince uint64,
+// settingsChangedIn hands each registered household of written, a
+// subquery of household ids taking since and settingsSince, to each with
+// its rule settings: time zone, care level, threshold overrides, away
+// periods.
+func settingsChangedIn(ctx context.Context, tx *sql.Tx, written string, since, settingsSince uint64,
 	each func(householdID string, f registry.RuleFields, overrides rules.Thresholds, away []registry.AwayPeriod) error) error {
-	const changed = `(SELECT household_id FROM settings_changes WHERE generation > ?
-		UNION SELECT household_id FROM device_changes WHERE generation > ?)`
 	periods, err := scanAwayPeriods(tx.QueryContext(ctx, `SELECT `+awayCols+` FROM away_periods
-		WHERE household_id IN `+changed+` ORDER BY household_id, from_at, seq`, since, devicesSince))
+		WHERE household_id IN `+written+` ORDER BY household_id, from_at, seq`, since, settingsSince))
 	if err != nil {
 		return err
 	}
@@ -109,7 +108,7 @@ func settingsChangedIn(ctx context.Context, tx *sql.Tx, since, devicesSince uint
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT h.id, h.timezone, h.care_level, coalesce(t.thresholds, '')
 		FROM households h LEFT JOIN household_thresholds t ON t.household_id = h.id
-		WHERE h.deleted_at IS NULL AND h.id IN `+changed, since, devicesSince)
+		WHERE h.deleted_at IS NULL AND h.id IN `+written, since, settingsSince)
 	if err != nil {
 		return err
 	}

@@ -25,8 +25,11 @@ type changes struct {
 func changesSince(t *testing.T, db *store.DB, since uint64) changes {
 	t.Helper()
 	c := changes{states: map[string]string{}}
-	var err error
-	c.generation, _, c.removed, err = db.ChangesSince(context.Background(), since, 0,
+	// Settings written before the read are not this helper's: what they
+	// bring is TestSettingsChangedSince's.
+	settingsSince, err := db.SettingsGeneration(context.Background())
+	must(t, err)
+	c.generation, _, c.removed, err = db.ChangesSince(context.Background(), since, settingsSince,
 		func(st rules.State) error { c.states[st.HouseholdID] = string(st.Data); return nil },
 		func(rd registry.RegisteredDevice) error { c.devices = append(c.devices, rd.ID); return nil },
 		func(string, registry.RuleFields, rules.Thresholds, []registry.AwayPeriod) error { return nil })

@@ -489,15 +489,13 @@ func (db *DB) registeredHalves(ctx context.Context, each func(half int, rd regis
 // made a start with 100,000 of them 4–7 s slower at a million:
 // docs/performance.md, "Thirty-third round").
 func (db *DB) EachDeviceWrittenSince(ctx context.Context, generation uint64, each func(registry.RegisteredDevice) error) error {
-	err := db.eachRegistered(ctx, each, devicesWrittenSince, generation)
+	err := db.eachRegistered(ctx, each, `SELECT `+registeredDeviceCols+` FROM devices
+		WHERE household_id IN (SELECT household_id FROM device_changes WHERE generation > ?)`, generation)
 	if err != nil {
 		return fmt.Errorf("list devices written since %d: %w", generation, err)
 	}
 	return nil
 }
-
-const devicesWrittenSince = `SELECT ` + registeredDeviceCols + ` FROM devices
-	WHERE household_id IN (SELECT household_id FROM device_changes WHERE generation > ?)`
 
 // eachRegistered hands each device query reads, registeredDeviceCols, to
 // each.
