@@ -62,21 +62,13 @@ func (db *DB) ChangesSince(ctx context.Context, since, settingsSince uint64, sta
 // a standby's engine drops the households it knows that are not, once an
 // erasure was written.
 func (db *DB) RegisteredHouseholdIDs(ctx context.Context) (map[string]struct{}, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id FROM households WHERE deleted_at IS NULL`)
+	list, err := strings1(ctx, db.r, `SELECT id FROM households WHERE deleted_at IS NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("registered households: %w", err)
 	}
-	defer rows.Close()
-	ids := make(map[string]struct{})
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("registered households: %w", err)
-		}
+	ids := make(map[string]struct{}, len(list))
+	for _, id := range list {
 		ids[id] = struct{}{}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("registered households: %w", err)
 	}
 	return ids, nil
 }

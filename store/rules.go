@@ -137,13 +137,7 @@ func (db *DB) ruleStates(ctx context.Context, fromHalf bool, half string, states
 	if err != nil {
 		return nil, err
 	}
-	return db.appendRuleStates(rows, states)
-}
-
-// appendRuleStates appends the states rows hold (household_id, data) to
-// states, and closes rows.
-func (db *DB) appendRuleStates(rows *sql.Rows, states []rules.State) ([]rules.State, error) {
-	err := db.eachRuleState(rows, func(st rules.State) error {
+	err = db.eachRuleState(rows, func(st rules.State) error {
 		states = append(states, st)
 		return nil
 	})
