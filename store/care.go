@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
@@ -42,7 +44,7 @@ func (db *DB) SetCareLevel(ctx context.Context, householdID string, level regist
 // month's routine visits, by id.
 func (db *DB) RoutineHouseholds(ctx context.Context, month string) ([]tasks.RoutineHousehold, error) {
 	rows, err := db.r.QueryContext(ctx, `
-		SELECT h.id, h.care_level FROM households h
+		SELECT h.id, h.grid_id, h.care_level FROM households h
 		WHERE h.deleted_at IS NULL
 			AND NOT EXISTS (SELECT 1 FROM routine_months m WHERE m.household_id = h.id AND m.month = ?)
 		ORDER BY h.id`, month)
@@ -54,7 +56,7 @@ func (db *DB) RoutineHouseholds(ctx context.Context, month string) ([]tasks.Rout
 	for rows.Next() {
 		var h tasks.RoutineHousehold
 		var level string
-		if err := rows.Scan(&h.ID, &level); err != nil {
+		if err := rows.Scan(&h.ID, &h.GridID, &level); err != nil {
 			return nil, fmt.Errorf("households without routine visits of %s: %w", month, err)
 		}
 		h.CareLevel = registry.CareLevel(level)
@@ -119,18 +121,58 @@ func (db *DB) RoutineSamples(ctx context.Context, from, to time.Time) ([]tasks.R
 	return list, households, nil
 }
 
-func (t *taskTx) MarkRoutineMonth(ctx context.Context, householdID, month string, visits int, at time.Time) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, `
-		INSERT INTO routine_months (household_id, month, visits, scheduled_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (household_id, month) DO NOTHING`, householdID, month, visits, toMS(at))
+// RoutineHouseholdsOf loads the registered households among ids, by id,
+// in one query: the month's pass schedules hundreds of households a
+// transaction.
+func (t *taskTx) RoutineHouseholdsOf(ctx context.Context, ids []string) (map[string]tasks.RoutineHousehold, error) {
+	arr, err := json.Marshal(ids)
 	if err != nil {
-		return false, fmt.Errorf("mark routine visits of household %s for %s: %w", householdID, month, err)
+		return nil, fmt.Errorf("households for routine visits: %w", err)
 	}
-	n, err := res.RowsAffected()
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, grid_id, care_level FROM households
+		WHERE deleted_at IS NULL AND id IN (`+t.jsonArray+`)`, string(arr))
 	if err != nil {
-		return false, fmt.Errorf("mark routine visits of household %s for %s: %w", householdID, month, err)
+		return nil, fmt.Errorf("households for routine visits: %w", err)
 	}
-	return n == 1, nil
+	defer rows.Close()
+	out := make(map[string]tasks.RoutineHousehold, len(ids))
+	for rows.Next() {
+		var (
+			h     tasks.RoutineHousehold
+			level string
+		)
+		if err := rows.Scan(&h.ID, &h.GridID, &level); err != nil {
+			return nil, fmt.Errorf("households for routine visits: %w", err)
+		}
+		h.CareLevel = registry.CareLevel(level)
+		out[h.ID] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("households for routine visits: %w", err)
+	}
+	return out, nil
+}
+
+// MarkRoutineMonths records month's visits of households, batchRows to a
+// statement, and returns those it marked: the others were marked already.
+func (t *taskTx) MarkRoutineMonths(ctx context.Context, month string, visits map[string]int, at time.Time) (map[string]bool, error) {
+	ids := slices.Sorted(maps.Keys(visits))
+	fresh := make(map[string]bool, len(ids))
+	for chunk := range slices.Chunk(ids, batchRows) {
+		args := make([]any, 0, 4*len(chunk))
+		for _, id := range chunk {
+			args = append(args, id, month, visits[id], toMS(at))
+		}
+		marked, err := strings1(ctx, t.tx, insertRows("routine_months", "household_id, month, visits, scheduled_at", len(chunk))+`
+			ON CONFLICT (household_id, month) DO NOTHING RETURNING household_id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("mark routine visits of %d households for %s: %w", len(chunk), month, err)
+		}
+		for _, id := range marked {
+			fresh[id] = true
+		}
+	}
+	return fresh, nil
 }
 
 func (t *taskTx) InsertRating(ctx context.Context, r tasks.Rating) error {

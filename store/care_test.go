@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -59,19 +60,19 @@ func TestRoutineStore(t *testing.T) {
 	db := newDB(t)
 	seed(t, db)
 	for _, want := range []bool{true, false} {
-		var fresh bool
+		var fresh map[string]bool
 		must(t, db.Update(ctx, func(tx tasks.Tx) (err error) {
-			fresh, err = tx.MarkRoutineMonth(ctx, "h1", "2025-03", 2, t0)
+			fresh, err = tx.MarkRoutineMonths(ctx, "2025-03", map[string]int{"h1": 2}, t0)
 			return err
 		}))
-		if fresh != want {
-			t.Errorf("MarkRoutineMonth: %v, want %v", fresh, want)
+		if fresh["h1"] != want || len(fresh) > 1 {
+			t.Errorf("MarkRoutineMonths: %v, want h1: %v", fresh, want)
 		}
 	}
 	for month, want := range map[string]int{"2025-03": 0, "2025-04": 1} {
 		list, err := db.RoutineHouseholds(ctx, month)
 		must(t, err)
-		if len(list) != want || (want == 1 && (list[0].ID != "h1" || list[0].CareLevel != registry.CareSelfCare)) {
+		if len(list) != want || (want == 1 && (list[0].ID != "h1" || list[0].GridID != "g1" || list[0].CareLevel != registry.CareSelfCare)) {
 			t.Errorf("%s: %+v, want %d households", month, list, want)
 		}
 	}
@@ -146,6 +147,118 @@ func TestRoutineStore(t *testing.T) {
 			t.Errorf("SLA worker samples from %s in %q: %+v, %v; want none", q.from, q.grid, got, err)
 		}
 	}
+}
+
+// TestRoutineInBatches: the month's pass reads, marks and inserts many
+// households' visits at once, past the rows one statement takes.
+func TestRoutineInBatches(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	seed(t, db)
+	var (
+		in  []registry.HouseholdImport
+		ids []string
+	)
+	for i := range 150 {
+		h := registry.Household{ID: fmt.Sprintf("b%03d", i), Name: "x", Address: "y", GridID: "g1"}
+		if i%3 == 0 {
+			h.CareLevel = registry.CareSemi
+		}
+		in, ids = append(in, registry.HouseholdImport{Household: h}), append(ids, h.ID)
+	}
+	_, errs, err := db.ImportHouseholds(ctx, in)
+	must(t, errors.Join(append(errs, err)...))
+	_, err = db.DeleteHousehold(ctx, "h1", t0, "op")
+	must(t, err)
+
+	must(t, db.Update(ctx, func(tx tasks.Tx) error {
+		hs, err := tx.RoutineHouseholdsOf(ctx, append([]string{"h1", "nobody"}, ids...))
+		if err != nil {
+			return err
+		}
+		if len(hs) != len(ids) || hs["b003"] != (tasks.RoutineHousehold{ID: "b003", GridID: "g1", CareLevel: registry.CareSemi}) ||
+			hs["b149"] != (tasks.RoutineHousehold{ID: "b149", GridID: "g1", CareLevel: registry.CareSelfCare}) {
+			t.Errorf("RoutineHouseholdsOf: %d households, b003 %+v, b149 %+v; want the 150 registered", len(hs), hs["b003"], hs["b149"])
+		}
+		return nil
+	}))
+
+	mark := func(ids []string) map[string]bool {
+		visits := make(map[string]int, len(ids))
+		for _, id := range ids {
+			visits[id] = 2
+		}
+		var fresh map[string]bool
+		must(t, db.Update(ctx, func(tx tasks.Tx) (err error) {
+			fresh, err = tx.MarkRoutineMonths(ctx, "2025-03", visits, t0)
+			return err
+		}))
+		return fresh
+	}
+	if fresh := mark(ids[:70]); len(fresh) != 70 || !fresh["b000"] || !fresh["b069"] {
+		t.Errorf("first marks: %d fresh, want 70", len(fresh))
+	}
+	if fresh := mark(ids); len(fresh) != 80 || fresh["b069"] || !fresh["b070"] || !fresh["b149"] {
+		t.Errorf("marks again with 80 more: %d fresh (b069 %v, b070 %v), want the 80 not marked before", len(fresh), fresh["b069"], fresh["b070"])
+	}
+
+	visit := func(id, household string) tasks.Task {
+		task := newTask(id, household, rules.RuleRoutineVisit, t0)
+		task.Kind, task.Severity = rules.RoutineVisit, rules.Low
+		task.Evidence = []rules.Evidence{{At: t0, Summary: "routine visit of " + id}}
+		task.Timeline = []tasks.TimelineEntry{{At: t0, Actor: tasks.ActorSystem, Type: tasks.EntryOpened, Message: "opened " + id,
+			Data: map[string]any{"due_at": "2025-03-20T00:00:00Z"}}}
+		return task
+	}
+	var visits []tasks.Task
+	for i, id := range ids[:65] {
+		visits = append(visits, visit(fmt.Sprintf("v%03d", 2*i), id), visit(fmt.Sprintf("v%03d", 2*i+1), id))
+	}
+	must(t, db.Update(ctx, func(tx tasks.Tx) error { return tx.InsertTasks(ctx, visits) }))
+	listed, err := db.Tasks(ctx, tasks.Filter{Kind: rules.RoutineVisit, Limit: 1000})
+	must(t, err)
+	if len(listed) != 130 {
+		t.Errorf("%d routine visits listed, want 130", len(listed))
+	}
+	openCounts := func(when string, want int) {
+		t.Helper()
+		counts, err := db.OpenTaskCounts(ctx)
+		if err != nil || !reflect.DeepEqual(counts, map[[2]string]int{{"low", "routine_visit"}: want}) {
+			t.Errorf("%s: OpenTaskCounts = %v, %v; want %d low routine visits", when, counts, err, want)
+		}
+	}
+	openCounts("inserted many to a statement", 130)
+	for _, id := range []string{"v000", "v063", "v064", "v129"} {
+		got, err := db.Task(ctx, id)
+		if err != nil || len(got.Evidence) != 1 || got.Evidence[0].Summary != "routine visit of "+id ||
+			len(got.Timeline) != 1 || got.Timeline[0].Message != "opened "+id || got.Timeline[0].Data["due_at"] != "2025-03-20T00:00:00Z" {
+			t.Errorf("task %s read back as %+v, %v", id, got, err)
+		}
+	}
+
+	for _, c := range []struct {
+		name string
+		bad  tasks.Task
+		want error
+	}{
+		{"an id taken", visit("v100", "b100"), registry.ErrConflict},
+		{"an unknown household", visit("x2", "nobody"), registry.ErrUnknownReference},
+	} {
+		err := db.Update(ctx, func(tx tasks.Tx) error {
+			return tx.InsertTasks(ctx, []tasks.Task{visit("x1", "b100"), c.bad, visit("x3", "b100")})
+		})
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+		if _, err := db.Task(ctx, "x1"); !errors.Is(err, tasks.ErrNotFound) {
+			t.Errorf("%s: the batch's first task stored: %v", c.name, err)
+		}
+	}
+	openCounts("after the batches refused", 130)
+	// An erasure cancels a household's open visits in one statement.
+	_, err = db.DeleteHousehold(ctx, "b000", t0, "op")
+	must(t, err)
+	openCounts("after an erasure", 128)
 }
 
 func taskIDs(list []tasks.Task) []string {

@@ -76,7 +76,19 @@ func writeSensitive(tb testing.TB, db *store.DB) {
 		}
 		n := newNotice("n1", "t1", t0)
 		n.Channel, n.Address, n.Message = registry.ChannelSMS, relativePhone, noticeText
-		return tx.Enqueue(ctx, n)
+		if err := tx.Enqueue(ctx, n); err != nil {
+			return err
+		}
+		// The same documents, many tasks at once: those with a position
+		// sealed, in their order among the others.
+		t2 := newTask("t2", "h2", rules.RuleFall, t0)
+		t2.Evidence = []rules.Evidence{
+			{At: t0, DeviceID: "wb2", Summary: "before", Values: map[string]any{"battery_pct": 70.0}},
+			{At: t0, DeviceID: "wb2", Summary: "wristband detected a fall", Values: map[string]any{"lat": fallLat, "lon": fallLon}},
+			{At: t0, DeviceID: "wb2", Summary: "after"},
+		}
+		t2.Timeline = []tasks.TimelineEntry{{At: t0, Actor: "w1", Type: tasks.EntryCheckedIn, Data: map[string]any{"lat": checkInLat, "lon": checkInLon}}}
+		return tx.InsertTasks(ctx, []tasks.Task{t2})
 	}))
 	must(tb, db.SaveCheckpoint(ctx, []rules.State{{HouseholdID: "h1", Data: []byte(ruleState)}}, time.Time{}))
 }
@@ -105,6 +117,12 @@ func checkReadable(t *testing.T, db *store.DB) {
 		task.Evidence[1].Values["battery_pct"] != 80.0 ||
 		len(task.Timeline) != 1 || task.Timeline[0].Data["lat"] != checkInLat || task.Timeline[0].Data["lon"] != checkInLon {
 		t.Errorf("task read back as %+v, %v", task, err)
+	}
+	t2, err := db.Task(ctx, "t2")
+	if err != nil || len(t2.Evidence) != 3 || t2.Evidence[0].Summary != "before" || t2.Evidence[1].Values["lat"] != fallLat ||
+		t2.Evidence[1].Values["lon"] != fallLon || t2.Evidence[2].Summary != "after" ||
+		len(t2.Timeline) != 1 || t2.Timeline[0].Data["lat"] != checkInLat {
+		t.Errorf("task inserted with others read back as %+v, %v", t2, err)
 	}
 	states, err := db.RuleStates(ctx)
 	if err != nil || len(states) != 1 || string(states[0].Data) != ruleState {

@@ -129,11 +129,11 @@ func (s *Service) Resolve(ctx context.Context, id, workerID, outcome, note strin
 // retryRoutine schedules another routine visit when nobody was home for t:
 // due within RoutineGrace, with the worker who came.
 func (s *Service) retryRoutine(ctx context.Context, tx Tx, t Task, w registry.Worker, now time.Time) (Task, error) {
-	h, err := tx.Household(ctx, t.HouseholdID)
-	if err != nil {
-		return Task{}, fmt.Errorf("load household: %w", err)
+	retry := s.newRoutine(t.HouseholdID, now.Add(RoutineGrace), "routine visit again: nobody was home at "+t.ID, w.ID)
+	if err := tx.InsertTasks(ctx, []Task{retry}); err != nil {
+		return Task{}, fmt.Errorf("insert routine visit: %w", err)
 	}
-	return s.openRoutine(ctx, tx, h, now.Add(RoutineGrace), "routine visit again: nobody was home at "+t.ID, w.ID)
+	return retry, nil
 }
 
 // Handover passes a task from its owner to another registered worker, who

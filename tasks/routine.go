@@ -31,6 +31,7 @@ func DefaultRoutineVisits() map[registry.CareLevel]int {
 // RoutineHousehold is what scheduling needs of a household.
 type RoutineHousehold struct {
 	ID        string
+	GridID    string
 	CareLevel registry.CareLevel
 }
 
@@ -159,21 +160,11 @@ const monthBatch = 50
 // fails, each household is scheduled again in one of its own, so that one
 // household's error (deleted meanwhile) costs the others nothing.
 func (s *Service) scheduleRoutine(ctx context.Context, householdIDs []string, now time.Time) (int, error) {
-	start, end, month := monthBounds(now, s.opts.Location)
 	var opened []Task
-	schedule := func(ids []string) error {
-		return s.opts.Store.Update(ctx, func(tx Tx) error {
-			opened = opened[:0]
-			primary := make(map[string]string) // grid → its primary worker, "" for none
-			for _, id := range ids {
-				if err := s.scheduleHousehold(ctx, tx, id, now, start, end, month, primary, &opened); err != nil {
-					return fmt.Errorf("schedule routine visits of household %s for %s: %w", id, month, err)
-				}
-			}
-			return nil
-		})
-	}
-	err := schedule(householdIDs)
+	err := s.opts.Store.Update(ctx, func(tx Tx) (err error) {
+		opened, err = s.routineVisits(ctx, tx, householdIDs, now)
+		return err
+	})
 	if err != nil && len(householdIDs) > 1 {
 		n := 0
 		var errs []error
@@ -193,54 +184,76 @@ func (s *Service) scheduleRoutine(ctx context.Context, householdIDs []string, no
 	return len(opened), nil
 }
 
-// scheduleHousehold opens a household's routine visits for the rest of
-// [start, end), month, in tx, unless the month has them already, adding
-// them to opened. primary holds the grids' primary workers looked up in tx
-// so far: the households of a batch share a few grids.
-func (s *Service) scheduleHousehold(ctx context.Context, tx Tx, householdID string, now, start, end time.Time, month string, primary map[string]string, opened *[]Task) error {
-	h, err := tx.Household(ctx, householdID)
+// routineVisits opens, in tx, the routine visits of households for the rest
+// of now's month, unless the month has them already, and returns them. A
+// handful of statements for all of them: on PostgreSQL each is a round
+// trip, and the month's pass at 1,000,000 households made twelve for every
+// household (docs/performance.md, "Thirty-seventh round").
+func (s *Service) routineVisits(ctx context.Context, tx Tx, householdIDs []string, now time.Time) ([]Task, error) {
+	start, end, month := monthBounds(now, s.opts.Location)
+	hs, err := tx.RoutineHouseholdsOf(ctx, householdIDs)
 	if err != nil {
-		return fmt.Errorf("load household: %w", err)
+		return nil, fmt.Errorf("schedule routine visits for %s: %w", month, err)
 	}
-	perMonth := s.opts.RoutineVisits[h.CareLevel.OrDefault()]
 	left := end.Sub(now)
-	// Rounded up: a household registered on the 20th still gets one visit.
-	n := int((int64(perMonth)*int64(left) + int64(end.Sub(start)) - 1) / int64(end.Sub(start)))
-	fresh, err := tx.MarkRoutineMonth(ctx, householdID, month, n, now)
-	if err != nil || !fresh {
-		return err
-	}
-	assignee, ok := primary[h.GridID]
-	if !ok {
-		w, err := tx.PrimaryWorker(ctx, h.GridID)
-		switch {
-		case err == nil:
-			assignee = w.ID
-		case !errors.Is(err, ErrNotFound):
-			return fmt.Errorf("find grid worker: %w", err)
+	visits := make(map[string]int, len(householdIDs))
+	for _, id := range householdIDs {
+		h, ok := hs[id]
+		if !ok {
+			return nil, fmt.Errorf("schedule routine visits of household %s for %s: %w", id, month, ErrNotFound)
 		}
-		primary[h.GridID] = assignee
+		perMonth := s.opts.RoutineVisits[h.CareLevel.OrDefault()]
+		// Rounded up: a household registered on the 20th still gets one visit.
+		visits[id] = int((int64(perMonth)*int64(left) + int64(end.Sub(start)) - 1) / int64(end.Sub(start)))
 	}
-	for i := range n {
-		due := now.Add(time.Duration(int64(left) * int64(2*i+1) / int64(2*n)))
-		t, err := s.openRoutine(ctx, tx, h, due, fmt.Sprintf("routine visit %d of %d for %s", i+1, n, month), assignee)
-		if err != nil {
-			return err
+	fresh, err := tx.MarkRoutineMonths(ctx, month, visits, now)
+	if err != nil {
+		return nil, fmt.Errorf("schedule routine visits for %s: %w", month, err)
+	}
+	var opened []Task
+	primary := make(map[string]string) // grid → its primary worker, "" for none
+	for _, id := range householdIDs {
+		if !fresh[id] {
+			continue
 		}
-		*opened = append(*opened, t)
+		h := hs[id]
+		assignee, ok := primary[h.GridID]
+		if !ok {
+			w, err := tx.PrimaryWorker(ctx, h.GridID)
+			switch {
+			case err == nil:
+				assignee = w.ID
+			case !errors.Is(err, ErrNotFound):
+				return nil, fmt.Errorf("schedule routine visits of household %s for %s: find grid worker: %w", id, month, err)
+			}
+			primary[h.GridID] = assignee
+		}
+		n := visits[id]
+		for i := range n {
+			due := now.Add(time.Duration(int64(left) * int64(2*i+1) / int64(2*n)))
+			opened = append(opened, s.newRoutine(id, due, fmt.Sprintf("routine visit %d of %d for %s", i+1, n, month), assignee))
+		}
 	}
-	return nil
+	if err := tx.InsertTasks(ctx, opened); err != nil {
+		return nil, fmt.Errorf("schedule routine visits of %d households for %s: %w", len(householdIDs), month, err)
+	}
+	return opened, nil
 }
 
-// openRoutine inserts one routine visit of h due at due, assigned as a
-// visit is, to assignee when given (a retry goes to who found nobody home).
-// Nobody is notified: the visit is on the worker's list, and the family
-// hears of it once it is resolved.
-func (s *Service) openRoutine(ctx context.Context, tx Tx, h registry.Household, due time.Time, summary, assignee string) (Task, error) {
+// newRoutine is a routine visit of household householdID due at due, with
+// its evidence and timeline, not yet inserted, for assignee (none: the
+// grid has no worker yet). Nobody is notified: the visit is on the
+// worker's list, and the family hears of it once it is resolved.
+func (s *Service) newRoutine(householdID string, due time.Time, summary, assignee string) Task {
 	now := s.opts.Clock.Now()
-	t := Task{
+	entry := TimelineEntry{At: now, Actor: ActorSystem, Type: EntryOpened, Message: summary,
+		Data: map[string]any{"due_at": due.UTC().Format(time.RFC3339)}}
+	if assignee != "" {
+		entry.Data["assignee_id"] = assignee
+	}
+	return Task{
 		ID:           uuid.Must(uuid.NewV7()).String(),
-		HouseholdID:  h.ID,
+		HouseholdID:  householdID,
 		Rule:         rules.RuleRoutineVisit,
 		Severity:     rules.Low,
 		Kind:         rules.RoutineVisit,
@@ -250,33 +263,9 @@ func (s *Service) openRoutine(ctx context.Context, tx Tx, h registry.Household, 
 		DueAt:        &due,
 		AckDueAt:     due.Add(RoutineGrace),
 		ResolveDueAt: due.Add(RoutineGrace),
+		Evidence:     []rules.Evidence{{At: now, Summary: summary}},
+		Timeline:     []TimelineEntry{entry},
 	}
-	if t.AssigneeID == "" {
-		w, err := tx.PrimaryWorker(ctx, h.GridID)
-		switch {
-		case err == nil:
-			t.AssigneeID = w.ID
-		case !errors.Is(err, ErrNotFound):
-			return Task{}, fmt.Errorf("find grid worker: %w", err)
-		}
-	}
-	if err := tx.InsertTask(ctx, t); err != nil {
-		return Task{}, fmt.Errorf("insert routine visit: %w", err)
-	}
-	ev := rules.Evidence{At: now, Summary: summary}
-	if err := tx.AddEvidence(ctx, t.ID, ev); err != nil {
-		return Task{}, err
-	}
-	entry := TimelineEntry{At: now, Actor: ActorSystem, Type: EntryOpened, Message: summary,
-		Data: map[string]any{"due_at": due.UTC().Format(time.RFC3339)}}
-	if t.AssigneeID != "" {
-		entry.Data["assignee_id"] = t.AssigneeID
-	}
-	if err := tx.AddTimeline(ctx, t.ID, entry); err != nil {
-		return Task{}, err
-	}
-	t.Evidence = []rules.Evidence{ev}
-	return t, nil
 }
 
 // Reschedule moves a routine visit not yet made to another day, due, on

@@ -11,16 +11,34 @@ import (
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/store"
 	"github.com/eldersafe/eldersafe/tasks"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // BenchmarkScheduleRoutine is what scheduling a household's routine visits
-// costs, as at a month's start or after an import: b.N households of one
-// grid, self_care (two visits a month, both in what is left of t0's March).
+// costs after an import (ScheduleRoutineFor, 500 households a transaction)
+// and at a month's start (ScheduleRoutine, 50): b.N households of one
+// grid, self_care (two visits a month, both in what is left of t0's
+// March), on SQLite and on PostgreSQL (when ./scripts/test.sh's is there).
 func BenchmarkScheduleRoutine(b *testing.B) {
+	for _, pass := range []struct {
+		name     string
+		schedule func(context.Context, *tasks.Service, []string) (int, error)
+	}{
+		{"import", func(ctx context.Context, svc *tasks.Service, ids []string) (int, error) {
+			return svc.ScheduleRoutineFor(ctx, ids...)
+		}},
+		{"month", func(ctx context.Context, svc *tasks.Service, _ []string) (int, error) { return svc.ScheduleRoutine(ctx) }},
+	} {
+		b.Run("sqlite/"+pass.name, func(b *testing.B) { benchmarkScheduleRoutine(b, "", pass.schedule) })
+		b.Run("postgres/"+pass.name, func(b *testing.B) { benchmarkScheduleRoutine(b, testkit.PostgresURL(b), pass.schedule) })
+	}
+}
+
+func benchmarkScheduleRoutine(b *testing.B, url string, schedule func(context.Context, *tasks.Service, []string) (int, error)) {
 	// Cancellable, as the monitor's is.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	db, err := store.Open(ctx, b.TempDir(), nil)
+	db, err := store.Open(ctx, b.TempDir(), nil, store.WithURL(url))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,7 +72,7 @@ func BenchmarkScheduleRoutine(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	n, err := svc.ScheduleRoutineFor(ctx, slices.Clone(ids)...)
+	n, err := schedule(ctx, svc, slices.Clone(ids))
 	if err != nil || n < b.N {
 		b.Fatalf("scheduled %d visits (%v), want at least %d", n, err, b.N)
 	}

@@ -50,6 +50,10 @@ type Tx interface {
 	// Task loads a task (without evidence and timeline) for change.
 	Task(ctx context.Context, id string) (Task, error)
 	InsertTask(ctx context.Context, t Task) error
+	// InsertTasks stores new tasks with their Evidence and Timeline, many
+	// at once; one refused (as InsertTask refuses it) fails them all
+	// without saying which.
+	InsertTasks(ctx context.Context, ts []Task) error
 	UpdateTask(ctx context.Context, t Task) error
 	AddEvidence(ctx context.Context, taskID string, ev rules.Evidence) error
 	AddTimeline(ctx context.Context, taskID string, e TimelineEntry) error
@@ -69,9 +73,13 @@ type Tx interface {
 	Wristbands(ctx context.Context, householdID string) ([]string, error)
 	// PrimaryWorker is the first grid worker registered with the grid.
 	PrimaryWorker(ctx context.Context, gridID string) (registry.Worker, error)
-	// MarkRoutineMonth records that a household's routine visits of month
-	// (YYYY-MM) are scheduled; false when they were already.
-	MarkRoutineMonth(ctx context.Context, householdID, month string, visits int, at time.Time) (bool, error)
+	// RoutineHouseholdsOf loads the registered households among ids, by
+	// id; one not registered is absent.
+	RoutineHouseholdsOf(ctx context.Context, ids []string) (map[string]RoutineHousehold, error)
+	// MarkRoutineMonths records that the routine visits of month (YYYY-MM)
+	// are scheduled for the households of visits (by id, how many each),
+	// and returns those it marked: the others' were already.
+	MarkRoutineMonths(ctx context.Context, month string, visits map[string]int, at time.Time) (map[string]bool, error)
 	// InsertRating stores a rating; a second one of the same task by the
 	// same rater is registry.ErrConflict.
 	InsertRating(ctx context.Context, r Rating) error

@@ -1,0 +1,156 @@
+-- PostgreSQL keeps its counts of the households and devices registered
+-- (migration 00038) and of the tasks open (00072) once a statement instead
+-- of once a row. Each row's update of a count adds a version of its row,
+-- and within one transaction every later update walks all the versions
+-- before it: an import's chunk of 1,000 households, 6,000 updates of two
+-- rows, spent most of its time there (6,000 updates of one row in one
+-- transaction: 245 ms; 1,000: 16 ms), and a transaction of the month's
+-- routine visits, 1,000 of them, the same (docs/performance.md,
+-- "Thirty-seventh round"). A statement's trigger counts its transition
+-- tables instead, and those rows go 64 to a statement. A trigger with
+-- transition tables takes one event and no column list, so there is one
+-- for each event; an update counts only the rows it moved in or out of
+-- what is counted (a household while its deleted_at is NULL, a task while
+-- it is neither resolved nor cancelled), so acknowledging a task writes
+-- no count. SQLite updates a row in place, and keeps its row triggers.
+
+-- +goose Up
+--postgres DROP TRIGGER households_counted ON households;
+--postgres DROP FUNCTION households_count();
+--postgres DROP TRIGGER devices_counted ON devices;
+--postgres DROP FUNCTION devices_count();
+-- +goose StatementBegin
+--postgres CREATE FUNCTION registry_count() RETURNS trigger LANGUAGE plpgsql AS $$
+--postgres DECLARE
+--postgres     delta BIGINT := 0;
+--postgres BEGIN
+--postgres     IF TG_TABLE_NAME = 'devices' THEN
+--postgres         IF TG_OP = 'INSERT' THEN
+--postgres             delta := (SELECT COUNT(*) FROM counted_new);
+--postgres         ELSE
+--postgres             delta := -(SELECT COUNT(*) FROM counted_old);
+--postgres         END IF;
+--postgres     ELSE
+--postgres         IF TG_OP IN ('INSERT', 'UPDATE') THEN
+--postgres             delta := delta + (SELECT COUNT(*) FROM counted_new WHERE deleted_at IS NULL);
+--postgres         END IF;
+--postgres         IF TG_OP IN ('DELETE', 'UPDATE') THEN
+--postgres             delta := delta - (SELECT COUNT(*) FROM counted_old WHERE deleted_at IS NULL);
+--postgres         END IF;
+--postgres     END IF;
+--postgres     IF delta <> 0 THEN
+--postgres         UPDATE registry_counts SET n = n + delta WHERE name = TG_TABLE_NAME;
+--postgres     END IF;
+--postgres     RETURN NULL;
+--postgres END
+--postgres $$;
+-- +goose StatementEnd
+--postgres CREATE TRIGGER households_counted_insert AFTER INSERT ON households
+--postgres     REFERENCING NEW TABLE AS counted_new
+--postgres     FOR EACH STATEMENT EXECUTE FUNCTION registry_count();
+--postgres CREATE TRIGGER households_counted_update AFTER UPDATE ON households
+--postgres     REFERENCING OLD TABLE AS counted_old NEW TABLE AS counted_new
+--postgres     FOR EACH STATEMENT EXECUTE FUNCTION registry_count();
+--postgres CREATE TRIGGER households_counted_delete AFTER DELETE ON households
+--postgres     REFERENCING OLD TABLE AS counted_old
+--postgres     FOR EACH STATEMENT EXECUTE FUNCTION registry_count();
+--postgres CREATE TRIGGER devices_counted_insert AFTER INSERT ON devices
+--postgres     REFERENCING NEW TABLE AS counted_new
+--postgres     FOR EACH STATEMENT EXECUTE FUNCTION registry_count();
+--postgres CREATE TRIGGER devices_counted_delete AFTER DELETE ON devices
+--postgres     REFERENCING OLD TABLE AS counted_old
+--postgres     FOR EACH STATEMENT EXECUTE FUNCTION registry_count();
+
+-- +goose StatementBegin
+--postgres CREATE FUNCTION open_task_count_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+--postgres BEGIN
+--postgres     IF TG_OP = 'INSERT' THEN
+--postgres         INSERT INTO open_task_counts (severity, kind, n)
+--postgres             SELECT severity, kind, COUNT(*) FROM counted_new WHERE state NOT IN ('resolved', 'cancelled') GROUP BY severity, kind
+--postgres             ON CONFLICT (severity, kind) DO UPDATE SET n = open_task_counts.n + excluded.n;
+--postgres     ELSIF TG_OP = 'DELETE' THEN
+--postgres         UPDATE open_task_counts c SET n = c.n - o.n
+--postgres             FROM (SELECT severity, kind, COUNT(*) AS n FROM counted_old WHERE state NOT IN ('resolved', 'cancelled') GROUP BY severity, kind) o
+--postgres             WHERE c.severity = o.severity AND c.kind = o.kind;
+--postgres     ELSE
+--postgres         INSERT INTO open_task_counts (severity, kind, n)
+--postgres             SELECT severity, kind, SUM(d) FROM (
+--postgres                 SELECT severity, kind, 1 AS d FROM counted_new WHERE state NOT IN ('resolved', 'cancelled')
+--postgres                 UNION ALL
+--postgres                 SELECT severity, kind, -1 FROM counted_old WHERE state NOT IN ('resolved', 'cancelled')
+--postgres             ) moved GROUP BY severity, kind HAVING SUM(d) <> 0
+--postgres             ON CONFLICT (severity, kind) DO UPDATE SET n = open_task_counts.n + excluded.n;
+--postgres     END IF;
+--postgres     RETURN NULL;
+--postgres END
+--postgres $$;
+-- +goose StatementEnd
+--postgres DROP TRIGGER tasks_open_counted ON tasks;
+--postgres DROP FUNCTION open_task_count();
+--postgres CREATE TRIGGER tasks_open_counted_insert AFTER INSERT ON tasks
+--postgres     REFERENCING NEW TABLE AS counted_new
+--postgres     FOR EACH STATEMENT EXECUTE FUNCTION open_task_count_statement();
+--postgres CREATE TRIGGER tasks_open_counted_update AFTER UPDATE ON tasks
+--postgres     REFERENCING OLD TABLE AS counted_old NEW TABLE AS counted_new
+--postgres     FOR EACH STATEMENT EXECUTE FUNCTION open_task_count_statement();
+--postgres CREATE TRIGGER tasks_open_counted_delete AFTER DELETE ON tasks
+--postgres     REFERENCING OLD TABLE AS counted_old
+--postgres     FOR EACH STATEMENT EXECUTE FUNCTION open_task_count_statement();
+
+-- +goose Down
+--postgres DROP TRIGGER tasks_open_counted_delete ON tasks;
+--postgres DROP TRIGGER tasks_open_counted_update ON tasks;
+--postgres DROP TRIGGER tasks_open_counted_insert ON tasks;
+--postgres DROP FUNCTION open_task_count_statement();
+-- +goose StatementBegin
+--postgres CREATE FUNCTION open_task_count() RETURNS trigger LANGUAGE plpgsql AS $$
+--postgres BEGIN
+--postgres     IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.state NOT IN ('resolved', 'cancelled') THEN
+--postgres         UPDATE open_task_counts SET n = n - 1 WHERE severity = OLD.severity AND kind = OLD.kind;
+--postgres     END IF;
+--postgres     IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.state NOT IN ('resolved', 'cancelled') THEN
+--postgres         INSERT INTO open_task_counts (severity, kind, n) VALUES (NEW.severity, NEW.kind, 1)
+--postgres             ON CONFLICT (severity, kind) DO UPDATE SET n = open_task_counts.n + 1;
+--postgres     END IF;
+--postgres     RETURN NULL;
+--postgres END
+--postgres $$;
+-- +goose StatementEnd
+--postgres CREATE TRIGGER tasks_open_counted AFTER INSERT OR DELETE OR UPDATE OF state, severity, kind ON tasks
+--postgres     FOR EACH ROW EXECUTE FUNCTION open_task_count();
+--postgres DROP TRIGGER devices_counted_delete ON devices;
+--postgres DROP TRIGGER devices_counted_insert ON devices;
+--postgres DROP TRIGGER households_counted_delete ON households;
+--postgres DROP TRIGGER households_counted_update ON households;
+--postgres DROP TRIGGER households_counted_insert ON households;
+--postgres DROP FUNCTION registry_count();
+-- +goose StatementBegin
+--postgres CREATE FUNCTION households_count() RETURNS trigger LANGUAGE plpgsql AS $$
+--postgres DECLARE
+--postgres     delta BIGINT := 0;
+--postgres BEGIN
+--postgres     IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.deleted_at IS NULL THEN
+--postgres         delta := delta + 1;
+--postgres     END IF;
+--postgres     IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.deleted_at IS NULL THEN
+--postgres         delta := delta - 1;
+--postgres     END IF;
+--postgres     IF delta <> 0 THEN
+--postgres         UPDATE registry_counts SET n = n + delta WHERE name = 'households';
+--postgres     END IF;
+--postgres     RETURN NULL;
+--postgres END
+--postgres $$;
+-- +goose StatementEnd
+--postgres CREATE TRIGGER households_counted AFTER INSERT OR DELETE OR UPDATE OF deleted_at ON households
+--postgres     FOR EACH ROW EXECUTE FUNCTION households_count();
+-- +goose StatementBegin
+--postgres CREATE FUNCTION devices_count() RETURNS trigger LANGUAGE plpgsql AS $$
+--postgres BEGIN
+--postgres     UPDATE registry_counts SET n = n + CASE WHEN TG_OP = 'INSERT' THEN 1 ELSE -1 END WHERE name = 'devices';
+--postgres     RETURN NULL;
+--postgres END
+--postgres $$;
+-- +goose StatementEnd
+--postgres CREATE TRIGGER devices_counted AFTER INSERT OR DELETE ON devices
+--postgres     FOR EACH ROW EXECUTE FUNCTION devices_count();
