@@ -27,7 +27,9 @@ func BenchmarkScheduleRoutine(b *testing.B) {
 		{"import", func(ctx context.Context, svc *tasks.Service, ids []string) (int, error) {
 			return svc.ScheduleRoutineFor(ctx, ids...)
 		}},
-		{"month", func(ctx context.Context, svc *tasks.Service, _ []string) (int, error) { return svc.ScheduleRoutine(ctx) }},
+		{"month", func(ctx context.Context, svc *tasks.Service, _ []string) (int, error) {
+			return svc.ScheduleRoutine(ctx)
+		}},
 	} {
 		b.Run("sqlite/"+pass.name, func(b *testing.B) { benchmarkScheduleRoutine(b, "", pass.schedule) })
 		b.Run("postgres/"+pass.name, func(b *testing.B) { benchmarkScheduleRoutine(b, testkit.PostgresURL(b), pass.schedule) })
