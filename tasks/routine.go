@@ -191,9 +191,15 @@ func (s *Service) scheduleRoutine(ctx context.Context, householdIDs []string, no
 // household (docs/performance.md, "Thirty-seventh round").
 func (s *Service) routineVisits(ctx context.Context, tx Tx, householdIDs []string, now time.Time) ([]Task, error) {
 	start, end, month := monthBounds(now, s.opts.Location)
+	// A household alone is named in the errors: its own transaction is
+	// what a failed batch is tried again in.
+	which := fmt.Sprintf("%d households", len(householdIDs))
+	if len(householdIDs) == 1 {
+		which = "household " + householdIDs[0]
+	}
 	hs, err := tx.RoutineHouseholdsOf(ctx, householdIDs)
 	if err != nil {
-		return nil, fmt.Errorf("schedule routine visits for %s: %w", month, err)
+		return nil, fmt.Errorf("schedule routine visits of %s for %s: %w", which, month, err)
 	}
 	left := end.Sub(now)
 	visits := make(map[string]int, len(householdIDs))
@@ -208,14 +214,15 @@ func (s *Service) routineVisits(ctx context.Context, tx Tx, householdIDs []strin
 	}
 	fresh, err := tx.MarkRoutineMonths(ctx, month, visits, now)
 	if err != nil {
-		return nil, fmt.Errorf("schedule routine visits for %s: %w", month, err)
+		return nil, fmt.Errorf("schedule routine visits of %s for %s: %w", which, month, err)
 	}
 	var opened []Task
 	primary := make(map[string]string) // grid → its primary worker, "" for none
 	for _, id := range householdIDs {
 		if !fresh[id] {
-			continue
+			continue // marked before, or listed twice
 		}
+		delete(fresh, id)
 		h := hs[id]
 		assignee, ok := primary[h.GridID]
 		if !ok {
@@ -235,7 +242,7 @@ func (s *Service) routineVisits(ctx context.Context, tx Tx, householdIDs []strin
 		}
 	}
 	if err := tx.InsertTasks(ctx, opened); err != nil {
-		return nil, fmt.Errorf("schedule routine visits of %d households for %s: %w", len(householdIDs), month, err)
+		return nil, fmt.Errorf("schedule routine visits of %s for %s: %w", which, month, err)
 	}
 	return opened, nil
 }

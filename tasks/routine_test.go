@@ -88,8 +88,8 @@ func TestScheduleRoutine(t *testing.T) {
 }
 
 // TestScheduleRoutineForMany: households registered together are
-// scheduled together; one that cannot be (not registered) is named in the
-// error and costs the others nothing.
+// scheduled together, one listed twice once; one that cannot be (not
+// registered) is named in the error and costs the others nothing.
 func TestScheduleRoutineForMany(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, envOptions{})
@@ -106,6 +106,10 @@ func TestScheduleRoutineForMany(t *testing.T) {
 	}
 	if n, err := e.svc.ScheduleRoutineFor(ctx); err != nil || n != 0 {
 		t.Errorf("no household: scheduled %d (%v), want none", n, err)
+	}
+	must(t, e.db.CreateHousehold(ctx, registry.Household{ID: "h3", Name: "Twice", Address: "3 Road", GridID: gridMain}))
+	if n, err := e.svc.ScheduleRoutineFor(ctx, "h3", "h3"); err != nil || n != 2 || len(e.routineOf(t, "h3")) != 2 {
+		t.Errorf("a household listed twice: scheduled %d (%v), %d stored; want 2", n, err, len(e.routineOf(t, "h3")))
 	}
 }
 
