@@ -477,6 +477,12 @@ func (d *Dispatcher) withLevel(level registry.CareLevel, overrides rules.Thresho
 	if len(profile) == 0 {
 		return overrides
 	}
+	if len(overrides) == 0 {
+		// The level's own, shared by its households (neither the engine nor
+		// this package writes to it): a copy each was about 560 bytes
+		// of heap a household (docs/performance.md, "Thirty-seventh round").
+		return profile
+	}
 	merged := make(rules.Thresholds, len(profile)+len(overrides))
 	for _, t := range []rules.Thresholds{profile, overrides} {
 		for rule, params := range t {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eldersafe/eldersafe/registry"
@@ -181,6 +182,61 @@ func (c Config) With(t Thresholds) (Config, error) {
 		return Config{}, err
 	}
 	return c, c.Validate()
+}
+
+// effectiveConfigs shares the configurations that households' overrides
+// make of the global one. A care level's thresholds profile is the same
+// overrides for each of its households: computing and validating a Config
+// for each made 1.7 KB of garbage a household at a start, and kept 144
+// bytes, 300,000 times at 1,000,000 households with one level set apart
+// (docs/performance.md, "Thirty-seventh round"). Keyed by the overrides'
+// content and bounded, since a household's own overrides are its own; a
+// new global configuration starts afresh.
+type effectiveConfigs struct {
+	mu     sync.Mutex
+	global *Config
+	byKey  map[string]*Config
+}
+
+// maxEffectiveConfigs bounds the configurations shared: far more than
+// there are care levels, far fewer than households.
+const maxEffectiveConfigs = 1024
+
+// get is global with t applied (With), shared with every other caller of
+// the same global and overrides. The result must not be written to.
+func (c *effectiveConfigs) get(global *Config, t Thresholds) (*Config, error) {
+	key := thresholdsKey(t)
+	c.mu.Lock()
+	if c.global != global {
+		c.global, c.byKey = global, make(map[string]*Config)
+	}
+	eff, ok := c.byKey[key]
+	c.mu.Unlock()
+	if ok {
+		return eff, nil
+	}
+	cfg, err := global.With(t)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.global == global && len(c.byKey) < maxEffectiveConfigs {
+		c.byKey[key] = &cfg
+	}
+	return &cfg, nil
+}
+
+// thresholdsKey spells t's content, each value with its type: 8 and "8"
+// are not the same override (the second is refused).
+func thresholdsKey(t Thresholds) string {
+	var b strings.Builder
+	for _, rule := range sortedKeys(t) {
+		for _, name := range sortedKeys(t[rule]) {
+			fmt.Fprintf(&b, "%s.%s=%T:%v;", rule, name, t[rule][name], t[rule][name])
+		}
+	}
+	return b.String()
 }
 
 func (r Rule) paramNames() []string {

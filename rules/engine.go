@@ -43,6 +43,8 @@ type Engine struct {
 	chunks        [][]byte
 	// journal, when set, records every reading Process applies (SetJournal).
 	journal Journal
+	// effective are the configurations households' overrides make of cfg.
+	effective effectiveConfigs
 }
 
 type shard struct {
@@ -89,21 +91,22 @@ func (e *Engine) SetConfig(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("rules config: %w", err)
 	}
-	e.cfg.Store(&cfg)
+	global := &cfg
+	e.cfg.Store(global)
 	for i := range e.shards {
 		s := &e.shards[i]
 		s.mu.Lock()
 		for _, h := range s.households {
 			if h.settings != nil && h.settings.overrides != nil {
-				eff, err := cfg.With(h.settings.overrides)
+				eff, err := e.effective.get(global, h.settings.overrides)
 				if err != nil {
 					// Overrides were checked when set and each parameter is
 					// bounded on its own, so this cannot happen; keep the old.
 					continue
 				}
-				h.settings.cfg = &eff
+				h.settings.cfg = eff
 			}
-			e.rearm(s, h, h.newest, &cfg)
+			e.rearm(s, h, h.newest, global)
 		}
 		s.mu.Unlock()
 	}
@@ -136,11 +139,10 @@ func (e *Engine) SetHousehold(id string, st Settings) error {
 	global := e.cfg.Load()
 	var eff *Config
 	if len(st.Overrides) > 0 {
-		c, err := global.With(st.Overrides)
-		if err != nil {
+		var err error
+		if eff, err = e.effective.get(global, st.Overrides); err != nil {
 			return fmt.Errorf("household %s thresholds: %w", id, err)
 		}
-		eff = &c
 	}
 	if st.Location != nil && st.Location.String() == e.loc.String() {
 		// A zone the same as the default is no zone: a city's households

@@ -316,6 +316,49 @@ func TestHouseholdOverrides(t *testing.T) {
 	}
 }
 
+// TestEffectiveConfigsShared: households with the same overrides (a care
+// level's profile) share one effective configuration, made afresh from a
+// new global one; the same number as a string is no such override; and
+// the configurations shared are bounded.
+func TestEffectiveConfigsShared(t *testing.T) {
+	e := newEngine(t)
+	cfgOf := func(id string) *Config { return e.shard(id).households[id].settings.cfg }
+	for _, id := range []string{"h1", "h2"} {
+		if err := e.SetHousehold(id, Settings{Overrides: Thresholds{"water_no_use": {"hours": 10.0}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cfgOf("h1") != cfgOf("h2") || cfgOf("h1").WaterNoUse != 10*h {
+		t.Errorf("h1 and h2: %p and %p, water_no_use %v; want one configuration of 10h", cfgOf("h1"), cfgOf("h2"), cfgOf("h1").WaterNoUse)
+	}
+	if err := e.SetHousehold("h3", Settings{Overrides: Thresholds{"water_no_use": {"hours": "10"}}}); err == nil {
+		t.Errorf("hours as a string: %v, want refused", e.Effective("h3").WaterNoUse)
+	}
+
+	c := DefaultConfig()
+	c.NoExit = 24 * h
+	if err := e.SetConfig(c); err != nil {
+		t.Fatal(err)
+	}
+	if cfgOf("h1") != cfgOf("h2") || cfgOf("h1").NoExit != 24*h || cfgOf("h1").WaterNoUse != 10*h {
+		t.Errorf("after a reload: %p and %p, %+v", cfgOf("h1"), cfgOf("h2"), *cfgOf("h1"))
+	}
+
+	for i := range maxEffectiveConfigs + 10 {
+		id := fmt.Sprint("own", i)
+		hours := 10 + float64(i)/1000
+		if err := e.SetHousehold(id, Settings{Overrides: Thresholds{"water_no_use": {"hours": hours}}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Effective(id).WaterNoUse; got != time.Duration(hours*float64(h)) {
+			t.Fatalf("%s: water_no_use %v, want %v hours", id, got, hours)
+		}
+	}
+	if n := len(e.effective.byKey); n > maxEffectiveConfigs {
+		t.Errorf("%d configurations shared, want at most %d", n, maxEffectiveConfigs)
+	}
+}
+
 func TestRetractFiresAgain(t *testing.T) {
 	e := newEngine(t)
 	lowBattery := func(at time.Duration) Reading { r := meter(at, 100); r.BatteryPct = ptr(10.0); return r }
