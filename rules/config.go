@@ -227,14 +227,20 @@ func (c *effectiveConfigs) get(global *Config, t Thresholds) (*Config, error) {
 	return &cfg, nil
 }
 
-// thresholdsKey spells t's content, each value with its type: 8 and "8"
-// are not the same override (the second is refused).
+// thresholdsKey spells t's content so that two contents never spell the
+// same: names and strings quoted, each value with its type (8 and "8" are
+// not the same override: the second is refused), a rule without
+// parameters too. It is read before t is checked: overrides stored by an
+// older version or by hand must not pass for valid ones that spell alike.
 func thresholdsKey(t Thresholds) string {
 	var b strings.Builder
 	for _, rule := range sortedKeys(t) {
+		fmt.Fprintf(&b, "%q{", rule)
 		for _, name := range sortedKeys(t[rule]) {
-			fmt.Fprintf(&b, "%s.%s=%T:%v;", rule, name, t[rule][name], t[rule][name])
+			v := t[rule][name]
+			fmt.Fprintf(&b, "%q=%T:%#v;", name, v, v)
 		}
+		b.WriteString("}")
 	}
 	return b.String()
 }

@@ -331,8 +331,25 @@ func TestEffectiveConfigsShared(t *testing.T) {
 	if cfgOf("h1") != cfgOf("h2") || cfgOf("h1").WaterNoUse != 10*h {
 		t.Errorf("h1 and h2: %p and %p, water_no_use %v; want one configuration of 10h", cfgOf("h1"), cfgOf("h2"), cfgOf("h1").WaterNoUse)
 	}
-	if err := e.SetHousehold("h3", Settings{Overrides: Thresholds{"water_no_use": {"hours": "10"}}}); err == nil {
-		t.Errorf("hours as a string: %v, want refused", e.Effective("h3").WaterNoUse)
+	// Refused overrides, however they spell, never pass for valid ones shared
+	// before: each below would be given h4's configuration were they
+	// spelt without quotes, types or their empty rules.
+	if err := e.SetHousehold("h4", Settings{Overrides: Thresholds{"no_motion": {"window": "07:00-22:00"}, "water_no_use": {"hours": 10.0}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetHousehold("h5", Settings{Overrides: Thresholds{"water_no_use": {}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []Thresholds{
+		{"water_no_use": {"hours": "10"}},
+		{"no_motion": {"window": "07:00-22:00;water_no_use.hours=float64:10"}},
+		{"no_motion": {"window=string:07:00-22:00;water_no_use.hours": 10.0}},
+		{"no_motion.window=string:07:00-22:00;water_no_use": {"hours": 10.0}},
+		{"bogus": {}},
+	} {
+		if err := e.SetHousehold("h3", Settings{Overrides: bad}); err == nil {
+			t.Errorf("%v: accepted, want refused", bad)
+		}
 	}
 
 	c := DefaultConfig()
