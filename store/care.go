@@ -43,29 +43,39 @@ func (db *DB) SetCareLevel(ctx context.Context, householdID string, level regist
 // RoutineHouseholds lists the registered households without a record of
 // month's routine visits, by id.
 func (db *DB) RoutineHouseholds(ctx context.Context, month string) ([]tasks.RoutineHousehold, error) {
-	rows, err := db.r.QueryContext(ctx, `
-		SELECT h.id, h.grid_id, h.care_level FROM households h
+	list, err := scanRoutineHouseholds(db.r.QueryContext(ctx, `
+		SELECT `+routineHouseholdCols+` FROM households h
 		WHERE h.deleted_at IS NULL
 			AND NOT EXISTS (SELECT 1 FROM routine_months m WHERE m.household_id = h.id AND m.month = ?)
-		ORDER BY h.id`, month)
+		ORDER BY h.id`, month))
 	if err != nil {
 		return nil, fmt.Errorf("households without routine visits of %s: %w", month, err)
+	}
+	return list, nil
+}
+
+// routineHouseholdCols are what scanRoutineHouseholds scans, of households h.
+const routineHouseholdCols = `h.id, h.grid_id, h.care_level`
+
+// scanRoutineHouseholds reads the rows of a query of routineHouseholdCols.
+func scanRoutineHouseholds(rows *sql.Rows, err error) ([]tasks.RoutineHousehold, error) {
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	list := []tasks.RoutineHousehold{}
 	for rows.Next() {
-		var h tasks.RoutineHousehold
-		var level string
+		var (
+			h     tasks.RoutineHousehold
+			level string
+		)
 		if err := rows.Scan(&h.ID, &h.GridID, &level); err != nil {
-			return nil, fmt.Errorf("households without routine visits of %s: %w", month, err)
+			return nil, err
 		}
 		h.CareLevel = registry.CareLevel(level)
 		list = append(list, h)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("households without routine visits of %s: %w", month, err)
-	}
-	return list, nil
+	return list, rows.Err()
 }
 
 // RoutineSamples lists the routine visits due in [from, to) with their
@@ -129,26 +139,14 @@ func (t *taskTx) RoutineHouseholdsOf(ctx context.Context, ids []string) (map[str
 	if err != nil {
 		return nil, fmt.Errorf("households for routine visits: %w", err)
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, grid_id, care_level FROM households
-		WHERE deleted_at IS NULL AND id IN (`+t.jsonArray+`)`, string(arr))
+	list, err := scanRoutineHouseholds(t.tx.QueryContext(ctx, `SELECT `+routineHouseholdCols+` FROM households h
+		WHERE h.deleted_at IS NULL AND h.id IN (`+t.jsonArray+`)`, string(arr)))
 	if err != nil {
 		return nil, fmt.Errorf("households for routine visits: %w", err)
 	}
-	defer rows.Close()
-	out := make(map[string]tasks.RoutineHousehold, len(ids))
-	for rows.Next() {
-		var (
-			h     tasks.RoutineHousehold
-			level string
-		)
-		if err := rows.Scan(&h.ID, &h.GridID, &level); err != nil {
-			return nil, fmt.Errorf("households for routine visits: %w", err)
-		}
-		h.CareLevel = registry.CareLevel(level)
+	out := make(map[string]tasks.RoutineHousehold, len(list))
+	for _, h := range list {
 		out[h.ID] = h
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("households for routine visits: %w", err)
 	}
 	return out, nil
 }

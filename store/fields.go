@@ -349,11 +349,11 @@ func (db *DB) encryptPlaintext(ctx context.Context, tx *sql.Tx) error {
 			return fmt.Errorf("encrypt notice %s: %w", n.id, err)
 		}
 	}
-	evidence, err := db.encryptDocs(ctx, tx, "task_evidence", "values_json")
+	evidence, err := db.encryptDocs(ctx, tx, evidenceDocs.table, evidenceDocs.column)
 	if err != nil {
 		return err
 	}
-	timeline, err := db.encryptDocs(ctx, tx, "task_timeline", "data_json")
+	timeline, err := db.encryptDocs(ctx, tx, timelineDocs.table, timelineDocs.column)
 	if err != nil {
 		return err
 	}

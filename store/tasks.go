@@ -379,9 +379,9 @@ func (t *taskTx) insertTasks(ctx context.Context, ts []tasks.Task) error {
 		return err
 	}
 	// The tasks' rows first: the documents refer to them.
-	evidence := newDocBatch(t, "task_evidence", "values_json", evidenceCols)
+	evidence := newDocBatch(t, evidenceDocs)
 	defer evidence.rows.close()
-	timeline := newDocBatch(t, "task_timeline", "data_json", timelineCols)
+	timeline := newDocBatch(t, timelineDocs)
 	defer timeline.rows.close()
 	for _, task := range ts {
 		for _, ev := range task.Evidence {
@@ -405,27 +405,26 @@ func (t *taskTx) insertTasks(ctx context.Context, ts []tasks.Task) error {
 // insertDoc writes them; a document to be sealed is written by insertDoc
 // itself, after the rows queued before it, so that seq keeps their order.
 type docBatch struct {
-	t             *taskTx
-	table, column string
-	insert        string
-	rows          *rowBatch
+	t    *taskTx
+	docs docTable
+	rows *rowBatch
 }
 
-func newDocBatch(t *taskTx, table, column, cols string) *docBatch {
-	return &docBatch{t: t, table: table, column: column, insert: insertRows(table, cols, 1), rows: newRowBatch(t.tx.Tx, table, cols)}
+func newDocBatch(t *taskTx, docs docTable) *docBatch {
+	return &docBatch{t: t, docs: docs, rows: newRowBatch(t.tx.Tx, docs.table, docs.cols)}
 }
 
 // add queues a row: args, then doc.
 func (b *docBatch) add(ctx context.Context, doc map[string]any, args ...any) error {
-	if b.t.fields != nil && sensitiveDoc(doc) {
+	if sealsDoc(b.t.fields, doc) {
 		if err := b.rows.flush(ctx); err != nil {
 			return err
 		}
-		return insertDoc(ctx, b.t.tx, b.t.fields, b.table, b.column, b.insert, doc, args...)
+		return insertDoc(ctx, b.t.tx, b.t.fields, b.docs, doc, args...)
 	}
 	text, err := jsonObject(doc)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", b.column, err)
+		return fmt.Errorf("encode %s: %w", b.docs.column, err)
 	}
 	return b.rows.add(append(args, text)...)
 }
@@ -467,9 +466,7 @@ func taskWriteError(task tasks.Task, err error) error {
 }
 
 func (t *taskTx) AddEvidence(ctx context.Context, taskID string, ev rules.Evidence) error {
-	err := insertDoc(ctx, t.tx, t.fields, "task_evidence", "values_json",
-		insertRows("task_evidence", evidenceCols, 1),
-		ev.Values, taskID, toMS(ev.At), ev.DeviceID, ev.Summary)
+	err := insertDoc(ctx, t.tx, t.fields, evidenceDocs, ev.Values, taskID, toMS(ev.At), ev.DeviceID, ev.Summary)
 	if err != nil {
 		return fmt.Errorf("add evidence to task %s: %w", taskID, childError(err))
 	}
@@ -484,36 +481,38 @@ func (t *taskTx) AddTimeline(ctx context.Context, taskID string, e tasks.Timelin
 }
 
 func addTimeline(ctx context.Context, q querier, c *fieldCipher, taskID string, e tasks.TimelineEntry) error {
-	err := insertDoc(ctx, q, c, "task_timeline", "data_json",
-		insertRows("task_timeline", timelineCols, 1),
-		e.Data, taskID, toMS(e.At), e.Actor, e.Type, e.Message)
+	err := insertDoc(ctx, q, c, timelineDocs, e.Data, taskID, toMS(e.At), e.Actor, e.Type, e.Message)
 	return childError(err)
 }
 
-// insertDoc runs insert, whose last argument is the row's JSON document
-// (evidence values, timeline data) in table.column. A document holding a
+// insertDoc inserts a row of docs.table, args then doc, the row's JSON
+// document (evidence values, timeline data). A document holding a
 // sensitive value is sealed with the row's seq as additional data, so the
 // row goes in without it and then gets it.
-func insertDoc(ctx context.Context, q querier, c *fieldCipher, table, column, insert string, doc map[string]any, args ...any) error {
+func insertDoc(ctx context.Context, q querier, c *fieldCipher, docs docTable, doc map[string]any, args ...any) error {
 	text, err := jsonObject(doc)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", column, err)
+		return fmt.Errorf("encode %s: %w", docs.column, err)
 	}
-	if c == nil || !sensitiveDoc(doc) {
-		_, err := q.ExecContext(ctx, insert, append(args, text)...)
+	if !sealsDoc(c, doc) {
+		_, err := q.ExecContext(ctx, docs.insert, append(args, text)...)
 		return err
 	}
 	var seq int64
-	if err := q.QueryRowContext(ctx, insert+` RETURNING seq`, append(args, nil)...).Scan(&seq); err != nil {
+	if err := q.QueryRowContext(ctx, docs.insert+` RETURNING seq`, append(args, nil)...).Scan(&seq); err != nil {
 		return err
 	}
-	sealedDoc, err := c.seal(text.String, docAAD(table, column, seq))
+	sealedDoc, err := c.seal(text.String, docAAD(docs.table, docs.column, seq))
 	if err != nil {
 		return err
 	}
-	_, err = q.ExecContext(ctx, `UPDATE `+table+` SET `+column+` = ? WHERE seq = ?`, sealedDoc, seq)
+	_, err = q.ExecContext(ctx, `UPDATE `+docs.table+` SET `+docs.column+` = ? WHERE seq = ?`, sealedDoc, seq)
 	return err
 }
+
+// sealsDoc reports whether doc is stored sealed: it holds a sensitive
+// value, and the store has a field key.
+func sealsDoc(c *fieldCipher, doc map[string]any) bool { return c != nil && sensitiveDoc(doc) }
 
 // childError maps a row naming a task that does not exist to registry.ErrNotFound.
 func childError(err error) error {
@@ -639,10 +638,20 @@ func (t *taskTx) PrimaryWorker(ctx context.Context, gridID string) (registry.Wor
 	return primaryWorker(ctx, t.tx, gridID)
 }
 
-// The columns of a task's documents, the document last.
-const (
-	evidenceCols = `task_id, at, device_id, summary, values_json`
-	timelineCols = `task_id, at, actor, entry_type, message, data_json`
+// docTable is a table of a task's documents: its columns, the document
+// (column) last, and the insert of one row, built once rather than at each
+// piece of evidence an alarm adds.
+type docTable struct {
+	table, column, cols, insert string
+}
+
+func newDocTable(table, cols string) docTable {
+	return docTable{table: table, column: cols[strings.LastIndex(cols, " ")+1:], cols: cols, insert: insertRows(table, cols, 1)}
+}
+
+var (
+	evidenceDocs = newDocTable("task_evidence", `task_id, at, device_id, summary, values_json`)
+	timelineDocs = newDocTable("task_timeline", `task_id, at, actor, entry_type, message, data_json`)
 )
 
 const taskCols = `id, household_id, rule, severity, kind, state, assignee_id, opened_at, ack_due_at, resolve_due_at, acked_at, on_site_at, closed_at, escalated_at, outcome, note, due_at, verify_until`
@@ -710,7 +719,7 @@ func taskEvidence(ctx context.Context, q querier, c *fieldCipher, taskID string)
 			return nil, err
 		}
 		ev.At = fromMS(at)
-		if ev.Values, err = openDoc(c, "task_evidence", "values_json", seq, values); err != nil {
+		if ev.Values, err = openDoc(c, evidenceDocs.table, evidenceDocs.column, seq, values); err != nil {
 			return nil, fmt.Errorf("decode values: %w", err)
 		}
 		list = append(list, ev)
@@ -736,7 +745,7 @@ func taskTimeline(ctx context.Context, q querier, c *fieldCipher, taskID string)
 			return nil, err
 		}
 		e.At = fromMS(at)
-		if e.Data, err = openDoc(c, "task_timeline", "data_json", seq, data); err != nil {
+		if e.Data, err = openDoc(c, timelineDocs.table, timelineDocs.column, seq, data); err != nil {
 			return nil, fmt.Errorf("decode data: %w", err)
 		}
 		list = append(list, e)

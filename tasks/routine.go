@@ -197,16 +197,19 @@ func (s *Service) routineVisits(ctx context.Context, tx Tx, householdIDs []strin
 	if len(householdIDs) == 1 {
 		which = "household " + householdIDs[0]
 	}
+	fail := func(err error) ([]Task, error) {
+		return nil, fmt.Errorf("schedule routine visits of %s for %s: %w", which, month, err)
+	}
 	hs, err := tx.RoutineHouseholdsOf(ctx, householdIDs)
 	if err != nil {
-		return nil, fmt.Errorf("schedule routine visits of %s for %s: %w", which, month, err)
+		return fail(err)
 	}
 	left := end.Sub(now)
 	visits := make(map[string]int, len(householdIDs))
 	for _, id := range householdIDs {
 		h, ok := hs[id]
 		if !ok {
-			return nil, fmt.Errorf("schedule routine visits of household %s for %s: %w", id, month, ErrNotFound)
+			return fail(fmt.Errorf("household %s: %w", id, ErrNotFound))
 		}
 		perMonth := s.opts.RoutineVisits[h.CareLevel.OrDefault()]
 		// Rounded up: a household registered on the 20th still gets one visit.
@@ -214,7 +217,7 @@ func (s *Service) routineVisits(ctx context.Context, tx Tx, householdIDs []strin
 	}
 	fresh, err := tx.MarkRoutineMonths(ctx, month, visits, now)
 	if err != nil {
-		return nil, fmt.Errorf("schedule routine visits of %s for %s: %w", which, month, err)
+		return fail(err)
 	}
 	var opened []Task
 	primary := make(map[string]string) // grid → its primary worker, "" for none
@@ -231,7 +234,7 @@ func (s *Service) routineVisits(ctx context.Context, tx Tx, householdIDs []strin
 			case err == nil:
 				assignee = w.ID
 			case !errors.Is(err, ErrNotFound):
-				return nil, fmt.Errorf("schedule routine visits of household %s for %s: find grid worker: %w", id, month, err)
+				return fail(fmt.Errorf("household %s: find grid worker: %w", id, err))
 			}
 			primary[h.GridID] = assignee
 		}
@@ -242,7 +245,7 @@ func (s *Service) routineVisits(ctx context.Context, tx Tx, householdIDs []strin
 		}
 	}
 	if err := tx.InsertTasks(ctx, opened); err != nil {
-		return nil, fmt.Errorf("schedule routine visits of %s for %s: %w", which, month, err)
+		return fail(err)
 	}
 	return opened, nil
 }
