@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -135,12 +134,8 @@ func (db *DB) RoutineSamples(ctx context.Context, from, to time.Time) ([]tasks.R
 // in one query: the month's pass schedules hundreds of households a
 // transaction.
 func (t *taskTx) RoutineHouseholdsOf(ctx context.Context, ids []string) (map[string]tasks.RoutineHousehold, error) {
-	arr, err := json.Marshal(ids)
-	if err != nil {
-		return nil, fmt.Errorf("households for routine visits: %w", err)
-	}
 	list, err := scanRoutineHouseholds(t.tx.QueryContext(ctx, `SELECT `+routineHouseholdCols+` FROM households h
-		WHERE h.deleted_at IS NULL AND h.id IN (`+t.jsonArray+`)`, string(arr)))
+		WHERE h.deleted_at IS NULL AND h.id `+t.dialect.inList(), listArg(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("households for routine visits: %w", err)
 	}
@@ -190,13 +185,9 @@ func (t *taskTx) InsertRating(ctx context.Context, r tasks.Rating) error {
 
 // RatingsBy finds by's ratings of the tasks taskIDs, by task id.
 func (db *DB) RatingsBy(ctx context.Context, by string, taskIDs []string) (map[string]tasks.Rating, error) {
-	ids, err := json.Marshal(taskIDs)
-	if err != nil {
-		return nil, fmt.Errorf("ratings by %s: %w", by, err)
-	}
 	rows, err := db.r.QueryContext(ctx, `
 		SELECT task_id, stars, comment, at FROM task_ratings
-		WHERE rated_by = ? AND task_id IN (`+db.dialect.jsonArray+`)`, by, string(ids))
+		WHERE rated_by = ? AND task_id `+db.dialect.inList(), by, listArg(taskIDs))
 	if err != nil {
 		return nil, fmt.Errorf("ratings by %s: %w", by, err)
 	}

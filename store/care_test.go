@@ -129,6 +129,10 @@ func TestRoutineStore(t *testing.T) {
 	if len(rated) != 2 || rated["f1"].Stars != 4 || rated["r2"].Stars != 2 {
 		t.Errorf("ratings by fam1: %+v", rated)
 	}
+	// No ids is an empty list, not JSON's null, which PostgreSQL refuses.
+	if rated, err := db.RatingsBy(ctx, "fam1", nil); err != nil || len(rated) != 0 {
+		t.Errorf("ratings by fam1 of no task: %+v, %v; want none", rated, err)
+	}
 	sla, err := db.SLASamples(ctx, t0.Add(-time.Hour), t0.Add(time.Hour), "")
 	must(t, err)
 	if len(sla) != 1 || sla[0].Ratings != 2 || sla[0].RatingStars != 9 {

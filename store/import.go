@@ -180,20 +180,16 @@ func (db *DB) importKnown(ctx context.Context, tx *sql.Tx, in []registry.Househo
 	if k.households, err = db.registered(ctx, tx, householdsIn, households); err != nil {
 		return importKnown{}, fmt.Errorf("registered households: %w", err)
 	}
-	if k.grids, err = db.registered(ctx, tx, `SELECT id FROM grids WHERE id IN `, uniqueStrings(grids)); err != nil {
+	if k.grids, err = db.registered(ctx, tx, `SELECT id FROM grids WHERE id `, uniqueStrings(grids)); err != nil {
 		return importKnown{}, fmt.Errorf("registered grids: %w", err)
 	}
 	return k, nil
 }
 
-// registered runs selectIn, a query of ids ending in "IN ", on ids (as one
-// JSON array) and returns the ids it found.
-func (db *DB) registered(ctx context.Context, q querier, selectIn string, ids []string) (map[string]bool, error) {
-	arr, err := json.Marshal(ids)
-	if err != nil {
-		return nil, err
-	}
-	found, err := strings1(ctx, q, selectIn+`(`+db.dialect.jsonArray+`)`, string(arr))
+// registered runs selectWhere, a query of ids ending in the id column to
+// match, on ids and returns the ids it found.
+func (db *DB) registered(ctx context.Context, q querier, selectWhere string, ids []string) (map[string]bool, error) {
+	found, err := strings1(ctx, q, selectWhere+db.dialect.inList(), listArg(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -411,4 +407,4 @@ func (db *DB) ExistingHouseholds(ctx context.Context, ids []string) (map[string]
 	return out, nil
 }
 
-const householdsIn = `SELECT id FROM households WHERE deleted_at IS NULL AND id IN `
+const householdsIn = `SELECT id FROM households WHERE deleted_at IS NULL AND id `

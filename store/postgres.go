@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -30,7 +31,7 @@ type dialect struct {
 	// postgres is set for PostgreSQL.
 	postgres bool
 	// jsonArray is a table with one column, value: the elements of the JSON
-	// array of strings given as its one parameter.
+	// array of strings given as its one parameter (inList).
 	jsonArray string
 	// tables lists the schema's tables; columns a table's columns (one
 	// parameter: the table); foreignKeys a table's single-column foreign
@@ -66,6 +67,19 @@ var postgresDialect = &dialect{
 		WHERE c.contype = 'f' AND t.relnamespace = current_schema()::regnamespace AND t.relname = ?`,
 	plaintextRuleStates: `SELECT household_id, data FROM rule_state
 		WHERE length(data) > 0 AND substr(data, 1, 7) <> '\x656e633a76313a'::bytea`,
+}
+
+// inList is "IN (…)" over the strings of its one parameter, which listArg
+// makes: one statement, prepared once, for any number of ids.
+func (d *dialect) inList() string { return "IN (" + d.jsonArray + ")" }
+
+// listArg is ids as inList's parameter, a JSON array of strings.
+func listArg(ids []string) string {
+	if len(ids) == 0 {
+		return "[]" // not null, which PostgreSQL refuses to take elements of
+	}
+	b, _ := json.Marshal(ids) // a []string always marshals: invalid UTF-8 is replaced
+	return string(b)
 }
 
 // IsPostgresURL reports whether url names a PostgreSQL database, the only

@@ -36,7 +36,7 @@ func (db *DB) Update(ctx context.Context, fn func(tasks.Tx) error) error {
 	}
 	defer done()
 	defer tx.Rollback()
-	if err := fn(&taskTx{tx: db.prepared(tx), fields: db.fields, jsonArray: db.dialect.jsonArray}); err != nil {
+	if err := fn(&taskTx{tx: db.prepared(tx), fields: db.fields, dialect: db.dialect}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -95,12 +95,8 @@ func (db *DB) Tasks(ctx context.Context, f tasks.Filter) ([]tasks.Task, error) {
 	}
 	if f.GridIDs != nil {
 		// A caller scoped to some grids; none at all sees nothing.
-		where = append(where, `household_id IN (SELECT id FROM households WHERE grid_id IN (`+db.dialect.jsonArray+`))`)
-		grids, err := json.Marshal(f.GridIDs)
-		if err != nil {
-			return nil, fmt.Errorf("list tasks: %w", err)
-		}
-		args = append(args, string(grids))
+		where = append(where, `household_id IN (SELECT id FROM households WHERE grid_id `+db.dialect.inList()+`)`)
+		args = append(args, listArg(f.GridIDs))
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -298,10 +294,9 @@ func (db *DB) SLAWorkerSamples(ctx context.Context, from, to time.Time, gridID s
 
 // taskTx is tasks.Tx on one SQL transaction.
 type taskTx struct {
-	tx     *preparedTx
-	fields *fieldCipher
-	// jsonArray is the dialect's table of a JSON array's elements.
-	jsonArray string
+	tx      *preparedTx
+	fields  *fieldCipher
+	dialect *dialect
 }
 
 func (t *taskTx) OpenTaskFor(ctx context.Context, householdID, rule string) (tasks.Task, bool, error) {
