@@ -211,3 +211,17 @@ func BenchmarkOnlineDevices(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConfigWith measures a household's own overrides applied to the
+// global configuration, which a start does for each such household. Run with
+// go test -run=^$ -bench=BenchmarkConfigWith -benchmem ./rules/
+func BenchmarkConfigWith(b *testing.B) {
+	global := DefaultConfig()
+	own := Thresholds{RuleNoMotion: {"hours": 8.0, "window": "06:30-23:00"}, RuleWaterNoUse: {"hours": 10.0}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := global.With(own); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -133,13 +133,33 @@ func (p Param) set(c *Config, v any) error {
 	if !ok {
 		return fmt.Errorf("must be a number of %s, got %v", p.Unit, v)
 	}
-	if !(f >= p.Min && f <= p.Max) { // NaN fails too
-		return fmt.Errorf("must be between %g and %g %s, got %g", p.Min, p.Max, p.Unit, f)
+	if err := p.inRange(f); err != nil {
+		return err
 	}
 	if p.hours != nil {
 		*p.hours(c) = time.Duration(f * float64(p.per()))
 	} else {
 		*p.num(c) = f
+	}
+	return nil
+}
+
+// check says what is wrong with c's value of the parameter, as set would of
+// it, without spelling it out: a start checks every household's overrides.
+func (p Param) check(c *Config) error {
+	switch {
+	case p.win != nil:
+		return p.win(c).check()
+	case p.hours != nil:
+		return p.inRange(float64(*p.hours(c)) / float64(p.per()))
+	default:
+		return p.inRange(*p.num(c))
+	}
+}
+
+func (p Param) inRange(f float64) error {
+	if !(f >= p.Min && f <= p.Max) { // NaN fails too
+		return fmt.Errorf("must be between %g and %g %s, got %g", p.Min, p.Max, p.Unit, f)
 	}
 	return nil
 }
@@ -266,7 +286,7 @@ func sortedKeys[V any](m map[string]V) []string {
 func (c Config) Validate() error {
 	var errs []error
 	for _, p := range Params {
-		if err := p.set(&Config{}, p.get(&c)); err != nil {
+		if err := p.check(&c); err != nil {
 			errs = append(errs, fmt.Errorf("rules.%s: %w", p.Key(), err))
 		}
 	}
@@ -295,10 +315,21 @@ func ParseWindow(s string) (Window, error) {
 		return Window{}, fmt.Errorf("window %q: %w", s, err)
 	}
 	w := Window{Start: start, End: end}
-	if w.length() < 60 {
-		return Window{}, fmt.Errorf("window %q: must be at least an hour long", s)
+	if err := w.check(); err != nil {
+		return Window{}, err
 	}
 	return w, nil
+}
+
+// check says what is wrong with w: ParseWindow reads only windows that pass.
+func (w Window) check() error {
+	switch {
+	case w.Start < 0 || w.Start >= 1440 || w.End < 0 || w.End > 1440 || w.Start == w.End:
+		return fmt.Errorf("window %d-%d minutes: want two different times of day", w.Start, w.End)
+	case w.length() < 60:
+		return fmt.Errorf("window %s: must be at least an hour long", w)
+	}
+	return nil
 }
 
 func (w Window) String() string {

@@ -83,6 +83,42 @@ func TestValidate(t *testing.T) {
 	if _, err := NewEngine(DefaultConfig(), nil); err == nil {
 		t.Error("no default zone accepted")
 	}
+	for _, tt := range []struct {
+		name string
+		set  func(*Config)
+		want string // in the error; none when empty
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"at the bounds", func(c *Config) { c.WaterNoUse, c.BatteryLowPct = time.Hour, 90 }, ""},
+		{"hours below", func(c *Config) { c.WaterNoUse = time.Hour - time.Second }, "rules.water_no_use.hours: must be between 1 and 168 hours"},
+		{"minutes above", func(c *Config) { c.LateWakeMargin = 361 * time.Minute }, "rules.late_wake.margin: must be between 15 and 360 minutes, got 361"},
+		{"percent", func(c *Config) { c.BatteryLowPct = 0 }, "rules.battery_low.pct"},
+		{"window short", func(c *Config) { c.NoMotionWindow = Window{420, 440} }, "rules.no_motion.window: window 07:00-07:20: must be at least an hour long"},
+		{"window off the clock", func(c *Config) { c.NoMotionWindow = Window{-5, 600} }, "rules.no_motion.window"},
+	} {
+		c := DefaultConfig()
+		tt.set(&c)
+		err := c.Validate()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: Validate() = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestWindowCheck holds Validate's check of a window to what ParseWindow
+// reads of its spelling, at the edges of the clock and of an hour's length.
+func TestWindowCheck(t *testing.T) {
+	edges := []int{-1, 0, 1, 30, 59, 60, 61, 419, 420, 479, 480, 481, 1379, 1380, 1381, 1410, 1439, 1440, 1441}
+	for _, start := range edges {
+		for _, end := range edges {
+			w := Window{start, end}
+			back, err := ParseWindow(w.String())
+			parsed := err == nil && back == w
+			if checked := w.check() == nil; checked != parsed {
+				t.Errorf("%v: check passes %v, ParseWindow(%q) = %v, %v", w, checked, w.String(), back, err)
+			}
+		}
+	}
 }
 
 func TestParseWindow(t *testing.T) {
