@@ -116,25 +116,32 @@ func (e *Elector) Campaign(ctx context.Context) (int64, error) {
 	}
 }
 
-// Hold renews the lease every third of its TTL until ctx ends, then
-// releases it so that a standby need not wait for it to expire, and returns
-// nil. It returns ErrLost when another monitor took the lease, or when no
-// renewal succeeded before the lease would expire: the caller must stop
-// working (the store's fence refuses its writes from then on anyway).
+// Hold renews the lease a third of its TTL after it was last taken or
+// renewed until ctx ends, then releases it so that a standby need not wait
+// for it to expire, and returns nil. A renewal that fails is tried again
+// until the lease would expire. Hold returns ErrLost when
+// another monitor took the lease, or when no renewal succeeded before the
+// lease would expire: the caller must stop working (the store's fence
+// refuses its writes from then on anyway).
 func (e *Elector) Hold(ctx context.Context, epoch int64) error {
 	defer e.leader.Store(false)
-	tick := time.NewTicker(e.opts.TTL / 3)
-	defer tick.Stop()
+	// Counted from when the lease was taken, not from now: on a machine
+	// starved of CPU the first ask took 9 s of a 10 s lease, and a renewal
+	// a third of the TTL after it came too late (docs/performance.md,
+	// "Thirty-sixth round").
+	next := e.held.Add(e.opts.TTL / 3)
 	for {
+		wait := time.NewTimer(time.Until(next))
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			release, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			if err := e.opts.Lease.ReleaseLease(release, e.holder); err != nil {
 				e.opts.Logger.Warn("leader lease not released; a standby takes over once it expires", "err", err)
 			}
 			return nil
-		case <-tick.C:
+		case <-wait.C:
 		}
 		sent := time.Now()
 		expires := e.held.Add(e.opts.TTL)
@@ -146,12 +153,16 @@ func (e *Elector) Hold(ctx context.Context, epoch int64) error {
 			continue // released above
 		case err == nil && ok && got == epoch:
 			e.held = sent
+			next = sent.Add(e.opts.TTL / 3)
 		case err == nil:
 			return fmt.Errorf("%w: another monitor holds it", ErrLost)
 		case !time.Now().Before(expires):
 			return fmt.Errorf("%w: not renewed within its %s: %w", ErrLost, e.opts.TTL, err)
 		default:
 			e.opts.Logger.Warn("leader lease not renewed; trying again", "err", err, "expires_in", time.Until(expires))
+			// Several tries before the lease expires, not a loop against
+			// a store in trouble.
+			next = time.Now().Add(min(e.opts.TTL/10, time.Second))
 		}
 	}
 }

@@ -82,3 +82,64 @@ func TestElector(t *testing.T) {
 		t.Errorf("Hold after losing the lease: %v, want ErrLost", err)
 	}
 }
+
+// troubledLease answers its first ask for the lease late, as a store on a
+// machine starved of CPU did (the lease's time runs from before the ask),
+// and then fails the renewals it is told to, as a store in trouble does.
+type troubledLease struct {
+	ha.Lease
+	late   time.Duration
+	failed int // renewals to fail
+	asks   int
+}
+
+func (l *troubledLease) AcquireLease(ctx context.Context, holder string, ttl time.Duration) (int64, bool, error) {
+	l.asks++
+	switch {
+	case l.asks == 1:
+		time.Sleep(l.late)
+	case l.asks <= 1+l.failed:
+		return 0, false, errors.New("the store is in trouble")
+	}
+	return l.Lease.AcquireLease(ctx, holder, ttl)
+}
+
+// TestElectorTroubledStore: a lease taken late in its TTL is renewed at
+// once, not a third of the TTL after Hold began, when it has expired; a
+// renewal that fails is tried again soon enough to hold the lease through
+// two failures, where one every third of the TTL lost it.
+func TestElectorTroubledStore(t *testing.T) {
+	db, err := store.Open(context.Background(), "", nil, store.WithURL(testkit.PostgresURL(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	const ttl = 3 * time.Second
+	for _, lease := range []*troubledLease{
+		{Lease: db, late: 2 * ttl / 3},
+		{Lease: db, failed: 2},
+	} {
+		e, err := ha.New(ha.Options{Lease: lease, TTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		epoch, err := e.Campaign(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		holding, stop := context.WithCancel(ctx)
+		held := make(chan error, 1)
+		go func() { held <- e.Hold(holding, epoch) }()
+		// Past the lease's first expiry.
+		select {
+		case err := <-held:
+			t.Fatalf("late %s, %d renewals failed: Hold: %v, want the lease held", lease.late, lease.failed, err)
+		case <-time.After(ttl):
+		}
+		stop()
+		if err := <-held; err != nil {
+			t.Fatalf("Hold after stop: %v, want nil", err)
+		}
+	}
+}
