@@ -33,6 +33,8 @@ func (f snapshotFile) Open() (*snapshot.File, error) {
 	return snapshot.Open(f.path, f.key, runtime.GOMAXPROCS(0))
 }
 
+func (f snapshotFile) Shred() error { return snapshot.Shred(f.path) }
+
 // saveSnapshot writes the snapshot once every part has stopped, the last
 // checkpoint included. Without one (a standby, a failed last write, an
 // error) the next start reads the store: slower, never wrong, so a failure

@@ -104,6 +104,9 @@ type Store interface {
 type Snapshot interface {
 	// Open reads the snapshot's header; a missing one is fs.ErrNotExist.
 	Open() (*snapshot.File, error)
+	// Shred makes the snapshot unreadable for good and removes it: an
+	// erased household's routine must not stay on disk (docs/privacy.md).
+	Shred() error
 }
 
 // Journal is a file of readings in the order the engine applied them;

@@ -20,7 +20,8 @@ import (
 // rule state written since replaces the engine's (the leader's engine held
 // it when it wrote it), and the devices of the households given one are
 // cached and expected. Once an erasure was written, every household no
-// longer registered is forgotten, with its devices; so is every household
+// longer registered is forgotten, with its devices and the snapshot of
+// the standby's last clean stop, which holds them; so is every household
 // given a device or whose settings were written (or which was registered)
 // since, before what the store holds of it is applied: it may be one
 // erased and registered again under its id. Last, the settings (time
@@ -54,6 +55,7 @@ func (d *Dispatcher) Follow(ctx context.Context, cache DeviceCache) error {
 			return fmt.Errorf("follow the store: %w", err)
 		}
 		d.log.Info("standing by: forgot the households erased", "households", gone, "took", time.Since(began))
+		d.shredSnapshot()
 	}
 	restored := 0
 	for _, st := range states {

@@ -2,6 +2,8 @@ package dispatch_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/eldersafe/eldersafe/dispatch"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/snapshot"
 )
 
 // A standby loads the store's state, then follows what the leader writes:
@@ -21,7 +24,14 @@ func TestStandbyFollowsTheLeader(t *testing.T) {
 	leader := newEnvOn(t, db, dispatch.Options{})
 	leader.run(t)
 	semi := map[registry.CareLevel]rules.Thresholds{registry.CareSemi: {"no_motion": {"hours": 9.0}}}
-	standby := newEnvOn(t, db, dispatch.Options{Standby: true, CareLevels: semi})
+	snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
+	standby := newEnvOn(t, db, dispatch.Options{Standby: true, CareLevels: semi, Snapshot: snap})
+	// The standby's last clean stop left a snapshot (this one is not read).
+	must(t, os.WriteFile(string(snap), []byte("the households of the standby's last clean stop"), 0o600))
+	snapshotLeft := func() bool {
+		_, err := os.Stat(string(snap))
+		return err == nil
+	}
 
 	lastSeen := func(householdID, deviceID string) (time.Time, bool) {
 		for _, s := range standby.d.Status(householdID) {
@@ -69,6 +79,9 @@ func TestStandbyFollowsTheLeader(t *testing.T) {
 	if !slices.Contains(standby.cache.remembered(), "door-2") {
 		t.Errorf("cached devices %v, want door-2 among them", standby.cache.remembered())
 	}
+	if !snapshotLeft() {
+		t.Fatal("the standby's snapshot shredded with no household erased")
+	}
 
 	if _, err := db.DeleteHousehold(ctx, "h2", t0, "test"); err != nil {
 		t.Fatal(err)
@@ -82,6 +95,9 @@ func TestStandbyFollowsTheLeader(t *testing.T) {
 	}
 	if _, known := lastSeen("h3", "pir-3"); !known {
 		t.Error("h3 forgotten with the erasure of h2")
+	}
+	if snapshotLeft() {
+		t.Error("the standby's snapshot, which holds h2, left after h2 was erased")
 	}
 
 	// Erased and registered again under its id between two reads: a new

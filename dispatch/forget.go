@@ -57,6 +57,19 @@ func (d *Dispatcher) Forget(ctx context.Context, householdID string) {
 	if err := d.store.DeleteRuleState(ctx, householdID); err != nil {
 		d.log.Error("household deleted, but its saved rule state is left until the next deletion attempt", "household_id", householdID, "err", err)
 	}
+	d.shredSnapshot()
+}
+
+// shredSnapshot shreds the snapshot of the last clean stop, which holds
+// the erased household's state and devices. Nothing is lost: a start
+// never uses a snapshot taken before a device was removed.
+func (d *Dispatcher) shredSnapshot() {
+	if d.snapshot == nil {
+		return
+	}
+	if err := d.snapshot.Shred(); err != nil {
+		d.log.Error("household deleted, but the restart snapshot holding it is left: remove it by hand (docs/privacy.md)", "err", err)
+	}
 }
 
 // deleted reports whether a household was deleted within goneFor. The

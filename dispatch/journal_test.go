@@ -236,6 +236,8 @@ func (f snapshotFile) Open() (*snapshot.File, error) {
 	return snapshot.Open(string(f), journalKey, 2)
 }
 
+func (f snapshotFile) Shred() error { return snapshot.Shred(string(f)) }
+
 // write takes the snapshot of e's households, once its Run has returned,
 // holding what j (if not nil) has written.
 func (f snapshotFile) write(t *testing.T, e *env, j *journal.Journal) {

@@ -15,6 +15,12 @@
 // (generations and the journal's mark) and whether it is the last bound
 // in: a corrupt, truncated, reordered or foreign file is an error, never a
 // silent loss, and the caller falls back to the store.
+//
+// The chunks are sealed with a key of the snapshot's own, which its header
+// holds sealed with the caller's: Shred overwrites the header, and with it
+// the only copy of that key, so that an erased household's routine cannot
+// be read back from the blocks the file leaves on disk, without rewriting
+// the hundreds of megabytes a million households take.
 package snapshot
 
 import (
@@ -46,12 +52,19 @@ const FileName = "rules.snapshot"
 
 // magic opens every snapshot; its last byte is the format's version.
 // Version 3 added the journal's mark and each state's unwritten flag,
-// version 4 the device generation; an older snapshot is refused, and that
-// start reads the store.
-const magic = "ESSNAP\x00\x04"
+// version 4 the device generation, version 5 the snapshot's own key; an
+// older snapshot is refused, and that start reads the store.
+const magic = "ESSNAP\x00\x05"
 
-// headerLen is the magic, the two generations and the journal's mark.
-const headerLen = len(magic) + 24
+// takenLen is the magic, the two generations and the journal's mark.
+const takenLen = len(magic) + 24
+
+// keyLen is the snapshot's own AES-256 key.
+const keyLen = 32
+
+// headerLen is what the snapshot was taken at, then its own key sealed
+// with the caller's (a nonce, the key, GCM's tag) and bound to the rest.
+const headerLen = takenLen + 12 + keyLen + 16
 
 // chunkTarget is how much plaintext a chunk holds before it is sealed: small
 // enough that workers share the work evenly, large enough that sealing
@@ -96,9 +109,9 @@ const (
 // once, and hands that part's households: encoding a million of them is
 // most of the work, and a clean stop should not keep a supervisor waiting.
 func Write(path string, key []byte, taken Taken, parts int, households func(part int, yield func(rules.State, []rules.SavedDevice)) error, image Image) (err error) {
-	aead, err := newAEAD(key)
+	head, aead, err := newHeader(key, taken)
 	if err != nil {
-		return err
+		return fmt.Errorf("write snapshot: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), FileName+".*.tmp")
 	if err != nil {
@@ -110,7 +123,7 @@ func Write(path string, key []byte, taken Taken, parts int, households func(part
 			os.Remove(tmp.Name())
 		}
 	}()
-	w := &writer{out: bufio.NewWriterSize(tmp, 1<<20), aead: aead, header: header(taken)}
+	w := &writer{out: bufio.NewWriterSize(tmp, 1<<20), aead: aead, header: head}
 	_, w.err = w.out.Write(w.header)
 	// Each part fills chunks of its own; this goroutine seals and writes
 	// them in the order they come, holding the latest back until it knows
@@ -187,27 +200,46 @@ func Write(path string, key []byte, taken Taken, parts int, households func(part
 	if w.err != nil {
 		return fmt.Errorf("write snapshot: %w", w.err)
 	}
-	return syncDir(filepath.Dir(path))
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return nil
 }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("write snapshot: %w", err)
+		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write snapshot: %w", err)
-	}
-	return nil
+	return d.Sync()
 }
 
-// Remove deletes the snapshot at path, if there is one.
-func Remove(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove snapshot: %w", err)
+// Shred makes the snapshot at path, if there is one, unreadable for good
+// and removes it: its header, which holds the only copy of the key its
+// chunks are sealed with, is overwritten on disk before the file goes.
+func Shred(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
-	return nil
+	if err != nil {
+		return fmt.Errorf("shred snapshot: %w", err)
+	}
+	_, err = f.WriteAt(make([]byte, headerLen), 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Remove(path)
+	}
+	if err != nil {
+		return fmt.Errorf("shred snapshot: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 type writer struct {
@@ -219,11 +251,53 @@ type writer struct {
 	err    error
 }
 
-// header is what a snapshot begins with.
-func header(taken Taken) []byte {
-	b := binary.LittleEndian.AppendUint64([]byte(magic), taken.States)
-	b = binary.LittleEndian.AppendUint64(b, taken.Devices)
-	return binary.LittleEndian.AppendUint64(b, taken.Journaled)
+// newHeader is what a snapshot taken as taken begins with, and the AEAD
+// of the fresh key its chunks are sealed with.
+func newHeader(key []byte, taken Taken) ([]byte, cipher.AEAD, error) {
+	wrap, err := newAEAD(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	own := make([]byte, keyLen)
+	nonce := make([]byte, wrap.NonceSize())
+	if _, err := rand.Read(own); err != nil {
+		return nil, nil, err
+	}
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, nil, err
+	}
+	head := append(make([]byte, 0, headerLen), magic...)
+	head = binary.LittleEndian.AppendUint64(head, taken.States)
+	head = binary.LittleEndian.AppendUint64(head, taken.Devices)
+	head = binary.LittleEndian.AppendUint64(head, taken.Journaled)
+	head = wrap.Seal(append(head, nonce...), nonce, own, head[:takenLen])
+	aead, err := newAEAD(own)
+	return head, aead, err
+}
+
+// readHeader authenticates head with key and returns what it says the
+// snapshot was taken at and the AEAD of the snapshot's own key.
+func readHeader(key, head []byte) (Taken, cipher.AEAD, error) {
+	if string(head[:len(magic)]) != magic {
+		return Taken{}, nil, errors.New("not a snapshot of this version")
+	}
+	wrap, err := newAEAD(key)
+	if err != nil {
+		return Taken{}, nil, err
+	}
+	nonce := head[takenLen : takenLen+wrap.NonceSize()]
+	own, err := wrap.Open(nil, nonce, head[takenLen+wrap.NonceSize():], head[:takenLen])
+	if err != nil {
+		return Taken{}, nil, errors.New("header does not authenticate: corrupt, shredded, or sealed with another key")
+	}
+	aead, err := newAEAD(own)
+	if err != nil {
+		return Taken{}, nil, err
+	}
+	return Taken{Generation{
+		States:  binary.LittleEndian.Uint64(head[len(magic):]),
+		Devices: binary.LittleEndian.Uint64(head[len(magic)+8:]),
+	}, binary.LittleEndian.Uint64(head[len(magic)+16:])}, aead, nil
 }
 
 // seal writes plain as one chunk: its length (the top bit set on the last
@@ -277,12 +351,9 @@ type File struct {
 
 // Open opens the snapshot at path and reads its header, for Read to hand
 // its households over from workers goroutines at once. A missing file is
-// os.ErrNotExist; one of another version an error too.
+// os.ErrNotExist; one of another version, sealed with another key or
+// shredded an error too.
 func Open(path string, key []byte, workers int) (*File, error) {
-	aead, err := newAEAD(key)
-	if err != nil {
-		return nil, err
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
@@ -295,19 +366,15 @@ func Open(path string, key []byte, workers int) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("read snapshot header: %w", err)
 	}
-	if string(head[:len(magic)]) != magic {
+	taken, aead, err := readHeader(key, head)
+	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("read snapshot: not a snapshot of this version")
+		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
-	taken := Taken{Generation{
-		States:  binary.LittleEndian.Uint64(head[len(magic):]),
-		Devices: binary.LittleEndian.Uint64(head[len(magic)+8:]),
-	}, binary.LittleEndian.Uint64(head[len(magic)+16:])}
 	return &File{f: f, r: r, aead: aead, head: head, taken: taken, workers: max(workers, 1)}, nil
 }
 
-// Taken is what the snapshot's header says of it; nothing in it is
-// authenticated before Read has read the chunks that bind it.
+// Taken is what the snapshot's header says of it, authenticated by Open.
 func (f *File) Taken() Taken { return f.taken }
 
 // Close closes the file.

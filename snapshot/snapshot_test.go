@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -187,13 +188,9 @@ func TestRefused(t *testing.T) {
 		}
 	})
 	t.Run("WrongKey", func(t *testing.T) {
-		f, err := Open(path, bytes.Repeat([]byte{8}, 32), 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := f.Read(context.Background(), func(rules.State, []rules.SavedDevice) error { return nil }, func([]byte) error { return nil }); err == nil {
-			t.Fatal("read with another key")
+		if f, err := Open(path, bytes.Repeat([]byte{8}, 32), 2); err == nil {
+			f.Close()
+			t.Fatal("opened with another key")
 		}
 	})
 	for name, broken := range map[string][]byte{
@@ -203,9 +200,12 @@ func TestRefused(t *testing.T) {
 		"FlippedGeneration": flip(good, len(magic)),
 		"FlippedDevices":    flip(good, len(magic)+8),
 		"FlippedJournaled":  flip(good, len(magic)+16),
-		"OlderVersion":      append([]byte("ESSNAP\x00\x03"), good[len(magic):]...),
-		"Trailing":          append(slices.Clone(good), 0),
-		"NotFinal":          flip(good, lastLength(good)+3),
+		"FlippedOwnKey":     flip(good, takenLen+12),
+		// What a shredded snapshot leaves on disk.
+		"Shredded":     append(make([]byte, headerLen), good[headerLen:]...),
+		"OlderVersion": append([]byte("ESSNAP\x00\x04"), good[len(magic):]...),
+		"Trailing":     append(slices.Clone(good), 0),
+		"NotFinal":     flip(good, lastLength(good)+3),
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := filepath.Join(dir, name)
@@ -273,11 +273,60 @@ func TestWriteReplacesAtomically(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("files left in the data directory: %v", entries)
 	}
-	if err := Remove(path); err != nil {
+}
+
+// TestShred: a shredded snapshot is gone, and what it leaves on disk
+// cannot be read with the key any more: the key its chunks are sealed with
+// was only in the header it overwrote. Shredding none is no error.
+func TestShred(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	if err := Write(path, testKey, Taken{Generation: Generation{3, 2}}, testParts, seq(households(1000)), testImage); err != nil {
 		t.Fatal(err)
 	}
-	if err := Remove(path); err != nil {
-		t.Fatalf("removing no snapshot: %v", err)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not even with the header as it was: the chunks are not sealed with
+	// the caller's key, which is still on disk.
+	n := le32(good[headerLen:])
+	chunk := good[headerLen+4 : headerLen+4+int(n&^finalBit(true))]
+	caller, err := newAEAD(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(caller, bytes.Clone(chunk), aad(good[:headerLen], 0, n&finalBit(true) != 0)); err == nil {
+		t.Fatal("a chunk opens with the caller's key")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := Shred(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a shredded snapshot is still there: %v", err)
+	}
+	// The file's blocks, through a descriptor opened before.
+	left, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(left[:headerLen], make([]byte, headerLen)) {
+		t.Fatalf("the header is left on disk: % x", left[:headerLen])
+	}
+	p := filepath.Join(dir, "left")
+	if err := os.WriteFile(p, left, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := readAll(t, p); err == nil {
+		t.Fatal("what a shredded snapshot left was read")
+	}
+	if err := Shred(path); err != nil {
+		t.Fatalf("shredding no snapshot: %v", err)
 	}
 }
 
