@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/shred"
 )
 
 // Journal is an append-only, encrypted log of readings, in segment files in a directory.
@@ -244,7 +245,11 @@ func (j *Journal) Rotate() (uint64, error) {
 	return first, nil
 }
 
-// Release removes the segments all of whose records are below `below`. It never removes the current segment.
+// Release shreds the segments all of whose records are below `below`:
+// their headers, whose salts their keys are derived from, overwritten on
+// disk before they are removed, for they hold residents' readings, some
+// of households erased since (docs/privacy.md). It never removes the
+// current segment.
 //
 // A segment's records are all below the first seq of the one after it, and
 // the current segment is the last: Release removes a segment when the next
@@ -257,8 +262,8 @@ func (j *Journal) Release(below uint64) error {
 		return err
 	}
 	for i := 0; i+1 < len(segments) && segments[i+1].first <= below; i++ {
-		// A concurrent Release may have removed it first.
-		if err := os.Remove(segments[i].path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// A concurrent Release may have removed it first: no error.
+		if err := shred.File(segments[i].path, headerLen); err != nil {
 			return fmt.Errorf("journal: release: %w", err)
 		}
 	}

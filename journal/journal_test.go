@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -739,5 +740,51 @@ func TestContinue(t *testing.T) {
 				t.Errorf("seqs %v, want %v", seqs(got), tt.want)
 			}
 		})
+	}
+}
+
+// TestReleaseShreds: a released segment is gone, and what it leaves on
+// disk cannot be read with the journal's key, even with the header put
+// back as far as anyone knows it: its key's salt is overwritten.
+func TestReleaseShreds(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t, dir, testKey, 0)
+	appendN(j, 3, "d")
+	if _, err := j.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	appendN(j, 3, "d")
+	flush(t, j)
+	f, err := os.Open(segmentPath(dir, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := j.Release(4); err != nil {
+		t.Fatal(err)
+	}
+	if got := segmentFirsts(t, dir); !slices.Equal(got, []uint64{4}) {
+		t.Fatalf("segments %v after the release, want [4]", got)
+	}
+	left, err := io.ReadAll(f) // the released file's blocks
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(left[:headerLen], make([]byte, headerLen)) {
+		t.Fatalf("the released segment's header is left on disk: % x", left[:headerLen])
+	}
+	copy(left, magic)
+	binary.LittleEndian.PutUint64(left[len(magic):], 1)
+	other := t.TempDir()
+	writeFile(t, segmentPath(other, 1), left)
+	back, err := Open(other, testKey, 0)
+	if err == nil {
+		defer back.Close()
+		handed := 0
+		back.Replay(0, func(uint64, rules.Reading) error {
+			handed++
+			return nil
+		})
+		t.Fatalf("a released segment opened again, %d records read back", handed)
 	}
 }

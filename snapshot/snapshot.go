@@ -45,6 +45,7 @@ import (
 	"github.com/eldersafe/eldersafe/binenc"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/shred"
 )
 
 // FileName is the snapshot's name in the data directory.
@@ -219,27 +220,13 @@ func syncDir(dir string) error {
 // and removes it: its header, which holds the only copy of the key its
 // chunks are sealed with, is overwritten on disk before the file goes.
 func Shred(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	if err := shred.File(path, headerLen); err != nil {
+		return err
 	}
-	if err != nil {
+	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("shred snapshot: %w", err)
 	}
-	_, err = f.WriteAt(make([]byte, headerLen), 0)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Remove(path)
-	}
-	if err != nil {
-		return fmt.Errorf("shred snapshot: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 type writer struct {
