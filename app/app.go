@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -417,7 +416,7 @@ func (m *Monitor) drainJournal(ctx context.Context) error {
 		return err
 	}
 	m.journal = nil
-	if err := os.RemoveAll(m.cfg.JournalPath()); err != nil {
+	if err := journal.Remove(m.cfg.JournalPath()); err != nil {
 		return fmt.Errorf("remove the journal: %w", err)
 	}
 	m.log.Info("journal written to the store and removed")

@@ -788,3 +788,33 @@ func TestReleaseShreds(t *testing.T) {
 		t.Fatalf("a released segment opened again, %d records read back", handed)
 	}
 }
+
+// TestRemove: a journal left by an earlier run is shredded file by file,
+// then its directory removed; no journal is no error.
+func TestRemove(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "journal")
+	j := openJournal(t, dir, testKey, 0)
+	appendN(j, 3, "d")
+	closeJournal(t, j)
+	f, err := os.Open(segmentPath(dir, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the journal's directory is left: %v", err)
+	}
+	left, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(left[:headerLen], make([]byte, headerLen)) {
+		t.Fatalf("a removed segment's header is left on disk: % x", left[:headerLen])
+	}
+	if err := Remove(dir); err != nil {
+		t.Fatalf("removing no journal: %v", err)
+	}
+}

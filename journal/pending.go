@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/eldersafe/eldersafe/shred"
 )
 
 // Pending reports whether the journal in dir may hold records: a segment
@@ -28,4 +30,26 @@ func Pending(dir string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// Remove shreds every segment of the journal in dir, closed, as Release
+// does, then removes dir: a monitor run without its journal drains the
+// one an earlier run left.
+func Remove(dir string) error {
+	segments, err := listSegments(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, seg := range segments {
+		if err := shred.File(seg.path, headerLen); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
 }
