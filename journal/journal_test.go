@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 var testKey = bytes.Repeat([]byte{0x42}, 32)
@@ -755,20 +755,9 @@ func TestReleaseShreds(t *testing.T) {
 	}
 	appendN(j, 3, "d")
 	flush(t, j)
-	f, err := os.Open(segmentPath(dir, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := j.Release(4); err != nil {
-		t.Fatal(err)
-	}
+	left := testkit.LeftOnDisk(t, segmentPath(dir, 1), func() error { return j.Release(4) })
 	if got := segmentFirsts(t, dir); !slices.Equal(got, []uint64{4}) {
 		t.Fatalf("segments %v after the release, want [4]", got)
-	}
-	left, err := io.ReadAll(f) // the released file's blocks
-	if err != nil {
-		t.Fatal(err)
 	}
 	if !bytes.Equal(left[:headerLen], make([]byte, headerLen)) {
 		t.Fatalf("the released segment's header is left on disk: % x", left[:headerLen])
@@ -796,20 +785,9 @@ func TestRemove(t *testing.T) {
 	j := openJournal(t, dir, testKey, 0)
 	appendN(j, 3, "d")
 	closeJournal(t, j)
-	f, err := os.Open(segmentPath(dir, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := Remove(dir); err != nil {
-		t.Fatal(err)
-	}
+	left := testkit.LeftOnDisk(t, segmentPath(dir, 1), func() error { return Remove(dir) })
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the journal's directory is left: %v", err)
-	}
-	left, err := io.ReadAll(f)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if !bytes.Equal(left[:headerLen], make([]byte, headerLen)) {
 		t.Fatalf("a removed segment's header is left on disk: % x", left[:headerLen])

@@ -1,10 +1,11 @@
 package shred
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 // TestFile: the keyed bytes are overwritten where the file's blocks are
@@ -16,21 +17,7 @@ func TestFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("SALTciphertext"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := File(path, 4); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Fatalf("the file is still there: %v", err)
-	}
-	left, err := io.ReadAll(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	left := testkit.LeftOnDisk(t, path, func() error { return File(path, 4) })
 	if string(left) != "\x00\x00\x00\x00ciphertext" {
 		t.Fatalf("left on disk %q, want the first 4 bytes zeroed and the rest as it was", left)
 	}

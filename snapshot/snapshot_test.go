@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/testkit"
 )
 
 var testKey = bytes.Repeat([]byte{7}, 32)
@@ -299,22 +299,7 @@ func TestShred(t *testing.T) {
 	if _, err := open(caller, bytes.Clone(chunk), aad(good[:headerLen], 0, n&finalBit(true) != 0)); err == nil {
 		t.Fatal("a chunk opens with the caller's key")
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := Shred(path); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("a shredded snapshot is still there: %v", err)
-	}
-	// The file's blocks, through a descriptor opened before.
-	left, err := io.ReadAll(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	left := testkit.LeftOnDisk(t, path, func() error { return Shred(path) })
 	if !bytes.Equal(left[:headerLen], make([]byte, headerLen)) {
 		t.Fatalf("the header is left on disk: % x", left[:headerLen])
 	}
