@@ -83,6 +83,9 @@ type Store interface {
 	// was removed (or moved, renamed, made another kind) since, or the
 	// store does not know.
 	DevicesWrittenSince(ctx context.Context, generation uint64) (households int, known bool, err error)
+	// HouseholdsErasedSince reports whether a household was erased since
+	// a state generation.
+	HouseholdsErasedSince(ctx context.Context, generation uint64) (bool, error)
 	// ChangesSince hands, in one read, each rule state written since a
 	// state generation, and that of each household whose devices were
 	// written since, to state; every device of those households to

@@ -61,8 +61,11 @@ func (d *Dispatcher) Forget(ctx context.Context, householdID string) {
 }
 
 // shredSnapshot shreds the snapshot of the last clean stop, which holds
-// the erased household's state and devices. Nothing is lost: a start
-// never uses a snapshot taken before a device was removed.
+// the erased household's state and devices. Little is lost: a start uses
+// a snapshot's states only while no rule state was written since (an
+// erasure writes one), and its devices only while no device was removed
+// (one of a household with devices is); the next clean stop writes
+// another.
 func (d *Dispatcher) shredSnapshot() {
 	if d.snapshot == nil {
 		return

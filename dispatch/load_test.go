@@ -3,7 +3,9 @@ package dispatch_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -329,4 +331,50 @@ func afterJournaledCleanStop(t *testing.T, db *failing, dir string) (func(*journ
 	snap.write(t, first, j)
 	must(t, j.Close())
 	return opts, first
+}
+
+// TestLoad_ShredsASnapshotHoldingAnErasedHousehold: a start, leader or
+// standby, shreds the snapshot of a clean stop taken before a household
+// was erased (by another monitor while this one was down), once it has
+// used what it could of it; one with no erasure since is kept, for a
+// crash's start. A snapshot of another format is shredded too.
+func TestLoad_ShredsASnapshotHoldingAnErasedHousehold(t *testing.T) {
+	ctx := context.Background()
+	for _, standby := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Leader", true: "Standby"}[standby], func(t *testing.T) {
+			db := newStore(t)
+			must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Zhao Lan", Address: "3 Xingfu Road", GridID: "g1"}))
+			must(t, db.CreateDevice(ctx, registry.Device{ID: "door-2", Kind: registry.DoorSensor, HouseholdID: "h2", SecretHash: "x"}))
+			_, opts, _ := afterCleanStop(t, db)
+			snap := opts.Snapshot.(snapshotFile)
+			opts.Standby = standby
+			exists := func() bool {
+				_, err := os.Stat(string(snap))
+				return err == nil
+			}
+			newEnvOn(t, db, opts)
+			if !exists() {
+				t.Fatal("the snapshot shredded by a start with no household erased since")
+			}
+			if _, err := db.DeleteHousehold(ctx, "h2", t0, "test"); err != nil {
+				t.Fatal(err)
+			}
+			e := newEnvOn(t, db, opts)
+			if exists() {
+				t.Error("the snapshot holding erased h2 left by the start")
+			}
+			if hs := households(e); len(hs["h1"].devices) != 2 || len(hs["h2"].devices) != 0 {
+				t.Errorf("households loaded %v, want h1's two devices and nothing of h2", hs)
+			}
+		})
+	}
+	t.Run("OlderFormat", func(t *testing.T) {
+		db := newStore(t)
+		snap := snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName))
+		must(t, os.WriteFile(string(snap), append([]byte("ESSNAP\x00\x04"), make([]byte, 200)...), 0o600))
+		newEnvOn(t, db, dispatch.Options{Snapshot: snap})
+		if _, err := os.Stat(string(snap)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a snapshot of format 4 left by the start: %v", err)
+		}
+	})
 }

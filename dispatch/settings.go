@@ -113,11 +113,25 @@ func (e settingsError) Unwrap() error { return e.error }
 // the store's generations.
 func (d *Dispatcher) loadSnapshot(ctx context.Context, now time.Time, states, devices uint64, cache DeviceCache, settings *errgroup.Group) (journaled uint64, err error) {
 	f, err := d.snapshot.Open()
+	if errors.Is(err, snapshot.ErrVersion) {
+		// No version reads it, and it holds every household of its day,
+		// erased ones too, readable with the monitor's key.
+		d.shredSnapshot()
+	}
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	taken := f.Taken()
+	// A household erased since is in the snapshot: shredded once what can
+	// still be used of it (the devices, if none was removed) has been.
+	erased, err := d.store.HouseholdsErasedSince(ctx, taken.States)
+	if err != nil {
+		return 0, err
+	}
+	if erased {
+		defer d.shredSnapshot()
+	}
 	if taken.States > states || taken.Devices > devices {
 		// A database restored from a backup taken before the snapshot.
 		return 0, fmt.Errorf("snapshot of generations %d and %d, the store's are older: %d and %d", taken.States, taken.Devices, states, devices)

@@ -263,7 +263,7 @@ func (j *Journal) Release(below uint64) error {
 	}
 	for i := 0; i+1 < len(segments) && segments[i+1].first <= below; i++ {
 		// A concurrent Release may have removed it first: no error.
-		if err := shred.File(segments[i].path, headerLen); err != nil {
+		if err := shred.File(segments[i].path, shred.Header(headerLen)); err != nil {
 			return fmt.Errorf("journal: release: %w", err)
 		}
 	}

@@ -44,7 +44,7 @@ func Remove(dir string) error {
 		return err
 	}
 	for _, seg := range segments {
-		if err := shred.File(seg.path, headerLen); err != nil {
+		if err := shred.File(seg.path, shred.Header(headerLen)); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}

@@ -149,7 +149,10 @@ func (p Param) set(c *Config, v any) error {
 func (p Param) check(c *Config) error {
 	switch {
 	case p.win != nil:
-		return p.win(c).check()
+		if err := p.win(c).check(); err != nil {
+			return fmt.Errorf("window %s: %w", p.win(c), err)
+		}
+		return nil
 	case p.hours != nil:
 		return p.inRange(float64(*p.hours(c)) / float64(p.per()))
 	default:
@@ -316,7 +319,7 @@ func ParseWindow(s string) (Window, error) {
 	}
 	w := Window{Start: start, End: end}
 	if err := w.check(); err != nil {
-		return Window{}, err
+		return Window{}, fmt.Errorf("window %q: %w", s, err)
 	}
 	return w, nil
 }
@@ -325,9 +328,9 @@ func ParseWindow(s string) (Window, error) {
 func (w Window) check() error {
 	switch {
 	case w.Start < 0 || w.Start >= 1440 || w.End < 0 || w.End > 1440 || w.Start == w.End:
-		return fmt.Errorf("window %d-%d minutes: want two different times of day", w.Start, w.End)
+		return errors.New("want two different times of day")
 	case w.length() < 60:
-		return fmt.Errorf("window %s: must be at least an hour long", w)
+		return errors.New("must be at least an hour long")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,9 @@ func TestParseWindow(t *testing.T) {
 		got, err := ParseWindow(tt.in)
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("ParseWindow(%q) = %v, %v", tt.in, got, err)
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), fmt.Sprintf("window %q: ", tt.in)) {
+			t.Errorf("ParseWindow(%q): %v, want the error to quote what was written", tt.in, err)
 		}
 		if err == nil && strings.TrimSpace(tt.in) == tt.in && got.String() != tt.in {
 			t.Errorf("String() = %q, want %q", got.String(), tt.in)

@@ -4,7 +4,9 @@
 // good, whatever key the data directory still holds, without rewriting
 // the whole file (a restart snapshot of a million households is hundreds
 // of megabytes). What it overwrites it syncs first: the kernel drops the
-// dirty pages of a file removed before they reach the disk.
+// dirty pages of a file removed before they reach the disk. On a
+// copy-on-write filesystem (btrfs, ZFS) an overwrite lands elsewhere and
+// the old blocks stay: keep such data directories on an encrypted disk.
 package shred
 
 import (
@@ -13,19 +15,26 @@ import (
 	"os"
 )
 
-// File overwrites the first keyed bytes of the file at path with zeros,
-// syncs them and removes the file. A missing file is no error.
-func File(path string, keyed int) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+// Keyed says how many of a file's first bytes hold what its contents can
+// be read with.
+type Keyed func(f *os.File) (int64, error)
+
+// Header is Keyed for files that keep it in their first n bytes.
+func Header(n int) Keyed { return func(*os.File) (int64, error) { return int64(n), nil } }
+
+// File overwrites the file at path as far as keyed says, syncs it and
+// removes the file. A missing file is no error.
+func File(path string, keyed Keyed) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("shred %s: %w", path, err)
 	}
-	_, err = f.WriteAt(make([]byte, keyed), 0)
+	n, err := keyed(f)
 	if err == nil {
-		err = f.Sync()
+		err = Overwrite(f, n)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -37,4 +46,19 @@ func File(path string, keyed int) error {
 		return fmt.Errorf("shred %s: %w", path, err)
 	}
 	return nil
+}
+
+// overwriteBlock is how much Overwrite writes at once.
+const overwriteBlock = 1 << 20
+
+// Overwrite writes zeros over the first n bytes of f and syncs them: for a
+// file another name replaced, through a descriptor opened before.
+func Overwrite(f *os.File, n int64) error {
+	zeros := make([]byte, min(n, overwriteBlock))
+	for at := int64(0); at < n; at += int64(len(zeros)) {
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), n-at)], at); err != nil {
+			return err
+		}
+	}
+	return f.Sync()
 }

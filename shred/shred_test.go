@@ -1,6 +1,7 @@
 package shred
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,14 +18,40 @@ func TestFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("SALTciphertext"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	left := testkit.LeftOnDisk(t, path, func() error { return File(path, 4) })
+	left := testkit.LeftOnDisk(t, path, func() error { return File(path, Header(4)) })
 	if string(left) != "\x00\x00\x00\x00ciphertext" {
 		t.Fatalf("left on disk %q, want the first 4 bytes zeroed and the rest as it was", left)
 	}
-	if err := File(path, 4); err != nil {
+	if err := File(path, Header(4)); err != nil {
 		t.Fatalf("shredding no file: %v", err)
 	}
-	if err := File(dir, 4); err == nil {
+	if err := File(dir, Header(4)); err == nil {
 		t.Fatal("a directory shredded")
+	}
+}
+
+// TestOverwrite: past a block of zeros, to the byte asked, no further.
+func TestOverwrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sealed")
+	size := 3*overwriteBlock + 100
+	if err := os.WriteFile(path, bytes.Repeat([]byte{7}, size), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 2*overwriteBlock + 10
+	if err := Overwrite(f, int64(n)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(make([]byte, n), bytes.Repeat([]byte{7}, size-n)...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("zeros up to %d, want %d, of %d bytes", bytes.IndexByte(got, 7), n, len(got))
 	}
 }

@@ -120,10 +120,22 @@ func Write(path string, key []byte, taken Taken, parts int, households func(part
 	}
 	defer func() {
 		if err != nil {
+			// Its own key is in its header, if that was written.
+			shred.Overwrite(tmp, int64(headerLen))
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
 	}()
+	// The snapshot this one replaces holds households that may have been
+	// erased since: shredded once the rename has unlinked it.
+	replaced, err := os.OpenFile(path, os.O_RDWR, 0)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("write snapshot: %w", err)
+	default:
+		defer replaced.Close()
+	}
 	w := &writer{out: bufio.NewWriterSize(tmp, 1<<20), aead: aead, header: head}
 	_, w.err = w.out.Write(w.header)
 	// Each part fills chunks of its own; this goroutine seals and writes
@@ -198,6 +210,12 @@ func Write(path string, key []byte, taken Taken, parts int, households func(part
 	if w.err == nil {
 		w.err = os.Rename(tmp.Name(), path)
 	}
+	if w.err == nil && replaced != nil {
+		var n int64
+		if n, w.err = keyed(replaced); w.err == nil {
+			w.err = shred.Overwrite(replaced, n)
+		}
+	}
 	if w.err != nil {
 		return fmt.Errorf("write snapshot: %w", w.err)
 	}
@@ -219,15 +237,36 @@ func syncDir(dir string) error {
 // Shred makes the snapshot at path, if there is one, unreadable for good
 // and removes it: its header, which holds the only copy of the key its
 // chunks are sealed with, is overwritten on disk before the file goes.
+// A snapshot of an older format, sealed with the caller's key itself, is
+// overwritten whole.
 func Shred(path string) error {
-	if err := shred.File(path, headerLen); err != nil {
-		return err
+	if err := shred.File(path, keyed); err != nil {
+		return fmt.Errorf("shred snapshot: %w", err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("shred snapshot: %w", err)
 	}
 	return nil
 }
+
+// keyed is how much of the snapshot f must be overwritten for it to be
+// unreadable: its header, which holds its own key, or all of it when it is
+// of a format before 5 (or not a snapshot at all).
+func keyed(f *os.File) (int64, error) {
+	m := make([]byte, len(magic))
+	if _, err := f.ReadAt(m, 0); err == nil && string(m) == magic {
+		return int64(headerLen), nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// ErrVersion is Open's error for a snapshot of another format: no version
+// reads it, so it is the caller's to shred.
+var ErrVersion = errors.New("not a snapshot of this version")
 
 type writer struct {
 	out    *bufio.Writer
@@ -257,7 +296,7 @@ func newHeader(key []byte, taken Taken) ([]byte, cipher.AEAD, error) {
 	head = binary.LittleEndian.AppendUint64(head, taken.States)
 	head = binary.LittleEndian.AppendUint64(head, taken.Devices)
 	head = binary.LittleEndian.AppendUint64(head, taken.Journaled)
-	head = wrap.Seal(append(head, nonce...), nonce, own, head[:takenLen])
+	head = wrap.Seal(append(head, nonce...), nonce, own, slices.Clone(head[:takenLen]))
 	aead, err := newAEAD(own)
 	return head, aead, err
 }
@@ -266,7 +305,7 @@ func newHeader(key []byte, taken Taken) ([]byte, cipher.AEAD, error) {
 // snapshot was taken at and the AEAD of the snapshot's own key.
 func readHeader(key, head []byte) (Taken, cipher.AEAD, error) {
 	if string(head[:len(magic)]) != magic {
-		return Taken{}, nil, errors.New("not a snapshot of this version")
+		return Taken{}, nil, ErrVersion
 	}
 	wrap, err := newAEAD(key)
 	if err != nil {

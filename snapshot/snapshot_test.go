@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -406,4 +407,54 @@ func BenchmarkDecodeChunk(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(hs)), "ns/household")
+}
+
+// TestWriteShredsTheReplaced: the snapshot a new one replaces (it may hold
+// households erased since) is unreadable where its blocks are, and so is
+// a failed one's file.
+func TestWriteShredsTheReplaced(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	at := func(n uint64) Taken { return Taken{Generation: Generation{States: n, Devices: n}} }
+	if err := Write(path, testKey, at(1), testParts, seq(households(50)), testImage); err != nil {
+		t.Fatal(err)
+	}
+	left := testkit.LeftOnDisk(t, path, func() error {
+		if err := Write(path, testKey, at(2), testParts, seq(households(10)), testImage); err != nil {
+			return err
+		}
+		// The new one is there under the name: the old one's name is what is gone.
+		return os.Rename(path, path+".new")
+	})
+	if !bytes.Equal(left[:headerLen], make([]byte, headerLen)) {
+		t.Fatalf("the replaced snapshot's header is left on disk: % x", left[:headerLen])
+	}
+	if got, taken, err := readAll(t, path+".new"); err != nil || len(got) != 10 || taken != at(2) {
+		t.Fatalf("the new snapshot: %d households of %+v, %v", len(got), taken, err)
+	}
+}
+
+// TestShredOlderFormat: a snapshot of format 4, its chunks sealed with the
+// caller's key itself, is overwritten whole; Open tells its version.
+func TestShredOlderFormat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	header4 := append([]byte("ESSNAP\x00\x04"), make([]byte, 24)...)
+	caller, err := newAEAD(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w := &writer{out: bufio.NewWriter(&b), aead: caller, header: header4}
+	w.out.Write(header4)
+	w.seal(bytes.Repeat([]byte("a household's routine "), 100), true)
+	if err := errors.Join(w.err, w.out.Flush(), os.WriteFile(path, b.Bytes(), 0o600)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, testKey, 2); !errors.Is(err, ErrVersion) {
+		t.Fatalf("Open of format 4: %v, want ErrVersion", err)
+	}
+	left := testkit.LeftOnDisk(t, path, func() error { return Shred(path) })
+	if !bytes.Equal(left, make([]byte, b.Len())) {
+		t.Fatalf("%d of %d bytes of a format 4 snapshot left on disk", len(bytes.Trim(left, "\x00")), b.Len())
+	}
 }

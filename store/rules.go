@@ -528,6 +528,16 @@ func (db *DB) Generations(ctx context.Context) (states, devices uint64, err erro
 	return states, devices, nil
 }
 
+// HouseholdsErasedSince reports whether a household was erased since the
+// state generation given: a snapshot taken before holds it.
+func (db *DB) HouseholdsErasedSince(ctx context.Context, generation uint64) (bool, error) {
+	var erased uint64
+	if err := db.r.QueryRowContext(ctx, `SELECT households_removed FROM state_generation WHERE id = 1`).Scan(&erased); err != nil {
+		return false, fmt.Errorf("households erased since %d: %w", generation, err)
+	}
+	return erased > generation, nil
+}
+
 // DevicesWrittenSince counts the households whose devices were registered
 // or changed since the device generation given (migration 00080). False
 // when that is not enough to know the registered devices from what they
