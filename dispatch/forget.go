@@ -27,8 +27,8 @@ type forgetting struct {
 }
 
 // Forget drops a deleted household: it waits for its readings being applied
-// to finish, then the history erases it, the engine forgets it and its saved
-// rule state is deleted once more. The store has erased the household
+// to finish, then the history erases it, the restart snapshot is shredded,
+// the engine forgets it and its saved rule state is deleted once more. The store has erased the household
 // already; ingest and the broker forget its devices (the caller's part).
 func (d *Dispatcher) Forget(ctx context.Context, householdID string) {
 	now := time.Now()
@@ -48,6 +48,9 @@ func (d *Dispatcher) Forget(ctx context.Context, householdID string) {
 	if err := d.history.Forget(ctx, householdID); err != nil {
 		d.log.Error("household deleted, but not its readings history: erase it by hand (docs/privacy.md)", "household_id", householdID, "err", err)
 	}
+	// Outside the locks below, which an alarm's checkpoint takes: at a
+	// million households removing the file takes 0.2 s.
+	d.shredSnapshot()
 	// Settings applied while it was being deleted are dropped with it.
 	d.settingsMu.Lock()
 	defer d.settingsMu.Unlock()
@@ -57,7 +60,6 @@ func (d *Dispatcher) Forget(ctx context.Context, householdID string) {
 	if err := d.store.DeleteRuleState(ctx, householdID); err != nil {
 		d.log.Error("household deleted, but its saved rule state is left until the next deletion attempt", "household_id", householdID, "err", err)
 	}
-	d.shredSnapshot()
 }
 
 // shredSnapshot shreds the snapshot of the last clean stop, which holds
