@@ -118,12 +118,12 @@ func Write(path string, key []byte, taken Taken, parts int, households func(part
 	if err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
+	renamed := false
 	defer func() {
-		if err != nil {
-			// Its own key is in its header, if that was written.
-			shred.Overwrite(tmp, int64(headerLen))
+		if err != nil && !renamed {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			// Its own key is in its header, if that was written.
+			shred.File(tmp.Name(), shred.Header(headerLen))
 		}
 	}()
 	// The snapshot this one replaces holds households that may have been
@@ -209,15 +209,19 @@ func Write(path string, key []byte, taken Taken, parts int, households func(part
 	}
 	if w.err == nil {
 		w.err = os.Rename(tmp.Name(), path)
-	}
-	if w.err == nil && replaced != nil {
-		var n int64
-		if n, w.err = keyed(replaced); w.err == nil {
-			w.err = shred.Overwrite(replaced, n)
-		}
+		renamed = w.err == nil
 	}
 	if w.err != nil {
 		return fmt.Errorf("write snapshot: %w", w.err)
+	}
+	if replaced != nil {
+		n, err := keyed(replaced)
+		if err == nil {
+			err = shred.Overwrite(replaced, n)
+		}
+		if err != nil {
+			return fmt.Errorf("snapshot written, but the one it replaced is not shredded: %w", err)
+		}
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
