@@ -28,8 +28,9 @@ type forgetting struct {
 
 // Forget drops a deleted household: it waits for its readings being applied
 // to finish, then the history erases it, the restart snapshot is shredded,
-// the engine forgets it and its saved rule state is deleted once more. The store has erased the household
-// already; ingest and the broker forget its devices (the caller's part).
+// the engine forgets it and its saved rule state is deleted once more. The
+// store has erased the household already; ingest and the broker forget its
+// devices (the caller's part).
 func (d *Dispatcher) Forget(ctx context.Context, householdID string) {
 	now := time.Now()
 	d.forget.mu.Lock()
@@ -63,7 +64,8 @@ func (d *Dispatcher) Forget(ctx context.Context, householdID string) {
 }
 
 // shredSnapshot shreds the snapshot of the last clean stop, which holds
-// the erased household's state and devices. Little is lost: a start uses
+// an erased household's state and devices (or, of an older format, no
+// version reads). Little is lost: a start uses
 // a snapshot's states only while no rule state was written since (an
 // erasure writes one), and its devices only while no device was removed
 // (one of a household with devices is); the next clean stop writes
@@ -73,7 +75,7 @@ func (d *Dispatcher) shredSnapshot() {
 		return
 	}
 	if err := d.snapshot.Shred(); err != nil {
-		d.log.Error("household deleted, but the restart snapshot holding it is left: remove it by hand (docs/privacy.md)", "err", err)
+		d.log.Error("restart snapshot not shredded: it holds households erased since, remove it by hand (docs/privacy.md)", "err", err)
 	}
 }
 
