@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -456,5 +457,43 @@ func TestShredOlderFormat(t *testing.T) {
 	left := testkit.LeftOnDisk(t, path, func() error { return Shred(path) })
 	if !bytes.Equal(left, make([]byte, b.Len())) {
 		t.Fatalf("%d of %d bytes of a format 4 snapshot left on disk", len(bytes.Trim(left, "\x00")), b.Len())
+	}
+}
+
+// TestFailedWriteShredded: the file of a snapshot whose households failed
+// halfway, its chunks sealed already, is left unreadable where its blocks
+// are.
+func TestFailedWriteShredded(t *testing.T) {
+	dir := t.TempDir()
+	var tmp *os.File
+	failing := func(part int, yield func(rules.State, []rules.SavedDevice)) error {
+		if part != 0 {
+			return nil
+		}
+		for _, h := range households(3000) {
+			yield(h.state, h.devices) // more than a chunk: some are sealed and written
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil || len(entries) != 1 {
+			return fmt.Errorf("the file being written: %v, %v", entries, err)
+		}
+		if tmp, err = os.Open(filepath.Join(dir, entries[0].Name())); err != nil {
+			return err
+		}
+		return errors.New("a device lookup failed")
+	}
+	if err := Write(filepath.Join(dir, FileName), testKey, Taken{}, testParts, failing, testImage); err == nil || tmp == nil {
+		t.Fatalf("Write: %v, the file being written opened: %v", err, tmp != nil)
+	}
+	defer tmp.Close()
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("files left: %v", entries)
+	}
+	left, err := io.ReadAll(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) < headerLen || !bytes.Equal(left[:headerLen], make([]byte, headerLen)) {
+		t.Fatalf("a failed snapshot's header is left on disk (%d bytes written)", len(left))
 	}
 }
