@@ -206,9 +206,10 @@ type Dispatcher struct {
 	snapshot  Snapshot
 	journal   Journal
 	// journalEvery is how often the journal is checkpointed; journalMu
-	// keeps two checkpoints of it apart.
+	// keeps two checkpoints of it apart; journalNow asks for one at once.
 	journalEvery time.Duration
 	journalMu    sync.Mutex
+	journalNow   chan struct{}
 	every        time.Duration
 	maxJump      time.Duration
 	levels       map[registry.CareLevel]rules.Thresholds
@@ -283,6 +284,7 @@ func New(opts Options) (*Dispatcher, error) {
 		snapshot:     opts.Snapshot,
 		journal:      opts.Journal,
 		journalEvery: opts.JournalCheckpoint,
+		journalNow:   make(chan struct{}, 1),
 		clock:        opts.Clock,
 		watermark:    opts.Watermark,
 		history:      opts.History,

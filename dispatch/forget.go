@@ -61,6 +61,7 @@ func (d *Dispatcher) Forget(ctx context.Context, householdID string) {
 	if err := d.store.DeleteRuleState(ctx, householdID); err != nil {
 		d.log.Error("household deleted, but its saved rule state is left until the next deletion attempt", "household_id", householdID, "err", err)
 	}
+	d.checkpointJournalSoon()
 }
 
 // shredSnapshot shreds the snapshot of the last clean stop, which holds

@@ -18,7 +18,8 @@ import (
 // households' states written before its message is acknowledged (Handle),
 // so a restart does not raise them again.
 
-// runJournal checkpoints the journal every journalEvery until ctx ends.
+// runJournal checkpoints the journal every journalEvery, and when
+// checkpointJournalSoon asks, until ctx ends.
 func (d *Dispatcher) runJournal(ctx context.Context) {
 	every := time.NewTicker(d.journalEvery)
 	defer every.Stop()
@@ -27,10 +28,25 @@ func (d *Dispatcher) runJournal(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-every.C:
-			if err := d.checkpointJournal(ctx); err != nil && ctx.Err() == nil {
-				d.log.Warn("rules state not checkpointed; the journal keeps the readings until the next try", "err", err)
-			}
+		case <-d.journalNow:
 		}
+		if err := d.checkpointJournal(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("rules state not checkpointed; the journal keeps the readings until the next try", "err", err)
+		}
+	}
+}
+
+// checkpointJournalSoon asks runJournal for a checkpoint now, rather than
+// at the next interval: the journal's files behind it, which hold an
+// erased household's readings, are then shredded within a checkpoint's
+// time (docs/privacy.md).
+func (d *Dispatcher) checkpointJournalSoon() {
+	if d.journal == nil {
+		return
+	}
+	select {
+	case d.journalNow <- struct{}{}:
+	default: // one is asked for already
 	}
 }
 

@@ -351,3 +351,36 @@ func TestJournal_StopLeavesItToTheSnapshot(t *testing.T) {
 	}
 	loadedFrom(t, fourth, 0, 1)
 }
+
+// TestJournal_ErasureCheckpointsAtOnce: forgetting an erased household
+// asks for a checkpoint now, not at the next interval (an hour here), so
+// the journal's files holding its readings are shredded within seconds.
+func TestJournal_ErasureCheckpointsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnvOn(t, newStore(t), dispatch.Options{Journal: openJournal(t, dir), JournalCheckpoint: time.Hour})
+	e.run(t)
+	e.handle(t, motion(t0.Add(time.Minute)))
+	// Read from the files alone: a second journal open on them would write.
+	pending := func() bool {
+		p, err := journal.Pending(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if !pending() {
+		t.Fatal("h1's motion not in the journal's files")
+	}
+	ctx := context.Background()
+	if _, err := e.db.DeleteHousehold(ctx, "h1", t0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	e.d.Forget(ctx, "h1")
+	deadline := time.Now().Add(5 * time.Second)
+	for pending() {
+		if time.Now().After(deadline) {
+			t.Fatal("the erased household's reading still in the journal's files 5 s after")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
