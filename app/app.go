@@ -75,6 +75,11 @@ type Monitor struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// erasing keeps forgetting a deleted household and writing the
+	// snapshot at stop apart: a snapshot taken before the engine forgot
+	// the household and renamed after its shredding would hold it. (A
+	// DELETE may still run when the HTTP server's grace has passed.)
+	erasing sync.Mutex
 	// live is the configuration Reload last applied; reloadMu serialises reloads.
 	reloadMu sync.Mutex
 	live     Config
@@ -617,6 +622,8 @@ func (s sourcePublishers) MayPublish(id, topic string) bool {
 // step and the history forget it, ingest's caches and the embedded broker
 // its devices.
 func (m *Monitor) forget(householdID string, deviceIDs []string) {
+	m.erasing.Lock()
+	defer m.erasing.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m.decide.Forget(ctx, householdID)

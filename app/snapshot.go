@@ -43,6 +43,8 @@ func (m *Monitor) saveSnapshot() {
 	if !m.working.Load() || m.decide == nil || m.pipeline == nil {
 		return
 	}
+	m.erasing.Lock()
+	defer m.erasing.Unlock()
 	f := m.snapshotFile()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -80,7 +82,10 @@ func (m *Monitor) saveSnapshot() {
 		}
 		return nil
 	}, m.pipeline.CacheImage())
-	if err != nil {
+	switch {
+	case errors.Is(err, snapshot.ErrReplacedNotShredded):
+		m.log.Error("rules state snapshot written, but what the one it replaced held may be read back from the disk (docs/privacy.md)", "err", err)
+	case err != nil:
 		m.log.Error("rules state snapshot not written; the next start reads the store", "err", err)
 		return
 	}

@@ -378,3 +378,40 @@ func TestLoad_ShredsASnapshotHoldingAnErasedHousehold(t *testing.T) {
 		}
 	})
 }
+
+// writeOnShred is the snapshot of a monitor whose clean stop writes a new
+// snapshot just after a deletion's Forget shredded the old one.
+type writeOnShred struct {
+	snapshotFile
+	t *testing.T
+	e *env
+}
+
+func (s *writeOnShred) Shred() error {
+	err := s.snapshotFile.Shred()
+	s.write(s.t, s.e, nil)
+	return err
+}
+
+// TestForget_ShredsOnceTheEngineForgot: Forget shreds the snapshot after
+// the engine forgot the household, so that one written after the shredding
+// does not hold it, and the next start does not bring it back.
+func TestForget_ShredsOnceTheEngineForgot(t *testing.T) {
+	ctx := context.Background()
+	db := newStore(t)
+	must(t, db.CreateHousehold(ctx, registry.Household{ID: "h2", Name: "Li Wei", Address: "3 Xingfu Road", GridID: "g1"}))
+	must(t, db.CreateDevice(ctx, registry.Device{ID: "pir-2", Kind: registry.MotionSensor, HouseholdID: "h2", SecretHash: "x"}))
+	snap := &writeOnShred{snapshotFile: snapshotFile(filepath.Join(t.TempDir(), snapshot.FileName)), t: t}
+	e := newEnvOn(t, db, dispatch.Options{Snapshot: snap})
+	snap.e = e
+	stop(t, e, motion(t0.Add(time.Minute)))
+	if _, err := db.DeleteHousehold(ctx, "h1", t0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	e.d.Forget(ctx, "h1")
+	next := newEnvOn(t, db, dispatch.Options{Snapshot: snap.snapshotFile})
+	loadedFrom(t, next, 1, 1)
+	if hs := households(next); len(hs["h1"].devices) != 0 || len(hs["h2"].devices) != 1 {
+		t.Errorf("households after the next start %v, want h2's device and nothing of erased h1", hs)
+	}
+}

@@ -114,7 +114,7 @@ func Write(path string, key []byte, taken Taken, parts int, households func(part
 	if err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), FileName+".*.tmp")
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
@@ -123,7 +123,7 @@ func Write(path string, key []byte, taken Taken, parts int, households func(part
 		if err != nil && !renamed {
 			tmp.Close()
 			// Its own key is in its header, if that was written.
-			shred.File(tmp.Name(), shred.Header(headerLen))
+			err = errors.Join(err, shred.File(tmp.Name(), shred.Header(headerLen)))
 		}
 	}()
 	// The snapshot this one replaces holds households that may have been
@@ -214,17 +214,38 @@ func Write(path string, key []byte, taken Taken, parts int, households func(part
 	if w.err != nil {
 		return fmt.Errorf("write snapshot: %w", w.err)
 	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
 	if replaced != nil {
 		n, err := keyed(replaced)
 		if err == nil {
 			err = shred.Overwrite(replaced, n)
 		}
 		if err != nil {
-			return fmt.Errorf("snapshot written, but the one it replaced is not shredded: %w", err)
+			return fmt.Errorf("%w: %w", ErrReplacedNotShredded, err)
 		}
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("write snapshot: %w", err)
+	return shredLeftovers(path)
+}
+
+// ErrReplacedNotShredded is Write's error when the new snapshot is in
+// place but the one it replaced, unlinked already, could not be
+// overwritten: what it held may be read back from the disk.
+var ErrReplacedNotShredded = errors.New("snapshot written, but the one it replaced is not shredded")
+
+// shredLeftovers shreds the files of writes of the snapshot at path that
+// a killed process left (a stop cut short, a power loss): each holds every
+// household of its day.
+func shredLeftovers(path string) error {
+	left, err := filepath.Glob(path + ".*.tmp")
+	if err != nil {
+		return fmt.Errorf("shred snapshot leftovers: %w", err)
+	}
+	for _, p := range left {
+		if err := shred.File(p, keyed); err != nil {
+			return fmt.Errorf("shred snapshot leftovers: %w", err)
+		}
 	}
 	return nil
 }
@@ -242,10 +263,13 @@ func syncDir(dir string) error {
 // and removes it: its header, which holds the only copy of the key its
 // chunks are sealed with, is overwritten on disk before the file goes.
 // A snapshot of an older format, sealed with the caller's key itself, is
-// overwritten whole.
+// overwritten whole. So are the files a killed write left beside it.
 func Shred(path string) error {
 	if err := shred.File(path, keyed); err != nil {
 		return fmt.Errorf("shred snapshot: %w", err)
+	}
+	if err := shredLeftovers(path); err != nil {
+		return err
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("shred snapshot: %w", err)

@@ -497,3 +497,36 @@ func TestFailedWriteShredded(t *testing.T) {
 		t.Fatalf("a failed snapshot's header is left on disk (%d bytes written)", len(left))
 	}
 }
+
+// TestShredLeftovers: the file of a write a killed process left beside the
+// snapshot holds every household of its day: a shredding takes it too,
+// and so does the next write.
+func TestShredLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	leftover := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := Write(p, testKey, Taken{}, testParts, seq(households(10)), testImage); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(p, path+"."+name+".tmp"); err != nil {
+			t.Fatal(err)
+		}
+		return path + "." + name + ".tmp"
+	}
+	for _, c := range []struct {
+		name      string
+		shredding func() error
+	}{
+		{"Shred", func() error { return Shred(path) }},
+		{"Write", func() error { return Write(path, testKey, Taken{}, testParts, seq(households(5)), testImage) }},
+	} {
+		left := testkit.LeftOnDisk(t, leftover(c.name), c.shredding)
+		if !bytes.Equal(left[:headerLen], make([]byte, headerLen)) {
+			t.Errorf("%s: a killed write's file left readable on disk", c.name)
+		}
+	}
+	if got, _, err := readAll(t, path); err != nil || len(got) != 5 {
+		t.Fatalf("the snapshot written beside the leftovers: %d households, %v", len(got), err)
+	}
+}
