@@ -132,10 +132,12 @@ type Options struct {
 	// one write (an import records hundreds at once); an error refuses the
 	// request. Nil: nothing is recorded.
 	Audit func(ctx context.Context, entries ...audit.Entry) error
-	// Forget is called once a household is deleted, with the ids its
-	// devices had, so the monitor drops them from the rules engine, ingest
-	// and the broker. Nil: nothing is told.
-	Forget func(householdID string, deviceIDs []string)
+	// Erase erases a household from the store and has the running monitor
+	// forget it (the rules engine, ingest, the broker, the restart
+	// snapshot) in one step, so that nothing the monitor writes meanwhile,
+	// a snapshot at stop, falls between the two. Unknown:
+	// registry.ErrNotFound. Nil: Households.DeleteHousehold, nothing told.
+	Erase func(ctx context.Context, id string, at time.Time, actor string) (registry.Erasure, error)
 	// Events is the live feed of task changes streamed at GET
 	// /api/v1/events. Nil: no such route.
 	Events Events
@@ -190,8 +192,8 @@ func (o *Options) validate() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	if o.Forget == nil {
-		o.Forget = func(string, []string) {}
+	if o.Erase == nil && o.Households != nil {
+		o.Erase = o.Households.DeleteHousehold
 	}
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = DefaultSessionTTL

@@ -34,7 +34,8 @@ type HouseholdData interface {
 	// stored hours, oldest first, and its meters' last registers.
 	HouseholdReadings(ctx context.Context, householdID string) ([]history.Hour, []history.MeterRegister, error)
 	// DeleteHousehold erases a household; at closes its open tasks, actor
-	// is who asked. Unknown: registry.ErrNotFound.
+	// is who asked. Unknown: registry.ErrNotFound. (Options.Erase, which
+	// the monitor sets, also has it forget the household.)
 	DeleteHousehold(ctx context.Context, id string, at time.Time, actor string) (registry.Erasure, error)
 	// ImportHousehold creates or updates one household with its devices.
 	ImportHousehold(ctx context.Context, in registry.HouseholdImport) (registry.ImportResult, error)
@@ -270,14 +271,13 @@ func (a *API) deleteHousehold(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.scopedHousehold(ctx, id); err != nil {
 		return err
 	}
-	er, err := a.opts.Households.DeleteHousehold(ctx, id, a.opts.Clock.Now(), p.ID)
+	er, err := a.opts.Erase(ctx, id, a.opts.Clock.Now(), p.ID)
 	if errors.Is(err, registry.ErrNotFound) {
 		return errorf(http.StatusNotFound, codeNotFound, "household %q not found", clip(id))
 	}
 	if err != nil {
 		return err
 	}
-	a.opts.Forget(id, er.DeviceIDs)
 	a.log.Info("household deleted", "household_id", id, "by", p.ID, "devices", len(er.DeviceIDs),
 		"users", len(er.UserIDs), "tasks_anonymised", er.Tasks, "tasks_cancelled", er.TasksCancelled)
 	a.writeJSON(w, r, http.StatusOK, er)

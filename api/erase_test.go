@@ -37,7 +37,7 @@ type erasureEnv struct {
 	tokens  map[string]string
 	engine  *rules.Engine
 	mu      sync.Mutex
-	forgot  map[string][]string // household → device ids, by Options.Forget
+	forgot  map[string][]string // household → device ids, by Options.Erase
 	dataDir string
 	tasks   []string // h9's tasks
 }
@@ -53,11 +53,17 @@ func newErasureEnv(t *testing.T) *erasureEnv {
 		o.Clock = clock.Func(func() time.Time { return t0 })
 		o.Rules = newRules(t, o.Registry.(*store.DB), engine, o.Clock)
 		o.Status = func(id string) []rules.DeviceStatus { return engine.Status(id, t0) }
-		o.Forget = func(id string, devices []string) {
+		db := o.Registry.(*store.DB)
+		o.Erase = func(ctx context.Context, id string, at time.Time, actor string) (registry.Erasure, error) {
+			er, err := db.DeleteHousehold(ctx, id, at, actor)
+			if err != nil {
+				return er, err
+			}
 			x.mu.Lock()
 			defer x.mu.Unlock()
-			x.forgot[id] = devices
+			x.forgot[id] = er.DeviceIDs
 			engine.Remove(id)
+			return er, nil
 		}
 	})
 	// openStore made the store's directory first under the test's root.

@@ -75,9 +75,10 @@ type Monitor struct {
 
 	closeOnce sync.Once
 	closeErr  error
-	// erasing keeps forgetting a deleted household and writing the
-	// snapshot at stop apart: a snapshot taken before the engine forgot
-	// the household and renamed after its shredding would hold it. (A
+	// erasing keeps a household's erasure (from the store, then from the
+	// monitor) and writing the snapshot at stop apart: a snapshot taken
+	// between the two would hold the household with the store's
+	// generations after the erasure, and a start would restore it. (A
 	// DELETE may still run when the HTTP server's grace has passed.)
 	erasing sync.Mutex
 	// live is the configuration Reload last applied; reloadMu serialises reloads.
@@ -618,19 +619,27 @@ func (s sourcePublishers) MayPublish(id, topic string) bool {
 	return s.p.MayPublish(ctx, id, topic)
 }
 
-// forget drops a deleted household from the running monitor: the decision
-// step and the history forget it, ingest's caches and the embedded broker
-// its devices.
-func (m *Monitor) forget(householdID string, deviceIDs []string) {
+// erase erases a household from the store, then drops it from the running
+// monitor: the decision step and the history forget it, ingest's caches
+// and the embedded broker its devices. Under erasing: a snapshot at stop
+// is written before both or after both.
+func (m *Monitor) erase(ctx context.Context, id string, at time.Time, actor string) (registry.Erasure, error) {
 	m.erasing.Lock()
 	defer m.erasing.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	m.decide.Forget(ctx, householdID)
-	m.pipeline.ForgetDevices(deviceIDs...)
-	if m.broker != nil {
-		m.broker.DisconnectDevices(deviceIDs...)
+	er, err := m.db.DeleteHousehold(ctx, id, at, actor)
+	if err != nil {
+		return er, err
 	}
+	// Not the request's context: once erased, the household is forgotten
+	// even if the client goes away.
+	forgetting, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m.decide.Forget(forgetting, id)
+	m.pipeline.ForgetDevices(er.DeviceIDs...)
+	if m.broker != nil {
+		m.broker.DisconnectDevices(er.DeviceIDs...)
+	}
+	return er, nil
 }
 
 // httpShutdownGrace is how long requests in flight may take to finish when
@@ -669,7 +678,7 @@ func (m *Monitor) startHTTP() error {
 			_, err := m.db.AppendAudit(ctx, m.keys.Audit, entries...)
 			return err
 		},
-		Forget:     m.forget,
+		Erase:      m.erase,
 		Events:     m.feed,
 		Console:    console.Handler(),
 		Charts:     m.hist.charts,
