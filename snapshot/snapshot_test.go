@@ -177,13 +177,7 @@ func TestRoundTrip(t *testing.T) {
 func TestRefused(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	if err := Write(path, testKey, Taken{Generation: Generation{42, 7}}, testParts, seq(households(30_000)), testImage); err != nil {
-		t.Fatal(err)
-	}
-	good, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := written(t, path, Taken{Generation: Generation{42, 7}}, 30_000)
 	t.Run("Missing", func(t *testing.T) {
 		if _, _, err := readAll(t, filepath.Join(dir, "none")); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("err = %v, want os.ErrNotExist", err)
@@ -221,6 +215,23 @@ func TestRefused(t *testing.T) {
 	}
 }
 
+// written writes a snapshot of n households taken as taken to path, and
+// returns its bytes.
+func written(tb testing.TB, path string, taken Taken, n int) []byte {
+	tb.Helper()
+	if err := Write(path, testKey, taken, testParts, seq(households(n)), testImage); err != nil {
+		tb.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// takenAt is a snapshot taken at generation n of both kinds.
+func takenAt(n uint64) Taken { return Taken{Generation: Generation{States: n, Devices: n}} }
+
 func le32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
@@ -246,16 +257,15 @@ func lastLength(b []byte) int {
 func TestWriteReplacesAtomically(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	at := func(n uint64) Taken { return Taken{Generation: Generation{States: n, Devices: n}} }
-	if err := Write(path, testKey, at(1), testParts, seq(households(10)), testImage); err != nil {
+	if err := Write(path, testKey, takenAt(1), testParts, seq(households(10)), testImage); err != nil {
 		t.Fatal(err)
 	}
-	if err := Write(path, testKey, at(2), testParts, seq(households(20)), testImage); err != nil {
+	if err := Write(path, testKey, takenAt(2), testParts, seq(households(20)), testImage); err != nil {
 		t.Fatal(err)
 	}
 	got, taken, err := readAll(t, path)
-	if err != nil || len(got) != 20 || taken != at(2) {
-		t.Fatalf("%d households of %+v, err %v; want 20 of %+v", len(got), taken, err, at(2))
+	if err != nil || len(got) != 20 || taken != takenAt(2) {
+		t.Fatalf("%d households of %+v, err %v; want 20 of %+v", len(got), taken, err, takenAt(2))
 	}
 	all := seq(households(30_000))
 	failing := func(part int, yield func(rules.State, []rules.SavedDevice)) error {
@@ -265,10 +275,10 @@ func TestWriteReplacesAtomically(t *testing.T) {
 		}
 		return nil
 	}
-	if err := Write(path, testKey, at(3), testParts, failing, testImage); err == nil {
+	if err := Write(path, testKey, takenAt(3), testParts, failing, testImage); err == nil {
 		t.Fatal("a failed snapshot written")
 	}
-	if _, taken, err := readAll(t, path); err != nil || taken != at(2) {
+	if _, taken, err := readAll(t, path); err != nil || taken != takenAt(2) {
 		t.Fatalf("the snapshot before a failed one: %+v, %v", taken, err)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -283,13 +293,7 @@ func TestWriteReplacesAtomically(t *testing.T) {
 func TestShred(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	if err := Write(path, testKey, Taken{Generation: Generation{3, 2}}, testParts, seq(households(1000)), testImage); err != nil {
-		t.Fatal(err)
-	}
-	good, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := written(t, path, Taken{Generation: Generation{3, 2}}, 1000)
 	// Not even with the header as it was: the chunks are not sealed with
 	// the caller's key, which is still on disk.
 	n := le32(good[headerLen:])
@@ -369,13 +373,7 @@ func FuzzRead(f *testing.F) {
 	path := filepath.Join(dir, FileName)
 	hs := households(5)
 	taken := Taken{Generation{9, 4}, 3}
-	if err := Write(path, testKey, taken, testParts, seq(hs), testImage); err != nil {
-		f.Fatal(err)
-	}
-	good, err := os.ReadFile(path)
-	if err != nil {
-		f.Fatal(err)
-	}
+	good := written(f, path, taken, len(hs))
 	f.Add(good)
 	f.Add(good[:headerLen])
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -411,17 +409,13 @@ func BenchmarkDecodeChunk(b *testing.B) {
 }
 
 // TestWriteShredsTheReplaced: the snapshot a new one replaces (it may hold
-// households erased since) is unreadable where its blocks are, and so is
-// a failed one's file.
+// households erased since) is unreadable where its blocks are.
 func TestWriteShredsTheReplaced(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
-	at := func(n uint64) Taken { return Taken{Generation: Generation{States: n, Devices: n}} }
-	if err := Write(path, testKey, at(1), testParts, seq(households(50)), testImage); err != nil {
-		t.Fatal(err)
-	}
+	written(t, path, takenAt(1), 50)
 	left := testkit.LeftOnDisk(t, path, func() error {
-		if err := Write(path, testKey, at(2), testParts, seq(households(10)), testImage); err != nil {
+		if err := Write(path, testKey, takenAt(2), testParts, seq(households(10)), testImage); err != nil {
 			return err
 		}
 		// The new one is there under the name: the old one's name is what is gone.
@@ -430,7 +424,7 @@ func TestWriteShredsTheReplaced(t *testing.T) {
 	if !bytes.Equal(left[:headerLen], make([]byte, headerLen)) {
 		t.Fatalf("the replaced snapshot's header is left on disk: % x", left[:headerLen])
 	}
-	if got, taken, err := readAll(t, path+".new"); err != nil || len(got) != 10 || taken != at(2) {
+	if got, taken, err := readAll(t, path+".new"); err != nil || len(got) != 10 || taken != takenAt(2) {
 		t.Fatalf("the new snapshot: %d households of %+v, %v", len(got), taken, err)
 	}
 }
