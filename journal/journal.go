@@ -257,13 +257,17 @@ func (j *Journal) Rotate() (uint64, error) {
 // no file that is still written, and a Flush (an acknowledgement) should
 // not wait for large files to be unlinked.
 func (j *Journal) Release(below uint64) error {
+	// What a process killed while shredding left; not a segment any more.
+	if err := shred.Leftovers(j.dir, shred.Header(headerLen)); err != nil {
+		return fmt.Errorf("journal: release: %w", err)
+	}
 	segments, err := listSegments(j.dir)
 	if err != nil {
 		return err
 	}
 	for i := 0; i+1 < len(segments) && segments[i+1].first <= below; i++ {
 		// A concurrent Release may have removed it first: no error.
-		if err := shred.File(segments[i].path, shred.Header(headerLen)); err != nil {
+		if err := segments[i].shred(); err != nil {
 			return fmt.Errorf("journal: release: %w", err)
 		}
 	}

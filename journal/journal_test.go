@@ -16,6 +16,7 @@ import (
 
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
+	"github.com/eldersafe/eldersafe/shred"
 	"github.com/eldersafe/eldersafe/testkit"
 )
 
@@ -794,5 +795,26 @@ func TestRemove(t *testing.T) {
 	}
 	if err := Remove(dir); err != nil {
 		t.Fatalf("removing no journal: %v", err)
+	}
+}
+
+// TestShreddingLeftoverIsNoSegment: a segment whose shredding a kill cut
+// short (its header overwritten) is under the shredding name, which a
+// start does not read as a segment, and the next release shreds it.
+func TestShreddingLeftoverIsNoSegment(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t, dir, testKey, 0)
+	appendN(j, 3, "d")
+	flush(t, j)
+	cut := append(make([]byte, headerLen), []byte("the rest of a released segment")...)
+	writeFile(t, segmentPath(dir, 1)+shred.Suffix, cut)
+	if got, _ := replayAll(t, j); len(got) != 3 {
+		t.Fatalf("replayed %d records beside a shredding's leftover, want 3", len(got))
+	}
+	if err := j.Release(1); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*"+shred.Suffix)); len(left) != 0 {
+		t.Fatalf("leftovers after a release: %v", left)
 	}
 }

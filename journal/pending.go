@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-
-	"github.com/eldersafe/eldersafe/shred"
 )
 
 // Pending reports whether the journal in dir may hold records: a segment
@@ -44,7 +42,7 @@ func Remove(dir string) error {
 		return err
 	}
 	for _, seg := range segments {
-		if err := shred.File(seg.path, shred.Header(headerLen)); err != nil {
+		if err := seg.shred(); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 	}

@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/eldersafe/eldersafe/shred"
 )
 
 // A segment file is named by the first seq it may hold, zero-padded so that
@@ -56,6 +58,10 @@ type segmentFile struct {
 	first uint64
 	path  string
 }
+
+// shred overwrites the segment's header, whose salt its key is derived
+// from, and removes it; one already gone is no error.
+func (s segmentFile) shred() error { return shred.File(s.path, shred.Header(headerLen)) }
 
 func segmentPath(dir string, first uint64) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", first, suffix))

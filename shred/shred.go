@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // Keyed says how many of a file's first bytes hold what its contents can
@@ -22,9 +23,27 @@ type Keyed func(f *os.File) (int64, error)
 // Header is Keyed for files that keep it in their first n bytes.
 func Header(n int) Keyed { return func(*os.File) (int64, error) { return int64(n), nil } }
 
+// Suffix names a file being shredded: File moves it out of its name
+// first, so that a process killed halfway never leaves a file with its
+// header overwritten where a reader looks (a journal's start refused such
+// a segment). Leftovers holds what such a kill left.
+const Suffix = ".shredding"
+
 // File overwrites the file at path as far as keyed says, syncs it and
-// removes the file. A missing file is no error.
+// removes the file, after moving it to path+Suffix. A missing file is no
+// error.
 func File(path string, keyed Keyed) error {
+	err := os.Rename(path, path+Suffix)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("shred %s: %w", path, err)
+	}
+	return overwriteAndRemove(path+Suffix, keyed)
+}
+
+func overwriteAndRemove(path string, keyed Keyed) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -61,4 +80,19 @@ func Overwrite(f *os.File, n int64) error {
 		}
 	}
 	return f.Sync()
+}
+
+// Leftovers shreds the files that a process killed while shredding left
+// in dir.
+func Leftovers(dir string, keyed Keyed) error {
+	left, err := filepath.Glob(filepath.Join(dir, "*"+Suffix))
+	if err != nil {
+		return fmt.Errorf("shred leftovers: %w", err)
+	}
+	for _, p := range left {
+		if err := overwriteAndRemove(p, keyed); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -55,3 +55,21 @@ func TestOverwrite(t *testing.T) {
 		t.Fatalf("zeros up to %d, want %d, of %d bytes", bytes.IndexByte(got, 7), n, len(got))
 	}
 }
+
+// TestLeftovers: a file a process killed while shredding left under the
+// shredding name is shredded in turn; others are left.
+func TestLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	left, other := filepath.Join(dir, "sealed"+Suffix), filepath.Join(dir, "sealed")
+	for _, p := range []string{left, other} {
+		if err := os.WriteFile(p, []byte("SALTciphertext"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := testkit.LeftOnDisk(t, left, func() error { return Leftovers(dir, Header(4)) }); string(got) != "\x00\x00\x00\x00ciphertext" {
+		t.Fatalf("left on disk %q", got)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatalf("a file not being shredded: %v", err)
+	}
+}

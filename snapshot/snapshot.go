@@ -247,6 +247,9 @@ func shredLeftovers(path string) error {
 			return fmt.Errorf("shred snapshot leftovers: %w", err)
 		}
 	}
+	if err := shred.Leftovers(filepath.Dir(path), keyed); err != nil {
+		return fmt.Errorf("shred snapshot leftovers: %w", err)
+	}
 	return nil
 }
 
