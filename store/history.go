@@ -26,7 +26,7 @@ func (db *DB) AddReadingHours(ctx context.Context, hours []history.HouseholdHour
 		if err := addHours(ctx, tx, hours); err != nil {
 			return err
 		}
-		return saveMeterRegisters(ctx, tx, meters)
+		return saveMeterRegisters(ctx, tx, db.dialect, meters)
 	})
 	if err != nil {
 		return fmt.Errorf("add reading hours: %w", err)
@@ -66,12 +66,8 @@ func addHours(ctx context.Context, tx *sql.Tx, hours []history.HouseholdHour) er
 // household) has each of its meters saved again on its own, where the
 // rare one moved gets the second statement; one saved already is the same
 // again.
-func saveMeterRegisters(ctx context.Context, tx *sql.Tx, meters []history.MeterRegister) error {
-	b := newUpsertBatch(tx, "meter_registers", "device_id, household_id, field, value, read_at", `
-		ON CONFLICT (device_id) DO UPDATE SET
-			field = excluded.field, value = excluded.value, read_at = excluded.read_at
-		WHERE meter_registers.household_id = excluded.household_id
-			AND (excluded.read_at >= meter_registers.read_at OR excluded.field <> meter_registers.field)`)
+func saveMeterRegisters(ctx context.Context, tx *sql.Tx, d *dialect, meters []history.MeterRegister) error {
+	b := newUpsertBatch(tx, "meter_registers", "device_id, household_id, field, value, read_at", d.meterRegisterSaved)
 	defer b.close()
 	var moved *sql.Stmt
 	defer func() {

@@ -230,42 +230,53 @@ func TestDeleteReadingHours(t *testing.T) {
 
 // BenchmarkAddReadingHours: one of the readings roll-up's flushes, 128
 // households' hours and 128 meters' registers (as history.flushChunk
-// writes them), among 102,400 households' saved, on either backend. Run with
+// writes them), among 102,400 households' saved, on either backend. The
+// meters' ids either begin with their household's, as the simulator's do,
+// or are serial numbers, in no order of their households. Run with
 // go test -run=^$ -bench=BenchmarkAddReadingHours ./store/
 // (ELDERSAFE_TEST_POSTGRES_URL set: on PostgreSQL too).
 func BenchmarkAddReadingHours(b *testing.B) {
 	const chunk = 128
 	const households = 800 * chunk
-	ctx := context.Background()
-	db, err := store.OpenForTest(b, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
+	ids := map[string]func(household string, i int) string{
+		"household's": func(household string, _ int) string { return household + "-wm" },
+		// A multiplier odd to 2^32 takes the households' order apart.
+		"serial": func(_ string, i int) string { return fmt.Sprintf("SN%08X", uint32(i)*2654435761) },
 	}
-	defer db.Close()
-	hour := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	hours := make([]history.HouseholdHour, households)
-	meters := make([]history.MeterRegister, households)
-	for i := range households {
-		id := fmt.Sprintf("h%07d", i)
-		hours[i] = history.HouseholdHour{HouseholdID: id, Hour: history.Hour{Hour: hour, WaterLiters: 1, MotionEvents: 1}}
-		meters[i] = history.MeterRegister{DeviceID: id + "-wm", HouseholdID: id, Field: history.FieldTotalLiters, Meter: history.Meter{At: hour, Value: 1}}
+	for _, name := range []string{"household's", "serial"} {
+		b.Run("ids="+name, func(b *testing.B) {
+			ctx := context.Background()
+			db, err := store.OpenForTest(b, b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			hour := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+			hours := make([]history.HouseholdHour, households)
+			meters := make([]history.MeterRegister, households)
+			for i := range households {
+				id := fmt.Sprintf("h%07d", i)
+				hours[i] = history.HouseholdHour{HouseholdID: id, Hour: history.Hour{Hour: hour, WaterLiters: 1, MotionEvents: 1}}
+				meters[i] = history.MeterRegister{DeviceID: ids[name](id, i), HouseholdID: id, Field: history.FieldTotalLiters, Meter: history.Meter{At: hour, Value: 1}}
+			}
+			for from := 0; from < households; from += chunk {
+				if err := db.AddReadingHours(ctx, hours[from:from+chunk], meters[from:from+chunk]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				// The next chunk of households, in order, as a flush writes
+				// them; each meter a minute later than its last reading.
+				from := i * chunk % households
+				for j := from; j < from+chunk; j++ {
+					meters[j].At = meters[j].At.Add(time.Minute)
+				}
+				if err := db.AddReadingHours(ctx, hours[from:from+chunk], meters[from:from+chunk]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*chunk), "ns/row")
+		})
 	}
-	for from := 0; from < households; from += chunk {
-		if err := db.AddReadingHours(ctx, hours[from:from+chunk], meters[from:from+chunk]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		// The next chunk of households, in order, as a flush writes them;
-		// each meter a minute later than its last reading.
-		from := i * chunk % households
-		for j := from; j < from+chunk; j++ {
-			meters[j].At = meters[j].At.Add(time.Minute)
-		}
-		if err := db.AddReadingHours(ctx, hours[from:from+chunk], meters[from:from+chunk]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*chunk), "ns/row")
 }
