@@ -10,6 +10,8 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -156,6 +158,30 @@ func TestInbound_AcknowledgedOnlyOnceHandled(t *testing.T) {
 	}
 	in.release()
 	waitTokens(t, []paho.Token{tok})
+}
+
+// What the intake takes goes nowhere else: not to a subscriber of device
+// topics in the process, not kept as a retained message.
+func TestInbound_HandedOverOnly(t *testing.T) {
+	b := startBroker(t, nil)
+	in := monitor(t, b)
+	routed := make(chan string, 1)
+	if err := b.srv.Subscribe(prefix+"/devices/#", 1, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		routed <- pk.TopicName
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dev := mustDial(t, b.Addr(), clientID("dev-a"), "dev-a", "secret-a", nil)
+	waitTokens(t, []paho.Token{dev.Publish(deviceTopic("dev-a", "event"), 1, true, "fall")})
+	in.expect(t, deviceTopic("dev-a", "event"), "fall")
+	select {
+	case topic := <-routed:
+		t.Fatalf("%s routed to a subscriber", topic)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if kept := b.srv.Topics.Messages(prefix + "/devices/#"); len(kept) != 0 {
+		t.Fatalf("retained: %+v", kept)
+	}
 }
 
 // An intake with no room holds the publisher (its read loop) until it has,
