@@ -24,10 +24,11 @@ type Intake interface {
 	// formats. Other publishes are routed as usual.
 	Takes(topic string) bool
 	// Submit hands a message over. It blocks while the intake has no room
-	// (held reports that it did) until ctx ends, which leaves the message
-	// untaken. ack is called once the message is handled: its effect
-	// stored, or the message refused for good.
-	Submit(ctx context.Context, topic string, payload []byte, ack func()) (held bool, err error)
+	// (held reports that it did) until ctx ends or it has waited hold
+	// (context.DeadlineExceeded), which leaves the message untaken. ack is
+	// called once the message is handled: its effect stored, or the
+	// message refused for good.
+	Submit(ctx context.Context, topic string, payload []byte, ack func(), hold time.Duration) (held bool, err error)
 }
 
 // errMonitorBusy is why a device held past the hold timeout is disconnected.
@@ -125,9 +126,7 @@ func (h *inbound) OnWillSent(cl *mqtt.Client, pk packets.Packet) {
 // submit waits up to holdTimeout for the intake to take the message. It
 // returns why the device must be disconnected, if it must.
 func (h *inbound) submit(cl *mqtt.Client, topic string, payload []byte, ack func()) error {
-	ctx, cancel := context.WithTimeout(h.done, h.holdTimeout)
-	defer cancel()
-	held, err := h.intake.Submit(ctx, topic, payload, ack)
+	held, err := h.intake.Submit(h.done, topic, payload, ack, h.holdTimeout)
 	if held {
 		h.held.Inc()
 	}

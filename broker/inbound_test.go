@@ -42,7 +42,7 @@ func (f *fakeIntake) Takes(topic string) bool {
 	return strings.HasPrefix(topic, prefix+"/devices/") || topic == prefix+"/sim/clock" || slices.Contains(f.sourceTopics, topic)
 }
 
-func (f *fakeIntake) Submit(ctx context.Context, topic string, payload []byte, ack func()) (bool, error) {
+func (f *fakeIntake) Submit(ctx context.Context, topic string, payload []byte, ack func(), hold time.Duration) (bool, error) {
 	f.mu.Lock()
 	full, room := f.full, f.room
 	if full {
@@ -55,10 +55,16 @@ func (f *fakeIntake) Submit(ctx context.Context, topic string, payload []byte, a
 			defer f.mu.Unlock()
 			f.waiting--
 		}()
+		var timeout <-chan time.Time
+		if hold > 0 {
+			timeout = time.After(hold)
+		}
 		select {
 		case <-room:
 		case <-ctx.Done():
 			return true, ctx.Err()
+		case <-timeout:
+			return true, context.DeadlineExceeded
 		}
 	}
 	f.msgs <- inMsg{topic, string(payload)}

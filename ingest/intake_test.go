@@ -33,7 +33,7 @@ func (m *fakeMessage) delivery() delivery {
 // submit submits m, failing the test if it is not taken.
 func (m *fakeMessage) submit(t *testing.T, in *Intake) {
 	t.Helper()
-	if _, err := in.Submit(context.Background(), m.topic, m.payload, m.ack); err != nil {
+	if _, err := in.Submit(context.Background(), m.topic, m.payload, m.ack, 0); err != nil {
 		t.Fatalf("submit %s: %v", m.topic, err)
 	}
 }
@@ -398,12 +398,14 @@ func TestIntakeAlarmLane(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // first: the workers wait on it
 	// Fill the telemetry workers and their queues, until the lane holds
 	// further telemetry back.
+	// The broker's hold timeout bounds the wait of the first held back.
 	for i := 0; ; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		_, err := in.Submit(ctx, fmt.Sprintf("eldersafe/v1/devices/meter-%d/telemetry", i),
-			[]byte(`{"ts":"2025-06-01T11:00:00Z","battery_pct":80}`), func() {})
-		cancel()
+		held, err := in.Submit(context.Background(), fmt.Sprintf("eldersafe/v1/devices/meter-%d/telemetry", i),
+			[]byte(`{"ts":"2025-06-01T11:00:00Z","battery_pct":80}`), func() {}, 20*time.Millisecond)
 		if err != nil {
+			if !held || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("telemetry held back: held %v, %v; want held, %v", held, err, context.DeadlineExceeded)
+			}
 			break
 		}
 	}

@@ -316,7 +316,7 @@ func TestIntake_SourceTopics(t *testing.T) {
 	// share a worker, as they would if the last level were cut as a stream.
 	workers := map[int]bool{}
 	for i := range 20 {
-		if _, err := in.Submit(context.Background(), fmt.Sprintf("zigbee2mqtt/pir-%d", i), nil, func() {}); err != nil {
+		if _, err := in.Submit(context.Background(), fmt.Sprintf("zigbee2mqtt/pir-%d", i), nil, func() {}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -212,7 +212,7 @@ func (s *Subscriber) submit(_ paho.Client, m paho.Message) {
 		return
 	}
 	// An error means the intake stops: unacknowledged, it comes again.
-	_, _ = s.opts.Intake.Submit(s.ctx, m.Topic(), m.Payload(), m.Ack)
+	_, _ = s.opts.Intake.Submit(s.ctx, m.Topic(), m.Payload(), m.Ack, 0)
 }
 
 // Publish sends one message, QoS 1, on this session (a command to a

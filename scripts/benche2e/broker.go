@@ -55,7 +55,7 @@ func (c *countingIntake) Takes(topic string) bool {
 	return strings.HasPrefix(topic, prefix+"/devices/")
 }
 
-func (c *countingIntake) Submit(_ context.Context, _ string, _ []byte, ack func()) (bool, error) {
+func (c *countingIntake) Submit(_ context.Context, _ string, _ []byte, ack func(), _ time.Duration) (bool, error) {
 	ack()
 	if c.taken.Add(1) == c.want {
 		c.last = time.Now()
