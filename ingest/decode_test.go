@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -511,6 +512,42 @@ func BenchmarkParseTopic(b *testing.B) {
 	for b.Loop() {
 		if _, _, err := ParseTopic("eldersafe/v1", "eldersafe/v1/devices/wm-0001/telemetry"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestWireReset: a wire used again holds nothing of the payload before,
+// whatever field wire gains.
+func TestWireReset(t *testing.T) {
+	var w wire
+	v := reflect.ValueOf(&w).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if f.Type() != reflect.TypeFor[json.RawMessage]() {
+			t.Fatalf("wire.%s is a %s: reset empties json.RawMessage fields", v.Type().Field(i).Name, f.Type())
+		}
+		f.SetBytes([]byte(`"left over"`))
+	}
+	w.reset()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Len() != 0 {
+			t.Errorf("wire.%s after reset: %s", v.Type().Field(i).Name, f.Bytes())
+		}
+	}
+}
+
+// A field one payload has and the next leaves out is absent from the next.
+func TestDecodeForgetsThePayloadBefore(t *testing.T) {
+	for range 3 {
+		if _, err := Decode(registry.WaterMeter, rules.Telemetry, []byte(`{"ts":1748775600000,"total_liters":10,"flow_lpm":2.5,"battery_pct":50}`), testNow); err != nil {
+			t.Fatal(err)
+		}
+		m, err := Decode(registry.WaterMeter, rules.Telemetry, []byte(`{"ts":1748775660000,"total_liters":11}`), testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := m.Reading; r.FlowLPM != nil || r.BatteryPct != nil || *r.TotalLiters != 11 {
+			t.Fatalf("second reading: flow %v, battery %v, total %v; want none, none, 11", r.FlowLPM, r.BatteryPct, *r.TotalLiters)
 		}
 	}
 }
