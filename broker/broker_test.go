@@ -384,7 +384,8 @@ func rawConnect(t *testing.T, addr, user, pass, willTopic string) (net.Conn, byt
 	cp.Keepalive = 30
 	cp.UsernameFlag, cp.Username = true, user
 	cp.PasswordFlag, cp.Password = true, []byte(pass)
-	cp.WillFlag, cp.WillTopic, cp.WillMessage, cp.WillQos = true, willTopic, []byte(`{"online":false}`), 1
+	// Retained, as devices often send theirs.
+	cp.WillFlag, cp.WillTopic, cp.WillMessage, cp.WillQos, cp.WillRetain = true, willTopic, []byte(`{"online":false}`), 1, true
 	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		t.Fatal(err)
 	}
@@ -413,6 +414,9 @@ func TestBroker_Will(t *testing.T) {
 		}
 		conn.Close() // no DISCONNECT: the broker sends the Will
 		mon.expect(t, deviceTopic("dev-a", "status"), `{"online":false}`)
+		if kept := b.srv.Topics.Messages(deviceTopic("dev-a", "status")); len(kept) != 0 {
+			t.Fatalf("the Will retained: %+v", kept)
+		}
 	})
 
 	t.Run("ForeignTopicRefused", func(t *testing.T) {

@@ -24,8 +24,9 @@ type Intake interface {
 	// formats. Other publishes are routed as usual.
 	Takes(topic string) bool
 	// Submit hands a message over. It blocks while the intake has no room
-	// (held reports that it did) until ctx ends or it has waited hold
-	// (context.DeadlineExceeded), which leaves the message untaken. ack is
+	// (held reports that it did) until ctx ends or, when hold is positive,
+	// it has waited hold (context.DeadlineExceeded), which leaves the
+	// message untaken. ack is
 	// called once the message is handled: its effect stored, or the
 	// message refused for good.
 	Submit(ctx context.Context, topic string, payload []byte, ack func(), hold time.Duration) (held bool, err error)
@@ -83,7 +84,9 @@ func newInbound(intake Intake, holdTimeout time.Duration, log *slog.Logger, reg 
 
 func (h *inbound) ID() string { return "eldersafe-inbound" }
 
-func (h *inbound) Provides(b byte) bool { return b == mqtt.OnPublish || b == mqtt.OnWillSent }
+func (h *inbound) Provides(b byte) bool {
+	return b == mqtt.OnPublish || b == mqtt.OnWill || b == mqtt.OnWillSent
+}
 
 // OnPublish runs on the publisher's connection, after the ACL check and
 // before mochi would acknowledge and route the message.
@@ -112,6 +115,17 @@ func (h *inbound) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 func handedOver(pk packets.Packet) packets.Packet {
 	pk.FixedHeader.Qos, pk.Ignore = 0, true
 	return pk
+}
+
+// OnWill keeps a device's Last Will from being retained: mochi would keep
+// a retained one in memory for good, one for each device that ever went
+// away, though the intake takes it (OnWillSent) and nobody else reads
+// device topics.
+func (h *inbound) OnWill(_ *mqtt.Client, will mqtt.Will) (mqtt.Will, error) {
+	if h.intake.Takes(will.TopicName) {
+		will.Retain = false
+	}
+	return will, nil
 }
 
 // OnWillSent hands over a device's Last Will (its status going offline),

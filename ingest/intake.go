@@ -212,7 +212,7 @@ func (in *Intake) FormerFilters() []string {
 // Submit hands a message to its device's worker in its lane; ack is called
 // once the message is handled and stored, or refused for good. It blocks
 // while that worker's queue is full, which slows the broker down instead of
-// losing data, until ctx ends, the intake stops or, when hold is not zero,
+// losing data, until ctx ends, the intake stops or, when hold is positive,
 // it has waited hold (context.DeadlineExceeded): the message is then not
 // taken (and never acknowledged). held reports that it had to wait. The
 // wait is timed only once it begins: a deadline set for every message
