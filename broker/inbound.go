@@ -26,9 +26,8 @@ type Intake interface {
 	// Submit hands a message over. It blocks while the intake has no room
 	// (held reports that it did) until ctx ends or, when hold is positive,
 	// it has waited hold (context.DeadlineExceeded), which leaves the
-	// message untaken. ack is
-	// called once the message is handled: its effect stored, or the
-	// message refused for good.
+	// message untaken. ack is called once the message is handled: its
+	// effect stored, or the message refused for good.
 	Submit(ctx context.Context, topic string, payload []byte, ack func(), hold time.Duration) (held bool, err error)
 }
 
