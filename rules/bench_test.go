@@ -80,17 +80,31 @@ func spokenEngine(b *testing.B, hs []benchHousehold) (*Engine, *benchValues) {
 }
 
 // BenchmarkProcess measures the engine alone on the realistic mix, with the
-// clock advanced as the event clock would. Run with
+// clock advanced as the event clock would. In order, the households come
+// as the engine allocated them, with its own id strings; shuffled, they
+// come in a random order with ids of their own, as a monitor's messages
+// come, so that finding a household misses the processor's caches as it
+// does there. Run with
 // go test -run=^$ -bench=BenchmarkProcess -benchtime=5000000x ./rules/
 func BenchmarkProcess(b *testing.B) {
-	for _, n := range []int{10_000, 1_000_000} {
-		b.Run(fmt.Sprintf("households=%d", n), func(b *testing.B) {
-			hs := benchHouseholds(n)
+	for _, c := range []struct {
+		n        int
+		shuffled bool
+	}{{10_000, false}, {1_000_000, false}, {1_000_000, true}} {
+		name := fmt.Sprintf("households=%d", c.n)
+		if c.shuffled {
+			name += "/shuffled"
+		}
+		b.Run(name, func(b *testing.B) {
+			hs := benchHouseholds(c.n)
 			e, v := spokenEngine(b, hs)
+			if c.shuffled {
+				hs = shuffledCopies(hs)
+			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				r := benchReading(hs, 8*n+i, v)
+				r := benchReading(hs, 8*c.n+i, v)
 				e.Process(r)
 				if i%10_000 == 0 {
 					e.Advance(r.TS)
@@ -99,6 +113,17 @@ func BenchmarkProcess(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// shuffledCopies is hs in a random order, each id a string of its own.
+func shuffledCopies(hs []benchHousehold) []benchHousehold {
+	out := make([]benchHousehold, len(hs))
+	for i, j := range rand.Perm(len(hs)) {
+		h := hs[j]
+		out[i] = benchHousehold{id: strings.Clone(h.id), water: strings.Clone(h.water), pir: strings.Clone(h.pir),
+			door: strings.Clone(h.door), wb: strings.Clone(h.wb), pow: strings.Clone(h.pow)}
+	}
+	return out
 }
 
 // BenchmarkStatePerHousehold measures the heap the engine keeps per household,
