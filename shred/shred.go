@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Keyed says how many of a file's first bytes hold what its contents can
@@ -82,17 +83,61 @@ func Overwrite(f *os.File, n int64) error {
 	return f.Sync()
 }
 
-// Leftovers shreds the files that a process killed while shredding left
-// in dir.
-func Leftovers(dir string, keyed Keyed) error {
-	left, err := filepath.Glob(filepath.Join(dir, "*"+Suffix))
+// Leftovers shreds, in dir, the files a process killed while shredding
+// left, and those whose names match one of patterns (filepath.Match's):
+// files of the caller's that a killed process left whole, such as a write
+// that never got its name. Once it has removed any, it syncs dir, so that
+// they do not come back after a power loss.
+func Leftovers(dir string, keyed Keyed, patterns ...string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("shred leftovers: %w", err)
 	}
-	for _, p := range left {
-		if err := overwriteAndRemove(p, keyed); err != nil {
+	removed := false
+	for _, e := range entries {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		switch {
+		case strings.HasSuffix(name, Suffix):
+			err = overwriteAndRemove(path, keyed)
+		case matchesAny(name, patterns):
+			err = File(path, keyed)
+		default:
+			continue
+		}
+		if err != nil {
 			return err
 		}
+		removed = true
+	}
+	if !removed {
+		return nil
+	}
+	if err := SyncDir(dir); err != nil {
+		return fmt.Errorf("shred leftovers: %w", err)
 	}
 	return nil
+}
+
+func matchesAny(name string, patterns []string) bool {
+	for _, p := range patterns {
+		if ok, _ := filepath.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// SyncDir syncs directory dir: what was created, renamed or removed in it
+// is then on disk.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

@@ -57,19 +57,33 @@ func TestOverwrite(t *testing.T) {
 }
 
 // TestLeftovers: a file a process killed while shredding left under the
-// shredding name is shredded in turn; others are left.
+// shredding name is shredded in turn, and so is one that matches a pattern
+// given; others are left. A directory that is not there holds none.
 func TestLeftovers(t *testing.T) {
 	dir := t.TempDir()
-	left, other := filepath.Join(dir, "sealed"+Suffix), filepath.Join(dir, "sealed")
-	for _, p := range []string{left, other} {
+	left, write := filepath.Join(dir, "sealed"+Suffix), filepath.Join(dir, "snap.123.tmp")
+	others := []string{filepath.Join(dir, "sealed"), filepath.Join(dir, "snap"), filepath.Join(dir, "other.123.tmp")}
+	for _, p := range append([]string{left, write}, others...) {
 		if err := os.WriteFile(p, []byte("SALTciphertext"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := testkit.LeftOnDisk(t, left, func() error { return Leftovers(dir, Header(4)) }); string(got) != "\x00\x00\x00\x00ciphertext" {
-		t.Fatalf("left on disk %q", got)
+	shredded := func() error { return Leftovers(dir, Header(4), "snap.*.tmp") }
+	both := func() error {
+		if got := testkit.LeftOnDisk(t, left, shredded); string(got) != "\x00\x00\x00\x00ciphertext" {
+			t.Fatalf("the shredding leftover left on disk %q", got)
+		}
+		return nil
 	}
-	if _, err := os.Stat(other); err != nil {
-		t.Fatalf("a file not being shredded: %v", err)
+	if got := testkit.LeftOnDisk(t, write, both); string(got) != "\x00\x00\x00\x00ciphertext" {
+		t.Fatalf("the pattern's file left on disk %q", got)
+	}
+	for _, p := range others {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("a file not being shredded: %v", err)
+		}
+	}
+	if err := Leftovers(filepath.Join(dir, "gone"), Header(4)); err != nil {
+		t.Fatalf("no directory: %v", err)
 	}
 }

@@ -214,7 +214,7 @@ func Write(path string, key []byte, taken Taken, parts int, households func(part
 	if w.err != nil {
 		return fmt.Errorf("write snapshot: %w", w.err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := shred.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("write snapshot: %w", err)
 	}
 	if replaced != nil {
@@ -238,28 +238,10 @@ var ErrReplacedNotShredded = errors.New("snapshot written, but the one it replac
 // a killed process left (a stop cut short, a power loss): each holds every
 // household of its day.
 func shredLeftovers(path string) error {
-	left, err := filepath.Glob(path + ".*.tmp")
-	if err != nil {
-		return fmt.Errorf("shred snapshot leftovers: %w", err)
-	}
-	for _, p := range left {
-		if err := shred.File(p, keyed); err != nil {
-			return fmt.Errorf("shred snapshot leftovers: %w", err)
-		}
-	}
-	if err := shred.Leftovers(filepath.Dir(path), keyed); err != nil {
+	if err := shred.Leftovers(filepath.Dir(path), keyed, filepath.Base(path)+".*.tmp"); err != nil {
 		return fmt.Errorf("shred snapshot leftovers: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Shred makes the snapshot at path, if there is one, unreadable for good
@@ -274,7 +256,7 @@ func Shred(path string) error {
 	if err := shredLeftovers(path); err != nil {
 		return err
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := shred.SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("shred snapshot: %w", err)
 	}
 	return nil
