@@ -83,7 +83,7 @@ type MemoryConfig struct {
 	HeadroomRatio float64 `mapstructure:"headroom_ratio"`
 	// HeadroomLoadRatio is the most headroom under load, as a fraction of
 	// the live heap: the headroom widens to what the heap allocates in
-	// 30 s at the rate of the last 5 s, up to this, and narrows at rest; at
+	// a minute at the rate of the last 5 s, up to this, and narrows at rest; at
 	// or below HeadroomRatio it never widens.
 	HeadroomLoadRatio float64 `mapstructure:"headroom_load_ratio"`
 	// HeadroomMinMB is the least headroom, in MiB.
