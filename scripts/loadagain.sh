@@ -18,6 +18,10 @@
 # it. STOP=KILL kills the monitor instead (SIGKILL: a crash), so that the
 # start after it replays the journal. The monitor's settings come from the
 # environment as usual, e.g. ELDERSAFE_CHECKPOINT_JOURNAL=true.
+#
+# WORK/samples.txt holds the resident set every EVERY seconds and the
+# simulator's progress lines, as scripts/loadrun.sh records them, for
+# scripts/loadplot.
 set -euo pipefail
 BIN=$(realpath "$1"); DATA=$(realpath "$2"); WORK=$3
 HOUSEHOLDS=${HOUSEHOLDS:-300000}
@@ -25,6 +29,7 @@ START=${START:-2026-03-02 08:10}
 DURATION=${DURATION:-20m}
 PROFSEC=${PROFSEC:-}
 STOP=${STOP:-TERM}
+EVERY=${EVERY:-5}
 TOKEN=load-token
 root=$(cd "$(dirname "$0")/.." && pwd)
 log() { echo "# $*" >&2; }
@@ -33,13 +38,18 @@ die() { echo "loadagain.sh: $*" >&2; exit 1; }
 . "$root/scripts/lib.sh"
 
 copy_data "$DATA"
+samples="$WORK/samples.txt"
+: >"$samples"
 http_port=$(free_port)
 broker_port=$(free_port)
 PPROF=127.0.0.1:$(free_port)
 monitor_pid=
-trap '[ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
+trap '[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null; [ -n "$monitor_pid" ] && kill "$monitor_pid" 2>/dev/null; true' EXIT
 serve_scale "$BIN"
+mark "monitor started"
+start_sampler
 wait_ready "http://127.0.0.1:$http_port" "$monitor_pid" "$WORK/eldersafe.log"
+mark ready
 disk=$(lsblk -no pkname "$(df --output=source "$WORK" | tail -n 1)" 2>/dev/null || true)
 disk=${disk:-$(basename "$(df --output=source "$WORK" | tail -n 1)")}
 written() { awk -v d="$disk" '$3 == d { print $10 }' /proc/diskstats; }
@@ -49,7 +59,13 @@ if [ -n "$PROFSEC" ]; then
 	(sleep 10; exec curl -fsS -o "$WORK/cpu.pprof" "http://$PPROF/debug/pprof/profile?seconds=$PROFSEC") &
 fi
 t0=$(now)
-simulate_load "$BIN" --provision=false --speed 0 >"$WORK/simulate.log" 2>&1
+# The simulator's progress lines (every 5 s) go into the samples with the
+# time they were printed; its other output only to the log.
+simulate_load "$BIN" --provision=false --speed 0 2>>"$WORK/simulate.log" | while IFS= read -r line; do
+	echo "$line" >>"$WORK/simulate.log"
+	echo "$(now) load $line" >>"$samples"
+done
+mark "load done"
 echo "load_seconds $(echo "$(now) - $t0" | bc)"
 echo "load_cpu_seconds $(echo "($(cpu_ticks) - $cpu0) / $(getconf CLK_TCK)" | bc)"
 echo "disk_written_mb $((($(written) - sectors0) / 2048))"
@@ -62,11 +78,18 @@ t1=$(now)
 sectors1=$(written)
 kill -"$STOP" "$monitor_pid"
 wait "$monitor_pid" || true
+mark "monitor stopped"
+stop_sampler
 echo "stop_seconds $(echo "$(now) - $t1" | bc)"
 echo "disk_written_stop_mb $((($(written) - sectors1) / 2048))"
 # A start after the clean stop.
 serve_scale "$BIN"
+mark "monitor started"
+start_sampler
 wait_ready "http://127.0.0.1:$http_port" "$monitor_pid" "$WORK/eldersafe.log"
+mark ready
 kill -TERM "$monitor_pid"
 wait "$monitor_pid" || true
+mark "monitor stopped"
+stop_sampler
 monitor_pid=
