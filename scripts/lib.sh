@@ -131,8 +131,11 @@ minor_faults() { awk '{print $10}' "/proc/$monitor_pid/stat"; }
 huge_kb() { awk '/^AnonHugePages/ {print $2}' "/proc/$monitor_pid/smaps_rollup"; }
 mark() { echo "$(now) mark $*" >>"$samples"; }
 sample() {
+	local kb
 	while kill -0 "$monitor_pid" 2>/dev/null; do
-		echo "$(now) rss $(rss_kb)" >>"$samples"
+		# A monitor exiting still answers kill -0, without a resident set.
+		kb=$(rss_kb 2>/dev/null || true)
+		[ -n "$kb" ] && echo "$(now) rss $kb" >>"$samples"
 		sleep "$EVERY"
 	done
 }

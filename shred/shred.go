@@ -84,10 +84,12 @@ func Overwrite(f *os.File, n int64) error {
 }
 
 // Leftovers shreds, in dir, the files a process killed while shredding
-// left, and those whose names match one of patterns (filepath.Match's):
+// left, then those whose names match one of patterns (filepath.Match's):
 // files of the caller's that a killed process left whole, such as a write
-// that never got its name. Once it has removed any, it syncs dir, so that
-// they do not come back after a power loss.
+// that never got its name. In that order: shredding a pattern's file
+// moves it to its shredding name, over a leftover there. Once it has
+// removed any, it syncs dir, so that they do not come back after a power
+// loss.
 func Leftovers(dir string, keyed Keyed, patterns ...string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -98,20 +100,20 @@ func Leftovers(dir string, keyed Keyed, patterns ...string) error {
 	}
 	removed := false
 	for _, e := range entries {
-		name := e.Name()
-		path := filepath.Join(dir, name)
-		switch {
-		case strings.HasSuffix(name, Suffix):
-			err = overwriteAndRemove(path, keyed)
-		case matchesAny(name, patterns):
-			err = File(path, keyed)
-		default:
-			continue
+		if name := e.Name(); strings.HasSuffix(name, Suffix) {
+			if err := overwriteAndRemove(filepath.Join(dir, name), keyed); err != nil {
+				return err
+			}
+			removed = true
 		}
-		if err != nil {
-			return err
+	}
+	for _, e := range entries {
+		if name := e.Name(); !strings.HasSuffix(name, Suffix) && matchesAny(name, patterns) {
+			if err := File(filepath.Join(dir, name), keyed); err != nil {
+				return err
+			}
+			removed = true
 		}
-		removed = true
 	}
 	if !removed {
 		return nil

@@ -83,6 +83,17 @@ func TestLeftovers(t *testing.T) {
 			t.Fatalf("a file not being shredded: %v", err)
 		}
 	}
+	// A leftover beside the pattern's file of the same name is shredded
+	// before that file is moved to its shredding name, over it.
+	older := filepath.Join(dir, "snap.1.tmp")
+	for _, p := range []string{older, older + Suffix} {
+		if err := os.WriteFile(p, []byte("SALTciphertext"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := testkit.LeftOnDisk(t, older+Suffix, shredded); string(got) != "\x00\x00\x00\x00ciphertext" {
+		t.Fatalf("a leftover beside the pattern's file left on disk %q", got)
+	}
 	if err := Leftovers(filepath.Join(dir, "gone"), Header(4)); err != nil {
 		t.Fatalf("no directory: %v", err)
 	}

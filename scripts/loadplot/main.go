@@ -251,9 +251,9 @@ func plot(s samples, households int, title string) []byte {
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">minutes since the monitor started</text>`+"\n", left+plotW/2, height-12)
 
 	// Before the simulator's first progress line it builds its households
-	// and provisions them through the monitor's API.
+	// and, in scripts/loadrun.sh, provisions them through the monitor's API.
 	if len(s.sent) > 0 && x(s.sent[0].t) > left+120 {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle" fill="#555">provisioning</text>`+"\n", (left+x(s.sent[0].t))/2, y1+panelH/2)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle" fill="#555">before the first message</text>`+"\n", (left+x(s.sent[0].t))/2, y1+panelH/2)
 	}
 
 	// Marks across both panels; marks closer than a label's height share
