@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/eldersafe/eldersafe/jsonstr"
 )
 
 // MaxFuture is how far ahead of now a device's ts or a tick may be: beyond
@@ -30,7 +32,7 @@ func ParseTS(raw json.RawMessage) (time.Time, error) {
 	case len(raw) == 0 || string(raw) == "null":
 		return time.Time{}, fmt.Errorf("ts: required")
 	case raw[0] == '"':
-		s, err := unquote(raw)
+		s, err := jsonstr.Unquote(raw)
 		if err == nil {
 			t, err = time.Parse(time.RFC3339, s)
 		}
@@ -50,30 +52,6 @@ func ParseTS(raw json.RawMessage) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("ts %s: %w", raw, err)
 	}
 	return t.UTC(), nil
-}
-
-// unquote is the text of a JSON string. A time is plain ASCII, without
-// escapes, and encoding/json's Unmarshal, which checks the whole value
-// again first, was two thirds of parsing one (docs/performance.md,
-// "Fortieth round"); anything else goes to it.
-func unquote(raw json.RawMessage) (string, error) {
-	if n := len(raw); n >= 2 && raw[n-1] == '"' && plain(raw[1:n-1]) {
-		return string(raw[1 : n-1]), nil
-	}
-	var s string
-	err := json.Unmarshal(raw, &s)
-	return s, err
-}
-
-// plain says whether b is printable ASCII other than the quote and the
-// backslash: what a JSON string holds as it is.
-func plain(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // CheckTS bounds a time a device stamped, however it spelt it: from 2000 to

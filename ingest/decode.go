@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/eldersafe/eldersafe/clock"
+	"github.com/eldersafe/eldersafe/jsonstr"
 	"github.com/eldersafe/eldersafe/registry"
 	"github.com/eldersafe/eldersafe/rules"
 )
@@ -367,7 +368,7 @@ func (f *fields) str(name string, raw json.RawMessage, p presence) string {
 		f.fail("%s: must be a string, got %s", name, jsonType(raw))
 		return ""
 	}
-	s, err := jsonString(raw)
+	s, err := jsonstr.Unquote(raw)
 	if err != nil {
 		f.fail("%s: %w", name, err)
 		return ""
@@ -382,17 +383,6 @@ func absent(raw json.RawMessage) bool {
 
 func isNumber(raw json.RawMessage) bool {
 	return len(raw) > 0 && (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9')
-}
-
-// jsonString unquotes a JSON string value, skipping encoding/json when there is
-// no escape, which is nearly always.
-func jsonString(raw json.RawMessage) (string, error) {
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1 : len(raw)-1]), nil
-	}
-	var s string
-	err := json.Unmarshal(raw, &s)
-	return s, err
 }
 
 // jsonType names a valid, non-null JSON value's type for error messages.
